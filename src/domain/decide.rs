@@ -1,0 +1,643 @@
+//! `decide`: the rules. Given the state, a command and the context (today's UK date), it returns
+//! the events that record the command, or the rule the command breaks. No clock, no randomness,
+//! no I/O: new ids arrive inside the command.
+
+use chrono::NaiveDate;
+
+use super::events::{AwardSource, Cycle, Event};
+use super::state::{Award, ProgrammePhase, Standing, State};
+use super::types::{
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
+    SCHEME, expiry_of, issuer_name_on, long_date, valid_until_of,
+};
+
+/// What `decide` needs from outside: the day it is in the UK.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    RegisterOrganisation {
+        organisation_id: OrganisationId,
+        name: Name,
+        ods_code: Option<OdsCode>,
+        region: Region,
+        kind: OrganisationKind,
+    },
+    AmendOrganisation {
+        organisation_id: OrganisationId,
+        name: Option<Name>,
+        ods_code: Option<OdsCode>,
+        region: Option<Region>,
+        reason: Reason,
+    },
+    IssueAward {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        level: Level,
+        awarded_on: NaiveDate,
+        /// The issuer's name as it was on the award date; derived from the date when absent.
+        issuer_name: Option<String>,
+        framework_version: Option<String>,
+        source: AwardSource,
+    },
+    SuspendAward {
+        certificate_number: CertificateNumber,
+        reason: Reason,
+        expected: Option<u64>,
+    },
+    ReinstateAward {
+        certificate_number: CertificateNumber,
+        expected: Option<u64>,
+    },
+    RevokeAward {
+        certificate_number: CertificateNumber,
+        reason: Reason,
+        expected: Option<u64>,
+    },
+    AmendAward {
+        certificate_number: CertificateNumber,
+        organisation_name: Name,
+        reason: Reason,
+        expected: Option<u64>,
+    },
+    RecordExpiry {
+        certificate_number: CertificateNumber,
+    },
+    ScheduleCycle(Cycle),
+    PauseProgramme {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    ResumeProgramme {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    SunsetProgramme {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    AddSigningKey {
+        key_id: String,
+        public_key_multibase: String,
+    },
+}
+
+/// A rule the command breaks, in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("no organisation has the id {0}")]
+    OrganisationNotFound(OrganisationId),
+    #[error("no award has the certificate number {0}")]
+    AwardNotFound(CertificateNumber),
+    #[error("an organisation with the id {0} is already registered")]
+    OrganisationExists(OrganisationId),
+    #[error("the ODS code {0} already belongs to another organisation in the register")]
+    OdsCodeTaken(OdsCode),
+    #[error("the certificate number {0} is already in use")]
+    CertificateNumberTaken(CertificateNumber),
+    #[error(
+        "the programme is paused from {}: no award can be made, and no cycle scheduled, on or after that date until it resumes; existing awards remain valid until their expiry date",
+        long_date(*since)
+    )]
+    ProgrammePaused { since: NaiveDate },
+    #[error(
+        "the programme ended on {}: no award can be made on or after that date",
+        long_date(*since)
+    )]
+    ProgrammeSunset { since: NaiveDate },
+    #[error(
+        "an award cannot be dated in the future: {} is after today ({})",
+        long_date(*awarded_on),
+        long_date(*today)
+    )]
+    AwardDateInFuture {
+        awarded_on: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error(
+        "the organisation's current award {current} is dated {}, which is not before {}: a new award must be newer than the one it replaces",
+        long_date(*current_awarded_on),
+        long_date(*awarded_on)
+    )]
+    NotNewerThanCurrent {
+        current: CertificateNumber,
+        current_awarded_on: NaiveDate,
+        awarded_on: NaiveDate,
+    },
+    #[error("the award was changed since you read it: expected version {expected}, it is now {actual}; read it again and retry")]
+    VersionMismatch { expected: u64, actual: u64 },
+    #[error("award {number} is {standing}: {action} is not possible")]
+    InvalidTransition {
+        number: CertificateNumber,
+        standing: &'static str,
+        action: &'static str,
+    },
+    #[error("award {number} expired on {}: {action} an expired award changes nothing", long_date(*expired_on))]
+    AwardExpired {
+        number: CertificateNumber,
+        expired_on: NaiveDate,
+        action: &'static str,
+    },
+    #[error("award {number} does not expire until {}; its expiry cannot be recorded yet", long_date(*expires_on))]
+    ExpiryNotDue {
+        number: CertificateNumber,
+        expires_on: NaiveDate,
+    },
+    #[error("the expiry of award {0} is already recorded")]
+    ExpiryAlreadyRecorded(CertificateNumber),
+    #[error("the amendment changes nothing")]
+    NothingToAmend,
+    #[error("the programme is already {0}")]
+    ProgrammeAlreadyInPhase(&'static str),
+    #[error("the programme has ended for good; it cannot be paused or resumed")]
+    ProgrammeEnded,
+    #[error(
+        "a programme change must take effect on or after the last one ({}), not {}",
+        long_date(*last),
+        long_date(*effective_from)
+    )]
+    ProgrammeChangeOutOfOrder {
+        last: NaiveDate,
+        effective_from: NaiveDate,
+    },
+    #[error("the cycle's dates are out of order: {0}")]
+    CycleDatesOutOfOrder(&'static str),
+    #[error("a cycle id is 1 to 64 letters, digits, '-', '_' or '/'; a name is 1 to 200 characters")]
+    CycleInvalid,
+    #[error("a key with the id {0} already exists: key ids are never reused")]
+    KeyIdTaken(String),
+}
+
+impl DomainError {
+    /// The stable machine code of the rule.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::OrganisationNotFound(_) => "organisation_not_found",
+            DomainError::AwardNotFound(_) => "award_not_found",
+            DomainError::OrganisationExists(_) => "organisation_exists",
+            DomainError::OdsCodeTaken(_) => "ods_code_taken",
+            DomainError::CertificateNumberTaken(_) => "certificate_number_taken",
+            DomainError::ProgrammePaused { .. } => "programme_paused",
+            DomainError::ProgrammeSunset { .. } => "programme_sunset",
+            DomainError::AwardDateInFuture { .. } => "award_date_in_future",
+            DomainError::NotNewerThanCurrent { .. } => "not_newer_than_current_award",
+            DomainError::VersionMismatch { .. } => "version_mismatch",
+            DomainError::InvalidTransition { .. } => "invalid_transition",
+            DomainError::AwardExpired { .. } => "award_expired",
+            DomainError::ExpiryNotDue { .. } => "expiry_not_due",
+            DomainError::ExpiryAlreadyRecorded(_) => "expiry_already_recorded",
+            DomainError::NothingToAmend => "nothing_to_amend",
+            DomainError::ProgrammeAlreadyInPhase(_) => "programme_already_in_phase",
+            DomainError::ProgrammeEnded => "programme_ended",
+            DomainError::ProgrammeChangeOutOfOrder { .. } => "programme_change_out_of_order",
+            DomainError::CycleDatesOutOfOrder(_) => "cycle_dates_out_of_order",
+            DomainError::CycleInvalid => "cycle_invalid",
+            DomainError::KeyIdTaken(_) => "key_id_taken",
+        }
+    }
+
+    /// What kind of refusal this is, which the HTTP layer maps to a status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DomainError::OrganisationNotFound(_) | DomainError::AwardNotFound(_) => {
+                ErrorKind::NotFound
+            }
+            DomainError::VersionMismatch { .. } => ErrorKind::Precondition,
+            DomainError::OrganisationExists(_)
+            | DomainError::OdsCodeTaken(_)
+            | DomainError::CertificateNumberTaken(_)
+            | DomainError::InvalidTransition { .. }
+            | DomainError::ExpiryAlreadyRecorded(_)
+            | DomainError::ProgrammeAlreadyInPhase(_)
+            | DomainError::ProgrammeEnded
+            | DomainError::KeyIdTaken(_) => ErrorKind::Conflict,
+            _ => ErrorKind::Rule,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Precondition,
+    Rule,
+}
+
+/// The streams a command's decision read beyond those its events are written to: the store
+/// checks they are unchanged at append time, so a decision is never made on a stale rule.
+pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
+    use super::events::{PROGRAMME_STREAM, organisation_stream};
+    match command {
+        Command::IssueAward {
+            organisation_id, ..
+        } => vec![
+            PROGRAMME_STREAM.to_owned(),
+            organisation_stream(*organisation_id),
+        ],
+        Command::SuspendAward {
+            certificate_number, ..
+        }
+        | Command::ReinstateAward {
+            certificate_number, ..
+        }
+        | Command::RevokeAward {
+            certificate_number, ..
+        }
+        | Command::AmendAward {
+            certificate_number, ..
+        }
+        | Command::RecordExpiry { certificate_number } => state
+            .awards
+            .get(certificate_number)
+            .map(|a| vec![organisation_stream(a.organisation_id)])
+            .unwrap_or_default(),
+        Command::RegisterOrganisation { .. } | Command::AmendOrganisation { .. } => Vec::new(),
+        Command::ScheduleCycle(_)
+        | Command::PauseProgramme { .. }
+        | Command::ResumeProgramme { .. }
+        | Command::SunsetProgramme { .. } => vec![PROGRAMME_STREAM.to_owned()],
+        Command::AddSigningKey { .. } => Vec::new(),
+    }
+}
+
+pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
+    match command {
+        Command::RegisterOrganisation {
+            organisation_id,
+            name,
+            ods_code,
+            region,
+            kind,
+        } => {
+            if state.organisations.contains_key(&organisation_id) {
+                return Err(DomainError::OrganisationExists(organisation_id));
+            }
+            if let Some(ods) = &ods_code {
+                if state.organisation_by_ods(ods).is_some() {
+                    return Err(DomainError::OdsCodeTaken(ods.clone()));
+                }
+            }
+            Ok(vec![Event::OrganisationRegistered {
+                organisation_id,
+                name,
+                ods_code,
+                region,
+                kind,
+            }])
+        }
+        Command::AmendOrganisation {
+            organisation_id,
+            name,
+            ods_code,
+            region,
+            reason,
+        } => {
+            let org = state
+                .organisations
+                .get(&organisation_id)
+                .ok_or(DomainError::OrganisationNotFound(organisation_id))?;
+            if let Some(ods) = &ods_code {
+                if let Some(other) = state.organisation_by_ods(ods) {
+                    if other.id != organisation_id {
+                        return Err(DomainError::OdsCodeTaken(ods.clone()));
+                    }
+                }
+            }
+            let name = name.filter(|n| *n != org.name);
+            let ods_code = ods_code.filter(|c| Some(c) != org.ods_code.as_ref());
+            let region = region.filter(|r| *r != org.region);
+            if name.is_none() && ods_code.is_none() && region.is_none() {
+                return Err(DomainError::NothingToAmend);
+            }
+            Ok(vec![Event::OrganisationAmended {
+                organisation_id,
+                name,
+                ods_code,
+                region,
+                reason,
+            }])
+        }
+        Command::IssueAward {
+            certificate_number,
+            organisation_id,
+            level,
+            awarded_on,
+            issuer_name,
+            framework_version,
+            source,
+        } => {
+            let org = state
+                .organisations
+                .get(&organisation_id)
+                .ok_or(DomainError::OrganisationNotFound(organisation_id))?;
+            if state.awards.contains_key(&certificate_number) {
+                return Err(DomainError::CertificateNumberTaken(certificate_number));
+            }
+            if awarded_on > ctx.today {
+                return Err(DomainError::AwardDateInFuture {
+                    awarded_on,
+                    today: ctx.today,
+                });
+            }
+            refuse_if_not_running(state, awarded_on)?;
+            let mut events = Vec::with_capacity(2);
+            if let Some(current) = state.current_award(organisation_id) {
+                if current.awarded_on >= awarded_on {
+                    return Err(DomainError::NotNewerThanCurrent {
+                        current: current.certificate_number.clone(),
+                        current_awarded_on: current.awarded_on,
+                        awarded_on,
+                    });
+                }
+                if current.expires_on() > awarded_on {
+                    events.push(Event::AwardSuperseded {
+                        certificate_number: current.certificate_number.clone(),
+                        organisation_id,
+                        superseded_by: certificate_number.clone(),
+                        effective_on: awarded_on,
+                    });
+                }
+            }
+            events.insert(
+                0,
+                Event::AwardIssued {
+                    certificate_number,
+                    organisation_id,
+                    organisation_name: org.name.clone(),
+                    ods_code: org.ods_code.clone(),
+                    region: org.region,
+                    level,
+                    awarded_on,
+                    valid_until: valid_until_of(awarded_on),
+                    issuer_name: issuer_name
+                        .unwrap_or_else(|| issuer_name_on(awarded_on).to_owned()),
+                    scheme: SCHEME.to_owned(),
+                    framework_version,
+                    source,
+                },
+            );
+            Ok(events)
+        }
+        Command::SuspendAward {
+            certificate_number,
+            reason,
+            expected,
+        } => {
+            let award = live_award(state, &certificate_number, expected, ctx, "suspending")?;
+            if award.standing != Standing::Active {
+                return Err(transition(award, "suspension"));
+            }
+            Ok(vec![Event::AwardSuspended {
+                certificate_number,
+                organisation_id: award.organisation_id,
+                reason,
+                effective_on: ctx.today,
+            }])
+        }
+        Command::ReinstateAward {
+            certificate_number,
+            expected,
+        } => {
+            let award = live_award(state, &certificate_number, expected, ctx, "reinstating")?;
+            if award.standing != Standing::Suspended {
+                return Err(transition(award, "reinstatement"));
+            }
+            Ok(vec![Event::AwardReinstated {
+                certificate_number,
+                organisation_id: award.organisation_id,
+                effective_on: ctx.today,
+            }])
+        }
+        Command::RevokeAward {
+            certificate_number,
+            reason,
+            expected,
+        } => {
+            let award = find_award(state, &certificate_number, expected)?;
+            if !matches!(award.standing, Standing::Active | Standing::Suspended) {
+                return Err(transition(award, "revocation"));
+            }
+            Ok(vec![Event::AwardRevoked {
+                certificate_number,
+                organisation_id: award.organisation_id,
+                reason,
+                effective_on: ctx.today,
+            }])
+        }
+        Command::AmendAward {
+            certificate_number,
+            organisation_name,
+            reason,
+            expected,
+        } => {
+            let award = find_award(state, &certificate_number, expected)?;
+            if award.organisation_name == organisation_name {
+                return Err(DomainError::NothingToAmend);
+            }
+            Ok(vec![Event::AwardAmended {
+                certificate_number,
+                organisation_id: award.organisation_id,
+                organisation_name,
+                reason,
+            }])
+        }
+        Command::RecordExpiry { certificate_number } => {
+            let award = find_award(state, &certificate_number, None)?;
+            if award.expiry_recorded {
+                return Err(DomainError::ExpiryAlreadyRecorded(certificate_number));
+            }
+            if !matches!(award.standing, Standing::Active | Standing::Suspended) {
+                return Err(transition(award, "recording an expiry"));
+            }
+            let expires_on = award.expires_on();
+            if expires_on > ctx.today {
+                return Err(DomainError::ExpiryNotDue {
+                    number: certificate_number,
+                    expires_on,
+                });
+            }
+            Ok(vec![Event::AwardExpired {
+                certificate_number,
+                organisation_id: award.organisation_id,
+                expired_on: expires_on,
+            }])
+        }
+        Command::ScheduleCycle(cycle) => {
+            check_cycle(&cycle)?;
+            refuse_if_not_running(state, cycle.submissions_open_on)?;
+            refuse_if_not_running(state, cycle.decisions_until)?;
+            Ok(vec![Event::CycleScheduled(cycle)])
+        }
+        Command::PauseProgramme {
+            effective_from,
+            reason,
+        } => {
+            let phase = programme_change_allowed(state, effective_from)?;
+            if phase == ProgrammePhase::Paused {
+                return Err(DomainError::ProgrammeAlreadyInPhase("paused"));
+            }
+            Ok(vec![Event::ProgrammePaused {
+                effective_from,
+                reason,
+            }])
+        }
+        Command::ResumeProgramme {
+            effective_from,
+            reason,
+        } => {
+            let phase = programme_change_allowed(state, effective_from)?;
+            if phase == ProgrammePhase::Running {
+                return Err(DomainError::ProgrammeAlreadyInPhase("running"));
+            }
+            Ok(vec![Event::ProgrammeResumed {
+                effective_from,
+                reason,
+            }])
+        }
+        Command::SunsetProgramme {
+            effective_from,
+            reason,
+        } => {
+            programme_change_allowed(state, effective_from)?;
+            Ok(vec![Event::ProgrammeSunset {
+                effective_from,
+                reason,
+            }])
+        }
+        Command::AddSigningKey {
+            key_id,
+            public_key_multibase,
+        } => {
+            if state.keys.iter().any(|k| k.key_id == key_id) {
+                return Err(DomainError::KeyIdTaken(key_id));
+            }
+            Ok(vec![Event::SigningKeyAdded {
+                key_id,
+                public_key_multibase,
+            }])
+        }
+    }
+}
+
+/// No award is made, and no cycle runs, on a day the programme is paused or after its sunset.
+fn refuse_if_not_running(state: &State, date: NaiveDate) -> Result<(), DomainError> {
+    let on = state.programme.state_on(date);
+    let since = on.since.unwrap_or(date);
+    match on.phase {
+        ProgrammePhase::Running => Ok(()),
+        ProgrammePhase::Paused => Err(DomainError::ProgrammePaused { since }),
+        ProgrammePhase::Sunset => Err(DomainError::ProgrammeSunset { since }),
+    }
+}
+
+/// The programme's latest phase, if a change taking effect on `effective_from` may follow it.
+fn programme_change_allowed(
+    state: &State,
+    effective_from: NaiveDate,
+) -> Result<ProgrammePhase, DomainError> {
+    let Some(last) = state.programme.last_change() else {
+        return Ok(ProgrammePhase::Running);
+    };
+    if last.phase == ProgrammePhase::Sunset {
+        return Err(DomainError::ProgrammeEnded);
+    }
+    if effective_from < last.effective_from {
+        return Err(DomainError::ProgrammeChangeOutOfOrder {
+            last: last.effective_from,
+            effective_from,
+        });
+    }
+    Ok(last.phase)
+}
+
+fn check_cycle(cycle: &Cycle) -> Result<(), DomainError> {
+    let id_ok = (1..=64).contains(&cycle.cycle_id.len())
+        && cycle
+            .cycle_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c));
+    if !id_ok || !(1..=200).contains(&cycle.name.trim().chars().count()) {
+        return Err(DomainError::CycleInvalid);
+    }
+    let ordered = [
+        (
+            cycle.submissions_open_on <= cycle.submission_deadline,
+            "submissions must open on or before the deadline",
+        ),
+        (
+            cycle.submission_deadline <= cycle.review_from,
+            "review must start on or after the submission deadline",
+        ),
+        (
+            cycle.review_from <= cycle.review_until,
+            "review must start on or before it ends",
+        ),
+        (
+            cycle.review_until <= cycle.decisions_until,
+            "decisions must end on or after review ends",
+        ),
+        (
+            cycle.decisions_from <= cycle.decisions_until,
+            "decisions must start on or before they end",
+        ),
+        (
+            cycle.review_from <= cycle.decisions_from,
+            "decisions must start on or after review starts",
+        ),
+    ];
+    match ordered.into_iter().find(|(ok, _)| !ok) {
+        Some((_, rule)) => Err(DomainError::CycleDatesOutOfOrder(rule)),
+        None => Ok(()),
+    }
+}
+
+fn find_award<'a>(
+    state: &'a State,
+    number: &CertificateNumber,
+    expected: Option<u64>,
+) -> Result<&'a Award, DomainError> {
+    let award = state
+        .awards
+        .get(number)
+        .ok_or_else(|| DomainError::AwardNotFound(number.clone()))?;
+    match expected {
+        Some(expected) if expected != award.last_position => Err(DomainError::VersionMismatch {
+            expected,
+            actual: award.last_position,
+        }),
+        _ => Ok(award),
+    }
+}
+
+/// An award that has not yet expired (suspending or reinstating an expired award means nothing).
+fn live_award<'a>(
+    state: &'a State,
+    number: &CertificateNumber,
+    expected: Option<u64>,
+    ctx: &Context,
+    action: &'static str,
+) -> Result<&'a Award, DomainError> {
+    let award = find_award(state, number, expected)?;
+    if matches!(award.standing, Standing::Active | Standing::Suspended)
+        && expiry_of(award.awarded_on) <= ctx.today
+    {
+        return Err(DomainError::AwardExpired {
+            number: number.clone(),
+            expired_on: award.expires_on(),
+            action,
+        });
+    }
+    Ok(award)
+}
+
+fn transition(award: &Award, action: &'static str) -> DomainError {
+    DomainError::InvalidTransition {
+        number: award.certificate_number.clone(),
+        standing: award.standing.as_str(),
+        action,
+    }
+}

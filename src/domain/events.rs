@@ -1,0 +1,260 @@
+//! The events: every fact the registry knows. Serde-tagged and versioned; once written, an event's
+//! bytes never change, so a new shape gets a new `schema_version` and an upcast on read.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::types::{
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
+};
+
+/// The current schema version of every event type.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Whether an event is published in full (`public`) or committed to by its hash only (`private`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// How an award entered the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwardSource {
+    /// Issued through the registry.
+    Issued,
+    /// An award made before the registry existed, imported from the programme's records.
+    Imported,
+}
+
+/// A programme cycle: when applications open and close, when they are reviewed and decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cycle {
+    pub cycle_id: String,
+    pub name: String,
+    pub submissions_open_on: NaiveDate,
+    pub submission_deadline: NaiveDate,
+    pub review_from: NaiveDate,
+    pub review_until: NaiveDate,
+    pub decisions_from: NaiveDate,
+    pub decisions_until: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    OrganisationRegistered {
+        organisation_id: OrganisationId,
+        name: Name,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ods_code: Option<OdsCode>,
+        region: Region,
+        kind: OrganisationKind,
+    },
+    OrganisationAmended {
+        organisation_id: OrganisationId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<Name>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ods_code: Option<OdsCode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<Region>,
+        reason: Reason,
+    },
+    AwardIssued {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        organisation_name: Name,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ods_code: Option<OdsCode>,
+        region: Region,
+        level: Level,
+        awarded_on: NaiveDate,
+        valid_until: NaiveDate,
+        issuer_name: String,
+        scheme: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        framework_version: Option<String>,
+        source: AwardSource,
+    },
+    AwardSuspended {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        reason: Reason,
+        effective_on: NaiveDate,
+    },
+    AwardReinstated {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        effective_on: NaiveDate,
+    },
+    AwardRevoked {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        reason: Reason,
+        effective_on: NaiveDate,
+    },
+    AwardSuperseded {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        superseded_by: CertificateNumber,
+        effective_on: NaiveDate,
+    },
+    AwardAmended {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        organisation_name: Name,
+        reason: Reason,
+    },
+    AwardExpired {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        expired_on: NaiveDate,
+    },
+    CycleScheduled(Cycle),
+    ProgrammePaused {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    ProgrammeResumed {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    ProgrammeSunset {
+        effective_from: NaiveDate,
+        reason: Reason,
+    },
+    SigningKeyAdded {
+        key_id: String,
+        /// The Ed25519 public key as a multibase `Multikey` (`z6Mk…`).
+        public_key_multibase: String,
+    },
+    ApiTokenCreated {
+        token_id: String,
+        role: String,
+    },
+    ApiTokenRevoked {
+        token_id: String,
+    },
+}
+
+/// The stream that holds the programme's calendar and state.
+pub const PROGRAMME_STREAM: &str = "programme";
+/// The stream that holds the signing keys' lifecycle.
+pub const KEYS_STREAM: &str = "keys";
+
+/// The stream of an organisation and all its awards: the unit of consistency, because "an
+/// organisation has at most one current award" spans its awards.
+pub fn organisation_stream(id: OrganisationId) -> String {
+    format!("organisation-{id}")
+}
+
+impl Event {
+    /// The event's type as stored beside it (the serde tag).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::OrganisationRegistered { .. } => "organisation_registered",
+            Event::OrganisationAmended { .. } => "organisation_amended",
+            Event::AwardIssued { .. } => "award_issued",
+            Event::AwardSuspended { .. } => "award_suspended",
+            Event::AwardReinstated { .. } => "award_reinstated",
+            Event::AwardRevoked { .. } => "award_revoked",
+            Event::AwardSuperseded { .. } => "award_superseded",
+            Event::AwardAmended { .. } => "award_amended",
+            Event::AwardExpired { .. } => "award_expired",
+            Event::CycleScheduled(_) => "cycle_scheduled",
+            Event::ProgrammePaused { .. } => "programme_paused",
+            Event::ProgrammeResumed { .. } => "programme_resumed",
+            Event::ProgrammeSunset { .. } => "programme_sunset",
+            Event::SigningKeyAdded { .. } => "signing_key_added",
+            Event::ApiTokenCreated { .. } => "api_token_created",
+            Event::ApiTokenRevoked { .. } => "api_token_revoked",
+        }
+    }
+
+    pub fn stream(&self) -> String {
+        match self {
+            Event::OrganisationRegistered {
+                organisation_id, ..
+            }
+            | Event::OrganisationAmended {
+                organisation_id, ..
+            }
+            | Event::AwardIssued {
+                organisation_id, ..
+            }
+            | Event::AwardSuspended {
+                organisation_id, ..
+            }
+            | Event::AwardReinstated {
+                organisation_id, ..
+            }
+            | Event::AwardRevoked {
+                organisation_id, ..
+            }
+            | Event::AwardSuperseded {
+                organisation_id, ..
+            }
+            | Event::AwardAmended {
+                organisation_id, ..
+            }
+            | Event::AwardExpired {
+                organisation_id, ..
+            } => organisation_stream(*organisation_id),
+            Event::CycleScheduled(_)
+            | Event::ProgrammePaused { .. }
+            | Event::ProgrammeResumed { .. }
+            | Event::ProgrammeSunset { .. } => PROGRAMME_STREAM.to_owned(),
+            Event::SigningKeyAdded { .. } => KEYS_STREAM.to_owned(),
+            Event::ApiTokenCreated { token_id, .. } | Event::ApiTokenRevoked { token_id } => {
+                format!("token-{token_id}")
+            }
+        }
+    }
+
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => Visibility::Private,
+            _ => Visibility::Public,
+        }
+    }
+
+    /// The award this event is about, if any.
+    pub fn certificate_number(&self) -> Option<&CertificateNumber> {
+        match self {
+            Event::AwardIssued {
+                certificate_number, ..
+            }
+            | Event::AwardSuspended {
+                certificate_number, ..
+            }
+            | Event::AwardReinstated {
+                certificate_number, ..
+            }
+            | Event::AwardRevoked {
+                certificate_number, ..
+            }
+            | Event::AwardSuperseded {
+                certificate_number, ..
+            }
+            | Event::AwardAmended {
+                certificate_number, ..
+            }
+            | Event::AwardExpired {
+                certificate_number, ..
+            } => Some(certificate_number),
+            _ => None,
+        }
+    }
+}

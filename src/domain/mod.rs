@@ -1,0 +1,18 @@
+//! The domain, pure: value types, events, `decide` (command → events or the broken rule),
+//! `State::apply` (evolve) and the verdict. Never imports actix, sqlx, a clock or a random source.
+
+pub mod calendar;
+pub mod decide;
+pub mod events;
+pub mod state;
+pub mod types;
+pub mod verdict;
+
+pub use decide::{Command, Context, DomainError, ErrorKind, decide, streams_read};
+pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
+pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
+pub use types::{
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, ParseError, Reason,
+    Region,
+};
+pub use verdict::{Status, Verdict, status_as_of};

@@ -1,0 +1,188 @@
+//! The verdict: whether an award is valid on a date, computed from its history and the
+//! programme's, never from whether a batch job ran.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::state::{Award, AwardChange, Programme, ProgrammePhase};
+use super::types::{CertificateNumber, long_date};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Valid,
+    Expired,
+    Suspended,
+    Revoked,
+    Superseded,
+    NotYetValid,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Valid,
+        Status::Expired,
+        Status::Suspended,
+        Status::Revoked,
+        Status::Superseded,
+        Status::NotYetValid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Expired => "expired",
+            Status::Suspended => "suspended",
+            Status::Revoked => "revoked",
+            Status::Superseded => "superseded",
+            Status::NotYetValid => "not_yet_valid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// The programme's notice shown beside a verdict while it is not running normally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgrammeNotice {
+    pub phase: ProgrammePhase,
+    pub since: NaiveDate,
+    pub new_awards: bool,
+    pub existing_awards_valid_until_expiry: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub valid: bool,
+    pub as_of: NaiveDate,
+    /// Why the award is not valid, in words, where a reason applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The day the current status began, where it is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<CertificateNumber>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programme_notice: Option<ProgrammeNotice>,
+}
+
+/// The programme's notice on a date, if it is paused or has ended.
+pub fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<ProgrammeNotice> {
+    let state = programme.state_on(date);
+    let since = state.since?;
+    let message = match state.phase {
+        ProgrammePhase::Running => return None,
+        ProgrammePhase::Paused => format!(
+            "The Work Experience Quality Standard has been paused since {} until further notice. No new awards are being made; existing awards remain valid until their expiry date.",
+            long_date(since)
+        ),
+        ProgrammePhase::Sunset => format!(
+            "The Work Experience Quality Standard ended on {}. No new awards are made; existing awards remain valid until their expiry date.",
+            long_date(since)
+        ),
+    };
+    Some(ProgrammeNotice {
+        phase: state.phase,
+        since,
+        new_awards: false,
+        existing_awards_valid_until_expiry: true,
+        message,
+    })
+}
+
+/// The verdict on `award` as of the UK calendar day `date`. Changes count from the day they took
+/// effect, so asking about an earlier day gives the answer that was true then.
+pub fn status_as_of(award: &Award, programme: &Programme, date: NaiveDate) -> Verdict {
+    let notice = programme_notice(programme, date);
+    let verdict = |status: Status, reason: Option<String>, since: Option<NaiveDate>| Verdict {
+        status,
+        valid: status == Status::Valid,
+        as_of: date,
+        reason,
+        status_since: since,
+        superseded_by: None,
+        programme_notice: notice.clone(),
+    };
+
+    // An award claiming a date on which the programme could make none is never valid.
+    let on_award_date = programme.state_on(award.awarded_on);
+    if on_award_date.phase != ProgrammePhase::Running {
+        return verdict(
+            Status::Revoked,
+            Some(format!(
+                "This record claims an award made on {}, when the programme was not making awards (paused or ended since {}). No such award can be valid.",
+                long_date(award.awarded_on),
+                long_date(on_award_date.since.unwrap_or(award.awarded_on))
+            )),
+            Some(award.awarded_on),
+        );
+    }
+    if date < award.awarded_on {
+        return verdict(
+            Status::NotYetValid,
+            Some(format!(
+                "The award was made on {}.",
+                long_date(award.awarded_on)
+            )),
+            None,
+        );
+    }
+
+    let mut suspended: Option<(NaiveDate, String)> = None;
+    for entry in &award.history {
+        match &entry.change {
+            AwardChange::Revoked { on, reason } if *on <= date => {
+                return verdict(
+                    Status::Revoked,
+                    Some(reason.as_str().to_owned()),
+                    Some(*on),
+                );
+            }
+            AwardChange::Superseded { on, by } if *on <= date => {
+                let mut v = verdict(
+                    Status::Superseded,
+                    Some(format!(
+                        "Replaced by a newer award, certificate {by}, made on {}.",
+                        long_date(*on)
+                    )),
+                    Some(*on),
+                );
+                v.superseded_by = Some(by.clone());
+                return v;
+            }
+            AwardChange::Suspended { on, reason } if *on <= date => {
+                suspended = Some((*on, reason.as_str().to_owned()));
+            }
+            AwardChange::Reinstated { on } if *on <= date => suspended = None,
+            _ => {}
+        }
+    }
+    let expires_on = award.expires_on();
+    if date >= expires_on {
+        return verdict(
+            Status::Expired,
+            Some(format!(
+                "Awards last two years; this one was valid until {}.",
+                long_date(award.valid_until)
+            )),
+            Some(expires_on),
+        );
+    }
+    if let Some((since, reason)) = suspended {
+        return verdict(Status::Suspended, Some(reason), Some(since));
+    }
+    verdict(Status::Valid, None, Some(award.awarded_on))
+}
+
+/// The first day after `date` on which the verdict could change by the calendar alone (not by a
+/// new event): the award date or the expiry date, whichever comes next.
+pub fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate> {
+    [award.awarded_on, award.expires_on()]
+        .into_iter()
+        .find(|d| *d > date)
+}

@@ -1,0 +1,385 @@
+//! The event store: one append-only, hash-chained log and the projections derived from it, behind
+//! one trait with a SQLite and a PostgreSQL implementation. Invariants: positions are dense and
+//! assigned by the writer under the log-head lock, so commit order is position order; an append
+//! (events, stream versions, idempotency record, projections, log head) is one transaction.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write};
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Event, SCHEMA_VERSION, Visibility};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} is at version {actual:?}, not the expected {expected:?}")]
+    Conflict {
+        stream: String,
+        expected: Option<i64>,
+        actual: Option<i64>,
+    },
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the stored log is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// The canonical form of an event as stored and hashed: JCS (RFC 8785) bytes of this envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub schema_version: i32,
+    pub recorded_at: String,
+    pub actor: String,
+    pub visibility: Visibility,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// An event ready to append: its canonical payload bytes are fixed before it reaches the store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Vec<u8>,
+    pub recorded_at: String,
+    pub actor: String,
+    pub visibility: Visibility,
+}
+
+impl NewEvent {
+    pub fn new(event: Event, event_id: Uuid, recorded_at: String, actor: String) -> NewEvent {
+        let envelope = Envelope {
+            event_id,
+            stream_id: event.stream(),
+            schema_version: SCHEMA_VERSION,
+            recorded_at,
+            actor,
+            visibility: event.visibility(),
+            event,
+        };
+        let payload = serde_json_canonicalizer::to_vec(&envelope)
+            .expect("an envelope of plain strings, dates and enums always serialises");
+        NewEvent {
+            event_id,
+            stream_id: envelope.stream_id,
+            event_type: envelope.event.event_type().to_owned(),
+            schema_version: SCHEMA_VERSION,
+            payload,
+            recorded_at: envelope.recorded_at,
+            actor: envelope.actor,
+            visibility: envelope.visibility,
+        }
+    }
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: u64,
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Vec<u8>,
+    pub recorded_at: String,
+    pub actor: String,
+    pub visibility: Visibility,
+    pub leaf_hash: Vec<u8>,
+    pub chain_hash: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// Decodes the payload (upcasting older schema versions, of which there are none yet).
+    pub fn envelope(&self) -> Result<Envelope, StoreError> {
+        serde_json::from_slice(&self.payload).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "event at position {} does not decode: {e}",
+                self.position
+            ))
+        })
+    }
+}
+
+/// One command's append: its events, the stream versions its decision was based on, and the
+/// projection and credential writes that go with it.
+#[derive(Debug, Clone, Default)]
+pub struct AppendRequest {
+    pub events: Vec<NewEvent>,
+    /// Each stream the decision read or writes, with the version it had then (`None`: no events).
+    pub expected: Vec<(String, Option<i64>)>,
+    pub idempotency: Option<IdempotencyRecord>,
+    pub writes: Vec<Write>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    /// Who used the key (keys are scoped to their user).
+    pub scope: String,
+    pub key: String,
+    /// A hash of the request, to refuse the same key reused for another request.
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub events: Vec<StoredEvent>,
+    /// True when the append had happened before and this is its first result again.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    pub size: u64,
+    pub chain_hash: Vec<u8>,
+}
+
+/// What the log's leaves are: SHA-256(0x00 ‖ payload), the RFC 9162 leaf hash.
+pub fn leaf_hash(payload: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(payload);
+    h.finalize().to_vec()
+}
+
+/// The running hash chain: SHA-256(previous chain hash ‖ leaf hash), from 32 zero bytes.
+pub fn chain_hash(previous: &[u8], leaf: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(leaf);
+    h.finalize().to_vec()
+}
+
+pub const GENESIS_CHAIN: [u8; 32] = [0u8; 32];
+
+/// The contract both databases meet; one test suite checks it on each.
+#[allow(async_fn_in_trait)]
+pub trait EventStore {
+    /// Applies the migrations that are not yet applied.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Appends each request in order in one transaction. A request whose expected versions are
+    /// stale is refused alone (`Conflict`); one whose first event id is already stored is answered
+    /// with the stored events (`replayed`). A backend failure fails the whole batch.
+    async fn append_batch(
+        &self,
+        batch: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+    /// Up to `limit` events from `from` on, in position order.
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn head(&self) -> Result<LogHead, StoreError>;
+    /// The events an earlier use of an idempotency key appended, and its request hash.
+    async fn idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError>;
+    /// Replaces the projections with these rows in one transaction.
+    async fn replace_projections(
+        &self,
+        organisations: Vec<OrganisationRow>,
+        awards: Vec<AwardRow>,
+    ) -> Result<(), StoreError>;
+    /// Every projection row, in key order.
+    async fn projections(&self) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError>;
+    /// One page of the public register and the number of matches.
+    async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError>;
+    async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError>;
+    async fn ready(&self) -> Result<(), StoreError>;
+}
+
+/// The store the process runs on: one of the two implementations.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Store {
+    /// Opens `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(PostgresStore::connect(url).await?)
+        } else {
+            Store::Sqlite(SqliteStore::open(url).await?)
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($s) => $call.await,
+            Store::Postgres($s) => $call.await,
+        }
+    };
+}
+
+impl EventStore for Store {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.migrate())
+    }
+    async fn append_batch(
+        &self,
+        batch: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        delegate!(self, s => s.append_batch(batch))
+    }
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        delegate!(self, s => s.read(from, limit))
+    }
+    async fn head(&self) -> Result<LogHead, StoreError> {
+        delegate!(self, s => s.head())
+    }
+    async fn idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError> {
+        delegate!(self, s => s.idempotent(scope, key))
+    }
+    async fn replace_projections(
+        &self,
+        organisations: Vec<OrganisationRow>,
+        awards: Vec<AwardRow>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.replace_projections(organisations, awards))
+    }
+    async fn projections(&self) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError> {
+        delegate!(self, s => s.projections())
+    }
+    async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError> {
+        delegate!(self, s => s.search(query))
+    }
+    async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+        delegate!(self, s => s.token(token_id))
+    }
+    async fn ready(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.ready())
+    }
+}
+
+/// Reads the whole log in pages, calling `each` on every event in order.
+pub async fn scan<S, F>(store: &S, from: u64, mut each: F) -> Result<u64, StoreError>
+where
+    S: EventStore,
+    F: FnMut(&StoredEvent) -> Result<(), StoreError>,
+{
+    const PAGE: u32 = 2_000;
+    let mut next = from;
+    loop {
+        let page = store.read(next, PAGE).await?;
+        for event in &page {
+            each(event)?;
+            next = event.position + 1;
+        }
+        if page.len() < PAGE as usize {
+            return Ok(next);
+        }
+    }
+}
+
+/// What `verify_log` found: the size checked and the first inconsistency, by position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCheck {
+    pub size: u64,
+    pub head: LogHead,
+    pub problem: Option<(u64, String)>,
+}
+
+/// Recomputes every leaf and chain hash from the stored payloads and checks positions are dense,
+/// stream versions consecutive and the log head agrees: the first divergence is reported.
+pub async fn verify_log<S: EventStore>(
+    store: &S,
+    mut progress: impl FnMut(u64),
+) -> Result<LogCheck, StoreError> {
+    let head = store.head().await?;
+    let mut chain = GENESIS_CHAIN.to_vec();
+    let mut versions: HashMap<String, i64> = HashMap::new();
+    let mut expected_position = 0u64;
+    let mut problem: Option<(u64, String)> = None;
+    scan(store, 0, |e| {
+        if problem.is_some() {
+            return Ok(());
+        }
+        progress(e.position);
+        let p = e.position;
+        let fail = |what: String| Some((p, what));
+        if p != expected_position {
+            problem = fail(format!("expected position {expected_position}, found {p}"));
+            return Ok(());
+        }
+        expected_position += 1;
+        let leaf = leaf_hash(&e.payload);
+        if leaf != e.leaf_hash {
+            problem = fail("the payload does not match its leaf hash".into());
+            return Ok(());
+        }
+        chain = chain_hash(&chain, &leaf);
+        if chain != e.chain_hash {
+            problem = fail("the chain hash does not follow from the previous one".into());
+            return Ok(());
+        }
+        let version = versions.entry(e.stream_id.clone()).or_insert(-1);
+        *version += 1;
+        if *version != e.stream_version {
+            problem = fail(format!(
+                "stream {} version {} follows {}",
+                e.stream_id,
+                e.stream_version,
+                *version - 1
+            ));
+            return Ok(());
+        }
+        match e.envelope() {
+            Ok(env) if env.event_id == e.event_id && env.stream_id == e.stream_id => {}
+            Ok(_) => problem = fail("the payload's id or stream differs from its row".into()),
+            Err(err) => problem = fail(err.to_string()),
+        }
+        Ok(())
+    })
+    .await?;
+    if problem.is_none() && (head.size != expected_position || head.chain_hash != chain) {
+        problem = Some((
+            expected_position,
+            format!(
+                "the log head says {} events ending in chain hash {}, the events give {} ending in {}",
+                head.size,
+                hex::encode(&head.chain_hash),
+                expected_position,
+                hex::encode(&chain)
+            ),
+        ));
+    }
+    Ok(LogCheck {
+        size: expected_position,
+        head,
+        problem,
+    })
+}

@@ -1,0 +1,566 @@
+//! The SQL both databases share, written once: a macro expands it for each sqlx driver, since the
+//! statements are identical (`$N` placeholders, `ON CONFLICT`, `RETURNING`) and only the types
+//! differ. Each implementation adds its own connection and migrations.
+
+macro_rules! shared_sql_store {
+    ($store:ty, $db:ty) => {
+        use std::collections::HashMap as __Map;
+
+        use sqlx::{QueryBuilder, Row};
+
+        use $crate::domain::Visibility as __Visibility;
+        use $crate::store::{
+            AppendRequest, Appended, AwardRow, LogHead, NewEvent, OrganisationRow, RegisterQuery,
+            StoreError, StoredEvent, TokenRow, Write, chain_hash, leaf_hash,
+        };
+
+        const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+             schema_version, payload, recorded_at, actor, visibility, leaf_hash, chain_hash";
+        const AWARD_COLUMNS: &str = "certificate_number, compact_number, organisation_id, \
+             organisation_name, search_key, ods_code, region, level, awarded_on, valid_until, \
+             expires_on, standing, issuer_name";
+
+        fn event_from_row(row: &<$db as sqlx::Database>::Row) -> Result<StoredEvent, StoreError> {
+            let event_id: String = row.try_get("event_id")?;
+            let visibility: String = row.try_get("visibility")?;
+            let position: i64 = row.try_get("position")?;
+            Ok(StoredEvent {
+                position: position as u64,
+                event_id: event_id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("event id {event_id:?}")))?,
+                stream_id: row.try_get("stream_id")?,
+                stream_version: row.try_get("stream_version")?,
+                event_type: row.try_get("event_type")?,
+                schema_version: row.try_get("schema_version")?,
+                payload: row.try_get("payload")?,
+                recorded_at: row.try_get("recorded_at")?,
+                actor: row.try_get("actor")?,
+                visibility: if visibility == "private" {
+                    __Visibility::Private
+                } else {
+                    __Visibility::Public
+                },
+                leaf_hash: row.try_get("leaf_hash")?,
+                chain_hash: row.try_get("chain_hash")?,
+            })
+        }
+
+        fn award_from_row(row: &<$db as sqlx::Database>::Row) -> Result<AwardRow, StoreError> {
+            Ok(AwardRow {
+                certificate_number: row.try_get("certificate_number")?,
+                compact_number: row.try_get("compact_number")?,
+                organisation_id: row.try_get("organisation_id")?,
+                organisation_name: row.try_get("organisation_name")?,
+                search_key: row.try_get("search_key")?,
+                ods_code: row.try_get("ods_code")?,
+                region: row.try_get("region")?,
+                level: row.try_get("level")?,
+                awarded_on: row.try_get("awarded_on")?,
+                valid_until: row.try_get("valid_until")?,
+                expires_on: row.try_get("expires_on")?,
+                standing: row.try_get("standing")?,
+                issuer_name: row.try_get("issuer_name")?,
+            })
+        }
+
+        async fn read_range<'c, E>(
+            exec: E,
+            from: u64,
+            limit: u32,
+        ) -> Result<Vec<StoredEvent>, StoreError>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(from as i64)
+                .bind(i64::from(limit))
+                .fetch_all(exec)
+                .await?;
+            rows.iter().map(event_from_row).collect()
+        }
+
+        async fn upsert_award<'c, E>(exec: E, a: &AwardRow) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let sql = format!(
+                "INSERT INTO awards ({AWARD_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (certificate_number) DO UPDATE SET \
+                 organisation_name = excluded.organisation_name, search_key = excluded.search_key, \
+                 ods_code = excluded.ods_code, region = excluded.region, level = excluded.level, \
+                 awarded_on = excluded.awarded_on, valid_until = excluded.valid_until, \
+                 expires_on = excluded.expires_on, standing = excluded.standing, \
+                 issuer_name = excluded.issuer_name"
+            );
+            sqlx::query(&sql)
+                .bind(&a.certificate_number)
+                .bind(&a.compact_number)
+                .bind(&a.organisation_id)
+                .bind(&a.organisation_name)
+                .bind(&a.search_key)
+                .bind(&a.ods_code)
+                .bind(&a.region)
+                .bind(&a.level)
+                .bind(&a.awarded_on)
+                .bind(&a.valid_until)
+                .bind(&a.expires_on)
+                .bind(&a.standing)
+                .bind(&a.issuer_name)
+                .execute(exec)
+                .await?;
+            Ok(())
+        }
+
+        async fn upsert_organisation<'c, E>(exec: E, o: &OrganisationRow) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO organisations (organisation_id, name, search_key, ods_code, region, kind) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (organisation_id) DO UPDATE SET name = excluded.name, \
+                 search_key = excluded.search_key, ods_code = excluded.ods_code, \
+                 region = excluded.region, kind = excluded.kind",
+            )
+            .bind(&o.organisation_id)
+            .bind(&o.name)
+            .bind(&o.search_key)
+            .bind(&o.ods_code)
+            .bind(&o.region)
+            .bind(&o.kind)
+            .execute(exec)
+            .await?;
+            Ok(())
+        }
+
+        /// Adds the register's filters to a query that ends in `WHERE 1 = 1`.
+        fn push_filters(qb: &mut QueryBuilder<'_, $db>, q: &RegisterQuery) {
+            let text = [
+                q.search_key.as_ref().map(|k| ("search_key LIKE ", format!("%{k}%"))),
+                q.ods_code.as_ref().map(|c| ("ods_code = ", c.clone())),
+                q.compact_number.as_ref().map(|n| ("compact_number = ", n.clone())),
+            ];
+            let text: Vec<_> = text.into_iter().flatten().collect();
+            if !text.is_empty() {
+                qb.push(" AND (");
+                for (i, (condition, value)) in text.into_iter().enumerate() {
+                    if i > 0 {
+                        qb.push(" OR ");
+                    }
+                    qb.push(condition).push_bind(value);
+                }
+                qb.push(")");
+            }
+            if let Some(level) = &q.level {
+                qb.push(" AND level = ").push_bind(level.clone());
+            }
+            if let Some(region) = &q.region {
+                qb.push(" AND region = ").push_bind(region.clone());
+            }
+            let today = q.today.clone();
+            match q.status.as_deref() {
+                Some("valid") => {
+                    qb.push(" AND standing = 'active' AND awarded_on <= ")
+                        .push_bind(today.clone())
+                        .push(" AND expires_on > ")
+                        .push_bind(today);
+                }
+                Some("expired") => {
+                    qb.push(" AND standing IN ('active', 'suspended') AND expires_on <= ")
+                        .push_bind(today);
+                }
+                Some("suspended") => {
+                    qb.push(" AND standing = 'suspended' AND expires_on > ")
+                        .push_bind(today);
+                }
+                Some("not_yet_valid") => {
+                    qb.push(" AND standing IN ('active', 'suspended') AND awarded_on > ")
+                        .push_bind(today);
+                }
+                Some(standing @ ("revoked" | "superseded")) => {
+                    qb.push(" AND standing = ").push_bind(standing.to_owned());
+                }
+                _ => {}
+            }
+        }
+
+        impl $crate::store::EventStore for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                self.run_migrations().await
+            }
+
+            async fn append_batch(
+                &self,
+                batch: Vec<AppendRequest>,
+            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Taking the log head's row lock first serialises writers: positions are
+                // assigned in commit order and no reader ever sees a gap.
+                let head = sqlx::query(
+                    "UPDATE log_head SET size = size WHERE id = 1 RETURNING size, chain_hash",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let start_size: i64 = head.try_get("size")?;
+                let mut size = start_size;
+                let mut chain: Vec<u8> = head.try_get("chain_hash")?;
+                let mut versions: __Map<String, Option<i64>> = __Map::new();
+                let mut results = Vec::with_capacity(batch.len());
+
+                for request in batch {
+                    if let Some(first) = request.events.first() {
+                        let seen = sqlx::query("SELECT position FROM events WHERE event_id = $1")
+                            .bind(first.event_id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some(seen) = seen {
+                            let position: i64 = seen.try_get("position")?;
+                            let events = read_range(
+                                &mut *tx,
+                                position as u64,
+                                request.events.len() as u32,
+                            )
+                            .await?;
+                            results.push(Ok(Appended {
+                                events,
+                                replayed: true,
+                            }));
+                            continue;
+                        }
+                    }
+                    if let Some(idem) = &request.idempotency {
+                        let seen = sqlx::query(
+                            "SELECT request_hash, first_position, event_count FROM idempotency_keys \
+                             WHERE scope = $1 AND idem_key = $2",
+                        )
+                        .bind(&idem.scope)
+                        .bind(&idem.key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(seen) = seen {
+                            let hash: String = seen.try_get("request_hash")?;
+                            if hash != idem.request_hash {
+                                results.push(Err(StoreError::IdempotencyKeyReused));
+                                continue;
+                            }
+                            let first: i64 = seen.try_get("first_position")?;
+                            let count: i64 = seen.try_get("event_count")?;
+                            let events = read_range(&mut *tx, first as u64, count as u32).await?;
+                            results.push(Ok(Appended {
+                                events,
+                                replayed: true,
+                            }));
+                            continue;
+                        }
+                    }
+
+                    let mut conflict = None;
+                    for (stream, expected) in &request.expected {
+                        let actual = match versions.get(stream) {
+                            Some(v) => *v,
+                            None => {
+                                let row = sqlx::query(
+                                    "SELECT version FROM streams WHERE stream_id = $1",
+                                )
+                                .bind(stream)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                                let v = match row {
+                                    Some(r) => Some(r.try_get::<i64, _>("version")?),
+                                    None => None,
+                                };
+                                versions.insert(stream.clone(), v);
+                                v
+                            }
+                        };
+                        if actual != *expected {
+                            conflict = Some(StoreError::Conflict {
+                                stream: stream.clone(),
+                                expected: *expected,
+                                actual,
+                            });
+                            break;
+                        }
+                    }
+                    if let Some(conflict) = conflict {
+                        results.push(Err(conflict));
+                        continue;
+                    }
+
+                    let first_position = size;
+                    let mut stored = Vec::with_capacity(request.events.len());
+                    for event in request.events {
+                        let NewEvent {
+                            event_id,
+                            stream_id,
+                            event_type,
+                            schema_version,
+                            payload,
+                            recorded_at,
+                            actor,
+                            visibility,
+                        } = event;
+                        let current = match versions.get(&stream_id) {
+                            Some(v) => *v,
+                            None => {
+                                let row = sqlx::query(
+                                    "SELECT version FROM streams WHERE stream_id = $1",
+                                )
+                                .bind(&stream_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                                match row {
+                                    Some(r) => Some(r.try_get::<i64, _>("version")?),
+                                    None => None,
+                                }
+                            }
+                        };
+                        let stream_version = current.map_or(0, |v| v + 1);
+                        let leaf = leaf_hash(&payload);
+                        chain = chain_hash(&chain, &leaf);
+                        sqlx::query(&format!(
+                            "INSERT INTO events ({EVENT_COLUMNS}) VALUES \
+                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                        ))
+                        .bind(size)
+                        .bind(event_id.to_string())
+                        .bind(&stream_id)
+                        .bind(stream_version)
+                        .bind(&event_type)
+                        .bind(schema_version)
+                        .bind(&payload)
+                        .bind(&recorded_at)
+                        .bind(&actor)
+                        .bind(visibility.as_str())
+                        .bind(&leaf)
+                        .bind(&chain)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "INSERT INTO streams (stream_id, version) VALUES ($1, $2) \
+                             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
+                        )
+                        .bind(&stream_id)
+                        .bind(stream_version)
+                        .execute(&mut *tx)
+                        .await?;
+                        versions.insert(stream_id.clone(), Some(stream_version));
+                        stored.push(StoredEvent {
+                            position: size as u64,
+                            event_id,
+                            stream_id,
+                            stream_version,
+                            event_type,
+                            schema_version,
+                            payload,
+                            recorded_at,
+                            actor,
+                            visibility,
+                            leaf_hash: leaf,
+                            chain_hash: chain.clone(),
+                        });
+                        size += 1;
+                    }
+                    if let Some(idem) = &request.idempotency {
+                        sqlx::query(
+                            "INSERT INTO idempotency_keys \
+                             (scope, idem_key, request_hash, first_position, event_count) \
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(&idem.scope)
+                        .bind(&idem.key)
+                        .bind(&idem.request_hash)
+                        .bind(first_position)
+                        .bind(stored.len() as i64)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for write in &request.writes {
+                        match write {
+                            Write::Organisation(o) => upsert_organisation(&mut *tx, o).await?,
+                            Write::Award(a) => upsert_award(&mut *tx, a).await?,
+                            Write::TokenCreated(t) => {
+                                sqlx::query(
+                                    "INSERT INTO api_tokens \
+                                     (token_id, name, role, secret_hash, created_at, revoked_at) \
+                                     VALUES ($1, $2, $3, $4, $5, $6)",
+                                )
+                                .bind(&t.token_id)
+                                .bind(&t.name)
+                                .bind(&t.role)
+                                .bind(&t.secret_hash)
+                                .bind(&t.created_at)
+                                .bind(&t.revoked_at)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            Write::TokenRevoked { token_id, at } => {
+                                sqlx::query(
+                                    "UPDATE api_tokens SET revoked_at = $1 \
+                                     WHERE token_id = $2 AND revoked_at IS NULL",
+                                )
+                                .bind(at)
+                                .bind(token_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
+                    }
+                    results.push(Ok(Appended {
+                        events: stored,
+                        replayed: false,
+                    }));
+                }
+
+                if size != start_size {
+                    sqlx::query("UPDATE log_head SET size = $1, chain_hash = $2 WHERE id = 1")
+                        .bind(size)
+                        .bind(&chain)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
+            async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+                read_range(&self.pool, from, limit).await
+            }
+
+            async fn head(&self) -> Result<LogHead, StoreError> {
+                let row = sqlx::query("SELECT size, chain_hash FROM log_head WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(LogHead {
+                    size: row.try_get::<i64, _>("size")? as u64,
+                    chain_hash: row.try_get("chain_hash")?,
+                })
+            }
+
+            async fn idempotent(
+                &self,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT request_hash, first_position, event_count FROM idempotency_keys \
+                     WHERE scope = $1 AND idem_key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let first: i64 = row.try_get("first_position")?;
+                let count: i64 = row.try_get("event_count")?;
+                let events = read_range(&self.pool, first as u64, count as u32).await?;
+                Ok(Some((row.try_get("request_hash")?, events)))
+            }
+
+            async fn replace_projections(
+                &self,
+                organisations: Vec<OrganisationRow>,
+                awards: Vec<AwardRow>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM awards").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM organisations").execute(&mut *tx).await?;
+                for o in &organisations {
+                    upsert_organisation(&mut *tx, o).await?;
+                }
+                for a in &awards {
+                    upsert_award(&mut *tx, a).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn projections(
+                &self,
+            ) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError> {
+                let orgs = sqlx::query(
+                    "SELECT organisation_id, name, search_key, ods_code, region, kind \
+                     FROM organisations ORDER BY organisation_id",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(OrganisationRow {
+                        organisation_id: r.try_get("organisation_id")?,
+                        name: r.try_get("name")?,
+                        search_key: r.try_get("search_key")?,
+                        ods_code: r.try_get("ods_code")?,
+                        region: r.try_get("region")?,
+                        kind: r.try_get("kind")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                let awards = sqlx::query(&format!(
+                    "SELECT {AWARD_COLUMNS} FROM awards ORDER BY certificate_number"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(award_from_row)
+                .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((orgs, awards))
+            }
+
+            async fn search(
+                &self,
+                query: &RegisterQuery,
+            ) -> Result<(Vec<AwardRow>, u64), StoreError> {
+                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) AS n FROM awards WHERE 1 = 1");
+                push_filters(&mut count, query);
+                let total: i64 = count.build().fetch_one(&self.pool).await?.try_get("n")?;
+                let mut page = QueryBuilder::<$db>::new(format!(
+                    "SELECT {AWARD_COLUMNS} FROM awards WHERE 1 = 1"
+                ));
+                push_filters(&mut page, query);
+                page.push(" ORDER BY search_key, awarded_on DESC, certificate_number LIMIT ")
+                    .push_bind(i64::from(query.limit))
+                    .push(" OFFSET ")
+                    .push_bind(i64::from(query.offset));
+                let rows = page.build().fetch_all(&self.pool).await?;
+                let rows = rows.iter().map(award_from_row).collect::<Result<Vec<_>, _>>()?;
+                Ok((rows, total as u64))
+            }
+
+            async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT token_id, name, role, secret_hash, created_at, revoked_at \
+                     FROM api_tokens WHERE token_id = $1",
+                )
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(TokenRow {
+                        token_id: r.try_get("token_id")?,
+                        name: r.try_get("name")?,
+                        role: r.try_get("role")?,
+                        secret_hash: r.try_get("secret_hash")?,
+                        created_at: r.try_get("created_at")?,
+                        revoked_at: r.try_get("revoked_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn ready(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT size FROM log_head WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use shared_sql_store;
