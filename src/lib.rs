@@ -1,3 +1,24 @@
-//! wexqs: the public registry of Work Experience Quality Standard awards.
+//! wexqs: the public registry of NHS England's Work Experience Quality Standard awards.
+//!
+//! Codemap (the flow runs top to bottom):
+//! - `cli`: the `wexqs` command line; `main.rs` only calls it.
+//! - `http`: actix-web routes (public, admin), problem+json errors, JSON views.
+//! - `service`: loads state, decides, appends through the batching writer; answers queries.
+//! - `import`, `demo`: whole registers in (CSV import, the sample register).
+//! - `domain`: pure rules: types, events, `decide`, `State::apply`, the verdict.
+//! - `projection`: projection rows as a pure function of the state.
+//! - `store`: the append-only, hash-chained event log on SQLite or PostgreSQL.
+//! - `keys`: Ed25519 signing keys in PKCS#8 files.
+//!
+//! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
+//! append is one transaction; statuses are computed from events and a date, never stored.
+
+pub mod cli;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod import;
+pub mod keys;
+pub mod projection;
+pub mod service;
 pub mod store;

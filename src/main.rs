@@ -1,1 +1,5 @@
-fn main(){}
+//! The `wexqs` binary: parses the command line and hands it to the library.
+
+fn main() -> std::process::ExitCode {
+    wexqs::cli::main()
+}

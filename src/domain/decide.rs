@@ -127,7 +127,9 @@ pub enum DomainError {
         current_awarded_on: NaiveDate,
         awarded_on: NaiveDate,
     },
-    #[error("the award was changed since you read it: expected version {expected}, it is now {actual}; read it again and retry")]
+    #[error(
+        "the award was changed since you read it: expected version {expected}, it is now {actual}; read it again and retry"
+    )]
     VersionMismatch { expected: u64, actual: u64 },
     #[error("award {number} is {standing}: {action} is not possible")]
     InvalidTransition {
@@ -165,7 +167,9 @@ pub enum DomainError {
     },
     #[error("the cycle's dates are out of order: {0}")]
     CycleDatesOutOfOrder(&'static str),
-    #[error("a cycle id is 1 to 64 letters, digits, '-', '_' or '/'; a name is 1 to 200 characters")]
+    #[error(
+        "a cycle id is 1 to 64 letters, digits, '-', '_' or '/'; a name is 1 to 200 characters"
+    )]
     CycleInvalid,
     #[error("a key with the id {0} already exists: key ids are never reused")]
     KeyIdTaken(String),

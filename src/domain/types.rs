@@ -265,9 +265,7 @@ impl FromStr for Reason {
 string_serde!(Reason);
 
 /// An organisation's registry identifier (a UUID, never reused).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OrganisationId(pub uuid::Uuid);
 

@@ -137,11 +137,7 @@ pub fn status_as_of(award: &Award, programme: &Programme, date: NaiveDate) -> Ve
     for entry in &award.history {
         match &entry.change {
             AwardChange::Revoked { on, reason } if *on <= date => {
-                return verdict(
-                    Status::Revoked,
-                    Some(reason.as_str().to_owned()),
-                    Some(*on),
-                );
+                return verdict(Status::Revoked, Some(reason.as_str().to_owned()), Some(*on));
             }
             AwardChange::Superseded { on, by } if *on <= date => {
                 let mut v = verdict(

@@ -22,7 +22,9 @@ impl PostgresStore {
     }
 
     async fn run_migrations(&self) -> Result<(), super::StoreError> {
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -1,0 +1,451 @@
+//! The `wexqs` command line: serve, migrate, tokens, rebuild, import, expire-due, demo, log
+//! verify. Each command is a thin adapter over the service; results go to standard output,
+//! progress and logs to standard error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::domain::Command as DomainCommand;
+use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use crate::http::{AppState, serve};
+use crate::service::{Actor, Registry, Role, SystemClock, os_rng, spawn_background};
+use crate::store::{EventStore, Store, verify_log};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wexqs",
+    version,
+    about = "The public registry of NHS England's Work Experience Quality Standard awards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+struct StoreArgs {
+    /// Folder for the SQLite database and the development signing key.
+    #[arg(long, env = "WEXQS_DATA_DIR", default_value = "wexqs-data")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://…) or a SQLite URL; default: SQLite in the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// The programme calendar loaded into a new registry (JSON); default: the shipped one.
+    #[arg(long, env = "WEXQS_CALENDAR")]
+    calendar: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the registry over HTTP.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on.
+        #[arg(long, env = "WEXQS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// The base URL people reach the registry at (for links and QR codes).
+        #[arg(long, env = "WEXQS_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Load the demo register first if the register has no organisations.
+        #[arg(long)]
+        demo: bool,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long, env = "WEXQS_WORKERS")]
+        workers: Option<usize>,
+        /// The Ed25519 signing key (PKCS#8 PEM, mode 0600); default: a development key in the
+        /// data folder, generated if missing.
+        #[arg(long, env = "WEXQS_SIGNING_KEY")]
+        signing_key: Option<PathBuf>,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Create or revoke admin API tokens.
+    Tokens {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Rebuild the projection tables from the log.
+    Rebuild {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only compare the tables with a replay of the log; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Import existing awards from a CSV file, all or nothing.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// CSV with the header organisation_name,ods_code,region,kind,level,awarded_on,issuer_name
+        file: PathBuf,
+    },
+    /// Record as events the award expiries that have passed.
+    ExpireDue {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Load the demo register (42 fictional organisations) into an empty register.
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Check the log.
+    Log {
+        #[command(subcommand)]
+        action: LogAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a token and print it, alone, on standard output (it is shown only this once).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, value_parser = ["admin", "reviewer"])]
+        role: String,
+        /// Whose token this is (kept private).
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a token by its id (the part after `wexqs_`, before the next `_`).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogAction {
+    /// Recompute every hash of the local log and report the first divergence.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEXQS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+impl StoreArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!("cannot create the data folder {}", self.data_dir.display())
+        })?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("registry.db").display()
+        ))
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        let url = self.url()?;
+        Store::open(&url)
+            .await
+            .with_context(|| format!("cannot open the database ({})", redact(&url)))
+    }
+
+    fn calendar(&self) -> anyhow::Result<Calendar> {
+        let text = match &self.calendar {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the calendar {}", path.display()))?,
+            None => DEFAULT_CALENDAR.to_owned(),
+        };
+        Calendar::parse(&text).context("the calendar file is not valid")
+    }
+
+    async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        let store = self.open().await?;
+        let calendar = self.calendar()?;
+        Ok(Registry::start(store, Arc::new(SystemClock), os_rng(), &calendar).await?)
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve {
+            store,
+            bind,
+            public_url,
+            demo,
+            workers,
+            signing_key,
+        } => {
+            serve_command(store, bind, public_url, demo, workers, signing_key).await?;
+        }
+        Command::Migrate { store } => {
+            let s = store.open().await?;
+            let head = s.head().await?;
+            eprintln!("migrations applied; the log holds {} events", head.size);
+        }
+        Command::Tokens { action } => match action {
+            TokenAction::Create { store, role, name } => {
+                let registry = store.registry().await?;
+                let role = Role::parse(&role).context("role is admin or reviewer")?;
+                let (id, token) = registry.create_token(&Actor::cli(), &name, role).await?;
+                eprintln!(
+                    "created {} token {id} for {name:?}; it is shown only now:",
+                    role.as_str()
+                );
+                println!("{token}");
+            }
+            TokenAction::Revoke { store, token_id } => {
+                let registry = store.registry().await?;
+                registry.revoke_token(&Actor::cli(), &token_id).await?;
+                eprintln!("revoked token {token_id}");
+            }
+        },
+        Command::Rebuild { store, check } => {
+            let s = store.open().await?;
+            let size = s.head().await?.size;
+            let progress = bar(size, "replaying the log");
+            if check {
+                let state = crate::service::replay(&s, |p| progress.set_position(p + 1)).await?;
+                progress.finish_and_clear();
+                let expected = crate::projection::all_rows(&state);
+                if s.projections().await? == expected {
+                    println!("the projections agree with the log ({size} events)");
+                } else {
+                    println!(
+                        "the projections differ from a replay of the log: run 'wexqs rebuild'"
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            } else {
+                let replayed = Registry::rebuild(&s, |p| progress.set_position(p + 1)).await?;
+                progress.finish_and_clear();
+                println!("rebuilt the projections from {replayed} events");
+            }
+        }
+        Command::Import { store, file } => return import_command(store, &file).await,
+        Command::ExpireDue { store } => {
+            let registry = store.registry().await?;
+            let n = registry.expire_due().await?;
+            println!("recorded {n} passed expiries");
+        }
+        Command::Demo { store } => {
+            let registry = store.registry().await?;
+            if registry.with_state(|s| !s.organisations.is_empty()) {
+                bail!(
+                    "the register already has organisations; the demo loads only into an empty one"
+                );
+            }
+            let outcome = crate::demo::load(&registry).await?;
+            println!(
+                "loaded the demo register: {} events, {} awards",
+                outcome.events.len(),
+                outcome.issued().len()
+            );
+        }
+        Command::Log {
+            action: LogAction::Verify { store },
+        } => {
+            let s = store.open().await?;
+            let size = s.head().await?.size;
+            let progress = bar(size, "checking the log");
+            let check = verify_log(&s, |p| progress.set_position(p + 1)).await?;
+            progress.finish_and_clear();
+            match check.problem {
+                None => println!(
+                    "the log is consistent: {} events, chain hash {}",
+                    check.size,
+                    hex::encode(&check.head.chain_hash)
+                ),
+                Some((position, what)) => {
+                    println!("the log diverges at position {position}: {what}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_command(store: StoreArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = match crate::import::parse_csv(&text) {
+        Ok(rows) => rows,
+        Err(errors) => return Ok(report_rows(&errors)),
+    };
+    let registry = store.registry().await?;
+    let progress = bar(rows.len() as u64 * 2, "checking rows");
+    let result = crate::import::import_commands(&registry, &Actor::cli(), rows, None, |n| {
+        progress.set_position(n as u64)
+    })
+    .await;
+    progress.finish_and_clear();
+    match result {
+        Ok(outcome) => {
+            println!(
+                "imported {} awards ({} events, up to log position {})",
+                outcome.issued().len(),
+                outcome.events.len(),
+                outcome.last_position().unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => Ok(report_rows(&errors)),
+    }
+}
+
+fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
+    for e in errors {
+        eprintln!("line {}: {}: {}", e.line, e.code, e.message);
+    }
+    eprintln!(
+        "{} row(s) cannot be imported; nothing was imported",
+        errors.len()
+    );
+    ExitCode::FAILURE
+}
+
+async fn serve_command(
+    store: StoreArgs,
+    bind: String,
+    public_url: Option<String>,
+    demo: bool,
+    workers: Option<usize>,
+    signing_key: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let registry = store.registry().await?;
+    tracing::info!(
+        store = registry.store().kind(),
+        events = registry.size(),
+        "opened the registry"
+    );
+    let key_path = match signing_key {
+        Some(path) => path,
+        None => store.data_dir.join("keys").join("signing-key.pem"),
+    };
+    let (key, generated) =
+        crate::keys::load_or_generate(&key_path, &mut rand::rngs::OsRng).context("signing key")?;
+    if generated {
+        tracing::warn!(
+            path = %key_path.display(),
+            "no signing key was configured: generated a development signing key (for development only; give a managed key with --signing-key in production)"
+        );
+    }
+    let key_id = crate::keys::key_id(&key);
+    if registry.with_state(|s| !s.keys.iter().any(|k| k.key_id == key_id)) {
+        registry
+            .execute(
+                &Actor::system(),
+                DomainCommand::AddSigningKey {
+                    key_id: key_id.clone(),
+                    public_key_multibase: crate::keys::public_multibase(&key),
+                },
+                None,
+            )
+            .await?;
+        tracing::info!(key_id, "published the signing key's public half");
+    }
+    if demo && registry.with_state(|s| s.organisations.is_empty()) {
+        let outcome = crate::demo::load(&registry).await?;
+        tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
+    }
+    spawn_background(
+        registry.clone(),
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    );
+    let listener =
+        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
+    tracing::info!("serving the registry on http://{address} (public URL {public_url})");
+    let state = AppState::new(registry, &public_url);
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    serve(listener, state, workers, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,646 @@
+//! Admin routes: bearer tokens with a role; every write is one command to the service, honouring
+//! `Idempotency-Key` (a retry returns the first result) and `If-Match` (the award's `ETag`).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::views::{AwardView, OrganisationView, ProgrammeSummary, ProgrammeView};
+use super::{AppState, parse_number};
+use crate::domain::{
+    AwardSource, CertificateNumber, Command, Cycle, Level, Name, OdsCode, OrganisationId,
+    OrganisationKind, Reason, Region, status_as_of,
+};
+use crate::import::{ImportRow, import_commands, parse_csv};
+use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
+
+/// The caller's actor, if its bearer token is valid and its role may do this.
+async fn authorise(req: &HttpRequest, state: &AppState, needs: Role) -> Result<Actor, ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ServiceError::Unauthenticated)?;
+    let actor = state.registry.authenticate(token.trim()).await?;
+    if needs == Role::Admin && actor.role != Role::Admin {
+        return Err(ServiceError::Forbidden(actor.role.as_str()).into());
+    }
+    Ok(actor)
+}
+
+fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=255).contains(&k.len()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency_key_invalid",
+                "an Idempotency-Key is 1 to 255 visible ASCII characters",
+            )
+        })?;
+    Ok(Some(Idempotency {
+        key: key.to_owned(),
+        request_hash: request_hash(&[
+            req.method().as_str().as_bytes(),
+            req.path().as_bytes(),
+            body,
+        ]),
+    }))
+}
+
+/// The award version the caller last saw, from `If-Match: "<ETag>"`.
+fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "if_match_invalid",
+            "If-Match takes the award's ETag as the registry sent it, such as \"42-2026-11-24\"",
+        )
+    };
+    let raw = value.to_str().map_err(|_| bad())?.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.trim_start_matches("W/").trim_matches('"');
+    let position = tag.split('-').next().unwrap_or_default();
+    position.parse::<u64>().map(Some).map_err(|_| bad())
+}
+
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "body_malformed",
+            format!("the request body is not the JSON this route takes: {e}"),
+        )
+    })
+}
+
+fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(s: &str) -> Result<T, ApiError> {
+    s.parse::<T>().map_err(ApiError::from)
+}
+
+fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(
+            "date_invalid",
+            format!("{field} is a date written YYYY-MM-DD, such as 2025-12-05; {s:?} is not"),
+        )
+    })
+}
+
+fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
+    if outcome.replayed {
+        response.headers_mut().insert(
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// The award's current record, with its ETag, as the answer to a write.
+fn award_response(
+    state: &AppState,
+    number: &CertificateNumber,
+    status: StatusCode,
+    outcome: &Outcome,
+) -> Result<HttpResponse, ApiError> {
+    let (award, programme) = state.registry.award(number).ok_or_else(|| {
+        super::error::internal(&ServiceError::Invalid {
+            code: "award_vanished",
+            message: format!("award {number} was written but cannot be read back"),
+        })
+    })?;
+    let today = state.registry.today();
+    let view = AwardView::of(
+        &award,
+        status_as_of(&award, &programme, today).status,
+        &state.public_url,
+    );
+    let response = HttpResponse::build(status)
+        .insert_header(ETag(EntityTag::new_strong(format!(
+            "{}-{today}",
+            award.last_position
+        ))))
+        .insert_header((header::LOCATION, format!("/v1/awards/{number}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view);
+    Ok(replayed(response, outcome))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganisation {
+    name: String,
+    #[serde(default)]
+    ods_code: Option<String>,
+    region: String,
+    #[serde(default)]
+    kind: Option<OrganisationKind>,
+}
+
+pub async fn create_organisation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let input: NewOrganisation = parse_body(&body)?;
+    let command = Command::RegisterOrganisation {
+        organisation_id: state.registry.new_organisation_id(),
+        name: parse(&input.name)?,
+        ods_code: input
+            .ods_code
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| parse::<OdsCode>(&c))
+            .transpose()?,
+        region: parse(&input.region)?,
+        kind: input.kind.unwrap_or_default(),
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    let Some((
+        _,
+        crate::domain::Event::OrganisationRegistered {
+            organisation_id, ..
+        },
+    )) = outcome.events.first()
+    else {
+        return Err(super::error::internal(&ServiceError::Invalid {
+            code: "unexpected_event",
+            message: "registering an organisation recorded something else".into(),
+        }));
+    };
+    organisation_response(&state, *organisation_id, StatusCode::CREATED, &outcome)
+}
+
+fn organisation_response(
+    state: &AppState,
+    id: OrganisationId,
+    status: StatusCode,
+    outcome: &Outcome,
+) -> Result<HttpResponse, ApiError> {
+    let view = state.registry.with_state(|s| {
+        s.organisations.get(&id).map(|o| {
+            let mut v = serde_json::to_value(OrganisationView::of(o)).unwrap_or_default();
+            v["awards"] = serde_json::json!(o.awards);
+            v["log_position"] = serde_json::json!(o.last_position);
+            v
+        })
+    });
+    let view = view.ok_or_else(|| crate::domain::DomainError::OrganisationNotFound(id))?;
+    let response = HttpResponse::build(status)
+        .insert_header((header::LOCATION, format!("/v1/admin/organisations/{id}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view);
+    Ok(replayed(response, outcome))
+}
+
+pub async fn get_organisation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorise(&req, &state, Role::Reviewer).await?;
+    let id: OrganisationId = parse(&path)?;
+    let none = Outcome {
+        events: Vec::new(),
+        replayed: false,
+    };
+    organisation_response(&state, id, StatusCode::OK, &none)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationAmendment {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    ods_code: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    reason: String,
+}
+
+pub async fn amend_organisation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let id: OrganisationId = parse(&path)?;
+    let input: OrganisationAmendment = parse_body(&body)?;
+    let command = Command::AmendOrganisation {
+        organisation_id: id,
+        name: input.name.map(|n| parse::<Name>(&n)).transpose()?,
+        ods_code: input.ods_code.map(|c| parse::<OdsCode>(&c)).transpose()?,
+        region: input.region.map(|r| parse::<Region>(&r)).transpose()?,
+        reason: parse(&input.reason)?,
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    organisation_response(&state, id, StatusCode::OK, &outcome)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAward {
+    organisation_id: String,
+    level: String,
+    awarded_on: String,
+    #[serde(default)]
+    issuer_name: Option<String>,
+    #[serde(default)]
+    framework_version: Option<String>,
+}
+
+pub async fn issue_award(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let input: NewAward = parse_body(&body)?;
+    let command = Command::IssueAward {
+        certificate_number: state.registry.new_certificate_number(),
+        organisation_id: parse(&input.organisation_id)?,
+        level: parse::<Level>(&input.level)?,
+        awarded_on: parse_date("awarded_on", &input.awarded_on)?,
+        issuer_name: input.issuer_name.filter(|s| !s.trim().is_empty()),
+        framework_version: input.framework_version.filter(|s| !s.trim().is_empty()),
+        source: AwardSource::Issued,
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    let number = outcome.issued().into_iter().next().ok_or_else(|| {
+        super::error::internal(&ServiceError::Invalid {
+            code: "unexpected_event",
+            message: "issuing an award recorded no award".into(),
+        })
+    })?;
+    award_response(&state, &number, StatusCode::CREATED, &outcome)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    awards: Vec<ImportRow>,
+}
+
+/// Imports existing awards, as CSV (`text/csv`) or JSON (`{"awards": [...]}`): all or nothing,
+/// every bad row reported with its line.
+pub async fn import_awards(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let is_csv = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    let rows = if is_csv {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| ApiError::bad_request("body_malformed", "the CSV is not UTF-8 text"))?;
+        parse_csv(text).map_err(row_errors)?
+    } else {
+        let input: ImportBody = parse_body(&body)?;
+        input
+            .awards
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i + 1, r))
+            .collect()
+    };
+    if rows.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "import_empty",
+            "the import has no rows",
+        ));
+    }
+    let outcome = import_commands(
+        &state.registry,
+        &actor,
+        rows,
+        idempotency(&req, &body)?,
+        |_| {},
+    )
+    .await
+    .map_err(row_errors)?;
+    let awards: Vec<String> = outcome.issued().iter().map(ToString::to_string).collect();
+    let response = HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "imported": awards.len(),
+            "certificate_numbers": awards,
+            "log_position": outcome.last_position(),
+        }));
+    Ok(replayed(response, &outcome))
+}
+
+fn row_errors(errors: Vec<crate::import::RowError>) -> ApiError {
+    let first = errors
+        .first()
+        .map(|e| format!("line {}: {}", e.line, e.message))
+        .unwrap_or_default();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rows_invalid",
+        format!(
+            "{} row(s) cannot be imported, so nothing was imported; the first: {first}",
+            errors.len()
+        ),
+    )
+    .with("errors", serde_json::to_value(&errors).unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Lifecycle {
+    Suspend,
+    Revoke,
+}
+
+async fn lifecycle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+    action: Lifecycle,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let number = parse_number(&path)?;
+    let input: ReasonBody = parse_body(&body)?;
+    let reason: Reason = parse(&input.reason)?;
+    let expected = if_match(&req)?;
+    let command = match action {
+        Lifecycle::Suspend => Command::SuspendAward {
+            certificate_number: number.clone(),
+            reason,
+            expected,
+        },
+        Lifecycle::Revoke => Command::RevokeAward {
+            certificate_number: number.clone(),
+            reason,
+            expected,
+        },
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    award_response(&state, &number, StatusCode::OK, &outcome)
+}
+
+pub async fn suspend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    lifecycle(req, state, path, body, Lifecycle::Suspend).await
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    lifecycle(req, state, path, body, Lifecycle::Revoke).await
+}
+
+pub async fn reinstate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let number = parse_number(&path)?;
+    let command = Command::ReinstateAward {
+        certificate_number: number.clone(),
+        expected: if_match(&req)?,
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    award_response(&state, &number, StatusCode::OK, &outcome)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwardAmendment {
+    organisation_name: String,
+    reason: String,
+}
+
+pub async fn amend_award(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let number = parse_number(&path)?;
+    let input: AwardAmendment = parse_body(&body)?;
+    let command = Command::AmendAward {
+        certificate_number: number.clone(),
+        organisation_name: parse(&input.organisation_name)?,
+        reason: parse(&input.reason)?,
+        expected: if_match(&req)?,
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    award_response(&state, &number, StatusCode::OK, &outcome)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeChangeBody {
+    effective_from: String,
+    reason: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ProgrammeAction {
+    Pause,
+    Resume,
+    Sunset,
+}
+
+async fn change_programme(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    action: ProgrammeAction,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let input: ProgrammeChangeBody = parse_body(&body)?;
+    let effective_from = parse_date("effective_from", &input.effective_from)?;
+    let reason: Reason = parse(&input.reason)?;
+    let command = match action {
+        ProgrammeAction::Pause => Command::PauseProgramme {
+            effective_from,
+            reason,
+        },
+        ProgrammeAction::Resume => Command::ResumeProgramme {
+            effective_from,
+            reason,
+        },
+        ProgrammeAction::Sunset => Command::SunsetProgramme {
+            effective_from,
+            reason,
+        },
+    };
+    let outcome = state
+        .registry
+        .execute(&actor, command, idempotency(&req, &body)?)
+        .await?;
+    Ok(replayed(programme_response(&state), &outcome))
+}
+
+fn programme_response(state: &AppState) -> HttpResponse {
+    let programme = state.registry.programme();
+    let today = state.registry.today();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProgrammeView {
+            today,
+            summary: ProgrammeSummary::of(&programme, today),
+            changes: &programme.changes,
+            cycles: &programme.cycles,
+        })
+}
+
+pub async fn pause(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    change_programme(req, state, body, ProgrammeAction::Pause).await
+}
+
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    change_programme(req, state, body, ProgrammeAction::Resume).await
+}
+
+pub async fn sunset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    change_programme(req, state, body, ProgrammeAction::Sunset).await
+}
+
+pub async fn schedule_cycle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let cycle: Cycle = parse_body(&body)?;
+    let outcome = state
+        .registry
+        .execute(
+            &actor,
+            Command::ScheduleCycle(cycle),
+            idempotency(&req, &body)?,
+        )
+        .await?;
+    let mut response = programme_response(&state);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(replayed(response, &outcome))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FeedParams {
+    from: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// The full event feed, private events included: for the programme team and auditors.
+pub async fn events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<FeedParams>,
+) -> Result<HttpResponse, ApiError> {
+    authorise(&req, &state, Role::Reviewer).await?;
+    let from = params.from.unwrap_or(0);
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit_invalid",
+            "limit is 1 to 1,000 events",
+        ));
+    }
+    let events = state.registry.events(from, limit).await?;
+    let next = events.last().map_or(from, |e| e.position + 1);
+    let items: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "position": e.position,
+                "event_id": e.event_id,
+                "stream_id": e.stream_id,
+                "stream_version": e.stream_version,
+                "type": e.event_type,
+                "schema_version": e.schema_version,
+                "recorded_at": e.recorded_at,
+                "actor": e.actor,
+                "visibility": e.visibility,
+                "payload": serde_json::from_slice::<serde_json::Value>(&e.payload).unwrap_or_default(),
+                "leaf_hash": hex::encode(&e.leaf_hash),
+                "chain_hash": hex::encode(&e.chain_hash),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "events": items, "next": next })))
+}
+
+/// Records the expiries that have passed (the background task does this too).
+pub async fn expire_due(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorise(&req, &state, Role::Admin).await?;
+    let recorded = state.registry.expire_due().await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "recorded": recorded })))
+}

@@ -1,0 +1,190 @@
+//! The HTTP layer's one error type: every refusal is `application/problem+json` (RFC 9457) with a
+//! stable machine `code` and the rule in words. A 5xx logs its cause and says nothing inside.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+use crate::domain::{DomainError, ErrorKind, ParseError};
+use crate::service::ServiceError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), json!("about:blank"));
+        body.insert(
+            "title".into(),
+            json!(self.status.canonical_reason().unwrap_or("Error")),
+        );
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("code".into(), json!(self.code));
+        body.insert("detail".into(), json!(self.detail));
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let mut response = HttpResponse::build(self.status);
+        response.content_type(PROBLEM_JSON);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(self.body().to_string())
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        ApiError::bad_request(e.code, e.message)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let status = match e.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Precondition => StatusCode::PRECONDITION_FAILED,
+            ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Domain(d) => d.into(),
+            ServiceError::Invalid { code, message } => ApiError::bad_request(code, message),
+            ServiceError::Row {
+                line,
+                code,
+                message,
+            } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with("line", line),
+            ServiceError::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                ServiceError::Conflict.to_string(),
+            ),
+            ServiceError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request; use a new key for a new request",
+            ),
+            ServiceError::Unauthenticated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "an admin route needs 'Authorization: Bearer TOKEN' with a token made by 'wexqs tokens create'",
+            ),
+            ServiceError::Forbidden(role) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("a {role} token may not do this; it needs an admin token"),
+            ),
+            ServiceError::Store(err) => internal(&err),
+        }
+    }
+}
+
+/// A 500 that logs its cause and tells the caller nothing about the inside.
+pub fn internal(err: &dyn std::error::Error) -> ApiError {
+    let mut chain = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "internal error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong on our side; it has been logged",
+    )
+}
+
+/// Turns the framework's own error responses (unknown route, wrong method, body too large, a
+/// malformed header) into problem+json, so every error a client sees has one shape.
+pub fn problem_for_framework_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, detail) = match status {
+        StatusCode::NOT_FOUND => (
+            "route_not_found",
+            "there is no such route; see /openapi.json",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method; see /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
+        s if s.is_server_error() => ("internal", "something went wrong on our side"),
+        _ => ("bad_request", "the request is malformed"),
+    };
+    let problem = ApiError::new(status, code, detail);
+    let (req, mut response) = res.into_parts();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let response = response
+        .set_body(problem.body().to_string())
+        .map_into_boxed_body();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,151 @@
+//! HTTP (actix-web): the route table, shared by the server and the tests, and the server itself.
+//! Handlers are thin: parse, call the service, shape the answer.
+
+pub mod admin;
+pub mod error;
+pub mod public;
+pub mod views;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use crate::domain::CertificateNumber;
+use crate::service::Registry;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    /// The base URL people reach the registry at, without a trailing slash.
+    pub public_url: String,
+    /// The OpenAPI document as JSON, converted once from `openapi/openapi.yaml`.
+    pub openapi_json: String,
+}
+
+/// The API description, as written.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
+
+impl AppState {
+    pub fn new(registry: Arc<Registry>, public_url: &str) -> AppState {
+        let spec: serde_json::Value = serde_norway::from_str(OPENAPI_YAML)
+            .expect("openapi/openapi.yaml is valid YAML (tested)");
+        AppState {
+            registry,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            openapi_json: spec.to_string(),
+        }
+    }
+}
+
+/// Parses a certificate number from a path, with the rule in words when it is not one.
+pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
+    raw.parse::<CertificateNumber>().map_err(ApiError::from)
+}
+
+macro_rules! route_table {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every route: (method, path). The OpenAPI test checks the document against this list.
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
+
+        fn register_routes(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($handler)); )*
+        }
+    };
+}
+
+route_table! {
+    get "/v1/awards/{certificate_number}" => public::award,
+    get "/v1/awards/{certificate_number}/verification" => public::verification,
+    get "/v1/register" => public::register,
+    get "/v1/programme" => public::programme,
+    get "/healthz" => public::healthz,
+    get "/readyz" => public::readyz,
+    get "/openapi.json" => public::openapi,
+    post "/v1/admin/organisations" => admin::create_organisation,
+    get "/v1/admin/organisations/{organisation_id}" => admin::get_organisation,
+    post "/v1/admin/organisations/{organisation_id}/amend" => admin::amend_organisation,
+    post "/v1/admin/awards" => admin::issue_award,
+    post "/v1/admin/awards/import" => admin::import_awards,
+    post "/v1/admin/awards/{certificate_number}/suspend" => admin::suspend,
+    post "/v1/admin/awards/{certificate_number}/reinstate" => admin::reinstate,
+    post "/v1/admin/awards/{certificate_number}/revoke" => admin::revoke,
+    post "/v1/admin/awards/{certificate_number}/amend" => admin::amend_award,
+    post "/v1/admin/programme/pause" => admin::pause,
+    post "/v1/admin/programme/resume" => admin::resume,
+    post "/v1/admin/programme/sunset" => admin::sunset,
+    post "/v1/admin/programme/cycles" => admin::schedule_cycle,
+    post "/v1/admin/expiries" => admin::expire_due,
+    get "/v1/admin/events" => admin::events,
+}
+
+/// The largest request body accepted (an import of a few thousand rows fits).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Registers every route, the body limits and the error shapes on an app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::bad_request(
+                "query_invalid",
+                format!("the query string is not valid: {err}"),
+            )
+            .into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            ApiError::bad_request("path_invalid", format!("the path is not valid: {err}")).into()
+        }));
+    register_routes(cfg);
+    cfg.default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "route_not_found",
+            "there is no such route; the routes are listed at /openapi.json",
+        ))
+    }));
+}
+
+fn cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .allowed_methods([Method::GET, Method::HEAD])
+        .allow_any_header()
+        .expose_headers([header::ETAG, header::CACHE_CONTROL, header::RETRY_AFTER])
+        .max_age(86_400)
+}
+
+/// Serves the registry on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    workers: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .wrap(ErrorHandlers::new().default_handler(error::problem_for_framework_errors))
+            .wrap(cors())
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .configure(configure)
+    })
+    .workers(workers.max(1))
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        handle.stop(true).await;
+    });
+    server.await
+}

@@ -1,0 +1,288 @@
+//! Public routes: no login, CORS open, cacheable. Award records, verification answers, the
+//! register, the programme, health and the API description.
+
+use std::time::Duration;
+
+use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDate, SecondsFormat};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::views::{
+    AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
+};
+use super::{AppState, parse_number};
+use crate::domain::types::search_key;
+use crate::domain::verdict::next_calendar_change;
+use crate::domain::{Level, OdsCode, Region, Status, status_as_of};
+use crate::service::uk_date;
+use crate::store::{EventStore, RegisterQuery};
+
+/// How long a public answer may be cached at most, even if nothing is due to change.
+const MAX_AGE: u64 = 60;
+
+fn not_found(number: &str) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "award_not_found",
+        format!(
+            "no award with the certificate number {number} is in the register: it is not a real award of this scheme, or the number is wrong"
+        ),
+    )
+}
+
+/// Seconds from now until the start of `date` in the UK, for bounding a cache lifetime by the
+/// next status change.
+fn seconds_until(state: &AppState, date: NaiveDate) -> u64 {
+    use chrono::TimeZone;
+    let now = state.registry.now();
+    let midnight = date
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| chrono_tz::Europe::London.from_local_datetime(&t).earliest())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    match midnight {
+        Some(m) if m > now => (m - now).num_seconds().max(1) as u64,
+        _ => 1,
+    }
+}
+
+fn if_none_match(req: &HttpRequest, tag: &EntityTag) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag.to_string())
+        })
+}
+
+fn cached(req: &HttpRequest, tag: EntityTag, max_age: u64, body: String) -> HttpResponse {
+    let cache = format!("public, max-age={max_age}, stale-while-revalidate=30");
+    if if_none_match(req, &tag) {
+        return HttpResponse::NotModified()
+            .insert_header(ETag(tag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(ETag(tag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .body(body)
+}
+
+pub async fn award(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&path)?;
+    let (award, programme) = state
+        .registry
+        .award(&number)
+        .ok_or_else(|| not_found(number.as_str()))?;
+    let today = state.registry.today();
+    let status = status_as_of(&award, &programme, today).status;
+    let body = serde_json::to_string(&AwardView::of(&award, status, &state.public_url))
+        .map_err(|e| super::error::internal(&e))?;
+    let max_age = next_calendar_change(&award, today)
+        .map_or(MAX_AGE, |d| seconds_until(&state, d).min(MAX_AGE));
+    let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
+    Ok(cached(&req, tag, max_age, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AtQuery {
+    at: Option<String>,
+}
+
+pub async fn verification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<AtQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&path)?;
+    let at = match &query.at {
+        None => None,
+        Some(s) => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::bad_request(
+                "date_invalid",
+                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
+            )
+        })?),
+    };
+    let (award, programme) = state
+        .registry
+        .award(&number)
+        .ok_or_else(|| not_found(number.as_str()))?;
+    let now = state.registry.now();
+    let today = uk_date(now);
+    let date = at.unwrap_or(today);
+    let verdict = status_as_of(&award, &programme, date);
+    let status_today = status_as_of(&award, &programme, today).status;
+    let view = VerificationView::of(
+        &award,
+        verdict,
+        status_today,
+        &programme,
+        &state.public_url,
+        now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
+    // Without 'at' the answer is about today, so it may change at the next UK midnight.
+    let max_age = if at.is_none() {
+        seconds_until(&state, today.succ_opt().unwrap_or(today)).min(MAX_AGE)
+    } else {
+        MAX_AGE
+    };
+    let tag = EntityTag::new_strong(format!("{}-{date}-{today}", award.last_position));
+    Ok(cached(&req, tag, max_age, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterParams {
+    q: Option<String>,
+    level: Option<String>,
+    status: Option<String>,
+    region: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    params: web::Query<RegisterParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let level = params
+        .level
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Level>())
+        .transpose()?;
+    let region = params
+        .region
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Region>())
+        .transpose()?;
+    let status = match params.status.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+            ApiError::bad_request(
+                "status_invalid",
+                format!(
+                    "status must be one of {}, not {s:?}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            )
+        })?),
+    };
+    let page = params.page.unwrap_or(1);
+    let per_page = params.per_page.unwrap_or(20);
+    if page == 0 || page > 100_000 || !(1..=100).contains(&per_page) {
+        return Err(ApiError::bad_request(
+            "page_invalid",
+            "page counts from 1; per_page is 1 to 100",
+        ));
+    }
+    let mut query = RegisterQuery {
+        level: level.map(|l| l.as_str().to_owned()),
+        region: region.map(|r| r.as_str().to_owned()),
+        status: status.map(|s| s.as_str().to_owned()),
+        today: state.registry.today().to_string(),
+        limit: per_page,
+        offset: (page - 1) * per_page,
+        ..RegisterQuery::default()
+    };
+    if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 200 {
+            return Err(ApiError::bad_request(
+                "query_too_long",
+                "a search is at most 200 characters",
+            ));
+        }
+        let key = search_key(q);
+        query.search_key = (!key.is_empty()).then_some(key);
+        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
+        query.compact_number = q
+            .parse::<crate::domain::CertificateNumber>()
+            .ok()
+            .map(|n| n.compact());
+    }
+    let (rows, total) = state.registry.search(query).await?;
+    let items = rows
+        .into_iter()
+        .map(|(row, status)| RegisterItem::of(row, status, &state.public_url))
+        .collect();
+    let body = RegisterPage {
+        items,
+        page,
+        per_page,
+        total,
+        pages: total.div_ceil(u64::from(per_page)),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", MAX_AGE / 2),
+        ))
+        .json(body))
+}
+
+pub async fn programme(state: web::Data<AppState>) -> HttpResponse {
+    let programme = state.registry.programme();
+    let today = state.registry.today();
+    let view = ProgrammeView {
+        today,
+        summary: ProgrammeSummary::of(&programme, today),
+        changes: &programme.changes,
+        cycles: &programme.cycles,
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={MAX_AGE}")))
+        .json(view)
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers within a second.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let check = tokio::time::timeout(Duration::from_secs(1), state.registry.store().ready()).await;
+    let (ok, detail) = match check {
+        Ok(Ok(())) => (true, "the database answers".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (false, "the database does not answer".to_owned())
+        }
+        Err(_) => (
+            false,
+            "the database did not answer within a second".to_owned(),
+        ),
+    };
+    let body = serde_json::json!({
+        "status": if ok { "ready" } else { "not_ready" },
+        "detail": detail,
+        "log_size": state.registry.size(),
+        "store": state.registry.store().kind(),
+    });
+    let mut response = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={MAX_AGE}")))
+        .body(state.openapi_json.clone())
+}

@@ -1,0 +1,234 @@
+//! The public JSON bodies. Only public facts appear here: nothing from an event marked private,
+//! no actor, no contact, no evidence.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::domain::state::{HistoryEntry, ProgrammeChange};
+use crate::domain::verdict::{ProgrammeNotice, programme_notice};
+use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Status, Verdict};
+use crate::store::AwardRow;
+
+#[derive(Debug, Serialize)]
+pub struct OrganisationView {
+    pub id: String,
+    pub name: String,
+    pub ods_code: Option<String>,
+    pub region: &'static str,
+    pub region_name: &'static str,
+    pub kind: &'static str,
+}
+
+impl OrganisationView {
+    pub fn of(o: &Organisation) -> Self {
+        OrganisationView {
+            id: o.id.to_string(),
+            name: o.name.to_string(),
+            ods_code: o.ods_code.as_ref().map(ToString::to_string),
+            region: o.region.as_str(),
+            region_name: o.region.name(),
+            kind: o.kind.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AwardOrganisation {
+    pub id: String,
+    pub name: String,
+    pub ods_code: Option<String>,
+    pub region: &'static str,
+    pub region_name: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Links {
+    #[serde(rename = "self")]
+    pub this: String,
+    pub verification: String,
+    pub page: String,
+}
+
+impl Links {
+    pub fn of(public_url: &str, number: &str) -> Links {
+        Links {
+            this: format!("/v1/awards/{number}"),
+            verification: format!("/v1/awards/{number}/verification"),
+            page: format!("{public_url}/verify/{number}"),
+        }
+    }
+}
+
+/// An award's public record with its history.
+#[derive(Debug, Serialize)]
+pub struct AwardView<'a> {
+    pub certificate_number: String,
+    pub organisation: AwardOrganisation,
+    pub level: &'static str,
+    pub awarded_on: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub expires_on: NaiveDate,
+    pub issuer: Issuer,
+    pub scheme: &'a str,
+    pub framework_version: Option<&'a str>,
+    /// The award's status today.
+    pub status: Status,
+    pub history: &'a [HistoryEntry],
+    /// The log position of the award's latest event (also its `ETag`).
+    pub log_position: u64,
+    pub links: Links,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Issuer {
+    pub name: String,
+}
+
+impl<'a> AwardView<'a> {
+    pub fn of(award: &'a Award, status: Status, public_url: &str) -> Self {
+        let number = award.certificate_number.to_string();
+        AwardView {
+            organisation: AwardOrganisation {
+                id: award.organisation_id.to_string(),
+                name: award.organisation_name.to_string(),
+                ods_code: award.ods_code.as_ref().map(ToString::to_string),
+                region: award.region.as_str(),
+                region_name: award.region.name(),
+            },
+            level: award.level.as_str(),
+            awarded_on: award.awarded_on,
+            valid_until: award.valid_until,
+            expires_on: award.expires_on(),
+            issuer: Issuer {
+                name: award.issuer_name.clone(),
+            },
+            scheme: &award.scheme,
+            framework_version: award.framework_version.as_deref(),
+            status,
+            history: &award.history,
+            log_position: award.last_position,
+            links: Links::of(public_url, &number),
+            certificate_number: number,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProgrammeSummary {
+    pub phase: ProgrammePhase,
+    pub since: Option<NaiveDate>,
+    pub accepting_new_awards: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<ProgrammeNotice>,
+}
+
+impl ProgrammeSummary {
+    pub fn of(programme: &Programme, date: NaiveDate) -> Self {
+        let state = programme.state_on(date);
+        ProgrammeSummary {
+            phase: state.phase,
+            since: state.since,
+            accepting_new_awards: state.phase == ProgrammePhase::Running,
+            notice: programme_notice(programme, date),
+        }
+    }
+}
+
+/// The answer to "is this award real and valid on this day?".
+#[derive(Debug, Serialize)]
+pub struct VerificationView<'a> {
+    pub certificate_number: String,
+    pub status: Status,
+    pub valid: bool,
+    pub as_of: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    pub award: AwardView<'a>,
+    pub programme: ProgrammeSummary,
+    pub log: LogRef,
+    pub checked_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogRef {
+    /// The position of the award's latest event in the registry's log.
+    pub position: u64,
+}
+
+impl<'a> VerificationView<'a> {
+    pub fn of(
+        award: &'a Award,
+        verdict: Verdict,
+        status_today: Status,
+        programme: &Programme,
+        public_url: &str,
+        checked_at: String,
+    ) -> Self {
+        VerificationView {
+            certificate_number: award.certificate_number.to_string(),
+            status: verdict.status,
+            valid: verdict.valid,
+            as_of: verdict.as_of,
+            reason: verdict.reason,
+            status_since: verdict.status_since,
+            superseded_by: verdict.superseded_by.map(|n| n.to_string()),
+            award: AwardView::of(award, status_today, public_url),
+            programme: ProgrammeSummary::of(programme, verdict.as_of),
+            log: LogRef {
+                position: award.last_position,
+            },
+            checked_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegisterItem {
+    pub certificate_number: String,
+    pub organisation_name: String,
+    pub ods_code: Option<String>,
+    pub region: String,
+    pub level: String,
+    pub awarded_on: String,
+    pub valid_until: String,
+    pub status: Status,
+    pub links: Links,
+}
+
+impl RegisterItem {
+    pub fn of(row: AwardRow, status: Status, public_url: &str) -> Self {
+        RegisterItem {
+            links: Links::of(public_url, &row.certificate_number),
+            certificate_number: row.certificate_number,
+            organisation_name: row.organisation_name,
+            ods_code: row.ods_code,
+            region: row.region,
+            level: row.level,
+            awarded_on: row.awarded_on,
+            valid_until: row.valid_until,
+            status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegisterPage {
+    pub items: Vec<RegisterItem>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+    pub pages: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProgrammeView<'a> {
+    pub today: NaiveDate,
+    #[serde(flatten)]
+    pub summary: ProgrammeSummary,
+    pub changes: &'a [ProgrammeChange],
+    pub cycles: &'a [Cycle],
+}

@@ -1,0 +1,267 @@
+//! Importing awards made before the registry existed, from CSV or JSON rows: every row checked
+//! (fields, then the rules against the register as it would be), every bad row reported with its
+//! line, and all rows appended in one transaction or none.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::types::search_key;
+use crate::domain::{
+    AwardSource, Command, Level, Name, OdsCode, OrganisationId, OrganisationKind, Region,
+};
+use crate::service::{Actor, Idempotency, Outcome, Registry, ServiceError};
+
+/// One award to import. CSV header: `organisation_name,ods_code,region,kind,level,awarded_on,issuer_name`
+/// (`ods_code`, `kind` and `issuer_name` may be empty).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRow {
+    pub organisation_name: String,
+    #[serde(default)]
+    pub ods_code: Option<String>,
+    pub region: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub level: String,
+    pub awarded_on: String,
+    #[serde(default)]
+    pub issuer_name: Option<String>,
+}
+
+/// Why a row cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: usize,
+    pub code: String,
+    pub message: String,
+}
+
+impl RowError {
+    fn new(line: usize, code: &str, message: impl Into<String>) -> RowError {
+        RowError {
+            line,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads CSV text into rows with their line numbers (the header is line 1).
+pub fn parse_csv(text: &str) -> Result<Vec<(usize, ImportRow)>, Vec<RowError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| vec![RowError::new(1, "csv_malformed", e.to_string())])?
+        .clone();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                errors.push(RowError::new(line, "row_malformed", e.to_string()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        match record.deserialize::<ImportRow>(Some(&headers)) {
+            Ok(row) => rows.push((line, row)),
+            Err(e) => errors.push(RowError::new(
+                line,
+                "row_malformed",
+                format!(
+                    "{e} (the columns are organisation_name, ods_code, region, kind, level, awarded_on, issuer_name)"
+                ),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+struct Parsed {
+    line: usize,
+    name: Name,
+    ods_code: Option<OdsCode>,
+    region: Region,
+    kind: OrganisationKind,
+    level: Level,
+    awarded_on: chrono::NaiveDate,
+    issuer_name: Option<String>,
+}
+
+fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
+    let mut errors = Vec::new();
+    fn field<T>(
+        errors: &mut Vec<RowError>,
+        line: usize,
+        r: Result<T, crate::domain::ParseError>,
+    ) -> Option<T> {
+        r.map_err(|e| errors.push(RowError::new(line, e.code, e.message)))
+            .ok()
+    }
+    let name = field(&mut errors, line, row.organisation_name.parse::<Name>());
+    let ods_code = match row
+        .ods_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(c) => field(&mut errors, line, c.parse::<OdsCode>().map(Some)),
+        None => Some(None),
+    };
+    let region = field(&mut errors, line, row.region.parse::<Region>());
+    let level = field(&mut errors, line, row.level.parse::<Level>());
+    let kind = match row.kind.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Some(OrganisationKind::default()),
+        Some(k) => match serde_json::from_value::<OrganisationKind>(serde_json::json!(k)) {
+            Ok(kind) => Some(kind),
+            Err(_) => {
+                errors.push(RowError::new(
+                    line,
+                    "kind_invalid",
+                    format!("kind must be one of nhs_trust, integrated_care_board, ambulance_service, primary_care, hospice, independent_provider, other; not {k:?}"),
+                ));
+                None
+            }
+        },
+    };
+    let awarded_on = match chrono::NaiveDate::parse_from_str(row.awarded_on.trim(), "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(RowError::new(
+                line,
+                "date_invalid",
+                format!(
+                    "awarded_on is a date written YYYY-MM-DD; {:?} is not",
+                    row.awarded_on
+                ),
+            ));
+            None
+        }
+    };
+    match (name, ods_code, region, level, kind, awarded_on) {
+        (Some(name), Some(ods_code), Some(region), Some(level), Some(kind), Some(awarded_on))
+            if errors.is_empty() =>
+        {
+            Ok(Parsed {
+                line,
+                name,
+                ods_code,
+                region,
+                kind,
+                level,
+                awarded_on,
+                issuer_name: row.issuer_name.filter(|s| !s.trim().is_empty()),
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Checks and appends the rows as one transaction. Organisations are matched by ODS code, or by
+/// name when there is none, and registered when new; awards are issued oldest first, so a newer
+/// award supersedes an older one as it did at the time.
+pub async fn import_commands(
+    registry: &Registry,
+    actor: &Actor,
+    rows: Vec<(usize, ImportRow)>,
+    idempotency: Option<Idempotency>,
+    mut progress: impl FnMut(usize),
+) -> Result<Outcome, Vec<RowError>> {
+    let mut parsed = Vec::with_capacity(rows.len());
+    let mut errors = Vec::new();
+    for (line, row) in rows {
+        match parse_row(line, row) {
+            Ok(p) => parsed.push(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    parsed.sort_by_key(|p| (p.awarded_on, p.line));
+
+    registry
+        .catch_up()
+        .await
+        .map_err(|e| vec![RowError::new(0, "internal", e.to_string())])?;
+    let mut commands = Vec::new();
+    let mut lines = Vec::new();
+    registry.with_state(|state| {
+        let mut by_ods: HashMap<String, OrganisationId> = state
+            .organisations
+            .values()
+            .filter_map(|o| o.ods_code.as_ref().map(|c| (c.to_string(), o.id)))
+            .collect();
+        let mut by_name: HashMap<String, OrganisationId> = state
+            .organisations
+            .values()
+            .filter(|o| o.ods_code.is_none())
+            .map(|o| (search_key(o.name.as_str()), o.id))
+            .collect();
+        for p in &parsed {
+            let known = match &p.ods_code {
+                Some(c) => by_ods.get(c.as_str()).copied(),
+                None => by_name.get(&search_key(p.name.as_str())).copied(),
+            };
+            let organisation_id = match known {
+                Some(id) => id,
+                None => {
+                    let id = registry.new_organisation_id();
+                    match &p.ods_code {
+                        Some(c) => by_ods.insert(c.to_string(), id),
+                        None => by_name.insert(search_key(p.name.as_str()), id),
+                    };
+                    commands.push(Command::RegisterOrganisation {
+                        organisation_id: id,
+                        name: p.name.clone(),
+                        ods_code: p.ods_code.clone(),
+                        region: p.region,
+                        kind: p.kind,
+                    });
+                    lines.push(p.line);
+                    id
+                }
+            };
+            commands.push(Command::IssueAward {
+                certificate_number: registry.new_certificate_number(),
+                organisation_id,
+                level: p.level,
+                awarded_on: p.awarded_on,
+                issuer_name: p.issuer_name.clone(),
+                framework_version: None,
+                source: AwardSource::Imported,
+            });
+            lines.push(p.line);
+        }
+    });
+
+    let refused = registry.dry_run(&commands, &mut progress);
+    if !refused.is_empty() {
+        let mut errors: Vec<RowError> = refused
+            .into_iter()
+            .map(|(i, e)| RowError::new(lines[i], e.code(), e.to_string()))
+            .collect();
+        errors.sort_by_key(|e| e.line);
+        errors.dedup();
+        return Err(errors);
+    }
+    registry
+        .execute_all(actor, commands, idempotency)
+        .await
+        .map_err(|e| {
+            let (code, message) = match &e {
+                ServiceError::Domain(d) => (d.code(), d.to_string()),
+                other => ("import_failed", other.to_string()),
+            };
+            vec![RowError::new(0, code, message)]
+        })
+}

@@ -1,0 +1,818 @@
+//! The service: the only place that loads state, decides and appends. It keeps the folded state
+//! in memory (tailing the log, so several instances can share one database), hands appends to a
+//! batching writer, and answers the public queries. HTTP handlers and CLI commands are thin
+//! adapters over it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Europe::London;
+use rand::{Rng, RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::domain::calendar::Calendar;
+use crate::domain::{
+    Award, CertificateNumber, Command, Context, DomainError, Event, Programme, State, Status,
+    Verdict, decide, status_as_of, streams_read,
+};
+use crate::projection::{all_rows, scratch_for, writes_for};
+use crate::store::{
+    AppendRequest, Appended, AwardRow, EventStore, IdempotencyRecord, NewEvent, RegisterQuery,
+    Store, StoreError, StoredEvent, TokenRow, Write,
+};
+
+/// Where the time comes from: the system clock in production, a fixed one in tests.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that says what it is told.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    pub fn new(now: DateTime<Utc>) -> FixedClock {
+        FixedClock(Mutex::new(now))
+    }
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.0.lock().expect("the clock's lock is never poisoned") = now;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("the clock's lock is never poisoned")
+    }
+}
+
+/// The UK calendar day of an instant: statuses flip at local midnight.
+pub fn uk_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&London).date_naive()
+}
+
+/// The roles an API token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Reviewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reviewer" => Some(Role::Reviewer),
+            _ => None,
+        }
+    }
+}
+
+/// Who did something: recorded with every event they cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `token:ID` for an API token, `cli` for the command line, `system` for the registry itself.
+    pub id: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor {
+            id: "system".into(),
+            role: Role::Admin,
+        }
+    }
+    pub fn cli() -> Actor {
+        Actor {
+            id: "cli".into(),
+            role: Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("row {line}: {message}")]
+    Row {
+        line: usize,
+        code: &'static str,
+        message: String,
+    },
+    #[error("someone else changed the same record at the same moment; read it again and retry")]
+    Conflict,
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the token is missing, unknown or revoked")]
+    Unauthenticated,
+    #[error("this token's role ({0}) may not do this")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => ServiceError::Conflict,
+            StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// What an append produced: the stored events and the domain events they carry.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub events: Vec<(StoredEvent, Event)>,
+    pub replayed: bool,
+}
+
+impl Outcome {
+    /// The certificate numbers of the awards this outcome issued.
+    pub fn issued(&self) -> Vec<CertificateNumber> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::AwardIssued {
+                    certificate_number, ..
+                } => Some(certificate_number.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn last_position(&self) -> Option<u64> {
+        self.events.last().map(|(s, _)| s.position)
+    }
+}
+
+/// An Idempotency-Key and a hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+struct Cache {
+    state: State,
+    versions: HashMap<String, i64>,
+}
+
+type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
+
+/// The registry service.
+pub struct Registry {
+    store: Store,
+    writer: mpsc::Sender<Job>,
+    cache: RwLock<Cache>,
+    catch_up_lock: tokio::sync::Mutex<()>,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<Box<dyn RngCore + Send>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most appends the writer puts in one transaction.
+const MAX_BATCH: usize = 256;
+
+impl Registry {
+    /// Starts the service on `store`: replays the log into memory and starts the batching writer.
+    /// A registry whose log is empty first records the programme's calendar.
+    pub async fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        rng: Box<dyn RngCore + Send>,
+        calendar: &Calendar,
+    ) -> Result<Arc<Registry>, ServiceError> {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        tokio::spawn(writer_loop(store.clone(), rx));
+        let registry = Arc::new(Registry {
+            store,
+            writer: tx,
+            cache: RwLock::new(Cache {
+                state: State::default(),
+                versions: HashMap::new(),
+            }),
+            catch_up_lock: tokio::sync::Mutex::new(()),
+            clock,
+            rng: Mutex::new(rng),
+        });
+        registry.catch_up().await?;
+        if registry.size() == 0 {
+            let commands = calendar.commands();
+            if !commands.is_empty() {
+                registry
+                    .execute_all(&Actor::system(), commands, None)
+                    .await?;
+                tracing::info!("new registry: recorded the programme calendar");
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date in the UK.
+    pub fn today(&self) -> NaiveDate {
+        uk_date(self.clock.now())
+    }
+
+    /// How many events the in-memory state has applied.
+    pub fn size(&self) -> u64 {
+        self.read_cache(|c| c.state.size)
+    }
+
+    fn read_cache<T>(&self, f: impl FnOnce(&Cache) -> T) -> T {
+        f(&self.cache.read().expect("the cache lock is never poisoned"))
+    }
+
+    /// Applies to the in-memory state every event appended since it last looked.
+    pub async fn catch_up(&self) -> Result<(), ServiceError> {
+        let _one_at_a_time = self.catch_up_lock.lock().await;
+        loop {
+            let from = self.size();
+            let page = self.store.read(from, 2_000).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let decoded = page
+                .iter()
+                .map(|e| e.envelope().map(|env| (e, env.event)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut cache = self
+                .cache
+                .write()
+                .expect("the cache lock is never poisoned");
+            for (stored, event) in decoded {
+                cache.state.apply(stored.position, &event);
+                cache
+                    .versions
+                    .insert(stored.stream_id.clone(), stored.stream_version);
+            }
+        }
+    }
+
+    fn random_uuid(&self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        self.rng
+            .lock()
+            .expect("the random source's lock is never poisoned")
+            .fill_bytes(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    /// A fresh certificate number (75 random bits).
+    pub fn new_certificate_number(&self) -> CertificateNumber {
+        let random: u128 = self
+            .rng
+            .lock()
+            .expect("the random source's lock is never poisoned")
+            .r#gen();
+        CertificateNumber::from_random(random)
+    }
+
+    pub fn new_organisation_id(&self) -> crate::domain::OrganisationId {
+        crate::domain::OrganisationId(self.random_uuid())
+    }
+
+    /// Decides one command and appends its events.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        command: Command,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, ServiceError> {
+        self.execute_all(actor, vec![command], idempotency).await
+    }
+
+    /// Decides the commands in order, each seeing the ones before, and appends all their events
+    /// at once, or nothing if any is refused.
+    pub async fn execute_all(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, ServiceError> {
+        self.execute_each(actor, commands, idempotency, |_| {})
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// Like `execute_all`, reporting progress and which command (by index) was refused.
+    pub async fn execute_each(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Outcome, (usize, ServiceError)> {
+        if let Some(idem) = &idempotency {
+            if let Some(outcome) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))? {
+                return Ok(outcome);
+            }
+        }
+        self.catch_up().await.map_err(|e| (0, e))?;
+        let request = {
+            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let ctx = Context {
+                today: self.today(),
+            };
+            let mut streams: Vec<String> = Vec::new();
+            let mut events: Vec<Event> = Vec::new();
+            let writes = if commands.len() == 1 {
+                let command = commands.into_iter().next().expect("one command");
+                streams.extend(streams_read(&command, &cache.state));
+                events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
+                let mut scratch = scratch_for(&cache.state, &events);
+                for (i, e) in events.iter().enumerate() {
+                    scratch.apply(cache.state.size + i as u64, e);
+                }
+                progress(1);
+                writes_for(&scratch, &events)
+            } else {
+                let mut state = cache.state.clone();
+                for (index, command) in commands.into_iter().enumerate() {
+                    for s in streams_read(&command, &state) {
+                        if !streams.contains(&s) {
+                            streams.push(s);
+                        }
+                    }
+                    let decided = decide(&state, command, &ctx).map_err(|e| (index, e.into()))?;
+                    for e in &decided {
+                        state.apply(state.size, e);
+                    }
+                    events.extend(decided);
+                    progress(index + 1);
+                }
+                writes_for(&state, &events)
+            };
+            for e in &events {
+                let s = e.stream();
+                if !streams.contains(&s) {
+                    streams.push(s);
+                }
+            }
+            let expected = streams
+                .into_iter()
+                .map(|s| {
+                    let v = cache.versions.get(&s).copied();
+                    (s, v)
+                })
+                .collect();
+            let recorded_at = self.now().to_rfc3339_opts(SecondsFormat::Micros, true);
+            AppendRequest {
+                events: events
+                    .into_iter()
+                    .map(|e| {
+                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
+                    })
+                    .collect(),
+                expected,
+                idempotency: idempotency.map(|i| IdempotencyRecord {
+                    scope: actor.id.clone(),
+                    key: i.key,
+                    request_hash: i.request_hash,
+                }),
+                writes,
+            }
+        };
+        let appended = self.append(request).await.map_err(|e| (0, e))?;
+        self.catch_up().await.map_err(|e| (0, e))?;
+        decode(appended)
+    }
+
+    async fn replay(
+        &self,
+        scope: &str,
+        idem: &Idempotency,
+    ) -> Result<Option<Outcome>, ServiceError> {
+        match self.store.idempotent(scope, &idem.key).await? {
+            None => Ok(None),
+            Some((hash, _)) if hash != idem.request_hash => Err(ServiceError::IdempotencyKeyReused),
+            Some((_, events)) => decode(Appended {
+                events,
+                replayed: true,
+            })
+            .map(Some)
+            .map_err(|(_, e)| e),
+        }
+    }
+
+    /// Hands an append to the batching writer and waits for it to commit.
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, ServiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send((request, tx)).await.map_err(|_| {
+            ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
+        })?;
+        let result = rx.await.map_err(|_| {
+            ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
+        })?;
+        Ok(result?)
+    }
+
+    /// Appends events that need no decision (the registry's own bookkeeping: tokens).
+    async fn append_plain(
+        &self,
+        actor: &Actor,
+        events: Vec<Event>,
+        writes: Vec<Write>,
+    ) -> Result<Outcome, ServiceError> {
+        let recorded_at = self.now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let request = AppendRequest {
+            events: events
+                .into_iter()
+                .map(|e| {
+                    NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
+                })
+                .collect(),
+            expected: Vec::new(),
+            idempotency: None,
+            writes,
+        };
+        let appended = self.append(request).await?;
+        self.catch_up().await?;
+        decode(appended).map_err(|(_, e)| e)
+    }
+
+    // ----- queries -----
+
+    pub fn award(&self, number: &CertificateNumber) -> Option<(Award, Programme)> {
+        self.read_cache(|c| {
+            c.state
+                .awards
+                .get(number)
+                .map(|a| (a.clone(), c.state.programme.clone()))
+        })
+    }
+
+    /// The verdict on an award as of a date (today when absent).
+    pub fn verification(
+        &self,
+        number: &CertificateNumber,
+        at: Option<NaiveDate>,
+    ) -> Option<(Award, Verdict)> {
+        let date = at.unwrap_or_else(|| self.today());
+        self.read_cache(|c| {
+            c.state.awards.get(number).map(|a| {
+                let verdict = status_as_of(a, &c.state.programme, date);
+                (a.clone(), verdict)
+            })
+        })
+    }
+
+    pub fn programme(&self) -> Programme {
+        self.read_cache(|c| c.state.programme.clone())
+    }
+
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.read_cache(|c| f(&c.state))
+    }
+
+    /// A page of the register with each award's status today.
+    pub async fn search(
+        &self,
+        query: RegisterQuery,
+    ) -> Result<(Vec<(AwardRow, Status)>, u64), ServiceError> {
+        let (rows, total) = self.store.search(&query).await?;
+        self.catch_up().await?;
+        let today = self.today();
+        let rows = self.read_cache(|c| {
+            rows.into_iter()
+                .filter_map(|row| {
+                    let number: CertificateNumber = row.certificate_number.parse().ok()?;
+                    let award = c.state.awards.get(&number)?;
+                    let status = status_as_of(award, &c.state.programme, today).status;
+                    Some((row, status))
+                })
+                .collect()
+        });
+        Ok((rows, total))
+    }
+
+    pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
+        Ok(self.store.read(from, limit).await?)
+    }
+
+    // ----- background duties -----
+
+    /// Records, as events, the expiries that have passed but are not yet in the log. Statuses do
+    /// not depend on this having run.
+    pub async fn expire_due(&self) -> Result<usize, ServiceError> {
+        self.catch_up().await?;
+        let today = self.today();
+        let due: Vec<CertificateNumber> = self.read_cache(|c| {
+            c.state
+                .awards
+                .values()
+                .filter(|a| {
+                    !a.expiry_recorded
+                        && matches!(
+                            a.standing,
+                            crate::domain::Standing::Active | crate::domain::Standing::Suspended
+                        )
+                        && a.expires_on() <= today
+                })
+                .map(|a| a.certificate_number.clone())
+                .collect()
+        });
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let count = due.len();
+        let commands = due
+            .into_iter()
+            .map(|certificate_number| Command::RecordExpiry { certificate_number })
+            .collect();
+        self.execute_all(&Actor::system(), commands, None).await?;
+        Ok(count)
+    }
+
+    /// Rebuilds the projection tables from a replay of the whole log.
+    pub async fn rebuild(store: &Store, progress: impl FnMut(u64)) -> Result<u64, ServiceError> {
+        let state = replay(store, progress).await?;
+        let (orgs, awards) = all_rows(&state);
+        store.replace_projections(orgs, awards).await?;
+        Ok(state.size)
+    }
+
+    // ----- tokens -----
+
+    /// Creates an API token; returns its id and the token itself, which is shown once and stored
+    /// only as a hash.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+    ) -> Result<(String, String), ServiceError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ServiceError::Invalid {
+                code: "token_name_invalid",
+                message: "a token's name is 1 to 100 characters saying whose it is".into(),
+            });
+        }
+        let (token_id, secret) = {
+            let mut rng = self
+                .rng
+                .lock()
+                .expect("the random source's lock is never poisoned");
+            let id: [u8; 6] = rng.r#gen();
+            let secret: [u8; 32] = rng.r#gen();
+            (hex::encode(id), hex::encode(secret))
+        };
+        let row = TokenRow {
+            token_id: token_id.clone(),
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            secret_hash: hash_secret(&secret),
+            created_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            revoked_at: None,
+        };
+        self.append_plain(
+            actor,
+            vec![Event::ApiTokenCreated {
+                token_id: token_id.clone(),
+                role: role.as_str().to_owned(),
+            }],
+            vec![Write::TokenCreated(row)],
+        )
+        .await?;
+        let token = format!("wexqs_{token_id}_{secret}");
+        Ok((token_id, token))
+    }
+
+    pub async fn revoke_token(&self, actor: &Actor, token_id: &str) -> Result<(), ServiceError> {
+        match self.store.token(token_id).await? {
+            Some(t) if t.revoked_at.is_none() => {}
+            _ => {
+                return Err(ServiceError::Invalid {
+                    code: "token_not_found",
+                    message: format!("no active token has the id {token_id:?}"),
+                });
+            }
+        }
+        self.append_plain(
+            actor,
+            vec![Event::ApiTokenRevoked {
+                token_id: token_id.to_owned(),
+            }],
+            vec![Write::TokenRevoked {
+                token_id: token_id.to_owned(),
+                at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            }],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The actor a bearer token stands for.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, ServiceError> {
+        let rest = token
+            .strip_prefix("wexqs_")
+            .ok_or(ServiceError::Unauthenticated)?;
+        let (id, secret) = rest.split_once('_').ok_or(ServiceError::Unauthenticated)?;
+        let row = self
+            .store
+            .token(id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let matches: bool = subtle::ConstantTimeEq::ct_eq(
+            hash_secret(secret).as_bytes(),
+            row.secret_hash.as_bytes(),
+        )
+        .into();
+        if !matches || row.revoked_at.is_some() {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let role = Role::parse(&row.role).ok_or(ServiceError::Unauthenticated)?;
+        Ok(Actor {
+            id: format!("token:{id}"),
+            role,
+        })
+    }
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A hash of a request's identifying parts, for Idempotency-Key reuse detection.
+pub fn request_hash(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+fn decode(appended: Appended) -> Result<Outcome, (usize, ServiceError)> {
+    let events = appended
+        .events
+        .into_iter()
+        .map(|s| {
+            let env = s.envelope().map_err(|e| (0, e.into()))?;
+            Ok((s, env.event))
+        })
+        .collect::<Result<Vec<_>, (usize, ServiceError)>>()?;
+    Ok(Outcome {
+        events,
+        replayed: appended.replayed,
+    })
+}
+
+/// Folds the whole log into a state.
+pub async fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<State, ServiceError> {
+    let mut state = State::default();
+    crate::store::scan(store, 0, |e| {
+        let env = e.envelope()?;
+        state.apply(e.position, &env.event);
+        progress(e.position);
+        Ok(())
+    })
+    .await?;
+    Ok(state)
+}
+
+/// The batching writer: takes whatever appends are waiting and commits them in one transaction.
+async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        match store.append_batch(requests.clone()).await {
+            Ok(results) => {
+                for (result, reply) in results.into_iter().zip(replies) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) if requests.len() == 1 => {
+                let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
+            }
+            Err(e) => {
+                // One bad append must not sink the others: retry each on its own.
+                tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
+                for (request, reply) in requests.into_iter().zip(replies) {
+                    let result = match store.append_batch(vec![request]).await {
+                        Ok(mut r) => r.pop().unwrap_or_else(|| {
+                            Err(StoreError::Corrupt("an append returned no result".into()))
+                        }),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the registry's background duties until the process stops: follow the log (appends by
+/// other instances) and record passed expiries.
+pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
+    let tail = registry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(poll);
+        loop {
+            tick.tick().await;
+            match tail.store.head().await {
+                Ok(head) if head.size > tail.size() => {
+                    if let Err(e) = tail.catch_up().await {
+                        tracing::warn!(error = %e, "could not follow the log");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read the log head"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(expiry_every);
+        loop {
+            tick.tick().await;
+            match registry.expire_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("recorded {n} passed expiries"),
+                Err(e) => tracing::warn!(error = %e, "could not record passed expiries"),
+            }
+        }
+    });
+}
+
+/// A random source seeded from the operating system.
+pub fn os_rng() -> Box<dyn RngCore + Send> {
+    Box::new(rand::rngs::StdRng::from_entropy())
+}
+
+/// A random source with a fixed seed, for the demo register and tests.
+pub fn seeded_rng(seed: u64) -> Box<dyn RngCore + Send> {
+    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+impl Registry {
+    /// Decides the commands in order against a copy of the state without appending anything, and
+    /// returns every refusal with its command's index (a refused command is skipped).
+    pub fn dry_run(
+        &self,
+        commands: &[Command],
+        progress: &mut dyn FnMut(usize),
+    ) -> Vec<(usize, DomainError)> {
+        let ctx = Context {
+            today: self.today(),
+        };
+        let mut state = self.read_cache(|c| c.state.clone());
+        let mut refused = Vec::new();
+        for (index, command) in commands.iter().enumerate() {
+            match decide(&state, command.clone(), &ctx) {
+                Ok(events) => {
+                    for e in &events {
+                        state.apply(state.size, e);
+                    }
+                }
+                Err(e) => refused.push((index, e)),
+            }
+            progress(index + 1);
+        }
+        refused
+    }
+}
