@@ -184,9 +184,6 @@ pub async fn import_commands(
             Err(e) => errors.extend(e),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     parsed.sort_by_key(|p| (p.awarded_on, p.line));
 
     registry
@@ -245,11 +242,12 @@ pub async fn import_commands(
     });
 
     let refused = registry.dry_run(&commands, &mut progress);
-    if !refused.is_empty() {
-        let mut errors: Vec<RowError> = refused
+    errors.extend(
+        refused
             .into_iter()
-            .map(|(i, e)| RowError::new(lines[i], e.code(), e.to_string()))
-            .collect();
+            .map(|(i, e)| RowError::new(lines[i], e.code(), e.to_string())),
+    );
+    if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
         errors.dedup();
         return Err(errors);

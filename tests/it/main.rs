@@ -1,1 +1,10 @@
+//! The one integration test binary: domain rules, the store contract on SQLite and PostgreSQL,
+//! the HTTP API through real sockets, the command line as a real process, and the OpenAPI
+//! document against the routes.
 
+mod api;
+mod cli;
+mod domain_rules;
+mod helpers;
+mod openapi_spec;
+mod store_contract;

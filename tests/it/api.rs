@@ -1,0 +1,705 @@
+//! The HTTP API through real sockets: the public journeys, the admin writes, auth, idempotency,
+//! optimistic concurrency, caching and the error shape.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, at, spawn_app};
+
+async fn json(response: reqwest::Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "expected {code}");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body = json(response).await;
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.len() > 10),
+        "a problem says the rule in words: {body}"
+    );
+    body
+}
+
+async fn award_lifecycle(app: TestApp) {
+    let org = app
+        .organisation("St Saviour's and Borough Hospitals NHS Trust", Some("ZA8"))
+        .await;
+    let number = app.award(&org, "gold", "2025-06-01").await;
+
+    let v = app.verification(&number, None).await;
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["as_of"], "2026-11-24");
+    assert_eq!(v["award"]["level"], "gold");
+    assert_eq!(v["award"]["valid_until"], "2027-05-31");
+    assert_eq!(v["award"]["issuer"]["name"], "NHS England");
+    assert_eq!(v["programme"]["phase"], "paused");
+    assert_eq!(v["programme"]["since"], "2026-01-01");
+    assert!(
+        v["programme"]["notice"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("existing awards remain valid until their expiry date"))
+    );
+    assert_eq!(
+        app.verification(&number, Some("2027-05-31")).await["status"],
+        "valid"
+    );
+    assert_eq!(
+        app.verification(&number, Some("2027-06-01")).await["status"],
+        "expired"
+    );
+    assert_eq!(
+        app.verification(&number, Some("2025-05-31")).await["status"],
+        "not_yet_valid"
+    );
+
+    let suspended = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/suspend"),
+            json!({"reason": "misuse of the logo under review"}),
+        )
+        .await;
+    assert_eq!(suspended.status(), 200);
+    let v = app.verification(&number, None).await;
+    assert_eq!(
+        (v["status"].as_str(), v["valid"].as_bool()),
+        (Some("suspended"), Some(false))
+    );
+    assert_eq!(v["reason"], "misuse of the logo under review");
+
+    let reinstated = app
+        .admin_post(&format!("/v1/admin/awards/{number}/reinstate"), json!({}))
+        .await;
+    assert_eq!(reinstated.status(), 200);
+    assert_eq!(app.verification(&number, None).await["status"], "valid");
+
+    let amended = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/amend"),
+            json!({"organisation_name": "St Saviour's & Borough Hospitals NHS Trust", "reason": "name as registered"}),
+        )
+        .await;
+    assert_eq!(amended.status(), 200);
+    assert_eq!(
+        json(amended).await["organisation"]["name"],
+        "St Saviour's & Borough Hospitals NHS Trust"
+    );
+
+    let revoked = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/revoke"),
+            json!({"reason": "issued in error"}),
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let v = app.verification(&number, None).await;
+    assert_eq!(v["status"], "revoked");
+    assert_eq!(v["valid"], false);
+    let record = json(app.get(&format!("/v1/awards/{number}")).await).await;
+    let changes: Vec<&str> = record["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|h| h["change"].as_str().expect("a change"))
+        .collect();
+    assert_eq!(
+        changes,
+        ["issued", "suspended", "reinstated", "amended", "revoked"]
+    );
+    problem(
+        app.admin_post(&format!("/v1/admin/awards/{number}/reinstate"), json!({}))
+            .await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+}
+
+async fn the_pause_refuses_new_awards_and_imports_carry_the_notice(app: TestApp) {
+    let org = app
+        .organisation("Fenmarsh Hospitals NHS Foundation Trust", None)
+        .await;
+    let refused = app
+        .admin_post(
+            "/v1/admin/awards",
+            json!({"organisation_id": org, "level": "silver", "awarded_on": "2026-01-05"}),
+        )
+        .await;
+    let body = problem(refused, 422, "programme_paused").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 January 2026")
+    );
+
+    let imported = app
+        .admin_post(
+            "/v1/admin/awards/import",
+            json!({"awards": [{"organisation_name": "Tamar Valley Hospitals NHS Foundation Trust", "ods_code": "ZD6", "region": "south_west", "level": "bronze", "awarded_on": "2025-06-01"}]}),
+        )
+        .await;
+    assert_eq!(imported.status(), 201);
+    let body = json(imported).await;
+    let number = body["certificate_numbers"][0].as_str().expect("a number");
+    let v = app.verification(number, None).await;
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["programme"]["notice"]["since"], "2026-01-01");
+    assert_eq!(
+        v["programme"]["notice"]["existing_awards_valid_until_expiry"],
+        true
+    );
+}
+
+async fn an_unknown_number_is_never_mistaken_for_a_revoked_one(app: TestApp) {
+    let org = app
+        .organisation("Exe Estuary Community Health NHS Trust", None)
+        .await;
+    let number = app.award(&org, "bronze", "2025-03-01").await;
+    app.admin_post(
+        &format!("/v1/admin/awards/{number}/revoke"),
+        json!({"reason": "issued in error"}),
+    )
+    .await;
+    let unknown = wexqs::domain::CertificateNumber::from_random(42).to_string();
+    let body = problem(
+        app.get(&format!("/v1/awards/{unknown}/verification")).await,
+        404,
+        "award_not_found",
+    )
+    .await;
+    assert!(body.get("status").is_some_and(|s| s == 404));
+    let revoked = app.verification(&number, None).await;
+    assert_eq!(revoked["status"], "revoked");
+    // A mistyped number (wrong check character) is caught, not looked up.
+    let mut typo = number.clone();
+    let last = typo.pop().expect("a character");
+    typo.push(if last == '0' { '1' } else { '0' });
+    problem(
+        app.get(&format!("/v1/awards/{typo}")).await,
+        400,
+        "certificate_number_check_failed",
+    )
+    .await;
+}
+
+async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
+    let body = json!({"name": "Some Trust", "region": "london"});
+    let none = app
+        .client
+        .post(app.url("/v1/admin/organisations"))
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        none.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
+    problem(none, 401, "unauthenticated").await;
+    let forged = app
+        .client
+        .post(app.url("/v1/admin/organisations"))
+        .bearer_auth(format!("{}x", app.admin))
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    problem(forged, 401, "unauthenticated").await;
+    let reviewer = app
+        .client
+        .post(app.url("/v1/admin/organisations"))
+        .bearer_auth(&app.reviewer)
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    problem(reviewer, 403, "forbidden").await;
+    // A reviewer may read the full feed, private events included; the public never sees them.
+    let feed = app
+        .client
+        .get(app.url("/v1/admin/events?from=0&limit=1000"))
+        .bearer_auth(&app.reviewer)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(feed.status(), 200);
+    let feed = json(feed).await;
+    let private: Vec<&Value> = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["visibility"] == "private")
+        .collect();
+    assert_eq!(private.len(), 2, "the two tokens' creation");
+    assert!(
+        !feed.to_string().contains("test admin"),
+        "token names are not in the log"
+    );
+
+    // A revoked token stops working.
+    let token_id = app.reviewer.split('_').nth(1).expect("an id").to_owned();
+    app.registry
+        .revoke_token(&wexqs::service::Actor::cli(), &token_id)
+        .await
+        .expect("revoked");
+    let after = app
+        .client
+        .get(app.url("/v1/admin/events"))
+        .bearer_auth(&app.reviewer)
+        .send()
+        .await
+        .expect("answered");
+    problem(after, 401, "unauthenticated").await;
+}
+
+async fn an_idempotency_key_makes_a_retry_safe(app: TestApp) {
+    let org = app
+        .organisation("Cotswold Edge Healthcare NHS Trust", None)
+        .await;
+    let body = json!({"organisation_id": org, "level": "silver", "awarded_on": "2025-07-01"});
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/admin/awards"))
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", "issue-cotswold-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(body.clone()).await.expect("answered");
+    assert_eq!(first.status(), 201);
+    let first = json(first).await;
+    let size = app.registry.size();
+    let retry = send(body.clone()).await.expect("answered");
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(
+        json(retry).await["certificate_number"],
+        first["certificate_number"]
+    );
+    assert_eq!(app.registry.size(), size, "nothing appended twice");
+    let mut other = body;
+    other["level"] = "gold".into();
+    problem(
+        send(other).await.expect("answered"),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+}
+
+async fn fifty_concurrent_writes_on_one_version_let_exactly_one_through(app: TestApp) {
+    let org = app
+        .organisation("Solent Harbour Hospitals NHS Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-02-01").await;
+    let current = app.get(&format!("/v1/awards/{number}")).await;
+    let etag = current
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v1/admin/awards/{number}/suspend"));
+        let token = app.admin.clone();
+        let etag = etag.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("If-Match", etag)
+                .json(&json!({"reason": format!("concurrent review {i}")}))
+                .send()
+                .await
+                .expect("answered")
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("the task ran"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 409, 412].contains(s)),
+        "{statuses:?}"
+    );
+    let store = app.registry.store();
+    let events = wexqs::store::EventStore::read(store, 0, 10_000)
+        .await
+        .expect("read");
+    let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (0..events.len() as u64).collect::<Vec<_>>());
+    let suspensions = events
+        .iter()
+        .filter(|e| e.event_type == "award_suspended")
+        .count();
+    assert_eq!(suspensions, 1);
+    // A stale ETag is refused before anything is written.
+    problem(
+        app.client
+            .post(app.url(&format!("/v1/admin/awards/{number}/reinstate")))
+            .bearer_auth(&app.admin)
+            .header("If-Match", etag)
+            .send()
+            .await
+            .expect("answered"),
+        412,
+        "version_mismatch",
+    )
+    .await;
+}
+
+async fn the_register_is_searched_forgivingly(app: TestApp) {
+    let saviours = app
+        .organisation("St Saviour's and Borough Hospitals NHS Trust", Some("ZA8"))
+        .await;
+    let other = app
+        .organisation("Thameside Teaching Hospitals NHS Foundation Trust", None)
+        .await;
+    let n1 = app.award(&saviours, "gold", "2025-06-01").await;
+    let n2 = app.award(&other, "bronze", "2024-01-10").await;
+    for q in [
+        "saint saviours",
+        "ST. SAVIOUR'S NHS TRUST",
+        "St Saviours and Borough Hospitals NHS Foundation Trust",
+        "za8",
+    ] {
+        let page = json(app.get(&format!("/v1/register?q={}", urlencode(q))).await).await;
+        assert_eq!(page["total"], 1, "{q}: {page}");
+        assert_eq!(page["items"][0]["certificate_number"], n1.as_str());
+    }
+    let compact = n2.replace('-', "").to_lowercase();
+    let page = json(app.get(&format!("/v1/register?q={compact}")).await).await;
+    assert_eq!(page["items"][0]["certificate_number"], n2.as_str());
+    let expired = json(app.get("/v1/register?status=expired").await).await;
+    assert_eq!(expired["total"], 1);
+    assert_eq!(expired["items"][0]["status"], "expired");
+    let gold_london = json(app.get("/v1/register?level=gold&region=london").await).await;
+    assert_eq!(gold_london["total"], 1);
+    let paged = json(app.get("/v1/register?per_page=1&page=2").await).await;
+    assert_eq!(
+        (paged["total"].as_u64(), paged["pages"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(paged["items"].as_array().map(Vec::len), Some(1));
+    problem(
+        app.get("/v1/register?status=shiny").await,
+        400,
+        "status_invalid",
+    )
+    .await;
+    problem(
+        app.get("/v1/register?region=wales").await,
+        400,
+        "region_invalid",
+    )
+    .await;
+    problem(app.get("/v1/register?page=0").await, 400, "page_invalid").await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn public_answers_are_cacheable_and_open_to_any_origin(app: TestApp) {
+    let org = app
+        .organisation("Pennine Ridge Healthcare NHS Trust", None)
+        .await;
+    let number = app.award(&org, "silver", "2025-09-01").await;
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .header("Origin", "https://careers.example")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"https://careers.example"[..])
+    );
+    let cache = headers
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .expect("Cache-Control");
+    let max_age: u64 = cache
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .expect("a max-age");
+    assert!(
+        cache.starts_with("public") && (1..=60).contains(&max_age),
+        "{cache}"
+    );
+    let etag = headers.get("etag").expect("an ETag").clone();
+    let again = app
+        .client
+        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .header("If-None-Match", etag.clone())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(again.status(), 304);
+    // A change gives a new ETag at once.
+    app.admin_post(
+        &format!("/v1/admin/awards/{number}/suspend"),
+        json!({"reason": "under review"}),
+    )
+    .await;
+    let changed = app
+        .client
+        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(changed.status(), 200);
+    assert_eq!(json(changed).await["status"], "suspended");
+}
+
+async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
+    let size = app.registry.size();
+    let raw = |path: &str, body: &'static str| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&app.admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    problem(
+        raw("/v1/admin/organisations", "{not json")
+            .await
+            .expect("answered"),
+        400,
+        "body_malformed",
+    )
+    .await;
+    problem(
+        raw(
+            "/v1/admin/organisations",
+            r#"{"name": "A Trust", "region": "atlantis"}"#,
+        )
+        .await
+        .expect("answered"),
+        400,
+        "region_invalid",
+    )
+    .await;
+    problem(
+        raw(
+            "/v1/admin/awards",
+            r#"{"organisation_id": "9b2e8a43-1111-4c4c-9c9c-000000000000", "level": "gold", "awarded_on": "2025-01-01"}"#,
+        )
+        .await
+        .expect("answered"),
+        404,
+        "organisation_not_found",
+    )
+    .await;
+    problem(
+        raw(
+            "/v1/admin/awards",
+            r#"{"organisation_id": "9b2e8a43-1111-4c4c-9c9c-000000000000", "level": "platinum", "awarded_on": "2025-01-01"}"#,
+        )
+        .await
+        .expect("answered"),
+        400,
+        "level_invalid",
+    )
+    .await;
+    problem(app.get("/v1/nothing-here").await, 404, "route_not_found").await;
+    problem(
+        app.get("/v1/awards/0000-0000-0000-0000/verification?at=tomorrow")
+            .await,
+        400,
+        "date_invalid",
+    )
+    .await;
+    // A body over the limit is refused from its Content-Length, before it is read.
+    let (status, response) = raw_request(
+        &app.base,
+        &format!(
+            "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            app.admin,
+            wexqs::http::MAX_BODY + 10
+        ),
+    );
+    assert_eq!(status, 413, "{response}");
+    assert!(response.contains("application/problem+json"), "{response}");
+    assert!(
+        response.contains("\"code\":\"body_too_large\""),
+        "{response}"
+    );
+    // A bad row anywhere refuses the whole import, and says which line.
+    let csv = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+               Good Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\n\
+               Bad Trust,ZQ2,london,nhs_trust,gold,2026-02-01,\n\
+               Worse Trust,ZQ3,narnia,nhs_trust,gold,2025-01-01,\n";
+    let refused = app
+        .client
+        .post(app.url("/v1/admin/awards/import"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("answered");
+    let body = problem(refused, 422, "import_rows_invalid").await;
+    let lines: Vec<u64> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["line"].as_u64().expect("a line"))
+        .collect();
+    assert_eq!(lines, vec![3, 4], "every bad row, by its line");
+    assert_eq!(body["errors"][0]["code"], "programme_paused");
+    assert_eq!(body["errors"][1]["code"], "region_invalid");
+    assert_eq!(app.registry.size(), size, "nothing was written");
+}
+
+async fn passed_expiries_are_recorded_but_statuses_never_wait_for_them(app: TestApp) {
+    let org = app
+        .organisation(
+            "Mersey Bank University Teaching Hospitals NHS Foundation Trust",
+            None,
+        )
+        .await;
+    let number = app.award(&org, "silver", "2024-11-25").await;
+    app.clock.set(at(2026, 11, 25));
+    // Expired already, though nothing has recorded it.
+    assert_eq!(app.verification(&number, None).await["status"], "expired");
+    let recorded = app.admin_post("/v1/admin/expiries", json!({})).await;
+    assert_eq!(json(recorded).await["recorded"], 1);
+    let record = json(app.get(&format!("/v1/awards/{number}")).await).await;
+    assert_eq!(record["history"].as_array().map(Vec::len), Some(2));
+    assert_eq!(record["history"][1]["change"], "expired");
+    let again = app.admin_post("/v1/admin/expiries", json!({})).await;
+    assert_eq!(json(again).await["recorded"], 0);
+}
+
+async fn the_programme_and_health_are_public(app: TestApp) {
+    let programme = json(app.get("/v1/programme").await).await;
+    assert_eq!(programme["phase"], "paused");
+    assert_eq!(programme["accepting_new_awards"], false);
+    assert_eq!(programme["cycles"][0]["submission_deadline"], "2025-09-19");
+    assert_eq!(programme["cycles"][0]["decisions_until"], "2025-12-15");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = json(app.get("/readyz").await).await;
+    assert_eq!(ready["status"], "ready");
+    // Pausing while paused is a conflict; a sunset is recorded.
+    problem(
+        app.admin_post(
+            "/v1/admin/programme/pause",
+            json!({"effective_from": "2026-12-01", "reason": "pause again"}),
+        )
+        .await,
+        409,
+        "programme_already_in_phase",
+    )
+    .await;
+    let sunset = app
+        .admin_post(
+            "/v1/admin/programme/sunset",
+            json!({"effective_from": "2027-01-01", "reason": "the programme ends"}),
+        )
+        .await;
+    assert_eq!(sunset.status(), 200);
+    let changes: BTreeSet<String> = json(sunset).await["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["phase"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(changes.contains("sunset"));
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(spawn_app(Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(spawn_app(Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both! {
+    award_lifecycle,
+    the_pause_refuses_new_awards_and_imports_carry_the_notice,
+    an_unknown_number_is_never_mistaken_for_a_revoked_one,
+    admin_routes_need_a_token_with_the_right_role,
+    an_idempotency_key_makes_a_retry_safe,
+    fifty_concurrent_writes_on_one_version_let_exactly_one_through,
+    the_register_is_searched_forgivingly,
+    public_answers_are_cacheable_and_open_to_any_origin,
+    bad_input_gets_a_problem_and_changes_nothing,
+    passed_expiries_are_recorded_but_statuses_never_wait_for_them,
+    the_programme_and_health_are_public,
+}
+
+/// Sends raw bytes (headers only) and reads the answer: for requests a well-behaved client
+/// library will not make.
+fn raw_request(base: &str, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connected");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("a timeout");
+    stream.write_all(request.as_bytes()).expect("sent");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}

@@ -1,0 +1,373 @@
+//! The command line as a real process: tokens, import, demo, rebuild, log verify, and a server
+//! killed with SIGKILL in the middle of a stream of writes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wexqs::store::{EventStore, verify_log};
+
+use crate::helpers::{Backend, Db, fresh_db, open_store};
+
+fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(args)
+        .env("WEXQS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("WEXQS_CALENDAR")
+        .output()
+        .expect("wexqs runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_create_prints_the_token_alone_and_stores_only_its_hash() {
+    let db = fresh_db(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let out = wexqs(
+        &db,
+        dir.path(),
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "Programme lead",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.trim_end_matches('\n');
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    let parts: Vec<&str> = token.split('_').collect();
+    assert_eq!(parts[0], "wexqs");
+    assert_eq!((parts[1].len(), parts[2].len()), (12, 64));
+    let store = open_store(&db).await;
+    let row = store.token(parts[1]).await.expect("read").expect("stored");
+    assert_eq!(row.role, "admin");
+    assert_ne!(
+        row.secret_hash, parts[2],
+        "the secret is not stored as it is"
+    );
+    assert!(!row.secret_hash.contains(parts[2]));
+    let revoke = wexqs(&db, dir.path(), &["tokens", "revoke", parts[1]]);
+    assert!(revoke.status.success(), "{}", text(&revoke.stderr));
+    assert!(
+        store
+            .token(parts[1])
+            .await
+            .expect("read")
+            .expect("kept")
+            .revoked_at
+            .is_some()
+    );
+    let wrong_role = wexqs(
+        &db,
+        dir.path(),
+        &["tokens", "create", "--role", "owner", "--name", "x"],
+    );
+    assert!(!wrong_role.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_reports_every_bad_row_and_imports_nothing_or_everything() {
+    let db = fresh_db(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+         Good Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\n\
+         Paused Trust,ZQ2,london,nhs_trust,gold,2026-02-01,\n\
+         Lost Trust,ZQ3,narnia,nhs_trust,gold,2025-01-01,\n\
+         Shiny Trust,ZQ4,london,nhs_trust,platinum,2025-01-01,\n",
+    )
+    .expect("written");
+    let out = wexqs(&db, dir.path(), &["import", bad.to_str().expect("a path")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    for expected in [
+        "line 3: programme_paused",
+        "line 4: region_invalid",
+        "line 5: level_invalid",
+        "3 row(s) cannot be imported; nothing was imported",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    }
+    let store = open_store(&db).await;
+    assert_eq!(store.projections().await.expect("rows").1.len(), 0);
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+         Good Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\n\
+         Good Trust,ZQ1,london,nhs_trust,silver,2023-02-01,\n\
+         Saint Anne's Hospice,,south_west,hospice,bronze,2025-10-01,\n",
+    )
+    .expect("written");
+    let out = wexqs(&db, dir.path(), &["import", good.to_str().expect("a path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 3 awards"));
+    let (orgs, awards) = store.projections().await.expect("rows");
+    assert_eq!((orgs.len(), awards.len()), (2, 3));
+    let old = awards
+        .iter()
+        .find(|a| a.awarded_on == "2023-02-01")
+        .expect("the old award");
+    assert_eq!(old.issuer_name, "Health Education England");
+    assert_eq!(old.standing, "superseded", "the newer award replaced it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_rebuilds_into_identical_projections_and_the_log_verifies() {
+    let db = fresh_db(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let out = wexqs(&db, dir.path(), &["demo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = open_store(&db).await;
+    let (orgs, awards) = store.projections().await.expect("rows");
+    assert_eq!(orgs.len(), 42);
+    assert_eq!(awards.len(), 43);
+    let regions: std::collections::BTreeSet<&str> =
+        orgs.iter().map(|o| o.region.as_str()).collect();
+    assert_eq!(regions.len(), 7);
+    for standing in ["suspended", "revoked", "superseded"] {
+        assert_eq!(
+            awards.iter().filter(|a| a.standing == standing).count(),
+            1,
+            "{standing}"
+        );
+    }
+    for level in ["bronze", "silver", "gold"] {
+        assert!(awards.iter().any(|a| a.level == level));
+    }
+    assert!(
+        awards
+            .iter()
+            .filter(|a| a.expires_on.as_str() <= "2026-11-24")
+            .count()
+            >= 5
+    );
+    assert!(
+        !wexqs(&db, dir.path(), &["demo"]).status.success(),
+        "the demo loads only once"
+    );
+
+    let before = store.projections().await.expect("rows");
+    let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    // Damage a projection: the check notices, a rebuild mends it to exactly what it was.
+    sqlx::query("UPDATE awards SET standing = 'active' WHERE standing = 'revoked'")
+        .execute(sqlite_pool(&store))
+        .await
+        .expect("damaged");
+    assert!(
+        !wexqs(&db, dir.path(), &["rebuild", "--check"])
+            .status
+            .success()
+    );
+    let rebuilt = wexqs(&db, dir.path(), &["rebuild"]);
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt.stderr));
+    assert_eq!(store.projections().await.expect("rows"), before);
+
+    let verified = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(verified.status.success());
+    assert!(text(&verified.stdout).contains("the log is consistent"));
+    // Changing one byte of one stored event is found, at its position.
+    let pool = sqlite_pool(&store);
+    sqlx::query("DROP TRIGGER events_are_append_only_update")
+        .execute(pool)
+        .await
+        .expect("dropped");
+    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"system"', '"systen"') AS BLOB) WHERE position = 20"#)
+        .execute(pool)
+        .await
+        .expect("tampered");
+    let check = verify_log(&store, |_| {}).await.expect("checked");
+    let tampered = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(!tampered.status.success());
+    let (position, what) = check.problem.expect("a divergence");
+    assert_eq!(position, 20, "{what}");
+    assert!(text(&tampered.stdout).contains("diverges at position 20"));
+}
+
+fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
+    match store {
+        wexqs::store::Store::Sqlite(s) => s.pool(),
+        wexqs::store::Store::Postgres(_) => panic!("a SQLite store"),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn sigkill_loses_no_acknowledged_write(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let out = wexqs(
+        &db,
+        dir.path(),
+        &["tokens", "create", "--role", "admin", "--name", "writer"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server came up");
+
+    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (client, base, token, acknowledged) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            acknowledged.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            for i in 0..10_000 {
+                let org = client
+                    .post(format!("{base}/v1/admin/organisations"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"name": format!("Writer {w} Trust {i}"), "region": "london"}))
+                    .send()
+                    .await;
+                let Ok(org) = org else { return };
+                if org.status() != 201 {
+                    return;
+                }
+                let Ok(org) = org.json::<serde_json::Value>().await else { return };
+                let id = org["id"].as_str().unwrap_or_default().to_owned();
+                let award = client
+                    .post(format!("{base}/v1/admin/awards"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"organisation_id": id, "level": "gold", "awarded_on": "2025-06-01"}))
+                    .send()
+                    .await;
+                let Ok(award) = award else { return };
+                if award.status() != 201 {
+                    return;
+                }
+                let Ok(award) = award.json::<serde_json::Value>().await else { return };
+                let number = award["certificate_number"].as_str().unwrap_or_default().to_owned();
+                acknowledged.lock().expect("not poisoned").push((id, number));
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.kill().expect("SIGKILL");
+    let _ = server.wait();
+    for w in writers {
+        w.await.expect("the writer ended");
+    }
+    let acknowledged = acknowledged.lock().expect("not poisoned").clone();
+    assert!(
+        acknowledged.len() > 10,
+        "writes were acknowledged before the kill: {}",
+        acknowledged.len()
+    );
+
+    let store = open_store(&db).await;
+    let check = verify_log(&store, |_| {}).await.expect("checked");
+    assert_eq!(check.problem, None, "the hash chain holds after the kill");
+    let state = wexqs::service::replay(&store, |_| {})
+        .await
+        .expect("replayed");
+    for (org, number) in &acknowledged {
+        let number: wexqs::domain::CertificateNumber = number.parse().expect("a number");
+        assert!(
+            state.awards.contains_key(&number),
+            "acknowledged award {number} survived"
+        );
+        assert!(state.organisations.keys().any(|k| k.to_string() == *org));
+    }
+    assert_eq!(
+        store.projections().await.expect("rows"),
+        wexqs::projection::all_rows(&state),
+        "the projections agree with the log"
+    );
+    // And the server starts again on the same data.
+    let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_write_on_sqlite() {
+    sigkill_loses_no_acknowledged_write(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_write_on_postgres() {
+    sigkill_loses_no_acknowledged_write(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_from_an_empty_folder_with_a_development_key() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("WEXQS_DATA_DIR")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let client = reqwest::Client::new();
+    let mut page = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/v1/register?status=valid"))
+            .send()
+            .await
+        {
+            page = r.json::<serde_json::Value>().await.ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let output = server.wait_with_output().expect("the server ended");
+    let page = page.expect("the server answered");
+    assert!(page["total"].as_u64().is_some_and(|n| n >= 30), "{page}");
+    let log = text(&output.stderr);
+    assert!(log.contains("generated a development signing key"), "{log}");
+    let key = dir.path().join("wexqs-data/keys/signing-key.pem");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key).expect("a key file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(dir.path().join("wexqs-data/registry.db").exists());
+    assert!(
+        !log.contains("PRIVATE KEY"),
+        "the private key is never logged"
+    );
+}

@@ -1,0 +1,550 @@
+//! The domain's rules, given/when/then: given these events, when this command, then these events
+//! or this refusal; and the verdict on dates at the edges.
+
+use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use wexqs::domain::types::{search_key, valid_until_of};
+use wexqs::domain::{
+    AwardSource, CertificateNumber, Command, Context, DomainError, Event, Level, OrganisationId,
+    OrganisationKind, Region, State, Status, decide, status_as_of,
+};
+
+use crate::helpers::date;
+
+fn org_id(n: u128) -> OrganisationId {
+    OrganisationId(uuid::Uuid::from_u128(n))
+}
+
+fn number(n: u128) -> CertificateNumber {
+    CertificateNumber::from_random(n)
+}
+
+/// A state built by deciding and applying commands, as the service does.
+struct Given {
+    state: State,
+    log: Vec<Event>,
+    today: chrono::NaiveDate,
+}
+
+impl Given {
+    fn new() -> Given {
+        Given {
+            state: State::default(),
+            log: Vec::new(),
+            today: date("2026-11-24"),
+        }
+    }
+
+    /// With the programme's shipped calendar (the final cycle and the pause from 2026-01-01).
+    fn with_calendar() -> Given {
+        let mut g = Given::new();
+        for c in Calendar::parse(DEFAULT_CALENDAR)
+            .expect("the calendar parses")
+            .commands()
+        {
+            g.ok(c);
+        }
+        g
+    }
+
+    fn when(&self, command: Command) -> Result<Vec<Event>, DomainError> {
+        decide(&self.state, command, &Context { today: self.today })
+    }
+
+    fn ok(&mut self, command: Command) -> Vec<Event> {
+        let events = self.when(command).expect("the command is accepted");
+        for e in &events {
+            let position = self.state.size;
+            self.state.apply(position, e);
+        }
+        self.log.extend(events.iter().cloned());
+        events
+    }
+
+    fn organisation(&mut self, n: u128) -> OrganisationId {
+        self.ok(Command::RegisterOrganisation {
+            organisation_id: org_id(n),
+            name: format!("Organisation {n} NHS Trust")
+                .parse()
+                .expect("a name"),
+            ods_code: Some(format!("R{n:02}").parse().expect("an ODS code")),
+            region: Region::London,
+            kind: OrganisationKind::NhsTrust,
+        });
+        org_id(n)
+    }
+
+    fn award(&mut self, org: OrganisationId, n: u128, on: &str) -> CertificateNumber {
+        self.ok(issue(org, n, on));
+        number(n)
+    }
+
+    fn status(&self, n: &CertificateNumber, on: &str) -> Status {
+        status_as_of(&self.state.awards[n], &self.state.programme, date(on)).status
+    }
+}
+
+fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
+    Command::IssueAward {
+        certificate_number: number(n),
+        organisation_id: org,
+        level: Level::Silver,
+        awarded_on: date(on),
+        issuer_name: None,
+        framework_version: None,
+        source: AwardSource::Issued,
+    }
+}
+
+fn reason(s: &str) -> wexqs::domain::Reason {
+    s.parse().expect("a reason")
+}
+
+#[test]
+fn an_award_is_valid_for_two_years_to_the_day_before_its_anniversary() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2025-12-05");
+    assert_eq!(g.status(&n, "2025-12-04"), Status::NotYetValid);
+    assert_eq!(g.status(&n, "2025-12-05"), Status::Valid);
+    assert_eq!(g.status(&n, "2027-12-04"), Status::Valid);
+    assert_eq!(g.status(&n, "2027-12-05"), Status::Expired);
+    assert_eq!(g.state.awards[&n].valid_until, date("2027-12-04"));
+}
+
+#[test]
+fn an_award_made_on_29_february_is_valid_through_27_february_two_years_on() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2024-02-29");
+    assert_eq!(g.status(&n, "2026-02-27"), Status::Valid);
+    assert_eq!(g.status(&n, "2026-02-28"), Status::Expired);
+    assert_eq!(valid_until_of(date("2024-02-29")), date("2026-02-27"));
+}
+
+#[test]
+fn the_issuer_is_named_as_it_was_on_the_award_date() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let old = g.award(org, 1, "2023-03-31");
+    let new = g.award(org, 2, "2023-04-01");
+    assert_eq!(g.state.awards[&old].issuer_name, "Health Education England");
+    assert_eq!(g.state.awards[&new].issuer_name, "NHS England");
+}
+
+#[test]
+fn no_award_can_be_dated_in_the_pause_and_older_awards_carry_the_notice() {
+    let mut g = Given::with_calendar();
+    let org = g.organisation(1);
+    let refused = g.when(issue(org, 1, "2026-01-05")).unwrap_err();
+    assert_eq!(refused.code(), "programme_paused");
+    assert!(refused.to_string().contains("1 January 2026"), "{refused}");
+    assert_eq!(
+        g.when(issue(org, 1, "2026-01-01")).unwrap_err().code(),
+        "programme_paused"
+    );
+
+    let n = g.award(org, 2, "2025-12-31");
+    let verdict = status_as_of(&g.state.awards[&n], &g.state.programme, date("2026-11-24"));
+    assert_eq!(verdict.status, Status::Valid);
+    let notice = verdict.programme_notice.expect("the pause notice");
+    assert_eq!(notice.since, date("2026-01-01"));
+    assert!(notice.existing_awards_valid_until_expiry);
+    assert!(!notice.new_awards);
+    // Before the pause there is no notice.
+    let before = status_as_of(&g.state.awards[&n], &g.state.programme, date("2025-12-31"));
+    assert!(before.programme_notice.is_none());
+}
+
+#[test]
+fn a_record_claiming_an_award_date_in_the_pause_never_verifies_as_valid() {
+    let mut g = Given::with_calendar();
+    let org = g.organisation(1);
+    // Bypass decide, as a forged or corrupted record would.
+    let forged = Event::AwardIssued {
+        certificate_number: number(9),
+        organisation_id: org,
+        organisation_name: "Organisation 1 NHS Trust".parse().expect("a name"),
+        ods_code: None,
+        region: Region::London,
+        level: Level::Gold,
+        awarded_on: date("2026-02-01"),
+        valid_until: date("2028-01-31"),
+        issuer_name: "NHS England".into(),
+        scheme: "x".into(),
+        framework_version: None,
+        source: AwardSource::Issued,
+    };
+    let position = g.state.size;
+    g.state.apply(position, &forged);
+    for on in ["2026-02-01", "2026-11-24", "2027-06-01"] {
+        let verdict = status_as_of(&g.state.awards[&number(9)], &g.state.programme, date(on));
+        assert!(!verdict.valid, "on {on}");
+        assert_eq!(verdict.status, Status::Revoked);
+    }
+}
+
+#[test]
+fn a_resumed_programme_issues_again_and_a_sunset_ends_it_for_good() {
+    let mut g = Given::with_calendar();
+    let org = g.organisation(1);
+    assert_eq!(
+        g.when(Command::PauseProgramme {
+            effective_from: date("2026-03-01"),
+            reason: reason("paused again"),
+        })
+        .unwrap_err()
+        .code(),
+        "programme_already_in_phase"
+    );
+    g.ok(Command::ResumeProgramme {
+        effective_from: date("2026-06-01"),
+        reason: reason("resumed for a trial"),
+    });
+    g.award(org, 1, "2026-06-02");
+    assert_eq!(
+        g.when(issue(org, 2, "2026-05-31")).unwrap_err().code(),
+        "programme_paused"
+    );
+    g.ok(Command::SunsetProgramme {
+        effective_from: date("2026-09-01"),
+        reason: reason("the programme ends"),
+    });
+    assert_eq!(
+        g.when(issue(org, 3, "2026-09-02")).unwrap_err().code(),
+        "programme_sunset"
+    );
+    assert_eq!(
+        g.when(Command::ResumeProgramme {
+            effective_from: date("2026-10-01"),
+            reason: reason("try again"),
+        })
+        .unwrap_err()
+        .code(),
+        "programme_ended"
+    );
+    // The sunset shortens nothing.
+    assert_eq!(g.status(&number(1), "2028-06-01"), Status::Valid);
+}
+
+#[test]
+fn a_newer_award_supersedes_the_current_one() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let old = g.award(org, 1, "2024-05-01");
+    let events = g.ok(issue(org, 2, "2025-05-01"));
+    assert!(
+        matches!(&events[1], Event::AwardSuperseded { certificate_number, superseded_by, .. }
+        if *certificate_number == old && *superseded_by == number(2))
+    );
+    assert_eq!(g.status(&old, "2025-04-30"), Status::Valid);
+    assert_eq!(g.status(&old, "2025-05-01"), Status::Superseded);
+    assert_eq!(g.status(&number(2), "2025-05-01"), Status::Valid);
+    assert_eq!(
+        g.state
+            .current_award(org)
+            .map(|a| a.certificate_number.clone()),
+        Some(number(2))
+    );
+    // An older date cannot replace a newer award.
+    assert_eq!(
+        g.when(issue(org, 3, "2025-01-01")).unwrap_err().code(),
+        "not_newer_than_current_award"
+    );
+}
+
+#[test]
+fn an_expired_award_is_not_superseded_by_a_later_one() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let old = g.award(org, 1, "2022-01-10");
+    let events = g.ok(issue(org, 2, "2025-05-01"));
+    assert_eq!(events.len(), 1);
+    assert_eq!(g.status(&old, "2025-05-01"), Status::Expired);
+}
+
+#[test]
+fn suspension_is_reversible_and_revocation_is_terminal() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2025-06-01");
+    g.ok(Command::SuspendAward {
+        certificate_number: n.clone(),
+        reason: reason("logo misuse under review"),
+        expected: None,
+    });
+    assert_eq!(g.status(&n, "2026-11-24"), Status::Suspended);
+    // Before the suspension took effect, the award was valid.
+    assert_eq!(g.status(&n, "2026-11-23"), Status::Valid);
+    assert_eq!(
+        g.when(Command::SuspendAward {
+            certificate_number: n.clone(),
+            reason: reason("again"),
+            expected: None,
+        })
+        .unwrap_err()
+        .code(),
+        "invalid_transition"
+    );
+    g.ok(Command::ReinstateAward {
+        certificate_number: n.clone(),
+        expected: None,
+    });
+    assert_eq!(g.status(&n, "2026-11-24"), Status::Valid);
+    g.ok(Command::RevokeAward {
+        certificate_number: n.clone(),
+        reason: reason("issued in error"),
+        expected: None,
+    });
+    let verdict = status_as_of(&g.state.awards[&n], &g.state.programme, date("2026-11-24"));
+    assert_eq!(verdict.status, Status::Revoked);
+    assert_eq!(verdict.reason.as_deref(), Some("issued in error"));
+    for command in [
+        Command::ReinstateAward {
+            certificate_number: n.clone(),
+            expected: None,
+        },
+        Command::SuspendAward {
+            certificate_number: n.clone(),
+            reason: reason("x x x"),
+            expected: None,
+        },
+        Command::RevokeAward {
+            certificate_number: n.clone(),
+            reason: reason("x x x"),
+            expected: None,
+        },
+    ] {
+        assert_eq!(g.when(command).unwrap_err().code(), "invalid_transition");
+    }
+}
+
+#[test]
+fn a_write_on_a_stale_version_is_refused() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2025-06-01");
+    let version = g.state.awards[&n].last_position;
+    let refused = g
+        .when(Command::SuspendAward {
+            certificate_number: n.clone(),
+            reason: reason("check"),
+            expected: Some(version - 1),
+        })
+        .unwrap_err();
+    assert_eq!(refused.code(), "version_mismatch");
+    g.ok(Command::SuspendAward {
+        certificate_number: n,
+        reason: reason("check"),
+        expected: Some(version),
+    });
+}
+
+#[test]
+fn an_amendment_corrects_the_name_and_keeps_the_number() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2025-06-01");
+    g.ok(Command::AmendAward {
+        certificate_number: n.clone(),
+        organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
+        reason: reason("misspelt name"),
+        expected: None,
+    });
+    assert_eq!(
+        g.state.awards[&n].organisation_name.as_str(),
+        "Organisation One NHS Trust"
+    );
+    assert_eq!(g.state.awards.len(), 1);
+    assert_eq!(
+        g.when(Command::AmendAward {
+            certificate_number: n,
+            organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
+            reason: reason("again"),
+            expected: None,
+        })
+        .unwrap_err()
+        .code(),
+        "nothing_to_amend"
+    );
+}
+
+#[test]
+fn an_expiry_is_recorded_once_and_only_when_due() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2024-11-25");
+    assert_eq!(
+        g.when(Command::RecordExpiry {
+            certificate_number: n.clone()
+        })
+        .unwrap_err()
+        .code(),
+        "expiry_not_due"
+    );
+    g.today = date("2026-11-25");
+    let events = g.ok(Command::RecordExpiry {
+        certificate_number: n.clone(),
+    });
+    assert!(
+        matches!(&events[0], Event::AwardExpired { expired_on, .. } if *expired_on == date("2026-11-25"))
+    );
+    assert_eq!(
+        g.when(Command::RecordExpiry {
+            certificate_number: n
+        })
+        .unwrap_err()
+        .code(),
+        "expiry_already_recorded"
+    );
+}
+
+#[test]
+fn an_award_cannot_be_dated_in_the_future_nor_given_to_an_unknown_organisation() {
+    let mut g = Given::new();
+    let org = g.organisation(1);
+    assert_eq!(
+        g.when(issue(org, 1, "2026-11-25")).unwrap_err().code(),
+        "award_date_in_future"
+    );
+    assert_eq!(
+        g.when(issue(org_id(99), 1, "2025-11-25"))
+            .unwrap_err()
+            .code(),
+        "organisation_not_found"
+    );
+}
+
+#[test]
+fn an_ods_code_belongs_to_one_organisation() {
+    let mut g = Given::new();
+    g.organisation(1);
+    let refused = g
+        .when(Command::RegisterOrganisation {
+            organisation_id: org_id(2),
+            name: "Another Trust".parse().expect("a name"),
+            ods_code: Some("r01".parse().expect("an ODS code")),
+            region: Region::London,
+            kind: OrganisationKind::Other,
+        })
+        .unwrap_err();
+    assert_eq!(refused.code(), "ods_code_taken");
+}
+
+#[test]
+fn a_cycle_cannot_be_scheduled_in_the_pause_or_with_dates_out_of_order() {
+    let g = Given::with_calendar();
+    let cycle = |open: &str, deadline: &str| {
+        Command::ScheduleCycle(wexqs::domain::Cycle {
+            cycle_id: "2026-27-cycle-1".into(),
+            name: "2026/2027 Cycle 1".into(),
+            submissions_open_on: date(open),
+            submission_deadline: date(deadline),
+            review_from: date("2026-10-01"),
+            review_until: date("2026-10-31"),
+            decisions_from: date("2026-11-01"),
+            decisions_until: date("2026-11-15"),
+        })
+    };
+    assert_eq!(
+        g.when(cycle("2026-09-01", "2026-09-19"))
+            .unwrap_err()
+            .code(),
+        "programme_paused"
+    );
+    assert_eq!(
+        Given::new()
+            .when(cycle("2026-09-20", "2026-09-19"))
+            .unwrap_err()
+            .code(),
+        "cycle_dates_out_of_order"
+    );
+    assert_eq!(g.state.programme.cycles.len(), 1);
+    assert_eq!(
+        g.state.programme.cycles[0].submission_deadline,
+        date("2025-09-19")
+    );
+}
+
+#[test]
+fn replaying_the_same_events_gives_the_same_state() {
+    let mut g = Given::with_calendar();
+    let org = g.organisation(1);
+    g.award(org, 1, "2024-05-01");
+    g.award(org, 2, "2025-05-01");
+    g.ok(Command::SuspendAward {
+        certificate_number: number(2),
+        reason: reason("under review"),
+        expected: None,
+    });
+    let mut replayed = State::default();
+    for (position, e) in g.log.iter().enumerate() {
+        replayed.apply(position as u64, e);
+    }
+    assert_eq!(replayed, g.state);
+    assert_eq!(replayed.size, g.log.len() as u64);
+}
+
+#[test]
+fn certificate_numbers_read_aloud_and_catch_every_single_mistyped_character() {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    for seed in [0u128, 1, 0x1234_5678_9abc_def0_1234, u128::MAX] {
+        let n = CertificateNumber::from_random(seed);
+        let s = n.as_str();
+        assert_eq!(s.len(), 19, "{s}");
+        assert_eq!(s.matches('-').count(), 3);
+        // Forgiving: lower case, no hyphens, spaces, O for 0 and I/L for 1.
+        let typed = s
+            .replace('-', " ")
+            .to_lowercase()
+            .replace('0', "o")
+            .replace('1', "l");
+        assert_eq!(typed.parse::<CertificateNumber>().expect("forgiven"), n);
+        // Every single-character substitution is caught by the check character.
+        let compact: Vec<char> = n.compact().chars().collect();
+        for i in 0..compact.len() {
+            for c in ALPHABET.chars().filter(|c| *c != compact[i]) {
+                let mut wrong = compact.clone();
+                wrong[i] = c;
+                let wrong: String = wrong.into_iter().collect();
+                let err = wrong.parse::<CertificateNumber>().unwrap_err();
+                assert_eq!(err.code, "certificate_number_check_failed", "{wrong}");
+            }
+        }
+    }
+    assert_eq!(
+        "ABCD".parse::<CertificateNumber>().unwrap_err().code,
+        "certificate_number_malformed"
+    );
+    assert_eq!(
+        "UUUU-UUUU-UUUU-UUUU"
+            .parse::<CertificateNumber>()
+            .unwrap_err()
+            .code,
+        "certificate_number_malformed"
+    );
+}
+
+#[test]
+fn certificate_numbers_carry_at_least_sixty_random_bits() {
+    // Different bits anywhere in the low 75 give different numbers.
+    let base = CertificateNumber::from_random(0);
+    for bit in 0..75 {
+        assert_ne!(
+            CertificateNumber::from_random(1u128 << bit),
+            base,
+            "bit {bit}"
+        );
+    }
+}
+
+#[test]
+fn search_keys_forgive_case_punctuation_saint_and_the_trust_suffix() {
+    let key = search_key("St Saviour's and Borough Hospitals NHS Trust");
+    assert_eq!(key, "saint saviours and borough hospitals");
+    assert_eq!(search_key("ST. SAVIOURS & BOROUGH HOSPITALS"), key);
+    assert_eq!(
+        search_key("Saint Saviour’s and Borough Hospitals NHS Foundation Trust"),
+        key
+    );
+    assert_eq!(search_key("NHS"), "nhs");
+}

@@ -1,0 +1,194 @@
+//! Test helpers: fresh databases (a SQLite file in a temporary folder, or a new PostgreSQL
+//! database per test), and `spawn_app`, which serves a registry on a random port.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use wexqs::http::{AppState, serve};
+use wexqs::service::{Actor, FixedClock, Registry, Role, seeded_rng};
+use wexqs::store::Store;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database and whatever keeps it alive.
+pub struct Db {
+    pub url: String,
+    pub _dir: Option<tempfile::TempDir>,
+}
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn pg_admin_url() -> String {
+    std::env::var("WEXQS_TEST_PG").unwrap_or_else(|_| PG_ADMIN_URL.to_owned())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub async fn fresh_db(backend: Backend) -> Db {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+            Db {
+                url,
+                _dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = pg_admin_url();
+            let mut conn = match sqlx::PgConnection::connect(&admin).await {
+                Ok(c) => c,
+                Err(e) => panic!(
+                    "PostgreSQL is required for these tests and is not reachable at {admin}: {e}. \
+                     Start it (see README, 'Tests') or point WEXQS_TEST_PG at one."
+                ),
+            };
+            let name = format!(
+                "wexqs_test_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                Utc::now().timestamp_micros()
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create a test database");
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            Db {
+                url: format!("{base}/{name}"),
+                _dir: None,
+            }
+        }
+    }
+}
+
+pub async fn open_store(db: &Db) -> Store {
+    Store::open(&db.url).await.expect("open the store")
+}
+
+pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
+        .single()
+        .expect("a valid test time")
+}
+
+pub fn date(s: &str) -> chrono::NaiveDate {
+    s.parse().expect("a valid test date")
+}
+
+/// A registry served over real HTTP on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub registry: Arc<Registry>,
+    pub clock: Arc<FixedClock>,
+    pub admin: String,
+    pub reviewer: String,
+    pub _db: Db,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = fresh_db(backend).await;
+    let store = open_store(&db).await;
+    let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
+    let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the shipped calendar parses");
+    let seed = COUNTER.fetch_add(1, Ordering::SeqCst) + 1000;
+    let registry = Registry::start(store, clock.clone(), seeded_rng(seed), &calendar)
+        .await
+        .expect("start the registry");
+    let (_, admin) = registry
+        .create_token(&Actor::cli(), "test admin", Role::Admin)
+        .await
+        .expect("an admin token");
+    let (_, reviewer) = registry
+        .create_token(&Actor::cli(), "test reviewer", Role::Reviewer)
+        .await
+        .expect("a reviewer token");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let state = AppState::new(registry.clone(), &base);
+    tokio::spawn(serve(listener, state, 2, std::future::pending()));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        registry,
+        clock,
+        admin,
+        reviewer,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Registers an organisation and returns its id.
+    pub async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
+        let mut body = serde_json::json!({"name": name, "region": "london"});
+        if let Some(ods) = ods {
+            body["ods_code"] = ods.into();
+        }
+        let response = self.admin_post("/v1/admin/organisations", body).await;
+        assert_eq!(response.status(), 201, "registering {name}");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Issues an award and returns its certificate number.
+    pub async fn award(&self, organisation_id: &str, level: &str, awarded_on: &str) -> String {
+        let response = self
+            .admin_post(
+                "/v1/admin/awards",
+                serde_json::json!({"organisation_id": organisation_id, "level": level, "awarded_on": awarded_on}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "issuing an award dated {awarded_on}"
+        );
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["certificate_number"]
+            .as_str()
+            .expect("a number")
+            .to_owned()
+    }
+
+    pub async fn verification(&self, number: &str, at: Option<&str>) -> serde_json::Value {
+        let path = match at {
+            Some(d) => format!("/v1/awards/{number}/verification?at={d}"),
+            None => format!("/v1/awards/{number}/verification"),
+        };
+        let response = self.get(&path).await;
+        assert_eq!(response.status(), 200, "verification of {number}");
+        response.json().await.expect("JSON")
+    }
+}

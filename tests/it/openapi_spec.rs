@@ -1,0 +1,111 @@
+//! The OpenAPI document and the routes agree: every route is documented, every documented
+//! operation is served, and the document is what `/openapi.json` serves.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use wexqs::http::{OPENAPI_YAML, ROUTES};
+
+use crate::helpers::{Backend, spawn_app};
+
+fn spec() -> Value {
+    serde_norway::from_str(OPENAPI_YAML).expect("openapi/openapi.yaml is valid YAML")
+}
+
+fn documented(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                ops.insert((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_operation_is_a_route() {
+    let spec = spec();
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let documented = documented(&spec);
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from openapi.yaml: {missing:?}"
+    );
+    assert!(extra.is_empty(), "documented but not served: {extra:?}");
+}
+
+#[test]
+fn every_operation_documents_its_parameters_and_errors() {
+    let spec = spec();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let in_path: BTreeSet<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(str::to_owned)
+            .collect();
+        for (method, op) in item.as_object().expect("an item") {
+            let declared: BTreeSet<String> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(item["parameters"].as_array().into_iter().flatten())
+                .map(|p| resolve(&spec, p))
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(declared, in_path, "{method} {path}: path parameters");
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses
+                    .keys()
+                    .any(|k| k.starts_with('4') || k == "default"),
+                "{method} {path} documents no error response"
+            );
+            assert!(
+                op.get("operationId").is_some(),
+                "{method} {path} has no operationId"
+            );
+        }
+    }
+}
+
+fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => r
+            .trim_start_matches("#/")
+            .split('/')
+            .fold(spec, |node, key| &node[key]),
+        None => v,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_and_the_document_is_served() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{certificate_number}", "0000-0000-0000-0000")
+            .replace("{organisation_id}", "00000000-0000-0000-0000-000000000000");
+        let request = match *method {
+            "get" => app.client.get(app.url(&concrete)),
+            "post" => app.client.post(app.url(&concrete)).body("{}"),
+            other => panic!("a route with method {other}"),
+        };
+        let response = request.send().await.expect("answered");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert!(
+            body["code"] != "route_not_found" && body["code"] != "method_not_allowed",
+            "{method} {path} is not served: {status} {body}"
+        );
+    }
+    let served: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    assert_eq!(served, spec());
+}

@@ -1,0 +1,390 @@
+//! The event store's contract, one suite run against SQLite and against PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use wexqs::domain::{Event, OrganisationId, OrganisationKind, Region};
+use wexqs::store::{
+    AppendRequest, AwardRow, EventStore, IdempotencyRecord, NewEvent, OrganisationRow,
+    RegisterQuery, Store, StoreError, Write, verify_log,
+};
+
+use crate::helpers::{Backend, fresh_db, open_store};
+
+fn token_event(stream: &str) -> NewEvent {
+    NewEvent::new(
+        Event::ApiTokenRevoked {
+            token_id: stream.to_owned(),
+        },
+        uuid::Uuid::new_v4(),
+        "2026-11-24T12:00:00Z".into(),
+        "test".into(),
+    )
+}
+
+fn request(streams: &[&str], expected: &[(&str, Option<i64>)]) -> AppendRequest {
+    AppendRequest {
+        events: streams.iter().map(|s| token_event(s)).collect(),
+        expected: expected
+            .iter()
+            .map(|(s, v)| (format!("token-{s}"), *v))
+            .collect(),
+        ..AppendRequest::default()
+    }
+}
+
+async fn append_one(store: &Store, r: AppendRequest) -> Result<wexqs::store::Appended, StoreError> {
+    store
+        .append_batch(vec![r])
+        .await
+        .expect("the batch commits")
+        .pop()
+        .expect("one result")
+}
+
+async fn positions_are_dense_and_the_chain_verifies(store: Store) {
+    let a = append_one(&store, request(&["a", "b"], &[]))
+        .await
+        .expect("appended");
+    let b = append_one(&store, request(&["a"], &[]))
+        .await
+        .expect("appended");
+    assert_eq!(
+        a.events.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(b.events[0].position, 2);
+    assert_eq!(
+        b.events[0].stream_version, 1,
+        "the second event of stream a"
+    );
+    let head = store.head().await.expect("the head");
+    assert_eq!(head.size, 3);
+    assert_eq!(head.chain_hash, b.events[0].chain_hash);
+    let check = verify_log(&store, |_| {}).await.expect("verified");
+    assert_eq!(check.problem, None);
+    assert_eq!(check.size, 3);
+    let read = store.read(1, 10).await.expect("read");
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0], a.events[1]);
+    // Payloads are canonical JSON (RFC 8785): keys sorted, no spaces.
+    let payload = String::from_utf8(read[0].payload.clone()).expect("UTF-8");
+    assert!(
+        payload.starts_with("{\"actor\":\"test\",\"data\":"),
+        "{payload}"
+    );
+}
+
+async fn a_retried_append_returns_its_first_result(store: Store) {
+    let r = request(&["a"], &[]);
+    let first = append_one(&store, r.clone()).await.expect("appended");
+    let again = append_one(&store, r).await.expect("replayed");
+    assert!(again.replayed);
+    assert_eq!(again.events, first.events);
+    assert_eq!(store.head().await.expect("head").size, 1);
+}
+
+async fn a_stale_expected_version_is_a_conflict_and_writes_nothing(store: Store) {
+    append_one(&store, request(&["a"], &[("a", None)]))
+        .await
+        .expect("a new stream");
+    let refused = append_one(&store, request(&["a"], &[("a", None)])).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    append_one(&store, request(&["a"], &[("a", Some(0))]))
+        .await
+        .expect("the right version");
+    // In one batch: the refused request is skipped alone, the others keep dense positions.
+    let results = store
+        .append_batch(vec![
+            request(&["b"], &[("b", None)]),
+            request(&["a"], &[("a", Some(0))]),
+            request(&["c"], &[("c", None)]),
+        ])
+        .await
+        .expect("the batch commits");
+    assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+    let positions: Vec<u64> = store
+        .read(0, 100)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(positions, vec![0, 1, 2, 3]);
+    assert_eq!(
+        verify_log(&store, |_| {}).await.expect("verified").problem,
+        None
+    );
+}
+
+async fn an_idempotency_key_replays_and_refuses_another_request(store: Store) {
+    let idem = |hash: &str| IdempotencyRecord {
+        scope: "token:x".into(),
+        key: "key-1".into(),
+        request_hash: hash.into(),
+    };
+    let mut r = request(&["a"], &[]);
+    r.idempotency = Some(idem("h1"));
+    let first = append_one(&store, r).await.expect("appended");
+    let mut again = request(&["a"], &[]);
+    again.idempotency = Some(idem("h1"));
+    let replay = append_one(&store, again).await.expect("replayed");
+    assert!(replay.replayed);
+    assert_eq!(replay.events, first.events);
+    let mut other = request(&["a"], &[]);
+    other.idempotency = Some(idem("h2"));
+    assert!(matches!(
+        append_one(&store, other).await,
+        Err(StoreError::IdempotencyKeyReused)
+    ));
+    let (hash, events) = store
+        .idempotent("token:x", "key-1")
+        .await
+        .expect("looked up")
+        .expect("found");
+    assert_eq!(hash, "h1");
+    assert_eq!(events, first.events);
+    assert_eq!(store.head().await.expect("head").size, 1);
+}
+
+async fn an_append_is_all_or_nothing(store: Store) {
+    append_one(&store, request(&["a"], &[]))
+        .await
+        .expect("appended");
+    let head = store.head().await.expect("head");
+    // An award row for an organisation that does not exist breaks a foreign key mid-append.
+    let mut bad = request(&["b", "c"], &[]);
+    bad.writes
+        .push(Write::Award(award_row("NOPE", "missing-organisation")));
+    let result = store.append_batch(vec![bad]).await;
+    assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    assert_eq!(store.head().await.expect("head"), head);
+    assert_eq!(store.read(0, 100).await.expect("read").len(), 1);
+    assert_eq!(store.projections().await.expect("rows"), (vec![], vec![]));
+}
+
+fn organisation_row(id: &str, name: &str) -> OrganisationRow {
+    OrganisationRow {
+        organisation_id: id.into(),
+        name: name.into(),
+        search_key: wexqs::domain::types::search_key(name),
+        ods_code: None,
+        region: "london".into(),
+        kind: "other".into(),
+    }
+}
+
+fn award_row(number: &str, organisation_id: &str) -> AwardRow {
+    AwardRow {
+        certificate_number: number.into(),
+        compact_number: number.replace('-', ""),
+        organisation_id: organisation_id.into(),
+        organisation_name: "Saint Mary's Hospice".into(),
+        search_key: "saint marys hospice".into(),
+        ods_code: Some("ZZ1".into()),
+        region: "london".into(),
+        level: "gold".into(),
+        awarded_on: "2025-01-01".into(),
+        valid_until: "2026-12-31".into(),
+        expires_on: "2027-01-01".into(),
+        standing: "active".into(),
+        issuer_name: "NHS England".into(),
+    }
+}
+
+async fn projections_are_written_with_their_events_and_searched(store: Store) {
+    let mut r = request(&["a"], &[]);
+    r.writes = vec![
+        Write::Organisation(organisation_row("org-1", "Saint Mary's Hospice")),
+        Write::Award(award_row("AAAA-BBBB-CCCC-DDDD", "org-1")),
+        Write::Award(AwardRow {
+            standing: "revoked".into(),
+            compact_number: "EEEEFFFF".into(),
+            region: "midlands".into(),
+            level: "bronze".into(),
+            ..award_row("EEEE-FFFF", "org-1")
+        }),
+    ];
+    append_one(&store, r).await.expect("appended");
+    let (orgs, awards) = store.projections().await.expect("rows");
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(awards.len(), 2);
+    let search = |q: RegisterQuery| {
+        let store = store.clone();
+        async move { store.search(&q).await.expect("searched") }
+    };
+    let base = RegisterQuery {
+        today: "2026-11-24".into(),
+        limit: 10,
+        ..RegisterQuery::default()
+    };
+    let (_, total) = search(RegisterQuery {
+        search_key: Some("mary".into()),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(total, 2);
+    let (rows, total) = search(RegisterQuery {
+        status: Some("valid".into()),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(
+        (total, rows[0].certificate_number.as_str()),
+        (1, "AAAA-BBBB-CCCC-DDDD")
+    );
+    let (_, total) = search(RegisterQuery {
+        status: Some("expired".into()),
+        today: "2027-01-01".into(),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(total, 1);
+    let (rows, _) = search(RegisterQuery {
+        region: Some("midlands".into()),
+        level: Some("bronze".into()),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(rows[0].standing, "revoked");
+    let (_, total) = search(RegisterQuery {
+        ods_code: Some("ZZ1".into()),
+        search_key: Some("no such words".into()),
+        ..base.clone()
+    })
+    .await;
+    assert_eq!(total, 2, "the ODS code matches even when the words do not");
+    let (rows, total) = search(RegisterQuery {
+        limit: 1,
+        offset: 1,
+        ..base.clone()
+    })
+    .await;
+    assert_eq!((rows.len(), total), (1, 2));
+
+    // Replacing the projections gives exactly the rows given.
+    let replacement = (
+        vec![organisation_row("org-2", "Other Trust")],
+        vec![award_row("GGGG-HHHH", "org-2")],
+    );
+    store
+        .replace_projections(replacement.0.clone(), replacement.1.clone())
+        .await
+        .expect("replaced");
+    assert_eq!(store.projections().await.expect("rows"), replacement);
+}
+
+async fn concurrent_writers_never_duplicate_or_skip_a_position(store: Store) {
+    append_one(&store, request(&["hot"], &[("hot", None)]))
+        .await
+        .expect("appended");
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Half contend for one stream at one version, half write their own streams.
+            let r = if i % 2 == 0 {
+                request(&["hot"], &[("hot", Some(0))])
+            } else {
+                let own = format!("own-{i}");
+                request(&[own.as_str()], &[])
+            };
+            append_one(&store, r).await
+        }));
+    }
+    let mut won = 0;
+    let mut conflicts = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.expect("the task ran") {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict { .. }) if i % 2 == 0 => conflicts += 1,
+            Err(e) => panic!("task {i}: {e}"),
+        }
+    }
+    assert_eq!(
+        won, 26,
+        "one contender and the 25 writers of their own streams"
+    );
+    assert_eq!(conflicts, 24);
+    let events = store.read(0, 1000).await.expect("read");
+    let positions: BTreeSet<u64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (0..27).collect::<BTreeSet<u64>>());
+    assert_eq!(
+        verify_log(&store, |_| {}).await.expect("verified").problem,
+        None
+    );
+}
+
+async fn tokens_are_kept_hashed_and_revocable(store: Store) {
+    let token = wexqs::store::TokenRow {
+        token_id: "abc".into(),
+        name: "someone".into(),
+        role: "admin".into(),
+        secret_hash: "00ff".into(),
+        created_at: "2026-11-24T12:00:00Z".into(),
+        revoked_at: None,
+    };
+    let mut r = request(&["abc"], &[]);
+    r.writes.push(Write::TokenCreated(token.clone()));
+    append_one(&store, r).await.expect("appended");
+    assert_eq!(store.token("abc").await.expect("read"), Some(token));
+    let mut r = request(&["abc"], &[]);
+    r.writes.push(Write::TokenRevoked {
+        token_id: "abc".into(),
+        at: "2026-11-25T00:00:00Z".into(),
+    });
+    append_one(&store, r).await.expect("appended");
+    let revoked = store.token("abc").await.expect("read").expect("kept");
+    assert_eq!(revoked.revoked_at.as_deref(), Some("2026-11-25T00:00:00Z"));
+    assert_eq!(store.token("nope").await.expect("read"), None);
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = fresh_db(Backend::Sqlite).await;
+                    super::$name(open_store(&db).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = fresh_db(Backend::Postgres).await;
+                    super::$name(open_store(&db).await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    positions_are_dense_and_the_chain_verifies,
+    a_retried_append_returns_its_first_result,
+    a_stale_expected_version_is_a_conflict_and_writes_nothing,
+    an_idempotency_key_replays_and_refuses_another_request,
+    an_append_is_all_or_nothing,
+    projections_are_written_with_their_events_and_searched,
+    concurrent_writers_never_duplicate_or_skip_a_position,
+    tokens_are_kept_hashed_and_revocable,
+}
+
+#[test]
+fn the_organisation_ids_in_events_are_uuids() {
+    let e = Event::OrganisationRegistered {
+        organisation_id: OrganisationId(uuid::Uuid::nil()),
+        name: "A Trust".parse().expect("a name"),
+        ods_code: None,
+        region: Region::London,
+        kind: OrganisationKind::Other,
+    };
+    assert_eq!(e.stream(), format!("organisation-{}", uuid::Uuid::nil()));
+}
