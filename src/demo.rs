@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::service::{Actor, Outcome, Registry, ServiceError};
 
-const SEED: u64 = 2025_12_05;
+const SEED: u64 = 20_251_205;
 
 use OrganisationKind::{
     AmbulanceService as Amb, Hospice as Hos, IntegratedCareBoard as Icb, NhsTrust as Trust,

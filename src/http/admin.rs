@@ -202,7 +202,7 @@ fn organisation_response(
             v
         })
     });
-    let view = view.ok_or_else(|| crate::domain::DomainError::OrganisationNotFound(id))?;
+    let view = view.ok_or(crate::domain::DomainError::OrganisationNotFound(id))?;
     let response = HttpResponse::build(status)
         .insert_header((header::LOCATION, format!("/v1/admin/organisations/{id}")))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -2,6 +2,8 @@
 //! the HTTP API through real sockets, the command line as a real process, and the OpenAPI
 //! document against the routes.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
+
 mod api;
 mod cli;
 mod domain_rules;
