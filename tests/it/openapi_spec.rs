@@ -88,7 +88,9 @@ fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_and_the_document_is_served() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{certificate_number}", "0000-0000-0000-0000")
