@@ -9,4 +9,5 @@ mod cli;
 mod domain_rules;
 mod helpers;
 mod openapi_spec;
+mod readme;
 mod store_contract;
