@@ -183,6 +183,13 @@ struct Cache {
 
 type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
 
+/// How the batching writer has grouped appends: transactions committed and appends in them.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub transactions: std::sync::atomic::AtomicU64,
+    pub appends: std::sync::atomic::AtomicU64,
+}
+
 /// The registry service.
 pub struct Registry {
     store: Store,
@@ -191,6 +198,7 @@ pub struct Registry {
     catch_up_lock: tokio::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
+    stats: Arc<WriterStats>,
 }
 
 impl fmt::Debug for Registry {
@@ -214,7 +222,8 @@ impl Registry {
         calendar: &Calendar,
     ) -> Result<Arc<Registry>, ServiceError> {
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(writer_loop(store.clone(), rx));
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(writer_loop(store.clone(), rx, stats.clone()));
         let registry = Arc::new(Registry {
             store,
             writer: tx,
@@ -225,15 +234,18 @@ impl Registry {
             catch_up_lock: tokio::sync::Mutex::new(()),
             clock,
             rng: Mutex::new(rng),
+            stats,
         });
         registry.catch_up().await?;
         if registry.size() == 0 {
             let commands = calendar.commands();
             if !commands.is_empty() {
-                registry
-                    .execute_all(&Actor::system(), commands, None)
-                    .await?;
-                tracing::info!("new registry: recorded the programme calendar");
+                match registry.execute_all(&Actor::system(), commands, None).await {
+                    Ok(_) => tracing::info!("new registry: recorded the programme calendar"),
+                    // Another instance starting on the same database recorded it first.
+                    Err(ServiceError::Conflict) => registry.catch_up().await?,
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(registry)
@@ -241,6 +253,15 @@ impl Registry {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// How the writer has batched appends so far.
+    pub fn writer_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.stats.transactions.load(Relaxed),
+            self.stats.appends.load(Relaxed),
+        )
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -711,7 +732,8 @@ pub async fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<Stat
 }
 
 /// The batching writer: takes whatever appends are waiting and commits them in one transaction.
-async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -723,6 +745,8 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
         let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
         match store.append_batch(requests.clone()).await {
             Ok(results) => {
+                stats.transactions.fetch_add(1, Relaxed);
+                stats.appends.fetch_add(results.len() as u64, Relaxed);
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
                 }

@@ -646,6 +646,40 @@ async fn the_programme_and_health_are_public(app: TestApp) {
     assert!(changes.contains("sunset"));
 }
 
+async fn the_writer_groups_concurrent_appends_into_fewer_transactions(app: TestApp) {
+    use wexqs::domain::{Command, OrganisationKind, Region};
+    let (transactions_before, appends_before) = app.registry.writer_stats();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let registry = app.registry.clone();
+        tasks.push(tokio::spawn(async move {
+            let command = Command::RegisterOrganisation {
+                organisation_id: registry.new_organisation_id(),
+                name: format!("Batch Trust {i}").parse().expect("a name"),
+                ods_code: None,
+                region: Region::SouthWest,
+                kind: OrganisationKind::Other,
+            };
+            registry
+                .execute(&wexqs::service::Actor::cli(), command, None)
+                .await
+                .map(|o| o.events[0].0.position)
+        }));
+    }
+    let mut positions = BTreeSet::new();
+    for t in tasks {
+        positions.insert(t.await.expect("ran").expect("appended"));
+    }
+    assert_eq!(positions.len(), 200, "every append has its own position");
+    let (transactions, appends) = app.registry.writer_stats();
+    let (transactions, appends) = (transactions - transactions_before, appends - appends_before);
+    assert_eq!(appends, 200);
+    assert!(
+        transactions < appends,
+        "200 concurrent appends took {transactions} transactions"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -683,6 +717,7 @@ on_both! {
     bad_input_gets_a_problem_and_changes_nothing,
     passed_expiries_are_recorded_but_statuses_never_wait_for_them,
     the_programme_and_health_are_public,
+    the_writer_groups_concurrent_appends_into_fewer_transactions,
 }
 
 /// Sends raw bytes (headers only) and reads the answer: for requests a well-behaved client

@@ -1,6 +1,7 @@
 //! Test helpers: fresh databases (a SQLite file in a temporary folder, or a new PostgreSQL
 //! database per test), and `spawn_app`, which serves a registry on a random port.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,6 +36,24 @@ fn skip_postgres() -> bool {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+static CLEANED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops the test databases of earlier test runs whose process has ended.
+async fn drop_leftovers(conn: &mut sqlx::PgConnection) {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'wexqs_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for (name,) in names {
+        let pid = name.split('_').nth(2).unwrap_or_default();
+        if pid != std::process::id().to_string() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
+}
 
 /// A fresh database. PostgreSQL must be reachable: an unreachable server fails the test, with
 /// how to fix it. Outside CI, `WEXQS_SKIP_POSTGRES=1` deliberately runs the SQLite half alone;
@@ -61,6 +80,9 @@ pub async fn fresh_db(backend: Backend) -> Option<Db> {
                      (not in CI)."
                 ),
             };
+            if !CLEANED.swap(true, Ordering::SeqCst) {
+                drop_leftovers(&mut conn).await;
+            }
             let name = format!(
                 "wexqs_test_{}_{}_{}",
                 std::process::id(),
