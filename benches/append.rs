@@ -104,5 +104,11 @@ async fn main() {
             urls.push(format!("{base}/{name}"));
         }
         run("postgres", &urls[0], &urls[1], n).await;
+        for url in urls {
+            let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
     }
 }
