@@ -60,23 +60,11 @@ impl Calendar {
             .collect();
         let mut changes: Vec<&CalendarChange> = self.changes.iter().collect();
         changes.sort_by_key(|c| c.effective_from);
-        commands.extend(changes.into_iter().map(|c| {
-            let (effective_from, reason) = (c.effective_from, c.reason.clone());
-            match c.phase {
-                ProgrammePhase::Paused => Command::PauseProgramme {
-                    effective_from,
-                    reason,
-                },
-                ProgrammePhase::Running => Command::ResumeProgramme {
-                    effective_from,
-                    reason,
-                },
-                ProgrammePhase::Sunset => Command::SunsetProgramme {
-                    effective_from,
-                    reason,
-                },
-            }
-        }));
+        commands.extend(
+            changes
+                .into_iter()
+                .map(|c| Command::change_programme(c.phase, c.effective_from, c.reason.clone())),
+        );
         commands
     }
 }

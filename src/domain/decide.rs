@@ -85,6 +85,30 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command that moves the programme into `phase` from a day.
+    pub fn change_programme(
+        phase: ProgrammePhase,
+        effective_from: NaiveDate,
+        reason: Reason,
+    ) -> Command {
+        match phase {
+            ProgrammePhase::Paused => Command::PauseProgramme {
+                effective_from,
+                reason,
+            },
+            ProgrammePhase::Running => Command::ResumeProgramme {
+                effective_from,
+                reason,
+            },
+            ProgrammePhase::Sunset => Command::SunsetProgramme {
+                effective_from,
+                reason,
+            },
+        }
+    }
+}
+
 /// A rule the command breaks, in words a person understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {

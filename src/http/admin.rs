@@ -13,7 +13,7 @@ use super::views::{AwardView, OrganisationView, ProgrammeSummary, ProgrammeView}
 use super::{AppState, parse_number};
 use crate::domain::{
     AwardSource, CertificateNumber, Command, Cycle, Level, Name, OdsCode, OrganisationId,
-    OrganisationKind, Reason, Region, status_as_of,
+    OrganisationKind, ProgrammePhase, Reason, Region, status_as_of,
 };
 use crate::import::{ImportRow, import_commands, parse_csv};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
@@ -491,37 +491,17 @@ pub struct ProgrammeChangeBody {
     reason: String,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum ProgrammeAction {
-    Pause,
-    Resume,
-    Sunset,
-}
-
 async fn change_programme(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
-    action: ProgrammeAction,
+    phase: ProgrammePhase,
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorise(&req, &state, Role::Admin).await?;
     let input: ProgrammeChangeBody = parse_body(&body)?;
     let effective_from = parse_date("effective_from", &input.effective_from)?;
     let reason: Reason = parse(&input.reason)?;
-    let command = match action {
-        ProgrammeAction::Pause => Command::PauseProgramme {
-            effective_from,
-            reason,
-        },
-        ProgrammeAction::Resume => Command::ResumeProgramme {
-            effective_from,
-            reason,
-        },
-        ProgrammeAction::Sunset => Command::SunsetProgramme {
-            effective_from,
-            reason,
-        },
-    };
+    let command = Command::change_programme(phase, effective_from, reason);
     let outcome = state
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)
@@ -547,7 +527,7 @@ pub async fn pause(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammeAction::Pause).await
+    change_programme(req, state, body, ProgrammePhase::Paused).await
 }
 
 pub async fn resume(
@@ -555,7 +535,7 @@ pub async fn resume(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammeAction::Resume).await
+    change_programme(req, state, body, ProgrammePhase::Running).await
 }
 
 pub async fn sunset(
@@ -563,7 +543,7 @@ pub async fn sunset(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammeAction::Sunset).await
+    change_programme(req, state, body, ProgrammePhase::Sunset).await
 }
 
 pub async fn schedule_cycle(

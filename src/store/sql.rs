@@ -138,6 +138,20 @@ macro_rules! shared_sql_store {
             Ok(())
         }
 
+        async fn stream_version<'c, E>(exec: E, stream: &str) -> Result<Option<i64>, StoreError>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let row = sqlx::query("SELECT version FROM streams WHERE stream_id = $1")
+                .bind(stream)
+                .fetch_optional(exec)
+                .await?;
+            Ok(match row {
+                Some(r) => Some(r.try_get::<i64, _>("version")?),
+                None => None,
+            })
+        }
+
         /// Adds the register's filters to a query that ends in `WHERE 1 = 1`.
         fn push_filters(qb: &mut QueryBuilder<'_, $db>, q: &RegisterQuery) {
             let text = [
@@ -264,16 +278,7 @@ macro_rules! shared_sql_store {
                         let actual = match versions.get(stream) {
                             Some(v) => *v,
                             None => {
-                                let row = sqlx::query(
-                                    "SELECT version FROM streams WHERE stream_id = $1",
-                                )
-                                .bind(stream)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                                let v = match row {
-                                    Some(r) => Some(r.try_get::<i64, _>("version")?),
-                                    None => None,
-                                };
+                                let v = stream_version(&mut *tx, stream).await?;
                                 versions.insert(stream.clone(), v);
                                 v
                             }
@@ -307,18 +312,7 @@ macro_rules! shared_sql_store {
                         } = event;
                         let current = match versions.get(&stream_id) {
                             Some(v) => *v,
-                            None => {
-                                let row = sqlx::query(
-                                    "SELECT version FROM streams WHERE stream_id = $1",
-                                )
-                                .bind(&stream_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                                match row {
-                                    Some(r) => Some(r.try_get::<i64, _>("version")?),
-                                    None => None,
-                                }
-                            }
+                            None => stream_version(&mut *tx, &stream_id).await?,
                         };
                         let stream_version = current.map_or(0, |v| v + 1);
                         let leaf = leaf_hash(&payload);
