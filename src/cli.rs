@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::domain::Command as DomainCommand;
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use crate::http::{AppState, serve};
-use crate::service::{Actor, Registry, Role, SystemClock, os_rng, spawn_background};
+use crate::service::{Actor, Registry, Role, Signing, SystemClock, os_rng, spawn_background};
 use crate::store::{EventStore, Store, verify_log};
 
 #[derive(Debug, Parser)]
@@ -39,6 +39,14 @@ struct StoreArgs {
     /// The programme calendar loaded into a new registry (JSON); default: the shipped one.
     #[arg(long, env = "WEXQS_CALENDAR")]
     calendar: Option<PathBuf>,
+    /// The base URL people reach the registry at (links, QR codes, credential ids and the
+    /// issuer's did:web); default for serve: http:// and the bound address.
+    #[arg(long, env = "WEXQS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Folder of the Ed25519 signing keys (PKCS#8 PEM, mode 0600); default: keys/ in the data
+    /// folder. A registry with no key gets a development key there.
+    #[arg(long, env = "WEXQS_KEYS_DIR")]
+    keys_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,19 +58,17 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "WEXQS_BIND", default_value = "127.0.0.1:8080")]
         bind: String,
-        /// The base URL people reach the registry at (for links and QR codes).
-        #[arg(long, env = "WEXQS_PUBLIC_URL")]
-        public_url: Option<String>,
         /// Load the demo register first if the register has no organisations.
         #[arg(long)]
         demo: bool,
         /// HTTP worker threads (default: one per core).
         #[arg(long, env = "WEXQS_WORKERS")]
         workers: Option<usize>,
-        /// The Ed25519 signing key (PKCS#8 PEM, mode 0600); default: a development key in the
-        /// data folder, generated if missing.
-        #[arg(long, env = "WEXQS_SIGNING_KEY")]
-        signing_key: Option<PathBuf>,
+    },
+    /// Manage the signing keys (their public halves are published as events and in did.json).
+    Keys {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -123,6 +129,36 @@ enum TokenAction {
         #[command(flatten)]
         store: StoreArgs,
         token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// Generate a key and publish it; the newest key signs from now on.
+    Generate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List every key with its state (active, retired, revoked).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Generate a key, publish it and retire the active one (what it signed stays valid).
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key as compromised: what it signed from that time on is no longer trusted.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        key_id: String,
+        /// When the key was compromised (RFC 3339); default: now.
+        #[arg(long)]
+        compromised_since: Option<String>,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -199,10 +235,87 @@ impl StoreArgs {
     }
 
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        self.registry_at(&public_url).await
+    }
+
+    /// The registry, signing as the registry reached at `public_url`.
+    async fn registry_at(&self, public_url: &str) -> anyhow::Result<Arc<Registry>> {
         let store = self.open().await?;
         let calendar = self.calendar()?;
-        Ok(Registry::start(store, Arc::new(SystemClock), os_rng(), &calendar).await?)
+        let registry = Registry::start(store, Arc::new(SystemClock), os_rng(), &calendar).await?;
+        self.setup_signing(&registry, public_url).await?;
+        Ok(registry)
     }
+
+    fn keys_dir(&self) -> anyhow::Result<PathBuf> {
+        let dir = self
+            .keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the keys folder {}", dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict the keys folder {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// Loads the active key (or, in a registry with none, generates a development key).
+    async fn setup_signing(&self, registry: &Registry, public_url: &str) -> anyhow::Result<()> {
+        let dir = self.keys_dir()?;
+        let active = registry.with_state(|s| s.active_key().map(|k| k.key_id.clone()));
+        let (key, key_id) = match active {
+            Some(id) => {
+                let path = crate::keys::path_of(&dir, &id);
+                let key = crate::keys::load(&path).with_context(|| {
+                    format!(
+                        "the active signing key {id} cannot be loaded from {}",
+                        path.display()
+                    )
+                })?;
+                (key, id)
+            }
+            None => {
+                let (key, id) = crate::keys::generate_in(&dir, &mut rand::rngs::OsRng)?;
+                tracing::warn!(
+                    key_id = %id,
+                    folder = %dir.display(),
+                    "no signing key was configured: generated a development signing key (for development only; manage production keys with 'wexqs keys')"
+                );
+                publish_key(registry, &key, &id).await?;
+                (key, id)
+            }
+        };
+        registry.set_signing(Signing {
+            key_id,
+            key,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            did: crate::credential::did_web(public_url),
+        });
+        Ok(())
+    }
+}
+
+async fn publish_key(
+    registry: &Registry,
+    key: &ed25519_dalek::SigningKey,
+    id: &str,
+) -> anyhow::Result<()> {
+    registry
+        .execute(
+            &Actor::cli(),
+            DomainCommand::AddSigningKey {
+                key_id: id.to_owned(),
+                public_key_multibase: crate::keys::public_multibase(key),
+            },
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// A database URL without its password, for messages.
@@ -233,13 +346,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve {
             store,
             bind,
-            public_url,
             demo,
             workers,
-            signing_key,
         } => {
-            serve_command(store, bind, public_url, demo, workers, signing_key).await?;
+            serve_command(store, bind, demo, workers).await?;
         }
+        Command::Keys { action } => return keys_command(action).await,
         Command::Migrate { store } => {
             let s = store.open().await?;
             let head = s.head().await?;
@@ -367,59 +479,126 @@ fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
     ExitCode::FAILURE
 }
 
+async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> {
+    match action {
+        KeyAction::Generate { store } => {
+            let registry = store.registry().await?;
+            let (key, id) = crate::keys::generate_in(&store.keys_dir()?, &mut rand::rngs::OsRng)?;
+            publish_key(&registry, &key, &id).await?;
+            println!("{id}");
+        }
+        KeyAction::List { store } => {
+            let registry = store.registry().await?;
+            registry.with_state(|s| {
+                for k in &s.keys {
+                    let since = k
+                        .revoked_since
+                        .as_deref()
+                        .or(k.retired_at.as_deref())
+                        .unwrap_or("");
+                    println!(
+                        "{}\t{}\t{}\t{since}",
+                        k.key_id,
+                        k.status(),
+                        k.public_key_multibase
+                    );
+                }
+            });
+        }
+        KeyAction::Rotate { store } => {
+            let registry = store.registry().await?;
+            let old = registry
+                .with_state(|s| s.active_key().map(|k| k.key_id.clone()))
+                .context("there is no active key to rotate")?;
+            let (key, id) = crate::keys::generate_in(&store.keys_dir()?, &mut rand::rngs::OsRng)?;
+            let at = registry
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            registry
+                .execute_all(
+                    &Actor::cli(),
+                    vec![
+                        DomainCommand::AddSigningKey {
+                            key_id: id.clone(),
+                            public_key_multibase: crate::keys::public_multibase(&key),
+                        },
+                        DomainCommand::RetireSigningKey {
+                            key_id: old.clone(),
+                            at,
+                        },
+                    ],
+                    None,
+                )
+                .await?;
+            eprintln!("retired {old}; {id} signs from now on");
+            println!("{id}");
+        }
+        KeyAction::Revoke {
+            store,
+            key_id,
+            compromised_since,
+            reason,
+        } => {
+            let registry = store.registry().await?;
+            let since = match compromised_since {
+                Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                    .context(
+                        "--compromised-since is an RFC 3339 time, such as 2026-11-24T09:00:00Z",
+                    )?
+                    .with_timezone(&chrono::Utc),
+                None => registry.now(),
+            };
+            registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::RevokeSigningKey {
+                        key_id: key_id.clone(),
+                        compromised_since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        reason: reason
+                            .parse()
+                            .context("a reason of 3 to 2,000 characters")?,
+                    },
+                    None,
+                )
+                .await?;
+            eprintln!("revoked {key_id} as compromised since {since}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve_command(
     store: StoreArgs,
     bind: String,
-    public_url: Option<String>,
     demo: bool,
     workers: Option<usize>,
-    signing_key: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let registry = store.registry().await?;
+    let listener =
+        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let address = listener.local_addr()?;
+    let public_url = store
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let registry = store.registry_at(&public_url).await?;
     tracing::info!(
         store = registry.store().kind(),
         events = registry.size(),
         "opened the registry"
     );
-    let key_path = match signing_key {
-        Some(path) => path,
-        None => store.data_dir.join("keys").join("signing-key.pem"),
-    };
-    let (key, generated) =
-        crate::keys::load_or_generate(&key_path, &mut rand::rngs::OsRng).context("signing key")?;
-    if generated {
-        tracing::warn!(
-            path = %key_path.display(),
-            "no signing key was configured: generated a development signing key (for development only; give a managed key with --signing-key in production)"
-        );
-    }
-    let key_id = crate::keys::key_id(&key);
-    if registry.with_state(|s| !s.keys.iter().any(|k| k.key_id == key_id)) {
-        registry
-            .execute(
-                &Actor::system(),
-                DomainCommand::AddSigningKey {
-                    key_id: key_id.clone(),
-                    public_key_multibase: crate::keys::public_multibase(&key),
-                },
-                None,
-            )
-            .await?;
-        tracing::info!(key_id, "published the signing key's public half");
-    }
     if demo && registry.with_state(|s| s.organisations.is_empty()) {
         let outcome = crate::demo::load(&registry).await?;
         tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
+    }
+    let signed = registry.issue_missing_credentials().await?;
+    if signed > 0 {
+        tracing::info!("signed credentials for {signed} awards that had none");
     }
     spawn_background(
         registry.clone(),
         Duration::from_secs(1),
         Duration::from_secs(3600),
     );
-    let listener =
-        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
-    let address = listener.local_addr()?;
-    let public_url = public_url.unwrap_or_else(|| format!("http://{address}"));
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
     let state = AppState::new(registry, &public_url);
     let workers =

@@ -24,14 +24,9 @@ pub enum KeyError {
     Malformed(PathBuf),
 }
 
-/// The multicodec prefix of an Ed25519 public key (0xed, as a varint).
-const ED25519_PUB: [u8; 2] = [0xed, 0x01];
-
 /// The public key as a `Multikey` multibase string (`z6Mk…`).
 pub fn public_multibase(key: &SigningKey) -> String {
-    let mut bytes = ED25519_PUB.to_vec();
-    bytes.extend_from_slice(key.verifying_key().as_bytes());
-    format!("z{}", bs58::encode(bytes).into_string())
+    crate::credential::public_multibase(&key.verifying_key())
 }
 
 /// A key id derived from the public key, so an id can never name two keys.
@@ -80,14 +75,22 @@ pub fn generate(path: &Path, rng: &mut dyn RngCore) -> Result<SigningKey, KeyErr
     Ok(key)
 }
 
-/// Loads the key at `path`, or generates one there if there is none. The flag says it was new.
-pub fn load_or_generate(
-    path: &Path,
+/// Where the key `key_id` lives in a keys folder.
+pub fn path_of(keys_dir: &Path, key_id: &str) -> PathBuf {
+    keys_dir.join(format!("{key_id}.pem"))
+}
+
+/// Generates a key into the keys folder, named by its id.
+pub fn generate_in(
+    keys_dir: &Path,
     rng: &mut dyn RngCore,
-) -> Result<(SigningKey, bool), KeyError> {
-    if path.exists() {
-        load(path).map(|k| (k, false))
-    } else {
-        generate(path, rng).map(|k| (k, true))
-    }
+) -> Result<(SigningKey, String), KeyError> {
+    let mut tag = [0u8; 8];
+    rng.fill_bytes(&mut tag);
+    let temporary = keys_dir.join(format!(".new-{}.pem", hex::encode(tag)));
+    let key = generate(&temporary, rng)?;
+    let id = key_id(&key);
+    let path = path_of(keys_dir, &id);
+    fs::rename(&temporary, &path).map_err(|source| KeyError::Io { path, source })?;
+    Ok((key, id))
 }

@@ -190,6 +190,30 @@ pub struct WriterStats {
     pub appends: std::sync::atomic::AtomicU64,
 }
 
+/// The key the registry signs with, and the names it signs under.
+#[derive(Clone)]
+pub struct Signing {
+    pub key_id: String,
+    pub key: ed25519_dalek::SigningKey,
+    /// The base URL credentials name (ids, status list, achievements).
+    pub public_url: String,
+    /// The issuer's did:web.
+    pub did: String,
+}
+
+impl fmt::Debug for Signing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the private key.
+        f.debug_struct("Signing")
+            .field("key_id", &self.key_id)
+            .field("did", &self.did)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The signed status list as last built: (log size, key id, JSON bytes).
+type SignedStatusList = (u64, String, Arc<Vec<u8>>);
+
 /// The registry service.
 pub struct Registry {
     store: Store,
@@ -199,6 +223,8 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
     stats: Arc<WriterStats>,
+    signing: RwLock<Option<Signing>>,
+    status_list_cache: Mutex<Option<SignedStatusList>>,
 }
 
 impl fmt::Debug for Registry {
@@ -235,6 +261,8 @@ impl Registry {
             clock,
             rng: Mutex::new(rng),
             stats,
+            signing: RwLock::new(None),
+            status_list_cache: Mutex::new(None),
         });
         registry.catch_up().await?;
         if registry.size() == 0 {
@@ -375,16 +403,17 @@ impl Registry {
             };
             let mut streams: Vec<String> = Vec::new();
             let mut events: Vec<Event> = Vec::new();
-            let writes = if commands.len() == 1 {
+            let now = self.now();
+            let mut post = if commands.len() == 1 {
                 let command = commands.into_iter().next().expect("one command");
                 streams.extend(streams_read(&command, &cache.state));
                 events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
                 let mut scratch = scratch_for(&cache.state, &events);
-                for (i, e) in events.iter().enumerate() {
-                    scratch.apply(cache.state.size + i as u64, e);
+                for e in &events {
+                    scratch.apply(scratch.size, e);
                 }
                 progress(1);
-                writes_for(&scratch, &events)
+                scratch
             } else {
                 let mut state = cache.state.clone();
                 for (index, command) in commands.into_iter().enumerate() {
@@ -400,8 +429,11 @@ impl Registry {
                     events.extend(decided);
                     progress(index + 1);
                 }
-                writes_for(&state, &events)
+                state
             };
+            let credentials = self.sign_credentials(&cache.state, &mut post, &events, now);
+            events.extend(credentials);
+            let writes = writes_for(&post, &events);
             for e in &events {
                 let s = e.stream();
                 if !streams.contains(&s) {
@@ -415,7 +447,7 @@ impl Registry {
                     (s, v)
                 })
                 .collect();
-            let recorded_at = self.now().to_rfc3339_opts(SecondsFormat::Micros, true);
+            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
             AppendRequest {
                 events: events
                     .into_iter()
@@ -838,5 +870,242 @@ impl Registry {
             progress(index + 1);
         }
         refused
+    }
+}
+
+impl Registry {
+    /// Signs new credentials with `signing` from now on.
+    pub fn set_signing(&self, signing: Signing) {
+        *self
+            .signing
+            .write()
+            .expect("the signing lock is never poisoned") = Some(signing);
+    }
+
+    pub fn signing(&self) -> Option<Signing> {
+        self.signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()
+    }
+
+    /// The credentials that `events` call for (an award issued or amended gets a newly signed
+    /// one), applied to `post`, the state after the events. None without a signing key.
+    fn sign_credentials(
+        &self,
+        before: &State,
+        post: &mut State,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let Some(signing) = self.signing() else {
+            return Vec::new();
+        };
+        let numbers: Vec<CertificateNumber> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::AwardIssued {
+                    certificate_number, ..
+                }
+                | Event::AwardAmended {
+                    certificate_number, ..
+                } => Some(certificate_number.clone()),
+                _ => None,
+            })
+            .collect();
+        if numbers.is_empty() {
+            return Vec::new();
+        }
+        let mut used: std::collections::HashSet<String> = before
+            .awards
+            .values()
+            .filter_map(|a| a.status_list_index.clone())
+            .collect();
+        let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut out = Vec::new();
+        for number in numbers {
+            let Some(award) = post.awards.get(&number) else {
+                continue;
+            };
+            let index = award.status_list_index.clone().unwrap_or_else(|| {
+                loop {
+                    let candidate = self
+                        .rng
+                        .lock()
+                        .expect("the random source's lock is never poisoned")
+                        .gen_range(0..crate::credential::STATUS_LIST_SIZE)
+                        .to_string();
+                    if used.insert(candidate.clone()) {
+                        break candidate;
+                    }
+                }
+            });
+            let unsigned = crate::credential::open_badge(
+                award,
+                award.credentials.len() as u64 + 1,
+                &index,
+                &signing.did,
+                &signing.public_url,
+            );
+            let credential = crate::credential::sign(
+                &unsigned,
+                &signing.key,
+                &format!("{}#{}", signing.did, signing.key_id),
+                &created,
+            );
+            let event = Event::CredentialIssued {
+                certificate_number: number,
+                organisation_id: award.organisation_id,
+                key_id: signing.key_id.clone(),
+                status_list_index: index,
+                credential,
+            };
+            post.apply(post.size, &event);
+            out.push(event);
+        }
+        out
+    }
+
+    /// Issues a credential for every award that has none (after a signing key is first set up).
+    pub async fn issue_missing_credentials(&self) -> Result<usize, ServiceError> {
+        if self.signing().is_none() {
+            return Ok(0);
+        }
+        self.catch_up().await?;
+        let now = self.now();
+        let request = {
+            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let missing: Vec<&Award> = cache
+                .state
+                .awards
+                .values()
+                .filter(|a| a.credentials.is_empty())
+                .collect();
+            if missing.is_empty() {
+                return Ok(0);
+            }
+            // Pretend each was just issued, so the same code signs them.
+            let pretend: Vec<Event> = missing
+                .iter()
+                .map(|a| Event::AwardAmended {
+                    certificate_number: a.certificate_number.clone(),
+                    organisation_id: a.organisation_id,
+                    organisation_name: a.organisation_name.clone(),
+                    reason: "credential".parse().expect("a valid reason"),
+                })
+                .collect();
+            let mut post = cache.state.clone();
+            let events = self.sign_credentials(&cache.state, &mut post, &pretend, now);
+            let streams: Vec<String> = events.iter().map(Event::stream).collect();
+            let expected = streams
+                .into_iter()
+                .map(|s| {
+                    let v = cache.versions.get(&s).copied();
+                    (s, v)
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .collect();
+            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+            AppendRequest {
+                events: events
+                    .into_iter()
+                    .map(|e| {
+                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), "system".into())
+                    })
+                    .collect(),
+                expected,
+                idempotency: None,
+                writes: Vec::new(),
+            }
+        };
+        let count = request.events.len();
+        self.append(request).await?;
+        self.catch_up().await?;
+        Ok(count)
+    }
+
+    /// A number that changes whenever the keys do (for the did.json ETag).
+    pub fn keys_version(&self) -> String {
+        self.read_cache(|c| {
+            let revoked = c
+                .state
+                .keys
+                .iter()
+                .filter(|k| k.revoked_since.is_some())
+                .count();
+            format!("{}-{revoked}", c.state.keys.len())
+        })
+    }
+
+    /// The did:web document of the registry's keys.
+    pub fn did_document(&self) -> Option<serde_json::Value> {
+        let signing = self.signing()?;
+        let keys = self.read_cache(|c| {
+            c.state
+                .keys
+                .iter()
+                .map(|k| crate::credential::PublishedKey {
+                    key_id: k.key_id.clone(),
+                    public_key_multibase: k.public_key_multibase.clone(),
+                    trusted: k.revoked_since.is_none(),
+                })
+                .collect::<Vec<_>>()
+        });
+        Some(crate::credential::did_document(&signing.did, &keys))
+    }
+
+    /// The signed revocation status list, as JSON bytes (cached until the log or the key moves).
+    pub fn status_list(&self) -> Option<Arc<Vec<u8>>> {
+        let signing = self.signing()?;
+        let size = self.size();
+        let mut cache = self
+            .status_list_cache
+            .lock()
+            .expect("the status list cache lock is never poisoned");
+        if let Some((s, k, bytes)) = cache.as_ref() {
+            if *s == size && *k == signing.key_id {
+                return Some(bytes.clone());
+            }
+        }
+        let (revoked, since) = self.read_cache(|c| {
+            let mut revoked = Vec::new();
+            let mut since: Option<NaiveDate> = None;
+            for a in c.state.awards.values() {
+                since = since.min(Some(a.awarded_on)).or(Some(a.awarded_on));
+                if a.standing != crate::domain::Standing::Revoked {
+                    continue;
+                }
+                if let Some(i) = a.status_list_index.as_ref().and_then(|i| i.parse().ok()) {
+                    revoked.push(i);
+                }
+                for h in &a.history {
+                    if let crate::domain::state::AwardChange::Revoked { on, .. } = h.change {
+                        since = since.max(Some(on));
+                    }
+                }
+            }
+            (revoked, since)
+        });
+        let valid_from = crate::credential::uk_midnight(
+            since.unwrap_or_else(|| NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date")),
+        );
+        let issuer = crate::domain::types::issuer_name_on(self.today());
+        let unsigned = crate::credential::status_list(
+            &revoked,
+            &signing.did,
+            issuer,
+            &signing.public_url,
+            &valid_from,
+        );
+        let signed = crate::credential::sign(
+            &unsigned,
+            &signing.key,
+            &format!("{}#{}", signing.did, signing.key_id),
+            &valid_from,
+        );
+        let bytes = Arc::new(serde_json::to_vec(&signed).expect("JSON serialises"));
+        *cache = Some((size, signing.key_id.clone(), bytes.clone()));
+        Some(bytes)
     }
 }

@@ -83,6 +83,15 @@ pub enum Command {
         key_id: String,
         public_key_multibase: String,
     },
+    RetireSigningKey {
+        key_id: String,
+        at: String,
+    },
+    RevokeSigningKey {
+        key_id: String,
+        compromised_since: String,
+        reason: Reason,
+    },
 }
 
 impl Command {
@@ -197,6 +206,13 @@ pub enum DomainError {
     CycleInvalid,
     #[error("a key with the id {0} already exists: key ids are never reused")]
     KeyIdTaken(String),
+    #[error("no signing key has the id {0}")]
+    KeyNotFound(String),
+    #[error("the key {key_id} is already {status}")]
+    KeyNotActive {
+        key_id: String,
+        status: &'static str,
+    },
 }
 
 impl DomainError {
@@ -224,15 +240,17 @@ impl DomainError {
             DomainError::CycleDatesOutOfOrder(_) => "cycle_dates_out_of_order",
             DomainError::CycleInvalid => "cycle_invalid",
             DomainError::KeyIdTaken(_) => "key_id_taken",
+            DomainError::KeyNotFound(_) => "key_not_found",
+            DomainError::KeyNotActive { .. } => "key_not_active",
         }
     }
 
     /// What kind of refusal this is, which the HTTP layer maps to a status.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DomainError::OrganisationNotFound(_) | DomainError::AwardNotFound(_) => {
-                ErrorKind::NotFound
-            }
+            DomainError::OrganisationNotFound(_)
+            | DomainError::AwardNotFound(_)
+            | DomainError::KeyNotFound(_) => ErrorKind::NotFound,
             DomainError::VersionMismatch { .. } => ErrorKind::Precondition,
             DomainError::OrganisationExists(_)
             | DomainError::OdsCodeTaken(_)
@@ -241,7 +259,8 @@ impl DomainError {
             | DomainError::ExpiryAlreadyRecorded(_)
             | DomainError::ProgrammeAlreadyInPhase(_)
             | DomainError::ProgrammeEnded
-            | DomainError::KeyIdTaken(_) => ErrorKind::Conflict,
+            | DomainError::KeyIdTaken(_)
+            | DomainError::KeyNotActive { .. } => ErrorKind::Conflict,
             _ => ErrorKind::Rule,
         }
     }
@@ -288,7 +307,9 @@ pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
         | Command::PauseProgramme { .. }
         | Command::ResumeProgramme { .. }
         | Command::SunsetProgramme { .. } => vec![PROGRAMME_STREAM.to_owned()],
-        Command::AddSigningKey { .. } => Vec::new(),
+        Command::AddSigningKey { .. }
+        | Command::RetireSigningKey { .. }
+        | Command::RevokeSigningKey { .. } => vec![super::events::KEYS_STREAM.to_owned()],
     }
 }
 
@@ -546,6 +567,45 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
             Ok(vec![Event::SigningKeyAdded {
                 key_id,
                 public_key_multibase,
+            }])
+        }
+        Command::RetireSigningKey { key_id, at } => {
+            let key = state
+                .keys
+                .iter()
+                .find(|k| k.key_id == key_id)
+                .ok_or_else(|| DomainError::KeyNotFound(key_id.clone()))?;
+            if key.status() != "active" {
+                return Err(DomainError::KeyNotActive {
+                    key_id,
+                    status: key.status(),
+                });
+            }
+            Ok(vec![Event::SigningKeyRetired {
+                key_id,
+                retired_at: at,
+            }])
+        }
+        Command::RevokeSigningKey {
+            key_id,
+            compromised_since,
+            reason,
+        } => {
+            let key = state
+                .keys
+                .iter()
+                .find(|k| k.key_id == key_id)
+                .ok_or_else(|| DomainError::KeyNotFound(key_id.clone()))?;
+            if key.revoked_since.is_some() {
+                return Err(DomainError::KeyNotActive {
+                    key_id,
+                    status: "revoked",
+                });
+            }
+            Ok(vec![Event::SigningKeyRevoked {
+                key_id,
+                compromised_since,
+                reason,
             }])
         }
     }

@@ -140,6 +140,25 @@ pub enum Event {
         /// The Ed25519 public key as a multibase `Multikey` (`z6Mk…`).
         public_key_multibase: String,
     },
+    /// The key signs nothing more; what it signed stays valid.
+    SigningKeyRetired {
+        key_id: String,
+        retired_at: String,
+    },
+    /// The key was compromised: what it signed from `compromised_since` on is not to be trusted.
+    SigningKeyRevoked {
+        key_id: String,
+        compromised_since: String,
+        reason: Reason,
+    },
+    /// A signed credential for an award (recorded by the service, which holds the key).
+    CredentialIssued {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        key_id: String,
+        status_list_index: String,
+        credential: serde_json::Value,
+    },
     ApiTokenCreated {
         token_id: String,
         role: String,
@@ -178,6 +197,9 @@ impl Event {
             Event::ProgrammeResumed { .. } => "programme_resumed",
             Event::ProgrammeSunset { .. } => "programme_sunset",
             Event::SigningKeyAdded { .. } => "signing_key_added",
+            Event::SigningKeyRetired { .. } => "signing_key_retired",
+            Event::SigningKeyRevoked { .. } => "signing_key_revoked",
+            Event::CredentialIssued { .. } => "credential_issued",
             Event::ApiTokenCreated { .. } => "api_token_created",
             Event::ApiTokenRevoked { .. } => "api_token_revoked",
         }
@@ -211,12 +233,17 @@ impl Event {
             }
             | Event::AwardExpired {
                 organisation_id, ..
+            }
+            | Event::CredentialIssued {
+                organisation_id, ..
             } => organisation_stream(*organisation_id),
             Event::CycleScheduled(_)
             | Event::ProgrammePaused { .. }
             | Event::ProgrammeResumed { .. }
             | Event::ProgrammeSunset { .. } => PROGRAMME_STREAM.to_owned(),
-            Event::SigningKeyAdded { .. } => KEYS_STREAM.to_owned(),
+            Event::SigningKeyAdded { .. }
+            | Event::SigningKeyRetired { .. }
+            | Event::SigningKeyRevoked { .. } => KEYS_STREAM.to_owned(),
             Event::ApiTokenCreated { token_id, .. } | Event::ApiTokenRevoked { token_id } => {
                 format!("token-{token_id}")
             }
@@ -252,6 +279,9 @@ impl Event {
                 certificate_number, ..
             }
             | Event::AwardExpired {
+                certificate_number, ..
+            }
+            | Event::CredentialIssued {
                 certificate_number, ..
             } => Some(certificate_number),
             _ => None,

@@ -100,6 +100,10 @@ pub struct Award {
     pub standing: Standing,
     pub expiry_recorded: bool,
     pub history: Vec<HistoryEntry>,
+    /// Every credential signed for the award, oldest first; the last is current.
+    pub credentials: Vec<IssuedCredential>,
+    /// The award's entry in the revocation status list, once a credential is issued.
+    pub status_list_index: Option<String>,
     /// The log position of the award's latest event: its version, and its HTTP `ETag`.
     pub last_position: u64,
 }
@@ -171,6 +175,26 @@ impl Programme {
 pub struct SigningKey {
     pub key_id: String,
     pub public_key_multibase: String,
+    pub retired_at: Option<String>,
+    pub revoked_since: Option<String>,
+}
+
+impl SigningKey {
+    pub fn status(&self) -> &'static str {
+        match (&self.revoked_since, &self.retired_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(_)) => "retired",
+            (None, None) => "active",
+        }
+    }
+}
+
+/// A credential signed for an award, kept as it was signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedCredential {
+    pub position: u64,
+    pub key_id: String,
+    pub credential: serde_json::Value,
 }
 
 /// Everything the log says, folded.
@@ -194,6 +218,14 @@ impl State {
             .rev()
             .filter_map(|n| self.awards.get(n))
             .find(|a| matches!(a.standing, Standing::Active | Standing::Suspended))
+    }
+
+    /// The key new signatures are made with: the newest that is neither retired nor revoked.
+    pub fn active_key(&self) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.retired_at.is_none() && k.revoked_since.is_none())
     }
 
     pub fn organisation_by_ods(&self, ods: &OdsCode) -> Option<&Organisation> {
@@ -282,6 +314,8 @@ impl State {
                         framework_version: framework_version.clone(),
                         standing: Standing::Active,
                         expiry_recorded: false,
+                        credentials: Vec::new(),
+                        status_list_index: None,
                         history: vec![HistoryEntry {
                             position,
                             change: AwardChange::Issued {
@@ -406,7 +440,40 @@ impl State {
             } => self.keys.push(SigningKey {
                 key_id: key_id.clone(),
                 public_key_multibase: public_key_multibase.clone(),
+                retired_at: None,
+                revoked_since: None,
             }),
+            Event::SigningKeyRetired { key_id, retired_at } => {
+                if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == *key_id) {
+                    k.retired_at = Some(retired_at.clone());
+                }
+            }
+            Event::SigningKeyRevoked {
+                key_id,
+                compromised_since,
+                ..
+            } => {
+                if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == *key_id) {
+                    k.revoked_since = Some(compromised_since.clone());
+                }
+            }
+            Event::CredentialIssued {
+                certificate_number,
+                key_id,
+                status_list_index,
+                credential,
+                ..
+            } => {
+                if let Some(award) = self.awards.get_mut(certificate_number) {
+                    award.credentials.push(IssuedCredential {
+                        position,
+                        key_id: key_id.clone(),
+                        credential: credential.clone(),
+                    });
+                    award.status_list_index = Some(status_list_index.clone());
+                    award.last_position = position;
+                }
+            }
             Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => {}
         }
     }

@@ -286,3 +286,88 @@ pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, format!("public, max-age={MAX_AGE}")))
         .body(state.openapi_json.clone())
 }
+
+/// The did:web document: the registry's keys, so anyone can check its signatures offline.
+pub async fn did_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let document = state.registry.did_document().ok_or_else(no_signing_key)?;
+    let body = serde_json::to_string(&document).map_err(|e| super::error::internal(&e))?;
+    let tag = EntityTag::new_strong(format!("keys-{}", state.registry.keys_version()));
+    let mut response = cached(&req, tag, MAX_AGE * 5, body);
+    set_content_type(&mut response, "application/did+json");
+    Ok(response)
+}
+
+fn no_signing_key() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "no_signing_key",
+        "this registry has no signing key configured yet",
+    )
+}
+
+fn set_content_type(response: &mut HttpResponse, value: &'static str) {
+    if response.status() == actix_web::http::StatusCode::OK {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(value),
+        );
+    }
+}
+
+/// The award's current signed Open Badges 3.0 credential.
+pub async fn credential(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&path)?;
+    let (award, _) = state
+        .registry
+        .award(&number)
+        .ok_or_else(|| not_found(number.as_str()))?;
+    let issued = award.credentials.last().ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "credential_not_issued",
+            format!("award {number} has no signed credential yet"),
+        )
+    })?;
+    let body = serde_json::to_string(&issued.credential).map_err(|e| super::error::internal(&e))?;
+    let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
+    let mut response = cached(&req, tag, MAX_AGE, body);
+    set_content_type(&mut response, "application/vc+ld+json");
+    Ok(response)
+}
+
+/// The signed revocation status list.
+pub async fn status_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if path.as_str() != crate::credential::STATUS_LIST_ID {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "status_list_not_found",
+            format!(
+                "there is no status list {:?}; the registry keeps one, with the id {}",
+                path.as_str(),
+                crate::credential::STATUS_LIST_ID
+            ),
+        ));
+    }
+    let bytes = state.registry.status_list().ok_or_else(no_signing_key)?;
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    let tag = EntityTag::new_strong(format!("status-{}", state.registry.size()));
+    let mut response = cached(
+        &req,
+        tag,
+        crate::credential::STATUS_LIST_TTL_MS / 1000,
+        body,
+    );
+    set_content_type(&mut response, "application/vc+ld+json");
+    Ok(response)
+}

@@ -368,11 +368,19 @@ async fn serve_starts_from_an_empty_folder_with_a_development_key() {
     assert!(page["total"].as_u64().is_some_and(|n| n >= 30), "{page}");
     let log = text(&output.stderr);
     assert!(log.contains("generated a development signing key"), "{log}");
-    let key = dir.path().join("wexqs-data/keys/signing-key.pem");
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&key).expect("a key file").permissions(),
-    );
-    assert_eq!(mode & 0o777, 0o600);
+    let keys: Vec<_> = std::fs::read_dir(dir.path().join("wexqs-data/keys"))
+        .expect("a keys folder")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].extension().is_some_and(|e| e == "pem"));
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(p).expect("metadata").permissions(),
+        )
+    };
+    assert_eq!(mode(&keys[0]) & 0o777, 0o600);
+    assert_eq!(mode(&dir.path().join("wexqs-data/keys")) & 0o777, 0o700);
     assert!(dir.path().join("wexqs-data/registry.db").exists());
     assert!(
         !log.contains("PRIVATE KEY"),

@@ -146,6 +146,25 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         .expect("a reviewer token");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed as u8; 32]);
+    let key_id = wexqs::keys::key_id(&key);
+    registry
+        .execute(
+            &Actor::cli(),
+            wexqs::domain::Command::AddSigningKey {
+                key_id: key_id.clone(),
+                public_key_multibase: wexqs::keys::public_multibase(&key),
+            },
+            None,
+        )
+        .await
+        .expect("the key is published");
+    registry.set_signing(wexqs::service::Signing {
+        key_id,
+        key,
+        public_url: base.clone(),
+        did: wexqs::credential::did_web(&base),
+    });
     let state = AppState::new(registry.clone(), &base);
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {
