@@ -6,6 +6,7 @@
 
 mod api;
 mod cli;
+mod credentials;
 mod domain_rules;
 mod helpers;
 mod openapi_spec;

