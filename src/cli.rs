@@ -105,6 +105,21 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Check a credential (JSON) or a baked logo (PNG, SVG) offline, against the issuer's
+    /// did.json and a status list saved from the registry.
+    Verify {
+        /// The credential (.json) or baked image (.png, .svg).
+        file: PathBuf,
+        /// The issuer's DID document (saved from /.well-known/did.json).
+        #[arg(long)]
+        did: PathBuf,
+        /// The status list (saved from /v1/status-lists/1).
+        #[arg(long)]
+        status_list: Option<PathBuf>,
+        /// Check as of this time (RFC 3339) rather than now.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Check the log.
     Log {
         #[command(subcommand)]
@@ -352,6 +367,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve_command(store, bind, demo, workers).await?;
         }
         Command::Keys { action } => return keys_command(action).await,
+        Command::Verify {
+            file,
+            did,
+            status_list,
+            at,
+        } => return verify_command(&file, &did, status_list.as_deref(), at.as_deref()),
         Command::Migrate { store } => {
             let s = store.open().await?;
             let head = s.head().await?;
@@ -477,6 +498,57 @@ fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
         errors.len()
     );
     ExitCode::FAILURE
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+fn verify_command(
+    file: &Path,
+    did: &Path,
+    status_list: Option<&Path>,
+    at: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let content_type = match file.extension().and_then(|e| e.to_str()) {
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/json",
+    };
+    let presented = crate::verify::extract(content_type, &body)?;
+    let did = read_json(did)?;
+    let list = status_list.map(read_json).transpose()?;
+    let now = match at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .context("--at is an RFC 3339 time, such as 2027-01-01T00:00:00Z")?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let report = crate::verify::check_credential(
+        &presented,
+        Some(&did),
+        list.as_ref(),
+        &|_| None,
+        now,
+        None,
+    );
+    for c in &report.checks {
+        println!(
+            "{} {}: {}",
+            if c.passed { "pass" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    println!("{}", report.verdict);
+    Ok(if report.verdict == "valid" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> {

@@ -13,6 +13,7 @@
 //! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
 //! append is one transaction; statuses are computed from events and a date, never stored.
 
+pub mod artefacts;
 pub mod cli;
 pub mod credential;
 pub mod demo;
@@ -23,3 +24,4 @@ pub mod keys;
 pub mod projection;
 pub mod service;
 pub mod store;
+pub mod verify;

@@ -1025,6 +1025,19 @@ impl Registry {
         Ok(count)
     }
 
+    /// When a key was revoked as compromised, if it was.
+    pub fn key_revoked_since(&self, key_id: &str) -> Option<DateTime<Utc>> {
+        self.read_cache(|c| {
+            c.state
+                .keys
+                .iter()
+                .find(|k| k.key_id == key_id)
+                .and_then(|k| k.revoked_since.as_deref())
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        })
+    }
+
     /// A number that changes whenever the keys do (for the did.json ETag).
     pub fn keys_version(&self) -> String {
         self.read_cache(|c| {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod images;
 pub mod public;
 pub mod views;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub public_url: String,
     /// The OpenAPI document as JSON, converted once from `openapi/openapi.yaml`.
     pub openapi_json: String,
+    /// Rendered images, shared by the workers.
+    pub images: Arc<images::ImageCache>,
 }
 
 /// The API description, as written.
@@ -39,6 +42,7 @@ impl AppState {
             registry,
             public_url: public_url.trim_end_matches('/').to_owned(),
             openapi_json: spec.to_string(),
+            images: Arc::default(),
         }
     }
 }
@@ -62,8 +66,15 @@ macro_rules! route_table {
 route_table! {
     get "/v1/awards/{certificate_number}" => public::award,
     get "/v1/awards/{certificate_number}/verification" => public::verification,
+    post "/v1/verify" => public::verify,
     get "/v1/register" => public::register,
     get "/v1/awards/{certificate_number}/credential" => public::credential,
+    get "/v1/awards/{certificate_number}/logo.svg" => images::logo_svg,
+    get "/v1/awards/{certificate_number}/logo.png" => images::logo_png,
+    get "/v1/awards/{certificate_number}/qr.svg" => images::qr_svg,
+    get "/v1/awards/{certificate_number}/qr.png" => images::qr_png,
+    get "/achievements/{level}/logo.svg" => images::level_logo_svg,
+    get "/achievements/{level}/logo.png" => images::level_logo_png,
     get "/v1/status-lists/{list_id}" => public::status_list,
     get "/.well-known/did.json" => public::did_json,
     get "/v1/programme" => public::programme,
@@ -116,7 +127,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn cors() -> Cors {
     Cors::default()
         .allow_any_origin()
-        .allowed_methods([Method::GET, Method::HEAD])
+        .allowed_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_any_header()
         .expose_headers([header::ETAG, header::CACHE_CONTROL, header::RETRY_AFTER])
         .max_age(86_400)

@@ -371,3 +371,64 @@ pub async fn status_list(
     set_content_type(&mut response, "application/vc+ld+json");
     Ok(response)
 }
+
+/// The largest credential or baked image `POST /v1/verify` reads.
+pub const MAX_PRESENTED: usize = 2 * 1024 * 1024;
+
+/// Checks a presented credential (JSON, or baked into a PNG or an SVG), each check by name.
+pub async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use crate::verify::{PresentedError, RegistryView, check_credential, extract};
+    if body.len() > MAX_PRESENTED {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "a presented credential or baked image is at most 2 MiB",
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_ascii_lowercase();
+    let presented = extract(&content_type, &body).map_err(|e| match e {
+        PresentedError::UnsupportedType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            e.to_string(),
+        ),
+        other => ApiError::bad_request("credential_unreadable", other.to_string()),
+    })?;
+    let registry = &state.registry;
+    let did = registry.did_document();
+    let list = registry
+        .status_list()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let number = presented
+        .get("credentialSubject")
+        .and_then(|s| s.get("id"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| id.rsplit('/').next())
+        .and_then(|n| n.parse::<crate::domain::CertificateNumber>().ok());
+    let found = number.as_ref().and_then(|n| registry.award(n));
+    let programme = registry.programme();
+    let report = check_credential(
+        &presented,
+        did.as_ref(),
+        list.as_ref(),
+        &|key_id| registry.key_revoked_since(key_id),
+        registry.now(),
+        Some(RegistryView {
+            award: found.as_ref().map(|(a, _)| a),
+            programme: &programme,
+            today: registry.today(),
+        }),
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(report))
+}

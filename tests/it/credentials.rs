@@ -310,3 +310,329 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
     assert_eq!(kept.len(), 2);
     assert_eq!(kept[0].credential, old_credential);
 }
+
+fn decode_qr(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut pixels).expect("a frame");
+    let channels = info.color_type.samples();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[(y * w + x) * channels]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+async fn bytes(app: &TestApp, path: &str, content_type: &str) -> Vec<u8> {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some(content_type),
+        "{path}"
+    );
+    response.bytes().await.expect("a body").to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_url() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Severn Vale Ambulance Service NHS Trust", None)
+        .await;
+    let number = app.award(&org, "silver", "2025-03-03").await;
+    let credential = get_json(&app, &format!("/v1/awards/{number}/credential")).await;
+
+    let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
+    let baked: Value = serde_json::from_str(
+        &wexqs::artefacts::unbake_png(&png)
+            .expect("a PNG")
+            .expect("a baked credential"),
+    )
+    .expect("JSON");
+    assert_eq!(baked, credential);
+    let svg = String::from_utf8(
+        bytes(
+            &app,
+            &format!("/v1/awards/{number}/logo.svg"),
+            "image/svg+xml",
+        )
+        .await,
+    )
+    .expect("UTF-8");
+    assert!(svg.contains(
+        "<title id=\"wexqs-title\">Work Experience Quality Standard: Silver award</title>"
+    ));
+    assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""));
+    let baked_svg: Value =
+        serde_json::from_str(&wexqs::artefacts::unbake_svg(&svg).expect("a baked credential"))
+            .expect("JSON");
+    assert_eq!(baked_svg, credential);
+    let did = get_json(&app, "/.well-known/did.json").await;
+    let status_list = get_json(&app, "/v1/status-lists/1").await;
+    for c in [&baked, &baked_svg] {
+        let verdict =
+            independent(&json!({"credential": c, "did_document": did, "status_list": status_list}));
+        assert_eq!(verdict["verified"], true, "{verdict}");
+    }
+    // The same award and key give the same bytes.
+    assert_eq!(
+        png,
+        bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await
+    );
+
+    let qr = bytes(&app, &format!("/v1/awards/{number}/qr.png"), "image/png").await;
+    assert_eq!(decode_qr(&qr), format!("{}/verify/{number}", app.base));
+    let qr_svg = String::from_utf8(
+        bytes(
+            &app,
+            &format!("/v1/awards/{number}/qr.svg"),
+            "image/svg+xml",
+        )
+        .await,
+    )
+    .expect("UTF-8");
+    assert!(
+        qr_svg.starts_with("<?xml") || qr_svg.starts_with("<svg"),
+        "{qr_svg:.80}"
+    );
+
+    let plain = bytes(&app, "/achievements/gold/logo.png", "image/png").await;
+    assert_eq!(wexqs::artefacts::unbake_png(&plain).expect("a PNG"), None);
+    assert_eq!(
+        app.get("/achievements/platinum/logo.svg").await.status(),
+        404
+    );
+}
+
+async fn post_verify(app: &TestApp, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/verify"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("answered")
+}
+
+fn failed(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_verify_names_each_check_and_the_one_that_fails() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Cotswold Edge Healthcare NHS Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-08-24").await;
+    let credential = get_json(&app, &format!("/v1/awards/{number}/credential")).await;
+    let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
+    let svg = bytes(
+        &app,
+        &format!("/v1/awards/{number}/logo.svg"),
+        "image/svg+xml",
+    )
+    .await;
+
+    for (content_type, body) in [
+        (
+            "application/vc+ld+json",
+            serde_json::to_vec(&credential).expect("JSON"),
+        ),
+        ("image/png", png.clone()),
+        ("image/svg+xml", svg),
+    ] {
+        let report: Value = post_verify(&app, content_type, body)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(report["verdict"], "valid", "{content_type}: {report}");
+        let names: Vec<&str> = report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            ["signature", "key", "validity", "status", "registry"]
+        );
+    }
+
+    let mut tampered = credential.clone();
+    tampered["validUntil"] = json!("2099-01-01T00:00:00Z");
+    let report: Value = post_verify(
+        &app,
+        "application/json",
+        serde_json::to_vec(&tampered).expect("JSON"),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(report["verdict"], "invalid");
+    assert_eq!(failed(&report), ["signature", "registry"]);
+
+    app.admin_post(
+        &format!("/v1/admin/awards/{number}/suspend"),
+        json!({"reason": "under review"}),
+    )
+    .await;
+    let report: Value = post_verify(&app, "image/png", png.clone())
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(failed(&report), ["registry"], "{report}");
+    app.admin_post(
+        &format!("/v1/admin/awards/{number}/revoke"),
+        json!({"reason": "issued in error"}),
+    )
+    .await;
+    let report: Value = post_verify(&app, "image/png", png)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(failed(&report), ["status", "registry"], "{report}");
+
+    let response = post_verify(&app, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(response.status(), 415);
+    let plain = bytes(&app, "/achievements/gold/logo.png", "image/png").await;
+    let response = post_verify(&app, "image/png", plain).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["code"], "credential_unreadable");
+    let response = post_verify(&app, "application/json", vec![b' '; 2 * 1024 * 1024 + 1]).await;
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Exe Estuary Community Health NHS Trust", None)
+        .await;
+    let before = app.award(&org, "bronze", "2025-01-10").await;
+    let signing = app.registry.signing().expect("signing");
+    // The key is compromised from a moment after the first credential was signed...
+    app.clock.set(crate::helpers::at(2026, 11, 25));
+    let other = app
+        .organisation("Mendip Hills Primary Care Network", None)
+        .await;
+    let after = app.award(&other, "silver", "2025-05-30").await;
+    app.registry
+        .execute(
+            &wexqs::service::Actor::cli(),
+            wexqs::domain::Command::RevokeSigningKey {
+                key_id: signing.key_id.clone(),
+                compromised_since: "2026-11-25T00:00:00Z".into(),
+                reason: "the key file was exposed".parse().expect("a reason"),
+            },
+            None,
+        )
+        .await
+        .expect("revoked");
+    let did = get_json(&app, "/.well-known/did.json").await;
+    assert_eq!(
+        did["assertionMethod"],
+        json!([]),
+        "a compromised key is no longer trusted"
+    );
+    let check = |number: String| {
+        let app = &app;
+        async move {
+            let c = get_json(app, &format!("/v1/awards/{number}/credential")).await;
+            let report: Value = post_verify(
+                app,
+                "application/json",
+                serde_json::to_vec(&c).expect("JSON"),
+            )
+            .await
+            .json()
+            .await
+            .expect("JSON");
+            report
+        }
+    };
+    let old = check(before).await;
+    assert_eq!(
+        old["verdict"], "valid",
+        "signed before the compromise: {old}"
+    );
+    let new = check(after).await;
+    assert_eq!(failed(&new), ["key"], "signed after the compromise: {new}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wexqs_verify_checks_a_credential_offline() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Tamar Valley Hospitals NHS Foundation Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-11-18").await;
+    let dir = tempfile::tempdir().expect("a folder");
+    let save = |name: &str, body: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).expect("written");
+        path
+    };
+    let did = save(
+        "did.json",
+        bytes(&app, "/.well-known/did.json", "application/did+json").await,
+    );
+    let list = save(
+        "list.json",
+        bytes(&app, "/v1/status-lists/1", "application/vc+ld+json").await,
+    );
+    let png = save(
+        "logo.png",
+        bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await,
+    );
+    let run = |file: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wexqs"))
+            .arg("verify")
+            .arg(file)
+            .arg("--did")
+            .arg(&did)
+            .arg("--status-list")
+            .arg(&list)
+            .args(extra)
+            .output()
+            .expect("wexqs runs")
+    };
+    let ok = run(&png, &[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    for name in ["signature", "key", "validity", "status"] {
+        assert!(stdout.contains(&format!("pass {name}:")), "{stdout}");
+    }
+    let expired = run(&png, &["--at", "2027-11-18T00:00:00Z"]);
+    assert!(!expired.status.success());
+    assert!(String::from_utf8_lossy(&expired.stdout).contains("FAIL validity: expired"));
+}

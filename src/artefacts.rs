@@ -1,0 +1,216 @@
+//! Artefacts derived from an award: the logo of each level (accessible SVG and its PNG
+//! rendering), logos baked with the award's credential (PNG `iTXt` chunk `openbadgecredential`,
+//! SVG `<openbadges:credential>`), and QR codes of the verification page. Pure and deterministic:
+//! the same inputs give the same bytes; fonts are embedded, never looked up on the machine.
+
+use std::sync::{Arc, OnceLock};
+
+use qrcode::QrCode;
+use qrcode::render::svg;
+
+use crate::domain::Level;
+use crate::domain::types::SCHEME;
+
+/// The PNG keyword a baked Open Badges credential sits under.
+pub const PNG_KEYWORD: &str = "openbadgecredential";
+/// The XML namespace of a baked SVG.
+pub const SVG_NAMESPACE: &str = "https://purl.imsglobal.org/ob/v3p0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtefactError {
+    #[error("the SVG cannot be rendered: {0}")]
+    Svg(String),
+    #[error("the PNG cannot be written or read: {0}")]
+    Png(String),
+    #[error("the QR code cannot hold this text: {0}")]
+    Qr(String),
+}
+
+/// (fill, ring, text) colours of a level; the level is always also written in words.
+fn colours(level: Level) -> (&'static str, &'static str, &'static str) {
+    match level {
+        Level::Bronze => ("#a86a32", "#6e4115", "#ffffff"),
+        Level::Silver => ("#8a9199", "#4b5259", "#ffffff"),
+        Level::Gold => ("#c99a06", "#7a5c00", "#1d1d1d"),
+    }
+}
+
+/// The logo of a level: a medal with the level's name in words, a `<title>` and a `<desc>`.
+pub fn logo_svg(level: Level) -> String {
+    let (fill, ring, text) = colours(level);
+    let name = level.title().to_uppercase();
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="240" height="240" viewBox="0 0 240 240" role="img" aria-labelledby="wexqs-title wexqs-desc">
+<title id="wexqs-title">Work Experience Quality Standard: {title} award</title>
+<desc id="wexqs-desc">The {title} level of the {SCHEME}, awarded by NHS England. Check an award's certificate number in the public register.</desc>
+<circle cx="120" cy="120" r="116" fill="{ring}"/>
+<circle cx="120" cy="120" r="104" fill="{fill}"/>
+<circle cx="120" cy="120" r="94" fill="none" stroke="{text}" stroke-width="2" stroke-opacity="0.6"/>
+<text x="120" y="78" text-anchor="middle" font-family="DejaVu Sans" font-size="15" fill="{text}">NHS ENGLAND</text>
+<text x="120" y="122" text-anchor="middle" font-family="DejaVu Sans" font-weight="bold" font-size="38" fill="{text}">WEx QS</text>
+<text x="120" y="160" text-anchor="middle" font-family="DejaVu Sans" font-weight="bold" font-size="26" fill="{text}">{name}</text>
+<text x="120" y="186" text-anchor="middle" font-family="DejaVu Sans" font-size="11" fill="{text}">WORK EXPERIENCE</text>
+<text x="120" y="200" text-anchor="middle" font-family="DejaVu Sans" font-size="11" fill="{text}">QUALITY STANDARD</text>
+</svg>
+"##,
+        title = level.title(),
+    )
+}
+
+fn render_options() -> &'static resvg::usvg::Options<'static> {
+    static OPTIONS: OnceLock<resvg::usvg::Options<'static>> = OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        let mut options = resvg::usvg::Options {
+            font_family: "DejaVu Sans".into(),
+            ..resvg::usvg::Options::default()
+        };
+        let fonts = options.fontdb_mut();
+        fonts.load_font_data(dejavu::sans::regular().to_vec());
+        fonts.load_font_data(dejavu::sans::bold().to_vec());
+        options
+    })
+}
+
+/// Renders an SVG to PNG at `scale` times its size, with `text` chunks (keyword, text) added.
+pub fn render_png(svg: &str, scale: f32, text: &[(&str, &str)]) -> Result<Vec<u8>, ArtefactError> {
+    let tree = resvg::usvg::Tree::from_str(svg, render_options())
+        .map_err(|e| ArtefactError::Svg(e.to_string()))?;
+    let size = tree.size();
+    let (w, h) = (
+        (size.width() * scale).ceil() as u32,
+        (size.height() * scale).ceil() as u32,
+    );
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| ArtefactError::Svg("the image has no area".into()))?;
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    // tiny-skia keeps premultiplied alpha; PNG wants it straight.
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for p in pixmap.pixels() {
+        let c = p.demultiply();
+        rgba.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
+    }
+    encode_png(w, h, png::ColorType::Rgba, &rgba, text)
+}
+
+fn encode_png(
+    w: u32,
+    h: u32,
+    colour: png::ColorType,
+    pixels: &[u8],
+    text: &[(&str, &str)],
+) -> Result<Vec<u8>, ArtefactError> {
+    let png_error = |e: png::EncodingError| ArtefactError::Png(e.to_string());
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(colour);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (keyword, value) in text {
+            encoder
+                .add_itxt_chunk((*keyword).to_owned(), (*value).to_owned())
+                .map_err(png_error)?;
+        }
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(pixels).map_err(png_error)?;
+        writer.finish().map_err(png_error)?;
+    }
+    Ok(out)
+}
+
+/// The PNG logo of a level (480 × 480), rendered once and kept.
+pub fn logo_png(level: Level) -> Result<Arc<Vec<u8>>, ArtefactError> {
+    static CACHE: OnceLock<[OnceLock<Arc<Vec<u8>>>; 3]> = OnceLock::new();
+    let cells = CACHE.get_or_init(Default::default);
+    let cell = &cells[level as usize];
+    if let Some(bytes) = cell.get() {
+        return Ok(bytes.clone());
+    }
+    let bytes = Arc::new(render_png(&logo_svg(level), 2.0, &[])?);
+    Ok(cell.get_or_init(|| bytes).clone())
+}
+
+/// A logo baked with a credential: the PNG rendering with one `iTXt` chunk
+/// `openbadgecredential` holding the credential's JSON.
+pub fn baked_png(level: Level, credential_json: &str) -> Result<Vec<u8>, ArtefactError> {
+    render_png(&logo_svg(level), 2.0, &[(PNG_KEYWORD, credential_json)])
+}
+
+/// A logo baked with a credential: `<openbadges:credential>` holding its JSON in CDATA.
+pub fn baked_svg(level: Level, credential_json: &str) -> String {
+    let svg = logo_svg(level);
+    let (open, rest) = svg
+        .split_once('>')
+        .expect("the logo starts with an <svg …> tag");
+    // "]]>" cannot occur in CDATA; JSON never needs it unescaped, so escape its '>' as \u003e.
+    let json = credential_json.replace("]]>", "]]\\u003e");
+    format!(
+        "{open} xmlns:openbadges=\"{SVG_NAMESPACE}\">\n<openbadges:credential><![CDATA[{json}]]></openbadges:credential>{rest}"
+    )
+}
+
+/// The credential baked into a PNG, if there is one.
+pub fn unbake_png(bytes: &[u8]) -> Result<Option<String>, ArtefactError> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder
+        .read_info()
+        .map_err(|e| ArtefactError::Png(e.to_string()))?;
+    for chunk in &reader.info().utf8_text {
+        if chunk.keyword == PNG_KEYWORD {
+            return chunk
+                .get_text()
+                .map(Some)
+                .map_err(|e| ArtefactError::Png(e.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// The credential baked into an SVG, if there is one.
+pub fn unbake_svg(svg: &str) -> Option<String> {
+    let start = svg.find("<openbadges:credential")?;
+    let rest = &svg[start..];
+    let body_start = rest.find('>')? + 1;
+    let body_end = rest.find("</openbadges:credential>")?;
+    let body = rest.get(body_start..body_end)?.trim();
+    let body = body
+        .strip_prefix("<![CDATA[")
+        .and_then(|b| b.strip_suffix("]]>"))
+        .unwrap_or(body);
+    Some(body.to_owned())
+}
+
+/// A QR code of `url` as SVG (dark modules on white, with the quiet zone).
+pub fn qr_svg(url: &str) -> Result<String, ArtefactError> {
+    let code = QrCode::new(url.as_bytes()).map_err(|e| ArtefactError::Qr(e.to_string()))?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
+}
+
+/// A QR code of `url` as a greyscale PNG, `module` pixels per module.
+pub fn qr_png(url: &str, module: u32) -> Result<Vec<u8>, ArtefactError> {
+    let code = QrCode::new(url.as_bytes()).map_err(|e| ArtefactError::Qr(e.to_string()))?;
+    let width = code.width() as u32;
+    let quiet = 4;
+    let side = (width + 2 * quiet) * module;
+    let colours = code.to_colors();
+    let mut pixels = vec![255u8; (side * side) as usize];
+    for y in 0..width {
+        for x in 0..width {
+            if colours[(y * width + x) as usize] == qrcode::Color::Dark {
+                for dy in 0..module {
+                    let row = ((y + quiet) * module + dy) * side;
+                    let from = (row + (x + quiet) * module) as usize;
+                    pixels[from..from + module as usize].fill(0);
+                }
+            }
+        }
+    }
+    encode_png(side, side, png::ColorType::Grayscale, &pixels, &[])
+}

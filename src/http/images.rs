@@ -1,0 +1,221 @@
+//! Image routes: an award's logo baked with its credential (SVG, PNG), its QR code (SVG, PNG),
+//! and each level's plain logo. Renders run off the request threads and are kept, keyed by the
+//! award's credential, so a popular badge costs one render.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use actix_web::http::header::{self, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::error::{ApiError, internal};
+use super::{AppState, parse_number};
+use crate::artefacts;
+use crate::domain::{Award, Level};
+
+/// Rendered images, keyed by what they were rendered from.
+#[derive(Debug, Default)]
+pub struct ImageCache(Mutex<HashMap<String, Arc<Vec<u8>>>>);
+
+impl ImageCache {
+    const MAX_ENTRIES: usize = 4096;
+
+    async fn get_or_render(
+        &self,
+        key: String,
+        render: impl FnOnce() -> Result<Vec<u8>, artefacts::ArtefactError> + Send + 'static,
+    ) -> Result<Arc<Vec<u8>>, ApiError> {
+        if let Some(hit) = self
+            .0
+            .lock()
+            .expect("the image cache lock is never poisoned")
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let bytes = web::block(render)
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|e| internal(&e))?;
+        let bytes = Arc::new(bytes);
+        let mut cache = self
+            .0
+            .lock()
+            .expect("the image cache lock is never poisoned");
+        if cache.len() >= Self::MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, bytes.clone());
+        Ok(bytes)
+    }
+}
+
+fn award_with_credential(state: &AppState, raw: &str) -> Result<(Award, String, u64), ApiError> {
+    let number = parse_number(raw)?;
+    let (award, _) = state.registry.award(&number).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "award_not_found",
+            format!("no award with the certificate number {number} is in the register"),
+        )
+    })?;
+    let issued = award.credentials.last().ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "credential_not_issued",
+            format!("award {number} has no signed credential yet"),
+        )
+    })?;
+    let json = serde_json::to_string(&issued.credential).map_err(|e| internal(&e))?;
+    let position = issued.position;
+    Ok((award, json, position))
+}
+
+fn image(
+    req: &HttpRequest,
+    content_type: &'static str,
+    tag: String,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let tag = EntityTag::new_strong(tag);
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag.to_string()));
+    let mut response = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header(header::ETag(tag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"));
+    if matches {
+        return response.finish();
+    }
+    response.content_type(content_type).body(body)
+}
+
+/// The award's logo with its credential baked in (SVG).
+pub async fn logo_svg(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (award, json, position) = award_with_credential(&state, &path)?;
+    let svg = artefacts::baked_svg(award.level, &json);
+    Ok(image(
+        &req,
+        "image/svg+xml",
+        format!("logo-svg-{position}"),
+        svg.into_bytes(),
+    ))
+}
+
+/// The award's logo with its credential baked in (PNG `iTXt` chunk).
+pub async fn logo_png(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (award, json, position) = award_with_credential(&state, &path)?;
+    let key = format!("logo-png-{}-{position}", award.certificate_number);
+    let level = award.level;
+    let bytes = state
+        .images
+        .get_or_render(key, move || artefacts::baked_png(level, &json))
+        .await?;
+    Ok(image(
+        &req,
+        "image/png",
+        format!("logo-png-{position}"),
+        bytes.to_vec(),
+    ))
+}
+
+fn verify_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    let number = parse_number(raw)?;
+    if state.registry.award(&number).is_none() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "award_not_found",
+            format!("no award with the certificate number {number} is in the register"),
+        ));
+    }
+    Ok(format!("{}/verify/{number}", state.public_url))
+}
+
+/// A QR code of the award's verification page (SVG).
+pub async fn qr_svg(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let url = verify_url(&state, &path)?;
+    let svg = artefacts::qr_svg(&url).map_err(|e| internal(&e))?;
+    Ok(image(
+        &req,
+        "image/svg+xml",
+        format!("qr-svg-{url}"),
+        svg.into_bytes(),
+    ))
+}
+
+/// A QR code of the award's verification page (PNG).
+pub async fn qr_png(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let url = verify_url(&state, &path)?;
+    let key = format!("qr-png-{url}");
+    let render_url = url.clone();
+    let bytes = state
+        .images
+        .get_or_render(key, move || artefacts::qr_png(&render_url, 8))
+        .await?;
+    Ok(image(
+        &req,
+        "image/png",
+        format!("qr-png-{url}"),
+        bytes.to_vec(),
+    ))
+}
+
+fn level_of(raw: &str) -> Result<Level, ApiError> {
+    raw.parse::<Level>()
+        .map_err(|e| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, e.code, e.message))
+}
+
+/// The plain logo of a level (SVG), as the credentials' achievements name it.
+pub async fn level_logo_svg(
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let level = level_of(&path)?;
+    Ok(image(
+        &req,
+        "image/svg+xml",
+        format!("level-svg-{}", level.as_str()),
+        artefacts::logo_svg(level).into_bytes(),
+    ))
+}
+
+/// The plain logo of a level (PNG).
+pub async fn level_logo_png(
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let level = level_of(&path)?;
+    let bytes = web::block(move || artefacts::logo_png(level))
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))?;
+    Ok(image(
+        &req,
+        "image/png",
+        format!("level-png-{}", level.as_str()),
+        bytes.to_vec(),
+    ))
+}
