@@ -152,10 +152,10 @@ pub fn verify(secured: &Value, key: &VerifyingKey) -> Result<(), CredentialError
         return Err(CredentialError::UnsupportedProof);
     }
     // The proof's own @context must match the document's, as the cryptosuite requires.
-    if let Some(ctx) = proof.get("@context") {
-        if Some(ctx) != secured.get("@context") {
-            return Err(CredentialError::BadSignature);
-        }
+    if let Some(ctx) = proof.get("@context")
+        && Some(ctx) != secured.get("@context")
+    {
+        return Err(CredentialError::BadSignature);
     }
     let signature: [u8; 64] = proof
         .get("proofValue")

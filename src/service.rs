@@ -390,10 +390,10 @@ impl Registry {
         idempotency: Option<Idempotency>,
         mut progress: impl FnMut(usize),
     ) -> Result<Outcome, (usize, ServiceError)> {
-        if let Some(idem) = &idempotency {
-            if let Some(outcome) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))? {
-                return Ok(outcome);
-            }
+        if let Some(idem) = &idempotency
+            && let Some(outcome) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
+        {
+            return Ok(outcome);
         }
         self.catch_up().await.map_err(|e| (0, e))?;
         let request = {
@@ -1076,10 +1076,11 @@ impl Registry {
             .status_list_cache
             .lock()
             .expect("the status list cache lock is never poisoned");
-        if let Some((s, k, bytes)) = cache.as_ref() {
-            if *s == size && *k == signing.key_id {
-                return Some(bytes.clone());
-            }
+        if let Some((s, k, bytes)) = cache.as_ref()
+            && *s == size
+            && *k == signing.key_id
+        {
+            return Some(bytes.clone());
         }
         let (revoked, since) = self.read_cache(|c| {
             let mut revoked = Vec::new();

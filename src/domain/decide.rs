@@ -325,10 +325,10 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
             if state.organisations.contains_key(&organisation_id) {
                 return Err(DomainError::OrganisationExists(organisation_id));
             }
-            if let Some(ods) = &ods_code {
-                if state.organisation_by_ods(ods).is_some() {
-                    return Err(DomainError::OdsCodeTaken(ods.clone()));
-                }
+            if let Some(ods) = &ods_code
+                && state.organisation_by_ods(ods).is_some()
+            {
+                return Err(DomainError::OdsCodeTaken(ods.clone()));
             }
             Ok(vec![Event::OrganisationRegistered {
                 organisation_id,
@@ -349,12 +349,11 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
                 .organisations
                 .get(&organisation_id)
                 .ok_or(DomainError::OrganisationNotFound(organisation_id))?;
-            if let Some(ods) = &ods_code {
-                if let Some(other) = state.organisation_by_ods(ods) {
-                    if other.id != organisation_id {
-                        return Err(DomainError::OdsCodeTaken(ods.clone()));
-                    }
-                }
+            if let Some(ods) = &ods_code
+                && let Some(other) = state.organisation_by_ods(ods)
+                && other.id != organisation_id
+            {
+                return Err(DomainError::OdsCodeTaken(ods.clone()));
             }
             let name = name.filter(|n| *n != org.name);
             let ods_code = ods_code.filter(|c| Some(c) != org.ods_code.as_ref());

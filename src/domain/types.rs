@@ -395,7 +395,7 @@ impl FromStr for CertificateNumber {
                 ),
             ));
         }
-        if luhn_sum(&digits, 1) % 32 != 0 {
+        if !luhn_sum(&digits, 1).is_multiple_of(32) {
             return Err(ParseError::new(
                 "certificate_number_check_failed",
                 "the certificate number's last character does not match the others: a character was probably mistyped",

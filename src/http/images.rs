@@ -219,3 +219,40 @@ pub async fn level_logo_png(
         bytes.to_vec(),
     ))
 }
+
+/// The award's certificate (A4 PDF with its QR code), rendered from its current credential.
+pub async fn certificate_pdf(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&path)?;
+    let (award, _, position) = award_with_credential(&state, &path)?;
+    let url = format!("{}/verify/{number}", state.public_url);
+    let key = format!("certificate-{number}-{position}");
+    let bytes = state
+        .images
+        .get_or_render(key, move || {
+            let issued = award
+                .credentials
+                .last()
+                .expect("award_with_credential checked there is one");
+            crate::certificate::certificate_pdf(&award, issued, &url)
+                .map_err(|e| artefacts::ArtefactError::Png(e.to_string()))
+        })
+        .await?;
+    let mut response = image(
+        &req,
+        "application/pdf",
+        format!("certificate-{position}"),
+        bytes.to_vec(),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_str(&format!(
+            "inline; filename=\"wexqs-certificate-{number}.pdf\""
+        ))
+        .map_err(|e| internal(&e))?,
+    );
+    Ok(response)
+}

@@ -71,6 +71,7 @@ route_table! {
     get "/v1/awards/{certificate_number}/credential" => public::credential,
     get "/v1/awards/{certificate_number}/logo.svg" => images::logo_svg,
     get "/v1/awards/{certificate_number}/logo.png" => images::logo_png,
+    get "/v1/awards/{certificate_number}/certificate.pdf" => images::certificate_pdf,
     get "/v1/awards/{certificate_number}/qr.svg" => images::qr_svg,
     get "/v1/awards/{certificate_number}/qr.png" => images::qr_png,
     get "/achievements/{level}/logo.svg" => images::level_logo_svg,

@@ -636,3 +636,88 @@ async fn wexqs_verify_checks_a_credential_offline() {
     assert!(!expired.status.success());
     assert!(String::from_utf8_lossy(&expired.stdout).contains("FAIL validity: expired"));
 }
+
+fn tool(name: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from("/usr/bin").join(name);
+    assert!(
+        path.exists(),
+        "{name} is needed to read the PDF (Debian's poppler-utils; CI installs it)"
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_page() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation(
+            "Norbridge and Wensum University Hospitals NHS Foundation Trust",
+            Some("ZA5"),
+        )
+        .await;
+    let number = app.award(&org, "silver", "2025-02-21").await;
+    let pdf = bytes(
+        &app,
+        &format!("/v1/awards/{number}/certificate.pdf"),
+        "application/pdf",
+    )
+    .await;
+    assert!(pdf.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = dir.path().join("certificate.pdf");
+    std::fs::write(&file, &pdf).expect("written");
+
+    let text = Command::new(tool("pdftotext"))
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    let text = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (award, _) = app
+        .registry
+        .award(&number.parse().expect("a number"))
+        .expect("the award");
+    let issued = award.credentials.last().expect("a credential");
+    for expected in [
+        "Norbridge and Wensum University Hospitals NHS Foundation Trust".to_owned(),
+        "Silver award".to_owned(),
+        "Awarded on 21 February 2025".to_owned(),
+        "Valid until 20 February 2027".to_owned(),
+        format!("Certificate number {number}"),
+        "Issued by NHS England".to_owned(),
+        format!("{}/verify/{number}", app.base),
+        format!("Signing key: {}", issued.key_id),
+        format!(
+            "Signature fingerprint: {}",
+            wexqs::certificate::signature_fingerprint(issued)
+        ),
+    ] {
+        assert!(
+            text.contains(&expected),
+            "{expected:?} is not in the PDF's text: {text}"
+        );
+    }
+
+    let status = Command::new(tool("pdftoppm"))
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(&file)
+        .arg(dir.path().join("page"))
+        .status()
+        .expect("pdftoppm runs");
+    assert!(status.success());
+    let page = std::fs::read(dir.path().join("page.png")).expect("a rendered page");
+    assert_eq!(decode_qr(&page), format!("{}/verify/{number}", app.base));
+
+    // The same award, credential and URL give the same bytes.
+    let url = format!("{}/verify/{number}", app.base);
+    let once = wexqs::certificate::certificate_pdf(&award, issued, &url).expect("a PDF");
+    let twice = wexqs::certificate::certificate_pdf(&award, issued, &url).expect("a PDF");
+    assert_eq!(once, twice);
+    assert_eq!(once, pdf);
+}

@@ -1,0 +1,357 @@
+//! The PDF certificate of an award: A4, the organisation, the level with its logo, the dates,
+//! the certificate number, the issuer, a QR code of the verification page, and the signing key
+//! with a short fingerprint of the credential's signature. Pure Rust (krilla), with DejaVu Sans
+//! embedded; the same award, credential and URL give the same bytes.
+
+use krilla::Document;
+use krilla::color::rgb;
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use sha2::{Digest, Sha256};
+
+use crate::domain::state::IssuedCredential;
+use crate::domain::types::{SCHEME, long_date};
+use crate::domain::{Award, Level};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    #[error("the embedded font cannot be loaded")]
+    Font,
+    #[error("the logo cannot be rendered: {0}")]
+    Logo(String),
+    #[error("the QR code cannot be made: {0}")]
+    Qr(String),
+    #[error("the PDF cannot be written: {0}")]
+    Pdf(String),
+}
+
+const WIDTH: f32 = 595.28;
+const HEIGHT: f32 = 841.89;
+const NHS_BLUE: (u8, u8, u8) = (0, 94, 184);
+const DARK: (u8, u8, u8) = (33, 43, 50);
+const GREY: (u8, u8, u8) = (75, 85, 95);
+
+struct Typeface {
+    font: Font,
+    face_data: &'static [u8],
+}
+
+impl Typeface {
+    fn load(data: &'static [u8]) -> Result<Typeface, CertificateError> {
+        let font = Font::new(data.into(), 0).ok_or(CertificateError::Font)?;
+        Ok(Typeface {
+            font,
+            face_data: data,
+        })
+    }
+
+    /// The width of `text` at `size` points.
+    fn width(&self, text: &str, size: f32) -> f32 {
+        let Ok(face) = ttf_parser::Face::parse(self.face_data, 0) else {
+            return 0.0;
+        };
+        let units: u32 = text
+            .chars()
+            .map(|c| {
+                face.glyph_index(c)
+                    .and_then(|g| face.glyph_hor_advance(g))
+                    .map_or(0, u32::from)
+            })
+            .sum();
+        units as f32 * size / f32::from(face.units_per_em())
+    }
+}
+
+fn fill(c: (u8, u8, u8)) -> Fill {
+    Fill {
+        paint: rgb::Color::new(c.0, c.1, c.2).into(),
+        opacity: NormalizedF32::ONE,
+        rule: Default::default(),
+    }
+}
+
+struct Page<'a, 'b> {
+    surface: Surface<'a>,
+    regular: &'b Typeface,
+    bold: &'b Typeface,
+}
+
+impl Page<'_, '_> {
+    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, colour: (u8, u8, u8), text: &str) {
+        let face = if bold { self.bold } else { self.regular };
+        self.surface.set_fill(Some(fill(colour)));
+        self.surface.draw_text(
+            Point::from_xy(x, y),
+            face.font.clone(),
+            size,
+            text,
+            false,
+            TextDirection::Auto,
+        );
+    }
+
+    fn centred(&mut self, y: f32, size: f32, bold: bool, colour: (u8, u8, u8), text: &str) {
+        let face = if bold { self.bold } else { self.regular };
+        let x = (WIDTH - face.width(text, size)) / 2.0;
+        self.text(x, y, size, bold, colour, text);
+    }
+
+    /// Centred text wrapped to `max_width`, shrinking the size (down to 60%) before wrapping;
+    /// returns the y after the last line.
+    fn centred_wrapped(
+        &mut self,
+        mut y: f32,
+        size: f32,
+        bold: bool,
+        colour: (u8, u8, u8),
+        text: &str,
+        max_width: f32,
+    ) -> f32 {
+        let face = if bold { self.bold } else { self.regular };
+        let mut size = size;
+        while face.width(text, size) > max_width && size > 0.6 * 24.0 {
+            size -= 1.0;
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for word in text.split_whitespace() {
+            match lines.last_mut() {
+                Some(line) if face.width(&format!("{line} {word}"), size) <= max_width => {
+                    line.push(' ');
+                    line.push_str(word);
+                }
+                _ => lines.push(word.to_owned()),
+            }
+        }
+        for line in lines {
+            self.centred(y, size, bold, colour, &line);
+            y += size * 1.25;
+        }
+        y
+    }
+
+    fn rect(
+        &mut self,
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        paint: Option<Fill>,
+        stroke: Option<Stroke>,
+    ) {
+        let Some(rect) = Rect::from_xywh(x, y, w, h) else {
+            return;
+        };
+        let mut pb = PathBuilder::new();
+        pb.push_rect(rect);
+        if let Some(path) = pb.finish() {
+            self.surface.set_fill(paint);
+            self.surface.set_stroke(stroke);
+            self.surface.draw_path(&path);
+            self.surface.set_stroke(None);
+        }
+    }
+}
+
+fn stroke(colour: (u8, u8, u8), width: f32) -> Stroke {
+    Stroke {
+        paint: rgb::Color::new(colour.0, colour.1, colour.2).into(),
+        width,
+        ..Stroke::default()
+    }
+}
+
+/// A short, readable fingerprint of the credential's signature (first 16 hex digits of its
+/// SHA-256), printed so a reader can match paper to data.
+pub fn signature_fingerprint(issued: &IssuedCredential) -> String {
+    let proof_value = issued
+        .credential
+        .get("proof")
+        .and_then(|p| p.get("proofValue"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let digest = hex::encode(Sha256::digest(proof_value.as_bytes()));
+    digest.as_bytes()[..16]
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn level_colour(level: Level) -> (u8, u8, u8) {
+    match level {
+        Level::Bronze => (138, 84, 36),
+        Level::Silver => (84, 91, 99),
+        Level::Gold => (140, 104, 0),
+    }
+}
+
+/// The certificate of `award` as signed in `issued`, with a QR code of `verify_url`.
+pub fn certificate_pdf(
+    award: &Award,
+    issued: &IssuedCredential,
+    verify_url: &str,
+) -> Result<Vec<u8>, CertificateError> {
+    let regular = Typeface::load(dejavu::sans::regular())?;
+    let bold = Typeface::load(dejavu::sans::bold())?;
+    let logo = crate::artefacts::logo_png(award.level)
+        .map_err(|e| CertificateError::Logo(e.to_string()))?;
+    let logo = krilla::image::Image::from_png(logo.to_vec().into(), true)
+        .map_err(CertificateError::Logo)?;
+    let qr = qrcode::QrCode::new(verify_url.as_bytes())
+        .map_err(|e| CertificateError::Qr(e.to_string()))?;
+
+    let mut document = Document::new();
+    let settings =
+        PageSettings::from_wh(WIDTH, HEIGHT).ok_or(CertificateError::Pdf("page size".into()))?;
+    let mut page = document.start_page_with(settings);
+    {
+        let mut p = Page {
+            surface: page.surface(),
+            regular: &regular,
+            bold: &bold,
+        };
+        // Frame.
+        p.rect(
+            24.0,
+            24.0,
+            WIDTH - 48.0,
+            HEIGHT - 48.0,
+            None,
+            Some(stroke(NHS_BLUE, 3.0)),
+        );
+        p.rect(
+            32.0,
+            32.0,
+            WIDTH - 64.0,
+            HEIGHT - 64.0,
+            None,
+            Some(stroke(NHS_BLUE, 0.8)),
+        );
+        p.rect(32.0, 32.0, WIDTH - 64.0, 70.0, Some(fill(NHS_BLUE)), None);
+        p.centred(64.0, 22.0, true, (255, 255, 255), "NHS England");
+        p.centred(
+            88.0,
+            12.0,
+            false,
+            (255, 255, 255),
+            "Work Experience Quality Standard",
+        );
+
+        p.centred(142.0, 13.0, false, GREY, "Certificate of award");
+        p.centred(176.0, 12.0, false, GREY, "This is to certify that");
+        let y = p.centred_wrapped(
+            212.0,
+            24.0,
+            true,
+            DARK,
+            award.organisation_name.as_str(),
+            WIDTH - 120.0,
+        );
+        p.centred(y + 8.0, 12.0, false, GREY, "has been awarded the");
+        let level_line = format!("{} award", award.level.title());
+        p.centred(y + 48.0, 30.0, true, level_colour(award.level), &level_line);
+        p.centred(y + 70.0, 11.0, false, GREY, SCHEME);
+
+        // The level's logo.
+        let logo_top = y + 86.0;
+        p.surface
+            .push_transform(&Transform::from_translate((WIDTH - 150.0) / 2.0, logo_top));
+        if let Some(size) = Size::from_wh(150.0, 150.0) {
+            p.surface.draw_image(logo, size);
+        }
+        p.surface.pop();
+
+        // Details.
+        let mut dy = logo_top + 186.0;
+        let details = [
+            ("Awarded on", long_date(award.awarded_on)),
+            ("Valid until", long_date(award.valid_until)),
+            ("Certificate number", award.certificate_number.to_string()),
+            ("Issued by", award.issuer_name.clone()),
+        ];
+        for (label, value) in &details {
+            let label_width = regular.width(label, 11.0);
+            p.text(
+                WIDTH / 2.0 - 10.0 - label_width,
+                dy,
+                11.0,
+                false,
+                GREY,
+                label,
+            );
+            p.text(WIDTH / 2.0 + 10.0, dy, 12.0, true, DARK, value);
+            dy += 22.0;
+        }
+
+        // The QR code, drawn as vector squares.
+        let module = 2.4;
+        let side = qr.width() as f32 * module;
+        let qx = 60.0;
+        let qy = HEIGHT - 80.0 - side - 40.0;
+        p.rect(
+            qx - 8.0,
+            qy - 8.0,
+            side + 16.0,
+            side + 16.0,
+            Some(fill((255, 255, 255))),
+            None,
+        );
+        let colours = qr.to_colors();
+        let mut pb = PathBuilder::new();
+        for (i, c) in colours.iter().enumerate() {
+            if *c == qrcode::Color::Dark {
+                let (x, y) = ((i % qr.width()) as f32, (i / qr.width()) as f32);
+                if let Some(r) = Rect::from_xywh(qx + x * module, qy + y * module, module, module) {
+                    pb.push_rect(r);
+                }
+            }
+        }
+        if let Some(path) = pb.finish() {
+            p.surface.set_fill(Some(fill((0, 0, 0))));
+            p.surface.draw_path(&path);
+        }
+        let tx = qx + side + 24.0;
+        p.text(
+            tx,
+            qy + 18.0,
+            12.0,
+            true,
+            DARK,
+            "Is this award real and current?",
+        );
+        p.text(tx, qy + 36.0, 10.0, false, GREY, "Scan the code, or visit:");
+        p.text(tx, qy + 52.0, 9.5, false, NHS_BLUE, verify_url);
+        p.text(
+            tx,
+            qy + 76.0,
+            9.0,
+            false,
+            GREY,
+            &format!("Signing key: {}", issued.key_id),
+        );
+        p.text(
+            tx,
+            qy + 90.0,
+            9.0,
+            false,
+            GREY,
+            &format!("Signature fingerprint: {}", signature_fingerprint(issued)),
+        );
+        p.centred(
+            HEIGHT - 52.0,
+            8.0,
+            false,
+            GREY,
+            "A digitally signed Open Badges 3.0 credential of this award is available from the registry.",
+        );
+        p.surface.finish();
+    }
+    page.finish();
+    document
+        .finish()
+        .map_err(|e| CertificateError::Pdf(format!("{e:?}")))
+}
