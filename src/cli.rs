@@ -310,6 +310,7 @@ impl StoreArgs {
             key,
             public_url: public_url.trim_end_matches('/').to_owned(),
             did: crate::credential::did_web(public_url),
+            keys_dir: Some(dir),
         });
         Ok(())
     }

@@ -199,6 +199,8 @@ pub struct Signing {
     pub public_url: String,
     /// The issuer's did:web.
     pub did: String,
+    /// Where the keys live, to load the next active key after a rotation by another process.
+    pub keys_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Signing {
@@ -396,6 +398,7 @@ impl Registry {
             return Ok(outcome);
         }
         self.catch_up().await.map_err(|e| (0, e))?;
+        self.refresh_signing();
         let request = {
             let cache = self.cache.read().expect("the cache lock is never poisoned");
             let ctx = Context {
@@ -816,6 +819,7 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
                     if let Err(e) = tail.catch_up().await {
                         tracing::warn!(error = %e, "could not follow the log");
                     }
+                    tail.refresh_signing();
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not read the log head"),
@@ -880,6 +884,36 @@ impl Registry {
             .signing
             .write()
             .expect("the signing lock is never poisoned") = Some(signing);
+    }
+
+    /// Follows a key rotation recorded by another process: when the log's active key is not the
+    /// one in use, loads it from the keys folder. Returns whether the key changed.
+    pub fn refresh_signing(&self) -> bool {
+        let Some(current) = self.signing() else {
+            return false;
+        };
+        let active = self.read_cache(|c| c.state.active_key().map(|k| k.key_id.clone()));
+        let Some(active) = active.filter(|id| *id != current.key_id) else {
+            return false;
+        };
+        let Some(dir) = current.keys_dir.as_deref() else {
+            return false;
+        };
+        match crate::keys::load(&crate::keys::path_of(dir, &active)) {
+            Ok(key) => {
+                tracing::info!(key_id = %active, "signing with the newly active key");
+                self.set_signing(Signing {
+                    key_id: active,
+                    key,
+                    ..current
+                });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(key_id = %active, error = %e, "cannot load the newly active key");
+                false
+            }
+        }
     }
 
     pub fn signing(&self) -> Option<Signing> {

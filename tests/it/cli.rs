@@ -387,3 +387,150 @@ async fn serve_starts_from_an_empty_folder_with_a_development_key() {
         "the private key is never logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    let token = text(
+        &wexqs(
+            &db,
+            dir.path(),
+            &["tokens", "create", "--role", "admin", "--name", "keys"],
+        )
+        .stdout,
+    )
+    .trim()
+    .to_owned();
+    let list = text(&wexqs(&db, dir.path(), &["keys", "list"]).stdout);
+    let first = list.split('\t').next().expect("a key").to_owned();
+    assert!(list.contains("\tactive\t"), "{list}");
+
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let issue = |name: &'static str| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            let org: serde_json::Value = client
+                .post(format!("{base}/v1/admin/organisations"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"name": name, "region": "london"}))
+                .send()
+                .await
+                .expect("answered")
+                .json()
+                .await
+                .expect("JSON");
+            let award: serde_json::Value = client
+                .post(format!("{base}/v1/admin/awards"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}))
+                .send()
+                .await
+                .expect("answered")
+                .json()
+                .await
+                .expect("JSON");
+            let number = award["certificate_number"]
+                .as_str()
+                .expect("a number")
+                .to_owned();
+            let credential: serde_json::Value = client
+                .get(format!("{base}/v1/awards/{number}/credential"))
+                .send()
+                .await
+                .expect("answered")
+                .json()
+                .await
+                .expect("JSON");
+            credential["proof"]["verificationMethod"]
+                .as_str()
+                .expect("a method")
+                .to_owned()
+        }
+    };
+    assert!(
+        issue("Before Rotation Trust")
+            .await
+            .ends_with(&format!("#{first}"))
+    );
+
+    let rotated = wexqs(&db, dir.path(), &["keys", "rotate"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let second = text(&rotated.stdout).trim().to_owned();
+    assert_ne!(second, first);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        issue("After Rotation Trust")
+            .await
+            .ends_with(&format!("#{second}")),
+        "the running server signs with the new key"
+    );
+    let did: serde_json::Value = client
+        .get(format!("{base}/.well-known/did.json"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(did["verificationMethod"].as_array().map(Vec::len), Some(2));
+
+    let revoked = wexqs(
+        &db,
+        dir.path(),
+        &[
+            "keys",
+            "revoke",
+            &first,
+            "--compromised-since",
+            "2026-11-24T00:00:00Z",
+            "--reason",
+            "the laptop was lost",
+        ],
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let list = text(&wexqs(&db, dir.path(), &["keys", "list"]).stdout);
+    assert!(list.contains(&format!("{first}\trevoked")), "{list}");
+    assert!(list.contains(&format!("{second}\tactive")), "{list}");
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // A key file others can read is refused.
+    let key_file = dir.path().join("keys").join(format!("{second}.pem"));
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&key_file)
+            .expect("metadata")
+            .permissions(),
+        0o644,
+    );
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("loosened");
+    let refused = wexqs(&db, dir.path(), &["keys", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("readable by others"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

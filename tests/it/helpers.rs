@@ -164,6 +164,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         key,
         public_url: base.clone(),
         did: wexqs::credential::did_web(&base),
+        keys_dir: None,
     });
     let state = AppState::new(registry.clone(), &base);
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
