@@ -515,12 +515,6 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
 
     // A key file others can read is refused.
     let key_file = dir.path().join("keys").join(format!("{second}.pem"));
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&key_file)
-            .expect("metadata")
-            .permissions(),
-        0o644,
-    );
     std::fs::set_permissions(
         &key_file,
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
