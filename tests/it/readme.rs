@@ -69,7 +69,13 @@ fn the_readme_examples_are_what_the_demo_register_holds() {
     // Every number the README shows is one of those above.
     let shown: std::collections::BTreeSet<&str> = README
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|w| w.len() == 19 && w.matches('-').count() == 3)
+        .filter(|w| {
+            let groups: Vec<&str> = w.split('-').collect();
+            groups.len() == 4
+                && groups
+                    .iter()
+                    .all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_alphanumeric()))
+        })
         .collect();
     let known = [
         "FDXE-J5BM-RRNV-PEDM",
