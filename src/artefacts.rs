@@ -214,3 +214,35 @@ pub fn qr_png(url: &str, module: u32) -> Result<Vec<u8>, ArtefactError> {
     }
     encode_png(side, side, png::ColorType::Grayscale, &pixels, &[])
 }
+
+/// A shields-style live status badge: the scheme on the left, the level and status on the right,
+/// in words (and colour), with a `<title>` for screen readers. `large` doubles its height.
+pub fn status_badge(level: Level, status: &str, status_words: &str, large: bool) -> String {
+    let colour = match status {
+        "valid" => "#007f3b",
+        "suspended" => "#8a5a00",
+        "revoked" => "#d5281b",
+        "superseded" => "#330072",
+        _ => "#425563",
+    };
+    let left = "WEx QS";
+    let right = format!("{} · {}", level.title(), status_words.to_lowercase());
+    // DejaVu Sans at 11px averages about 6.5px a character; pad 10px a side.
+    let width = |t: &str| (t.chars().count() as f32 * 6.6).ceil() as u32 + 20;
+    let (lw, rw) = (width(left), width(&right));
+    let (w, h, scale) = if large {
+        ((lw + rw) * 2, 40, 2)
+    } else {
+        (lw + rw, 20, 1)
+    };
+    let label = format!(
+        "WEx QS {} award: {}",
+        level.title(),
+        status_words.to_lowercase()
+    );
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><g transform="scale({scale})"><rect width="{lw}" height="20" fill="#212b32"/><rect x="{lw}" width="{rw}" height="20" fill="{colour}"/><g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11" text-anchor="middle"><text x="{lx}" y="14">{left}</text><text x="{rx}" y="14">{right}</text></g></g></svg>"##,
+        lx = lw / 2,
+        rx = lw + rw / 2,
+    )
+}

@@ -64,6 +64,10 @@ enum Command {
         /// HTTP worker threads (default: one per core).
         #[arg(long, env = "WEXQS_WORKERS")]
         workers: Option<usize>,
+        /// Requests a second each client address may make to public routes, with bursts of
+        /// five seconds' worth (0: no limit).
+        #[arg(long, env = "WEXQS_RATE_LIMIT", default_value_t = 20)]
+        rate_limit: u32,
     },
     /// Manage the signing keys (their public halves are published as events and in did.json).
     Keys {
@@ -364,8 +368,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             bind,
             demo,
             workers,
+            rate_limit,
         } => {
-            serve_command(store, bind, demo, workers).await?;
+            serve_command(store, bind, demo, workers, rate_limit).await?;
         }
         Command::Keys { action } => return keys_command(action).await,
         Command::Verify {
@@ -645,6 +650,7 @@ async fn serve_command(
     bind: String,
     demo: bool,
     workers: Option<usize>,
+    rate_limit: u32,
 ) -> anyhow::Result<()> {
     let listener =
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
@@ -673,7 +679,7 @@ async fn serve_command(
         Duration::from_secs(3600),
     );
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
-    let state = AppState::new(registry, &public_url);
+    let state = AppState::new(registry, &public_url).with_rate_limit(rate_limit);
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;

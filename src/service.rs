@@ -1157,3 +1157,54 @@ impl Registry {
         Some(bytes)
     }
 }
+
+impl Registry {
+    /// Awards in the register one slip away from `input`: one character changed, or two
+    /// neighbours swapped. For a number whose check character does not match.
+    pub fn near_misses(&self, input: &str) -> Vec<(String, String)> {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let compact: Vec<u8> = input
+            .bytes()
+            .filter(|b| b.is_ascii_alphanumeric())
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
+        if compact.len() != 16 {
+            return Vec::new();
+        }
+        let mut candidates: Vec<Vec<u8>> = Vec::new();
+        for i in 0..compact.len() {
+            for c in ALPHABET {
+                if *c != compact[i] {
+                    let mut v = compact.clone();
+                    v[i] = *c;
+                    candidates.push(v);
+                }
+            }
+            if i + 1 < compact.len() {
+                let mut v = compact.clone();
+                v.swap(i, i + 1);
+                candidates.push(v);
+            }
+        }
+        self.read_cache(|c| {
+            let mut found: Vec<(String, String)> = candidates
+                .iter()
+                .filter_map(|v| {
+                    std::str::from_utf8(v)
+                        .ok()?
+                        .parse::<CertificateNumber>()
+                        .ok()
+                })
+                .filter_map(|n| {
+                    c.state
+                        .awards
+                        .get(&n)
+                        .map(|a| (n.to_string(), a.organisation_name.to_string()))
+                })
+                .collect();
+            found.sort();
+            found.dedup();
+            found
+        })
+    }
+}

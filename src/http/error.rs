@@ -155,11 +155,12 @@ pub fn internal(err: &dyn std::error::Error) -> ApiError {
 pub fn problem_for_framework_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
+    // Our own answers (problem+json, and the HTML pages' own error pages) stay as they are.
+    let ours = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+        .is_some_and(|v| !v.as_bytes().starts_with(b"text/plain"));
+    if ours {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod error;
 pub mod images;
+pub mod pages;
 pub mod public;
 pub mod views;
 
@@ -11,6 +12,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
+use actix_web::dev::Service as _;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -29,7 +31,14 @@ pub struct AppState {
     pub openapi_json: String,
     /// Rendered images, shared by the workers.
     pub images: Arc<images::ImageCache>,
+    /// The API docs page, rendered once from the OpenAPI document.
+    pub docs_html: String,
+    /// Requests a second each client address may make to public routes (none: no limit).
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
+
+/// The per-client-address limiter of public routes.
+pub type RateLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 /// The API description, as written.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -41,9 +50,23 @@ impl AppState {
         AppState {
             registry,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            docs_html: pages::render_docs(&spec),
             openapi_json: spec.to_string(),
             images: Arc::default(),
+            rate_limit: None,
         }
+    }
+
+    /// Limits each client address to `per_second` requests a second on public routes, with
+    /// bursts of up to five seconds' worth (0: no limit).
+    pub fn with_rate_limit(mut self, per_second: u32) -> AppState {
+        self.rate_limit = std::num::NonZeroU32::new(per_second).map(|n| {
+            let burst = n.saturating_mul(std::num::NonZeroU32::new(5).expect("5 is not zero"));
+            Arc::new(governor::RateLimiter::keyed(
+                governor::Quota::per_second(n).allow_burst(burst),
+            ))
+        });
+        self
     }
 }
 
@@ -58,9 +81,18 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         fn register_routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::$method().to($handler)); )*
+            $( cfg.route($path, route_for(stringify!($method)).to($handler)); )*
         }
     };
+}
+
+/// A route for a method; every GET route answers HEAD too (caches and `curl -I` use it).
+fn route_for(method: &str) -> actix_web::Route {
+    use actix_web::guard;
+    match method {
+        "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+        _ => web::post(),
+    }
 }
 
 route_table! {
@@ -72,6 +104,7 @@ route_table! {
     get "/v1/awards/{certificate_number}/logo.svg" => images::logo_svg,
     get "/v1/awards/{certificate_number}/logo.png" => images::logo_png,
     get "/v1/awards/{certificate_number}/certificate.pdf" => images::certificate_pdf,
+    get "/v1/awards/{certificate_number}/badge.svg" => pages::badge_svg,
     get "/v1/awards/{certificate_number}/qr.svg" => images::qr_svg,
     get "/v1/awards/{certificate_number}/qr.png" => images::qr_png,
     get "/achievements/{level}/logo.svg" => images::level_logo_svg,
@@ -79,6 +112,13 @@ route_table! {
     get "/v1/status-lists/{list_id}" => public::status_list,
     get "/.well-known/did.json" => public::did_json,
     get "/v1/programme" => public::programme,
+    get "/" => pages::index,
+    get "/verify/{certificate_number}" => pages::verify_page,
+    get "/embed/{certificate_number}" => pages::embed_page,
+    get "/embed.js" => pages::embed_js,
+    get "/oembed" => pages::oembed,
+    get "/docs" => pages::docs,
+    get "/assets/site.css" => pages::site_css,
     get "/healthz" => public::healthz,
     get "/readyz" => public::readyz,
     get "/openapi.json" => public::openapi,
@@ -134,6 +174,50 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
+/// The headers every response carries: no sniffing, no referrer, and a content security policy
+/// that lets only the embed pages be framed (by anyone).
+fn security_headers(headers: &mut header::HeaderMap, embeddable: bool) {
+    use header::HeaderValue;
+    let frame_ancestors = if embeddable { "*" } else { "'none'" };
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if !embeddable {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+}
+
+/// A 429 for a client over its rate on a public route, or nothing to say.
+fn rate_limited(
+    limiter: &RateLimiter,
+    req: &actix_web::dev::ServiceRequest,
+) -> Option<HttpResponse> {
+    let path = req.path();
+    if path.starts_with("/v1/admin/") || path == "/healthz" || path == "/readyz" {
+        return None;
+    }
+    let ip = req.peer_addr()?.ip();
+    let wait = limiter.check_key(&ip).err()?;
+    use governor::clock::{Clock, DefaultClock};
+    let seconds = wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
+    let problem = ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests from this address; try again in {seconds} s"),
+    );
+    let mut response = actix_web::ResponseError::error_response(&problem);
+    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
+    }
+    Some(response)
+}
+
 /// Serves the registry on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -142,9 +226,31 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let server = HttpServer::new(move || {
+        let limiter = state.rate_limit.clone();
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap_fn(|req, srv| {
+                let embeddable = req.path().starts_with("/embed/");
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    security_headers(res.headers_mut(), embeddable);
+                    Ok(res)
+                }
+            })
             .wrap(ErrorHandlers::new().default_handler(error::problem_for_framework_errors))
+            .wrap_fn(move |req, srv| {
+                let outcome = match limiter.as_ref().and_then(|l| rate_limited(l, &req)) {
+                    Some(refusal) => Err(req.into_response(refusal)),
+                    None => Ok(srv.call(req)),
+                };
+                async move {
+                    match outcome {
+                        Ok(fut) => fut.await.map(|r| r.map_into_left_body()),
+                        Err(refused) => Ok(refused.map_into_right_body()),
+                    }
+                }
+            })
             .wrap(cors())
             .wrap(
                 DefaultHeaders::new()

@@ -1,0 +1,661 @@
+//! Pages for people: the verification page a QR code opens, the searchable register, the
+//! embeddable card, script widget and oEmbed, the live status badge, and the API docs page.
+//! Server-rendered HTML (askama, auto-escaped) that works without JavaScript, phone first; a
+//! verdict is always given in words and an icon as well as a colour.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{ApiError, internal};
+use crate::domain::state::AwardChange;
+use crate::domain::types::{long_date, search_key};
+use crate::domain::verdict::{next_calendar_change, programme_notice};
+use crate::domain::{Award, CertificateNumber, Level, OdsCode, Region, Status, status_as_of};
+use crate::store::RegisterQuery;
+
+const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
+const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
+const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
+const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+
+/// (icon, words, the line under them) for a verdict.
+fn presentation(
+    award: &Award,
+    status: Status,
+    since: Option<NaiveDate>,
+) -> (&'static str, &'static str, String) {
+    let level = award.level.title();
+    let since = since.map(long_date).unwrap_or_default();
+    match status {
+        Status::Valid => (
+            ICON_VALID,
+            "Valid award",
+            format!(
+                "Real and current: a {level} award, valid until {}",
+                long_date(award.valid_until)
+            ),
+        ),
+        Status::Expired => (
+            ICON_CLOCK,
+            "Expired",
+            format!(
+                "A real {level} award that expired on {}: it is no longer valid",
+                long_date(award.expires_on())
+            ),
+        ),
+        Status::Suspended => (
+            ICON_WARNING,
+            "Suspended",
+            format!("A real {level} award, suspended since {since}: not valid while suspended"),
+        ),
+        Status::Revoked => (
+            ICON_INVALID,
+            "Revoked",
+            format!("This award was withdrawn ({since}): it is not valid"),
+        ),
+        Status::Superseded => (
+            ICON_REPLACED,
+            "Replaced by a newer award",
+            format!("Superseded on {since}: see the organisation's newer award"),
+        ),
+        Status::NotYetValid => (
+            ICON_CLOCK,
+            "Not yet valid",
+            format!("Valid from {}", long_date(award.awarded_on)),
+        ),
+    }
+}
+
+fn status_words(status: Status) -> &'static str {
+    match status {
+        Status::Valid => "Valid",
+        Status::Expired => "Expired",
+        Status::Suspended => "Suspended",
+        Status::Revoked => "Revoked",
+        Status::Superseded => "Replaced",
+        Status::NotYetValid => "Not yet valid",
+    }
+}
+
+fn history_line(change: &AwardChange) -> String {
+    match change {
+        AwardChange::Issued { on, source } => match source {
+            crate::domain::AwardSource::Issued => format!("{}: awarded", long_date(*on)),
+            crate::domain::AwardSource::Imported => {
+                format!(
+                    "{}: awarded (recorded from the programme's earlier records)",
+                    long_date(*on)
+                )
+            }
+        },
+        AwardChange::Suspended { on, reason } => format!("{}: suspended: {reason}", long_date(*on)),
+        AwardChange::Reinstated { on } => format!("{}: reinstated", long_date(*on)),
+        AwardChange::Revoked { on, reason } => format!("{}: revoked: {reason}", long_date(*on)),
+        AwardChange::Superseded { on, by } => format!("{}: replaced by award {by}", long_date(*on)),
+        AwardChange::Amended {
+            organisation_name,
+            reason,
+        } => format!("Corrected: the organisation's name is {organisation_name} ({reason})"),
+        AwardChange::Expired { on } => format!("{}: expired", long_date(*on)),
+    }
+}
+
+fn html(status: StatusCode, body: String, cache: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, cache))
+        .body(body)
+}
+
+fn render(t: &impl Template) -> Result<String, ApiError> {
+    t.render().map_err(|e| internal(&e))
+}
+
+/// Seconds a page about `award` may be cached: until its status could next change, at most a
+/// minute (a revocation must show quickly).
+fn max_age(state: &AppState, award: &Award) -> u64 {
+    let today = state.registry.today();
+    let now = state.registry.now();
+    let midnight = |d: NaiveDate| {
+        use chrono::TimeZone;
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| chrono_tz::Europe::London.from_local_datetime(&t).earliest())
+            .map_or(60, |t| {
+                (t.with_timezone(&chrono::Utc) - now).num_seconds().max(1) as u64
+            })
+    };
+    let next = next_calendar_change(award, today).map_or(60, midnight);
+    next.min(midnight(today.succ_opt().unwrap_or(today)))
+        .min(60)
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    headline: &'static str,
+    subline: String,
+    icon: &'static str,
+    status: &'static str,
+    status_words: &'static str,
+    organisation: String,
+    level: String,
+    level_code: &'static str,
+    awarded_on: String,
+    valid_until: String,
+    as_of: String,
+    number: String,
+    issuer: String,
+    scheme: String,
+    ods_code: Option<String>,
+    region: &'static str,
+    reason: Option<String>,
+    superseded_by: Option<String>,
+    programme_notice: Option<String>,
+    history: Vec<String>,
+    page_url: String,
+    public_url: String,
+    summary: String,
+    linkedin_url: String,
+    share_subject: String,
+    snippet_script: String,
+    snippet_iframe: String,
+    snippet_badge: String,
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    headline: &'static str,
+    subline: &'static str,
+    icon: &'static str,
+    number: String,
+    explanation: String,
+    suggestions: Vec<(String, String)>,
+}
+
+/// Text made safe to sit inside a double-quoted HTML attribute.
+fn escape_attribute(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A page for a number that is not an award here: unknown (404) or mistyped (400).
+fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {
+    let (status, explanation, number) = match raw.parse::<CertificateNumber>() {
+        Ok(n) => (
+            StatusCode::NOT_FOUND,
+            "No award with this certificate number is in the register. It is not a real award of the NHS England Work Experience Quality Standard, or the number was copied wrongly.".to_owned(),
+            n.to_string(),
+        ),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{}.", e.message), raw.chars().take(40).collect()),
+    };
+    let page = NotFoundPage {
+        headline: "Not found",
+        subline: "No award with this number is in the register",
+        icon: ICON_INVALID,
+        number,
+        explanation,
+        suggestions: state.registry.near_misses(raw),
+    };
+    Ok(html(status, render(&page)?, "public, max-age=60".into()))
+}
+
+/// `/verify/{n}`: the page a certificate's QR code opens.
+pub async fn verify_page(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Ok(number) = path.parse::<CertificateNumber>() else {
+        return not_found_page(&state, &path);
+    };
+    let Some((award, programme)) = state.registry.award(&number) else {
+        return not_found_page(&state, &path);
+    };
+    let today = state.registry.today();
+    let verdict = status_as_of(&award, &programme, today);
+    let (icon, headline, subline) = presentation(&award, verdict.status, verdict.status_since);
+    let public = state.public_url.clone();
+    let page_url = format!("{public}/verify/{number}");
+    let organisation = award.organisation_name.to_string();
+    let level = format!("{} award", award.level.title());
+    let title = format!("NHS England Work Experience Quality Standard: {level}");
+    let linkedin_url = format!(
+        "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&name={}&organizationName={}&issueYear={}&issueMonth={}&expirationYear={}&expirationMonth={}&certUrl={}&certId={}",
+        encode(&title),
+        encode(&award.issuer_name),
+        chrono::Datelike::year(&award.awarded_on),
+        chrono::Datelike::month(&award.awarded_on),
+        chrono::Datelike::year(&award.valid_until),
+        chrono::Datelike::month(&award.valid_until),
+        encode(&page_url),
+        encode(number.as_str()),
+    );
+    let page = VerifyPage {
+        headline,
+        subline: subline.clone(),
+        icon,
+        status: verdict.status.as_str(),
+        status_words: status_words(verdict.status),
+        level_code: award.level.as_str(),
+        awarded_on: long_date(award.awarded_on),
+        valid_until: long_date(award.valid_until),
+        as_of: long_date(today),
+        number: number.to_string(),
+        issuer: award.issuer_name.clone(),
+        scheme: award.scheme.clone(),
+        ods_code: award.ods_code.as_ref().map(ToString::to_string),
+        region: award.region.name(),
+        reason: verdict
+            .reason
+            .clone()
+            .filter(|_| verdict.status != Status::Valid),
+        superseded_by: verdict.superseded_by.as_ref().map(ToString::to_string),
+        programme_notice: programme_notice(&programme, today).map(|n| n.message),
+        history: award
+            .history
+            .iter()
+            .map(|h| history_line(&h.change))
+            .collect(),
+        summary: format!("{organisation}: {level}. {subline}."),
+        share_subject: format!("{organisation}: WEx QS {level}"),
+        snippet_script: format!(
+            r#"<script src="{public}/embed.js" data-certificate="{number}" async></script>"#
+        ),
+        snippet_iframe: format!(
+            r#"<iframe src="{public}/embed/{number}" title="WEx QS award of {organisation}" width="360" height="240" style="border:0"></iframe>"#
+        ),
+        snippet_badge: format!(
+            r#"<a href="{page_url}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {level}: check it is current"></a>"#
+        ),
+        linkedin_url,
+        organisation,
+        level,
+        page_url,
+        public_url: public,
+    };
+    Ok(html(
+        StatusCode::OK,
+        render(&page)?,
+        format!(
+            "public, max-age={}, stale-while-revalidate=30",
+            max_age(&state, &award)
+        ),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedPage {
+    headline: &'static str,
+    subline: String,
+    icon: &'static str,
+    status: &'static str,
+    organisation: String,
+    level: String,
+    valid_until: String,
+    number: String,
+    page_url: String,
+}
+
+/// `/embed/{n}`: the card an iframe shows (framable from any origin).
+pub async fn embed_page(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some((award, programme)) = path
+        .parse::<CertificateNumber>()
+        .ok()
+        .and_then(|n| state.registry.award(&n))
+    else {
+        return not_found_page(&state, &path);
+    };
+    let verdict = status_as_of(&award, &programme, state.registry.today());
+    let (icon, headline, subline) = presentation(&award, verdict.status, verdict.status_since);
+    let page = EmbedPage {
+        headline,
+        subline,
+        icon,
+        status: verdict.status.as_str(),
+        organisation: award.organisation_name.to_string(),
+        level: format!("{} award", award.level.title()),
+        valid_until: long_date(award.valid_until),
+        number: award.certificate_number.to_string(),
+        page_url: format!("{}/verify/{}", state.public_url, award.certificate_number),
+    };
+    Ok(html(
+        StatusCode::OK,
+        render(&page)?,
+        format!("public, max-age={}", max_age(&state, &award)),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    programme_notice: String,
+    q: String,
+    levels: Vec<(&'static str, &'static str, bool)>,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    regions: Vec<(&'static str, &'static str, bool)>,
+    message: Option<String>,
+    suggestions: Vec<(String, String)>,
+    total: u64,
+    rows: Vec<Row>,
+    page: u32,
+    pages: u64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+}
+
+struct Row {
+    number: String,
+    organisation: String,
+    ods_code: Option<String>,
+    region: &'static str,
+    level: &'static str,
+    status: &'static str,
+    status_words: &'static str,
+    valid_until: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    region: String,
+    page: Option<u32>,
+}
+
+const PER_PAGE: u32 = 20;
+
+/// `/`: search the register.
+pub async fn index(
+    state: web::Data<AppState>,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let level = p.level.parse::<Level>().ok();
+    let region = p.region.parse::<Region>().ok();
+    let status = Status::parse(&p.status);
+    let page = p.page.unwrap_or(1).clamp(1, 100_000);
+    let q = p.q.trim().chars().take(200).collect::<String>();
+    let mut query = RegisterQuery {
+        level: level.map(|l| l.as_str().to_owned()),
+        region: region.map(|r| r.as_str().to_owned()),
+        status: status.map(|s| s.as_str().to_owned()),
+        today: state.registry.today().to_string(),
+        limit: PER_PAGE,
+        offset: (page - 1) * PER_PAGE,
+        ..RegisterQuery::default()
+    };
+    let mut message = None;
+    let mut suggestions = Vec::new();
+    if !q.is_empty() {
+        let key = search_key(&q);
+        query.search_key = (!key.is_empty()).then_some(key);
+        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
+        match q.parse::<CertificateNumber>() {
+            Ok(n) => query.compact_number = Some(n.compact()),
+            Err(e) if e.code == "certificate_number_check_failed" => {
+                message = Some(format!("{} ({q}).", e.message));
+                suggestions = state.registry.near_misses(&q);
+            }
+            Err(_) => {}
+        }
+    }
+    let (found, total) = state.registry.search(query).await?;
+    let rows = found
+        .into_iter()
+        .map(|(row, status)| Row {
+            number: row.certificate_number,
+            organisation: row.organisation_name,
+            ods_code: row.ods_code,
+            region: row.region.parse::<Region>().map_or("", |r| r.name()),
+            level: row.level.parse::<Level>().map_or("", Level::title),
+            status: status.as_str(),
+            status_words: status_words(status),
+            valid_until: row
+                .valid_until
+                .parse::<NaiveDate>()
+                .map(long_date)
+                .unwrap_or(row.valid_until),
+        })
+        .collect();
+    let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let link = |n: u32| {
+        format!(
+            "/?q={}&level={}&status={}&region={}&page={n}",
+            encode(&q),
+            encode(&p.level),
+            encode(&p.status),
+            encode(&p.region)
+        )
+    };
+    let programme = state.registry.programme();
+    let page_view = IndexPage {
+        programme_notice: programme_notice(&programme, state.registry.today())
+            .map(|n| n.message)
+            .unwrap_or_else(|| "The programme is making awards.".into()),
+        levels: Level::ALL
+            .iter()
+            .map(|l| (l.as_str(), l.title(), Some(*l) == level))
+            .collect(),
+        statuses: Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), status_words(*s), Some(*s) == status))
+            .collect(),
+        regions: Region::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.name(), Some(*r) == region))
+            .collect(),
+        message,
+        suggestions,
+        total,
+        rows,
+        page,
+        pages,
+        prev_link: (page > 1).then(|| link(page - 1)),
+        next_link: (u64::from(page) < pages).then(|| link(page + 1)),
+        q,
+    };
+    Ok(html(
+        StatusCode::OK,
+        render(&page_view)?,
+        "public, max-age=30".into(),
+    ))
+}
+
+/// `/embed.js`: a dependency-free widget that renders a live card in a shadow root.
+pub async fn embed_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../assets/embed.js"))
+}
+
+/// The site's stylesheet.
+pub async fn site_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../assets/site.css"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OembedParams {
+    url: String,
+    format: Option<String>,
+    maxwidth: Option<u32>,
+}
+
+/// `/oembed`: the card as an oEmbed `rich` response, for content management systems.
+pub async fn oembed(
+    state: web::Data<AppState>,
+    params: web::Query<OembedParams>,
+) -> Result<HttpResponse, ApiError> {
+    if params.format.as_deref().is_some_and(|f| f != "json") {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "oembed_format_unsupported",
+            "only format=json is offered",
+        ));
+    }
+    let prefix = format!("{}/verify/", state.public_url);
+    let award = params
+        .url
+        .strip_prefix(&prefix)
+        .and_then(|n| n.parse::<CertificateNumber>().ok())
+        .and_then(|n| state.registry.award(&n))
+        .map(|(a, _)| a)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "oembed_url_unknown",
+                format!(
+                    "url must be a verification page of an award here, {prefix}CERTIFICATE-NUMBER"
+                ),
+            )
+        })?;
+    let width = params.maxwidth.unwrap_or(360).clamp(240, 600);
+    let number = &award.certificate_number;
+    let body = serde_json::json!({
+        "version": "1.0",
+        "type": "rich",
+        "provider_name": "WEx QS award registry",
+        "provider_url": state.public_url,
+        "title": format!("{}: WEx QS {} award", award.organisation_name, award.level.title()),
+        "html": format!(
+            r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="240" style="border:0"></iframe>"#,
+            state.public_url,
+            escape_attribute(award.organisation_name.as_str())
+        ),
+        "width": width,
+        "height": 240,
+        "cache_age": 60,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(body))
+}
+
+/// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`).
+pub async fn badge_svg(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = super::parse_number(&path)?;
+    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "award_not_found",
+            format!("no award with the certificate number {number} is in the register"),
+        )
+    })?;
+    let large = match req
+        .query_string()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("style="))
+    {
+        None | Some("flat") => false,
+        Some("large") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "style_invalid",
+                format!("style is flat or large, not {other:?}"),
+            ));
+        }
+    };
+    let today = state.registry.today();
+    let status = status_as_of(&award, &programme, today).status;
+    let svg =
+        crate::artefacts::status_badge(award.level, status.as_str(), status_words(status), large);
+    let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag.to_string()));
+    let cache = format!(
+        "public, max-age={}, stale-while-revalidate=30",
+        max_age(&state, &award)
+    );
+    if fresh {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(header::ETag(tag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(header::ETag(tag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .body(svg))
+}
+
+/// A tag of the API and its operations: (method, path, summary).
+type OperationGroup = (String, Vec<(String, String, String)>);
+
+#[derive(Template)]
+#[template(path = "docs.html")]
+struct DocsPage {
+    description: String,
+    groups: Vec<OperationGroup>,
+}
+
+/// The API docs page, rendered from the OpenAPI document.
+pub fn render_docs(spec: &serde_json::Value) -> String {
+    let mut groups: Vec<OperationGroup> = Vec::new();
+    if let Some(paths) = spec["paths"].as_object() {
+        for (path, item) in paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let tag = op["tags"][0].as_str().unwrap_or("other").to_owned();
+                let entry = (
+                    method.to_uppercase(),
+                    path.clone(),
+                    op["summary"].as_str().unwrap_or_default().to_owned(),
+                );
+                match groups.iter_mut().find(|g| g.0 == tag) {
+                    Some(g) => g.1.push(entry),
+                    None => groups.push((tag, vec![entry])),
+                }
+            }
+        }
+    }
+    DocsPage {
+        description: spec["info"]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        groups,
+    }
+    .render()
+    .unwrap_or_default()
+}
+
+/// `/docs`.
+pub async fn docs(state: web::Data<AppState>) -> HttpResponse {
+    html(
+        StatusCode::OK,
+        state.docs_html.clone(),
+        "public, max-age=3600".into(),
+    )
+}
