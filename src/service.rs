@@ -1208,3 +1208,43 @@ impl Registry {
         })
     }
 }
+
+impl Registry {
+    /// Awards whose organisation's name matches `query` allowing a slip in each word (one
+    /// wrong letter in a short word, two in a long one): for a search with no exact match.
+    pub fn fuzzy_matches(&self, query: &str, limit: usize) -> Vec<(String, String)> {
+        let wanted: Vec<String> = crate::domain::types::search_key(query)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let close = |a: &str, b: &str| {
+            let allowed = if a.chars().count() <= 5 { 1 } else { 2 };
+            a == b || strsim::osa_distance(a, b) <= allowed || (a.len() >= 4 && b.starts_with(a))
+        };
+        self.read_cache(|c| {
+            let mut found: Vec<(String, String)> = c
+                .state
+                .awards
+                .values()
+                .filter(|a| {
+                    let key = crate::domain::types::search_key(a.organisation_name.as_str());
+                    let words: Vec<&str> = key.split(' ').collect();
+                    wanted.iter().all(|w| words.iter().any(|n| close(w, n)))
+                })
+                .map(|a| {
+                    (
+                        a.certificate_number.to_string(),
+                        a.organisation_name.to_string(),
+                    )
+                })
+                .collect();
+            found.sort_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+            found.truncate(limit);
+            found
+        })
+    }
+}

@@ -422,6 +422,14 @@ pub async fn index(
         }
     }
     let (found, total) = state.registry.search(query).await?;
+    if total == 0 && !q.is_empty() && message.is_none() {
+        suggestions = state.registry.fuzzy_matches(&q, 10);
+        if !suggestions.is_empty() {
+            message = Some(format!(
+                "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
+            ));
+        }
+    }
     let rows = found
         .into_iter()
         .map(|(row, status)| Row {

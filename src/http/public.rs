@@ -210,7 +210,19 @@ pub async fn register(
             .ok()
             .map(|n| n.compact());
     }
+    let fuzzy_from = query.search_key.clone();
     let (rows, total) = state.registry.search(query).await?;
+    let did_you_mean: Vec<serde_json::Value> = match fuzzy_from {
+        Some(key) if total == 0 => state
+            .registry
+            .fuzzy_matches(&key, 10)
+            .into_iter()
+            .map(
+                |(n, name)| serde_json::json!({"certificate_number": n, "organisation_name": name}),
+            )
+            .collect(),
+        _ => Vec::new(),
+    };
     let items = rows
         .into_iter()
         .map(|(row, status)| RegisterItem::of(row, status, &state.public_url))
@@ -221,6 +233,7 @@ pub async fn register(
         per_page,
         total,
         pages: total.div_ceil(u64::from(per_page)),
+        did_you_mean,
     };
     Ok(HttpResponse::Ok()
         .insert_header((

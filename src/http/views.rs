@@ -222,6 +222,9 @@ pub struct RegisterPage {
     pub per_page: u32,
     pub total: u64,
     pub pages: u64,
+    /// For a name search with no match: awards whose names are one slip away.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub did_you_mean: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]

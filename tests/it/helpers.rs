@@ -128,6 +128,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_limited(backend, 0).await
+}
+
+/// A served registry whose public routes allow `rate_limit` requests a second per address.
+pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let store = open_store(&db).await;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
@@ -166,7 +171,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         did: wexqs::credential::did_web(&base),
         keys_dir: None,
     });
-    let state = AppState::new(registry.clone(), &base);
+    let state = AppState::new(registry.clone(), &base).with_rate_limit(rate_limit);
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {
         base,

@@ -10,5 +10,6 @@ mod credentials;
 mod domain_rules;
 mod helpers;
 mod openapi_spec;
+mod pages;
 mod readme;
 mod store_contract;

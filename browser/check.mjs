@@ -1,0 +1,121 @@
+// Walks the registry's pages as people would, in Debian's headless Chromium, and checks each
+// with axe-core (WCAG 2.2 A/AA rules). Run by the tests; writes screenshots to OUT_DIR.
+//
+// Usage: node check.mjs PLAN.json OUT_DIR
+//   PLAN = {"base": "http://127.0.0.1:PORT",
+//           "pages": [{"name": "...", "path": "/verify/…"}],          // phone-sized, read + axe
+//           "search": {"query": "…", "expect": "XXXX-XXXX-XXXX-XXXX"}, // type, submit, follow
+//           "widget": {"certificate": "…"}}                           // embed from another origin
+// Prints one JSON object with what it read and every axe violation.
+import {readFileSync, writeFileSync} from 'node:fs';
+import {createServer} from 'node:http';
+import {createRequire} from 'node:module';
+import {chromium} from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const [planPath, outDir] = process.argv.slice(2);
+const plan = JSON.parse(readFileSync(planPath, 'utf8'));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const result = {pages: {}, search: null, widget: null};
+const t0 = Date.now(); const mark = (what) => process.env.WEXQS_TRACE && console.error(what, Date.now() - t0);
+
+async function audit(page) {
+  // The pages' own CSP forbids injected scripts; the audit context bypasses it.
+  await page.addScriptTag({content: axeSource});
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']},
+    });
+    return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
+      help: v.help, target: v.nodes[0]?.target}));
+  });
+}
+
+mark('launched');
+try {
+  const phone = await browser.newContext({
+    viewport: {width: 390, height: 844}, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+    bypassCSP: true,
+  });
+  for (const {name, path} of plan.pages) {
+    const page = await phone.newPage();
+    const response = await page.goto(plan.base + path);
+    const text = async selector => {
+      const found = page.locator(selector).first();
+      return (await found.count()) > 0 ? found.innerText() : null;
+    };
+    const verdict = await text('.verdict .words');
+    const title = await page.title();
+    const h1 = await text('h1');
+    await page.screenshot({path: `${outDir}/${name}.png`, fullPage: true});
+    result.pages[name] = {status: response.status(), verdict, title, h1, violations: await audit(page)};
+    await page.close();
+  }
+
+  mark('pages');
+  if (plan.search) {
+    const page = await phone.newPage();
+    await page.goto(plan.base + '/');
+    await page.getByLabel('Organisation, ODS code or certificate number').fill(plan.search.query);
+    await page.getByRole('button', {name: 'Search'}).click();
+    await page.waitForLoadState();
+    await page.screenshot({path: `${outDir}/search.png`, fullPage: true});
+    const link = page.locator(`a[href="/verify/${plan.search.expect}"]`).first();
+    const found = await link.count() > 0;
+    let reached = null;
+    if (found) {
+      await link.click();
+      await page.waitForLoadState();
+      reached = await page.locator('h1').first().innerText();
+    }
+    result.search = {found, reached, url: page.url()};
+    await page.close();
+  }
+
+  mark('search');
+  if (plan.widget) {
+    // A page on another origin embeds the script widget.
+    const html = `<!doctype html><html lang="en"><head><title>A careers site</title></head><body>
+      <h1>Work experience at our partner</h1>
+      <script src="${plan.base}/embed.js" data-certificate="${plan.widget.certificate}" async></script>
+      </body></html>`;
+    const server = createServer((req, res) => {
+      res.writeHead(200, {'content-type': 'text/html'});
+      res.end(html);
+    });
+    await new Promise(r => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${server.address().port}`;
+    const desktop = await browser.newContext({viewport: {width: 1024, height: 700}});
+    const page = await desktop.newPage();
+    await page.goto(origin + '/');
+    const card = page.locator('.wexqs-award .verdict');
+    await card.filter({hasNotText: 'Checking'}).waitFor({timeout: 10000});
+    const text = await page.locator('.wexqs-award .card').innerText();
+    await page.screenshot({path: `${outDir}/widget.png`});
+    result.widget = {origin, text};
+    await page.close();
+    server.close();
+
+    // The iframe card, framed by that other origin.
+    const framing = await desktop.newPage();
+    const frameHtml = `<!doctype html><html lang="en"><head><title>Framed</title></head><body>
+      <iframe id="card" title="award" src="${plan.base}/embed/${plan.widget.certificate}" width="360" height="240"></iframe></body></html>`;
+    const frameServer = createServer((req, res) => { res.writeHead(200, {'content-type': 'text/html'}); res.end(frameHtml); });
+    await new Promise(r => frameServer.listen(0, '127.0.0.1', r));
+    await framing.goto(`http://127.0.0.1:${frameServer.address().port}/`);
+    const frame = framing.frameLocator('#card');
+    result.iframe = {verdict: await frame.locator('.verdict .words').innerText({timeout: 10000}).catch(e => `error: ${e.message}`)};
+    await framing.screenshot({path: `${outDir}/iframe.png`});
+    frameServer.close();
+  }
+} finally {
+  await browser.close();
+}
+writeFileSync(`${outDir}/result.json`, JSON.stringify(result, null, 2));
+console.log(JSON.stringify(result));

@@ -1,0 +1,400 @@
+//! What people see: the verification page for every status, the register, the badge, the embed
+//! card, widget and oEmbed, caching and security headers, rate limiting, and a walk through the
+//! pages in headless Chromium (Debian's) checked by axe-core.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
+
+async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("a body"))
+}
+
+/// An award in each status, with the number of each.
+async fn one_of_each(app: &TestApp) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (i, (status, date)) in [
+        ("valid", "2025-06-01"),
+        ("expired", "2024-01-10"),
+        ("suspended", "2025-03-01"),
+        ("revoked", "2025-04-01"),
+        ("superseded", "2024-06-01"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let org = app
+            .organisation(
+                &format!("St Example {status} Hospitals NHS Trust"),
+                Some(&format!("ZP{i}")),
+            )
+            .await;
+        let number = app.award(&org, "gold", date).await;
+        match status {
+            "suspended" | "revoked" => {
+                let action = if status == "suspended" {
+                    "suspend"
+                } else {
+                    "revoke"
+                };
+                let r = app
+                    .admin_post(
+                        &format!("/v1/admin/awards/{number}/{action}"),
+                        json!({"reason": "under review by the programme"}),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200);
+            }
+            "superseded" => {
+                app.award(&org, "gold", "2025-07-01").await;
+            }
+            _ => {}
+        }
+        out.push((status, number));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let awards = one_of_each(&app).await;
+    let expected = [
+        ("valid", "Valid award"),
+        ("expired", "Expired"),
+        ("suspended", "Suspended"),
+        ("revoked", "Revoked"),
+        ("superseded", "Replaced by a newer award"),
+    ];
+    for ((status, number), (_, words)) in awards.iter().zip(expected) {
+        let (code, headers, body) = page(&app, &format!("/verify/{number}")).await;
+        assert_eq!(code, 200);
+        assert!(
+            body.contains(&format!("class=\"verdict {status}\"")),
+            "{status}"
+        );
+        assert!(
+            body.contains(&format!("<p class=\"words\">{words}")),
+            "{status}: {words}"
+        );
+        assert!(
+            body.contains("NHS England Work Experience Quality Standard (WEx QS)"),
+            "the scheme is named"
+        );
+        assert!(
+            body.contains("paused since 1 January 2026"),
+            "the programme notice"
+        );
+        assert!(body.contains("property=\"og:title\""), "Open Graph tags");
+        assert!(
+            body.contains("/embed.js")
+                && body.contains("data-certificate=")
+                && body.contains("badge.svg"),
+            "the snippet generator"
+        );
+        assert!(body.contains("linkedin.com/profile/add"), "add to LinkedIn");
+        let cache = headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(cache.starts_with("public, max-age="), "{cache}");
+        assert_eq!(
+            headers.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..])
+        );
+    }
+    let (_, _, revoked) = page(&app, &format!("/verify/{}", awards[3].1)).await;
+    assert!(
+        revoked.contains("under review by the programme"),
+        "the reason is shown"
+    );
+    let (_, _, superseded) = page(&app, &format!("/verify/{}", awards[4].1)).await;
+    assert!(superseded.contains("See the newer award"));
+
+    let unknown = wexqs::domain::CertificateNumber::from_random(7).to_string();
+    let (code, _, body) = page(&app, &format!("/verify/{unknown}")).await;
+    assert_eq!(code, 404);
+    assert!(body.contains("class=\"verdict not_found\"") && body.contains("Not found"));
+    // A mistyped character is caught, and the award it was probably meant to be is offered.
+    let valid = &awards[0].1;
+    let mut typo: Vec<char> = valid.chars().collect();
+    typo[2] = if typo[2] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let (code, _, body) = page(&app, &format!("/verify/{typo}")).await;
+    assert_eq!(code, 400);
+    assert!(
+        body.contains(&format!("href=\"/verify/{valid}\"")),
+        "the likely number is suggested"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_once() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let awards = one_of_each(&app).await;
+    let (_, _, body) = page(&app, "/?q=saint+example+valid").await;
+    assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
+    assert!(body.contains("1 award found"));
+    let (_, _, body) = page(&app, "/?q=st+exampel+vaild").await;
+    assert!(
+        body.contains("Did you mean"),
+        "a misspelt name still finds it"
+    );
+    assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
+    let (_, _, body) = page(&app, "/?status=revoked").await;
+    assert!(body.contains(&awards[3].1) && !body.contains(&awards[0].1));
+    let api: Value = app
+        .get("/v1/register?q=st+exampel+vaild")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(api["total"], 0);
+    assert_eq!(
+        api["did_you_mean"][0]["certificate_number"],
+        awards[0].1.as_str()
+    );
+
+    // The badge, the page and the widget's data change the moment an award is revoked.
+    let number = &awards[0].1;
+    let before = app.get(&format!("/v1/awards/{number}/badge.svg")).await;
+    let etag = before.headers().get("etag").expect("an ETag").clone();
+    let badge = before.text().await.expect("SVG");
+    assert!(
+        badge.contains("Gold · valid") && badge.contains("<title>"),
+        "{badge}"
+    );
+    let large = app
+        .get(&format!("/v1/awards/{number}/badge.svg?style=large"))
+        .await
+        .text()
+        .await
+        .expect("SVG");
+    assert!(large.contains("height=\"40\""));
+    app.admin_post(
+        &format!("/v1/admin/awards/{number}/revoke"),
+        json!({"reason": "issued in error"}),
+    )
+    .await;
+    let after = app
+        .client
+        .get(app.url(&format!("/v1/awards/{number}/badge.svg")))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        after.status(),
+        200,
+        "a revocation is never answered with 304"
+    );
+    assert!(after.text().await.expect("SVG").contains("Gold · revoked"));
+    let (_, _, body) = page(&app, &format!("/verify/{number}")).await;
+    assert!(body.contains("class=\"verdict revoked\""));
+    let widget_data = app.verification(number, None).await;
+    assert_eq!(widget_data["status"], "revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Harlow Fields Primary Care Network", None)
+        .await;
+    let number = app.award(&org, "silver", "2025-06-27").await;
+    let (code, headers, body) = page(&app, &format!("/embed/{number}")).await;
+    assert_eq!(code, 200);
+    assert!(headers.get("x-frame-options").is_none());
+    let csp = headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(csp.contains("frame-ancestors *"), "{csp}");
+    assert!(body.contains("Valid award") && body.contains("Harlow Fields Primary Care Network"));
+    let (_, headers, _) = page(&app, "/").await;
+    let csp = headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+
+    let (code, headers, script) = page(&app, "/embed.js").await;
+    assert_eq!(code, 200);
+    assert!(
+        headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/javascript"))
+    );
+    assert!(script.contains("attachShadow") && !script.contains("innerHTML"));
+
+    let oembed: Value = app
+        .get(&format!(
+            "/oembed?format=json&url={}/verify/{number}",
+            app.base
+        ))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(oembed["type"], "rich");
+    assert!(
+        oembed["html"]
+            .as_str()
+            .is_some_and(|h| h.contains(&format!("/embed/{number}")))
+    );
+    assert_eq!(
+        app.get("/oembed?url=https://elsewhere.example/x")
+            .await
+            .status(),
+        404
+    );
+    let head = app
+        .client
+        .head(app.url(&format!("/verify/{number}")))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(head.status(), 200);
+    let docs = page(&app, "/docs").await.2;
+    assert!(docs.contains("/v1/awards/{certificate_number}/verification"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_routes_are_rate_limited_per_address_and_admin_routes_are_not() {
+    let app = spawn_app_limited(Backend::Sqlite, 2)
+        .await
+        .expect("SQLite is always there");
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(app.get("/v1/programme").await);
+    }
+    let limited = statuses
+        .into_iter()
+        .find(|r| r.status() == 429)
+        .expect("a 429 within 20 requests");
+    let retry: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=5).contains(&retry));
+    let body: Value = limited.json().await.expect("JSON");
+    assert_eq!(body["code"], "rate_limited");
+    let feed = app
+        .client
+        .get(app.url("/v1/admin/events"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(feed.status(), 200, "admin routes are not limited");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
+ {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        root.join("node_modules/playwright-core").exists(),
+        "the browser checks are not installed: run 'npm ci --prefix browser' (CI does)"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed for the browser tests (CI installs it)"
+    );
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let awards = one_of_each(&app).await;
+    let unknown = wexqs::domain::CertificateNumber::from_random(7).to_string();
+    let mut pages: Vec<Value> = awards
+        .iter()
+        .map(|(status, n)| json!({"name": format!("verify-{status}"), "path": format!("/verify/{n}")}))
+        .collect();
+    pages.push(json!({"name": "verify-unknown", "path": format!("/verify/{unknown}")}));
+    pages.push(json!({"name": "register", "path": "/"}));
+    pages.push(json!({"name": "register-search", "path": "/?q=saint+example"}));
+    pages.push(json!({"name": "embed", "path": format!("/embed/{}", awards[0].1)}));
+    pages.push(json!({"name": "docs", "path": "/docs"}));
+    let plan = json!({
+        "base": app.base,
+        "pages": pages,
+        "search": {"query": "st exampel valid", "expect": awards[0].1},
+        "widget": {"certificate": awards[0].1},
+    });
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&out).expect("a screenshots folder");
+    let plan_file = out.join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).expect("written");
+    let run = Command::new("node")
+        .arg(root.join("check.mjs"))
+        .arg(&plan_file)
+        .arg(&out)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: Value = serde_json::from_slice(&run.stdout).expect("JSON");
+
+    let verdicts = [
+        ("verify-valid", "Valid award"),
+        ("verify-expired", "Expired"),
+        ("verify-suspended", "Suspended"),
+        ("verify-revoked", "Revoked"),
+        ("verify-superseded", "Replaced by a newer award"),
+        ("verify-unknown", "Not found"),
+    ];
+    for (name, words) in verdicts {
+        let read = result["pages"][name]["verdict"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(read.starts_with(words), "{name}: read {read:?}");
+    }
+    for (name, p) in result["pages"].as_object().expect("pages") {
+        assert_eq!(
+            p["violations"],
+            json!([]),
+            "axe-core on {name}: {}",
+            p["violations"]
+        );
+    }
+    assert_eq!(result["search"]["found"], true, "{}", result["search"]);
+    assert_eq!(
+        result["search"]["reached"],
+        "St Example valid Hospitals NHS Trust"
+    );
+    let widget = result["widget"]["text"].as_str().unwrap_or_default();
+    assert!(
+        widget.contains("Valid award") && widget.contains("St Example valid Hospitals NHS Trust"),
+        "{widget}"
+    );
+    assert!(
+        result["iframe"]["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("Valid award")),
+        "{}",
+        result["iframe"]
+    );
+    assert!(out.join("verify-valid.png").exists() && out.join("widget.png").exists());
+}
