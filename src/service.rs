@@ -434,7 +434,12 @@ impl Registry {
                 }
                 state
             };
-            let credentials = self.sign_credentials(&cache.state, &mut post, &events, now);
+            let credentials = self.sign_credentials(
+                &cache.state,
+                &mut post,
+                Self::credentials_called_for(&events),
+                now,
+            );
             events.extend(credentials);
             let writes = writes_for(&post, &events);
             for e in &events {
@@ -923,19 +928,9 @@ impl Registry {
             .clone()
     }
 
-    /// The credentials that `events` call for (an award issued or amended gets a newly signed
-    /// one), applied to `post`, the state after the events. None without a signing key.
-    fn sign_credentials(
-        &self,
-        before: &State,
-        post: &mut State,
-        events: &[Event],
-        now: DateTime<Utc>,
-    ) -> Vec<Event> {
-        let Some(signing) = self.signing() else {
-            return Vec::new();
-        };
-        let numbers: Vec<CertificateNumber> = events
+    /// The awards whose credentials `events` make (an award issued or amended).
+    fn credentials_called_for(events: &[Event]) -> Vec<CertificateNumber> {
+        events
             .iter()
             .filter_map(|e| match e {
                 Event::AwardIssued {
@@ -946,7 +941,21 @@ impl Registry {
                 } => Some(certificate_number.clone()),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Newly signed credentials for the awards `numbers`, as they stand in `post` (the state
+    /// after the events that call for them), applied to `post`. None without a signing key.
+    fn sign_credentials(
+        &self,
+        before: &State,
+        post: &mut State,
+        numbers: Vec<CertificateNumber>,
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        let Some(signing) = self.signing() else {
+            return Vec::new();
+        };
         if numbers.is_empty() {
             return Vec::new();
         }
@@ -1009,27 +1018,18 @@ impl Registry {
         let now = self.now();
         let request = {
             let cache = self.cache.read().expect("the cache lock is never poisoned");
-            let missing: Vec<&Award> = cache
+            let missing: Vec<CertificateNumber> = cache
                 .state
                 .awards
                 .values()
                 .filter(|a| a.credentials.is_empty())
+                .map(|a| a.certificate_number.clone())
                 .collect();
             if missing.is_empty() {
                 return Ok(0);
             }
-            // Pretend each was just issued, so the same code signs them.
-            let pretend: Vec<Event> = missing
-                .iter()
-                .map(|a| Event::AwardAmended {
-                    certificate_number: a.certificate_number.clone(),
-                    organisation_id: a.organisation_id,
-                    organisation_name: a.organisation_name.clone(),
-                    reason: "credential".parse().expect("a valid reason"),
-                })
-                .collect();
             let mut post = cache.state.clone();
-            let events = self.sign_credentials(&cache.state, &mut post, &pretend, now);
+            let events = self.sign_credentials(&cache.state, &mut post, missing, now);
             let streams: Vec<String> = events.iter().map(Event::stream).collect();
             let expected = streams
                 .into_iter()

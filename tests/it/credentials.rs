@@ -721,3 +721,57 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
     assert_eq!(once, twice);
     assert_eq!(once, pdf);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_does() {
+    let db = crate::helpers::fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let store = crate::helpers::open_store(&db).await;
+    let calendar =
+        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
+            .expect("the calendar");
+    let registry = wexqs::service::Registry::start(
+        store,
+        std::sync::Arc::new(wexqs::service::FixedClock::new(crate::helpers::at(
+            2026, 11, 24,
+        ))),
+        wexqs::service::seeded_rng(5),
+        &calendar,
+    )
+    .await
+    .expect("started");
+    wexqs::demo::load(&registry).await.expect("the demo");
+    assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.is_empty())));
+    let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
+    registry.set_signing(wexqs::service::Signing {
+        key_id: wexqs::keys::key_id(&key),
+        key,
+        public_url: "https://registry.example".into(),
+        did: credential::did_web("https://registry.example"),
+        keys_dir: None,
+    });
+    assert_eq!(
+        registry.issue_missing_credentials().await.expect("signed"),
+        43
+    );
+    assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.len() == 1)));
+    assert_eq!(
+        registry
+            .issue_missing_credentials()
+            .await
+            .expect("nothing to do"),
+        0
+    );
+    let indexes: std::collections::BTreeSet<String> = registry.with_state(|s| {
+        s.awards
+            .values()
+            .filter_map(|a| a.status_list_index.clone())
+            .collect()
+    });
+    assert_eq!(
+        indexes.len(),
+        43,
+        "every award has its own status list entry"
+    );
+}
