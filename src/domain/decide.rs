@@ -4,7 +4,9 @@
 
 use chrono::NaiveDate;
 
-use super::events::{AwardSource, Cycle, Event};
+use super::applications::{DROP_IN_WINDOW_DAYS, Framework, Manifest, eligibility};
+use super::events::{AwardSource, Cycle, Event, Outcome};
+use super::events::{PROGRAMME_STREAM, organisation_stream};
 use super::state::{Award, ProgrammePhase, Standing, State};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
@@ -91,6 +93,27 @@ pub enum Command {
         key_id: String,
         compromised_since: String,
         reason: Reason,
+    },
+    RecordDropIn {
+        organisation_id: OrganisationId,
+        attended_on: NaiveDate,
+    },
+    SubmitApplication {
+        application_id: String,
+        organisation_id: OrganisationId,
+        cycle_id: String,
+        level_sought: Level,
+        manifest: Manifest,
+        framework: Framework,
+    },
+    DecideApplication {
+        application_id: String,
+        /// `Some(level)` to award at that level, `None` not to award.
+        award: Option<Level>,
+        /// The new award's number, when awarding.
+        certificate_number: CertificateNumber,
+        feedback: String,
+        framework: Framework,
     },
 }
 
@@ -206,6 +229,61 @@ pub enum DomainError {
     CycleInvalid,
     #[error("a key with the id {0} already exists: key ids are never reused")]
     KeyIdTaken(String),
+    #[error("no cycle has the id {0:?}")]
+    CycleNotFound(String),
+    #[error(
+        "cycle {cycle} takes applications from {} to {} (its deadline); today is {}",
+        long_date(*opens),
+        long_date(*deadline),
+        long_date(*today)
+    )]
+    CycleNotOpen {
+        cycle: String,
+        opens: NaiveDate,
+        deadline: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("{}", drop_in_message(*last, *today))]
+    DropInRequired {
+        last: Option<NaiveDate>,
+        today: NaiveDate,
+    },
+    #[error("a drop-in session cannot be recorded in the future ({})", long_date(*.0))]
+    DropInInFuture(NaiveDate),
+    #[error("the organisation already has an open application ({0}): one application at a time")]
+    ApplicationAlreadyOpen(String),
+    #[error("the organisation already applied in cycle {0}: one application per cycle")]
+    ApplicationAlreadyInCycle(String),
+    #[error("the evidence does not meet {} rule(s) for {}: {}", failures.len(), level.title(), failures.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "))]
+    EvidenceRulesFailed {
+        level: Level,
+        failures: Vec<(String, String)>,
+    },
+    #[error("no application has the id {0}")]
+    ApplicationNotFound(String),
+    #[error("application {0} is already decided")]
+    ApplicationAlreadyDecided(String),
+    #[error(
+        "decisions in cycle {cycle} are made from {} to {}; today is {}",
+        long_date(*from),
+        long_date(*until),
+        long_date(*today)
+    )]
+    OutsideDecisionWindow {
+        cycle: String,
+        from: NaiveDate,
+        until: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("the application sought {sought}; an award cannot be at a higher level ({level})", sought = sought.as_str(), level = level.as_str())]
+    LevelAboveSought { level: Level, sought: Level },
+    #[error("the evidence supports {}; an award cannot be at {}", highest.map_or("no level".to_owned(), |l| l.as_str().to_owned()), level.as_str())]
+    LevelAboveEligible {
+        level: Level,
+        highest: Option<Level>,
+    },
+    #[error("a decision needs written feedback (3 to 5,000 characters)")]
+    FeedbackRequired,
     #[error("no signing key has the id {0}")]
     KeyNotFound(String),
     #[error("the key {key_id} is already {status}")]
@@ -242,6 +320,19 @@ impl DomainError {
             DomainError::KeyIdTaken(_) => "key_id_taken",
             DomainError::KeyNotFound(_) => "key_not_found",
             DomainError::KeyNotActive { .. } => "key_not_active",
+            DomainError::CycleNotFound(_) => "cycle_not_found",
+            DomainError::CycleNotOpen { .. } => "cycle_not_open",
+            DomainError::DropInRequired { .. } => "drop_in_required",
+            DomainError::DropInInFuture(_) => "drop_in_in_future",
+            DomainError::ApplicationAlreadyOpen(_) => "application_already_open",
+            DomainError::ApplicationAlreadyInCycle(_) => "application_already_in_cycle",
+            DomainError::EvidenceRulesFailed { .. } => "evidence_rules_failed",
+            DomainError::ApplicationNotFound(_) => "application_not_found",
+            DomainError::ApplicationAlreadyDecided(_) => "application_already_decided",
+            DomainError::OutsideDecisionWindow { .. } => "outside_decision_window",
+            DomainError::LevelAboveSought { .. } => "level_above_sought",
+            DomainError::LevelAboveEligible { .. } => "level_above_eligible",
+            DomainError::FeedbackRequired => "feedback_required",
         }
     }
 
@@ -250,7 +341,9 @@ impl DomainError {
         match self {
             DomainError::OrganisationNotFound(_)
             | DomainError::AwardNotFound(_)
-            | DomainError::KeyNotFound(_) => ErrorKind::NotFound,
+            | DomainError::KeyNotFound(_)
+            | DomainError::CycleNotFound(_)
+            | DomainError::ApplicationNotFound(_) => ErrorKind::NotFound,
             DomainError::VersionMismatch { .. } => ErrorKind::Precondition,
             DomainError::OrganisationExists(_)
             | DomainError::OdsCodeTaken(_)
@@ -260,7 +353,10 @@ impl DomainError {
             | DomainError::ProgrammeAlreadyInPhase(_)
             | DomainError::ProgrammeEnded
             | DomainError::KeyIdTaken(_)
-            | DomainError::KeyNotActive { .. } => ErrorKind::Conflict,
+            | DomainError::KeyNotActive { .. }
+            | DomainError::ApplicationAlreadyOpen(_)
+            | DomainError::ApplicationAlreadyInCycle(_)
+            | DomainError::ApplicationAlreadyDecided(_) => ErrorKind::Conflict,
             _ => ErrorKind::Rule,
         }
     }
@@ -277,7 +373,6 @@ pub enum ErrorKind {
 /// The streams a command's decision read beyond those its events are written to: the store
 /// checks they are unchanged at append time, so a decision is never made on a stale rule.
 pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
-    use super::events::{PROGRAMME_STREAM, organisation_stream};
     match command {
         Command::IssueAward {
             organisation_id, ..
@@ -310,6 +405,20 @@ pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
         Command::AddSigningKey { .. }
         | Command::RetireSigningKey { .. }
         | Command::RevokeSigningKey { .. } => vec![super::events::KEYS_STREAM.to_owned()],
+        Command::RecordDropIn { .. } => Vec::new(),
+        Command::SubmitApplication {
+            organisation_id, ..
+        } => vec![
+            PROGRAMME_STREAM.to_owned(),
+            organisation_stream(*organisation_id),
+        ],
+        Command::DecideApplication { application_id, .. } => {
+            let mut streams = vec![PROGRAMME_STREAM.to_owned()];
+            if let Some(a) = state.applications.get(application_id) {
+                streams.push(organisation_stream(a.organisation_id));
+            }
+            streams
+        }
     }
 }
 
@@ -568,6 +677,53 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
                 public_key_multibase,
             }])
         }
+        Command::RecordDropIn {
+            organisation_id,
+            attended_on,
+        } => {
+            if !state.organisations.contains_key(&organisation_id) {
+                return Err(DomainError::OrganisationNotFound(organisation_id));
+            }
+            if attended_on > ctx.today {
+                return Err(DomainError::DropInInFuture(attended_on));
+            }
+            Ok(vec![Event::DropInAttended {
+                organisation_id,
+                attended_on,
+            }])
+        }
+        Command::SubmitApplication {
+            application_id,
+            organisation_id,
+            cycle_id,
+            level_sought,
+            manifest,
+            framework,
+        } => submit(
+            state,
+            ctx,
+            application_id,
+            organisation_id,
+            cycle_id,
+            level_sought,
+            manifest,
+            &framework,
+        ),
+        Command::DecideApplication {
+            application_id,
+            award,
+            certificate_number,
+            feedback,
+            framework,
+        } => decide_application(
+            state,
+            ctx,
+            application_id,
+            award,
+            certificate_number,
+            feedback,
+            &framework,
+        ),
         Command::RetireSigningKey { key_id, at } => {
             let key = state
                 .keys
@@ -727,4 +883,180 @@ fn transition(award: &Award, action: &'static str) -> DomainError {
         standing: award.standing.as_str(),
         action,
     }
+}
+
+fn drop_in_message(last: Option<NaiveDate>, today: NaiveDate) -> String {
+    let earliest = today - chrono::Duration::days(DROP_IN_WINDOW_DAYS);
+    match last {
+        Some(d) => format!(
+            "an application needs a drop-in session attended within the {DROP_IN_WINDOW_DAYS} days before it (on or after {}); the organisation's last was on {}",
+            long_date(earliest),
+            long_date(d)
+        ),
+        None => format!(
+            "an application needs a drop-in session attended within the {DROP_IN_WINDOW_DAYS} days before it (on or after {}); the organisation has attended none",
+            long_date(earliest)
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn submit(
+    state: &State,
+    ctx: &Context,
+    application_id: String,
+    organisation_id: OrganisationId,
+    cycle_id: String,
+    level_sought: Level,
+    manifest: Manifest,
+    framework: &Framework,
+) -> Result<Vec<Event>, DomainError> {
+    if !state.organisations.contains_key(&organisation_id) {
+        return Err(DomainError::OrganisationNotFound(organisation_id));
+    }
+    let today = ctx.today;
+    refuse_if_not_running(state, today)?;
+    let cycle = state
+        .programme
+        .cycles
+        .iter()
+        .find(|c| c.cycle_id == cycle_id)
+        .ok_or_else(|| DomainError::CycleNotFound(cycle_id.clone()))?;
+    if today < cycle.submissions_open_on || today > cycle.submission_deadline {
+        return Err(DomainError::CycleNotOpen {
+            cycle: cycle.name.clone(),
+            opens: cycle.submissions_open_on,
+            deadline: cycle.submission_deadline,
+            today,
+        });
+    }
+    let attended = state.drop_ins.get(&organisation_id);
+    let recent = attended.is_some_and(|days| {
+        days.iter()
+            .any(|d| *d <= today && (today - *d).num_days() <= DROP_IN_WINDOW_DAYS)
+    });
+    if !recent {
+        return Err(DomainError::DropInRequired {
+            last: attended.and_then(|d| d.iter().filter(|d| **d <= today).max().copied()),
+            today,
+        });
+    }
+    let theirs = state
+        .applications
+        .values()
+        .filter(|a| a.organisation_id == organisation_id);
+    for a in theirs {
+        if a.decision.is_none() {
+            return Err(DomainError::ApplicationAlreadyOpen(
+                a.application_id.clone(),
+            ));
+        }
+        if a.cycle_id == cycle_id {
+            return Err(DomainError::ApplicationAlreadyInCycle(cycle.name.clone()));
+        }
+    }
+    let checked = eligibility(framework, &manifest, today);
+    let at_level = checked
+        .at(level_sought)
+        .expect("eligibility covers every level");
+    if !at_level.eligible {
+        return Err(DomainError::EvidenceRulesFailed {
+            level: level_sought,
+            failures: at_level
+                .rules
+                .iter()
+                .filter(|r| !r.passed && !r.warning)
+                .map(|r| (r.code.clone(), r.message.clone()))
+                .collect(),
+        });
+    }
+    Ok(vec![Event::ApplicationSubmitted {
+        application_id,
+        organisation_id,
+        cycle_id,
+        level_sought,
+        submitted_on: today,
+        framework_version: framework.version.clone(),
+        manifest,
+    }])
+}
+
+fn decide_application(
+    state: &State,
+    ctx: &Context,
+    application_id: String,
+    award: Option<Level>,
+    certificate_number: CertificateNumber,
+    feedback: String,
+    framework: &Framework,
+) -> Result<Vec<Event>, DomainError> {
+    let application = state
+        .applications
+        .get(&application_id)
+        .ok_or_else(|| DomainError::ApplicationNotFound(application_id.clone()))?;
+    if application.decision.is_some() {
+        return Err(DomainError::ApplicationAlreadyDecided(application_id));
+    }
+    let feedback = feedback.trim().to_owned();
+    if !(3..=5000).contains(&feedback.chars().count()) {
+        return Err(DomainError::FeedbackRequired);
+    }
+    let cycle = state
+        .programme
+        .cycles
+        .iter()
+        .find(|c| c.cycle_id == application.cycle_id)
+        .ok_or_else(|| DomainError::CycleNotFound(application.cycle_id.clone()))?;
+    if ctx.today < cycle.decisions_from || ctx.today > cycle.decisions_until {
+        return Err(DomainError::OutsideDecisionWindow {
+            cycle: cycle.name.clone(),
+            from: cycle.decisions_from,
+            until: cycle.decisions_until,
+            today: ctx.today,
+        });
+    }
+    let organisation_id = application.organisation_id;
+    let Some(level) = award else {
+        return Ok(vec![Event::ApplicationDecided {
+            application_id,
+            organisation_id,
+            outcome: Outcome::NotAwarded,
+            feedback,
+            decided_on: ctx.today,
+        }]);
+    };
+    if level > application.level_sought {
+        return Err(DomainError::LevelAboveSought {
+            level,
+            sought: application.level_sought,
+        });
+    }
+    let highest = eligibility(framework, &application.manifest, application.submitted_on).highest;
+    if highest.is_none_or(|h| level > h) {
+        return Err(DomainError::LevelAboveEligible { level, highest });
+    }
+    let mut events = vec![Event::ApplicationDecided {
+        application_id,
+        organisation_id,
+        outcome: Outcome::Awarded {
+            level,
+            certificate_number: certificate_number.clone(),
+        },
+        feedback,
+        decided_on: ctx.today,
+    }];
+    events.extend(decide(
+        state,
+        Command::IssueAward {
+            certificate_number,
+            organisation_id,
+            level,
+            awarded_on: ctx.today,
+            issuer_name: None,
+            framework_version: Some(application.framework_version.clone()),
+            source: AwardSource::Issued,
+        },
+        ctx,
+    )?);
+    Ok(events)
 }

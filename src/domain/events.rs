@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::applications::Manifest;
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
 };
@@ -49,6 +50,17 @@ pub struct Cycle {
     pub review_until: NaiveDate,
     pub decisions_from: NaiveDate,
     pub decisions_until: NaiveDate,
+}
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Outcome {
+    Awarded {
+        level: Level,
+        certificate_number: CertificateNumber,
+    },
+    NotAwarded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +163,30 @@ pub enum Event {
         compromised_since: String,
         reason: Reason,
     },
+    /// The organisation attended a drop-in session (private: part of an application).
+    DropInAttended {
+        organisation_id: OrganisationId,
+        attended_on: NaiveDate,
+    },
+    /// An application with its evidence manifest (private: evidence and commentary).
+    ApplicationSubmitted {
+        application_id: String,
+        organisation_id: OrganisationId,
+        cycle_id: String,
+        level_sought: Level,
+        submitted_on: NaiveDate,
+        framework_version: String,
+        manifest: Manifest,
+    },
+    /// A reviewer's decision with written feedback (private); an award, if any, is its own
+    /// public event in the same append.
+    ApplicationDecided {
+        application_id: String,
+        organisation_id: OrganisationId,
+        outcome: Outcome,
+        feedback: String,
+        decided_on: NaiveDate,
+    },
     /// A signed credential for an award (recorded by the service, which holds the key).
     CredentialIssued {
         certificate_number: CertificateNumber,
@@ -200,6 +236,9 @@ impl Event {
             Event::SigningKeyRetired { .. } => "signing_key_retired",
             Event::SigningKeyRevoked { .. } => "signing_key_revoked",
             Event::CredentialIssued { .. } => "credential_issued",
+            Event::DropInAttended { .. } => "drop_in_attended",
+            Event::ApplicationSubmitted { .. } => "application_submitted",
+            Event::ApplicationDecided { .. } => "application_decided",
             Event::ApiTokenCreated { .. } => "api_token_created",
             Event::ApiTokenRevoked { .. } => "api_token_revoked",
         }
@@ -236,6 +275,15 @@ impl Event {
             }
             | Event::CredentialIssued {
                 organisation_id, ..
+            }
+            | Event::DropInAttended {
+                organisation_id, ..
+            }
+            | Event::ApplicationSubmitted {
+                organisation_id, ..
+            }
+            | Event::ApplicationDecided {
+                organisation_id, ..
             } => organisation_stream(*organisation_id),
             Event::CycleScheduled(_)
             | Event::ProgrammePaused { .. }
@@ -252,7 +300,11 @@ impl Event {
 
     pub fn visibility(&self) -> Visibility {
         match self {
-            Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => Visibility::Private,
+            Event::ApiTokenCreated { .. }
+            | Event::ApiTokenRevoked { .. }
+            | Event::DropInAttended { .. }
+            | Event::ApplicationSubmitted { .. }
+            | Event::ApplicationDecided { .. } => Visibility::Private,
             _ => Visibility::Public,
         }
     }

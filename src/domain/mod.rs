@@ -1,6 +1,7 @@
 //! The domain, pure: value types, events, `decide` (command → events or the broken rule),
 //! `State::apply` (evolve) and the verdict. Never imports actix, sqlx, a clock or a random source.
 
+pub mod applications;
 pub mod calendar;
 pub mod decide;
 pub mod events;

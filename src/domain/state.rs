@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::events::{AwardSource, Cycle, Event};
+use super::applications::Manifest;
+use super::events::{AwardSource, Cycle, Event, Outcome};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
     expiry_of,
@@ -197,6 +198,27 @@ pub struct IssuedCredential {
     pub credential: serde_json::Value,
 }
 
+/// An application and, once made, its decision. Private: never on a public route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Application {
+    pub application_id: String,
+    pub organisation_id: OrganisationId,
+    pub cycle_id: String,
+    pub level_sought: Level,
+    pub submitted_on: NaiveDate,
+    pub framework_version: String,
+    pub manifest: Manifest,
+    pub decision: Option<Decision>,
+    pub last_position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub feedback: String,
+    pub decided_on: NaiveDate,
+}
+
 /// Everything the log says, folded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -204,6 +226,10 @@ pub struct State {
     pub awards: BTreeMap<CertificateNumber, Award>,
     pub programme: Programme,
     pub keys: Vec<SigningKey>,
+    /// Drop-in sessions attended, by organisation (private).
+    pub drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,
+    /// Applications by id (private).
+    pub applications: BTreeMap<String, Application>,
     /// How many events have been applied (the next position).
     pub size: u64,
 }
@@ -475,6 +501,54 @@ impl State {
                 }
             }
             Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => {}
+            Event::DropInAttended {
+                organisation_id,
+                attended_on,
+            } => {
+                let days = self.drop_ins.entry(*organisation_id).or_default();
+                days.push(*attended_on);
+                days.sort();
+            }
+            Event::ApplicationSubmitted {
+                application_id,
+                organisation_id,
+                cycle_id,
+                level_sought,
+                submitted_on,
+                framework_version,
+                manifest,
+            } => {
+                self.applications.insert(
+                    application_id.clone(),
+                    Application {
+                        application_id: application_id.clone(),
+                        organisation_id: *organisation_id,
+                        cycle_id: cycle_id.clone(),
+                        level_sought: *level_sought,
+                        submitted_on: *submitted_on,
+                        framework_version: framework_version.clone(),
+                        manifest: manifest.clone(),
+                        decision: None,
+                        last_position: position,
+                    },
+                );
+            }
+            Event::ApplicationDecided {
+                application_id,
+                outcome,
+                feedback,
+                decided_on,
+                ..
+            } => {
+                if let Some(a) = self.applications.get_mut(application_id) {
+                    a.decision = Some(Decision {
+                        outcome: outcome.clone(),
+                        feedback: feedback.clone(),
+                        decided_on: *decided_on,
+                    });
+                    a.last_position = position;
+                }
+            }
         }
     }
 

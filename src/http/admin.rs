@@ -19,7 +19,11 @@ use crate::import::{ImportRow, import_commands, parse_csv};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
 
 /// The caller's actor, if its bearer token is valid and its role may do this.
-async fn authorise(req: &HttpRequest, state: &AppState, needs: Role) -> Result<Actor, ApiError> {
+pub(super) async fn authorise(
+    req: &HttpRequest,
+    state: &AppState,
+    needs: Role,
+) -> Result<Actor, ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -33,7 +37,7 @@ async fn authorise(req: &HttpRequest, state: &AppState, needs: Role) -> Result<A
     Ok(actor)
 }
 
-fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
@@ -78,7 +82,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     position.parse::<u64>().map(Some).map_err(|_| bad())
 }
 
-fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "body_malformed",

@@ -94,7 +94,17 @@ impl From<DomainError> for ApiError {
             ErrorKind::Precondition => StatusCode::PRECONDITION_FAILED,
             ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        let problem = ApiError::new(status, e.code(), e.to_string());
+        match e {
+            DomainError::EvidenceRulesFailed { failures, .. } => problem.with(
+                "failures",
+                failures
+                    .into_iter()
+                    .map(|(code, message)| json!({"code": code, "message": message}))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => problem,
+        }
     }
 }
 

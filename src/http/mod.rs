@@ -2,6 +2,7 @@
 //! Handlers are thin: parse, call the service, shape the answer.
 
 pub mod admin;
+pub mod applications;
 pub mod error;
 pub mod images;
 pub mod pages;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub images: Arc<images::ImageCache>,
     /// The API docs page, rendered once from the OpenAPI document.
     pub docs_html: String,
+    /// The framework applications are judged against.
+    pub framework: Arc<crate::domain::applications::Framework>,
     /// Requests a second each client address may make to public routes (none: no limit).
     pub rate_limit: Option<Arc<RateLimiter>>,
 }
@@ -54,6 +57,12 @@ impl AppState {
             openapi_json: spec.to_string(),
             images: Arc::default(),
             rate_limit: None,
+            framework: Arc::new(
+                crate::domain::applications::Framework::parse(
+                    crate::domain::applications::SAMPLE_FRAMEWORK,
+                )
+                .expect("the shipped framework is valid (tested)"),
+            ),
         }
     }
 
@@ -137,6 +146,11 @@ route_table! {
     post "/v1/admin/programme/cycles" => admin::schedule_cycle,
     post "/v1/admin/expiries" => admin::expire_due,
     get "/v1/admin/events" => admin::events,
+    post "/v1/admin/organisations/{organisation_id}/drop-ins" => applications::record_drop_in,
+    post "/v1/admin/applications" => applications::submit,
+    get "/v1/admin/applications/{application_id}" => applications::get,
+    post "/v1/admin/applications/{application_id}/decision" => applications::decide,
+    get "/v1/framework" => applications::framework,
 }
 
 /// The largest request body accepted (an import of a few thousand rows fits).

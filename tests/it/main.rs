@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
 
 mod api;
+mod applications;
 mod cli;
 mod credentials;
 mod domain_rules;

@@ -1,0 +1,213 @@
+//! The application journey's admin routes: drop-in sessions, applications with their evidence
+//! manifest and eligibility checklist, and reviewers' decisions that issue awards. Everything here
+//! is private and needs a token; the public framework route shows only the criteria.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::admin::{authorise, idempotency, parse_body};
+use super::error::ApiError;
+use crate::domain::applications::{Manifest, eligibility};
+use crate::domain::state::Application;
+use crate::domain::{Command, Level, OrganisationId};
+use crate::service::Role;
+
+fn application_view(state: &AppState, application: &Application) -> serde_json::Value {
+    let checklist = eligibility(
+        &state.framework,
+        &application.manifest,
+        application.submitted_on,
+    );
+    json!({
+        "application_id": application.application_id,
+        "organisation_id": application.organisation_id,
+        "cycle_id": application.cycle_id,
+        "level_sought": application.level_sought,
+        "submitted_on": application.submitted_on,
+        "framework_version": application.framework_version,
+        "manifest": application.manifest,
+        "eligibility": checklist,
+        "decision": application.decision,
+    })
+}
+
+fn application(state: &AppState, id: &str) -> Result<Application, ApiError> {
+    state
+        .registry
+        .with_state(|s| s.applications.get(id).cloned())
+        .ok_or_else(|| crate::domain::DomainError::ApplicationNotFound(id.to_owned()).into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropIn {
+    attended_on: NaiveDate,
+}
+
+/// Records a drop-in session an organisation attended.
+pub async fn record_drop_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let organisation_id: OrganisationId = path.parse().map_err(ApiError::from)?;
+    let input: DropIn = parse_body(&body)?;
+    state
+        .registry
+        .execute(
+            &actor,
+            Command::RecordDropIn {
+                organisation_id,
+                attended_on: input.attended_on,
+            },
+            idempotency(&req, &body)?,
+        )
+        .await?;
+    let days = state.registry.with_state(|s| {
+        s.drop_ins
+            .get(&organisation_id)
+            .cloned()
+            .unwrap_or_default()
+    });
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"organisation_id": organisation_id, "drop_ins": days})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApplication {
+    organisation_id: String,
+    cycle_id: String,
+    level_sought: Level,
+    manifest: Manifest,
+}
+
+/// Submits an application on the organisation's behalf; refused with every failing rule.
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let input: NewApplication = parse_body(&body)?;
+    let application_id = state.registry.new_organisation_id().to_string();
+    let outcome = state
+        .registry
+        .execute(
+            &actor,
+            Command::SubmitApplication {
+                application_id,
+                organisation_id: input.organisation_id.parse().map_err(ApiError::from)?,
+                cycle_id: input.cycle_id,
+                level_sought: input.level_sought,
+                manifest: input.manifest,
+                framework: (*state.framework).clone(),
+            },
+            idempotency(&req, &body)?,
+        )
+        .await?;
+    let id = outcome
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            crate::domain::Event::ApplicationSubmitted { application_id, .. } => {
+                Some(application_id.clone())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no application was recorded",
+            )
+        })?;
+    let view = application_view(&state, &application(&state, &id)?);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/admin/applications/{id}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// An application with its checklist (admin or reviewer).
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorise(&req, &state, Role::Reviewer).await?;
+    let view = application_view(&state, &application(&state, &path)?);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// `awarded` or `not_awarded`.
+    decision: String,
+    #[serde(default)]
+    level: Option<Level>,
+    feedback: String,
+}
+
+/// A reviewer's decision; an award is issued (and its credential signed) in the same append.
+pub async fn decide(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let actor = authorise(&req, &state, Role::Reviewer).await?;
+    let input: DecisionBody = parse_body(&body)?;
+    let award = match (input.decision.as_str(), input.level) {
+        ("awarded", Some(level)) => Some(level),
+        ("not_awarded", None) => None,
+        ("awarded", None) => {
+            return Err(ApiError::bad_request(
+                "level_required",
+                "an award needs a level: bronze, silver or gold",
+            ));
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "decision_invalid",
+                "decision is \"awarded\" (with a level) or \"not_awarded\" (without one)",
+            ));
+        }
+    };
+    state
+        .registry
+        .execute(
+            &actor,
+            Command::DecideApplication {
+                application_id: path.to_string(),
+                award,
+                certificate_number: state.registry.new_certificate_number(),
+                feedback: input.feedback,
+                framework: (*state.framework).clone(),
+            },
+            idempotency(&req, &body)?,
+        )
+        .await?;
+    let view = application_view(&state, &application(&state, &path)?);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// The framework's criteria (public: the criteria are not private, the evidence is).
+pub async fn framework(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(&*state.framework)
+}
