@@ -124,6 +124,11 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Applications: check a manifest against the framework, record drop-ins, submit, decide.
+    Applications {
+        #[command(subcommand)]
+        action: ApplicationAction,
+    },
     /// Check the log.
     Log {
         #[command(subcommand)]
@@ -178,6 +183,50 @@ enum KeyAction {
         compromised_since: Option<String>,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApplicationAction {
+    /// Print the eligibility checklist of an evidence manifest (JSON) at every level, offline.
+    Check {
+        /// The manifest: {"documents": [...], "commentaries": [...]}.
+        manifest: PathBuf,
+        /// The day of submission the evidence is judged on (YYYY-MM-DD); default today.
+        #[arg(long)]
+        on: Option<chrono::NaiveDate>,
+    },
+    /// Record a drop-in session an organisation attended.
+    DropIn {
+        #[command(flatten)]
+        store: StoreArgs,
+        organisation_id: String,
+        #[arg(long)]
+        on: chrono::NaiveDate,
+    },
+    /// Submit an application with its manifest; prints the application id.
+    Submit {
+        #[command(flatten)]
+        store: StoreArgs,
+        manifest: PathBuf,
+        #[arg(long)]
+        organisation_id: String,
+        #[arg(long)]
+        cycle_id: String,
+        #[arg(long)]
+        level: String,
+    },
+    /// Decide an application: --award LEVEL or --not-awarded, with --feedback.
+    Decide {
+        #[command(flatten)]
+        store: StoreArgs,
+        application_id: String,
+        #[arg(long, conflicts_with = "not_awarded")]
+        award: Option<String>,
+        #[arg(long)]
+        not_awarded: bool,
+        #[arg(long)]
+        feedback: String,
     },
 }
 
@@ -373,6 +422,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve_command(store, bind, demo, workers, rate_limit).await?;
         }
         Command::Keys { action } => return keys_command(action).await,
+        Command::Applications { action } => return applications_command(action).await,
         Command::Verify {
             file,
             did,
@@ -504,6 +554,137 @@ fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
         errors.len()
     );
     ExitCode::FAILURE
+}
+
+fn framework() -> crate::domain::applications::Framework {
+    crate::domain::applications::Framework::parse(crate::domain::applications::SAMPLE_FRAMEWORK)
+        .expect("the shipped framework is valid (tested)")
+}
+
+async fn applications_command(action: ApplicationAction) -> anyhow::Result<ExitCode> {
+    use crate::domain::applications::{Manifest, eligibility};
+    let read_manifest = |path: &Path| -> anyhow::Result<Manifest> {
+        serde_json::from_value(read_json(path)?)
+            .context("the manifest is not {\"documents\": [...], \"commentaries\": [...]}")
+    };
+    match action {
+        ApplicationAction::Check { manifest, on } => {
+            let manifest = read_manifest(&manifest)?;
+            let on = on.unwrap_or_else(|| crate::service::uk_date(chrono::Utc::now()));
+            let checked = eligibility(&framework(), &manifest, on);
+            for level in &checked.levels {
+                println!(
+                    "{}: {}",
+                    level.level.title(),
+                    if level.eligible {
+                        "eligible"
+                    } else {
+                        "not eligible"
+                    }
+                );
+                for r in &level.rules {
+                    let mark = match (r.passed, r.warning) {
+                        (true, _) => "pass",
+                        (false, true) => "WARN",
+                        (false, false) => "FAIL",
+                    };
+                    println!("  {mark} {}: {}", r.code, r.message);
+                }
+            }
+            match checked.highest {
+                Some(l) => println!("the evidence supports {}", l.title()),
+                None => println!("the evidence supports no level"),
+            }
+        }
+        ApplicationAction::DropIn {
+            store,
+            organisation_id,
+            on,
+        } => {
+            let registry = store.registry().await?;
+            registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::RecordDropIn {
+                        organisation_id: organisation_id.parse()?,
+                        attended_on: on,
+                    },
+                    None,
+                )
+                .await?;
+            eprintln!("recorded a drop-in on {on}");
+        }
+        ApplicationAction::Submit {
+            store,
+            manifest,
+            organisation_id,
+            cycle_id,
+            level,
+        } => {
+            let registry = store.registry().await?;
+            let application_id = registry.new_organisation_id().to_string();
+            let outcome = registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::SubmitApplication {
+                        application_id: application_id.clone(),
+                        organisation_id: organisation_id.parse()?,
+                        cycle_id,
+                        level_sought: level.parse()?,
+                        manifest: read_manifest(&manifest)?,
+                        framework: framework(),
+                    },
+                    None,
+                )
+                .await;
+            match outcome {
+                Ok(_) => println!("{application_id}"),
+                Err(crate::service::ServiceError::Domain(
+                    crate::domain::DomainError::EvidenceRulesFailed { failures, .. },
+                )) => {
+                    for (code, message) in failures {
+                        eprintln!("{code}: {message}");
+                    }
+                    eprintln!("the application was not submitted");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ApplicationAction::Decide {
+            store,
+            application_id,
+            award,
+            not_awarded,
+            feedback,
+        } => {
+            let award = match (award, not_awarded) {
+                (Some(level), false) => Some(level.parse()?),
+                (None, true) => None,
+                _ => bail!("give --award LEVEL or --not-awarded"),
+            };
+            let registry = store.registry().await?;
+            let number = registry.new_certificate_number();
+            registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::DecideApplication {
+                        application_id,
+                        award,
+                        certificate_number: number.clone(),
+                        feedback,
+                        framework: framework(),
+                    },
+                    None,
+                )
+                .await?;
+            match award {
+                Some(level) => println!("{number}\t{}", level.as_str()),
+                None => println!("not awarded"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {

@@ -508,3 +508,29 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
     assert_eq!(framework["sample"], true);
     assert_eq!(framework["criteria"].as_array().map(Vec::len), Some(24));
 }
+
+#[test]
+fn wexqs_applications_check_prints_the_checklist_the_way_the_guidance_reads() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = dir.path().join("manifest.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&manifest(Level::Gold, 11, date("2025-09-10"))).expect("JSON"),
+    )
+    .expect("written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["applications", "check"])
+        .arg(&file)
+        .args(["--on", "2025-09-10"])
+        .output()
+        .expect("wexqs runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Silver: eligible"), "{text}");
+    assert!(text.contains("Gold: not eligible"), "{text}");
+    assert!(
+        text.contains("FAIL documents_minimum: Gold needs at least 12 completed documents across the application; this one has 11"),
+        "{text}"
+    );
+    assert!(text.contains("the evidence supports Silver"), "{text}");
+}
