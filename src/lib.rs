@@ -22,6 +22,7 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod merkle;
 pub mod projection;
 pub mod service;
 pub mod store;

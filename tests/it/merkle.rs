@@ -1,0 +1,164 @@
+//! The Merkle tree against the transparency-dev RFC 6962/9162 test vectors (every valid one
+//! accepted, every corrupted one rejected), and proofs checked for every index and size up to
+//! 1,000.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::Value;
+use wexqs::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
+
+fn b64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap_or_default())
+        .expect("base64")
+}
+
+fn vectors(kind: &str) -> Vec<(PathBuf, Value)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Value)>) {
+        for entry in std::fs::read_dir(dir).expect("a vector folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let v = serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
+                    .expect("JSON");
+                out.push((path, v));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/merkle/testdata")
+            .join(kind),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn every_valid_inclusion_vector_is_accepted_and_every_corrupted_one_rejected() {
+    let all = vectors("inclusion");
+    assert!(all.len() > 50, "{} vectors", all.len());
+    for (path, v) in all {
+        let proof: Vec<Vec<u8>> = v["proof"]
+            .as_array()
+            .map(|p| p.iter().map(b64).collect())
+            .unwrap_or_default();
+        let result = verify_inclusion(
+            v["leafIdx"].as_u64().expect("an index"),
+            v["treeSize"].as_u64().expect("a size"),
+            &b64(&v["leafHash"]),
+            &proof,
+            &b64(&v["root"]),
+        );
+        assert_eq!(
+            result.is_err(),
+            v["wantErr"] == true,
+            "{}: {result:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_valid_consistency_vector_is_accepted_and_every_corrupted_one_rejected() {
+    let all = vectors("consistency");
+    assert!(all.len() > 50, "{} vectors", all.len());
+    for (path, v) in all {
+        let proof: Vec<Vec<u8>> = v["proof"]
+            .as_array()
+            .map(|p| p.iter().map(b64).collect())
+            .unwrap_or_default();
+        let result = verify_consistency(
+            v["size1"].as_u64().expect("a size"),
+            v["size2"].as_u64().expect("a size"),
+            &proof,
+            &b64(&v["root1"]),
+            &b64(&v["root2"]),
+        );
+        assert_eq!(
+            result.is_err(),
+            v["wantErr"] == true,
+            "{}: {result:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_classic_eight_leaf_tree_has_the_known_root() {
+    // RFC 6962's test leaves: "", 0x00, 0x10, 0x2021, 0x3031, 0x40414243, ...
+    let leaves: [&[u8]; 8] = [
+        b"",
+        &[0x00],
+        &[0x10],
+        &[0x20, 0x21],
+        &[0x30, 0x31],
+        &[0x40, 0x41, 0x42, 0x43],
+        &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
+        &[
+            0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+            0x6e, 0x6f,
+        ],
+    ];
+    let tree = Tree::from_leaves(leaves.iter().map(|l| leaf_hash(l)));
+    assert_eq!(
+        hex::encode(tree.root(8).expect("a root")),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    );
+}
+
+#[test]
+fn proofs_verify_for_every_index_and_size_up_to_1000() {
+    const N: u64 = 1000;
+    let tree = Tree::from_leaves((0..N).map(|i| leaf_hash(&i.to_be_bytes())));
+    let roots: Vec<Vec<u8>> = (0..=N)
+        .map(|s| tree.root(s).expect("a root").to_vec())
+        .collect();
+    for size in 1..=N {
+        for index in 0..size {
+            let proof: Vec<Vec<u8>> = tree
+                .inclusion_proof(index, size)
+                .expect("a proof")
+                .iter()
+                .map(|h| h.to_vec())
+                .collect();
+            let leaf = leaf_hash(&index.to_be_bytes());
+            verify_inclusion(index, size, &leaf, &proof, &roots[size as usize])
+                .unwrap_or_else(|e| panic!("inclusion {index} in {size}: {e}"));
+        }
+        for first in 1..=size {
+            let proof: Vec<Vec<u8>> = tree
+                .consistency_proof(first, size)
+                .expect("a proof")
+                .iter()
+                .map(|h| h.to_vec())
+                .collect();
+            verify_consistency(
+                first,
+                size,
+                &proof,
+                &roots[first as usize],
+                &roots[size as usize],
+            )
+            .unwrap_or_else(|e| panic!("consistency {first} → {size}: {e}"));
+        }
+    }
+    // And a wrong leaf or a wrong old root never verifies.
+    let proof: Vec<Vec<u8>> = tree
+        .inclusion_proof(5, 10)
+        .expect("a proof")
+        .iter()
+        .map(|h| h.to_vec())
+        .collect();
+    assert!(verify_inclusion(5, 10, &leaf_hash(b"other"), &proof, &roots[10]).is_err());
+    let proof: Vec<Vec<u8>> = tree
+        .consistency_proof(7, 10)
+        .expect("a proof")
+        .iter()
+        .map(|h| h.to_vec())
+        .collect();
+    assert!(verify_consistency(7, 10, &proof, &roots[6], &roots[10]).is_err());
+}
