@@ -23,6 +23,7 @@ pub mod http;
 pub mod import;
 pub mod keys;
 pub mod merkle;
+pub mod note;
 pub mod projection;
 pub mod service;
 pub mod store;

@@ -162,3 +162,31 @@ fn proofs_verify_for_every_index_and_size_up_to_1000() {
         .collect();
     assert!(verify_consistency(7, 10, &proof, &roots[6], &roots[10]).is_err());
 }
+
+#[test]
+fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/vectors/signed-note/go-sumdb-note.json"),
+        )
+        .expect("the vector"),
+    )
+    .expect("JSON");
+    let (name, key) = wexqs::note::parse_signer_key(v["signer_key"].as_str().expect("a key"))
+        .expect("a signer key");
+    let text = v["text"].as_str().expect("text");
+    let signed = wexqs::note::sign(text, &name, &key);
+    assert_eq!(signed, v["signed_note"].as_str().expect("a note"));
+    assert_eq!(
+        wexqs::note::verifier_key(&name, &key.verifying_key()),
+        v["verifier_key"].as_str().expect("a key")
+    );
+    let verifier = v["verifier_key"].as_str().expect("a key");
+    assert_eq!(wexqs::note::open(&signed, verifier), Ok(text));
+    let tampered = signed.replace("cryptography", "cryptographY");
+    assert_eq!(
+        wexqs::note::open(&tampered, verifier),
+        Err(wexqs::note::NoteError::BadSignature)
+    );
+}
