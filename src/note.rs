@@ -150,3 +150,13 @@ pub fn parse_checkpoint(body: &str) -> Result<(String, u64, [u8; 32]), NoteError
         .ok_or(NoteError::Malformed("no root hash"))?;
     Ok((origin.to_owned(), size, root))
 }
+
+/// The log's origin line for a registry reached at `public_url`: its host and path, then `/log`
+/// (`https://registry.example` → `registry.example/log`).
+pub fn origin_for(public_url: &str) -> String {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    format!("{rest}/log")
+}

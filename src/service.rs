@@ -179,6 +179,8 @@ pub struct Idempotency {
 struct Cache {
     state: State,
     versions: HashMap<String, i64>,
+    /// The Merkle tree over every event's leaf hash, in position order.
+    tree: crate::merkle::Tree,
 }
 
 type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
@@ -258,6 +260,7 @@ impl Registry {
             cache: RwLock::new(Cache {
                 state: State::default(),
                 versions: HashMap::new(),
+                tree: crate::merkle::Tree::new(),
             }),
             catch_up_lock: tokio::sync::Mutex::new(()),
             clock,
@@ -330,6 +333,14 @@ impl Registry {
                 .write()
                 .expect("the cache lock is never poisoned");
             for (stored, event) in decoded {
+                let leaf: crate::merkle::Hash =
+                    stored.leaf_hash.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "the leaf hash at {} is not 32 bytes",
+                            stored.position
+                        ))
+                    })?;
+                cache.tree.push(leaf);
                 cache.state.apply(stored.position, &event);
                 cache
                     .versions
@@ -829,6 +840,9 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not read the log head"),
             }
+            if let Err(e) = tail.checkpoint().await {
+                tracing::error!(error = %e, "could not sign a checkpoint");
+            }
         }
     });
     tokio::spawn(async move {
@@ -1246,5 +1260,82 @@ impl Registry {
             found.truncate(limit);
             found
         })
+    }
+}
+
+impl Registry {
+    /// The log's origin, its note verifier key, and the key that signs its checkpoints.
+    fn log_signer(&self) -> Option<(String, String, ed25519_dalek::SigningKey)> {
+        let signing = self.signing()?;
+        let origin = crate::note::origin_for(&signing.public_url);
+        let verifier = crate::note::verifier_key(&origin, &signing.key.verifying_key());
+        Some((origin, verifier, signing.key))
+    }
+
+    /// The note verifier key auditors check checkpoints with.
+    pub fn log_verifier_key(&self) -> Option<String> {
+        self.log_signer().map(|(_, v, _)| v)
+    }
+
+    /// The root of the tree at `size`, if the log is that long.
+    pub fn tree_root(&self, size: u64) -> Option<crate::merkle::Hash> {
+        self.read_cache(|c| c.tree.root(size))
+    }
+
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<crate::merkle::Hash>> {
+        self.read_cache(|c| c.tree.inclusion_proof(index, size))
+    }
+
+    pub fn consistency_proof(&self, first: u64, size: u64) -> Option<Vec<crate::merkle::Hash>> {
+        self.read_cache(|c| c.tree.consistency_proof(first, size))
+    }
+
+    /// Signs a checkpoint of the tree as it now is, if it grew since the last one; the new one
+    /// is signed only after it is checked consistent with the last. Returns the new size.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, ServiceError> {
+        let Some((origin, _, key)) = self.log_signer() else {
+            return Ok(None);
+        };
+        self.catch_up().await?;
+        let last = self.store.checkpoints().await?.pop();
+        let (size, root, proof) = self.read_cache(|c| {
+            let size = c.tree.size();
+            let proof = last
+                .as_ref()
+                .filter(|l| l.size > 0 && l.size <= size)
+                .and_then(|l| c.tree.consistency_proof(l.size, size));
+            (size, c.tree.root(size), proof)
+        });
+        let Some(root) = root else { return Ok(None) };
+        if size == 0 || last.as_ref().is_some_and(|l| l.size >= size) {
+            return Ok(None);
+        }
+        if let Some(last) = &last {
+            let proof: Vec<Vec<u8>> = proof
+                .unwrap_or_default()
+                .iter()
+                .map(|h| h.to_vec())
+                .collect();
+            crate::merkle::verify_consistency(last.size, size, &proof, &last.root, &root).map_err(|e| {
+                ServiceError::Store(StoreError::Corrupt(format!(
+                    "the tree at {size} is not consistent with the checkpoint at {}: {e}; refusing to sign",
+                    last.size
+                )))
+            })?;
+        }
+        let note = crate::note::sign(
+            &crate::note::checkpoint_body(&origin, size, &root),
+            &origin,
+            &key,
+        );
+        self.store
+            .save_checkpoint(&crate::store::Checkpoint {
+                size,
+                root: root.to_vec(),
+                note,
+                signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            })
+            .await?;
+        Ok(Some(size))
     }
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod applications;
 pub mod error;
 pub mod images;
+pub mod log;
 pub mod pages;
 pub mod public;
 pub mod views;
@@ -151,6 +152,11 @@ route_table! {
     get "/v1/admin/applications/{application_id}" => applications::get,
     post "/v1/admin/applications/{application_id}/decision" => applications::decide,
     get "/v1/framework" => applications::framework,
+    get "/v1/log/checkpoint" => log::checkpoint,
+    get "/v1/log/key" => log::key,
+    get "/v1/log/proofs/inclusion" => log::inclusion,
+    get "/v1/log/proofs/consistency" => log::consistency,
+    get "/v1/log/entries" => log::entries,
 }
 
 /// The largest request body accepted (an import of a few thousand rows fits).

@@ -200,6 +200,19 @@ pub trait EventStore {
     async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError>;
     async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError>;
     async fn ready(&self) -> Result<(), StoreError>;
+    /// Keeps a signed checkpoint (a size is signed once; a second save of it changes nothing).
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    /// Every checkpoint, smallest first.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+}
+
+/// A signed checkpoint of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub size: u64,
+    pub root: Vec<u8>,
+    pub note: String,
+    pub signed_at: String,
 }
 
 /// The store the process runs on: one of the two implementations.
@@ -279,6 +292,12 @@ impl EventStore for Store {
     }
     async fn ready(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ready())
+    }
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        delegate!(self, s => s.save_checkpoint(checkpoint))
+    }
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        delegate!(self, s => s.checkpoints())
     }
 }
 

@@ -547,6 +547,39 @@ macro_rules! shared_sql_store {
                 .transpose()
             }
 
+            async fn save_checkpoint(
+                &self,
+                c: &$crate::store::Checkpoint,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (size) DO NOTHING",
+                )
+                .bind(c.size as i64)
+                .bind(&c.root)
+                .bind(&c.note)
+                .bind(&c.signed_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn checkpoints(&self) -> Result<Vec<$crate::store::Checkpoint>, StoreError> {
+                sqlx::query("SELECT size, root, note, signed_at FROM checkpoints ORDER BY size")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::store::Checkpoint {
+                            size: r.try_get::<i64, _>("size")? as u64,
+                            root: r.try_get("root")?,
+                            note: r.try_get("note")?,
+                            signed_at: r.try_get("signed_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn ready(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT size FROM log_head WHERE id = 1")
                     .fetch_one(&self.pool)

@@ -190,3 +190,109 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
         Err(wexqs::note::NoteError::BadSignature)
     );
 }
+
+async fn text(app: &crate::helpers::TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Dales and Moors Community Care NHS Trust", None)
+        .await;
+    app.award(&org, "silver", "2025-10-20").await;
+    let first = app
+        .registry
+        .checkpoint()
+        .await
+        .expect("signed")
+        .expect("a new checkpoint");
+    let other = app
+        .organisation("Wearside and Tyne Hospitals NHS Foundation Trust", None)
+        .await;
+    app.award(&other, "bronze", "2025-12-02").await;
+    let second = app
+        .registry
+        .checkpoint()
+        .await
+        .expect("signed")
+        .expect("a new checkpoint");
+    assert!(second > first);
+    assert_eq!(app.registry.checkpoint().await.expect("nothing new"), None);
+
+    let key = text(&app, "/v1/log/key").await;
+    let note = text(&app, "/v1/log/checkpoint").await;
+    let body = wexqs::note::open(&note, key.trim()).expect("the checkpoint's signature verifies");
+    let (origin, size, root) = wexqs::note::parse_checkpoint(body).expect("a checkpoint");
+    assert_eq!(origin, wexqs::note::origin_for(&app.base));
+    assert_eq!(size, second);
+
+    let entries: Value =
+        serde_json::from_str(&text(&app, &format!("/v1/log/entries?start=0&limit={size}")).await)
+            .expect("JSON");
+    let entries = entries["entries"].as_array().expect("entries").clone();
+    assert_eq!(entries.len() as u64, size);
+    let mut leaves = Vec::new();
+    for e in &entries {
+        let leaf = b64(&e["leaf_hash"]);
+        if e["visibility"] == "public" {
+            assert_eq!(
+                leaf_hash(e["payload"].as_str().expect("a payload").as_bytes()).to_vec(),
+                leaf
+            );
+        } else {
+            assert!(
+                e.get("payload").is_none(),
+                "private entries show only their hash"
+            );
+        }
+        leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).expect("32 bytes"));
+    }
+    assert_eq!(Tree::from_leaves(leaves).root(size).expect("a root"), root);
+    assert!(
+        entries.iter().any(|e| e["visibility"] == "private"),
+        "token events are private"
+    );
+
+    for index in [0, size / 2, size - 1] {
+        let p: Value = serde_json::from_str(
+            &text(&app, &format!("/v1/log/proofs/inclusion?index={index}")).await,
+        )
+        .expect("JSON");
+        let proof: Vec<Vec<u8>> = p["proof"]
+            .as_array()
+            .expect("a proof")
+            .iter()
+            .map(b64)
+            .collect();
+        verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, &root)
+            .expect("inclusion verifies");
+    }
+    let c: Value = serde_json::from_str(
+        &text(
+            &app,
+            &format!("/v1/log/proofs/consistency?from={first}&to={second}"),
+        )
+        .await,
+    )
+    .expect("JSON");
+    let proof: Vec<Vec<u8>> = c["proof"]
+        .as_array()
+        .expect("a proof")
+        .iter()
+        .map(b64)
+        .collect();
+    verify_consistency(first, second, &proof, &b64(&c["first_root"]), &root)
+        .expect("consistency verifies");
+    let bad = app
+        .get(&format!(
+            "/v1/log/proofs/inclusion?index={size}&size={size}"
+        ))
+        .await;
+    assert_eq!(bad.status(), 400);
+}

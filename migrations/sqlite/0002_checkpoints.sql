@@ -1,0 +1,7 @@
+-- Signed checkpoints of the log's Merkle tree (C2SP tlog-checkpoint as signed notes), all kept.
+CREATE TABLE checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    signed_at TEXT NOT NULL
+);

@@ -1,0 +1,184 @@
+//! The transparency log's public routes: the latest signed checkpoint, its verifier key,
+//! inclusion and consistency proofs, and the entries (private ones as their leaf hash only).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::Visibility;
+use crate::store::EventStore;
+
+fn b64(h: &[u8]) -> String {
+    STANDARD.encode(h)
+}
+
+async fn latest_size(state: &AppState) -> Result<u64, ApiError> {
+    let checkpoints = state
+        .registry
+        .store()
+        .checkpoints()
+        .await
+        .map_err(crate::service::ServiceError::from)?;
+    checkpoints.last().map(|c| c.size).ok_or_else(no_checkpoint)
+}
+
+fn no_checkpoint() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no_checkpoint",
+        "no checkpoint has been signed yet; try again in a second",
+    )
+}
+
+/// The latest signed checkpoint (a C2SP signed note).
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let checkpoints = state
+        .registry
+        .store()
+        .checkpoints()
+        .await
+        .map_err(crate::service::ServiceError::from)?;
+    let latest = checkpoints.last().ok_or_else(no_checkpoint)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
+        .body(latest.note.clone()))
+}
+
+/// The note verifier key that checks the checkpoints' signatures.
+pub async fn key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .registry
+        .log_verifier_key()
+        .ok_or_else(no_checkpoint)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(format!("{key}\n")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InclusionParams {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// The inclusion proof of an entry in the tree of a size (default: the latest checkpoint's).
+pub async fn inclusion(
+    state: web::Data<AppState>,
+    params: web::Query<InclusionParams>,
+) -> Result<HttpResponse, ApiError> {
+    let size = match params.size {
+        Some(s) => s,
+        None => latest_size(&state).await?,
+    };
+    let registry = &state.registry;
+    let proof = registry.inclusion_proof(params.index, size).ok_or_else(|| {
+        ApiError::bad_request(
+            "proof_out_of_range",
+            format!("index must be below size, and size at most the log's ({}); got index {} and size {size}", registry.size(), params.index),
+        )
+    })?;
+    let leaf = registry
+        .events(params.index, 1)
+        .await?
+        .pop()
+        .map(|e| e.leaf_hash)
+        .unwrap_or_default();
+    let root = registry.tree_root(size).unwrap_or_default();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .json(json!({
+            "index": params.index,
+            "size": size,
+            "leaf_hash": b64(&leaf),
+            "root": b64(&root),
+            "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyParams {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// The consistency proof between two sizes (default `to`: the latest checkpoint's).
+pub async fn consistency(
+    state: web::Data<AppState>,
+    params: web::Query<ConsistencyParams>,
+) -> Result<HttpResponse, ApiError> {
+    let to = match params.to {
+        Some(s) => s,
+        None => latest_size(&state).await?,
+    };
+    let registry = &state.registry;
+    let proof = registry.consistency_proof(params.from, to).ok_or_else(|| {
+        ApiError::bad_request(
+            "proof_out_of_range",
+            format!(
+                "from must be 1 to `to`, and `to` at most the log's size ({}); got {} and {to}",
+                registry.size(),
+                params.from
+            ),
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .json(json!({
+            "from": params.from,
+            "to": to,
+            "first_root": b64(&registry.tree_root(params.from).unwrap_or_default()),
+            "second_root": b64(&registry.tree_root(to).unwrap_or_default()),
+            "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EntriesParams {
+    start: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// The log's entries in order: public ones in full (`payload` holds the exact hashed bytes as
+/// text), private ones as their leaf hash only.
+pub async fn entries(
+    state: web::Data<AppState>,
+    params: web::Query<EntriesParams>,
+) -> Result<HttpResponse, ApiError> {
+    let start = params.start.unwrap_or(0);
+    let limit = params.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit_invalid",
+            "limit is 1 to 1,000 entries",
+        ));
+    }
+    let events = state.registry.events(start, limit).await?;
+    let items: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| match e.visibility {
+            Visibility::Public => json!({
+                "position": e.position,
+                "visibility": "public",
+                "leaf_hash": b64(&e.leaf_hash),
+                "payload": String::from_utf8_lossy(&e.payload),
+            }),
+            Visibility::Private => json!({
+                "position": e.position,
+                "visibility": "private",
+                "leaf_hash": b64(&e.leaf_hash),
+            }),
+        })
+        .collect();
+    let next = events.last().map_or(start, |e| e.position + 1);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=5"))
+        .json(json!({"entries": items, "next": next})))
+}
