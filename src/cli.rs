@@ -129,6 +129,15 @@ enum Command {
         #[command(subcommand)]
         action: ApplicationAction,
     },
+    /// Audit a registry's log over HTTP: recompute its tree from the entries, check the signed
+    /// checkpoint and its consistency with the one seen last time (kept in --state).
+    Audit {
+        /// The registry's base URL.
+        url: String,
+        /// Where to keep the last accepted checkpoint between audits.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// Check the log.
     Log {
         #[command(subcommand)]
@@ -423,6 +432,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { action } => return keys_command(action).await,
         Command::Applications { action } => return applications_command(action).await,
+        Command::Audit { url, state } => return audit_command(&url, state.as_deref()).await,
         Command::Verify {
             file,
             did,
@@ -501,7 +511,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let progress = bar(size, "checking the log");
             let check = verify_log(&s, |p| progress.set_position(p + 1)).await?;
             progress.finish_and_clear();
-            match check.problem {
+            let problem = match check.problem {
+                Some(p) => Some(p),
+                None => check_checkpoints(&s).await?,
+            };
+            match problem {
                 None => println!(
                     "the log is consistent: {} events, chain hash {}",
                     check.size,
@@ -554,6 +568,90 @@ fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
         errors.len()
     );
     ExitCode::FAILURE
+}
+
+async fn audit_command(url: &str, state: Option<&Path>) -> anyhow::Result<ExitCode> {
+    use crate::audit::{AuditState, Finding, audit};
+    let last: Option<AuditState> = match state {
+        Some(path) if path.exists() => Some(serde_json::from_value(read_json(path)?)?),
+        _ => None,
+    };
+    let progress = bar(0, "reading entries");
+    let finding = audit(url, last.as_ref(), |done, total| {
+        progress.set_length(total);
+        progress.set_position(done);
+    })
+    .await?;
+    progress.finish_and_clear();
+    match finding {
+        Finding::Consistent { size, root } => {
+            use base64::Engine as _;
+            let root = base64::engine::general_purpose::STANDARD.encode(root);
+            println!("consistent: {size} entries, root {root}, checkpoint signature verified");
+            if let Some(path) = state {
+                std::fs::write(path, serde_json::to_vec_pretty(&AuditState { size, root })?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Finding::Divergence { position, what } => {
+            println!("divergence at position {position}: {what}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Checks the stored checkpoints against the local log: each within the log, its root the
+/// tree's at that size, its signature by one of the registry's keys. The first problem.
+async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)>> {
+    let state = crate::service::replay(store, |_| {}).await?;
+    let mut tree = crate::merkle::Tree::new();
+    crate::store::scan(store, 0, |e| {
+        let leaf: crate::merkle::Hash =
+            e.leaf_hash.as_slice().try_into().map_err(|_| {
+                crate::store::StoreError::Corrupt("a leaf hash is not 32 bytes".into())
+            })?;
+        tree.push(leaf);
+        Ok(())
+    })
+    .await?;
+    for c in store.checkpoints().await? {
+        if c.size > tree.size() {
+            return Ok(Some((
+                tree.size(),
+                format!(
+                    "the log has {} entries but a checkpoint signed {}: entries were removed",
+                    tree.size(),
+                    c.size
+                ),
+            )));
+        }
+        if tree.root(c.size).map(|r| r.to_vec()) != Some(c.root.clone()) {
+            return Ok(Some((
+                c.size,
+                format!("the checkpoint at size {} does not match the log", c.size),
+            )));
+        }
+        let body = c.note.split("\n\n").next().unwrap_or_default();
+        let origin = body.lines().next().unwrap_or_default();
+        let signed = state.keys.iter().any(|k| {
+            crate::credential::parse_public_multibase(&k.public_key_multibase)
+                .map(|key| {
+                    crate::note::open(&c.note, &crate::note::verifier_key(origin, &key)).is_ok()
+                })
+                .unwrap_or(false)
+        });
+        if !signed {
+            return Ok(Some((
+                c.size,
+                format!(
+                    "the checkpoint at size {} is not signed by a registry key",
+                    c.size
+                ),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn framework() -> crate::domain::applications::Framework {

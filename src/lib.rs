@@ -14,6 +14,7 @@
 //! append is one transaction; statuses are computed from events and a date, never stored.
 
 pub mod artefacts;
+pub mod audit;
 pub mod certificate;
 pub mod cli;
 pub mod credential;

@@ -528,3 +528,141 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
         text(&refused.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    assert!(wexqs(&db, dir.path(), &["demo"]).status.success());
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut signed = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/v1/log/checkpoint")).send().await {
+            if r.status() == 200 {
+                signed = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(signed, "the server signs a checkpoint");
+    // Wait until a checkpoint covers the whole log (the server records expiries as it starts).
+    let store = open_store(&db).await;
+    for _ in 0..100 {
+        let note = client
+            .get(format!("{base}/v1/log/checkpoint"))
+            .send()
+            .await
+            .expect("answered")
+            .text()
+            .await
+            .expect("text");
+        let size: u64 = note
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        if size == store.head().await.expect("the head").size {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = dir.path().join("audit.json");
+    let audit = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+        c.arg("audit").arg(&base).args(extra);
+        c.output().expect("wexqs runs")
+    };
+    let ok = audit(&["--state", state.to_str().expect("a path")]);
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        text(&ok.stdout),
+        text(&ok.stderr)
+    );
+    assert!(text(&ok.stdout).starts_with("consistent: "));
+    assert!(state.exists());
+    let verified = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+
+    // One changed byte in one stored event.
+    let pool = sqlite_pool(&store);
+    sqlx::query("DROP TRIGGER events_are_append_only_update")
+        .execute(pool)
+        .await
+        .expect("dropped");
+    sqlx::query("DROP TRIGGER events_are_append_only_delete")
+        .execute(pool)
+        .await
+        .expect("dropped");
+    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"system"', '"systen"') AS BLOB) WHERE position = 20"#)
+        .execute(pool)
+        .await
+        .expect("tampered");
+    let found = audit(&[]);
+    assert!(!found.status.success());
+    assert!(
+        text(&found.stdout).contains("divergence at position 20"),
+        "{}",
+        text(&found.stdout)
+    );
+    let found = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(
+        text(&found.stdout).contains("diverges at position 20"),
+        "{}",
+        text(&found.stdout)
+    );
+    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"systen"', '"system"') AS BLOB) WHERE position = 20"#)
+        .execute(pool)
+        .await
+        .expect("restored");
+
+    // The last entry removed, and the head rewound to hide it: the checkpoints give it away.
+    let head = store.head().await.expect("the head");
+    let last = head.size - 1;
+    let previous = store
+        .read(last - 1, 1)
+        .await
+        .expect("read")
+        .pop()
+        .expect("an event");
+    sqlx::query("DELETE FROM events WHERE position = $1")
+        .bind(last as i64)
+        .execute(pool)
+        .await
+        .expect("deleted");
+    sqlx::query("UPDATE log_head SET size = $1, chain_hash = $2")
+        .bind(last as i64)
+        .bind(&previous.chain_hash)
+        .execute(pool)
+        .await
+        .expect("rewound");
+    let found = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(!found.status.success());
+    assert!(
+        text(&found.stdout).contains("entries were removed"),
+        "{}",
+        text(&found.stdout)
+    );
+    let found = audit(&["--state", state.to_str().expect("a path")]);
+    assert!(!found.status.success());
+    assert!(
+        text(&found.stdout).contains("entries were removed"),
+        "{}",
+        text(&found.stdout)
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
