@@ -115,13 +115,13 @@ pub async fn audit(
             let served: Hash = b64(&entry.leaf_hash)?
                 .try_into()
                 .map_err(|_| AuditError::Shape("a leaf hash is not 32 bytes".into()))?;
-            if let Some(payload) = &entry.payload {
-                if leaf_hash(payload.as_bytes()) != served {
-                    return Ok(Finding::Divergence {
-                        position: entry.position,
-                        what: "the entry's content does not match its leaf hash".into(),
-                    });
-                }
+            if let Some(payload) = &entry.payload
+                && leaf_hash(payload.as_bytes()) != served
+            {
+                return Ok(Finding::Divergence {
+                    position: entry.position,
+                    what: "the entry's content does not match its leaf hash".into(),
+                });
             }
             tree.push(served);
             if tree.size() == size {

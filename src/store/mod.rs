@@ -225,8 +225,13 @@ pub enum Store {
 impl Store {
     /// Opens `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, 16).await
+    }
+
+    /// Like `open`, with at most `max_connections` to PostgreSQL.
+    pub async fn open_with(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(PostgresStore::connect(url).await?)
+            Store::Postgres(PostgresStore::connect_with(url, max_connections).await?)
         } else {
             Store::Sqlite(SqliteStore::open(url).await?)
         };

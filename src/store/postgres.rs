@@ -13,8 +13,17 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<PostgresStore, super::StoreError> {
+        PostgresStore::connect_with(url, 16).await
+    }
+
+    /// Connects with at most `max_connections`, closing connections idle for ten seconds.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+    ) -> Result<PostgresStore, super::StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections)
+            .idle_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;

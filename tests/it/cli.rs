@@ -549,11 +549,11 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
     let client = reqwest::Client::new();
     let mut signed = false;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/v1/log/checkpoint")).send().await {
-            if r.status() == 200 {
-                signed = true;
-                break;
-            }
+        if let Ok(r) = client.get(format!("{base}/v1/log/checkpoint")).send().await
+            && r.status() == 200
+        {
+            signed = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -103,7 +103,8 @@ pub async fn fresh_db(backend: Backend) -> Option<Db> {
 }
 
 pub async fn open_store(db: &Db) -> Store {
-    Store::open(&db.url).await.expect("open the store")
+    // Few connections a test: the suite runs many databases on one server.
+    Store::open_with(&db.url, 4).await.expect("open the store")
 }
 
 pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
