@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Value, json};
 use wexqs::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
 fn b64(v: &Value) -> Vec<u8> {
@@ -295,4 +295,131 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         ))
         .await;
     assert_eq!(bad.status(), 400);
+}
+
+/// Builds the Go checker (Go's own sumdb/note and sumdb/tlog, from Debian's packages, offline).
+fn go_checker() -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tlogcheck");
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocache");
+    let built = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tlogcheck/main.go"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", &cache)
+        .env("GOPROXY", "off")
+        .output()
+        .expect("go runs (Debian's golang-go and golang-golang-x-mod-dev; CI installs them)");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}
+
+fn go_check(bundle: &Value) -> Value {
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    std::fs::write(file.path(), bundle.to_string()).expect("written");
+    let run = std::process::Command::new(go_checker())
+        .arg(file.path())
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Calder Valley Teaching Hospitals NHS Trust", None)
+        .await;
+    app.award(&org, "gold", "2025-06-13").await;
+    let first = app
+        .registry
+        .checkpoint()
+        .await
+        .expect("signed")
+        .expect("a checkpoint");
+    for i in 0..5 {
+        let o = app
+            .organisation(&format!("Humber Estuary Trust {i}"), None)
+            .await;
+        app.award(&o, "bronze", "2025-09-07").await;
+    }
+    let second = app
+        .registry
+        .checkpoint()
+        .await
+        .expect("signed")
+        .expect("a checkpoint");
+    let notes: Vec<String> = wexqs::store::EventStore::checkpoints(app.registry.store())
+        .await
+        .expect("checkpoints")
+        .into_iter()
+        .map(|c| c.note)
+        .collect();
+    let mut inclusion = Vec::new();
+    for (index, size) in [
+        (0, first),
+        (first - 1, first),
+        (0, second),
+        (first, second),
+        (second - 1, second),
+    ] {
+        let p: Value = app
+            .get(&format!(
+                "/v1/log/proofs/inclusion?index={index}&size={size}"
+            ))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        inclusion.push(
+            json!({"index": index, "size": size, "leaf": p["leaf_hash"], "proof": p["proof"]}),
+        );
+    }
+    let c: Value = app
+        .get(&format!(
+            "/v1/log/proofs/consistency?from={first}&to={second}"
+        ))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let key = app.get("/v1/log/key").await.text().await.expect("a key");
+    let bundle = json!({
+        "verifier_key": key.trim(),
+        "checkpoints": notes,
+        "inclusion": inclusion,
+        "consistency": {"from": first, "to": second, "proof": c["proof"]},
+    });
+    let report = go_check(&bundle);
+    assert!(
+        report["errors"].is_null() || report["errors"] == json!([]),
+        "{report}"
+    );
+    assert_eq!(report["checkpoints_verified"], 2, "{report}");
+    assert_eq!(report["inclusion_verified"], 5, "{report}");
+    assert_eq!(report["consistency_verified"], true, "{report}");
+
+    // Go rejects a proof with one hash changed, and a checkpoint with one byte changed.
+    let mut bad = bundle.clone();
+    bad["inclusion"][2]["proof"][0] =
+        json!(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    bad["checkpoints"][1] = json!(notes[1].replacen('\n', "\n1", 1));
+    let report = go_check(&bad);
+    assert_eq!(report["checkpoints_verified"], 1, "{report}");
+    assert!(
+        report["errors"].as_array().is_some_and(|e| e.len() >= 2),
+        "{report}"
+    );
 }
