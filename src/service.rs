@@ -229,6 +229,8 @@ pub struct Registry {
     stats: Arc<WriterStats>,
     signing: RwLock<Option<Signing>>,
     status_list_cache: Mutex<Option<SignedStatusList>>,
+    /// The size and root of the latest signed checkpoint.
+    latest_checkpoint: RwLock<Option<(u64, crate::merkle::Hash)>>,
 }
 
 impl fmt::Debug for Registry {
@@ -268,6 +270,7 @@ impl Registry {
             stats,
             signing: RwLock::new(None),
             status_list_cache: Mutex::new(None),
+            latest_checkpoint: RwLock::new(None),
         });
         registry.catch_up().await?;
         if registry.size() == 0 {
@@ -1272,6 +1275,11 @@ impl Registry {
         Some((origin, verifier, signing.key))
     }
 
+    /// The latest signed checkpoint this instance knows: (size, root).
+    pub fn latest_checkpoint(&self) -> Option<(u64, crate::merkle::Hash)> {
+        *self.latest_checkpoint.read().expect("never poisoned")
+    }
+
     /// The note verifier key auditors check checkpoints with.
     pub fn log_verifier_key(&self) -> Option<String> {
         self.log_signer().map(|(_, v, _)| v)
@@ -1298,6 +1306,11 @@ impl Registry {
         };
         self.catch_up().await?;
         let last = self.store.checkpoints().await?.pop();
+        if let Some(l) = &last
+            && let Ok(root) = <[u8; 32]>::try_from(l.root.as_slice())
+        {
+            *self.latest_checkpoint.write().expect("never poisoned") = Some((l.size, root));
+        }
         let (size, root, proof) = self.read_cache(|c| {
             let size = c.tree.size();
             let proof = last
@@ -1336,6 +1349,7 @@ impl Registry {
                 signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
             })
             .await?;
+        *self.latest_checkpoint.write().expect("never poisoned") = Some((size, root));
         Ok(Some(size))
     }
 }

@@ -122,7 +122,7 @@ pub async fn verification(
     let date = at.unwrap_or(today);
     let verdict = status_as_of(&award, &programme, date);
     let status_today = status_as_of(&award, &programme, today).status;
-    let view = VerificationView::of(
+    let mut view = VerificationView::of(
         &award,
         verdict,
         status_today,
@@ -130,6 +130,18 @@ pub async fn verification(
         &state.public_url,
         now.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
+    if let Some((size, root)) = state.registry.latest_checkpoint()
+        && let Some(proof) = state.registry.inclusion_proof(award.last_position, size)
+    {
+        use base64::Engine as _;
+        let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
+        view.log.inclusion = Some(super::views::Inclusion {
+            checkpoint_size: size,
+            checkpoint_root: b64(&root),
+            leaf_index: award.last_position,
+            proof: proof.iter().map(|h| b64(h)).collect(),
+        });
+    }
     let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
     // Without 'at' the answer is about today, so it may change at the next UK midnight.
     let max_age = if at.is_none() {
@@ -137,7 +149,14 @@ pub async fn verification(
     } else {
         MAX_AGE
     };
-    let tag = EntityTag::new_strong(format!("{}-{date}-{today}", award.last_position));
+    let checkpoint = state
+        .registry
+        .latest_checkpoint()
+        .map_or(0, |(size, _)| size);
+    let tag = EntityTag::new_strong(format!(
+        "{}-{date}-{today}-{checkpoint}",
+        award.last_position
+    ));
     Ok(cached(&req, tag, max_age, body))
 }
 

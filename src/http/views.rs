@@ -157,6 +157,21 @@ pub struct VerificationView<'a> {
 pub struct LogRef {
     /// The position of the award's latest event in the registry's log.
     pub position: u64,
+    /// The positions of all the award's events.
+    pub positions: Vec<u64>,
+    /// An RFC 9162 inclusion proof of the latest event in the latest signed checkpoint (once
+    /// a checkpoint covers it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<Inclusion>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inclusion {
+    pub checkpoint_size: u64,
+    pub checkpoint_root: String,
+    pub leaf_index: u64,
+    /// Base64 hashes, leaf level first.
+    pub proof: Vec<String>,
 }
 
 impl<'a> VerificationView<'a> {
@@ -180,6 +195,8 @@ impl<'a> VerificationView<'a> {
             programme: ProgrammeSummary::of(programme, verdict.as_of),
             log: LogRef {
                 position: award.last_position,
+                positions: award.history.iter().map(|h| h.position).collect(),
+                inclusion: None,
             },
             checked_at,
         }
