@@ -615,6 +615,20 @@ async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)
         Ok(())
     })
     .await?;
+    for level in 0..tree.height() {
+        let stored = store.tree_hashes(level as u32).await?;
+        let expected = tree.level(level);
+        if let Some(i) = (0..expected.len())
+            .find(|&i| stored.get(i).map(Vec::as_slice) != Some(&expected[i][..]))
+        {
+            return Ok(Some((
+                (i as u64) << level,
+                format!(
+                    "the stored tree hash at level {level}, index {i} does not follow from the leaves"
+                ),
+            )));
+        }
+    }
     for c in store.checkpoints().await? {
         if c.size > tree.size() {
             return Ok(Some((

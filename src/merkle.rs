@@ -71,6 +71,16 @@ impl Tree {
         tree
     }
 
+    /// The stored hashes of one level (level 0: the leaves).
+    pub fn level(&self, level: usize) -> &[Hash] {
+        self.levels.get(level).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many levels have hashes.
+    pub fn height(&self) -> usize {
+        self.levels.len()
+    }
+
     pub fn size(&self) -> u64 {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }

@@ -204,6 +204,8 @@ pub trait EventStore {
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
     /// Every checkpoint, smallest first.
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The stored Merkle hashes of one level, by index.
+    async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError>;
 }
 
 /// A signed checkpoint of the log.
@@ -303,6 +305,9 @@ impl EventStore for Store {
     }
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         delegate!(self, s => s.checkpoints())
+    }
+    async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        delegate!(self, s => s.tree_hashes(level))
     }
 }
 

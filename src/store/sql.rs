@@ -205,7 +205,43 @@ macro_rules! shared_sql_store {
 
         impl $crate::store::EventStore for $store {
             async fn migrate(&self) -> Result<(), StoreError> {
-                self.run_migrations().await
+                self.run_migrations().await?;
+                // A log older than the stored tree hashes gets them, recomputed from its leaves.
+                let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tree_hashes WHERE level = 0")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let size: i64 = sqlx::query("SELECT size FROM log_head WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("size")?;
+                if stored == size {
+                    return Ok(());
+                }
+                let mut tree = $crate::merkle::Tree::new();
+                for row in sqlx::query("SELECT leaf_hash FROM events ORDER BY position")
+                    .fetch_all(&self.pool)
+                    .await?
+                {
+                    let leaf: Vec<u8> = row.try_get("leaf_hash")?;
+                    tree.push(leaf.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt("a leaf hash is not 32 bytes".into())
+                    })?);
+                }
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM tree_hashes").execute(&mut *tx).await?;
+                for level in 0..tree.height() {
+                    for (idx, hash) in tree.level(level).iter().enumerate() {
+                        sqlx::query("INSERT INTO tree_hashes (level, idx, hash) VALUES ($1, $2, $3)")
+                            .bind(level as i32)
+                            .bind(idx as i64)
+                            .bind(hash.to_vec())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn append_batch(
@@ -335,6 +371,40 @@ macro_rules! shared_sql_store {
                         .bind(&chain)
                         .execute(&mut *tx)
                         .await?;
+                        // The leaf and every complete subtree it finishes.
+                        let mut level: i32 = 0;
+                        let mut index = size;
+                        let mut node: [u8; 32] = leaf
+                            .as_slice()
+                            .try_into()
+                            .expect("a SHA-256 leaf hash is 32 bytes");
+                        loop {
+                            sqlx::query(
+                                "INSERT INTO tree_hashes (level, idx, hash) VALUES ($1, $2, $3)",
+                            )
+                            .bind(level)
+                            .bind(index)
+                            .bind(node.to_vec())
+                            .execute(&mut *tx)
+                            .await?;
+                            if index & 1 == 0 {
+                                break;
+                            }
+                            let left: Vec<u8> = sqlx::query(
+                                "SELECT hash FROM tree_hashes WHERE level = $1 AND idx = $2",
+                            )
+                            .bind(level)
+                            .bind(index - 1)
+                            .fetch_one(&mut *tx)
+                            .await?
+                            .try_get("hash")?;
+                            let left: [u8; 32] = left.as_slice().try_into().map_err(|_| {
+                                StoreError::Corrupt(format!("tree hash {level}/{} is not 32 bytes", index - 1))
+                            })?;
+                            node = $crate::merkle::node_hash(&left, &node);
+                            level += 1;
+                            index >>= 1;
+                        }
                         sqlx::query(
                             "INSERT INTO streams (stream_id, version) VALUES ($1, $2) \
                              ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
@@ -576,6 +646,25 @@ macro_rules! shared_sql_store {
                             note: r.try_get("note")?,
                             signed_at: r.try_get("signed_at")?,
                         })
+                    })
+                    .collect()
+            }
+
+            async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+                sqlx::query("SELECT idx, hash FROM tree_hashes WHERE level = $1 ORDER BY idx")
+                    .bind(level as i32)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let idx: i64 = r.try_get("idx")?;
+                        if idx != i as i64 {
+                            return Err(StoreError::Corrupt(format!(
+                                "tree hashes at level {level} skip from {i} to {idx}"
+                            )));
+                        }
+                        Ok(r.try_get("hash")?)
                     })
                     .collect()
             }

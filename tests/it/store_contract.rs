@@ -63,6 +63,21 @@ async fn positions_are_dense_and_the_chain_verifies(store: Store) {
     let check = verify_log(&store, |_| {}).await.expect("verified");
     assert_eq!(check.problem, None);
     assert_eq!(check.size, 3);
+    // The Merkle tree's hashes are stored with the events: the leaves, and the complete subtree.
+    let leaves = store.tree_hashes(0).await.expect("level 0");
+    let all: Vec<Vec<u8>> = store
+        .read(0, 10)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|e| e.leaf_hash)
+        .collect();
+    assert_eq!(leaves, all);
+    let level1 = store.tree_hashes(1).await.expect("level 1");
+    let l0: [u8; 32] = all[0].as_slice().try_into().expect("32 bytes");
+    let l1: [u8; 32] = all[1].as_slice().try_into().expect("32 bytes");
+    assert_eq!(level1, vec![wexqs::merkle::node_hash(&l0, &l1).to_vec()]);
+    assert!(store.tree_hashes(2).await.expect("level 2").is_empty());
     let read = store.read(1, 10).await.expect("read");
     assert_eq!(read.len(), 2);
     assert_eq!(read[0], a.events[1]);
