@@ -210,6 +210,31 @@ fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
     }
 }
 
+/// Starts `wexqs serve` on a free port over the given database and data folder, and waits until
+/// it answers; the process and its base URL.
+async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("the server did not come up at {base}");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -229,26 +254,8 @@ async fn sigkill_loses_no_acknowledged_write(backend: Backend) {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("WEXQS_DATA_DIR", dir.path())
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server came up");
 
     let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let mut writers = Vec::new();
@@ -408,23 +415,8 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     let first = list.split('\t').next().expect("a key").to_owned();
     assert!(list.contains("\tactive\t"), "{list}");
 
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("WEXQS_DATA_DIR", dir.path())
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let issue = |name: &'static str| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
@@ -536,16 +528,7 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
         .expect("SQLite is always there");
     let dir = tempfile::tempdir().expect("a folder");
     assert!(wexqs(&db, dir.path(), &["demo"]).status.success());
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("WEXQS_DATA_DIR", dir.path())
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
     let mut signed = false;
     for _ in 0..100 {
