@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -178,13 +178,9 @@ pub fn verify(secured: &Value, key: &VerifyingKey) -> Result<(), CredentialError
 
 /// A UK calendar day's first instant, in UTC, as XML Schema dateTime.
 pub fn uk_midnight(date: NaiveDate) -> String {
-    date.and_hms_opt(0, 0, 0)
-        .and_then(|t| chrono_tz::Europe::London.from_local_datetime(&t).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .map_or_else(
-            || format!("{date}T00:00:00Z"),
-            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
+    crate::domain::types::start_of_uk_day(date)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn level_description(level: Level) -> String {

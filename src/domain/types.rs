@@ -468,6 +468,21 @@ pub fn valid_until_of(awarded_on: NaiveDate) -> NaiveDate {
         .expect("the day before a representable date is representable")
 }
 
+/// The first instant of a UK calendar day, in UTC (statuses flip at local midnight).
+pub fn start_of_uk_day(date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let midnight = date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists on every calendar day");
+    chrono_tz::Europe::London
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map_or_else(
+            || chrono::Utc.from_utc_datetime(&midnight),
+            |t| t.with_timezone(&chrono::Utc),
+        )
+}
+
 /// The issuer's name as it was on a date: Health Education England merged into NHS England on
 /// 1 April 2023.
 pub fn issuer_name_on(date: NaiveDate) -> &'static str {

@@ -71,30 +71,20 @@ fn award_with_credential(state: &AppState, raw: &str) -> Result<(Award, String, 
     Ok((award, json, position))
 }
 
+/// A rendered image, cacheable for an hour (its tag changes with what it was rendered from).
 fn image(
     req: &HttpRequest,
     content_type: &'static str,
     tag: String,
     body: Vec<u8>,
 ) -> HttpResponse {
-    let tag = EntityTag::new_strong(tag);
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag.to_string()));
-    let mut response = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header(header::ETag(tag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"));
-    if matches {
-        return response.finish();
-    }
-    response.content_type(content_type).body(body)
+    super::conditional(
+        req,
+        EntityTag::new_strong(tag),
+        "public, max-age=3600".into(),
+        content_type,
+        body,
+    )
 }
 
 /// The award's logo with its credential baked in (SVG).

@@ -80,6 +80,51 @@ impl AppState {
     }
 }
 
+/// A cacheable answer: 304 when the client already holds `tag`, else `body` as `content_type`.
+pub fn conditional(
+    req: &actix_web::HttpRequest,
+    tag: header::EntityTag,
+    cache_control: String,
+    content_type: &'static str,
+    body: impl actix_web::body::MessageBody + 'static,
+) -> HttpResponse {
+    let held = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag.to_string())
+        });
+    let mut response = if held {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header(header::ETag(tag))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if held {
+        return response.finish();
+    }
+    response.content_type(content_type).body(body)
+}
+
+/// Seconds an answer about `award` may be cached: until its status could next change by the
+/// calendar alone (its award or expiry date, or the next UK midnight), and a minute at most, so
+/// that a revocation shows quickly.
+pub fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u64 {
+    use crate::domain::types::start_of_uk_day;
+    let now = state.registry.now();
+    let today = state.registry.today();
+    let until = |d: chrono::NaiveDate| (start_of_uk_day(d) - now).num_seconds().max(1) as u64;
+    let tomorrow = today.succ_opt().map_or(60, until);
+    crate::domain::verdict::next_calendar_change(award, today)
+        .map_or(60, until)
+        .min(tomorrow)
+        .min(60)
+}
+
 /// Parses a certificate number from a path, with the rule in words when it is not one.
 pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
     raw.parse::<CertificateNumber>().map_err(ApiError::from)

@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::{ApiError, internal};
 use crate::domain::state::AwardChange;
 use crate::domain::types::{long_date, search_key};
-use crate::domain::verdict::{next_calendar_change, programme_notice};
+use crate::domain::verdict::programme_notice;
 use crate::domain::{Award, CertificateNumber, Level, OdsCode, Region, Status, status_as_of};
 use crate::store::RegisterQuery;
 
@@ -115,24 +115,6 @@ fn html(status: StatusCode, body: String, cache: String) -> HttpResponse {
 
 fn render(t: &impl Template) -> Result<String, ApiError> {
     t.render().map_err(|e| internal(&e))
-}
-
-/// Seconds a page about `award` may be cached: until its status could next change, at most a
-/// minute (a revocation must show quickly).
-fn max_age(state: &AppState, award: &Award) -> u64 {
-    let today = state.registry.today();
-    let now = state.registry.now();
-    let midnight = |d: NaiveDate| {
-        use chrono::TimeZone;
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| chrono_tz::Europe::London.from_local_datetime(&t).earliest())
-            .map_or(60, |t| {
-                (t.with_timezone(&chrono::Utc) - now).num_seconds().max(1) as u64
-            })
-    };
-    let next = next_calendar_change(award, today).map_or(60, midnight);
-    next.min(midnight(today.succ_opt().unwrap_or(today)))
-        .min(60)
 }
 
 #[derive(Template)]
@@ -291,7 +273,7 @@ pub async fn verify_page(
         render(&page)?,
         format!(
             "public, max-age={}, stale-while-revalidate=30",
-            max_age(&state, &award)
+            super::award_max_age(&state, &award)
         ),
     ))
 }
@@ -338,7 +320,7 @@ pub async fn embed_page(
     Ok(html(
         StatusCode::OK,
         render(&page)?,
-        format!("public, max-age={}", max_age(&state, &award)),
+        format!("public, max-age={}", super::award_max_age(&state, &award)),
     ))
 }
 
@@ -597,26 +579,11 @@ pub async fn badge_svg(
     let svg =
         crate::artefacts::status_badge(award.level, status.as_str(), status_words(status), large);
     let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag.to_string()));
     let cache = format!(
         "public, max-age={}, stale-while-revalidate=30",
-        max_age(&state, &award)
+        super::award_max_age(&state, &award)
     );
-    if fresh {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(header::ETag(tag))
-            .insert_header((header::CACHE_CONTROL, cache))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header(header::ETag(tag))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .body(svg))
+    Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
 }
 
 /// A tag of the API and its operations: (method, path, summary).

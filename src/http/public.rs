@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::http::header::{self, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat};
 use serde::Deserialize;
@@ -14,7 +14,6 @@ use super::views::{
 };
 use super::{AppState, parse_number};
 use crate::domain::types::search_key;
-use crate::domain::verdict::next_calendar_change;
 use crate::domain::{Level, OdsCode, Region, Status, status_as_of};
 use crate::service::uk_date;
 use crate::store::{EventStore, RegisterQuery};
@@ -32,44 +31,24 @@ fn not_found(number: &str) -> ApiError {
     )
 }
 
-/// Seconds from now until the start of `date` in the UK, for bounding a cache lifetime by the
-/// next status change.
-fn seconds_until(state: &AppState, date: NaiveDate) -> u64 {
-    use chrono::TimeZone;
-    let now = state.registry.now();
-    let midnight = date
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| chrono_tz::Europe::London.from_local_datetime(&t).earliest())
-        .map(|t| t.with_timezone(&chrono::Utc));
-    match midnight {
-        Some(m) if m > now => (m - now).num_seconds().max(1) as u64,
-        _ => 1,
-    }
-}
-
-fn if_none_match(req: &HttpRequest, tag: &EntityTag) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag.to_string())
-        })
-}
-
 fn cached(req: &HttpRequest, tag: EntityTag, max_age: u64, body: String) -> HttpResponse {
-    let cache = format!("public, max-age={max_age}, stale-while-revalidate=30");
-    if if_none_match(req, &tag) {
-        return HttpResponse::NotModified()
-            .insert_header(ETag(tag))
-            .insert_header((header::CACHE_CONTROL, cache))
-            .finish();
-    }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(ETag(tag))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .body(body)
+    cached_as(req, tag, max_age, "application/json", body)
+}
+
+fn cached_as(
+    req: &HttpRequest,
+    tag: EntityTag,
+    max_age: u64,
+    content_type: &'static str,
+    body: String,
+) -> HttpResponse {
+    super::conditional(
+        req,
+        tag,
+        format!("public, max-age={max_age}, stale-while-revalidate=30"),
+        content_type,
+        body,
+    )
 }
 
 pub async fn award(
@@ -86,8 +65,7 @@ pub async fn award(
     let status = status_as_of(&award, &programme, today).status;
     let body = serde_json::to_string(&AwardView::of(&award, status, &state.public_url))
         .map_err(|e| super::error::internal(&e))?;
-    let max_age = next_calendar_change(&award, today)
-        .map_or(MAX_AGE, |d| seconds_until(&state, d).min(MAX_AGE));
+    let max_age = super::award_max_age(&state, &award);
     let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
     Ok(cached(&req, tag, max_age, body))
 }
@@ -143,12 +121,9 @@ pub async fn verification(
         });
     }
     let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
-    // Without 'at' the answer is about today, so it may change at the next UK midnight.
-    let max_age = if at.is_none() {
-        seconds_until(&state, today.succ_opt().unwrap_or(today)).min(MAX_AGE)
-    } else {
-        MAX_AGE
-    };
+    // The answer also says how the award stands today, so it is bounded like every answer
+    // about the award.
+    let max_age = super::award_max_age(&state, &award);
     let checkpoint = state
         .registry
         .latest_checkpoint()
@@ -327,9 +302,13 @@ pub async fn did_json(
     let document = state.registry.did_document().ok_or_else(no_signing_key)?;
     let body = serde_json::to_string(&document).map_err(|e| super::error::internal(&e))?;
     let tag = EntityTag::new_strong(format!("keys-{}", state.registry.keys_version()));
-    let mut response = cached(&req, tag, MAX_AGE * 5, body);
-    set_content_type(&mut response, "application/did+json");
-    Ok(response)
+    Ok(cached_as(
+        &req,
+        tag,
+        MAX_AGE * 5,
+        "application/did+json",
+        body,
+    ))
 }
 
 fn no_signing_key() -> ApiError {
@@ -338,15 +317,6 @@ fn no_signing_key() -> ApiError {
         "no_signing_key",
         "this registry has no signing key configured yet",
     )
-}
-
-fn set_content_type(response: &mut HttpResponse, value: &'static str) {
-    if response.status() == actix_web::http::StatusCode::OK {
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(value),
-        );
-    }
 }
 
 /// The award's current signed Open Badges 3.0 credential.
@@ -369,9 +339,13 @@ pub async fn credential(
     })?;
     let body = serde_json::to_string(&issued.credential).map_err(|e| super::error::internal(&e))?;
     let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
-    let mut response = cached(&req, tag, MAX_AGE, body);
-    set_content_type(&mut response, "application/vc+ld+json");
-    Ok(response)
+    Ok(cached_as(
+        &req,
+        tag,
+        MAX_AGE,
+        "application/vc+ld+json",
+        body,
+    ))
 }
 
 /// The signed revocation status list.
@@ -394,14 +368,13 @@ pub async fn status_list(
     let bytes = state.registry.status_list().ok_or_else(no_signing_key)?;
     let body = String::from_utf8_lossy(&bytes).into_owned();
     let tag = EntityTag::new_strong(format!("status-{}", state.registry.size()));
-    let mut response = cached(
+    Ok(cached_as(
         &req,
         tag,
         crate::credential::STATUS_LIST_TTL_MS / 1000,
+        "application/vc+ld+json",
         body,
-    );
-    set_content_type(&mut response, "application/vc+ld+json");
-    Ok(response)
+    ))
 }
 
 /// The largest credential or baked image `POST /v1/verify` reads.
