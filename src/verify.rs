@@ -80,6 +80,18 @@ pub fn extract(content_type: &str, body: &[u8]) -> Result<Value, PresentedError>
     Ok(value)
 }
 
+/// The certificate number a credential's subject names (`…/v1/awards/NUMBER`).
+pub fn certificate_number_of(presented: &Value) -> Option<CertificateNumber> {
+    presented
+        .get("credentialSubject")?
+        .get("id")?
+        .as_str()?
+        .rsplit('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn check(name: &'static str, result: Result<String, String>) -> Check {
     match result {
         Ok(detail) => Check {
@@ -191,12 +203,7 @@ pub fn check_credential(
         "status",
         status_check(presented, did_document, status_list),
     ));
-    let number = presented
-        .get("credentialSubject")
-        .and_then(|s| s.get("id"))
-        .and_then(Value::as_str)
-        .and_then(|id| id.rsplit('/').next())
-        .and_then(|n| n.parse::<CertificateNumber>().ok());
+    let number = certificate_number_of(presented);
     if let Some(view) = registry {
         checks.push(check(
             "registry",

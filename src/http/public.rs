@@ -413,13 +413,7 @@ pub async fn verify(
     let list = registry
         .status_list()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    let number = presented
-        .get("credentialSubject")
-        .and_then(|s| s.get("id"))
-        .and_then(serde_json::Value::as_str)
-        .and_then(|id| id.rsplit('/').next())
-        .and_then(|n| n.parse::<crate::domain::CertificateNumber>().ok());
-    let found = number.as_ref().and_then(|n| registry.award(n));
+    let found = crate::verify::certificate_number_of(&presented).and_then(|n| registry.award(&n));
     let programme = registry.programme();
     let report = check_credential(
         &presented,
