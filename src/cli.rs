@@ -604,9 +604,11 @@ async fn audit_command(url: &str, state: Option<&Path>) -> anyhow::Result<ExitCo
 /// Checks the stored checkpoints against the local log: each within the log, its root the
 /// tree's at that size, its signature by one of the registry's keys. The first problem.
 async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)>> {
-    let state = crate::service::replay(store, |_| {}).await?;
+    // One pass over the log builds both the state (for the keys) and the tree.
+    let mut state = crate::domain::State::default();
     let mut tree = crate::merkle::Tree::new();
     crate::store::scan(store, 0, |e| {
+        state.apply(e.position, &e.envelope()?.event);
         let leaf: crate::merkle::Hash =
             e.leaf_hash.as_slice().try_into().map_err(|_| {
                 crate::store::StoreError::Corrupt("a leaf hash is not 32 bytes".into())
