@@ -1133,24 +1133,27 @@ impl Registry {
         {
             return Some(bytes.clone());
         }
+        // The list is valid from the day of its latest change: the latest revocation, or, with
+        // none, the first award it could cover.
         let (revoked, since) = self.read_cache(|c| {
-            let mut revoked = Vec::new();
-            let mut since: Option<NaiveDate> = None;
-            for a in c.state.awards.values() {
-                since = since.min(Some(a.awarded_on)).or(Some(a.awarded_on));
-                if a.standing != crate::domain::Standing::Revoked {
-                    continue;
-                }
-                if let Some(i) = a.status_list_index.as_ref().and_then(|i| i.parse().ok()) {
-                    revoked.push(i);
-                }
-                for h in &a.history {
-                    if let crate::domain::state::AwardChange::Revoked { on, .. } = h.change {
-                        since = since.max(Some(on));
-                    }
-                }
-            }
-            (revoked, since)
+            let revoked_awards = c
+                .state
+                .awards
+                .values()
+                .filter(|a| a.standing == crate::domain::Standing::Revoked);
+            let revoked: Vec<usize> = revoked_awards
+                .clone()
+                .filter_map(|a| a.status_list_index.as_ref()?.parse().ok())
+                .collect();
+            let latest_revocation = revoked_awards
+                .flat_map(|a| &a.history)
+                .filter_map(|h| match h.change {
+                    crate::domain::state::AwardChange::Revoked { on, .. } => Some(on),
+                    _ => None,
+                })
+                .max();
+            let first_award = c.state.awards.values().map(|a| a.awarded_on).min();
+            (revoked, latest_revocation.or(first_award))
         });
         let valid_from = crate::credential::uk_midnight(
             since.unwrap_or_else(|| NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date")),
