@@ -24,6 +24,8 @@ pub enum ArtefactError {
     Png(String),
     #[error("the QR code cannot hold this text: {0}")]
     Qr(String),
+    #[error("the baked credential is larger than {0}")]
+    TooLarge(String),
 }
 
 /// (fill, ring, text) colours of a level; the level is always also written in words.
@@ -145,42 +147,111 @@ pub fn baked_svg(level: Level, credential_json: &str) -> String {
     let (open, rest) = svg
         .split_once('>')
         .expect("the logo starts with an <svg …> tag");
-    // "]]>" cannot occur in CDATA; JSON never needs it unescaped, so escape its '>' as \u003e.
-    let json = credential_json.replace("]]>", "]]\\u003e");
     format!(
-        "{open} xmlns:openbadges=\"{SVG_NAMESPACE}\">\n<openbadges:credential><![CDATA[{json}]]></openbadges:credential>{rest}"
+        "{open} xmlns:openbadges=\"{SVG_NAMESPACE}\">\n<openbadges:credential><![CDATA[{}]]></openbadges:credential>{rest}",
+        crate::escape::json_in_markup(credential_json)
     )
 }
 
-/// The credential baked into a PNG, if there is one.
+/// The credential baked into a PNG, if there is one. Its text is inflated to at most
+/// `MAX_CREDENTIAL_JSON` bytes, and the decoder allocates at most `MAX_PNG_DECODER_BYTES`.
 pub fn unbake_png(bytes: &[u8]) -> Result<Option<String>, ArtefactError> {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    use crate::limits::{MAX_CREDENTIAL_JSON, MAX_PNG_DECODER_BYTES, human_size};
+    let decoder = png::Decoder::new_with_limits(
+        std::io::Cursor::new(bytes),
+        png::Limits {
+            bytes: MAX_PNG_DECODER_BYTES,
+        },
+    );
     let reader = decoder
         .read_info()
         .map_err(|e| ArtefactError::Png(e.to_string()))?;
-    for chunk in &reader.info().utf8_text {
-        if chunk.keyword == PNG_KEYWORD {
-            return chunk
-                .get_text()
-                .map(Some)
-                .map_err(|e| ArtefactError::Png(e.to_string()));
-        }
+    let Some(chunk) = reader
+        .info()
+        .utf8_text
+        .iter()
+        .find(|c| c.keyword == PNG_KEYWORD)
+    else {
+        return Ok(None);
+    };
+    let mut chunk = chunk.clone();
+    chunk
+        .decompress_text_with_limit(MAX_CREDENTIAL_JSON)
+        .map_err(|e| match e {
+            png::DecodingError::Format(_) if e.to_string().contains("decompression space") => {
+                ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON))
+            }
+            e => ArtefactError::Png(e.to_string()),
+        })?;
+    let text = chunk
+        .get_text()
+        .map_err(|e| ArtefactError::Png(e.to_string()))?;
+    if text.len() > MAX_CREDENTIAL_JSON {
+        return Err(ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON)));
     }
-    Ok(None)
+    Ok(Some(text))
 }
 
-/// The credential baked into an SVG, if there is one.
-pub fn unbake_svg(svg: &str) -> Option<String> {
-    let start = svg.find("<openbadges:credential")?;
+/// The credential baked into an SVG, if there is one: the text of the first
+/// `<openbadges:credential>` element, from its CDATA section or with its XML entities read.
+pub fn unbake_svg(svg: &str) -> Result<Option<String>, ArtefactError> {
+    use crate::limits::{MAX_CREDENTIAL_JSON, human_size};
+    let Some(start) = svg.find("<openbadges:credential") else {
+        return Ok(None);
+    };
     let rest = &svg[start..];
-    let body_start = rest.find('>')? + 1;
-    let body_end = rest.find("</openbadges:credential>")?;
-    let body = rest.get(body_start..body_end)?.trim();
-    let body = body
-        .strip_prefix("<![CDATA[")
-        .and_then(|b| b.strip_suffix("]]>"))
-        .unwrap_or(body);
-    Some(body.to_owned())
+    let open_end = rest.find('>').ok_or_else(|| {
+        ArtefactError::Svg("the <openbadges:credential> tag is not closed".into())
+    })?;
+    if rest[..open_end].ends_with('/') {
+        return Ok(None);
+    }
+    let content = rest[open_end + 1..].trim_start();
+    let body = if let Some(cdata) = content.strip_prefix("<![CDATA[") {
+        let end = cdata
+            .find("]]>")
+            .ok_or_else(|| ArtefactError::Svg("the CDATA section is not closed".into()))?;
+        cdata[..end].to_owned()
+    } else {
+        let end = content.find("</openbadges:credential>").ok_or_else(|| {
+            ArtefactError::Svg("the <openbadges:credential> element is not closed".into())
+        })?;
+        xml_text(&content[..end])?
+    };
+    if body.len() > MAX_CREDENTIAL_JSON {
+        return Err(ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON)));
+    }
+    Ok(Some(body.trim().to_owned()))
+}
+
+/// XML character data with its five predefined entities and character references read.
+fn xml_text(raw: &str) -> Result<String, ArtefactError> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let semi = after.find(';').filter(|&i| i <= 10).ok_or_else(|| {
+            ArtefactError::Svg("an '&' in the credential starts no entity".into())
+        })?;
+        let entity = &after[..semi];
+        let c = match entity {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        out.push(c.ok_or_else(|| ArtefactError::Svg(format!("unknown entity &{entity};")))?);
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A QR code of `url` as SVG (dark modules on white, with the quiet zone).

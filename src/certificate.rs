@@ -50,6 +50,40 @@ impl Typeface {
     }
 
     /// The width of `text` at `size` points.
+    /// `text` in lines no wider than `max_width`: broken at spaces, and a word wider than a
+    /// line on its own broken between characters, so every character is shown.
+    fn wrap(&self, text: &str, size: f32, max_width: f32) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for word in text.split_whitespace() {
+            match lines.last_mut() {
+                Some(line) if self.width(&format!("{line} {word}"), size) <= max_width => {
+                    line.push(' ');
+                    line.push_str(word);
+                }
+                _ => lines.push(word.to_owned()),
+            }
+            // A word too long for any line: keep what fits, carry the rest to new lines.
+            while let Some(line) = lines.last()
+                && self.width(line, size) > max_width
+            {
+                let mut head = String::new();
+                let mut chars = line.chars();
+                for c in chars.by_ref() {
+                    head.push(c);
+                    if head.chars().count() > 1 && self.width(&head, size) > max_width {
+                        head.pop();
+                        break;
+                    }
+                }
+                let tail: String = line.chars().skip(head.chars().count()).collect();
+                lines.pop();
+                lines.push(head);
+                lines.push(tail);
+            }
+        }
+        lines
+    }
+
     fn width(&self, text: &str, size: f32) -> f32 {
         let Ok(face) = ttf_parser::Face::parse(self.face_data, 0) else {
             return 0.0;
@@ -116,16 +150,7 @@ impl Page<'_, '_> {
         while face.width(text, size) > max_width && size > 0.6 * 24.0 {
             size -= 1.0;
         }
-        let mut lines: Vec<String> = Vec::new();
-        for word in text.split_whitespace() {
-            match lines.last_mut() {
-                Some(line) if face.width(&format!("{line} {word}"), size) <= max_width => {
-                    line.push(' ');
-                    line.push_str(word);
-                }
-                _ => lines.push(word.to_owned()),
-            }
-        }
+        let lines = face.wrap(text, size, max_width);
         for line in lines {
             self.centred(y, size, bold, colour, &line);
             y += size * 1.25;
@@ -273,6 +298,8 @@ pub fn certificate_pdf(
             ("Certificate number", award.certificate_number.to_string()),
             ("Issued by", award.issuer_name.clone()),
         ];
+        // Values sit in the right half; a long one (an issuer's name) is set smaller and wrapped.
+        let value_width = WIDTH / 2.0 - 10.0 - 60.0;
         for (label, value) in &details {
             let label_width = regular.width(label, 11.0);
             p.text(
@@ -283,7 +310,18 @@ pub fn certificate_pdf(
                 GREY,
                 label,
             );
-            p.text(WIDTH / 2.0 + 10.0, dy, 12.0, true, DARK, value);
+            let size = if bold.width(value, 12.0) <= value_width {
+                12.0
+            } else {
+                9.0
+            };
+            let lines = bold.wrap(value, size, value_width);
+            for (i, line) in lines.iter().enumerate() {
+                if i > 0 {
+                    dy += size * 1.2;
+                }
+                p.text(WIDTH / 2.0 + 10.0, dy, size, true, DARK, line);
+            }
             dy += 22.0;
         }
 

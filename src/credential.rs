@@ -302,9 +302,14 @@ pub fn bit_is_set(encoded: &str, index: usize) -> Result<bool, CredentialError> 
         })
         .ok_or(CredentialError::MalformedStatusList)?;
     let mut bits = Vec::new();
+    let limit = crate::limits::MAX_STATUS_LIST_BITS_BYTES as u64;
     flate2::read::GzDecoder::new(&compressed[..])
+        .take(limit + 1)
         .read_to_end(&mut bits)
         .map_err(|_| CredentialError::MalformedStatusList)?;
+    if bits.len() as u64 > limit {
+        return Err(CredentialError::MalformedStatusList);
+    }
     bits.get(index / 8)
         .map(|b| b & (0x80 >> (index % 8)) != 0)
         .ok_or(CredentialError::MalformedStatusList)

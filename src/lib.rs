@@ -9,6 +9,8 @@
 //! - `projection`: projection rows as a pure function of the state.
 //! - `store`: the append-only, hash-chained event log on SQLite or PostgreSQL.
 //! - `keys`: Ed25519 signing keys in PKCS#8 files.
+//! - `escape`: the one escaping rule for markup, JSON in markup and URLs.
+//! - `limits`: every bound on what a client sends, in one place.
 //!
 //! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
 //! append is one transaction; statuses are computed from events and a date, never stored.
@@ -20,9 +22,11 @@ pub mod cli;
 pub mod credential;
 pub mod demo;
 pub mod domain;
+pub mod escape;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod limits;
 pub mod merkle;
 pub mod note;
 pub mod projection;

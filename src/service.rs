@@ -600,6 +600,13 @@ impl Registry {
     }
 
     pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
+        use crate::limits::MAX_POSITION;
+        if from > MAX_POSITION {
+            return Err(ServiceError::Invalid {
+                code: "position_out_of_range",
+                message: format!("a log position is 0 to {MAX_POSITION}; {from} is not"),
+            });
+        }
         Ok(self.store.read(from, limit).await?)
     }
 

@@ -50,22 +50,35 @@ pub enum PresentedError {
         "the content type must be application/json, application/vc+ld+json, image/png or image/svg+xml"
     )]
     UnsupportedType,
+    #[error("{}", too_large_message())]
+    TooLarge,
 }
 
-/// The credential inside a presented body: JSON as it is, or baked into a PNG or an SVG.
+/// The credential inside a presented body: JSON as it is, or baked into a PNG or an SVG. Every
+/// step is bounded (`crate::limits`): nothing is inflated or parsed past `MAX_CREDENTIAL_JSON`.
 pub fn extract(content_type: &str, body: &[u8]) -> Result<Value, PresentedError> {
+    use crate::limits::MAX_CREDENTIAL_JSON;
+    let unreadable = |e: artefacts::ArtefactError| match e {
+        artefacts::ArtefactError::TooLarge(_) => PresentedError::TooLarge,
+        e => PresentedError::BadImage(e.to_string()),
+    };
     let json = if content_type.starts_with("image/png") {
         artefacts::unbake_png(body)
-            .map_err(|e| PresentedError::BadImage(e.to_string()))?
+            .map_err(unreadable)?
             .ok_or(PresentedError::NotBaked)?
     } else if content_type.starts_with("image/svg+xml") {
         let text = std::str::from_utf8(body)
             .map_err(|_| PresentedError::BadImage("the SVG is not UTF-8".into()))?;
-        artefacts::unbake_svg(text).ok_or(PresentedError::NotBaked)?
+        artefacts::unbake_svg(text)
+            .map_err(unreadable)?
+            .ok_or(PresentedError::NotBaked)?
     } else if content_type.starts_with("application/json")
         || content_type.starts_with("application/vc+ld+json")
         || content_type.starts_with("application/ld+json")
     {
+        if body.len() > MAX_CREDENTIAL_JSON {
+            return Err(PresentedError::TooLarge);
+        }
         String::from_utf8(body.to_vec()).map_err(|e| PresentedError::NotJson(e.to_string()))?
     } else {
         return Err(PresentedError::UnsupportedType);
@@ -78,6 +91,13 @@ pub fn extract(content_type: &str, body: &[u8]) -> Result<Value, PresentedError>
         ));
     }
     Ok(value)
+}
+
+fn too_large_message() -> String {
+    format!(
+        "a credential is at most {} of JSON, baked or not",
+        crate::limits::human_size(crate::limits::MAX_CREDENTIAL_JSON)
+    )
 }
 
 /// The certificate number a credential's subject names (`…/v1/awards/NUMBER`).

@@ -9,8 +9,9 @@ use super::events::{AwardSource, Cycle, Event, Outcome};
 use super::events::{PROGRAMME_STREAM, organisation_stream};
 use super::state::{Award, ProgrammePhase, Standing, State};
 use super::types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
-    SCHEME, expiry_of, issuer_name_on, long_date, valid_until_of,
+    CertificateNumber, Level, Lines, Name, OdsCode, OrganisationId, OrganisationKind, Reason,
+    Region, SCHEME, date_in_range, expiry_of, issuer_name_on, long_date, printable_text,
+    valid_until_of,
 };
 
 /// What `decide` needs from outside: the day it is in the UK.
@@ -224,7 +225,7 @@ pub enum DomainError {
     #[error("the cycle's dates are out of order: {0}")]
     CycleDatesOutOfOrder(&'static str),
     #[error(
-        "a cycle id is 1 to 64 letters, digits, '-', '_' or '/'; a name is 1 to 200 characters"
+        "a cycle id is 1 to 64 letters, digits, '-', '_' or '/'; a name is 1 to 200 printable characters"
     )]
     CycleInvalid,
     #[error("a key with the id {0} already exists: key ids are never reused")]
@@ -282,8 +283,23 @@ pub enum DomainError {
         level: Level,
         highest: Option<Level>,
     },
-    #[error("a decision needs written feedback (3 to 5,000 characters)")]
-    FeedbackRequired,
+    #[error("a decision needs written feedback: {0}")]
+    FeedbackRequired(String),
+    #[error("the issuer's name is {0}")]
+    IssuerNameInvalid(String),
+    #[error(
+        "a framework version is 1 to 40 letters, digits, '.', '-' or '_' (such as sample-1); {0:?} is not"
+    )]
+    FrameworkVersionInvalid(String),
+    #[error(
+        "{field} must be between {} and {}; {date} is not",
+        super::types::EARLIEST_DATE,
+        super::types::LATEST_DATE
+    )]
+    DateOutOfRange {
+        field: &'static str,
+        date: NaiveDate,
+    },
     #[error("no signing key has the id {0}")]
     KeyNotFound(String),
     #[error("the key {key_id} is already {status}")]
@@ -332,7 +348,10 @@ impl DomainError {
             DomainError::OutsideDecisionWindow { .. } => "outside_decision_window",
             DomainError::LevelAboveSought { .. } => "level_above_sought",
             DomainError::LevelAboveEligible { .. } => "level_above_eligible",
-            DomainError::FeedbackRequired => "feedback_required",
+            DomainError::FeedbackRequired(_) => "feedback_required",
+            DomainError::IssuerNameInvalid(_) => "issuer_name_invalid",
+            DomainError::FrameworkVersionInvalid(_) => "framework_version_invalid",
+            DomainError::DateOutOfRange { .. } => "date_out_of_range",
         }
     }
 
@@ -423,6 +442,7 @@ pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
 }
 
 pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
+    check_inputs(&command)?;
     match command {
         Command::RegisterOrganisation {
             organisation_id,
@@ -767,6 +787,57 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
 }
 
 /// No award is made, and no cycle runs, on a day the programme is paused or after its sunset.
+/// The checks every command's free text and dates pass before any rule is looked at: texts
+/// that are not already value types, and every date within the registry's bounds.
+fn check_inputs(command: &Command) -> Result<(), DomainError> {
+    let in_range = |field: &'static str, date: NaiveDate| {
+        date_in_range(date)
+            .map(|_| ())
+            .map_err(|_| DomainError::DateOutOfRange { field, date })
+    };
+    match command {
+        Command::IssueAward {
+            awarded_on,
+            issuer_name,
+            framework_version,
+            ..
+        } => {
+            in_range("the award date", *awarded_on)?;
+            if let Some(issuer) = issuer_name {
+                printable_text(issuer, 2, 200, Lines::One)
+                    .map_err(DomainError::IssuerNameInvalid)?;
+            }
+            if let Some(version) = framework_version {
+                let ok = (1..=40).contains(&version.len())
+                    && version
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+                if !ok {
+                    return Err(DomainError::FrameworkVersionInvalid(version.clone()));
+                }
+            }
+            Ok(())
+        }
+        Command::PauseProgramme { effective_from, .. }
+        | Command::ResumeProgramme { effective_from, .. }
+        | Command::SunsetProgramme { effective_from, .. } => {
+            in_range("the date it takes effect", *effective_from)
+        }
+        Command::RecordDropIn { attended_on, .. } => in_range("the drop-in date", *attended_on),
+        Command::ScheduleCycle(cycle) => [
+            cycle.submissions_open_on,
+            cycle.submission_deadline,
+            cycle.review_from,
+            cycle.review_until,
+            cycle.decisions_from,
+            cycle.decisions_until,
+        ]
+        .into_iter()
+        .try_for_each(|d| in_range("a cycle's date", d)),
+        _ => Ok(()),
+    }
+}
+
 fn refuse_if_not_running(state: &State, date: NaiveDate) -> Result<(), DomainError> {
     let on = state.programme.state_on(date);
     let since = on.since.unwrap_or(date);
@@ -803,7 +874,7 @@ fn check_cycle(cycle: &Cycle) -> Result<(), DomainError> {
             .cycle_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c));
-    if !id_ok || !(1..=200).contains(&cycle.name.trim().chars().count()) {
+    if !id_ok || printable_text(cycle.name.trim(), 1, 200, Lines::One).is_err() {
         return Err(DomainError::CycleInvalid);
     }
     let ordered = [
@@ -998,9 +1069,7 @@ fn decide_application(
         return Err(DomainError::ApplicationAlreadyDecided(application_id));
     }
     let feedback = feedback.trim().to_owned();
-    if !(3..=5000).contains(&feedback.chars().count()) {
-        return Err(DomainError::FeedbackRequired);
-    }
+    printable_text(&feedback, 3, 5000, Lines::Many).map_err(DomainError::FeedbackRequired)?;
     let cycle = state
         .programme
         .cycles

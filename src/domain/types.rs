@@ -45,6 +45,81 @@ macro_rules! string_serde {
     };
 }
 
+/// Whether a text may span lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// Characters that change the direction or visibility of the text around them (bidi embeddings,
+/// overrides and isolates, direction marks, zero-width spaces, the byte order mark) and line or
+/// paragraph separators. A name containing them reads differently in a PDF, a browser and a
+/// terminal, so no text the registry publishes may hold them.
+fn is_deceptive(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// The one rule for text people write into the registry (names, reasons, feedback, labels): `min`
+/// to `max` characters, none of them control characters (a line break only where `lines` allows
+/// it) or characters that change how the text around them reads. Returns the rule in words when
+/// `text` breaks it. Escaping for each place a text is written into is the renderer's job; this
+/// rule keeps out what no escaping can make safe to read.
+pub fn printable_text(text: &str, min: usize, max: usize, lines: Lines) -> Result<(), String> {
+    let chars = text.chars().count();
+    let allowed = |c: char| !(c.is_control() && !(lines == Lines::Many && c == '\n'));
+    if (min..=max).contains(&chars) && text.chars().all(|c| allowed(c) && !is_deceptive(c)) {
+        return Ok(());
+    }
+    let breaks = if lines == Lines::Many {
+        "line breaks"
+    } else {
+        "no line breaks"
+    };
+    Err(format!(
+        "{min} to {} printable characters ({breaks}, no control characters, no bidirectional or invisible formatting characters)",
+        group_thousands(max)
+    ))
+}
+
+/// `2000` as "2,000".
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The earliest and latest dates the registry records or answers about. The programme began in
+/// the 2010s and an award lasts two years; a date outside these bounds is a typing mistake.
+pub const EARLIEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a real date");
+pub const LATEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a real date");
+
+/// `date` if it is within the registry's bounds, else the rule in words.
+pub fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
+        Ok(date)
+    } else {
+        Err(ParseError::new(
+            "date_out_of_range",
+            format!("a date must be between {EARLIEST_DATE} and {LATEST_DATE}; {date} is not"),
+        ))
+    }
+}
+
 /// Award level. Levels are ordered: bronze < silver < gold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -225,13 +300,8 @@ impl FromStr for Name {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let chars = name.chars().count();
-        if !(2..=200).contains(&chars) || name.chars().any(char::is_control) {
-            return Err(ParseError::new(
-                "name_invalid",
-                "a name is 2 to 200 printable characters",
-            ));
-        }
+        printable_text(&name, 2, 200, Lines::One)
+            .map_err(|rule| ParseError::new("name_invalid", format!("a name is {rule}")))?;
         Ok(Name(name))
     }
 }
@@ -252,13 +322,12 @@ impl FromStr for Reason {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let reason = s.trim();
-        let chars = reason.chars().count();
-        if !(3..=2000).contains(&chars) {
-            return Err(ParseError::new(
+        printable_text(reason, 3, 2000, Lines::Many).map_err(|rule| {
+            ParseError::new(
                 "reason_invalid",
-                "a reason is required: 3 to 2,000 characters saying why",
-            ));
-        }
+                format!("a reason is required, saying why: {rule}"),
+            )
+        })?;
         Ok(Reason(reason.to_owned()))
     }
 }

@@ -28,13 +28,20 @@ pub(super) async fn authorise(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(ServiceError::Unauthenticated)?;
     let actor = state.registry.authenticate(token.trim()).await?;
     if needs == Role::Admin && actor.role != Role::Admin {
         return Err(ServiceError::Forbidden(actor.role.as_str()).into());
     }
     Ok(actor)
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme's name is read without
+/// regard to case (RFC 9110 §11.1), and any run of spaces may follow it.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {

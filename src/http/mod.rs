@@ -8,6 +8,7 @@ pub mod images;
 pub mod log;
 pub mod pages;
 pub mod public;
+pub mod transport;
 pub mod views;
 
 use std::net::TcpListener;
@@ -17,7 +18,7 @@ use actix_cors::Cors;
 use actix_web::dev::Service as _;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 
 use crate::domain::CertificateNumber;
 use crate::service::Registry;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub framework: Arc<crate::domain::applications::Framework>,
     /// Requests a second each client address may make to public routes (none: no limit).
     pub rate_limit: Option<Arc<RateLimiter>>,
+    /// Turns for checking presented credentials (`crate::limits::MAX_CONCURRENT_VERIFICATIONS`).
+    pub verifications: Arc<tokio::sync::Semaphore>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -58,6 +61,9 @@ impl AppState {
             openapi_json: spec.to_string(),
             images: Arc::default(),
             rate_limit: None,
+            verifications: Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::MAX_CONCURRENT_VERIFICATIONS,
+            )),
             framework: Arc::new(
                 crate::domain::applications::Framework::parse(
                     crate::domain::applications::SAMPLE_FRAMEWORK,
@@ -204,8 +210,7 @@ route_table! {
     get "/v1/log/entries" => log::entries,
 }
 
-/// The largest request body accepted (an import of a few thousand rows fits).
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub use crate::limits::MAX_BODY;
 
 /// Registers every route, the body limits and the error shapes on an app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -290,48 +295,80 @@ pub async fn serve(
     workers: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || {
-        let limiter = state.rate_limit.clone();
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .wrap_fn(|req, srv| {
-                let embeddable = req.path().starts_with("/embed/");
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
-                    security_headers(res.headers_mut(), embeddable);
-                    Ok(res)
-                }
+    use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
+    let server = actix_web::dev::Server::build()
+        .workers(workers.max(1))
+        .disable_signals()
+        .listen("wexqs", listener, move || {
+            let app = app(state.clone());
+            fn_service(|io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok((transport::ProblemStream::new(io), peer)))
             })
-            .wrap(ErrorHandlers::new().default_handler(error::problem_for_framework_errors))
-            .wrap_fn(move |req, srv| {
-                let outcome = match limiter.as_ref().and_then(|l| rate_limited(l, &req)) {
-                    Some(refusal) => Err(req.into_response(refusal)),
-                    None => Ok(srv.call(req)),
-                };
-                async move {
-                    match outcome {
-                        Ok(fut) => fut.await.map(|r| r.map_into_left_body()),
-                        Err(refused) => Ok(refused.map_into_right_body()),
-                    }
-                }
-            })
-            .wrap(cors())
-            .wrap(
-                DefaultHeaders::new()
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                    .add((header::REFERRER_POLICY, "no-referrer")),
+            .and_then(
+                actix_http::HttpService::build()
+                    .h1(map_config(app, |_| actix_web::dev::AppConfig::default())),
             )
-            .configure(configure)
-    })
-    .workers(workers.max(1))
-    .disable_signals()
-    .listen(listener)?
-    .run();
+        })?
+        .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.await;
         handle.stop(true).await;
     });
     server.await
+}
+
+/// The application: the routes behind the middleware every request passes through.
+fn app(
+    state: AppState,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limiter = state.rate_limit.clone();
+    App::new()
+        .app_data(web::Data::new(state))
+        .wrap_fn(|req, srv| {
+            let embeddable = req.path().starts_with("/embed/");
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                security_headers(res.headers_mut(), embeddable);
+                Ok(res)
+            }
+        })
+        .wrap(ErrorHandlers::new().default_handler(error::problem_for_framework_errors))
+        .wrap_fn(move |req, srv| {
+            let outcome = match limiter.as_ref().and_then(|l| rate_limited(l, &req)) {
+                Some(refusal) => Err(req.into_response(refusal)),
+                None => Ok(srv.call(req)),
+            };
+            async move {
+                match outcome {
+                    Ok(fut) => fut.await.map(|r| r.map_into_left_body()),
+                    Err(refused) => Ok(refused.map_into_right_body()),
+                }
+            }
+        })
+        .wrap(cors())
+        .wrap_fn(|mut req, srv| {
+            // Admin routes are for the programme team's tools, never a browser on another
+            // site: without its Origin the request gets no CORS headers, preflight included.
+            if req.path().starts_with("/v1/admin/") {
+                req.headers_mut().remove(header::ORIGIN);
+            }
+            srv.call(req)
+        })
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::REFERRER_POLICY, "no-referrer")),
+        )
+        .configure(configure)
 }

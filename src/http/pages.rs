@@ -161,18 +161,45 @@ struct NotFoundPage {
     suggestions: Vec<(String, String)>,
 }
 
-/// Text made safe to sit inside a double-quoted HTML attribute.
-fn escape_attribute(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&#39;")
+/// The embed size the snippets and oEmbed suggest.
+pub const EMBED_WIDTH: u32 = 360;
+pub const EMBED_HEIGHT: u32 = 240;
+
+/// The iframe that shows an award's live card, as a site pastes it: every value in it escaped
+/// by the one markup rule, so a name can never become markup on someone else's page.
+pub fn iframe_snippet(
+    public_url: &str,
+    number: &CertificateNumber,
+    organisation: &str,
+    width: u32,
+) -> String {
+    use crate::escape::markup;
+    format!(
+        r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
+        markup(public_url),
+        markup(organisation),
+    )
 }
 
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+/// The script tag that renders an award's live card.
+fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
+    format!(
+        r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
+        crate::escape::markup(public_url)
+    )
 }
+
+/// The live status badge, linked to the award's page.
+fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
+    use crate::escape::markup;
+    let public = markup(public_url);
+    format!(
+        r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,
+        markup(level)
+    )
+}
+
+use crate::escape::url_component as encode;
 
 /// A page for a number that is not an award here: unknown (404) or mistyped (400).
 fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {
@@ -253,15 +280,9 @@ pub async fn verify_page(
             .collect(),
         summary: format!("{organisation}: {level}. {subline}."),
         share_subject: format!("{organisation}: WEx QS {level}"),
-        snippet_script: format!(
-            r#"<script src="{public}/embed.js" data-certificate="{number}" async></script>"#
-        ),
-        snippet_iframe: format!(
-            r#"<iframe src="{public}/embed/{number}" title="WEx QS award of {organisation}" width="360" height="240" style="border:0"></iframe>"#
-        ),
-        snippet_badge: format!(
-            r#"<a href="{page_url}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {level}: check it is current"></a>"#
-        ),
+        snippet_script: script_snippet(&public, &number),
+        snippet_iframe: iframe_snippet(&public, &number, &organisation, EMBED_WIDTH),
+        snippet_badge: badge_snippet(&public, &number, &level),
         linkedin_url,
         organisation,
         level,
@@ -524,7 +545,7 @@ pub async fn oembed(
                 ),
             )
         })?;
-    let width = params.maxwidth.unwrap_or(360).clamp(240, 600);
+    let width = params.maxwidth.unwrap_or(EMBED_WIDTH).clamp(240, 600);
     let number = &award.certificate_number;
     let body = serde_json::json!({
         "version": "1.0",
@@ -532,13 +553,9 @@ pub async fn oembed(
         "provider_name": "WEx QS award registry",
         "provider_url": state.public_url,
         "title": format!("{}: WEx QS {} award", award.organisation_name, award.level.title()),
-        "html": format!(
-            r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="240" style="border:0"></iframe>"#,
-            state.public_url,
-            escape_attribute(award.organisation_name.as_str())
-        ),
+        "html": iframe_snippet(&state.public_url, number, award.organisation_name.as_str(), width),
         "width": width,
-        "height": 240,
+        "height": EMBED_HEIGHT,
         "cache_age": 60,
     });
     Ok(HttpResponse::Ok()

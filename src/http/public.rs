@@ -377,57 +377,109 @@ pub async fn status_list(
     ))
 }
 
-/// The largest credential or baked image `POST /v1/verify` reads.
-pub const MAX_PRESENTED: usize = 2 * 1024 * 1024;
-
 /// Checks a presented credential (JSON, or baked into a PNG or an SVG), each check by name.
+/// The body is read up to `MAX_PRESENTED` bytes and refused past it before anything is inflated;
+/// the unwrapping and the checks run on the blocking pool, a few at a time, so a slow or large
+/// credential never holds up the workers that answer everyone else.
 pub async fn verify(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::limits::{MAX_PRESENTED, human_size};
     use crate::verify::{PresentedError, RegistryView, check_credential, extract};
-    if body.len() > MAX_PRESENTED {
-        return Err(ApiError::new(
+    let too_large = || {
+        ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            "a presented credential or baked image is at most 2 MiB",
-        ));
-    }
+            format!(
+                "a presented credential or baked image is at most {}",
+                human_size(MAX_PRESENTED)
+            ),
+        )
+    };
+    let body = read_bounded(&req, payload, MAX_PRESENTED)
+        .await?
+        .ok_or_else(too_large)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let presented = extract(&content_type, &body).map_err(|e| match e {
+    let _turn = state
+        .verifications
+        .acquire()
+        .await
+        .map_err(|e| super::error::internal(&e))?;
+    let registry = state.registry.clone();
+    let outcome = web::block(move || {
+        let presented = extract(&content_type, &body)?;
+        let did = registry.did_document();
+        let list = registry
+            .status_list()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        let found =
+            crate::verify::certificate_number_of(&presented).and_then(|n| registry.award(&n));
+        let programme = registry.programme();
+        Ok::<_, PresentedError>(check_credential(
+            &presented,
+            did.as_ref(),
+            list.as_ref(),
+            &|key_id| registry.key_revoked_since(key_id),
+            registry.now(),
+            Some(RegistryView {
+                award: found.as_ref().map(|(a, _)| a),
+                programme: &programme,
+                today: registry.today(),
+            }),
+        ))
+    })
+    .await
+    .map_err(|e| super::error::internal(&e))?;
+    let report = outcome.map_err(|e| match e {
         PresentedError::UnsupportedType => ApiError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             e.to_string(),
         ),
+        PresentedError::TooLarge => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "credential_too_large",
+            e.to_string(),
+        ),
         other => ApiError::bad_request("credential_unreadable", other.to_string()),
     })?;
-    let registry = &state.registry;
-    let did = registry.did_document();
-    let list = registry
-        .status_list()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    let found = crate::verify::certificate_number_of(&presented).and_then(|n| registry.award(&n));
-    let programme = registry.programme();
-    let report = check_credential(
-        &presented,
-        did.as_ref(),
-        list.as_ref(),
-        &|key_id| registry.key_revoked_since(key_id),
-        registry.now(),
-        Some(RegistryView {
-            award: found.as_ref().map(|(a, _)| a),
-            programme: &programme,
-            today: registry.today(),
-        }),
-    );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(report))
+}
+
+/// A request body of at most `limit` bytes, or `None` when it is larger: refused from its
+/// `Content-Length` before anything is read, or as soon as the bytes read pass the limit.
+pub async fn read_bounded(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Option<web::Bytes>, ApiError> {
+    use futures_util::StreamExt as _;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("body_unreadable", format!("the body cannot be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }

@@ -76,7 +76,8 @@ macro_rules! shared_sql_store {
                 "SELECT {EVENT_COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
             );
             let rows = sqlx::query(&sql)
-                .bind(from as i64)
+                // No position is past i64::MAX: reading from beyond it reads nothing.
+                .bind(i64::try_from(from).unwrap_or(i64::MAX))
                 .bind(i64::from(limit))
                 .fetch_all(exec)
                 .await?;

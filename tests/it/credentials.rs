@@ -371,9 +371,12 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
         "<title id=\"wexqs-title\">Work Experience Quality Standard: Silver award</title>"
     ));
     assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""));
-    let baked_svg: Value =
-        serde_json::from_str(&wexqs::artefacts::unbake_svg(&svg).expect("a baked credential"))
-            .expect("JSON");
+    let baked_svg: Value = serde_json::from_str(
+        &wexqs::artefacts::unbake_svg(&svg)
+            .expect("a readable SVG")
+            .expect("a baked credential"),
+    )
+    .expect("JSON");
     assert_eq!(baked_svg, credential);
     let did = get_json(&app, "/.well-known/did.json").await;
     let status_list = get_json(&app, "/v1/status-lists/1").await;

@@ -1,0 +1,40 @@
+//! Every bound on what a client sends, in one place. Each byte from outside is counted against one
+//! of these before it is inflated, decoded or parsed, so no request can make the registry hold
+//! more than a few megabytes or work for more than a moment. `RELIABILITY.md` lists them too.
+
+/// The largest request body any route reads (an admin import of a few thousand rows fits).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The largest credential or baked image `POST /v1/verify` reads.
+pub const MAX_PRESENTED: usize = 2 * 1024 * 1024;
+
+/// The largest credential JSON the registry reads once it is out of its wrapping: inflated from a
+/// PNG text chunk, cut out of an SVG, or sent as it is. A credential the registry signs is a few
+/// kilobytes; a hundred times that is still a credential, more is an attack.
+pub const MAX_CREDENTIAL_JSON: usize = 512 * 1024;
+
+/// The most memory the PNG decoder may allocate while reading a presented image's chunks.
+pub const MAX_PNG_DECODER_BYTES: usize = 8 * 1024 * 1024;
+
+/// The largest bitstring a status list may inflate to: 131,072 entries are 16 KiB; the W3C
+/// minimum list is the same, so sixteen times that is generous.
+pub const MAX_STATUS_LIST_BITS_BYTES: usize = 256 * 1024;
+
+/// The largest log position or cursor a route accepts (positions are stored as signed 64-bit
+/// integers: a larger number would wrap).
+pub const MAX_POSITION: u64 = i64::MAX as u64;
+
+/// The most credentials checked at once; more wait their turn, so a burst of large
+/// verifications cannot take every core from the rest of the service.
+pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
+
+/// `bytes` as a person reads a size ("2 MiB", "512 KiB").
+pub fn human_size(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
