@@ -359,9 +359,13 @@ fn app(
         .wrap(cors())
         .wrap_fn(|mut req, srv| {
             // Admin routes are for the programme team's tools, never a browser on another
-            // site: without its Origin the request gets no CORS headers, preflight included.
+            // site: without its Origin and preflight headers, a request gets no CORS headers and
+            // a preflight is an OPTIONS like any other, which no route takes.
             if req.path().starts_with("/v1/admin/") {
-                req.headers_mut().remove(header::ORIGIN);
+                let headers = req.headers_mut();
+                headers.remove(header::ORIGIN);
+                headers.remove(header::ACCESS_CONTROL_REQUEST_METHOD);
+                headers.remove(header::ACCESS_CONTROL_REQUEST_HEADERS);
             }
             srv.call(req)
         })

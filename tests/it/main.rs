@@ -10,6 +10,7 @@ mod cli;
 mod credentials;
 mod domain_rules;
 mod helpers;
+mod hostile;
 mod merkle;
 mod openapi_spec;
 mod pages;
