@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use wexqs::store::{EventStore, verify_log};
 
-use crate::helpers::{Backend, Db, fresh_db, open_store};
+use crate::helpers::{Backend, Db, free_port, fresh_db, open_store};
 
-fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(args)
         .env("WEXQS_DATA_DIR", data_dir)
@@ -20,7 +20,7 @@ fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
         .expect("wexqs runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -212,7 +212,7 @@ fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
 
 /// Starts `wexqs serve` on a free port over the given database and data folder, and waits until
 /// it answers; the process and its base URL.
-async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -233,13 +233,6 @@ async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String)
     let _ = server.kill();
     let _ = server.wait();
     panic!("the server did not come up at {base}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn sigkill_loses_no_acknowledged_write(backend: Backend) {

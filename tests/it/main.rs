@@ -12,6 +12,8 @@ mod domain_rules;
 mod helpers;
 mod merkle;
 mod openapi_spec;
+mod outage;
 mod pages;
 mod readme;
 mod store_contract;
+mod throwaway_pg;
