@@ -1,9 +1,8 @@
 //! The command line as a real process: tokens, import, demo, rebuild, log verify, and a server
-//! killed with SIGKILL in the middle of a stream of writes.
+//! started from an empty folder (the crash tests, which kill servers, are in `crash.rs`).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wexqs::store::{EventStore, verify_log};
@@ -233,107 +232,6 @@ pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Chi
     let _ = server.kill();
     let _ = server.wait();
     panic!("the server did not come up at {base}");
-}
-
-async fn sigkill_loses_no_acknowledged_write(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("a folder");
-    let out = wexqs(
-        &db,
-        dir.path(),
-        &["tokens", "create", "--role", "admin", "--name", "writer"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let token = text(&out.stdout).trim().to_owned();
-    let (mut server, base) = start_server(&db, dir.path()).await;
-    let client = reqwest::Client::new();
-
-    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..4 {
-        let (client, base, token, acknowledged) = (
-            client.clone(),
-            base.clone(),
-            token.clone(),
-            acknowledged.clone(),
-        );
-        writers.push(tokio::spawn(async move {
-            for i in 0..10_000 {
-                let org = client
-                    .post(format!("{base}/v1/admin/organisations"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({"name": format!("Writer {w} Trust {i}"), "region": "london"}))
-                    .send()
-                    .await;
-                let Ok(org) = org else { return };
-                if org.status() != 201 {
-                    return;
-                }
-                let Ok(org) = org.json::<serde_json::Value>().await else { return };
-                let id = org["id"].as_str().unwrap_or_default().to_owned();
-                let award = client
-                    .post(format!("{base}/v1/admin/awards"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({"organisation_id": id, "level": "gold", "awarded_on": "2025-06-01"}))
-                    .send()
-                    .await;
-                let Ok(award) = award else { return };
-                if award.status() != 201 {
-                    return;
-                }
-                let Ok(award) = award.json::<serde_json::Value>().await else { return };
-                let number = award["certificate_number"].as_str().unwrap_or_default().to_owned();
-                acknowledged.lock().expect("not poisoned").push((id, number));
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    server.kill().expect("SIGKILL");
-    let _ = server.wait();
-    for w in writers {
-        w.await.expect("the writer ended");
-    }
-    let acknowledged = acknowledged.lock().expect("not poisoned").clone();
-    assert!(
-        acknowledged.len() > 10,
-        "writes were acknowledged before the kill: {}",
-        acknowledged.len()
-    );
-
-    let store = open_store(&db).await;
-    let check = verify_log(&store, |_| {}).await.expect("checked");
-    assert_eq!(check.problem, None, "the hash chain holds after the kill");
-    let state = wexqs::service::replay(&store, |_| {})
-        .await
-        .expect("replayed");
-    for (org, number) in &acknowledged {
-        let number: wexqs::domain::CertificateNumber = number.parse().expect("a number");
-        assert!(
-            state.awards.contains_key(&number),
-            "acknowledged award {number} survived"
-        );
-        assert!(state.organisations.keys().any(|k| k.to_string() == *org));
-    }
-    assert_eq!(
-        store.projections().await.expect("rows"),
-        wexqs::projection::all_rows(&state),
-        "the projections agree with the log"
-    );
-    // And the server starts again on the same data.
-    let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
-    assert!(check.status.success(), "{}", text(&check.stdout));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_loses_no_acknowledged_write_on_sqlite() {
-    sigkill_loses_no_acknowledged_write(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_loses_no_acknowledged_write_on_postgres() {
-    sigkill_loses_no_acknowledged_write(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 mod api;
 mod applications;
 mod cli;
+mod crash;
 mod credentials;
 mod domain_rules;
 mod helpers;
