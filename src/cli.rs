@@ -15,7 +15,7 @@ use crate::domain::Command as DomainCommand;
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use crate::http::{AppState, serve};
 use crate::service::{Actor, Registry, Role, Signing, SystemClock, os_rng, spawn_background};
-use crate::store::{EventStore, Store, verify_log};
+use crate::store::{EventStore, Pooling, Store, verify_log};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -296,8 +296,12 @@ impl StoreArgs {
     }
 
     async fn open(&self) -> anyhow::Result<Store> {
+        self.open_pooled(Pooling::COMMAND).await
+    }
+
+    async fn open_pooled(&self, pooling: Pooling) -> anyhow::Result<Store> {
         let url = self.url()?;
-        Store::open(&url)
+        Store::open_pooled(&url, pooling)
             .await
             .with_context(|| format!("cannot open the database ({})", redact(&url)))
     }
@@ -316,12 +320,16 @@ impl StoreArgs {
             .public_url
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
-        self.registry_at(&public_url).await
+        self.registry_at(&public_url, Pooling::COMMAND).await
     }
 
     /// The registry, signing as the registry reached at `public_url`.
-    async fn registry_at(&self, public_url: &str) -> anyhow::Result<Arc<Registry>> {
-        let store = self.open().await?;
+    async fn registry_at(
+        &self,
+        public_url: &str,
+        pooling: Pooling,
+    ) -> anyhow::Result<Arc<Registry>> {
+        let store = self.open_pooled(pooling).await?;
         let calendar = self.calendar()?;
         let registry = Registry::start(store, Arc::new(SystemClock), os_rng(), &calendar).await?;
         self.setup_signing(&registry, public_url).await?;
@@ -954,7 +962,7 @@ async fn serve_command(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let registry = store.registry_at(&public_url).await?;
+    let registry = store.registry_at(&public_url, Pooling::SERVER).await?;
     tracing::info!(
         store = registry.store().kind(),
         events = registry.size(),

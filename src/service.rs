@@ -229,8 +229,15 @@ pub struct Registry {
     stats: Arc<WriterStats>,
     signing: RwLock<Option<Signing>>,
     status_list_cache: Mutex<Option<SignedStatusList>>,
-    /// The size and root of the latest signed checkpoint.
-    latest_checkpoint: RwLock<Option<(u64, crate::merkle::Hash)>>,
+    /// The latest signed checkpoint known, served from memory so that an auditor gets it while
+    /// the database is away.
+    latest_checkpoint: RwLock<Option<crate::store::Checkpoint>>,
+    /// The register's award rows in the register's order, as of a log size: built from the
+    /// state when the log has moved, so that a search needs no database.
+    register: Mutex<Option<(u64, Arc<Vec<AwardRow>>)>>,
+    /// What the database's last answer said: `Some` while it is unavailable (for logs that
+    /// say so once, not every second, and for the readiness check).
+    outage: Mutex<Option<crate::store::Outage>>,
 }
 
 impl fmt::Debug for Registry {
@@ -271,8 +278,12 @@ impl Registry {
             signing: RwLock::new(None),
             status_list_cache: Mutex::new(None),
             latest_checkpoint: RwLock::new(None),
+            register: Mutex::new(None),
+            outage: Mutex::new(None),
         });
         registry.catch_up().await?;
+        *registry.latest_checkpoint.write().expect("never poisoned") =
+            registry.store.checkpoints().await?.pop();
         if registry.size() == 0 {
             let commands = calendar.commands();
             if !commands.is_empty() {
@@ -578,25 +589,54 @@ impl Registry {
         self.read_cache(|c| f(&c.state))
     }
 
-    /// A page of the register with each award's status today.
-    pub async fn search(
-        &self,
-        query: RegisterQuery,
-    ) -> Result<(Vec<(AwardRow, Status)>, u64), ServiceError> {
-        let (rows, total) = self.store.search(&query).await?;
-        self.catch_up().await?;
+    /// A page of the register with each award's status today, from memory: the register stays
+    /// searchable while the database is away. The same matches, order and pages as the
+    /// projection tables give (`EventStore::search`; a test holds the two together).
+    pub fn search(&self, query: RegisterQuery) -> (Vec<(AwardRow, Status)>, u64) {
+        let rows = self.register_rows();
+        let matching: Vec<&AwardRow> = rows.iter().filter(|r| query.matches(r)).collect();
+        let total = matching.len() as u64;
         let today = self.today();
-        let rows = self.read_cache(|c| {
-            rows.into_iter()
+        let page = self.read_cache(|c| {
+            matching
+                .into_iter()
+                .skip(query.offset as usize)
+                .take(query.limit as usize)
                 .filter_map(|row| {
                     let number: CertificateNumber = row.certificate_number.parse().ok()?;
                     let award = c.state.awards.get(&number)?;
                     let status = status_as_of(award, &c.state.programme, today).status;
-                    Some((row, status))
+                    Some((row.clone(), status))
                 })
                 .collect()
         });
-        Ok((rows, total))
+        (page, total)
+    }
+
+    /// Every award's projection row in the register's order, rebuilt when the log has moved.
+    fn register_rows(&self) -> Arc<Vec<AwardRow>> {
+        let mut kept = self
+            .register
+            .lock()
+            .expect("the register's lock is never poisoned");
+        let size = self.size();
+        if let Some((at, rows)) = kept.as_ref()
+            && *at == size
+        {
+            return rows.clone();
+        }
+        let (at, rows) = self.read_cache(|c| {
+            let mut rows: Vec<AwardRow> = c
+                .state
+                .awards
+                .values()
+                .map(crate::projection::award_row)
+                .collect();
+            rows.sort_by(crate::store::register_order);
+            (c.state.size, Arc::new(rows))
+        });
+        *kept = Some((at, rows.clone()));
+        rows
     }
 
     pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
@@ -815,6 +855,16 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Write
             Err(e) if requests.len() == 1 => {
                 let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
             }
+            Err(StoreError::Unavailable { outage, cause }) => {
+                // The database is away, not one append bad: retrying each would keep the last
+                // waiting once per append before it. All are refused at once.
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable {
+                        outage,
+                        cause: cause.clone(),
+                    }));
+                }
+            }
             Err(e) => {
                 // One bad append must not sink the others: retry each on its own.
                 tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
@@ -832,6 +882,40 @@ async fn writer_loop(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Write
     }
 }
 
+impl Registry {
+    /// Records what the database's latest answer said about its availability, and logs when an
+    /// outage begins and ends (once each, not at every look).
+    pub fn note_database(&self, error: Option<&StoreError>) {
+        let now = error.and_then(StoreError::outage);
+        let mut outage = self
+            .outage
+            .lock()
+            .expect("the outage lock is never poisoned");
+        match (*outage, now, error) {
+            (None, Some(o), Some(e)) => tracing::warn!(
+                reason = o.as_str(),
+                error = %e,
+                "the database is unavailable: answering reads from memory and refusing writes \
+                 with 503 until it is back"
+            ),
+            (Some(_), None, None) => tracing::info!("the database is back"),
+            _ => {}
+        }
+        // Another kind of error says nothing about availability either way.
+        if error.is_none() || now.is_some() {
+            *outage = now;
+        }
+    }
+
+    /// The outage the database is in, as last seen (`None`: it answered).
+    pub fn outage(&self) -> Option<crate::store::Outage> {
+        *self
+            .outage
+            .lock()
+            .expect("the outage lock is never poisoned")
+    }
+}
+
 /// Runs the registry's background duties until the process stops: follow the log (appends by
 /// other instances) and record passed expiries.
 pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
@@ -840,7 +924,9 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
         let mut tick = tokio::time::interval(poll);
         loop {
             tick.tick().await;
-            match tail.store.head().await {
+            let head = tail.store.head().await;
+            tail.note_database(head.as_ref().err());
+            match head {
                 Ok(head) if head.size > tail.size() => {
                     if let Err(e) = tail.catch_up().await {
                         tracing::warn!(error = %e, "could not follow the log");
@@ -848,6 +934,8 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
                     tail.refresh_signing();
                 }
                 Ok(_) => {}
+                // Said once, when it began.
+                Err(e) if e.outage().is_some() => continue,
                 Err(e) => tracing::warn!(error = %e, "could not read the log head"),
             }
             if let Err(e) = tail.checkpoint().await {
@@ -1287,7 +1375,15 @@ impl Registry {
 
     /// The latest signed checkpoint this instance knows: (size, root).
     pub fn latest_checkpoint(&self) -> Option<(u64, crate::merkle::Hash)> {
-        *self.latest_checkpoint.read().expect("never poisoned")
+        let latest = self.latest_checkpoint.read().expect("never poisoned");
+        let latest = latest.as_ref()?;
+        Some((latest.size, latest.root.as_slice().try_into().ok()?))
+    }
+
+    /// The latest signed checkpoint this instance knows, as its signed note.
+    pub fn latest_checkpoint_note(&self) -> Option<String> {
+        let latest = self.latest_checkpoint.read().expect("never poisoned");
+        latest.as_ref().map(|c| c.note.clone())
     }
 
     /// The note verifier key auditors check checkpoints with.
@@ -1298,6 +1394,11 @@ impl Registry {
     /// The root of the tree at `size`, if the log is that long.
     pub fn tree_root(&self, size: u64) -> Option<crate::merkle::Hash> {
         self.read_cache(|c| c.tree.root(size))
+    }
+
+    /// The leaf hash at `index`, from memory.
+    pub fn leaf_hash(&self, index: u64) -> Option<crate::merkle::Hash> {
+        self.read_cache(|c| c.tree.level(0).get(usize::try_from(index).ok()?).copied())
     }
 
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<crate::merkle::Hash>> {
@@ -1316,10 +1417,9 @@ impl Registry {
         };
         self.catch_up().await?;
         let last = self.store.checkpoints().await?.pop();
-        if let Some(l) = &last
-            && let Ok(root) = <[u8; 32]>::try_from(l.root.as_slice())
-        {
-            *self.latest_checkpoint.write().expect("never poisoned") = Some((l.size, root));
+        if let Some(l) = &last {
+            // Another instance may have signed a later one.
+            *self.latest_checkpoint.write().expect("never poisoned") = Some(l.clone());
         }
         let (size, root, proof) = self.read_cache(|c| {
             let size = c.tree.size();
@@ -1351,15 +1451,14 @@ impl Registry {
             &origin,
             &key,
         );
-        self.store
-            .save_checkpoint(&crate::store::Checkpoint {
-                size,
-                root: root.to_vec(),
-                note,
-                signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
-            })
-            .await?;
-        *self.latest_checkpoint.write().expect("never poisoned") = Some((size, root));
+        let signed = crate::store::Checkpoint {
+            size,
+            root: root.to_vec(),
+            note,
+            signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        self.store.save_checkpoint(&signed).await?;
+        *self.latest_checkpoint.write().expect("never poisoned") = Some(signed);
         Ok(Some(size))
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{DomainError, ErrorKind, ParseError};
 use crate::service::ServiceError;
+use crate::store::{Outage, StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -20,7 +21,13 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub extra: Map<String, Value>,
+    /// Seconds after which the same request may succeed (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
+
+/// Seconds a client is asked to wait before retrying during a database outage: long enough not
+/// to hammer a database coming back, short enough that a person retrying by hand is not kept.
+pub const OUTAGE_RETRY_AFTER: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -29,7 +36,36 @@ impl ApiError {
             code,
             detail: detail.into(),
             extra: Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to retry after `seconds` (sent as `Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// A 503 for a request the database is needed for while it is unavailable: the cause is
+    /// logged, the caller is told what kind of outage it is and when to retry.
+    pub fn database_unavailable(outage: Outage, cause: &str) -> ApiError {
+        tracing::warn!(reason = outage.as_str(), error = %cause, "refused a request: the database is unavailable");
+        let detail = match outage {
+            Outage::Unreachable => "the registry's database cannot be reached just now",
+            Outage::Full => "the registry's database has no space left just now",
+            Outage::ReadOnly => "the registry's database takes no writes just now",
+            Outage::Io => "the registry's database's disk is failing just now",
+        };
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            format!(
+                "{detail}, so this cannot be done or recorded; nothing was changed. Verification, \
+                 award records, the register and its pages are still answered. Try again later"
+            ),
+        )
+        .with("reason", outage.as_str())
+        .retry_after(OUTAGE_RETRY_AFTER)
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -75,6 +111,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.body(self.body().to_string())
     }
@@ -138,6 +177,9 @@ impl From<ServiceError> for ApiError {
                 "forbidden",
                 format!("a {role} token may not do this; it needs an admin token"),
             ),
+            ServiceError::Store(StoreError::Unavailable { outage, cause }) => {
+                ApiError::database_unavailable(outage, &cause)
+            }
             ServiceError::Store(err) => internal(&err),
         }
     }

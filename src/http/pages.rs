@@ -424,7 +424,7 @@ pub async fn index(
             Err(_) => {}
         }
     }
-    let (found, total) = state.registry.search(query).await?;
+    let (found, total) = state.registry.search(query);
     if total == 0 && !q.is_empty() && message.is_none() {
         suggestions = state.registry.fuzzy_matches(&q, 10);
         if !suggestions.is_empty() {

@@ -205,7 +205,7 @@ pub async fn register(
             .map(|n| n.compact());
     }
     let fuzzy_from = query.search_key.clone();
-    let (rows, total) = state.registry.search(query).await?;
+    let (rows, total) = state.registry.search(query);
     let did_you_mean: Vec<serde_json::Value> = match fuzzy_from {
         Some(key) if total == 0 => state
             .registry
@@ -257,26 +257,44 @@ pub async fn healthz() -> HttpResponse {
         .json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers within a second.
+/// Ready when the database answers within a second; when it does not, says why (`reason`, one
+/// of the outages, or `error`) and that reads are still answered from memory.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    use crate::store::Outage;
     let check = tokio::time::timeout(Duration::from_secs(1), state.registry.store().ready()).await;
-    let (ok, detail) = match check {
-        Ok(Ok(())) => (true, "the database answers".to_owned()),
+    let failure = match check {
+        Ok(Ok(())) => None,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (false, "the database does not answer".to_owned())
+            let words = match e.outage() {
+                Some(Outage::Unreachable) => "the database cannot be reached",
+                Some(Outage::Full) => "the database's disk is full",
+                Some(Outage::ReadOnly) => "the database takes no writes",
+                Some(Outage::Io) => "the database's disk fails to read or write",
+                None => "the database answered with an error",
+            };
+            Some((e.outage().map_or("error", Outage::as_str), words))
         }
-        Err(_) => (
-            false,
-            "the database did not answer within a second".to_owned(),
-        ),
+        Err(_) => Some((
+            Outage::Unreachable.as_str(),
+            "the database did not answer within a second",
+        )),
     };
-    let body = serde_json::json!({
+    let ok = failure.is_none();
+    let mut body = serde_json::json!({
         "status": if ok { "ready" } else { "not_ready" },
-        "detail": detail,
+        "detail": "the database answers",
         "log_size": state.registry.size(),
         "store": state.registry.store().kind(),
     });
+    if let Some((reason, words)) = failure {
+        body["reason"] = reason.into();
+        body["detail"] = format!(
+            "{words}; verification, award records, the register and pages are still answered \
+             from memory, and writes are refused (503) until it is back"
+        )
+        .into();
+    }
     let mut response = if ok {
         HttpResponse::Ok()
     } else {

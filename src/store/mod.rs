@@ -9,13 +9,14 @@ mod sql;
 mod sqlite;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use postgres::PostgresStore;
-pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write};
+pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
 pub use sqlite::SqliteStore;
 
 use crate::domain::{Event, SCHEMA_VERSION, Visibility};
@@ -30,12 +31,124 @@ pub enum StoreError {
     },
     #[error("this idempotency key was already used for a different request")]
     IdempotencyKeyReused,
+    /// The database cannot serve anyone right now (down, unreachable, out of space, read-only):
+    /// an outage to wait out, not a fault in the request.
+    #[error("the database is unavailable ({}): {cause}", outage.as_str())]
+    Unavailable { outage: Outage, cause: String },
     #[error("database error: {0}")]
-    Backend(#[from] sqlx::Error),
+    Backend(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the stored log is inconsistent: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match Outage::of(&e) {
+            Some(outage) => StoreError::Unavailable {
+                outage,
+                cause: e.to_string(),
+            },
+            None => StoreError::Backend(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// The outage this error reports, if it is one.
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            StoreError::Unavailable { outage, .. } => Some(*outage),
+            _ => None,
+        }
+    }
+}
+
+/// Why the database cannot be used at the moment. Each is a state of the database or its
+/// disk, not of a request, so the same request may succeed later unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection: the server is down, restarting, or out of reach (or no connection could
+    /// be had within the pool's timeout).
+    Unreachable,
+    /// The disk (or the database's size limit) is full.
+    Full,
+    /// The database or its disk takes no writes (a read-only file or filesystem, a standby).
+    ReadOnly,
+    /// The disk failed a read or write.
+    Io,
+}
+
+impl Outage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outage::Unreachable => "unreachable",
+            Outage::Full => "full",
+            Outage::ReadOnly => "read_only",
+            Outage::Io => "io_error",
+        }
+    }
+
+    /// The outage behind a driver error, if it is one (a constraint or syntax error is not).
+    pub fn of(e: &sqlx::Error) -> Option<Outage> {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Some(Outage::Unreachable),
+            sqlx::Error::Database(db) => {
+                if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    // SQLite reports extended result codes; the primary code is the low byte.
+                    let code = sqlx::error::DatabaseError::code(sqlite)
+                        .and_then(|c| c.parse::<i32>().ok())?;
+                    return match code & 0xff {
+                        13 => Some(Outage::Full),    // SQLITE_FULL
+                        8 => Some(Outage::ReadOnly), // SQLITE_READONLY
+                        10 | 14 => Some(Outage::Io), // SQLITE_IOERR, SQLITE_CANTOPEN
+                        _ => None,
+                    };
+                }
+                let code = db.code()?;
+                match code.as_ref() {
+                    // connection exceptions; shutting down, crashed, starting up; too many
+                    // connections
+                    c if c.starts_with("08") => Some(Outage::Unreachable),
+                    "57P01" | "57P02" | "57P03" | "53300" => Some(Outage::Unreachable),
+                    "53100" => Some(Outage::Full),
+                    // a hot standby, or default_transaction_read_only
+                    "25006" => Some(Outage::ReadOnly),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How a process uses its database connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pooling {
+    /// At most this many connections to PostgreSQL.
+    pub max_connections: u32,
+    /// How long a query waits for a connection (including making one) before it gives up.
+    pub acquire_timeout: Duration,
+}
+
+impl Pooling {
+    /// The server: no request may hang on a database that has gone, and a healthy one hands a
+    /// connection over in far less than a second.
+    pub const SERVER: Pooling = Pooling {
+        max_connections: 16,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    /// A command: one person waits for it, and would rather wait a few seconds for a database
+    /// that is starting than be refused.
+    pub const COMMAND: Pooling = Pooling {
+        max_connections: 16,
+        acquire_timeout: Duration::from_secs(5),
+    };
 }
 
 /// The canonical form of an event as stored and hashed: JCS (RFC 8785) bytes of this envelope.
@@ -225,15 +338,28 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
+    /// Opens `url` (`sqlite://…` or `postgres://…`) for a command and applies the migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        Store::open_with(url, 16).await
+        Store::open_pooled(url, Pooling::COMMAND).await
     }
 
-    /// Like `open`, with at most `max_connections` to PostgreSQL.
+    /// Like `open`, with at most `max_connections` to PostgreSQL and a patient pool (for
+    /// tests, which share one server and a busy machine).
     pub async fn open_with(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Store::open_pooled(
+            url,
+            Pooling {
+                max_connections,
+                acquire_timeout: Duration::from_secs(30),
+            },
+        )
+        .await
+    }
+
+    /// Opens `url` with the given pooling and applies the migrations.
+    pub async fn open_pooled(url: &str, pooling: Pooling) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(PostgresStore::connect_with(url, max_connections).await?)
+            Store::Postgres(PostgresStore::connect_pooled(url, pooling).await?)
         } else {
             Store::Sqlite(SqliteStore::open(url).await?)
         };

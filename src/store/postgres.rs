@@ -1,10 +1,11 @@
 //! The PostgreSQL event store: for production and for many stateless instances sharing one
 //! primary; writers serialise on the `log_head` row lock.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -13,20 +14,50 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<PostgresStore, super::StoreError> {
-        PostgresStore::connect_with(url, 16).await
+        PostgresStore::connect_pooled(url, super::Pooling::COMMAND).await
     }
 
-    /// Connects with at most `max_connections`, closing connections idle for ten seconds.
-    pub async fn connect_with(
+    /// Connects with `pooling`, closing connections idle for ten seconds.
+    pub async fn connect_pooled(
         url: &str,
-        max_connections: u32,
+        pooling: super::Pooling,
     ) -> Result<PostgresStore, super::StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // One direct connection first, retried while the database is starting: the pool would
+        // retry a refused connection until its timeout and then say only that it timed out,
+        // where this says why ("Connection refused", an unknown host, a wrong password).
+        let patience = pooling.acquire_timeout.max(Duration::from_secs(5));
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let error = match tokio::time::timeout(left, PgConnection::connect_with(&options)).await
+            {
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                    break;
+                }
+                Ok(Err(e)) => super::StoreError::from(e),
+                Err(_) => super::StoreError::Unavailable {
+                    outage: super::Outage::Unreachable,
+                    cause: format!(
+                        "no answer from the database within {} s",
+                        patience.as_secs()
+                    ),
+                },
+            };
+            let starting = error.outage() == Some(super::Outage::Unreachable);
+            if !starting || tokio::time::Instant::now() + Duration::from_millis(200) >= deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Lazily after that: a database that goes away later comes back without a restart,
+        // each query waiting at most `acquire_timeout` for a connection meanwhile.
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(pooling.max_connections)
             .idle_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await?;
+            .acquire_timeout(pooling.acquire_timeout)
+            .connect_lazy_with(options);
         Ok(PostgresStore { pool })
     }
 

@@ -66,3 +66,54 @@ pub struct RegisterQuery {
     pub limit: u32,
     pub offset: u32,
 }
+
+impl RegisterQuery {
+    /// Whether `row` is one of this search's matches, as of `today`: the same rule the SQL
+    /// search applies (a test holds the two to the same answers).
+    pub fn matches(&self, row: &AwardRow) -> bool {
+        let text = [
+            self.search_key
+                .as_ref()
+                // Search keys are lower-case letters, digits and single spaces (no `%` or `_`),
+                // so "contains" is exactly `LIKE '%key%'` on both databases.
+                .map(|k| row.search_key.contains(k.as_str())),
+            self.ods_code
+                .as_ref()
+                .map(|c| row.ods_code.as_deref() == Some(c.as_str())),
+            self.compact_number
+                .as_ref()
+                .map(|n| row.compact_number == *n),
+        ];
+        let asked: Vec<bool> = text.into_iter().flatten().collect();
+        if !asked.is_empty() && !asked.contains(&true) {
+            return false;
+        }
+        if self.level.as_ref().is_some_and(|l| *l != row.level)
+            || self.region.as_ref().is_some_and(|r| *r != row.region)
+        {
+            return false;
+        }
+        // Dates are `YYYY-MM-DD` text, which compares as dates.
+        let today = self.today.as_str();
+        let standing = row.standing.as_str();
+        let (awarded_on, expires_on) = (row.awarded_on.as_str(), row.expires_on.as_str());
+        let live = matches!(standing, "active" | "suspended");
+        match self.status.as_deref() {
+            Some("valid") => standing == "active" && awarded_on <= today && expires_on > today,
+            Some("expired") => live && expires_on <= today,
+            Some("suspended") => standing == "suspended" && expires_on > today,
+            Some("not_yet_valid") => live && awarded_on > today,
+            Some(s @ ("revoked" | "superseded")) => standing == s,
+            _ => true,
+        }
+    }
+}
+
+/// The register's order: by search key, newest award first, then certificate number. Byte
+/// order, as SQLite compares text and as PostgreSQL does in a database with the `C` collation.
+pub fn register_order(a: &AwardRow, b: &AwardRow) -> std::cmp::Ordering {
+    a.search_key
+        .cmp(&b.search_key)
+        .then_with(|| b.awarded_on.cmp(&a.awarded_on))
+        .then_with(|| a.certificate_number.cmp(&b.certificate_number))
+}

@@ -1,16 +1,15 @@
 //! The command line as a real process: tokens, import, demo, rebuild, log verify, and a server
-//! killed with SIGKILL in the middle of a stream of writes.
+//! started from an empty folder (the crash tests, which kill servers, are in `crash.rs`).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wexqs::store::{EventStore, verify_log};
 
-use crate::helpers::{Backend, Db, fresh_db, open_store};
+use crate::helpers::{Backend, Db, free_port, fresh_db, open_store};
 
-fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(args)
         .env("WEXQS_DATA_DIR", data_dir)
@@ -20,7 +19,7 @@ fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
         .expect("wexqs runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -212,7 +211,7 @@ fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
 
 /// Starts `wexqs serve` on a free port over the given database and data folder, and waits until
 /// it answers; the process and its base URL.
-async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -233,114 +232,6 @@ async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String)
     let _ = server.kill();
     let _ = server.wait();
     panic!("the server did not come up at {base}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn sigkill_loses_no_acknowledged_write(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else {
-        return;
-    };
-    let dir = tempfile::tempdir().expect("a folder");
-    let out = wexqs(
-        &db,
-        dir.path(),
-        &["tokens", "create", "--role", "admin", "--name", "writer"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let token = text(&out.stdout).trim().to_owned();
-    let (mut server, base) = start_server(&db, dir.path()).await;
-    let client = reqwest::Client::new();
-
-    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..4 {
-        let (client, base, token, acknowledged) = (
-            client.clone(),
-            base.clone(),
-            token.clone(),
-            acknowledged.clone(),
-        );
-        writers.push(tokio::spawn(async move {
-            for i in 0..10_000 {
-                let org = client
-                    .post(format!("{base}/v1/admin/organisations"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({"name": format!("Writer {w} Trust {i}"), "region": "london"}))
-                    .send()
-                    .await;
-                let Ok(org) = org else { return };
-                if org.status() != 201 {
-                    return;
-                }
-                let Ok(org) = org.json::<serde_json::Value>().await else { return };
-                let id = org["id"].as_str().unwrap_or_default().to_owned();
-                let award = client
-                    .post(format!("{base}/v1/admin/awards"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({"organisation_id": id, "level": "gold", "awarded_on": "2025-06-01"}))
-                    .send()
-                    .await;
-                let Ok(award) = award else { return };
-                if award.status() != 201 {
-                    return;
-                }
-                let Ok(award) = award.json::<serde_json::Value>().await else { return };
-                let number = award["certificate_number"].as_str().unwrap_or_default().to_owned();
-                acknowledged.lock().expect("not poisoned").push((id, number));
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    server.kill().expect("SIGKILL");
-    let _ = server.wait();
-    for w in writers {
-        w.await.expect("the writer ended");
-    }
-    let acknowledged = acknowledged.lock().expect("not poisoned").clone();
-    assert!(
-        acknowledged.len() > 10,
-        "writes were acknowledged before the kill: {}",
-        acknowledged.len()
-    );
-
-    let store = open_store(&db).await;
-    let check = verify_log(&store, |_| {}).await.expect("checked");
-    assert_eq!(check.problem, None, "the hash chain holds after the kill");
-    let state = wexqs::service::replay(&store, |_| {})
-        .await
-        .expect("replayed");
-    for (org, number) in &acknowledged {
-        let number: wexqs::domain::CertificateNumber = number.parse().expect("a number");
-        assert!(
-            state.awards.contains_key(&number),
-            "acknowledged award {number} survived"
-        );
-        assert!(state.organisations.keys().any(|k| k.to_string() == *org));
-    }
-    assert_eq!(
-        store.projections().await.expect("rows"),
-        wexqs::projection::all_rows(&state),
-        "the projections agree with the log"
-    );
-    // And the server starts again on the same data.
-    let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
-    assert!(check.status.success(), "{}", text(&check.stdout));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_loses_no_acknowledged_write_on_sqlite() {
-    sigkill_loses_no_acknowledged_write(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_loses_no_acknowledged_write_on_postgres() {
-    sigkill_loses_no_acknowledged_write(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

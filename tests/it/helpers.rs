@@ -30,7 +30,7 @@ fn pg_admin_url() -> String {
     std::env::var("WEXQS_TEST_PG").unwrap_or_else(|_| PG_ADMIN_URL.to_owned())
 }
 
-fn skip_postgres() -> bool {
+pub fn skip_postgres() -> bool {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     !in_ci && std::env::var("WEXQS_SKIP_POSTGRES").is_ok_and(|v| v == "1")
 }
@@ -100,6 +100,14 @@ pub async fn fresh_db(backend: Backend) -> Option<Db> {
             })
         }
     }
+}
+
+/// A port nothing listens on just now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub async fn open_store(db: &Db) -> Store {

@@ -7,12 +7,15 @@
 mod api;
 mod applications;
 mod cli;
+mod crash;
 mod credentials;
 mod domain_rules;
 mod helpers;
 mod hostile;
 mod merkle;
 mod openapi_spec;
+mod outage;
 mod pages;
 mod readme;
 mod store_contract;
+mod throwaway_pg;
