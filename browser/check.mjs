@@ -5,7 +5,8 @@
 //   PLAN = {"base": "http://127.0.0.1:PORT",
 //           "pages": [{"name": "...", "path": "/verify/…"}],          // phone-sized, read + axe
 //           "search": {"query": "…", "expect": "XXXX-XXXX-XXXX-XXXX"}, // type, submit, follow
-//           "widget": {"certificate": "…"}}                           // embed from another origin
+//           "widget": {"certificate": "…"},                           // embed from another origin
+//           "snippets": {"certificate": "…"}}  // paste the page's snippet boxes into another site
 // Prints one JSON object with what it read and every axe violation.
 import {readFileSync, writeFileSync} from 'node:fs';
 import {createServer} from 'node:http';
@@ -22,7 +23,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const result = {pages: {}, search: null, widget: null};
+const result = {pages: {}, search: null, widget: null, snippets: null};
 const t0 = Date.now(); const mark = (what) => process.env.WEXQS_TRACE && console.error(what, Date.now() - t0);
 
 async function audit(page) {
@@ -113,6 +114,41 @@ try {
     result.iframe = {verdict: await frame.locator('.verdict .words').innerText({timeout: 10000}).catch(e => `error: ${e.message}`)};
     await framing.screenshot({path: `${outDir}/iframe.png`});
     frameServer.close();
+  }
+  mark('widget');
+  if (plan.snippets) {
+    // A site owner copies each snippet box of the verification page and pastes it into a page
+    // of their own: whatever the organisation is called, only the snippet's own elements appear
+    // and no script of the name's runs.
+    const desktop = await browser.newContext({viewport: {width: 1024, height: 900}});
+    const page = await desktop.newPage();
+    await page.goto(`${plan.base}/verify/${plan.snippets.certificate}`);
+    const copied = {};
+    for (const id of ['snippet-script', 'snippet-iframe', 'snippet-badge']) {
+      copied[id] = await page.locator(`#${id}`).inputValue();
+    }
+    await page.close();
+    const pasted = `<!doctype html><html lang="en"><head><title>A trust's own site</title></head><body>
+      ${copied['snippet-script']}\n${copied['snippet-iframe']}\n${copied['snippet-badge']}</body></html>`;
+    const server = createServer((req, res) => { res.writeHead(200, {'content-type': 'text/html'}); res.end(pasted); });
+    await new Promise(r => server.listen(0, '127.0.0.1', r));
+    const site = await desktop.newPage();
+    const dialogs = [];
+    site.on('dialog', async d => { dialogs.push(d.message()); await d.dismiss(); });
+    await site.goto(`http://127.0.0.1:${server.address().port}/`);
+    await site.waitForTimeout(500);
+    result.snippets = {
+      copied,
+      dialogs,
+      handlers: await site.evaluate(() => [...document.querySelectorAll('*')]
+        .flatMap(e => [...e.attributes].filter(a => a.name.startsWith('on')).map(a => `${e.tagName}[${a.name}]`))),
+      scripts: await site.evaluate(() => [...document.querySelectorAll('script')].map(s => s.getAttribute('src'))),
+      iframeTitles: await site.evaluate(() => [...document.querySelectorAll('iframe')].map(f => f.title)),
+      images: await site.evaluate(() => [...document.querySelectorAll('img')].map(i => i.getAttribute('src'))),
+    };
+    await site.screenshot({path: `${outDir}/snippets-pasted.png`, fullPage: true});
+    await site.close();
+    server.close();
   }
 } finally {
   await browser.close();

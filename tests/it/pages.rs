@@ -334,11 +334,17 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     pages.push(json!({"name": "register-search", "path": "/?q=saint+example"}));
     pages.push(json!({"name": "embed", "path": format!("/embed/{}", awards[0].1)}));
     pages.push(json!({"name": "docs", "path": "/docs"}));
+    let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
+    let hostile_organisation = app.organisation(hostile_name, None).await;
+    let hostile = app
+        .award(&hostile_organisation, "bronze", "2025-05-01")
+        .await;
     let plan = json!({
         "base": app.base,
         "pages": pages,
         "search": {"query": "st exampel valid", "expect": awards[0].1},
         "widget": {"certificate": awards[0].1},
+        "snippets": {"certificate": hostile},
     });
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&out).expect("a screenshots folder");
@@ -397,4 +403,24 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         result["iframe"]
     );
     assert!(out.join("verify-valid.png").exists() && out.join("widget.png").exists());
+
+    // The snippets of an organisation named to break out of them, pasted into another site.
+    let snippets = &result["snippets"];
+    assert_eq!(snippets["dialogs"], json!([]), "{snippets}");
+    assert_eq!(snippets["handlers"], json!([]), "{snippets}");
+    assert_eq!(
+        snippets["iframeTitles"],
+        json!([format!("WEx QS award of {hostile_name}")]),
+        "{snippets}"
+    );
+    assert_eq!(
+        snippets["images"],
+        json!([format!("{}/v1/awards/{hostile}/badge.svg", app.base)]),
+        "{snippets}"
+    );
+    assert_eq!(
+        snippets["scripts"],
+        json!([format!("{}/embed.js", app.base)]),
+        "{snippets}"
+    );
 }
