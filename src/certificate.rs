@@ -281,26 +281,51 @@ pub fn certificate_pdf(
         p.centred(y + 48.0, 30.0, true, level_colour(award.level), &level_line);
         p.centred(y + 70.0, 11.0, false, GREY, SCHEME);
 
-        // The level's logo.
-        let logo_top = y + 86.0;
-        p.surface
-            .push_transform(&Transform::from_translate((WIDTH - 150.0) / 2.0, logo_top));
-        if let Some(size) = Size::from_wh(150.0, 150.0) {
-            p.surface.draw_image(logo, size);
-        }
-        p.surface.pop();
+        // The QR code's place at the foot of the page bounds everything above it.
+        let module = 2.4;
+        let side = qr.width() as f32 * module;
+        let qx = 60.0;
+        let qy = HEIGHT - 80.0 - side - 40.0;
 
-        // Details.
-        let mut dy = logo_top + 186.0;
+        // Details, laid out first so the logo can give way to a long one: values sit in the
+        // right half; a long one (an issuer's name) is set smaller and wrapped.
         let details = [
             ("Awarded on", long_date(award.awarded_on)),
             ("Valid until", long_date(award.valid_until)),
             ("Certificate number", award.certificate_number.to_string()),
             ("Issued by", award.issuer_name.clone()),
         ];
-        // Values sit in the right half; a long one (an issuer's name) is set smaller and wrapped.
         let value_width = WIDTH / 2.0 - 10.0 - 60.0;
-        for (label, value) in &details {
+        let rows: Vec<(&str, f32, Vec<String>)> = details
+            .iter()
+            .map(|(label, value)| {
+                let size = if bold.width(value, 12.0) <= value_width {
+                    12.0
+                } else {
+                    9.0
+                };
+                (*label, size, bold.wrap(value, size, value_width))
+            })
+            .collect();
+        let details_height: f32 = rows
+            .iter()
+            .map(|(_, size, lines)| 22.0 + (lines.len().max(1) - 1) as f32 * size * 1.2)
+            .sum();
+
+        // The level's logo: 150 points, smaller when the name and details need the room.
+        let logo_top = y + 86.0;
+        let logo_side = (qy - 24.0 - details_height - 36.0 - logo_top).clamp(60.0, 150.0);
+        p.surface.push_transform(&Transform::from_translate(
+            (WIDTH - logo_side) / 2.0,
+            logo_top,
+        ));
+        if let Some(size) = Size::from_wh(logo_side, logo_side) {
+            p.surface.draw_image(logo, size);
+        }
+        p.surface.pop();
+
+        let mut dy = logo_top + logo_side + 36.0;
+        for (label, size, lines) in &rows {
             let label_width = regular.width(label, 11.0);
             p.text(
                 WIDTH / 2.0 - 10.0 - label_width,
@@ -310,26 +335,16 @@ pub fn certificate_pdf(
                 GREY,
                 label,
             );
-            let size = if bold.width(value, 12.0) <= value_width {
-                12.0
-            } else {
-                9.0
-            };
-            let lines = bold.wrap(value, size, value_width);
             for (i, line) in lines.iter().enumerate() {
                 if i > 0 {
                     dy += size * 1.2;
                 }
-                p.text(WIDTH / 2.0 + 10.0, dy, size, true, DARK, line);
+                p.text(WIDTH / 2.0 + 10.0, dy, *size, true, DARK, line);
             }
             dy += 22.0;
         }
 
         // The QR code, drawn as vector squares.
-        let module = 2.4;
-        let side = qr.width() as f32 * module;
-        let qx = 60.0;
-        let qy = HEIGHT - 80.0 - side - 40.0;
         p.rect(
             qx - 8.0,
             qy - 8.0,
