@@ -250,6 +250,19 @@ macro_rules! shared_sql_store {
                 batch: Vec<AppendRequest>,
             ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // An append is its own transaction, opened by BEGIN and ended by COMMIT: on a
+                // connection sqlx thinks still in one, `begin` opens a savepoint and `commit`
+                // releases it, committing nothing. The SQLite pool closes such a connection
+                // rather than hand it out again (`ended_cleanly`); this refuses the append if
+                // one ever came.
+                let depth = <<$db as sqlx::Database>::TransactionManager as sqlx::TransactionManager>
+                    ::get_transaction_depth(&*tx);
+                if depth != 1 {
+                    return Err(StoreError::Backend(sqlx::Error::Protocol(
+                        "a connection still in an earlier transaction was handed out for an append"
+                            .into(),
+                    )));
+                }
                 // Taking the log head's row lock first serialises writers: positions are
                 // assigned in commit order and no reader ever sees a gap.
                 let head = sqlx::query(

@@ -4,8 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -28,6 +28,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|connection, _| Box::pin(ended_cleanly(connection)))
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
@@ -42,6 +43,29 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// Whether a connection given back to the pool may serve again: only if no transaction is left
+/// open on it. When a COMMIT fails for want of disk (or a failed write), SQLite rolls the whole
+/// transaction back itself; sqlx still counts it open, its `ROLLBACK` then fails ("no
+/// transaction is active"), and the count stays up. A connection left so would start its next
+/// transaction with `SAVEPOINT` instead of `BEGIN`; after a second such failure SQLite keeps an
+/// empty transaction open, and the next "commit" merely releases a savepoint inside it: success
+/// answered for a write no one else sees, lost when the connection closes. Such a connection is
+/// closed instead (closing rolls back whatever it held), and the pool opens a fresh one.
+async fn ended_cleanly(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !connection.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction queued its rollback: it has run once the ping answers.
+    connection.ping().await?;
+    let clean = !connection.is_in_transaction();
+    if !clean {
+        tracing::warn!(
+            "a SQLite connection was left in a transaction SQLite had already ended: closed"
+        );
+    }
+    Ok(clean)
 }
 
 super::sql::shared_sql_store!(SqliteStore, sqlx::Sqlite);
