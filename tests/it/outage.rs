@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wexqs::store::{EventStore, RegisterQuery, verify_log};
+use wexqs::domain::Event;
+use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, verify_log};
 
 use crate::cli::{start_server, text, wexqs};
 use crate::helpers::{Backend, Db, free_port, fresh_db, open_store, spawn_app};
@@ -546,6 +547,86 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
         ],
     )
     .await;
+}
+
+/// SQLite undoes a whole transaction by itself when its COMMIT fails (a full disk, a failed
+/// write), so the `ROLLBACK` that follows finds none. A connection left so (sqlx counting a
+/// transaction that SQLite no longer has) must never be used again: on it the next transaction
+/// would open with `SAVEPOINT` instead of `BEGIN`, the one after would run inside a transaction
+/// that never commits, and its "commit" (a `RELEASE` of a nested savepoint) would answer success
+/// for a write that no other connection sees and that is lost. Here a commit hook refuses every
+/// commit, which SQLite handles as it does a COMMIT the disk refused: every append is then either
+/// refused or, if acknowledged, really in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_whose_commit_sqlite_undid_is_refused_and_never_acknowledged_later() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let store = open_store(&db).await;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store");
+    };
+    // Every connection the pool may hand out, each refusing its commits.
+    let pool = sqlite.pool();
+    let mut connections = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        let mut connection = pool.acquire().await.expect("a connection");
+        connection
+            .lock_handle()
+            .await
+            .expect("the handle")
+            .set_commit_hook(|| false);
+        connections.push(connection);
+    }
+    drop(connections);
+    let other = Store::open(&db.url)
+        .await
+        .expect("a second store on the file");
+
+    let mut refused = 0;
+    // Enough appends for every connection to take three: before the fix, each connection's
+    // third append was acknowledged and never committed.
+    for i in 0..3 * pool.options().get_max_connections() + 1 {
+        let request = AppendRequest {
+            events: vec![NewEvent::new(
+                Event::ApiTokenRevoked {
+                    token_id: format!("refused-{i}"),
+                },
+                uuid::Uuid::new_v4(),
+                "2026-11-24T12:00:00Z".into(),
+                "test".into(),
+            )],
+            ..AppendRequest::default()
+        };
+        let event_id = request.events[0].event_id;
+        let result = store.append_batch(vec![request]).await;
+        let in_the_log = other
+            .read(0, 1_000)
+            .await
+            .expect("the log")
+            .iter()
+            .any(|e| e.event_id == event_id);
+        match result.map(|mut r| r.pop().expect("one result")) {
+            Ok(Ok(appended)) => assert!(
+                in_the_log,
+                "append {i} was acknowledged at position {} but is not in the log",
+                appended.events[0].position
+            ),
+            Ok(Err(e)) | Err(e) => {
+                assert!(!in_the_log, "append {i} was refused ({e}) yet written");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "the commit hook refused commits");
+    let size = other.head().await.expect("the head").size;
+    assert_eq!(
+        store.head().await.expect("the head").size,
+        size,
+        "both connections see the same log"
+    );
+    let check = verify_log(&other, |_| {}).await.expect("checked");
+    assert_eq!(check.problem, None, "the log holds");
 }
 
 /// Queries covering every filter, text matches of each kind, and pages.
