@@ -459,12 +459,8 @@ impl Registry {
                 }
                 state
             };
-            let credentials = self.sign_credentials(
-                &cache.state,
-                &mut post,
-                Self::credentials_called_for(&events),
-                now,
-            );
+            let called_for = Self::credentials_called_for(&events, &post);
+            let credentials = self.sign_credentials(&cache.state, &mut post, called_for, now);
             events.extend(credentials);
             let writes = writes_for(&post, &events);
             for e in &events {
@@ -1033,16 +1029,43 @@ impl Registry {
         }
     }
 
+    /// The key in use, signing for the address the log records (which every process follows,
+    /// so that a change made by another process is signed for at once).
     pub fn signing(&self) -> Option<Signing> {
-        self.signing
-            .read()
-            .expect("the signing lock is never poisoned")
-            .clone()
+        let recorded = self.read_cache(|c| c.state.public_url.clone());
+        self.signing_for(recorded.as_ref())
     }
 
-    /// The awards whose credentials `events` make (an award issued or amended).
-    fn credentials_called_for(events: &[Event]) -> Vec<CertificateNumber> {
-        events
+    /// The key in use, signing for `recorded` when the log records an address.
+    fn signing_for(&self, recorded: Option<&crate::domain::PublicUrl>) -> Option<Signing> {
+        let mut signing = self
+            .signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()?;
+        if let Some(url) = recorded
+            && url.as_str() != signing.public_url
+        {
+            signing.public_url = url.to_string();
+            signing.did = crate::credential::did_web(url.as_str());
+        }
+        Some(signing)
+    }
+
+    /// The awards whose credentials `events` make: an award issued or amended, and, when the
+    /// registry moves to another address, every award already holding a credential (re-signed
+    /// for the new address; the ones issued before keep naming the old one).
+    fn credentials_called_for(events: &[Event], post: &State) -> Vec<CertificateNumber> {
+        let moved = events.iter().any(|e| {
+            matches!(
+                e,
+                Event::RegistryAddressRecorded {
+                    previous: Some(_),
+                    ..
+                }
+            )
+        });
+        let mut numbers: Vec<CertificateNumber> = events
             .iter()
             .filter_map(|e| match e {
                 Event::AwardIssued {
@@ -1053,7 +1076,18 @@ impl Registry {
                 } => Some(certificate_number.clone()),
                 _ => None,
             })
-            .collect()
+            .collect();
+        if moved {
+            numbers.extend(
+                post.awards
+                    .values()
+                    .filter(|a| !a.credentials.is_empty())
+                    .map(|a| a.certificate_number.clone()),
+            );
+            let mut seen = std::collections::HashSet::new();
+            numbers.retain(|n| seen.insert(n.clone()));
+        }
+        numbers
     }
 
     /// Newly signed credentials for the awards `numbers`, as they stand in `post` (the state
@@ -1065,7 +1099,8 @@ impl Registry {
         numbers: Vec<CertificateNumber>,
         now: DateTime<Utc>,
     ) -> Vec<Event> {
-        let Some(signing) = self.signing() else {
+        // The address as of these events: a change in the same append is signed for already.
+        let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
             return Vec::new();
         };
         if numbers.is_empty() {

@@ -9,8 +9,8 @@ use super::events::{AwardSource, Cycle, Event, Outcome};
 use super::events::{PROGRAMME_STREAM, organisation_stream};
 use super::state::{Award, ProgrammePhase, Standing, State};
 use super::types::{
-    CertificateNumber, Level, Lines, Name, OdsCode, OrganisationId, OrganisationKind, Reason,
-    Region, SCHEME, date_in_range, expiry_of, issuer_name_on, long_date, printable_text,
+    CertificateNumber, Level, Lines, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl,
+    Reason, Region, SCHEME, date_in_range, expiry_of, issuer_name_on, long_date, printable_text,
     valid_until_of,
 };
 
@@ -106,6 +106,16 @@ pub enum Command {
         level_sought: Level,
         manifest: Manifest,
         framework: Framework,
+    },
+    /// Records the registry's public address when none is recorded yet; the same address again
+    /// changes nothing, another is refused (changing it is `ChangeRegistryAddress`).
+    RecordRegistryAddress {
+        public_url: PublicUrl,
+    },
+    /// Moves the registry to another public address, on purpose and saying why.
+    ChangeRegistryAddress {
+        public_url: PublicUrl,
+        reason: Reason,
     },
     DecideApplication {
         application_id: String,
@@ -302,6 +312,17 @@ pub enum DomainError {
     },
     #[error("no signing key has the id {0}")]
     KeyNotFound(String),
+    #[error(
+        "this registry is recorded as reached at {recorded} (its credentials, did:web and log origin name it), not {given}; to move it, change the address on purpose ('wexqs address set {given} --reason ...')"
+    )]
+    RegistryAddressDiffers {
+        recorded: PublicUrl,
+        given: PublicUrl,
+    },
+    #[error("the registry's address is already {0}")]
+    RegistryAddressUnchanged(PublicUrl),
+    #[error("the registry has no address recorded yet: the first 'wexqs serve' records one")]
+    RegistryAddressNotRecorded,
     #[error("the key {key_id} is already {status}")]
     KeyNotActive {
         key_id: String,
@@ -335,6 +356,9 @@ impl DomainError {
             DomainError::CycleInvalid => "cycle_invalid",
             DomainError::KeyIdTaken(_) => "key_id_taken",
             DomainError::KeyNotFound(_) => "key_not_found",
+            DomainError::RegistryAddressDiffers { .. } => "registry_address_differs",
+            DomainError::RegistryAddressUnchanged(_) => "registry_address_unchanged",
+            DomainError::RegistryAddressNotRecorded => "registry_address_not_recorded",
             DomainError::KeyNotActive { .. } => "key_not_active",
             DomainError::CycleNotFound(_) => "cycle_not_found",
             DomainError::CycleNotOpen { .. } => "cycle_not_open",
@@ -375,7 +399,9 @@ impl DomainError {
             | DomainError::KeyNotActive { .. }
             | DomainError::ApplicationAlreadyOpen(_)
             | DomainError::ApplicationAlreadyInCycle(_)
-            | DomainError::ApplicationAlreadyDecided(_) => ErrorKind::Conflict,
+            | DomainError::ApplicationAlreadyDecided(_)
+            | DomainError::RegistryAddressDiffers { .. }
+            | DomainError::RegistryAddressUnchanged(_) => ErrorKind::Conflict,
             _ => ErrorKind::Rule,
         }
     }
@@ -424,6 +450,9 @@ pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
         Command::AddSigningKey { .. }
         | Command::RetireSigningKey { .. }
         | Command::RevokeSigningKey { .. } => vec![super::events::KEYS_STREAM.to_owned()],
+        Command::RecordRegistryAddress { .. } | Command::ChangeRegistryAddress { .. } => {
+            vec![super::events::REGISTRY_STREAM.to_owned()]
+        }
         Command::RecordDropIn { .. } => Vec::new(),
         Command::SubmitApplication {
             organisation_id, ..
@@ -697,6 +726,29 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
                 public_key_multibase,
             }])
         }
+        Command::RecordRegistryAddress { public_url } => match &state.public_url {
+            None => Ok(vec![Event::RegistryAddressRecorded {
+                public_url,
+                previous: None,
+                reason: None,
+            }]),
+            Some(recorded) if *recorded == public_url => Ok(Vec::new()),
+            Some(recorded) => Err(DomainError::RegistryAddressDiffers {
+                recorded: recorded.clone(),
+                given: public_url,
+            }),
+        },
+        Command::ChangeRegistryAddress { public_url, reason } => match &state.public_url {
+            None => Err(DomainError::RegistryAddressNotRecorded),
+            Some(recorded) if *recorded == public_url => {
+                Err(DomainError::RegistryAddressUnchanged(public_url))
+            }
+            Some(recorded) => Ok(vec![Event::RegistryAddressRecorded {
+                public_url,
+                previous: Some(recorded.clone()),
+                reason: Some(reason),
+            }]),
+        },
         Command::RecordDropIn {
             organisation_id,
             attended_on,
