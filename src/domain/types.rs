@@ -383,7 +383,7 @@ impl FromStr for PublicUrl {
             && path
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c))
-            && !path.split('/').any(str::is_empty);
+            && (path.is_empty() || !path.split('/').any(str::is_empty));
         if !path_ok {
             return Err(bad(
                 "the path is letters, digits, '-', '.', '_', '~' and '/'",

@@ -302,9 +302,11 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     )
     .trim()
     .to_owned();
+    let generated = wexqs(&db, dir.path(), &["keys", "generate"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let first = text(&generated.stdout).trim().to_owned();
     let list = text(&wexqs(&db, dir.path(), &["keys", "list"]).stdout);
-    let first = list.split('\t').next().expect("a key").to_owned();
-    assert!(list.contains("\tactive\t"), "{list}");
+    assert!(list.contains(&format!("{first}\tactive\t")), "{list}");
 
     let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
@@ -403,7 +405,8 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .expect("loosened");
-    let refused = wexqs(&db, dir.path(), &["keys", "list"]);
+    // (`demo` signs, so it loads the active key first.)
+    let refused = wexqs(&db, dir.path(), &["demo"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("readable by others"),
@@ -539,4 +542,141 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Waits for a process to end by itself within `limit`; kills it otherwise.
+fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("a status").is_some() {
+            return Some(child.wait_with_output().expect("the output"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_on_another_port() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    let (mut server, base) = start_server(&db, dir.path()).await;
+    assert_ne!(
+        base, "http://127.0.0.1:8080",
+        "a port other than the default"
+    );
+    let csv = dir.path().join("awards.csv");
+    std::fs::write(
+        &csv,
+        "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+         Portside Community Health Trust,ZP7,south_west,nhs_trust,silver,2025-06-02,\n",
+    )
+    .expect("written");
+    let out = wexqs(&db, dir.path(), &["import", csv.to_str().expect("a path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let address = wexqs(&db, dir.path(), &["address", "show"]);
+    assert_eq!(
+        text(&address.stdout).trim(),
+        base,
+        "the first serve recorded its address"
+    );
+
+    let client = reqwest::Client::new();
+    let mut number = None;
+    for _ in 0..50 {
+        let page: serde_json::Value = client
+            .get(format!("{base}/v1/register?q=portside"))
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(n) = page["items"][0]["certificate_number"].as_str() {
+            number = Some(n.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let number = number.expect("the server sees the imported award");
+    let credential: serde_json::Value = client
+        .get(format!("{base}/v1/awards/{number}/credential"))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    let report: serde_json::Value = client
+        .post(format!("{base}/v1/verify"))
+        .json(&credential)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(report["verdict"], "valid", "{report:#}");
+    assert_eq!(
+        credential["issuer"]["url"], base,
+        "the command line signed for the registry's own address"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_with_another_public_url_is_refused_and_told_what_to_do() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    let (mut first, base) = start_server(&db, dir.path()).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{}", free_port()),
+            "--public-url",
+            "https://elsewhere.example.org",
+        ])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the second server starts");
+    let ended = wait_or_kill(second, Duration::from_secs(20));
+    let _ = first.kill();
+    let _ = first.wait();
+    let out = ended.expect("the second server refuses to start rather than serving");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    for expected in [
+        &format!("recorded as reached at {base}") as &str,
+        "https://elsewhere.example.org",
+        "wexqs address set https://elsewhere.example.org",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    }
+
+    // Moving the registry on purpose is recorded, and then that address is the one.
+    let moved = wexqs(
+        &db,
+        dir.path(),
+        &[
+            "address",
+            "set",
+            "https://elsewhere.example.org",
+            "--reason",
+            "The registry moved to its own domain",
+        ],
+    );
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    let shown = wexqs(&db, dir.path(), &["address", "show"]);
+    assert_eq!(text(&shown.stdout).trim(), "https://elsewhere.example.org");
 }
