@@ -335,6 +335,11 @@ enum LogAction {
     },
 }
 
+/// The command line's definition (for tests that read every command's help).
+pub fn definition() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Runs the command line; the exit code says whether it worked.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

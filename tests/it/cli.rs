@@ -620,13 +620,85 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         .json()
         .await
         .expect("JSON");
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(report["verdict"], "valid", "{report:#}");
     assert_eq!(
         credential["issuer"]["url"], base,
         "the command line signed for the registry's own address"
     );
+
+    // Offline without the status list: every check that ran passed, and it says what did not.
+    let saved = dir.path().join("credential.json");
+    std::fs::write(&saved, credential.to_string()).expect("written");
+    let did = dir.path().join("did.json");
+    let did_body = client
+        .get(format!("{base}/.well-known/did.json"))
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("text");
+    std::fs::write(&did, did_body).expect("written");
+    let saved = saved.to_str().expect("a path");
+    let offline = wexqs(
+        &db,
+        dir.path(),
+        &["verify", saved, "--did", did.to_str().expect("a path")],
+    );
+    let stdout = text(&offline.stdout);
+    assert!(
+        offline.status.success(),
+        "{stdout}{}",
+        text(&offline.stderr)
+    );
+    assert!(
+        stdout.contains("not checked status: no status list given; pass --status-list FILE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("not checked: status"),
+        "{stdout}"
+    );
+    // Online: the did.json and the status list fetched from the credential's own addresses.
+    let online = wexqs(&db, dir.path(), &["verify", saved, "--online"]);
+    let stdout = text(&online.stdout);
+    assert!(online.status.success(), "{stdout}{}", text(&online.stderr));
+    assert!(stdout.contains("pass status:"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("valid"), "{stdout}");
+
+    // A second instance on the same folder, without --public-url, serves the recorded address;
+    // its --demo says why it loads nothing.
+    let port = free_port();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the second server starts");
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = second.kill();
+    let log = text(&second.wait_with_output().expect("ended").stderr);
+    assert!(
+        up,
+        "a second instance with the recorded address serves: {log}"
+    );
+    assert!(log.contains("--demo loads nothing"), "{log}");
+    let _ = server.kill();
+    let _ = server.wait();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -679,4 +751,110 @@ async fn a_second_server_with_another_public_url_is_refused_and_told_what_to_do(
     assert!(moved.status.success(), "{}", text(&moved.stderr));
     let shown = wexqs(&db, dir.path(), &["address", "show"]);
     assert_eq!(text(&shown.stdout).trim(), "https://elsewhere.example.org");
+}
+
+#[test]
+fn every_argument_has_help_and_each_command_shows_only_the_options_it_uses() {
+    fn walk(command: &clap::Command, path: String, out: &mut Vec<(String, Vec<String>)>) {
+        let mut args = Vec::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str().to_owned();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(
+                arg.get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty()),
+                "`{path}` has no help for {id}"
+            );
+            args.push(id);
+        }
+        out.push((path.clone(), args));
+        for sub in command.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut commands = Vec::new();
+    walk(&wexqs::cli::definition(), "wexqs".into(), &mut commands);
+    let args_of = |path: &str| -> &Vec<String> {
+        &commands
+            .iter()
+            .find(|(p, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} exists"))
+            .1
+    };
+    // Commands that sign nothing do not offer the address or the keys.
+    for path in [
+        "wexqs migrate",
+        "wexqs rebuild",
+        "wexqs log verify",
+        "wexqs keys list",
+        "wexqs tokens create",
+        "wexqs expire-due",
+        "wexqs applications submit",
+    ] {
+        let args = args_of(path);
+        for unused in ["public_url", "keys_dir"] {
+            assert!(
+                !args.iter().any(|a| a == unused),
+                "{path} offers --{unused}"
+            );
+        }
+        assert!(
+            args.iter().any(|a| a == "data_dir"),
+            "{path} takes --data-dir"
+        );
+    }
+    // Commands that read no database do not offer one.
+    for path in ["wexqs verify", "wexqs audit", "wexqs applications check"] {
+        assert!(
+            !args_of(path)
+                .iter()
+                .any(|a| a == "data_dir" || a == "database_url"),
+            "{path} offers a database"
+        );
+    }
+    for path in ["wexqs serve", "wexqs import", "wexqs applications decide"] {
+        assert!(args_of(path).iter().any(|a| a == "public_url"), "{path}");
+    }
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_once() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wexqs"))
+            .args(["migrate", "--database-url", url])
+            .current_dir(dir.path())
+            .output()
+            .expect("wexqs runs")
+    };
+    let mysql = run("mysql://someone:secret@localhost/registry");
+    assert!(!mysql.status.success());
+    let stderr = text(&mysql.stderr);
+    assert!(
+        stderr.contains("mysql://") && stderr.contains("postgres://, postgresql:// or sqlite://"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password is not shown");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("listed").count(),
+        0,
+        "nothing was created for it"
+    );
+
+    let started = std::time::Instant::now();
+    let refused = run(&format!(
+        "postgres://postgres@127.0.0.1:{}/test",
+        free_port()
+    ));
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
