@@ -298,6 +298,15 @@ pub enum DomainError {
     #[error("the issuer's name is {0}")]
     IssuerNameInvalid(String),
     #[error(
+        "an award dated {} was made by {expected}, not {given:?}: Health Education England became part of NHS England on 1 April 2023 (leave the issuer empty to name it from the date)",
+        long_date(*awarded_on)
+    )]
+    IssuerWrongForDate {
+        given: String,
+        expected: &'static str,
+        awarded_on: NaiveDate,
+    },
+    #[error(
         "a framework version is 1 to 40 letters, digits, '.', '-' or '_' (such as sample-1); {0:?} is not"
     )]
     FrameworkVersionInvalid(String),
@@ -374,6 +383,7 @@ impl DomainError {
             DomainError::LevelAboveEligible { .. } => "level_above_eligible",
             DomainError::FeedbackRequired(_) => "feedback_required",
             DomainError::IssuerNameInvalid(_) => "issuer_name_invalid",
+            DomainError::IssuerWrongForDate { .. } => "issuer_wrong_for_date",
             DomainError::FrameworkVersionInvalid(_) => "framework_version_invalid",
             DomainError::DateOutOfRange { .. } => "date_out_of_range",
         }
@@ -858,6 +868,7 @@ fn check_inputs(command: &Command) -> Result<(), DomainError> {
             if let Some(issuer) = issuer_name {
                 printable_text(issuer, 2, 200, Lines::One)
                     .map_err(DomainError::IssuerNameInvalid)?;
+                issuer_fits_date(issuer, *awarded_on)?;
             }
             if let Some(version) = framework_version {
                 let ok = (1..=40).contains(&version.len())
@@ -918,6 +929,26 @@ fn programme_change_allowed(
         });
     }
     Ok(last.phase)
+}
+
+/// An issuer named for the wrong side of 1 April 2023, when Health Education England became
+/// part of NHS England, is refused: a certificate names the body that made the award.
+fn issuer_fits_date(issuer: &str, awarded_on: NaiveDate) -> Result<(), DomainError> {
+    let named = issuer.to_lowercase();
+    let expected = issuer_name_on(awarded_on);
+    let other = if expected == "NHS England" {
+        "health education england"
+    } else {
+        "nhs england"
+    };
+    if named.contains(other) {
+        return Err(DomainError::IssuerWrongForDate {
+            given: issuer.to_owned(),
+            expected,
+            awarded_on,
+        });
+    }
+    Ok(())
 }
 
 fn check_cycle(cycle: &Cycle) -> Result<(), DomainError> {
