@@ -430,6 +430,7 @@ impl DbArgs {
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
         let none = Calendar {
             about: None,
+            dates_as_of: None,
             cycles: Vec::new(),
             changes: Vec::new(),
         };

@@ -285,7 +285,7 @@ impl Registry {
         *registry.latest_checkpoint.write().expect("never poisoned") =
             registry.store.checkpoints().await?.pop();
         if registry.size() == 0 {
-            let commands = calendar.commands();
+            let commands = calendar.commands_on(registry.today());
             if !commands.is_empty() {
                 match registry.execute_all(&Actor::system(), commands, None).await {
                     Ok(_) => tracing::info!("new registry: recorded the programme calendar"),
