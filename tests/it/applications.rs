@@ -549,7 +549,7 @@ fn the_demo_journey_calendar_and_sample_manifest_go_from_drop_in_to_award_on_the
 
         let ctx = Context { today: date(today) };
         let mut state = State::default();
-        let mut apply = |state: &mut State, command: Command| {
+        let apply = |state: &mut State, command: Command| {
             let events = decide(state, command, &ctx)
                 .unwrap_or_else(|e| panic!("on {today}: {} ({})", e, e.code()));
             for e in &events {
