@@ -542,6 +542,7 @@ impl SigningArgs {
         let given = self.given_public_url()?;
         let registry = self.keys.registry.registry_pooled(pooling).await?;
         let recorded = registry.with_state(|s| s.public_url.clone());
+        let recorded_already = recorded.is_some();
         let address = match (recorded, given) {
             (Some(recorded), Some(given)) if recorded != given => {
                 bail!(
@@ -559,21 +560,25 @@ impl SigningArgs {
                     ),
                     (None, Unrecorded::Command) => None,
                 };
-                if let Some(address) = &address {
-                    record_address(&registry, address).await?;
-                }
                 address
             }
         };
         let (key, key_id, dir) = self.keys.active_key(&registry).await?;
         match address {
-            Some(address) => registry.set_signing(Signing {
-                key_id,
-                key,
-                public_url: address.to_string(),
-                did: crate::credential::did_web(address.as_str()),
-                keys_dir: Some(dir),
-            }),
+            Some(address) => {
+                registry.set_signing(Signing {
+                    key_id,
+                    key,
+                    public_url: address.to_string(),
+                    did: crate::credential::did_web(address.as_str()),
+                    keys_dir: Some(dir),
+                });
+                // Recorded with the key at hand: credentials signed before for another address
+                // (by a version that did not record one) are re-signed in the same append.
+                if !recorded_already {
+                    record_address(&registry, &address).await?;
+                }
+            }
             None => tracing::warn!(
                 "the registry has no public address recorded yet (it has never been served): awards recorded now get their signed credentials when 'wexqs serve' first starts, or give --public-url to record the address now"
             ),

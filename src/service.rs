@@ -436,7 +436,15 @@ impl Registry {
                 let command = commands.into_iter().next().expect("one command");
                 streams.extend(streams_read(&command, &cache.state));
                 events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
-                let mut scratch = scratch_for(&cache.state, &events);
+                // Recording the address may re-sign any award's credential: the whole state.
+                let moves = events
+                    .iter()
+                    .any(|e| matches!(e, Event::RegistryAddressRecorded { .. }));
+                let mut scratch = if moves {
+                    cache.state.clone()
+                } else {
+                    scratch_for(&cache.state, &events)
+                };
                 for e in &events {
                     scratch.apply(scratch.size, e);
                 }
@@ -1053,17 +1061,13 @@ impl Registry {
     }
 
     /// The awards whose credentials `events` make: an award issued or amended, and, when the
-    /// registry moves to another address, every award already holding a credential (re-signed
-    /// for the new address; the ones issued before keep naming the old one).
+    /// registry's address is recorded, every award whose credential names another address
+    /// (re-signed for the recorded one: after a move, or on a log from before addresses were
+    /// recorded, whose commands signed for a default; the copies issued before keep theirs).
     fn credentials_called_for(events: &[Event], post: &State) -> Vec<CertificateNumber> {
-        let moved = events.iter().any(|e| {
-            matches!(
-                e,
-                Event::RegistryAddressRecorded {
-                    previous: Some(_),
-                    ..
-                }
-            )
+        let recorded = events.iter().rev().find_map(|e| match e {
+            Event::RegistryAddressRecorded { public_url, .. } => Some(public_url.as_str()),
+            _ => None,
         });
         let mut numbers: Vec<CertificateNumber> = events
             .iter()
@@ -1077,11 +1081,19 @@ impl Registry {
                 _ => None,
             })
             .collect();
-        if moved {
+        if let Some(url) = recorded {
             numbers.extend(
                 post.awards
                     .values()
-                    .filter(|a| !a.credentials.is_empty())
+                    .filter(|a| {
+                        a.credentials.last().is_some_and(|c| {
+                            c.credential
+                                .get("issuer")
+                                .and_then(|i| i.get("url"))
+                                .and_then(serde_json::Value::as_str)
+                                != Some(url)
+                        })
+                    })
                     .map(|a| a.certificate_number.clone()),
             );
             let mut seen = std::collections::HashSet::new();

@@ -858,3 +858,111 @@ fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_onc
         started.elapsed()
     );
 }
+
+/// A log from before addresses were recorded holds credentials its commands signed for a
+/// default address; recording the address re-signs them for it, so they verify where served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_the_address_re_signs_credentials_signed_for_another() {
+    use wexqs::domain::{AwardSource, Command as C, Level, OrganisationKind, Region};
+    use wexqs::service::{Actor, FixedClock, Registry, Signing, seeded_rng};
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let calendar =
+        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
+            .expect("the calendar");
+    let registry = Registry::start(
+        open_store(&db).await,
+        std::sync::Arc::new(FixedClock::new(crate::helpers::at(2026, 11, 25))),
+        seeded_rng(7),
+        &calendar,
+    )
+    .await
+    .expect("started");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let key_id = wexqs::keys::key_id(&key);
+    registry
+        .execute(
+            &Actor::cli(),
+            C::AddSigningKey {
+                key_id: key_id.clone(),
+                public_key_multibase: wexqs::keys::public_multibase(&key),
+            },
+            None,
+        )
+        .await
+        .expect("published");
+    let old = "http://127.0.0.1:8080";
+    registry.set_signing(Signing {
+        key_id,
+        key,
+        public_url: old.into(),
+        did: wexqs::credential::did_web(old),
+        keys_dir: None,
+    });
+    let org = registry.new_organisation_id();
+    let number = registry.new_certificate_number();
+    registry
+        .execute_all(
+            &Actor::cli(),
+            vec![
+                C::RegisterOrganisation {
+                    organisation_id: org,
+                    name: "Old Folder Trust".parse().expect("a name"),
+                    ods_code: None,
+                    region: Region::London,
+                    kind: OrganisationKind::NhsTrust,
+                },
+                C::IssueAward {
+                    certificate_number: number.clone(),
+                    organisation_id: org,
+                    level: Level::Gold,
+                    awarded_on: crate::helpers::date("2025-06-02"),
+                    issuer_name: None,
+                    framework_version: None,
+                    source: AwardSource::Imported,
+                },
+            ],
+            None,
+        )
+        .await
+        .expect("issued");
+    let issuer_url = |registry: &Registry| {
+        registry.with_state(|s| {
+            s.awards[&number]
+                .credentials
+                .last()
+                .expect("a credential")
+                .credential["issuer"]["url"]
+                .clone()
+        })
+    };
+    assert_eq!(issuer_url(&registry), old);
+
+    let served = "http://127.0.0.1:18080";
+    registry
+        .execute(
+            &Actor::cli(),
+            C::RecordRegistryAddress {
+                public_url: served.parse().expect("a URL"),
+            },
+            None,
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(
+        issuer_url(&registry),
+        served,
+        "re-signed for the recorded address"
+    );
+    assert_eq!(
+        registry.signing().expect("signing").did,
+        wexqs::credential::did_web(served),
+        "and everything signed from now on names it"
+    );
+    assert_eq!(
+        registry.with_state(|s| s.awards[&number].credentials.len()),
+        2,
+        "the first credential is kept as it was signed"
+    );
+}
