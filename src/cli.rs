@@ -550,18 +550,15 @@ impl SigningArgs {
                 );
             }
             (Some(recorded), _) => Some(recorded),
-            (None, given) => {
-                let address = match (given, unrecorded) {
-                    (Some(given), _) => Some(given),
-                    (None, Unrecorded::Serve(bound)) => Some(
-                        format!("http://{bound}")
-                            .parse::<PublicUrl>()
-                            .context("the bound address as a URL")?,
-                    ),
-                    (None, Unrecorded::Command) => None,
-                };
-                address
-            }
+            (None, Some(given)) => Some(given),
+            (None, None) => match unrecorded {
+                Unrecorded::Serve(bound) => Some(
+                    format!("http://{bound}")
+                        .parse::<PublicUrl>()
+                        .context("the bound address as a URL")?,
+                ),
+                Unrecorded::Command => None,
+            },
         };
         let (key, key_id, dir) = self.keys.active_key(&registry).await?;
         match address {
