@@ -86,6 +86,7 @@ pub fn scratch_for(state: &State, events: &[Event]) -> State {
     let mut scratch = State {
         programme: state.programme.clone(),
         keys: state.keys.clone(),
+        public_url: state.public_url.clone(),
         size: state.size,
         ..State::default()
     };

@@ -285,7 +285,7 @@ impl Registry {
         *registry.latest_checkpoint.write().expect("never poisoned") =
             registry.store.checkpoints().await?.pop();
         if registry.size() == 0 {
-            let commands = calendar.commands();
+            let commands = calendar.commands_on(registry.today());
             if !commands.is_empty() {
                 match registry.execute_all(&Actor::system(), commands, None).await {
                     Ok(_) => tracing::info!("new registry: recorded the programme calendar"),
@@ -436,7 +436,15 @@ impl Registry {
                 let command = commands.into_iter().next().expect("one command");
                 streams.extend(streams_read(&command, &cache.state));
                 events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
-                let mut scratch = scratch_for(&cache.state, &events);
+                // Recording the address may re-sign any award's credential: the whole state.
+                let moves = events
+                    .iter()
+                    .any(|e| matches!(e, Event::RegistryAddressRecorded { .. }));
+                let mut scratch = if moves {
+                    cache.state.clone()
+                } else {
+                    scratch_for(&cache.state, &events)
+                };
                 for e in &events {
                     scratch.apply(scratch.size, e);
                 }
@@ -459,12 +467,8 @@ impl Registry {
                 }
                 state
             };
-            let credentials = self.sign_credentials(
-                &cache.state,
-                &mut post,
-                Self::credentials_called_for(&events),
-                now,
-            );
+            let called_for = Self::credentials_called_for(&events, &post);
+            let credentials = self.sign_credentials(&cache.state, &mut post, called_for, now);
             events.extend(credentials);
             let writes = writes_for(&post, &events);
             for e in &events {
@@ -1033,16 +1037,39 @@ impl Registry {
         }
     }
 
+    /// The key in use, signing for the address the log records (which every process follows,
+    /// so that a change made by another process is signed for at once).
     pub fn signing(&self) -> Option<Signing> {
-        self.signing
-            .read()
-            .expect("the signing lock is never poisoned")
-            .clone()
+        let recorded = self.read_cache(|c| c.state.public_url.clone());
+        self.signing_for(recorded.as_ref())
     }
 
-    /// The awards whose credentials `events` make (an award issued or amended).
-    fn credentials_called_for(events: &[Event]) -> Vec<CertificateNumber> {
-        events
+    /// The key in use, signing for `recorded` when the log records an address.
+    fn signing_for(&self, recorded: Option<&crate::domain::PublicUrl>) -> Option<Signing> {
+        let mut signing = self
+            .signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()?;
+        if let Some(url) = recorded
+            && url.as_str() != signing.public_url
+        {
+            signing.public_url = url.to_string();
+            signing.did = crate::credential::did_web(url.as_str());
+        }
+        Some(signing)
+    }
+
+    /// The awards whose credentials `events` make: an award issued or amended, and, when the
+    /// registry's address is recorded, every award whose credential names another address
+    /// (re-signed for the recorded one: after a move, or on a log from before addresses were
+    /// recorded, whose commands signed for a default; the copies issued before keep theirs).
+    fn credentials_called_for(events: &[Event], post: &State) -> Vec<CertificateNumber> {
+        let recorded = events.iter().rev().find_map(|e| match e {
+            Event::RegistryAddressRecorded { public_url, .. } => Some(public_url.as_str()),
+            _ => None,
+        });
+        let mut numbers: Vec<CertificateNumber> = events
             .iter()
             .filter_map(|e| match e {
                 Event::AwardIssued {
@@ -1053,7 +1080,26 @@ impl Registry {
                 } => Some(certificate_number.clone()),
                 _ => None,
             })
-            .collect()
+            .collect();
+        if let Some(url) = recorded {
+            numbers.extend(
+                post.awards
+                    .values()
+                    .filter(|a| {
+                        a.credentials.last().is_some_and(|c| {
+                            c.credential
+                                .get("issuer")
+                                .and_then(|i| i.get("url"))
+                                .and_then(serde_json::Value::as_str)
+                                != Some(url)
+                        })
+                    })
+                    .map(|a| a.certificate_number.clone()),
+            );
+            let mut seen = std::collections::HashSet::new();
+            numbers.retain(|n| seen.insert(n.clone()));
+        }
+        numbers
     }
 
     /// Newly signed credentials for the awards `numbers`, as they stand in `post` (the state
@@ -1065,7 +1111,8 @@ impl Registry {
         numbers: Vec<CertificateNumber>,
         now: DateTime<Utc>,
     ) -> Vec<Event> {
-        let Some(signing) = self.signing() else {
+        // The address as of these events: a change in the same append is signed for already.
+        let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
             return Vec::new();
         };
         if numbers.is_empty() {

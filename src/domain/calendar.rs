@@ -1,6 +1,7 @@
 //! The programme's calendar as data: a file of cycles and programme changes that a new registry
 //! loads as its first events. The operator can replace the file; the shipped one is the programme's
-//! published calendar.
+//! published calendar. A demo calendar may be written as of a day (`dates_as_of`): loaded on a
+//! later day, every date moves by the days between, so its cycle is open whenever it is tried.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -18,6 +19,10 @@ pub const DEFAULT_CALENDAR: &str = include_str!("../../data/programme-calendar.j
 pub struct Calendar {
     #[serde(default)]
     pub about: Option<String>,
+    /// The day the dates are written as of: loaded later, they all move by the days between
+    /// (for demonstrations; the programme's real calendar has none).
+    #[serde(default)]
+    pub dates_as_of: Option<NaiveDate>,
     #[serde(default)]
     pub cycles: Vec<Cycle>,
     #[serde(default)]
@@ -50,7 +55,41 @@ impl Calendar {
         serde_json::from_str(json)
     }
 
-    /// The commands that record this calendar, cycles first, then changes in date order.
+    /// The commands that record this calendar on `today`: with `dates_as_of`, every date moved by
+    /// the days from it to `today` (never backwards).
+    pub fn commands_on(&self, today: NaiveDate) -> Vec<Command> {
+        let shift = self.dates_as_of.map_or(chrono::Days::new(0), |as_of| {
+            chrono::Days::new((today - as_of).num_days().max(0) as u64)
+        });
+        let moved = |d: NaiveDate| d.checked_add_days(shift).unwrap_or(d);
+        let mut shifted = Calendar {
+            about: None,
+            dates_as_of: None,
+            cycles: self.cycles.clone(),
+            changes: Vec::new(),
+        };
+        for c in &mut shifted.cycles {
+            c.submissions_open_on = moved(c.submissions_open_on);
+            c.submission_deadline = moved(c.submission_deadline);
+            c.review_from = moved(c.review_from);
+            c.review_until = moved(c.review_until);
+            c.decisions_from = moved(c.decisions_from);
+            c.decisions_until = moved(c.decisions_until);
+        }
+        shifted.changes = self
+            .changes
+            .iter()
+            .map(|c| CalendarChange {
+                phase: c.phase,
+                effective_from: moved(c.effective_from),
+                reason: c.reason.clone(),
+            })
+            .collect();
+        shifted.commands()
+    }
+
+    /// The commands that record this calendar as written, cycles first, then changes in date
+    /// order.
     pub fn commands(&self) -> Vec<Command> {
         let mut commands: Vec<Command> = self
             .cycles

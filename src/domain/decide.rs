@@ -9,8 +9,8 @@ use super::events::{AwardSource, Cycle, Event, Outcome};
 use super::events::{PROGRAMME_STREAM, organisation_stream};
 use super::state::{Award, ProgrammePhase, Standing, State};
 use super::types::{
-    CertificateNumber, Level, Lines, Name, OdsCode, OrganisationId, OrganisationKind, Reason,
-    Region, SCHEME, date_in_range, expiry_of, issuer_name_on, long_date, printable_text,
+    CertificateNumber, Level, Lines, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl,
+    Reason, Region, SCHEME, date_in_range, expiry_of, issuer_name_on, long_date, printable_text,
     valid_until_of,
 };
 
@@ -106,6 +106,16 @@ pub enum Command {
         level_sought: Level,
         manifest: Manifest,
         framework: Framework,
+    },
+    /// Records the registry's public address when none is recorded yet; the same address again
+    /// changes nothing, another is refused (changing it is `ChangeRegistryAddress`).
+    RecordRegistryAddress {
+        public_url: PublicUrl,
+    },
+    /// Moves the registry to another public address, on purpose and saying why.
+    ChangeRegistryAddress {
+        public_url: PublicUrl,
+        reason: Reason,
     },
     DecideApplication {
         application_id: String,
@@ -288,6 +298,15 @@ pub enum DomainError {
     #[error("the issuer's name is {0}")]
     IssuerNameInvalid(String),
     #[error(
+        "an award dated {} was made by {expected}, not {given:?}: Health Education England became part of NHS England on 1 April 2023 (leave the issuer empty to name it from the date)",
+        long_date(*awarded_on)
+    )]
+    IssuerWrongForDate {
+        given: String,
+        expected: &'static str,
+        awarded_on: NaiveDate,
+    },
+    #[error(
         "a framework version is 1 to 40 letters, digits, '.', '-' or '_' (such as sample-1); {0:?} is not"
     )]
     FrameworkVersionInvalid(String),
@@ -302,6 +321,17 @@ pub enum DomainError {
     },
     #[error("no signing key has the id {0}")]
     KeyNotFound(String),
+    #[error(
+        "this registry is recorded as reached at {recorded} (its credentials, did:web and log origin name it), not {given}; to move it, change the address on purpose ('wexqs address set {given} --reason ...')"
+    )]
+    RegistryAddressDiffers {
+        recorded: PublicUrl,
+        given: PublicUrl,
+    },
+    #[error("the registry's address is already {0}")]
+    RegistryAddressUnchanged(PublicUrl),
+    #[error("the registry has no address recorded yet: the first 'wexqs serve' records one")]
+    RegistryAddressNotRecorded,
     #[error("the key {key_id} is already {status}")]
     KeyNotActive {
         key_id: String,
@@ -335,6 +365,9 @@ impl DomainError {
             DomainError::CycleInvalid => "cycle_invalid",
             DomainError::KeyIdTaken(_) => "key_id_taken",
             DomainError::KeyNotFound(_) => "key_not_found",
+            DomainError::RegistryAddressDiffers { .. } => "registry_address_differs",
+            DomainError::RegistryAddressUnchanged(_) => "registry_address_unchanged",
+            DomainError::RegistryAddressNotRecorded => "registry_address_not_recorded",
             DomainError::KeyNotActive { .. } => "key_not_active",
             DomainError::CycleNotFound(_) => "cycle_not_found",
             DomainError::CycleNotOpen { .. } => "cycle_not_open",
@@ -350,6 +383,7 @@ impl DomainError {
             DomainError::LevelAboveEligible { .. } => "level_above_eligible",
             DomainError::FeedbackRequired(_) => "feedback_required",
             DomainError::IssuerNameInvalid(_) => "issuer_name_invalid",
+            DomainError::IssuerWrongForDate { .. } => "issuer_wrong_for_date",
             DomainError::FrameworkVersionInvalid(_) => "framework_version_invalid",
             DomainError::DateOutOfRange { .. } => "date_out_of_range",
         }
@@ -375,7 +409,9 @@ impl DomainError {
             | DomainError::KeyNotActive { .. }
             | DomainError::ApplicationAlreadyOpen(_)
             | DomainError::ApplicationAlreadyInCycle(_)
-            | DomainError::ApplicationAlreadyDecided(_) => ErrorKind::Conflict,
+            | DomainError::ApplicationAlreadyDecided(_)
+            | DomainError::RegistryAddressDiffers { .. }
+            | DomainError::RegistryAddressUnchanged(_) => ErrorKind::Conflict,
             _ => ErrorKind::Rule,
         }
     }
@@ -424,6 +460,9 @@ pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
         Command::AddSigningKey { .. }
         | Command::RetireSigningKey { .. }
         | Command::RevokeSigningKey { .. } => vec![super::events::KEYS_STREAM.to_owned()],
+        Command::RecordRegistryAddress { .. } | Command::ChangeRegistryAddress { .. } => {
+            vec![super::events::REGISTRY_STREAM.to_owned()]
+        }
         Command::RecordDropIn { .. } => Vec::new(),
         Command::SubmitApplication {
             organisation_id, ..
@@ -697,6 +736,29 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
                 public_key_multibase,
             }])
         }
+        Command::RecordRegistryAddress { public_url } => match &state.public_url {
+            None => Ok(vec![Event::RegistryAddressRecorded {
+                public_url,
+                previous: None,
+                reason: None,
+            }]),
+            Some(recorded) if *recorded == public_url => Ok(Vec::new()),
+            Some(recorded) => Err(DomainError::RegistryAddressDiffers {
+                recorded: recorded.clone(),
+                given: public_url,
+            }),
+        },
+        Command::ChangeRegistryAddress { public_url, reason } => match &state.public_url {
+            None => Err(DomainError::RegistryAddressNotRecorded),
+            Some(recorded) if *recorded == public_url => {
+                Err(DomainError::RegistryAddressUnchanged(public_url))
+            }
+            Some(recorded) => Ok(vec![Event::RegistryAddressRecorded {
+                public_url,
+                previous: Some(recorded.clone()),
+                reason: Some(reason),
+            }]),
+        },
         Command::RecordDropIn {
             organisation_id,
             attended_on,
@@ -806,6 +868,7 @@ fn check_inputs(command: &Command) -> Result<(), DomainError> {
             if let Some(issuer) = issuer_name {
                 printable_text(issuer, 2, 200, Lines::One)
                     .map_err(DomainError::IssuerNameInvalid)?;
+                issuer_fits_date(issuer, *awarded_on)?;
             }
             if let Some(version) = framework_version {
                 let ok = (1..=40).contains(&version.len())
@@ -866,6 +929,26 @@ fn programme_change_allowed(
         });
     }
     Ok(last.phase)
+}
+
+/// An issuer named for the wrong side of 1 April 2023, when Health Education England became
+/// part of NHS England, is refused: a certificate names the body that made the award.
+fn issuer_fits_date(issuer: &str, awarded_on: NaiveDate) -> Result<(), DomainError> {
+    let named = issuer.to_lowercase();
+    let expected = issuer_name_on(awarded_on);
+    let other = if expected == "NHS England" {
+        "health education england"
+    } else {
+        "nhs england"
+    };
+    if named.contains(other) {
+        return Err(DomainError::IssuerWrongForDate {
+            given: issuer.to_owned(),
+            expected,
+            awarded_on,
+        });
+    }
+    Ok(())
 }
 
 fn check_cycle(cycle: &Cycle) -> Result<(), DomainError> {

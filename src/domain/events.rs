@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::applications::Manifest;
 use super::types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
+    Region,
 };
 
 /// The current schema version of every event type.
@@ -199,6 +200,17 @@ pub enum Event {
         token_id: String,
         role: String,
     },
+    /// The base URL people reach the registry at, which every credential, the issuer's did:web
+    /// and the log's origin name: recorded once (by the first `serve`, or a command given
+    /// `--public-url`), changed only on purpose (`previous` and `reason` then say from what and
+    /// why). Every process signs for the address the log holds.
+    RegistryAddressRecorded {
+        public_url: PublicUrl,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<PublicUrl>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
     ApiTokenRevoked {
         token_id: String,
     },
@@ -208,6 +220,8 @@ pub enum Event {
 pub const PROGRAMME_STREAM: &str = "programme";
 /// The stream that holds the signing keys' lifecycle.
 pub const KEYS_STREAM: &str = "keys";
+/// The stream that holds the registry's own facts (its public address).
+pub const REGISTRY_STREAM: &str = "registry";
 
 /// The stream of an organisation and all its awards: the unit of consistency, because "an
 /// organisation has at most one current award" spans its awards.
@@ -241,6 +255,7 @@ impl Event {
             Event::ApplicationDecided { .. } => "application_decided",
             Event::ApiTokenCreated { .. } => "api_token_created",
             Event::ApiTokenRevoked { .. } => "api_token_revoked",
+            Event::RegistryAddressRecorded { .. } => "registry_address_recorded",
         }
     }
 
@@ -295,6 +310,7 @@ impl Event {
             Event::ApiTokenCreated { token_id, .. } | Event::ApiTokenRevoked { token_id } => {
                 format!("token-{token_id}")
             }
+            Event::RegistryAddressRecorded { .. } => REGISTRY_STREAM.to_owned(),
         }
     }
 

@@ -13,7 +13,7 @@ pub use decide::{Command, Context, DomainError, ErrorKind, decide, streams_read}
 pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
 pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
 pub use types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, ParseError, Reason,
-    Region,
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, ParseError,
+    PublicUrl, Reason, Region,
 };
 pub use verdict::{Status, Verdict, status_as_of};

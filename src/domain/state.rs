@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::applications::Manifest;
 use super::events::{AwardSource, Cycle, Event, Outcome};
 use super::types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
-    expiry_of,
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
+    Region, expiry_of,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -230,6 +230,8 @@ pub struct State {
     pub drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,
     /// Applications by id (private).
     pub applications: BTreeMap<String, Application>,
+    /// The base URL the registry is reached at, once recorded: what every process signs for.
+    pub public_url: Option<PublicUrl>,
     /// How many events have been applied (the next position).
     pub size: u64,
 }
@@ -501,6 +503,9 @@ impl State {
                 }
             }
             Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => {}
+            Event::RegistryAddressRecorded { public_url, .. } => {
+                self.public_url = Some(public_url.clone());
+            }
             Event::DropInAttended {
                 organisation_id,
                 attended_on,

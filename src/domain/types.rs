@@ -333,6 +333,72 @@ impl FromStr for Reason {
 }
 string_serde!(Reason);
 
+/// The base URL people reach the registry at: `http://` or `https://`, a host, an optional port
+/// and path; no user, query or fragment. Scheme and host are lower-cased and a trailing `/` is
+/// dropped, so one address has one spelling (credentials, did:web and the log's origin name it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PublicUrl {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            ParseError::new(
+                "public_url_invalid",
+                format!(
+                    "a public URL is http:// or https://, a host, an optional port and path, such as https://wexqs.example.org ({why})"
+                ),
+            )
+        };
+        let s = s.trim();
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("only http and https"));
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !name_ok {
+            return Err(bad("the host is letters, digits, '.' and '-'"));
+        }
+        if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+            return Err(bad("the port is a number from 1 to 65535"));
+        }
+        let path_ok = path.len() <= 200
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c))
+            && (path.is_empty() || !path.split('/').any(str::is_empty));
+        if !path_ok {
+            return Err(bad(
+                "the path is letters, digits, '-', '.', '_', '~' and '/'",
+            ));
+        }
+        let mut url = format!("{scheme}://{}", host.to_ascii_lowercase());
+        if !path.is_empty() {
+            url.push('/');
+            url.push_str(path);
+        }
+        Ok(PublicUrl(url))
+    }
+}
+string_serde!(PublicUrl);
+
 /// An organisation's registry identifier (a UUID, never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -295,7 +295,11 @@ pub async fn issue_award(
         level: parse::<Level>(&input.level)?,
         awarded_on: parse_date("awarded_on", &input.awarded_on)?,
         issuer_name: input.issuer_name.filter(|s| !s.trim().is_empty()),
-        framework_version: input.framework_version.filter(|s| !s.trim().is_empty()),
+        // An award issued through the registry is judged against the framework it serves.
+        framework_version: input
+            .framework_version
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| Some(state.framework.version.clone())),
         source: AwardSource::Issued,
     };
     let outcome = state

@@ -705,7 +705,60 @@ macro_rules! on_both {
     };
 }
 
+async fn the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_name_their_framework(
+    app: TestApp,
+) {
+    let org = app.organisation("Harbourside Health NHS Trust", None).await;
+    let size = app.registry.size();
+    // Health Education England became part of NHS England on 1 April 2023.
+    for (issuer, awarded_on) in [
+        ("Health Education England", "2025-06-02"),
+        ("NHS England", "2022-06-02"),
+    ] {
+        let refused = app
+            .admin_post(
+                "/v1/admin/awards",
+                serde_json::json!({"organisation_id": org, "level": "silver", "awarded_on": awarded_on, "issuer_name": issuer}),
+            )
+            .await;
+        let body = problem(refused, 422, "issuer_wrong_for_date").await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("1 April 2023")),
+            "{body}"
+        );
+    }
+    let csv = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+               Late Trust,ZQ5,london,nhs_trust,gold,2025-01-01,Health Education England\n";
+    let refused = app
+        .client
+        .post(app.url("/v1/admin/awards/import"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("answered");
+    let body = problem(refused, 422, "import_rows_invalid").await;
+    assert_eq!(body["errors"][0]["code"], "issuer_wrong_for_date", "{body}");
+    assert_eq!(app.registry.size(), size, "nothing was written");
+
+    // The right name for the date is accepted; an award issued here names the framework.
+    let issued = app
+        .admin_post(
+            "/v1/admin/awards",
+            serde_json::json!({"organisation_id": org, "level": "silver", "awarded_on": "2022-06-02", "issuer_name": "Health Education England"}),
+        )
+        .await;
+    assert_eq!(issued.status(), 201);
+    let number = app.award(&org, "gold", "2025-06-02").await;
+    let award = json(app.get(&format!("/v1/awards/{number}")).await).await;
+    assert_eq!(award["framework_version"], "sample-1", "{award}");
+}
+
 on_both! {
+    the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_name_their_framework,
     award_lifecycle,
     the_pause_refuses_new_awards_and_imports_carry_the_notice,
     an_unknown_number_is_never_mistaken_for_a_revoked_one,

@@ -534,3 +534,83 @@ fn wexqs_applications_check_prints_the_checklist_the_way_the_guidance_reads() {
     );
     assert!(text.contains("the evidence supports Silver"), "{text}");
 }
+
+/// The shipped demonstration calendar and sample manifest let the journey be tried on the day a
+/// registry is first started: on the day they were written and, moved, on a later one.
+#[test]
+fn the_demo_journey_calendar_and_sample_manifest_go_from_drop_in_to_award_on_the_first_day() {
+    let calendar = Calendar::parse(include_str!("../../data/programme-calendar-open.json"))
+        .expect("the demo calendar parses");
+    let sample: Manifest = serde_json::from_str(include_str!("../../data/manifest-sample.json"))
+        .expect("the sample manifest parses");
+    for today in ["2026-11-25", "2027-03-10"] {
+        let checked = eligibility(&framework(), &sample, date(today));
+        assert_eq!(checked.highest, Some(Level::Silver), "on {today}");
+
+        let ctx = Context { today: date(today) };
+        let mut state = State::default();
+        let apply = |state: &mut State, command: Command| {
+            let events = decide(state, command, &ctx)
+                .unwrap_or_else(|e| panic!("on {today}: {} ({})", e, e.code()));
+            for e in &events {
+                let p = state.size;
+                state.apply(p, e);
+            }
+            events
+        };
+        for c in calendar.commands_on(date(today)) {
+            apply(&mut state, c);
+        }
+        let org = OrganisationId(uuid::Uuid::from_u128(7));
+        apply(
+            &mut state,
+            Command::RegisterOrganisation {
+                organisation_id: org,
+                name: "Riverside Community Health NHS Trust"
+                    .parse()
+                    .expect("a name"),
+                ods_code: None,
+                region: Region::NorthWest,
+                kind: OrganisationKind::NhsTrust,
+            },
+        );
+        apply(
+            &mut state,
+            Command::RecordDropIn {
+                organisation_id: org,
+                attended_on: date(today),
+            },
+        );
+        apply(
+            &mut state,
+            Command::SubmitApplication {
+                application_id: "journey".into(),
+                organisation_id: org,
+                cycle_id: "demo-journey".into(),
+                level_sought: Level::Silver,
+                manifest: sample.clone(),
+                framework: framework(),
+            },
+        );
+        let decided = apply(
+            &mut state,
+            Command::DecideApplication {
+                application_id: "journey".into(),
+                award: Some(Level::Silver),
+                certificate_number: CertificateNumber::from_random(42),
+                feedback: "Clear evidence across every section.".into(),
+                framework: framework(),
+            },
+        );
+        assert!(
+            decided.iter().any(|e| matches!(
+                e,
+                Event::AwardIssued {
+                    level: Level::Silver,
+                    ..
+                }
+            )),
+            "on {today}: {decided:?}"
+        );
+    }
+}

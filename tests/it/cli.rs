@@ -302,9 +302,11 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     )
     .trim()
     .to_owned();
+    let generated = wexqs(&db, dir.path(), &["keys", "generate"]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let first = text(&generated.stdout).trim().to_owned();
     let list = text(&wexqs(&db, dir.path(), &["keys", "list"]).stdout);
-    let first = list.split('\t').next().expect("a key").to_owned();
-    assert!(list.contains("\tactive\t"), "{list}");
+    assert!(list.contains(&format!("{first}\tactive\t")), "{list}");
 
     let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
@@ -403,7 +405,8 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .expect("loosened");
-    let refused = wexqs(&db, dir.path(), &["keys", "list"]);
+    // (`demo` signs, so it loads the active key first.)
+    let refused = wexqs(&db, dir.path(), &["demo"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("readable by others"),
@@ -539,4 +542,427 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Waits for a process to end by itself within `limit`; kills it otherwise.
+fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("a status").is_some() {
+            return Some(child.wait_with_output().expect("the output"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_on_another_port() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    let (mut server, base) = start_server(&db, dir.path()).await;
+    assert_ne!(
+        base, "http://127.0.0.1:8080",
+        "a port other than the default"
+    );
+    let csv = dir.path().join("awards.csv");
+    std::fs::write(
+        &csv,
+        "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+         Portside Community Health Trust,ZP7,south_west,nhs_trust,silver,2025-06-02,\n",
+    )
+    .expect("written");
+    let out = wexqs(&db, dir.path(), &["import", csv.to_str().expect("a path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let address = wexqs(&db, dir.path(), &["address", "show"]);
+    assert_eq!(
+        text(&address.stdout).trim(),
+        base,
+        "the first serve recorded its address"
+    );
+
+    let client = reqwest::Client::new();
+    let mut number = None;
+    for _ in 0..50 {
+        let page: serde_json::Value = client
+            .get(format!("{base}/v1/register?q=portside"))
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(n) = page["items"][0]["certificate_number"].as_str() {
+            number = Some(n.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let number = number.expect("the server sees the imported award");
+    let credential: serde_json::Value = client
+        .get(format!("{base}/v1/awards/{number}/credential"))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    let report: serde_json::Value = client
+        .post(format!("{base}/v1/verify"))
+        .json(&credential)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(report["verdict"], "valid", "{report:#}");
+    assert_eq!(
+        credential["issuer"]["url"], base,
+        "the command line signed for the registry's own address"
+    );
+
+    // Offline without the status list: every check that ran passed, and it says what did not.
+    let saved = dir.path().join("credential.json");
+    std::fs::write(&saved, credential.to_string()).expect("written");
+    let did = dir.path().join("did.json");
+    let did_body = client
+        .get(format!("{base}/.well-known/did.json"))
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("text");
+    std::fs::write(&did, did_body).expect("written");
+    let saved = saved.to_str().expect("a path");
+    let offline = wexqs(
+        &db,
+        dir.path(),
+        &["verify", saved, "--did", did.to_str().expect("a path")],
+    );
+    let stdout = text(&offline.stdout);
+    assert!(
+        offline.status.success(),
+        "{stdout}{}",
+        text(&offline.stderr)
+    );
+    assert!(
+        stdout.contains("not checked status: no status list given; pass --status-list FILE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("not checked: status"),
+        "{stdout}"
+    );
+    // Online: the did.json and the status list fetched from the credential's own addresses.
+    let online = wexqs(&db, dir.path(), &["verify", saved, "--online"]);
+    let stdout = text(&online.stdout);
+    assert!(online.status.success(), "{stdout}{}", text(&online.stderr));
+    assert!(stdout.contains("pass status:"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("valid"), "{stdout}");
+
+    // A second instance on the same folder, without --public-url, serves the recorded address;
+    // its --demo says why it loads nothing.
+    let port = free_port();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the second server starts");
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = second.kill();
+    let log = text(&second.wait_with_output().expect("ended").stderr);
+    assert!(
+        up,
+        "a second instance with the recorded address serves: {log}"
+    );
+    assert!(log.contains("--demo loads nothing"), "{log}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_with_another_public_url_is_refused_and_told_what_to_do() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("a folder");
+    let (mut first, base) = start_server(&db, dir.path()).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{}", free_port()),
+            "--public-url",
+            "https://elsewhere.example.org",
+        ])
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the second server starts");
+    let ended = wait_or_kill(second, Duration::from_secs(20));
+    let _ = first.kill();
+    let _ = first.wait();
+    let out = ended.expect("the second server refuses to start rather than serving");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    for expected in [
+        &format!("recorded as reached at {base}") as &str,
+        "https://elsewhere.example.org",
+        "wexqs address set https://elsewhere.example.org",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    }
+
+    // Moving the registry on purpose is recorded, and then that address is the one.
+    let moved = wexqs(
+        &db,
+        dir.path(),
+        &[
+            "address",
+            "set",
+            "https://elsewhere.example.org",
+            "--reason",
+            "The registry moved to its own domain",
+        ],
+    );
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    let shown = wexqs(&db, dir.path(), &["address", "show"]);
+    assert_eq!(text(&shown.stdout).trim(), "https://elsewhere.example.org");
+}
+
+#[test]
+fn every_argument_has_help_and_each_command_shows_only_the_options_it_uses() {
+    fn walk(command: &clap::Command, path: String, out: &mut Vec<(String, Vec<String>)>) {
+        let mut args = Vec::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str().to_owned();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(
+                arg.get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty()),
+                "`{path}` has no help for {id}"
+            );
+            args.push(id);
+        }
+        out.push((path.clone(), args));
+        for sub in command.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut commands = Vec::new();
+    walk(&wexqs::cli::definition(), "wexqs".into(), &mut commands);
+    let args_of = |path: &str| -> &Vec<String> {
+        &commands
+            .iter()
+            .find(|(p, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} exists"))
+            .1
+    };
+    // Commands that sign nothing do not offer the address or the keys.
+    for path in [
+        "wexqs migrate",
+        "wexqs rebuild",
+        "wexqs log verify",
+        "wexqs keys list",
+        "wexqs tokens create",
+        "wexqs expire-due",
+        "wexqs applications submit",
+    ] {
+        let args = args_of(path);
+        for unused in ["public_url", "keys_dir"] {
+            assert!(
+                !args.iter().any(|a| a == unused),
+                "{path} offers --{unused}"
+            );
+        }
+        assert!(
+            args.iter().any(|a| a == "data_dir"),
+            "{path} takes --data-dir"
+        );
+    }
+    // Commands that read no database do not offer one.
+    for path in ["wexqs verify", "wexqs audit", "wexqs applications check"] {
+        assert!(
+            !args_of(path)
+                .iter()
+                .any(|a| a == "data_dir" || a == "database_url"),
+            "{path} offers a database"
+        );
+    }
+    for path in ["wexqs serve", "wexqs import", "wexqs applications decide"] {
+        assert!(args_of(path).iter().any(|a| a == "public_url"), "{path}");
+    }
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_once() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wexqs"))
+            .args(["migrate", "--database-url", url])
+            .current_dir(dir.path())
+            .output()
+            .expect("wexqs runs")
+    };
+    let mysql = run("mysql://someone:secret@localhost/registry");
+    assert!(!mysql.status.success());
+    let stderr = text(&mysql.stderr);
+    assert!(
+        stderr.contains("mysql://") && stderr.contains("postgres://, postgresql:// or sqlite://"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password is not shown");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("listed").count(),
+        0,
+        "nothing was created for it"
+    );
+
+    let started = std::time::Instant::now();
+    let refused = run(&format!(
+        "postgres://postgres@127.0.0.1:{}/test",
+        free_port()
+    ));
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A log from before addresses were recorded holds credentials its commands signed for a
+/// default address; recording the address re-signs them for it, so they verify where served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_the_address_re_signs_credentials_signed_for_another() {
+    use wexqs::domain::{AwardSource, Command as C, Level, OrganisationKind, Region};
+    use wexqs::service::{Actor, FixedClock, Registry, Signing, seeded_rng};
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let calendar =
+        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
+            .expect("the calendar");
+    let registry = Registry::start(
+        open_store(&db).await,
+        std::sync::Arc::new(FixedClock::new(crate::helpers::at(2026, 11, 25))),
+        seeded_rng(7),
+        &calendar,
+    )
+    .await
+    .expect("started");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let key_id = wexqs::keys::key_id(&key);
+    registry
+        .execute(
+            &Actor::cli(),
+            C::AddSigningKey {
+                key_id: key_id.clone(),
+                public_key_multibase: wexqs::keys::public_multibase(&key),
+            },
+            None,
+        )
+        .await
+        .expect("published");
+    let old = "http://127.0.0.1:8080";
+    registry.set_signing(Signing {
+        key_id,
+        key,
+        public_url: old.into(),
+        did: wexqs::credential::did_web(old),
+        keys_dir: None,
+    });
+    let org = registry.new_organisation_id();
+    let number = registry.new_certificate_number();
+    registry
+        .execute_all(
+            &Actor::cli(),
+            vec![
+                C::RegisterOrganisation {
+                    organisation_id: org,
+                    name: "Old Folder Trust".parse().expect("a name"),
+                    ods_code: None,
+                    region: Region::London,
+                    kind: OrganisationKind::NhsTrust,
+                },
+                C::IssueAward {
+                    certificate_number: number.clone(),
+                    organisation_id: org,
+                    level: Level::Gold,
+                    awarded_on: crate::helpers::date("2025-06-02"),
+                    issuer_name: None,
+                    framework_version: None,
+                    source: AwardSource::Imported,
+                },
+            ],
+            None,
+        )
+        .await
+        .expect("issued");
+    let issuer_url = |registry: &Registry| {
+        registry.with_state(|s| {
+            s.awards[&number]
+                .credentials
+                .last()
+                .expect("a credential")
+                .credential["issuer"]["url"]
+                .clone()
+        })
+    };
+    assert_eq!(issuer_url(&registry), old);
+
+    let served = "http://127.0.0.1:18080";
+    registry
+        .execute(
+            &Actor::cli(),
+            C::RecordRegistryAddress {
+                public_url: served.parse().expect("a URL"),
+            },
+            None,
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(
+        issuer_url(&registry),
+        served,
+        "re-signed for the recorded address"
+    );
+    assert_eq!(
+        registry.signing().expect("signing").did,
+        wexqs::credential::did_web(served),
+        "and everything signed from now on names it"
+    );
+    assert_eq!(
+        registry.with_state(|s| s.awards[&number].credentials.len()),
+        2,
+        "the first credential is kept as it was signed"
+    );
 }

@@ -548,3 +548,67 @@ fn search_keys_forgive_case_punctuation_saint_and_the_trust_suffix() {
     );
     assert_eq!(search_key("NHS"), "nhs");
 }
+
+#[test]
+fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
+    use wexqs::domain::PublicUrl;
+    let url = |s: &str| s.parse::<PublicUrl>().expect("a valid URL");
+    let mut given = Given::new();
+    let recorded = given.ok(Command::RecordRegistryAddress {
+        public_url: url("HTTP://Registry.Example.org:8443/"),
+    });
+    assert_eq!(recorded[0].event_type(), "registry_address_recorded");
+    assert_eq!(
+        given.state.public_url.as_ref().map(PublicUrl::as_str),
+        Some("http://registry.example.org:8443"),
+        "one address, one spelling"
+    );
+    // The same address again changes nothing; another is refused, saying how to move it.
+    assert!(
+        given
+            .ok(Command::RecordRegistryAddress {
+                public_url: url("http://registry.example.org:8443"),
+            })
+            .is_empty()
+    );
+    let refused = given
+        .when(Command::RecordRegistryAddress {
+            public_url: url("http://127.0.0.1:8080"),
+        })
+        .unwrap_err();
+    assert_eq!(refused.code(), "registry_address_differs");
+    assert!(
+        refused.to_string().contains("wexqs address set"),
+        "{refused}"
+    );
+    // Moving it is its own command, with a reason, and says where from.
+    let moved = given.ok(Command::ChangeRegistryAddress {
+        public_url: url("https://wexqs.example.org"),
+        reason: "The registry moved to its own domain"
+            .parse()
+            .expect("a reason"),
+    });
+    assert!(matches!(
+        &moved[0],
+        Event::RegistryAddressRecorded { previous: Some(p), .. } if p.as_str() == "http://registry.example.org:8443"
+    ));
+    assert_eq!(
+        given
+            .when(Command::ChangeRegistryAddress {
+                public_url: url("https://wexqs.example.org"),
+                reason: "again".parse().expect("a reason"),
+            })
+            .unwrap_err()
+            .code(),
+        "registry_address_unchanged"
+    );
+    for bad in [
+        "ftp://x.org",
+        "https://",
+        "https://a b.org",
+        "https://x.org/?q=1",
+        "http://x.org:0",
+    ] {
+        assert!(bad.parse::<PublicUrl>().is_err(), "{bad} is refused");
+    }
+}

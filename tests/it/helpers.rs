@@ -24,6 +24,38 @@ pub struct Db {
     pub _dir: Option<tempfile::TempDir>,
 }
 
+/// A test's PostgreSQL database goes when the test ends, however it ends (the leftover sweep in
+/// `fresh_db` catches those of a process that was killed).
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Some((_, name)) = self.url.rsplit_once('/') else {
+            return;
+        };
+        if !self.url.starts_with("postgres") || !name.starts_with("wexqs_test_") {
+            return;
+        }
+        let name = name.to_owned();
+        // Its own thread and runtime: a Drop may run inside the test's runtime, which must not
+        // be blocked on.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn pg_admin_url() -> String {

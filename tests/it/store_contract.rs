@@ -404,3 +404,36 @@ fn the_organisation_ids_in_events_are_uuids() {
     };
     assert_eq!(e.stream(), format!("organisation-{}", uuid::Uuid::nil()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_database_on_postgresql_is_dropped_when_its_test_ends() {
+    use sqlx::Connection;
+    let Some(db) = crate::helpers::fresh_db(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let name = db
+        .url
+        .rsplit_once('/')
+        .expect("a database name")
+        .1
+        .to_owned();
+    let exists = |name: String| async move {
+        let admin = std::env::var("WEXQS_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connected");
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("counted");
+        n == 1
+    };
+    {
+        let _store = crate::helpers::open_store(&db).await;
+        assert!(exists(name.clone()).await, "created");
+    }
+    drop(db);
+    assert!(!exists(name).await, "dropped with its Db");
+}
