@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::state::{Award, AwardChange, Programme, ProgrammePhase};
+use super::state::{Award, AwardChange, HistoryEntry, Programme, ProgrammePhase};
 use super::types::{CertificateNumber, long_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,4 +181,23 @@ pub fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate>
     [award.awarded_on, award.expires_on()]
         .into_iter()
         .find(|d| *d > date)
+}
+
+/// The award's history as it stood on `date`: the changes that had taken effect by then, in log
+/// order. Its issue is always listed, since the award's dates come from it (an answer about a day
+/// before the award says "not yet valid" and shows why), and so are corrections (a misspelt name
+/// put right), which carry no date because they correct the record for every day.
+pub fn history_as_of(award: &Award, date: NaiveDate) -> Vec<&HistoryEntry> {
+    award
+        .history
+        .iter()
+        .filter(|entry| match &entry.change {
+            AwardChange::Issued { .. } | AwardChange::Amended { .. } => true,
+            AwardChange::Suspended { on, .. }
+            | AwardChange::Reinstated { on }
+            | AwardChange::Revoked { on, .. }
+            | AwardChange::Superseded { on, .. }
+            | AwardChange::Expired { on } => *on <= date,
+        })
+        .collect()
 }

