@@ -8,6 +8,7 @@ pub mod images;
 pub mod log;
 pub mod pages;
 pub mod public;
+pub mod search;
 pub mod transport;
 pub mod views;
 

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{ApiError, internal};
 use crate::domain::state::AwardChange;
-use crate::domain::types::{long_date, search_key};
+use crate::domain::types::long_date;
 use crate::domain::verdict::programme_notice;
-use crate::domain::{Award, CertificateNumber, Level, OdsCode, Region, Status, status_as_of};
+use crate::domain::{Award, CertificateNumber, Level, Region, Status, status_as_of};
 use crate::store::RegisterQuery;
 
 const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
@@ -400,7 +400,7 @@ pub async fn index(
     let status = Status::parse(&p.status);
     let page = p.page.unwrap_or(1).clamp(1, 100_000);
     let q = p.q.trim().chars().take(200).collect::<String>();
-    let mut query = RegisterQuery {
+    let query = RegisterQuery {
         level: level.map(|l| l.as_str().to_owned()),
         region: region.map(|r| r.as_str().to_owned()),
         status: status.map(|s| s.as_str().to_owned()),
@@ -409,30 +409,16 @@ pub async fn index(
         offset: (page - 1) * PER_PAGE,
         ..RegisterQuery::default()
     };
-    let mut message = None;
-    let mut suggestions = Vec::new();
-    if !q.is_empty() {
-        let key = search_key(&q);
-        query.search_key = (!key.is_empty()).then_some(key);
-        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
-        match q.parse::<CertificateNumber>() {
-            Ok(n) => query.compact_number = Some(n.compact()),
-            Err(e) if e.code == "certificate_number_check_failed" => {
-                message = Some(format!("{} ({q}).", e.message));
-                suggestions = state.registry.near_misses(&q);
-            }
-            Err(_) => {}
-        }
-    }
-    let (found, total) = state.registry.search(query);
-    if total == 0 && !q.is_empty() && message.is_none() {
-        suggestions = state.registry.fuzzy_matches(&q, 10);
-        if !suggestions.is_empty() {
-            message = Some(format!(
-                "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
-            ));
-        }
-    }
+    let searched = super::search::search(&state.registry, query, &q);
+    let (found, total) = (searched.rows, searched.total);
+    let message = match &searched.mistyped_number {
+        Some(rule) => Some(format!("{rule} ({q}).")),
+        None if !searched.did_you_mean.is_empty() => Some(format!(
+            "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
+        )),
+        None => None,
+    };
+    let suggestions = searched.did_you_mean;
     let rows = found
         .into_iter()
         .map(|(row, status)| Row {

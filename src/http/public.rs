@@ -13,8 +13,7 @@ use super::views::{
     AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
 };
 use super::{AppState, parse_number};
-use crate::domain::types::search_key;
-use crate::domain::{Level, OdsCode, Region, Status, status_as_of};
+use crate::domain::{Level, Region, Status, status_as_of};
 use crate::service::uk_date;
 use crate::store::{EventStore, RegisterQuery};
 
@@ -179,7 +178,7 @@ pub async fn register(
             "page counts from 1; per_page is 1 to 100",
         ));
     }
-    let mut query = RegisterQuery {
+    let query = RegisterQuery {
         level: level.map(|l| l.as_str().to_owned()),
         region: region.map(|r| r.as_str().to_owned()),
         status: status.map(|s| s.as_str().to_owned()),
@@ -188,34 +187,20 @@ pub async fn register(
         offset: (page - 1) * per_page,
         ..RegisterQuery::default()
     };
-    if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 200 {
-            return Err(ApiError::bad_request(
-                "query_too_long",
-                "a search is at most 200 characters",
-            ));
-        }
-        let key = search_key(q);
-        query.search_key = (!key.is_empty()).then_some(key);
-        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
-        query.compact_number = q
-            .parse::<crate::domain::CertificateNumber>()
-            .ok()
-            .map(|n| n.compact());
+    let q = params.q.as_deref().map(str::trim).unwrap_or_default();
+    if q.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            "a search is at most 200 characters",
+        ));
     }
-    let fuzzy_from = query.search_key.clone();
-    let (rows, total) = state.registry.search(query);
-    let did_you_mean: Vec<serde_json::Value> = match fuzzy_from {
-        Some(key) if total == 0 => state
-            .registry
-            .fuzzy_matches(&key, 10)
-            .into_iter()
-            .map(
-                |(n, name)| serde_json::json!({"certificate_number": n, "organisation_name": name}),
-            )
-            .collect(),
-        _ => Vec::new(),
-    };
+    let found = super::search::search(&state.registry, query, q);
+    let (rows, total) = (found.rows, found.total);
+    let did_you_mean: Vec<serde_json::Value> = found
+        .did_you_mean
+        .into_iter()
+        .map(|(n, name)| serde_json::json!({"certificate_number": n, "organisation_name": name}))
+        .collect();
     let items = rows
         .into_iter()
         .map(|(row, status)| RegisterItem::of(row, status, &state.public_url))

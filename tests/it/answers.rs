@@ -76,3 +76,57 @@ async fn an_answer_as_of_a_day_describes_the_award_on_that_day_in_every_field() 
     assert_coherent(&now);
     assert_eq!(history_positions(&now).len(), 2, "{now}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_page_reads_the_search_text_as_the_api_does() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Fenmarsh Hospital NHS Foundation Trust", None)
+        .await;
+    let fenmarsh = app.award(&org, "bronze", "2025-05-01").await;
+    let org = app
+        .organisation("St Saviour's and Borough Hospitals NHS Trust", None)
+        .await;
+    let saviours = app.award(&org, "gold", "2025-05-02").await;
+
+    // Names of sixteen letters are names, not mistyped certificate numbers.
+    let (_, body) = text(&app, "/?q=fenmarsh+hospital").await;
+    assert!(!body.contains("does not match"), "read as a number");
+    assert!(body.contains(&format!("href=\"/verify/{fenmarsh}\"")));
+    let (_, body) = text(&app, "/?q=st+saviors+hosptal").await;
+    assert!(!body.contains("does not match"), "read as a number");
+    assert!(
+        body.contains(&format!("href=\"/verify/{saviours}\"")),
+        "a suggestion"
+    );
+    let api: Value = app
+        .get("/v1/register?q=st+saviors+hosptal")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        api["did_you_mean"][0]["certificate_number"],
+        saviours.as_str()
+    );
+
+    // A certificate number with one character wrong is still caught, on both.
+    let mut typo: Vec<char> = saviours.chars().collect();
+    typo[5] = if typo[5] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let (_, body) = text(&app, &format!("/?q={typo}")).await;
+    assert!(body.contains("does not match"), "{body}");
+    assert!(body.contains(&format!("href=\"/verify/{saviours}\"")));
+    let api: Value = app
+        .get(&format!("/v1/register?q={typo}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        api["did_you_mean"][0]["certificate_number"],
+        saviours.as_str()
+    );
+}
