@@ -71,6 +71,43 @@ pub struct Verdict {
     pub programme_notice: Option<ProgrammeNotice>,
 }
 
+impl Verdict {
+    /// The one date a student or parent needs beside this verdict, with its label: "Valid
+    /// until" only while the award is valid; for any other status the day that status began
+    /// ("Revoked on", "Suspended since", "Replaced on") or, for an expired award, "Was valid
+    /// until", so that a date never makes a non-current award look current.
+    pub fn dates(&self, award: &Award) -> (&'static str, NaiveDate) {
+        let since = self.status_since.unwrap_or(self.as_of);
+        match self.status {
+            Status::Valid => ("Valid until", award.valid_until),
+            Status::Expired => ("Was valid until", award.valid_until),
+            Status::Suspended => ("Suspended since", since),
+            Status::Revoked => ("Revoked on", since),
+            Status::Superseded => ("Replaced on", since),
+            Status::NotYetValid => ("Valid from", award.awarded_on),
+        }
+    }
+
+    /// `dates` as one phrase: "Revoked on 24 November 2026".
+    pub fn dates_in_words(&self, award: &Award) -> String {
+        let (label, day) = self.dates(award);
+        format!("{label} {}", long_date(day))
+    }
+
+    /// The word a copy of the award (its PDF certificate) is marked with when the award is not
+    /// valid; none while it is.
+    pub fn mark(&self) -> Option<&'static str> {
+        match self.status {
+            Status::Valid => None,
+            Status::Expired => Some("EXPIRED"),
+            Status::Suspended => Some("SUSPENDED"),
+            Status::Revoked => Some("REVOKED"),
+            Status::Superseded => Some("SUPERSEDED"),
+            Status::NotYetValid => Some("NOT YET VALID"),
+        }
+    }
+}
+
 /// The programme's notice on a date, if it is paused or has ended.
 pub fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<ProgrammeNotice> {
     let state = programme.state_on(date);

@@ -3,6 +3,8 @@
 //! register page reads its search text exactly as the API does, and what a credential names
 //! (its achievement) and what a browser asks for (a favicon) resolve.
 
+use std::process::Command;
+
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app};
@@ -129,4 +131,118 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
         api["did_you_mean"][0]["certificate_number"],
         saviours.as_str()
     );
+}
+
+/// An award in each status that is not current, with its number and the words of its date.
+async fn not_current(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
+    let mut out = Vec::new();
+    for (i, (status, awarded_on, words)) in [
+        ("revoked", "2025-04-01", "Revoked on 24 November 2026"),
+        (
+            "suspended",
+            "2025-03-01",
+            "Suspended since 24 November 2026",
+        ),
+        ("superseded", "2024-06-01", "Replaced on 1 July 2025"),
+        ("expired", "2024-01-10", "Was valid until 9 January 2026"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let org = app
+            .organisation(
+                &format!("Not Current {status} Hospitals NHS Trust"),
+                Some(&format!("ZN{i}")),
+            )
+            .await;
+        let number = app.award(&org, "gold", awarded_on).await;
+        match status {
+            "revoked" | "suspended" => {
+                let action = if status == "revoked" {
+                    "revoke"
+                } else {
+                    "suspend"
+                };
+                let r = app
+                    .admin_post(
+                        &format!("/v1/admin/awards/{number}/{action}"),
+                        json!({"reason": "under review by the programme"}),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200, "{status}");
+            }
+            "superseded" => {
+                app.award(&org, "gold", "2025-07-01").await;
+            }
+            _ => {}
+        }
+        out.push((status, number, words));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_award_that_is_not_current_never_looks_current_anywhere() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let awards = not_current(&app).await;
+    for (status, number, words) in &awards {
+        let (code, page) = text(&app, &format!("/verify/{number}")).await;
+        assert_eq!(code, 200);
+        assert!(page.contains(words), "{status}: {words}");
+        for offer in [
+            "linkedin.com",
+            "/logo.png\"",
+            "/logo.svg\"",
+            "id=\"snippet-",
+            "og:image",
+        ] {
+            assert!(!page.contains(offer), "{status} page offers {offer}");
+        }
+        let mark = status.to_uppercase();
+        assert!(
+            page.contains(&format!("Certificate (PDF, marked {mark})")),
+            "{status}"
+        );
+
+        let (_, card) = text(&app, &format!("/embed/{number}")).await;
+        assert!(card.contains(words), "{status} card: {words}");
+        assert!(!card.contains("· valid until"), "{status} card");
+
+        let (_, register) = text(&app, &format!("/?q={number}")).await;
+        assert!(register.contains(words), "{status} register row: {words}");
+
+        let pdf = app
+            .get(&format!("/v1/awards/{number}/certificate.pdf"))
+            .await
+            .bytes()
+            .await
+            .expect("a PDF");
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("c.pdf");
+        std::fs::write(&file, &pdf).expect("written");
+        let out = Command::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .expect("pdftotext runs");
+        let read = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(read.contains(&mark), "{status} PDF: {read}");
+        assert!(read.contains(words), "{status} PDF: {read}");
+        assert!(!read.contains("Valid until"), "{status} PDF: {read}");
+    }
+    // The valid award keeps every offer, and its PDF carries no mark.
+    let org = app
+        .organisation("Still Current Hospitals NHS Trust", None)
+        .await;
+    let valid = app.award(&org, "silver", "2025-06-01").await;
+    let (_, page) = text(&app, &format!("/verify/{valid}")).await;
+    for offer in ["linkedin.com", "/logo.png\"", "id=\"snippet-iframe\""] {
+        assert!(page.contains(offer), "a valid award offers {offer}");
+    }
+    assert!(page.contains("Valid until 31 May 2027"));
 }
