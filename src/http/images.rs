@@ -260,3 +260,20 @@ pub async fn certificate_pdf(
     );
     Ok(response)
 }
+
+/// `/favicon.ico`: the site's icon, rendered once and kept.
+pub async fn favicon(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = state
+        .images
+        .get_or_render("favicon".into(), artefacts::favicon_ico)
+        .await?;
+    Ok(image(
+        &req,
+        "image/x-icon",
+        "favicon-1".into(),
+        bytes.to_vec(),
+    ))
+}

@@ -1,5 +1,5 @@
 //! Pages for people: the verification page a QR code opens, the searchable register, the
-//! embeddable card, script widget and oEmbed, the live status badge, and the API docs page.
+//! embeddable card, script widget and oEmbed, the live status badge, and the page of a level.
 //! Server-rendered HTML (askama, auto-escaped) that works without JavaScript, phone first; a
 //! verdict is always given in words and an icon as well as a colour.
 
@@ -601,51 +601,61 @@ pub async fn badge_svg(
     Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
 }
 
-/// A tag of the API and its operations: (method, path, summary).
-type OperationGroup = (String, Vec<(String, String, String)>);
-
 #[derive(Template)]
-#[template(path = "docs.html")]
-struct DocsPage {
+#[template(path = "achievement.html")]
+struct AchievementPage {
+    title: String,
+    level: &'static str,
     description: String,
-    groups: Vec<OperationGroup>,
+    criteria: String,
+    json_url: String,
+    levels: Vec<(&'static str, String)>,
 }
 
-/// The API docs page, rendered from the OpenAPI document.
-pub fn render_docs(spec: &serde_json::Value) -> String {
-    let mut groups: Vec<OperationGroup> = Vec::new();
-    if let Some(paths) = spec["paths"].as_object() {
-        for (path, item) in paths {
-            for (method, op) in item.as_object().into_iter().flatten() {
-                let tag = op["tags"][0].as_str().unwrap_or("other").to_owned();
-                let entry = (
-                    method.to_uppercase(),
-                    path.clone(),
-                    op["summary"].as_str().unwrap_or_default().to_owned(),
-                );
-                match groups.iter_mut().find(|g| g.0 == tag) {
-                    Some(g) => g.1.push(entry),
-                    None => groups.push((tag, vec![entry])),
-                }
-            }
-        }
-    }
-    DocsPage {
-        description: spec["info"]["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        groups,
-    }
-    .render()
-    .unwrap_or_default()
+/// Whether a request prefers JSON to a page: it names a JSON type and not HTML (a browser
+/// always names HTML; a verifier dereferencing an id asks for JSON or JSON-LD).
+fn wants_json(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    accept.contains("json") && !accept.contains("text/html")
 }
 
-/// `/docs`.
-pub async fn docs(state: web::Data<AppState>) -> HttpResponse {
-    html(
+/// `/achievements/{level}`: the id of the Open Badges `Achievement` every credential of the
+/// level embeds. A machine (asking for JSON) gets that very object; a person gets a page saying
+/// what the level means, with a link to the register.
+pub async fn achievement(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if wants_json(&req) {
+        return super::public::achievement(state, path).await;
+    }
+    let level = super::public::level_in_path(&path)?;
+    let object = crate::credential::achievement(level, &state.public_url);
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let page = AchievementPage {
+        title: format!("{} award", level.title()),
+        level: level.as_str(),
+        description: text(&object["description"]),
+        criteria: text(&object["criteria"]["narrative"]),
+        json_url: format!("/v1/achievements/{}", level.as_str()),
+        levels: Level::ALL
+            .iter()
+            .map(|l| (l.as_str(), format!("{} award", l.title())))
+            .collect(),
+    };
+    let mut response = html(
         StatusCode::OK,
-        state.docs_html.clone(),
+        render(&page)?,
         "public, max-age=3600".into(),
-    )
+    );
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
 }

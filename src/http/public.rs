@@ -485,3 +485,23 @@ pub async fn read_bounded(
     }
     Ok(Some(body.freeze()))
 }
+
+/// The level named in a path, or a 404 saying which levels there are.
+pub fn level_in_path(raw: &str) -> Result<Level, ApiError> {
+    raw.parse::<Level>()
+        .map_err(|e| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, e.code, e.message))
+}
+
+/// The Open Badges 3.0 `Achievement` of a level, exactly as the credentials embed it (its `id`
+/// is `/achievements/{level}`, which answers with this same object to a request for JSON).
+pub async fn achievement(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let level = level_in_path(&path)?;
+    let body = crate::credential::achievement(level, &state.public_url);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::VARY, "Accept"))
+        .json(body))
+}

@@ -246,3 +246,102 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
     }
     assert!(page.contains("Valid until 31 May 2027"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credentials_achievement_resolves_for_machines_and_people() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let org = app
+        .organisation("Achieving Hospitals NHS Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-05-01").await;
+    let credential: Value = app
+        .get(&format!("/v1/awards/{number}/credential"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let achievement = &credential["credentialSubject"]["achievement"];
+    let id = achievement["id"].as_str().expect("an id");
+    assert_eq!(id, format!("{}/achievements/gold", app.base));
+
+    let machine = app
+        .client
+        .get(id)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(machine.status(), 200);
+    assert!(
+        machine
+            .headers()
+            .get("vary")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("Accept"))
+    );
+    let served: Value = machine.json().await.expect("JSON");
+    assert_eq!(&served, achievement);
+    let plain: Value = app
+        .get("/v1/achievements/gold")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(&plain, achievement);
+
+    let person = app
+        .client
+        .get(id)
+        .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(person.status(), 200);
+    let page = person.text().await.expect("HTML");
+    assert!(page.contains("<h1>Gold award</h1>"), "{page}");
+    assert!(
+        page.contains("href=\"/?level=gold\""),
+        "a link to the register"
+    );
+    assert_eq!(app.get("/achievements/platinum").await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_list_parameters_examples_and_error_codes_and_there_is_a_favicon() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let (code, docs) = text(&app, "/docs").await;
+    assert_eq!(code, 200);
+    let verification = docs
+        .split("id=\"op-verifyAward\"")
+        .nth(1)
+        .and_then(|rest| rest.split("class=\"operation\"").next())
+        .expect("the verification operation has its own section");
+    for expected in [
+        "<code>at</code>",
+        "2027-12-04",
+        "<code>award_not_found</code>",
+        "<strong>404</strong>",
+        "Example response",
+        "as_of",
+    ] {
+        assert!(
+            verification.contains(expected),
+            "{expected}: {verification}"
+        );
+    }
+    let favicon = app.get("/favicon.ico").await;
+    assert_eq!(favicon.status(), 200);
+    assert_eq!(
+        favicon
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/x-icon")
+    );
+    let bytes = favicon.bytes().await.expect("bytes");
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO header");
+}
