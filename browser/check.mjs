@@ -6,8 +6,10 @@
 //           "pages": [{"name": "...", "path": "/verify/…"}],          // phone-sized, read + axe
 //           "search": {"query": "…", "expect": "XXXX-XXXX-XXXX-XXXX"}, // type, submit, follow
 //           "widget": {"certificate": "…"},                           // embed from another origin
-//           "snippets": {"certificate": "…"}}  // paste the page's snippet boxes into another site
-// Prints one JSON object with what it read and every axe violation.
+//           "snippets": {"certificate": "…"},  // paste the page's snippet boxes into another site
+//           "embeds": [{"name": "...", "certificate": "…"}]}  // each card framed at 360 x 240
+// Prints one JSON object with what it read, how each page fits a phone's width, and every axe
+// violation.
 import {readFileSync, writeFileSync} from 'node:fs';
 import {createServer} from 'node:http';
 import {createRequire} from 'node:module';
@@ -23,7 +25,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const result = {pages: {}, search: null, widget: null, snippets: null};
+const result = {pages: {}, search: null, widget: null, snippets: null, embeds: {}};
 const t0 = Date.now(); const mark = (what) => process.env.WEXQS_TRACE && console.error(what, Date.now() - t0);
 
 async function audit(page) {
@@ -36,6 +38,22 @@ async function audit(page) {
     return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
       help: v.help, target: v.nodes[0]?.target}));
   });
+}
+
+// How a page fits its width: whether anything makes it scroll sideways, and the narrowest
+// block of running text (a column squeezed to a few characters breaks words apart).
+function layout() {
+  const root = document.documentElement;
+  let narrowest = null;
+  for (const e of document.querySelectorAll('main p, main li, main dd, main dt, main h1, main h2, main h3, main h4')) {
+    const r = e.getBoundingClientRect();
+    // Buttons and menus are short by design; only running text needs a column.
+    if (r.width === 0 || !e.textContent.trim() || e.closest('nav, .actions')) { continue; }
+    if (!narrowest || r.width < narrowest.width) {
+      narrowest = {width: Math.round(r.width), text: e.textContent.trim().slice(0, 60)};
+    }
+  }
+  return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, narrowest};
 }
 
 mark('launched');
@@ -55,7 +73,8 @@ try {
     const title = await page.title();
     const h1 = await text('h1');
     await page.screenshot({path: `${outDir}/${name}.png`, fullPage: true});
-    result.pages[name] = {status: response.status(), verdict, title, h1, violations: await audit(page)};
+    result.pages[name] = {status: response.status(), verdict, title, h1, layout: await page.evaluate(layout),
+      violations: await audit(page)};
     await page.close();
   }
 
@@ -95,11 +114,11 @@ try {
     const desktop = await browser.newContext({viewport: {width: 1024, height: 700}});
     const page = await desktop.newPage();
     await page.goto(origin + '/');
-    const card = page.locator('.wexqs-award .verdict');
-    await card.filter({hasNotText: 'Checking'}).waitFor({timeout: 10000});
-    const text = await page.locator('.wexqs-award .card').innerText();
+    const widget = page.locator('iframe.wexqs-award');
+    const text = await page.frameLocator('iframe.wexqs-award').locator('main').innerText({timeout: 10000});
+    const size = await widget.boundingBox();
     await page.screenshot({path: `${outDir}/widget.png`});
-    result.widget = {origin, text};
+    result.widget = {origin, text, width: size?.width, height: size?.height};
     await page.close();
     server.close();
 
@@ -111,11 +130,45 @@ try {
     await new Promise(r => frameServer.listen(0, '127.0.0.1', r));
     await framing.goto(`http://127.0.0.1:${frameServer.address().port}/`);
     const frame = framing.frameLocator('#card');
-    result.iframe = {verdict: await frame.locator('.verdict .words').innerText({timeout: 10000}).catch(e => `error: ${e.message}`)};
+    result.iframe = {verdict: await frame.locator('.verdict .words').innerText({timeout: 10000}).catch(e => `error: ${e.message}`),
+      text: await frame.locator('main').innerText().catch(e => `error: ${e.message}`)};
     await framing.screenshot({path: `${outDir}/iframe.png`});
     frameServer.close();
   }
   mark('widget');
+  if (plan.embeds) {
+    // Each card in a frame of exactly the size the snippets and oEmbed suggest, on another
+    // origin: the verdict and the link to the register must both be inside the frame.
+    const desktop = await browser.newContext({viewport: {width: 800, height: 400}});
+    for (const {name, certificate} of plan.embeds) {
+      const html = `<!doctype html><html lang="en"><head><title>Framed</title><style>body{margin:0}iframe{display:block;border:0}</style></head>
+        <body><iframe id="card" title="award" src="${plan.base}/embed/${certificate}" width="360" height="240"></iframe></body></html>`;
+      const server = createServer((req, res) => { res.writeHead(200, {'content-type': 'text/html'}); res.end(html); });
+      await new Promise(r => server.listen(0, '127.0.0.1', r));
+      const page = await desktop.newPage();
+      await page.goto(`http://127.0.0.1:${server.address().port}/`);
+      const frame = page.frames().find(f => f.url().includes('/embed/'));
+      await frame.waitForSelector('main');
+      const fit = await frame.evaluate(() => {
+        const link = document.querySelector('a');
+        const r = link.getBoundingClientRect();
+        const main = document.querySelector('main').getBoundingClientRect();
+        return {
+          frame: {width: innerWidth, height: innerHeight},
+          link: {text: link.innerText, top: r.top, bottom: r.bottom, left: r.left, right: r.right,
+            visible: link.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})},
+          card: {bottom: main.bottom, right: main.right},
+          verdict: document.querySelector('.verdict .words').innerText,
+          text: document.querySelector('main').innerText,
+        };
+      });
+      await page.screenshot({path: `${outDir}/embed-${name}.png`, clip: {x: 0, y: 0, width: 360, height: 240}});
+      result.embeds[name] = fit;
+      await page.close();
+      server.close();
+    }
+  }
+  mark('embeds');
   if (plan.snippets) {
     // A site owner copies each snippet box of the verification page and pastes it into a page
     // of their own: whatever the organisation is called, only the snippet's own elements appear

@@ -317,3 +317,20 @@ pub fn status_badge(level: Level, status: &str, status_words: &str, large: bool)
         rx = lw + rw / 2,
     )
 }
+
+/// The site's icon as an ICO file: one 32 × 32 PNG image (a white tick on NHS blue), the form
+/// every browser reads at `/favicon.ico`.
+pub fn favicon_ico() -> Result<Vec<u8>, ArtefactError> {
+    const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#005eb8"/><path d="M8 17l5 5 11-12" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+    let png = render_png(SVG, 1.0, &[])?;
+    let size = u32::try_from(png.len()).map_err(|e| ArtefactError::Png(e.to_string()))?;
+    let mut ico = Vec::with_capacity(22 + png.len());
+    ico.extend_from_slice(&[0, 0, 1, 0, 1, 0]); // reserved, type 1 (icon), one image
+    ico.extend_from_slice(&[32, 32, 0, 0]); // width, height, no palette, reserved
+    ico.extend_from_slice(&1u16.to_le_bytes()); // colour planes
+    ico.extend_from_slice(&32u16.to_le_bytes()); // bits a pixel
+    ico.extend_from_slice(&size.to_le_bytes());
+    ico.extend_from_slice(&22u32.to_le_bytes()); // the image follows the one directory entry
+    ico.extend_from_slice(&png);
+    Ok(ico)
+}

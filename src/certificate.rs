@@ -1,7 +1,9 @@
 //! The PDF certificate of an award: A4, the organisation, the level with its logo, the dates,
 //! the certificate number, the issuer, a QR code of the verification page, and the signing key
-//! with a short fingerprint of the credential's signature. Pure Rust (krilla), with DejaVu Sans
-//! embedded; the same award, credential and URL give the same bytes.
+//! with a short fingerprint of the credential's signature. A certificate of an award that is not
+//! valid is marked as such (REVOKED, SUSPENDED, SUPERSEDED, EXPIRED) in a band under the header
+//! and across the page, and never says "Valid until". Pure Rust (krilla), with DejaVu Sans
+//! embedded; the same award, credential, URL and verdict give the same bytes.
 
 use krilla::Document;
 use krilla::color::rgb;
@@ -15,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::state::IssuedCredential;
 use crate::domain::types::{SCHEME, long_date};
-use crate::domain::{Award, Level};
+use crate::domain::{Award, Level, Status, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
@@ -34,6 +36,7 @@ const HEIGHT: f32 = 841.89;
 const NHS_BLUE: (u8, u8, u8) = (0, 94, 184);
 const DARK: (u8, u8, u8) = (33, 43, 50);
 const GREY: (u8, u8, u8) = (75, 85, 95);
+const MARK_RED: (u8, u8, u8) = (213, 40, 27);
 
 struct Typeface {
     font: Font,
@@ -214,11 +217,27 @@ fn level_colour(level: Level) -> (u8, u8, u8) {
     }
 }
 
-/// The certificate of `award` as signed in `issued`, with a QR code of `verify_url`.
+/// What the mark of a non-current award says under its word: the status and what follows
+/// from it, in words.
+fn mark_line(award: &Award, verdict: &Verdict) -> String {
+    let consequence = match verdict.status {
+        Status::Valid => "",
+        Status::Expired => "this award is no longer valid",
+        Status::Suspended => "this award is not valid while it is suspended",
+        Status::Revoked => "this award is not valid",
+        Status::Superseded => "this award was replaced by a newer one",
+        Status::NotYetValid => "this award is not valid yet",
+    };
+    format!("{}: {consequence}", verdict.dates_in_words(award))
+}
+
+/// The certificate of `award` as signed in `issued`, with a QR code of `verify_url`, as it
+/// stands by `verdict` (marked when that is not `valid`).
 pub fn certificate_pdf(
     award: &Award,
     issued: &IssuedCredential,
     verify_url: &str,
+    verdict: &Verdict,
 ) -> Result<Vec<u8>, CertificateError> {
     let regular = Typeface::load(dejavu::sans::regular())?;
     let bold = Typeface::load(dejavu::sans::bold())?;
@@ -266,7 +285,22 @@ pub fn certificate_pdf(
             "Work Experience Quality Standard",
         );
 
-        p.centred(142.0, 13.0, false, GREY, "Certificate of award");
+        match verdict.mark() {
+            // A band where the title would be, so no copy of the page shows the award without
+            // its status.
+            Some(word) => {
+                p.rect(32.0, 108.0, WIDTH - 64.0, 52.0, Some(fill(MARK_RED)), None);
+                p.centred(132.0, 20.0, true, (255, 255, 255), word);
+                p.centred(
+                    151.0,
+                    10.0,
+                    false,
+                    (255, 255, 255),
+                    &mark_line(award, verdict),
+                );
+            }
+            None => p.centred(142.0, 13.0, false, GREY, "Certificate of award"),
+        }
         p.centred(176.0, 12.0, false, GREY, "This is to certify that");
         let y = p.centred_wrapped(
             212.0,
@@ -289,9 +323,10 @@ pub fn certificate_pdf(
 
         // Details, laid out first so the logo can give way to a long one: values sit in the
         // right half; a long one (an issuer's name) is set smaller and wrapped.
+        let (dates_label, dates_day) = verdict.dates(award);
         let details = [
             ("Awarded on", long_date(award.awarded_on)),
-            ("Valid until", long_date(award.valid_until)),
+            (dates_label, long_date(dates_day)),
             ("Certificate number", award.certificate_number.to_string()),
             ("Issued by", award.issuer_name.clone()),
         ];
@@ -394,6 +429,27 @@ pub fn certificate_pdf(
             GREY,
             &format!("Signature fingerprint: {}", signature_fingerprint(issued)),
         );
+        if let Some(word) = verdict.mark() {
+            // The word again, large and pale across the middle of the page, so that cutting
+            // off the band does not hide it.
+            let size = 96.0;
+            let half = bold.width(word, size) / 2.0;
+            p.surface
+                .push_transform(&Transform::from_rotate_at(-35.0, WIDTH / 2.0, HEIGHT / 2.0));
+            p.surface.set_fill(Some(Fill {
+                opacity: NormalizedF32::new(0.22).unwrap_or(NormalizedF32::ONE),
+                ..fill(MARK_RED)
+            }));
+            p.surface.draw_text(
+                Point::from_xy(WIDTH / 2.0 - half, HEIGHT / 2.0 + size / 3.0),
+                bold.font.clone(),
+                size,
+                word,
+                false,
+                TextDirection::Auto,
+            );
+            p.surface.pop();
+        }
         p.centred(
             HEIGHT - 52.0,
             8.0,

@@ -452,6 +452,24 @@ impl CertificateNumber {
         self.0.replace('-', "")
     }
 
+    /// Whether `text` is written the way a certificate number is, so that a search reads it as
+    /// one (and a wrong check character as a slip) rather than as words: sixteen characters of
+    /// the number's alphabet once hyphens and spaces are gone, unbroken or in four groups of
+    /// four, with at least one digit. "Fenmarsh Hospital" has sixteen letters too, but as two
+    /// words of eight with no digit it is a name.
+    pub fn looks_like(text: &str) -> bool {
+        let groups: Vec<&str> = text
+            .split(|c: char| c == '-' || c.is_whitespace())
+            .filter(|g| !g.is_empty())
+            .collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.chars().count()).collect();
+        let grouped = lengths.len() == 1 || lengths == [4, 4, 4, 4];
+        grouped
+            && lengths.iter().sum::<usize>() == DATA_CHARS + 1
+            && groups.iter().any(|g| g.chars().any(|c| c.is_ascii_digit()))
+            && digits_of(text).is_ok()
+    }
+
     /// For a number whose check character is wrong, the numbers a single mistyped character
     /// would most likely have come from: the same data with the right check character.
     pub fn suggest(input: &str) -> Option<CertificateNumber> {

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::state::{Award, AwardChange, Programme, ProgrammePhase};
+use super::state::{Award, AwardChange, HistoryEntry, Programme, ProgrammePhase};
 use super::types::{CertificateNumber, long_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +69,43 @@ pub struct Verdict {
     pub superseded_by: Option<CertificateNumber>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub programme_notice: Option<ProgrammeNotice>,
+}
+
+impl Verdict {
+    /// The one date a student or parent needs beside this verdict, with its label: "Valid
+    /// until" only while the award is valid; for any other status the day that status began
+    /// ("Revoked on", "Suspended since", "Replaced on") or, for an expired award, "Was valid
+    /// until", so that a date never makes a non-current award look current.
+    pub fn dates(&self, award: &Award) -> (&'static str, NaiveDate) {
+        let since = self.status_since.unwrap_or(self.as_of);
+        match self.status {
+            Status::Valid => ("Valid until", award.valid_until),
+            Status::Expired => ("Was valid until", award.valid_until),
+            Status::Suspended => ("Suspended since", since),
+            Status::Revoked => ("Revoked on", since),
+            Status::Superseded => ("Replaced on", since),
+            Status::NotYetValid => ("Valid from", award.awarded_on),
+        }
+    }
+
+    /// `dates` as one phrase: "Revoked on 24 November 2026".
+    pub fn dates_in_words(&self, award: &Award) -> String {
+        let (label, day) = self.dates(award);
+        format!("{label} {}", long_date(day))
+    }
+
+    /// The word a copy of the award (its PDF certificate) is marked with when the award is not
+    /// valid; none while it is.
+    pub fn mark(&self) -> Option<&'static str> {
+        match self.status {
+            Status::Valid => None,
+            Status::Expired => Some("EXPIRED"),
+            Status::Suspended => Some("SUSPENDED"),
+            Status::Revoked => Some("REVOKED"),
+            Status::Superseded => Some("SUPERSEDED"),
+            Status::NotYetValid => Some("NOT YET VALID"),
+        }
+    }
 }
 
 /// The programme's notice on a date, if it is paused or has ended.
@@ -181,4 +218,23 @@ pub fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate>
     [award.awarded_on, award.expires_on()]
         .into_iter()
         .find(|d| *d > date)
+}
+
+/// The award's history as it stood on `date`: the changes that had taken effect by then, in log
+/// order. Its issue is always listed, since the award's dates come from it (an answer about a day
+/// before the award says "not yet valid" and shows why), and so are corrections (a misspelt name
+/// put right), which carry no date because they correct the record for every day.
+pub fn history_as_of(award: &Award, date: NaiveDate) -> Vec<&HistoryEntry> {
+    award
+        .history
+        .iter()
+        .filter(|entry| match &entry.change {
+            AwardChange::Issued { .. } | AwardChange::Amended { .. } => true,
+            AwardChange::Suspended { on, .. }
+            | AwardChange::Reinstated { on }
+            | AwardChange::Revoked { on, .. }
+            | AwardChange::Superseded { on, .. }
+            | AwardChange::Expired { on } => *on <= date,
+        })
+        .collect()
 }

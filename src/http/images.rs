@@ -210,7 +210,9 @@ pub async fn level_logo_png(
     ))
 }
 
-/// The award's certificate (A4 PDF with its QR code), rendered from its current credential.
+/// The award's certificate (A4 PDF with its QR code), rendered from its current credential and
+/// marked with its status when it is not valid today: kept per status, and cached no longer than
+/// any answer about the award, so a revocation reaches the PDF as fast as the page.
 pub async fn certificate_pdf(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -218,8 +220,19 @@ pub async fn certificate_pdf(
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
     let (award, _, position) = award_with_credential(&state, &path)?;
+    let programme = state.registry.programme();
+    let verdict = crate::domain::status_as_of(&award, &programme, state.registry.today());
+    let standing = format!(
+        "{}-{}",
+        verdict.status.as_str(),
+        verdict
+            .status_since
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    );
     let url = format!("{}/verify/{number}", state.public_url);
-    let key = format!("certificate-{number}-{position}");
+    let key = format!("certificate-{number}-{position}-{standing}");
+    let max_age = super::award_max_age(&state, &award);
     let bytes = state
         .images
         .get_or_render(key, move || {
@@ -227,14 +240,15 @@ pub async fn certificate_pdf(
                 .credentials
                 .last()
                 .expect("award_with_credential checked there is one");
-            crate::certificate::certificate_pdf(&award, issued, &url)
+            crate::certificate::certificate_pdf(&award, issued, &url, &verdict)
                 .map_err(|e| artefacts::ArtefactError::Png(e.to_string()))
         })
         .await?;
-    let mut response = image(
+    let mut response = super::conditional(
         &req,
+        EntityTag::new_strong(format!("certificate-{position}-{standing}")),
+        format!("public, max-age={max_age}"),
         "application/pdf",
-        format!("certificate-{position}"),
         bytes.to_vec(),
     );
     response.headers_mut().insert(
@@ -245,4 +259,21 @@ pub async fn certificate_pdf(
         .map_err(|e| internal(&e))?,
     );
     Ok(response)
+}
+
+/// `/favicon.ico`: the site's icon, rendered once and kept.
+pub async fn favicon(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = state
+        .images
+        .get_or_render("favicon".into(), artefacts::favicon_ico)
+        .await?;
+    Ok(image(
+        &req,
+        "image/x-icon",
+        "favicon-1".into(),
+        bytes.to_vec(),
+    ))
 }

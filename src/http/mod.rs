@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod applications;
+pub mod docs;
 pub mod error;
 pub mod images;
 pub mod log;
 pub mod pages;
 pub mod public;
+pub mod search;
 pub mod transport;
 pub mod views;
 
@@ -57,7 +59,7 @@ impl AppState {
         AppState {
             registry,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            docs_html: pages::render_docs(&spec),
+            docs_html: docs::render_docs(&spec),
             openapi_json: spec.to_string(),
             images: Arc::default(),
             rate_limit: None,
@@ -168,6 +170,8 @@ route_table! {
     get "/v1/awards/{certificate_number}/badge.svg" => pages::badge_svg,
     get "/v1/awards/{certificate_number}/qr.svg" => images::qr_svg,
     get "/v1/awards/{certificate_number}/qr.png" => images::qr_png,
+    get "/achievements/{level}" => pages::achievement,
+    get "/v1/achievements/{level}" => public::achievement,
     get "/achievements/{level}/logo.svg" => images::level_logo_svg,
     get "/achievements/{level}/logo.png" => images::level_logo_png,
     get "/v1/status-lists/{list_id}" => public::status_list,
@@ -178,7 +182,8 @@ route_table! {
     get "/embed/{certificate_number}" => pages::embed_page,
     get "/embed.js" => pages::embed_js,
     get "/oembed" => pages::oembed,
-    get "/docs" => pages::docs,
+    get "/docs" => docs::docs,
+    get "/favicon.ico" => images::favicon,
     get "/assets/site.css" => pages::site_css,
     get "/healthz" => public::healthz,
     get "/readyz" => public::readyz,

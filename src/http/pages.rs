@@ -1,5 +1,5 @@
 //! Pages for people: the verification page a QR code opens, the searchable register, the
-//! embeddable card, script widget and oEmbed, the live status badge, and the API docs page.
+//! embeddable card, script widget and oEmbed, the live status badge, and the page of a level.
 //! Server-rendered HTML (askama, auto-escaped) that works without JavaScript, phone first; a
 //! verdict is always given in words and an icon as well as a colour.
 
@@ -7,15 +7,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, internal};
 use crate::domain::state::AwardChange;
-use crate::domain::types::{long_date, search_key};
+use crate::domain::types::long_date;
 use crate::domain::verdict::programme_notice;
-use crate::domain::{Award, CertificateNumber, Level, OdsCode, Region, Status, status_as_of};
+use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, status_as_of};
 use crate::store::RegisterQuery;
 
 const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
@@ -24,50 +23,41 @@ const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox
 const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
 const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 
-/// (icon, words, the line under them) for a verdict.
-fn presentation(
-    award: &Award,
-    status: Status,
-    since: Option<NaiveDate>,
-) -> (&'static str, &'static str, String) {
+/// (icon, words, the line under them) for a verdict. The line opens with the one date that
+/// fits the status (`Verdict::dates_in_words`): "Valid until" only for a valid award.
+fn presentation(award: &Award, verdict: &Verdict) -> (&'static str, &'static str, String) {
     let level = award.level.title();
-    let since = since.map(long_date).unwrap_or_default();
-    match status {
+    let dates = verdict.dates_in_words(award);
+    match verdict.status {
         Status::Valid => (
             ICON_VALID,
             "Valid award",
-            format!(
-                "Real and current: a {level} award, valid until {}",
-                long_date(award.valid_until)
-            ),
+            format!("{dates}: a real, current {level} award"),
         ),
         Status::Expired => (
             ICON_CLOCK,
             "Expired",
-            format!(
-                "A real {level} award that expired on {}: it is no longer valid",
-                long_date(award.expires_on())
-            ),
+            format!("{dates}: a real {level} award, no longer valid"),
         ),
         Status::Suspended => (
             ICON_WARNING,
             "Suspended",
-            format!("A real {level} award, suspended since {since}: not valid while suspended"),
+            format!("{dates}: a real {level} award, not valid while suspended"),
         ),
         Status::Revoked => (
             ICON_INVALID,
             "Revoked",
-            format!("This award was withdrawn ({since}): it is not valid"),
+            format!("{dates}: this award is not valid"),
         ),
         Status::Superseded => (
             ICON_REPLACED,
             "Replaced by a newer award",
-            format!("Superseded on {since}: see the organisation's newer award"),
+            format!("{dates}: see the organisation's newer award"),
         ),
         Status::NotYetValid => (
             ICON_CLOCK,
             "Not yet valid",
-            format!("Valid from {}", long_date(award.awarded_on)),
+            format!("{dates}: not valid before then"),
         ),
     }
 }
@@ -129,7 +119,13 @@ struct VerifyPage {
     level: String,
     level_code: &'static str,
     awarded_on: String,
-    valid_until: String,
+    dates_label: &'static str,
+    dates_value: String,
+    /// Whether the award is valid today: only then are its logo, "Add to LinkedIn" and the
+    /// snippets to show it on a website offered.
+    current: bool,
+    /// The mark its PDF carries when it is not valid.
+    pdf_mark: Option<&'static str>,
     as_of: String,
     number: String,
     issuer: String,
@@ -235,7 +231,8 @@ pub async fn verify_page(
     };
     let today = state.registry.today();
     let verdict = status_as_of(&award, &programme, today);
-    let (icon, headline, subline) = presentation(&award, verdict.status, verdict.status_since);
+    let (icon, headline, subline) = presentation(&award, &verdict);
+    let (dates_label, dates_day) = verdict.dates(&award);
     let public = state.public_url.clone();
     let page_url = format!("{public}/verify/{number}");
     let organisation = award.organisation_name.to_string();
@@ -260,7 +257,10 @@ pub async fn verify_page(
         status_words: status_words(verdict.status),
         level_code: award.level.as_str(),
         awarded_on: long_date(award.awarded_on),
-        valid_until: long_date(award.valid_until),
+        dates_label,
+        dates_value: long_date(dates_day),
+        current: verdict.status == Status::Valid,
+        pdf_mark: verdict.mark(),
         as_of: long_date(today),
         number: number.to_string(),
         issuer: award.issuer_name.clone(),
@@ -273,9 +273,8 @@ pub async fn verify_page(
             .filter(|_| verdict.status != Status::Valid),
         superseded_by: verdict.superseded_by.as_ref().map(ToString::to_string),
         programme_notice: programme_notice(&programme, today).map(|n| n.message),
-        history: award
-            .history
-            .iter()
+        history: crate::domain::verdict::history_as_of(&award, today)
+            .into_iter()
             .map(|h| history_line(&h.change))
             .collect(),
         summary: format!("{organisation}: {level}. {subline}."),
@@ -308,7 +307,6 @@ struct EmbedPage {
     status: &'static str,
     organisation: String,
     level: String,
-    valid_until: String,
     number: String,
     page_url: String,
 }
@@ -326,15 +324,14 @@ pub async fn embed_page(
         return not_found_page(&state, &path);
     };
     let verdict = status_as_of(&award, &programme, state.registry.today());
-    let (icon, headline, subline) = presentation(&award, verdict.status, verdict.status_since);
+    let (icon, headline, subline) = presentation(&award, &verdict);
     let page = EmbedPage {
         headline,
         subline,
         icon,
         status: verdict.status.as_str(),
         organisation: award.organisation_name.to_string(),
-        level: format!("{} award", award.level.title()),
-        valid_until: long_date(award.valid_until),
+        level: format!("WEx QS {} award", award.level.title()),
         number: award.certificate_number.to_string(),
         page_url: format!("{}/verify/{}", state.public_url, award.certificate_number),
     };
@@ -371,7 +368,8 @@ struct Row {
     level: &'static str,
     status: &'static str,
     status_words: &'static str,
-    valid_until: String,
+    /// The date that fits the status, in words (`Verdict::dates_in_words`).
+    dates: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,7 +398,7 @@ pub async fn index(
     let status = Status::parse(&p.status);
     let page = p.page.unwrap_or(1).clamp(1, 100_000);
     let q = p.q.trim().chars().take(200).collect::<String>();
-    let mut query = RegisterQuery {
+    let query = RegisterQuery {
         level: level.map(|l| l.as_str().to_owned()),
         region: region.map(|r| r.as_str().to_owned()),
         status: status.map(|s| s.as_str().to_owned()),
@@ -409,45 +407,41 @@ pub async fn index(
         offset: (page - 1) * PER_PAGE,
         ..RegisterQuery::default()
     };
-    let mut message = None;
-    let mut suggestions = Vec::new();
-    if !q.is_empty() {
-        let key = search_key(&q);
-        query.search_key = (!key.is_empty()).then_some(key);
-        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
-        match q.parse::<CertificateNumber>() {
-            Ok(n) => query.compact_number = Some(n.compact()),
-            Err(e) if e.code == "certificate_number_check_failed" => {
-                message = Some(format!("{} ({q}).", e.message));
-                suggestions = state.registry.near_misses(&q);
-            }
-            Err(_) => {}
-        }
-    }
-    let (found, total) = state.registry.search(query);
-    if total == 0 && !q.is_empty() && message.is_none() {
-        suggestions = state.registry.fuzzy_matches(&q, 10);
-        if !suggestions.is_empty() {
-            message = Some(format!(
-                "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
-            ));
-        }
-    }
+    let searched = super::search::search(&state.registry, query, &q);
+    let (found, total) = (searched.rows, searched.total);
+    let message = match &searched.mistyped_number {
+        Some(rule) => Some(format!("{rule} ({q}).")),
+        None if !searched.did_you_mean.is_empty() => Some(format!(
+            "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
+        )),
+        None => None,
+    };
+    let suggestions = searched.did_you_mean;
+    let today = state.registry.today();
     let rows = found
         .into_iter()
-        .map(|(row, status)| Row {
-            number: row.certificate_number,
-            organisation: row.organisation_name,
-            ods_code: row.ods_code,
-            region: row.region.parse::<Region>().map_or("", |r| r.name()),
-            level: row.level.parse::<Level>().map_or("", Level::title),
-            status: status.as_str(),
-            status_words: status_words(status),
-            valid_until: row
-                .valid_until
-                .parse::<NaiveDate>()
-                .map(long_date)
-                .unwrap_or(row.valid_until),
+        .map(|(row, status)| {
+            // The row's date is worded from the award's own verdict, as on its page; the
+            // projection row keeps only the plain validity dates.
+            let dates = row
+                .certificate_number
+                .parse::<CertificateNumber>()
+                .ok()
+                .and_then(|n| state.registry.award(&n))
+                .map(|(award, programme)| {
+                    status_as_of(&award, &programme, today).dates_in_words(&award)
+                })
+                .unwrap_or_default();
+            Row {
+                number: row.certificate_number,
+                organisation: row.organisation_name,
+                ods_code: row.ods_code,
+                region: row.region.parse::<Region>().map_or("", |r| r.name()),
+                level: row.level.parse::<Level>().map_or("", Level::title),
+                status: status.as_str(),
+                status_words: status_words(status),
+                dates,
+            }
         })
         .collect();
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
@@ -494,12 +488,16 @@ pub async fn index(
     ))
 }
 
-/// `/embed.js`: a dependency-free widget that renders a live card in a shadow root.
+/// `/embed.js`: a dependency-free widget that shows the award's live card (`/embed/{n}`) at the
+/// size the snippets suggest, so the script and the iframe show one card in the same words.
 pub async fn embed_js() -> HttpResponse {
+    let script = include_str!("../../assets/embed.js")
+        .replace("EMBED_WIDTH", &EMBED_WIDTH.to_string())
+        .replace("EMBED_HEIGHT", &EMBED_HEIGHT.to_string());
     HttpResponse::Ok()
         .content_type("application/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../assets/embed.js"))
+        .body(script)
 }
 
 /// The site's stylesheet.
@@ -603,51 +601,61 @@ pub async fn badge_svg(
     Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
 }
 
-/// A tag of the API and its operations: (method, path, summary).
-type OperationGroup = (String, Vec<(String, String, String)>);
-
 #[derive(Template)]
-#[template(path = "docs.html")]
-struct DocsPage {
+#[template(path = "achievement.html")]
+struct AchievementPage {
+    title: String,
+    level: &'static str,
     description: String,
-    groups: Vec<OperationGroup>,
+    criteria: String,
+    json_url: String,
+    levels: Vec<(&'static str, String)>,
 }
 
-/// The API docs page, rendered from the OpenAPI document.
-pub fn render_docs(spec: &serde_json::Value) -> String {
-    let mut groups: Vec<OperationGroup> = Vec::new();
-    if let Some(paths) = spec["paths"].as_object() {
-        for (path, item) in paths {
-            for (method, op) in item.as_object().into_iter().flatten() {
-                let tag = op["tags"][0].as_str().unwrap_or("other").to_owned();
-                let entry = (
-                    method.to_uppercase(),
-                    path.clone(),
-                    op["summary"].as_str().unwrap_or_default().to_owned(),
-                );
-                match groups.iter_mut().find(|g| g.0 == tag) {
-                    Some(g) => g.1.push(entry),
-                    None => groups.push((tag, vec![entry])),
-                }
-            }
-        }
-    }
-    DocsPage {
-        description: spec["info"]["summary"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        groups,
-    }
-    .render()
-    .unwrap_or_default()
+/// Whether a request prefers JSON to a page: it names a JSON type and not HTML (a browser
+/// always names HTML; a verifier dereferencing an id asks for JSON or JSON-LD).
+fn wants_json(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    accept.contains("json") && !accept.contains("text/html")
 }
 
-/// `/docs`.
-pub async fn docs(state: web::Data<AppState>) -> HttpResponse {
-    html(
+/// `/achievements/{level}`: the id of the Open Badges `Achievement` every credential of the
+/// level embeds. A machine (asking for JSON) gets that very object; a person gets a page saying
+/// what the level means, with a link to the register.
+pub async fn achievement(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if wants_json(&req) {
+        return super::public::achievement(state, path).await;
+    }
+    let level = super::public::level_in_path(&path)?;
+    let object = crate::credential::achievement(level, &state.public_url);
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let page = AchievementPage {
+        title: format!("{} award", level.title()),
+        level: level.as_str(),
+        description: text(&object["description"]),
+        criteria: text(&object["criteria"]["narrative"]),
+        json_url: format!("/v1/achievements/{}", level.as_str()),
+        levels: Level::ALL
+            .iter()
+            .map(|l| (l.as_str(), format!("{} award", l.title())))
+            .collect(),
+    };
+    let mut response = html(
         StatusCode::OK,
-        state.docs_html.clone(),
+        render(&page)?,
         "public, max-age=3600".into(),
-    )
+    );
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
 }

@@ -13,8 +13,7 @@ use super::views::{
     AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
 };
 use super::{AppState, parse_number};
-use crate::domain::types::search_key;
-use crate::domain::{Level, OdsCode, Region, Status, status_as_of};
+use crate::domain::{Level, Region, Status, status_as_of};
 use crate::service::uk_date;
 use crate::store::{EventStore, RegisterQuery};
 
@@ -99,30 +98,29 @@ pub async fn verification(
     let today = uk_date(now);
     let date = at.unwrap_or(today);
     let verdict = status_as_of(&award, &programme, date);
-    let status_today = status_as_of(&award, &programme, today).status;
     let mut view = VerificationView::of(
         &award,
         verdict,
-        status_today,
         &programme,
         &state.public_url,
         now.to_rfc3339_opts(SecondsFormat::Secs, true),
     );
     if let Some((size, root)) = state.registry.latest_checkpoint()
-        && let Some(proof) = state.registry.inclusion_proof(award.last_position, size)
+        && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
     {
         use base64::Engine as _;
         let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
         view.log.inclusion = Some(super::views::Inclusion {
             checkpoint_size: size,
             checkpoint_root: b64(&root),
-            leaf_index: award.last_position,
+            leaf_index: view.log.position,
             proof: proof.iter().map(|h| b64(h)).collect(),
         });
     }
     let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
-    // The answer also says how the award stands today, so it is bounded like every answer
-    // about the award.
+    // An answer about today changes with the calendar, and one about any day with a new event
+    // (a change can take effect on a day already asked about), so it is bounded like every
+    // answer about the award.
     let max_age = super::award_max_age(&state, &award);
     let checkpoint = state
         .registry
@@ -180,7 +178,7 @@ pub async fn register(
             "page counts from 1; per_page is 1 to 100",
         ));
     }
-    let mut query = RegisterQuery {
+    let query = RegisterQuery {
         level: level.map(|l| l.as_str().to_owned()),
         region: region.map(|r| r.as_str().to_owned()),
         status: status.map(|s| s.as_str().to_owned()),
@@ -189,34 +187,20 @@ pub async fn register(
         offset: (page - 1) * per_page,
         ..RegisterQuery::default()
     };
-    if let Some(q) = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 200 {
-            return Err(ApiError::bad_request(
-                "query_too_long",
-                "a search is at most 200 characters",
-            ));
-        }
-        let key = search_key(q);
-        query.search_key = (!key.is_empty()).then_some(key);
-        query.ods_code = q.parse::<OdsCode>().ok().map(|c| c.to_string());
-        query.compact_number = q
-            .parse::<crate::domain::CertificateNumber>()
-            .ok()
-            .map(|n| n.compact());
+    let q = params.q.as_deref().map(str::trim).unwrap_or_default();
+    if q.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            "a search is at most 200 characters",
+        ));
     }
-    let fuzzy_from = query.search_key.clone();
-    let (rows, total) = state.registry.search(query);
-    let did_you_mean: Vec<serde_json::Value> = match fuzzy_from {
-        Some(key) if total == 0 => state
-            .registry
-            .fuzzy_matches(&key, 10)
-            .into_iter()
-            .map(
-                |(n, name)| serde_json::json!({"certificate_number": n, "organisation_name": name}),
-            )
-            .collect(),
-        _ => Vec::new(),
-    };
+    let found = super::search::search(&state.registry, query, q);
+    let (rows, total) = (found.rows, found.total);
+    let did_you_mean: Vec<serde_json::Value> = found
+        .did_you_mean
+        .into_iter()
+        .map(|(n, name)| serde_json::json!({"certificate_number": n, "organisation_name": name}))
+        .collect();
     let items = rows
         .into_iter()
         .map(|(row, status)| RegisterItem::of(row, status, &state.public_url))
@@ -500,4 +484,24 @@ pub async fn read_bounded(
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body.freeze()))
+}
+
+/// The level named in a path, or a 404 saying which levels there are.
+pub fn level_in_path(raw: &str) -> Result<Level, ApiError> {
+    raw.parse::<Level>()
+        .map_err(|e| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, e.code, e.message))
+}
+
+/// The Open Badges 3.0 `Achievement` of a level, exactly as the credentials embed it (its `id`
+/// is `/achievements/{level}`, which answers with this same object to a request for JSON).
+pub async fn achievement(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let level = level_in_path(&path)?;
+    let body = crate::credential::achievement(level, &state.public_url);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::VARY, "Accept"))
+        .json(body))
 }

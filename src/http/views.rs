@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::domain::state::{HistoryEntry, ProgrammeChange};
-use crate::domain::verdict::{ProgrammeNotice, programme_notice};
+use crate::domain::verdict::{ProgrammeNotice, history_as_of, programme_notice};
 use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Status, Verdict};
 use crate::store::AwardRow;
 
@@ -71,10 +71,12 @@ pub struct AwardView<'a> {
     pub issuer: Issuer,
     pub scheme: &'a str,
     pub framework_version: Option<&'a str>,
-    /// The award's status today.
+    /// The award's status on the day the answer is about (today for the award's record).
     pub status: Status,
-    pub history: &'a [HistoryEntry],
-    /// The log position of the award's latest event (also its `ETag`).
+    /// The award's changes, in log order (in a verification answer, those in effect on its day).
+    pub history: Vec<&'a HistoryEntry>,
+    /// The log position of the latest event listed in `history` (for the award's record, its
+    /// latest event and its `ETag`).
     pub log_position: u64,
     pub links: Links,
 }
@@ -105,7 +107,7 @@ impl<'a> AwardView<'a> {
             scheme: &award.scheme,
             framework_version: award.framework_version.as_deref(),
             status,
-            history: &award.history,
+            history: award.history.iter().collect(),
             log_position: award.last_position,
             links: Links::of(public_url, &number),
             certificate_number: number,
@@ -155,12 +157,12 @@ pub struct VerificationView<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct LogRef {
-    /// The position of the award's latest event in the registry's log.
+    /// The position in the registry's log of the latest event the answer's history lists.
     pub position: u64,
-    /// The positions of all the award's events.
+    /// The positions of the events the answer's history lists, in order.
     pub positions: Vec<u64>,
-    /// An RFC 9162 inclusion proof of the latest event in the latest signed checkpoint (once
-    /// a checkpoint covers it).
+    /// An RFC 9162 inclusion proof of the event at `position` in the latest signed checkpoint
+    /// (once a checkpoint covers it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inclusion: Option<Inclusion>,
 }
@@ -175,14 +177,22 @@ pub struct Inclusion {
 }
 
 impl<'a> VerificationView<'a> {
+    /// The answer about the day of `verdict`, every part of it as the award stood that day: the
+    /// inner award's status, the history (`history_as_of`) and the log positions of what it
+    /// lists, so that no field of one answer contradicts another.
     pub fn of(
         award: &'a Award,
         verdict: Verdict,
-        status_today: Status,
         programme: &Programme,
         public_url: &str,
         checked_at: String,
     ) -> Self {
+        let mut view = AwardView::of(award, verdict.status, public_url);
+        view.history = history_as_of(award, verdict.as_of);
+        let positions: Vec<u64> = view.history.iter().map(|h| h.position).collect();
+        // The issue is always listed, so there is a last position; the award's own is the
+        // fallback only for a record with no history at all, which the fold never makes.
+        view.log_position = positions.last().copied().unwrap_or(award.last_position);
         VerificationView {
             certificate_number: award.certificate_number.to_string(),
             status: verdict.status,
@@ -191,13 +201,13 @@ impl<'a> VerificationView<'a> {
             reason: verdict.reason,
             status_since: verdict.status_since,
             superseded_by: verdict.superseded_by.map(|n| n.to_string()),
-            award: AwardView::of(award, status_today, public_url),
-            programme: ProgrammeSummary::of(programme, verdict.as_of),
             log: LogRef {
-                position: award.last_position,
-                positions: award.history.iter().map(|h| h.position).collect(),
+                position: view.log_position,
+                positions,
                 inclusion: None,
             },
+            award: view,
+            programme: ProgrammeSummary::of(programme, verdict.as_of),
             checked_at,
         }
     }

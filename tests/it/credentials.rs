@@ -682,7 +682,7 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let (award, _) = app
+    let (award, programme) = app
         .registry
         .award(&number.parse().expect("a number"))
         .expect("the award");
@@ -719,8 +719,9 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
 
     // The same award, credential and URL give the same bytes.
     let url = format!("{}/verify/{number}", app.base);
-    let once = wexqs::certificate::certificate_pdf(&award, issued, &url).expect("a PDF");
-    let twice = wexqs::certificate::certificate_pdf(&award, issued, &url).expect("a PDF");
+    let verdict = wexqs::domain::status_as_of(&award, &programme, app.registry.today());
+    let once = wexqs::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
+    let twice = wexqs::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
     assert_eq!(once, twice);
     assert_eq!(once, pdf);
 }

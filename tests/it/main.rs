@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
 
+mod answers;
 mod api;
 mod applications;
 mod cli;

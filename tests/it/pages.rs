@@ -94,13 +94,20 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
             "the programme notice"
         );
         assert!(body.contains("property=\"og:title\""), "Open Graph tags");
-        assert!(
-            body.contains("/embed.js")
-                && body.contains("data-certificate=")
-                && body.contains("badge.svg"),
-            "the snippet generator"
+        // Only a valid award is offered for showing off: snippets, LinkedIn.
+        let offered = body.contains("/embed.js")
+            && body.contains("data-certificate=")
+            && body.contains("badge.svg");
+        assert_eq!(
+            offered,
+            *status == "valid",
+            "{status}: the snippet generator"
         );
-        assert!(body.contains("linkedin.com/profile/add"), "add to LinkedIn");
+        assert_eq!(
+            body.contains("linkedin.com/profile/add"),
+            *status == "valid",
+            "{status}: add to LinkedIn"
+        );
         let cache = headers
             .get("cache-control")
             .and_then(|v| v.to_str().ok())
@@ -241,7 +248,14 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("application/javascript"))
     );
-    assert!(script.contains("attachShadow") && !script.contains("innerHTML"));
+    assert!(
+        script.contains("\"/embed/\"") && !script.contains("innerHTML"),
+        "the widget shows the card /embed serves"
+    );
+    assert!(
+        script.contains("frame.width = \"360\"") && script.contains("frame.height = \"240\""),
+        "at the suggested size"
+    );
 
     let oembed: Value = app
         .get(&format!(
@@ -272,7 +286,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         .expect("answered");
     assert_eq!(head.status(), 200);
     let docs = page(&app, "/docs").await.2;
-    assert!(docs.contains("/v1/awards/{certificate_number}/verification"));
+    assert!(docs.contains("id=\"op-verifyAward\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,6 +348,17 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     pages.push(json!({"name": "register-search", "path": "/?q=saint+example"}));
     pages.push(json!({"name": "embed", "path": format!("/embed/{}", awards[0].1)}));
     pages.push(json!({"name": "docs", "path": "/docs"}));
+    pages.push(json!({"name": "achievement", "path": "/achievements/gold"}));
+    // A name as long as names get, which must not push the card's link out of its frame.
+    let long_name = "The Royal Wolverhampton, Walsall and Black Country Partnership of Community, \
+                     Mental Health and Learning Disability Services NHS Foundation Trust";
+    let long_organisation = app.organisation(long_name, None).await;
+    let long = app.award(&long_organisation, "silver", "2025-05-02").await;
+    let mut embeds: Vec<Value> = awards
+        .iter()
+        .map(|(status, n)| json!({"name": status, "certificate": n}))
+        .collect();
+    embeds.push(json!({"name": "long-name", "certificate": long}));
     let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
     let hostile_organisation = app.organisation(hostile_name, None).await;
     let hostile = app
@@ -345,6 +370,7 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         "search": {"query": "st exampel valid", "expect": awards[0].1},
         "widget": {"certificate": awards[0].1},
         "snippets": {"certificate": hostile},
+        "embeds": embeds,
     });
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&out).expect("a screenshots folder");
@@ -384,16 +410,60 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
             "axe-core on {name}: {}",
             p["violations"]
         );
+        // Nothing scrolls sideways on a phone 390 px wide.
+        let layout = &p["layout"];
+        assert!(
+            layout["scrollWidth"].as_u64() <= layout["clientWidth"].as_u64(),
+            "{name} is wider than the phone: {layout}"
+        );
+    }
+    // The docs' text keeps a readable column: the original squeezed descriptions into six
+    // characters, breaking words apart.
+    let docs = &result["pages"]["docs"]["layout"];
+    assert!(
+        docs["narrowest"]["width"].as_u64() >= Some(200),
+        "a docs column is too narrow to read: {docs}"
+    );
+
+    // Every card fits the 360 x 240 frame the snippets suggest, its link to the register inside.
+    for (name, fit) in result["embeds"].as_object().expect("embeds") {
+        let link = &fit["link"];
+        assert_eq!(link["visible"], true, "{name}: {fit}");
+        assert_eq!(link["text"], "Check this award in the register", "{name}");
+        let inside = |key: &str, bound: f64| link[key].as_f64().is_some_and(|v| v <= bound);
+        assert!(
+            inside("bottom", 240.0) && inside("right", 360.0) && link["top"].as_f64() >= Some(0.0),
+            "{name}: the link is outside the frame: {fit}"
+        );
+        assert_eq!(fit["frame"], json!({"width": 360, "height": 240}), "{name}");
+    }
+    for (status, _) in &awards {
+        let card = result["embeds"][status]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            !card.contains("alid until") || *status == "valid" || *status == "expired",
+            "{status}: {card}"
+        );
     }
     assert_eq!(result["search"]["found"], true, "{}", result["search"]);
     assert_eq!(
         result["search"]["reached"],
         "St Example valid Hospitals NHS Trust"
     );
+    // The script widget shows the same card, in the same words and UK dates, at the same size.
     let widget = result["widget"]["text"].as_str().unwrap_or_default();
     assert!(
-        widget.contains("Valid award") && widget.contains("St Example valid Hospitals NHS Trust"),
+        widget.contains("Valid award")
+            && widget.contains("St Example valid Hospitals NHS Trust")
+            && widget.contains("Valid until 31 May 2027")
+            && !widget.contains("2027-05-31"),
         "{widget}"
+    );
+    assert_eq!(result["widget"]["text"], result["iframe"]["text"]);
+    assert_eq!(
+        (&result["widget"]["width"], &result["widget"]["height"]),
+        (&json!(360), &json!(240))
     );
     assert!(
         result["iframe"]["verdict"]
@@ -410,8 +480,11 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     assert_eq!(snippets["handlers"], json!([]), "{snippets}");
     assert_eq!(
         snippets["iframeTitles"],
-        json!([format!("WEx QS award of {hostile_name}")]),
-        "{snippets}"
+        json!([
+            format!("WEx QS award, certificate {hostile}"),
+            format!("WEx QS award of {hostile_name}")
+        ]),
+        "the widget's frame, then the iframe snippet's: {snippets}"
     );
     assert_eq!(
         snippets["images"],
