@@ -99,7 +99,7 @@ fn independent(bundle: &Value) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("verifier");
     assert!(
         root.join("node_modules/@digitalbazaar/vc").exists(),
-        "the independent verifier is not installed: run 'npm ci --prefix verifier' (CI does)"
+        "the independent verifier is not installed: run tests/run, which installs it (or 'npm ci --prefix verifier')"
     );
     let dir = tempfile::tempdir().expect("a folder");
     let path = dir.path().join("bundle.json");
@@ -644,7 +644,7 @@ fn tool(name: &str) -> std::path::PathBuf {
     let path = std::path::PathBuf::from("/usr/bin").join(name);
     assert!(
         path.exists(),
-        "{name} is needed to read the PDF (Debian's poppler-utils; CI installs it)"
+        "{name} is needed to read the PDF (Debian's poppler-utils; tests/run installs it)"
     );
     path
 }

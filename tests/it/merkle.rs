@@ -310,7 +310,9 @@ fn go_checker() -> PathBuf {
         .env("GOCACHE", &cache)
         .env("GOPROXY", "off")
         .output()
-        .expect("go runs (Debian's golang-go and golang-golang-x-mod-dev; CI installs them)");
+        .expect(
+            "go runs (Debian's golang-go and golang-golang-x-mod-dev; tests/run installs them)",
+        );
     assert!(
         built.status.success(),
         "{}",

@@ -328,11 +328,11 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
         root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run 'npm ci --prefix browser' (CI does)"
+        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix browser')"
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed for the browser tests (CI installs it)"
+        "Debian's chromium is needed for the browser tests (tests/run installs it)"
     );
     let app = spawn_app(Backend::Sqlite)
         .await
