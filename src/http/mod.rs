@@ -144,7 +144,11 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         fn register_routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, route_for(stringify!($method)).to($handler)); )*
+            $( cfg.service(
+                web::resource($path)
+                    .route(route_for(stringify!($method)).to($handler))
+                    .default_service(web::to(|| method_not_allowed(stringify!($method)))),
+            ); )*
         }
     };
 }
@@ -156,6 +160,22 @@ fn route_for(method: &str) -> actix_web::Route {
         "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
         _ => web::post(),
     }
+}
+
+/// A route asked with a method it does not take: 405 with the methods it does take in `Allow`
+/// (RFC 9110), not the 404 an unknown route gets.
+async fn method_not_allowed(method: &'static str) -> HttpResponse {
+    let allow = if method == "get" { "GET, HEAD" } else { "POST" };
+    let problem = ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this route takes {allow} only; see /openapi.json"),
+    );
+    let mut response = actix_web::ResponseError::error_response(&problem);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
 }
 
 route_table! {

@@ -6,6 +6,7 @@
 
 mod answers;
 mod api;
+mod api_check_regressions;
 mod applications;
 mod cli;
 mod crash;

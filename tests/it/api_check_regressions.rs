@@ -1,0 +1,69 @@
+//! What `api-check/run` (schemathesis against the OpenAPI document) found the server doing wrong,
+//! kept as tests that run without it.
+
+use wexqs::http::ROUTES;
+
+use crate::helpers::{Backend, spawn_app};
+
+/// A route asked with a method it does not take answers 405 with `Allow` (RFC 9110 §15.5.6), as
+/// problem+json; it used to answer 404 `route_not_found`, as if the route did not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{certificate_number}", "FDXE-J5BM-RRNV-PEDM")
+            .replace("{organisation_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{level}", "gold")
+            .replace("{list_id}", "1")
+            .replace("{application_id}", "nope");
+        let (wrong, allow) = match *method {
+            "get" => ("POST", "GET, HEAD"),
+            _ => ("GET", "POST"),
+        };
+        for wrong in [wrong, "PUT", "DELETE", "TRACE"] {
+            let response = app
+                .client
+                .request(
+                    reqwest::Method::from_bytes(wrong.as_bytes()).expect("a method"),
+                    app.url(&concrete),
+                )
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(response.status(), 405, "{wrong} {path}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("allow")
+                    .and_then(|v| v.to_str().ok()),
+                Some(allow),
+                "{wrong} {path}"
+            );
+            assert_eq!(
+                response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "{wrong} {path}"
+            );
+            let body: serde_json::Value = response.json().await.expect("a problem");
+            assert_eq!(body["code"], "method_not_allowed", "{wrong} {path}");
+        }
+    }
+    // A path that is no route at all is still a 404, whatever the method.
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let response = app
+            .client
+            .request(method, app.url("/v1/no-such-route"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), 404);
+        let body: serde_json::Value = response.json().await.expect("a problem");
+        assert_eq!(body["code"], "route_not_found");
+    }
+}
