@@ -426,7 +426,7 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const DATA_CHARS: usize = 15;
 
 /// A certificate number: 15 random Crockford base-32 characters (75 bits) and one Luhn mod 32
-/// check character, shown as four groups of four (`7K3M-Q9TD-2HXA-P4RN`). Parsing forgives case,
+/// check character, shown as four groups of four (`FDXE-J5BM-RRNV-PEDM`). Parsing forgives case,
 /// spaces, missing hyphens and the look-alikes O/0 and I/L/1, and refuses a wrong check character.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CertificateNumber(String);
@@ -498,7 +498,7 @@ fn digits_of(input: &str) -> Result<Vec<u8>, ParseError> {
                 return Err(ParseError::new(
                     "certificate_number_malformed",
                     format!(
-                        "a certificate number has 16 letters and digits (no U), like 7K3M-Q9TD-2HXA-P4RN; {c:?} is not one of them"
+                        "a certificate number has 16 letters and digits (no U), like FDXE-J5BM-RRNV-PEDM; {c:?} is not one of them"
                     ),
                 ));
             }
@@ -543,7 +543,7 @@ impl FromStr for CertificateNumber {
             return Err(ParseError::new(
                 "certificate_number_malformed",
                 format!(
-                    "a certificate number has 16 letters and digits, like 7K3M-Q9TD-2HXA-P4RN; this one has {}",
+                    "a certificate number has 16 letters and digits, like FDXE-J5BM-RRNV-PEDM; this one has {}",
                     digits.len()
                 ),
             ));

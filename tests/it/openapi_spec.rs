@@ -76,6 +76,43 @@ fn every_operation_documents_its_parameters_and_errors() {
     }
 }
 
+/// Every string example in the document shaped like a certificate number.
+fn certificate_number_examples(node: &Value, found: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if let ("example", Value::String(s)) = (key.as_str(), value)
+                    && s.len() == 19
+                    && s.split('-').all(|group| group.len() == 4)
+                {
+                    found.push(s.clone());
+                }
+                certificate_number_examples(value, found);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| certificate_number_examples(v, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_certificate_number_example_passes_its_own_check_character() {
+    let mut examples = Vec::new();
+    certificate_number_examples(&spec(), &mut examples);
+    assert!(
+        !examples.is_empty(),
+        "the CertificateNumber schema has an example"
+    );
+    for example in examples {
+        let parsed = example
+            .parse::<wexqs::domain::CertificateNumber>()
+            .unwrap_or_else(|e| panic!("the example {example} is refused: {}", e.message));
+        assert_eq!(parsed.as_str(), example, "examples are written as printed");
+    }
+}
+
 fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => r
