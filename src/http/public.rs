@@ -457,8 +457,9 @@ pub async fn verify(
         .json(report))
 }
 
-/// A request body of at most `limit` bytes, or `None` when it is larger: refused from its
-/// `Content-Length` before anything is read, or as soon as the bytes read pass the limit.
+/// A request body of at most `limit` bytes, or `None` when it is larger. A larger body is read
+/// on and thrown away up to `MAX_BODY`, so that the client, still sending, gets the refusal
+/// rather than a broken connection; one declared larger than that is refused unread.
 pub async fn read_bounded(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -470,20 +471,24 @@ pub async fn read_bounded(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > crate::limits::MAX_BODY as u64) {
         return Ok(None);
     }
     let mut body = web::BytesMut::new();
+    let mut seen = 0usize;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::bad_request("body_unreadable", format!("the body cannot be read: {e}"))
         })?;
-        if body.len() + chunk.len() > limit {
+        seen += chunk.len();
+        if seen > crate::limits::MAX_BODY {
             return Ok(None);
         }
-        body.extend_from_slice(&chunk);
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        }
     }
-    Ok(Some(body.freeze()))
+    Ok((seen <= limit).then(|| body.freeze()))
 }
 
 /// The level named in a path, or a 404 saying which levels there are.
