@@ -212,16 +212,12 @@ fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
 /// Starts `wexqs serve` on a free port over the given database and data folder, and waits until
 /// it answers; the process and its base URL.
 pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
         .env("WEXQS_DATA_DIR", data_dir)
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
+        .env("DATABASE_URL", &db.url);
+    let (mut server, base) = crate::helpers::spawn_server(command);
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {

@@ -142,6 +142,42 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Starts `command` (a `wexqs serve …` without `--bind`) on a port the system chooses, and
+/// returns the process and its base URL once the server logs the address it listens on. Picking
+/// a free port first and passing it on races with the other tests doing the same: the loser
+/// would find the winner's server answering on "its" port and test the wrong registry.
+pub fn spawn_server(mut command: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = command
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let stderr = child.stderr.take().expect("its log");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Reads the whole log, so the server never blocks on a full pipe.
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split("serving the registry on ").nth(1) {
+                let base = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(base.to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(base) => (child, base),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not say where it listens");
+        }
+    }
+}
+
 pub async fn open_store(db: &Db) -> Store {
     // Few connections a test: the suite runs many databases on one server.
     Store::open_with(&db.url, 4).await.expect("open the store")

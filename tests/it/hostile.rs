@@ -527,19 +527,12 @@ fn peak_rss_kb(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
     let data = tempfile::tempdir().expect("a folder");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
         .env("WEXQS_DATA_DIR", data.path())
-        .env_remove("DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
+        .env_remove("DATABASE_URL");
+    let (mut server, base) = crate::helpers::spawn_server(command);
     let client = reqwest::Client::new();
     let mut up = false;
     for _ in 0..200 {
