@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use wexqs::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
+use wexqs::transparency::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
 fn main() {
     const N: u64 = 1_000_000;

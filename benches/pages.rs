@@ -50,10 +50,10 @@ async fn main() {
     let base = format!("http://{}", listener.local_addr().expect("an address"));
     let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
     registry.set_signing(Signing {
-        key_id: wexqs::keys::key_id(&key),
+        key_id: wexqs::credentials::keys::key_id(&key),
         key,
         public_url: base.clone(),
-        did: wexqs::credential::did_web(&base),
+        did: wexqs::credentials::credential::did_web(&base),
         keys_dir: None,
     });
     let mut commands = Vec::new();

@@ -483,8 +483,8 @@ impl KeysArgs {
         let active = registry.with_state(|s| s.active_key().map(|k| k.key_id.clone()));
         match active {
             Some(id) => {
-                let path = crate::keys::path_of(&dir, &id);
-                let key = crate::keys::load(&path).with_context(|| {
+                let path = crate::credentials::keys::path_of(&dir, &id);
+                let key = crate::credentials::keys::load(&path).with_context(|| {
                     format!(
                         "the active signing key {id} cannot be loaded from {}",
                         path.display()
@@ -493,7 +493,8 @@ impl KeysArgs {
                 Ok((key, id, dir))
             }
             None => {
-                let (key, id) = crate::keys::generate_in(&dir, &mut rand::rngs::OsRng)?;
+                let (key, id) =
+                    crate::credentials::keys::generate_in(&dir, &mut rand::rngs::OsRng)?;
                 tracing::warn!(
                     key_id = %id,
                     folder = %dir.display(),
@@ -567,7 +568,7 @@ impl SigningArgs {
                     key_id,
                     key,
                     public_url: address.to_string(),
-                    did: crate::credential::did_web(address.as_str()),
+                    did: crate::credentials::credential::did_web(address.as_str()),
                     keys_dir: Some(dir),
                 });
                 // Recorded with the key at hand: credentials signed before for another address
@@ -610,7 +611,7 @@ async fn publish_key(
             &Actor::cli(),
             DomainCommand::AddSigningKey {
                 key_id: id.to_owned(),
-                public_key_multibase: crate::keys::public_multibase(key),
+                public_key_multibase: crate::credentials::keys::public_multibase(key),
             },
             None,
         )
@@ -808,7 +809,7 @@ fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
 }
 
 async fn audit_command(url: &str, state: Option<&Path>) -> anyhow::Result<ExitCode> {
-    use crate::audit::{AuditState, Finding, audit};
+    use crate::transparency::audit::{AuditState, Finding, audit};
     let last: Option<AuditState> = match state {
         Some(path) if path.exists() => Some(serde_json::from_value(read_json(path)?)?),
         _ => None,
@@ -843,10 +844,10 @@ async fn audit_command(url: &str, state: Option<&Path>) -> anyhow::Result<ExitCo
 async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)>> {
     // One pass over the log builds both the state (for the keys) and the tree.
     let mut state = crate::domain::State::default();
-    let mut tree = crate::merkle::Tree::new();
+    let mut tree = crate::transparency::merkle::Tree::new();
     crate::store::scan(store, 0, |e| {
         state.apply(e.position, &e.envelope()?.event);
-        let leaf: crate::merkle::Hash =
+        let leaf: crate::transparency::merkle::Hash =
             e.leaf_hash.as_slice().try_into().map_err(|_| {
                 crate::store::StoreError::Corrupt("a leaf hash is not 32 bytes".into())
             })?;
@@ -888,9 +889,13 @@ async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)
         let body = c.note.split("\n\n").next().unwrap_or_default();
         let origin = body.lines().next().unwrap_or_default();
         let signed = state.keys.iter().any(|k| {
-            crate::credential::parse_public_multibase(&k.public_key_multibase)
+            crate::credentials::credential::parse_public_multibase(&k.public_key_multibase)
                 .map(|key| {
-                    crate::note::open(&c.note, &crate::note::verifier_key(origin, &key)).is_ok()
+                    crate::transparency::note::open(
+                        &c.note,
+                        &crate::transparency::note::verifier_key(origin, &key),
+                    )
+                    .is_ok()
                 })
                 .unwrap_or(false)
         });
@@ -1057,7 +1062,7 @@ async fn verify_command(
         Some("svg") => "image/svg+xml",
         _ => "application/json",
     };
-    let presented = crate::verify::extract(content_type, &body)?;
+    let presented = crate::credentials::verify::extract(content_type, &body)?;
     let did = match (did, online) {
         (Some(path), _) => read_json(path)?,
         (None, true) => fetch_json(&did_json_url(&presented)?).await?,
@@ -1074,7 +1079,7 @@ async fn verify_command(
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let report = crate::verify::check_credential(
+    let report = crate::credentials::verify::check_credential(
         &presented,
         Some(&did),
         list.as_ref(),
@@ -1131,7 +1136,7 @@ fn did_json_url(credential: &serde_json::Value) -> anyhow::Result<String> {
     let url: PublicUrl = url
         .parse()
         .with_context(|| format!("the issuer's url {url:?}"))?;
-    if crate::credential::did_web(url.as_str()) != did {
+    if crate::credentials::credential::did_web(url.as_str()) != did {
         bail!("the issuer's url {url} is not the address its DID {did} names; not fetched");
     }
     Ok(format!("{url}/.well-known/did.json"))
@@ -1173,7 +1178,8 @@ async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> {
     match action {
         KeyAction::Generate { keys } => {
             let registry = keys.registry.registry().await?;
-            let (key, id) = crate::keys::generate_in(&keys.keys_dir()?, &mut rand::rngs::OsRng)?;
+            let (key, id) =
+                crate::credentials::keys::generate_in(&keys.keys_dir()?, &mut rand::rngs::OsRng)?;
             publish_key(&registry, &key, &id).await?;
             println!("{id}");
         }
@@ -1200,7 +1206,8 @@ async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> {
             let old = registry
                 .with_state(|s| s.active_key().map(|k| k.key_id.clone()))
                 .context("there is no active key to rotate")?;
-            let (key, id) = crate::keys::generate_in(&keys.keys_dir()?, &mut rand::rngs::OsRng)?;
+            let (key, id) =
+                crate::credentials::keys::generate_in(&keys.keys_dir()?, &mut rand::rngs::OsRng)?;
             let at = registry
                 .now()
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -1210,7 +1217,7 @@ async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> {
                     vec![
                         DomainCommand::AddSigningKey {
                             key_id: id.clone(),
-                            public_key_multibase: crate::keys::public_multibase(&key),
+                            public_key_multibase: crate::credentials::keys::public_multibase(&key),
                         },
                         DomainCommand::RetireSigningKey {
                             key_id: old.clone(),
@@ -1351,7 +1358,7 @@ async fn address_command(action: AddressAction) -> anyhow::Result<ExitCode> {
                     key_id,
                     key,
                     public_url: public_url.to_string(),
-                    did: crate::credential::did_web(public_url.as_str()),
+                    did: crate::credentials::credential::did_web(public_url.as_str()),
                     keys_dir: Some(dir),
                 });
             }

@@ -8,28 +8,24 @@
 //! - `domain`: pure rules: types, events, `decide`, `State::apply`, the verdict.
 //! - `projection`: projection rows as a pure function of the state.
 //! - `store`: the append-only, hash-chained event log on SQLite or PostgreSQL.
-//! - `keys`: Ed25519 signing keys in PKCS#8 files.
-//! - `escape`: the one escaping rule for markup, JSON in markup and URLs.
+//! - `credentials`: the Open Badges credential, its proof, the status list, did:web, the checks
+//!   of a presented credential, and the key files.
+//! - `transparency`: the Merkle tree, signed notes and checkpoints, auditing a log.
+//! - `render`: logos, baked badges, QR codes, the certificate PDF, and the one escaping rule.
 //! - `limits`: every bound on what a client sends, in one place.
 //!
 //! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
 //! append is one transaction; statuses are computed from events and a date, never stored.
 
-pub mod artefacts;
-pub mod audit;
-pub mod certificate;
 pub mod cli;
-pub mod credential;
+pub mod credentials;
 pub mod demo;
 pub mod domain;
-pub mod escape;
 pub mod http;
 pub mod import;
-pub mod keys;
 pub mod limits;
-pub mod merkle;
-pub mod note;
 pub mod projection;
+pub mod render;
 pub mod service;
 pub mod store;
-pub mod verify;
+pub mod transparency;

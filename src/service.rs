@@ -180,7 +180,7 @@ struct Cache {
     state: State,
     versions: HashMap<String, i64>,
     /// The Merkle tree over every event's leaf hash, in position order.
-    tree: crate::merkle::Tree,
+    tree: crate::transparency::merkle::Tree,
 }
 
 type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
@@ -269,7 +269,7 @@ impl Registry {
             cache: RwLock::new(Cache {
                 state: State::default(),
                 versions: HashMap::new(),
-                tree: crate::merkle::Tree::new(),
+                tree: crate::transparency::merkle::Tree::new(),
             }),
             catch_up_lock: tokio::sync::Mutex::new(()),
             clock,
@@ -347,7 +347,7 @@ impl Registry {
                 .write()
                 .expect("the cache lock is never poisoned");
             for (stored, event) in decoded {
-                let leaf: crate::merkle::Hash =
+                let leaf: crate::transparency::merkle::Hash =
                     stored.leaf_hash.as_slice().try_into().map_err(|_| {
                         StoreError::Corrupt(format!(
                             "the leaf hash at {} is not 32 bytes",
@@ -1020,7 +1020,7 @@ impl Registry {
         let Some(dir) = current.keys_dir.as_deref() else {
             return false;
         };
-        match crate::keys::load(&crate::keys::path_of(dir, &active)) {
+        match crate::credentials::keys::load(&crate::credentials::keys::path_of(dir, &active)) {
             Ok(key) => {
                 tracing::info!(key_id = %active, "signing with the newly active key");
                 self.set_signing(Signing {
@@ -1055,7 +1055,7 @@ impl Registry {
             && url.as_str() != signing.public_url
         {
             signing.public_url = url.to_string();
-            signing.did = crate::credential::did_web(url.as_str());
+            signing.did = crate::credentials::credential::did_web(url.as_str());
         }
         Some(signing)
     }
@@ -1135,21 +1135,21 @@ impl Registry {
                         .rng
                         .lock()
                         .expect("the random source's lock is never poisoned")
-                        .gen_range(0..crate::credential::STATUS_LIST_SIZE)
+                        .gen_range(0..crate::credentials::credential::STATUS_LIST_SIZE)
                         .to_string();
                     if used.insert(candidate.clone()) {
                         break candidate;
                     }
                 }
             });
-            let unsigned = crate::credential::open_badge(
+            let unsigned = crate::credentials::credential::open_badge(
                 award,
                 award.credentials.len() as u64 + 1,
                 &index,
                 &signing.did,
                 &signing.public_url,
             );
-            let credential = crate::credential::sign(
+            let credential = crate::credentials::credential::sign(
                 &unsigned,
                 &signing.key,
                 &format!("{}#{}", signing.did, signing.key_id),
@@ -1251,14 +1251,17 @@ impl Registry {
             c.state
                 .keys
                 .iter()
-                .map(|k| crate::credential::PublishedKey {
+                .map(|k| crate::credentials::credential::PublishedKey {
                     key_id: k.key_id.clone(),
                     public_key_multibase: k.public_key_multibase.clone(),
                     trusted: k.revoked_since.is_none(),
                 })
                 .collect::<Vec<_>>()
         });
-        Some(crate::credential::did_document(&signing.did, &keys))
+        Some(crate::credentials::credential::did_document(
+            &signing.did,
+            &keys,
+        ))
     }
 
     /// The signed revocation status list, as JSON bytes (cached until the log or the key moves).
@@ -1297,18 +1300,18 @@ impl Registry {
             let first_award = c.state.awards.values().map(|a| a.awarded_on).min();
             (revoked, latest_revocation.or(first_award))
         });
-        let valid_from = crate::credential::uk_midnight(
+        let valid_from = crate::credentials::credential::uk_midnight(
             since.unwrap_or_else(|| NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date")),
         );
         let issuer = crate::domain::types::issuer_name_on(self.today());
-        let unsigned = crate::credential::status_list(
+        let unsigned = crate::credentials::credential::status_list(
             &revoked,
             &signing.did,
             issuer,
             &signing.public_url,
             &valid_from,
         );
-        let signed = crate::credential::sign(
+        let signed = crate::credentials::credential::sign(
             &unsigned,
             &signing.key,
             &format!("{}#{}", signing.did, signing.key_id),
@@ -1415,13 +1418,14 @@ impl Registry {
     /// The log's origin, its note verifier key, and the key that signs its checkpoints.
     fn log_signer(&self) -> Option<(String, String, ed25519_dalek::SigningKey)> {
         let signing = self.signing()?;
-        let origin = crate::note::origin_for(&signing.public_url);
-        let verifier = crate::note::verifier_key(&origin, &signing.key.verifying_key());
+        let origin = crate::transparency::note::origin_for(&signing.public_url);
+        let verifier =
+            crate::transparency::note::verifier_key(&origin, &signing.key.verifying_key());
         Some((origin, verifier, signing.key))
     }
 
     /// The latest signed checkpoint this instance knows: (size, root).
-    pub fn latest_checkpoint(&self) -> Option<(u64, crate::merkle::Hash)> {
+    pub fn latest_checkpoint(&self) -> Option<(u64, crate::transparency::merkle::Hash)> {
         let latest = self.latest_checkpoint.read().expect("never poisoned");
         let latest = latest.as_ref()?;
         Some((latest.size, latest.root.as_slice().try_into().ok()?))
@@ -1439,20 +1443,28 @@ impl Registry {
     }
 
     /// The root of the tree at `size`, if the log is that long.
-    pub fn tree_root(&self, size: u64) -> Option<crate::merkle::Hash> {
+    pub fn tree_root(&self, size: u64) -> Option<crate::transparency::merkle::Hash> {
         self.read_cache(|c| c.tree.root(size))
     }
 
     /// The leaf hash at `index`, from memory.
-    pub fn leaf_hash(&self, index: u64) -> Option<crate::merkle::Hash> {
+    pub fn leaf_hash(&self, index: u64) -> Option<crate::transparency::merkle::Hash> {
         self.read_cache(|c| c.tree.level(0).get(usize::try_from(index).ok()?).copied())
     }
 
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<crate::merkle::Hash>> {
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Option<Vec<crate::transparency::merkle::Hash>> {
         self.read_cache(|c| c.tree.inclusion_proof(index, size))
     }
 
-    pub fn consistency_proof(&self, first: u64, size: u64) -> Option<Vec<crate::merkle::Hash>> {
+    pub fn consistency_proof(
+        &self,
+        first: u64,
+        size: u64,
+    ) -> Option<Vec<crate::transparency::merkle::Hash>> {
         self.read_cache(|c| c.tree.consistency_proof(first, size))
     }
 
@@ -1486,15 +1498,15 @@ impl Registry {
                 .iter()
                 .map(|h| h.to_vec())
                 .collect();
-            crate::merkle::verify_consistency(last.size, size, &proof, &last.root, &root).map_err(|e| {
+            crate::transparency::merkle::verify_consistency(last.size, size, &proof, &last.root, &root).map_err(|e| {
                 ServiceError::Store(StoreError::Corrupt(format!(
                     "the tree at {size} is not consistent with the checkpoint at {}: {e}; refusing to sign",
                     last.size
                 )))
             })?;
         }
-        let note = crate::note::sign(
-            &crate::note::checkpoint_body(&origin, size, &root),
+        let note = crate::transparency::note::sign(
+            &crate::transparency::note::checkpoint_body(&origin, size, &root),
             &origin,
             &key,
         );

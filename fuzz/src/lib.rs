@@ -78,15 +78,15 @@ pub fn certificate_number(data: &[u8]) {
 /// every named check against a fixed DID document and status list, and canonicalise it (JCS,
 /// RFC 8785); canonical bytes are JSON that canonicalises to themselves.
 pub fn credential_json(data: &[u8]) {
-    let Ok(presented) = wexqs::verify::extract("application/json", data) else {
+    let Ok(presented) = wexqs::credentials::verify::extract("application/json", data) else {
         return;
     };
     check_presented(&presented);
-    let canonical = wexqs::credential::jcs(&presented);
+    let canonical = wexqs::credentials::credential::jcs(&presented);
     let reread: Value =
         serde_json::from_slice(&canonical).expect("canonical JSON is JSON that parses");
     assert_eq!(
-        wexqs::credential::jcs(&reread),
+        wexqs::credentials::credential::jcs(&reread),
         canonical,
         "canonicalisation is idempotent"
     );
@@ -101,14 +101,14 @@ pub fn credential_json(data: &[u8]) {
             .and_then(Value::as_str)
             .and_then(|i| i.parse::<usize>().ok())
             .unwrap_or(0);
-        let _ = wexqs::credential::bit_is_set(encoded, index);
+        let _ = wexqs::credentials::credential::bit_is_set(encoded, index);
     }
 }
 
 /// A baked PNG (`POST /v1/verify` as `image/png`, `wexqs verify FILE.png`).
 pub fn baked_png(data: &[u8]) {
-    let _ = wexqs::artefacts::unbake_png(data);
-    if let Ok(presented) = wexqs::verify::extract("image/png", data) {
+    let _ = wexqs::render::artefacts::unbake_png(data);
+    if let Ok(presented) = wexqs::credentials::verify::extract("image/png", data) {
         check_presented(&presented);
     }
 }
@@ -116,9 +116,9 @@ pub fn baked_png(data: &[u8]) {
 /// A baked SVG (`POST /v1/verify` as `image/svg+xml`, `wexqs verify FILE.svg`).
 pub fn baked_svg(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = wexqs::artefacts::unbake_svg(text);
+        let _ = wexqs::render::artefacts::unbake_svg(text);
     }
-    if let Ok(presented) = wexqs::verify::extract("image/svg+xml", data) {
+    if let Ok(presented) = wexqs::credentials::verify::extract("image/svg+xml", data) {
         check_presented(&presented);
     }
 }
@@ -160,23 +160,25 @@ fn check_presented(presented: &Value) {
     static FIXTURES: OnceLock<(Value, Value)> = OnceLock::new();
     let (did, list) = FIXTURES.get_or_init(|| {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let did = wexqs::credential::did_web("https://registry.example");
-        let document = wexqs::credential::did_document(
+        let did = wexqs::credentials::credential::did_web("https://registry.example");
+        let document = wexqs::credentials::credential::did_document(
             &did,
-            &[wexqs::credential::PublishedKey {
+            &[wexqs::credentials::credential::PublishedKey {
                 key_id: "key-1".into(),
-                public_key_multibase: wexqs::credential::public_multibase(&key.verifying_key()),
+                public_key_multibase: wexqs::credentials::credential::public_multibase(
+                    &key.verifying_key(),
+                ),
                 trusted: true,
             }],
         );
-        let unsigned = wexqs::credential::status_list(
+        let unsigned = wexqs::credentials::credential::status_list(
             &[3],
             &did,
             "NHS England",
             "https://registry.example",
             "2025-01-01T00:00:00Z",
         );
-        let list = wexqs::credential::sign(
+        let list = wexqs::credentials::credential::sign(
             &unsigned,
             &key,
             &format!("{did}#key-1"),
@@ -184,8 +186,14 @@ fn check_presented(presented: &Value) {
         );
         (document, list)
     });
-    let report =
-        wexqs::verify::check_credential(presented, Some(did), Some(list), &|_| None, now(), None);
+    let report = wexqs::credentials::verify::check_credential(
+        presented,
+        Some(did),
+        Some(list),
+        &|_| None,
+        now(),
+        None,
+    );
     assert_eq!(
         report.verdict == "valid",
         report.checks.iter().all(|c| c.passed),

@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, internal};
 use super::{AppState, parse_number};
-use crate::artefacts;
 use crate::domain::{Award, Level};
+use crate::render::artefacts;
 
 /// Rendered images, keyed by what they were rendered from.
 #[derive(Debug, Default)]
@@ -240,7 +240,7 @@ pub async fn certificate_pdf(
                 .credentials
                 .last()
                 .expect("award_with_credential checked there is one");
-            crate::certificate::certificate_pdf(&award, issued, &url, &verdict)
+            crate::render::certificate::certificate_pdf(&award, issued, &url, &verdict)
                 .map_err(|e| artefacts::ArtefactError::Png(e.to_string()))
         })
         .await?;

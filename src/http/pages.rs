@@ -169,7 +169,7 @@ pub fn iframe_snippet(
     organisation: &str,
     width: u32,
 ) -> String {
-    use crate::escape::markup;
+    use crate::render::escape::markup;
     format!(
         r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
         markup(public_url),
@@ -181,13 +181,13 @@ pub fn iframe_snippet(
 fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
     format!(
         r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
-        crate::escape::markup(public_url)
+        crate::render::escape::markup(public_url)
     )
 }
 
 /// The live status badge, linked to the award's page.
 fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
-    use crate::escape::markup;
+    use crate::render::escape::markup;
     let public = markup(public_url);
     format!(
         r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,
@@ -195,7 +195,7 @@ fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> S
     )
 }
 
-use crate::escape::url_component as encode;
+use crate::render::escape::url_component as encode;
 
 /// A page for a number that is not an award here: unknown (404) or mistyped (400).
 fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {
@@ -591,8 +591,12 @@ pub async fn badge_svg(
     };
     let today = state.registry.today();
     let status = status_as_of(&award, &programme, today).status;
-    let svg =
-        crate::artefacts::status_badge(award.level, status.as_str(), status_words(status), large);
+    let svg = crate::render::artefacts::status_badge(
+        award.level,
+        status.as_str(),
+        status_words(status),
+        large,
+    );
     let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
     let cache = format!(
         "public, max-age={}, stale-while-revalidate=30",
@@ -636,7 +640,7 @@ pub async fn achievement(
         return super::public::achievement(state, path).await;
     }
     let level = super::public::level_in_path(&path)?;
-    let object = crate::credential::achievement(level, &state.public_url);
+    let object = crate::credentials::credential::achievement(level, &state.public_url);
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let page = AchievementPage {
         title: format!("{} award", level.title()),

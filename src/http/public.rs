@@ -356,14 +356,14 @@ pub async fn status_list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if path.as_str() != crate::credential::STATUS_LIST_ID {
+    if path.as_str() != crate::credentials::credential::STATUS_LIST_ID {
         return Err(ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,
             "status_list_not_found",
             format!(
                 "there is no status list {:?}; the registry keeps one, with the id {}",
                 path.as_str(),
-                crate::credential::STATUS_LIST_ID
+                crate::credentials::credential::STATUS_LIST_ID
             ),
         ));
     }
@@ -373,7 +373,7 @@ pub async fn status_list(
     Ok(cached_as(
         &req,
         tag,
-        crate::credential::STATUS_LIST_TTL_MS / 1000,
+        crate::credentials::credential::STATUS_LIST_TTL_MS / 1000,
         "application/vc+ld+json",
         body,
     ))
@@ -388,8 +388,8 @@ pub async fn verify(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::credentials::verify::{PresentedError, RegistryView, check_credential, extract};
     use crate::limits::{MAX_PRESENTED, human_size};
-    use crate::verify::{PresentedError, RegistryView, check_credential, extract};
     let too_large = || {
         ApiError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -421,8 +421,8 @@ pub async fn verify(
         let list = registry
             .status_list()
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        let found =
-            crate::verify::certificate_number_of(&presented).and_then(|n| registry.award(&n));
+        let found = crate::credentials::verify::certificate_number_of(&presented)
+            .and_then(|n| registry.award(&n));
         let programme = registry.programme();
         Ok::<_, PresentedError>(check_credential(
             &presented,
@@ -504,7 +504,7 @@ pub async fn achievement(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let level = level_in_path(&path)?;
-    let body = crate::credential::achievement(level, &state.public_url);
+    let body = crate::credentials::credential::achievement(level, &state.public_url);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header((header::VARY, "Accept"))

@@ -267,7 +267,7 @@ pub struct LogHead {
 
 /// What the log's leaves are: SHA-256(0x00 ‖ payload), the RFC 9162 leaf hash.
 pub fn leaf_hash(payload: &[u8]) -> Vec<u8> {
-    crate::merkle::leaf_hash(payload).to_vec()
+    crate::transparency::merkle::leaf_hash(payload).to_vec()
 }
 
 /// The running hash chain: SHA-256(previous chain hash ‖ leaf hash), from 32 zero bytes.

@@ -219,7 +219,7 @@ macro_rules! shared_sql_store {
                 if stored == size {
                     return Ok(());
                 }
-                let mut tree = $crate::merkle::Tree::new();
+                let mut tree = $crate::transparency::merkle::Tree::new();
                 for row in sqlx::query("SELECT leaf_hash FROM events ORDER BY position")
                     .fetch_all(&self.pool)
                     .await?
@@ -415,7 +415,7 @@ macro_rules! shared_sql_store {
                             let left: [u8; 32] = left.as_slice().try_into().map_err(|_| {
                                 StoreError::Corrupt(format!("tree hash {level}/{} is not 32 bytes", index - 1))
                             })?;
-                            node = $crate::merkle::node_hash(&left, &node);
+                            node = $crate::transparency::merkle::node_hash(&left, &node);
                             level += 1;
                             index >>= 1;
                         }

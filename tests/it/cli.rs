@@ -876,13 +876,13 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
     .await
     .expect("started");
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let key_id = wexqs::keys::key_id(&key);
+    let key_id = wexqs::credentials::keys::key_id(&key);
     registry
         .execute(
             &Actor::cli(),
             C::AddSigningKey {
                 key_id: key_id.clone(),
-                public_key_multibase: wexqs::keys::public_multibase(&key),
+                public_key_multibase: wexqs::credentials::keys::public_multibase(&key),
             },
             None,
         )
@@ -893,7 +893,7 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         key_id,
         key,
         public_url: old.into(),
-        did: wexqs::credential::did_web(old),
+        did: wexqs::credentials::credential::did_web(old),
         keys_dir: None,
     });
     let org = registry.new_organisation_id();
@@ -953,7 +953,7 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
     );
     assert_eq!(
         registry.signing().expect("signing").did,
-        wexqs::credential::did_web(served),
+        wexqs::credentials::credential::did_web(served),
         "and everything signed from now on names it"
     );
     assert_eq!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use wexqs::credential;
+use wexqs::credentials::credential;
 
 use crate::helpers::{Backend, TestApp, spawn_app};
 
@@ -243,14 +243,14 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
     // Rotate: publish a new key, retire the old one, sign with the new one from now on.
     let old = app.registry.signing().expect("signing");
     let new_key = ed25519_dalek::SigningKey::from_bytes(&[200u8; 32]);
-    let new_id = wexqs::keys::key_id(&new_key);
+    let new_id = wexqs::credentials::keys::key_id(&new_key);
     app.registry
         .execute_all(
             &wexqs::service::Actor::cli(),
             vec![
                 wexqs::domain::Command::AddSigningKey {
                     key_id: new_id.clone(),
-                    public_key_multibase: wexqs::keys::public_multibase(&new_key),
+                    public_key_multibase: wexqs::credentials::keys::public_multibase(&new_key),
                 },
                 wexqs::domain::Command::RetireSigningKey {
                     key_id: old.key_id.clone(),
@@ -352,7 +352,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
 
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
     let baked: Value = serde_json::from_str(
-        &wexqs::artefacts::unbake_png(&png)
+        &wexqs::render::artefacts::unbake_png(&png)
             .expect("a PNG")
             .expect("a baked credential"),
     )
@@ -372,7 +372,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
     ));
     assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""));
     let baked_svg: Value = serde_json::from_str(
-        &wexqs::artefacts::unbake_svg(&svg)
+        &wexqs::render::artefacts::unbake_svg(&svg)
             .expect("a readable SVG")
             .expect("a baked credential"),
     )
@@ -408,7 +408,10 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
     );
 
     let plain = bytes(&app, "/achievements/gold/logo.png", "image/png").await;
-    assert_eq!(wexqs::artefacts::unbake_png(&plain).expect("a PNG"), None);
+    assert_eq!(
+        wexqs::render::artefacts::unbake_png(&plain).expect("a PNG"),
+        None
+    );
     assert_eq!(
         app.get("/achievements/platinum/logo.svg").await.status(),
         404
@@ -698,7 +701,7 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
         format!("Signing key: {}", issued.key_id),
         format!(
             "Signature fingerprint: {}",
-            wexqs::certificate::signature_fingerprint(issued)
+            wexqs::render::certificate::signature_fingerprint(issued)
         ),
     ] {
         assert!(
@@ -720,8 +723,10 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
     // The same award, credential and URL give the same bytes.
     let url = format!("{}/verify/{number}", app.base);
     let verdict = wexqs::domain::status_as_of(&award, &programme, app.registry.today());
-    let once = wexqs::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
-    let twice = wexqs::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
+    let once =
+        wexqs::render::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
+    let twice =
+        wexqs::render::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
     assert_eq!(once, twice);
     assert_eq!(once, pdf);
 }
@@ -749,7 +754,7 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
     assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.is_empty())));
     let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     registry.set_signing(wexqs::service::Signing {
-        key_id: wexqs::keys::key_id(&key),
+        key_id: wexqs::credentials::keys::key_id(&key),
         key,
         public_url: "https://registry.example".into(),
         did: credential::did_web("https://registry.example"),

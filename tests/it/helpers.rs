@@ -229,13 +229,13 @@ pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<Test
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
     let key = ed25519_dalek::SigningKey::from_bytes(&[seed as u8; 32]);
-    let key_id = wexqs::keys::key_id(&key);
+    let key_id = wexqs::credentials::keys::key_id(&key);
     registry
         .execute(
             &Actor::cli(),
             wexqs::domain::Command::AddSigningKey {
                 key_id: key_id.clone(),
-                public_key_multibase: wexqs::keys::public_multibase(&key),
+                public_key_multibase: wexqs::credentials::keys::public_multibase(&key),
             },
             None,
         )
@@ -245,7 +245,7 @@ pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<Test
         key_id,
         key,
         public_url: base.clone(),
-        did: wexqs::credential::did_web(&base),
+        did: wexqs::credentials::credential::did_web(&base),
         keys_dir: None,
     });
     let state = AppState::new(registry.clone(), &base).with_rate_limit(rate_limit);

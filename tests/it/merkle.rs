@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use wexqs::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
+use wexqs::transparency::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
 fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -173,21 +173,22 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
         .expect("the vector"),
     )
     .expect("JSON");
-    let (name, key) = wexqs::note::parse_signer_key(v["signer_key"].as_str().expect("a key"))
-        .expect("a signer key");
+    let (name, key) =
+        wexqs::transparency::note::parse_signer_key(v["signer_key"].as_str().expect("a key"))
+            .expect("a signer key");
     let text = v["text"].as_str().expect("text");
-    let signed = wexqs::note::sign(text, &name, &key);
+    let signed = wexqs::transparency::note::sign(text, &name, &key);
     assert_eq!(signed, v["signed_note"].as_str().expect("a note"));
     assert_eq!(
-        wexqs::note::verifier_key(&name, &key.verifying_key()),
+        wexqs::transparency::note::verifier_key(&name, &key.verifying_key()),
         v["verifier_key"].as_str().expect("a key")
     );
     let verifier = v["verifier_key"].as_str().expect("a key");
-    assert_eq!(wexqs::note::open(&signed, verifier), Ok(text));
+    assert_eq!(wexqs::transparency::note::open(&signed, verifier), Ok(text));
     let tampered = signed.replace("cryptography", "cryptographY");
     assert_eq!(
-        wexqs::note::open(&tampered, verifier),
-        Err(wexqs::note::NoteError::BadSignature)
+        wexqs::transparency::note::open(&tampered, verifier),
+        Err(wexqs::transparency::note::NoteError::BadSignature)
     );
 }
 
@@ -227,9 +228,11 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
 
     let key = text(&app, "/v1/log/key").await;
     let note = text(&app, "/v1/log/checkpoint").await;
-    let body = wexqs::note::open(&note, key.trim()).expect("the checkpoint's signature verifies");
-    let (origin, size, root) = wexqs::note::parse_checkpoint(body).expect("a checkpoint");
-    assert_eq!(origin, wexqs::note::origin_for(&app.base));
+    let body = wexqs::transparency::note::open(&note, key.trim())
+        .expect("the checkpoint's signature verifies");
+    let (origin, size, root) =
+        wexqs::transparency::note::parse_checkpoint(body).expect("a checkpoint");
+    assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base));
     assert_eq!(size, second);
 
     let entries: Value =

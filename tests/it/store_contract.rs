@@ -76,7 +76,10 @@ async fn positions_are_dense_and_the_chain_verifies(store: Store) {
     let level1 = store.tree_hashes(1).await.expect("level 1");
     let l0: [u8; 32] = all[0].as_slice().try_into().expect("32 bytes");
     let l1: [u8; 32] = all[1].as_slice().try_into().expect("32 bytes");
-    assert_eq!(level1, vec![wexqs::merkle::node_hash(&l0, &l1).to_vec()]);
+    assert_eq!(
+        level1,
+        vec![wexqs::transparency::merkle::node_hash(&l0, &l1).to_vec()]
+    );
     assert!(store.tree_hashes(2).await.expect("level 2").is_empty());
     let read = store.read(1, 10).await.expect("read");
     assert_eq!(read.len(), 2);

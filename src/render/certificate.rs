@@ -241,7 +241,7 @@ pub fn certificate_pdf(
 ) -> Result<Vec<u8>, CertificateError> {
     let regular = Typeface::load(dejavu::sans::regular())?;
     let bold = Typeface::load(dejavu::sans::bold())?;
-    let logo = crate::artefacts::logo_png(award.level)
+    let logo = crate::render::artefacts::logo_png(award.level)
         .map_err(|e| CertificateError::Logo(e.to_string()))?;
     let logo = krilla::image::Image::from_png(logo.to_vec().into(), true)
         .map_err(CertificateError::Logo)?;

@@ -149,7 +149,7 @@ pub fn baked_svg(level: Level, credential_json: &str) -> String {
         .expect("the logo starts with an <svg …> tag");
     format!(
         "{open} xmlns:openbadges=\"{SVG_NAMESPACE}\">\n<openbadges:credential><![CDATA[{}]]></openbadges:credential>{rest}",
-        crate::escape::json_in_markup(credential_json)
+        crate::render::escape::json_in_markup(credential_json)
     )
 }
 

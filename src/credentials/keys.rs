@@ -26,7 +26,7 @@ pub enum KeyError {
 
 /// The public key as a `Multikey` multibase string (`z6Mk…`).
 pub fn public_multibase(key: &SigningKey) -> String {
-    crate::credential::public_multibase(&key.verifying_key())
+    crate::credentials::credential::public_multibase(&key.verifying_key())
 }
 
 /// A key id derived from the public key, so an id can never name two keys.

@@ -7,8 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::merkle::{Hash, Tree, leaf_hash, verify_consistency};
-use crate::note;
+use crate::transparency::merkle::{Hash, Tree, leaf_hash, verify_consistency};
+use crate::transparency::note;
 
 /// What an auditor remembers between runs: the last checkpoint it accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::artefacts;
-use crate::credential::{self, CredentialError};
+use crate::credentials::credential::{self, CredentialError};
 use crate::domain::{Award, CertificateNumber, Programme, status_as_of};
+use crate::render::artefacts;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
