@@ -734,7 +734,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     "the register already has organisations; the demo loads only into an empty one"
                 );
             }
-            let outcome = crate::demo::load(&registry).await?;
+            let outcome = crate::service::demo::load(&registry).await?;
             println!(
                 "loaded the demo register: {} events, {} awards",
                 outcome.events.len(),
@@ -772,16 +772,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 async fn import_command(signing: SigningArgs, file: &Path) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let rows = match crate::import::parse_csv(&text) {
+    let rows = match crate::service::import::parse_csv(&text) {
         Ok(rows) => rows,
         Err(errors) => return Ok(report_rows(&errors)),
     };
     let registry = signing.registry().await?;
     let progress = bar(rows.len() as u64 * 2, "checking rows");
-    let result = crate::import::import_commands(&registry, &Actor::cli(), rows, None, |n| {
-        progress.set_position(n as u64)
-    })
-    .await;
+    let result =
+        crate::service::import::import_commands(&registry, &Actor::cli(), rows, None, |n| {
+            progress.set_position(n as u64)
+        })
+        .await;
     progress.finish_and_clear();
     match result {
         Ok(outcome) => {
@@ -797,7 +798,7 @@ async fn import_command(signing: SigningArgs, file: &Path) -> anyhow::Result<Exi
     }
 }
 
-fn report_rows(errors: &[crate::import::RowError]) -> ExitCode {
+fn report_rows(errors: &[crate::service::import::RowError]) -> ExitCode {
     for e in errors {
         eprintln!("line {}: {}: {}", e.line, e.code, e.message);
     }
@@ -1288,7 +1289,7 @@ async fn serve_command(
     );
     if demo {
         if registry.with_state(|s| s.organisations.is_empty()) {
-            let outcome = crate::demo::load(&registry).await?;
+            let outcome = crate::service::demo::load(&registry).await?;
             tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
         } else {
             tracing::warn!(

@@ -3,8 +3,8 @@
 //! Codemap (the flow runs top to bottom):
 //! - `cli`: the `wexqs` command line; `main.rs` only calls it.
 //! - `http`: actix-web routes (public, admin), problem+json errors, JSON views.
-//! - `service`: loads state, decides, appends through the batching writer; answers queries.
-//! - `import`, `demo`: whole registers in (CSV import, the sample register).
+//! - `service`: loads state, decides, appends through the batching writer; answers queries;
+//!   `service::import` and `service::demo` load whole registers (CSV import, the sample register).
 //! - `domain`: pure rules: types, events, `decide`, `State::apply`, the verdict.
 //! - `projection`: projection rows as a pure function of the state.
 //! - `store`: the append-only, hash-chained event log on SQLite or PostgreSQL.
@@ -19,10 +19,8 @@
 
 pub mod cli;
 pub mod credentials;
-pub mod demo;
 pub mod domain;
 pub mod http;
-pub mod import;
 pub mod limits;
 pub mod projection;
 pub mod render;

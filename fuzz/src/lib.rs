@@ -129,10 +129,10 @@ pub fn import_csv(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match wexqs::import::parse_csv(text) {
+    match wexqs::service::import::parse_csv(text) {
         Ok(rows) => {
             for (line, row) in rows {
-                if let Err(errors) = wexqs::import::check_row(line, row) {
+                if let Err(errors) = wexqs::service::import::check_row(line, row) {
                     assert!(!errors.is_empty(), "a refused row says why");
                 }
             }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::domain::types::{SCHEME, long_date};
-use crate::domain::{Award, Level};
+use crate::domain::{Award, Level, Standing, State};
 
 pub const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 pub const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
@@ -374,4 +374,31 @@ pub fn did_document(did: &str, keys: &[PublishedKey]) -> Value {
         "verificationMethod": methods,
         "assertionMethod": assertion,
     })
+}
+
+/// What the status list says as of `state`: the indexes of the revoked awards' credentials, and
+/// the day the list is valid from, the day of its latest change: the latest revocation, or, with
+/// none, the first award it could cover.
+pub fn status_list_contents(state: &State) -> (Vec<usize>, NaiveDate) {
+    let revoked_awards = state
+        .awards
+        .values()
+        .filter(|a| a.standing == Standing::Revoked);
+    let revoked: Vec<usize> = revoked_awards
+        .clone()
+        .filter_map(|a| a.status_list_index.as_ref()?.parse().ok())
+        .collect();
+    let latest_revocation = revoked_awards
+        .flat_map(|a| &a.history)
+        .filter_map(|h| match h.change {
+            crate::domain::state::AwardChange::Revoked { on, .. } => Some(on),
+            _ => None,
+        })
+        .max();
+    let first_award = state.awards.values().map(|a| a.awarded_on).min();
+    let since = latest_revocation.or(first_award);
+    (
+        revoked,
+        since.unwrap_or_else(|| NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date")),
+    )
 }

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod calendar;
 pub mod decide;
 pub mod events;
+pub mod search;
 pub mod state;
 pub mod types;
 pub mod verdict;

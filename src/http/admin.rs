@@ -15,7 +15,7 @@ use crate::domain::{
     AwardSource, CertificateNumber, Command, Cycle, Level, Name, OdsCode, OrganisationId,
     OrganisationKind, ProgrammePhase, Reason, Region, status_as_of,
 };
-use crate::import::{ImportRow, import_commands, parse_csv};
+use crate::service::import::{ImportRow, import_commands, parse_csv};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
 
 /// The caller's actor, if its bearer token is valid and its role may do this.
@@ -374,7 +374,7 @@ pub async fn import_awards(
     Ok(replayed(response, &outcome))
 }
 
-fn row_errors(errors: Vec<crate::import::RowError>) -> ApiError {
+fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {
     let first = errors
         .first()
         .map(|e| format!("line {}: {}", e.line, e.message))

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::transparency::merkle::{Hash, Tree, leaf_hash, verify_consistency};
+use crate::transparency::merkle::{Hash, ProofError, Tree, leaf_hash, verify_consistency};
 use crate::transparency::note;
 
 /// What an auditor remembers between runs: the last checkpoint it accepted.
@@ -180,4 +180,18 @@ pub async fn audit(
         }
     }
     Ok(Finding::Consistent { size, root })
+}
+
+/// Whether the tree of `size` with `root` extends the one checkpointed at `last_size` with
+/// `last_root`, by the consistency proof `proof`: checked before a new checkpoint is signed, so
+/// that the log never signs a history that rewrites one it signed before.
+pub fn check_extends(
+    last_size: u64,
+    last_root: &[u8],
+    size: u64,
+    root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    let proof: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
+    verify_consistency(last_size, size, &proof, last_root, root)
 }

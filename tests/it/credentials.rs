@@ -750,7 +750,9 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
     )
     .await
     .expect("started");
-    wexqs::demo::load(&registry).await.expect("the demo");
+    wexqs::service::demo::load(&registry)
+        .await
+        .expect("the demo");
     assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.is_empty())));
     let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     registry.set_signing(wexqs::service::Signing {

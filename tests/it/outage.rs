@@ -696,7 +696,7 @@ async fn the_register_search_from_memory_equals_the_sql_search(backend: Backend)
     )
     .await
     .expect("a registry");
-    wexqs::demo::load(&registry)
+    wexqs::service::demo::load(&registry)
         .await
         .expect("the demo register");
     let (_, awards) = store.projections().await.expect("rows");

@@ -10,7 +10,7 @@ const README: &str = include_str!("../../README.md");
 fn demo_state(today: &str) -> State {
     let ctx = Context { today: date(today) };
     let mut state = State::default();
-    for command in wexqs::demo::commands() {
+    for command in wexqs::service::demo::commands() {
         for event in decide(&state, command, &ctx).expect("the demo is accepted") {
             let position = state.size;
             state.apply(position, &event);

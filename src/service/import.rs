@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::types::search_key;
 use crate::domain::{
     AwardSource, Command, Level, Name, OdsCode, OrganisationId, OrganisationKind, Region,
 };
-use crate::service::{Actor, Idempotency, Outcome, Registry, ServiceError};
 
 /// One award to import. CSV header: `organisation_name,ods_code,region,kind,level,awarded_on,issuer_name`
 /// (`ods_code`, `kind` and `issuer_name` may be empty).

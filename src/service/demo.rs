@@ -6,11 +6,11 @@
 use chrono::{Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 
+use super::{Actor, Outcome, Registry, ServiceError};
 use crate::domain::{
     AwardSource, CertificateNumber, Command, Level, OdsCode, OrganisationId, OrganisationKind,
     Region,
 };
-use crate::service::{Actor, Outcome, Registry, ServiceError};
 
 const SEED: u64 = 20_251_205;
 

@@ -1,0 +1,117 @@
+//! The registry's background duties: follow the log (appends by other instances), sign
+//! checkpoints, record passed expiries, and keep track of whether the database answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Actor, Registry, ServiceError};
+use crate::domain::{CertificateNumber, Command};
+use crate::store::{EventStore, StoreError};
+
+impl Registry {
+    /// Records, as events, the expiries that have passed but are not yet in the log. Statuses do
+    /// not depend on this having run.
+    pub async fn expire_due(&self) -> Result<usize, ServiceError> {
+        self.catch_up().await?;
+        let today = self.today();
+        let due: Vec<CertificateNumber> = self.read_cache(|c| {
+            c.state
+                .awards
+                .values()
+                .filter(|a| {
+                    !a.expiry_recorded
+                        && matches!(
+                            a.standing,
+                            crate::domain::Standing::Active | crate::domain::Standing::Suspended
+                        )
+                        && a.expires_on() <= today
+                })
+                .map(|a| a.certificate_number.clone())
+                .collect()
+        });
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let count = due.len();
+        let commands = due
+            .into_iter()
+            .map(|certificate_number| Command::RecordExpiry { certificate_number })
+            .collect();
+        self.execute_all(&Actor::system(), commands, None).await?;
+        Ok(count)
+    }
+}
+
+impl Registry {
+    /// Records what the database's latest answer said about its availability, and logs when an
+    /// outage begins and ends (once each, not at every look).
+    pub fn note_database(&self, error: Option<&StoreError>) {
+        let now = error.and_then(StoreError::outage);
+        let mut outage = self
+            .outage
+            .lock()
+            .expect("the outage lock is never poisoned");
+        match (*outage, now, error) {
+            (None, Some(o), Some(e)) => tracing::warn!(
+                reason = o.as_str(),
+                error = %e,
+                "the database is unavailable: answering reads from memory and refusing writes \
+                 with 503 until it is back"
+            ),
+            (Some(_), None, None) => tracing::info!("the database is back"),
+            _ => {}
+        }
+        // Another kind of error says nothing about availability either way.
+        if error.is_none() || now.is_some() {
+            *outage = now;
+        }
+    }
+
+    /// The outage the database is in, as last seen (`None`: it answered).
+    pub fn outage(&self) -> Option<crate::store::Outage> {
+        *self
+            .outage
+            .lock()
+            .expect("the outage lock is never poisoned")
+    }
+}
+
+/// Runs the registry's background duties until the process stops: follow the log (appends by
+/// other instances) and record passed expiries.
+pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
+    let tail = registry.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(poll);
+        loop {
+            tick.tick().await;
+            let head = tail.store.head().await;
+            tail.note_database(head.as_ref().err());
+            match head {
+                Ok(head) if head.size > tail.size() => {
+                    if let Err(e) = tail.catch_up().await {
+                        tracing::warn!(error = %e, "could not follow the log");
+                    }
+                    tail.refresh_signing();
+                }
+                Ok(_) => {}
+                // Said once, when it began.
+                Err(e) if e.outage().is_some() => continue,
+                Err(e) => tracing::warn!(error = %e, "could not read the log head"),
+            }
+            if let Err(e) = tail.checkpoint().await {
+                tracing::error!(error = %e, "could not sign a checkpoint");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(expiry_every);
+        loop {
+            tick.tick().await;
+            match registry.expire_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("recorded {n} passed expiries"),
+                Err(e) => tracing::warn!(error = %e, "could not record passed expiries"),
+            }
+        }
+    });
+}

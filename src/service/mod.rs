@@ -1,0 +1,368 @@
+//! The service: the only place that loads state, decides and appends. It keeps the folded state
+//! in memory (tailing the log, so several instances can share one database), hands appends to a
+//! batching writer, and answers the public queries. HTTP handlers and CLI commands are thin
+//! adapters over it.
+//!
+//! `Registry` is defined here with what every concern shares (the clock, the random source, the
+//! in-memory cache and `catch_up`); its other `impl` blocks live by concern: `writer` (decide and
+//! append), `queries` (named reads), `tokens`, `idempotency`, `signing` (credentials, did.json,
+//! the status list), `transparency` (tree, proofs, checkpoints), `background` (tailing, expiries,
+//! the database's availability). `import` and `demo` load whole registers through it.
+
+pub mod background;
+pub mod demo;
+pub mod idempotency;
+pub mod import;
+pub mod queries;
+pub mod signing;
+pub mod tokens;
+pub mod transparency;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Europe::London;
+use rand::{Rng, RngCore, SeedableRng};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::domain::calendar::Calendar;
+use crate::domain::{CertificateNumber, DomainError, Event, State};
+use crate::store::{AwardRow, EventStore, Store, StoreError, StoredEvent};
+
+pub use background::spawn_background;
+pub use idempotency::{Idempotency, request_hash};
+pub use signing::Signing;
+pub use writer::{WriterStats, replay};
+
+use signing::SignedStatusList;
+use writer::{Job, writer_loop};
+
+/// Where the time comes from: the system clock in production, a fixed one in tests.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that says what it is told.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    pub fn new(now: DateTime<Utc>) -> FixedClock {
+        FixedClock(Mutex::new(now))
+    }
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.0.lock().expect("the clock's lock is never poisoned") = now;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("the clock's lock is never poisoned")
+    }
+}
+
+/// The UK calendar day of an instant: statuses flip at local midnight.
+pub fn uk_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&London).date_naive()
+}
+
+/// The roles an API token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Reviewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reviewer" => Some(Role::Reviewer),
+            _ => None,
+        }
+    }
+}
+
+/// Who did something: recorded with every event they cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `token:ID` for an API token, `cli` for the command line, `system` for the registry itself.
+    pub id: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor {
+            id: "system".into(),
+            role: Role::Admin,
+        }
+    }
+    pub fn cli() -> Actor {
+        Actor {
+            id: "cli".into(),
+            role: Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("row {line}: {message}")]
+    Row {
+        line: usize,
+        code: &'static str,
+        message: String,
+    },
+    #[error("someone else changed the same record at the same moment; read it again and retry")]
+    Conflict,
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the token is missing, unknown or revoked")]
+    Unauthenticated,
+    #[error("this token's role ({0}) may not do this")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => ServiceError::Conflict,
+            StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// What an append produced: the stored events and the domain events they carry.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub events: Vec<(StoredEvent, Event)>,
+    pub replayed: bool,
+}
+
+impl Outcome {
+    /// The certificate numbers of the awards this outcome issued.
+    pub fn issued(&self) -> Vec<CertificateNumber> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::AwardIssued {
+                    certificate_number, ..
+                } => Some(certificate_number.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    pub fn last_position(&self) -> Option<u64> {
+        self.events.last().map(|(s, _)| s.position)
+    }
+}
+
+struct Cache {
+    state: State,
+    versions: HashMap<String, i64>,
+    /// The Merkle tree over every event's leaf hash, in position order.
+    tree: crate::transparency::merkle::Tree,
+}
+
+/// The registry service.
+pub struct Registry {
+    store: Store,
+    writer: mpsc::Sender<Job>,
+    cache: RwLock<Cache>,
+    catch_up_lock: tokio::sync::Mutex<()>,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<Box<dyn RngCore + Send>>,
+    stats: Arc<WriterStats>,
+    signing: RwLock<Option<Signing>>,
+    status_list_cache: Mutex<Option<SignedStatusList>>,
+    /// The latest signed checkpoint known, served from memory so that an auditor gets it while
+    /// the database is away.
+    latest_checkpoint: RwLock<Option<crate::store::Checkpoint>>,
+    /// The register's award rows in the register's order, as of a log size: built from the
+    /// state when the log has moved, so that a search needs no database.
+    register: Mutex<Option<(u64, Arc<Vec<AwardRow>>)>>,
+    /// What the database's last answer said: `Some` while it is unavailable (for logs that
+    /// say so once, not every second, and for the readiness check).
+    outage: Mutex<Option<crate::store::Outage>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Starts the service on `store`: replays the log into memory and starts the batching writer.
+    /// A registry whose log is empty first records the programme's calendar.
+    pub async fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        rng: Box<dyn RngCore + Send>,
+        calendar: &Calendar,
+    ) -> Result<Arc<Registry>, ServiceError> {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(writer_loop(store.clone(), rx, stats.clone()));
+        let registry = Arc::new(Registry {
+            store,
+            writer: tx,
+            cache: RwLock::new(Cache {
+                state: State::default(),
+                versions: HashMap::new(),
+                tree: crate::transparency::merkle::Tree::new(),
+            }),
+            catch_up_lock: tokio::sync::Mutex::new(()),
+            clock,
+            rng: Mutex::new(rng),
+            stats,
+            signing: RwLock::new(None),
+            status_list_cache: Mutex::new(None),
+            latest_checkpoint: RwLock::new(None),
+            register: Mutex::new(None),
+            outage: Mutex::new(None),
+        });
+        registry.catch_up().await?;
+        *registry.latest_checkpoint.write().expect("never poisoned") =
+            registry.store.checkpoints().await?.pop();
+        if registry.size() == 0 {
+            let commands = calendar.commands_on(registry.today());
+            if !commands.is_empty() {
+                match registry.execute_all(&Actor::system(), commands, None).await {
+                    Ok(_) => tracing::info!("new registry: recorded the programme calendar"),
+                    // Another instance starting on the same database recorded it first.
+                    Err(ServiceError::Conflict) => registry.catch_up().await?,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How the writer has batched appends so far.
+    pub fn writer_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.stats.transactions.load(Relaxed),
+            self.stats.appends.load(Relaxed),
+        )
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date in the UK.
+    pub fn today(&self) -> NaiveDate {
+        uk_date(self.clock.now())
+    }
+
+    /// How many events the in-memory state has applied.
+    pub fn size(&self) -> u64 {
+        self.read_cache(|c| c.state.size)
+    }
+
+    fn read_cache<T>(&self, f: impl FnOnce(&Cache) -> T) -> T {
+        f(&self.cache.read().expect("the cache lock is never poisoned"))
+    }
+
+    /// Applies to the in-memory state every event appended since it last looked.
+    pub async fn catch_up(&self) -> Result<(), ServiceError> {
+        let _one_at_a_time = self.catch_up_lock.lock().await;
+        loop {
+            let from = self.size();
+            let page = self.store.read(from, 2_000).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let decoded = page
+                .iter()
+                .map(|e| e.envelope().map(|env| (e, env.event)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut cache = self
+                .cache
+                .write()
+                .expect("the cache lock is never poisoned");
+            for (stored, event) in decoded {
+                let leaf: crate::transparency::merkle::Hash =
+                    stored.leaf_hash.as_slice().try_into().map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "the leaf hash at {} is not 32 bytes",
+                            stored.position
+                        ))
+                    })?;
+                cache.tree.push(leaf);
+                cache.state.apply(stored.position, &event);
+                cache
+                    .versions
+                    .insert(stored.stream_id.clone(), stored.stream_version);
+            }
+        }
+    }
+
+    fn random_uuid(&self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        self.rng
+            .lock()
+            .expect("the random source's lock is never poisoned")
+            .fill_bytes(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    /// A fresh certificate number (75 random bits).
+    pub fn new_certificate_number(&self) -> CertificateNumber {
+        let random: u128 = self
+            .rng
+            .lock()
+            .expect("the random source's lock is never poisoned")
+            .r#gen();
+        CertificateNumber::from_random(random)
+    }
+
+    pub fn new_organisation_id(&self) -> crate::domain::OrganisationId {
+        crate::domain::OrganisationId(self.random_uuid())
+    }
+}
+
+/// A random source seeded from the operating system.
+pub fn os_rng() -> Box<dyn RngCore + Send> {
+    Box::new(rand::rngs::StdRng::from_entropy())
+}
+
+/// A random source with a fixed seed, for the demo register and tests.
+pub fn seeded_rng(seed: u64) -> Box<dyn RngCore + Send> {
+    Box::new(rand::rngs::StdRng::seed_from_u64(seed))
+}

@@ -1,0 +1,121 @@
+//! Named reads, all from memory so they go on while the database is away: an award, its verdict
+//! on a date, the programme, a page of the register, the log's events, and the forgiving
+//! look-ups (`domain::search`) for a mistyped number or name.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::{Registry, ServiceError};
+use crate::domain::{
+    Award, CertificateNumber, Programme, State, Status, Verdict, search, status_as_of,
+};
+use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
+
+impl Registry {
+    pub fn award(&self, number: &CertificateNumber) -> Option<(Award, Programme)> {
+        self.read_cache(|c| {
+            c.state
+                .awards
+                .get(number)
+                .map(|a| (a.clone(), c.state.programme.clone()))
+        })
+    }
+
+    /// The verdict on an award as of a date (today when absent).
+    pub fn verification(
+        &self,
+        number: &CertificateNumber,
+        at: Option<NaiveDate>,
+    ) -> Option<(Award, Verdict)> {
+        let date = at.unwrap_or_else(|| self.today());
+        self.read_cache(|c| {
+            c.state.awards.get(number).map(|a| {
+                let verdict = status_as_of(a, &c.state.programme, date);
+                (a.clone(), verdict)
+            })
+        })
+    }
+
+    pub fn programme(&self) -> Programme {
+        self.read_cache(|c| c.state.programme.clone())
+    }
+
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        self.read_cache(|c| f(&c.state))
+    }
+
+    /// A page of the register with each award's status today, from memory: the register stays
+    /// searchable while the database is away. The same matches, order and pages as the
+    /// projection tables give (`EventStore::search`; a test holds the two together).
+    pub fn search(&self, query: RegisterQuery) -> (Vec<(AwardRow, Status)>, u64) {
+        let rows = self.register_rows();
+        let matching: Vec<&AwardRow> = rows.iter().filter(|r| query.matches(r)).collect();
+        let total = matching.len() as u64;
+        let today = self.today();
+        let page = self.read_cache(|c| {
+            matching
+                .into_iter()
+                .skip(query.offset as usize)
+                .take(query.limit as usize)
+                .filter_map(|row| {
+                    let number: CertificateNumber = row.certificate_number.parse().ok()?;
+                    let award = c.state.awards.get(&number)?;
+                    let status = status_as_of(award, &c.state.programme, today).status;
+                    Some((row.clone(), status))
+                })
+                .collect()
+        });
+        (page, total)
+    }
+
+    /// Every award's projection row in the register's order, rebuilt when the log has moved.
+    fn register_rows(&self) -> Arc<Vec<AwardRow>> {
+        let mut kept = self
+            .register
+            .lock()
+            .expect("the register's lock is never poisoned");
+        let size = self.size();
+        if let Some((at, rows)) = kept.as_ref()
+            && *at == size
+        {
+            return rows.clone();
+        }
+        let (at, rows) = self.read_cache(|c| {
+            let mut rows: Vec<AwardRow> = c
+                .state
+                .awards
+                .values()
+                .map(crate::projection::award_row)
+                .collect();
+            rows.sort_by(crate::store::register_order);
+            (c.state.size, Arc::new(rows))
+        });
+        *kept = Some((at, rows.clone()));
+        rows
+    }
+
+    pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
+        use crate::limits::MAX_POSITION;
+        if from > MAX_POSITION {
+            return Err(ServiceError::Invalid {
+                code: "position_out_of_range",
+                message: format!("a log position is 0 to {MAX_POSITION}; {from} is not"),
+            });
+        }
+        Ok(self.store.read(from, limit).await?)
+    }
+
+    /// Awards in the register one slip away from `input`: one character changed, or two
+    /// neighbours swapped. For a number whose check character does not match.
+    pub fn near_misses(&self, input: &str) -> Vec<(String, String)> {
+        let candidates = search::near_miss_candidates(input);
+        self.read_cache(|c| search::registered(&c.state, &candidates))
+    }
+
+    /// Awards whose organisation's name matches `query` allowing a slip in each word (one
+    /// wrong letter in a short word, two in a long one): for a search with no exact match.
+    pub fn fuzzy_matches(&self, query: &str, limit: usize) -> Vec<(String, String)> {
+        self.read_cache(|c| search::fuzzy_matches(&c.state, query, limit))
+    }
+}

@@ -1,0 +1,346 @@
+//! Signing: the key in use (following rotations by other processes), the credentials the
+//! events of an append call for, credentials for awards that have none, the did:web document
+//! and the signed status list. What goes into a credential or the list is the pure
+//! `credentials` module's; this file decides when and with which key.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::Rng;
+
+use super::{Registry, ServiceError};
+use crate::domain::{CertificateNumber, Event, State};
+use crate::store::{AppendRequest, NewEvent};
+
+/// The key the registry signs with, and the names it signs under.
+#[derive(Clone)]
+pub struct Signing {
+    pub key_id: String,
+    pub key: ed25519_dalek::SigningKey,
+    /// The base URL credentials name (ids, status list, achievements).
+    pub public_url: String,
+    /// The issuer's did:web.
+    pub did: String,
+    /// Where the keys live, to load the next active key after a rotation by another process.
+    pub keys_dir: Option<std::path::PathBuf>,
+}
+
+impl fmt::Debug for Signing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the private key.
+        f.debug_struct("Signing")
+            .field("key_id", &self.key_id)
+            .field("did", &self.did)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The signed status list as last built: (log size, key id, JSON bytes).
+pub(super) type SignedStatusList = (u64, String, Arc<Vec<u8>>);
+
+impl Registry {
+    /// Signs new credentials with `signing` from now on.
+    pub fn set_signing(&self, signing: Signing) {
+        *self
+            .signing
+            .write()
+            .expect("the signing lock is never poisoned") = Some(signing);
+    }
+
+    /// Follows a key rotation recorded by another process: when the log's active key is not the
+    /// one in use, loads it from the keys folder. Returns whether the key changed.
+    pub fn refresh_signing(&self) -> bool {
+        let Some(current) = self.signing() else {
+            return false;
+        };
+        let active = self.read_cache(|c| c.state.active_key().map(|k| k.key_id.clone()));
+        let Some(active) = active.filter(|id| *id != current.key_id) else {
+            return false;
+        };
+        let Some(dir) = current.keys_dir.as_deref() else {
+            return false;
+        };
+        match crate::credentials::keys::load(&crate::credentials::keys::path_of(dir, &active)) {
+            Ok(key) => {
+                tracing::info!(key_id = %active, "signing with the newly active key");
+                self.set_signing(Signing {
+                    key_id: active,
+                    key,
+                    ..current
+                });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(key_id = %active, error = %e, "cannot load the newly active key");
+                false
+            }
+        }
+    }
+
+    /// The key in use, signing for the address the log records (which every process follows,
+    /// so that a change made by another process is signed for at once).
+    pub fn signing(&self) -> Option<Signing> {
+        let recorded = self.read_cache(|c| c.state.public_url.clone());
+        self.signing_for(recorded.as_ref())
+    }
+
+    /// The key in use, signing for `recorded` when the log records an address.
+    pub(super) fn signing_for(
+        &self,
+        recorded: Option<&crate::domain::PublicUrl>,
+    ) -> Option<Signing> {
+        let mut signing = self
+            .signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()?;
+        if let Some(url) = recorded
+            && url.as_str() != signing.public_url
+        {
+            signing.public_url = url.to_string();
+            signing.did = crate::credentials::credential::did_web(url.as_str());
+        }
+        Some(signing)
+    }
+
+    /// The awards whose credentials `events` make: an award issued or amended, and, when the
+    /// registry's address is recorded, every award whose credential names another address
+    /// (re-signed for the recorded one: after a move, or on a log from before addresses were
+    /// recorded, whose commands signed for a default; the copies issued before keep theirs).
+    pub(super) fn credentials_called_for(events: &[Event], post: &State) -> Vec<CertificateNumber> {
+        let recorded = events.iter().rev().find_map(|e| match e {
+            Event::RegistryAddressRecorded { public_url, .. } => Some(public_url.as_str()),
+            _ => None,
+        });
+        let mut numbers: Vec<CertificateNumber> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::AwardIssued {
+                    certificate_number, ..
+                }
+                | Event::AwardAmended {
+                    certificate_number, ..
+                } => Some(certificate_number.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(url) = recorded {
+            numbers.extend(
+                post.awards
+                    .values()
+                    .filter(|a| {
+                        a.credentials.last().is_some_and(|c| {
+                            c.credential
+                                .get("issuer")
+                                .and_then(|i| i.get("url"))
+                                .and_then(serde_json::Value::as_str)
+                                != Some(url)
+                        })
+                    })
+                    .map(|a| a.certificate_number.clone()),
+            );
+            let mut seen = std::collections::HashSet::new();
+            numbers.retain(|n| seen.insert(n.clone()));
+        }
+        numbers
+    }
+
+    /// Newly signed credentials for the awards `numbers`, as they stand in `post` (the state
+    /// after the events that call for them), applied to `post`. None without a signing key.
+    pub(super) fn sign_credentials(
+        &self,
+        before: &State,
+        post: &mut State,
+        numbers: Vec<CertificateNumber>,
+        now: DateTime<Utc>,
+    ) -> Vec<Event> {
+        // The address as of these events: a change in the same append is signed for already.
+        let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
+            return Vec::new();
+        };
+        if numbers.is_empty() {
+            return Vec::new();
+        }
+        let mut used: std::collections::HashSet<String> = before
+            .awards
+            .values()
+            .filter_map(|a| a.status_list_index.clone())
+            .collect();
+        let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut out = Vec::new();
+        for number in numbers {
+            let Some(award) = post.awards.get(&number) else {
+                continue;
+            };
+            let index = award.status_list_index.clone().unwrap_or_else(|| {
+                loop {
+                    let candidate = self
+                        .rng
+                        .lock()
+                        .expect("the random source's lock is never poisoned")
+                        .gen_range(0..crate::credentials::credential::STATUS_LIST_SIZE)
+                        .to_string();
+                    if used.insert(candidate.clone()) {
+                        break candidate;
+                    }
+                }
+            });
+            let unsigned = crate::credentials::credential::open_badge(
+                award,
+                award.credentials.len() as u64 + 1,
+                &index,
+                &signing.did,
+                &signing.public_url,
+            );
+            let credential = crate::credentials::credential::sign(
+                &unsigned,
+                &signing.key,
+                &format!("{}#{}", signing.did, signing.key_id),
+                &created,
+            );
+            let event = Event::CredentialIssued {
+                certificate_number: number,
+                organisation_id: award.organisation_id,
+                key_id: signing.key_id.clone(),
+                status_list_index: index,
+                credential,
+            };
+            post.apply(post.size, &event);
+            out.push(event);
+        }
+        out
+    }
+
+    /// Issues a credential for every award that has none (after a signing key is first set up).
+    pub async fn issue_missing_credentials(&self) -> Result<usize, ServiceError> {
+        if self.signing().is_none() {
+            return Ok(0);
+        }
+        self.catch_up().await?;
+        let now = self.now();
+        let request = {
+            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let missing: Vec<CertificateNumber> = cache
+                .state
+                .awards
+                .values()
+                .filter(|a| a.credentials.is_empty())
+                .map(|a| a.certificate_number.clone())
+                .collect();
+            if missing.is_empty() {
+                return Ok(0);
+            }
+            let mut post = cache.state.clone();
+            let events = self.sign_credentials(&cache.state, &mut post, missing, now);
+            let streams: Vec<String> = events.iter().map(Event::stream).collect();
+            let expected = streams
+                .into_iter()
+                .map(|s| {
+                    let v = cache.versions.get(&s).copied();
+                    (s, v)
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .collect();
+            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+            AppendRequest {
+                events: events
+                    .into_iter()
+                    .map(|e| {
+                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), "system".into())
+                    })
+                    .collect(),
+                expected,
+                idempotency: None,
+                writes: Vec::new(),
+            }
+        };
+        let count = request.events.len();
+        self.append(request).await?;
+        self.catch_up().await?;
+        Ok(count)
+    }
+
+    /// When a key was revoked as compromised, if it was.
+    pub fn key_revoked_since(&self, key_id: &str) -> Option<DateTime<Utc>> {
+        self.read_cache(|c| {
+            c.state
+                .keys
+                .iter()
+                .find(|k| k.key_id == key_id)
+                .and_then(|k| k.revoked_since.as_deref())
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        })
+    }
+
+    /// A number that changes whenever the keys do (for the did.json ETag).
+    pub fn keys_version(&self) -> String {
+        self.read_cache(|c| {
+            let revoked = c
+                .state
+                .keys
+                .iter()
+                .filter(|k| k.revoked_since.is_some())
+                .count();
+            format!("{}-{revoked}", c.state.keys.len())
+        })
+    }
+
+    /// The did:web document of the registry's keys.
+    pub fn did_document(&self) -> Option<serde_json::Value> {
+        let signing = self.signing()?;
+        let keys = self.read_cache(|c| {
+            c.state
+                .keys
+                .iter()
+                .map(|k| crate::credentials::credential::PublishedKey {
+                    key_id: k.key_id.clone(),
+                    public_key_multibase: k.public_key_multibase.clone(),
+                    trusted: k.revoked_since.is_none(),
+                })
+                .collect::<Vec<_>>()
+        });
+        Some(crate::credentials::credential::did_document(
+            &signing.did,
+            &keys,
+        ))
+    }
+
+    /// The signed revocation status list, as JSON bytes (cached until the log or the key moves).
+    pub fn status_list(&self) -> Option<Arc<Vec<u8>>> {
+        let signing = self.signing()?;
+        let size = self.size();
+        let mut cache = self
+            .status_list_cache
+            .lock()
+            .expect("the status list cache lock is never poisoned");
+        if let Some((s, k, bytes)) = cache.as_ref()
+            && *s == size
+            && *k == signing.key_id
+        {
+            return Some(bytes.clone());
+        }
+        let (revoked, valid_from) =
+            self.read_cache(|c| crate::credentials::credential::status_list_contents(&c.state));
+        let valid_from = crate::credentials::credential::uk_midnight(valid_from);
+        let issuer = crate::domain::types::issuer_name_on(self.today());
+        let unsigned = crate::credentials::credential::status_list(
+            &revoked,
+            &signing.did,
+            issuer,
+            &signing.public_url,
+            &valid_from,
+        );
+        let signed = crate::credentials::credential::sign(
+            &unsigned,
+            &signing.key,
+            &format!("{}#{}", signing.did, signing.key_id),
+            &valid_from,
+        );
+        let bytes = Arc::new(serde_json::to_vec(&signed).expect("JSON serialises"));
+        *cache = Some((size, signing.key_id.clone(), bytes.clone()));
+        Some(bytes)
+    }
+}

@@ -1,0 +1,118 @@
+//! The transparency log as the service keeps it: the Merkle tree over every event in memory,
+//! its roots and proofs, and signing a checkpoint of it (only once the new tree is checked
+//! consistent with the last checkpoint: `transparency::audit::check_extends`).
+
+use chrono::SecondsFormat;
+
+use super::{Registry, ServiceError};
+use crate::store::{EventStore, StoreError};
+
+impl Registry {
+    /// The log's origin, its note verifier key, and the key that signs its checkpoints.
+    pub(super) fn log_signer(&self) -> Option<(String, String, ed25519_dalek::SigningKey)> {
+        let signing = self.signing()?;
+        let origin = crate::transparency::note::origin_for(&signing.public_url);
+        let verifier =
+            crate::transparency::note::verifier_key(&origin, &signing.key.verifying_key());
+        Some((origin, verifier, signing.key))
+    }
+
+    /// The latest signed checkpoint this instance knows: (size, root).
+    pub fn latest_checkpoint(&self) -> Option<(u64, crate::transparency::merkle::Hash)> {
+        let latest = self.latest_checkpoint.read().expect("never poisoned");
+        let latest = latest.as_ref()?;
+        Some((latest.size, latest.root.as_slice().try_into().ok()?))
+    }
+
+    /// The latest signed checkpoint this instance knows, as its signed note.
+    pub fn latest_checkpoint_note(&self) -> Option<String> {
+        let latest = self.latest_checkpoint.read().expect("never poisoned");
+        latest.as_ref().map(|c| c.note.clone())
+    }
+
+    /// The note verifier key auditors check checkpoints with.
+    pub fn log_verifier_key(&self) -> Option<String> {
+        self.log_signer().map(|(_, v, _)| v)
+    }
+
+    /// The root of the tree at `size`, if the log is that long.
+    pub fn tree_root(&self, size: u64) -> Option<crate::transparency::merkle::Hash> {
+        self.read_cache(|c| c.tree.root(size))
+    }
+
+    /// The leaf hash at `index`, from memory.
+    pub fn leaf_hash(&self, index: u64) -> Option<crate::transparency::merkle::Hash> {
+        self.read_cache(|c| c.tree.level(0).get(usize::try_from(index).ok()?).copied())
+    }
+
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Option<Vec<crate::transparency::merkle::Hash>> {
+        self.read_cache(|c| c.tree.inclusion_proof(index, size))
+    }
+
+    pub fn consistency_proof(
+        &self,
+        first: u64,
+        size: u64,
+    ) -> Option<Vec<crate::transparency::merkle::Hash>> {
+        self.read_cache(|c| c.tree.consistency_proof(first, size))
+    }
+
+    /// Signs a checkpoint of the tree as it now is, if it grew since the last one; the new one
+    /// is signed only after it is checked consistent with the last. Returns the new size.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, ServiceError> {
+        let Some((origin, _, key)) = self.log_signer() else {
+            return Ok(None);
+        };
+        self.catch_up().await?;
+        let last = self.store.checkpoints().await?.pop();
+        if let Some(l) = &last {
+            // Another instance may have signed a later one.
+            *self.latest_checkpoint.write().expect("never poisoned") = Some(l.clone());
+        }
+        let (size, root, proof) = self.read_cache(|c| {
+            let size = c.tree.size();
+            let proof = last
+                .as_ref()
+                .filter(|l| l.size > 0 && l.size <= size)
+                .and_then(|l| c.tree.consistency_proof(l.size, size));
+            (size, c.tree.root(size), proof)
+        });
+        let Some(root) = root else { return Ok(None) };
+        if size == 0 || last.as_ref().is_some_and(|l| l.size >= size) {
+            return Ok(None);
+        }
+        if let Some(last) = &last {
+            crate::transparency::audit::check_extends(
+                last.size,
+                &last.root,
+                size,
+                &root,
+                &proof.unwrap_or_default(),
+            )
+            .map_err(|e| {
+                ServiceError::Store(StoreError::Corrupt(format!(
+                    "the tree at {size} is not consistent with the checkpoint at {}: {e}; refusing to sign",
+                    last.size
+                )))
+            })?;
+        }
+        let note = crate::transparency::note::sign(
+            &crate::transparency::note::checkpoint_body(&origin, size, &root),
+            &origin,
+            &key,
+        );
+        let signed = crate::store::Checkpoint {
+            size,
+            root: root.to_vec(),
+            note,
+            signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        self.store.save_checkpoint(&signed).await?;
+        *self.latest_checkpoint.write().expect("never poisoned") = Some(signed);
+        Ok(Some(size))
+    }
+}

@@ -1,0 +1,304 @@
+//! Deciding and appending: commands are decided against the in-memory state (each seeing the
+//! ones before), their credentials signed, and the append handed to the batching writer, which
+//! commits whatever appends are waiting in one transaction. Also the dry run (decide, append
+//! nothing) and the rebuild of the projection tables from a replay of the log.
+
+use std::sync::Arc;
+
+use chrono::SecondsFormat;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
+use crate::domain::{Command, Context, DomainError, Event, State, decide, streams_read};
+use crate::projection::{all_rows, scratch_for, writes_for};
+use crate::store::{
+    AppendRequest, Appended, EventStore, IdempotencyRecord, NewEvent, Store, StoreError, Write,
+};
+
+pub(super) type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
+
+/// How the batching writer has grouped appends: transactions committed and appends in them.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub transactions: std::sync::atomic::AtomicU64,
+    pub appends: std::sync::atomic::AtomicU64,
+}
+
+/// The most appends the writer puts in one transaction.
+const MAX_BATCH: usize = 256;
+
+impl Registry {
+    /// Decides one command and appends its events.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        command: Command,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, ServiceError> {
+        self.execute_all(actor, vec![command], idempotency).await
+    }
+
+    /// Decides the commands in order, each seeing the ones before, and appends all their events
+    /// at once, or nothing if any is refused.
+    pub async fn execute_all(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, ServiceError> {
+        self.execute_each(actor, commands, idempotency, |_| {})
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// Like `execute_all`, reporting progress and which command (by index) was refused.
+    pub async fn execute_each(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Outcome, (usize, ServiceError)> {
+        if let Some(idem) = &idempotency
+            && let Some(outcome) = self
+                .recorded_outcome(&actor.id, idem)
+                .await
+                .map_err(|e| (0, e))?
+        {
+            return Ok(outcome);
+        }
+        self.catch_up().await.map_err(|e| (0, e))?;
+        self.refresh_signing();
+        let request = {
+            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let ctx = Context {
+                today: self.today(),
+            };
+            let mut streams: Vec<String> = Vec::new();
+            let mut events: Vec<Event> = Vec::new();
+            let now = self.now();
+            let mut post = if commands.len() == 1 {
+                let command = commands.into_iter().next().expect("one command");
+                streams.extend(streams_read(&command, &cache.state));
+                events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
+                // Recording the address may re-sign any award's credential: the whole state.
+                let moves = events
+                    .iter()
+                    .any(|e| matches!(e, Event::RegistryAddressRecorded { .. }));
+                let mut scratch = if moves {
+                    cache.state.clone()
+                } else {
+                    scratch_for(&cache.state, &events)
+                };
+                for e in &events {
+                    scratch.apply(scratch.size, e);
+                }
+                progress(1);
+                scratch
+            } else {
+                let mut state = cache.state.clone();
+                for (index, command) in commands.into_iter().enumerate() {
+                    for s in streams_read(&command, &state) {
+                        if !streams.contains(&s) {
+                            streams.push(s);
+                        }
+                    }
+                    let decided = decide(&state, command, &ctx).map_err(|e| (index, e.into()))?;
+                    for e in &decided {
+                        state.apply(state.size, e);
+                    }
+                    events.extend(decided);
+                    progress(index + 1);
+                }
+                state
+            };
+            let called_for = Self::credentials_called_for(&events, &post);
+            let credentials = self.sign_credentials(&cache.state, &mut post, called_for, now);
+            events.extend(credentials);
+            let writes = writes_for(&post, &events);
+            for e in &events {
+                let s = e.stream();
+                if !streams.contains(&s) {
+                    streams.push(s);
+                }
+            }
+            let expected = streams
+                .into_iter()
+                .map(|s| {
+                    let v = cache.versions.get(&s).copied();
+                    (s, v)
+                })
+                .collect();
+            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+            AppendRequest {
+                events: events
+                    .into_iter()
+                    .map(|e| {
+                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
+                    })
+                    .collect(),
+                expected,
+                idempotency: idempotency.map(|i| IdempotencyRecord {
+                    scope: actor.id.clone(),
+                    key: i.key,
+                    request_hash: i.request_hash,
+                }),
+                writes,
+            }
+        };
+        let appended = self.append(request).await.map_err(|e| (0, e))?;
+        self.catch_up().await.map_err(|e| (0, e))?;
+        decode(appended)
+    }
+
+    /// Hands an append to the batching writer and waits for it to commit.
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, ServiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send((request, tx)).await.map_err(|_| {
+            ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
+        })?;
+        let result = rx.await.map_err(|_| {
+            ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
+        })?;
+        Ok(result?)
+    }
+
+    /// Appends events that need no decision (the registry's own bookkeeping: tokens).
+    pub(super) async fn append_plain(
+        &self,
+        actor: &Actor,
+        events: Vec<Event>,
+        writes: Vec<Write>,
+    ) -> Result<Outcome, ServiceError> {
+        let recorded_at = self.now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let request = AppendRequest {
+            events: events
+                .into_iter()
+                .map(|e| {
+                    NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
+                })
+                .collect(),
+            expected: Vec::new(),
+            idempotency: None,
+            writes,
+        };
+        let appended = self.append(request).await?;
+        self.catch_up().await?;
+        decode(appended).map_err(|(_, e)| e)
+    }
+
+    /// Rebuilds the projection tables from a replay of the whole log.
+    pub async fn rebuild(store: &Store, progress: impl FnMut(u64)) -> Result<u64, ServiceError> {
+        let state = replay(store, progress).await?;
+        let (orgs, awards) = all_rows(&state);
+        store.replace_projections(orgs, awards).await?;
+        Ok(state.size)
+    }
+    /// Decides the commands in order against a copy of the state without appending anything, and
+    /// returns every refusal with its command's index (a refused command is skipped).
+    pub fn dry_run(
+        &self,
+        commands: &[Command],
+        progress: &mut dyn FnMut(usize),
+    ) -> Vec<(usize, DomainError)> {
+        let ctx = Context {
+            today: self.today(),
+        };
+        let mut state = self.read_cache(|c| c.state.clone());
+        let mut refused = Vec::new();
+        for (index, command) in commands.iter().enumerate() {
+            match decide(&state, command.clone(), &ctx) {
+                Ok(events) => {
+                    for e in &events {
+                        state.apply(state.size, e);
+                    }
+                }
+                Err(e) => refused.push((index, e)),
+            }
+            progress(index + 1);
+        }
+        refused
+    }
+}
+
+pub(super) fn decode(appended: Appended) -> Result<Outcome, (usize, ServiceError)> {
+    let events = appended
+        .events
+        .into_iter()
+        .map(|s| {
+            let env = s.envelope().map_err(|e| (0, e.into()))?;
+            Ok((s, env.event))
+        })
+        .collect::<Result<Vec<_>, (usize, ServiceError)>>()?;
+    Ok(Outcome {
+        events,
+        replayed: appended.replayed,
+    })
+}
+
+/// Folds the whole log into a state.
+pub async fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<State, ServiceError> {
+    let mut state = State::default();
+    crate::store::scan(store, 0, |e| {
+        let env = e.envelope()?;
+        state.apply(e.position, &env.event);
+        progress(e.position);
+        Ok(())
+    })
+    .await?;
+    Ok(state)
+}
+
+/// The batching writer: takes whatever appends are waiting and commits them in one transaction.
+pub(super) async fn writer_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+        match store.append_batch(requests.clone()).await {
+            Ok(results) => {
+                stats.transactions.fetch_add(1, Relaxed);
+                stats.appends.fetch_add(results.len() as u64, Relaxed);
+                for (result, reply) in results.into_iter().zip(replies) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) if requests.len() == 1 => {
+                let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
+            }
+            Err(StoreError::Unavailable { outage, cause }) => {
+                // The database is away, not one append bad: retrying each would keep the last
+                // waiting once per append before it. All are refused at once.
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable {
+                        outage,
+                        cause: cause.clone(),
+                    }));
+                }
+            }
+            Err(e) => {
+                // One bad append must not sink the others: retry each on its own.
+                tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
+                for (request, reply) in requests.into_iter().zip(replies) {
+                    let result = match store.append_batch(vec![request]).await {
+                        Ok(mut r) => r.pop().unwrap_or_else(|| {
+                            Err(StoreError::Corrupt("an append returned no result".into()))
+                        }),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}
