@@ -3,14 +3,18 @@
 
 pub mod applications;
 pub mod calendar;
+pub mod command;
 pub mod decide;
+pub mod error;
 pub mod events;
 pub mod search;
 pub mod state;
 pub mod types;
 pub mod verdict;
 
-pub use decide::{Command, Context, DomainError, ErrorKind, decide, streams_read};
+pub use command::{Command, streams_read};
+pub use decide::{Context, decide};
+pub use error::{DomainError, ErrorKind};
 pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
 pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
 pub use types::{

@@ -1,0 +1,137 @@
+//! `decide`: the rules. Given the state, a command and the context (today's UK date), it returns
+//! the events that record the command, or the rule the command breaks. No clock, no randomness,
+//! no I/O: new ids arrive inside the command.
+//!
+//! This file checks every command's inputs and dispatches by area; the rules live in
+//! `organisations`, `awards`, `programme`, `keys` and `applications`.
+
+mod applications;
+mod awards;
+mod keys;
+mod organisations;
+mod programme;
+
+use chrono::NaiveDate;
+
+use crate::domain::state::{ProgrammePhase, State};
+use crate::domain::types::{Lines, date_in_range, issuer_name_on, printable_text};
+
+pub use crate::domain::command::{Command, streams_read};
+pub use crate::domain::error::{DomainError, ErrorKind};
+use crate::domain::events::Event;
+
+/// What `decide` needs from outside: the day it is in the UK.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub today: NaiveDate,
+}
+
+pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
+    check_inputs(&command)?;
+    match command {
+        Command::RegisterOrganisation { .. } | Command::AmendOrganisation { .. } => {
+            organisations::decide(state, command, ctx)
+        }
+        Command::IssueAward { .. }
+        | Command::SuspendAward { .. }
+        | Command::ReinstateAward { .. }
+        | Command::RevokeAward { .. }
+        | Command::AmendAward { .. }
+        | Command::RecordExpiry { .. } => awards::decide(state, command, ctx),
+        Command::ScheduleCycle(_)
+        | Command::PauseProgramme { .. }
+        | Command::ResumeProgramme { .. }
+        | Command::SunsetProgramme { .. } => programme::decide(state, command, ctx),
+        Command::AddSigningKey { .. }
+        | Command::RetireSigningKey { .. }
+        | Command::RevokeSigningKey { .. }
+        | Command::RecordRegistryAddress { .. }
+        | Command::ChangeRegistryAddress { .. } => keys::decide(state, command, ctx),
+        Command::RecordDropIn { .. }
+        | Command::SubmitApplication { .. }
+        | Command::DecideApplication { .. } => applications::decide(state, command, ctx),
+    }
+}
+
+/// The checks every command's free text and dates pass before any rule is looked at: texts
+/// that are not already value types, and every date within the registry's bounds.
+fn check_inputs(command: &Command) -> Result<(), DomainError> {
+    let in_range = |field: &'static str, date: NaiveDate| {
+        date_in_range(date)
+            .map(|_| ())
+            .map_err(|_| DomainError::DateOutOfRange { field, date })
+    };
+    match command {
+        Command::IssueAward {
+            awarded_on,
+            issuer_name,
+            framework_version,
+            ..
+        } => {
+            in_range("the award date", *awarded_on)?;
+            if let Some(issuer) = issuer_name {
+                printable_text(issuer, 2, 200, Lines::One)
+                    .map_err(DomainError::IssuerNameInvalid)?;
+                issuer_fits_date(issuer, *awarded_on)?;
+            }
+            if let Some(version) = framework_version {
+                let ok = (1..=40).contains(&version.len())
+                    && version
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+                if !ok {
+                    return Err(DomainError::FrameworkVersionInvalid(version.clone()));
+                }
+            }
+            Ok(())
+        }
+        Command::PauseProgramme { effective_from, .. }
+        | Command::ResumeProgramme { effective_from, .. }
+        | Command::SunsetProgramme { effective_from, .. } => {
+            in_range("the date it takes effect", *effective_from)
+        }
+        Command::RecordDropIn { attended_on, .. } => in_range("the drop-in date", *attended_on),
+        Command::ScheduleCycle(cycle) => [
+            cycle.submissions_open_on,
+            cycle.submission_deadline,
+            cycle.review_from,
+            cycle.review_until,
+            cycle.decisions_from,
+            cycle.decisions_until,
+        ]
+        .into_iter()
+        .try_for_each(|d| in_range("a cycle's date", d)),
+        _ => Ok(()),
+    }
+}
+
+/// No award is made, and no cycle runs, on a day the programme is paused or after its sunset.
+fn refuse_if_not_running(state: &State, date: NaiveDate) -> Result<(), DomainError> {
+    let on = state.programme.state_on(date);
+    let since = on.since.unwrap_or(date);
+    match on.phase {
+        ProgrammePhase::Running => Ok(()),
+        ProgrammePhase::Paused => Err(DomainError::ProgrammePaused { since }),
+        ProgrammePhase::Sunset => Err(DomainError::ProgrammeSunset { since }),
+    }
+}
+
+/// An issuer named for the wrong side of 1 April 2023, when Health Education England became
+/// part of NHS England, is refused: a certificate names the body that made the award.
+fn issuer_fits_date(issuer: &str, awarded_on: NaiveDate) -> Result<(), DomainError> {
+    let named = issuer.to_lowercase();
+    let expected = issuer_name_on(awarded_on);
+    let other = if expected == "NHS England" {
+        "health education england"
+    } else {
+        "nhs england"
+    };
+    if named.contains(other) {
+        return Err(DomainError::IssuerWrongForDate {
+            given: issuer.to_owned(),
+            expected,
+            awarded_on,
+        });
+    }
+    Ok(())
+}
