@@ -2,6 +2,7 @@
 //!
 //! Codemap (the flow runs top to bottom):
 //! - `cli`: the `wexqs` command line; `main.rs` only calls it.
+//! - `startup`: builds a registry from configuration, for `serve` and every command.
 //! - `http`: actix-web routes (public, admin), problem+json errors, JSON views.
 //! - `service`: loads state, decides, appends through the batching writer; answers queries;
 //!   `service::import` and `service::demo` load whole registers (CSV import, the sample register).
@@ -25,5 +26,6 @@ pub mod limits;
 pub mod projection;
 pub mod render;
 pub mod service;
+pub mod startup;
 pub mod store;
 pub mod transparency;

@@ -37,6 +37,16 @@ impl Registry {
         })
     }
 
+    /// The id of the key the log says is active, if any.
+    pub fn active_key_id(&self) -> Option<String> {
+        self.read_cache(|c| c.state.active_key().map(|k| k.key_id.clone()))
+    }
+
+    /// The address the log records for the registry, if any.
+    pub fn public_url(&self) -> Option<crate::domain::PublicUrl> {
+        self.read_cache(|c| c.state.public_url.clone())
+    }
+
     pub fn programme(&self) -> Programme {
         self.read_cache(|c| c.state.programme.clone())
     }

@@ -1,0 +1,197 @@
+//! `wexqs applications`: check a manifest against the framework, record a drop-in, submit and
+//! decide applications.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+
+use super::*;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ApplicationAction {
+    /// Print the eligibility checklist of an evidence manifest (JSON) at every level, offline.
+    Check {
+        /// The manifest: {"documents": [...], "commentaries": [...]} (a sample:
+        /// data/manifest-sample.json).
+        manifest: PathBuf,
+        /// The day of submission the evidence is judged on (YYYY-MM-DD); default today.
+        #[arg(long)]
+        on: Option<chrono::NaiveDate>,
+    },
+    /// Record a drop-in session an organisation attended.
+    DropIn {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// The organisation's id (the "id" the admin API returns for it).
+        organisation_id: String,
+        /// The day it attended (YYYY-MM-DD; not in the future).
+        #[arg(long)]
+        on: chrono::NaiveDate,
+    },
+    /// Submit an application with its manifest; prints the application id.
+    Submit {
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// The evidence manifest (JSON), as `applications check` reads it.
+        manifest: PathBuf,
+        /// The applying organisation's id.
+        #[arg(long)]
+        organisation_id: String,
+        /// The cycle applied in (its cycle_id in GET /v1/programme).
+        #[arg(long)]
+        cycle_id: String,
+        /// The level sought: bronze, silver or gold.
+        #[arg(long)]
+        level: String,
+    },
+    /// Decide an application: --award LEVEL or --not-awarded, with --feedback; an award prints
+    /// its certificate number and level.
+    Decide {
+        #[command(flatten)]
+        signing: SigningArgs,
+        /// The application's id, as `applications submit` printed it.
+        application_id: String,
+        /// Award at this level (bronze, silver, gold): no higher than sought or supported.
+        #[arg(long, conflicts_with = "not_awarded")]
+        award: Option<String>,
+        /// Decide not to award.
+        #[arg(long)]
+        not_awarded: bool,
+        /// The reviewer's written feedback to the organisation (kept private).
+        #[arg(long)]
+        feedback: String,
+    },
+}
+
+fn framework() -> crate::domain::applications::Framework {
+    crate::domain::applications::Framework::parse(crate::domain::applications::SAMPLE_FRAMEWORK)
+        .expect("the shipped framework is valid (tested)")
+}
+
+pub(super) async fn applications_command(action: ApplicationAction) -> anyhow::Result<ExitCode> {
+    use crate::domain::applications::{Manifest, eligibility};
+    let read_manifest = |path: &Path| -> anyhow::Result<Manifest> {
+        serde_json::from_value(read_json(path)?)
+            .context("the manifest is not {\"documents\": [...], \"commentaries\": [...]}")
+    };
+    match action {
+        ApplicationAction::Check { manifest, on } => {
+            let manifest = read_manifest(&manifest)?;
+            let on = on.unwrap_or_else(|| crate::service::uk_date(chrono::Utc::now()));
+            let checked = eligibility(&framework(), &manifest, on);
+            for level in &checked.levels {
+                println!(
+                    "{}: {}",
+                    level.level.title(),
+                    if level.eligible {
+                        "eligible"
+                    } else {
+                        "not eligible"
+                    }
+                );
+                for r in &level.rules {
+                    let mark = match (r.passed, r.warning) {
+                        (true, _) => "pass",
+                        (false, true) => "WARN",
+                        (false, false) => "FAIL",
+                    };
+                    println!("  {mark} {}: {}", r.code, r.message);
+                }
+            }
+            match checked.highest {
+                Some(l) => println!("the evidence supports {}", l.title()),
+                None => println!("the evidence supports no level"),
+            }
+        }
+        ApplicationAction::DropIn {
+            registry,
+            organisation_id,
+            on,
+        } => {
+            let registry = registry.registry().await?;
+            registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::RecordDropIn {
+                        organisation_id: organisation_id.parse()?,
+                        attended_on: on,
+                    },
+                    None,
+                )
+                .await?;
+            eprintln!("recorded a drop-in on {on}");
+        }
+        ApplicationAction::Submit {
+            registry,
+            manifest,
+            organisation_id,
+            cycle_id,
+            level,
+        } => {
+            let registry = registry.registry().await?;
+            let application_id = registry.new_organisation_id().to_string();
+            let outcome = registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::SubmitApplication {
+                        application_id: application_id.clone(),
+                        organisation_id: organisation_id.parse()?,
+                        cycle_id,
+                        level_sought: level.parse()?,
+                        manifest: read_manifest(&manifest)?,
+                        framework: framework(),
+                    },
+                    None,
+                )
+                .await;
+            match outcome {
+                Ok(_) => println!("{application_id}"),
+                Err(crate::service::ServiceError::Domain(
+                    crate::domain::DomainError::EvidenceRulesFailed { failures, .. },
+                )) => {
+                    for (code, message) in failures {
+                        eprintln!("{code}: {message}");
+                    }
+                    eprintln!("the application was not submitted");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ApplicationAction::Decide {
+            signing,
+            application_id,
+            award,
+            not_awarded,
+            feedback,
+        } => {
+            let award = match (award, not_awarded) {
+                (Some(level), false) => Some(level.parse()?),
+                (None, true) => None,
+                _ => bail!("give --award LEVEL or --not-awarded"),
+            };
+            let registry = signing.registry().await?;
+            let number = registry.new_certificate_number();
+            registry
+                .execute(
+                    &Actor::cli(),
+                    DomainCommand::DecideApplication {
+                        application_id,
+                        award,
+                        certificate_number: number.clone(),
+                        feedback,
+                        framework: framework(),
+                    },
+                    None,
+                )
+                .await?;
+            match award {
+                Some(level) => println!("{number}\t{}", level.as_str()),
+                None => println!("not awarded"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

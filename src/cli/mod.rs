@@ -1,0 +1,407 @@
+//! The `wexqs` command line: clap's types and the dispatch, one file per command group (serve,
+//! address, keys, tokens, applications, log and audit, import and demo, verify). Each command
+//! is a thin adapter over the service, started through `startup`; results go to standard
+//! output, progress and logs to standard error.
+
+mod address;
+mod applications;
+mod keys;
+mod log;
+mod register;
+mod serve;
+mod tokens;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::domain::Command as DomainCommand;
+use crate::domain::PublicUrl;
+use crate::service::{Actor, Registry, Role};
+use crate::startup::{self, Unrecorded};
+use crate::store::{EventStore, Pooling, Store};
+
+use log::LogAction;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wexqs",
+    version,
+    about = "The public registry of NHS England's Work Experience Quality Standard awards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the registry's database is: what every command that reads the register needs.
+#[derive(Debug, Clone, Args)]
+struct DbArgs {
+    /// Folder for the SQLite database and the development signing key.
+    #[arg(
+        long,
+        env = "WEXQS_DATA_DIR",
+        default_value = "wexqs-data",
+        help_heading = "Database"
+    )]
+    data_dir: PathBuf,
+    /// postgres://USER@HOST/DB (or postgresql://) or sqlite://PATH; default: SQLite in the data
+    /// folder.
+    #[arg(long, env = "DATABASE_URL", help_heading = "Database")]
+    database_url: Option<String>,
+}
+
+/// What a command that writes to the register needs: its database, and the calendar a registry
+/// starts with if this command is the first to write to it.
+#[derive(Debug, Clone, Args)]
+struct RegistryArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The programme calendar a new registry starts with (JSON); ignored once the registry has
+    /// events. Default: the shipped one.
+    #[arg(long, env = "WEXQS_CALENDAR", help_heading = "Database")]
+    calendar: Option<PathBuf>,
+}
+
+/// What a command that manages or uses the signing keys needs.
+#[derive(Debug, Clone, Args)]
+struct KeysArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Folder of the Ed25519 signing keys (PKCS#8 PEM, mode 0600); default: keys/ in the data
+    /// folder. A registry with no key gets a development key there.
+    #[arg(long, env = "WEXQS_KEYS_DIR", help_heading = "Signing")]
+    keys_dir: Option<PathBuf>,
+}
+
+/// What a command that signs credentials needs: the keys, and the address it signs for.
+#[derive(Debug, Clone, Args)]
+struct SigningArgs {
+    #[command(flatten)]
+    keys: KeysArgs,
+    /// The base URL people reach the registry at (links, QR codes, credential ids, the issuer's
+    /// did:web, the log's origin). Recorded in the registry by the first `serve` (default:
+    /// http:// and the bound address); after that it must be the recorded one or left out
+    /// (`wexqs address set` moves a registry).
+    #[arg(long, env = "WEXQS_PUBLIC_URL", help_heading = "Signing")]
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the registry over HTTP.
+    Serve {
+        #[command(flatten)]
+        signing: SigningArgs,
+        /// Address to listen on.
+        #[arg(long, env = "WEXQS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Load the demo register first if the register has no organisations (with a register
+        /// that has some, it loads nothing and says so).
+        #[arg(long)]
+        demo: bool,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long, env = "WEXQS_WORKERS")]
+        workers: Option<usize>,
+        /// Requests a second each client address may make to public routes, with bursts of
+        /// five seconds' worth (0: no limit).
+        #[arg(long, env = "WEXQS_RATE_LIMIT", default_value_t = 20)]
+        rate_limit: u32,
+    },
+    /// The registry's public address, which every credential names: show it, or move the
+    /// registry to another.
+    Address {
+        #[command(subcommand)]
+        action: address::AddressAction,
+    },
+    /// Manage the signing keys (their public halves are published as events and in did.json).
+    Keys {
+        #[command(subcommand)]
+        action: keys::KeyAction,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Create or revoke admin API tokens.
+    Tokens {
+        #[command(subcommand)]
+        action: tokens::TokenAction,
+    },
+    /// Rebuild the projection tables from the log.
+    Rebuild {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only compare the tables with a replay of the log; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Import existing awards from a CSV file, all or nothing.
+    Import {
+        #[command(flatten)]
+        signing: SigningArgs,
+        /// CSV with the header organisation_name,ods_code,region,kind,level,awarded_on,issuer_name
+        file: PathBuf,
+    },
+    /// Record as events the award expiries that have passed.
+    ExpireDue {
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Load the demo register (42 fictional organisations) into an empty register.
+    Demo {
+        #[command(flatten)]
+        signing: SigningArgs,
+    },
+    /// Check a credential (JSON) or a baked logo (PNG, SVG): against a saved did.json and
+    /// status list, or, with --online, against the ones its issuer publishes. Exit 0: every
+    /// check that ran passed (the last line says if any could not run); 1: a check failed.
+    Verify {
+        /// The credential (.json) or baked image (.png, .svg).
+        file: PathBuf,
+        /// The issuer's DID document (saved from /.well-known/did.json).
+        #[arg(long, required_unless_present = "online")]
+        did: Option<PathBuf>,
+        /// The status list (saved from the URL in the credential's credentialStatus, such as
+        /// /v1/status-lists/1); without it (or --online) the revocation status is not checked.
+        #[arg(long)]
+        status_list: Option<PathBuf>,
+        /// Fetch what was not given from the credential's own addresses: the issuer's did.json
+        /// (from its did:web) and the status list it names (http or https).
+        #[arg(long)]
+        online: bool,
+        /// Check as of this time (RFC 3339, such as 2027-01-01T00:00:00Z) rather than now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Applications: check a manifest against the framework, record drop-ins, submit, decide.
+    Applications {
+        #[command(subcommand)]
+        action: applications::ApplicationAction,
+    },
+    /// Audit a registry's log over HTTP: recompute its tree from the entries, check the signed
+    /// checkpoint and its consistency with the one seen last time (kept in --state).
+    Audit {
+        /// The registry's base URL.
+        url: String,
+        /// Where to keep the last accepted checkpoint between audits.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Check the log.
+    Log {
+        #[command(subcommand)]
+        action: log::LogAction,
+    },
+}
+
+/// The command line's definition (for tests that read every command's help).
+pub fn definition() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", causes(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose words an outer message already
+/// carries (many errors repeat their source in their own message) is left out.
+fn causes(error: &anyhow::Error) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !said.iter().any(|s| s.contains(&text)) {
+            said.push(text);
+        }
+    }
+    said.join(": ")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WEXQS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+impl DbArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        startup::database_url(self.database_url.as_deref(), &self.data_dir)
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        self.open_pooled(Pooling::COMMAND).await
+    }
+
+    async fn open_pooled(&self, pooling: Pooling) -> anyhow::Result<Store> {
+        startup::open_store(&self.url()?, pooling).await
+    }
+
+    /// The registry, for a command that records no calendar: a new registry opened by it gets
+    /// its calendar from the first command that takes --calendar.
+    async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        let none = startup::no_calendar();
+        startup::start(self.open().await?, &none).await
+    }
+}
+
+impl RegistryArgs {
+    async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        self.registry_pooled(Pooling::COMMAND).await
+    }
+
+    async fn registry_pooled(&self, pooling: Pooling) -> anyhow::Result<Arc<Registry>> {
+        let calendar = startup::read_calendar(self.calendar.as_deref())?;
+        let store = self.db.open_pooled(pooling).await?;
+        startup::start(store, &calendar).await
+    }
+}
+
+impl KeysArgs {
+    fn keys_dir(&self) -> anyhow::Result<PathBuf> {
+        startup::keys_dir(self.keys_dir.as_deref(), &self.registry.db.data_dir)
+    }
+
+    /// The active key (or, in a registry with none, a new development key, published).
+    async fn active_key(
+        &self,
+        registry: &Registry,
+    ) -> anyhow::Result<(ed25519_dalek::SigningKey, String, PathBuf)> {
+        startup::active_key(registry, self.keys_dir()?).await
+    }
+}
+
+impl SigningArgs {
+    fn given_public_url(&self) -> anyhow::Result<Option<PublicUrl>> {
+        self.public_url
+            .as_deref()
+            .map(|u| {
+                u.parse::<PublicUrl>()
+                    .with_context(|| format!("--public-url {u:?}"))
+            })
+            .transpose()
+    }
+
+    async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        self.registry_pooled(Unrecorded::Command, Pooling::COMMAND)
+            .await
+    }
+
+    /// The registry, signing for the address its log records (`startup::sign_for`).
+    async fn registry_pooled(
+        &self,
+        unrecorded: Unrecorded,
+        pooling: Pooling,
+    ) -> anyhow::Result<Arc<Registry>> {
+        let given = self.given_public_url()?;
+        let registry = self.keys.registry.registry_pooled(pooling).await?;
+        startup::sign_for(
+            &registry,
+            given,
+            unrecorded,
+            self.keys.keys_dir.as_deref(),
+            &self.keys.registry.db.data_dir,
+        )
+        .await?;
+        Ok(registry)
+    }
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve {
+            signing,
+            bind,
+            demo,
+            workers,
+            rate_limit,
+        } => {
+            serve::serve_command(signing, bind, demo, workers, rate_limit).await?;
+        }
+        Command::Address { action } => return address::address_command(action).await,
+        Command::Keys { action } => return keys::keys_command(action).await,
+        Command::Applications { action } => {
+            return applications::applications_command(action).await;
+        }
+        Command::Audit { url, state } => return log::audit_command(&url, state.as_deref()).await,
+        Command::Verify {
+            file,
+            did,
+            status_list,
+            online,
+            at,
+        } => {
+            return verify::verify_command(
+                &file,
+                did.as_deref(),
+                status_list.as_deref(),
+                online,
+                at.as_deref(),
+            )
+            .await;
+        }
+        Command::Migrate { db } => {
+            let s = db.open().await?;
+            let head = s.head().await?;
+            eprintln!("migrations applied; the log holds {} events", head.size);
+        }
+        Command::Tokens { action } => tokens::run(action).await?,
+        Command::Rebuild { db, check } => return log::rebuild(db, check).await,
+        Command::Import { signing, file } => return register::import_command(signing, &file).await,
+        Command::ExpireDue { registry } => {
+            let registry = registry.registry().await?;
+            let n = registry.expire_due().await?;
+            println!("recorded {n} passed expiries");
+        }
+        Command::Demo { signing } => register::demo(signing).await?,
+        Command::Log {
+            action: LogAction::Verify { db },
+        } => return log::verify(db).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}

@@ -1,0 +1,229 @@
+//! Startup: the one place that builds a registry from configuration: where its database is, the
+//! calendar a new registry starts with, the keys folder, and the address it signs for. `wexqs
+//! serve` and every other command start the registry through here; the clap types in `cli` only
+//! carry the configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+
+use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use crate::domain::{Command, PublicUrl};
+use crate::service::{Actor, Registry, Signing, SystemClock, os_rng};
+use crate::store::{Pooling, Store};
+
+/// The database URL schemes the registry accepts.
+const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
+
+/// The database's URL: the one given, if its scheme is one the registry speaks; otherwise the
+/// SQLite database in `data_dir` (created if need be).
+pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(url) = database_url {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql" | "sqlite") => return Ok(url.to_owned()),
+            Some(other) => bail!(
+                "the database URL {} has the scheme {other}://, which this registry does not speak; accepted: {ACCEPTED_SCHEMES}",
+                redact(url)
+            ),
+            None => bail!(
+                "the database URL {} has no scheme; accepted: {ACCEPTED_SCHEMES}",
+                redact(url)
+            ),
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    Ok(format!(
+        "sqlite://{}",
+        data_dir.join("registry.db").display()
+    ))
+}
+
+/// Opens the store at `url` (migrating it), with `pooling`.
+pub async fn open_store(url: &str, pooling: Pooling) -> anyhow::Result<Store> {
+    Store::open_pooled(url, pooling)
+        .await
+        .with_context(|| format!("cannot open the database ({})", redact(url)))
+}
+
+/// The calendar a new registry starts with: the file given, or the one shipped.
+pub fn read_calendar(path: Option<&Path>) -> anyhow::Result<Calendar> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the calendar {}", path.display()))?,
+        None => DEFAULT_CALENDAR.to_owned(),
+    };
+    Calendar::parse(&text).context("the calendar file is not valid")
+}
+
+/// No calendar: for a command that records none (a new registry opened by it gets its calendar
+/// from the first command that takes --calendar).
+pub fn no_calendar() -> Calendar {
+    Calendar {
+        about: None,
+        dates_as_of: None,
+        cycles: Vec::new(),
+        changes: Vec::new(),
+    }
+}
+
+/// Starts the registry on `store` with the system clock and the operating system's randomness.
+pub async fn start(store: Store, calendar: &Calendar) -> anyhow::Result<Arc<Registry>> {
+    Ok(Registry::start(store, Arc::new(SystemClock), os_rng(), calendar).await?)
+}
+
+/// The keys folder (the one given, or `keys` in the data folder), created readable by its
+/// owner alone.
+pub fn keys_dir(keys_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let dir = keys_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join("keys"));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the keys folder {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict the keys folder {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The active key from the keys folder `dir` (or, in a registry with none, a new development
+/// key, published).
+pub async fn active_key(
+    registry: &Registry,
+    dir: PathBuf,
+) -> anyhow::Result<(ed25519_dalek::SigningKey, String, PathBuf)> {
+    let active = registry.active_key_id();
+    match active {
+        Some(id) => {
+            let path = crate::credentials::keys::path_of(&dir, &id);
+            let key = crate::credentials::keys::load(&path).with_context(|| {
+                format!(
+                    "the active signing key {id} cannot be loaded from {}",
+                    path.display()
+                )
+            })?;
+            Ok((key, id, dir))
+        }
+        None => {
+            let (key, id) = crate::credentials::keys::generate_in(&dir, &mut rand::rngs::OsRng)?;
+            tracing::warn!(
+                key_id = %id,
+                folder = %dir.display(),
+                "no signing key was configured: generated a development signing key (for development only; manage production keys with 'wexqs keys')"
+            );
+            publish_key(registry, &key, &id).await?;
+            Ok((key, id, dir))
+        }
+    }
+}
+
+/// Which address a process signs for when the registry has none recorded yet.
+#[derive(Debug, Clone, Copy)]
+pub enum Unrecorded {
+    /// A server: record the one it is reached at (`--public-url`, or http:// and its address).
+    Serve(std::net::SocketAddr),
+    /// Any other command: sign nothing without an address (the first serve signs what is
+    /// missing), unless `--public-url` is given, which is then recorded.
+    Command,
+}
+
+/// Sets `registry` signing for the address its log records: the one `given` must be that one;
+/// with none recorded, see `Unrecorded`. The key is the active one in the keys folder
+/// (`keys_dir`, or `keys` in `data_dir`).
+pub async fn sign_for(
+    registry: &Registry,
+    given: Option<PublicUrl>,
+    unrecorded: Unrecorded,
+    keys_folder: Option<&Path>,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let recorded = registry.public_url();
+    let recorded_already = recorded.is_some();
+    let address = match (recorded, given) {
+        (Some(recorded), Some(given)) if recorded != given => {
+            bail!(
+                "this registry is recorded as reached at {recorded}: its credentials, did:web and log origin name that address, and --public-url {given} (or WEXQS_PUBLIC_URL) differs. Leave --public-url out to use {recorded}; to move the registry to {given}, run 'wexqs address set {given} --reason \"...\"' first (README, \"Moving the registry\")"
+            );
+        }
+        (Some(recorded), _) => Some(recorded),
+        (None, Some(given)) => Some(given),
+        (None, None) => match unrecorded {
+            Unrecorded::Serve(bound) => Some(
+                format!("http://{bound}")
+                    .parse::<PublicUrl>()
+                    .context("the bound address as a URL")?,
+            ),
+            Unrecorded::Command => None,
+        },
+    };
+    let (key, key_id, dir) = active_key(registry, keys_dir(keys_folder, data_dir)?).await?;
+    match address {
+        Some(address) => {
+            registry.set_signing(Signing {
+                key_id,
+                key,
+                public_url: address.to_string(),
+                did: crate::credentials::credential::did_web(address.as_str()),
+                keys_dir: Some(dir),
+            });
+            // Recorded with the key at hand: credentials signed before for another address
+            // (by a version that did not record one) are re-signed in the same append.
+            if !recorded_already {
+                record_address(registry, &address).await?;
+            }
+        }
+        None => tracing::warn!(
+            "the registry has no public address recorded yet (it has never been served): awards recorded now get their signed credentials when 'wexqs serve' first starts, or give --public-url to record the address now"
+        ),
+    }
+    Ok(())
+}
+
+/// Records `address` as the registry's (another process may have recorded it first: then it
+/// must be the same).
+async fn record_address(registry: &Registry, address: &PublicUrl) -> anyhow::Result<()> {
+    registry
+        .execute(
+            &Actor::cli(),
+            Command::RecordRegistryAddress {
+                public_url: address.clone(),
+            },
+            None,
+        )
+        .await?;
+    tracing::info!(public_url = %address, "recorded the registry's public address");
+    Ok(())
+}
+
+/// Publishes the public half of `key` as the registry's key `id`.
+pub async fn publish_key(
+    registry: &Registry,
+    key: &ed25519_dalek::SigningKey,
+    id: &str,
+) -> anyhow::Result<()> {
+    registry
+        .execute(
+            &Actor::cli(),
+            Command::AddSigningKey {
+                key_id: id.to_owned(),
+                public_key_multibase: crate::credentials::keys::public_multibase(key),
+            },
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
