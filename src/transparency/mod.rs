@@ -2,7 +2,8 @@
 //! consistency proofs), `note` (C2SP signed notes and tlog checkpoints), and `audit` (recompute
 //! a log from its entries and report the first divergence).
 //!
-//! Invariant: pure: no I/O, no clock; the service and the CLI fetch, these only compute and check.
+//! Invariant: `merkle` and `note` are pure; `audit` fetches a registry's log over HTTP (for
+//! `wexqs audit`) and otherwise only computes and checks.
 
 pub mod audit;
 pub mod merkle;
