@@ -28,7 +28,7 @@ pub(super) async fn verify(db: DbArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let problem = match check.problem {
         Some(p) => Some(p),
-        None => check_checkpoints(&s).await?,
+        None => crate::service::check_checkpoints(&s).await?,
     };
     match problem {
         None => println!(
@@ -97,77 +97,4 @@ pub(super) async fn audit_command(url: &str, state: Option<&Path>) -> anyhow::Re
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// Checks the stored checkpoints against the local log: each within the log, its root the
-/// tree's at that size, its signature by one of the registry's keys. The first problem.
-async fn check_checkpoints(store: &Store) -> anyhow::Result<Option<(u64, String)>> {
-    // One pass over the log builds both the state (for the keys) and the tree.
-    let mut state = crate::domain::State::default();
-    let mut tree = crate::transparency::merkle::Tree::new();
-    crate::store::scan(store, 0, |e| {
-        state.apply(e.position, &e.envelope()?.event);
-        let leaf: crate::transparency::merkle::Hash =
-            e.leaf_hash.as_slice().try_into().map_err(|_| {
-                crate::store::StoreError::Corrupt("a leaf hash is not 32 bytes".into())
-            })?;
-        tree.push(leaf);
-        Ok(())
-    })
-    .await?;
-    for level in 0..tree.height() {
-        let stored = store.tree_hashes(level as u32).await?;
-        let expected = tree.level(level);
-        if let Some(i) = (0..expected.len())
-            .find(|&i| stored.get(i).map(Vec::as_slice) != Some(&expected[i][..]))
-        {
-            return Ok(Some((
-                (i as u64) << level,
-                format!(
-                    "the stored tree hash at level {level}, index {i} does not follow from the leaves"
-                ),
-            )));
-        }
-    }
-    for c in store.checkpoints().await? {
-        if c.size > tree.size() {
-            return Ok(Some((
-                tree.size(),
-                format!(
-                    "the log has {} entries but a checkpoint signed {}: entries were removed",
-                    tree.size(),
-                    c.size
-                ),
-            )));
-        }
-        if tree.root(c.size).map(|r| r.to_vec()) != Some(c.root.clone()) {
-            return Ok(Some((
-                c.size,
-                format!("the checkpoint at size {} does not match the log", c.size),
-            )));
-        }
-        let body = c.note.split("\n\n").next().unwrap_or_default();
-        let origin = body.lines().next().unwrap_or_default();
-        let signed = state.keys.iter().any(|k| {
-            crate::credentials::credential::parse_public_multibase(&k.public_key_multibase)
-                .map(|key| {
-                    crate::transparency::note::open(
-                        &c.note,
-                        &crate::transparency::note::verifier_key(origin, &key),
-                    )
-                    .is_ok()
-                })
-                .unwrap_or(false)
-        });
-        if !signed {
-            return Ok(Some((
-                c.size,
-                format!(
-                    "the checkpoint at size {} is not signed by a registry key",
-                    c.size
-                ),
-            )));
-        }
-    }
-    Ok(None)
 }

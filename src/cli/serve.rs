@@ -26,7 +26,7 @@ pub(super) async fn serve_command(
         .map(|s| s.public_url)
         .context("a server always has an address to sign for")?;
     tracing::info!(
-        store = registry.store().kind(),
+        store = registry.store_kind(),
         events = registry.size(),
         "opened the registry"
     );

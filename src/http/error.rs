@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{DomainError, ErrorKind, ParseError};
 use crate::service::ServiceError;
-use crate::store::{Outage, StoreError};
+use crate::service::{Outage, StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 

@@ -15,7 +15,7 @@ use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
 use crate::domain::verdict::programme_notice;
 use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, status_as_of};
-use crate::store::RegisterQuery;
+use crate::service::RegisterQuery;
 
 const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;

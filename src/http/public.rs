@@ -14,8 +14,8 @@ use super::views::{
 };
 use super::{AppState, parse_number};
 use crate::domain::{Level, Region, Status, status_as_of};
+use crate::service::RegisterQuery;
 use crate::service::uk_date;
-use crate::store::{EventStore, RegisterQuery};
 
 /// How long a public answer may be cached at most, even if nothing is due to change.
 const MAX_AGE: u64 = 60;
@@ -244,8 +244,8 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers within a second; when it does not, says why (`reason`, one
 /// of the outages, or `error`) and that reads are still answered from memory.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    use crate::store::Outage;
-    let check = tokio::time::timeout(Duration::from_secs(1), state.registry.store().ready()).await;
+    use crate::service::Outage;
+    let check = tokio::time::timeout(Duration::from_secs(1), state.registry.database_ready()).await;
     let failure = match check {
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
@@ -269,7 +269,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": if ok { "ready" } else { "not_ready" },
         "detail": "the database answers",
         "log_size": state.registry.size(),
-        "store": state.registry.store().kind(),
+        "store": state.registry.store_kind(),
     });
     if let Some((reason, words)) = failure {
         body["reason"] = reason.into();

@@ -6,7 +6,7 @@
 use crate::domain::types::search_key;
 use crate::domain::{CertificateNumber, OdsCode, Status};
 use crate::service::Registry;
-use crate::store::{AwardRow, RegisterQuery};
+use crate::service::{AwardRow, RegisterQuery};
 
 /// What a search found.
 #[derive(Debug)]

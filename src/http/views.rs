@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::domain::state::{HistoryEntry, ProgrammeChange};
 use crate::domain::verdict::{ProgrammeNotice, history_as_of, programme_notice};
 use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Status, Verdict};
-use crate::store::AwardRow;
+use crate::service::AwardRow;
 
 #[derive(Debug, Serialize)]
 pub struct OrganisationView {

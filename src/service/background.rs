@@ -43,6 +43,16 @@ impl Registry {
 }
 
 impl Registry {
+    /// Whether the database answers (the readiness check).
+    pub async fn database_ready(&self) -> Result<(), StoreError> {
+        self.store.ready().await
+    }
+
+    /// Which database the registry is on (`sqlite` or `postgres`).
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
+    }
+
     /// Records what the database's latest answer said about its availability, and logs when an
     /// outage begins and ends (once each, not at every look).
     pub fn note_database(&self, error: Option<&StoreError>) {

@@ -31,11 +31,16 @@ use uuid::Uuid;
 
 use crate::domain::calendar::Calendar;
 use crate::domain::{CertificateNumber, DomainError, Event, State};
-use crate::store::{AwardRow, EventStore, Store, StoreError, StoredEvent};
+use crate::store::{EventStore, Store, StoredEvent};
+
+/// The store's types the service's API speaks (a register query and its rows, a store error and
+/// the outage it says), so that adapters need not name the store.
+pub use crate::store::{AwardRow, Outage, RegisterQuery, StoreError};
 
 pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
 pub use signing::Signing;
+pub use transparency::check_checkpoints;
 pub use writer::{WriterStats, replay};
 
 use signing::SignedStatusList;

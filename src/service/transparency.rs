@@ -1,11 +1,12 @@
 //! The transparency log as the service keeps it: the Merkle tree over every event in memory,
 //! its roots and proofs, and signing a checkpoint of it (only once the new tree is checked
-//! consistent with the last checkpoint: `transparency::audit::check_extends`).
+//! consistent with the last checkpoint: `transparency::audit::check_extends`); and checking the
+//! stored tree and checkpoints against a local log (`wexqs log verify`).
 
 use chrono::SecondsFormat;
 
 use super::{Registry, ServiceError};
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, Store, StoreError};
 
 impl Registry {
     /// The log's origin, its note verifier key, and the key that signs its checkpoints.
@@ -115,4 +116,78 @@ impl Registry {
         *self.latest_checkpoint.write().expect("never poisoned") = Some(signed);
         Ok(Some(size))
     }
+}
+
+/// Checks the stored checkpoints against the local log: each within the log, its root the
+/// tree's at that size, its signature by one of the registry's keys. The first problem.
+pub async fn check_checkpoints(store: &Store) -> Result<Option<(u64, String)>, ServiceError> {
+    // One pass over the log builds both the state (for the keys) and the tree.
+    let mut state = crate::domain::State::default();
+    let mut tree = crate::transparency::merkle::Tree::new();
+    crate::store::scan(store, 0, |e| {
+        state.apply(e.position, &e.envelope()?.event);
+        let leaf: crate::transparency::merkle::Hash = e
+            .leaf_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("a leaf hash is not 32 bytes".into()))?;
+        tree.push(leaf);
+        Ok(())
+    })
+    .await?;
+    for level in 0..tree.height() {
+        let stored = store.tree_hashes(level as u32).await?;
+        let expected = tree.level(level);
+        if let Some(i) = (0..expected.len())
+            .find(|&i| stored.get(i).map(Vec::as_slice) != Some(&expected[i][..]))
+        {
+            return Ok(Some((
+                (i as u64) << level,
+                format!(
+                    "the stored tree hash at level {level}, index {i} does not follow from the leaves"
+                ),
+            )));
+        }
+    }
+    for c in store.checkpoints().await? {
+        if c.size > tree.size() {
+            return Ok(Some((
+                tree.size(),
+                format!(
+                    "the log has {} entries but a checkpoint signed {}: entries were removed",
+                    tree.size(),
+                    c.size
+                ),
+            )));
+        }
+        if tree.root(c.size).map(|r| r.to_vec()) != Some(c.root.clone()) {
+            return Ok(Some((
+                c.size,
+                format!("the checkpoint at size {} does not match the log", c.size),
+            )));
+        }
+        let body = c.note.split("\n\n").next().unwrap_or_default();
+        let origin = body.lines().next().unwrap_or_default();
+        let signed = state.keys.iter().any(|k| {
+            crate::credentials::credential::parse_public_multibase(&k.public_key_multibase)
+                .map(|key| {
+                    crate::transparency::note::open(
+                        &c.note,
+                        &crate::transparency::note::verifier_key(origin, &key),
+                    )
+                    .is_ok()
+                })
+                .unwrap_or(false)
+        });
+        if !signed {
+            return Ok(Some((
+                c.size,
+                format!(
+                    "the checkpoint at size {} is not signed by a registry key",
+                    c.size
+                ),
+            )));
+        }
+    }
+    Ok(None)
 }
