@@ -3,12 +3,14 @@
 
 pub mod applications;
 pub mod calendar;
+pub mod certificate_number;
 pub mod command;
 pub mod decide;
 pub mod error;
 pub mod events;
 pub mod search;
 pub mod state;
+pub mod time;
 pub mod types;
 pub mod verdict;
 

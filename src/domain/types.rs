@@ -4,8 +4,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+
+pub use super::certificate_number::CertificateNumber;
+pub use super::time::{
+    EARLIEST_DATE, LATEST_DATE, date_in_range, expiry_of, long_date, start_of_uk_day,
+    valid_until_of,
+};
 
 /// Why a value could not be parsed: a stable machine code and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +22,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -44,6 +50,7 @@ macro_rules! string_serde {
         }
     };
 }
+pub(super) use string_serde;
 
 /// Whether a text may span lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,23 +108,6 @@ fn group_thousands(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-/// The earliest and latest dates the registry records or answers about. The programme began in
-/// the 2010s and an award lasts two years; a date outside these bounds is a typing mistake.
-pub const EARLIEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a real date");
-pub const LATEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a real date");
-
-/// `date` if it is within the registry's bounds, else the rule in words.
-pub fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
-    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
-        Ok(date)
-    } else {
-        Err(ParseError::new(
-            "date_out_of_range",
-            format!("a date must be between {EARLIEST_DATE} and {LATEST_DATE}; {date} is not"),
-        ))
-    }
 }
 
 /// Award level. Levels are ordered: bronze < silver < gold.
@@ -419,146 +409,6 @@ impl FromStr for OrganisationId {
     }
 }
 
-/// Crockford's base-32 alphabet: no I, L, O or U, so a number read aloud or typed from paper
-/// cannot be confused.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Data characters in a certificate number: 15 × 5 = 75 random bits.
-const DATA_CHARS: usize = 15;
-
-/// A certificate number: 15 random Crockford base-32 characters (75 bits) and one Luhn mod 32
-/// check character, shown as four groups of four (`FDXE-J5BM-RRNV-PEDM`). Parsing forgives case,
-/// spaces, missing hyphens and the look-alikes O/0 and I/L/1, and refuses a wrong check character.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CertificateNumber(String);
-
-impl CertificateNumber {
-    /// Builds a number from 75 bits of randomness (the caller supplies them: the domain has no
-    /// random source).
-    pub fn from_random(random: u128) -> Self {
-        let mut data = Vec::with_capacity(DATA_CHARS + 1);
-        for i in 0..DATA_CHARS {
-            data.push(((random >> (5 * i)) & 31) as u8);
-        }
-        data.push(luhn_check(&data));
-        CertificateNumber(group(&data))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The number as it is when typed without separators, for search.
-    pub fn compact(&self) -> String {
-        self.0.replace('-', "")
-    }
-
-    /// Whether `text` is written the way a certificate number is, so that a search reads it as
-    /// one (and a wrong check character as a slip) rather than as words: sixteen characters of
-    /// the number's alphabet once hyphens and spaces are gone, unbroken or in four groups of
-    /// four, with at least one digit. "Fenmarsh Hospital" has sixteen letters too, but as two
-    /// words of eight with no digit it is a name.
-    pub fn looks_like(text: &str) -> bool {
-        let groups: Vec<&str> = text
-            .split(|c: char| c == '-' || c.is_whitespace())
-            .filter(|g| !g.is_empty())
-            .collect();
-        let lengths: Vec<usize> = groups.iter().map(|g| g.chars().count()).collect();
-        let grouped = lengths.len() == 1 || lengths == [4, 4, 4, 4];
-        grouped
-            && lengths.iter().sum::<usize>() == DATA_CHARS + 1
-            && groups.iter().any(|g| g.chars().any(|c| c.is_ascii_digit()))
-            && digits_of(text).is_ok()
-    }
-
-    /// For a number whose check character is wrong, the numbers a single mistyped character
-    /// would most likely have come from: the same data with the right check character.
-    pub fn suggest(input: &str) -> Option<CertificateNumber> {
-        let digits = digits_of(input).ok()?;
-        if digits.len() != DATA_CHARS + 1 {
-            return None;
-        }
-        let mut data = digits[..DATA_CHARS].to_vec();
-        data.push(luhn_check(&data));
-        Some(CertificateNumber(group(&data)))
-    }
-}
-
-fn digits_of(input: &str) -> Result<Vec<u8>, ParseError> {
-    let mut digits = Vec::with_capacity(DATA_CHARS + 1);
-    for c in input.chars() {
-        let c = match c.to_ascii_uppercase() {
-            '-' | ' ' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        };
-        match ALPHABET.iter().position(|&a| a as char == c) {
-            Some(index) => digits.push(index as u8),
-            None => {
-                return Err(ParseError::new(
-                    "certificate_number_malformed",
-                    format!(
-                        "a certificate number has 16 letters and digits (no U), like FDXE-J5BM-RRNV-PEDM; {c:?} is not one of them"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(digits)
-}
-
-fn group(digits: &[u8]) -> String {
-    let mut out = String::with_capacity(19);
-    for (i, d) in digits.iter().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(ALPHABET[*d as usize] as char);
-    }
-    out
-}
-
-/// Luhn mod N (N = 32): catches every single mistyped character and most swaps of neighbours.
-fn luhn_check(data: &[u8]) -> u8 {
-    let sum = luhn_sum(data, 2);
-    ((32 - sum % 32) % 32) as u8
-}
-
-fn luhn_sum(digits: &[u8], first_factor: u32) -> u32 {
-    let mut factor = first_factor;
-    let mut sum = 0;
-    for d in digits.iter().rev() {
-        let addend = factor * u32::from(*d);
-        sum += addend / 32 + addend % 32;
-        factor = if factor == 2 { 1 } else { 2 };
-    }
-    sum
-}
-
-impl FromStr for CertificateNumber {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = digits_of(s)?;
-        if digits.len() != DATA_CHARS + 1 {
-            return Err(ParseError::new(
-                "certificate_number_malformed",
-                format!(
-                    "a certificate number has 16 letters and digits, like FDXE-J5BM-RRNV-PEDM; this one has {}",
-                    digits.len()
-                ),
-            ));
-        }
-        if !luhn_sum(&digits, 1).is_multiple_of(32) {
-            return Err(ParseError::new(
-                "certificate_number_check_failed",
-                "the certificate number's last character does not match the others: a character was probably mistyped",
-            ));
-        }
-        Ok(CertificateNumber(group(&digits)))
-    }
-}
-string_serde!(CertificateNumber);
-
 /// Lower case, letters and digits only, single spaces: the basis of forgiving comparison.
 pub fn normalise_words(s: &str) -> String {
     let mapped: String = s
@@ -606,36 +456,6 @@ pub fn search_key(name: &str) -> String {
     out.join(" ")
 }
 
-/// The first day an award is no longer valid: its second anniversary. An award made on
-/// 29 February expires on 28 February two years on (so it is valid through the 27th).
-pub fn expiry_of(awarded_on: NaiveDate) -> NaiveDate {
-    awarded_on
-        .checked_add_months(Months::new(24))
-        .expect("two years after a date in the registry's range is representable")
-}
-
-/// The last day an award is valid: the day before its expiry.
-pub fn valid_until_of(awarded_on: NaiveDate) -> NaiveDate {
-    expiry_of(awarded_on)
-        .pred_opt()
-        .expect("the day before a representable date is representable")
-}
-
-/// The first instant of a UK calendar day, in UTC (statuses flip at local midnight).
-pub fn start_of_uk_day(date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
-    use chrono::TimeZone;
-    let midnight = date
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists on every calendar day");
-    chrono_tz::Europe::London
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map_or_else(
-            || chrono::Utc.from_utc_datetime(&midnight),
-            |t| t.with_timezone(&chrono::Utc),
-        )
-}
-
 /// The issuer's name as it was on a date: Health Education England merged into NHS England on
 /// 1 April 2023.
 pub fn issuer_name_on(date: NaiveDate) -> &'static str {
@@ -649,27 +469,3 @@ pub fn issuer_name_on(date: NaiveDate) -> &'static str {
 /// The scheme every award in this registry belongs to, shown so that it cannot be confused with
 /// an older, unrelated scheme of the same name.
 pub const SCHEME: &str = "NHS England Work Experience Quality Standard (WEx QS)";
-
-/// Formats a date the way the UK writes it: 1 January 2026.
-pub fn long_date(date: NaiveDate) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    format!(
-        "{} {} {}",
-        date.day(),
-        MONTHS[date.month0() as usize],
-        date.year()
-    )
-}
