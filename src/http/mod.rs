@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod applications;
 pub mod docs;
+pub mod embed;
 pub mod error;
 pub mod images;
 pub mod log;
@@ -187,7 +188,7 @@ route_table! {
     get "/v1/awards/{certificate_number}/logo.svg" => images::logo_svg,
     get "/v1/awards/{certificate_number}/logo.png" => images::logo_png,
     get "/v1/awards/{certificate_number}/certificate.pdf" => images::certificate_pdf,
-    get "/v1/awards/{certificate_number}/badge.svg" => pages::badge_svg,
+    get "/v1/awards/{certificate_number}/badge.svg" => embed::badge_svg,
     get "/v1/awards/{certificate_number}/qr.svg" => images::qr_svg,
     get "/v1/awards/{certificate_number}/qr.png" => images::qr_png,
     get "/achievements/{level}" => pages::achievement,
@@ -199,9 +200,9 @@ route_table! {
     get "/v1/programme" => public::programme,
     get "/" => pages::index,
     get "/verify/{certificate_number}" => pages::verify_page,
-    get "/embed/{certificate_number}" => pages::embed_page,
-    get "/embed.js" => pages::embed_js,
-    get "/oembed" => pages::oembed,
+    get "/embed/{certificate_number}" => embed::embed_page,
+    get "/embed.js" => embed::embed_js,
+    get "/oembed" => embed::oembed,
     get "/docs" => docs::docs,
     get "/favicon.ico" => images::favicon,
     get "/assets/site.css" => pages::site_css,

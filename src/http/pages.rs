@@ -1,15 +1,16 @@
-//! Pages for people: the verification page a QR code opens, the searchable register, the
-//! embeddable card, script widget and oEmbed, the live status badge, and the page of a level.
+//! Pages for people: the verification page a QR code opens, the searchable register, and the
+//! page of a level (the embeddable card, widget, oEmbed and badge are `embed`'s).
 //! Server-rendered HTML (askama, auto-escaped) that works without JavaScript, phone first; a
 //! verdict is always given in words and an icon as well as a colour.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, EntityTag};
+use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::AppState;
+use super::embed::{EMBED_WIDTH, badge_snippet, iframe_snippet, script_snippet};
 use super::error::{ApiError, internal};
 use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
@@ -25,7 +26,10 @@ const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBo
 
 /// (icon, words, the line under them) for a verdict. The line opens with the one date that
 /// fits the status (`Verdict::dates_in_words`): "Valid until" only for a valid award.
-fn presentation(award: &Award, verdict: &Verdict) -> (&'static str, &'static str, String) {
+pub(super) fn presentation(
+    award: &Award,
+    verdict: &Verdict,
+) -> (&'static str, &'static str, String) {
     let level = award.level.title();
     let dates = verdict.dates_in_words(award);
     match verdict.status {
@@ -62,7 +66,7 @@ fn presentation(award: &Award, verdict: &Verdict) -> (&'static str, &'static str
     }
 }
 
-fn status_words(status: Status) -> &'static str {
+pub(super) fn status_words(status: Status) -> &'static str {
     match status {
         Status::Valid => "Valid",
         Status::Expired => "Expired",
@@ -96,14 +100,14 @@ fn history_line(change: &AwardChange) -> String {
     }
 }
 
-fn html(status: StatusCode, body: String, cache: String) -> HttpResponse {
+pub(super) fn html(status: StatusCode, body: String, cache: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, cache))
         .body(body)
 }
 
-fn render(t: &impl Template) -> Result<String, ApiError> {
+pub(super) fn render(t: &impl Template) -> Result<String, ApiError> {
     t.render().map_err(|e| internal(&e))
 }
 
@@ -157,48 +161,10 @@ struct NotFoundPage {
     suggestions: Vec<(String, String)>,
 }
 
-/// The embed size the snippets and oEmbed suggest.
-pub const EMBED_WIDTH: u32 = 360;
-pub const EMBED_HEIGHT: u32 = 240;
-
-/// The iframe that shows an award's live card, as a site pastes it: every value in it escaped
-/// by the one markup rule, so a name can never become markup on someone else's page.
-pub fn iframe_snippet(
-    public_url: &str,
-    number: &CertificateNumber,
-    organisation: &str,
-    width: u32,
-) -> String {
-    use crate::render::escape::markup;
-    format!(
-        r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
-        markup(public_url),
-        markup(organisation),
-    )
-}
-
-/// The script tag that renders an award's live card.
-fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
-    format!(
-        r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
-        crate::render::escape::markup(public_url)
-    )
-}
-
-/// The live status badge, linked to the award's page.
-fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
-    use crate::render::escape::markup;
-    let public = markup(public_url);
-    format!(
-        r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,
-        markup(level)
-    )
-}
-
 use crate::render::escape::url_component as encode;
 
 /// A page for a number that is not an award here: unknown (404) or mistyped (400).
-fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {
+pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {
     let (status, explanation, number) = match raw.parse::<CertificateNumber>() {
         Ok(n) => (
             StatusCode::NOT_FOUND,
@@ -295,50 +261,6 @@ pub async fn verify_page(
             "public, max-age={}, stale-while-revalidate=30",
             super::award_max_age(&state, &award)
         ),
-    ))
-}
-
-#[derive(Template)]
-#[template(path = "embed.html")]
-struct EmbedPage {
-    headline: &'static str,
-    subline: String,
-    icon: &'static str,
-    status: &'static str,
-    organisation: String,
-    level: String,
-    number: String,
-    page_url: String,
-}
-
-/// `/embed/{n}`: the card an iframe shows (framable from any origin).
-pub async fn embed_page(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let Some((award, programme)) = path
-        .parse::<CertificateNumber>()
-        .ok()
-        .and_then(|n| state.registry.award(&n))
-    else {
-        return not_found_page(&state, &path);
-    };
-    let verdict = status_as_of(&award, &programme, state.registry.today());
-    let (icon, headline, subline) = presentation(&award, &verdict);
-    let page = EmbedPage {
-        headline,
-        subline,
-        icon,
-        status: verdict.status.as_str(),
-        organisation: award.organisation_name.to_string(),
-        level: format!("WEx QS {} award", award.level.title()),
-        number: award.certificate_number.to_string(),
-        page_url: format!("{}/verify/{}", state.public_url, award.certificate_number),
-    };
-    Ok(html(
-        StatusCode::OK,
-        render(&page)?,
-        format!("public, max-age={}", super::award_max_age(&state, &award)),
     ))
 }
 
@@ -488,121 +410,12 @@ pub async fn index(
     ))
 }
 
-/// `/embed.js`: a dependency-free widget that shows the award's live card (`/embed/{n}`) at the
-/// size the snippets suggest, so the script and the iframe show one card in the same words.
-pub async fn embed_js() -> HttpResponse {
-    let script = include_str!("../../assets/embed.js")
-        .replace("EMBED_WIDTH", &EMBED_WIDTH.to_string())
-        .replace("EMBED_HEIGHT", &EMBED_HEIGHT.to_string());
-    HttpResponse::Ok()
-        .content_type("application/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(script)
-}
-
 /// The site's stylesheet.
 pub async fn site_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../assets/site.css"))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OembedParams {
-    url: String,
-    format: Option<String>,
-    maxwidth: Option<u32>,
-}
-
-/// `/oembed`: the card as an oEmbed `rich` response, for content management systems.
-pub async fn oembed(
-    state: web::Data<AppState>,
-    params: web::Query<OembedParams>,
-) -> Result<HttpResponse, ApiError> {
-    if params.format.as_deref().is_some_and(|f| f != "json") {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "oembed_format_unsupported",
-            "only format=json is offered",
-        ));
-    }
-    let prefix = format!("{}/verify/", state.public_url);
-    let award = params
-        .url
-        .strip_prefix(&prefix)
-        .and_then(|n| n.parse::<CertificateNumber>().ok())
-        .and_then(|n| state.registry.award(&n))
-        .map(|(a, _)| a)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "oembed_url_unknown",
-                format!(
-                    "url must be a verification page of an award here, {prefix}CERTIFICATE-NUMBER"
-                ),
-            )
-        })?;
-    let width = params.maxwidth.unwrap_or(EMBED_WIDTH).clamp(240, 600);
-    let number = &award.certificate_number;
-    let body = serde_json::json!({
-        "version": "1.0",
-        "type": "rich",
-        "provider_name": "WEx QS award registry",
-        "provider_url": state.public_url,
-        "title": format!("{}: WEx QS {} award", award.organisation_name, award.level.title()),
-        "html": iframe_snippet(&state.public_url, number, award.organisation_name.as_str(), width),
-        "width": width,
-        "height": EMBED_HEIGHT,
-        "cache_age": 60,
-    });
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .json(body))
-}
-
-/// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`).
-pub async fn badge_svg(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let number = super::parse_number(&path)?;
-    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "award_not_found",
-            format!("no award with the certificate number {number} is in the register"),
-        )
-    })?;
-    let large = match req
-        .query_string()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("style="))
-    {
-        None | Some("flat") => false,
-        Some("large") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "style_invalid",
-                format!("style is flat or large, not {other:?}"),
-            ));
-        }
-    };
-    let today = state.registry.today();
-    let status = status_as_of(&award, &programme, today).status;
-    let svg = crate::render::artefacts::status_badge(
-        award.level,
-        status.as_str(),
-        status_words(status),
-        large,
-    );
-    let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
-    let cache = format!(
-        "public, max-age={}, stale-while-revalidate=30",
-        super::award_max_age(&state, &award)
-    );
-    Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
 }
 
 #[derive(Template)]

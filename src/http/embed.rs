@@ -1,0 +1,205 @@
+//! What other sites embed: the live card (`/embed/{n}`, as an iframe, the `/embed.js` widget or
+//! an oEmbed `rich` response), the live status badge, and the snippets people copy for them.
+//! Every value written into a snippet is escaped by the one markup rule.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, EntityTag};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::pages::{html, not_found_page, presentation, render, status_words};
+use crate::domain::{CertificateNumber, status_as_of};
+
+/// The embed size the snippets and oEmbed suggest.
+pub const EMBED_WIDTH: u32 = 360;
+pub const EMBED_HEIGHT: u32 = 240;
+
+/// The iframe that shows an award's live card, as a site pastes it: every value in it escaped
+/// by the one markup rule, so a name can never become markup on someone else's page.
+pub fn iframe_snippet(
+    public_url: &str,
+    number: &CertificateNumber,
+    organisation: &str,
+    width: u32,
+) -> String {
+    use crate::render::escape::markup;
+    format!(
+        r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
+        markup(public_url),
+        markup(organisation),
+    )
+}
+
+/// The script tag that renders an award's live card.
+pub(super) fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
+    format!(
+        r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
+        crate::render::escape::markup(public_url)
+    )
+}
+
+/// The live status badge, linked to the award's page.
+pub(super) fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
+    use crate::render::escape::markup;
+    let public = markup(public_url);
+    format!(
+        r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,
+        markup(level)
+    )
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedPage {
+    headline: &'static str,
+    subline: String,
+    icon: &'static str,
+    status: &'static str,
+    organisation: String,
+    level: String,
+    number: String,
+    page_url: String,
+}
+
+/// `/embed/{n}`: the card an iframe shows (framable from any origin).
+pub async fn embed_page(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some((award, programme)) = path
+        .parse::<CertificateNumber>()
+        .ok()
+        .and_then(|n| state.registry.award(&n))
+    else {
+        return not_found_page(&state, &path);
+    };
+    let verdict = status_as_of(&award, &programme, state.registry.today());
+    let (icon, headline, subline) = presentation(&award, &verdict);
+    let page = EmbedPage {
+        headline,
+        subline,
+        icon,
+        status: verdict.status.as_str(),
+        organisation: award.organisation_name.to_string(),
+        level: format!("WEx QS {} award", award.level.title()),
+        number: award.certificate_number.to_string(),
+        page_url: format!("{}/verify/{}", state.public_url, award.certificate_number),
+    };
+    Ok(html(
+        StatusCode::OK,
+        render(&page)?,
+        format!("public, max-age={}", super::award_max_age(&state, &award)),
+    ))
+}
+
+/// `/embed.js`: a dependency-free widget that shows the award's live card (`/embed/{n}`) at the
+/// size the snippets suggest, so the script and the iframe show one card in the same words.
+pub async fn embed_js() -> HttpResponse {
+    let script = include_str!("../../assets/embed.js")
+        .replace("EMBED_WIDTH", &EMBED_WIDTH.to_string())
+        .replace("EMBED_HEIGHT", &EMBED_HEIGHT.to_string());
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(script)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OembedParams {
+    url: String,
+    format: Option<String>,
+    maxwidth: Option<u32>,
+}
+
+/// `/oembed`: the card as an oEmbed `rich` response, for content management systems.
+pub async fn oembed(
+    state: web::Data<AppState>,
+    params: web::Query<OembedParams>,
+) -> Result<HttpResponse, ApiError> {
+    if params.format.as_deref().is_some_and(|f| f != "json") {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "oembed_format_unsupported",
+            "only format=json is offered",
+        ));
+    }
+    let prefix = format!("{}/verify/", state.public_url);
+    let award = params
+        .url
+        .strip_prefix(&prefix)
+        .and_then(|n| n.parse::<CertificateNumber>().ok())
+        .and_then(|n| state.registry.award(&n))
+        .map(|(a, _)| a)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "oembed_url_unknown",
+                format!(
+                    "url must be a verification page of an award here, {prefix}CERTIFICATE-NUMBER"
+                ),
+            )
+        })?;
+    let width = params.maxwidth.unwrap_or(EMBED_WIDTH).clamp(240, 600);
+    let number = &award.certificate_number;
+    let body = serde_json::json!({
+        "version": "1.0",
+        "type": "rich",
+        "provider_name": "WEx QS award registry",
+        "provider_url": state.public_url,
+        "title": format!("{}: WEx QS {} award", award.organisation_name, award.level.title()),
+        "html": iframe_snippet(&state.public_url, number, award.organisation_name.as_str(), width),
+        "width": width,
+        "height": EMBED_HEIGHT,
+        "cache_age": 60,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .json(body))
+}
+
+/// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`).
+pub async fn badge_svg(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = super::parse_number(&path)?;
+    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "award_not_found",
+            format!("no award with the certificate number {number} is in the register"),
+        )
+    })?;
+    let large = match req
+        .query_string()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("style="))
+    {
+        None | Some("flat") => false,
+        Some("large") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "style_invalid",
+                format!("style is flat or large, not {other:?}"),
+            ));
+        }
+    };
+    let today = state.registry.today();
+    let status = status_as_of(&award, &programme, today).status;
+    let svg = crate::render::artefacts::status_badge(
+        award.level,
+        status.as_str(),
+        status_words(status),
+        large,
+    );
+    let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
+    let cache = format!(
+        "public, max-age={}, stale-while-revalidate=30",
+        super::award_max_age(&state, &award)
+    );
+    Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
+}
