@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::views::{AwardView, OrganisationView, ProgrammeSummary, ProgrammeView};
+use super::views::{AwardView, OrganisationView};
 use super::{AppState, parse_number};
 use crate::domain::{
-    AwardSource, CertificateNumber, Command, Cycle, Level, Name, OdsCode, OrganisationId,
-    OrganisationKind, ProgrammePhase, Reason, Region, status_as_of,
+    AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationId,
+    OrganisationKind, Reason, Region, status_as_of,
 };
 use crate::service::import::{ImportRow, import_commands, parse_csv};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
@@ -98,11 +98,13 @@ pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     })
 }
 
-fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(s: &str) -> Result<T, ApiError> {
+pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
+    s: &str,
+) -> Result<T, ApiError> {
     s.parse::<T>().map_err(ApiError::from)
 }
 
-fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         ApiError::bad_request(
             "date_invalid",
@@ -111,7 +113,7 @@ fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     })
 }
 
-fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
+pub(super) fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
     if outcome.replayed {
         response.headers_mut().insert(
             header::HeaderName::from_static("idempotent-replayed"),
@@ -497,88 +499,6 @@ pub async fn amend_award(
         .execute(&actor, command, idempotency(&req, &body)?)
         .await?;
     award_response(&state, &number, StatusCode::OK, &outcome)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProgrammeChangeBody {
-    effective_from: String,
-    reason: String,
-}
-
-async fn change_programme(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-    phase: ProgrammePhase,
-) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let input: ProgrammeChangeBody = parse_body(&body)?;
-    let effective_from = parse_date("effective_from", &input.effective_from)?;
-    let reason: Reason = parse(&input.reason)?;
-    let command = Command::change_programme(phase, effective_from, reason);
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    Ok(replayed(programme_response(&state), &outcome))
-}
-
-fn programme_response(state: &AppState) -> HttpResponse {
-    let programme = state.registry.programme();
-    let today = state.registry.today();
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ProgrammeView {
-            today,
-            summary: ProgrammeSummary::of(&programme, today),
-            changes: &programme.changes,
-            cycles: &programme.cycles,
-        })
-}
-
-pub async fn pause(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Paused).await
-}
-
-pub async fn resume(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Running).await
-}
-
-pub async fn sunset(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Sunset).await
-}
-
-pub async fn schedule_cycle(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let cycle: Cycle = parse_body(&body)?;
-    let outcome = state
-        .registry
-        .execute(
-            &actor,
-            Command::ScheduleCycle(cycle),
-            idempotency(&req, &body)?,
-        )
-        .await?;
-    let mut response = programme_response(&state);
-    *response.status_mut() = StatusCode::CREATED;
-    Ok(replayed(response, &outcome))
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod images;
 pub mod log;
 pub mod pages;
+pub mod programme;
 pub mod public;
 pub mod search;
 pub mod transport;
@@ -218,10 +219,10 @@ route_table! {
     post "/v1/admin/awards/{certificate_number}/reinstate" => admin::reinstate,
     post "/v1/admin/awards/{certificate_number}/revoke" => admin::revoke,
     post "/v1/admin/awards/{certificate_number}/amend" => admin::amend_award,
-    post "/v1/admin/programme/pause" => admin::pause,
-    post "/v1/admin/programme/resume" => admin::resume,
-    post "/v1/admin/programme/sunset" => admin::sunset,
-    post "/v1/admin/programme/cycles" => admin::schedule_cycle,
+    post "/v1/admin/programme/pause" => programme::pause,
+    post "/v1/admin/programme/resume" => programme::resume,
+    post "/v1/admin/programme/sunset" => programme::sunset,
+    post "/v1/admin/programme/cycles" => programme::schedule_cycle,
     post "/v1/admin/expiries" => admin::expire_due,
     get "/v1/admin/events" => admin::events,
     post "/v1/admin/organisations/{organisation_id}/drop-ins" => applications::record_drop_in,
