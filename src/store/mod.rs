@@ -46,10 +46,15 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match Outage::of(&e) {
-            Some(outage) => StoreError::Unavailable {
-                outage,
-                cause: e.to_string(),
-            },
+            Some(outage) => {
+                if outage != Outage::Unreachable {
+                    sqlite::note_file_fault();
+                }
+                StoreError::Unavailable {
+                    outage,
+                    cause: e.to_string(),
+                }
+            }
             None => StoreError::Backend(e),
         }
     }

@@ -2,6 +2,7 @@
 //! `synchronous=FULL` so that an acknowledged append survives a crash or power cut.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -28,7 +29,14 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .after_release(|connection, _| Box::pin(ended_cleanly(connection)))
+            .after_release(|connection, meta| {
+                Box::pin(async move {
+                    if opened_before_last_file_fault(meta.age) {
+                        return Ok(false);
+                    }
+                    ended_cleanly(connection).await
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
@@ -43,6 +51,29 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// When this process last saw SQLite refuse a write for its file or disk (milliseconds since the
+/// Unix epoch; 0: never).
+static LAST_FILE_FAULT_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Records that SQLite refused a write for its file or disk (read-only, full, failing). A
+/// connection opened while the file could not be written stays read-only for life, so every
+/// connection opened before the fault is retired as it comes back to the pool; writes recover
+/// by themselves, with fresh connections, once the file can be written again.
+pub(super) fn note_file_fault() {
+    LAST_FILE_FAULT_MS.store(now_ms(), Ordering::Relaxed);
+}
+
+fn opened_before_last_file_fault(age: Duration) -> bool {
+    let fault = LAST_FILE_FAULT_MS.load(Ordering::Relaxed);
+    fault != 0 && now_ms().saturating_sub(age.as_millis() as u64) <= fault
 }
 
 /// Whether a connection given back to the pool may serve again: only if no transaction is left
