@@ -3,6 +3,7 @@
 //! assigned by the writer under the log-head lock, so commit order is position order; an append
 //! (events, stream versions, idempotency record, projections, log head) is one transaction.
 
+mod append;
 mod postgres;
 mod rows;
 mod sql;
