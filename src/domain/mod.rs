@@ -8,6 +8,7 @@ pub mod command;
 pub mod decide;
 pub mod error;
 pub mod events;
+mod evolve;
 pub mod search;
 pub mod state;
 pub mod time;
