@@ -3,15 +3,16 @@
 //! and the signed status list. What goes into a credential or the list is the pure
 //! `credentials` module's; this file decides when and with which key.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
 
+use super::writer::AppendDraft;
 use super::{Registry, ServiceError};
 use crate::domain::{CertificateNumber, Event, State};
-use crate::store::{AppendRequest, NewEvent};
 
 /// The key the registry signs with, and the names it signs under.
 #[derive(Clone)]
@@ -233,28 +234,14 @@ impl Registry {
             }
             let mut post = cache.state.clone();
             let events = self.sign_credentials(&cache.state, &mut post, missing, now);
-            let streams: Vec<String> = events.iter().map(Event::stream).collect();
-            let expected = streams
-                .into_iter()
-                .map(|s| {
-                    let v = cache.versions.get(&s).copied();
-                    (s, v)
-                })
-                .collect::<std::collections::BTreeMap<_, _>>()
-                .into_iter()
-                .collect();
-            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-            AppendRequest {
-                events: events
-                    .into_iter()
-                    .map(|e| {
-                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), "system".into())
-                    })
-                    .collect(),
-                expected,
+            let streams: BTreeSet<String> = events.iter().map(Event::stream).collect();
+            let draft = AppendDraft {
+                events,
+                streams: streams.into_iter().collect(),
                 idempotency: None,
                 writes: Vec::new(),
-            }
+            };
+            self.append_request("system", now, &cache.versions, draft)
         };
         let count = request.events.len();
         self.append(request).await?;

@@ -3,9 +3,10 @@
 //! commits whatever appends are waiting in one transaction. Also the dry run (decide, append
 //! nothing) and the rebuild of the projection tables from a replay of the log.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
@@ -74,81 +75,82 @@ impl Registry {
             let ctx = Context {
                 today: self.today(),
             };
-            let mut streams: Vec<String> = Vec::new();
-            let mut events: Vec<Event> = Vec::new();
             let now = self.now();
-            let mut post = if commands.len() == 1 {
-                let command = commands.into_iter().next().expect("one command");
-                streams.extend(streams_read(&command, &cache.state));
-                events = decide(&cache.state, command, &ctx).map_err(|e| (0, e.into()))?;
-                // Recording the address may re-sign any award's credential: the whole state.
-                let moves = events
-                    .iter()
-                    .any(|e| matches!(e, Event::RegistryAddressRecorded { .. }));
-                let mut scratch = if moves {
-                    cache.state.clone()
-                } else {
-                    scratch_for(&cache.state, &events)
-                };
-                for e in &events {
-                    scratch.apply(scratch.size, e);
-                }
-                progress(1);
-                scratch
-            } else {
-                let mut state = cache.state.clone();
-                for (index, command) in commands.into_iter().enumerate() {
-                    for s in streams_read(&command, &state) {
-                        if !streams.contains(&s) {
-                            streams.push(s);
-                        }
-                    }
-                    let decided = decide(&state, command, &ctx).map_err(|e| (index, e.into()))?;
-                    for e in &decided {
-                        state.apply(state.size, e);
-                    }
-                    events.extend(decided);
-                    progress(index + 1);
-                }
-                state
-            };
-            let called_for = Self::credentials_called_for(&events, &post);
-            let credentials = self.sign_credentials(&cache.state, &mut post, called_for, now);
-            events.extend(credentials);
-            let writes = writes_for(&post, &events);
-            for e in &events {
-                let s = e.stream();
-                if !streams.contains(&s) {
-                    streams.push(s);
-                }
-            }
-            let expected = streams
-                .into_iter()
-                .map(|s| {
-                    let v = cache.versions.get(&s).copied();
-                    (s, v)
-                })
-                .collect();
-            let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-            AppendRequest {
-                events: events
-                    .into_iter()
-                    .map(|e| {
-                        NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
-                    })
-                    .collect(),
-                expected,
-                idempotency: idempotency.map(|i| IdempotencyRecord {
-                    scope: actor.id.clone(),
-                    key: i.key,
-                    request_hash: i.request_hash,
-                }),
-                writes,
-            }
+            let decided = decide_in_turn(&cache.state, commands, &ctx, &mut progress)?;
+            let mut draft = self.complete(&cache.state, decided, now);
+            draft.idempotency = idempotency;
+            self.append_request(&actor.id, now, &cache.versions, draft)
         };
         let appended = self.append(request).await.map_err(|e| (0, e))?;
         self.catch_up().await.map_err(|e| (0, e))?;
         decode(appended)
+    }
+
+    /// What the decided events call for besides themselves: the credentials they make (signed
+    /// and applied to the state after them), the projection rows, and every stream written.
+    fn complete(&self, before: &State, decided: Decided, now: DateTime<Utc>) -> AppendDraft {
+        let Decided {
+            mut streams,
+            mut events,
+            mut post,
+        } = decided;
+        let called_for = Self::credentials_called_for(&events, &post);
+        let credentials = self.sign_credentials(before, &mut post, called_for, now);
+        events.extend(credentials);
+        let writes = writes_for(&post, &events);
+        for e in &events {
+            let s = e.stream();
+            if !streams.contains(&s) {
+                streams.push(s);
+            }
+        }
+        AppendDraft {
+            events,
+            streams,
+            idempotency: None,
+            writes,
+        }
+    }
+
+    /// The one builder of the appends the service makes (a decided command, tokens, credentials
+    /// for awards that had none): each event gets a fresh id and is recorded at `now` by
+    /// `actor`; each stream is stated at the version `versions` holds for it; an idempotency
+    /// key is scoped to the actor.
+    pub(super) fn append_request(
+        &self,
+        actor: &str,
+        now: DateTime<Utc>,
+        versions: &HashMap<String, i64>,
+        draft: AppendDraft,
+    ) -> AppendRequest {
+        let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let AppendDraft {
+            events,
+            streams,
+            idempotency,
+            writes,
+        } = draft;
+        AppendRequest {
+            events: events
+                .into_iter()
+                .map(|e| {
+                    NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.to_owned())
+                })
+                .collect(),
+            expected: streams
+                .into_iter()
+                .map(|s| {
+                    let v = versions.get(&s).copied();
+                    (s, v)
+                })
+                .collect(),
+            idempotency: idempotency.map(|i| IdempotencyRecord {
+                scope: actor.to_owned(),
+                key: i.key,
+                request_hash: i.request_hash,
+            }),
+            writes,
+        }
     }
 
     /// Hands an append to the batching writer and waits for it to commit.
@@ -163,25 +165,21 @@ impl Registry {
         Ok(result?)
     }
 
-    /// Appends events that need no decision (the registry's own bookkeeping: tokens).
+    /// Appends events that need no decision (the registry's own bookkeeping: tokens), stating
+    /// no stream's version.
     pub(super) async fn append_plain(
         &self,
         actor: &Actor,
         events: Vec<Event>,
         writes: Vec<Write>,
     ) -> Result<Outcome, ServiceError> {
-        let recorded_at = self.now().to_rfc3339_opts(SecondsFormat::Micros, true);
-        let request = AppendRequest {
-            events: events
-                .into_iter()
-                .map(|e| {
-                    NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone())
-                })
-                .collect(),
-            expected: Vec::new(),
+        let draft = AppendDraft {
+            events,
+            streams: Vec::new(),
             idempotency: None,
             writes,
         };
+        let request = self.append_request(&actor.id, self.now(), &HashMap::new(), draft);
         let appended = self.append(request).await?;
         self.catch_up().await?;
         decode(appended).map_err(|(_, e)| e)
@@ -219,6 +217,87 @@ impl Registry {
         }
         refused
     }
+}
+
+/// An append before its events are stamped: what the caller knows of it.
+pub(super) struct AppendDraft {
+    pub events: Vec<Event>,
+    /// Each stream whose version the append states, once, in the order the store checks them.
+    pub streams: Vec<String>,
+    pub idempotency: Option<Idempotency>,
+    pub writes: Vec<Write>,
+}
+
+/// What deciding gave: the streams read, the events, and the state after them.
+struct Decided {
+    streams: Vec<String>,
+    events: Vec<Event>,
+    post: State,
+}
+
+/// Decides `commands` in order against `state`, each seeing the ones before; a refusal names
+/// its command's index.
+fn decide_in_turn(
+    state: &State,
+    commands: Vec<Command>,
+    ctx: &Context,
+    progress: &mut impl FnMut(usize),
+) -> Result<Decided, (usize, ServiceError)> {
+    if commands.len() == 1 {
+        let command = commands.into_iter().next().expect("one command");
+        let decided = decide_one(state, command, ctx)?;
+        progress(1);
+        return Ok(decided);
+    }
+    let mut streams: Vec<String> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let mut post = state.clone();
+    for (index, command) in commands.into_iter().enumerate() {
+        for s in streams_read(&command, &post) {
+            if !streams.contains(&s) {
+                streams.push(s);
+            }
+        }
+        let decided = decide(&post, command, ctx).map_err(|e| (index, e.into()))?;
+        for e in &decided {
+            post.apply(post.size, e);
+        }
+        events.extend(decided);
+        progress(index + 1);
+    }
+    Ok(Decided {
+        streams,
+        events,
+        post,
+    })
+}
+
+/// One command, the common case: the state after it is built on a scratch copy of only what
+/// its events touch, rather than a clone of the whole state.
+fn decide_one(
+    state: &State,
+    command: Command,
+    ctx: &Context,
+) -> Result<Decided, (usize, ServiceError)> {
+    let streams = streams_read(&command, state);
+    let events = decide(state, command, ctx).map_err(|e| (0, e.into()))?;
+    // Recording the address may re-sign any award's credential: the whole state.
+    let moves = events
+        .iter()
+        .any(|e| matches!(e, Event::RegistryAddressRecorded { .. }));
+    let mut post = if moves {
+        state.clone()
+    } else {
+        scratch_for(state, &events)
+    };
+    for e in &events {
+        post.apply(post.size, e);
+    }
+    Ok(Decided {
+        streams,
+        events,
+        post,
+    })
 }
 
 pub(super) fn decode(appended: Appended) -> Result<Outcome, (usize, ServiceError)> {
