@@ -131,7 +131,7 @@ pub(super) async fn applications_command(action: ApplicationAction) -> anyhow::R
             level,
         } => {
             let registry = registry.registry().await?;
-            let application_id = registry.new_organisation_id().to_string();
+            let application_id = registry.new_application_id();
             let outcome = registry
                 .execute(
                     &Actor::cli(),

@@ -51,7 +51,7 @@ pub(super) async fn rebuild(db: DbArgs, check: bool) -> anyhow::Result<ExitCode>
     let size = s.head().await?.size;
     let progress = bar(size, "replaying the log");
     if check {
-        let state = crate::service::replay(&s, |p| progress.set_position(p + 1)).await?;
+        let state = crate::service::fold_log(&s, |p| progress.set_position(p + 1)).await?;
         progress.finish_and_clear();
         let expected = crate::projection::all_rows(&state);
         if s.projections().await? == expected {

@@ -144,7 +144,7 @@ pub fn proof_method(secured: &Value) -> Option<&str> {
 }
 
 /// Checks an eddsa-jcs-2022 proof against a public key.
-pub fn verify(secured: &Value, key: &VerifyingKey) -> Result<(), CredentialError> {
+pub fn verify_proof(secured: &Value, key: &VerifyingKey) -> Result<(), CredentialError> {
     let proof = secured.get("proof").ok_or(CredentialError::NoProof)?;
     if proof.get("type").and_then(Value::as_str) != Some("DataIntegrityProof")
         || proof.get("cryptosuite").and_then(Value::as_str) != Some("eddsa-jcs-2022")

@@ -184,7 +184,7 @@ pub fn check_credential(
         key.as_ref()
             .map_err(Clone::clone)
             .and_then(|(k, _, method)| {
-                credential::verify(presented, k)
+                credential::verify_proof(presented, k)
                     .map(|()| format!("the eddsa-jcs-2022 proof verifies with {method}"))
                     .map_err(|e| e.to_string())
             }),
@@ -259,7 +259,8 @@ fn status_check(
     }
     let doc = did_document.ok_or("no DID document to check the status list's signature")?;
     let (key, _, _) = key_for(list, doc)?;
-    credential::verify(list, &key).map_err(|e| format!("the status list's signature: {e}"))?;
+    credential::verify_proof(list, &key)
+        .map_err(|e| format!("the status list's signature: {e}"))?;
     let encoded = list
         .get("credentialSubject")
         .and_then(|s| s.get("encodedList"))

@@ -56,7 +56,7 @@ pub struct Cycle {
 /// What a reviewer decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum DecisionOutcome {
     Awarded {
         level: Level,
         certificate_number: CertificateNumber,
@@ -184,7 +184,7 @@ pub enum Event {
     ApplicationDecided {
         application_id: String,
         organisation_id: OrganisationId,
-        outcome: Outcome,
+        outcome: DecisionOutcome,
         feedback: String,
         decided_on: NaiveDate,
     },

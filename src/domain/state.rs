@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::applications::Manifest;
-use super::events::{AwardSource, Cycle, Outcome};
+use super::events::{AwardSource, Cycle, DecisionOutcome};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
     Region, expiry_of,
@@ -215,7 +215,7 @@ pub struct Application {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
-    pub outcome: Outcome,
+    pub outcome: DecisionOutcome,
     pub feedback: String,
     pub decided_on: NaiveDate,
 }

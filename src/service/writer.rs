@@ -1,7 +1,7 @@
 //! Deciding and appending: commands are decided against the in-memory state (each seeing the
 //! ones before), their credentials signed, and the append handed to the batching writer, which
 //! commits whatever appends are waiting in one transaction. Also the dry run (decide, append
-//! nothing) and the rebuild of the projection tables from a replay of the log.
+//! nothing) and the rebuild of the projection tables from the log, folded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -185,9 +185,9 @@ impl Registry {
         decode(appended).map_err(|(_, e)| e)
     }
 
-    /// Rebuilds the projection tables from a replay of the whole log.
+    /// Rebuilds the projection tables from the whole log, folded.
     pub async fn rebuild(store: &Store, progress: impl FnMut(u64)) -> Result<u64, ServiceError> {
-        let state = replay(store, progress).await?;
+        let state = fold_log(store, progress).await?;
         let (orgs, awards) = all_rows(&state);
         store.replace_projections(orgs, awards).await?;
         Ok(state.size)
@@ -316,7 +316,7 @@ pub(super) fn decode(appended: Appended) -> Result<Outcome, (usize, ServiceError
 }
 
 /// Folds the whole log into a state.
-pub async fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<State, ServiceError> {
+pub async fn fold_log(store: &Store, mut progress: impl FnMut(u64)) -> Result<State, ServiceError> {
     let mut state = State::default();
     crate::store::scan(store, 0, |e| {
         let env = e.envelope()?;

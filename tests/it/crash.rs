@@ -97,7 +97,7 @@ async fn assert_log_whole(db: &Db, data_dir: &Path, acknowledged: &[(String, Str
     );
     let ids: HashSet<_> = events.iter().map(|e| e.event_id).collect();
     assert_eq!(ids.len(), events.len(), "{when}: no event is stored twice");
-    let state = wexqs::service::replay(&store, |_| {})
+    let state = wexqs::service::fold_log(&store, |_| {})
         .await
         .expect("replayed");
     for (org, number) in acknowledged {

@@ -51,12 +51,12 @@ fn the_w3c_eddsa_jcs_2022_vector_is_reproduced_byte_for_byte() {
     );
     assert_eq!(ours["proof"]["proofValue"], vector("sigBTC58JCS.txt"));
     assert_eq!(credential::jcs(&ours), credential::jcs(&signed));
-    credential::verify(&signed, &key.verifying_key()).expect("the vector verifies");
+    credential::verify_proof(&signed, &key.verifying_key()).expect("the vector verifies");
     // Any one change to the document breaks the signature.
     let mut tampered = signed.clone();
     tampered["credentialSubject"]["alumniOf"] = json!("The School of Exampler");
     assert_eq!(
-        credential::verify(&tampered, &key.verifying_key()),
+        credential::verify_proof(&tampered, &key.verifying_key()),
         Err(credential::CredentialError::BadSignature)
     );
 }

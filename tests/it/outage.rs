@@ -452,7 +452,7 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
 async fn assert_nothing_half_written(store: &wexqs::store::Store, absent: &[&str]) {
     let check = verify_log(store, |_| {}).await.expect("checked");
     assert_eq!(check.problem, None, "the hash chain holds");
-    let state = wexqs::service::replay(store, |_| {})
+    let state = wexqs::service::fold_log(store, |_| {})
         .await
         .expect("replayed");
     assert_eq!(

@@ -2,7 +2,7 @@
 //! framework and a cycle, and deciding one (an award issued through the award rules).
 
 use crate::domain::applications::{DROP_IN_WINDOW_DAYS, Framework, Manifest, eligibility};
-use crate::domain::events::{AwardSource, Event, Outcome};
+use crate::domain::events::{AwardSource, DecisionOutcome, Event};
 use crate::domain::state::State;
 use crate::domain::types::{CertificateNumber, Level, Lines, OrganisationId, printable_text};
 use crate::domain::{Command, DomainError};
@@ -184,7 +184,7 @@ fn decide_application(
         return Ok(vec![Event::ApplicationDecided {
             application_id,
             organisation_id,
-            outcome: Outcome::NotAwarded,
+            outcome: DecisionOutcome::NotAwarded,
             feedback,
             decided_on: ctx.today,
         }]);
@@ -202,7 +202,7 @@ fn decide_application(
     let mut events = vec![Event::ApplicationDecided {
         application_id,
         organisation_id,
-        outcome: Outcome::Awarded {
+        outcome: DecisionOutcome::Awarded {
             level,
             certificate_number: certificate_number.clone(),
         },
