@@ -1,9 +1,14 @@
 //! The rules for awards: issuing (the two-year rule, the pause, the issuer named for the date),
 //! suspending, reinstating, revoking, amending, and recording an expiry.
 
+use chrono::NaiveDate;
+
 use crate::domain::events::Event;
 use crate::domain::state::{Award, Standing, State};
-use crate::domain::types::{CertificateNumber, SCHEME, expiry_of, issuer_name_on, valid_until_of};
+use crate::domain::types::{
+    CertificateNumber, Name, OrganisationId, Reason, SCHEME, expiry_of, issuer_name_on,
+    valid_until_of,
+};
 use crate::domain::{Command, DomainError};
 
 use super::{Context, refuse_if_not_running};
@@ -14,153 +19,214 @@ pub(super) fn decide(
     ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::IssueAward {
-            certificate_number,
-            organisation_id,
-            level,
-            awarded_on,
-            issuer_name,
-            framework_version,
-            source,
-        } => {
-            let org = state
-                .organisations
-                .get(&organisation_id)
-                .ok_or(DomainError::OrganisationNotFound(organisation_id))?;
-            if state.awards.contains_key(&certificate_number) {
-                return Err(DomainError::CertificateNumberTaken(certificate_number));
-            }
-            if awarded_on > ctx.today {
-                return Err(DomainError::AwardDateInFuture {
-                    awarded_on,
-                    today: ctx.today,
-                });
-            }
-            refuse_if_not_running(state, awarded_on)?;
-            let mut events = Vec::with_capacity(2);
-            if let Some(current) = state.current_award(organisation_id) {
-                if current.awarded_on >= awarded_on {
-                    return Err(DomainError::NotNewerThanCurrent {
-                        current: current.certificate_number.clone(),
-                        current_awarded_on: current.awarded_on,
-                        awarded_on,
-                    });
-                }
-                if current.expires_on() > awarded_on {
-                    events.push(Event::AwardSuperseded {
-                        certificate_number: current.certificate_number.clone(),
-                        organisation_id,
-                        superseded_by: certificate_number.clone(),
-                        effective_on: awarded_on,
-                    });
-                }
-            }
-            events.insert(
-                0,
-                Event::AwardIssued {
-                    certificate_number,
-                    organisation_id,
-                    organisation_name: org.name.clone(),
-                    ods_code: org.ods_code.clone(),
-                    region: org.region,
-                    level,
-                    awarded_on,
-                    valid_until: valid_until_of(awarded_on),
-                    issuer_name: issuer_name
-                        .unwrap_or_else(|| issuer_name_on(awarded_on).to_owned()),
-                    scheme: SCHEME.to_owned(),
-                    framework_version,
-                    source,
-                },
-            );
-            Ok(events)
-        }
+        Command::IssueAward { .. } => issue(state, command, ctx),
         Command::SuspendAward {
             certificate_number,
             reason,
             expected,
-        } => {
-            let award = live_award(state, &certificate_number, expected, ctx, "suspending")?;
-            if award.standing != Standing::Active {
-                return Err(transition(award, "suspension"));
-            }
-            Ok(vec![Event::AwardSuspended {
-                certificate_number,
-                organisation_id: award.organisation_id,
-                reason,
-                effective_on: ctx.today,
-            }])
-        }
+        } => suspend(state, certificate_number, reason, expected, ctx),
         Command::ReinstateAward {
             certificate_number,
             expected,
-        } => {
-            let award = live_award(state, &certificate_number, expected, ctx, "reinstating")?;
-            if award.standing != Standing::Suspended {
-                return Err(transition(award, "reinstatement"));
-            }
-            Ok(vec![Event::AwardReinstated {
-                certificate_number,
-                organisation_id: award.organisation_id,
-                effective_on: ctx.today,
-            }])
-        }
+        } => reinstate(state, certificate_number, expected, ctx),
         Command::RevokeAward {
             certificate_number,
             reason,
             expected,
-        } => {
-            let award = find_award(state, &certificate_number, expected)?;
-            if !matches!(award.standing, Standing::Active | Standing::Suspended) {
-                return Err(transition(award, "revocation"));
-            }
-            Ok(vec![Event::AwardRevoked {
-                certificate_number,
-                organisation_id: award.organisation_id,
-                reason,
-                effective_on: ctx.today,
-            }])
-        }
+        } => revoke(state, certificate_number, reason, expected, ctx),
         Command::AmendAward {
             certificate_number,
             organisation_name,
             reason,
             expected,
-        } => {
-            let award = find_award(state, &certificate_number, expected)?;
-            if award.organisation_name == organisation_name {
-                return Err(DomainError::NothingToAmend);
-            }
-            Ok(vec![Event::AwardAmended {
-                certificate_number,
-                organisation_id: award.organisation_id,
-                organisation_name,
-                reason,
-            }])
-        }
+        } => amend(
+            state,
+            certificate_number,
+            organisation_name,
+            reason,
+            expected,
+        ),
         Command::RecordExpiry { certificate_number } => {
-            let award = find_award(state, &certificate_number, None)?;
-            if award.expiry_recorded {
-                return Err(DomainError::ExpiryAlreadyRecorded(certificate_number));
-            }
-            if !matches!(award.standing, Standing::Active | Standing::Suspended) {
-                return Err(transition(award, "recording an expiry"));
-            }
-            let expires_on = award.expires_on();
-            if expires_on > ctx.today {
-                return Err(DomainError::ExpiryNotDue {
-                    number: certificate_number,
-                    expires_on,
-                });
-            }
-            Ok(vec![Event::AwardExpired {
-                certificate_number,
-                organisation_id: award.organisation_id,
-                expired_on: expires_on,
-            }])
+            record_expiry(state, certificate_number, ctx)
         }
         other => unreachable!("`decide` dispatches only award commands here, not {other:?}"),
     }
+}
+
+/// Issues an award: the organisation is registered, the number unused, the date not in the
+/// future nor in a pause, and newer than the organisation's current award, which it supersedes
+/// while that one is still in date.
+fn issue(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
+    let Command::IssueAward {
+        certificate_number,
+        organisation_id,
+        level,
+        awarded_on,
+        issuer_name,
+        framework_version,
+        source,
+    } = command
+    else {
+        unreachable!("`decide` hands `issue` only an award to issue, not {command:?}");
+    };
+    let org = state
+        .organisations
+        .get(&organisation_id)
+        .ok_or(DomainError::OrganisationNotFound(organisation_id))?;
+    if state.awards.contains_key(&certificate_number) {
+        return Err(DomainError::CertificateNumberTaken(certificate_number));
+    }
+    if awarded_on > ctx.today {
+        return Err(DomainError::AwardDateInFuture {
+            awarded_on,
+            today: ctx.today,
+        });
+    }
+    refuse_if_not_running(state, awarded_on)?;
+    let superseded = supersession(state, organisation_id, &certificate_number, awarded_on)?;
+    let issued = Event::AwardIssued {
+        certificate_number,
+        organisation_id,
+        organisation_name: org.name.clone(),
+        ods_code: org.ods_code.clone(),
+        region: org.region,
+        level,
+        awarded_on,
+        valid_until: valid_until_of(awarded_on),
+        issuer_name: issuer_name.unwrap_or_else(|| issuer_name_on(awarded_on).to_owned()),
+        scheme: SCHEME.to_owned(),
+        framework_version,
+        source,
+    };
+    Ok(std::iter::once(issued).chain(superseded).collect())
+}
+
+/// The supersession of the organisation's current award by a new one dated `awarded_on`, if the
+/// current one is still in date then; refused if the current one is not older.
+fn supersession(
+    state: &State,
+    organisation_id: OrganisationId,
+    new_number: &CertificateNumber,
+    awarded_on: NaiveDate,
+) -> Result<Option<Event>, DomainError> {
+    let Some(current) = state.current_award(organisation_id) else {
+        return Ok(None);
+    };
+    if current.awarded_on >= awarded_on {
+        return Err(DomainError::NotNewerThanCurrent {
+            current: current.certificate_number.clone(),
+            current_awarded_on: current.awarded_on,
+            awarded_on,
+        });
+    }
+    Ok(
+        (current.expires_on() > awarded_on).then(|| Event::AwardSuperseded {
+            certificate_number: current.certificate_number.clone(),
+            organisation_id,
+            superseded_by: new_number.clone(),
+            effective_on: awarded_on,
+        }),
+    )
+}
+
+fn suspend(
+    state: &State,
+    certificate_number: CertificateNumber,
+    reason: Reason,
+    expected: Option<u64>,
+    ctx: &Context,
+) -> Result<Vec<Event>, DomainError> {
+    let award = live_award(state, &certificate_number, expected, ctx, "suspending")?;
+    if award.standing != Standing::Active {
+        return Err(transition(award, "suspension"));
+    }
+    Ok(vec![Event::AwardSuspended {
+        certificate_number,
+        organisation_id: award.organisation_id,
+        reason,
+        effective_on: ctx.today,
+    }])
+}
+
+fn reinstate(
+    state: &State,
+    certificate_number: CertificateNumber,
+    expected: Option<u64>,
+    ctx: &Context,
+) -> Result<Vec<Event>, DomainError> {
+    let award = live_award(state, &certificate_number, expected, ctx, "reinstating")?;
+    if award.standing != Standing::Suspended {
+        return Err(transition(award, "reinstatement"));
+    }
+    Ok(vec![Event::AwardReinstated {
+        certificate_number,
+        organisation_id: award.organisation_id,
+        effective_on: ctx.today,
+    }])
+}
+
+fn revoke(
+    state: &State,
+    certificate_number: CertificateNumber,
+    reason: Reason,
+    expected: Option<u64>,
+    ctx: &Context,
+) -> Result<Vec<Event>, DomainError> {
+    let award = find_award(state, &certificate_number, expected)?;
+    if !matches!(award.standing, Standing::Active | Standing::Suspended) {
+        return Err(transition(award, "revocation"));
+    }
+    Ok(vec![Event::AwardRevoked {
+        certificate_number,
+        organisation_id: award.organisation_id,
+        reason,
+        effective_on: ctx.today,
+    }])
+}
+
+fn amend(
+    state: &State,
+    certificate_number: CertificateNumber,
+    organisation_name: Name,
+    reason: Reason,
+    expected: Option<u64>,
+) -> Result<Vec<Event>, DomainError> {
+    let award = find_award(state, &certificate_number, expected)?;
+    if award.organisation_name == organisation_name {
+        return Err(DomainError::NothingToAmend);
+    }
+    Ok(vec![Event::AwardAmended {
+        certificate_number,
+        organisation_id: award.organisation_id,
+        organisation_name,
+        reason,
+    }])
+}
+
+fn record_expiry(
+    state: &State,
+    certificate_number: CertificateNumber,
+    ctx: &Context,
+) -> Result<Vec<Event>, DomainError> {
+    let award = find_award(state, &certificate_number, None)?;
+    if award.expiry_recorded {
+        return Err(DomainError::ExpiryAlreadyRecorded(certificate_number));
+    }
+    if !matches!(award.standing, Standing::Active | Standing::Suspended) {
+        return Err(transition(award, "recording an expiry"));
+    }
+    let expires_on = award.expires_on();
+    if expires_on > ctx.today {
+        return Err(DomainError::ExpiryNotDue {
+            number: certificate_number,
+            expires_on,
+        });
+    }
+    Ok(vec![Event::AwardExpired {
+        certificate_number,
+        organisation_id: award.organisation_id,
+        expired_on: expires_on,
+    }])
 }
 
 fn find_award<'a>(
