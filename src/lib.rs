@@ -14,6 +14,7 @@
 //! - `transparency`: the Merkle tree, signed notes and checkpoints, auditing a log.
 //! - `render`: logos, baked badges, QR codes, the certificate PDF, and the one escaping rule.
 //! - `limits`: every bound on what a client sends, in one place.
+//! - `error_codes`: every error code the registry answers with (code, kind, the rule in words).
 //!
 //! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
 //! append is one transaction; statuses are computed from events and a date, never stored.
@@ -21,6 +22,7 @@
 pub mod cli;
 pub mod credentials;
 pub mod domain;
+pub mod error_codes;
 pub mod http;
 pub mod limits;
 pub mod projection;

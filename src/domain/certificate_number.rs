@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::types::{ParseError, string_serde};
+use crate::error_codes::ErrorCode;
 
 /// Crockford's base-32 alphabet: no I, L, O or U, so a number read aloud or typed from paper
 /// cannot be confused.
@@ -86,7 +87,7 @@ fn digits_of(input: &str) -> Result<Vec<u8>, ParseError> {
             Some(index) => digits.push(index as u8),
             None => {
                 return Err(ParseError::new(
-                    "certificate_number_malformed",
+                    ErrorCode::CertificateNumberMalformed,
                     format!(
                         "a certificate number has 16 letters and digits (no U), like FDXE-J5BM-RRNV-PEDM; {c:?} is not one of them"
                     ),
@@ -131,7 +132,7 @@ impl FromStr for CertificateNumber {
         let digits = digits_of(s)?;
         if digits.len() != DATA_CHARS + 1 {
             return Err(ParseError::new(
-                "certificate_number_malformed",
+                ErrorCode::CertificateNumberMalformed,
                 format!(
                     "a certificate number has 16 letters and digits, like FDXE-J5BM-RRNV-PEDM; this one has {}",
                     digits.len()
@@ -140,7 +141,7 @@ impl FromStr for CertificateNumber {
         }
         if !luhn_sum(&digits, 1).is_multiple_of(32) {
             return Err(ParseError::new(
-                "certificate_number_check_failed",
+                ErrorCode::CertificateNumberCheckFailed,
                 "the certificate number's last character does not match the others: a character was probably mistyped",
             ));
         }

@@ -1,8 +1,10 @@
-//! The rules a command can break, as `DomainError`, and the one table of their stable machine
-//! codes and kinds. The HTTP layer maps a kind to a status (`http::error`); nothing else decides
-//! a code, so a code is written once, here.
+//! The rules a command can break, as `DomainError`, and the one table naming each rule's stable
+//! code (`crate::error_codes` holds every code with its kind and words; the HTTP layer maps a
+//! kind to a status in `http::error`).
 
 use chrono::NaiveDate;
+
+pub use crate::error_codes::{ErrorCode, ErrorKind};
 
 use crate::domain::applications::DROP_IN_WINDOW_DAYS;
 use crate::domain::types::{
@@ -196,76 +198,66 @@ pub enum DomainError {
     },
 }
 
-/// What kind of refusal an error is, which the HTTP layer maps to a status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    Conflict,
-    Precondition,
-    Rule,
-}
-
 impl DomainError {
-    /// The one table: each rule's stable machine code and its kind.
-    fn entry(&self) -> (&'static str, ErrorKind) {
-        use ErrorKind::{Conflict, NotFound, Precondition, Rule};
+    /// The one table of the domain's refusals: each rule's stable code (whose kind and words
+    /// are in `error_codes`).
+    pub fn error_code(&self) -> ErrorCode {
+        use ErrorCode::*;
         match self {
-            DomainError::OrganisationNotFound(_) => ("organisation_not_found", NotFound),
-            DomainError::AwardNotFound(_) => ("award_not_found", NotFound),
-            DomainError::OrganisationExists(_) => ("organisation_exists", Conflict),
-            DomainError::OdsCodeTaken(_) => ("ods_code_taken", Conflict),
-            DomainError::CertificateNumberTaken(_) => ("certificate_number_taken", Conflict),
-            DomainError::ProgrammePaused { .. } => ("programme_paused", Rule),
-            DomainError::ProgrammeSunset { .. } => ("programme_sunset", Rule),
-            DomainError::AwardDateInFuture { .. } => ("award_date_in_future", Rule),
-            DomainError::NotNewerThanCurrent { .. } => ("not_newer_than_current_award", Rule),
-            DomainError::VersionMismatch { .. } => ("version_mismatch", Precondition),
-            DomainError::InvalidTransition { .. } => ("invalid_transition", Conflict),
-            DomainError::AwardExpired { .. } => ("award_expired", Rule),
-            DomainError::ExpiryNotDue { .. } => ("expiry_not_due", Rule),
-            DomainError::ExpiryAlreadyRecorded(_) => ("expiry_already_recorded", Conflict),
-            DomainError::NothingToAmend => ("nothing_to_amend", Rule),
-            DomainError::ProgrammeAlreadyInPhase(_) => ("programme_already_in_phase", Conflict),
-            DomainError::ProgrammeEnded => ("programme_ended", Conflict),
-            DomainError::ProgrammeChangeOutOfOrder { .. } => {
-                ("programme_change_out_of_order", Rule)
-            }
-            DomainError::CycleDatesOutOfOrder(_) => ("cycle_dates_out_of_order", Rule),
-            DomainError::CycleInvalid => ("cycle_invalid", Rule),
-            DomainError::KeyIdTaken(_) => ("key_id_taken", Conflict),
-            DomainError::KeyNotFound(_) => ("key_not_found", NotFound),
-            DomainError::RegistryAddressDiffers { .. } => ("registry_address_differs", Conflict),
-            DomainError::RegistryAddressUnchanged(_) => ("registry_address_unchanged", Conflict),
-            DomainError::RegistryAddressNotRecorded => ("registry_address_not_recorded", Rule),
-            DomainError::KeyNotActive { .. } => ("key_not_active", Conflict),
-            DomainError::CycleNotFound(_) => ("cycle_not_found", NotFound),
-            DomainError::CycleNotOpen { .. } => ("cycle_not_open", Rule),
-            DomainError::DropInRequired { .. } => ("drop_in_required", Rule),
-            DomainError::DropInInFuture(_) => ("drop_in_in_future", Rule),
-            DomainError::ApplicationAlreadyOpen(_) => ("application_already_open", Conflict),
-            DomainError::ApplicationAlreadyInCycle(_) => ("application_already_in_cycle", Conflict),
-            DomainError::EvidenceRulesFailed { .. } => ("evidence_rules_failed", Rule),
-            DomainError::ApplicationNotFound(_) => ("application_not_found", NotFound),
-            DomainError::ApplicationAlreadyDecided(_) => ("application_already_decided", Conflict),
-            DomainError::OutsideDecisionWindow { .. } => ("outside_decision_window", Rule),
-            DomainError::LevelAboveSought { .. } => ("level_above_sought", Rule),
-            DomainError::LevelAboveEligible { .. } => ("level_above_eligible", Rule),
-            DomainError::FeedbackRequired(_) => ("feedback_required", Rule),
-            DomainError::IssuerNameInvalid(_) => ("issuer_name_invalid", Rule),
-            DomainError::IssuerWrongForDate { .. } => ("issuer_wrong_for_date", Rule),
-            DomainError::FrameworkVersionInvalid(_) => ("framework_version_invalid", Rule),
-            DomainError::DateOutOfRange { .. } => ("date_out_of_range", Rule),
+            DomainError::OrganisationNotFound(_) => OrganisationNotFound,
+            DomainError::AwardNotFound(_) => AwardNotFound,
+            DomainError::OrganisationExists(_) => OrganisationExists,
+            DomainError::OdsCodeTaken(_) => OdsCodeTaken,
+            DomainError::CertificateNumberTaken(_) => CertificateNumberTaken,
+            DomainError::ProgrammePaused { .. } => ProgrammePaused,
+            DomainError::ProgrammeSunset { .. } => ProgrammeSunset,
+            DomainError::AwardDateInFuture { .. } => AwardDateInFuture,
+            DomainError::NotNewerThanCurrent { .. } => NotNewerThanCurrentAward,
+            DomainError::VersionMismatch { .. } => VersionMismatch,
+            DomainError::InvalidTransition { .. } => InvalidTransition,
+            DomainError::AwardExpired { .. } => AwardExpired,
+            DomainError::ExpiryNotDue { .. } => ExpiryNotDue,
+            DomainError::ExpiryAlreadyRecorded(_) => ExpiryAlreadyRecorded,
+            DomainError::NothingToAmend => NothingToAmend,
+            DomainError::ProgrammeAlreadyInPhase(_) => ProgrammeAlreadyInPhase,
+            DomainError::ProgrammeEnded => ProgrammeEnded,
+            DomainError::ProgrammeChangeOutOfOrder { .. } => ProgrammeChangeOutOfOrder,
+            DomainError::CycleDatesOutOfOrder(_) => CycleDatesOutOfOrder,
+            DomainError::CycleInvalid => CycleInvalid,
+            DomainError::KeyIdTaken(_) => KeyIdTaken,
+            DomainError::KeyNotFound(_) => KeyNotFound,
+            DomainError::RegistryAddressDiffers { .. } => RegistryAddressDiffers,
+            DomainError::RegistryAddressUnchanged(_) => RegistryAddressUnchanged,
+            DomainError::RegistryAddressNotRecorded => RegistryAddressNotRecorded,
+            DomainError::KeyNotActive { .. } => KeyNotActive,
+            DomainError::CycleNotFound(_) => CycleNotFound,
+            DomainError::CycleNotOpen { .. } => CycleNotOpen,
+            DomainError::DropInRequired { .. } => DropInRequired,
+            DomainError::DropInInFuture(_) => DropInInFuture,
+            DomainError::ApplicationAlreadyOpen(_) => ApplicationAlreadyOpen,
+            DomainError::ApplicationAlreadyInCycle(_) => ApplicationAlreadyInCycle,
+            DomainError::EvidenceRulesFailed { .. } => EvidenceRulesFailed,
+            DomainError::ApplicationNotFound(_) => ApplicationNotFound,
+            DomainError::ApplicationAlreadyDecided(_) => ApplicationAlreadyDecided,
+            DomainError::OutsideDecisionWindow { .. } => OutsideDecisionWindow,
+            DomainError::LevelAboveSought { .. } => LevelAboveSought,
+            DomainError::LevelAboveEligible { .. } => LevelAboveEligible,
+            DomainError::FeedbackRequired(_) => FeedbackRequired,
+            DomainError::IssuerNameInvalid(_) => IssuerNameInvalid,
+            DomainError::IssuerWrongForDate { .. } => IssuerWrongForDate,
+            DomainError::FrameworkVersionInvalid(_) => FrameworkVersionInvalid,
+            DomainError::DateOutOfRange { .. } => DateOutOfRange,
         }
     }
 
     /// The stable machine code of the rule.
     pub fn code(&self) -> &'static str {
-        self.entry().0
+        self.error_code().as_str()
     }
 
     /// What kind of refusal this is, which the HTTP layer maps to a status.
     pub fn kind(&self) -> ErrorKind {
-        self.entry().1
+        self.error_code().kind()
     }
 }
 

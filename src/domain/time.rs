@@ -5,6 +5,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 
 use super::types::ParseError;
+use crate::error_codes::ErrorCode;
 
 /// The earliest and latest dates the registry records or answers about. The programme began in
 /// the 2010s and an award lasts two years; a date outside these bounds is a typing mistake.
@@ -17,7 +18,7 @@ pub fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
         Ok(date)
     } else {
         Err(ParseError::new(
-            "date_out_of_range",
+            ErrorCode::DateOutOfRange,
             format!("a date must be between {EARLIEST_DATE} and {LATEST_DATE}; {date} is not"),
         ))
     }

@@ -7,6 +7,8 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::error_codes::ErrorCode;
+
 pub use super::certificate_number::CertificateNumber;
 pub use super::time::{
     EARLIEST_DATE, LATEST_DATE, date_in_range, expiry_of, long_date, start_of_uk_day,
@@ -17,12 +19,12 @@ pub use super::time::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ParseError {
-    pub(super) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -147,7 +149,7 @@ impl FromStr for Level {
             "silver" => Ok(Level::Silver),
             "gold" => Ok(Level::Gold),
             other => Err(ParseError::new(
-                "level_invalid",
+                ErrorCode::LevelInvalid,
                 format!("level must be bronze, silver or gold, not {other:?}"),
             )),
         }
@@ -212,7 +214,7 @@ impl FromStr for Region {
             .find(|r| r.as_str() == wanted)
             .ok_or_else(|| {
                 ParseError::new(
-                    "region_invalid",
+                    ErrorCode::RegionInvalid,
                     format!(
                         "region must be one of the seven NHS England regions ({}), not {s:?}",
                         Region::ALL.map(|r| r.as_str()).join(", ")
@@ -268,7 +270,7 @@ impl FromStr for OdsCode {
             Ok(OdsCode(code))
         } else {
             Err(ParseError::new(
-                "ods_code_invalid",
+                ErrorCode::OdsCodeInvalid,
                 format!("an ODS code is 3 to 10 letters and digits, such as RJ1; {s:?} is not"),
             ))
         }
@@ -291,7 +293,7 @@ impl FromStr for Name {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.split_whitespace().collect::<Vec<_>>().join(" ");
         printable_text(&name, 2, 200, Lines::One)
-            .map_err(|rule| ParseError::new("name_invalid", format!("a name is {rule}")))?;
+            .map_err(|rule| ParseError::new(ErrorCode::NameInvalid, format!("a name is {rule}")))?;
         Ok(Name(name))
     }
 }
@@ -314,7 +316,7 @@ impl FromStr for Reason {
         let reason = s.trim();
         printable_text(reason, 3, 2000, Lines::Many).map_err(|rule| {
             ParseError::new(
-                "reason_invalid",
+                ErrorCode::ReasonInvalid,
                 format!("a reason is required, saying why: {rule}"),
             )
         })?;
@@ -340,7 +342,7 @@ impl FromStr for PublicUrl {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |why: &str| {
             ParseError::new(
-                "public_url_invalid",
+                ErrorCode::PublicUrlInvalid,
                 format!(
                     "a public URL is http:// or https://, a host, an optional port and path, such as https://wexqs.example.org ({why})"
                 ),
@@ -405,7 +407,12 @@ impl FromStr for OrganisationId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         uuid::Uuid::parse_str(s.trim())
             .map(OrganisationId)
-            .map_err(|_| ParseError::new("organisation_id_invalid", "an organisation id is a UUID"))
+            .map_err(|_| {
+                ParseError::new(
+                    ErrorCode::OrganisationIdInvalid,
+                    "an organisation id is a UUID",
+                )
+            })
     }
 }
 

@@ -15,6 +15,7 @@ use crate::domain::{
     AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationId,
     OrganisationKind, Reason, Region, status_as_of,
 };
+use crate::error_codes::ErrorCode;
 use crate::service::import::{ImportRow, import_commands, parse_csv};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
 
@@ -54,8 +55,8 @@ pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idemp
         .map(str::trim)
         .filter(|k| (1..=255).contains(&k.len()))
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "idempotency_key_invalid",
+            ApiError::new(
+                ErrorCode::IdempotencyKeyInvalid,
                 "an Idempotency-Key is 1 to 255 visible ASCII characters",
             )
         })?;
@@ -75,8 +76,8 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         return Ok(None);
     };
     let bad = || {
-        ApiError::bad_request(
-            "if_match_invalid",
+        ApiError::new(
+            ErrorCode::IfMatchInvalid,
             "If-Match takes the award's ETag as the registry sent it, such as \"42-2026-11-24\"",
         )
     };
@@ -91,8 +92,8 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
 
 pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "body_malformed",
+        ApiError::new(
+            ErrorCode::BodyMalformed,
             format!("the request body is not the JSON this route takes: {e}"),
         )
     })
@@ -106,8 +107,8 @@ pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
 
 pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_request(
-            "date_invalid",
+        ApiError::new(
+            ErrorCode::DateInvalid,
             format!("{field} is a date written YYYY-MM-DD, such as 2025-12-05; {s:?} is not"),
         )
     })
@@ -131,10 +132,9 @@ fn award_response(
     outcome: &Outcome,
 ) -> Result<HttpResponse, ApiError> {
     let (award, programme) = state.registry.award(number).ok_or_else(|| {
-        super::error::internal(&ServiceError::Invalid {
-            code: "award_vanished",
-            message: format!("award {number} was written but cannot be read back"),
-        })
+        super::error::inconsistency(format!(
+            "award {number} was written but cannot be read back"
+        ))
     })?;
     let today = state.registry.today();
     let view = AwardView::of(
@@ -193,10 +193,9 @@ pub async fn create_organisation(
         },
     )) = outcome.events.first()
     else {
-        return Err(super::error::internal(&ServiceError::Invalid {
-            code: "unexpected_event",
-            message: "registering an organisation recorded something else".into(),
-        }));
+        return Err(super::error::inconsistency(
+            "registering an organisation recorded something else",
+        ));
     };
     organisation_response(&state, *organisation_id, StatusCode::CREATED, &outcome)
 }
@@ -207,13 +206,11 @@ fn organisation_response(
     status: StatusCode,
     outcome: &Outcome,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state.registry.with_state(|s| {
-        s.organisations.get(&id).map(|o| {
-            let mut v = serde_json::to_value(OrganisationView::of(o)).unwrap_or_default();
-            v["awards"] = serde_json::json!(o.awards);
-            v["log_position"] = serde_json::json!(o.last_position);
-            v
-        })
+    let view = state.registry.organisation(&id).map(|o| {
+        let mut v = serde_json::to_value(OrganisationView::of(&o)).unwrap_or_default();
+        v["awards"] = serde_json::json!(o.awards);
+        v["log_position"] = serde_json::json!(o.last_position);
+        v
     });
     let view = view.ok_or(crate::domain::DomainError::OrganisationNotFound(id))?;
     let response = HttpResponse::build(status)
@@ -308,12 +305,11 @@ pub async fn issue_award(
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)
         .await?;
-    let number = outcome.issued().into_iter().next().ok_or_else(|| {
-        super::error::internal(&ServiceError::Invalid {
-            code: "unexpected_event",
-            message: "issuing an award recorded no award".into(),
-        })
-    })?;
+    let number = outcome
+        .issued()
+        .into_iter()
+        .next()
+        .ok_or_else(|| super::error::inconsistency("issuing an award recorded no award"))?;
     award_response(&state, &number, StatusCode::CREATED, &outcome)
 }
 
@@ -338,7 +334,7 @@ pub async fn import_awards(
         .is_some_and(|v| v.starts_with("text/csv"));
     let rows = if is_csv {
         let text = std::str::from_utf8(&body)
-            .map_err(|_| ApiError::bad_request("body_malformed", "the CSV is not UTF-8 text"))?;
+            .map_err(|_| ApiError::new(ErrorCode::BodyMalformed, "the CSV is not UTF-8 text"))?;
         parse_csv(text).map_err(row_errors)?
     } else {
         let input: ImportBody = parse_body(&body)?;
@@ -351,8 +347,7 @@ pub async fn import_awards(
     };
     if rows.is_empty() {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "import_empty",
+            ErrorCode::ImportEmpty,
             "the import has no rows",
         ));
     }
@@ -382,8 +377,7 @@ fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {
         .map(|e| format!("line {}: {}", e.line, e.message))
         .unwrap_or_default();
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "import_rows_invalid",
+        ErrorCode::ImportRowsInvalid,
         format!(
             "{} row(s) cannot be imported, so nothing was imported; the first: {first}",
             errors.len()
@@ -517,8 +511,8 @@ pub async fn events(
     let from = params.from.unwrap_or(0);
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "limit_invalid",
+        return Err(ApiError::new(
+            ErrorCode::LimitInvalid,
             "limit is 1 to 1,000 events",
         ));
     }

@@ -2,7 +2,6 @@
 //! manifest and eligibility checklist, and reviewers' decisions that issue awards. Everything here
 //! is private and needs a token; the public framework route shows only the criteria.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
@@ -15,6 +14,7 @@ use super::error::ApiError;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
 use crate::domain::{Command, Level, OrganisationId};
+use crate::error_codes::ErrorCode;
 use crate::service::Role;
 
 fn application_view(state: &AppState, application: &Application) -> serde_json::Value {
@@ -39,7 +39,7 @@ fn application_view(state: &AppState, application: &Application) -> serde_json::
 fn application(state: &AppState, id: &str) -> Result<Application, ApiError> {
     state
         .registry
-        .with_state(|s| s.applications.get(id).cloned())
+        .application(id)
         .ok_or_else(|| crate::domain::DomainError::ApplicationNotFound(id.to_owned()).into())
 }
 
@@ -70,12 +70,7 @@ pub async fn record_drop_in(
             idempotency(&req, &body)?,
         )
         .await?;
-    let days = state.registry.with_state(|s| {
-        s.drop_ins
-            .get(&organisation_id)
-            .cloned()
-            .unwrap_or_default()
-    });
+    let days = state.registry.drop_ins(&organisation_id);
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({"organisation_id": organisation_id, "drop_ins": days})))
@@ -98,7 +93,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorise(&req, &state, Role::Admin).await?;
     let input: NewApplication = parse_body(&body)?;
-    let application_id = state.registry.new_organisation_id().to_string();
+    let application_id = state.registry.new_application_id();
     let outcome = state
         .registry
         .execute(
@@ -123,13 +118,7 @@ pub async fn submit(
             }
             _ => None,
         })
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "no application was recorded",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application was recorded"))?;
     let view = application_view(&state, &application(&state, &id)?);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/applications/{id}")))
@@ -173,14 +162,14 @@ pub async fn decide(
         ("awarded", Some(level)) => Some(level),
         ("not_awarded", None) => None,
         ("awarded", None) => {
-            return Err(ApiError::bad_request(
-                "level_required",
+            return Err(ApiError::new(
+                ErrorCode::LevelRequired,
                 "an award needs a level: bronze, silver or gold",
             ));
         }
         _ => {
-            return Err(ApiError::bad_request(
-                "decision_invalid",
+            return Err(ApiError::new(
+                ErrorCode::DecisionInvalid,
                 "decision is \"awarded\" (with a level) or \"not_awarded\" (without one)",
             ));
         }

@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::pages::{html, not_found_page, presentation, render, status_words};
 use crate::domain::{CertificateNumber, status_as_of};
+use crate::error_codes::ErrorCode;
 
 /// The embed size the snippets and oEmbed suggest.
 pub const EMBED_WIDTH: u32 = 360;
@@ -121,8 +122,7 @@ pub async fn oembed(
 ) -> Result<HttpResponse, ApiError> {
     if params.format.as_deref().is_some_and(|f| f != "json") {
         return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "oembed_format_unsupported",
+            ErrorCode::OembedFormatUnsupported,
             "only format=json is offered",
         ));
     }
@@ -135,8 +135,7 @@ pub async fn oembed(
         .map(|(a, _)| a)
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "oembed_url_unknown",
+                ErrorCode::OembedUrlUnknown,
                 format!(
                     "url must be a verification page of an award here, {prefix}CERTIFICATE-NUMBER"
                 ),
@@ -169,8 +168,7 @@ pub async fn badge_svg(
     let number = super::parse_number(&path)?;
     let (award, programme) = state.registry.award(&number).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "award_not_found",
+            ErrorCode::AwardNotFound,
             format!("no award with the certificate number {number} is in the register"),
         )
     })?;
@@ -182,8 +180,8 @@ pub async fn badge_svg(
         None | Some("flat") => false,
         Some("large") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                "style_invalid",
+            return Err(ApiError::new(
+                ErrorCode::StyleInvalid,
                 format!("style is flat or large, not {other:?}"),
             ));
         }

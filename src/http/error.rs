@@ -1,5 +1,7 @@
 //! The HTTP layer's one error type: every refusal is `application/problem+json` (RFC 9457) with a
-//! stable machine `code` and the rule in words. A 5xx logs its cause and says nothing inside.
+//! stable machine `code` from the one table (`crate::error_codes`), answered with the status of
+//! its kind (`status_of`, the one mapping), and the rule in words. A 5xx logs its cause and says
+//! nothing inside.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
@@ -9,7 +11,8 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
-use crate::domain::{DomainError, ErrorKind, ParseError};
+use crate::domain::{DomainError, ParseError};
+use crate::error_codes::{ErrorCode, ErrorKind};
 use crate::service::ServiceError;
 use crate::service::{Outage, StoreError};
 
@@ -18,7 +21,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     pub extra: Map<String, Value>,
     /// Seconds after which the same request may succeed (the `Retry-After` header).
@@ -29,15 +32,45 @@ pub struct ApiError {
 /// to hammer a database coming back, short enough that a person retrying by hand is not kept.
 pub const OUTAGE_RETRY_AFTER: u64 = 5;
 
+/// The HTTP status of each kind of refusal.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Precondition => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+    /// A refusal with `code`, answered with the status of its kind.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> ApiError {
         ApiError {
-            status,
+            status: status_of(code.kind()),
             code,
             detail: detail.into(),
             extra: Map::new(),
             retry_after: None,
         }
+    }
+
+    /// Answers with `status` instead of the kind's: for the framework's own refusals, which keep
+    /// the status it chose, and for a value in a path that names no page (a 404).
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
     }
 
     /// Asks the client to retry after `seconds` (sent as `Retry-After`).
@@ -57,8 +90,7 @@ impl ApiError {
             Outage::Io => "the registry's database's disk is failing just now",
         };
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             format!(
                 "{detail}, so this cannot be done or recorded; nothing was changed. Verification, \
                  award records, the register and its pages are still answered. Try again later"
@@ -66,10 +98,6 @@ impl ApiError {
         )
         .with("reason", outage.as_str())
         .retry_after(OUTAGE_RETRY_AFTER)
-    }
-
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -121,19 +149,13 @@ impl ResponseError for ApiError {
 
 impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
-        ApiError::bad_request(e.code, e.message)
+        ApiError::new(e.code, e.message)
     }
 }
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
-        let status = match e.kind() {
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::Precondition => StatusCode::PRECONDITION_FAILED,
-            ErrorKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let problem = ApiError::new(status, e.code(), e.to_string());
+        let problem = ApiError::new(e.error_code(), e.to_string());
         match e {
             DomainError::EvidenceRulesFailed { failures, .. } => problem.with(
                 "failures",
@@ -151,30 +173,21 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Domain(d) => d.into(),
-            ServiceError::Invalid { code, message } => ApiError::bad_request(code, message),
-            ServiceError::Row {
-                line,
-                code,
-                message,
-            } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with("line", line),
+            ServiceError::Invalid { code, message } => ApiError::new(code, message),
             ServiceError::Conflict => ApiError::new(
-                StatusCode::CONFLICT,
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 ServiceError::Conflict.to_string(),
             ),
             ServiceError::IdempotencyKeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was already used with a different request; use a new key for a new request",
             ),
             ServiceError::Unauthenticated => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "an admin route needs 'Authorization: Bearer TOKEN' with a token made by 'wexqs tokens create'",
             ),
             ServiceError::Forbidden(role) => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("a {role} token may not do this; it needs an admin token"),
             ),
             ServiceError::Store(StoreError::Unavailable { outage, cause }) => {
@@ -194,10 +207,15 @@ pub fn internal(err: &dyn std::error::Error) -> ApiError {
         chain.push_str(&s.to_string());
         source = s.source();
     }
-    tracing::error!(error = %chain, "internal error");
+    inconsistency(chain)
+}
+
+/// A 500 for something that cannot happen unless the registry is wrong (an append that recorded
+/// something else than asked): logs `what` and tells the caller nothing about the inside.
+pub fn inconsistency(what: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %what, "internal error");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         "something went wrong on our side; it has been logged",
     )
 }
@@ -218,18 +236,18 @@ pub fn problem_for_framework_errors<B: MessageBody + 'static>(
     let status = res.status();
     let (code, detail) = match status {
         StatusCode::NOT_FOUND => (
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             "there is no such route; see /openapi.json",
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this route does not take that method; see /openapi.json",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
-        s if s.is_server_error() => ("internal", "something went wrong on our side"),
-        _ => ("bad_request", "the request is malformed"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::BodyTooLarge, "the request body is too large"),
+        s if s.is_server_error() => (ErrorCode::Internal, "something went wrong on our side"),
+        _ => (ErrorCode::BadRequest, "the request is malformed"),
     };
-    let problem = ApiError::new(status, code, detail);
+    let problem = ApiError::new(code, detail).with_status(status);
     let (req, mut response) = res.into_parts();
     response
         .headers_mut()

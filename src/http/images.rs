@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::error::{ApiError, internal};
 use super::{AppState, parse_number};
 use crate::domain::{Award, Level};
+use crate::error_codes::ErrorCode;
 use crate::render::artefacts;
 
 /// Rendered images, keyed by what they were rendered from.
@@ -54,15 +55,13 @@ fn award_with_credential(state: &AppState, raw: &str) -> Result<(Award, String, 
     let number = parse_number(raw)?;
     let (award, _) = state.registry.award(&number).ok_or_else(|| {
         ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "award_not_found",
+            ErrorCode::AwardNotFound,
             format!("no award with the certificate number {number} is in the register"),
         )
     })?;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "credential_not_issued",
+            ErrorCode::CredentialNotIssued,
             format!("award {number} has no signed credential yet"),
         )
     })?;
@@ -128,8 +127,7 @@ fn verify_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let number = parse_number(raw)?;
     if state.registry.award(&number).is_none() {
         return Err(ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "award_not_found",
+            ErrorCode::AwardNotFound,
             format!("no award with the certificate number {number} is in the register"),
         ));
     }
@@ -174,8 +172,9 @@ pub async fn qr_png(
 }
 
 fn level_of(raw: &str) -> Result<Level, ApiError> {
-    raw.parse::<Level>()
-        .map_err(|e| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, e.code, e.message))
+    raw.parse::<Level>().map_err(|e| {
+        ApiError::new(e.code, e.message).with_status(actix_web::http::StatusCode::NOT_FOUND)
+    })
 }
 
 /// The plain logo of a level (SVG), as the credentials' achievements name it.

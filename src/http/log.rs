@@ -1,7 +1,6 @@
 //! The transparency log's public routes: the latest signed checkpoint, its verifier key,
 //! inclusion and consistency proofs, and the entries (private ones as their leaf hash only).
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
@@ -12,6 +11,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::Visibility;
+use crate::error_codes::ErrorCode;
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)
@@ -29,8 +29,7 @@ fn latest_size(state: &AppState) -> Result<u64, ApiError> {
 
 fn no_checkpoint() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no_checkpoint",
+        ErrorCode::NoCheckpoint,
         "no checkpoint has been signed yet; try again in a second",
     )
     .retry_after(1)
@@ -78,8 +77,8 @@ pub async fn inclusion(
     };
     let registry = &state.registry;
     let proof = registry.inclusion_proof(params.index, size).ok_or_else(|| {
-        ApiError::bad_request(
-            "proof_out_of_range",
+        ApiError::new(
+            ErrorCode::ProofOutOfRange,
             format!("index must be below size, and size at most the log's ({}); got index {} and size {size}", registry.size(), params.index),
         )
     })?;
@@ -113,8 +112,8 @@ pub async fn consistency(
     };
     let registry = &state.registry;
     let proof = registry.consistency_proof(params.from, to).ok_or_else(|| {
-        ApiError::bad_request(
-            "proof_out_of_range",
+        ApiError::new(
+            ErrorCode::ProofOutOfRange,
             format!(
                 "from must be 1 to `to`, and `to` at most the log's size ({}); got {} and {to}",
                 registry.size(),
@@ -148,8 +147,8 @@ pub async fn entries(
     let start = params.start.unwrap_or(0);
     let limit = params.limit.unwrap_or(500);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "limit_invalid",
+        return Err(ApiError::new(
+            ErrorCode::LimitInvalid,
             "limit is 1 to 1,000 entries",
         ));
     }

@@ -25,6 +25,7 @@ use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpResponse, web};
 
 use crate::domain::CertificateNumber;
+use crate::error_codes::ErrorCode;
 use crate::service::Registry;
 use error::ApiError;
 
@@ -169,8 +170,7 @@ fn route_for(method: &str) -> actix_web::Route {
 async fn method_not_allowed(method: &'static str) -> HttpResponse {
     let allow = if method == "get" { "GET, HEAD" } else { "POST" };
     let problem = ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("this route takes {allow} only; see /openapi.json"),
     );
     let mut response = actix_web::ResponseError::error_response(&problem);
@@ -183,7 +183,7 @@ async fn method_not_allowed(method: &'static str) -> HttpResponse {
 route_table! {
     get "/v1/awards/{certificate_number}" => public::award,
     get "/v1/awards/{certificate_number}/verification" => public::verification,
-    post "/v1/verify" => public::verify,
+    post "/v1/verify" => public::check_presented,
     get "/v1/register" => public::register,
     get "/v1/awards/{certificate_number}/credential" => public::credential,
     get "/v1/awards/{certificate_number}/logo.svg" => images::logo_svg,
@@ -243,20 +243,23 @@ pub use crate::limits::MAX_BODY;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
-            ApiError::bad_request(
-                "query_invalid",
+            ApiError::new(
+                ErrorCode::QueryInvalid,
                 format!("the query string is not valid: {err}"),
             )
             .into()
         }))
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::bad_request("path_invalid", format!("the path is not valid: {err}")).into()
+            ApiError::new(
+                ErrorCode::PathInvalid,
+                format!("the path is not valid: {err}"),
+            )
+            .into()
         }));
     register_routes(cfg);
     cfg.default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             "there is no such route; the routes are listed at /openapi.json",
         ))
     }));
@@ -301,8 +304,7 @@ fn rate_limited(
     use governor::clock::{Clock, DefaultClock};
     let seconds = wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
     let problem = ApiError::new(
-        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         format!("too many requests from this address; try again in {seconds} s"),
     );
     let mut response = actix_web::ResponseError::error_response(&problem);

@@ -14,6 +14,7 @@ use super::views::{
 };
 use super::{AppState, parse_number};
 use crate::domain::{Level, Region, Status, status_as_of};
+use crate::error_codes::ErrorCode;
 use crate::service::RegisterQuery;
 use crate::service::uk_date;
 
@@ -22,8 +23,7 @@ const MAX_AGE: u64 = 60;
 
 fn not_found(number: &str) -> ApiError {
     ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "award_not_found",
+        ErrorCode::AwardNotFound,
         format!(
             "no award with the certificate number {number} is in the register: it is not a real award of this scheme, or the number is wrong"
         ),
@@ -84,8 +84,8 @@ pub async fn verification(
     let at = match &query.at {
         None => None,
         Some(s) => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request(
-                "date_invalid",
+            ApiError::new(
+                ErrorCode::DateInvalid,
                 format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
             )
         })?),
@@ -161,8 +161,8 @@ pub async fn register(
     let status = match params.status.filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-            ApiError::bad_request(
-                "status_invalid",
+            ApiError::new(
+                ErrorCode::StatusInvalid,
                 format!(
                     "status must be one of {}, not {s:?}",
                     Status::ALL.map(|s| s.as_str()).join(", ")
@@ -173,8 +173,8 @@ pub async fn register(
     let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(20);
     if page == 0 || page > 100_000 || !(1..=100).contains(&per_page) {
-        return Err(ApiError::bad_request(
-            "page_invalid",
+        return Err(ApiError::new(
+            ErrorCode::PageInvalid,
             "page counts from 1; per_page is 1 to 100",
         ));
     }
@@ -189,8 +189,8 @@ pub async fn register(
     };
     let q = params.q.as_deref().map(str::trim).unwrap_or_default();
     if q.chars().count() > 200 {
-        return Err(ApiError::bad_request(
-            "query_too_long",
+        return Err(ApiError::new(
+            ErrorCode::QueryTooLong,
             "a search is at most 200 characters",
         ));
     }
@@ -315,8 +315,7 @@ pub async fn did_json(
 
 fn no_signing_key() -> ApiError {
     ApiError::new(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        "no_signing_key",
+        ErrorCode::NoSigningKey,
         "this registry has no signing key configured yet",
     )
 }
@@ -334,8 +333,7 @@ pub async fn credential(
         .ok_or_else(|| not_found(number.as_str()))?;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "credential_not_issued",
+            ErrorCode::CredentialNotIssued,
             format!("award {number} has no signed credential yet"),
         )
     })?;
@@ -358,8 +356,7 @@ pub async fn status_list(
 ) -> Result<HttpResponse, ApiError> {
     if path.as_str() != crate::credentials::credential::STATUS_LIST_ID {
         return Err(ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "status_list_not_found",
+            ErrorCode::StatusListNotFound,
             format!(
                 "there is no status list {:?}; the registry keeps one, with the id {}",
                 path.as_str(),
@@ -383,7 +380,7 @@ pub async fn status_list(
 /// The body is read up to `MAX_PRESENTED` bytes and refused past it before anything is inflated;
 /// the unwrapping and the checks run on the blocking pool, a few at a time, so a slow or large
 /// credential never holds up the workers that answer everyone else.
-pub async fn verify(
+pub async fn check_presented(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
@@ -392,8 +389,7 @@ pub async fn verify(
     use crate::limits::{MAX_PRESENTED, human_size};
     let too_large = || {
         ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             format!(
                 "a presented credential or baked image is at most {}",
                 human_size(MAX_PRESENTED)
@@ -440,17 +436,11 @@ pub async fn verify(
     .await
     .map_err(|e| super::error::internal(&e))?;
     let report = outcome.map_err(|e| match e {
-        PresentedError::UnsupportedType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            e.to_string(),
-        ),
-        PresentedError::TooLarge => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "credential_too_large",
-            e.to_string(),
-        ),
-        other => ApiError::bad_request("credential_unreadable", other.to_string()),
+        PresentedError::UnsupportedType => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, e.to_string())
+        }
+        PresentedError::TooLarge => ApiError::new(ErrorCode::CredentialTooLarge, e.to_string()),
+        other => ApiError::new(ErrorCode::CredentialUnreadable, other.to_string()),
     })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -478,7 +468,10 @@ pub async fn read_bounded(
     let mut seen = 0usize;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("body_unreadable", format!("the body cannot be read: {e}"))
+            ApiError::new(
+                ErrorCode::BodyUnreadable,
+                format!("the body cannot be read: {e}"),
+            )
         })?;
         seen += chunk.len();
         if seen > crate::limits::MAX_BODY {
@@ -493,8 +486,9 @@ pub async fn read_bounded(
 
 /// The level named in a path, or a 404 saying which levels there are.
 pub fn level_in_path(raw: &str) -> Result<Level, ApiError> {
-    raw.parse::<Level>()
-        .map_err(|e| ApiError::new(actix_web::http::StatusCode::NOT_FOUND, e.code, e.message))
+    raw.parse::<Level>().map_err(|e| {
+        ApiError::new(e.code, e.message).with_status(actix_web::http::StatusCode::NOT_FOUND)
+    })
 }
 
 /// The Open Badges 3.0 `Achievement` of a level, exactly as the credentials embed it (its `id`

@@ -5,6 +5,7 @@
 
 use crate::domain::types::search_key;
 use crate::domain::{CertificateNumber, OdsCode, Status};
+use crate::error_codes::ErrorCode;
 use crate::service::Registry;
 use crate::service::{AwardRow, RegisterQuery};
 
@@ -31,7 +32,7 @@ pub fn search(registry: &Registry, mut query: RegisterQuery, q: &str) -> Found {
         match q.parse::<CertificateNumber>() {
             Ok(n) => query.compact_number = Some(n.compact()),
             Err(e)
-                if e.code == "certificate_number_check_failed"
+                if e.code == ErrorCode::CertificateNumberCheckFailed
                     && CertificateNumber::looks_like(q) =>
             {
                 mistyped_number = Some(e.message);

@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::error_codes::ErrorCode;
+
 /// A TCP stream whose bodiless protocol refusals are rewritten as problem+json.
 #[derive(Debug)]
 pub struct ProblemStream {
@@ -52,15 +54,15 @@ pub fn rewrite_refusal(head: &[u8]) -> Option<Vec<u8>> {
     let rest = text.strip_prefix("HTTP/1.1 ")?;
     let (code, detail) = match rest.get(..3)? {
         "400" => (
-            "bad_request",
+            ErrorCode::BadRequest,
             "the request is not valid HTTP/1.1 (its request line or a header cannot be read)",
         ),
         "408" => (
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             "the request's head did not arrive in time",
         ),
         "431" => (
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             "the request's head (request line and headers) is larger than the server reads",
         ),
         _ => return None,
@@ -70,7 +72,7 @@ pub fn rewrite_refusal(head: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let status = actix_web::http::StatusCode::from_u16(rest[..3].parse().ok()?).ok()?;
-    let problem = super::error::ApiError::new(status, code, detail);
+    let problem = super::error::ApiError::new(code, detail).with_status(status);
     let body = problem.body().to_string();
     Some(
         format!(

@@ -2,15 +2,13 @@
 //! (fields, then the rules against the register as it would be), every bad row reported with its
 //! line, and all rows appended in one transaction or none.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
+use super::queries::OrganisationsByKey;
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::types::search_key;
-use crate::domain::{
-    AwardSource, Command, Level, Name, OdsCode, OrganisationId, OrganisationKind, Region,
-};
+use crate::domain::{AwardSource, Command, Level, Name, OdsCode, OrganisationKind, Region};
+use crate::error_codes::ErrorCode;
 
 /// One award to import. CSV header: `organisation_name,ods_code,region,kind,level,awarded_on,issuer_name`
 /// (`ods_code`, `kind` and `issuer_name` may be empty).
@@ -33,15 +31,15 @@ pub struct ImportRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
     pub line: usize,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl RowError {
-    fn new(line: usize, code: &str, message: impl Into<String>) -> RowError {
+    fn new(line: usize, code: ErrorCode, message: impl Into<String>) -> RowError {
         RowError {
             line,
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
@@ -54,7 +52,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, ImportRow)>, Vec<RowError>> {
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| vec![RowError::new(1, "csv_malformed", e.to_string())])?
+        .map_err(|e| vec![RowError::new(1, ErrorCode::CsvMalformed, e.to_string())])?
         .clone();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -63,7 +61,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, ImportRow)>, Vec<RowError>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(RowError::new(line, "row_malformed", e.to_string()));
+                errors.push(RowError::new(line, ErrorCode::RowMalformed, e.to_string()));
                 continue;
             }
         };
@@ -72,7 +70,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, ImportRow)>, Vec<RowError>> {
             Ok(row) => rows.push((line, row)),
             Err(e) => errors.push(RowError::new(
                 line,
-                "row_malformed",
+                ErrorCode::RowMalformed,
                 format!(
                     "{e} (the columns are organisation_name, ods_code, region, kind, level, awarded_on, issuer_name)"
                 ),
@@ -132,7 +130,7 @@ fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
             Err(_) => {
                 errors.push(RowError::new(
                     line,
-                    "kind_invalid",
+                    ErrorCode::KindInvalid,
                     format!("kind must be one of nhs_trust, integrated_care_board, ambulance_service, primary_care, hospice, independent_provider, other; not {k:?}"),
                 ));
                 None
@@ -144,7 +142,7 @@ fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
         Err(_) => {
             errors.push(RowError::new(
                 line,
-                "date_invalid",
+                ErrorCode::DateInvalid,
                 format!(
                     "awarded_on is a date written YYYY-MM-DD; {:?} is not",
                     row.awarded_on
@@ -182,76 +180,18 @@ pub async fn import_commands(
     idempotency: Option<Idempotency>,
     mut progress: impl FnMut(usize),
 ) -> Result<Outcome, Vec<RowError>> {
-    let mut parsed = Vec::with_capacity(rows.len());
-    let mut errors = Vec::new();
-    for (line, row) in rows {
-        match parse_row(line, row) {
-            Ok(p) => parsed.push(p),
-            Err(e) => errors.extend(e),
-        }
-    }
-    parsed.sort_by_key(|p| (p.awarded_on, p.line));
-
+    let (parsed, mut errors) = parse_rows(rows);
     registry
         .catch_up()
         .await
-        .map_err(|e| vec![RowError::new(0, "internal", e.to_string())])?;
-    let mut commands = Vec::new();
-    let mut lines = Vec::new();
-    registry.with_state(|state| {
-        let mut by_ods: HashMap<String, OrganisationId> = state
-            .organisations
-            .values()
-            .filter_map(|o| o.ods_code.as_ref().map(|c| (c.to_string(), o.id)))
-            .collect();
-        let mut by_name: HashMap<String, OrganisationId> = state
-            .organisations
-            .values()
-            .filter(|o| o.ods_code.is_none())
-            .map(|o| (search_key(o.name.as_str()), o.id))
-            .collect();
-        for p in &parsed {
-            let known = match &p.ods_code {
-                Some(c) => by_ods.get(c.as_str()).copied(),
-                None => by_name.get(&search_key(p.name.as_str())).copied(),
-            };
-            let organisation_id = match known {
-                Some(id) => id,
-                None => {
-                    let id = registry.new_organisation_id();
-                    match &p.ods_code {
-                        Some(c) => by_ods.insert(c.to_string(), id),
-                        None => by_name.insert(search_key(p.name.as_str()), id),
-                    };
-                    commands.push(Command::RegisterOrganisation {
-                        organisation_id: id,
-                        name: p.name.clone(),
-                        ods_code: p.ods_code.clone(),
-                        region: p.region,
-                        kind: p.kind,
-                    });
-                    lines.push(p.line);
-                    id
-                }
-            };
-            commands.push(Command::IssueAward {
-                certificate_number: registry.new_certificate_number(),
-                organisation_id,
-                level: p.level,
-                awarded_on: p.awarded_on,
-                issuer_name: p.issuer_name.clone(),
-                framework_version: None,
-                source: AwardSource::Imported,
-            });
-            lines.push(p.line);
-        }
-    });
+        .map_err(|e| vec![RowError::new(0, ErrorCode::Internal, e.to_string())])?;
+    let (commands, lines) = commands_for(registry, &parsed);
 
     let refused = registry.dry_run(&commands, &mut progress);
     errors.extend(
         refused
             .into_iter()
-            .map(|(i, e)| RowError::new(lines[i], e.code(), e.to_string())),
+            .map(|(i, e)| RowError::new(lines[i], e.error_code(), e.to_string())),
     );
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
@@ -263,9 +203,71 @@ pub async fn import_commands(
         .await
         .map_err(|e| {
             let (code, message) = match &e {
-                ServiceError::Domain(d) => (d.code(), d.to_string()),
-                other => ("import_failed", other.to_string()),
+                ServiceError::Domain(d) => (d.error_code(), d.to_string()),
+                other => (ErrorCode::ImportFailed, other.to_string()),
             };
             vec![RowError::new(0, code, message)]
         })
+}
+
+/// Every row's fields checked: the rows that parse, oldest award first (then by line), and the
+/// errors of those that do not.
+fn parse_rows(rows: Vec<(usize, ImportRow)>) -> (Vec<Parsed>, Vec<RowError>) {
+    let mut parsed = Vec::with_capacity(rows.len());
+    let mut errors = Vec::new();
+    for (line, row) in rows {
+        match parse_row(line, row) {
+            Ok(p) => parsed.push(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    parsed.sort_by_key(|p| (p.awarded_on, p.line));
+    (parsed, errors)
+}
+
+/// The commands that import the rows, each with the line it comes from: an organisation the
+/// register does not hold yet (by ODS code, or by name without one) is registered first.
+fn commands_for(registry: &Registry, parsed: &[Parsed]) -> (Vec<Command>, Vec<usize>) {
+    let OrganisationsByKey {
+        mut by_ods,
+        mut by_name,
+    } = registry.organisations_by_ods_and_name();
+    let mut commands = Vec::new();
+    let mut lines = Vec::new();
+    for p in parsed {
+        let known = match &p.ods_code {
+            Some(c) => by_ods.get(c.as_str()).copied(),
+            None => by_name.get(&search_key(p.name.as_str())).copied(),
+        };
+        let organisation_id = match known {
+            Some(id) => id,
+            None => {
+                let id = registry.new_organisation_id();
+                match &p.ods_code {
+                    Some(c) => by_ods.insert(c.to_string(), id),
+                    None => by_name.insert(search_key(p.name.as_str()), id),
+                };
+                commands.push(Command::RegisterOrganisation {
+                    organisation_id: id,
+                    name: p.name.clone(),
+                    ods_code: p.ods_code.clone(),
+                    region: p.region,
+                    kind: p.kind,
+                });
+                lines.push(p.line);
+                id
+            }
+        };
+        commands.push(Command::IssueAward {
+            certificate_number: registry.new_certificate_number(),
+            organisation_id,
+            level: p.level,
+            awarded_on: p.awarded_on,
+            issuer_name: p.issuer_name.clone(),
+            framework_version: None,
+            source: AwardSource::Imported,
+        });
+        lines.push(p.line);
+    }
+    (commands, lines)
 }

@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use crate::domain::calendar::Calendar;
 use crate::domain::{CertificateNumber, DomainError, Event, State};
+use crate::error_codes::ErrorCode;
 use crate::store::{EventStore, Store, StoredEvent};
 
 /// The store's types the service's API speaks (a register query and its rows, a store error and
@@ -41,7 +42,7 @@ pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
 pub use signing::Signing;
 pub use transparency::check_checkpoints;
-pub use writer::{WriterStats, replay};
+pub use writer::{WriterStats, fold_log};
 
 use signing::SignedStatusList;
 use writer::{Job, writer_loop};
@@ -135,13 +136,7 @@ pub enum ServiceError {
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
-    #[error("row {line}: {message}")]
-    Row {
-        line: usize,
-        code: &'static str,
-        message: String,
-    },
+    Invalid { code: ErrorCode, message: String },
     #[error("someone else changed the same record at the same moment; read it again and retry")]
     Conflict,
     #[error("this Idempotency-Key was already used for a different request")]
@@ -227,7 +222,7 @@ impl fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// Starts the service on `store`: replays the log into memory and starts the batching writer.
+    /// Starts the service on `store`: folds the log into memory and starts the batching writer.
     /// A registry whose log is empty first records the programme's calendar.
     pub async fn start(
         store: Store,
@@ -357,8 +352,14 @@ impl Registry {
         CertificateNumber::from_random(random)
     }
 
+    /// A fresh organisation id (a random UUID).
     pub fn new_organisation_id(&self) -> crate::domain::OrganisationId {
         crate::domain::OrganisationId(self.random_uuid())
+    }
+
+    /// A fresh application id (a random UUID, written as text).
+    pub fn new_application_id(&self) -> String {
+        self.random_uuid().to_string()
     }
 }
 

@@ -2,14 +2,19 @@
 //! on a date, the programme, a page of the register, the log's events, and the forgiving
 //! look-ups (`domain::search`) for a mistyped number or name.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::{Registry, ServiceError};
+use crate::domain::state::Application;
+use crate::domain::types::search_key;
 use crate::domain::{
-    Award, CertificateNumber, Programme, State, Status, Verdict, search, status_as_of,
+    Award, CertificateNumber, Organisation, OrganisationId, Programme, State, Status, Verdict,
+    search, status_as_of,
 };
+use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
 
 impl Registry {
@@ -23,7 +28,7 @@ impl Registry {
     }
 
     /// The verdict on an award as of a date (today when absent).
-    pub fn verification(
+    pub fn verdict_as_of(
         &self,
         number: &CertificateNumber,
         at: Option<NaiveDate>,
@@ -109,7 +114,7 @@ impl Registry {
         use crate::limits::MAX_POSITION;
         if from > MAX_POSITION {
             return Err(ServiceError::Invalid {
-                code: "position_out_of_range",
+                code: ErrorCode::PositionOutOfRange,
                 message: format!("a log position is 0 to {MAX_POSITION}; {from} is not"),
             });
         }
@@ -128,4 +133,52 @@ impl Registry {
     pub fn fuzzy_matches(&self, query: &str, limit: usize) -> Vec<(String, String)> {
         self.read_cache(|c| search::fuzzy_matches(&c.state, query, limit))
     }
+
+    // Reads for the admin API and the import.
+
+    /// An organisation, by its id.
+    pub fn organisation(&self, id: &OrganisationId) -> Option<Organisation> {
+        self.read_cache(|c| c.state.organisations.get(id).cloned())
+    }
+
+    /// The days an organisation attended a drop-in session (none when it has not).
+    pub fn drop_ins(&self, organisation_id: &OrganisationId) -> Vec<NaiveDate> {
+        self.read_cache(|c| {
+            c.state
+                .drop_ins
+                .get(organisation_id)
+                .cloned()
+                .unwrap_or_default()
+        })
+    }
+
+    /// An application, by its id.
+    pub fn application(&self, id: &str) -> Option<Application> {
+        self.read_cache(|c| c.state.applications.get(id).cloned())
+    }
+
+    /// The registered organisations as an import finds them: by ODS code those that have one,
+    /// by their name's search key (`domain::types::search_key`) those that have none.
+    pub fn organisations_by_ods_and_name(&self) -> OrganisationsByKey {
+        self.read_cache(|c| {
+            let organisations = c.state.organisations.values();
+            OrganisationsByKey {
+                by_ods: organisations
+                    .clone()
+                    .filter_map(|o| o.ods_code.as_ref().map(|code| (code.to_string(), o.id)))
+                    .collect(),
+                by_name: organisations
+                    .filter(|o| o.ods_code.is_none())
+                    .map(|o| (search_key(o.name.as_str()), o.id))
+                    .collect(),
+            }
+        })
+    }
+}
+
+/// The registered organisations by ODS code, and by name's search key for those without one.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationsByKey {
+    pub by_ods: HashMap<String, OrganisationId>,
+    pub by_name: HashMap<String, OrganisationId>,
 }

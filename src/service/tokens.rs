@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, Registry, Role, ServiceError};
 use crate::domain::Event;
+use crate::error_codes::ErrorCode;
 use crate::store::{EventStore, TokenRow, Write};
 
 impl Registry {
@@ -21,7 +22,7 @@ impl Registry {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ServiceError::Invalid {
-                code: "token_name_invalid",
+                code: ErrorCode::TokenNameInvalid,
                 message: "a token's name is 1 to 100 characters saying whose it is".into(),
             });
         }
@@ -60,7 +61,7 @@ impl Registry {
             Some(t) if t.revoked_at.is_none() => {}
             _ => {
                 return Err(ServiceError::Invalid {
-                    code: "token_not_found",
+                    code: ErrorCode::TokenNotFound,
                     message: format!("no active token has the id {token_id:?}"),
                 });
             }
