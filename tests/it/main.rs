@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod credentials;
 mod domain_rules;
+mod error_codes;
 mod fuzz_regressions;
 mod helpers;
 mod hostile;
