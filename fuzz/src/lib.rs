@@ -9,7 +9,8 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 use wexqs::domain::CertificateNumber;
-use wexqs::domain::applications::{Framework, Manifest, SAMPLE_FRAMEWORK, eligibility};
+use wexqs::domain::applications::{Manifest, eligibility};
+use wexqs::domain::framework::{Framework, SAMPLE_FRAMEWORK};
 
 /// A check of one parser: any bytes in, a panic for a broken property.
 pub type Check = fn(&[u8]);

@@ -65,8 +65,8 @@ pub(super) enum ApplicationAction {
     },
 }
 
-fn framework() -> crate::domain::applications::Framework {
-    crate::domain::applications::Framework::parse(crate::domain::applications::SAMPLE_FRAMEWORK)
+fn framework() -> crate::domain::framework::Framework {
+    crate::domain::framework::Framework::parse(crate::domain::framework::SAMPLE_FRAMEWORK)
         .expect("the shipped framework is valid (tested)")
 }
 

@@ -1,16 +1,14 @@
-//! The application journey's rules as data and pure checks: the framework (criteria by section
-//! and level, cumulative), the evidence manifest, and eligibility per level, each rule with its
-//! own code and a sentence a person understands, the way the guidance's checklist reads.
+//! The application journey's pure checks: the evidence manifest, and eligibility per level
+//! against the framework (`domain::framework`), each rule with its own code and a sentence a
+//! person understands, the way the guidance's checklist reads.
 
 use std::collections::BTreeSet;
 
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::framework::Framework;
 use super::types::{Level, long_date};
-
-/// The framework shipped with the registry: a clearly marked sample.
-pub const SAMPLE_FRAMEWORK: &str = include_str!("../../data/framework-sample.json");
 
 /// Completed documents needed across a whole application, by level.
 pub fn minimum_documents(level: Level) -> usize {
@@ -23,46 +21,6 @@ pub fn minimum_documents(level: Level) -> usize {
 
 /// A drop-in session must have been attended within this many days before applying.
 pub const DROP_IN_WINDOW_DAYS: i64 = 56;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Section {
-    HealthcareOrganisation,
-    PrePlacement,
-    PlacementInduction,
-    DuringPlacement,
-    ReflectionAndReview,
-    PostPlacement,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Criterion {
-    pub id: String,
-    pub section: Section,
-    pub level: Level,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Framework {
-    pub version: String,
-    #[serde(default)]
-    pub sample: bool,
-    #[serde(default)]
-    pub about: String,
-    pub criteria: Vec<Criterion>,
-}
-
-impl Framework {
-    pub fn parse(json: &str) -> Result<Framework, serde_json::Error> {
-        serde_json::from_str(json)
-    }
-
-    /// The criteria an application at `level` must answer: its own and every lower level's.
-    pub fn criteria_for(&self, level: Level) -> impl Iterator<Item = &Criterion> {
-        self.criteria.iter().filter(move |c| c.level <= level)
-    }
-}
 
 /// One document of evidence, as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,11 +128,24 @@ fn checklist(
     level: Level,
 ) -> LevelChecklist {
     let docs = &manifest.documents;
-    let mut rules = Vec::new();
+    let mut rules = vec![enough_documents(docs, level)];
+    rules.extend(document_rules(docs, submitted_on));
+    rules.push(commentary_on_every_criterion(framework, manifest, level));
+    rules.push(references_valid(framework, manifest, level));
+    let eligible = rules.iter().all(|r| r.passed);
+    rules.push(variety_of_departments(docs));
+    LevelChecklist {
+        level,
+        eligible,
+        rules,
+    }
+}
 
+/// The completed documents a level needs across the whole application.
+fn enough_documents(docs: &[EvidenceDocument], level: Level) -> RuleCheck {
     let completed = docs.iter().filter(|d| d.completed).count();
     let needed = minimum_documents(level);
-    rules.push(rule(
+    rule(
         "documents_minimum",
         if completed >= needed {
             vec![]
@@ -185,62 +156,74 @@ fn checklist(
             )]
         },
         format!("{completed} completed documents (at least {needed} needed)"),
-    ));
+    )
+}
 
+/// The rules every document meets: dated within the year before submission, completed,
+/// face-to-face, anonymised.
+fn document_rules(docs: &[EvidenceDocument], submitted_on: NaiveDate) -> Vec<RuleCheck> {
     let oldest_allowed = submitted_on
         .checked_sub_months(Months::new(12))
         .unwrap_or(submitted_on);
-    rules.push(rule(
-        "evidence_current",
-        docs.iter()
-            .filter(|d| d.dated < oldest_allowed || d.dated > submitted_on)
-            .map(|d| {
-                format!(
-                    "{:?} is dated {}, not within the 12 months before submission ({} to {})",
-                    d.name,
-                    long_date(d.dated),
-                    long_date(oldest_allowed),
-                    long_date(submitted_on)
-                )
-            })
-            .collect(),
-        "every document is dated within the 12 months before submission".into(),
-    ));
-    rules.push(rule(
-        "no_blank_templates",
-        docs.iter()
-            .filter(|d| !d.completed)
-            .map(|d| {
-                format!(
-                    "{:?} is a blank template; only completed documents count as evidence",
-                    d.name
-                )
-            })
-            .collect(),
-        "no blank templates".into(),
-    ));
-    rules.push(rule(
-        "face_to_face_only",
-        docs.iter()
-            .filter(|d| !d.face_to_face)
-            .map(|d| format!("{:?} is not evidence of face-to-face work experience (pre-employment programmes and online learning do not count)", d.name))
-            .collect(),
-        "all evidence is of face-to-face work experience".into(),
-    ));
-    rules.push(rule(
-        "anonymised",
-        docs.iter()
-            .filter(|d| !d.anonymised)
-            .map(|d| {
-                format!(
-                    "{:?} is not anonymised: identifiable information must be redacted",
-                    d.name
-                )
-            })
-            .collect(),
-        "every document is anonymised".into(),
-    ));
+    let each = |failing: &dyn Fn(&EvidenceDocument) -> Option<String>| -> Vec<String> {
+        docs.iter().filter_map(failing).collect()
+    };
+    vec![
+        rule(
+            "evidence_current",
+            each(&|d| {
+                (d.dated < oldest_allowed || d.dated > submitted_on).then(|| {
+                    format!(
+                        "{:?} is dated {}, not within the 12 months before submission ({} to {})",
+                        d.name,
+                        long_date(d.dated),
+                        long_date(oldest_allowed),
+                        long_date(submitted_on)
+                    )
+                })
+            }),
+            "every document is dated within the 12 months before submission".into(),
+        ),
+        rule(
+            "no_blank_templates",
+            each(&|d| {
+                (!d.completed).then(|| {
+                    format!(
+                        "{:?} is a blank template; only completed documents count as evidence",
+                        d.name
+                    )
+                })
+            }),
+            "no blank templates".into(),
+        ),
+        rule(
+            "face_to_face_only",
+            each(&|d| {
+                (!d.face_to_face).then(|| format!("{:?} is not evidence of face-to-face work experience (pre-employment programmes and online learning do not count)", d.name))
+            }),
+            "all evidence is of face-to-face work experience".into(),
+        ),
+        rule(
+            "anonymised",
+            each(&|d| {
+                (!d.anonymised).then(|| {
+                    format!(
+                        "{:?} is not anonymised: identifiable information must be redacted",
+                        d.name
+                    )
+                })
+            }),
+            "every document is anonymised".into(),
+        ),
+    ]
+}
 
+/// Every criterion of the level (and those below it) has a commentary.
+fn commentary_on_every_criterion(
+    framework: &Framework,
+    manifest: &Manifest,
+    level: Level,
+) -> RuleCheck {
     let missing: Vec<String> = framework
         .criteria_for(level)
         .filter(|c| {
@@ -251,12 +234,16 @@ fn checklist(
         })
         .map(|c| format!("criterion {} has no supporting commentary", c.id))
         .collect();
-    rules.push(rule(
+    rule(
         "commentary_every_criterion",
         missing,
         "every criterion has a supporting commentary".into(),
-    ));
+    )
+}
 
+/// Every commentary references documents by name and a page within them.
+fn references_valid(framework: &Framework, manifest: &Manifest, level: Level) -> RuleCheck {
+    let docs = &manifest.documents;
     let mut bad_references = Vec::new();
     for c in framework.criteria_for(level) {
         let Some(m) = manifest.commentaries.iter().find(|m| m.criterion == c.id) else {
@@ -286,19 +273,21 @@ fn checklist(
             }
         }
     }
-    rules.push(rule(
+    rule(
         "references_valid",
         bad_references,
         "every reference names a document and a page within it".into(),
-    ));
+    )
+}
 
-    let eligible = rules.iter().all(|r| r.passed);
+/// A warning, refusing nothing: the guidance asks for templates from several departments.
+fn variety_of_departments(docs: &[EvidenceDocument]) -> RuleCheck {
     let departments: BTreeSet<&str> = docs
         .iter()
         .map(|d| d.host_department.trim())
         .filter(|d| !d.is_empty())
         .collect();
-    rules.push(RuleCheck {
+    RuleCheck {
         code: "variety_of_departments".into(),
         passed: departments.len() >= 3,
         warning: true,
@@ -311,10 +300,5 @@ fn checklist(
                 if departments.len() == 1 { "" } else { "s" }
             )
         },
-    });
-    LevelChecklist {
-        level,
-        eligible,
-        rules,
     }
 }

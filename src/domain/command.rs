@@ -4,8 +4,9 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::applications::{Framework, Manifest};
+use crate::domain::applications::Manifest;
 use crate::domain::events::{AwardSource, Cycle, PROGRAMME_STREAM, organisation_stream};
+use crate::domain::framework::Framework;
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,

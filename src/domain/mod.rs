@@ -9,6 +9,7 @@ pub mod decide;
 pub mod error;
 pub mod events;
 mod evolve;
+pub mod framework;
 pub mod search;
 pub mod state;
 pub mod time;

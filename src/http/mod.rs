@@ -42,7 +42,7 @@ pub struct AppState {
     /// The API docs page, rendered once from the OpenAPI document.
     pub docs_html: String,
     /// The framework applications are judged against.
-    pub framework: Arc<crate::domain::applications::Framework>,
+    pub framework: Arc<crate::domain::framework::Framework>,
     /// Requests a second each client address may make to public routes (none: no limit).
     pub rate_limit: Option<Arc<RateLimiter>>,
     /// Turns for checking presented credentials (`crate::limits::MAX_CONCURRENT_VERIFICATIONS`).
@@ -70,8 +70,8 @@ impl AppState {
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
             framework: Arc::new(
-                crate::domain::applications::Framework::parse(
-                    crate::domain::applications::SAMPLE_FRAMEWORK,
+                crate::domain::framework::Framework::parse(
+                    crate::domain::framework::SAMPLE_FRAMEWORK,
                 )
                 .expect("the shipped framework is valid (tested)"),
             ),

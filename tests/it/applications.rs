@@ -5,10 +5,9 @@
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use wexqs::domain::applications::{
-    Commentary, EvidenceDocument, Framework, Manifest, Reference, SAMPLE_FRAMEWORK, eligibility,
-};
+use wexqs::domain::applications::{Commentary, EvidenceDocument, Manifest, Reference, eligibility};
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use wexqs::domain::framework::{Framework, SAMPLE_FRAMEWORK};
 use wexqs::domain::{
     CertificateNumber, Command, Context, DomainError, Event, Level, OrganisationId,
     OrganisationKind, Region, State, decide,
@@ -356,14 +355,12 @@ fn a_decision_cannot_award_above_what_the_evidence_supports() {
     // Judged against a framework with a silver criterion the commentary does not answer, the
     // evidence supports bronze only.
     let mut stricter = framework();
-    stricter
-        .criteria
-        .push(wexqs::domain::applications::Criterion {
-            id: "DP9".into(),
-            section: wexqs::domain::applications::Section::DuringPlacement,
-            level: Level::Silver,
-            text: "A further silver criterion.".into(),
-        });
+    stricter.criteria.push(wexqs::domain::framework::Criterion {
+        id: "DP9".into(),
+        section: wexqs::domain::framework::Section::DuringPlacement,
+        level: Level::Silver,
+        text: "A further silver criterion.".into(),
+    });
     let decision = |level| Command::DecideApplication {
         application_id: "app-1".into(),
         award: Some(level),

@@ -1,8 +1,9 @@
 //! The rules for applications: drop-in sessions, submitting an application against the
 //! framework and a cycle, and deciding one (an award issued through the award rules).
 
-use crate::domain::applications::{DROP_IN_WINDOW_DAYS, Framework, Manifest, eligibility};
+use crate::domain::applications::{DROP_IN_WINDOW_DAYS, Manifest, eligibility};
 use crate::domain::events::{AwardSource, DecisionOutcome, Event};
+use crate::domain::framework::Framework;
 use crate::domain::state::State;
 use crate::domain::types::{CertificateNumber, Level, Lines, OrganisationId, printable_text};
 use crate::domain::{Command, DomainError};
