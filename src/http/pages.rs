@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
@@ -16,7 +17,7 @@ use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
 use crate::domain::verdict::programme_notice;
 use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, status_as_of};
-use crate::service::RegisterQuery;
+use crate::service::{AwardRow, RegisterQuery, Registry};
 
 const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
@@ -330,41 +331,13 @@ pub async fn index(
         ..RegisterQuery::default()
     };
     let searched = super::search::search(&state.registry, query, &q);
+    let message = search_message(&searched, &q);
     let (found, total) = (searched.rows, searched.total);
-    let message = match &searched.mistyped_number {
-        Some(rule) => Some(format!("{rule} ({q}).")),
-        None if !searched.did_you_mean.is_empty() => Some(format!(
-            "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
-        )),
-        None => None,
-    };
     let suggestions = searched.did_you_mean;
     let today = state.registry.today();
     let rows = found
         .into_iter()
-        .map(|(row, status)| {
-            // The row's date is worded from the award's own verdict, as on its page; the
-            // projection row keeps only the plain validity dates.
-            let dates = row
-                .certificate_number
-                .parse::<CertificateNumber>()
-                .ok()
-                .and_then(|n| state.registry.award(&n))
-                .map(|(award, programme)| {
-                    status_as_of(&award, &programme, today).dates_in_words(&award)
-                })
-                .unwrap_or_default();
-            Row {
-                number: row.certificate_number,
-                organisation: row.organisation_name,
-                ods_code: row.ods_code,
-                region: row.region.parse::<Region>().map_or("", |r| r.name()),
-                level: row.level.parse::<Level>().map_or("", Level::title),
-                status: status.as_str(),
-                status_words: status_words(status),
-                dates,
-            }
-        })
+        .map(|(row, status)| register_row(&state.registry, row, status, today))
         .collect();
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
     let link = |n: u32| {
@@ -408,6 +381,41 @@ pub async fn index(
         render(&page_view)?,
         "public, max-age=30".into(),
     ))
+}
+
+/// What the page says above the results: the rule a mistyped certificate number breaks, or
+/// that there is no exact match but near ones.
+fn search_message(searched: &super::search::Found, q: &str) -> Option<String> {
+    match &searched.mistyped_number {
+        Some(rule) => Some(format!("{rule} ({q}).")),
+        None if !searched.did_you_mean.is_empty() => Some(format!(
+            "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
+        )),
+        None => None,
+    }
+}
+
+/// One row of the register as the page shows it.
+fn register_row(registry: &Registry, row: AwardRow, status: Status, today: NaiveDate) -> Row {
+    // The row's date is worded from the award's own verdict, as on its page; the projection
+    // row keeps only the plain validity dates.
+    let dates = row
+        .certificate_number
+        .parse::<CertificateNumber>()
+        .ok()
+        .and_then(|n| registry.award(&n))
+        .map(|(award, programme)| status_as_of(&award, &programme, today).dates_in_words(&award))
+        .unwrap_or_default();
+    Row {
+        number: row.certificate_number,
+        organisation: row.organisation_name,
+        ods_code: row.ods_code,
+        region: row.region.parse::<Region>().map_or("", |r| r.name()),
+        level: row.level.parse::<Level>().map_or("", Level::title),
+        status: status.as_str(),
+        status_words: status_words(status),
+        dates,
+    }
 }
 
 /// The site's stylesheet.
