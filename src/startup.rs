@@ -1,17 +1,82 @@
 //! Startup: the one place that builds a registry from configuration: where its database is, the
-//! calendar a new registry starts with, the keys folder, and the address it signs for. `wexqs
-//! serve` and every other command start the registry through here; the clap types in `cli` only
-//! carry the configuration.
+//! calendar a new registry starts with, its clock and randomness, the keys folder, and the
+//! address it signs for. `wexqs serve`, every other command and the tests start the registry
+//! through here (`Config`, `start`); the commands that look after a database without a registry
+//! open it here too (`open_maintenance`). The clap types in `cli` only carry the configuration.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use rand::RngCore;
 
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use crate::domain::{Command, PublicUrl};
-use crate::service::{Actor, Registry, Signing, SystemClock, os_rng};
-use crate::store::{Pooling, Store};
+use crate::service::{Actor, Clock, Maintenance, Registry, Signing, SystemClock, os_rng};
+use crate::store::Store;
+
+/// How many connections a registry's pool holds and how long a query waits for one.
+pub use crate::store::Pooling;
+
+/// What a registry is started with. `Config::new` is what every command uses: the system clock,
+/// the operating system's randomness and a command's pool; a server asks for a server's pool,
+/// and tests for a fixed clock and a seeded random source.
+pub struct Config {
+    /// The database's URL (see `database_url`).
+    pub database_url: String,
+    /// The calendar a new registry starts with (ignored once the registry has events).
+    pub calendar: Calendar,
+    pub pooling: Pooling,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Box<dyn RngCore + Send>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact(&self.database_url))
+            .field("pooling", &self.pooling)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The registry at `database_url`, starting with `calendar` if it is new.
+    pub fn new(database_url: String, calendar: Calendar) -> Config {
+        Config {
+            database_url,
+            calendar,
+            pooling: Pooling::COMMAND,
+            clock: Arc::new(SystemClock),
+            rng: os_rng(),
+        }
+    }
+
+    pub fn with_pooling(self, pooling: Pooling) -> Config {
+        Config { pooling, ..self }
+    }
+
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Config {
+        Config { clock, ..self }
+    }
+
+    pub fn with_rng(self, rng: Box<dyn RngCore + Send>) -> Config {
+        Config { rng, ..self }
+    }
+}
+
+/// Opens the database `config` names (migrating it) and starts the registry on it: the one way
+/// a registry is started.
+pub async fn start(config: Config) -> anyhow::Result<Arc<Registry>> {
+    let store = open_store(&config.database_url, config.pooling).await?;
+    Ok(Registry::start(store, config.clock, config.rng, &config.calendar).await?)
+}
+
+/// Opens the database at `url` (migrating it) to look after it without a registry started on it.
+pub async fn open_maintenance(url: &str, pooling: Pooling) -> anyhow::Result<Maintenance> {
+    Ok(Maintenance::new(open_store(url, pooling).await?))
+}
 
 /// The database URL schemes the registry accepts.
 const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
@@ -42,7 +107,7 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Resu
 }
 
 /// Opens the store at `url` (migrating it), with `pooling`.
-pub async fn open_store(url: &str, pooling: Pooling) -> anyhow::Result<Store> {
+async fn open_store(url: &str, pooling: Pooling) -> anyhow::Result<Store> {
     Store::open_pooled(url, pooling)
         .await
         .with_context(|| format!("cannot open the database ({})", redact(url)))
@@ -67,11 +132,6 @@ pub fn no_calendar() -> Calendar {
         cycles: Vec::new(),
         changes: Vec::new(),
     }
-}
-
-/// Starts the registry on `store` with the system clock and the operating system's randomness.
-pub async fn start(store: Store, calendar: &Calendar) -> anyhow::Result<Arc<Registry>> {
-    Ok(Registry::start(store, Arc::new(SystemClock), os_rng(), calendar).await?)
 }
 
 /// The keys folder (the one given, or `keys` in the data folder), created readable by its
@@ -161,13 +221,7 @@ pub async fn sign_for(
     let (key, key_id, dir) = active_key(registry, keys_dir(keys_folder, data_dir)?).await?;
     match address {
         Some(address) => {
-            registry.set_signing(Signing {
-                key_id,
-                key,
-                public_url: address.to_string(),
-                did: crate::credentials::credential::did_web(address.as_str()),
-                keys_dir: Some(dir),
-            });
+            registry.set_signing(signing(key_id, key, &address, Some(dir)));
             // Recorded with the key at hand: credentials signed before for another address
             // (by a version that did not record one) are re-signed in the same append.
             if !recorded_already {
@@ -179,6 +233,39 @@ pub async fn sign_for(
         ),
     }
     Ok(())
+}
+
+/// Sets `registry` signing for `address` with `key`, held in memory rather than in a keys
+/// folder, publishing it first if the log does not know it. The address is not recorded: for a
+/// registry whose address is given by its caller, such as one a test serves on a port of its own.
+pub async fn sign_with_key(
+    registry: &Registry,
+    key: ed25519_dalek::SigningKey,
+    address: &PublicUrl,
+) -> anyhow::Result<()> {
+    let key_id = crate::credentials::keys::key_id(&key);
+    if !registry.knows_key(&key_id) {
+        publish_key(registry, &key, &key_id).await?;
+    }
+    registry.set_signing(signing(key_id, key, address, None));
+    Ok(())
+}
+
+/// What a registry signs with: `key` (the log's key `key_id`) for `address`; with `keys_dir`,
+/// the folder a newer active key is loaded from.
+pub fn signing(
+    key_id: String,
+    key: ed25519_dalek::SigningKey,
+    address: &PublicUrl,
+    keys_dir: Option<PathBuf>,
+) -> Signing {
+    Signing {
+        key_id,
+        key,
+        public_url: address.to_string(),
+        did: crate::credentials::credential::did_web(address.as_str()),
+        keys_dir,
+    }
 }
 
 /// Records `address` as the registry's (another process may have recorded it first: then it

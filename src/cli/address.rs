@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::*;
-use crate::service::Signing;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AddressAction {
@@ -36,7 +35,7 @@ pub(super) async fn address_command(action: AddressAction) -> anyhow::Result<Exi
     match action {
         AddressAction::Show { db } => {
             let registry = db.registry().await?;
-            match registry.with_state(|s| s.public_url.clone()) {
+            match registry.public_url() {
                 Some(url) => println!("{url}"),
                 None => {
                     eprintln!(
@@ -65,15 +64,9 @@ pub(super) async fn address_command(action: AddressAction) -> anyhow::Result<Exi
             };
             let registry = db.registry().await?;
             // The new address's credentials are signed in the same append, with the active key.
-            if registry.with_state(|s| s.active_key().is_some()) {
+            if registry.active_key_id().is_some() {
                 let (key, key_id, dir) = keys.active_key(&registry).await?;
-                registry.set_signing(Signing {
-                    key_id,
-                    key,
-                    public_url: public_url.to_string(),
-                    did: crate::credentials::credential::did_web(public_url.as_str()),
-                    keys_dir: Some(dir),
-                });
+                registry.set_signing(startup::signing(key_id, key, &public_url, Some(dir)));
             }
             let outcome = registry
                 .execute(

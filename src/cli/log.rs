@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::*;
-use crate::store::verify_log;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum LogAction {
@@ -21,20 +20,18 @@ pub(super) enum LogAction {
 
 /// `wexqs log verify`: the first divergence of the local log, if any.
 pub(super) async fn verify(db: DbArgs) -> anyhow::Result<ExitCode> {
-    let s = db.open().await?;
-    let size = s.head().await?.size;
+    let database = db.maintenance().await?;
+    let size = database.size().await?;
     let progress = bar(size, "checking the log");
-    let check = verify_log(&s, |p| progress.set_position(p + 1)).await?;
+    let report = database
+        .verify_log(|p| progress.set_position(p + 1))
+        .await?;
     progress.finish_and_clear();
-    let problem = match check.problem {
-        Some(p) => Some(p),
-        None => crate::service::check_checkpoints(&s).await?,
-    };
-    match problem {
+    match report.problem {
         None => println!(
             "the log is consistent: {} events, chain hash {}",
-            check.size,
-            hex::encode(&check.head.chain_hash)
+            report.size,
+            hex::encode(&report.chain_hash)
         ),
         Some((position, what)) => {
             println!("the log diverges at position {position}: {what}");
@@ -47,21 +44,24 @@ pub(super) async fn verify(db: DbArgs) -> anyhow::Result<ExitCode> {
 /// `wexqs rebuild`: the projection tables from a replay of the log (or, with `check`, whether
 /// they agree with one).
 pub(super) async fn rebuild(db: DbArgs, check: bool) -> anyhow::Result<ExitCode> {
-    let s = db.open().await?;
-    let size = s.head().await?.size;
+    let database = db.maintenance().await?;
+    let size = database.size().await?;
     let progress = bar(size, "replaying the log");
     if check {
-        let state = crate::service::fold_log(&s, |p| progress.set_position(p + 1)).await?;
+        let agree = database
+            .projections_agree(|p| progress.set_position(p + 1))
+            .await?;
         progress.finish_and_clear();
-        let expected = crate::projection::all_rows(&state);
-        if s.projections().await? == expected {
+        if agree {
             println!("the projections agree with the log ({size} events)");
         } else {
             println!("the projections differ from a replay of the log: run 'wexqs rebuild'");
             return Ok(ExitCode::FAILURE);
         }
     } else {
-        let replayed = Registry::rebuild(&s, |p| progress.set_position(p + 1)).await?;
+        let replayed = database
+            .rebuild_projections(|p| progress.set_position(p + 1))
+            .await?;
         progress.finish_and_clear();
         println!("rebuilt the projections from {replayed} events");
     }

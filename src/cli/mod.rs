@@ -22,9 +22,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::domain::Command as DomainCommand;
 use crate::domain::PublicUrl;
-use crate::service::{Actor, Registry, Role};
-use crate::startup::{self, Unrecorded};
-use crate::store::{EventStore, Pooling, Store};
+use crate::service::{Actor, Maintenance, Registry, Role};
+use crate::startup::{self, Config, Pooling, Unrecorded};
 
 use log::LogAction;
 
@@ -257,19 +256,15 @@ impl DbArgs {
         startup::database_url(self.database_url.as_deref(), &self.data_dir)
     }
 
-    async fn open(&self) -> anyhow::Result<Store> {
-        self.open_pooled(Pooling::COMMAND).await
-    }
-
-    async fn open_pooled(&self, pooling: Pooling) -> anyhow::Result<Store> {
-        startup::open_store(&self.url()?, pooling).await
+    /// The database, opened (and migrated) to be looked after without a registry.
+    async fn maintenance(&self) -> anyhow::Result<Maintenance> {
+        startup::open_maintenance(&self.url()?, Pooling::COMMAND).await
     }
 
     /// The registry, for a command that records no calendar: a new registry opened by it gets
     /// its calendar from the first command that takes --calendar.
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
-        let none = startup::no_calendar();
-        startup::start(self.open().await?, &none).await
+        startup::start(Config::new(self.url()?, startup::no_calendar())).await
     }
 }
 
@@ -280,8 +275,7 @@ impl RegistryArgs {
 
     async fn registry_pooled(&self, pooling: Pooling) -> anyhow::Result<Arc<Registry>> {
         let calendar = startup::read_calendar(self.calendar.as_deref())?;
-        let store = self.db.open_pooled(pooling).await?;
-        startup::start(store, &calendar).await
+        startup::start(Config::new(self.db.url()?, calendar).with_pooling(pooling)).await
     }
 }
 
@@ -380,9 +374,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             .await;
         }
         Command::Migrate { db } => {
-            let s = db.open().await?;
-            let head = s.head().await?;
-            eprintln!("migrations applied; the log holds {} events", head.size);
+            let size = db.maintenance().await?.size().await?;
+            eprintln!("migrations applied; the log holds {size} events");
         }
         Command::Tokens { action } => tokens::run(action).await?,
         Command::Rebuild { db, check } => return log::rebuild(db, check).await,

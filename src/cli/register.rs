@@ -11,7 +11,7 @@ use super::*;
 /// `wexqs demo`: loads the demo register into an empty one.
 pub(super) async fn demo(signing: SigningArgs) -> anyhow::Result<()> {
     let registry = signing.registry().await?;
-    if registry.with_state(|s| !s.organisations.is_empty()) {
+    if registry.has_organisations() {
         bail!("the register already has organisations; the demo loads only into an empty one");
     }
     let outcome = crate::service::demo::load(&registry).await?;

@@ -31,7 +31,7 @@ pub(super) async fn serve_command(
         "opened the registry"
     );
     if demo {
-        if registry.with_state(|s| s.organisations.is_empty()) {
+        if !registry.has_organisations() {
             let outcome = crate::service::demo::load(&registry).await?;
             tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
         } else {

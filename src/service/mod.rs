@@ -7,12 +7,14 @@
 //! in-memory cache and `catch_up`); its other `impl` blocks live by concern: `writer` (decide and
 //! append), `queries` (named reads), `tokens`, `idempotency`, `signing` (credentials, did.json,
 //! the status list), `transparency` (tree, proofs, checkpoints), `background` (tailing, expiries,
-//! the database's availability). `import` and `demo` load whole registers through it.
+//! the database's availability). `import` and `demo` load whole registers through it;
+//! `maintenance` looks after a database with no registry started on it.
 
 pub mod background;
 pub mod demo;
 pub mod idempotency;
 pub mod import;
+pub mod maintenance;
 pub mod queries;
 pub mod signing;
 pub mod tokens;
@@ -40,6 +42,7 @@ pub use crate::store::{AwardRow, Outage, RegisterQuery, StoreError};
 
 pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
+pub use maintenance::{LogReport, Maintenance};
 pub use signing::Signing;
 pub use transparency::check_checkpoints;
 pub use writer::{WriterStats, fold_log};

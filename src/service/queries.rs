@@ -182,3 +182,22 @@ pub struct OrganisationsByKey {
     pub by_ods: HashMap<String, OrganisationId>,
     pub by_name: HashMap<String, OrganisationId>,
 }
+
+impl Registry {
+    // Named reads for the command line.
+
+    /// Whether any organisation is registered (the demo loads only into an empty register).
+    pub fn has_organisations(&self) -> bool {
+        self.read_cache(|c| !c.state.organisations.is_empty())
+    }
+
+    /// Every signing key the log has published, oldest first, with its state.
+    pub fn signing_keys(&self) -> Vec<crate::domain::state::SigningKey> {
+        self.read_cache(|c| c.state.keys.clone())
+    }
+
+    /// Whether the log has published the signing key `key_id`.
+    pub fn knows_key(&self, key_id: &str) -> bool {
+        self.read_cache(|c| c.state.keys.iter().any(|k| k.key_id == key_id))
+    }
+}

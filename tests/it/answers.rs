@@ -3,17 +3,9 @@
 //! register page reads its search text exactly as the API does, and what a credential names
 //! (its achievement) and what a browser asks for (a favicon) resolve.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
-
-async fn text(app: &TestApp, path: &str) -> (u16, String) {
-    let response = app.get(path).await;
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("a body"))
-}
+use crate::helpers::{Backend, TestApp, one_line, pdf_text, spawn_app};
 
 /// The positions the answer's history lists, in order.
 fn history_positions(v: &Value) -> Vec<u64> {
@@ -94,10 +86,10 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
     let saviours = app.award(&org, "gold", "2025-05-02").await;
 
     // Names of sixteen letters are names, not mistyped certificate numbers.
-    let (_, body) = text(&app, "/?q=fenmarsh+hospital").await;
+    let (_, _, body) = app.page("/?q=fenmarsh+hospital").await;
     assert!(!body.contains("does not match"), "read as a number");
     assert!(body.contains(&format!("href=\"/verify/{fenmarsh}\"")));
-    let (_, body) = text(&app, "/?q=st+saviors+hosptal").await;
+    let (_, _, body) = app.page("/?q=st+saviors+hosptal").await;
     assert!(!body.contains("does not match"), "read as a number");
     assert!(
         body.contains(&format!("href=\"/verify/{saviours}\"")),
@@ -118,7 +110,7 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
     let mut typo: Vec<char> = saviours.chars().collect();
     typo[5] = if typo[5] == 'A' { 'B' } else { 'A' };
     let typo: String = typo.into_iter().collect();
-    let (_, body) = text(&app, &format!("/?q={typo}")).await;
+    let (_, _, body) = app.page(&format!("/?q={typo}")).await;
     assert!(body.contains("does not match"), "{body}");
     assert!(body.contains(&format!("href=\"/verify/{saviours}\"")));
     let api: Value = app
@@ -188,7 +180,7 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
         .expect("SQLite is always there");
     let awards = not_current(&app).await;
     for (status, number, words) in &awards {
-        let (code, page) = text(&app, &format!("/verify/{number}")).await;
+        let (code, _, page) = app.page(&format!("/verify/{number}")).await;
         assert_eq!(code, 200);
         assert!(page.contains(words), "{status}: {words}");
         for offer in [
@@ -206,11 +198,11 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
             "{status}"
         );
 
-        let (_, card) = text(&app, &format!("/embed/{number}")).await;
+        let (_, _, card) = app.page(&format!("/embed/{number}")).await;
         assert!(card.contains(words), "{status} card: {words}");
         assert!(!card.contains("· valid until"), "{status} card");
 
-        let (_, register) = text(&app, &format!("/?q={number}")).await;
+        let (_, _, register) = app.page(&format!("/?q={number}")).await;
         assert!(register.contains(words), "{status} register row: {words}");
 
         let pdf = app
@@ -219,18 +211,7 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
             .bytes()
             .await
             .expect("a PDF");
-        let dir = tempfile::tempdir().expect("a folder");
-        let file = dir.path().join("c.pdf");
-        std::fs::write(&file, &pdf).expect("written");
-        let out = Command::new("pdftotext")
-            .arg(&file)
-            .arg("-")
-            .output()
-            .expect("pdftotext runs");
-        let read = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let read = one_line(&pdf_text(&pdf, &[]));
         assert!(read.contains(&mark), "{status} PDF: {read}");
         assert!(read.contains(words), "{status} PDF: {read}");
         assert!(!read.contains("Valid until"), "{status} PDF: {read}");
@@ -240,7 +221,7 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
         .organisation("Still Current Hospitals NHS Trust", None)
         .await;
     let valid = app.award(&org, "silver", "2025-06-01").await;
-    let (_, page) = text(&app, &format!("/verify/{valid}")).await;
+    let (_, _, page) = app.page(&format!("/verify/{valid}")).await;
     for offer in ["linkedin.com", "/logo.png\"", "id=\"snippet-iframe\""] {
         assert!(page.contains(offer), "a valid award offers {offer}");
     }
@@ -313,7 +294,7 @@ async fn the_docs_list_parameters_examples_and_error_codes_and_there_is_a_favico
     let app = spawn_app(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let (code, docs) = text(&app, "/docs").await;
+    let (code, _, docs) = app.page("/docs").await;
     assert_eq!(code, 200);
     let verification = docs
         .split("id=\"op-verifyAward\"")

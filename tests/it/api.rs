@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, at, spawn_app};
+use crate::helpers::{TestApp, at, on_both_databases, raw_exchange};
 
 async fn json(response: reqwest::Response) -> Value {
     response.json().await.expect("a JSON body")
@@ -680,31 +680,6 @@ async fn the_writer_groups_concurrent_appends_into_fewer_transactions(app: TestA
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(spawn_app(Backend::Sqlite).await.expect("SQLite is always there")).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(app) = spawn_app(Backend::Postgres).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 async fn the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_name_their_framework(
     app: TestApp,
 ) {
@@ -757,7 +732,8 @@ async fn the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_nam
     assert_eq!(award["framework_version"], "sample-1", "{award}");
 }
 
-on_both! {
+on_both_databases! {
+    app:
     the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_name_their_framework,
     award_lifecycle,
     the_pause_refuses_new_awards_and_imports_carry_the_notice,
@@ -776,16 +752,7 @@ on_both! {
 /// Sends raw bytes (headers only) and reads the answer: for requests a well-behaved client
 /// library will not make.
 fn raw_request(base: &str, request: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connected");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("a timeout");
-    stream.write_all(request.as_bytes()).expect("sent");
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response).into_owned();
+    let response = raw_exchange(base, request.as_bytes());
     let status = response
         .split(' ')
         .nth(1)

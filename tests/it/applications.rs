@@ -6,14 +6,14 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use wexqs::domain::applications::{Commentary, EvidenceDocument, Manifest, Reference, eligibility};
-use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use wexqs::domain::calendar::Calendar;
 use wexqs::domain::framework::{Framework, SAMPLE_FRAMEWORK};
 use wexqs::domain::{
-    CertificateNumber, Command, Context, DomainError, Event, Level, OrganisationId,
-    OrganisationKind, Region, State, decide,
+    CertificateNumber, Command, DomainError, Event, Level, OrganisationId, OrganisationKind, Region,
 };
 
-use crate::helpers::{Backend, at, date, spawn_app};
+use crate::harness::{Given, Then, given_no_events};
+use crate::helpers::{Backend, at, date, spawn_app, temp_dir};
 
 fn framework() -> Framework {
     Framework::parse(SAMPLE_FRAMEWORK).expect("the sample framework parses")
@@ -50,27 +50,32 @@ fn manifest(level: Level, documents: usize, submitted: NaiveDate) -> Manifest {
     }
 }
 
+/// The application journey's history: the shipped calendar and one organisation, decided on
+/// the journey's day; the harness's `Given` underneath.
 struct Journey {
-    state: State,
-    today: NaiveDate,
+    given: Given,
     org: OrganisationId,
+}
+
+impl std::ops::Deref for Journey {
+    type Target = Given;
+    fn deref(&self) -> &Given {
+        &self.given
+    }
+}
+
+impl std::ops::DerefMut for Journey {
+    fn deref_mut(&mut self) -> &mut Given {
+        &mut self.given
+    }
 }
 
 impl Journey {
     fn new(today: &str) -> Journey {
-        let mut j = Journey {
-            state: State::default(),
-            today: date(today),
-            org: OrganisationId(uuid::Uuid::from_u128(1)),
-        };
-        for c in Calendar::parse(DEFAULT_CALENDAR)
-            .expect("the calendar")
-            .commands()
-        {
-            j.ok(c);
-        }
-        j.ok(Command::RegisterOrganisation {
-            organisation_id: j.org,
+        let mut given = given_no_events().on(today).with_calendar();
+        let org = OrganisationId(uuid::Uuid::from_u128(1));
+        given.and(Command::RegisterOrganisation {
+            organisation_id: org,
             name: "Fenmarsh Hospitals NHS Foundation Trust"
                 .parse()
                 .expect("a name"),
@@ -78,38 +83,37 @@ impl Journey {
             region: Region::EastOfEngland,
             kind: OrganisationKind::NhsTrust,
         });
-        j
-    }
-
-    fn when(&self, command: Command) -> Result<Vec<Event>, DomainError> {
-        decide(&self.state, command, &Context { today: self.today })
-    }
-
-    fn ok(&mut self, command: Command) -> Vec<Event> {
-        let events = self.when(command).expect("accepted");
-        for e in &events {
-            let p = self.state.size;
-            self.state.apply(p, e);
-        }
-        events
+        Journey { given, org }
     }
 
     fn drop_in(&mut self, on: &str) {
-        self.ok(Command::RecordDropIn {
-            organisation_id: self.org,
+        let organisation_id = self.org;
+        self.and(Command::RecordDropIn {
+            organisation_id,
             attended_on: date(on),
         });
     }
 
-    fn submit(&self, level: Level, manifest: Manifest) -> Result<Vec<Event>, DomainError> {
-        self.when(Command::SubmitApplication {
+    /// Applying for `level` in the open cycle with `manifest`.
+    fn application(&self, level: Level, manifest: Manifest) -> Command {
+        Command::SubmitApplication {
             application_id: "app-1".into(),
             organisation_id: self.org,
             cycle_id: "2025-26-cycle-2".into(),
             level_sought: level,
             manifest,
             framework: framework(),
-        })
+        }
+    }
+
+    fn submit(&self, level: Level, manifest: Manifest) -> Then {
+        self.when(self.application(level, manifest))
+    }
+
+    /// The history goes on with the application submitted.
+    fn submitted(&mut self, level: Level, manifest: Manifest) {
+        let application = self.application(level, manifest);
+        self.and(application);
     }
 }
 
@@ -128,12 +132,11 @@ fn a_drop_in_counts_for_56_days_and_not_57() {
     j.drop_in("2025-07-15");
     let refused = j
         .submit(Level::Bronze, manifest(Level::Bronze, 4, j.today))
-        .unwrap_err();
-    assert_eq!(refused.code(), "drop_in_required");
+        .then_expect_error("drop_in_required");
     assert!(refused.to_string().contains("15 July 2025"), "{refused}");
     j.drop_in("2025-07-16");
     j.submit(Level::Bronze, manifest(Level::Bronze, 4, j.today))
-        .expect("56 days before is within the window");
+        .then_expect_accepted(); // 56 days before is within the window
 }
 
 #[test]
@@ -142,11 +145,13 @@ fn evidence_counts_for_twelve_months_to_the_day() {
     j.drop_in("2025-09-01");
     let mut m = manifest(Level::Bronze, 4, j.today);
     m.documents[0].dated = date("2024-09-10");
-    j.submit(Level::Bronze, m.clone())
-        .expect("twelve months to the day is current");
+    j.submit(Level::Bronze, m.clone()).then_expect_accepted(); // twelve months to the day is current
     m.documents[0].dated = date("2024-09-09");
     assert_eq!(
-        failures(j.submit(Level::Bronze, m).unwrap_err()),
+        failures(
+            j.submit(Level::Bronze, m)
+                .then_expect_error("evidence_rules_failed")
+        ),
         ["evidence_current"]
     );
 }
@@ -158,7 +163,7 @@ fn bronze_needs_four_completed_documents_silver_eight_gold_twelve() {
     assert_eq!(
         failures(
             j.submit(Level::Bronze, manifest(Level::Bronze, 3, j.today))
-                .unwrap_err()
+                .then_expect_error("evidence_rules_failed")
         ),
         ["documents_minimum"]
     );
@@ -171,12 +176,15 @@ fn bronze_needs_four_completed_documents_silver_eight_gold_twelve() {
     let mut m = manifest(Level::Bronze, 4, j.today);
     m.documents[3].completed = false;
     assert_eq!(
-        failures(j.submit(Level::Bronze, m).unwrap_err()),
+        failures(
+            j.submit(Level::Bronze, m)
+                .then_expect_error("evidence_rules_failed")
+        ),
         ["documents_minimum", "no_blank_templates"],
         "a blank template counts for nothing and is refused"
     );
     j.submit(Level::Bronze, manifest(Level::Bronze, 4, j.today))
-        .expect("4 is enough for bronze");
+        .then_expect_accepted(); // 4 is enough for bronze
 }
 
 #[test]
@@ -185,7 +193,9 @@ fn a_reference_must_name_a_document_and_a_page_within_it() {
     j.drop_in("2025-09-01");
     let mut m = manifest(Level::Bronze, 4, j.today);
     m.commentaries[0].references[0].page = 13;
-    let refused = j.submit(Level::Bronze, m.clone()).unwrap_err();
+    let refused = j
+        .submit(Level::Bronze, m.clone())
+        .then_expect_error("evidence_rules_failed");
     assert_eq!(failures(refused.clone()), ["references_valid"]);
     assert!(
         refused
@@ -196,13 +206,16 @@ fn a_reference_must_name_a_document_and_a_page_within_it() {
     m.commentaries[0].references[0].document = "Missing document".into();
     assert!(
         j.submit(Level::Bronze, m.clone())
-            .unwrap_err()
+            .then_expect_error("evidence_rules_failed")
             .to_string()
             .contains("not among the documents")
     );
     m.commentaries.remove(0);
     assert_eq!(
-        failures(j.submit(Level::Bronze, m).unwrap_err()),
+        failures(
+            j.submit(Level::Bronze, m)
+                .then_expect_error("evidence_rules_failed")
+        ),
         ["commentary_every_criterion"]
     );
 }
@@ -245,49 +258,25 @@ fn only_face_to_face_anonymised_evidence_and_a_warning_for_one_department() {
 fn one_open_application_one_per_cycle_only_in_an_open_cycle_and_never_in_the_pause() {
     let mut j = Journey::new("2025-09-10");
     j.drop_in("2025-09-01");
-    j.ok(Command::SubmitApplication {
-        application_id: "app-1".into(),
-        organisation_id: j.org,
-        cycle_id: "2025-26-cycle-2".into(),
-        level_sought: Level::Bronze,
-        manifest: manifest(Level::Bronze, 4, j.today),
-        framework: framework(),
-    });
-    assert_eq!(
-        j.submit(Level::Bronze, manifest(Level::Bronze, 4, j.today))
-            .unwrap_err()
-            .code(),
-        "application_already_open"
-    );
+    let submitted = manifest(Level::Bronze, 4, j.today);
+    j.submitted(Level::Bronze, submitted);
+    j.submit(Level::Bronze, manifest(Level::Bronze, 4, j.today))
+        .then_expect_error("application_already_open");
     let late = Journey::new("2025-09-20");
-    assert_eq!(
-        late.submit(Level::Bronze, manifest(Level::Bronze, 4, late.today))
-            .unwrap_err()
-            .code(),
-        "cycle_not_open"
-    );
+    late.submit(Level::Bronze, manifest(Level::Bronze, 4, late.today))
+        .then_expect_error("cycle_not_open");
     let paused = Journey::new("2026-01-10");
-    assert_eq!(
-        paused
-            .submit(Level::Bronze, manifest(Level::Bronze, 4, paused.today))
-            .unwrap_err()
-            .code(),
-        "programme_paused"
-    );
+    paused
+        .submit(Level::Bronze, manifest(Level::Bronze, 4, paused.today))
+        .then_expect_error("programme_paused");
 }
 
 #[test]
 fn a_decision_is_within_its_window_no_higher_than_sought_or_eligible_and_issues_the_award() {
     let mut j = Journey::new("2025-09-10");
     j.drop_in("2025-09-01");
-    j.ok(Command::SubmitApplication {
-        application_id: "app-1".into(),
-        organisation_id: j.org,
-        cycle_id: "2025-26-cycle-2".into(),
-        level_sought: Level::Silver,
-        manifest: manifest(Level::Silver, 8, j.today),
-        framework: framework(),
-    });
+    let submitted = manifest(Level::Silver, 8, j.today);
+    j.submitted(Level::Silver, submitted);
     let number = CertificateNumber::from_random(77);
     let decision = |level: Option<Level>, feedback: &str| Command::DecideApplication {
         application_id: "app-1".into(),
@@ -296,26 +285,14 @@ fn a_decision_is_within_its_window_no_higher_than_sought_or_eligible_and_issues_
         feedback: feedback.into(),
         framework: framework(),
     };
-    assert_eq!(
-        j.when(decision(Some(Level::Silver), "Good work"))
-            .unwrap_err()
-            .code(),
-        "outside_decision_window"
-    );
+    j.when(decision(Some(Level::Silver), "Good work"))
+        .then_expect_error("outside_decision_window");
     j.today = date("2025-12-05");
-    assert_eq!(
-        j.when(decision(Some(Level::Gold), "Good work"))
-            .unwrap_err()
-            .code(),
-        "level_above_sought"
-    );
-    assert_eq!(
-        j.when(decision(Some(Level::Silver), " "))
-            .unwrap_err()
-            .code(),
-        "feedback_required"
-    );
-    let events = j.ok(decision(
+    j.when(decision(Some(Level::Gold), "Good work"))
+        .then_expect_error("level_above_sought");
+    j.when(decision(Some(Level::Silver), " "))
+        .then_expect_error("feedback_required");
+    let events = j.and(decision(
         Some(Level::Silver),
         "SECRET-FEEDBACK: strong induction evidence",
     ));
@@ -323,10 +300,8 @@ fn a_decision_is_within_its_window_no_higher_than_sought_or_eligible_and_issues_
         matches!(&events[1], Event::AwardIssued { certificate_number, level: Level::Silver, awarded_on, framework_version: Some(v), .. }
         if *certificate_number == number && *awarded_on == date("2025-12-05") && v == "sample-1")
     );
-    assert_eq!(
-        j.when(decision(None, "again")).unwrap_err().code(),
-        "application_already_decided"
-    );
+    j.when(decision(None, "again"))
+        .then_expect_error("application_already_decided");
     j.today = date("2025-12-16");
     assert_eq!(
         wexqs::domain::status_as_of(
@@ -343,14 +318,8 @@ fn a_decision_is_within_its_window_no_higher_than_sought_or_eligible_and_issues_
 fn a_decision_cannot_award_above_what_the_evidence_supports() {
     let mut j = Journey::new("2025-09-10");
     j.drop_in("2025-09-01");
-    j.ok(Command::SubmitApplication {
-        application_id: "app-1".into(),
-        organisation_id: j.org,
-        cycle_id: "2025-26-cycle-2".into(),
-        level_sought: Level::Silver,
-        manifest: manifest(Level::Silver, 8, j.today),
-        framework: framework(),
-    });
+    let submitted = manifest(Level::Silver, 8, j.today);
+    j.submitted(Level::Silver, submitted);
     j.today = date("2025-12-05");
     // Judged against a framework with a silver criterion the commentary does not answer, the
     // evidence supports bronze only.
@@ -368,10 +337,11 @@ fn a_decision_cannot_award_above_what_the_evidence_supports() {
         feedback: "Promising".into(),
         framework: stricter.clone(),
     };
-    let refused = j.when(decision(Level::Silver)).unwrap_err();
-    assert_eq!(refused.code(), "level_above_eligible");
+    let refused = j
+        .when(decision(Level::Silver))
+        .then_expect_error("level_above_eligible");
     assert!(refused.to_string().contains("supports bronze"), "{refused}");
-    j.ok(decision(Level::Bronze));
+    j.and(decision(Level::Bronze));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,7 +478,7 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
 
 #[test]
 fn wexqs_applications_check_prints_the_checklist_the_way_the_guidance_reads() {
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let file = dir.path().join("manifest.json");
     std::fs::write(
         &file,
@@ -544,61 +514,39 @@ fn the_demo_journey_calendar_and_sample_manifest_go_from_drop_in_to_award_on_the
         let checked = eligibility(&framework(), &sample, date(today));
         assert_eq!(checked.highest, Some(Level::Silver), "on {today}");
 
-        let ctx = Context { today: date(today) };
-        let mut state = State::default();
-        let apply = |state: &mut State, command: Command| {
-            let events = decide(state, command, &ctx)
-                .unwrap_or_else(|e| panic!("on {today}: {} ({})", e, e.code()));
-            for e in &events {
-                let p = state.size;
-                state.apply(p, e);
-            }
-            events
-        };
+        let mut g = given_no_events().on(today);
         for c in calendar.commands_on(date(today)) {
-            apply(&mut state, c);
+            g.and(c);
         }
         let org = OrganisationId(uuid::Uuid::from_u128(7));
-        apply(
-            &mut state,
-            Command::RegisterOrganisation {
-                organisation_id: org,
-                name: "Riverside Community Health NHS Trust"
-                    .parse()
-                    .expect("a name"),
-                ods_code: None,
-                region: Region::NorthWest,
-                kind: OrganisationKind::NhsTrust,
-            },
-        );
-        apply(
-            &mut state,
-            Command::RecordDropIn {
-                organisation_id: org,
-                attended_on: date(today),
-            },
-        );
-        apply(
-            &mut state,
-            Command::SubmitApplication {
-                application_id: "journey".into(),
-                organisation_id: org,
-                cycle_id: "demo-journey".into(),
-                level_sought: Level::Silver,
-                manifest: sample.clone(),
-                framework: framework(),
-            },
-        );
-        let decided = apply(
-            &mut state,
-            Command::DecideApplication {
-                application_id: "journey".into(),
-                award: Some(Level::Silver),
-                certificate_number: CertificateNumber::from_random(42),
-                feedback: "Clear evidence across every section.".into(),
-                framework: framework(),
-            },
-        );
+        g.and(Command::RegisterOrganisation {
+            organisation_id: org,
+            name: "Riverside Community Health NHS Trust"
+                .parse()
+                .expect("a name"),
+            ods_code: None,
+            region: Region::NorthWest,
+            kind: OrganisationKind::NhsTrust,
+        });
+        g.and(Command::RecordDropIn {
+            organisation_id: org,
+            attended_on: date(today),
+        });
+        g.and(Command::SubmitApplication {
+            application_id: "journey".into(),
+            organisation_id: org,
+            cycle_id: "demo-journey".into(),
+            level_sought: Level::Silver,
+            manifest: sample.clone(),
+            framework: framework(),
+        });
+        let decided = g.and(Command::DecideApplication {
+            application_id: "journey".into(),
+            award: Some(Level::Silver),
+            certificate_number: CertificateNumber::from_random(42),
+            feedback: "Clear evidence across every section.".into(),
+            framework: framework(),
+        });
         assert!(
             decided.iter().any(|e| matches!(
                 e,

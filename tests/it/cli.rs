@@ -7,28 +7,17 @@ use std::time::Duration;
 
 use wexqs::store::{EventStore, verify_log};
 
-use crate::helpers::{Backend, Db, free_port, fresh_db, open_store};
-
-pub(crate) fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(args)
-        .env("WEXQS_DATA_DIR", data_dir)
-        .env("DATABASE_URL", &db.url)
-        .env_remove("WEXQS_CALENDAR")
-        .output()
-        .expect("wexqs runs")
-}
-
-pub(crate) fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::helpers::{
+    Backend, admin_token, answers_within, free_port, fresh_db, open_store, start_registry,
+    start_server, temp_dir, text, wexqs,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_create_prints_the_token_alone_and_stores_only_its_hash() {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let out = wexqs(
         &db,
         dir.path(),
@@ -80,7 +69,7 @@ async fn import_reports_every_bad_row_and_imports_nothing_or_everything() {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,
@@ -132,7 +121,7 @@ async fn the_demo_rebuilds_into_identical_projections_and_the_log_verifies() {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let out = wexqs(&db, dir.path(), &["demo"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let store = open_store(&db).await;
@@ -209,30 +198,9 @@ fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
     }
 }
 
-/// Starts `wexqs serve` on a free port over the given database and data folder, and waits until
-/// it answers; the process and its base URL.
-pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
-    command
-        .arg("serve")
-        .env("WEXQS_DATA_DIR", data_dir)
-        .env("DATABASE_URL", &db.url);
-    let (mut server, base) = crate::helpers::spawn_server(command);
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            return (server, base);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    panic!("the server did not come up at {base}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_starts_from_an_empty_folder_with_a_development_key() {
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
@@ -287,17 +255,8 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
-    let token = text(
-        &wexqs(
-            &db,
-            dir.path(),
-            &["tokens", "create", "--role", "admin", "--name", "keys"],
-        )
-        .stdout,
-    )
-    .trim()
-    .to_owned();
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "keys");
     let generated = wexqs(&db, dir.path(), &["keys", "generate"]);
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     let first = text(&generated.stdout).trim().to_owned();
@@ -416,7 +375,7 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     assert!(wexqs(&db, dir.path(), &["demo"]).status.success());
     let (mut server, base) = start_server(&db, dir.path()).await;
     let client = reqwest::Client::new();
@@ -559,7 +518,7 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let (mut server, base) = start_server(&db, dir.path()).await;
     assert_ne!(
         base, "http://127.0.0.1:8080",
@@ -673,19 +632,7 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         .stderr(Stdio::piped())
         .spawn()
         .expect("the second server starts");
-    let mut up = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let up = answers_within(&format!("http://127.0.0.1:{port}"), Duration::from_secs(10)).await;
     let _ = second.kill();
     let log = text(&second.wait_with_output().expect("ended").stderr);
     assert!(
@@ -702,7 +649,7 @@ async fn a_second_server_with_another_public_url_is_refused_and_told_what_to_do(
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let (mut first, base) = start_server(&db, dir.path()).await;
     let second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args([
@@ -817,7 +764,7 @@ fn every_argument_has_help_and_each_command_shows_only_the_options_it_uses() {
 
 #[test]
 fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_once() {
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let run = |url: &str| {
         Command::new(env!("CARGO_BIN_EXE_wexqs"))
             .args(["migrate", "--database-url", url])
@@ -860,42 +807,18 @@ fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_onc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_the_address_re_signs_credentials_signed_for_another() {
     use wexqs::domain::{AwardSource, Command as C, Level, OrganisationKind, Region};
-    use wexqs::service::{Actor, FixedClock, Registry, Signing, seeded_rng};
+    use wexqs::service::{Actor, FixedClock, Registry};
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let calendar =
-        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
-            .expect("the calendar");
-    let registry = Registry::start(
-        open_store(&db).await,
-        std::sync::Arc::new(FixedClock::new(crate::helpers::at(2026, 11, 25))),
-        seeded_rng(7),
-        &calendar,
-    )
-    .await
-    .expect("started");
+    let clock = std::sync::Arc::new(FixedClock::new(crate::helpers::at(2026, 11, 25)));
+    let registry = start_registry(&db, clock, 7).await;
+    // Signing for an address the log does not record, as commands did before addresses were.
+    let old = "http://127.0.0.1:8080";
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let key_id = wexqs::credentials::keys::key_id(&key);
-    registry
-        .execute(
-            &Actor::cli(),
-            C::AddSigningKey {
-                key_id: key_id.clone(),
-                public_key_multibase: wexqs::credentials::keys::public_multibase(&key),
-            },
-            None,
-        )
+    wexqs::startup::sign_with_key(&registry, key, &old.parse().expect("a URL"))
         .await
         .expect("published");
-    let old = "http://127.0.0.1:8080";
-    registry.set_signing(Signing {
-        key_id,
-        key,
-        public_url: old.into(),
-        did: wexqs::credentials::credential::did_web(old),
-        keys_dir: None,
-    });
     let org = registry.new_organisation_id();
     let number = registry.new_certificate_number();
     registry

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use wexqs::store::{EventStore, verify_log};
 
-use crate::cli::{start_server, text, wexqs};
-use crate::helpers::{Backend, Db, fresh_db, open_store};
+use crate::helpers::{
+    Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
+    temp_dir, text, wexqs,
+};
 
 /// (organisation id, certificate number) of each award whose issue was acknowledged (201).
 type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
@@ -118,24 +120,14 @@ async fn assert_log_whole(db: &Db, data_dir: &Path, acknowledged: &[(String, Str
     );
 }
 
-fn admin_token(db: &Db, data_dir: &Path) -> String {
-    let out = wexqs(
-        db,
-        data_dir,
-        &["tokens", "create", "--role", "admin", "--name", "writer"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
-}
-
 /// Rounds of: start a server, write from four clients at once, SIGKILL the server after a
 /// varying while, check the log. Bounded to about 30 seconds.
 async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
     let Some(db) = fresh_db(backend).await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("a folder");
-    let token = admin_token(&db, dir.path());
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "writer");
     let acknowledged: Acknowledged = Arc::default();
     let started = Instant::now();
     let mut rounds = 0u64;
@@ -187,15 +179,7 @@ async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_rounds_lose_no_acknowledged_write_on_sqlite() {
-    sigkill_rounds_lose_no_acknowledged_write(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_rounds_lose_no_acknowledged_write_on_postgres() {
-    sigkill_rounds_lose_no_acknowledged_write(Backend::Postgres).await;
-}
+on_both_databases!(backend: sigkill_rounds_lose_no_acknowledged_write);
 
 /// Issues one award through `writer` and waits until `reader` shows it: the time that took.
 async fn time_to_see(writer: &str, reader: &str, token: &str, name: &str) -> Duration {
@@ -246,8 +230,8 @@ async fn two_servers_writing_to_one_postgresql_database_keep_one_dense_log_and_s
         return;
     };
     // One data folder: both instances sign with the same registry key, as a deployment would.
-    let dir = tempfile::tempdir().expect("a folder");
-    let token = admin_token(&db, dir.path());
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "writer");
     let (server_a, a) = start_server(&db, dir.path()).await;
     let (server_b, b) = start_server(&db, dir.path()).await;
     let _servers = (KillOnDrop(server_a), KillOnDrop(server_b));
@@ -305,14 +289,4 @@ async fn register_totals(client: &reqwest::Client, bases: &[&str]) -> Vec<serde_
         totals.push(page["total"].clone());
     }
     totals
-}
-
-/// A server process, killed when the test ends however it ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -10,7 +10,9 @@ use std::process::Command;
 use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, one_line, pdf_text, poppler, spawn_app, start_registry, temp_dir,
+};
 
 fn vector(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -101,7 +103,7 @@ fn independent(bundle: &Value) -> Value {
         root.join("node_modules/@digitalbazaar/vc").exists(),
         "the independent verifier is not installed: run tests/run, which installs it (or 'npm ci --prefix verifier')"
     );
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let path = dir.path().join("bundle.json");
     std::fs::write(&path, serde_json::to_vec(bundle).expect("JSON")).expect("written");
     let out = Command::new("node")
@@ -118,17 +120,11 @@ fn independent(bundle: &Value) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.expect("JSON")
-}
-
 async fn bundle(app: &TestApp, number: &str) -> Value {
     json!({
-        "credential": get_json(app, &format!("/v1/awards/{number}/credential")).await,
-        "did_document": get_json(app, "/.well-known/did.json").await,
-        "status_list": get_json(app, "/v1/status-lists/1").await,
+        "credential": app.json(&format!("/v1/awards/{number}/credential")).await,
+        "did_document": app.json("/.well-known/did.json").await,
+        "status_list": app.json("/v1/status-lists/1").await,
     })
 }
 
@@ -238,7 +234,7 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
         .organisation("Fylde Coast Community Health NHS Trust", None)
         .await;
     let first = app.award(&org, "bronze", "2024-12-23").await;
-    let old_credential = get_json(&app, &format!("/v1/awards/{first}/credential")).await;
+    let old_credential = app.json(&format!("/v1/awards/{first}/credential")).await;
 
     // Rotate: publish a new key, retire the old one, sign with the new one from now on.
     let old = app.registry.signing().expect("signing");
@@ -271,15 +267,15 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
         .organisation("Pennine Ridge Healthcare NHS Trust", None)
         .await;
     let second = app.award(&other, "silver", "2025-04-01").await;
-    let new_credential = get_json(&app, &format!("/v1/awards/{second}/credential")).await;
+    let new_credential = app.json(&format!("/v1/awards/{second}/credential")).await;
     assert!(
         new_credential["proof"]["verificationMethod"]
             .as_str()
             .is_some_and(|m| m.ends_with(&new_id))
     );
-    let did = get_json(&app, "/.well-known/did.json").await;
+    let did = app.json("/.well-known/did.json").await;
     assert_eq!(did["verificationMethod"].as_array().map(Vec::len), Some(2));
-    let status_list = get_json(&app, "/v1/status-lists/1").await;
+    let status_list = app.json("/v1/status-lists/1").await;
     for c in [&old_credential, &new_credential] {
         let verdict = independent(&json!({
             "credential": c, "did_document": did, "status_list": status_list,
@@ -294,7 +290,7 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
         )
         .await;
     assert_eq!(amended.status(), 200);
-    let reissued = get_json(&app, &format!("/v1/awards/{first}/credential")).await;
+    let reissued = app.json(&format!("/v1/awards/{first}/credential")).await;
     assert_ne!(reissued, old_credential);
     assert_eq!(
         reissued["credentialStatus"]["statusListIndex"],
@@ -348,7 +344,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
         .organisation("Severn Vale Ambulance Service NHS Trust", None)
         .await;
     let number = app.award(&org, "silver", "2025-03-03").await;
-    let credential = get_json(&app, &format!("/v1/awards/{number}/credential")).await;
+    let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
 
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
     let baked: Value = serde_json::from_str(
@@ -378,8 +374,8 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
     )
     .expect("JSON");
     assert_eq!(baked_svg, credential);
-    let did = get_json(&app, "/.well-known/did.json").await;
-    let status_list = get_json(&app, "/v1/status-lists/1").await;
+    let did = app.json("/.well-known/did.json").await;
+    let status_list = app.json("/v1/status-lists/1").await;
     for c in [&baked, &baked_svg] {
         let verdict =
             independent(&json!({"credential": c, "did_document": did, "status_list": status_list}));
@@ -418,16 +414,6 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
     );
 }
 
-async fn post_verify(app: &TestApp, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/verify"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("answered")
-}
-
 fn failed(report: &Value) -> Vec<String> {
     report["checks"]
         .as_array()
@@ -447,7 +433,7 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
         .organisation("Cotswold Edge Healthcare NHS Trust", None)
         .await;
     let number = app.award(&org, "gold", "2025-08-24").await;
-    let credential = get_json(&app, &format!("/v1/awards/{number}/credential")).await;
+    let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
     let svg = bytes(
         &app,
@@ -464,7 +450,8 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
         ("image/png", png.clone()),
         ("image/svg+xml", svg),
     ] {
-        let report: Value = post_verify(&app, content_type, body)
+        let report: Value = app
+            .post_verify(content_type, body)
             .await
             .json()
             .await
@@ -484,15 +471,15 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
 
     let mut tampered = credential.clone();
     tampered["validUntil"] = json!("2099-01-01T00:00:00Z");
-    let report: Value = post_verify(
-        &app,
-        "application/json",
-        serde_json::to_vec(&tampered).expect("JSON"),
-    )
-    .await
-    .json()
-    .await
-    .expect("JSON");
+    let report: Value = app
+        .post_verify(
+            "application/json",
+            serde_json::to_vec(&tampered).expect("JSON"),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(report["verdict"], "invalid");
     assert_eq!(failed(&report), ["signature", "registry"]);
 
@@ -501,7 +488,8 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
         json!({"reason": "under review"}),
     )
     .await;
-    let report: Value = post_verify(&app, "image/png", png.clone())
+    let report: Value = app
+        .post_verify("image/png", png.clone())
         .await
         .json()
         .await
@@ -512,21 +500,24 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
         json!({"reason": "issued in error"}),
     )
     .await;
-    let report: Value = post_verify(&app, "image/png", png)
+    let report: Value = app
+        .post_verify("image/png", png)
         .await
         .json()
         .await
         .expect("JSON");
     assert_eq!(failed(&report), ["status", "registry"], "{report}");
 
-    let response = post_verify(&app, "text/plain", b"hello".to_vec()).await;
+    let response = app.post_verify("text/plain", b"hello".to_vec()).await;
     assert_eq!(response.status(), 415);
     let plain = bytes(&app, "/achievements/gold/logo.png", "image/png").await;
-    let response = post_verify(&app, "image/png", plain).await;
+    let response = app.post_verify("image/png", plain).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["code"], "credential_unreadable");
-    let response = post_verify(&app, "application/json", vec![b' '; 2 * 1024 * 1024 + 1]).await;
+    let response = app
+        .post_verify("application/json", vec![b' '; 2 * 1024 * 1024 + 1])
+        .await;
     assert_eq!(response.status(), 413);
 }
 
@@ -558,7 +549,7 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
         )
         .await
         .expect("revoked");
-    let did = get_json(&app, "/.well-known/did.json").await;
+    let did = app.json("/.well-known/did.json").await;
     assert_eq!(
         did["assertionMethod"],
         json!([]),
@@ -567,16 +558,13 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
     let check = |number: String| {
         let app = &app;
         async move {
-            let c = get_json(app, &format!("/v1/awards/{number}/credential")).await;
-            let report: Value = post_verify(
-                app,
-                "application/json",
-                serde_json::to_vec(&c).expect("JSON"),
-            )
-            .await
-            .json()
-            .await
-            .expect("JSON");
+            let c = app.json(&format!("/v1/awards/{number}/credential")).await;
+            let report: Value = app
+                .post_verify("application/json", serde_json::to_vec(&c).expect("JSON"))
+                .await
+                .json()
+                .await
+                .expect("JSON");
             report
         }
     };
@@ -598,7 +586,7 @@ async fn wexqs_verify_checks_a_credential_offline() {
         .organisation("Tamar Valley Hospitals NHS Foundation Trust", None)
         .await;
     let number = app.award(&org, "gold", "2025-11-18").await;
-    let dir = tempfile::tempdir().expect("a folder");
+    let dir = temp_dir();
     let save = |name: &str, body: Vec<u8>| {
         let path = dir.path().join(name);
         std::fs::write(&path, body).expect("written");
@@ -643,15 +631,6 @@ async fn wexqs_verify_checks_a_credential_offline() {
     assert!(String::from_utf8_lossy(&expired.stdout).contains("FAIL validity: expired"));
 }
 
-fn tool(name: &str) -> std::path::PathBuf {
-    let path = std::path::PathBuf::from("/usr/bin").join(name);
-    assert!(
-        path.exists(),
-        "{name} is needed to read the PDF (Debian's poppler-utils; tests/run installs it)"
-    );
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_page() {
     let app = spawn_app(Backend::Sqlite)
@@ -671,20 +650,7 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
     )
     .await;
     assert!(pdf.starts_with(b"%PDF-"));
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = dir.path().join("certificate.pdf");
-    std::fs::write(&file, &pdf).expect("written");
-
-    let text = Command::new(tool("pdftotext"))
-        .arg("-layout")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs");
-    let text = String::from_utf8_lossy(&text.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = one_line(&pdf_text(&pdf, &["-layout"]));
     let (award, programme) = app
         .registry
         .award(&number.parse().expect("a number"))
@@ -710,7 +676,10 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
         );
     }
 
-    let status = Command::new(tool("pdftoppm"))
+    let dir = temp_dir();
+    let file = dir.path().join("certificate.pdf");
+    std::fs::write(&file, &pdf).expect("written");
+    let status = Command::new(poppler("pdftoppm"))
         .args(["-r", "150", "-png", "-singlefile"])
         .arg(&file)
         .arg(dir.path().join("page"))
@@ -736,32 +705,22 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
     let db = crate::helpers::fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let store = crate::helpers::open_store(&db).await;
-    let calendar =
-        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
-            .expect("the calendar");
-    let registry = wexqs::service::Registry::start(
-        store,
-        std::sync::Arc::new(wexqs::service::FixedClock::new(crate::helpers::at(
-            2026, 11, 24,
-        ))),
-        wexqs::service::seeded_rng(5),
-        &calendar,
-    )
-    .await
-    .expect("started");
+    let clock = std::sync::Arc::new(wexqs::service::FixedClock::new(crate::helpers::at(
+        2026, 11, 24,
+    )));
+    let registry = start_registry(&db, clock, 5).await;
     wexqs::service::demo::load(&registry)
         .await
         .expect("the demo");
     assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.is_empty())));
+    // A key the log has not published: signing needs only the key at hand.
     let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
-    registry.set_signing(wexqs::service::Signing {
-        key_id: wexqs::credentials::keys::key_id(&key),
+    registry.set_signing(wexqs::startup::signing(
+        wexqs::credentials::keys::key_id(&key),
         key,
-        public_url: "https://registry.example".into(),
-        did: credential::did_web("https://registry.example"),
-        keys_dir: None,
-    });
+        &"https://registry.example".parse().expect("a URL"),
+        None,
+    ));
     assert_eq!(
         registry.issue_missing_credentials().await.expect("signed"),
         43

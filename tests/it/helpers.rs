@@ -1,14 +1,19 @@
-//! Test helpers: fresh databases (a SQLite file in a temporary folder, or a new PostgreSQL
-//! database per test), and `spawn_app`, which serves a registry on a random port.
+//! Test helpers, each defined once: fresh databases (a SQLite file in a temporary folder, or a
+//! new PostgreSQL database per test) and `on_both_databases!`, which runs a test on each;
+//! `start_registry` and `spawn_app`, which start a registry through `startup` as `wexqs serve`
+//! does (with a fixed clock) and serve it on a random port; and the command line as a real
+//! process (`wexqs`, `start_server`, `admin_token`), with what waits for and reads its answers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::http::{AppState, serve};
 use wexqs::service::{Actor, FixedClock, Registry, Role, seeded_rng};
+use wexqs::startup::{self, Config, Pooling};
 use wexqs::store::Store;
 
 /// The database a test runs on.
@@ -178,10 +183,69 @@ pub fn spawn_server(mut command: std::process::Command) -> (std::process::Child,
     }
 }
 
+/// Few connections a test, and a patient pool: the suite runs many databases on one server, on
+/// a busy machine.
+const TEST_POOLING: Pooling = Pooling {
+    max_connections: 4,
+    acquire_timeout: Duration::from_secs(30),
+};
+
 pub async fn open_store(db: &Db) -> Store {
-    // Few connections a test: the suite runs many databases on one server.
-    Store::open_with(&db.url, 4).await.expect("open the store")
+    Store::open_pooled(&db.url, TEST_POOLING)
+        .await
+        .expect("open the store")
 }
+
+/// A registry on `db`, started through `startup` as `wexqs serve` starts one, with the shipped
+/// calendar, `clock` and a random source seeded with `seed`.
+pub async fn start_registry(db: &Db, clock: Arc<FixedClock>, seed: u64) -> Arc<Registry> {
+    let calendar = startup::read_calendar(None).expect("the shipped calendar parses");
+    let config = Config::new(db.url.clone(), calendar)
+        .with_pooling(TEST_POOLING)
+        .with_clock(clock)
+        .with_rng(seeded_rng(seed));
+    startup::start(config).await.expect("start the registry")
+}
+
+/// Runs each test body named on SQLite and on PostgreSQL, as `NAME::on_sqlite` and
+/// `NAME::on_postgres`. The body takes what is named before the colon:
+/// - `backend`: the `Backend`, to make its own database or servers of;
+/// - `store`: a `Store` on a fresh database;
+/// - `app`: a `TestApp` (`spawn_app`).
+///
+/// The PostgreSQL half fails when PostgreSQL is unreachable; only `WEXQS_SKIP_POSTGRES=1`,
+/// outside CI, skips it (`fresh_db`).
+macro_rules! on_both_databases {
+    ($given:ident: $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    $crate::helpers::on_both_databases!(@run $given, super::$name, $crate::helpers::Backend::Sqlite);
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    $crate::helpers::on_both_databases!(@run $given, super::$name, $crate::helpers::Backend::Postgres);
+                }
+            }
+        )+
+    };
+    (@run backend, $test:path, $backend:expr) => {
+        $test($backend).await
+    };
+    (@run store, $test:path, $backend:expr) => {
+        if let Some(db) = $crate::helpers::fresh_db($backend).await {
+            $test($crate::helpers::open_store(&db).await).await;
+        }
+    };
+    (@run app, $test:path, $backend:expr) => {
+        if let Some(app) = $crate::helpers::spawn_app($backend).await {
+            $test(app).await;
+        }
+    };
+}
+pub(crate) use on_both_databases;
 
 pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
@@ -211,13 +275,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// A served registry whose public routes allow `rate_limit` requests a second per address.
 pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
-    let store = open_store(&db).await;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
-    let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the shipped calendar parses");
     let seed = COUNTER.fetch_add(1, Ordering::SeqCst) + 1000;
-    let registry = Registry::start(store, clock.clone(), seeded_rng(seed), &calendar)
-        .await
-        .expect("start the registry");
+    let registry = start_registry(&db, clock.clone(), seed).await;
     let (_, admin) = registry
         .create_token(&Actor::cli(), "test admin", Role::Admin)
         .await
@@ -229,25 +289,10 @@ pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<Test
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
     let key = ed25519_dalek::SigningKey::from_bytes(&[seed as u8; 32]);
-    let key_id = wexqs::credentials::keys::key_id(&key);
-    registry
-        .execute(
-            &Actor::cli(),
-            wexqs::domain::Command::AddSigningKey {
-                key_id: key_id.clone(),
-                public_key_multibase: wexqs::credentials::keys::public_multibase(&key),
-            },
-            None,
-        )
+    let address = base.parse().expect("the base URL is an address");
+    startup::sign_with_key(&registry, key, &address)
         .await
         .expect("the key is published");
-    registry.set_signing(wexqs::service::Signing {
-        key_id,
-        key,
-        public_url: base.clone(),
-        did: wexqs::credentials::credential::did_web(&base),
-        keys_dir: None,
-    });
     let state = AppState::new(registry.clone(), &base).with_rate_limit(rate_limit);
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {
@@ -325,4 +370,159 @@ impl TestApp {
         assert_eq!(response.status(), 200, "verification of {number}");
         response.json().await.expect("JSON")
     }
+}
+
+impl TestApp {
+    /// What `path` answers: its status, headers and body.
+    pub async fn page(&self, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.expect("a body"))
+    }
+
+    /// The body of `path`, which must answer 200.
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().await.expect("text")
+    }
+
+    /// `POST /v1/verify` with `body` as `content_type`.
+    pub async fn post_verify(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/verify"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The JSON body of `path`, which must answer 200.
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("JSON")
+    }
+}
+
+/// A temporary folder, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a folder")
+}
+
+/// Bytes a process wrote, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `wexqs ARGS…` run to its end on `db`, with `data_dir` as its data folder.
+pub fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(args)
+        .env("WEXQS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", &db.url)
+        .env_remove("WEXQS_CALENDAR")
+        .output()
+        .expect("wexqs runs")
+}
+
+/// A new admin token, created with `wexqs tokens create` on `db`.
+pub fn admin_token(db: &Db, data_dir: &Path, name: &str) -> String {
+    let out = wexqs(
+        db,
+        data_dir,
+        &["tokens", "create", "--role", "admin", "--name", name],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// Whether the server at `base` answers `/healthz` within `limit` (asked every 100 ms).
+pub async fn answers_within(base: &str, limit: Duration) -> bool {
+    // Far above any wait: a hang shows as a server that did not answer, not as a client timeout.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client");
+    for _ in 0..limit.as_millis() / 100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Starts `wexqs serve` on a port the system chooses over the given database and data folder,
+/// and waits until it answers; the process and its base URL.
+pub async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
+        .env("WEXQS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", &db.url);
+    let (mut server, base) = spawn_server(command);
+    if answers_within(&base, Duration::from_secs(10)).await {
+        return (server, base);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("the server did not come up at {base}");
+}
+
+/// A server process, killed when the test ends however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A tool from Debian's poppler-utils (`pdftotext`, `pdftoppm`), which `tests/run` installs.
+pub fn poppler(name: &str) -> PathBuf {
+    let path = PathBuf::from("/usr/bin").join(name);
+    assert!(
+        path.exists(),
+        "{name} is needed to read the PDF (Debian's poppler-utils; tests/run installs it)"
+    );
+    path
+}
+
+/// The text `pdftotext` (with `options`) reads off `pdf`.
+pub fn pdf_text(pdf: &[u8], options: &[&str]) -> String {
+    let dir = temp_dir();
+    let file = dir.path().join("certificate.pdf");
+    std::fs::write(&file, pdf).expect("written");
+    let out = Command::new(poppler("pdftotext"))
+        .args(options)
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (Debian's poppler-utils)");
+    text(&out.stdout)
+}
+
+/// `text` with every run of white space made one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `request`'s bytes sent as they are to the server at `base` (`http://HOST:PORT`), and all it
+/// answers before closing (or ten seconds of silence), as text.
+pub fn raw_exchange(base: &str, request: &[u8]) -> String {
+    use std::io::{Read as _, Write as _};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    // The server may refuse and close before reading everything: what it answers is the test.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    text(&answer)
 }

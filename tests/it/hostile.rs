@@ -4,12 +4,14 @@
 //! and requests the HTTP parser refuses on its own. Each test reproduces a finding of the attack
 //! review and failed before its fix.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, answers_within, pdf_text, raw_exchange, spawn_app, temp_dir,
+};
 
 /// Names an organisation may have that are markup, quotes, CDATA ends, the baked SVG's own
 /// closing tag, or one 200-character word: each must be shown as text, never read as markup.
@@ -127,34 +129,6 @@ fn strings_in(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn text_of(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.expect("text")
-}
-
-async fn verify_bytes(app: &TestApp, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/verify"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("the server answers")
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = dir.path().join("certificate.pdf");
-    std::fs::write(&file, pdf).expect("written");
-    let out = std::process::Command::new("/usr/bin/pdftotext")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs (Debian's poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn without_space(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -180,7 +154,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         format!("/embed/{number}"),
         format!("/?q={number}"),
     ] {
-        let page = text_of(app, &path).await;
+        let page = app.text(&path).await;
         if markup {
             assert!(!page.contains(name), "{path} holds {name:?} unescaped");
         }
@@ -188,7 +162,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
     }
 
     // What a site owner copies from the snippet boxes, and what oEmbed hands a CMS.
-    let page = text_of(app, &format!("/verify/{number}")).await;
+    let page = app.text(&format!("/verify/{number}")).await;
     assert_iframe_snippet(&copied_snippet(&page, "snippet-iframe"), name);
     for id in ["snippet-script", "snippet-badge"] {
         let copied = copied_snippet(&page, id);
@@ -211,7 +185,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
     );
 
     // The baked SVG is well-formed XML and the registry reads its own bake back; so the PNG.
-    let svg = text_of(app, &format!("/v1/awards/{number}/logo.svg")).await;
+    let svg = app.text(&format!("/v1/awards/{number}/logo.svg")).await;
     resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default())
         .unwrap_or_else(|e| panic!("the baked SVG for {name:?} is not well-formed: {e}"));
     let png = app
@@ -233,7 +207,8 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         ("image/png", png),
         ("application/json", credential),
     ] {
-        let report: Value = verify_bytes(app, content_type, body)
+        let report: Value = app
+            .post_verify(content_type, body)
             .await
             .json()
             .await
@@ -252,7 +227,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         .await
         .expect("PDF");
     assert!(
-        without_space(&pdf_text(&pdf)).contains(&without_space(name)),
+        without_space(&pdf_text(&pdf, &[])).contains(&without_space(name)),
         "the PDF shows all of {name:?}"
     );
 }
@@ -478,7 +453,7 @@ async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
 
     let bomb = bomb_png(1024 * 1024 * 1024);
     assert!(bomb.len() <= 2 * 1024 * 1024, "{} bytes", bomb.len());
-    let response = verify_bytes(&app, "image/png", bomb).await;
+    let response = app.post_verify("image/png", bomb).await;
     assert_eq!(response.status(), 413);
     let problem: Value = response.json().await.expect("problem+json");
     assert_eq!(problem["code"], "credential_too_large", "{problem}");
@@ -488,10 +463,10 @@ async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
         "<svg xmlns=\"http://www.w3.org/2000/svg\"><openbadges:credential><![CDATA[{{\"a\":\"{}\"}}]]></openbadges:credential></svg>",
         "x".repeat(600 * 1024)
     );
-    let response = verify_bytes(&app, "image/svg+xml", svg.into_bytes()).await;
+    let response = app.post_verify("image/svg+xml", svg.into_bytes()).await;
     assert_eq!(response.status(), 413);
     let json = format!("{{\"a\":\"{}\"}}", "x".repeat(600 * 1024));
-    let response = verify_bytes(&app, "application/json", json.into_bytes()).await;
+    let response = app.post_verify("application/json", json.into_bytes()).await;
     assert_eq!(response.status(), 413);
 
     // A body declared past the largest any route reads is refused from its Content-Length,
@@ -510,7 +485,7 @@ async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
 
     // Deeply nested JSON is refused, not a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let response = verify_bytes(&app, "application/json", deep.into_bytes()).await;
+    let response = app.post_verify("application/json", deep.into_bytes()).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -526,7 +501,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
-    let data = tempfile::tempdir().expect("a folder");
+    let data = temp_dir();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .arg("serve")
@@ -534,14 +509,7 @@ async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
         .env_remove("DATABASE_URL");
     let (mut server, base) = crate::helpers::spawn_server(command);
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let up = answers_within(&base, Duration::from_secs(20)).await;
     assert!(up, "the server came up");
     let idle = peak_rss_kb(server.id());
 
@@ -653,7 +621,7 @@ async fn a_long_issuer_name_is_shown_whole_on_the_pdf() {
         .bytes()
         .await
         .expect("PDF");
-    assert!(without_space(&pdf_text(&pdf)).contains(issuer));
+    assert!(without_space(&pdf_text(&pdf, &[])).contains(issuer));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,18 +706,6 @@ async fn the_bearer_scheme_is_read_in_any_case() {
 }
 
 /// Sends raw bytes and reads the whole answer (the server closes after a protocol refusal).
-fn raw_exchange(base: &str, request: &[u8]) -> String {
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_of_the_http_parser_are_problem_json() {
     let app = spawn_app(Backend::Sqlite)

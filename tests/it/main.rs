@@ -14,6 +14,7 @@ mod credentials;
 mod domain_rules;
 mod error_codes;
 mod fuzz_regressions;
+mod harness;
 mod helpers;
 mod hostile;
 mod merkle;

@@ -192,12 +192,6 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
     );
 }
 
-async fn text(app: &crate::helpers::TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.expect("text")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
@@ -226,8 +220,8 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
     assert!(second > first);
     assert_eq!(app.registry.checkpoint().await.expect("nothing new"), None);
 
-    let key = text(&app, "/v1/log/key").await;
-    let note = text(&app, "/v1/log/checkpoint").await;
+    let key = app.text("/v1/log/key").await;
+    let note = app.text("/v1/log/checkpoint").await;
     let body = wexqs::transparency::note::open(&note, key.trim())
         .expect("the checkpoint's signature verifies");
     let (origin, size, root) =
@@ -235,9 +229,11 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
     assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base));
     assert_eq!(size, second);
 
-    let entries: Value =
-        serde_json::from_str(&text(&app, &format!("/v1/log/entries?start=0&limit={size}")).await)
-            .expect("JSON");
+    let entries: Value = serde_json::from_str(
+        &app.text(&format!("/v1/log/entries?start=0&limit={size}"))
+            .await,
+    )
+    .expect("JSON");
     let entries = entries["entries"].as_array().expect("entries").clone();
     assert_eq!(entries.len() as u64, size);
     let mut leaves = Vec::new();
@@ -264,7 +260,8 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
 
     for index in [0, size / 2, size - 1] {
         let p: Value = serde_json::from_str(
-            &text(&app, &format!("/v1/log/proofs/inclusion?index={index}")).await,
+            &app.text(&format!("/v1/log/proofs/inclusion?index={index}"))
+                .await,
         )
         .expect("JSON");
         let proof: Vec<Vec<u8>> = p["proof"]
@@ -277,10 +274,9 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
             .expect("inclusion verifies");
     }
     let c: Value = serde_json::from_str(
-        &text(
-            &app,
-            &format!("/v1/log/proofs/consistency?from={first}&to={second}"),
-        )
+        &app.text(&format!(
+            "/v1/log/proofs/consistency?from={first}&to={second}"
+        ))
         .await,
     )
     .expect("JSON");

@@ -4,29 +4,21 @@
 //! without a restart. The time bounds are "does not hang" bounds, generous on purpose.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wexqs::domain::Event;
 use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, verify_log};
 
-use crate::cli::{start_server, text, wexqs};
-use crate::helpers::{Backend, Db, free_port, fresh_db, open_store, spawn_app};
+use crate::helpers::{
+    Backend, Db, KillOnDrop, admin_token, answers_within, free_port, fresh_db, on_both_databases,
+    open_store, spawn_app, start_registry, start_server, temp_dir,
+};
 use crate::throwaway_pg::ThrowawayPg;
 
 /// How long any answer may take while the database is away: it must not wait on it.
 const BOUND: Duration = Duration::from_millis(1500);
-
-/// A server process, killed when the test ends however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Answer {
     status: u16,
@@ -225,16 +217,6 @@ async fn wait_for_checkpoint(client: &reqwest::Client, base: &str) {
     panic!("no checkpoint of the whole log was signed");
 }
 
-fn create_token(db: &Db, data_dir: &Path) -> String {
-    let out = wexqs(
-        db,
-        data_dir,
-        &["tokens", "create", "--role", "admin", "--name", "outage"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_all_recovers() {
     let Some(pg) = ThrowawayPg::start() else {
@@ -244,10 +226,10 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
         url: pg.url(),
         _dir: None,
     };
-    let dir = tempfile::tempdir().expect("a folder");
-    let token = create_token(&db, dir.path());
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "outage");
     let (server, base) = start_server(&db, dir.path()).await;
-    let _server = Server(server);
+    let _server = KillOnDrop(server);
     let client = client();
     let (_, number) = issue(&client, &base, &token, "Saint Outage Hospital").await;
     wait_for_checkpoint(&client, &base).await;
@@ -497,7 +479,7 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
     // A real full disk: the server runs in its own mount namespace (`unshare -m`) with its data
     // folder on a small tmpfs, which the test then fills through /proc/PID/root. Nothing
     // outside that process sees the mount, and it goes with the process.
-    let outer = tempfile::tempdir().expect("a folder");
+    let outer = temp_dir();
     let data = outer.path().join("data");
     std::fs::create_dir(&data).expect("a data folder");
     let token_file = outer.path().join("token");
@@ -520,17 +502,10 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
         .spawn()
         .expect("unshare runs");
     let pid = child.id();
-    let _server = Server(child);
+    let _server = KillOnDrop(child);
     let base = format!("http://127.0.0.1:{port}");
     let client = client();
-    let mut up = false;
-    for _ in 0..150 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let up = answers_within(&base, Duration::from_secs(15)).await;
     assert!(
         up,
         "the server came up on a tmpfs in its own mount namespace (needs root and unshare)"
@@ -719,17 +694,7 @@ async fn the_register_search_from_memory_equals_the_sql_search(backend: Backend)
     let clock = std::sync::Arc::new(wexqs::service::FixedClock::new(crate::helpers::at(
         2026, 11, 24,
     )));
-    let calendar =
-        wexqs::domain::calendar::Calendar::parse(wexqs::domain::calendar::DEFAULT_CALENDAR)
-            .expect("the calendar");
-    let registry = wexqs::service::Registry::start(
-        store.clone(),
-        clock,
-        wexqs::service::seeded_rng(7),
-        &calendar,
-    )
-    .await
-    .expect("a registry");
+    let registry = start_registry(&db, clock, 7).await;
     wexqs::service::demo::load(&registry)
         .await
         .expect("the demo register");
@@ -753,12 +718,4 @@ async fn the_register_search_from_memory_equals_the_sql_search(backend: Backend)
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_register_search_from_memory_equals_the_sql_search_on_sqlite() {
-    the_register_search_from_memory_equals_the_sql_search(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_register_search_from_memory_equals_the_sql_search_on_postgres() {
-    the_register_search_from_memory_equals_the_sql_search(Backend::Postgres).await;
-}
+on_both_databases!(backend: the_register_search_from_memory_equals_the_sql_search);

@@ -9,13 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
 
-async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = app.get(path).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("a body"))
-}
-
 /// An award in each status, with the number of each.
 async fn one_of_each(app: &TestApp) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
@@ -75,7 +68,7 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
         ("superseded", "Replaced by a newer award"),
     ];
     for ((status, number), (_, words)) in awards.iter().zip(expected) {
-        let (code, headers, body) = page(&app, &format!("/verify/{number}")).await;
+        let (code, headers, body) = app.page(&format!("/verify/{number}")).await;
         assert_eq!(code, 200);
         assert!(
             body.contains(&format!("class=\"verdict {status}\"")),
@@ -118,16 +111,16 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
             Some(&b"DENY"[..])
         );
     }
-    let (_, _, revoked) = page(&app, &format!("/verify/{}", awards[3].1)).await;
+    let (_, _, revoked) = app.page(&format!("/verify/{}", awards[3].1)).await;
     assert!(
         revoked.contains("under review by the programme"),
         "the reason is shown"
     );
-    let (_, _, superseded) = page(&app, &format!("/verify/{}", awards[4].1)).await;
+    let (_, _, superseded) = app.page(&format!("/verify/{}", awards[4].1)).await;
     assert!(superseded.contains("See the newer award"));
 
     let unknown = wexqs::domain::CertificateNumber::from_random(7).to_string();
-    let (code, _, body) = page(&app, &format!("/verify/{unknown}")).await;
+    let (code, _, body) = app.page(&format!("/verify/{unknown}")).await;
     assert_eq!(code, 404);
     assert!(body.contains("class=\"verdict not_found\"") && body.contains("Not found"));
     // A mistyped character is caught, and the award it was probably meant to be is offered.
@@ -135,7 +128,7 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
     let mut typo: Vec<char> = valid.chars().collect();
     typo[2] = if typo[2] == 'A' { 'B' } else { 'A' };
     let typo: String = typo.into_iter().collect();
-    let (code, _, body) = page(&app, &format!("/verify/{typo}")).await;
+    let (code, _, body) = app.page(&format!("/verify/{typo}")).await;
     assert_eq!(code, 400);
     assert!(
         body.contains(&format!("href=\"/verify/{valid}\"")),
@@ -149,16 +142,16 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
         .await
         .expect("SQLite is always there");
     let awards = one_of_each(&app).await;
-    let (_, _, body) = page(&app, "/?q=saint+example+valid").await;
+    let (_, _, body) = app.page("/?q=saint+example+valid").await;
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
     assert!(body.contains("1 award found"));
-    let (_, _, body) = page(&app, "/?q=st+exampel+vaild").await;
+    let (_, _, body) = app.page("/?q=st+exampel+vaild").await;
     assert!(
         body.contains("Did you mean"),
         "a misspelt name still finds it"
     );
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
-    let (_, _, body) = page(&app, "/?status=revoked").await;
+    let (_, _, body) = app.page("/?status=revoked").await;
     assert!(body.contains(&awards[3].1) && !body.contains(&awards[0].1));
     let api: Value = app
         .get("/v1/register?q=st+exampel+vaild")
@@ -206,7 +199,7 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
         "a revocation is never answered with 304"
     );
     assert!(after.text().await.expect("SVG").contains("Gold · revoked"));
-    let (_, _, body) = page(&app, &format!("/verify/{number}")).await;
+    let (_, _, body) = app.page(&format!("/verify/{number}")).await;
     assert!(body.contains("class=\"verdict revoked\""));
     let widget_data = app.verification(number, None).await;
     assert_eq!(widget_data["status"], "revoked");
@@ -221,7 +214,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         .organisation("Harlow Fields Primary Care Network", None)
         .await;
     let number = app.award(&org, "silver", "2025-06-27").await;
-    let (code, headers, body) = page(&app, &format!("/embed/{number}")).await;
+    let (code, headers, body) = app.page(&format!("/embed/{number}")).await;
     assert_eq!(code, 200);
     assert!(headers.get("x-frame-options").is_none());
     let csp = headers
@@ -230,7 +223,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         .unwrap_or_default();
     assert!(csp.contains("frame-ancestors *"), "{csp}");
     assert!(body.contains("Valid award") && body.contains("Harlow Fields Primary Care Network"));
-    let (_, headers, _) = page(&app, "/").await;
+    let (_, headers, _) = app.page("/").await;
     let csp = headers
         .get("content-security-policy")
         .and_then(|v| v.to_str().ok())
@@ -240,7 +233,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         "{csp}"
     );
 
-    let (code, headers, script) = page(&app, "/embed.js").await;
+    let (code, headers, script) = app.page("/embed.js").await;
     assert_eq!(code, 200);
     assert!(
         headers
@@ -285,7 +278,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         .await
         .expect("answered");
     assert_eq!(head.status(), 200);
-    let docs = page(&app, "/docs").await.2;
+    let docs = app.page("/docs").await.2;
     assert!(docs.contains("id=\"op-verifyAward\""));
 }
 

@@ -1,22 +1,19 @@
 //! The README stays true: the demo certificate numbers it shows exist with the statuses it says,
 //! and the mistyped one it shows is caught.
 
-use wexqs::domain::{CertificateNumber, Context, State, Status, decide, status_as_of};
+use wexqs::domain::{CertificateNumber, State, Status, status_as_of};
 
+use crate::harness::given_no_events;
 use crate::helpers::date;
 
 const README: &str = include_str!("../../README.md");
 
 fn demo_state(today: &str) -> State {
-    let ctx = Context { today: date(today) };
-    let mut state = State::default();
+    let mut given = given_no_events().on(today);
     for command in wexqs::service::demo::commands() {
-        for event in decide(&state, command, &ctx).expect("the demo is accepted") {
-            let position = state.size;
-            state.apply(position, &event);
-        }
+        given.and(command);
     }
-    state
+    given.state
 }
 
 fn status(state: &State, number: &str, on: &str) -> Status {

@@ -8,7 +8,7 @@ use wexqs::store::{
     RegisterQuery, Store, StoreError, Write, verify_log,
 };
 
-use crate::helpers::{Backend, fresh_db, open_store};
+use crate::helpers::on_both_databases;
 
 fn token_event(stream: &str) -> NewEvent {
     NewEvent::new(
@@ -359,33 +359,8 @@ async fn tokens_are_kept_hashed_and_revocable(store: Store) {
     assert_eq!(store.token("nope").await.expect("read"), None);
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = fresh_db(Backend::Sqlite).await.expect("SQLite is always there");
-                    super::$name(open_store(&db).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = fresh_db(Backend::Postgres).await {
-                        super::$name(open_store(&db).await).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-contract! {
+on_both_databases! {
+    store:
     positions_are_dense_and_the_chain_verifies,
     a_retried_append_returns_its_first_result,
     a_stale_expected_version_is_a_conflict_and_writes_nothing,
