@@ -4,14 +4,13 @@
 //!
 //! `cargo bench --bench pages` (`WEXQS_BENCH_N` requests per route, default 400).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::domain::{AwardSource, CertificateNumber, Command, Level, OrganisationKind, Region};
 use wexqs::http::{AppState, serve};
-use wexqs::service::{Actor, Registry, Signing, SystemClock, seeded_rng};
-use wexqs::store::Store;
+use wexqs::service::{Actor, seeded_rng};
+use wexqs::startup::{self, Config};
 
 async fn time(client: &reqwest::Client, url: &str, n: usize) -> (f64, f64) {
     let mut samples = Vec::with_capacity(n);
@@ -39,23 +38,17 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
     let dir = tempfile::tempdir().expect("a folder");
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
-        .await
-        .expect("a store");
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
     let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the calendar");
-    let registry = Registry::start(store, Arc::new(SystemClock), seeded_rng(3), &calendar)
+    let registry = startup::start(Config::new(url, calendar).with_rng(seeded_rng(3)))
         .await
         .expect("start");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
     let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-    registry.set_signing(Signing {
-        key_id: wexqs::credentials::keys::key_id(&key),
-        key,
-        public_url: base.clone(),
-        did: wexqs::credentials::credential::did_web(&base),
-        keys_dir: None,
-    });
+    startup::sign_with_key(&registry, key, &base.parse().expect("an address"))
+        .await
+        .expect("signing");
     let mut commands = Vec::new();
     let mut numbers: Vec<CertificateNumber> = Vec::new();
     for i in 0..1_000u32 {

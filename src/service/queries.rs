@@ -56,10 +56,6 @@ impl Registry {
         self.read_cache(|c| c.state.programme.clone())
     }
 
-    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
-        self.read_cache(|c| f(&c.state))
-    }
-
     /// A page of the register with each award's status today, from memory: the register stays
     /// searchable while the database is away. The same matches, order and pages as the
     /// projection tables give (`EventStore::search`; a test holds the two together).
