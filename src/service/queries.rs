@@ -11,8 +11,8 @@ use super::{Registry, ServiceError};
 use crate::domain::state::Application;
 use crate::domain::types::search_key;
 use crate::domain::{
-    Award, CertificateNumber, Organisation, OrganisationId, Programme, State, Status, Verdict,
-    search, status_as_of,
+    Award, CertificateNumber, Organisation, OrganisationId, Programme, Status, Verdict, search,
+    status_as_of,
 };
 use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
