@@ -847,14 +847,15 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         .await
         .expect("issued");
     let issuer_url = |registry: &Registry| {
-        registry.with_state(|s| {
-            s.awards[&number]
-                .credentials
-                .last()
-                .expect("a credential")
-                .credential["issuer"]["url"]
-                .clone()
-        })
+        registry
+            .award(&number)
+            .expect("the award")
+            .0
+            .credentials
+            .last()
+            .expect("a credential")
+            .credential["issuer"]["url"]
+            .clone()
     };
     assert_eq!(issuer_url(&registry), old);
 
@@ -880,7 +881,12 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         "and everything signed from now on names it"
     );
     assert_eq!(
-        registry.with_state(|s| s.awards[&number].credentials.len()),
+        registry
+            .award(&number)
+            .expect("the award")
+            .0
+            .credentials
+            .len(),
         2,
         "the first credential is kept as it was signed"
     );

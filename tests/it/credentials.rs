@@ -712,7 +712,9 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
     wexqs::service::demo::load(&registry)
         .await
         .expect("the demo");
-    assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.is_empty())));
+    let awards = crate::helpers::all_awards(&registry);
+    assert_eq!(awards.len(), 43, "the demo's awards");
+    assert!(awards.iter().all(|a| a.credentials.is_empty()));
     // A key the log has not published: signing needs only the key at hand.
     let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     registry.set_signing(wexqs::startup::signing(
@@ -725,7 +727,8 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
         registry.issue_missing_credentials().await.expect("signed"),
         43
     );
-    assert!(registry.with_state(|s| s.awards.values().all(|a| a.credentials.len() == 1)));
+    let awards = crate::helpers::all_awards(&registry);
+    assert!(awards.iter().all(|a| a.credentials.len() == 1));
     assert_eq!(
         registry
             .issue_missing_credentials()
@@ -733,12 +736,10 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
             .expect("nothing to do"),
         0
     );
-    let indexes: std::collections::BTreeSet<String> = registry.with_state(|s| {
-        s.awards
-            .values()
-            .filter_map(|a| a.status_list_index.clone())
-            .collect()
-    });
+    let indexes: std::collections::BTreeSet<String> = awards
+        .iter()
+        .filter_map(|a| a.status_list_index.clone())
+        .collect();
     assert_eq!(
         indexes.len(),
         43,

@@ -526,3 +526,23 @@ pub fn raw_exchange(base: &str, request: &[u8]) -> String {
     let _ = stream.read_to_end(&mut answer);
     text(&answer)
 }
+
+/// Every award in `registry`'s register, read through its named queries (the register's search,
+/// then each award by number).
+pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Award> {
+    let query = wexqs::service::RegisterQuery {
+        today: registry.today().to_string(),
+        limit: u32::MAX,
+        ..Default::default()
+    };
+    let (rows, _) = registry.search(query);
+    rows.iter()
+        .map(|(row, _)| {
+            let number = row
+                .certificate_number
+                .parse()
+                .expect("a certificate number");
+            registry.award(&number).expect("the award").0
+        })
+        .collect()
+}
