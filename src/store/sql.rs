@@ -20,6 +20,17 @@ macro_rules! shared_sql_store {
         const AWARD_COLUMNS: &str = "certificate_number, compact_number, organisation_id, \
              organisation_name, search_key, ods_code, region, level, awarded_on, valid_until, \
              expires_on, standing, issuer_name";
+        /// An award row written again keeps its key, number and organisation.
+        const AWARD_UPSERT: &str = " ON CONFLICT (certificate_number) DO UPDATE SET \
+             organisation_name = excluded.organisation_name, search_key = excluded.search_key, \
+             ods_code = excluded.ods_code, region = excluded.region, level = excluded.level, \
+             awarded_on = excluded.awarded_on, valid_until = excluded.valid_until, \
+             expires_on = excluded.expires_on, standing = excluded.standing, \
+             issuer_name = excluded.issuer_name";
+        const ORGANISATION_COLUMNS: &str = "organisation_id, name, search_key, ods_code, region, kind";
+        const ORGANISATION_UPSERT: &str = " ON CONFLICT (organisation_id) DO UPDATE SET \
+             name = excluded.name, search_key = excluded.search_key, ods_code = excluded.ods_code, \
+             region = excluded.region, kind = excluded.kind";
 
         fn event_from_row(row: &<$db as sqlx::Database>::Row) -> Result<StoredEvent, StoreError> {
             let event_id: String = row.try_get("event_id")?;
@@ -83,61 +94,6 @@ macro_rules! shared_sql_store {
                 .fetch_all(exec)
                 .await?;
             rows.iter().map(event_from_row).collect()
-        }
-
-        async fn upsert_award<'c, E>(exec: E, a: &AwardRow) -> Result<(), StoreError>
-        where
-            E: sqlx::Executor<'c, Database = $db>,
-        {
-            let sql = format!(
-                "INSERT INTO awards ({AWARD_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                 ON CONFLICT (certificate_number) DO UPDATE SET \
-                 organisation_name = excluded.organisation_name, search_key = excluded.search_key, \
-                 ods_code = excluded.ods_code, region = excluded.region, level = excluded.level, \
-                 awarded_on = excluded.awarded_on, valid_until = excluded.valid_until, \
-                 expires_on = excluded.expires_on, standing = excluded.standing, \
-                 issuer_name = excluded.issuer_name"
-            );
-            sqlx::query(&sql)
-                .bind(&a.certificate_number)
-                .bind(&a.compact_number)
-                .bind(&a.organisation_id)
-                .bind(&a.organisation_name)
-                .bind(&a.search_key)
-                .bind(&a.ods_code)
-                .bind(&a.region)
-                .bind(&a.level)
-                .bind(&a.awarded_on)
-                .bind(&a.valid_until)
-                .bind(&a.expires_on)
-                .bind(&a.standing)
-                .bind(&a.issuer_name)
-                .execute(exec)
-                .await?;
-            Ok(())
-        }
-
-        async fn upsert_organisation<'c, E>(exec: E, o: &OrganisationRow) -> Result<(), StoreError>
-        where
-            E: sqlx::Executor<'c, Database = $db>,
-        {
-            sqlx::query(
-                "INSERT INTO organisations (organisation_id, name, search_key, ods_code, region, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (organisation_id) DO UPDATE SET name = excluded.name, \
-                 search_key = excluded.search_key, ods_code = excluded.ods_code, \
-                 region = excluded.region, kind = excluded.kind",
-            )
-            .bind(&o.organisation_id)
-            .bind(&o.name)
-            .bind(&o.search_key)
-            .bind(&o.ods_code)
-            .bind(&o.region)
-            .bind(&o.kind)
-            .execute(exec)
-            .await?;
-            Ok(())
         }
 
         async fn stream_version<'c, E>(exec: E, stream: &str) -> Result<Option<i64>, StoreError>
@@ -295,12 +251,9 @@ macro_rules! shared_sql_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM awards").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM organisations").execute(&mut *tx).await?;
-                for o in &organisations {
-                    upsert_organisation(&mut *tx, o).await?;
-                }
-                for a in &awards {
-                    upsert_award(&mut *tx, a).await?;
-                }
+                append::upsert_organisations(&mut tx, &organisations.iter().collect::<Vec<_>>())
+                    .await?;
+                append::upsert_awards(&mut tx, &awards.iter().collect::<Vec<_>>()).await?;
                 tx.commit().await?;
                 Ok(())
             }

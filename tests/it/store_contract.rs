@@ -359,6 +359,146 @@ async fn tokens_are_kept_hashed_and_revocable(store: Store) {
     assert_eq!(store.token("nope").await.expect("read"), None);
 }
 
+/// A batch whose requests depend on each other: a retry and an idempotency key used again (the
+/// same request, and another) after their first append, a stale version caused by an earlier
+/// request, projection rows written twice, a token created and revoked; and enough events to
+/// finish subtrees of several levels from an odd start.
+fn dependent_requests() -> Vec<AppendRequest> {
+    let idem = |hash: &str| IdempotencyRecord {
+        scope: "token:x".into(),
+        key: "key-1".into(),
+        request_hash: hash.into(),
+    };
+    let mut keyed = request(&["k"], &[]);
+    keyed.idempotency = Some(idem("h1"));
+    let mut keyed_again = request(&["k"], &[]);
+    keyed_again.idempotency = Some(idem("h1"));
+    let mut keyed_other = request(&["k"], &[]);
+    keyed_other.idempotency = Some(idem("h2"));
+    let first = request(&["a", "a", "b"], &[("a", None)]);
+    let mut named = request(&["o"], &[]);
+    named.writes = vec![
+        Write::Organisation(organisation_row("org-1", "First Name")),
+        Write::Award(award_row("AAAA-BBBB", "org-1")),
+    ];
+    let mut renamed = request(&["o"], &[("o", Some(0))]);
+    renamed.writes = vec![
+        Write::Organisation(organisation_row("org-1", "Second Name")),
+        Write::Award(award_row("AAAA-BBBB", "org-1")),
+        Write::Organisation(organisation_row("org-2", "Other")),
+    ];
+    let mut created = request(&["t"], &[]);
+    created.writes = vec![Write::TokenCreated(wexqs::store::TokenRow {
+        token_id: "tok".into(),
+        name: "someone".into(),
+        role: "admin".into(),
+        secret_hash: "00ff".into(),
+        created_at: "2026-11-24T12:00:00Z".into(),
+        revoked_at: None,
+    })];
+    let mut revoked = request(&["t"], &[]);
+    revoked.writes = vec![Write::TokenRevoked {
+        token_id: "tok".into(),
+        at: "2026-11-25T00:00:00Z".into(),
+    }];
+    let mut batch = vec![
+        first.clone(),
+        keyed,
+        request(&["a"], &[("a", None)]),
+        first,
+        keyed_again,
+        keyed_other,
+        named,
+        renamed,
+        created,
+        revoked,
+        request(&[], &[]),
+    ];
+    for i in 0..40 {
+        let own = format!("many-{}", i % 7);
+        batch.push(request(&[own.as_str(), own.as_str()], &[]));
+    }
+    batch
+}
+
+/// What a store holds, every table the append writes.
+async fn everything(
+    store: &Store,
+) -> (
+    Vec<wexqs::store::StoredEvent>,
+    Vec<Vec<Vec<u8>>>,
+    wexqs::store::LogHead,
+    (Vec<OrganisationRow>, Vec<AwardRow>),
+    Option<wexqs::store::TokenRow>,
+    Option<(String, Vec<wexqs::store::StoredEvent>)>,
+) {
+    let mut levels = Vec::new();
+    for level in 0..8 {
+        levels.push(store.tree_hashes(level).await.expect("tree hashes"));
+    }
+    (
+        store.read(0, 1_000).await.expect("read"),
+        levels,
+        store.head().await.expect("head"),
+        store.projections().await.expect("rows"),
+        store.token("tok").await.expect("token"),
+        store.idempotent("token:x", "key-1").await.expect("key"),
+    )
+}
+
+async fn a_batch_stores_exactly_what_its_requests_store_one_at_a_time(store: Store) {
+    let backend = match store.kind() {
+        "sqlite" => crate::helpers::Backend::Sqlite,
+        _ => crate::helpers::Backend::Postgres,
+    };
+    let db = crate::helpers::fresh_db(backend)
+        .await
+        .expect("a second database");
+    let alone = crate::helpers::open_store(&db).await;
+    // An odd start: the batch's first leaf is a right child.
+    let start: Vec<_> = (0..5).map(|_| request(&["s"], &[])).collect();
+    let batch = dependent_requests();
+    store
+        .append_batch(start.clone())
+        .await
+        .expect("the batch commits");
+    let grouped = store
+        .append_batch(batch.clone())
+        .await
+        .expect("the batch commits");
+    let mut one_by_one = Vec::new();
+    for r in start {
+        append_one(&alone, r).await.expect("appended");
+    }
+    for r in batch {
+        one_by_one.push(append_one(&alone, r).await);
+    }
+    let summary = |results: &[Result<wexqs::store::Appended, StoreError>]| {
+        results
+            .iter()
+            .map(|r| match r {
+                Ok(a) => Ok((a.events.clone(), a.replayed)),
+                Err(e) => Err(format!("{e:?}")),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&grouped), summary(&one_by_one));
+    assert!(grouped[3].as_ref().is_ok_and(|a| a.replayed), "a retry");
+    assert!(
+        grouped[4].as_ref().is_ok_and(|a| a.replayed),
+        "a key used again"
+    );
+    assert!(matches!(grouped[5], Err(StoreError::IdempotencyKeyReused)));
+    assert!(matches!(grouped[2], Err(StoreError::Conflict { .. })));
+    assert_eq!(everything(&store).await, everything(&alone).await);
+    assert_eq!(
+        verify_log(&store, |_| {}).await.expect("verified").problem,
+        None
+    );
+    let organisations = store.projections().await.expect("rows").0;
+    assert_eq!(organisations[0].name, "Second Name");
+}
+
 on_both_databases! {
     store:
     positions_are_dense_and_the_chain_verifies,
@@ -369,6 +509,7 @@ on_both_databases! {
     projections_are_written_with_their_events_and_searched,
     concurrent_writers_never_duplicate_or_skip_a_position,
     tokens_are_kept_hashed_and_revocable,
+    a_batch_stores_exactly_what_its_requests_store_one_at_a_time,
 }
 
 #[test]
