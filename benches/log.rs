@@ -1,7 +1,8 @@
 //! Whole-log work on a large log, as ratios against a baseline measured in the same run: (a)
 //! reading every event row and decoding its payload into the event type, (b) the rebuild of the
 //! projections (`wexqs rebuild`'s path, `Registry::rebuild`) and (c) the log's verification
-//! (`wexqs log verify`'s path, `store::verify_log`). Each runs in a child process of its own, so
+//! (`wexqs log verify`'s path: `store::verify_log`, and with the check of the stored tree and
+//! checkpoints after it, the whole command). Each runs in a child process of its own, so
 //! its peak memory (VmHWM) is its own. The log (organisations, each with one award, appended
 //! through the store in big batches) is 300,000 events on a SQLite file, and on PostgreSQL too
 //! when `WEXQS_BENCH_PG` names a database URL.
@@ -16,7 +17,7 @@ use uuid::Uuid;
 use wexqs::domain::{
     AwardSource, CertificateNumber, Event, Level, OrganisationId, OrganisationKind, Region,
 };
-use wexqs::service::Registry;
+use wexqs::service::{Registry, check_checkpoints};
 use wexqs::store::{AppendRequest, EventStore, NewEvent, Store, verify_log};
 
 /// The environment variable that makes this binary a child running one measurement.
@@ -100,19 +101,28 @@ async fn child(what: &str, url: &str) {
     let events = match what {
         "read" => {
             let mut events = 0u64;
-            wexqs::store::scan(&store, 0, |e| {
-                std::hint::black_box(e.envelope()?);
-                events += 1;
-                Ok(())
-            })
-            .await
-            .expect("read");
-            events
+            loop {
+                let page = store.read(events, 2_000).await.expect("read");
+                if page.is_empty() {
+                    break events;
+                }
+                for e in &page {
+                    std::hint::black_box(e.envelope().expect("decodes"));
+                }
+                events += page.len() as u64;
+            }
         }
         "rebuild" => Registry::rebuild(&store, |_| {}).await.expect("rebuilt"),
         "verify" => {
             let check = verify_log(&store, |_| {}).await.expect("verified");
             assert_eq!(check.problem, None, "the log is consistent");
+            check.size
+        }
+        "verify-all" => {
+            let check = verify_log(&store, |_| {}).await.expect("verified");
+            assert_eq!(check.problem, None, "the log is consistent");
+            let checkpoints = check_checkpoints(&store).await.expect("checked");
+            assert_eq!(checkpoints, None, "the tree hashes follow from the leaves");
             check.size
         }
         other => panic!("no measurement called {other}"),
@@ -156,7 +166,14 @@ async fn run(label: &str, url: &str, events: u64) {
     );
     let (read, read_peak) = measure("read", url);
     println!("{label}: (a) read and decode every event {read:.2} s, peak {read_peak:.0} MiB");
-    for (what, name) in [("rebuild", "(b) rebuild"), ("verify", "(c) log verify")] {
+    for (what, name) in [
+        ("rebuild", "(b) rebuild"),
+        ("verify", "(c) log verify (verify_log)"),
+        (
+            "verify-all",
+            "(c') log verify (verify_log, then the tree and checkpoints)",
+        ),
+    ] {
         let (seconds, peak) = measure(what, url);
         println!(
             "{label}: {name} {seconds:.2} s, peak {peak:.0} MiB; speed against (a) {:.2}x",

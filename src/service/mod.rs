@@ -23,6 +23,7 @@ pub mod writer;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -200,6 +201,11 @@ pub struct Registry {
     writer: mpsc::Sender<Job>,
     cache: RwLock<Cache>,
     catch_up_lock: tokio::sync::Mutex<()>,
+    /// How many catch-ups have begun reading (counted under `catch_up_lock`), and which of them
+    /// last read to the end of the log: a caller that waited while a later one ran needs no
+    /// read of its own.
+    catch_ups_begun: AtomicU64,
+    catch_up_done: AtomicU64,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
     stats: Arc<WriterStats>,
@@ -245,6 +251,8 @@ impl Registry {
                 tree: crate::transparency::merkle::Tree::new(),
             }),
             catch_up_lock: tokio::sync::Mutex::new(()),
+            catch_ups_begun: AtomicU64::new(0),
+            catch_up_done: AtomicU64::new(0),
             clock,
             rng: Mutex::new(rng),
             stats,
@@ -302,15 +310,21 @@ impl Registry {
         f(&self.cache.read().expect("the cache lock is never poisoned"))
     }
 
-    /// Applies to the in-memory state every event appended since it last looked.
+    /// Applies to the in-memory state every event appended since it last looked: afterwards the
+    /// state holds at least every event committed before the call. Callers arriving together
+    /// share one reading of the log: a catch-up that began after a caller arrived and read to
+    /// the end has already seen all that caller asks for.
     pub async fn catch_up(&self) -> Result<(), ServiceError> {
+        const PAGE: u32 = 2_000;
+        let arrived = self.catch_ups_begun.load(Ordering::SeqCst);
         let _one_at_a_time = self.catch_up_lock.lock().await;
+        if self.catch_up_done.load(Ordering::SeqCst) > arrived {
+            return Ok(());
+        }
+        let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
         loop {
             let from = self.size();
-            let page = self.store.read(from, 2_000).await?;
-            if page.is_empty() {
-                return Ok(());
-            }
+            let page = self.store.read(from, PAGE).await?;
             let decoded = page
                 .iter()
                 .map(|e| e.envelope().map(|env| (e, env.event)))
@@ -333,6 +347,21 @@ impl Registry {
                     .versions
                     .insert(stored.stream_id.clone(), stored.stream_version);
             }
+            // A short page is the end of the log as it was when the page was read, which was
+            // after this catch-up began.
+            if page.len() < PAGE as usize {
+                self.catch_up_done.store(ticket, Ordering::SeqCst);
+                return Ok(());
+            }
+        }
+    }
+
+    /// Catches up unless the in-memory state already holds the event at `position` (the last
+    /// of an append this instance made): reading one's own write needs no database.
+    pub(crate) async fn catch_up_past(&self, position: Option<u64>) -> Result<(), ServiceError> {
+        match position {
+            Some(p) if self.size() > p => Ok(()),
+            _ => self.catch_up().await,
         }
     }
 

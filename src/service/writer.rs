@@ -82,7 +82,8 @@ impl Registry {
             self.append_request(&actor.id, now, &cache.versions, draft)
         };
         let appended = self.append(request).await.map_err(|e| (0, e))?;
-        self.catch_up().await.map_err(|e| (0, e))?;
+        let last = appended.events.last().map(|e| e.position);
+        self.catch_up_past(last).await.map_err(|e| (0, e))?;
         decode(appended)
     }
 

@@ -443,23 +443,36 @@ impl EventStore for Store {
     }
 }
 
-/// Reads the whole log in pages, calling `each` on every event in order.
+/// Reads the whole log in pages, calling `each` on every event in order. Memory holds two pages
+/// at most: the next page is asked for before the current one is handed to `each`, and the work
+/// gives way every few events so that the database reads it meanwhile.
 pub async fn scan<S, F>(store: &S, from: u64, mut each: F) -> Result<u64, StoreError>
 where
     S: EventStore,
     F: FnMut(&StoredEvent) -> Result<(), StoreError>,
 {
     const PAGE: u32 = 2_000;
+    const GIVE_WAY_EVERY: usize = 64;
     let mut next = from;
+    let mut page = store.read(next, PAGE).await?;
     loop {
-        let page = store.read(next, PAGE).await?;
-        for event in &page {
-            each(event)?;
-            next = event.position + 1;
+        let last_page = page.len() < PAGE as usize;
+        let after = page.last().map_or(next, |e| e.position + 1);
+        let work = async {
+            for (i, event) in page.iter().enumerate() {
+                each(event)?;
+                if i % GIVE_WAY_EVERY == GIVE_WAY_EVERY - 1 && !last_page {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok::<_, StoreError>(after)
+        };
+        if last_page {
+            return work.await;
         }
-        if page.len() < PAGE as usize {
-            return Ok(next);
-        }
+        let (following, done) = futures_util::future::join(store.read(after, PAGE), work).await;
+        next = done?;
+        page = following?;
     }
 }
 
@@ -504,7 +517,10 @@ pub async fn verify_log<S: EventStore>(
             problem = fail("the chain hash does not follow from the previous one".into());
             return Ok(());
         }
-        let version = versions.entry(e.stream_id.clone()).or_insert(-1);
+        let version = match versions.get_mut(e.stream_id.as_str()) {
+            Some(v) => v,
+            None => versions.entry(e.stream_id.clone()).or_insert(-1),
+        };
         *version += 1;
         if *version != e.stream_version {
             problem = fail(format!(
