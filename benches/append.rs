@@ -14,7 +14,8 @@ use std::time::Instant;
 use sqlx::QueryBuilder;
 use wexqs::domain::calendar::Calendar;
 use wexqs::domain::{Command, OrganisationKind, Region};
-use wexqs::service::{Actor, Registry, SystemClock, seeded_rng};
+use wexqs::service::{Actor, Registry, seeded_rng};
+use wexqs::startup::{self, Config};
 use wexqs::store::{EventStore, Store, StoredEvent};
 
 /// How many clients send appends at once.
@@ -31,9 +32,8 @@ fn command(registry: &Registry, i: usize) -> Command {
 }
 
 async fn fresh(url: &str) -> Arc<Registry> {
-    let store = Store::open(url).await.expect("open the store");
     let calendar = Calendar::parse("{}").expect("an empty calendar");
-    Registry::start(store, Arc::new(SystemClock), seeded_rng(7), &calendar)
+    startup::start(Config::new(url.to_owned(), calendar).with_rng(seeded_rng(7)))
         .await
         .expect("start")
 }

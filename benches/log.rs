@@ -17,7 +17,8 @@ use uuid::Uuid;
 use wexqs::domain::{
     AwardSource, CertificateNumber, Event, Level, OrganisationId, OrganisationKind, Region,
 };
-use wexqs::service::{Registry, check_checkpoints};
+use wexqs::service::Maintenance;
+use wexqs::startup::{self, Pooling};
 use wexqs::store::{AppendRequest, EventStore, NewEvent, Store, verify_log};
 
 /// The environment variable that makes this binary a child running one measurement.
@@ -94,6 +95,13 @@ fn peak_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The database as `wexqs rebuild` and `wexqs log verify` open it.
+async fn maintenance(url: &str) -> Maintenance {
+    startup::open_maintenance(url, Pooling::COMMAND)
+        .await
+        .expect("open the database")
+}
+
 /// One measurement, in this (child) process: prints its seconds and peak memory.
 async fn child(what: &str, url: &str) {
     let store = Store::open(url).await.expect("open the store");
@@ -112,18 +120,27 @@ async fn child(what: &str, url: &str) {
                 events += page.len() as u64;
             }
         }
-        "rebuild" => Registry::rebuild(&store, |_| {}).await.expect("rebuilt"),
+        "rebuild" => maintenance(url)
+            .await
+            .rebuild_projections(|_| {})
+            .await
+            .expect("rebuilt"),
         "verify" => {
             let check = verify_log(&store, |_| {}).await.expect("verified");
             assert_eq!(check.problem, None, "the log is consistent");
             check.size
         }
         "verify-all" => {
-            let check = verify_log(&store, |_| {}).await.expect("verified");
-            assert_eq!(check.problem, None, "the log is consistent");
-            let checkpoints = check_checkpoints(&store).await.expect("checked");
-            assert_eq!(checkpoints, None, "the tree hashes follow from the leaves");
-            check.size
+            let report = maintenance(url)
+                .await
+                .verify_log(|_| {})
+                .await
+                .expect("verified");
+            assert_eq!(
+                report.problem, None,
+                "the log, its tree and checkpoints agree"
+            );
+            report.size
         }
         other => panic!("no measurement called {other}"),
     };
