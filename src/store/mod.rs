@@ -4,6 +4,7 @@
 //! (events, stream versions, idempotency record, projections, log head) is one transaction.
 
 mod append;
+mod append_rows;
 mod postgres;
 mod rows;
 mod sql;

@@ -1,0 +1,326 @@
+//! The second half of the append (`append.rs`): writing what a batch appends, one multi-row
+//! statement a table (events, the Merkle tree's new hashes from the stored frontier, stream
+//! versions, idempotency records, projection rows and token records), then moving the log head.
+//! Expanded inside `append.rs`'s module, so it speaks that module's types (`Connection`,
+//! `LogEnd`, `Pending`) and imports.
+
+macro_rules! shared_append_rows {
+    ($db:ty) => {
+        /// Writes what the batch appends: a multi-row statement a table (a few, for a
+        /// batch of thousands).
+        async fn write_pending(
+            conn: &mut Connection,
+            end: &LogEnd,
+            pending: &Pending,
+        ) -> Result<(), StoreError> {
+            insert_events(conn, &pending.events).await?;
+            insert_tree_hashes(conn, end.start_size, &pending.events).await?;
+            upsert_streams(conn, &pending.events).await?;
+            record_idempotency(conn, &pending.idempotency).await?;
+            write_projections(conn, &pending.writes).await?;
+            Ok(())
+        }
+
+        async fn insert_events(
+            conn: &mut Connection,
+            events: &[StoredEvent],
+        ) -> Result<(), StoreError> {
+            for rows in events.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    QueryBuilder::<$db>::new(format!("INSERT INTO events ({EVENT_COLUMNS}) "));
+                q.push_values(rows, |mut row, e| {
+                    row.push_bind(e.position as i64)
+                        .push_bind(e.event_id.to_string())
+                        .push_bind(&e.stream_id)
+                        .push_bind(e.stream_version)
+                        .push_bind(&e.event_type)
+                        .push_bind(e.schema_version)
+                        .push_bind(&e.payload)
+                        .push_bind(&e.recorded_at)
+                        .push_bind(&e.actor)
+                        .push_bind(e.visibility.as_str())
+                        .push_bind(&e.leaf_hash)
+                        .push_bind(&e.chain_hash);
+                });
+                q.build()
+                    .persistent(rows.len() == 1)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Each new leaf and every complete subtree it finishes (Go tlog's layout). A left
+        /// sibling is either new in this batch or on the stored tree's frontier (the
+        /// complete subtrees of the log before the batch), which is read in one query.
+        async fn insert_tree_hashes(
+            conn: &mut Connection,
+            start_size: i64,
+            events: &[StoredEvent],
+        ) -> Result<(), StoreError> {
+            let mut frontier = stored_frontier(conn, start_size, events.len() as i64).await?;
+            let mut rows: Vec<(i32, i64, Hash)> = Vec::with_capacity(events.len() * 2);
+            for e in events {
+                let mut node: Hash = e
+                    .leaf_hash
+                    .as_slice()
+                    .try_into()
+                    .expect("a SHA-256 leaf hash is 32 bytes");
+                let (mut level, mut index) = (0usize, e.position as i64);
+                rows.push((0, index, node));
+                while index & 1 == 1 {
+                    let left = frontier[level].take().ok_or_else(|| {
+                        StoreError::Corrupt(format!("tree hash {level}/{} is missing", index - 1))
+                    })?;
+                    node = node_hash(&left, &node);
+                    level += 1;
+                    index >>= 1;
+                    rows.push((level as i32, index, node));
+                }
+                frontier[level] = Some(node);
+            }
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<$db>::new("INSERT INTO tree_hashes (level, idx, hash) ");
+                q.push_values(chunk, |mut row, (level, idx, hash)| {
+                    row.push_bind(*level)
+                        .push_bind(*idx)
+                        .push_bind(hash.as_slice());
+                });
+                q.build()
+                    .persistent(chunk.len() <= 2)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// The stored complete subtrees of a log of `size` leaves that `added` new leaves
+        /// will be hashed with, by level: the one at level `l` (a bit of `size`) is the
+        /// left sibling of a new node when the new leaves reach past it.
+        async fn stored_frontier(
+            conn: &mut Connection,
+            size: i64,
+            added: i64,
+        ) -> Result<Vec<Option<Hash>>, StoreError> {
+            let mut frontier = vec![None; 64];
+            let wanted: Vec<(i32, i64)> = (0..63)
+                .filter(|l| size >> l & 1 == 1 && (size + added) >> l > size >> l)
+                .map(|l| (l, (size >> l) - 1))
+                .collect();
+            if wanted.is_empty() {
+                return Ok(frontier);
+            }
+            let mut q = QueryBuilder::<$db>::new("SELECT level, idx, hash FROM tree_hashes WHERE ");
+            for (i, (level, idx)) in wanted.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(level = ")
+                    .push_bind(*level)
+                    .push(" AND idx = ")
+                    .push_bind(*idx)
+                    .push(")");
+            }
+            for row in q
+                .build()
+                .persistent(wanted.len() <= 2)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let level: i32 = row.try_get("level")?;
+                let hash: Vec<u8> = row.try_get("hash")?;
+                let hash: Hash = hash.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("a tree hash at level {level} is not 32 bytes"))
+                })?;
+                frontier[level as usize] = Some(hash);
+            }
+            Ok(frontier)
+        }
+
+        /// Each stream the batch wrote, at its last new version.
+        async fn upsert_streams(
+            conn: &mut Connection,
+            events: &[StoredEvent],
+        ) -> Result<(), StoreError> {
+            let last: BTreeMap<&str, i64> = events
+                .iter()
+                .map(|e| (e.stream_id.as_str(), e.stream_version))
+                .collect();
+            let last: Vec<_> = last.into_iter().collect();
+            for rows in last.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<$db>::new("INSERT INTO streams (stream_id, version) ");
+                q.push_values(rows, |mut row, (stream, version)| {
+                    row.push_bind(*stream).push_bind(*version);
+                });
+                q.push(" ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version");
+                q.build()
+                    .persistent(rows.len() == 1)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Remembers each request's idempotency key with the events it appended.
+        async fn record_idempotency(
+            conn: &mut Connection,
+            records: &[(IdempotencyRecord, i64, usize)],
+        ) -> Result<(), StoreError> {
+            for rows in records.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO idempotency_keys \
+                     (scope, idem_key, request_hash, first_position, event_count) ",
+                );
+                q.push_values(rows, |mut row, (idem, first_position, count)| {
+                    row.push_bind(&idem.scope)
+                        .push_bind(&idem.key)
+                        .push_bind(&idem.request_hash)
+                        .push_bind(*first_position)
+                        .push_bind(*count as i64);
+                });
+                q.build()
+                    .persistent(rows.len() == 1)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// The projection rows and token records that go with the batch's events. A row
+        /// written twice keeps its last values, as writing each in turn would leave it;
+        /// organisations come before the awards that name them; token records keep their
+        /// order (a token may be created and revoked in one batch).
+        async fn write_projections(
+            conn: &mut Connection,
+            writes: &[Write],
+        ) -> Result<(), StoreError> {
+            let mut organisations: Vec<&OrganisationRow> = Vec::new();
+            let mut organisation_at: HashMap<&str, usize> = HashMap::new();
+            let mut awards: Vec<&AwardRow> = Vec::new();
+            let mut award_at: HashMap<&str, usize> = HashMap::new();
+            for write in writes {
+                match write {
+                    Write::Organisation(o) => match organisation_at.get(o.organisation_id.as_str())
+                    {
+                        Some(&i) => organisations[i] = o,
+                        None => {
+                            organisation_at.insert(&o.organisation_id, organisations.len());
+                            organisations.push(o);
+                        }
+                    },
+                    Write::Award(a) => match award_at.get(a.certificate_number.as_str()) {
+                        Some(&i) => awards[i] = a,
+                        None => {
+                            award_at.insert(&a.certificate_number, awards.len());
+                            awards.push(a);
+                        }
+                    },
+                    Write::TokenCreated(_) | Write::TokenRevoked { .. } => {}
+                }
+            }
+            upsert_organisations(conn, &organisations).await?;
+            upsert_awards(conn, &awards).await?;
+            for write in writes {
+                match write {
+                    Write::TokenCreated(t) => {
+                        sqlx::query(
+                            "INSERT INTO api_tokens \
+                             (token_id, name, role, secret_hash, created_at, revoked_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(&t.token_id)
+                        .bind(&t.name)
+                        .bind(&t.role)
+                        .bind(&t.secret_hash)
+                        .bind(&t.created_at)
+                        .bind(&t.revoked_at)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Write::TokenRevoked { token_id, at } => {
+                        sqlx::query(
+                            "UPDATE api_tokens SET revoked_at = $1 \
+                             WHERE token_id = $2 AND revoked_at IS NULL",
+                        )
+                        .bind(at)
+                        .bind(token_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Write::Organisation(_) | Write::Award(_) => {}
+                }
+            }
+            Ok(())
+        }
+
+        /// Organisation rows, each once, in multi-row upserts.
+        pub(super) async fn upsert_organisations(
+            conn: &mut Connection,
+            organisations: &[&OrganisationRow],
+        ) -> Result<(), StoreError> {
+            for rows in organisations.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO organisations ({ORGANISATION_COLUMNS}) "
+                ));
+                q.push_values(rows, |mut row, o| {
+                    row.push_bind(&o.organisation_id)
+                        .push_bind(&o.name)
+                        .push_bind(&o.search_key)
+                        .push_bind(&o.ods_code)
+                        .push_bind(&o.region)
+                        .push_bind(&o.kind);
+                });
+                q.push(ORGANISATION_UPSERT);
+                q.build()
+                    .persistent(rows.len() == 1)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Award rows, each once, in multi-row upserts.
+        pub(super) async fn upsert_awards(
+            conn: &mut Connection,
+            awards: &[&AwardRow],
+        ) -> Result<(), StoreError> {
+            for rows in awards.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    QueryBuilder::<$db>::new(format!("INSERT INTO awards ({AWARD_COLUMNS}) "));
+                q.push_values(rows, |mut row, a| {
+                    row.push_bind(&a.certificate_number)
+                        .push_bind(&a.compact_number)
+                        .push_bind(&a.organisation_id)
+                        .push_bind(&a.organisation_name)
+                        .push_bind(&a.search_key)
+                        .push_bind(&a.ods_code)
+                        .push_bind(&a.region)
+                        .push_bind(&a.level)
+                        .push_bind(&a.awarded_on)
+                        .push_bind(&a.valid_until)
+                        .push_bind(&a.expires_on)
+                        .push_bind(&a.standing)
+                        .push_bind(&a.issuer_name);
+                });
+                q.push(AWARD_UPSERT);
+                q.build()
+                    .persistent(rows.len() == 1)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Moves the log head to the batch's new end.
+        async fn move_log_head(conn: &mut Connection, end: &LogEnd) -> Result<(), StoreError> {
+            sqlx::query("UPDATE log_head SET size = $1, chain_hash = $2 WHERE id = 1")
+                .bind(end.size)
+                .bind(&end.chain)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use shared_append_rows;
