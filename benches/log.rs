@@ -1,8 +1,8 @@
 //! Whole-log work on a large log, as ratios against a baseline measured in the same run: (a)
 //! reading every event row and decoding its payload into the event type, (b) the rebuild of the
-//! projections (`wexqs rebuild`'s path, `Registry::rebuild`) and (c) the log's verification
-//! (`wexqs log verify`'s path: `store::verify_log`, and with the check of the stored tree and
-//! checkpoints after it, the whole command). Each runs in a child process of its own, so
+//! projections (`wexqs rebuild`'s path, `Maintenance::rebuild_projections`) and (c) the log's
+//! verification (`store::verify_log`, and `Maintenance::verify_log`, the whole of
+//! `wexqs log verify`: the stored tree and checkpoints checked after it). Each runs in a child process of its own, so
 //! its peak memory (VmHWM) is its own. The log (organisations, each with one award, appended
 //! through the store in big batches) is 300,000 events on a SQLite file, and on PostgreSQL too
 //! when `WEXQS_BENCH_PG` names a database URL.
