@@ -7,4 +7,5 @@
 
 pub mod credential;
 pub mod keys;
+pub mod receipt;
 pub mod verify;

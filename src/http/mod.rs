@@ -6,11 +6,14 @@ pub mod applications;
 pub mod docs;
 pub mod embed;
 pub mod error;
+pub mod exports;
+pub mod feeds;
 pub mod images;
 pub mod log;
 pub mod pages;
 pub mod programme;
 pub mod public;
+pub mod receipts;
 pub mod search;
 pub mod transport;
 pub mod views;
@@ -235,6 +238,13 @@ route_table! {
     get "/v1/log/proofs/inclusion" => log::inclusion,
     get "/v1/log/proofs/consistency" => log::consistency,
     get "/v1/log/entries" => log::entries,
+    get "/v1/awards/{certificate_number}/receipt" => receipts::receipt,
+    get "/v1/feed.atom" => feeds::feed,
+    get "/v1/organisations/{organisation_id}/feed.atom" => feeds::organisation_feed,
+    get "/v1/awards/{certificate_number}/calendar.ics" => feeds::award_calendar,
+    get "/v1/organisations/{organisation_id}/calendar.ics" => feeds::organisation_calendar,
+    get "/v1/exports/register.csv" => exports::register_csv,
+    get "/v1/exports/register.json" => exports::register_json,
 }
 
 pub use crate::limits::MAX_BODY;

@@ -5,5 +5,8 @@
 //! Invariant: pure and deterministic: fonts are embedded, nothing is looked up on the machine.
 
 pub mod artefacts;
+pub mod atom;
 pub mod certificate;
 pub mod escape;
+pub mod export;
+pub mod ics;

@@ -12,6 +12,7 @@
 
 pub mod background;
 pub mod demo;
+pub mod feeds;
 pub mod idempotency;
 pub mod import;
 pub mod maintenance;

@@ -1,0 +1,349 @@
+//! Following the register without polling it: Atom feeds of the public changes (every award
+//! and the programme, or one organisation's awards), newest first and paged (RFC 5005), and
+//! iCalendar files of awards' expiry dates with reminders. Only public changes are read
+//! (`Registry::public_changes`), so no private event can reach a feed.
+
+use actix_web::http::header::EntityTag;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDate, SecondsFormat};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::{AppState, parse_number};
+use crate::domain::state::{AwardChange, ProgrammePhase};
+use crate::domain::types::{long_date, start_of_uk_day};
+use crate::domain::{OrganisationId, Status};
+use crate::error_codes::ErrorCode;
+use crate::render::{atom, ics};
+use crate::service::feeds::{ChangesPage, PublicChange};
+
+/// Entries on one page of a feed.
+pub const FEED_PAGE: usize = 50;
+/// Days before an expiry that a calendar reminds.
+pub const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
+
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    before: Option<u64>,
+}
+
+fn rfc3339(day: NaiveDate) -> String {
+    start_of_uk_day(day).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn organisation_in_path(raw: &str) -> Result<OrganisationId, ApiError> {
+    raw.parse::<OrganisationId>().map_err(ApiError::from)
+}
+
+fn organisation_not_found(id: OrganisationId) -> ApiError {
+    ApiError::new(
+        ErrorCode::OrganisationNotFound,
+        format!("no organisation with the id {id} is in the register"),
+    )
+}
+
+/// A stable id for a feed or an event: a name-based UUID (RFC 9562 v5).
+fn urn(name: &[u8]) -> String {
+    format!(
+        "urn:uuid:{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name)
+    )
+}
+
+/// The entry for a public change, linking to the page of the award it is about.
+fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
+    let position = change.position();
+    // The event's leaf hash names it for good, whatever the registry's address.
+    let id = match state.registry.leaf_hash(position) {
+        Some(hash) => urn(format!("wexqs-event:{}", hex::encode(hash)).as_bytes()),
+        None => urn(format!("{}/v1/log/entries#{position}", state.public_url).as_bytes()),
+    };
+    let updated = rfc3339(change.on());
+    match change {
+        PublicChange::Award { award, change, .. } => {
+            let level = award.level.as_str();
+            let (category, what) = match change {
+                AwardChange::Issued { on, .. } => (
+                    "award_issued",
+                    format!(
+                        "{level} award issued on {}, valid until {}",
+                        long_date(*on),
+                        long_date(award.valid_until)
+                    ),
+                ),
+                AwardChange::Suspended { on, reason } => (
+                    "award_suspended",
+                    format!("{level} award suspended on {}: {reason}", long_date(*on)),
+                ),
+                AwardChange::Reinstated { on } => (
+                    "award_reinstated",
+                    format!("{level} award reinstated on {}", long_date(*on)),
+                ),
+                AwardChange::Revoked { on, reason } => (
+                    "award_revoked",
+                    format!("{level} award revoked on {}: {reason}", long_date(*on)),
+                ),
+                AwardChange::Superseded { on, by } => (
+                    "award_superseded",
+                    format!("{level} award replaced on {} by award {by}", long_date(*on)),
+                ),
+                AwardChange::Amended {
+                    organisation_name,
+                    reason,
+                } => (
+                    "award_amended",
+                    format!("record corrected: the organisation is {organisation_name} ({reason})"),
+                ),
+                AwardChange::Expired { on } => (
+                    "award_expired",
+                    format!("{level} award expired on {}", long_date(*on)),
+                ),
+            };
+            atom::Entry {
+                id,
+                title: format!(
+                    "{}: {}",
+                    award.organisation_name,
+                    category.trim_start_matches("award_").replace('_', " ")
+                ),
+                link: format!("{}/verify/{}", state.public_url, award.certificate_number),
+                updated,
+                summary: format!(
+                    "{}, award {}: {what}.",
+                    award.organisation_name, award.certificate_number
+                ),
+                category: category.to_owned(),
+            }
+        }
+        PublicChange::Programme { change, .. } => {
+            let (category, verb) = match change.phase {
+                ProgrammePhase::Paused => ("programme_paused", "paused"),
+                ProgrammePhase::Running => ("programme_resumed", "resumed"),
+                ProgrammePhase::Sunset => ("programme_sunset", "ended"),
+            };
+            atom::Entry {
+                id,
+                title: format!("The programme is {verb}"),
+                link: format!("{}/v1/programme", state.public_url),
+                updated,
+                summary: format!(
+                    "The WEx QS programme is {verb} from {}: {}",
+                    long_date(change.effective_from),
+                    change.reason
+                ),
+                category: category.to_owned(),
+            }
+        }
+    }
+}
+
+/// The feed document for a page of changes at `path`.
+fn feed_document(
+    state: &AppState,
+    path: &str,
+    title: String,
+    page: &ChangesPage,
+    before: Option<u64>,
+) -> String {
+    let base = format!("{}{path}", state.public_url);
+    let at = |cursor: Option<u64>| match cursor {
+        Some(p) => format!("{base}?before={p}"),
+        None => base.clone(),
+    };
+    let mut links = vec![
+        atom::Link {
+            rel: "self",
+            href: at(before),
+        },
+        atom::Link {
+            rel: "first",
+            href: base.clone(),
+        },
+        atom::Link {
+            rel: "alternate",
+            href: format!("{}/", state.public_url),
+        },
+    ];
+    if let Some(older) = page.older {
+        links.push(atom::Link {
+            rel: "next",
+            href: at(Some(older)),
+        });
+    }
+    if let Some(newer) = page.newer {
+        links.push(atom::Link {
+            rel: "previous",
+            href: at(newer),
+        });
+    }
+    atom::render(&atom::Feed {
+        id: urn(base.as_bytes()),
+        title,
+        subtitle: "Public changes to the register of Work Experience Quality Standard awards, \
+                   newest first"
+            .into(),
+        author: "NHS England (WEx QS award registry)".into(),
+        updated: page
+            .newest_on
+            .map_or_else(|| rfc3339(state.registry.today()), rfc3339),
+        links,
+        entries: page.entries.iter().map(|c| entry(state, c)).collect(),
+    })
+}
+
+fn atom_answer(req: &HttpRequest, state: &AppState, tag: String, body: String) -> HttpResponse {
+    super::conditional(
+        req,
+        EntityTag::new_strong(format!("{tag}-{}", state.registry.size())),
+        "public, max-age=60".into(),
+        "application/atom+xml",
+        body,
+    )
+}
+
+fn check_cursor(before: Option<u64>) -> Result<Option<u64>, ApiError> {
+    use crate::limits::MAX_POSITION;
+    match before {
+        Some(p) if p > MAX_POSITION => Err(ApiError::new(
+            ErrorCode::PositionOutOfRange,
+            format!("a log position is 0 to {MAX_POSITION}; {p} is not"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Every public change to the register, newest first.
+pub async fn feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let before = check_cursor(query.before)?;
+    let page = state.registry.public_changes(None, before, FEED_PAGE);
+    let body = feed_document(
+        &state,
+        "/v1/feed.atom",
+        "WEx QS award registry: changes".into(),
+        &page,
+        before,
+    );
+    Ok(atom_answer(&req, &state, format!("feed-{before:?}"), body))
+}
+
+/// One organisation's awards' public changes, newest first.
+pub async fn organisation_feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = organisation_in_path(&path)?;
+    let before = check_cursor(query.before)?;
+    let organisation = state
+        .registry
+        .organisation(&id)
+        .ok_or_else(|| organisation_not_found(id))?;
+    let page = state.registry.public_changes(Some(id), before, FEED_PAGE);
+    let body = feed_document(
+        &state,
+        &format!("/v1/organisations/{id}/feed.atom"),
+        format!("WEx QS awards of {}", organisation.name),
+        &page,
+        before,
+    );
+    Ok(atom_answer(
+        &req,
+        &state,
+        format!("feed-{id}-{before:?}"),
+        body,
+    ))
+}
+
+/// The expiry of an award as a calendar event; reminders only while the award is current.
+fn expiry_event(state: &AppState, award: &crate::domain::Award, status: Status) -> ics::Event {
+    let host = state
+        .public_url
+        .split_once("://")
+        .map_or(state.public_url.as_str(), |(_, rest)| rest);
+    let current = matches!(
+        status,
+        Status::Valid | Status::Suspended | Status::NotYetValid
+    );
+    let number = &award.certificate_number;
+    ics::Event {
+        uid: format!("{number}-expiry@{}", host.trim_end_matches('/')),
+        date: award.expires_on(),
+        summary: format!(
+            "WEx QS {} award expires: {}",
+            award.level.as_str(),
+            award.organisation_name
+        ),
+        description: format!(
+            "The Work Experience Quality Standard {} award {number} of {} is valid until {} \
+             and expires on {}. Its status today: {}. Check it at {}/verify/{number}",
+            award.level.as_str(),
+            award.organisation_name,
+            long_date(award.valid_until),
+            long_date(award.expires_on()),
+            status.as_str().replace('_', " "),
+            state.public_url
+        ),
+        url: format!("{}/verify/{number}", state.public_url),
+        reminders_days_before: if current {
+            REMINDER_DAYS.to_vec()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn calendar_answer(state: &AppState, name: &str, events: &[ics::Event]) -> HttpResponse {
+    let stamp = state.registry.now().format("%Y%m%dT%H%M%SZ").to_string();
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .content_type("text/calendar; charset=utf-8")
+        .body(ics::calendar(name, &stamp, events))
+}
+
+/// An award's expiry, as an all-day event with reminders before it.
+pub async fn award_calendar(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&path)?;
+    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::AwardNotFound,
+            format!("no award with the certificate number {number} is in the register"),
+        )
+    })?;
+    let status = crate::domain::status_as_of(&award, &programme, state.registry.today()).status;
+    let event = expiry_event(&state, &award, status);
+    Ok(calendar_answer(
+        &state,
+        &format!("WEx QS award {number}"),
+        &[event],
+    ))
+}
+
+/// The expiries of an organisation's current awards (valid, suspended or not yet valid).
+pub async fn organisation_calendar(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = organisation_in_path(&path)?;
+    let (name, awards) = state
+        .registry
+        .organisation_awards(id)
+        .ok_or_else(|| organisation_not_found(id))?;
+    let events: Vec<ics::Event> = awards
+        .iter()
+        .filter(|(_, s)| matches!(s, Status::Valid | Status::Suspended | Status::NotYetValid))
+        .map(|(a, s)| expiry_event(&state, a, *s))
+        .collect();
+    Ok(calendar_answer(
+        &state,
+        &format!("WEx QS awards of {name}"),
+        &events,
+    ))
+}
