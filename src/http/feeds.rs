@@ -17,14 +17,16 @@ use crate::error_codes::ErrorCode;
 use crate::render::{atom, ics};
 use crate::service::feeds::{ChangesPage, PublicChange};
 
-/// Entries on one page of a feed.
+/// Entries on one page of a feed, unless `limit` says fewer (or more, up to `MAX_FEED_PAGE`).
 pub const FEED_PAGE: usize = 50;
+pub const MAX_FEED_PAGE: usize = 1_000;
 /// Days before an expiry that a calendar reminds.
 pub const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
 
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {
     before: Option<u64>,
+    limit: Option<usize>,
 }
 
 fn rfc3339(day: NaiveDate) -> String {
@@ -143,12 +145,22 @@ fn feed_document(
     path: &str,
     title: String,
     page: &ChangesPage,
-    before: Option<u64>,
+    (before, limit): (Option<u64>, usize),
 ) -> String {
     let base = format!("{}{path}", state.public_url);
-    let at = |cursor: Option<u64>| match cursor {
-        Some(p) => format!("{base}?before={p}"),
-        None => base.clone(),
+    let at = |cursor: Option<u64>| {
+        let mut query = Vec::new();
+        if let Some(p) = cursor {
+            query.push(format!("before={p}"));
+        }
+        if limit != FEED_PAGE {
+            query.push(format!("limit={limit}"));
+        }
+        if query.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{}", query.join("&"))
+        }
     };
     let mut links = vec![
         atom::Link {
@@ -157,7 +169,7 @@ fn feed_document(
         },
         atom::Link {
             rel: "first",
-            href: base.clone(),
+            href: at(None),
         },
         atom::Link {
             rel: "alternate",
@@ -201,15 +213,24 @@ fn atom_answer(req: &HttpRequest, state: &AppState, tag: String, body: String) -
     )
 }
 
-fn check_cursor(before: Option<u64>) -> Result<Option<u64>, ApiError> {
+/// The page asked for: its cursor and its size.
+fn check_page(query: &FeedQuery) -> Result<(Option<u64>, usize), ApiError> {
     use crate::limits::MAX_POSITION;
-    match before {
+    let limit = query.limit.unwrap_or(FEED_PAGE);
+    if !(1..=MAX_FEED_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::LimitInvalid,
+            format!("a feed's page holds 1 to {MAX_FEED_PAGE} entries; {limit} is not"),
+        ));
+    }
+    let before = match query.before {
         Some(p) if p > MAX_POSITION => Err(ApiError::new(
             ErrorCode::PositionOutOfRange,
             format!("a log position is 0 to {MAX_POSITION}; {p} is not"),
         )),
         other => Ok(other),
-    }
+    }?;
+    Ok((before, limit))
 }
 
 /// Every public change to the register, newest first.
@@ -218,16 +239,21 @@ pub async fn feed(
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = check_cursor(query.before)?;
-    let page = state.registry.public_changes(None, before, FEED_PAGE);
+    let (before, limit) = check_page(&query)?;
+    let page = state.registry.public_changes(None, before, limit);
     let body = feed_document(
         &state,
         "/v1/feed.atom",
         "WEx QS award registry: changes".into(),
         &page,
-        before,
+        (before, limit),
     );
-    Ok(atom_answer(&req, &state, format!("feed-{before:?}"), body))
+    Ok(atom_answer(
+        &req,
+        &state,
+        format!("feed-{before:?}-{limit}"),
+        body,
+    ))
 }
 
 /// One organisation's awards' public changes, newest first.
@@ -238,23 +264,23 @@ pub async fn organisation_feed(
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = organisation_in_path(&path)?;
-    let before = check_cursor(query.before)?;
+    let (before, limit) = check_page(&query)?;
     let organisation = state
         .registry
         .organisation(&id)
         .ok_or_else(|| organisation_not_found(id))?;
-    let page = state.registry.public_changes(Some(id), before, FEED_PAGE);
+    let page = state.registry.public_changes(Some(id), before, limit);
     let body = feed_document(
         &state,
         &format!("/v1/organisations/{id}/feed.atom"),
         format!("WEx QS awards of {}", organisation.name),
         &page,
-        before,
+        (before, limit),
     );
     Ok(atom_answer(
         &req,
         &state,
-        format!("feed-{id}-{before:?}"),
+        format!("feed-{id}-{before:?}-{limit}"),
         body,
     ))
 }

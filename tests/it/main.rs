@@ -13,6 +13,7 @@ mod crash;
 mod credentials;
 mod domain_rules;
 mod error_codes;
+mod feeds;
 mod fuzz_regressions;
 mod harness;
 mod helpers;

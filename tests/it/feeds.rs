@@ -1,0 +1,376 @@
+//! Following the register without polling it (#13): signed verification receipts, the Atom
+//! feeds, the expiry calendars and the open data exports, each read back by a library nobody
+//! here wrote (tests/python/check.py: PyJWT, feedparser, icalendar, csv, cryptography, pinned in
+//! tests/python-requirements.txt and installed by tests/run). A missing library fails the test.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app, temp_dir};
+
+/// Runs tests/python/check.py in the tests' virtualenv; its answer as JSON.
+fn python(args: &[&str]) -> Value {
+    // The test binary is TARGET/debug/deps/it-…: the virtualenv is TARGET/tests-python-venv.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test binary lives in the target folder");
+    let venv_python = target.join("tests-python-venv/bin/python");
+    assert!(
+        venv_python.exists(),
+        "the tests' Python libraries are not installed at {}: run tests/run, which installs \
+         tests/python-requirements.txt there",
+        venv_python.display()
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/check.py");
+    let out = Command::new(&venv_python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "check.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn app() -> TestApp {
+    spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there")
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("written");
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_verifies_with_a_jose_library_and_the_did_key_and_fails_when_tampered() {
+    let app = app().await;
+    let org = app
+        .organisation("Riverside Community Health", Some("ZA1"))
+        .await;
+    let number = app.award(&org, "silver", "2025-06-01").await;
+    app.registry.checkpoint().await.expect("a checkpoint");
+
+    let response = app
+        .get(&format!("/v1/awards/{number}/receipt?at=2026-01-05"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].as_bytes(),
+        b"application/jose"
+    );
+    let jws = response.text().await.expect("text");
+    let did = app.text("/.well-known/did.json").await;
+    let dir = temp_dir();
+    let did_path = write(&dir, "did.json", did.as_bytes());
+
+    let read = python(&[
+        "receipt",
+        &write(&dir, "receipt", jws.as_bytes()),
+        &did_path,
+    ]);
+    assert_eq!(read["verified"], true, "{read}");
+    assert_eq!(read["header"]["alg"], "EdDSA");
+    let did: Value = serde_json::from_str(&did).expect("JSON");
+    assert_eq!(
+        read["header"]["kid"], did["verificationMethod"][0]["id"],
+        "the kid is did.json's verification method"
+    );
+    let payload = &read["payload"];
+    let verification = app.verification(&number, Some("2026-01-05")).await;
+    assert_eq!(payload["verification"]["status"], "valid");
+    assert_eq!(payload["verification"]["as_of"], "2026-01-05");
+    for field in ["certificate_number", "award", "programme", "valid"] {
+        assert_eq!(
+            payload["verification"][field], verification[field],
+            "the receipt holds the verification answer's {field}"
+        );
+    }
+    assert_eq!(payload["checked_at"], "2026-11-24T12:00:00Z");
+    let size = app.registry.size();
+    assert_eq!(payload["checkpoint"]["size"], size);
+    assert_eq!(
+        payload["verification"]["log"]["inclusion"]["checkpoint_root"],
+        payload["checkpoint"]["root"]
+    );
+    assert!(payload["verification"]["log"]["inclusion"]["proof"].is_array());
+
+    // One character of the payload changed: the signature no longer holds.
+    let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+    let mut claims = payload.clone();
+    claims["verification"]["status"] = json!("revoked");
+    use base64::Engine as _;
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+    let tampered = parts.join(".");
+    let read = python(&[
+        "receipt",
+        &write(&dir, "tampered", tampered.as_bytes()),
+        &did_path,
+    ]);
+    assert_eq!(read["verified"], false, "{read}");
+
+    let missing = app.get("/v1/awards/0000-0000-0000-0000/receipt").await;
+    assert_eq!(missing.status(), 404);
+    let bad_day = app
+        .get(&format!("/v1/awards/{number}/receipt?at=5 May"))
+        .await;
+    assert_eq!(bad_day.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_atom_feed_lists_public_changes_newest_first_in_pages_and_never_a_private_event() {
+    let app = app().await;
+    let tricky = "St Mary's & <Bart's> \"Hospitals\"";
+    let org = app.organisation(tricky, Some("ZA2")).await;
+    let other = app.organisation("Northgate Trust", None).await;
+    let first = app.award(&org, "bronze", "2025-03-01").await;
+    let second = app.award(&other, "gold", "2025-04-01").await;
+    let suspended = app
+        .admin_post(
+            &format!("/v1/admin/awards/{second}/suspend"),
+            json!({"reason": "Under review; <b>checks</b> & more"}),
+        )
+        .await;
+    assert_eq!(suspended.status(), 200);
+    // A private event: a drop-in session (tokens, also private, were created at the start).
+    let drop_in = app
+        .admin_post(
+            &format!("/v1/admin/organisations/{org}/drop-ins"),
+            json!({"attended_on": "2025-10-01"}),
+        )
+        .await;
+    assert!(drop_in.status().is_success(), "{}", drop_in.status());
+
+    let response = app.get("/v1/feed.atom").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].as_bytes(),
+        b"application/atom+xml"
+    );
+    let xml = response.text().await.expect("text");
+    assert!(!xml.contains("drop_in") && !xml.contains("2025-10-01") && !xml.contains("token"));
+    let dir = temp_dir();
+    let feed = python(&["atom", &write(&dir, "feed.atom", xml.as_bytes())]);
+    assert_eq!(feed["bozo"], false, "{feed}");
+    assert_eq!(feed["version"], "atom10");
+    let entries = feed["entries"].as_array().expect("entries");
+    let categories: Vec<&str> = entries
+        .iter()
+        .map(|e| e["category"].as_str().expect("a category"))
+        .collect();
+    assert_eq!(
+        &categories[..3],
+        ["award_suspended", "award_issued", "award_issued"],
+        "newest first: {feed}"
+    );
+    assert!(categories.contains(&"programme_paused"), "{categories:?}");
+    assert_eq!(entries[0]["link"], format!("{}/verify/{second}", app.base));
+    assert!(
+        entries[0]["summary"]
+            .as_str()
+            .expect("a summary")
+            .contains("Under review; <b>checks</b> & more"),
+        "stored text comes back as it was written: {feed}"
+    );
+    assert_eq!(entries[2]["title"], format!("{tricky}: issued"));
+    assert!(
+        entries[0]["id"]
+            .as_str()
+            .expect("an id")
+            .starts_with("urn:uuid:")
+    );
+
+    // Pages of one entry each, followed by their `next` links, give the same entries in order.
+    let mut ids = Vec::new();
+    let mut next = Some(format!("{}/v1/feed.atom?limit=1", app.base));
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let path = url
+            .strip_prefix(&app.base)
+            .expect("a link to this registry");
+        let page = python(&[
+            "atom",
+            &write(&dir, "page.atom", app.text(path).await.as_bytes()),
+        ]);
+        assert_eq!(page["bozo"], false, "{page}");
+        assert_eq!(page["entries"].as_array().expect("entries").len(), 1);
+        ids.push(page["entries"][0]["id"].clone());
+        if pages == 1 {
+            assert_eq!(
+                page["links"]["previous"],
+                format!("{}/v1/feed.atom?limit=1", app.base),
+                "the second page's previous page is the first"
+            );
+        }
+        next = page["links"]["next"].as_str().map(str::to_owned);
+        pages += 1;
+        assert!(pages < 50, "the pages end");
+    }
+    let all: Vec<Value> = entries.iter().map(|e| e["id"].clone()).collect();
+    assert_eq!(ids, all, "paging with next links walks the whole feed");
+
+    // One organisation's feed: its award only.
+    let xml = app
+        .text(&format!("/v1/organisations/{org}/feed.atom"))
+        .await;
+    let feed = python(&["atom", &write(&dir, "org.atom", xml.as_bytes())]);
+    assert_eq!(feed["bozo"], false, "{feed}");
+    let entries = feed["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{feed}");
+    assert_eq!(entries[0]["link"], format!("{}/verify/{first}", app.base));
+    assert_eq!(
+        app.get("/v1/organisations/00000000-0000-0000-0000-000000000000/feed.atom")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(app.get("/v1/feed.atom?limit=0").await.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_holds_the_expiry_as_an_all_day_event_with_reminders_before_it() {
+    let app = app().await;
+    let name = "Long Name; with, commas \\ and a very long tail that needs folding across lines";
+    let org = app.organisation(name, Some("ZA3")).await;
+    let old = app.award(&org, "bronze", "2024-01-10").await;
+    let number = app.award(&org, "gold", "2025-12-05").await;
+
+    let response = app.get(&format!("/v1/awards/{number}/calendar.ics")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].as_bytes(),
+        b"text/calendar; charset=utf-8"
+    );
+    let ics = response.text().await.expect("text");
+    let dir = temp_dir();
+    let cal = python(&["ics", &write(&dir, "award.ics", ics.as_bytes())]);
+    let events = cal["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{cal}");
+    assert_eq!(
+        events[0]["dtstart"], "2027-12-05",
+        "the day it expires: {cal}"
+    );
+    assert_eq!(events[0]["dtstart_is_date"], true, "an all-day event");
+    assert_eq!(events[0]["alarms_days_before"], json!([90, 30, 7]));
+    assert!(
+        events[0]["summary"]
+            .as_str()
+            .expect("a summary")
+            .contains(name),
+        "commas, semicolons and backslashes come back as written: {cal}"
+    );
+    assert_eq!(events[0]["url"], format!("{}/verify/{number}", app.base));
+    assert!(
+        cal["longest_line_octets"].as_u64().expect("a length") <= 75,
+        "{cal}"
+    );
+    assert_eq!(cal["crlf_only"], true);
+
+    // The organisation's calendar: its current award only (the old one was superseded).
+    let ics = app
+        .text(&format!("/v1/organisations/{org}/calendar.ics"))
+        .await;
+    let cal = python(&["ics", &write(&dir, "org.ics", ics.as_bytes())]);
+    let events = cal["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{cal}");
+    assert!(
+        events[0]["uid"]
+            .as_str()
+            .expect("a uid")
+            .starts_with(&number)
+    );
+    assert!(!ics.contains(&old));
+
+    // The award's page offers to add it to a calendar.
+    let page = app.text(&format!("/verify/{number}")).await;
+    assert!(page.contains(&format!("href=\"/v1/awards/{number}/calendar.ics\"")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_read_back_as_csv_and_json_and_their_detached_signature_verifies() {
+    let app = app().await;
+    let formula = "=HYPERLINK(\"http://evil\"), and \"quotes\"";
+    let org = app.organisation(formula, Some("ZA4")).await;
+    let plain = app.organisation("Westfield Hospitals", None).await;
+    let a = app.award(&org, "silver", "2025-02-01").await;
+    let b = app.award(&plain, "gold", "2023-01-01").await;
+    app.registry.checkpoint().await.expect("a checkpoint");
+    let did = app.text("/.well-known/did.json").await;
+    let dir = temp_dir();
+    let did_path = write(&dir, "did.json", did.as_bytes());
+
+    for format in ["csv", "json"] {
+        let response = app.get(&format!("/v1/exports/register.{format}")).await;
+        assert_eq!(response.status(), 200);
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is sent"))
+                .to_str()
+                .expect("ASCII")
+                .to_owned()
+        };
+        assert_eq!(header("wexqs-log-size"), app.registry.size().to_string());
+        assert_eq!(
+            header("wexqs-checkpoint-size"),
+            app.registry.size().to_string()
+        );
+        assert_eq!(header("wexqs-as-of"), "2026-11-24");
+        let body = response.bytes().await.expect("a body");
+        let path = write(&dir, &format!("register.{format}"), &body);
+        let signature = header("wexqs-signature");
+        let kid = header("wexqs-signature-key");
+        let checked = python(&["signature", &path, &signature, &did_path, &kid]);
+        assert_eq!(checked["verified"], true, "{format}: {checked}");
+        let mut changed = body.to_vec();
+        changed[10] ^= 1;
+        let changed_path = write(&dir, &format!("changed.{format}"), &changed);
+        let checked = python(&["signature", &changed_path, &signature, &did_path, &kid]);
+        assert_eq!(checked["verified"], false, "{format}: a changed byte");
+
+        let rows: Vec<Value> = if format == "csv" {
+            python(&["csv", &path])["rows"]
+                .as_array()
+                .expect("rows")
+                .clone()
+        } else {
+            let json: Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(json["log_size"], app.registry.size());
+            assert_eq!(json["checkpoint"]["size"], app.registry.size());
+            json["awards"].as_array().expect("awards").clone()
+        };
+        assert_eq!(rows.len(), 2, "{format}");
+        let row = |n: &str| {
+            rows.iter()
+                .find(|r| r["certificate_number"] == n)
+                .unwrap_or_else(|| panic!("{n} is exported"))
+                .clone()
+        };
+        let first = row(&a);
+        let expected_name = if format == "csv" {
+            format!("'{formula}")
+        } else {
+            formula.to_owned()
+        };
+        assert_eq!(
+            first["organisation_name"],
+            expected_name.as_str(),
+            "{format}"
+        );
+        assert_eq!(first["status"], "valid");
+        assert_eq!(first["valid_until"], "2027-01-31");
+        assert_eq!(first["page"], format!("{}/verify/{a}", app.base));
+        assert_eq!(row(&b)["status"], "expired");
+    }
+}
