@@ -98,22 +98,3 @@ fn fold_into(out: &mut String, line: &str) {
     }
     out.push_str("\r\n");
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_escaped_and_lines_are_folded_at_75_octets_between_characters() {
-        assert_eq!(text("a,b;c\\d\r\ne\nf"), "a\\,b\\;c\\\\d\\ne\\nf");
-        let mut out = String::new();
-        fold_into(&mut out, &format!("SUMMARY:{}", "é".repeat(60)));
-        for line in out.split("\r\n").filter(|l| !l.is_empty()) {
-            assert!(line.len() <= 75, "{line:?} is {} octets", line.len());
-        }
-        assert_eq!(
-            out.replace("\r\n ", "").trim_end(),
-            format!("SUMMARY:{}", "é".repeat(60))
-        );
-    }
-}

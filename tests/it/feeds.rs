@@ -374,3 +374,82 @@ async fn exports_read_back_as_csv_and_json_and_their_detached_signature_verifies
         assert_eq!(row(&b)["status"], "expired");
     }
 }
+
+#[test]
+fn a_receipt_verifies_and_any_changed_byte_fails() {
+    use wexqs::credentials::receipt::{sign, verify};
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let payload = json!({"certificate_number": "FDXE-J5BM-RRNV-PEDM", "valid": true});
+    let jws = sign(&payload, &key, "did:web:example.org#key-1");
+    assert_eq!(verify(&jws, &key.verifying_key()), Some(payload));
+    for i in 0..jws.len() {
+        let mut bytes = jws.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert!(
+            verify(&tampered, &key.verifying_key()).is_none(),
+            "byte {i}"
+        );
+    }
+}
+
+#[test]
+fn stored_strings_cannot_break_out_of_their_atom_element() {
+    use wexqs::render::atom::{Feed, Link, render};
+    let feed = Feed {
+        id: "urn:uuid:0".into(),
+        title: "A & B <script>".into(),
+        subtitle: "s".into(),
+        author: "x\u{1}y".into(),
+        updated: "2026-01-01T00:00:00Z".into(),
+        links: vec![Link {
+            rel: "self",
+            href: "http://h/?a=1&b=\"2\"".into(),
+        }],
+        entries: vec![],
+    };
+    let xml = render(&feed);
+    assert!(xml.contains("<title>A &amp; B &lt;script&gt;</title>"));
+    assert!(xml.contains("<name>xy</name>"));
+    assert!(xml.contains("href=\"http://h/?a=1&amp;b=&quot;2&quot;\""));
+}
+
+#[test]
+fn calendar_text_is_escaped_and_lines_fold_at_75_octets_between_characters() {
+    use wexqs::render::ics::{Event, calendar, text};
+    assert_eq!(text("a,b;c\\d\r\ne\nf"), "a\\,b\\;c\\\\d\\ne\\nf");
+    let summary = "é".repeat(60);
+    let out = calendar(
+        "n",
+        "20261124T120000Z",
+        &[Event {
+            uid: "u".into(),
+            date: crate::helpers::date("2027-12-05"),
+            summary: summary.clone(),
+            description: "d".into(),
+            url: "http://h/".into(),
+            reminders_days_before: vec![],
+        }],
+    );
+    for line in out.split("\r\n") {
+        assert!(line.len() <= 75, "{line:?} is {} octets", line.len());
+    }
+    assert!(
+        out.replace("\r\n ", "")
+            .contains(&format!("SUMMARY:{summary}\r\n"))
+    );
+}
+
+#[test]
+fn csv_cells_defuse_formulas_and_are_quoted_when_they_must_be() {
+    let cell = |s: &str| {
+        let mut out = Vec::new();
+        wexqs::render::export::csv_cell(s, &mut out);
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(cell("=1+1"), "'=1+1");
+    assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+    assert_eq!(cell("-2,3"), "\"'-2,3\"");
+    assert_eq!(cell("St \"Mary\", Leeds"), "\"St \"\"Mary\"\", Leeds\"");
+    assert_eq!(cell("plain"), "plain");
+}
