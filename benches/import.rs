@@ -1,0 +1,198 @@
+//! Import time and memory at two sizes, through the path `wexqs import` takes (CSV text parsed by
+//! `service::import::parse_csv`, rows checked and appended by `import_commands`, which decides
+//! through `Registry::execute_all`/`execute_each`), into a fresh SQLite registry started through
+//! `startup` and signing for a recorded address, as the command does.
+//!
+//! Each size runs in a child process of its own, so that peak memories (VmHWM) do not mix.
+//! Reported: awards/s, the peak and what the import added to it per award, and two ratios
+//! measured in the same run: the per-award cost at each size against the smallest (linear is
+//! 1.0), and against the floor, signing one award's credential (ed25519 over its JCS form).
+//!
+//! `cargo bench --bench import` (10,000 and 100,000 awards; `WEXQS_BENCH_AWARDS=2000,20000`
+//! changes the sizes).
+
+use std::process::Command as Process;
+use std::time::Instant;
+
+use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
+use wexqs::domain::{Event, PublicUrl};
+use wexqs::service::import::{import_commands, parse_csv};
+use wexqs::service::{Actor, seeded_rng};
+use wexqs::startup::{self, Config, Unrecorded};
+
+const CHILD: &str = "WEXQS_BENCH_IMPORT_CHILD";
+const REGIONS: [&str; 7] = [
+    "east_of_england",
+    "london",
+    "midlands",
+    "north_east_and_yorkshire",
+    "north_west",
+    "south_east",
+    "south_west",
+];
+const LEVELS: [&str; 3] = ["bronze", "silver", "gold"];
+
+/// N awards, one organisation each, awarded within the two years before today and before the
+/// programme's pause (2026-01-01), so that every award is valid.
+fn csv_of(n: usize) -> String {
+    let today = chrono::Local::now().date_naive();
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).expect("a date");
+    let last = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("a date");
+    let start = first.max(today - chrono::Duration::days(700));
+    let span = (last - start).num_days().max(1);
+    let mut text =
+        String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
+    for i in 0..n {
+        let awarded = start + chrono::Duration::days(i as i64 % span);
+        text.push_str(&format!(
+            "Bench Trust {i},,{},nhs_trust,{},{awarded},\n",
+            REGIONS[i % 7],
+            LEVELS[i % 3]
+        ));
+    }
+    text
+}
+
+/// VmHWM (peak resident) and VmRSS of this process, in kB.
+fn memory_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// One size, in this (child) process: prints `result <n> <seconds> <peak kB> <kB before>
+/// <µs to sign one credential>`.
+async fn child(n: usize) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+    let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the calendar");
+    let registry = startup::start(Config::new(url, calendar).with_rng(seeded_rng(11)))
+        .await
+        .expect("start");
+    let address: PublicUrl = "https://bench.example".parse().expect("an address");
+    startup::sign_for(
+        &registry,
+        Some(address),
+        Unrecorded::Command,
+        None,
+        dir.path(),
+    )
+    .await
+    .expect("signing");
+    let text = csv_of(n);
+    let (_, before_kb) = memory_kb();
+
+    let start = Instant::now();
+    let rows = parse_csv(&text).expect("the rows parse");
+    let outcome = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
+        .await
+        .expect("the import succeeds");
+    let seconds = start.elapsed().as_secs_f64();
+    let (peak_kb, _) = memory_kb();
+    assert_eq!(outcome.issued().len(), n, "every award imported");
+
+    // The floor: signing one award's credential again, as the import did.
+    let credential = outcome
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::CredentialIssued { credential, .. } => Some(credential.clone()),
+            _ => None,
+        })
+        .expect("a credential");
+    let mut unsigned = credential.clone();
+    let proof = unsigned
+        .as_object_mut()
+        .and_then(|o| o.remove("proof"))
+        .expect("a proof");
+    let method = proof["verificationMethod"].as_str().expect("a method");
+    let created = proof["created"].as_str().expect("a date");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let samples = 2_000;
+    let start = Instant::now();
+    for _ in 0..samples {
+        std::hint::black_box(wexqs::credentials::credential::sign(
+            &unsigned, &key, method, created,
+        ));
+    }
+    let sign_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(samples);
+    println!("result {n} {seconds} {peak_kb} {before_kb} {sign_us}");
+}
+
+struct Run {
+    n: usize,
+    seconds: f64,
+    peak_kb: f64,
+    before_kb: f64,
+    sign_us: f64,
+}
+
+fn run(n: usize) -> Run {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let output = Process::new(exe)
+        .env(CHILD, n.to_string())
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the import of {n} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .expect("a result line");
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"))
+        .collect();
+    Run {
+        n,
+        seconds: f[1],
+        peak_kb: f[2],
+        before_kb: f[3],
+        sign_us: f[4],
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if let Ok(n) = std::env::var(CHILD) {
+        child(n.parse().expect("a number of awards")).await;
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("WEXQS_BENCH_AWARDS")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("sizes are numbers"))
+        .collect();
+    println!("wexqs import into a fresh SQLite registry, one child process per size:");
+    let mut smallest: Option<f64> = None;
+    for n in sizes {
+        let r = run(n);
+        let per_award_us = r.seconds * 1e6 / r.n as f64;
+        let base = *smallest.get_or_insert(per_award_us);
+        println!(
+            "{:>9} awards: {:7.2} s, {:7.0} awards/s, peak {:6.0} MB ({:5.1} kB/award over the {:.0} MB before), \
+             per award {:6.1} µs = {:.2} × the smallest size's, {:.1} × signing one credential ({:.1} µs)",
+            r.n,
+            r.seconds,
+            r.n as f64 / r.seconds,
+            r.peak_kb / 1024.0,
+            (r.peak_kb - r.before_kb) / r.n as f64,
+            r.before_kb / 1024.0,
+            per_award_us,
+            per_award_us / base,
+            per_award_us / r.sign_us,
+            r.sign_us,
+        );
+    }
+}
