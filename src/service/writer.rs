@@ -3,7 +3,7 @@
 //! commits whatever appends are waiting in one transaction. Also the dry run (decide, append
 //! nothing) and the rebuild of the projection tables from the log, folded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -99,11 +99,9 @@ impl Registry {
         let credentials = self.sign_credentials(before, &mut post, called_for, now);
         events.extend(credentials);
         let writes = writes_for(&post, &events);
+        let mut seen: HashSet<String> = streams.iter().cloned().collect();
         for e in &events {
-            let s = e.stream();
-            if !streams.contains(&s) {
-                streams.push(s);
-            }
+            add_stream(&mut streams, &mut seen, e.stream());
         }
         AppendDraft {
             events,
@@ -251,13 +249,12 @@ fn decide_in_turn(
         return Ok(decided);
     }
     let mut streams: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut events: Vec<Event> = Vec::new();
     let mut post = state.clone();
     for (index, command) in commands.into_iter().enumerate() {
         for s in streams_read(&command, &post) {
-            if !streams.contains(&s) {
-                streams.push(s);
-            }
+            add_stream(&mut streams, &mut seen, s);
         }
         let decided = decide(&post, command, ctx).map_err(|e| (index, e.into()))?;
         for e in &decided {
@@ -271,6 +268,16 @@ fn decide_in_turn(
         events,
         post,
     })
+}
+
+/// Adds `stream` to `streams` unless it is there already: `seen` holds the same names, so an
+/// import's hundred thousand streams are not searched one by one for each command and event
+/// (which made the import quadratic); `streams` keeps the order the store checks them in.
+fn add_stream(streams: &mut Vec<String>, seen: &mut HashSet<String>, stream: String) {
+    if !seen.contains(&stream) {
+        seen.insert(stream.clone());
+        streams.push(stream);
+    }
 }
 
 /// One command, the common case: the state after it is built on a scratch copy of only what
