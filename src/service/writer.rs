@@ -352,7 +352,14 @@ pub(super) async fn writer_loop(
             }
         }
         let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-        match store.append_batch(requests.clone()).await {
+        // The copy is only for retrying a batch's appends one by one: a lone append (an
+        // import's hundreds of thousands of events) is not copied.
+        let (batch, retry) = if requests.len() == 1 {
+            (requests, None)
+        } else {
+            (requests.clone(), Some(requests))
+        };
+        match store.append_batch(batch).await {
             Ok(results) => {
                 stats.transactions.fetch_add(1, Relaxed);
                 stats.appends.fetch_add(results.len() as u64, Relaxed);
@@ -360,7 +367,7 @@ pub(super) async fn writer_loop(
                     let _ = reply.send(result);
                 }
             }
-            Err(e) if requests.len() == 1 => {
+            Err(e) if retry.is_none() => {
                 let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
             }
             Err(StoreError::Unavailable { outage, cause }) => {
@@ -375,6 +382,7 @@ pub(super) async fn writer_loop(
             }
             Err(e) => {
                 // One bad append must not sink the others: retry each on its own.
+                let requests = retry.unwrap_or_default();
                 tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
                 for (request, reply) in requests.into_iter().zip(replies) {
                     let result = match store.append_batch(vec![request]).await {
