@@ -104,6 +104,8 @@ error_codes! {
     TokenNotFound = "token_not_found", Invalid, "no active token has that id";
     CsvMalformed = "csv_malformed", Invalid, "an import's CSV header cannot be read (a row of an import's errors)";
     RowMalformed = "row_malformed", Invalid, "an import's row does not have the columns it needs (a row of an import's errors)";
+    WebhookUrlInvalid = "webhook_url_invalid", Invalid, "a webhook's url is an absolute https:// URL with a host, at most 2,000 characters";
+    WebhookEventTypesInvalid = "webhook_event_types_invalid", Invalid, "a webhook subscribes to 1 or more of the public event types, each named once";
     KindInvalid = "kind_invalid", Invalid, "an organisation's kind is one of the kinds the registry knows (a row of an import's errors)";
 
     // Who is asking (401, 403).
@@ -120,6 +122,7 @@ error_codes! {
     CredentialNotIssued = "credential_not_issued", NotFound, "the award has no signed credential yet";
     StatusListNotFound = "status_list_not_found", NotFound, "the registry keeps one status list, under its own id";
     OembedUrlUnknown = "oembed_url_unknown", NotFound, "an oEmbed url is the verification page of an award here";
+    WebhookNotFound = "webhook_not_found", NotFound, "no webhook subscription has that id";
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed, "the route does not take that method";
 
     // How the request arrived (408, 413, 415, 429, 431).
@@ -173,6 +176,7 @@ error_codes! {
     DateOutOfRange = "date_out_of_range", Rule, "a date is within the registry's bounds";
     RegistryAddressNotRecorded = "registry_address_not_recorded", Rule, "the registry has no address recorded yet";
     IdempotencyKeyReused = "idempotency_key_reused", Rule, "an Idempotency-Key is used for one request only";
+    WebhookTargetRefused = "webhook_target_refused", Rule, "a webhook's host must resolve, and only to public addresses (not private, loopback, link-local or otherwise reserved), unless the server allows private targets";
     ImportEmpty = "import_empty", Rule, "an import has at least one row";
     ImportRowsInvalid = "import_rows_invalid", Rule, "rows of the import cannot be imported (each in `errors`), so nothing was";
 

@@ -111,6 +111,8 @@ enum Command {
         /// five seconds' worth (0: no limit).
         #[arg(long, env = "WEXQS_RATE_LIMIT", default_value_t = 20)]
         rate_limit: u32,
+        #[command(flatten)]
+        webhooks: serve::WebhookArgs,
     },
     /// The registry's public address, which every credential names: show it, or move the
     /// registry to another.
@@ -348,8 +350,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             demo,
             workers,
             rate_limit,
+            webhooks,
         } => {
-            serve::serve_command(signing, bind, demo, workers, rate_limit).await?;
+            serve::serve_command(signing, bind, demo, workers, rate_limit, webhooks).await?;
         }
         Command::Address { action } => return address::address_command(action).await,
         Command::Keys { action } => return keys::keys_command(action).await,

@@ -14,6 +14,7 @@ pub(super) async fn serve_command(
     demo: bool,
     workers: Option<usize>,
     rate_limit: u32,
+    webhooks: WebhookArgs,
 ) -> anyhow::Result<()> {
     let listener =
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
@@ -55,7 +56,20 @@ pub(super) async fn serve_command(
         );
     }
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
-    let state = AppState::new(registry, &public_url).with_rate_limit(rate_limit);
+    let webhooks = webhooks.settings();
+    if webhooks.allow_private_targets {
+        tracing::warn!(
+            "webhooks may be delivered to http:// and to private, loopback and link-local addresses (--webhooks-allow-private-targets)"
+        );
+    }
+    crate::service::webhooks::spawn_webhook_deliveries(
+        registry.clone(),
+        webhooks.clone(),
+        crate::http::webhooks::renderer(&public_url),
+    );
+    let state = AppState::new(registry, &public_url)
+        .with_rate_limit(rate_limit)
+        .with_webhooks(webhooks);
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;
@@ -81,5 +95,42 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// `wexqs serve`'s webhook options (README, "Webhooks").
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// Deliver webhooks to http:// URLs and to private, loopback and link-local addresses too
+    /// (for tests and closed networks; never on a registry open to the internet).
+    #[arg(long, env = "WEXQS_WEBHOOKS_ALLOW_PRIVATE_TARGETS")]
+    webhooks_allow_private_targets: bool,
+    /// The wait after a webhook's first failed delivery, in milliseconds; it doubles after
+    /// each further failure, up to --webhooks-retry-cap-ms, each drawn between half and all.
+    #[arg(long, env = "WEXQS_WEBHOOKS_RETRY_BASE_MS", default_value_t = 10_000)]
+    webhooks_retry_base_ms: u64,
+    /// The longest wait between two attempts, in milliseconds.
+    #[arg(long, env = "WEXQS_WEBHOOKS_RETRY_CAP_MS", default_value_t = 3_600_000)]
+    webhooks_retry_cap_ms: u64,
+    /// This many failed deliveries in a row disable a subscription.
+    #[arg(long, env = "WEXQS_WEBHOOKS_MAX_FAILURES", default_value_t = 15)]
+    webhooks_max_failures: u32,
+    /// A delivery's whole time (connect, send, the answer's head), in milliseconds.
+    #[arg(long, env = "WEXQS_WEBHOOKS_TIMEOUT_MS", default_value_t = 10_000)]
+    webhooks_timeout_ms: u64,
+}
+
+impl WebhookArgs {
+    fn settings(&self) -> crate::service::webhooks::WebhookSettings {
+        crate::service::webhooks::WebhookSettings {
+            allow_private_targets: self.webhooks_allow_private_targets,
+            retry_base: Duration::from_millis(self.webhooks_retry_base_ms.max(1)),
+            retry_cap: Duration::from_millis(
+                self.webhooks_retry_cap_ms.max(self.webhooks_retry_base_ms),
+            ),
+            max_failures: self.webhooks_max_failures.max(1),
+            timeout: Duration::from_millis(self.webhooks_timeout_ms.clamp(100, 60_000)),
+            ..Default::default()
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod receipts;
 pub mod search;
 pub mod transport;
 pub mod views;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub rate_limit: Option<Arc<RateLimiter>>,
     /// Turns for checking presented credentials (`crate::limits::MAX_CONCURRENT_VERIFICATIONS`).
     pub verifications: Arc<tokio::sync::Semaphore>,
+    /// How webhook targets are checked (`wexqs serve`'s webhook options).
+    pub webhooks: Arc<crate::service::webhooks::WebhookSettings>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -69,6 +72,7 @@ impl AppState {
             openapi_json: spec.to_string(),
             images: Arc::default(),
             rate_limit: None,
+            webhooks: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -79,6 +83,15 @@ impl AppState {
                 .expect("the shipped framework is valid (tested)"),
             ),
         }
+    }
+
+    /// Checks webhook targets as `settings` say.
+    pub fn with_webhooks(
+        mut self,
+        settings: crate::service::webhooks::WebhookSettings,
+    ) -> AppState {
+        self.webhooks = Arc::new(settings);
+        self
     }
 
     /// Limits each client address to `per_second` requests a second on public routes, with
@@ -149,12 +162,31 @@ macro_rules! route_table {
         /// Every route: (method, path). The OpenAPI test checks the document against this list.
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
+        /// One resource a path, with a route for each of its methods: a method it does not
+        /// take is a 405 naming those it does.
         fn register_routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.service(
-                web::resource($path)
-                    .route(route_for(stringify!($method)).to($handler))
-                    .default_service(web::to(|| method_not_allowed(stringify!($method)))),
-            ); )*
+            let mut resources: Vec<(&'static str, Vec<&'static str>, Vec<actix_web::Route>)> =
+                Vec::new();
+            $( {
+                let route = route_for(stringify!($method)).to($handler);
+                match resources.iter_mut().find(|(p, _, _)| *p == $path) {
+                    Some((_, methods, routes)) => {
+                        methods.push(stringify!($method));
+                        routes.push(route);
+                    }
+                    None => resources.push(($path, vec![stringify!($method)], vec![route])),
+                }
+            } )*
+            for (path, methods, routes) in resources {
+                let allow = allow_of(&methods);
+                let mut resource = web::resource(path);
+                for route in routes {
+                    resource = resource.route(route);
+                }
+                cfg.service(resource.default_service(web::to(move || {
+                    method_not_allowed(allow.clone())
+                })));
+            }
         }
     };
 }
@@ -164,22 +196,36 @@ fn route_for(method: &str) -> actix_web::Route {
     use actix_web::guard;
     match method {
         "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+        "delete" => web::delete(),
         _ => web::post(),
     }
 }
 
+/// The `Allow` header of a path served with `methods` (every GET answers HEAD too).
+pub fn allow_of(methods: &[&str]) -> String {
+    methods
+        .iter()
+        .map(|m| match *m {
+            "get" => "GET, HEAD",
+            "delete" => "DELETE",
+            _ => "POST",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A route asked with a method it does not take: 405 with the methods it does take in `Allow`
 /// (RFC 9110), not the 404 an unknown route gets.
-async fn method_not_allowed(method: &'static str) -> HttpResponse {
-    let allow = if method == "get" { "GET, HEAD" } else { "POST" };
+async fn method_not_allowed(allow: String) -> HttpResponse {
     let problem = ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!("this route takes {allow} only; see /openapi.json"),
     );
     let mut response = actix_web::ResponseError::error_response(&problem);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_str(&allow).expect("method names are header values"),
+    );
     response
 }
 
@@ -245,6 +291,13 @@ route_table! {
     get "/v1/organisations/{organisation_id}/calendar.ics" => feeds::organisation_calendar,
     get "/v1/exports/register.csv" => exports::register_csv,
     get "/v1/exports/register.json" => exports::register_json,
+    post "/v1/admin/webhooks" => webhooks::create,
+    get "/v1/admin/webhooks" => webhooks::list,
+    get "/v1/admin/webhooks/{webhook_id}" => webhooks::show,
+    delete "/v1/admin/webhooks/{webhook_id}" => webhooks::delete,
+    post "/v1/admin/webhooks/{webhook_id}/rotate-secret" => webhooks::rotate_secret,
+    get "/v1/admin/webhooks/{webhook_id}/deliveries" => webhooks::deliveries,
+    post "/v1/admin/webhooks/{webhook_id}/replay" => webhooks::replay,
 }
 
 pub use crate::limits::MAX_BODY;

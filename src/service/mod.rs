@@ -20,6 +20,7 @@ pub mod queries;
 pub mod signing;
 pub mod tokens;
 pub mod transparency;
+pub mod webhooks;
 pub mod writer;
 
 use std::collections::HashMap;

@@ -9,6 +9,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;

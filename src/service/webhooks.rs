@@ -1,0 +1,755 @@
+//! Webhooks after the Standard Webhooks specification: subscriptions an admin keeps (their
+//! secrets in the database, never in the log, shown only when made or rotated), and the delivery
+//! of public changes from the log to each, driven by a cursor per subscription in the database.
+//!
+//! Invariants: only public events of the types a subscription names are sent, in log order;
+//! the cursor moves past an event only after a 2xx (at least once); a subscription is delivered
+//! by the one instance holding its lease, so instances sharing a database send each event once
+//! (a process killed between the receiver's 2xx and the cursor's move sends that one again,
+//! under the same `webhook-id`); a target is checked against private addresses when it is
+//! registered and again at every delivery, connecting only to the address checked.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::{SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
+use rand::{Rng, RngCore};
+use sha2::Sha256;
+
+use super::{Actor, Registry, ServiceError};
+use crate::domain::{CertificateNumber, Event, Visibility};
+use crate::error_codes::ErrorCode;
+use crate::store::StoreError;
+use crate::store::webhooks::{DeliveryRow, Failure, WebhookRow};
+
+/// The event types a subscription may name: the public changes of awards and the programme.
+pub const EVENT_TYPES: &[&str] = &[
+    "award.issued",
+    "award.amended",
+    "award.suspended",
+    "award.reinstated",
+    "award.revoked",
+    "award.superseded",
+    "award.expired",
+    "programme.paused",
+    "programme.resumed",
+    "programme.sunset",
+];
+
+/// At most this many characters in a target URL.
+const MAX_URL: usize = 2_000;
+/// A receiver's answer is read no further than this (and then dropped).
+const MAX_RESPONSE_BODY: usize = 4 * 1024;
+
+/// How deliveries are made: set by `wexqs serve`'s options.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Deliver to `http://` URLs and to private, loopback and link-local addresses (for tests
+    /// and closed networks only).
+    pub allow_private_targets: bool,
+    /// The wait after the first failure; it doubles after each further one, up to `retry_cap`,
+    /// and each wait is drawn between half of it and all of it (jitter).
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// This many failures in a row disable the subscription.
+    pub max_failures: u32,
+    /// A delivery's whole time: connect, send, the answer's head.
+    pub timeout: Duration,
+    /// How often an instance looks for subscriptions with events to send.
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private_targets: false,
+            retry_base: Duration::from_secs(10),
+            retry_cap: Duration::from_secs(3600),
+            max_failures: 15,
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// A lease outlasts one delivery with room to spare; a holder that dies leaves its
+    /// subscription to another instance (or itself, restarted) once it runs out.
+    fn lease(&self) -> Duration {
+        self.timeout + Duration::from_secs(5)
+    }
+
+    /// The wait before the next attempt after `failures` in a row, with jitter in [½, 1].
+    pub fn backoff(&self, failures: u32, rng: &mut impl Rng) -> Duration {
+        let doubled = self
+            .retry_base
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+        let full = doubled.min(self.retry_cap);
+        full.mul_f64(rng.gen_range(0.5..=1.0))
+    }
+}
+
+/// A subscription as the admin API shows it (never its secret).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Subscription {
+    pub id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// The log position of the next event to be sent (or skipped).
+    pub next_position: u64,
+    pub consecutive_failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl Subscription {
+    fn of(row: WebhookRow) -> Subscription {
+        Subscription {
+            event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
+            next_attempt_at: (row.next_attempt_at > 0 && row.status == "active")
+                .then(|| chrono::DateTime::from_timestamp_millis(row.next_attempt_at))
+                .flatten()
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            id: row.id,
+            url: row.url,
+            status: row.status,
+            disabled_reason: row.disabled_reason,
+            next_position: row.next_position,
+            consecutive_failures: row.failures,
+            created_at: row.created_at,
+            created_by: row.created_by,
+        }
+    }
+}
+
+/// One attempt, as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivery {
+    pub message_id: String,
+    pub position: u64,
+    pub event_type: String,
+    pub attempted_at: String,
+    pub attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub delivered: bool,
+    pub duration_ms: u64,
+}
+
+/// What a delivery is about: the renderer (the HTTP layer's public views) makes its `data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Award(CertificateNumber),
+    Programme,
+}
+
+/// Makes a delivery's `data` from the registry as it stands: the award's public verification
+/// answer, or the programme's state.
+pub type Render = Arc<dyn Fn(&Registry, &Subject) -> Option<serde_json::Value> + Send + Sync>;
+
+/// The webhook type of a public event and what it is about; `None` for every other event.
+pub fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
+    if event.visibility() != Visibility::Public {
+        return None;
+    }
+    let award = |t: &'static str, n: &CertificateNumber| Some((t, Subject::Award(n.clone())));
+    match event {
+        Event::AwardIssued {
+            certificate_number, ..
+        } => award("award.issued", certificate_number),
+        Event::AwardAmended {
+            certificate_number, ..
+        } => award("award.amended", certificate_number),
+        Event::AwardSuspended {
+            certificate_number, ..
+        } => award("award.suspended", certificate_number),
+        Event::AwardReinstated {
+            certificate_number, ..
+        } => award("award.reinstated", certificate_number),
+        Event::AwardRevoked {
+            certificate_number, ..
+        } => award("award.revoked", certificate_number),
+        Event::AwardSuperseded {
+            certificate_number, ..
+        } => award("award.superseded", certificate_number),
+        Event::AwardExpired {
+            certificate_number, ..
+        } => award("award.expired", certificate_number),
+        Event::ProgrammePaused { .. } => Some(("programme.paused", Subject::Programme)),
+        Event::ProgrammeResumed { .. } => Some(("programme.resumed", Subject::Programme)),
+        Event::ProgrammeSunset { .. } => Some(("programme.sunset", Subject::Programme)),
+        _ => None,
+    }
+}
+
+/// The `webhook-id` of an event sent to a subscription: the same for every attempt and every
+/// replay, so a receiver can tell a message it has already had.
+pub fn message_id(position: u64, subscription_id: &str) -> String {
+    format!("msg_{position}_{subscription_id}")
+}
+
+/// `v1,` and the base64 HMAC-SHA256, keyed with the secret's decoded bytes, of
+/// `{id}.{timestamp}.{body}` (Standard Webhooks).
+pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.strip_prefix("whsec_")?).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
+}
+
+/// Whether an address is one a webhook may not reach without the operator's leave: private,
+/// loopback, link-local, unspecified, multicast, shared, documentation or otherwise reserved,
+/// IPv4 also as an IPv6 mapped, compatible, NAT64 or 6to4 address.
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return forbidden_v4(v4);
+            }
+            let s = v6.segments();
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an
+            // IPv4 address a gateway may reach.
+            if s[..6] == [0, 0, 0, 0, 0, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let v4 =
+                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+                return forbidden_v4(v4) || v6.is_unspecified() || v6.is_loopback();
+            }
+            if s[0] == 0x2002 {
+                let v4 =
+                    Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                return forbidden_v4(v4);
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+        }
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0 // "this network"
+        || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space (CGNAT)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (18..20).contains(&o[1])) // benchmarking
+        || o[0] >= 240 // reserved
+}
+
+/// A target that passed the checks: the URL and the addresses it may be reached at.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: reqwest::Url,
+    pub addresses: Vec<SocketAddr>,
+}
+
+fn refused(message: String) -> ServiceError {
+    ServiceError::Invalid {
+        code: ErrorCode::WebhookTargetRefused,
+        message,
+    }
+}
+
+/// Parses a target URL and resolves its host; every address it resolves to must be public,
+/// unless `allow_private` (which also allows `http://`).
+pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, ServiceError> {
+    let invalid = |why: &str| ServiceError::Invalid {
+        code: ErrorCode::WebhookUrlInvalid,
+        message: format!("a webhook's url is an absolute https:// URL with a host: {why}"),
+    };
+    if url.len() > MAX_URL {
+        return Err(invalid("this one is over 2,000 characters"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        other => return Err(invalid(&format!("its scheme is {other:?}"))),
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("it may not carry a user name or password"));
+    }
+    if parsed.fragment().is_some() {
+        return Err(invalid("it may not have a fragment"));
+    }
+    let host = parsed
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("it has no host"))?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| invalid("it has no port"))?;
+    let addresses: Vec<SocketAddr> = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| {
+        refused(format!(
+            "the host {host:?} did not resolve within 5 seconds"
+        ))
+    })?
+    .map_err(|e| refused(format!("the host {host:?} does not resolve: {e}")))?
+    .collect();
+    if addresses.is_empty() {
+        return Err(refused(format!("the host {host:?} resolves to no address")));
+    }
+    if !allow_private && let Some(bad) = addresses.iter().find(|a| is_forbidden(a.ip())) {
+        return Err(refused(format!(
+            "the host {host:?} resolves to {}, a private, loopback, link-local or reserved \
+             address; webhooks are delivered only to public addresses (an operator may allow \
+             private targets with --webhooks-allow-private-targets)",
+            bad.ip()
+        )));
+    }
+    Ok(Target {
+        url: parsed,
+        addresses,
+    })
+}
+
+fn not_found(id: &str) -> ServiceError {
+    ServiceError::Invalid {
+        code: ErrorCode::WebhookNotFound,
+        message: format!("no webhook subscription has the id {id:?}"),
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+impl Registry {
+    fn new_webhook_secret(&self) -> String {
+        let mut bytes = [0u8; 32];
+        self.rng
+            .lock()
+            .expect("the random source's lock is never poisoned")
+            .fill_bytes(&mut bytes);
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+    }
+
+    /// Registers a subscription from the log's current end on; returns it and its secret (shown
+    /// this once).
+    pub async fn create_webhook(
+        &self,
+        actor: &Actor,
+        url: &str,
+        event_types: &[String],
+        settings: &WebhookSettings,
+    ) -> Result<(Subscription, String), ServiceError> {
+        let mut types: Vec<String> = Vec::new();
+        for t in event_types {
+            if !EVENT_TYPES.contains(&t.as_str()) || types.contains(t) {
+                return Err(ServiceError::Invalid {
+                    code: ErrorCode::WebhookEventTypesInvalid,
+                    message: format!(
+                        "{t:?} is not a webhook event type, or is named twice; the types are {}",
+                        EVENT_TYPES.join(", ")
+                    ),
+                });
+            }
+            types.push(t.clone());
+        }
+        if types.is_empty() {
+            return Err(ServiceError::Invalid {
+                code: ErrorCode::WebhookEventTypesInvalid,
+                message: format!(
+                    "a webhook subscribes to at least one event type: {}",
+                    EVENT_TYPES.join(", ")
+                ),
+            });
+        }
+        let target = check_target(url, settings.allow_private_targets).await?;
+        self.catch_up().await?;
+        let secret = self.new_webhook_secret();
+        let row = WebhookRow {
+            id: format!("wh_{}", self.random_uuid().simple()),
+            url: target.url.to_string(),
+            event_types: serde_json::to_string(&types).expect("strings serialise"),
+            secret: secret.clone(),
+            created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            created_by: actor.id.clone(),
+            status: "active".into(),
+            disabled_reason: None,
+            next_position: self.size(),
+            failures: 0,
+            next_attempt_at: 0,
+        };
+        self.store.insert_webhook(&row).await?;
+        Ok((Subscription::of(row), secret))
+    }
+
+    pub async fn webhooks(&self) -> Result<Vec<Subscription>, ServiceError> {
+        Ok(self
+            .store
+            .webhooks()
+            .await?
+            .into_iter()
+            .map(Subscription::of)
+            .collect())
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<Subscription, ServiceError> {
+        self.store
+            .webhook(id)
+            .await?
+            .map(Subscription::of)
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), ServiceError> {
+        if self.store.delete_webhook(id).await? {
+            Ok(())
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    /// A new secret for the subscription, which signs every delivery from now on; returned
+    /// this once.
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<String, ServiceError> {
+        let secret = self.new_webhook_secret();
+        if self.store.set_webhook_secret(id, &secret).await? {
+            Ok(secret)
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    /// Sends again, in order, every subscribed event from log position `from` on (and enables
+    /// a disabled subscription).
+    pub async fn replay_webhook(&self, id: &str, from: u64) -> Result<Subscription, ServiceError> {
+        self.catch_up().await?;
+        if from > self.size() {
+            return Err(ServiceError::Invalid {
+                code: ErrorCode::PositionOutOfRange,
+                message: format!(
+                    "a replay starts within the log, which has {} events",
+                    self.size()
+                ),
+            });
+        }
+        if !self.store.replay_webhook(id, from).await? {
+            return Err(not_found(id));
+        }
+        self.webhook(id).await
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, ServiceError> {
+        self.store.webhook(id).await?.ok_or_else(|| not_found(id))?;
+        Ok(self
+            .store
+            .webhook_deliveries(id, limit)
+            .await?
+            .into_iter()
+            .map(|d| Delivery {
+                message_id: d.message_id,
+                position: d.position,
+                event_type: d.event_type,
+                attempted_at: d.attempted_at,
+                attempt: d.attempt,
+                status_code: d.status_code,
+                error: d.error,
+                delivered: d.delivered,
+                duration_ms: d.duration_ms,
+            })
+            .collect())
+    }
+}
+
+/// Runs webhook deliveries until the process stops: every `settings.poll`, take the lease of
+/// each subscription with events to send and send them, one subscription to a task.
+pub fn spawn_webhook_deliveries(
+    registry: Arc<Registry>,
+    settings: WebhookSettings,
+    render: Render,
+) {
+    let owner = format!("instance_{}", registry.random_uuid().simple());
+    let settings = Arc::new(settings);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            let until = now + settings.lease().as_millis() as i64;
+            let claimed = match registry
+                .store
+                .claim_webhooks(&owner, now, until, registry.size())
+                .await
+            {
+                Ok(c) => c,
+                Err(e) if e.outage().is_some() => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for webhooks to deliver");
+                    continue;
+                }
+            };
+            for row in claimed {
+                let (registry, settings, render, owner) = (
+                    registry.clone(),
+                    settings.clone(),
+                    render.clone(),
+                    owner.clone(),
+                );
+                tokio::spawn(async move {
+                    let id = row.id.clone();
+                    if let Err(e) =
+                        deliver_backlog(&registry, &settings, &render, &owner, row).await
+                    {
+                        tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
+                    }
+                    let _ = registry.store.release_webhook(&id, &owner).await;
+                });
+            }
+        }
+    });
+}
+
+/// Sends one subscription's events from its cursor on, in order, while the lease lasts: stops
+/// at the first failure (recording the backoff) or at the end of the log.
+async fn deliver_backlog(
+    registry: &Registry,
+    settings: &WebhookSettings,
+    render: &Render,
+    owner: &str,
+    row: WebhookRow,
+) -> Result<(), ServiceError> {
+    let types: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+    let lease = settings.lease();
+    let mut lease_until = Instant::now() + lease;
+    let mut cursor = row.next_position;
+    let client = DeliveryClient::new(settings);
+    loop {
+        // Room for one more attempt within the lease, or give it back for the next round.
+        if Instant::now() + settings.timeout + Duration::from_secs(1) > lease_until {
+            return Ok(());
+        }
+        let page = registry.events(cursor, 200).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let mut next = None;
+        for stored in &page {
+            let event = stored.envelope()?.event;
+            if let Some((kind, subject)) = webhook_type(&event)
+                && types.iter().any(|t| t == kind)
+            {
+                next = Some((stored.position, kind, subject, stored.recorded_at.clone()));
+                break;
+            }
+        }
+        let Some((position, kind, subject, recorded_at)) = next else {
+            // Nothing subscribed in this page: skip it.
+            let to = page.last().map_or(cursor, |e| e.position + 1);
+            if !advance(registry, &row.id, owner, cursor, to, lease).await? {
+                return Ok(());
+            }
+            lease_until = Instant::now() + lease;
+            cursor = to;
+            continue;
+        };
+        if position > cursor {
+            if !advance(registry, &row.id, owner, cursor, position, lease).await? {
+                return Ok(());
+            }
+            cursor = position;
+        }
+        // The secret as it is now (a rotation takes effect at the next delivery).
+        let Some(current) = registry.store.webhook(&row.id).await? else {
+            return Ok(()); // deleted meanwhile
+        };
+        let data = render(registry, &subject).unwrap_or(serde_json::Value::Null);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "type": kind,
+            "timestamp": recorded_at,
+            "data": data,
+        }))
+        .expect("JSON values serialise");
+        let msg = message_id(position, &row.id);
+        let attempt = current.failures + 1;
+        let started = Instant::now();
+        let result = client
+            .send(&current.url, &current.secret, &msg, &body, settings)
+            .await;
+        let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
+        let (status_code, error) = match &result {
+            Ok(s) => (
+                Some(*s),
+                (!delivered).then(|| format!("the receiver answered {s}")),
+            ),
+            Err(e) => (None, Some(e.clone())),
+        };
+        registry
+            .store
+            .record_delivery(&DeliveryRow {
+                subscription_id: row.id.clone(),
+                position,
+                message_id: msg,
+                event_type: kind.to_owned(),
+                attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                attempt,
+                status_code,
+                error: error.clone(),
+                delivered,
+                duration_ms: started.elapsed().as_millis() as u64,
+            })
+            .await?;
+        if delivered {
+            if !advance(registry, &row.id, owner, cursor, position + 1, lease).await? {
+                return Ok(());
+            }
+            lease_until = Instant::now() + lease;
+            cursor = position + 1;
+            continue;
+        }
+        let failures = attempt;
+        let wait = {
+            let mut rng = rand::thread_rng();
+            settings.backoff(failures, &mut rng)
+        };
+        let disable = (failures >= settings.max_failures).then(|| {
+            format!(
+                "disabled after {failures} failed deliveries in a row (the last: {})",
+                error.unwrap_or_default()
+            )
+        });
+        if let Some(why) = &disable {
+            tracing::warn!(subscription = %row.id, "{why}");
+        }
+        registry
+            .store
+            .fail_webhook(
+                &row.id,
+                owner,
+                cursor,
+                &Failure {
+                    failures,
+                    next_attempt_at: now_ms() + wait.as_millis() as i64,
+                    disable,
+                },
+            )
+            .await?;
+        return Ok(());
+    }
+}
+
+async fn advance(
+    registry: &Registry,
+    id: &str,
+    owner: &str,
+    from: u64,
+    to: u64,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    registry
+        .store
+        .advance_webhook(id, owner, from, to, now_ms() + lease.as_millis() as i64)
+        .await
+}
+
+/// Sends one message: no redirect followed, the whole exchange within the timeout, the answer's
+/// body read no further than a few KiB, and (unless private targets are allowed) only to the
+/// address checked just before, so a name that resolves elsewhere between the check and the
+/// connection gains nothing.
+struct DeliveryClient {
+    allow_private: bool,
+}
+
+impl DeliveryClient {
+    fn new(settings: &WebhookSettings) -> DeliveryClient {
+        DeliveryClient {
+            allow_private: settings.allow_private_targets,
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        secret: &str,
+        msg: &str,
+        body: &[u8],
+        settings: &WebhookSettings,
+    ) -> Result<u16, String> {
+        let target = check_target(url, self.allow_private)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent("wexqs-webhooks/1");
+        if let Some(host) = target.url.host_str()
+            && host.parse::<IpAddr>().is_err()
+            && !host.starts_with('[')
+        {
+            builder = builder.resolve_to_addrs(host, &target.addresses);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        let timestamp = Utc::now().timestamp();
+        let signed = signature(secret, msg, timestamp, body)
+            .ok_or_else(|| "the subscription's secret cannot be read".to_owned())?;
+        let mut response = client
+            .post(target.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", msg)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signed)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let mut read = 0usize;
+        while read < MAX_RESPONSE_BODY {
+            match tokio::time::timeout(settings.timeout, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => read += chunk.len(),
+                _ => break,
+            }
+        }
+        Ok(status)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer within the timeout".into()
+    } else if e.is_connect() {
+        format!("could not connect: {e}")
+    } else {
+        e.to_string()
+    }
+}

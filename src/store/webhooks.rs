@@ -1,0 +1,409 @@
+//! Webhook subscriptions and deliveries in the database (never in the log): one SQL body for
+//! both drivers, expanded by a macro like `sql.rs`'s. Invariants: a subscription is delivered by
+//! the one instance holding its lease (`claim_webhook` takes it only once `lease_until` has
+//! passed, in one conditional `UPDATE`), and its cursor moves only by that holder, only from the
+//! position it read (`advance_webhook`), so instances sharing a database send each event once.
+
+use super::{Store, StoreError};
+
+/// A subscription as stored, secret included (the service shows it only when it is made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    /// The event types subscribed to, as a JSON array of strings.
+    pub event_types: String,
+    pub secret: String,
+    pub created_at: String,
+    pub created_by: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub next_position: u64,
+    pub failures: u32,
+    /// Unix milliseconds before which no attempt is made (the backoff).
+    pub next_attempt_at: i64,
+}
+
+/// One attempt to deliver one event to one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub subscription_id: String,
+    pub position: u64,
+    pub message_id: String,
+    pub event_type: String,
+    pub attempted_at: String,
+    pub attempt: u32,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+    pub duration_ms: u64,
+}
+
+/// What a failed attempt leaves: the run of failures, when to try again, and whether that run
+/// disables the subscription (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub failures: u32,
+    pub next_attempt_at: i64,
+    pub disable: Option<String>,
+}
+
+macro_rules! webhook_sql {
+    ($module:ident, $db:ty) => {
+        mod $module {
+            use sqlx::Row;
+
+            use super::{DeliveryRow, Failure, WebhookRow};
+            use crate::store::StoreError;
+
+            type Pool = sqlx::Pool<$db>;
+
+            const COLUMNS: &str = "id, url, event_types, secret, created_at, created_by, status, \
+                 disabled_reason, next_position, failures, next_attempt_at";
+
+            fn webhook_from(row: &<$db as sqlx::Database>::Row) -> Result<WebhookRow, StoreError> {
+                let next: i64 = row.try_get("next_position")?;
+                let failures: i64 = row.try_get("failures")?;
+                Ok(WebhookRow {
+                    id: row.try_get("id")?,
+                    url: row.try_get("url")?,
+                    event_types: row.try_get("event_types")?,
+                    secret: row.try_get("secret")?,
+                    created_at: row.try_get("created_at")?,
+                    created_by: row.try_get("created_by")?,
+                    status: row.try_get("status")?,
+                    disabled_reason: row.try_get("disabled_reason")?,
+                    next_position: next.max(0) as u64,
+                    failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                })
+            }
+
+            pub async fn insert(pool: &Pool, w: &WebhookRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webhook_subscriptions (id, url, event_types, secret, \
+                     created_at, created_by, status, disabled_reason, next_position, failures, \
+                     next_attempt_at, lease_until) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
+                )
+                .bind(&w.id)
+                .bind(&w.url)
+                .bind(&w.event_types)
+                .bind(&w.secret)
+                .bind(&w.created_at)
+                .bind(&w.created_by)
+                .bind(&w.status)
+                .bind(&w.disabled_reason)
+                .bind(w.next_position as i64)
+                .bind(i64::from(w.failures))
+                .bind(w.next_attempt_at)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn all(pool: &Pool) -> Result<Vec<WebhookRow>, StoreError> {
+                let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id");
+                sqlx::query(&sql)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(webhook_from)
+                    .collect()
+            }
+
+            pub async fn one(pool: &Pool, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+                let sql = format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1");
+                sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?
+                    .as_ref()
+                    .map(webhook_from)
+                    .transpose()
+            }
+
+            pub async fn delete(pool: &Pool, id: &str) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let gone = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(gone == 1)
+            }
+
+            pub async fn set_secret(pool: &Pool, id: &str, secret: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE webhook_subscriptions SET secret = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(secret)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            pub async fn replay(pool: &Pool, id: &str, from: u64) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "UPDATE webhook_subscriptions SET next_position = $2, failures = 0, \
+                     next_attempt_at = 0, status = 'active', disabled_reason = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(from as i64)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            pub async fn claim(
+                pool: &Pool,
+                owner: &str,
+                now: i64,
+                lease_until: i64,
+                log_size: u64,
+            ) -> Result<Vec<WebhookRow>, StoreError> {
+                let candidates: Vec<String> = sqlx::query(
+                    "SELECT id FROM webhook_subscriptions WHERE status = 'active' \
+                     AND lease_until < $1 AND next_attempt_at <= $1 AND next_position < $2 \
+                     ORDER BY id LIMIT 50",
+                )
+                .bind(now)
+                .bind(log_size as i64)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+                let mut claimed = Vec::new();
+                for id in candidates {
+                    // The condition is checked again under the row's lock: of two instances
+                    // racing for one subscription, one updates it and the other updates nothing.
+                    let taken = sqlx::query(
+                        "UPDATE webhook_subscriptions SET lease_owner = $2, lease_until = $3 \
+                         WHERE id = $1 AND status = 'active' AND lease_until < $4",
+                    )
+                    .bind(&id)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                    if taken == 1 && let Some(row) = one(pool, &id).await? {
+                        claimed.push(row);
+                    }
+                }
+                Ok(claimed)
+            }
+
+            pub async fn advance(
+                pool: &Pool,
+                id: &str,
+                owner: &str,
+                from: u64,
+                to: u64,
+                lease_until: i64,
+            ) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "UPDATE webhook_subscriptions SET next_position = $4, failures = 0, \
+                     next_attempt_at = 0, lease_until = $5 \
+                     WHERE id = $1 AND lease_owner = $2 AND next_position = $3",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(lease_until)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            pub async fn fail(
+                pool: &Pool,
+                id: &str,
+                owner: &str,
+                at: u64,
+                failure: &Failure,
+            ) -> Result<bool, StoreError> {
+                let status = if failure.disable.is_some() { "disabled" } else { "active" };
+                let n = sqlx::query(
+                    "UPDATE webhook_subscriptions SET failures = $4, next_attempt_at = $5, \
+                     status = $6, disabled_reason = $7, lease_until = 0 \
+                     WHERE id = $1 AND lease_owner = $2 AND next_position = $3",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(at as i64)
+                .bind(i64::from(failure.failures))
+                .bind(failure.next_attempt_at)
+                .bind(status)
+                .bind(&failure.disable)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            pub async fn release(pool: &Pool, id: &str, owner: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE webhook_subscriptions SET lease_until = 0 \
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn record(pool: &Pool, d: &DeliveryRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (subscription_id, position, message_id, \
+                     event_type, attempted_at, attempt, status_code, error, delivered, \
+                     duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&d.subscription_id)
+                .bind(d.position as i64)
+                .bind(&d.message_id)
+                .bind(&d.event_type)
+                .bind(&d.attempted_at)
+                .bind(i64::from(d.attempt))
+                .bind(d.status_code.map(i64::from))
+                .bind(&d.error)
+                .bind(i64::from(d.delivered))
+                .bind(d.duration_ms as i64)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn deliveries(
+                pool: &Pool,
+                id: &str,
+                limit: u32,
+            ) -> Result<Vec<DeliveryRow>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT subscription_id, position, message_id, event_type, attempted_at, \
+                     attempt, status_code, error, delivered, duration_ms FROM webhook_deliveries \
+                     WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let position: i64 = r.try_get("position")?;
+                        let attempt: i64 = r.try_get("attempt")?;
+                        let status: Option<i64> = r.try_get("status_code")?;
+                        let delivered: i64 = r.try_get("delivered")?;
+                        let duration: i64 = r.try_get("duration_ms")?;
+                        Ok(DeliveryRow {
+                            subscription_id: r.try_get("subscription_id")?,
+                            position: position.max(0) as u64,
+                            message_id: r.try_get("message_id")?,
+                            event_type: r.try_get("event_type")?,
+                            attempted_at: r.try_get("attempted_at")?,
+                            attempt: attempt.clamp(0, i64::from(u32::MAX)) as u32,
+                            status_code: status.and_then(|s| u16::try_from(s).ok()),
+                            error: r.try_get("error")?,
+                            delivered: delivered != 0,
+                            duration_ms: duration.max(0) as u64,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+webhook_sql!(on_sqlite, sqlx::Sqlite);
+webhook_sql!(on_postgres, sqlx::Postgres);
+
+macro_rules! either {
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match $store {
+            Store::Sqlite(s) => on_sqlite::$f(s.pool() $(, $arg)*).await,
+            Store::Postgres(s) => on_postgres::$f(s.pool() $(, $arg)*).await,
+        }
+    };
+}
+
+impl Store {
+    pub async fn insert_webhook(&self, row: &WebhookRow) -> Result<(), StoreError> {
+        either!(self, insert(row))
+    }
+    pub async fn webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
+        either!(self, all())
+    }
+    pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+        either!(self, one(id))
+    }
+    /// Removes a subscription and its history; whether there was one.
+    pub async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        either!(self, delete(id))
+    }
+    pub async fn set_webhook_secret(&self, id: &str, secret: &str) -> Result<bool, StoreError> {
+        either!(self, set_secret(id, secret))
+    }
+    /// Moves the cursor to `from`, clears the run of failures and enables the subscription.
+    pub async fn replay_webhook(&self, id: &str, from: u64) -> Result<bool, StoreError> {
+        either!(self, replay(id, from))
+    }
+    /// Takes the lease, until `lease_until`, of every active subscription with events to send
+    /// whose lease has passed and whose backoff is over; the subscriptions taken.
+    pub async fn claim_webhooks(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        log_size: u64,
+    ) -> Result<Vec<WebhookRow>, StoreError> {
+        either!(self, claim(owner, now, lease_until, log_size))
+    }
+    /// Moves the cursor from `from` to `to` and renews the lease, if `owner` still holds it and
+    /// nobody moved the cursor meanwhile (a replay); whether it did.
+    pub async fn advance_webhook(
+        &self,
+        id: &str,
+        owner: &str,
+        from: u64,
+        to: u64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        either!(self, advance(id, owner, from, to, lease_until))
+    }
+    /// Records a failed attempt at position `at` and gives the lease back.
+    pub async fn fail_webhook(
+        &self,
+        id: &str,
+        owner: &str,
+        at: u64,
+        failure: &Failure,
+    ) -> Result<bool, StoreError> {
+        either!(self, fail(id, owner, at, failure))
+    }
+    pub async fn release_webhook(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        either!(self, release(id, owner))
+    }
+    pub async fn record_delivery(&self, row: &DeliveryRow) -> Result<(), StoreError> {
+        either!(self, record(row))
+    }
+    /// A subscription's latest attempts, newest first.
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        either!(self, deliveries(id, limit))
+    }
+}
