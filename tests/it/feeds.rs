@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, spawn_app, temp_dir};
 
 /// Runs tests/python/check.py in the tests' virtualenv; its answer as JSON.
-fn python(args: &[&str]) -> Value {
+pub(crate) fn python(args: &[&str]) -> Value {
     // The test binary is TARGET/debug/deps/it-…: the virtualenv is TARGET/tests-python-venv.
     let exe = std::env::current_exe().expect("the test binary's path");
     let target = exe

@@ -25,3 +25,4 @@ mod pages;
 mod readme;
 mod store_contract;
 mod throwaway_pg;
+mod webhooks;

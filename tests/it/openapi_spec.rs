@@ -134,10 +134,12 @@ async fn every_route_answers_and_the_document_is_served() {
             .replace("{organisation_id}", "00000000-0000-0000-0000-000000000000")
             .replace("{level}", "gold")
             .replace("{list_id}", "1")
-            .replace("{application_id}", "nope");
+            .replace("{application_id}", "nope")
+            .replace("{webhook_id}", "nope");
         let request = match *method {
             "get" => app.client.get(app.url(&concrete)),
             "post" => app.client.post(app.url(&concrete)).body("{}"),
+            "delete" => app.client.delete(app.url(&concrete)),
             other => panic!("a route with method {other}"),
         };
         let response = request.send().await.expect("answered");

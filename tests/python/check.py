@@ -6,6 +6,9 @@ it as JSON, for tests/it/feeds.rs to assert on.
     check.py ics CALENDAR                    icalendar's reading of an iCalendar file
     check.py csv FILE                        the csv module's rows
     check.py signature FILE SIG_B64 DID_JSON KID   cryptography checks an Ed25519 signature
+    check.py webhook SECRET MESSAGE_JSON     standardwebhooks verifies a delivery as received
+                                             ({"headers": {...}, "body": "..."}), and the same
+                                             delivery with one byte of its body changed
 """
 
 import base64
@@ -19,6 +22,7 @@ import icalendar
 import jwt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 def key_from_did(did_path, kid):
@@ -116,7 +120,35 @@ def signature(path, sig_b64, did_path, kid):
         return {"verified": False}
 
 
-COMMANDS = {"receipt": receipt, "atom": atom, "ics": ics, "csv": csv_rows, "signature": signature}
+def webhook(secret, message_path):
+    with open(message_path) as f:
+        message = json.load(f)
+    headers, body = message["headers"], message["body"]
+    hook = Webhook(secret)
+    answer = {}
+    try:
+        answer["payload"] = hook.verify(body, headers)
+        answer["verified"] = True
+    except WebhookVerificationError as e:
+        answer["verified"] = False
+        answer["error"] = str(e)
+    tampered = body.replace("award.", "award_", 1) if "award." in body else body + " "
+    try:
+        hook.verify(tampered, headers)
+        answer["tampered_verified"] = True
+    except WebhookVerificationError:
+        answer["tampered_verified"] = False
+    return answer
+
+
+COMMANDS = {
+    "receipt": receipt,
+    "atom": atom,
+    "ics": ics,
+    "csv": csv_rows,
+    "signature": signature,
+    "webhook": webhook,
+}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -1,0 +1,731 @@
+//! Webhooks, end to end: real `wexqs serve` processes deliver to real HTTP receivers in the
+//! test. A delivery's signature verifies with the `standardwebhooks` library (PyPI, pinned in
+//! tests/python-requirements.txt) and a tampered body does not; a server killed with SIGKILL in
+//! the middle of a backlog delivers the rest after a restart; two servers on one PostgreSQL
+//! database deliver each event once; a failing receiver gets retries with backoff until the
+//! subscription is disabled, and a replay sends again; private targets are refused without the
+//! operator's flag; a reviewer may not manage webhooks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::feeds::python;
+use crate::helpers::{
+    Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, spawn_app, spawn_server,
+    temp_dir,
+};
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+impl Received {
+    fn id(&self) -> &str {
+        &self.headers["webhook-id"]
+    }
+    /// The log position in a `webhook-id` of the form `msg_<position>_<subscription>`.
+    fn position(&self) -> u64 {
+        self.id().split('_').nth(1).unwrap().parse().unwrap()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+/// An HTTP receiver on a random local port: records every request and answers `status` after
+/// `delay_ms`.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+impl Receiver {
+    async fn start(status: u16) -> Receiver {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(status));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (g, s, d) = (got.clone(), status.clone(), delay_ms.clone());
+        let server = HttpServer::new(move || {
+            let (g, s, d) = (g.clone(), s.clone(), d.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (g, s, d) = (g.clone(), s.clone(), d.clone());
+                async move {
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                        .collect();
+                    let delay = d.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                    g.lock().unwrap().push(Received {
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    let code =
+                        actix_web::http::StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
+                    HttpResponse::build(code).body("thanks")
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Receiver {
+            url,
+            got,
+            status,
+            delay_ms,
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds of what was received (or fails after `limit`).
+    async fn wait_for(&self, limit: Duration, what: &str, done: impl Fn(&[Received]) -> bool) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done(&self.received()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not within {limit:?}; received {:?}",
+                self.received()
+                    .iter()
+                    .map(|r| r.id().to_owned())
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A `wexqs serve` process that may deliver to the local receivers, retrying after
+/// `retry_base_ms` and disabling a subscription after `max_failures`.
+async fn server(
+    db: &Db,
+    data_dir: &Path,
+    retry_base_ms: u64,
+    max_failures: u32,
+) -> (KillOnDrop, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
+        .env("WEXQS_DATA_DIR", data_dir)
+        .env("DATABASE_URL", &db.url)
+        .env("WEXQS_RATE_LIMIT", "0")
+        .env("WEXQS_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        .env("WEXQS_WEBHOOKS_RETRY_BASE_MS", retry_base_ms.to_string())
+        .env("WEXQS_WEBHOOKS_MAX_FAILURES", max_failures.to_string())
+        .env("WEXQS_WEBHOOKS_TIMEOUT_MS", "2000")
+        .env_remove("WEXQS_CALENDAR");
+    let (child, base) = spawn_server(command);
+    let child = KillOnDrop(child);
+    assert!(
+        answers_within(&base, Duration::from_secs(20)).await,
+        "the server at {base} does not answer"
+    );
+    (child, base)
+}
+
+/// An admin's requests to one server.
+struct Admin {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl Admin {
+    fn new(base: &str, token: &str) -> Admin {
+        Admin {
+            base: base.to_owned(),
+            token: token.to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn subscribe(&self, url: &str, types: &[&str]) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/v1/admin/webhooks",
+                json!({"url": url, "event_types": types}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Registers an organisation and gives it an award; the award's certificate number.
+    async fn award(&self, name: &str) -> String {
+        let (status, org) = self
+            .post(
+                "/v1/admin/organisations",
+                json!({"name": name, "region": "london"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{org}");
+        let (status, award) = self
+            .post(
+                "/v1/admin/awards",
+                json!({"organisation_id": org["id"], "level": "silver", "awarded_on": "2025-06-01"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{award}");
+        award["certificate_number"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_one_does_not() {
+    let db = fresh_db(Backend::Sqlite).await.unwrap();
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "webhooks");
+    let (_server, base) = server(&db, dir.path(), 100, 5).await;
+    let admin = Admin::new(&base, &token);
+    let receiver = Receiver::start(204).await;
+    let (id, secret) = admin
+        .subscribe(&receiver.url, &["award.issued", "award.revoked"])
+        .await;
+    assert!(secret.starts_with("whsec_"));
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(&secret["whsec_".len()..])
+        .unwrap();
+    assert!(key.len() >= 24, "the secret is {} bytes", key.len());
+
+    // The secret is shown once: not in the list, not in the subscription.
+    let (status, list) = admin.get("/v1/admin/webhooks").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["id"], id);
+    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    for answer in [&list, &shown] {
+        assert!(
+            !answer.to_string().contains(&secret["whsec_".len()..]),
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains("whsec_"), "{answer}");
+    }
+
+    let number = admin.award("Riverside Community Health").await;
+    let (status, revoked) = admin
+        .post(
+            &format!("/v1/admin/awards/{number}/revoke"),
+            json!({"reason": "Issued in error"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    receiver
+        .wait_for(Duration::from_secs(30), "two deliveries", |r| r.len() >= 2)
+        .await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "one delivery each, no more");
+    let types: Vec<Value> = got.iter().map(|r| r.json()["type"].clone()).collect();
+    assert_eq!(types, [json!("award.issued"), json!("award.revoked")]);
+    assert!(got[0].position() < got[1].position(), "in log order");
+    for r in &got {
+        assert_eq!(r.id(), format!("msg_{}_{id}", r.position()));
+        assert!(r.headers["webhook-signature"].starts_with("v1,"));
+        assert!(r.headers["webhook-timestamp"].parse::<i64>().is_ok());
+        assert_eq!(r.json()["data"]["certificate_number"], number.as_str());
+    }
+    assert_eq!(got[1].json()["data"]["status"], "revoked");
+    // No private event (tokens, organisations' registration) was sent.
+    assert!(got.iter().all(|r| !r.body.contains("token")));
+
+    let scratch = temp_dir();
+    for r in &got {
+        let message = scratch.path().join("message.json");
+        std::fs::write(
+            &message,
+            serde_json::to_vec(&json!({"headers": r.headers, "body": r.body})).unwrap(),
+        )
+        .unwrap();
+        let checked = python(&["webhook", &secret, message.to_str().unwrap()]);
+        assert_eq!(checked["verified"], true, "{checked}");
+        assert_eq!(checked["tampered_verified"], false, "{checked}");
+        assert_eq!(checked["payload"]["type"], r.json()["type"]);
+    }
+
+    // The history an admin reads.
+    let (status, history) = admin
+        .get(&format!("/v1/admin/webhooks/{id}/deliveries"))
+        .await;
+    assert_eq!(status, 200);
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{history}");
+    assert!(
+        items
+            .iter()
+            .all(|d| d["delivered"] == true && d["status_code"] == 204)
+    );
+
+    // A rotated secret signs what comes next; the old one no longer verifies it.
+    let (status, rotated) = admin
+        .post(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    admin.award("Lakeside Health").await;
+    receiver
+        .wait_for(Duration::from_secs(30), "a third delivery", |r| {
+            r.len() >= 3
+        })
+        .await;
+    let third = receiver.received()[2].clone();
+    let message = scratch.path().join("third.json");
+    std::fs::write(
+        &message,
+        serde_json::to_vec(&json!({"headers": third.headers, "body": third.body})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        python(&["webhook", &new_secret, message.to_str().unwrap()])["verified"],
+        true
+    );
+    assert_eq!(
+        python(&["webhook", &secret, message.to_str().unwrap()])["verified"],
+        false
+    );
+
+    // Deleted: gone from the list, 404 after.
+    let (status, _) = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, gone) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    assert_eq!(
+        (status, gone["code"].clone()),
+        (404, json!("webhook_not_found"))
+    );
+}
+
+/// Every `webhook-id` in `got`, with how many times it came.
+fn counts(got: &[Received]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for r in got {
+        *counts.entry(r.id().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a_restart() {
+    const AWARDS: usize = 16;
+    let db = fresh_db(Backend::Sqlite).await.unwrap();
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "webhooks");
+    let receiver = Receiver::start(200).await;
+    receiver.delay_ms.store(150, Ordering::SeqCst);
+    let (mut first, base) = server(&db, dir.path(), 100, 50).await;
+    let admin = Admin::new(&base, &token);
+    let (id, _) = admin.subscribe(&receiver.url, &["award.issued"]).await;
+    for i in 0..AWARDS {
+        admin.award(&format!("Backlog Trust {i}")).await;
+    }
+    receiver
+        .wait_for(Duration::from_secs(60), "a few deliveries", |r| {
+            r.len() >= 4
+        })
+        .await;
+    // SIGKILL, in the middle of the backlog.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let before = receiver.received().len();
+    assert!(
+        before < AWARDS,
+        "the backlog was not in the middle: {before}"
+    );
+
+    let (_second, base) = server(&db, dir.path(), 100, 50).await;
+    receiver
+        .wait_for(Duration::from_secs(90), "every award delivered", |r| {
+            counts(r).len() >= AWARDS
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = receiver.received();
+    let counts = counts(&got);
+    assert_eq!(counts.len(), AWARDS, "{counts:?}");
+    // Only the delivery in flight when the process died may come twice (its 2xx was never
+    // recorded); every other was sent once.
+    let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.len() <= 1 && repeated.iter().all(|(_, n)| **n == 2),
+        "{repeated:?}"
+    );
+    // In log order: each first arrival after the previous one's.
+    let mut seen = BTreeSet::new();
+    let firsts: Vec<u64> = got
+        .iter()
+        .filter(|r| seen.insert(r.id().to_owned()))
+        .map(Received::position)
+        .collect();
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
+    let admin = Admin::new(&base, &token);
+    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["consecutive_failures"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
+    const AWARDS: usize = 12;
+    let Some(db) = fresh_db(Backend::Postgres).await else {
+        return;
+    };
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "webhooks");
+    let receiver = Receiver::start(200).await;
+    receiver.delay_ms.store(30, Ordering::SeqCst);
+    let (_one, base_one) = server(&db, dir.path(), 100, 50).await;
+    let (_two, base_two) = server(&db, dir.path(), 100, 50).await;
+    let one = Admin::new(&base_one, &token);
+    let two = Admin::new(&base_two, &token);
+    one.subscribe(&receiver.url, &["award.issued", "award.suspended"])
+        .await;
+    for i in 0..AWARDS {
+        let admin = if i % 2 == 0 { &one } else { &two };
+        admin.award(&format!("Shared Trust {i}")).await;
+    }
+    receiver
+        .wait_for(Duration::from_secs(60), "every award delivered", |r| {
+            counts(r).len() >= AWARDS
+        })
+        .await;
+    // Both servers keep looking for a while: nothing comes twice.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = receiver.received();
+    let counts = counts(&got);
+    assert_eq!(counts.len(), AWARDS);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let positions: Vec<u64> = got.iter().map(Received::position).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_a_replay_resends() {
+    let db = fresh_db(Backend::Sqlite).await.unwrap();
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "webhooks");
+    let receiver = Receiver::start(500).await;
+    let (_server, base) = server(&db, dir.path(), 200, 4).await;
+    let admin = Admin::new(&base, &token);
+    let (id, _) = admin.subscribe(&receiver.url, &["award.issued"]).await;
+    admin.award("Failing Receiver Trust").await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let shown = loop {
+        let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+        if shown["status"] == "disabled" {
+            break shown;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not disabled: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(shown["consecutive_failures"], 4);
+    assert!(
+        shown["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("4 failed"),
+        "{shown}"
+    );
+    let got = receiver.received();
+    assert_eq!(got.len(), 4, "four attempts, then none");
+    assert!(
+        got.iter().all(|r| r.id() == got[0].id()),
+        "the same message each time"
+    );
+    let (_, history) = admin
+        .get(&format!("/v1/admin/webhooks/{id}/deliveries"))
+        .await;
+    let attempts: Vec<Value> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| json!([d["attempt"], d["status_code"], d["delivered"]]))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            json!([4, 500, false]),
+            json!([3, 500, false]),
+            json!([2, 500, false]),
+            json!([1, 500, false])
+        ]
+    );
+    // Backed off: the attempts are spread, not sent at once (waits of at least 100, 200 and
+    // 400 ms with a 200 ms base and jitter of one half).
+    let times: Vec<chrono::DateTime<chrono::Utc>> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|d| d["attempted_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let span = times[3] - times[0];
+    assert!(span >= chrono::Duration::milliseconds(650), "{times:?}");
+
+    // Fixed receiver, replay from the award's position: delivered, enabled again.
+    receiver.status.store(200, Ordering::SeqCst);
+    let position = got[0].position();
+    let (status, replayed) = admin
+        .post(
+            &format!("/v1/admin/webhooks/{id}/replay"),
+            json!({"from": position}),
+        )
+        .await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["status"], "active");
+    receiver
+        .wait_for(Duration::from_secs(30), "the replayed delivery", |r| {
+            r.len() >= 5
+        })
+        .await;
+    assert_eq!(receiver.received()[4].id(), got[0].id());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    assert_eq!(shown["consecutive_failures"], 0, "{shown}");
+    assert!(shown["next_position"].as_u64().unwrap() > position);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_loopback_and_link_local_targets_are_refused_without_the_flag() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    for url in [
+        "https://127.0.0.1/hook",
+        "https://localhost:8443/hook",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[::ffff:a9fe:a9fe]/hook",
+        "https://10.1.2.3/hook",
+        "https://172.16.0.1/hook",
+        "https://192.168.1.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fe80::1]/hook",
+        "https://[fd00::1]/hook",
+        "https://0.0.0.0/hook",
+        "https://100.64.0.1/hook",
+        "https://[64:ff9b::7f00:1]/hook",
+        "https://[2002:7f00:1::]/hook",
+    ] {
+        let response = app
+            .admin_post(
+                "/v1/admin/webhooks",
+                json!({"url": url, "event_types": ["award.revoked"]}),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{url}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "webhook_target_refused", "{url}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("--webhooks-allow-private-targets"),
+            "{body}"
+        );
+    }
+    for (url, types, code) in [
+        (
+            "http://example.org/hook",
+            json!(["award.revoked"]),
+            "webhook_url_invalid",
+        ),
+        (
+            "ftp://example.org/hook",
+            json!(["award.revoked"]),
+            "webhook_url_invalid",
+        ),
+        ("not a url", json!(["award.revoked"]), "webhook_url_invalid"),
+        (
+            "https://user:pw@example.org/",
+            json!(["award.revoked"]),
+            "webhook_url_invalid",
+        ),
+        (
+            "https://example.org/",
+            json!([]),
+            "webhook_event_types_invalid",
+        ),
+        (
+            "https://example.org/",
+            json!(["api_token.created"]),
+            "webhook_event_types_invalid",
+        ),
+        (
+            "https://example.org/",
+            json!(["drop_in_attended"]),
+            "webhook_event_types_invalid",
+        ),
+    ] {
+        let response = app
+            .admin_post(
+                "/v1/admin/webhooks",
+                json!({"url": url, "event_types": types}),
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{url} {types}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{url} {types}: {body}");
+    }
+    let (_, list): (u16, Value) = {
+        let r = app
+            .client
+            .get(app.url("/v1/admin/webhooks"))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    };
+    assert_eq!(list["items"], json!([]), "nothing was registered");
+}
+
+#[test]
+fn every_kind_of_non_public_address_is_forbidden_and_public_ones_are_not() {
+    use std::net::IpAddr;
+    use wexqs::service::webhooks::is_forbidden;
+    for forbidden in [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.31.255.255",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "::1",
+        "::",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "::127.0.0.1",
+        "64:ff9b::a00:1",
+        "2002:c0a8:101::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+    ] {
+        let ip: IpAddr = forbidden.parse().unwrap();
+        assert!(is_forbidden(ip), "{forbidden}");
+    }
+    for public in [
+        "93.184.216.34",
+        "8.8.8.8",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "2001:4860::8888",
+    ] {
+        let ip: IpAddr = public.parse().unwrap();
+        assert!(!is_forbidden(ip), "{public}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_token_may_not_manage_webhooks() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let reviewer = Admin::new(&app.base, &app.reviewer);
+    let nobody = Admin::new(&app.base, "wexqs_nope_nope");
+    let wid = "wh_0";
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/v1/admin/webhooks".to_owned(),
+            Some(json!({"url": "https://example.org/", "event_types": ["award.revoked"]})),
+        ),
+        (reqwest::Method::GET, "/v1/admin/webhooks".to_owned(), None),
+        (
+            reqwest::Method::GET,
+            format!("/v1/admin/webhooks/{wid}"),
+            None,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/admin/webhooks/{wid}"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v1/admin/webhooks/{wid}/rotate-secret"),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/admin/webhooks/{wid}/deliveries"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/v1/admin/webhooks/{wid}/replay"),
+            Some(json!({"from": 0})),
+        ),
+    ] {
+        let (status, answer) = reviewer.send(method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].clone()),
+            (403, json!("forbidden")),
+            "{method} {path}"
+        );
+        let (status, _) = nobody.send(method.clone(), &path, body).await;
+        assert_eq!(status, 401, "{method} {path}");
+    }
+}
