@@ -337,7 +337,7 @@ pub async fn credential(
             format!("award {number} has no signed credential yet"),
         )
     })?;
-    let body = serde_json::to_string(&issued.credential).map_err(|e| super::error::internal(&e))?;
+    let body = issued.credential.as_str().to_owned();
     let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
     Ok(cached_as(
         &req,
@@ -427,7 +427,7 @@ pub async fn check_presented(
             &|key_id| registry.key_revoked_since(key_id),
             registry.now(),
             Some(RegistryView {
-                award: found.as_ref().map(|(a, _)| a),
+                award: found.as_ref().map(|(a, _)| &**a),
                 programme: &programme,
                 today: registry.today(),
             }),

@@ -18,7 +18,8 @@ use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
 
 impl Registry {
-    pub fn award(&self, number: &CertificateNumber) -> Option<(Award, Programme)> {
+    /// An award (shared, not copied) and the programme it is judged under.
+    pub fn award(&self, number: &CertificateNumber) -> Option<(Arc<Award>, Programme)> {
         self.read_cache(|c| {
             c.state
                 .awards
@@ -32,7 +33,7 @@ impl Registry {
         &self,
         number: &CertificateNumber,
         at: Option<NaiveDate>,
-    ) -> Option<(Award, Verdict)> {
+    ) -> Option<(Arc<Award>, Verdict)> {
         let date = at.unwrap_or_else(|| self.today());
         self.read_cache(|c| {
             c.state.awards.get(number).map(|a| {
@@ -97,7 +98,7 @@ impl Registry {
                 .state
                 .awards
                 .values()
-                .map(crate::projection::award_row)
+                .map(|a| crate::projection::award_row(a))
                 .collect();
             rows.sort_by(crate::store::register_order);
             (c.state.size, Arc::new(rows))
