@@ -173,12 +173,19 @@ macro_rules! route_table {
         /// Every route: (method, path). The OpenAPI test checks the document against this list.
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
+        /// The routes with fixed paths first, then those with parameters: the router tries
+        /// each in turn, and a fixed path is a string comparison where a pattern is a regular
+        /// expression run. No fixed path matches a pattern, so the order changes no answer.
         fn register_routes(cfg: &mut web::ServiceConfig) {
-            $( cfg.service(
-                web::resource($path)
-                    .route(route_for(stringify!($method)).to($handler))
-                    .default_service(web::to(|| method_not_allowed(stringify!($method)))),
-            ); )*
+            for fixed in [true, false] {
+                $( if !$path.contains('{') == fixed {
+                    cfg.service(
+                        web::resource($path)
+                            .route(route_for(stringify!($method)).to($handler))
+                            .default_service(web::to(|| method_not_allowed(stringify!($method)))),
+                    );
+                } )*
+            }
         }
     };
 }
