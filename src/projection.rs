@@ -75,7 +75,7 @@ pub fn all_rows(state: &State) -> (Vec<OrganisationRow>, Vec<AwardRow>) {
     let mut orgs: Vec<OrganisationRow> =
         state.organisations.values().map(organisation_row).collect();
     orgs.sort_by(|a, b| a.organisation_id.cmp(&b.organisation_id));
-    let mut awards: Vec<AwardRow> = state.awards.values().map(award_row).collect();
+    let mut awards: Vec<AwardRow> = state.awards.values().map(|a| award_row(a)).collect();
     awards.sort_by(|a, b| a.certificate_number.cmp(&b.certificate_number));
     (orgs, awards)
 }

@@ -291,7 +291,7 @@ fn registry_check(
         o.remove("proof");
     }
     let issued = award.credentials.iter().rposition(|c| {
-        let mut theirs = c.credential.clone();
+        let mut theirs = c.credential.value();
         if let Some(o) = theirs.as_object_mut() {
             o.remove("proof");
         }

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::events::Event;
 use super::state::{
     Application, Award, AwardChange, Decision, HistoryEntry, IssuedCredential, Organisation,
-    ProgrammeChange, ProgrammePhase, SigningKey, Standing, State,
+    ProgrammeChange, ProgrammePhase, SignedJson, SigningKey, Standing, State,
 };
 use super::types::{CertificateNumber, Reason};
 
@@ -116,7 +116,7 @@ fn award_issued(state: &mut State, position: u64, event: &Event) {
     }
     state.awards.insert(
         certificate_number.clone(),
-        Award {
+        std::sync::Arc::new(Award {
             certificate_number: certificate_number.clone(),
             organisation_id: *organisation_id,
             organisation_name: organisation_name.clone(),
@@ -140,7 +140,7 @@ fn award_issued(state: &mut State, position: u64, event: &Event) {
                 },
             }],
             last_position: position,
-        },
+        }),
     );
 }
 
@@ -153,14 +153,22 @@ fn award_changed(state: &mut State, position: u64, event: &Event) {
             organisation_name,
             ..
         } => {
-            if let Some(award) = state.awards.get_mut(certificate_number) {
+            if let Some(award) = state
+                .awards
+                .get_mut(certificate_number)
+                .map(std::sync::Arc::make_mut)
+            {
                 award.organisation_name = organisation_name.clone();
             }
         }
         Event::AwardExpired {
             certificate_number, ..
         } => {
-            if let Some(award) = state.awards.get_mut(certificate_number) {
+            if let Some(award) = state
+                .awards
+                .get_mut(certificate_number)
+                .map(std::sync::Arc::make_mut)
+            {
                 award.expiry_recorded = true;
             }
         }
@@ -255,7 +263,7 @@ fn change_award(
     standing: Option<Standing>,
     change: AwardChange,
 ) {
-    let Some(award) = state.awards.get_mut(number) else {
+    let Some(award) = state.awards.get_mut(number).map(std::sync::Arc::make_mut) else {
         return;
     };
     if let Some(standing) = standing {
@@ -279,11 +287,15 @@ fn credential_issued(state: &mut State, position: u64, event: &Event) {
     else {
         unreachable!("`apply` dispatches only a credential issued here, not {event:?}")
     };
-    if let Some(award) = state.awards.get_mut(certificate_number) {
+    if let Some(award) = state
+        .awards
+        .get_mut(certificate_number)
+        .map(std::sync::Arc::make_mut)
+    {
         award.credentials.push(IssuedCredential {
             position,
             key_id: key_id.clone(),
-            credential: credential.clone(),
+            credential: SignedJson::of(credential),
         });
         award.status_list_index = Some(status_list_index.clone());
         award.last_position = position;

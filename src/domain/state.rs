@@ -3,6 +3,7 @@
 //! `evolve.rs`'s. Applying the same events in the same order always gives the same state.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -196,7 +197,52 @@ impl SigningKey {
 pub struct IssuedCredential {
     pub position: u64,
     pub key_id: String,
-    pub credential: serde_json::Value,
+    pub credential: SignedJson,
+}
+
+/// A signed document kept as its compact JSON text (what every answer that serves it sends),
+/// shared rather than copied, and parsed only by the rare reader that looks inside it: a parsed
+/// `serde_json::Value` costs several times its text in memory, for every award.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedJson(Arc<str>);
+
+impl SignedJson {
+    /// The document's compact JSON text: what `serde_json::to_string` gives for `value`.
+    pub fn of(value: &serde_json::Value) -> SignedJson {
+        SignedJson(value.to_string().into())
+    }
+
+    /// The compact JSON text, as served.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The document parsed (a copy: for the few readers that look inside).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).expect("the text was written from a JSON value")
+    }
+
+    /// The string at `path` (object keys, outermost first), if there is one.
+    pub fn string_at(&self, path: &[&str]) -> Option<String> {
+        let value = self.value();
+        let mut at = &value;
+        for key in path {
+            at = at.get(key)?;
+        }
+        at.as_str().map(str::to_owned)
+    }
+}
+
+impl std::fmt::Debug for SignedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SignedJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
 }
 
 /// An application and, once made, its decision. Private: never on a public route.
@@ -224,7 +270,9 @@ pub struct Decision {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub organisations: BTreeMap<OrganisationId, Organisation>,
-    pub awards: BTreeMap<CertificateNumber, Award>,
+    /// Shared, so that a read hands out the award without copying it; the fold copies one only
+    /// when a reader still holds it (`Arc::make_mut`).
+    pub awards: BTreeMap<CertificateNumber, Arc<Award>>,
     pub programme: Programme,
     pub keys: Vec<SigningKey>,
     /// Drop-in sessions attended, by organisation (private).
@@ -245,7 +293,7 @@ impl State {
         org.awards
             .iter()
             .rev()
-            .filter_map(|n| self.awards.get(n))
+            .filter_map(|n| self.awards.get(n).map(|a| &**a))
             .find(|a| matches!(a.standing, Standing::Active | Standing::Suspended))
     }
 

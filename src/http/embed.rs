@@ -187,17 +187,30 @@ pub async fn badge_svg(
         }
     };
     let today = state.registry.today();
-    let status = status_as_of(&award, &programme, today).status;
-    let svg = crate::render::artefacts::status_badge(
-        award.level,
-        status.as_str(),
-        status_words(status),
-        large,
-    );
     let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
     let cache = format!(
         "public, max-age={}, stale-while-revalidate=30",
         super::award_max_age(&state, &award)
     );
+    if super::client_holds(&req, &tag) {
+        return Ok(super::conditional(&req, tag, cache, "image/svg+xml", ""));
+    }
+    let version = super::answers_version(&state, today);
+    let svg = state.prepared.get_or_build(
+        super::prepared::Answer::Badge { large },
+        &number,
+        version,
+        || {
+            let status = status_as_of(&award, &programme, today).status;
+            Ok::<_, ApiError>(actix_web::web::Bytes::from(
+                crate::render::artefacts::status_badge(
+                    award.level,
+                    status.as_str(),
+                    status_words(status),
+                    large,
+                ),
+            ))
+        },
+    )?;
     Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
 }

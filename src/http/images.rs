@@ -51,7 +51,10 @@ impl ImageCache {
     }
 }
 
-fn award_with_credential(state: &AppState, raw: &str) -> Result<(Award, String, u64), ApiError> {
+fn award_with_credential(
+    state: &AppState,
+    raw: &str,
+) -> Result<(std::sync::Arc<Award>, String, u64), ApiError> {
     let number = parse_number(raw)?;
     let (award, _) = state.registry.award(&number).ok_or_else(|| {
         ApiError::new(
@@ -65,7 +68,7 @@ fn award_with_credential(state: &AppState, raw: &str) -> Result<(Award, String, 
             format!("award {number} has no signed credential yet"),
         )
     })?;
-    let json = serde_json::to_string(&issued.credential).map_err(|e| internal(&e))?;
+    let json = issued.credential.as_str().to_owned();
     let position = issued.position;
     Ok((award, json, position))
 }

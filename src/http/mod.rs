@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod images;
 pub mod log;
 pub mod pages;
+pub mod prepared;
 pub mod programme;
 pub mod public;
 pub mod receipts;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::dev::Service as _;
 use actix_web::http::{Method, header};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{App, HttpResponse, web};
 
 use crate::domain::CertificateNumber;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub openapi_json: String,
     /// Rendered images, shared by the workers.
     pub images: Arc<images::ImageCache>,
+    /// Answers about awards, prepared once per change and shared by the workers.
+    pub prepared: Arc<prepared::Prepared>,
     /// The API docs page, rendered once from the OpenAPI document.
     pub docs_html: String,
     /// The framework applications are judged against.
@@ -71,6 +74,7 @@ impl AppState {
             docs_html: docs::render_docs(&spec),
             openapi_json: spec.to_string(),
             images: Arc::default(),
+            prepared: Arc::default(),
             rate_limit: None,
             webhooks: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
@@ -107,6 +111,33 @@ impl AppState {
     }
 }
 
+/// Whether the client already holds the answer tagged `tag` (its `If-None-Match` names it).
+pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bool {
+    let Some(asked) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let tag = tag.to_string();
+    asked
+        .split(',')
+        .any(|t| t.trim().trim_start_matches("W/") == tag)
+}
+
+/// The version answers about awards are prepared at (`prepared::Version`), for the day `today`.
+pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
+    prepared::Version {
+        log_size: state.registry.size(),
+        today,
+        checkpoint_size: state
+            .registry
+            .latest_checkpoint()
+            .map_or(0, |(size, _)| size),
+    }
+}
+
 /// A cacheable answer: 304 when the client already holds `tag`, else `body` as `content_type`.
 pub fn conditional(
     req: &actix_web::HttpRequest,
@@ -115,14 +146,7 @@ pub fn conditional(
     content_type: &'static str,
     body: impl actix_web::body::MessageBody + 'static,
 ) -> HttpResponse {
-    let held = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag.to_string())
-        });
+    let held = client_holds(req, &tag);
     let mut response = if held {
         HttpResponse::NotModified()
     } else {
@@ -163,7 +187,10 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),* ];
 
         /// One resource a path, with a route for each of its methods: a method it does not
-        /// take is a 405 naming those it does.
+        /// take is a 405 naming those it does. The resources with fixed paths come first,
+        /// then those with parameters: the router tries each in turn, and a fixed path is a
+        /// string comparison where a pattern is a regular expression run. No fixed path
+        /// matches a pattern, so the order changes no answer.
         fn register_routes(cfg: &mut web::ServiceConfig) {
             let mut resources: Vec<(&'static str, Vec<&'static str>, Vec<actix_web::Route>)> =
                 Vec::new();
@@ -177,6 +204,7 @@ macro_rules! route_table {
                     None => resources.push(($path, vec![stringify!($method)], vec![route])),
                 }
             } )*
+            resources.sort_by_key(|(path, _, _)| path.contains('{'));
             for (path, methods, routes) in resources {
                 let allow = allow_of(&methods);
                 let mut resource = web::resource(path);
@@ -337,19 +365,44 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
-/// The headers every response carries: no sniffing, no referrer, and a content security policy
-/// that lets only the embed pages be framed (by anyone).
+/// The content security policy of every answer but the embed pages: nothing may frame it.
+const CSP_NOT_FRAMED: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The content security policy of the embed pages: anyone may frame them.
+const CSP_EMBEDDABLE: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors *";
+
+/// The headers every routed response carries: a content security policy that lets only the
+/// embed pages be framed (by anyone). Static values: nothing is formatted or checked per request.
 fn security_headers(headers: &mut header::HeaderMap, embeddable: bool) {
     use header::HeaderValue;
-    let frame_ancestors = if embeddable { "*" } else { "'none'" };
-    let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+    let csp = if embeddable {
+        CSP_EMBEDDABLE
+    } else {
+        CSP_NOT_FRAMED
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
     if !embeddable {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+}
+
+/// The headers every response carries, those the stack answers itself included (a CORS
+/// preflight): no sniffing, no referrer. A handler's own value stays.
+fn default_headers(headers: &mut header::HeaderMap) {
+    use header::HeaderValue;
+    if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
     }
 }
 
@@ -423,6 +476,11 @@ fn app(
         InitError = (),
     >,
 > {
+    // Three layers, each doing what it must and no more (every layer costs each request a
+    // future and a pass over the response): outermost the headers every answer carries and the
+    // admin routes' CORS headers removed; then CORS; then the rate limit (a test of an `Option`
+    // when there is none); innermost the security policy and the framework's own errors as
+    // problem+json.
     let limiter = state.rate_limit.clone();
     App::new()
         .app_data(web::Data::new(state))
@@ -432,10 +490,16 @@ fn app(
             async move {
                 let mut res = fut.await?;
                 security_headers(res.headers_mut(), embeddable);
-                Ok(res)
+                let status = res.status();
+                if !status.is_client_error() && !status.is_server_error() {
+                    return Ok(res.map_into_left_body());
+                }
+                match error::problem_for_framework_errors(res)? {
+                    ErrorHandlerResponse::Response(res) => Ok(res),
+                    ErrorHandlerResponse::Future(fut) => fut.await,
+                }
             }
         })
-        .wrap(ErrorHandlers::new().default_handler(error::problem_for_framework_errors))
         .wrap_fn(move |req, srv| {
             let outcome = match limiter.as_ref().and_then(|l| rate_limited(l, &req)) {
                 Some(refusal) => Err(req.into_response(refusal)),
@@ -459,12 +523,12 @@ fn app(
                 headers.remove(header::ACCESS_CONTROL_REQUEST_METHOD);
                 headers.remove(header::ACCESS_CONTROL_REQUEST_HEADERS);
             }
-            srv.call(req)
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                default_headers(res.headers_mut());
+                Ok(res)
+            }
         })
-        .wrap(
-            DefaultHeaders::new()
-                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .add((header::REFERRER_POLICY, "no-referrer")),
-        )
         .configure(configure)
 }

@@ -101,7 +101,11 @@ fn history_line(change: &AwardChange) -> String {
     }
 }
 
-pub(super) fn html(status: StatusCode, body: String, cache: String) -> HttpResponse {
+pub(super) fn html(
+    status: StatusCode,
+    body: impl actix_web::body::MessageBody + 'static,
+    cache: String,
+) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, cache))
@@ -197,9 +201,31 @@ pub async fn verify_page(
         return not_found_page(&state, &path);
     };
     let today = state.registry.today();
-    let verdict = status_as_of(&award, &programme, today);
-    let (icon, headline, subline) = presentation(&award, &verdict);
-    let (dates_label, dates_day) = verdict.dates(&award);
+    let cache = format!(
+        "public, max-age={}, stale-while-revalidate=30",
+        super::award_max_age(&state, &award)
+    );
+    let version = super::answers_version(&state, today);
+    let body =
+        state
+            .prepared
+            .get_or_build(super::prepared::Answer::Page, &number, version, || {
+                verify_page_html(&state, &number, &award, &programme, today)
+            })?;
+    Ok(html(StatusCode::OK, body, cache))
+}
+
+/// The award's page about `today`, rendered.
+fn verify_page_html(
+    state: &AppState,
+    number: &CertificateNumber,
+    award: &Award,
+    programme: &crate::domain::Programme,
+    today: NaiveDate,
+) -> Result<actix_web::web::Bytes, ApiError> {
+    let verdict = status_as_of(award, programme, today);
+    let (icon, headline, subline) = presentation(award, &verdict);
+    let (dates_label, dates_day) = verdict.dates(award);
     let public = state.public_url.clone();
     let page_url = format!("{public}/verify/{number}");
     let organisation = award.organisation_name.to_string();
@@ -239,30 +265,23 @@ pub async fn verify_page(
             .clone()
             .filter(|_| verdict.status != Status::Valid),
         superseded_by: verdict.superseded_by.as_ref().map(ToString::to_string),
-        programme_notice: programme_notice(&programme, today).map(|n| n.message),
-        history: crate::domain::verdict::history_as_of(&award, today)
+        programme_notice: programme_notice(programme, today).map(|n| n.message),
+        history: crate::domain::verdict::history_as_of(award, today)
             .into_iter()
             .map(|h| history_line(&h.change))
             .collect(),
         summary: format!("{organisation}: {level}. {subline}."),
         share_subject: format!("{organisation}: WEx QS {level}"),
-        snippet_script: script_snippet(&public, &number),
-        snippet_iframe: iframe_snippet(&public, &number, &organisation, EMBED_WIDTH),
-        snippet_badge: badge_snippet(&public, &number, &level),
+        snippet_script: script_snippet(&public, number),
+        snippet_iframe: iframe_snippet(&public, number, &organisation, EMBED_WIDTH),
+        snippet_badge: badge_snippet(&public, number, &level),
         linkedin_url,
         organisation,
         level,
         page_url,
         public_url: public,
     };
-    Ok(html(
-        StatusCode::OK,
-        render(&page)?,
-        format!(
-            "public, max-age={}, stale-while-revalidate=30",
-            super::award_max_age(&state, &award)
-        ),
-    ))
+    Ok(render(&page)?.into())
 }
 
 #[derive(Template)]

@@ -4,16 +4,18 @@
 use std::time::Duration;
 
 use actix_web::http::header::{self, EntityTag};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat};
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::prepared::Answer;
 use super::views::{
     AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
 };
 use super::{AppState, parse_number};
-use crate::domain::{Level, Region, Status, status_as_of};
+use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
 use crate::error_codes::ErrorCode;
 use crate::service::RegisterQuery;
 use crate::service::uk_date;
@@ -30,16 +32,12 @@ fn not_found(number: &str) -> ApiError {
     )
 }
 
-fn cached(req: &HttpRequest, tag: EntityTag, max_age: u64, body: String) -> HttpResponse {
-    cached_as(req, tag, max_age, "application/json", body)
-}
-
 fn cached_as(
     req: &HttpRequest,
     tag: EntityTag,
     max_age: u64,
     content_type: &'static str,
-    body: String,
+    body: impl actix_web::body::MessageBody + 'static,
 ) -> HttpResponse {
     super::conditional(
         req,
@@ -61,12 +59,27 @@ pub async fn award(
         .award(&number)
         .ok_or_else(|| not_found(number.as_str()))?;
     let today = state.registry.today();
-    let status = status_as_of(&award, &programme, today).status;
-    let body = serde_json::to_string(&AwardView::of(&award, status, &state.public_url))
-        .map_err(|e| super::error::internal(&e))?;
     let max_age = super::award_max_age(&state, &award);
     let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
-    Ok(cached(&req, tag, max_age, body))
+    if super::client_holds(&req, &tag) {
+        return Ok(cached_as(
+            &req,
+            tag,
+            max_age,
+            "application/json",
+            Bytes::new(),
+        ));
+    }
+    let version = super::answers_version(&state, today);
+    let body = state
+        .prepared
+        .get_or_build(Answer::Record, &number, version, || {
+            let status = status_as_of(&award, &programme, today).status;
+            serde_json::to_vec(&AwardView::of(&award, status, &state.public_url))
+                .map(Bytes::from)
+                .map_err(|e| super::error::internal(&e))
+        })?;
+    Ok(cached_as(&req, tag, max_age, "application/json", body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,14 +110,53 @@ pub async fn verification(
     let now = state.registry.now();
     let today = uk_date(now);
     let date = at.unwrap_or(today);
-    let verdict = status_as_of(&award, &programme, date);
-    let mut view = VerificationView::of(
-        &award,
-        verdict,
-        &programme,
-        &state.public_url,
-        now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
+    // An answer about today changes with the calendar, and one about any day with a new event
+    // (a change can take effect on a day already asked about), so it is bounded like every
+    // answer about the award.
+    let max_age = super::award_max_age(&state, &award);
+    let version = super::answers_version(&state, today);
+    let tag = EntityTag::new_strong(format!(
+        "{}-{date}-{today}-{}",
+        award.last_position, version.checkpoint_size
+    ));
+    // Decided from the tag alone, before any of the answer is built.
+    if super::client_holds(&req, &tag) {
+        return Ok(cached_as(
+            &req,
+            tag,
+            max_age,
+            "application/json",
+            Bytes::new(),
+        ));
+    }
+    let build = || verification_head(&state, &award, &programme, date);
+    // Everything but `checked_at`, the answer's last field, is the same all day: built once.
+    let head = if date == today {
+        state
+            .prepared
+            .get_or_build(Answer::Verification, &number, version, build)?
+    } else {
+        build()?
+    };
+    let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut body = Vec::with_capacity(head.len() + checked_at.len() + 2);
+    body.extend_from_slice(&head);
+    body.extend_from_slice(checked_at.as_bytes());
+    body.extend_from_slice(br#""}"#);
+    Ok(cached_as(&req, tag, max_age, "application/json", body))
+}
+
+/// The verification answer about `date` up to its last field's value: the answer with an empty
+/// `checked_at` (its last field, a string), without the closing `"}`.
+fn verification_head(
+    state: &AppState,
+    award: &Award,
+    programme: &Programme,
+    date: NaiveDate,
+) -> Result<Bytes, ApiError> {
+    let verdict = status_as_of(award, programme, date);
+    let mut view =
+        VerificationView::of(award, verdict, programme, &state.public_url, String::new());
     if let Some((size, root)) = state.registry.latest_checkpoint()
         && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
     {
@@ -117,20 +169,15 @@ pub async fn verification(
             proof: proof.iter().map(|h| b64(h)).collect(),
         });
     }
-    let body = serde_json::to_string(&view).map_err(|e| super::error::internal(&e))?;
-    // An answer about today changes with the calendar, and one about any day with a new event
-    // (a change can take effect on a day already asked about), so it is bounded like every
-    // answer about the award.
-    let max_age = super::award_max_age(&state, &award);
-    let checkpoint = state
-        .registry
-        .latest_checkpoint()
-        .map_or(0, |(size, _)| size);
-    let tag = EntityTag::new_strong(format!(
-        "{}-{date}-{today}-{checkpoint}",
-        award.last_position
-    ));
-    Ok(cached(&req, tag, max_age, body))
+    let mut body = serde_json::to_vec(&view).map_err(|e| super::error::internal(&e))?;
+    let tail = br#","checked_at":""}"#;
+    if !body.ends_with(tail) {
+        return Err(super::error::internal(&std::io::Error::other(
+            "the verification answer does not end with its checked_at",
+        )));
+    }
+    body.truncate(body.len() - 2);
+    Ok(Bytes::from(body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,7 +285,8 @@ pub async fn programme(state: web::Data<AppState>) -> HttpResponse {
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"status": "ok"}))
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#)
 }
 
 /// Ready when the database answers within a second; when it does not, says why (`reason`, one
@@ -337,7 +385,7 @@ pub async fn credential(
             format!("award {number} has no signed credential yet"),
         )
     })?;
-    let body = serde_json::to_string(&issued.credential).map_err(|e| super::error::internal(&e))?;
+    let body = issued.credential.as_str().to_owned();
     let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
     Ok(cached_as(
         &req,
@@ -427,7 +475,7 @@ pub async fn check_presented(
             &|key_id| registry.key_revoked_since(key_id),
             registry.now(),
             Some(RegistryView {
-                award: found.as_ref().map(|(a, _)| a),
+                award: found.as_ref().map(|(a, _)| &**a),
                 programme: &programme,
                 today: registry.today(),
             }),

@@ -50,6 +50,14 @@ impl ProblemStream {
 /// The problem+json response that replaces a bodiless protocol refusal in `head`, if `head` is
 /// one: a complete HTTP/1.1 response head of status 400, 408 or 431 with `content-length: 0`.
 pub fn rewrite_refusal(head: &[u8]) -> Option<Vec<u8>> {
+    // Every write passes here: an answer that is not a refusal is told by its first bytes,
+    // before any pass over the whole buffer (which holds the body too).
+    if !matches!(
+        head.get(..12),
+        Some(b"HTTP/1.1 400" | b"HTTP/1.1 408" | b"HTTP/1.1 431")
+    ) {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     let rest = text.strip_prefix("HTTP/1.1 ")?;
     let (code, detail) = match rest.get(..3)? {

@@ -197,9 +197,7 @@ fn stroke(colour: (u8, u8, u8), width: f32) -> Stroke {
 pub fn signature_fingerprint(issued: &IssuedCredential) -> String {
     let proof_value = issued
         .credential
-        .get("proof")
-        .and_then(|p| p.get("proofValue"))
-        .and_then(|v| v.as_str())
+        .string_at(&["proof", "proofValue"])
         .unwrap_or_default();
     let digest = hex::encode(Sha256::digest(proof_value.as_bytes()));
     digest.as_bytes()[..16]

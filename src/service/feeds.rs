@@ -104,11 +104,11 @@ impl Registry {
                     .map(|o| {
                         o.awards
                             .iter()
-                            .filter_map(|n| c.state.awards.get(n))
+                            .filter_map(|n| c.state.awards.get(n).map(|a| &**a))
                             .collect()
                     })
                     .unwrap_or_default(),
-                None => c.state.awards.values().collect(),
+                None => c.state.awards.values().map(|a| &**a).collect(),
             };
             let programme: &[ProgrammeChange] = if organisation.is_some() {
                 &[]
@@ -207,7 +207,7 @@ impl Registry {
                 .filter_map(|n| c.state.awards.get(n))
                 .map(|a| {
                     let status = status_as_of(a, &c.state.programme, today).status;
-                    (a.clone(), status)
+                    ((**a).clone(), status)
                 })
                 .collect();
             Some((organisation.name.to_string(), awards))
@@ -228,7 +228,7 @@ impl Registry {
                 .state
                 .awards
                 .values()
-                .map(|a| (a, status_as_of(a, &c.state.programme, today).status));
+                .map(|a| (&**a, status_as_of(a, &c.state.programme, today).status));
             render(c.state.size, today, &mut rows)
         })
     }

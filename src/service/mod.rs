@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod import;
 pub mod maintenance;
 pub mod queries;
+pub mod register_index;
 pub mod signing;
 pub mod tokens;
 pub mod transparency;
@@ -218,7 +219,7 @@ pub struct Registry {
     latest_checkpoint: RwLock<Option<crate::store::Checkpoint>>,
     /// The register's award rows in the register's order, as of a log size: built from the
     /// state when the log has moved, so that a search needs no database.
-    register: Mutex<Option<(u64, Arc<Vec<AwardRow>>)>>,
+    register: Mutex<Option<(u64, Arc<register_index::RegisterIndex>)>>,
     /// What the database's last answer said: `Some` while it is unavailable (for logs that
     /// say so once, not every second, and for the readiness check).
     outage: Mutex<Option<crate::store::Outage>>,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::register_index::RegisterIndex;
 use super::{Registry, ServiceError};
 use crate::domain::state::Application;
 use crate::domain::types::search_key;
@@ -18,7 +19,8 @@ use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
 
 impl Registry {
-    pub fn award(&self, number: &CertificateNumber) -> Option<(Award, Programme)> {
+    /// An award (shared, not copied) and the programme it is judged under.
+    pub fn award(&self, number: &CertificateNumber) -> Option<(Arc<Award>, Programme)> {
         self.read_cache(|c| {
             c.state
                 .awards
@@ -32,7 +34,7 @@ impl Registry {
         &self,
         number: &CertificateNumber,
         at: Option<NaiveDate>,
-    ) -> Option<(Award, Verdict)> {
+    ) -> Option<(Arc<Award>, Verdict)> {
         let date = at.unwrap_or_else(|| self.today());
         self.read_cache(|c| {
             c.state.awards.get(number).map(|a| {
@@ -60,8 +62,8 @@ impl Registry {
     /// searchable while the database is away. The same matches, order and pages as the
     /// projection tables give (`EventStore::search`; a test holds the two together).
     pub fn search(&self, query: RegisterQuery) -> (Vec<(AwardRow, Status)>, u64) {
-        let rows = self.register_rows();
-        let matching: Vec<&AwardRow> = rows.iter().filter(|r| query.matches(r)).collect();
+        let register = self.register_index();
+        let matching = register.matching(&query);
         let total = matching.len() as u64;
         let today = self.today();
         let page = self.read_cache(|c| {
@@ -80,8 +82,9 @@ impl Registry {
         (page, total)
     }
 
-    /// Every award's projection row in the register's order, rebuilt when the log has moved.
-    fn register_rows(&self) -> Arc<Vec<AwardRow>> {
+    /// Every award's projection row in the register's order, indexed for search; rebuilt when
+    /// the log has moved.
+    fn register_index(&self) -> Arc<RegisterIndex> {
         let mut kept = self
             .register
             .lock()
@@ -97,10 +100,10 @@ impl Registry {
                 .state
                 .awards
                 .values()
-                .map(crate::projection::award_row)
+                .map(|a| crate::projection::award_row(a))
                 .collect();
             rows.sort_by(crate::store::register_order);
-            (c.state.size, Arc::new(rows))
+            (c.state.size, Arc::new(RegisterIndex::new(rows)))
         });
         *kept = Some((at, rows.clone()));
         rows

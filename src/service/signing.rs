@@ -132,11 +132,7 @@ impl Registry {
                     .values()
                     .filter(|a| {
                         a.credentials.last().is_some_and(|c| {
-                            c.credential
-                                .get("issuer")
-                                .and_then(|i| i.get("url"))
-                                .and_then(serde_json::Value::as_str)
-                                != Some(url)
+                            c.credential.string_at(&["issuer", "url"]).as_deref() != Some(url)
                         })
                     })
                     .map(|a| a.certificate_number.clone()),

@@ -854,7 +854,8 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
             .credentials
             .last()
             .expect("a credential")
-            .credential["issuer"]["url"]
+            .credential
+            .value()["issuer"]["url"]
             .clone()
     };
     assert_eq!(issuer_url(&registry), old);

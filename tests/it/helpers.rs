@@ -542,7 +542,7 @@ pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Awa
                 .certificate_number
                 .parse()
                 .expect("a certificate number");
-            registry.award(&number).expect("the award").0
+            (*registry.award(&number).expect("the award").0).clone()
         })
         .collect()
 }

@@ -1,0 +1,79 @@
+//! Answers about an award prepared once and served as bytes: an award's record, its verification
+//! answer about today, its badge and its page are the same bytes until the log moves, the day
+//! turns or a new checkpoint is signed, so each is built once per such change (`Version`) and
+//! kept, shared by every request until then. Bounded: a full cache is emptied and refilled by
+//! the requests that follow, so memory stays flat however large the register.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use actix_web::web::Bytes;
+use chrono::NaiveDate;
+
+use crate::domain::CertificateNumber;
+
+/// The most answers kept at once (a verification answer is a few kilobytes).
+const MAX_ENTRIES: usize = 8_192;
+
+/// Which answer about an award.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Answer {
+    /// `GET /v1/awards/{n}`.
+    Record,
+    /// `GET /v1/awards/{n}/verification` about today, up to its `checked_at` value.
+    Verification,
+    /// `GET /v1/awards/{n}/badge.svg`, flat or large.
+    Badge { large: bool },
+    /// `GET /verify/{n}`.
+    Page,
+}
+
+/// What a prepared answer was built from: the log's size (any event, about the award or the
+/// programme, can change it), the UK day and the latest checkpoint's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub log_size: u64,
+    pub today: NaiveDate,
+    pub checkpoint_size: u64,
+}
+
+type Entries = HashMap<(Answer, CertificateNumber), (Version, Bytes)>;
+
+/// The prepared answers, shared by the workers.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    entries: Mutex<Entries>,
+}
+
+impl Prepared {
+    /// The answer `answer` about `number` as of `version`: the one kept, or `build`'s, kept.
+    pub fn get_or_build<E>(
+        &self,
+        answer: Answer,
+        number: &CertificateNumber,
+        version: Version,
+        build: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let key = (answer, number.clone());
+        if let Some((at, bytes)) = self.lock().get(&key)
+            && *at == version
+        {
+            return Ok(bytes.clone());
+        }
+        // Built without the lock held: two requests may build the same answer, and either is
+        // right.
+        let bytes = build()?;
+        let mut entries = self.lock();
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, (version, bytes.clone()));
+        Ok(bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries
+            .lock()
+            .expect("the prepared answers' lock is never poisoned")
+    }
+}
