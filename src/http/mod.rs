@@ -362,6 +362,15 @@ fn cors() -> Cors {
         .allowed_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_any_header()
         .expose_headers([header::ETAG, header::CACHE_CONTROL, header::RETRY_AFTER])
+        // What an export states about itself, so a page on another site can check it.
+        .expose_headers([
+            exports::LOG_SIZE,
+            exports::CHECKPOINT_SIZE,
+            exports::CHECKPOINT_ROOT,
+            exports::AS_OF,
+            exports::SIGNATURE,
+            exports::SIGNATURE_KEY,
+        ])
         .max_age(86_400)
 }
 

@@ -453,3 +453,34 @@ fn csv_cells_defuse_formulas_and_are_quoted_when_they_must_be() {
     assert_eq!(cell("St \"Mary\", Leeds"), "\"St \"\"Mary\"\", Leeds\"");
     assert_eq!(cell("plain"), "plain");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_site_can_read_what_an_export_states_about_itself() {
+    let app = app().await;
+    let response = app
+        .client
+        .get(format!("{}/v1/exports/register.csv", app.base))
+        .header("Origin", "https://careers.example")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    let exposed = response
+        .headers()
+        .get("access-control-expose-headers")
+        .expect("headers exposed to other origins")
+        .to_str()
+        .expect("ASCII")
+        .to_ascii_lowercase();
+    for name in [
+        "wexqs-signature",
+        "wexqs-signature-key",
+        "wexqs-log-size",
+        "wexqs-checkpoint-size",
+        "wexqs-checkpoint-root",
+        "wexqs-as-of",
+        "etag",
+    ] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
+}
