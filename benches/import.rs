@@ -19,6 +19,7 @@ use wexqs::domain::{Event, PublicUrl};
 use wexqs::service::import::{import_commands, parse_csv};
 use wexqs::service::{Actor, seeded_rng};
 use wexqs::startup::{self, Config, Unrecorded};
+use wexqs::store::EventStore;
 
 const CHILD: &str = "WEXQS_BENCH_IMPORT_CHILD";
 const REGIONS: [&str; 7] = [
@@ -91,19 +92,23 @@ async fn child(n: usize) {
 
     let start = Instant::now();
     let rows = parse_csv(&text).expect("the rows parse");
-    let outcome = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
+    let summary = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
         .await
         .expect("the import succeeds");
     let seconds = start.elapsed().as_secs_f64();
     let (peak_kb, _) = memory_kb();
-    assert_eq!(outcome.issued().len(), n, "every award imported");
+    assert_eq!(summary.issued.len(), n, "every award imported");
 
     // The floor: signing one award's credential again, as the import did.
-    let credential = outcome
-        .events
+    let first = summary.first_position.expect("the import appended");
+    let credential = registry
+        .store()
+        .read(first, 10)
+        .await
+        .expect("the import's first events")
         .iter()
-        .find_map(|(_, e)| match e {
-            Event::CredentialIssued { credential, .. } => Some(credential.clone()),
+        .find_map(|s| match s.envelope().expect("a stored event").event {
+            Event::CredentialIssued { credential, .. } => Some(credential),
             _ => None,
         })
         .expect("a credential");

@@ -58,15 +58,31 @@ impl Registry {
         actor: &Actor,
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Outcome, (usize, ServiceError)> {
+        let appended = self
+            .execute_stored(actor, commands, idempotency, progress)
+            .await?;
+        decode(appended)
+    }
+
+    /// Like `execute_each`, answering with the stored events as they are, not decoded: for a
+    /// caller that needs only a summary of a large append (an import), decoding every event
+    /// again (every credential parsed) would double what the append holds.
+    pub(super) async fn execute_stored(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Appended, (usize, ServiceError)> {
         if let Some(idem) = &idempotency
-            && let Some(outcome) = self
-                .recorded_outcome(&actor.id, idem)
+            && let Some(appended) = self
+                .recorded_append(&actor.id, idem)
                 .await
                 .map_err(|e| (0, e))?
         {
-            return Ok(outcome);
+            return Ok(appended);
         }
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
@@ -84,7 +100,7 @@ impl Registry {
         let appended = self.append(request).await.map_err(|e| (0, e))?;
         let last = appended.events.last().map(|e| e.position);
         self.catch_up_past(last).await.map_err(|e| (0, e))?;
-        decode(appended)
+        Ok(appended)
     }
 
     /// What the decided events call for besides themselves: the credentials they make (signed
