@@ -259,6 +259,7 @@ pub async fn import_commands(
     let failed = |e: ServiceError| {
         let (code, message) = match &e {
             ServiceError::Domain(d) => (d.error_code(), d.to_string()),
+            ServiceError::Invalid { code, message } => (*code, message.clone()),
             other => (ErrorCode::ImportFailed, other.to_string()),
         };
         vec![RowError::new(0, code, message)]

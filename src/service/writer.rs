@@ -93,7 +93,9 @@ impl Registry {
             };
             let now = self.now();
             let decided = decide_in_turn(&cache.state, commands, &ctx, &mut progress)?;
-            let mut draft = self.complete(&cache.state, decided, now);
+            let mut draft = self
+                .complete(&cache.state, decided, now)
+                .map_err(|e| (0, e))?;
             draft.idempotency = idempotency;
             self.append_request(&actor.id, now, &cache.versions, draft)
         };
@@ -105,26 +107,31 @@ impl Registry {
 
     /// What the decided events call for besides themselves: the credentials they make (signed
     /// and applied to the state after them), the projection rows, and every stream written.
-    fn complete(&self, before: &State, decided: Decided, now: DateTime<Utc>) -> AppendDraft {
+    fn complete(
+        &self,
+        before: &State,
+        decided: Decided,
+        now: DateTime<Utc>,
+    ) -> Result<AppendDraft, ServiceError> {
         let Decided {
             mut streams,
             mut events,
             mut post,
         } = decided;
         let called_for = Self::credentials_called_for(&events, &post);
-        let credentials = self.sign_credentials(before, &mut post, called_for, now);
+        let credentials = self.sign_credentials(before, &mut post, called_for, now)?;
         events.extend(credentials);
         let writes = writes_for(&post, &events);
         let mut seen: HashSet<String> = streams.iter().cloned().collect();
         for e in &events {
             add_stream(&mut streams, &mut seen, e.stream());
         }
-        AppendDraft {
+        Ok(AppendDraft {
             events,
             streams,
             idempotency: None,
             writes,
-        }
+        })
     }
 
     /// The one builder of the appends the service makes (a decided command, tokens, credentials
