@@ -9,7 +9,8 @@
 //! 1.0), and against the floor, signing one award's credential (ed25519 over its JCS form).
 //!
 //! `cargo bench --bench import` (10,000 and 100,000 awards; `WEXQS_BENCH_AWARDS=2000,20000`
-//! changes the sizes).
+//! changes the sizes; `WEXQS_BENCH_ODS=1` gives every row an ODS code, which the rules check
+//! against the organisations registered before it).
 
 use std::process::Command as Process;
 use std::time::Instant;
@@ -19,8 +20,11 @@ use wexqs::domain::{Event, PublicUrl};
 use wexqs::service::import::{import_commands, parse_csv};
 use wexqs::service::{Actor, seeded_rng};
 use wexqs::startup::{self, Config, Unrecorded};
+use wexqs::store::EventStore;
 
 const CHILD: &str = "WEXQS_BENCH_IMPORT_CHILD";
+/// `WEXQS_BENCH_ODS=1`: every row has an ODS code (the child inherits it).
+const ODS: &str = "WEXQS_BENCH_ODS";
 const REGIONS: [&str; 7] = [
     "east_of_england",
     "london",
@@ -33,8 +37,9 @@ const REGIONS: [&str; 7] = [
 const LEVELS: [&str; 3] = ["bronze", "silver", "gold"];
 
 /// N awards, one organisation each, awarded within the two years before today and before the
-/// programme's pause (2026-01-01), so that every award is valid.
-fn csv_of(n: usize) -> String {
+/// programme's pause (2026-01-01), so that every award is valid; with `ods`, each organisation
+/// has an ODS code (checked against every organisation registered before it).
+fn csv_of(n: usize, ods: bool) -> String {
     let today = chrono::Local::now().date_naive();
     let first = chrono::NaiveDate::from_ymd_opt(2024, 12, 1).expect("a date");
     let last = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("a date");
@@ -44,8 +49,13 @@ fn csv_of(n: usize) -> String {
         String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
     for i in 0..n {
         let awarded = start + chrono::Duration::days(i as i64 % span);
+        let code = if ods {
+            format!("B{i:06}")
+        } else {
+            String::new()
+        };
         text.push_str(&format!(
-            "Bench Trust {i},,{},nhs_trust,{},{awarded},\n",
+            "Bench Trust {i},{code},{},nhs_trust,{},{awarded},\n",
             REGIONS[i % 7],
             LEVELS[i % 3]
         ));
@@ -86,24 +96,29 @@ async fn child(n: usize) {
     )
     .await
     .expect("signing");
-    let text = csv_of(n);
+    let text = csv_of(n, std::env::var(ODS).is_ok_and(|v| v == "1"));
     let (_, before_kb) = memory_kb();
 
     let start = Instant::now();
     let rows = parse_csv(&text).expect("the rows parse");
-    let outcome = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
+    let summary = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
         .await
         .expect("the import succeeds");
     let seconds = start.elapsed().as_secs_f64();
     let (peak_kb, _) = memory_kb();
-    assert_eq!(outcome.issued().len(), n, "every award imported");
+    assert_eq!(summary.issued.len(), n, "every award imported");
 
     // The floor: signing one award's credential again, as the import did.
-    let credential = outcome
-        .events
+    // The credentials follow the awards: the import's last event is one.
+    let last = summary.last_position.expect("the import appended");
+    let credential = registry
+        .store()
+        .read(last, 1)
+        .await
+        .expect("the import's last event")
         .iter()
-        .find_map(|(_, e)| match e {
-            Event::CredentialIssued { credential, .. } => Some(credential.clone()),
+        .find_map(|s| match s.envelope().expect("a stored event").event {
+            Event::CredentialIssued { credential, .. } => Some(credential),
             _ => None,
         })
         .expect("a credential");
@@ -174,7 +189,12 @@ async fn main() {
         .split(',')
         .map(|s| s.trim().parse().expect("sizes are numbers"))
         .collect();
-    println!("wexqs import into a fresh SQLite registry, one child process per size:");
+    let with_ods = if std::env::var(ODS).is_ok_and(|v| v == "1") {
+        ", every row with an ODS code"
+    } else {
+        ""
+    };
+    println!("wexqs import into a fresh SQLite registry{with_ods}, one child process per size:");
     let mut smallest: Option<f64> = None;
     for n in sizes {
         let r = run(n);

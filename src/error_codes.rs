@@ -149,6 +149,7 @@ error_codes! {
     ApplicationAlreadyOpen = "application_already_open", Conflict, "an organisation has one open application at a time";
     ApplicationAlreadyInCycle = "application_already_in_cycle", Conflict, "an organisation applies once per cycle";
     ApplicationAlreadyDecided = "application_already_decided", Conflict, "the application is already decided";
+    StatusListFull = "status_list_full", Conflict, "every index of the status list is in use, so no more credentials can be signed";
     VersionMismatch = "version_mismatch", Precondition, "If-Match named an older version of the award";
 
     // The programme's rules (422).

@@ -39,12 +39,12 @@ pub(super) async fn import_command(signing: SigningArgs, file: &Path) -> anyhow:
         .await;
     progress.finish_and_clear();
     match result {
-        Ok(outcome) => {
+        Ok(summary) => {
             println!(
                 "imported {} awards ({} events, up to log position {})",
-                outcome.issued().len(),
-                outcome.events.len(),
-                outcome.last_position().unwrap_or_default()
+                summary.issued.len(),
+                summary.events,
+                summary.last_position.unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -116,12 +116,17 @@ pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
 
 pub(super) fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
     if outcome.replayed {
-        response.headers_mut().insert(
-            header::HeaderName::from_static("idempotent-replayed"),
-            header::HeaderValue::from_static("true"),
-        );
+        mark_replayed(&mut response);
     }
     response
+}
+
+/// Says that a response is the first answer to its Idempotency-Key again.
+fn mark_replayed(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        header::HeaderName::from_static("idempotent-replayed"),
+        header::HeaderValue::from_static("true"),
+    );
 }
 
 /// The award's current record, with its ETag, as the answer to a write.
@@ -351,7 +356,7 @@ pub async fn import_awards(
             "the import has no rows",
         ));
     }
-    let outcome = import_commands(
+    let summary = import_commands(
         &state.registry,
         &actor,
         rows,
@@ -360,15 +365,18 @@ pub async fn import_awards(
     )
     .await
     .map_err(row_errors)?;
-    let awards: Vec<String> = outcome.issued().iter().map(ToString::to_string).collect();
-    let response = HttpResponse::Created()
+    let awards: Vec<String> = summary.issued.iter().map(ToString::to_string).collect();
+    let mut response = HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
             "imported": awards.len(),
             "certificate_numbers": awards,
-            "log_position": outcome.last_position(),
+            "log_position": summary.last_position,
         }));
-    Ok(replayed(response, &outcome))
+    if summary.replayed {
+        mark_replayed(&mut response);
+    }
+    Ok(response)
 }
 
 fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {

@@ -4,8 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::writer::decode;
-use super::{Outcome, Registry, ServiceError};
+use super::{Registry, ServiceError};
 use crate::store::{Appended, EventStore};
 
 /// An Idempotency-Key and a hash of the request it came with.
@@ -16,21 +15,20 @@ pub struct Idempotency {
 }
 
 impl Registry {
-    /// The outcome first recorded under `idem` in `scope`, if the key was used before.
-    pub(super) async fn recorded_outcome(
+    /// The append first recorded under `idem` in `scope`, as stored (not decoded), if the key
+    /// was used before.
+    pub(super) async fn recorded_append(
         &self,
         scope: &str,
         idem: &Idempotency,
-    ) -> Result<Option<Outcome>, ServiceError> {
+    ) -> Result<Option<Appended>, ServiceError> {
         match self.store.idempotent(scope, &idem.key).await? {
             None => Ok(None),
             Some((hash, _)) if hash != idem.request_hash => Err(ServiceError::IdempotencyKeyReused),
-            Some((_, events)) => decode(Appended {
+            Some((_, events)) => Ok(Some(Appended {
                 events,
                 replayed: true,
-            })
-            .map(Some)
-            .map_err(|(_, e)| e),
+            })),
         }
     }
 }

@@ -5,10 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::queries::OrganisationsByKey;
-use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
+use super::{Actor, Idempotency, Registry, ServiceError};
 use crate::domain::types::search_key;
-use crate::domain::{AwardSource, Command, Level, Name, OdsCode, OrganisationKind, Region};
+use crate::domain::{
+    AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationKind, Region,
+};
 use crate::error_codes::ErrorCode;
+use crate::store::{Appended, StoredEvent};
 
 /// One award to import. CSV header: `organisation_name,ods_code,region,kind,level,awarded_on,issuer_name`
 /// (`ods_code`, `kind` and `issuer_name` may be empty).
@@ -170,6 +173,61 @@ fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
     }
 }
 
+/// What an import appended, without its events: an import of a hundred thousand awards holds
+/// each of its events once, while it is stored, and answers with this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// The awards issued, in log order.
+    pub issued: Vec<CertificateNumber>,
+    /// How many events were appended (organisations, awards, credentials).
+    pub events: usize,
+    pub first_position: Option<u64>,
+    pub last_position: Option<u64>,
+    /// True when the import had happened before (its Idempotency-Key) and this is its first
+    /// answer again.
+    pub replayed: bool,
+}
+
+impl ImportSummary {
+    /// The summary of stored events: only each award's certificate number is read from its
+    /// payload (no credential is parsed).
+    fn of(appended: &Appended) -> Result<ImportSummary, ServiceError> {
+        // The envelope's `data` (the event's fields, beside its `type` tag), of which only
+        // the number is read.
+        #[derive(Deserialize)]
+        struct Issued {
+            data: IssuedData,
+        }
+        #[derive(Deserialize)]
+        struct IssuedData {
+            certificate_number: CertificateNumber,
+        }
+        let issued = appended
+            .events
+            .iter()
+            .filter(|e| e.event_type == "award_issued")
+            .map(|e| {
+                serde_json::from_slice::<Issued>(&e.payload)
+                    .map(|i| i.data.certificate_number)
+                    .map_err(|err| {
+                        ServiceError::Store(crate::store::StoreError::Corrupt(format!(
+                            "the award issued at {} does not name its number: {err}",
+                            e.position
+                        )))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let position = |e: Option<&StoredEvent>| e.map(|e| e.position);
+        Ok(ImportSummary {
+            issued,
+            events: appended.events.len(),
+            first_position: position(appended.events.first()),
+            last_position: position(appended.events.last()),
+            replayed: appended.replayed,
+        })
+    }
+}
+
 /// Checks and appends the rows as one transaction. Organisations are matched by ODS code, or by
 /// name when there is none, and registered when new; awards are issued oldest first, so a newer
 /// award supersedes an older one as it did at the time.
@@ -179,7 +237,7 @@ pub async fn import_commands(
     rows: Vec<(usize, ImportRow)>,
     idempotency: Option<Idempotency>,
     mut progress: impl FnMut(usize),
-) -> Result<Outcome, Vec<RowError>> {
+) -> Result<ImportSummary, Vec<RowError>> {
     let (parsed, mut errors) = parse_rows(rows);
     registry
         .catch_up()
@@ -198,16 +256,19 @@ pub async fn import_commands(
         errors.dedup();
         return Err(errors);
     }
-    registry
-        .execute_all(actor, commands, idempotency)
+    let failed = |e: ServiceError| {
+        let (code, message) = match &e {
+            ServiceError::Domain(d) => (d.error_code(), d.to_string()),
+            ServiceError::Invalid { code, message } => (*code, message.clone()),
+            other => (ErrorCode::ImportFailed, other.to_string()),
+        };
+        vec![RowError::new(0, code, message)]
+    };
+    let appended = registry
+        .execute_stored(actor, commands, idempotency, |_| {})
         .await
-        .map_err(|e| {
-            let (code, message) = match &e {
-                ServiceError::Domain(d) => (d.error_code(), d.to_string()),
-                other => (ErrorCode::ImportFailed, other.to_string()),
-            };
-            vec![RowError::new(0, code, message)]
-        })
+        .map_err(|(_, e)| failed(e))?;
+    ImportSummary::of(&appended).map_err(failed)
 }
 
 /// Every row's fields checked: the rows that parse, oldest award first (then by line), and the

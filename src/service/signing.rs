@@ -3,7 +3,7 @@
 //! and the signed status list. What goes into a credential or the list is the pure
 //! `credentials` module's; this file decides when and with which key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,7 +12,9 @@ use rand::Rng;
 
 use super::writer::AppendDraft;
 use super::{Registry, ServiceError};
+use crate::credentials::credential::STATUS_LIST_SIZE;
 use crate::domain::{CertificateNumber, Event, State};
+use crate::error_codes::ErrorCode;
 
 /// The key the registry signs with, and the names it signs under.
 #[derive(Clone)]
@@ -145,21 +147,22 @@ impl Registry {
 
     /// Newly signed credentials for the awards `numbers`, as they stand in `post` (the state
     /// after the events that call for them), applied to `post`. None without a signing key.
+    /// Refused when an award needs a status list index and every one is in use.
     pub(super) fn sign_credentials(
         &self,
         before: &State,
         post: &mut State,
         numbers: Vec<CertificateNumber>,
         now: DateTime<Utc>,
-    ) -> Vec<Event> {
+    ) -> Result<Vec<Event>, ServiceError> {
         // The address as of these events: a change in the same append is signed for already.
         let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         if numbers.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let mut used: std::collections::HashSet<String> = before
+        let mut used: HashSet<String> = before
             .awards
             .values()
             .filter_map(|a| a.status_list_index.clone())
@@ -170,19 +173,22 @@ impl Registry {
             let Some(award) = post.awards.get(&number) else {
                 continue;
             };
-            let index = award.status_list_index.clone().unwrap_or_else(|| {
-                loop {
-                    let candidate = self
-                        .rng
+            let index = match award.status_list_index.clone() {
+                Some(index) => index,
+                None => free_status_list_index(&mut used, STATUS_LIST_SIZE, |capacity| {
+                    self.rng
                         .lock()
                         .expect("the random source's lock is never poisoned")
-                        .gen_range(0..crate::credentials::credential::STATUS_LIST_SIZE)
-                        .to_string();
-                    if used.insert(candidate.clone()) {
-                        break candidate;
-                    }
-                }
-            });
+                        .gen_range(0..capacity)
+                })
+                .ok_or_else(|| ServiceError::Invalid {
+                    code: ErrorCode::StatusListFull,
+                    message: format!(
+                        "every one of the status list's {STATUS_LIST_SIZE} indexes is in use, so \
+                         no credential can be signed for award {number}"
+                    ),
+                })?,
+            };
             let unsigned = crate::credentials::credential::open_badge(
                 award,
                 award.credentials.len() as u64 + 1,
@@ -206,7 +212,7 @@ impl Registry {
             post.apply(post.size, &event);
             out.push(event);
         }
-        out
+        Ok(out)
     }
 
     /// Issues a credential for every award that has none (after a signing key is first set up).
@@ -229,7 +235,7 @@ impl Registry {
                 return Ok(0);
             }
             let mut post = cache.state.clone();
-            let events = self.sign_credentials(&cache.state, &mut post, missing, now);
+            let events = self.sign_credentials(&cache.state, &mut post, missing, now)?;
             let streams: BTreeSet<String> = events.iter().map(Event::stream).collect();
             let draft = AppendDraft {
                 events,
@@ -325,5 +331,26 @@ impl Registry {
         let bytes = Arc::new(serde_json::to_vec(&signed).expect("JSON serialises"));
         *cache = Some((size, signing.key_id.clone(), bytes.clone()));
         Some(bytes)
+    }
+}
+
+/// A status list index (of `capacity`) not in `used`, marked used: drawn at random by `draw`
+/// (given the capacity) until one is free, so the indexes issued give nothing away about the
+/// order of awards. `None` once every index is used, where drawing would never end.
+pub fn free_status_list_index(
+    used: &mut HashSet<String>,
+    capacity: usize,
+    mut draw: impl FnMut(usize) -> usize,
+) -> Option<String> {
+    // Counting the free indexes only when the set could hold them all keeps the common case
+    // (a list far from full) to one look-up a draw.
+    if used.len() >= capacity && (0..capacity).all(|i| used.contains(&i.to_string())) {
+        return None;
+    }
+    loop {
+        let candidate = draw(capacity).to_string();
+        if used.insert(candidate.clone()) {
+            return Some(candidate);
+        }
     }
 }

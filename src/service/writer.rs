@@ -58,15 +58,31 @@ impl Registry {
         actor: &Actor,
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Outcome, (usize, ServiceError)> {
+        let appended = self
+            .execute_stored(actor, commands, idempotency, progress)
+            .await?;
+        decode(appended)
+    }
+
+    /// Like `execute_each`, answering with the stored events as they are, not decoded: for a
+    /// caller that needs only a summary of a large append (an import), decoding every event
+    /// again (every credential parsed) would double what the append holds.
+    pub(super) async fn execute_stored(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Appended, (usize, ServiceError)> {
         if let Some(idem) = &idempotency
-            && let Some(outcome) = self
-                .recorded_outcome(&actor.id, idem)
+            && let Some(appended) = self
+                .recorded_append(&actor.id, idem)
                 .await
                 .map_err(|e| (0, e))?
         {
-            return Ok(outcome);
+            return Ok(appended);
         }
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
@@ -77,38 +93,45 @@ impl Registry {
             };
             let now = self.now();
             let decided = decide_in_turn(&cache.state, commands, &ctx, &mut progress)?;
-            let mut draft = self.complete(&cache.state, decided, now);
+            let mut draft = self
+                .complete(&cache.state, decided, now)
+                .map_err(|e| (0, e))?;
             draft.idempotency = idempotency;
             self.append_request(&actor.id, now, &cache.versions, draft)
         };
         let appended = self.append(request).await.map_err(|e| (0, e))?;
         let last = appended.events.last().map(|e| e.position);
         self.catch_up_past(last).await.map_err(|e| (0, e))?;
-        decode(appended)
+        Ok(appended)
     }
 
     /// What the decided events call for besides themselves: the credentials they make (signed
     /// and applied to the state after them), the projection rows, and every stream written.
-    fn complete(&self, before: &State, decided: Decided, now: DateTime<Utc>) -> AppendDraft {
+    fn complete(
+        &self,
+        before: &State,
+        decided: Decided,
+        now: DateTime<Utc>,
+    ) -> Result<AppendDraft, ServiceError> {
         let Decided {
             mut streams,
             mut events,
             mut post,
         } = decided;
         let called_for = Self::credentials_called_for(&events, &post);
-        let credentials = self.sign_credentials(before, &mut post, called_for, now);
+        let credentials = self.sign_credentials(before, &mut post, called_for, now)?;
         events.extend(credentials);
         let writes = writes_for(&post, &events);
         let mut seen: HashSet<String> = streams.iter().cloned().collect();
         for e in &events {
             add_stream(&mut streams, &mut seen, e.stream());
         }
-        AppendDraft {
+        Ok(AppendDraft {
             events,
             streams,
             idempotency: None,
             writes,
-        }
+        })
     }
 
     /// The one builder of the appends the service makes (a decided command, tokens, credentials
