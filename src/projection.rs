@@ -83,13 +83,11 @@ pub fn all_rows(state: &State) -> (Vec<OrganisationRow>, Vec<AwardRow>) {
 /// A scratch copy of just the part of `state` that `events` touch (their organisations with all
 /// their awards, the programme), to apply them to without copying the whole register.
 pub fn scratch_for(state: &State, events: &[Event]) -> State {
-    let mut scratch = State {
-        programme: state.programme.clone(),
-        keys: state.keys.clone(),
-        public_url: state.public_url.clone(),
-        size: state.size,
-        ..State::default()
-    };
+    let mut scratch = State::default();
+    scratch.programme = state.programme.clone();
+    scratch.keys = state.keys.clone();
+    scratch.public_url = state.public_url.clone();
+    scratch.size = state.size;
     for event in events {
         let org_id = match event {
             Event::OrganisationRegistered {
@@ -112,7 +110,7 @@ pub fn scratch_for(state: &State, events: &[Event]) -> State {
                     scratch.awards.insert(number.clone(), award.clone());
                 }
             }
-            scratch.organisations.insert(org_id, org.clone());
+            scratch.insert_organisation(org.clone());
         }
     }
     scratch

@@ -55,18 +55,15 @@ fn organisations(state: &mut State, position: u64, event: &Event) {
             region,
             kind,
         } => {
-            state.organisations.insert(
-                *organisation_id,
-                Organisation {
-                    id: *organisation_id,
-                    name: name.clone(),
-                    ods_code: ods_code.clone(),
-                    region: *region,
-                    kind: *kind,
-                    awards: Vec::new(),
-                    last_position: position,
-                },
-            );
+            state.insert_organisation(Organisation {
+                id: *organisation_id,
+                name: name.clone(),
+                ods_code: ods_code.clone(),
+                region: *region,
+                kind: *kind,
+                awards: Vec::new(),
+                last_position: position,
+            });
         }
         Event::OrganisationAmended {
             organisation_id,
@@ -75,12 +72,12 @@ fn organisations(state: &mut State, position: u64, event: &Event) {
             region,
             ..
         } => {
+            if let Some(ods) = ods_code {
+                state.set_ods_code(*organisation_id, ods.clone());
+            }
             if let Some(org) = state.organisations.get_mut(organisation_id) {
                 if let Some(name) = name {
                     org.name = name.clone();
-                }
-                if let Some(ods) = ods_code {
-                    org.ods_code = Some(ods.clone());
                 }
                 if let Some(region) = region {
                     org.region = *region;

@@ -2,7 +2,7 @@
 //! keys and applications, and the read helpers over them. The fold itself (`State::apply`) is
 //! `evolve.rs`'s. Applying the same events in the same order always gives the same state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -283,6 +283,9 @@ pub struct State {
     pub public_url: Option<PublicUrl>,
     /// How many events have been applied (the next position).
     pub size: u64,
+    /// The organisations by ODS code: an index of `organisations`, kept by
+    /// `insert_organisation` and `set_ods_code`, so a look-up by code scans nothing.
+    by_ods: BTreeMap<OdsCode, BTreeSet<OrganisationId>>,
 }
 
 impl State {
@@ -306,8 +309,45 @@ impl State {
     }
 
     pub fn organisation_by_ods(&self, ods: &OdsCode) -> Option<&Organisation> {
-        self.organisations
-            .values()
-            .find(|o| o.ods_code.as_ref() == Some(ods))
+        let first = self.by_ods.get(ods)?.first()?;
+        self.organisations.get(first)
+    }
+
+    /// Adds (or replaces) an organisation, keeping the index by ODS code.
+    pub fn insert_organisation(&mut self, organisation: Organisation) {
+        if let Some(code) = &organisation.ods_code {
+            self.by_ods
+                .entry(code.clone())
+                .or_default()
+                .insert(organisation.id);
+        }
+        if let Some(old) = self.organisations.insert(organisation.id, organisation)
+            && let Some(code) = old.ods_code
+        {
+            let id = old.id;
+            if self.organisations[&id].ods_code.as_ref() != Some(&code) {
+                self.unindex_ods(&code, id);
+            }
+        }
+    }
+
+    /// Gives an organisation a new ODS code, keeping the index by code.
+    pub fn set_ods_code(&mut self, id: OrganisationId, code: OdsCode) {
+        let Some(org) = self.organisations.get_mut(&id) else {
+            return;
+        };
+        if let Some(old) = org.ods_code.replace(code.clone()) {
+            self.unindex_ods(&old, id);
+        }
+        self.by_ods.entry(code).or_default().insert(id);
+    }
+
+    fn unindex_ods(&mut self, code: &OdsCode, id: OrganisationId) {
+        if let Some(ids) = self.by_ods.get_mut(code) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_ods.remove(code);
+            }
+        }
     }
 }

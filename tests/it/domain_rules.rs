@@ -471,3 +471,38 @@ fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
         assert!(bad.parse::<PublicUrl>().is_err(), "{bad} is refused");
     }
 }
+
+#[test]
+fn an_organisation_is_found_by_its_ods_code_and_by_its_new_one_after_an_amendment() {
+    let registered = |n: u128, code: &str| Event::OrganisationRegistered {
+        organisation_id: org_id(n),
+        name: format!("Trust {n}").parse().expect("a name"),
+        ods_code: Some(code.parse().expect("an ODS code")),
+        region: Region::London,
+        kind: OrganisationKind::NhsTrust,
+    };
+    let mut state = State::default();
+    let events = [
+        registered(1, "RX1"),
+        registered(2, "RX2"),
+        Event::OrganisationAmended {
+            organisation_id: org_id(1),
+            name: None,
+            ods_code: Some("RX3".parse().expect("an ODS code")),
+            region: None,
+            reason: "the code changed".parse().expect("a reason"),
+        },
+    ];
+    for (position, event) in events.iter().enumerate() {
+        state.apply(position as u64, event);
+    }
+    let found = |code: &str| {
+        state
+            .organisation_by_ods(&code.parse().expect("an ODS code"))
+            .map(|o| o.id)
+    };
+    assert_eq!(found("RX3"), Some(org_id(1)));
+    assert_eq!(found("RX2"), Some(org_id(2)));
+    assert_eq!(found("RX1"), None, "the old code no longer names anyone");
+    assert_eq!(found("RX9"), None);
+}
