@@ -63,44 +63,7 @@ fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
     let updated = rfc3339(change.on());
     match change {
         PublicChange::Award { award, change, .. } => {
-            let level = award.level.as_str();
-            let (category, what) = match change {
-                AwardChange::Issued { on, .. } => (
-                    "award_issued",
-                    format!(
-                        "{level} award issued on {}, valid until {}",
-                        long_date(*on),
-                        long_date(award.valid_until)
-                    ),
-                ),
-                AwardChange::Suspended { on, reason } => (
-                    "award_suspended",
-                    format!("{level} award suspended on {}: {reason}", long_date(*on)),
-                ),
-                AwardChange::Reinstated { on } => (
-                    "award_reinstated",
-                    format!("{level} award reinstated on {}", long_date(*on)),
-                ),
-                AwardChange::Revoked { on, reason } => (
-                    "award_revoked",
-                    format!("{level} award revoked on {}: {reason}", long_date(*on)),
-                ),
-                AwardChange::Superseded { on, by } => (
-                    "award_superseded",
-                    format!("{level} award replaced on {} by award {by}", long_date(*on)),
-                ),
-                AwardChange::Amended {
-                    organisation_name,
-                    reason,
-                } => (
-                    "award_amended",
-                    format!("record corrected: the organisation is {organisation_name} ({reason})"),
-                ),
-                AwardChange::Expired { on } => (
-                    "award_expired",
-                    format!("{level} award expired on {}", long_date(*on)),
-                ),
-            };
+            let (category, what) = award_change_words(award, change);
             atom::Entry {
                 id,
                 title: format!(
@@ -136,6 +99,51 @@ fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
                 category: category.to_owned(),
             }
         }
+    }
+}
+
+/// The category of an award's change and what it says, in words.
+fn award_change_words(
+    award: &crate::service::feeds::AwardSummary,
+    change: &AwardChange,
+) -> (&'static str, String) {
+    let level = award.level.as_str();
+    match change {
+        AwardChange::Issued { on, .. } => (
+            "award_issued",
+            format!(
+                "{level} award issued on {}, valid until {}",
+                long_date(*on),
+                long_date(award.valid_until)
+            ),
+        ),
+        AwardChange::Suspended { on, reason } => (
+            "award_suspended",
+            format!("{level} award suspended on {}: {reason}", long_date(*on)),
+        ),
+        AwardChange::Reinstated { on } => (
+            "award_reinstated",
+            format!("{level} award reinstated on {}", long_date(*on)),
+        ),
+        AwardChange::Revoked { on, reason } => (
+            "award_revoked",
+            format!("{level} award revoked on {}: {reason}", long_date(*on)),
+        ),
+        AwardChange::Superseded { on, by } => (
+            "award_superseded",
+            format!("{level} award replaced on {} by award {by}", long_date(*on)),
+        ),
+        AwardChange::Amended {
+            organisation_name,
+            reason,
+        } => (
+            "award_amended",
+            format!("record corrected: the organisation is {organisation_name} ({reason})"),
+        ),
+        AwardChange::Expired { on } => (
+            "award_expired",
+            format!("{level} award expired on {}", long_date(*on)),
+        ),
     }
 }
 

@@ -121,67 +121,9 @@ impl Registry {
                     .flat_map(|a| a.history.iter().map(|h| h.position))
                     .chain(programme.iter().map(|p| p.position))
             };
-            // The `limit + 1` newest below the cursor (one more tells whether older ones exist),
-            // and the `limit + 1` oldest at or above it (for the newer page's cursor), without
-            // sorting the whole history.
-            let mut page: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
-            let mut above: BinaryHeap<u64> = BinaryHeap::new();
-            for p in positions() {
-                if p < before {
-                    page.push(Reverse(p));
-                    if page.len() > limit + 1 {
-                        page.pop();
-                    }
-                } else {
-                    above.push(p);
-                    if above.len() > limit + 1 {
-                        above.pop();
-                    }
-                }
-            }
-            let mut chosen: Vec<u64> = page.into_iter().map(|Reverse(p)| p).collect();
-            chosen.sort_unstable_by(|a, b| b.cmp(a));
-            let older = (chosen.len() > limit).then(|| chosen[limit - 1]);
-            chosen.truncate(limit);
-            let newer = (!above.is_empty()).then(|| {
-                // The newer page holds the `limit` oldest changes at or above the cursor; its own
-                // cursor is the one just above them, if any.
-                (above.len() > limit)
-                    .then(|| above.peek().copied())
-                    .flatten()
-            });
+            let (chosen, older, newer) = choose_page(positions(), before, limit);
             let newest = positions().max();
-            let mut entries = Vec::with_capacity(chosen.len());
-            let mut newest_on = None;
-            for a in &awards {
-                let mut last_day = a.awarded_on;
-                for h in &a.history {
-                    let on = change_day(&h.change).unwrap_or(last_day);
-                    last_day = on;
-                    if Some(h.position) == newest {
-                        newest_on = Some(on);
-                    }
-                    if chosen.binary_search_by(|p| h.position.cmp(p)).is_ok() {
-                        entries.push(PublicChange::Award {
-                            position: h.position,
-                            award: AwardSummary::of(a),
-                            change: h.change.clone(),
-                            on,
-                        });
-                    }
-                }
-            }
-            for p in programme {
-                if Some(p.position) == newest {
-                    newest_on = Some(p.effective_from);
-                }
-                if chosen.binary_search_by(|q| p.position.cmp(q)).is_ok() {
-                    entries.push(PublicChange::Programme {
-                        position: p.position,
-                        change: p.clone(),
-                    });
-                }
-            }
+            let (mut entries, newest_on) = entries_at(&awards, programme, &chosen, newest);
             entries.sort_unstable_by_key(|e| Reverse(e.position()));
             ChangesPage {
                 entries,
@@ -245,4 +187,85 @@ fn change_day(change: &AwardChange) -> Option<NaiveDate> {
         | AwardChange::Expired { on } => Some(*on),
         AwardChange::Amended { .. } => None,
     }
+}
+
+/// The positions of one page of changes, newest first: the `limit` newest below `before`; the
+/// cursor of the page after it (older), if any; and of the page before it (newer): `None` when
+/// nothing is newer, `Some(None)` when the newer page is the first. Only the `limit + 1`
+/// newest below the cursor and the `limit + 1` oldest at or above it are kept, without
+/// sorting the whole history.
+fn choose_page(
+    positions: impl Iterator<Item = u64>,
+    before: u64,
+    limit: usize,
+) -> (Vec<u64>, Option<u64>, Option<Option<u64>>) {
+    let mut page: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
+    let mut above: BinaryHeap<u64> = BinaryHeap::new();
+    for p in positions {
+        if p < before {
+            page.push(Reverse(p));
+            if page.len() > limit + 1 {
+                page.pop();
+            }
+        } else {
+            above.push(p);
+            if above.len() > limit + 1 {
+                above.pop();
+            }
+        }
+    }
+    let mut chosen: Vec<u64> = page.into_iter().map(|Reverse(p)| p).collect();
+    chosen.sort_unstable_by(|a, b| b.cmp(a));
+    let older = (chosen.len() > limit).then(|| chosen[limit - 1]);
+    chosen.truncate(limit);
+    let newer = (!above.is_empty()).then(|| {
+        // The newer page holds the `limit` oldest changes at or above the cursor; its own
+        // cursor is the one just above them, if any.
+        (above.len() > limit)
+            .then(|| above.peek().copied())
+            .flatten()
+    });
+    (chosen, older, newer)
+}
+
+/// The changes at the `chosen` positions (sorted newest first), and the day the `newest`
+/// change took effect.
+fn entries_at(
+    awards: &[&Award],
+    programme: &[ProgrammeChange],
+    chosen: &[u64],
+    newest: Option<u64>,
+) -> (Vec<PublicChange>, Option<NaiveDate>) {
+    let mut entries = Vec::with_capacity(chosen.len());
+    let mut newest_on = None;
+    for a in awards {
+        let mut last_day = a.awarded_on;
+        for h in &a.history {
+            let on = change_day(&h.change).unwrap_or(last_day);
+            last_day = on;
+            if Some(h.position) == newest {
+                newest_on = Some(on);
+            }
+            if chosen.binary_search_by(|p| h.position.cmp(p)).is_ok() {
+                entries.push(PublicChange::Award {
+                    position: h.position,
+                    award: AwardSummary::of(a),
+                    change: h.change.clone(),
+                    on,
+                });
+            }
+        }
+    }
+    for p in programme {
+        if Some(p.position) == newest {
+            newest_on = Some(p.effective_from);
+        }
+        if chosen.binary_search_by(|q| p.position.cmp(q)).is_ok() {
+            entries.push(PublicChange::Programme {
+                position: p.position,
+                change: p.clone(),
+            });
+        }
+    }
+    (entries, newest_on)
 }

@@ -21,6 +21,7 @@ pub mod register_index;
 pub mod signing;
 pub mod tokens;
 pub mod transparency;
+mod webhook_delivery;
 pub mod webhooks;
 pub mod writer;
 

@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
@@ -22,8 +22,9 @@ use sha2::Sha256;
 use super::{Actor, Registry, ServiceError};
 use crate::domain::{CertificateNumber, Event, Visibility};
 use crate::error_codes::ErrorCode;
-use crate::store::StoreError;
-use crate::store::webhooks::{DeliveryRow, Failure, WebhookRow};
+use crate::store::webhooks::WebhookRow;
+
+pub use super::webhook_delivery::spawn_webhook_deliveries;
 
 /// The event types a subscription may name: the public changes of awards and the programme.
 pub const EVENT_TYPES: &[&str] = &[
@@ -42,7 +43,7 @@ pub const EVENT_TYPES: &[&str] = &[
 /// At most this many characters in a target URL.
 const MAX_URL: usize = 2_000;
 /// A receiver's answer is read no further than this (and then dropped).
-const MAX_RESPONSE_BODY: usize = 4 * 1024;
+pub(super) const MAX_RESPONSE_BODY: usize = 4 * 1024;
 
 /// How deliveries are made: set by `wexqs serve`'s options.
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ impl Default for WebhookSettings {
 impl WebhookSettings {
     /// A lease outlasts one delivery with room to spare; a holder that dies leaves its
     /// subscription to another instance (or itself, restarted) once it runs out.
-    fn lease(&self) -> Duration {
+    pub(super) fn lease(&self) -> Duration {
         self.timeout + Duration::from_secs(5)
     }
 
@@ -340,7 +341,7 @@ fn not_found(id: &str) -> ServiceError {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
@@ -487,269 +488,5 @@ impl Registry {
                 duration_ms: d.duration_ms,
             })
             .collect())
-    }
-}
-
-/// Runs webhook deliveries until the process stops: every `settings.poll`, take the lease of
-/// each subscription with events to send and send them, one subscription to a task.
-pub fn spawn_webhook_deliveries(
-    registry: Arc<Registry>,
-    settings: WebhookSettings,
-    render: Render,
-) {
-    let owner = format!("instance_{}", registry.random_uuid().simple());
-    let settings = Arc::new(settings);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(settings.poll);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let now = now_ms();
-            let until = now + settings.lease().as_millis() as i64;
-            let claimed = match registry
-                .store
-                .claim_webhooks(&owner, now, until, registry.size())
-                .await
-            {
-                Ok(c) => c,
-                Err(e) if e.outage().is_some() => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not look for webhooks to deliver");
-                    continue;
-                }
-            };
-            for row in claimed {
-                let (registry, settings, render, owner) = (
-                    registry.clone(),
-                    settings.clone(),
-                    render.clone(),
-                    owner.clone(),
-                );
-                tokio::spawn(async move {
-                    let id = row.id.clone();
-                    if let Err(e) =
-                        deliver_backlog(&registry, &settings, &render, &owner, row).await
-                    {
-                        tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
-                    }
-                    let _ = registry.store.release_webhook(&id, &owner).await;
-                });
-            }
-        }
-    });
-}
-
-/// Sends one subscription's events from its cursor on, in order, while the lease lasts: stops
-/// at the first failure (recording the backoff) or at the end of the log.
-async fn deliver_backlog(
-    registry: &Registry,
-    settings: &WebhookSettings,
-    render: &Render,
-    owner: &str,
-    row: WebhookRow,
-) -> Result<(), ServiceError> {
-    let types: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
-    let lease = settings.lease();
-    let mut lease_until = Instant::now() + lease;
-    let mut cursor = row.next_position;
-    let client = DeliveryClient::new(settings);
-    loop {
-        // Room for one more attempt within the lease, or give it back for the next round.
-        if Instant::now() + settings.timeout + Duration::from_secs(1) > lease_until {
-            return Ok(());
-        }
-        let page = registry.events(cursor, 200).await?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        let mut next = None;
-        for stored in &page {
-            let event = stored.envelope()?.event;
-            if let Some((kind, subject)) = webhook_type(&event)
-                && types.iter().any(|t| t == kind)
-            {
-                next = Some((stored.position, kind, subject, stored.recorded_at.clone()));
-                break;
-            }
-        }
-        let Some((position, kind, subject, recorded_at)) = next else {
-            // Nothing subscribed in this page: skip it.
-            let to = page.last().map_or(cursor, |e| e.position + 1);
-            if !advance(registry, &row.id, owner, cursor, to, lease).await? {
-                return Ok(());
-            }
-            lease_until = Instant::now() + lease;
-            cursor = to;
-            continue;
-        };
-        if position > cursor {
-            if !advance(registry, &row.id, owner, cursor, position, lease).await? {
-                return Ok(());
-            }
-            cursor = position;
-        }
-        // The secret as it is now (a rotation takes effect at the next delivery).
-        let Some(current) = registry.store.webhook(&row.id).await? else {
-            return Ok(()); // deleted meanwhile
-        };
-        let data = render(registry, &subject).unwrap_or(serde_json::Value::Null);
-        let body = serde_json::to_vec(&serde_json::json!({
-            "type": kind,
-            "timestamp": recorded_at,
-            "data": data,
-        }))
-        .expect("JSON values serialise");
-        let msg = message_id(position, &row.id);
-        let attempt = current.failures + 1;
-        let started = Instant::now();
-        let result = client
-            .send(&current.url, &current.secret, &msg, &body, settings)
-            .await;
-        let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
-        let (status_code, error) = match &result {
-            Ok(s) => (
-                Some(*s),
-                (!delivered).then(|| format!("the receiver answered {s}")),
-            ),
-            Err(e) => (None, Some(e.clone())),
-        };
-        registry
-            .store
-            .record_delivery(&DeliveryRow {
-                subscription_id: row.id.clone(),
-                position,
-                message_id: msg,
-                event_type: kind.to_owned(),
-                attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-                attempt,
-                status_code,
-                error: error.clone(),
-                delivered,
-                duration_ms: started.elapsed().as_millis() as u64,
-            })
-            .await?;
-        if delivered {
-            if !advance(registry, &row.id, owner, cursor, position + 1, lease).await? {
-                return Ok(());
-            }
-            lease_until = Instant::now() + lease;
-            cursor = position + 1;
-            continue;
-        }
-        let failures = attempt;
-        let wait = {
-            let mut rng = rand::thread_rng();
-            settings.backoff(failures, &mut rng)
-        };
-        let disable = (failures >= settings.max_failures).then(|| {
-            format!(
-                "disabled after {failures} failed deliveries in a row (the last: {})",
-                error.unwrap_or_default()
-            )
-        });
-        if let Some(why) = &disable {
-            tracing::warn!(subscription = %row.id, "{why}");
-        }
-        registry
-            .store
-            .fail_webhook(
-                &row.id,
-                owner,
-                cursor,
-                &Failure {
-                    failures,
-                    next_attempt_at: now_ms() + wait.as_millis() as i64,
-                    disable,
-                },
-            )
-            .await?;
-        return Ok(());
-    }
-}
-
-async fn advance(
-    registry: &Registry,
-    id: &str,
-    owner: &str,
-    from: u64,
-    to: u64,
-    lease: Duration,
-) -> Result<bool, StoreError> {
-    registry
-        .store
-        .advance_webhook(id, owner, from, to, now_ms() + lease.as_millis() as i64)
-        .await
-}
-
-/// Sends one message: no redirect followed, the whole exchange within the timeout, the answer's
-/// body read no further than a few KiB, and (unless private targets are allowed) only to the
-/// address checked just before, so a name that resolves elsewhere between the check and the
-/// connection gains nothing.
-struct DeliveryClient {
-    allow_private: bool,
-}
-
-impl DeliveryClient {
-    fn new(settings: &WebhookSettings) -> DeliveryClient {
-        DeliveryClient {
-            allow_private: settings.allow_private_targets,
-        }
-    }
-
-    async fn send(
-        &self,
-        url: &str,
-        secret: &str,
-        msg: &str,
-        body: &[u8],
-        settings: &WebhookSettings,
-    ) -> Result<u16, String> {
-        let target = check_target(url, self.allow_private)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .user_agent("wexqs-webhooks/1");
-        if let Some(host) = target.url.host_str()
-            && host.parse::<IpAddr>().is_err()
-            && !host.starts_with('[')
-        {
-            builder = builder.resolve_to_addrs(host, &target.addresses);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
-        let timestamp = Utc::now().timestamp();
-        let signed = signature(secret, msg, timestamp, body)
-            .ok_or_else(|| "the subscription's secret cannot be read".to_owned())?;
-        let mut response = client
-            .post(target.url)
-            .header("content-type", "application/json")
-            .header("webhook-id", msg)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signed)
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        let status = response.status().as_u16();
-        let mut read = 0usize;
-        while read < MAX_RESPONSE_BODY {
-            match tokio::time::timeout(settings.timeout, response.chunk()).await {
-                Ok(Ok(Some(chunk))) => read += chunk.len(),
-                _ => break,
-            }
-        }
-        Ok(status)
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer within the timeout".into()
-    } else if e.is_connect() {
-        format!("could not connect: {e}")
-    } else {
-        e.to_string()
     }
 }

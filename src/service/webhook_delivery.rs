@@ -1,0 +1,341 @@
+//! Delivering webhooks: every poll, an instance takes the lease of each subscription with
+//! events owed and sends them in log order from its cursor, one message at a time, signed after
+//! the Standard Webhooks specification; a failure waits out a backoff, and a run of them
+//! disables the subscription. The subscriptions themselves are `webhooks.rs`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+
+use super::webhooks::{
+    MAX_RESPONSE_BODY, Render, Subject, WebhookSettings, check_target, message_id, now_ms,
+    signature, webhook_type,
+};
+use super::{Registry, ServiceError};
+use crate::store::StoreError;
+use crate::store::webhooks::{DeliveryRow, Failure, WebhookRow};
+
+/// Runs webhook deliveries until the process stops: every `settings.poll`, take the lease of
+/// each subscription with events to send and send them, one subscription to a task.
+pub fn spawn_webhook_deliveries(
+    registry: Arc<Registry>,
+    settings: WebhookSettings,
+    render: Render,
+) {
+    let owner = format!("instance_{}", registry.random_uuid().simple());
+    let settings = Arc::new(settings);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            let until = now + settings.lease().as_millis() as i64;
+            let claimed = match registry
+                .store
+                .claim_webhooks(&owner, now, until, registry.size())
+                .await
+            {
+                Ok(c) => c,
+                Err(e) if e.outage().is_some() => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not look for webhooks to deliver");
+                    continue;
+                }
+            };
+            for row in claimed {
+                let (registry, settings, render, owner) = (
+                    registry.clone(),
+                    settings.clone(),
+                    render.clone(),
+                    owner.clone(),
+                );
+                tokio::spawn(async move {
+                    let id = row.id.clone();
+                    if let Err(e) =
+                        deliver_backlog(&registry, &settings, &render, &owner, row).await
+                    {
+                        tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
+                    }
+                    let _ = registry.store.release_webhook(&id, &owner).await;
+                });
+            }
+        }
+    });
+}
+
+/// Sends one subscription's events from its cursor on, in order, while the lease lasts: stops
+/// at the first failure (recording the backoff) or at the end of the log.
+async fn deliver_backlog(
+    registry: &Registry,
+    settings: &WebhookSettings,
+    render: &Render,
+    owner: &str,
+    row: WebhookRow,
+) -> Result<(), ServiceError> {
+    let types: Vec<String> = serde_json::from_str(&row.event_types).unwrap_or_default();
+    let lease = settings.lease();
+    let mut lease_until = Instant::now() + lease;
+    let mut cursor = row.next_position;
+    let client = DeliveryClient::new(settings);
+    loop {
+        // Room for one more attempt within the lease, or give it back for the next round.
+        if Instant::now() + settings.timeout + Duration::from_secs(1) > lease_until {
+            return Ok(());
+        }
+        let page = registry.events(cursor, 200).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let Some(due) = first_subscribed(&page, &types)? else {
+            // Nothing subscribed in this page: skip it.
+            let to = page.last().map_or(cursor, |e| e.position + 1);
+            if !advance(registry, &row.id, owner, cursor, to, lease).await? {
+                return Ok(());
+            }
+            lease_until = Instant::now() + lease;
+            cursor = to;
+            continue;
+        };
+        if due.position > cursor {
+            if !advance(registry, &row.id, owner, cursor, due.position, lease).await? {
+                return Ok(());
+            }
+            cursor = due.position;
+        }
+        let Some(attempt) = attempt(registry, settings, render, &client, &row.id, &due).await?
+        else {
+            return Ok(()); // deleted meanwhile
+        };
+        if !attempt.delivered {
+            return record_failure(registry, settings, &row.id, owner, cursor, attempt).await;
+        }
+        if !advance(registry, &row.id, owner, cursor, due.position + 1, lease).await? {
+            return Ok(());
+        }
+        lease_until = Instant::now() + lease;
+        cursor = due.position + 1;
+    }
+}
+
+/// An event a subscription is owed: where it is in the log, its type, what it is about and
+/// when it was recorded.
+struct Due {
+    position: u64,
+    kind: &'static str,
+    subject: Subject,
+    recorded_at: String,
+}
+
+/// The first event of `page` of a type in `types`, if any.
+fn first_subscribed(
+    page: &[crate::store::StoredEvent],
+    types: &[String],
+) -> Result<Option<Due>, ServiceError> {
+    for stored in page {
+        let event = stored.envelope()?.event;
+        if let Some((kind, subject)) = webhook_type(&event)
+            && types.iter().any(|t| t == kind)
+        {
+            return Ok(Some(Due {
+                position: stored.position,
+                kind,
+                subject,
+                recorded_at: stored.recorded_at.clone(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// How one attempt went.
+struct Attempt {
+    number: u32,
+    delivered: bool,
+    error: Option<String>,
+}
+
+/// Sends `due` to the subscription `id` as it is now (a rotated secret takes effect at the next
+/// delivery) and records the attempt; `None` when the subscription was deleted meanwhile.
+async fn attempt(
+    registry: &Registry,
+    settings: &WebhookSettings,
+    render: &Render,
+    client: &DeliveryClient,
+    id: &str,
+    due: &Due,
+) -> Result<Option<Attempt>, ServiceError> {
+    let Some(current) = registry.store.webhook(id).await? else {
+        return Ok(None);
+    };
+    let data = render(registry, &due.subject).unwrap_or(serde_json::Value::Null);
+    let body = serde_json::to_vec(&serde_json::json!({
+        "type": due.kind,
+        "timestamp": due.recorded_at,
+        "data": data,
+    }))
+    .expect("JSON values serialise");
+    let msg = message_id(due.position, id);
+    let number = current.failures + 1;
+    let started = Instant::now();
+    let result = client
+        .send(&current.url, &current.secret, &msg, &body, settings)
+        .await;
+    let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
+    let (status_code, error) = match &result {
+        Ok(s) => (
+            Some(*s),
+            (!delivered).then(|| format!("the receiver answered {s}")),
+        ),
+        Err(e) => (None, Some(e.clone())),
+    };
+    registry
+        .store
+        .record_delivery(&DeliveryRow {
+            subscription_id: id.to_owned(),
+            position: due.position,
+            message_id: msg,
+            event_type: due.kind.to_owned(),
+            attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            attempt: number,
+            status_code,
+            error: error.clone(),
+            delivered,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+        .await?;
+    Ok(Some(Attempt {
+        number,
+        delivered,
+        error,
+    }))
+}
+
+/// Records a failed attempt: the next one after a backoff, or the subscription disabled after
+/// `max_failures` in a row.
+async fn record_failure(
+    registry: &Registry,
+    settings: &WebhookSettings,
+    id: &str,
+    owner: &str,
+    cursor: u64,
+    attempt: Attempt,
+) -> Result<(), ServiceError> {
+    let failures = attempt.number;
+    let wait = {
+        let mut rng = rand::thread_rng();
+        settings.backoff(failures, &mut rng)
+    };
+    let disable = (failures >= settings.max_failures).then(|| {
+        format!(
+            "disabled after {failures} failed deliveries in a row (the last: {})",
+            attempt.error.unwrap_or_default()
+        )
+    });
+    if let Some(why) = &disable {
+        tracing::warn!(subscription = %id, "{why}");
+    }
+    registry
+        .store
+        .fail_webhook(
+            id,
+            owner,
+            cursor,
+            &Failure {
+                failures,
+                next_attempt_at: now_ms() + wait.as_millis() as i64,
+                disable,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+async fn advance(
+    registry: &Registry,
+    id: &str,
+    owner: &str,
+    from: u64,
+    to: u64,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    registry
+        .store
+        .advance_webhook(id, owner, from, to, now_ms() + lease.as_millis() as i64)
+        .await
+}
+
+/// Sends one message: no redirect followed, the whole exchange within the timeout, the answer's
+/// body read no further than a few KiB, and (unless private targets are allowed) only to the
+/// address checked just before, so a name that resolves elsewhere between the check and the
+/// connection gains nothing.
+struct DeliveryClient {
+    allow_private: bool,
+}
+
+impl DeliveryClient {
+    fn new(settings: &WebhookSettings) -> DeliveryClient {
+        DeliveryClient {
+            allow_private: settings.allow_private_targets,
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        secret: &str,
+        msg: &str,
+        body: &[u8],
+        settings: &WebhookSettings,
+    ) -> Result<u16, String> {
+        let target = check_target(url, self.allow_private)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent("wexqs-webhooks/1");
+        if let Some(host) = target.url.host_str()
+            && host.parse::<IpAddr>().is_err()
+            && !host.starts_with('[')
+        {
+            builder = builder.resolve_to_addrs(host, &target.addresses);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        let timestamp = Utc::now().timestamp();
+        let signed = signature(secret, msg, timestamp, body)
+            .ok_or_else(|| "the subscription's secret cannot be read".to_owned())?;
+        let mut response = client
+            .post(target.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", msg)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signed)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let mut read = 0usize;
+        while read < MAX_RESPONSE_BODY {
+            match tokio::time::timeout(settings.timeout, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => read += chunk.len(),
+                _ => break,
+            }
+        }
+        Ok(status)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer within the timeout".into()
+    } else if e.is_connect() {
+        format!("could not connect: {e}")
+    } else {
+        e.to_string()
+    }
+}
