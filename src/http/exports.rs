@@ -1,18 +1,30 @@
 //! The register as open data: `GET /v1/exports/register.csv` and `.json`, every award's public
 //! fields and status today, with headers saying the log size and the checkpoint it reflects and
 //! a detached Ed25519 signature over the exact bytes of the body, by the registry's active key
-//! (named in did.json). Rendered once, on the blocking pool, straight from one reading of the
-//! state into the body's one buffer, which is then sent without a copy.
+//! (named in did.json).
+//!
+//! Streamed: an export is written piece by piece from a snapshot of shared awards
+//! (`render::export`), never whole, so a download costs a few pieces of memory however large
+//! the register. Its signature heads the answer, so the pieces are first made (twice, as
+//! Ed25519 reads a message twice) only to be hashed, on the blocking pool, then made again as
+//! they are sent. The signature and length are kept per format until what the export reflects
+//! changes (the log, the checkpoint, the day or the key): downloads between changes make the
+//! pieces once.
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, EntityTag};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
-use ed25519_dalek::Signer as _;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::error_codes::ErrorCode;
-use crate::render::export;
+use crate::credentials::detached::sign_pieces;
+use crate::render::export::{Export, Format, Reflects};
+use crate::service::Signing;
 
 /// The headers an export carries beside its body.
 pub const LOG_SIZE: &str = "Wexqs-Log-Size";
@@ -22,64 +34,128 @@ pub const AS_OF: &str = "Wexqs-As-Of";
 pub const SIGNATURE: &str = "Wexqs-Signature";
 pub const SIGNATURE_KEY: &str = "Wexqs-Signature-Key";
 
-#[derive(Debug, Clone, Copy)]
-enum Format {
-    Csv,
-    Json,
+/// An export's signature and length, and what they were made for.
+#[derive(Debug, Clone)]
+struct Signed {
+    reflects: Reflects,
+    /// The key's did:web verification method.
+    kid: String,
+    /// The base64 Ed25519 signature of the body.
+    signature: String,
+    length: u64,
 }
 
-async fn export_as(state: web::Data<AppState>, format: Format) -> Result<HttpResponse, ApiError> {
-    let signing = state.registry.signing().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NoSigningKey,
-            "this registry has no signing key configured yet",
-        )
-    })?;
-    let registry = state.registry.clone();
-    let public_url = state.public_url.clone();
-    let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
+/// The latest signature of each format. A format's lock is held while its export is hashed, so
+/// a crowd of downloads after a change hashes it once and the rest wait for that.
+#[derive(Debug, Default)]
+pub struct ExportSignatures {
+    csv: tokio::sync::Mutex<Option<Signed>>,
+    json: tokio::sync::Mutex<Option<Signed>>,
+}
+
+impl ExportSignatures {
+    async fn of(&self, export: &Export, signing: &Signing) -> Result<Signed, ApiError> {
+        let kid = format!("{}#{}", signing.did, signing.key_id);
+        let mut latest = match export.format {
+            Format::Csv => self.csv.lock().await,
+            Format::Json => self.json.lock().await,
+        };
+        if let Some(signed) = latest.as_ref()
+            && signed.reflects == export.reflects
+            && signed.kid == kid
+        {
+            return Ok(signed.clone());
+        }
+        let (for_signing, key) = (export.clone(), signing.key.clone());
+        let (signature, length) =
+            web::block(move || sign_pieces(&key, || for_signing.pieces()))
+                .await
+                .map_err(|e| super::error::internal(&e))?;
+        let signed = Signed {
+            reflects: export.reflects.clone(),
+            kid,
+            signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+            length,
+        };
+        *latest = Some(signed.clone());
+        Ok(signed)
+    }
+}
+
+async fn export_as(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    format: Format,
+) -> Result<HttpResponse, ApiError> {
+    let signing = state
+        .registry
+        .signing()
+        .ok_or_else(super::public::no_signing_key)?;
     // The checkpoint is read first: the log it reflects is at least as long.
-    let checkpoint = registry.latest_checkpoint().map(|(s, r)| (s, b64(&r)));
-    let (body, reflects) = web::block(move || {
-        registry.export_with(|log_size, as_of, rows| {
-            let reflects = export::Reflects {
-                log_size,
-                checkpoint,
-                as_of,
-            };
-            let body = match format {
-                Format::Csv => export::csv(rows, as_of, &public_url),
-                Format::Json => export::json(rows, &reflects, &public_url),
-            };
-            (body, reflects)
-        })
-    })
-    .await
-    .map_err(|e| super::error::internal(&e))?;
-    let signature = b64(&signing.key.sign(&body).to_bytes());
-    let content_type = match format {
-        Format::Csv => "text/csv; charset=utf-8; header=present",
-        Format::Json => "application/json",
+    let checkpoint = state
+        .registry
+        .latest_checkpoint()
+        .map(|(s, r)| (s, base64::engine::general_purpose::STANDARD.encode(r)));
+    let (log_size, as_of, rows) = state.registry.export_rows();
+    let export = Export {
+        format,
+        reflects: Reflects {
+            log_size,
+            checkpoint,
+            as_of,
+        },
+        rows,
+        public_url: Arc::from(state.public_url.as_str()),
     };
+    let tag = EntityTag::new_strong(format!(
+        "export-{}-{log_size}-{as_of}-{}",
+        format.extension(),
+        export.reflects.checkpoint.as_ref().map_or(0, |(s, _)| *s)
+    ));
+    let cache_control = "public, max-age=60".to_owned();
+    if super::client_holds(&req, &tag) {
+        return Ok(super::conditional(
+            &req,
+            tag,
+            cache_control,
+            format.content_type(),
+            Bytes::new(),
+        ));
+    }
+    let signed = state.export_signatures.of(&export, &signing).await?;
+    let pieces = futures_util::stream::iter(
+        export
+            .pieces()
+            .map(|piece| Ok::<_, Infallible>(Bytes::from(piece))),
+    );
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .insert_header((LOG_SIZE, reflects.log_size.to_string()))
-        .insert_header((AS_OF, reflects.as_of.to_string()))
-        .insert_header((SIGNATURE, signature))
-        .insert_header((SIGNATURE_KEY, format!("{}#{}", signing.did, signing.key_id)));
-    if let Some((size, root)) = &reflects.checkpoint {
+        .insert_header(header::ETag(tag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((LOG_SIZE, log_size.to_string()))
+        .insert_header((AS_OF, as_of.to_string()))
+        .insert_header((SIGNATURE, signed.signature))
+        .insert_header((SIGNATURE_KEY, signed.kid));
+    if let Some((size, root)) = &export.reflects.checkpoint {
         response
             .insert_header((CHECKPOINT_SIZE, size.to_string()))
             .insert_header((CHECKPOINT_ROOT, root.clone()));
     }
-    Ok(response.content_type(content_type).body(body))
+    Ok(response
+        .content_type(format.content_type())
+        .body(SizedStream::new(signed.length, pieces)))
 }
 
-pub async fn register_csv(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    export_as(state, Format::Csv).await
+pub async fn register_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    export_as(req, state, Format::Csv).await
 }
 
-pub async fn register_json(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    export_as(state, Format::Json).await
+pub async fn register_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    export_as(req, state, Format::Json).await
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub images: Arc<images::ImageCache>,
     /// Answers about awards, prepared once per change and shared by the workers.
     pub prepared: Arc<prepared::Prepared>,
+    /// The latest signature of each open data export, kept until what it reflects changes.
+    pub export_signatures: Arc<exports::ExportSignatures>,
     /// The API docs page, rendered once from the OpenAPI document.
     pub docs_html: String,
     /// The framework applications are judged against.
@@ -75,6 +77,7 @@ impl AppState {
             openapi_json: spec.to_string(),
             images: Arc::default(),
             prepared: Arc::default(),
+            export_signatures: Arc::default(),
             rate_limit: None,
             webhooks: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(

@@ -361,7 +361,7 @@ pub async fn did_json(
     ))
 }
 
-fn no_signing_key() -> ApiError {
+pub(super) fn no_signing_key() -> ApiError {
     ApiError::new(
         ErrorCode::NoSigningKey,
         "this registry has no signing key configured yet",

@@ -1,6 +1,11 @@
 //! The open data exports of the register: every award's public fields and its status on a day,
 //! as CSV (RFC 4180, every cell that a spreadsheet would take for a formula defused with a
-//! leading apostrophe) or as JSON. Written straight into one buffer, row by row.
+//! leading apostrophe) or as JSON. Written piece by piece (`Export::pieces`, about 64 KiB
+//! each) from a snapshot of shared awards, so an export of any size is never held whole: the
+//! same pieces are hashed for its signature and then sent. Invariant: the pieces of one
+//! `Export` are the same bytes every time they are made.
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -25,13 +30,169 @@ pub const COLUMNS: [&str; 15] = [
     "page",
 ];
 
+/// A piece is sent once it holds at least this many bytes (one row may take it a little over).
+pub const PIECE: usize = 64 * 1024;
+
+/// The two formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8; header=present",
+            Format::Json => "application/json",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
 /// What an export reflects: the log size, the latest signed checkpoint, and the day.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reflects {
     pub log_size: u64,
     /// (size, base64 root) of the latest signed checkpoint, if any.
     pub checkpoint: Option<(u64, String)>,
     pub as_of: NaiveDate,
+}
+
+/// One award of an export, with its status on the export's day.
+pub type Row = (Arc<Award>, Status);
+
+/// An export to be written: its format, what it reflects and its rows, in certificate number
+/// order. Cloning it shares the rows.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub format: Format,
+    pub reflects: Reflects,
+    pub rows: Arc<[Row]>,
+    /// The registry's base URL, without a trailing slash.
+    pub public_url: Arc<str>,
+}
+
+impl Export {
+    /// The export's bytes, piece by piece: the head, then rows until a piece holds `PIECE`
+    /// bytes, and the tail with the last rows.
+    pub fn pieces(&self) -> Pieces {
+        Pieces {
+            export: self.clone(),
+            next: 0,
+            started: false,
+            done: false,
+        }
+    }
+
+    /// The whole export in one buffer (for tests and small registers).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces().flatten().collect()
+    }
+
+    fn head(&self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Csv => {
+                out.extend_from_slice(COLUMNS.join(",").as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Format::Json => {
+                let head = serde_json::json!({
+                    "as_of": self.reflects.as_of,
+                    "log_size": self.reflects.log_size,
+                    "checkpoint": self.reflects.checkpoint.as_ref().map(|(size, root)| {
+                        serde_json::json!({"size": size, "root": root})
+                    }),
+                    "registry": &*self.public_url,
+                })
+                .to_string();
+                // The head's closing brace gives way to the awards.
+                out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+                out.extend_from_slice(b",\"awards\":[");
+            }
+        }
+    }
+
+    fn row(&self, index: usize, (award, status): &Row, out: &mut Vec<u8>) {
+        let cells = cells(award, *status, self.reflects.as_of, &self.public_url);
+        match self.format {
+            Format::Csv => {
+                for (i, cell) in cells.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    csv_cell(cell, out);
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            Format::Json => {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\n");
+                let mut object = serde_json::Map::new();
+                for (name, value) in COLUMNS.iter().zip(cells) {
+                    let value =
+                        if value.is_empty() && matches!(*name, "ods_code" | "framework_version") {
+                            serde_json::Value::Null
+                        } else {
+                            serde_json::Value::String(value)
+                        };
+                    object.insert((*name).to_owned(), value);
+                }
+                // A map of strings always serialises, and writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &object);
+            }
+        }
+    }
+
+    fn tail(&self, out: &mut Vec<u8>) {
+        if self.format == Format::Json {
+            out.extend_from_slice(b"\n]}\n");
+        }
+    }
+}
+
+/// The pieces of an export, in order (`Export::pieces`).
+#[derive(Debug)]
+pub struct Pieces {
+    export: Export,
+    next: usize,
+    started: bool,
+    done: bool,
+}
+
+impl Iterator for Pieces {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let mut out = Vec::with_capacity(PIECE + 4 * 1024);
+        if !self.started {
+            self.started = true;
+            self.export.head(&mut out);
+        }
+        let rows = self.export.rows.clone();
+        while out.len() < PIECE
+            && let Some(row) = rows.get(self.next)
+        {
+            self.export.row(self.next, row, &mut out);
+            self.next += 1;
+        }
+        if self.next >= rows.len() {
+            self.done = true;
+            self.export.tail(&mut out);
+        }
+        Some(out)
+    }
 }
 
 fn cells(award: &Award, status: Status, as_of: NaiveDate, public_url: &str) -> [String; 15] {
@@ -81,66 +242,4 @@ pub fn csv_cell(value: &str, out: &mut Vec<u8>) {
     if quoted {
         out.push(b'"');
     }
-}
-
-/// The register as CSV: a header row, then one row per award, CRLF line ends.
-pub fn csv(
-    rows: &mut dyn Iterator<Item = (&Award, Status)>,
-    as_of: NaiveDate,
-    public_url: &str,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 * 1024);
-    out.extend_from_slice(COLUMNS.join(",").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (award, status) in rows {
-        for (i, cell) in cells(award, status, as_of, public_url).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            csv_cell(cell, &mut out);
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// The register as JSON: what it reflects, then `awards`, one object per award.
-pub fn json(
-    rows: &mut dyn Iterator<Item = (&Award, Status)>,
-    reflects: &Reflects,
-    public_url: &str,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512 * 1024);
-    let head = serde_json::json!({
-        "as_of": reflects.as_of,
-        "log_size": reflects.log_size,
-        "checkpoint": reflects.checkpoint.as_ref().map(|(size, root)| {
-            serde_json::json!({"size": size, "root": root})
-        }),
-        "registry": public_url,
-    })
-    .to_string();
-    // The head's closing brace gives way to the awards.
-    out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-    out.extend_from_slice(b",\"awards\":[");
-    for (i, (award, status)) in rows.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\n");
-        let cells = cells(award, status, reflects.as_of, public_url);
-        let mut object = serde_json::Map::new();
-        for (name, value) in COLUMNS.iter().zip(cells) {
-            let value = if value.is_empty() && matches!(*name, "ods_code" | "framework_version") {
-                serde_json::Value::Null
-            } else {
-                serde_json::Value::String(value)
-            };
-            object.insert((*name).to_owned(), value);
-        }
-        // A map of strings always serialises.
-        let _ = serde_json::to_writer(&mut out, &object);
-    }
-    out.extend_from_slice(b"\n]}\n");
-    out
 }

@@ -6,12 +6,14 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::Registry;
 use crate::domain::state::{AwardChange, ProgrammeChange};
 use crate::domain::{Award, Level, OrganisationId, Status, status_as_of};
+use crate::render::export::Row;
 
 /// What a feed entry names of the award it is about (its public fields only).
 #[derive(Debug, Clone)]
@@ -156,22 +158,20 @@ impl Registry {
         })
     }
 
-    /// Every award with its status today, in certificate number order, handed to `render`
-    /// with the log size and the day they reflect: one consistent reading of the state, written
-    /// straight into what `render` makes, so an export holds no copy of the register but its
-    /// own bytes.
-    pub fn export_with<T>(
-        &self,
-        render: impl FnOnce(u64, NaiveDate, &mut dyn Iterator<Item = (&Award, Status)>) -> T,
-    ) -> T {
+    /// Every award with its status today, in certificate number order, with the log size and
+    /// the day they reflect: one consistent reading of the state, taken as shared pointers (a
+    /// few bytes an award), so an export written from it holds no copy of the register and
+    /// holds no lock while it is written.
+    pub fn export_rows(&self) -> (u64, NaiveDate, Arc<[Row]>) {
         let today = self.today();
         self.read_cache(|c| {
-            let mut rows = c
+            let rows = c
                 .state
                 .awards
                 .values()
-                .map(|a| (&**a, status_as_of(a, &c.state.programme, today).status));
-            render(c.state.size, today, &mut rows)
+                .map(|a| (a.clone(), status_as_of(a, &c.state.programme, today).status))
+                .collect();
+            (c.state.size, today, rows)
         })
     }
 }

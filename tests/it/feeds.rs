@@ -484,3 +484,143 @@ async fn a_page_on_another_site_can_read_what_an_export_states_about_itself() {
         assert!(exposed.contains(name), "{name} in {exposed}");
     }
 }
+
+/// Imports `n` awards (one organisation each, valid on the test's day) into the app's registry.
+async fn import_awards(app: &TestApp, n: usize) {
+    use wexqs::service::Actor;
+    use wexqs::service::import::{import_commands, parse_csv};
+    let mut text =
+        String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "Export Trust {i},,london,nhs_trust,{},2025-{:02}-{:02},\n",
+            ["bronze", "silver", "gold"][i % 3],
+            1 + i % 12,
+            1 + i % 28
+        ));
+    }
+    let rows = parse_csv(&text).expect("the rows parse");
+    let summary = import_commands(&app.registry, &Actor::cli(), rows, None, |_| {})
+        .await
+        .expect("the import succeeds");
+    assert_eq!(summary.issued.len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_made_in_pieces_joins_to_its_bytes_and_signs_as_the_whole_does() {
+    use ed25519_dalek::Signer as _;
+    use wexqs::credentials::detached::sign_pieces;
+    use wexqs::render::export::{Export, Format, PIECE, Reflects};
+    let app = app().await;
+    import_awards(&app, 700).await;
+    let (log_size, as_of, rows) = app.registry.export_rows();
+    assert_eq!(rows.len(), 700);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    for format in [Format::Csv, Format::Json] {
+        let export = Export {
+            format,
+            reflects: Reflects {
+                log_size,
+                checkpoint: Some((log_size, "cm9vdA==".into())),
+                as_of,
+            },
+            rows: rows.clone(),
+            public_url: "https://registry.example".into(),
+        };
+        let pieces: Vec<Vec<u8>> = export.pieces().collect();
+        assert!(pieces.len() >= 3, "{format:?}: {} pieces", pieces.len());
+        for piece in &pieces[..pieces.len() - 1] {
+            assert!(
+                (PIECE..PIECE + 4096).contains(&piece.len()),
+                "{format:?}: a piece of {} bytes",
+                piece.len()
+            );
+        }
+        let whole = export.to_vec();
+        assert_eq!(pieces.concat(), whole, "{format:?}: the pieces are the export");
+        assert_eq!(export.to_vec(), whole, "{format:?}: made again, the same bytes");
+        let (signature, length) = sign_pieces(&key, || export.pieces());
+        assert_eq!(length, whole.len() as u64);
+        assert_eq!(
+            signature,
+            key.sign(&whole),
+            "{format:?}: signed in pieces as ed25519-dalek signs the whole"
+        );
+        if format == Format::Json {
+            let json: Value = serde_json::from_slice(&whole).expect("JSON");
+            assert_eq!(json["awards"].as_array().map(Vec::len), Some(700));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_export_streams_with_its_length_verifies_and_is_signed_again_after_a_change() {
+    let app = app().await;
+    import_awards(&app, 900).await;
+    let did = app.text("/.well-known/did.json").await;
+    let dir = temp_dir();
+    let did_path = write(&dir, "did.json", did.as_bytes());
+    let fetch = |extra: Option<(&'static str, String)>| {
+        let mut request = app
+            .client
+            .get(format!("{}/v1/exports/register.csv", app.base));
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is sent"))
+            .to_str()
+            .expect("ASCII")
+            .to_owned()
+    };
+    let first = fetch(None).await.expect("an answer");
+    assert_eq!(first.status(), 200);
+    let length: usize = header(&first, "content-length").parse().expect("a length");
+    assert!(first.headers().get("transfer-encoding").is_none());
+    let (signature, kid, tag) = (
+        header(&first, "wexqs-signature"),
+        header(&first, "wexqs-signature-key"),
+        header(&first, "etag"),
+    );
+    let body = first.bytes().await.expect("the body");
+    assert_eq!(body.len(), length, "the length sent is the body's");
+    assert!(body.len() > 3 * wexqs::render::export::PIECE);
+    assert_eq!(body.split(|b| *b == b'\n').count(), 902, "a header and 900 rows");
+    let path = write(&dir, "register.csv", &body);
+    let checked = python(&["signature", &path, &signature, &did_path, &kid]);
+    assert_eq!(checked["verified"], true, "{checked}");
+
+    // Again: the same bytes under the same signature; with the tag, not sent at all.
+    let again = fetch(None).await.expect("an answer");
+    assert_eq!(header(&again, "wexqs-signature"), signature);
+    assert_eq!(again.bytes().await.expect("the body"), body);
+    let held = fetch(Some(("if-none-match", tag.clone())))
+        .await
+        .expect("an answer");
+    assert_eq!(held.status(), 304);
+
+    // A change: a new log size, a new signature over the new bytes, which verifies.
+    let number = app.registry.export_rows().2[0].0.certificate_number.to_string();
+    let revoked = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/revoke"),
+            json!({"reason": "Issued in error"}),
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let changed = fetch(Some(("if-none-match", tag.clone())))
+        .await
+        .expect("an answer");
+    assert_eq!(changed.status(), 200, "the old tag no longer holds");
+    let new_signature = header(&changed, "wexqs-signature");
+    assert_ne!(new_signature, signature);
+    let body = changed.bytes().await.expect("the body");
+    assert!(String::from_utf8_lossy(&body).contains(",revoked,"));
+    let path = write(&dir, "changed.csv", &body);
+    let checked = python(&["signature", &path, &new_signature, &did_path, &kid]);
+    assert_eq!(checked["verified"], true, "{checked}");
+}
