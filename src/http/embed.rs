@@ -165,13 +165,8 @@ pub async fn badge_svg(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = super::parse_number(&path)?;
-    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AwardNotFound,
-            format!("no award with the certificate number {number} is in the register"),
-        )
-    })?;
+    let (award, programme) = super::find_award(&state, &path)?;
+    let number = award.certificate_number.clone();
     let large = match req
         .query_string()
         .split('&')

@@ -67,10 +67,9 @@ impl ExportSignatures {
             return Ok(signed.clone());
         }
         let (for_signing, key) = (export.clone(), signing.key.clone());
-        let (signature, length) =
-            web::block(move || sign_pieces(&key, || for_signing.pieces()))
-                .await
-                .map_err(|e| super::error::internal(&e))?;
+        let (signature, length) = web::block(move || sign_pieces(&key, || for_signing.pieces()))
+            .await
+            .map_err(|e| super::error::internal(&e))?;
         let signed = Signed {
             reflects: export.reflects.clone(),
             kid,

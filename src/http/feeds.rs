@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat};
 use serde::Deserialize;
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, parse_number};
 use crate::domain::state::{AwardChange, ProgrammePhase};
 use crate::domain::types::{long_date, start_of_uk_day};
 use crate::domain::{OrganisationId, Status};
@@ -344,13 +344,8 @@ pub async fn award_calendar(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = parse_number(&path)?;
-    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AwardNotFound,
-            format!("no award with the certificate number {number} is in the register"),
-        )
-    })?;
+    let (award, programme) = super::find_award(&state, &path)?;
+    let number = &award.certificate_number;
     let status = crate::domain::status_as_of(&award, &programme, state.registry.today()).status;
     let event = expiry_event(&state, &award, status);
     Ok(calendar_answer(

@@ -55,13 +55,8 @@ fn award_with_credential(
     state: &AppState,
     raw: &str,
 ) -> Result<(std::sync::Arc<Award>, String, u64), ApiError> {
-    let number = parse_number(raw)?;
-    let (award, _) = state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AwardNotFound,
-            format!("no award with the certificate number {number} is in the register"),
-        )
-    })?;
+    let (award, _) = super::find_award(state, raw)?;
+    let number = &award.certificate_number;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(
             ErrorCode::CredentialNotIssued,
@@ -127,14 +122,11 @@ pub async fn logo_png(
 }
 
 fn verify_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    let number = parse_number(raw)?;
-    if state.registry.award(&number).is_none() {
-        return Err(ApiError::new(
-            ErrorCode::AwardNotFound,
-            format!("no award with the certificate number {number} is in the register"),
-        ));
-    }
-    Ok(format!("{}/verify/{number}", state.public_url))
+    let (award, _) = super::find_award(state, raw)?;
+    Ok(format!(
+        "{}/verify/{}",
+        state.public_url, award.certificate_number
+    ))
 }
 
 /// A QR code of the award's verification page (SVG).

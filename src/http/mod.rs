@@ -184,6 +184,37 @@ pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
     raw.parse::<CertificateNumber>().map_err(ApiError::from)
 }
 
+/// The award with the certificate number written `raw` (in a path), and the programme as it
+/// stands; a 404 naming the number when the register has none.
+pub fn find_award(
+    state: &AppState,
+    raw: &str,
+) -> Result<(Arc<crate::domain::Award>, crate::domain::Programme), ApiError> {
+    let number = parse_number(raw)?;
+    state.registry.award(&number).ok_or_else(|| {
+        ApiError::new(
+            crate::error_codes::ErrorCode::AwardNotFound,
+            format!(
+                "no award with the certificate number {number} is in the register: it is not a \
+                 real award of this scheme, or the number is wrong"
+            ),
+        )
+    })
+}
+
+/// The day asked about in `?at=`, if any.
+pub fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    at.map(|s| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::new(
+                crate::error_codes::ErrorCode::DateInvalid,
+                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
+            )
+        })
+    })
+    .transpose()
+}
+
 macro_rules! route_table {
     ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
         /// Every route: (method, path). The OpenAPI test checks the document against this list.

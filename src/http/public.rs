@@ -23,15 +23,6 @@ use crate::service::uk_date;
 /// How long a public answer may be cached at most, even if nothing is due to change.
 const MAX_AGE: u64 = 60;
 
-fn not_found(number: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::AwardNotFound,
-        format!(
-            "no award with the certificate number {number} is in the register: it is not a real award of this scheme, or the number is wrong"
-        ),
-    )
-}
-
 fn cached_as(
     req: &HttpRequest,
     tag: EntityTag,
@@ -54,10 +45,7 @@ pub async fn award(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
-    let (award, programme) = state
-        .registry
-        .award(&number)
-        .ok_or_else(|| not_found(number.as_str()))?;
+    let (award, programme) = super::find_award(&state, &path)?;
     let today = state.registry.today();
     let max_age = super::award_max_age(&state, &award);
     let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
@@ -94,19 +82,8 @@ pub async fn verification(
     query: web::Query<AtQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
-    let at = match &query.at {
-        None => None,
-        Some(s) => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::new(
-                ErrorCode::DateInvalid,
-                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
-            )
-        })?),
-    };
-    let (award, programme) = state
-        .registry
-        .award(&number)
-        .ok_or_else(|| not_found(number.as_str()))?;
+    let at = super::parse_at(query.at.as_deref())?;
+    let (award, programme) = super::find_award(&state, &path)?;
     let now = state.registry.now();
     let today = uk_date(now);
     let date = at.unwrap_or(today);
@@ -154,9 +131,30 @@ fn verification_head(
     programme: &Programme,
     date: NaiveDate,
 ) -> Result<Bytes, ApiError> {
+    let view = verification_view(state, award, programme, date, String::new());
+    let mut body = serde_json::to_vec(&view).map_err(|e| super::error::internal(&e))?;
+    let tail = br#","checked_at":""}"#;
+    if !body.ends_with(tail) {
+        return Err(super::error::internal(&std::io::Error::other(
+            "the verification answer does not end with its checked_at",
+        )));
+    }
+    body.truncate(body.len() - 2);
+    Ok(Bytes::from(body))
+}
+
+/// The verification answer about `date`, checked at `checked_at`, with the award's inclusion
+/// proof in the latest signed checkpoint (when there is one): what `/verification` answers and
+/// a receipt signs.
+pub(super) fn verification_view<'a>(
+    state: &AppState,
+    award: &'a Award,
+    programme: &'a Programme,
+    date: NaiveDate,
+    checked_at: String,
+) -> VerificationView<'a> {
     let verdict = status_as_of(award, programme, date);
-    let mut view =
-        VerificationView::of(award, verdict, programme, &state.public_url, String::new());
+    let mut view = VerificationView::of(award, verdict, programme, &state.public_url, checked_at);
     if let Some((size, root)) = state.registry.latest_checkpoint()
         && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
     {
@@ -169,15 +167,7 @@ fn verification_head(
             proof: proof.iter().map(|h| b64(h)).collect(),
         });
     }
-    let mut body = serde_json::to_vec(&view).map_err(|e| super::error::internal(&e))?;
-    let tail = br#","checked_at":""}"#;
-    if !body.ends_with(tail) {
-        return Err(super::error::internal(&std::io::Error::other(
-            "the verification answer does not end with its checked_at",
-        )));
-    }
-    body.truncate(body.len() - 2);
-    Ok(Bytes::from(body))
+    view
 }
 
 #[derive(Debug, Deserialize)]
@@ -375,10 +365,7 @@ pub async fn credential(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
-    let (award, _) = state
-        .registry
-        .award(&number)
-        .ok_or_else(|| not_found(number.as_str()))?;
+    let (award, _) = super::find_award(&state, &path)?;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(
             ErrorCode::CredentialNotIssued,

@@ -4,16 +4,14 @@
 //! party can keep proof of what the register said and when.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use base64::Engine as _;
-use chrono::{NaiveDate, SecondsFormat};
+use chrono::SecondsFormat;
 use serde::Deserialize;
 
+use super::AppState;
 use super::error::ApiError;
-use super::views::{Inclusion, VerificationView};
-use super::{AppState, parse_number};
-use crate::domain::status_as_of;
-use crate::error_codes::ErrorCode;
+use super::public::{no_signing_key, verification_view};
 use crate::service::uk_date;
 
 #[derive(Debug, Deserialize)]
@@ -21,72 +19,30 @@ pub struct AtQuery {
     at: Option<String>,
 }
 
-/// The day asked about, if any.
-pub fn parse_at(at: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    at.map(|s| {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::new(
-                ErrorCode::DateInvalid,
-                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
-            )
-        })
-    })
-    .transpose()
-}
-
 /// The verification answer, signed.
 pub async fn receipt(
-    _req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<AtQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = parse_number(&path)?;
-    let at = parse_at(query.at.as_deref())?;
-    let (award, programme) = state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AwardNotFound,
-            format!("no award with the certificate number {number} is in the register"),
-        )
-    })?;
-    let signing = state.registry.signing().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NoSigningKey,
-            "this registry has no signing key configured yet",
-        )
-    })?;
+    let at = super::parse_at(query.at.as_deref())?;
+    let (award, programme) = super::find_award(&state, &path)?;
+    let signing = state.registry.signing().ok_or_else(no_signing_key)?;
     let now = state.registry.now();
     let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
     let date = at.unwrap_or_else(|| uk_date(now));
-    let verdict = status_as_of(&award, &programme, date);
-    let mut view = VerificationView::of(
-        &award,
-        verdict,
-        &programme,
-        &state.public_url,
-        checked_at.clone(),
-    );
+    let view = verification_view(&state, &award, &programme, date, checked_at.clone());
     let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
-    let checkpoint = state.registry.latest_checkpoint();
-    if let Some((size, root)) = checkpoint
-        && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
-    {
-        view.log.inclusion = Some(Inclusion {
-            checkpoint_size: size,
-            checkpoint_root: b64(&root),
-            leaf_index: view.log.position,
-            proof: proof.iter().map(|h| b64(h)).collect(),
-        });
-    }
+    let checkpoint = state
+        .registry
+        .latest_checkpoint()
+        .map(|(size, root)| serde_json::json!({"size": size, "root": b64(&root)}));
     let payload = serde_json::json!({
         "iss": signing.did,
-        "sub": number.to_string(),
+        "sub": award.certificate_number.to_string(),
         "iat": now.timestamp(),
         "checked_at": checked_at,
-        "checkpoint": checkpoint.map(|(size, root)| serde_json::json!({
-            "size": size,
-            "root": b64(&root),
-        })),
+        "checkpoint": checkpoint,
         "verification": view,
     });
     let kid = format!("{}#{}", signing.did, signing.key_id);

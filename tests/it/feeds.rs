@@ -313,14 +313,7 @@ async fn exports_read_back_as_csv_and_json_and_their_detached_signature_verifies
         let response = app.get(&format!("/v1/exports/register.{format}")).await;
         assert_eq!(response.status(), 200);
         let headers = response.headers().clone();
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .unwrap_or_else(|| panic!("{name} is sent"))
-                .to_str()
-                .expect("ASCII")
-                .to_owned()
-        };
+        let header = |name: &str| header_of(&headers, name);
         assert_eq!(header("wexqs-log-size"), app.registry.size().to_string());
         assert_eq!(
             header("wexqs-checkpoint-size"),
@@ -485,6 +478,16 @@ async fn a_page_on_another_site_can_read_what_an_export_states_about_itself() {
     }
 }
 
+/// A header's value, which must be sent.
+fn header_of(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is sent"))
+        .to_str()
+        .expect("ASCII")
+        .to_owned()
+}
+
 /// Imports `n` awards (one organisation each, valid on the test's day) into the app's registry.
 async fn import_awards(app: &TestApp, n: usize) {
     use wexqs::service::Actor;
@@ -537,8 +540,16 @@ async fn an_export_made_in_pieces_joins_to_its_bytes_and_signs_as_the_whole_does
             );
         }
         let whole = export.to_vec();
-        assert_eq!(pieces.concat(), whole, "{format:?}: the pieces are the export");
-        assert_eq!(export.to_vec(), whole, "{format:?}: made again, the same bytes");
+        assert_eq!(
+            pieces.concat(),
+            whole,
+            "{format:?}: the pieces are the export"
+        );
+        assert_eq!(
+            export.to_vec(),
+            whole,
+            "{format:?}: made again, the same bytes"
+        );
         let (signature, length) = sign_pieces(&key, || export.pieces());
         assert_eq!(length, whole.len() as u64);
         assert_eq!(
@@ -569,14 +580,7 @@ async fn a_large_export_streams_with_its_length_verifies_and_is_signed_again_aft
         }
         request.send()
     };
-    let header = |r: &reqwest::Response, name: &str| {
-        r.headers()
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is sent"))
-            .to_str()
-            .expect("ASCII")
-            .to_owned()
-    };
+    let header = |r: &reqwest::Response, name: &str| header_of(r.headers(), name);
     let first = fetch(None).await.expect("an answer");
     assert_eq!(first.status(), 200);
     let length: usize = header(&first, "content-length").parse().expect("a length");
@@ -589,7 +593,11 @@ async fn a_large_export_streams_with_its_length_verifies_and_is_signed_again_aft
     let body = first.bytes().await.expect("the body");
     assert_eq!(body.len(), length, "the length sent is the body's");
     assert!(body.len() > 3 * wexqs::render::export::PIECE);
-    assert_eq!(body.split(|b| *b == b'\n').count(), 902, "a header and 900 rows");
+    assert_eq!(
+        body.split(|b| *b == b'\n').count(),
+        902,
+        "a header and 900 rows"
+    );
     let path = write(&dir, "register.csv", &body);
     let checked = python(&["signature", &path, &signature, &did_path, &kid]);
     assert_eq!(checked["verified"], true, "{checked}");
@@ -604,7 +612,10 @@ async fn a_large_export_streams_with_its_length_verifies_and_is_signed_again_aft
     assert_eq!(held.status(), 304);
 
     // A change: a new log size, a new signature over the new bytes, which verifies.
-    let number = app.registry.export_rows().2[0].0.certificate_number.to_string();
+    let number = app.registry.export_rows().2[0]
+        .0
+        .certificate_number
+        .to_string();
     let revoked = app
         .admin_post(
             &format!("/v1/admin/awards/{number}/revoke"),
