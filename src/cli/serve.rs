@@ -118,6 +118,17 @@ pub struct WebhookArgs {
     /// A delivery's whole time (connect, send, the answer's head), in milliseconds.
     #[arg(long, env = "WEXQS_WEBHOOKS_TIMEOUT_MS", default_value_t = 10_000)]
     webhooks_timeout_ms: u64,
+    /// How long a rotated webhook secret goes on signing beside the new one, in seconds.
+    #[arg(
+        long,
+        env = "WEXQS_WEBHOOKS_ROTATION_OVERLAP_S",
+        default_value_t = 86_400
+    )]
+    webhooks_rotation_overlap_s: u64,
+    /// The delivery attempts kept per subscription (the oldest beyond go).
+    #[arg(long, env = "WEXQS_WEBHOOKS_HISTORY", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    webhooks_history: u32,
 }
 
 impl WebhookArgs {
@@ -130,6 +141,10 @@ impl WebhookArgs {
             ),
             max_failures: self.webhooks_max_failures.max(1),
             timeout: Duration::from_millis(self.webhooks_timeout_ms.clamp(100, 60_000)),
+            rotation_overlap: Duration::from_secs(
+                self.webhooks_rotation_overlap_s.min(30 * 86_400),
+            ),
+            history: self.webhooks_history,
             ..Default::default()
         }
     }

@@ -214,6 +214,31 @@ pub enum Event {
     ApiTokenRevoked {
         token_id: String,
     },
+    /// A webhook subscription registered (private). Its target is named by its origin and the
+    /// SHA-256 of the whole URL, since a URL may carry the receiver's own secret; the signing
+    /// secret is never in the log.
+    WebhookSubscribed {
+        webhook_id: String,
+        target: String,
+        url_sha256: String,
+        event_types: Vec<String>,
+    },
+    /// A subscription's signing secret replaced; the one before it still signs beside it
+    /// until `previous_valid_until` (private).
+    WebhookSecretRotated {
+        webhook_id: String,
+        previous_valid_until: String,
+    },
+    /// A subscription set to send again every subscribed event from `from_position` on, and
+    /// enabled if it was disabled (private).
+    WebhookReplayed {
+        webhook_id: String,
+        from_position: u64,
+    },
+    /// A subscription and its delivery history removed (private).
+    WebhookDeleted {
+        webhook_id: String,
+    },
 }
 
 /// The stream that holds the programme's calendar and state.
@@ -256,6 +281,10 @@ impl Event {
             Event::ApiTokenCreated { .. } => "api_token_created",
             Event::ApiTokenRevoked { .. } => "api_token_revoked",
             Event::RegistryAddressRecorded { .. } => "registry_address_recorded",
+            Event::WebhookSubscribed { .. } => "webhook_subscribed",
+            Event::WebhookSecretRotated { .. } => "webhook_secret_rotated",
+            Event::WebhookReplayed { .. } => "webhook_replayed",
+            Event::WebhookDeleted { .. } => "webhook_deleted",
         }
     }
 
@@ -311,6 +340,10 @@ impl Event {
                 format!("token-{token_id}")
             }
             Event::RegistryAddressRecorded { .. } => REGISTRY_STREAM.to_owned(),
+            Event::WebhookSubscribed { webhook_id, .. }
+            | Event::WebhookSecretRotated { webhook_id, .. }
+            | Event::WebhookReplayed { webhook_id, .. }
+            | Event::WebhookDeleted { webhook_id } => format!("webhook-{webhook_id}"),
         }
     }
 
@@ -320,7 +353,11 @@ impl Event {
             | Event::ApiTokenRevoked { .. }
             | Event::DropInAttended { .. }
             | Event::ApplicationSubmitted { .. }
-            | Event::ApplicationDecided { .. } => Visibility::Private,
+            | Event::ApplicationDecided { .. }
+            | Event::WebhookSubscribed { .. }
+            | Event::WebhookSecretRotated { .. }
+            | Event::WebhookReplayed { .. }
+            | Event::WebhookDeleted { .. } => Visibility::Private,
             _ => Visibility::Public,
         }
     }

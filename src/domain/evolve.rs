@@ -1,6 +1,6 @@
 //! `evolve`: the fold of one event into the state (`State::apply`). This file dispatches by area
 //! to one function each (organisations, awards, credentials, the programme, keys and the
-//! registry's address, applications); tokens leave the state as it is. Events come from the log,
+//! registry's address, applications); tokens and webhooks leave the state as it is. Events come from the log,
 //! which only holds what `decide` accepted, so an event about something unknown is ignored
 //! rather than trusted to be well formed.
 
@@ -40,8 +40,14 @@ impl State {
             Event::DropInAttended { .. }
             | Event::ApplicationSubmitted { .. }
             | Event::ApplicationDecided { .. } => applications(self, position, event),
-            // Tokens live in the store's own table, never in the state.
-            Event::ApiTokenCreated { .. } | Event::ApiTokenRevoked { .. } => {}
+            // Tokens and webhook subscriptions live in the store's own tables, never in the
+            // state.
+            Event::ApiTokenCreated { .. }
+            | Event::ApiTokenRevoked { .. }
+            | Event::WebhookSubscribed { .. }
+            | Event::WebhookSecretRotated { .. }
+            | Event::WebhookReplayed { .. }
+            | Event::WebhookDeleted { .. } => {}
         }
     }
 }

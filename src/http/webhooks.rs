@@ -83,8 +83,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
-    state.registry.delete_webhook(&path).await?;
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    state.registry.delete_webhook(&actor, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -93,11 +93,16 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
-    let secret = state.registry.rotate_webhook_secret(&path).await?;
+    let actor = authorise(&req, &state, Role::Admin).await?;
+    let (secret, subscription) = state
+        .registry
+        .rotate_webhook_secret(&actor, &path, &state.webhooks)
+        .await?;
+    let mut answer = serde_json::to_value(&subscription).expect("a subscription serialises");
+    answer["secret"] = secret.into();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "id": path.as_str(), "secret": secret })))
+        .json(answer))
 }
 
 pub async fn deliveries(
@@ -126,7 +131,7 @@ pub async fn replay(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
+    let actor = authorise(&req, &state, Role::Admin).await?;
     let replay: Replay = parse_body(&body)?;
     if replay.from > i64::MAX as u64 {
         return Err(ApiError::new(
@@ -134,7 +139,10 @@ pub async fn replay(
             "a log position is 0 to 2^63-1",
         ));
     }
-    let subscription = state.registry.replay_webhook(&path, replay.from).await?;
+    let subscription = state
+        .registry
+        .replay_webhook(&actor, &path, replay.from)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(subscription))

@@ -11,7 +11,7 @@ use chrono::{SecondsFormat, Utc};
 
 use super::webhooks::{
     MAX_RESPONSE_BODY, Render, Subject, WebhookSettings, check_target, message_id, now_ms,
-    signature, webhook_type,
+    signatures, webhook_type,
 };
 use super::{Registry, ServiceError};
 use crate::store::StoreError;
@@ -158,7 +158,8 @@ struct Attempt {
 }
 
 /// Sends `due` to the subscription `id` as it is now (a rotated secret takes effect at the next
-/// delivery) and records the attempt; `None` when the subscription was deleted meanwhile.
+/// delivery, with the one before it beside it while they overlap) and records the attempt,
+/// keeping the latest `settings.history`; `None` when the subscription was deleted meanwhile.
 async fn attempt(
     registry: &Registry,
     settings: &WebhookSettings,
@@ -180,8 +181,14 @@ async fn attempt(
     let msg = message_id(due.position, id);
     let number = current.failures + 1;
     let started = Instant::now();
+    let mut secrets = vec![current.secret.as_str()];
+    if let Some(previous) = &current.previous_secret
+        && current.previous_secret_until > now_ms()
+    {
+        secrets.push(previous);
+    }
     let result = client
-        .send(&current.url, &current.secret, &msg, &body, settings)
+        .send(&current.url, &secrets, &msg, &body, settings)
         .await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     let (status_code, error) = match &result {
@@ -193,18 +200,21 @@ async fn attempt(
     };
     registry
         .store
-        .record_delivery(&DeliveryRow {
-            subscription_id: id.to_owned(),
-            position: due.position,
-            message_id: msg,
-            event_type: due.kind.to_owned(),
-            attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            attempt: number,
-            status_code,
-            error: error.clone(),
-            delivered,
-            duration_ms: started.elapsed().as_millis() as u64,
-        })
+        .record_delivery(
+            &DeliveryRow {
+                subscription_id: id.to_owned(),
+                position: due.position,
+                message_id: msg,
+                event_type: due.kind.to_owned(),
+                attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                attempt: number,
+                status_code,
+                error: error.clone(),
+                delivered,
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+            settings.history,
+        )
         .await?;
     Ok(Some(Attempt {
         number,
@@ -285,7 +295,7 @@ impl DeliveryClient {
     async fn send(
         &self,
         url: &str,
-        secret: &str,
+        secrets: &[&str],
         msg: &str,
         body: &[u8],
         settings: &WebhookSettings,
@@ -306,7 +316,7 @@ impl DeliveryClient {
         }
         let client = builder.build().map_err(|e| e.to_string())?;
         let timestamp = Utc::now().timestamp();
-        let signed = signature(secret, msg, timestamp, body)
+        let signed = signatures(secrets, msg, timestamp, body)
             .ok_or_else(|| "the subscription's secret cannot be read".to_owned())?;
         let mut response = client
             .post(target.url)

@@ -1,6 +1,9 @@
-//! Webhooks after the Standard Webhooks specification: subscriptions an admin keeps (their
-//! secrets in the database, never in the log, shown only when made or rotated), and the delivery
-//! of public changes from the log to each, driven by a cursor per subscription in the database.
+//! Webhooks after the Standard Webhooks specification: subscriptions an admin keeps, and the
+//! delivery of public changes from the log to each, driven by a cursor per subscription in the
+//! database. Every admin action on a subscription (made, secret rotated, replayed, deleted) is a
+//! private event in the log with its actor, appended in the same transaction as the change to
+//! the subscription's row; the secret itself is in the database only, shown only when made or
+//! rotated, and never in the log.
 //!
 //! Invariants: only public events of the types a subscription names are sent, in log order;
 //! the cursor moves past an event only after a 2xx (at least once); a subscription is delivered
@@ -17,11 +20,12 @@ use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
 use rand::{Rng, RngCore};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::{Actor, Registry, ServiceError};
 use crate::domain::{CertificateNumber, Event, Visibility};
 use crate::error_codes::ErrorCode;
+use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
 pub use super::webhook_delivery::spawn_webhook_deliveries;
@@ -61,6 +65,10 @@ pub struct WebhookSettings {
     pub timeout: Duration,
     /// How often an instance looks for subscriptions with events to send.
     pub poll: Duration,
+    /// How long a rotated secret goes on signing beside the new one.
+    pub rotation_overlap: Duration,
+    /// The delivery attempts kept per subscription (the oldest beyond go).
+    pub history: u32,
 }
 
 impl Default for WebhookSettings {
@@ -72,6 +80,8 @@ impl Default for WebhookSettings {
             max_failures: 15,
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(500),
+            rotation_overlap: Duration::from_secs(24 * 3600),
+            history: 1_000,
         }
     }
 }
@@ -107,18 +117,28 @@ pub struct Subscription {
     pub consecutive_failures: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// Until when the secret before the last rotation still signs beside the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<String>,
     pub created_at: String,
     pub created_by: String,
 }
 
 impl Subscription {
     fn of(row: WebhookRow) -> Subscription {
+        let millis = |t: i64| {
+            chrono::DateTime::from_timestamp_millis(t)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        };
         Subscription {
+            previous_secret_valid_until: (row.previous_secret.is_some()
+                && row.previous_secret_until > now_ms())
+            .then(|| millis(row.previous_secret_until))
+            .flatten(),
             event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
             next_attempt_at: (row.next_attempt_at > 0 && row.status == "active")
-                .then(|| chrono::DateTime::from_timestamp_millis(row.next_attempt_at))
-                .flatten()
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+                .then(|| millis(row.next_attempt_at))
+                .flatten(),
             id: row.id,
             url: row.url,
             status: row.status,
@@ -197,6 +217,17 @@ pub fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
 /// replay, so a receiver can tell a message it has already had.
 pub fn message_id(position: u64, subscription_id: &str) -> String {
     format!("msg_{position}_{subscription_id}")
+}
+
+/// The `webhook-signature` header: a signature by each secret (the current one first, then
+/// the one before a rotation while it overlaps), separated by spaces as Standard Webhooks
+/// allows, so a receiver holding either verifies.
+pub fn signatures(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+    let signed: Option<Vec<String>> = secrets
+        .iter()
+        .map(|s| signature(s, id, timestamp, body))
+        .collect();
+    Some(signed?.join(" "))
 }
 
 /// `v1,` and the base64 HMAC-SHA256, keyed with the secret's decoded bytes, of
@@ -334,6 +365,31 @@ pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, Serv
     })
 }
 
+/// The event types named, each a webhook type and named once, at least one.
+fn check_event_types(event_types: &[String]) -> Result<Vec<String>, ServiceError> {
+    let invalid = |message: String| ServiceError::Invalid {
+        code: ErrorCode::WebhookEventTypesInvalid,
+        message,
+    };
+    let mut types: Vec<String> = Vec::new();
+    for t in event_types {
+        if !EVENT_TYPES.contains(&t.as_str()) || types.contains(t) {
+            return Err(invalid(format!(
+                "{t:?} is not a webhook event type, or is named twice; the types are {}",
+                EVENT_TYPES.join(", ")
+            )));
+        }
+        types.push(t.clone());
+    }
+    if types.is_empty() {
+        return Err(invalid(format!(
+            "a webhook subscribes to at least one event type: {}",
+            EVENT_TYPES.join(", ")
+        )));
+    }
+    Ok(types)
+}
+
 fn not_found(id: &str) -> ServiceError {
     ServiceError::Invalid {
         code: ErrorCode::WebhookNotFound,
@@ -358,8 +414,8 @@ impl Registry {
         )
     }
 
-    /// Registers a subscription from the log's current end on; returns it and its secret (shown
-    /// this once).
+    /// Registers a subscription from the log's current end on, recorded in the log; returns it
+    /// and its secret (shown this once).
     pub async fn create_webhook(
         &self,
         actor: &Actor,
@@ -367,28 +423,7 @@ impl Registry {
         event_types: &[String],
         settings: &WebhookSettings,
     ) -> Result<(Subscription, String), ServiceError> {
-        let mut types: Vec<String> = Vec::new();
-        for t in event_types {
-            if !EVENT_TYPES.contains(&t.as_str()) || types.contains(t) {
-                return Err(ServiceError::Invalid {
-                    code: ErrorCode::WebhookEventTypesInvalid,
-                    message: format!(
-                        "{t:?} is not a webhook event type, or is named twice; the types are {}",
-                        EVENT_TYPES.join(", ")
-                    ),
-                });
-            }
-            types.push(t.clone());
-        }
-        if types.is_empty() {
-            return Err(ServiceError::Invalid {
-                code: ErrorCode::WebhookEventTypesInvalid,
-                message: format!(
-                    "a webhook subscribes to at least one event type: {}",
-                    EVENT_TYPES.join(", ")
-                ),
-            });
-        }
+        let types = check_event_types(event_types)?;
         let target = check_target(url, settings.allow_private_targets).await?;
         self.catch_up().await?;
         let secret = self.new_webhook_secret();
@@ -404,8 +439,17 @@ impl Registry {
             next_position: self.size(),
             failures: 0,
             next_attempt_at: 0,
+            previous_secret: None,
+            previous_secret_until: 0,
         };
-        self.store.insert_webhook(&row).await?;
+        let event = Event::WebhookSubscribed {
+            webhook_id: row.id.clone(),
+            target: target.url.origin().ascii_serialization(),
+            url_sha256: hex::encode(Sha256::digest(row.url.as_bytes())),
+            event_types: types,
+        };
+        self.append_plain(actor, vec![event], vec![Write::WebhookCreated(row.clone())])
+            .await?;
         Ok((Subscription::of(row), secret))
     }
 
@@ -427,28 +471,50 @@ impl Registry {
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn delete_webhook(&self, id: &str) -> Result<(), ServiceError> {
-        if self.store.delete_webhook(id).await? {
-            Ok(())
-        } else {
-            Err(not_found(id))
-        }
+    /// Removes a subscription and its delivery history, recorded in the log.
+    pub async fn delete_webhook(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+        self.webhook(id).await?;
+        let event = Event::WebhookDeleted {
+            webhook_id: id.to_owned(),
+        };
+        let write = Write::WebhookDeleted { id: id.to_owned() };
+        self.append_webhook_change(actor, id, event, write).await
     }
 
-    /// A new secret for the subscription, which signs every delivery from now on; returned
-    /// this once.
-    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<String, ServiceError> {
+    /// A new secret for the subscription, which signs every delivery from now on, beside the
+    /// one before it for `settings.rotation_overlap`; recorded in the log (the secret is not),
+    /// and returned this once.
+    pub async fn rotate_webhook_secret(
+        &self,
+        actor: &Actor,
+        id: &str,
+        settings: &WebhookSettings,
+    ) -> Result<(String, Subscription), ServiceError> {
+        self.webhook(id).await?;
         let secret = self.new_webhook_secret();
-        if self.store.set_webhook_secret(id, &secret).await? {
-            Ok(secret)
-        } else {
-            Err(not_found(id))
-        }
+        let until = Utc::now() + settings.rotation_overlap;
+        let event = Event::WebhookSecretRotated {
+            webhook_id: id.to_owned(),
+            previous_valid_until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        let write = Write::WebhookSecret {
+            id: id.to_owned(),
+            secret: secret.clone(),
+            previous_until: until.timestamp_millis(),
+        };
+        self.append_webhook_change(actor, id, event, write).await?;
+        Ok((secret, self.webhook(id).await?))
     }
 
     /// Sends again, in order, every subscribed event from log position `from` on (and enables
-    /// a disabled subscription).
-    pub async fn replay_webhook(&self, id: &str, from: u64) -> Result<Subscription, ServiceError> {
+    /// a disabled subscription), recorded in the log.
+    pub async fn replay_webhook(
+        &self,
+        actor: &Actor,
+        id: &str,
+        from: u64,
+    ) -> Result<Subscription, ServiceError> {
+        self.webhook(id).await?;
         self.catch_up().await?;
         if from > self.size() {
             return Err(ServiceError::Invalid {
@@ -459,10 +525,32 @@ impl Registry {
                 ),
             });
         }
-        if !self.store.replay_webhook(id, from).await? {
-            return Err(not_found(id));
-        }
+        let event = Event::WebhookReplayed {
+            webhook_id: id.to_owned(),
+            from_position: from,
+        };
+        let write = Write::WebhookReplay {
+            id: id.to_owned(),
+            from,
+        };
+        self.append_webhook_change(actor, id, event, write).await?;
         self.webhook(id).await
+    }
+
+    /// Appends `event` with the change to the subscription's row; a subscription deleted
+    /// between the check and the append is not found, and nothing is written.
+    async fn append_webhook_change(
+        &self,
+        actor: &Actor,
+        id: &str,
+        event: Event,
+        write: Write,
+    ) -> Result<(), ServiceError> {
+        match self.append_plain(actor, vec![event], vec![write]).await {
+            Ok(_) => Ok(()),
+            Err(ServiceError::Conflict) => Err(not_found(id)),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn webhook_deliveries(

@@ -1,6 +1,7 @@
 //! The second half of the append (`append.rs`): writing what a batch appends, one multi-row
 //! statement a table (events, the Merkle tree's new hashes from the stored frontier, stream
-//! versions, idempotency records, projection rows and token records), then moving the log head.
+//! versions, idempotency records, projection rows, token records and webhook subscriptions), then
+//! moving the log head.
 //! Expanded inside `append.rs`'s module, so it speaks that module's types (`Connection`,
 //! `LogEnd`, `Pending`) and imports.
 
@@ -215,7 +216,7 @@ macro_rules! shared_append_rows {
                             awards.push(a);
                         }
                     },
-                    Write::TokenCreated(_) | Write::TokenRevoked { .. } => {}
+                    _ => {}
                 }
             }
             upsert_organisations(conn, &organisations).await?;
@@ -248,9 +249,96 @@ macro_rules! shared_append_rows {
                         .await?;
                     }
                     Write::Organisation(_) | Write::Award(_) => {}
+                    webhook => write_webhook(conn, webhook).await?,
                 }
             }
             Ok(())
+        }
+
+        /// A webhook subscription's row made, changed or removed with the event that records
+        /// it. A change to a subscription that is gone (deleted meanwhile) fails the append, so
+        /// the log never records a change that was not made.
+        async fn write_webhook(conn: &mut Connection, write: &Write) -> Result<(), StoreError> {
+            let (id, changed) = match write {
+                Write::WebhookCreated(w) => {
+                    let n = sqlx::query(
+                        "INSERT INTO webhook_subscriptions (id, url, event_types, secret, \
+                         created_at, created_by, status, disabled_reason, next_position, \
+                         failures, next_attempt_at, lease_until, previous_secret_until) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0)",
+                    )
+                    .bind(&w.id)
+                    .bind(&w.url)
+                    .bind(&w.event_types)
+                    .bind(&w.secret)
+                    .bind(&w.created_at)
+                    .bind(&w.created_by)
+                    .bind(&w.status)
+                    .bind(&w.disabled_reason)
+                    .bind(w.next_position as i64)
+                    .bind(i64::from(w.failures))
+                    .bind(w.next_attempt_at)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    (&w.id, n)
+                }
+                Write::WebhookSecret {
+                    id,
+                    secret,
+                    previous_until,
+                } => {
+                    let n = sqlx::query(
+                        "UPDATE webhook_subscriptions SET previous_secret = secret, \
+                         previous_secret_until = $3, secret = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(secret)
+                    .bind(previous_until)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    (id, n)
+                }
+                Write::WebhookReplay { id, from } => {
+                    let n = sqlx::query(
+                        "UPDATE webhook_subscriptions SET next_position = $2, failures = 0, \
+                         next_attempt_at = 0, status = 'active', disabled_reason = NULL \
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(*from as i64)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    (id, n)
+                }
+                Write::WebhookDeleted { id } => {
+                    sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
+                    let n = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                    (id, n)
+                }
+                Write::Organisation(_)
+                | Write::Award(_)
+                | Write::TokenCreated(_)
+                | Write::TokenRevoked { .. } => return Ok(()),
+            };
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict {
+                    stream: format!("webhook-{id}"),
+                    expected: Some(0),
+                    actual: None,
+                })
+            }
         }
 
         /// Organisation rows, each once, in multi-row upserts.

@@ -47,7 +47,26 @@ pub enum Write {
     Organisation(OrganisationRow),
     Award(AwardRow),
     TokenCreated(TokenRow),
-    TokenRevoked { token_id: String, at: String },
+    TokenRevoked {
+        token_id: String,
+        at: String,
+    },
+    WebhookCreated(super::webhooks::WebhookRow),
+    /// A new secret; the one before keeps signing beside it until `previous_until` (unix ms).
+    WebhookSecret {
+        id: String,
+        secret: String,
+        previous_until: i64,
+    },
+    /// The cursor moved to `from`, the run of failures cleared, the subscription enabled.
+    WebhookReplay {
+        id: String,
+        from: u64,
+    },
+    /// The subscription and its delivery history removed.
+    WebhookDeleted {
+        id: String,
+    },
 }
 
 /// A search of the register. `today` decides which awards are valid or expired.

@@ -1,5 +1,8 @@
-//! Webhook subscriptions and deliveries in the database (never in the log): one SQL body for
-//! both drivers, expanded by a macro like `sql.rs`'s. Invariants: a subscription is delivered by
+//! Webhook subscriptions and deliveries in the database: what delivering needs (the cursors,
+//! leases, backoffs and the delivery history), read and moved here, one SQL body for both
+//! drivers expanded by a macro like `sql.rs`'s. A subscription is made, changed and removed only
+//! by an append (`append_rows.rs`, `Write::Webhook…`), with the event that records it; its
+//! secret is never in the log. Invariants: a subscription is delivered by
 //! the one instance holding its lease (`claim_webhook` takes it only once `lease_until` has
 //! passed, in one conditional `UPDATE`), and its cursor moves only by that holder, only from the
 //! position it read (`advance_webhook`), so instances sharing a database send each event once.
@@ -23,6 +26,10 @@ pub struct WebhookRow {
     pub failures: u32,
     /// Unix milliseconds before which no attempt is made (the backoff).
     pub next_attempt_at: i64,
+    /// The secret before the last rotation, which signs beside `secret` until
+    /// `previous_secret_until` (unix milliseconds).
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: i64,
 }
 
 /// One attempt to deliver one event to one subscription.
@@ -60,7 +67,8 @@ macro_rules! webhook_sql {
             type Pool = sqlx::Pool<$db>;
 
             const COLUMNS: &str = "id, url, event_types, secret, created_at, created_by, status, \
-                 disabled_reason, next_position, failures, next_attempt_at";
+                 disabled_reason, next_position, failures, next_attempt_at, previous_secret, \
+                 previous_secret_until";
 
             fn webhook_from(row: &<$db as sqlx::Database>::Row) -> Result<WebhookRow, StoreError> {
                 let next: i64 = row.try_get("next_position")?;
@@ -77,30 +85,9 @@ macro_rules! webhook_sql {
                     next_position: next.max(0) as u64,
                     failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
                     next_attempt_at: row.try_get("next_attempt_at")?,
+                    previous_secret: row.try_get("previous_secret")?,
+                    previous_secret_until: row.try_get("previous_secret_until")?,
                 })
-            }
-
-            pub async fn insert(pool: &Pool, w: &WebhookRow) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO webhook_subscriptions (id, url, event_types, secret, \
-                     created_at, created_by, status, disabled_reason, next_position, failures, \
-                     next_attempt_at, lease_until) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
-                )
-                .bind(&w.id)
-                .bind(&w.url)
-                .bind(&w.event_types)
-                .bind(&w.secret)
-                .bind(&w.created_at)
-                .bind(&w.created_by)
-                .bind(&w.status)
-                .bind(&w.disabled_reason)
-                .bind(w.next_position as i64)
-                .bind(i64::from(w.failures))
-                .bind(w.next_attempt_at)
-                .execute(pool)
-                .await?;
-                Ok(())
             }
 
             pub async fn all(pool: &Pool) -> Result<Vec<WebhookRow>, StoreError> {
@@ -122,44 +109,6 @@ macro_rules! webhook_sql {
                     .as_ref()
                     .map(webhook_from)
                     .transpose()
-            }
-
-            pub async fn delete(pool: &Pool, id: &str) -> Result<bool, StoreError> {
-                let mut tx = pool.begin().await?;
-                sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let gone = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                Ok(gone == 1)
-            }
-
-            pub async fn set_secret(pool: &Pool, id: &str, secret: &str) -> Result<bool, StoreError> {
-                let n = sqlx::query("UPDATE webhook_subscriptions SET secret = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(secret)
-                    .execute(pool)
-                    .await?
-                    .rows_affected();
-                Ok(n == 1)
-            }
-
-            pub async fn replay(pool: &Pool, id: &str, from: u64) -> Result<bool, StoreError> {
-                let n = sqlx::query(
-                    "UPDATE webhook_subscriptions SET next_position = $2, failures = 0, \
-                     next_attempt_at = 0, status = 'active', disabled_reason = NULL WHERE id = $1",
-                )
-                .bind(id)
-                .bind(from as i64)
-                .execute(pool)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
             }
 
             pub async fn claim(
@@ -265,7 +214,12 @@ macro_rules! webhook_sql {
                 Ok(())
             }
 
-            pub async fn record(pool: &Pool, d: &DeliveryRow) -> Result<(), StoreError> {
+            pub async fn record(
+                pool: &Pool,
+                d: &DeliveryRow,
+                keep: u32,
+            ) -> Result<(), StoreError> {
+                let mut tx = pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (subscription_id, position, message_id, \
                      event_type, attempted_at, attempt, status_code, error, delivered, \
@@ -281,8 +235,20 @@ macro_rules! webhook_sql {
                 .bind(&d.error)
                 .bind(i64::from(d.delivered))
                 .bind(d.duration_ms as i64)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+                // The oldest attempts beyond `keep` go: the `keep`-th newest is the last kept
+                // (with fewer, the subquery is NULL and nothing goes).
+                sqlx::query(
+                    "DELETE FROM webhook_deliveries WHERE subscription_id = $1 AND id < \
+                     (SELECT id FROM webhook_deliveries WHERE subscription_id = $1 \
+                      ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .bind(&d.subscription_id)
+                .bind(i64::from(keep.max(1)) - 1)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -339,25 +305,11 @@ macro_rules! either {
 }
 
 impl Store {
-    pub async fn insert_webhook(&self, row: &WebhookRow) -> Result<(), StoreError> {
-        either!(self, insert(row))
-    }
     pub async fn webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
         either!(self, all())
     }
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
         either!(self, one(id))
-    }
-    /// Removes a subscription and its history; whether there was one.
-    pub async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
-        either!(self, delete(id))
-    }
-    pub async fn set_webhook_secret(&self, id: &str, secret: &str) -> Result<bool, StoreError> {
-        either!(self, set_secret(id, secret))
-    }
-    /// Moves the cursor to `from`, clears the run of failures and enables the subscription.
-    pub async fn replay_webhook(&self, id: &str, from: u64) -> Result<bool, StoreError> {
-        either!(self, replay(id, from))
     }
     /// Takes the lease, until `lease_until`, of every active subscription with events to send
     /// whose lease has passed and whose backoff is over; the subscriptions taken.
@@ -395,8 +347,9 @@ impl Store {
     pub async fn release_webhook(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         either!(self, release(id, owner))
     }
-    pub async fn record_delivery(&self, row: &DeliveryRow) -> Result<(), StoreError> {
-        either!(self, record(row))
+    /// Records an attempt, keeping the subscription's `keep` latest (the oldest beyond go).
+    pub async fn record_delivery(&self, row: &DeliveryRow, keep: u32) -> Result<(), StoreError> {
+        either!(self, record(row, keep))
     }
     /// A subscription's latest attempts, newest first.
     pub async fn webhook_deliveries(

@@ -25,4 +25,5 @@ mod pages;
 mod readme;
 mod store_contract;
 mod throwaway_pg;
+mod webhook_store;
 mod webhooks;

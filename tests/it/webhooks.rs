@@ -1,7 +1,9 @@
 //! Webhooks, end to end: real `wexqs serve` processes deliver to real HTTP receivers in the
 //! test. A delivery's signature verifies with the `standardwebhooks` library (PyPI, pinned in
-//! tests/python-requirements.txt) and a tampered body does not; a server killed with SIGKILL in
-//! the middle of a backlog delivers the rest after a restart; two servers on one PostgreSQL
+//! tests/python-requirements.txt) and a tampered body does not; a rotated secret signs beside
+//! the new one for its overlap, then not; every admin action is a private event in the log; a
+//! server killed with SIGKILL in the middle of a backlog delivers the rest after a restart (on
+//! SQLite and on PostgreSQL); two servers on one PostgreSQL
 //! database deliver each event once; a failing receiver gets retries with backoff until the
 //! subscription is disabled, and a replay sends again; private targets are refused without the
 //! operator's flag; a reviewer may not manage webhooks.
@@ -16,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::feeds::python;
 use crate::helpers::{
-    Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, spawn_app, spawn_server,
-    temp_dir,
+    Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, on_both_databases, spawn_app,
+    spawn_server, temp_dir,
 };
 
 /// One request a receiver got.
@@ -118,6 +120,9 @@ impl Receiver {
     }
 }
 
+/// How long the test servers sign with a rotated secret beside the new one.
+const ROTATION_OVERLAP_S: u64 = 3;
+
 /// A `wexqs serve` process that may deliver to the local receivers, retrying after
 /// `retry_base_ms` and disabling a subscription after `max_failures`.
 async fn server(
@@ -136,6 +141,10 @@ async fn server(
         .env("WEXQS_WEBHOOKS_RETRY_BASE_MS", retry_base_ms.to_string())
         .env("WEXQS_WEBHOOKS_MAX_FAILURES", max_failures.to_string())
         .env("WEXQS_WEBHOOKS_TIMEOUT_MS", "2000")
+        .env(
+            "WEXQS_WEBHOOKS_ROTATION_OVERLAP_S",
+            ROTATION_OVERLAP_S.to_string(),
+        )
         .env_remove("WEXQS_CALENDAR");
     let (child, base) = spawn_server(command);
     let child = KillOnDrop(child);
@@ -301,13 +310,27 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
             .all(|d| d["delivered"] == true && d["status_code"] == 204)
     );
 
-    // A rotated secret signs what comes next; the old one no longer verifies it.
+    // A rotated secret signs what comes next; the old one signs beside it for the overlap,
+    // then no more.
     let (status, rotated) = admin
         .post(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{rotated}");
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    assert!(
+        rotated["previous_secret_valid_until"].is_string(),
+        "{rotated}"
+    );
+    let verifies = |r: &Received, secret: &str, name: &str| {
+        let message = scratch.path().join(name);
+        std::fs::write(
+            &message,
+            serde_json::to_vec(&json!({"headers": r.headers, "body": r.body})).unwrap(),
+        )
+        .unwrap();
+        python(&["webhook", secret, message.to_str().unwrap()])["verified"] == true
+    };
     admin.award("Lakeside Health").await;
     receiver
         .wait_for(Duration::from_secs(30), "a third delivery", |r| {
@@ -315,20 +338,46 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         })
         .await;
     let third = receiver.received()[2].clone();
-    let message = scratch.path().join("third.json");
-    std::fs::write(
-        &message,
-        serde_json::to_vec(&json!({"headers": third.headers, "body": third.body})).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        python(&["webhook", &new_secret, message.to_str().unwrap()])["verified"],
-        true
+        third.headers["webhook-signature"].split(' ').count(),
+        2,
+        "two signatures while the secrets overlap"
     );
-    assert_eq!(
-        python(&["webhook", &secret, message.to_str().unwrap()])["verified"],
-        false
+    assert!(
+        verifies(&third, &new_secret, "third.json"),
+        "the new secret"
     );
+    assert!(
+        verifies(&third, &secret, "third.json"),
+        "the old, in the overlap"
+    );
+    tokio::time::sleep(Duration::from_secs(ROTATION_OVERLAP_S + 1)).await;
+    admin.award("Hillside Health").await;
+    receiver
+        .wait_for(Duration::from_secs(30), "a fourth delivery", |r| {
+            r.len() >= 4
+        })
+        .await;
+    let fourth = receiver.received()[3].clone();
+    assert_eq!(fourth.headers["webhook-signature"].split(' ').count(), 1);
+    assert!(verifies(&fourth, &new_secret, "fourth.json"));
+    assert!(
+        !verifies(&fourth, &secret, "fourth.json"),
+        "the overlap is over"
+    );
+
+    // A replay from the fourth's position sends it again.
+    let (status, replayed) = admin
+        .post(
+            &format!("/v1/admin/webhooks/{id}/replay"),
+            json!({"from": fourth.position()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{replayed}");
+    receiver
+        .wait_for(Duration::from_secs(30), "the replay", |r| r.len() >= 5)
+        .await;
+    assert_eq!(receiver.received()[4].id(), fourth.id());
 
     // Deleted: gone from the list, 404 after.
     let (status, _) = admin
@@ -344,6 +393,77 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         (status, gone["code"].clone()),
         (404, json!("webhook_not_found"))
     );
+    let (status, again) = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, again["code"].clone()),
+        (404, json!("webhook_not_found"))
+    );
+
+    // Every admin action is a private event in the log, with its actor, and no secret.
+    let (status, feed) = admin.get("/v1/admin/events?limit=1000").await;
+    assert_eq!(status, 200);
+    let actions: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["stream_id"] == format!("webhook-{id}"))
+        .collect();
+    let types: Vec<&str> = actions
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "webhook_subscribed",
+            "webhook_secret_rotated",
+            "webhook_replayed",
+            "webhook_deleted"
+        ]
+    );
+    let token_id = token.split('_').nth(1).unwrap();
+    for e in &actions {
+        assert_eq!(e["visibility"], "private", "{e}");
+        assert_eq!(e["actor"], format!("token:{token_id}"), "{e}");
+    }
+    let subscribed = &actions[0]["payload"]["data"];
+    assert_eq!(
+        subscribed["event_types"],
+        json!(["award.issued", "award.revoked"])
+    );
+    let origin = receiver.url.trim_end_matches("/hook");
+    assert_eq!(subscribed["target"], origin, "{subscribed}");
+    assert_eq!(
+        actions[2]["payload"]["data"]["from_position"],
+        fourth.position()
+    );
+    let feed_text = feed.to_string();
+    for s in [&secret, &new_secret] {
+        assert!(
+            !feed_text.contains(&s["whsec_".len()..]),
+            "a secret in the log"
+        );
+    }
+    // Private: the public log shows the entries as leaf hashes only.
+    let position = actions[0]["position"].as_u64().unwrap();
+    let entries: Value = reqwest::get(format!("{base}/v1/log/entries?start={position}&limit=1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(entries["entries"][0]["visibility"], "private", "{entries}");
+    assert!(
+        !entries.to_string().contains("webhook_subscribed"),
+        "{entries}"
+    );
+    assert!(!entries.to_string().contains(origin), "{entries}");
 }
 
 /// Every `webhook-id` in `got`, with how many times it came.
@@ -355,10 +475,13 @@ fn counts(got: &[Received]) -> BTreeMap<String, usize> {
     counts
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a_restart() {
+async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a_restart(
+    backend: Backend,
+) {
     const AWARDS: usize = 16;
-    let db = fresh_db(Backend::Sqlite).await.unwrap();
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let dir = temp_dir();
     let token = admin_token(&db, dir.path(), "webhooks");
     let receiver = Receiver::start(200).await;
@@ -412,6 +535,11 @@ async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a
     let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["consecutive_failures"], 0);
+}
+
+on_both_databases! {
+    backend:
+    a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a_restart,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
