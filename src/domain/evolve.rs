@@ -308,6 +308,7 @@ fn credential_issued(state: &mut State, position: u64, event: &Event) {
 fn programme(state: &mut State, position: u64, event: &Event) {
     let (phase, effective_from, reason) = match event {
         Event::CycleScheduled(cycle) => {
+            state.cycles_scheduled.push((position, cycle.clone()));
             let cycles = &mut state.programme.cycles;
             cycles.retain(|c| c.cycle_id != cycle.cycle_id);
             cycles.push(cycle.clone());

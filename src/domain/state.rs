@@ -274,6 +274,9 @@ pub struct State {
     /// when a reader still holds it (`Arc::make_mut`).
     pub awards: BTreeMap<CertificateNumber, Arc<Award>>,
     pub programme: Programme,
+    /// Every cycle as it was scheduled, with the log position that scheduled it (a cycle
+    /// scheduled again appears again): the public announcements the feeds list.
+    pub cycles_scheduled: Vec<(u64, Cycle)>,
     pub keys: Vec<SigningKey>,
     /// Drop-in sessions attended, by organisation (private).
     pub drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,

@@ -1,6 +1,7 @@
 //! Following the register without polling it: Atom feeds of the public changes (every award
 //! and the programme, or one organisation's awards), newest first and paged (RFC 5005), and
-//! iCalendar files of awards' expiry dates with reminders. Only public changes are read
+//! iCalendar files of awards' expiry dates with reminders. An entry is dated by when its change
+//! was recorded (`updated`), and says in words the day it takes effect. Only public changes are read
 //! (`Registry::public_changes`), so no private event can reach a feed.
 
 use actix_web::http::header::EntityTag;
@@ -60,7 +61,7 @@ fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
         Some(hash) => urn(format!("wexqs-event:{}", hex::encode(hash)).as_bytes()),
         None => urn(format!("{}/v1/log/entries#{position}", state.public_url).as_bytes()),
     };
-    let updated = rfc3339(change.on());
+    let updated = updated_of(state, change);
     match change {
         PublicChange::Award { award, change, .. } => {
             let (category, what) = award_change_words(award, change);
@@ -80,6 +81,23 @@ fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
                 category: category.to_owned(),
             }
         }
+        PublicChange::Cycle { cycle, .. } => atom::Entry {
+            id,
+            title: format!("Cycle scheduled: {}", cycle.name),
+            link: format!("{}/v1/programme", state.public_url),
+            updated,
+            summary: format!(
+                "{}: submissions open {} and close {}; review {} to {}; decisions {} to {}.",
+                cycle.name,
+                long_date(cycle.submissions_open_on),
+                long_date(cycle.submission_deadline),
+                long_date(cycle.review_from),
+                long_date(cycle.review_until),
+                long_date(cycle.decisions_from),
+                long_date(cycle.decisions_until)
+            ),
+            category: "cycle_scheduled".to_owned(),
+        },
         PublicChange::Programme { change, .. } => {
             let (category, verb) = match change.phase {
                 ProgrammePhase::Paused => ("programme_paused", "paused"),
@@ -99,6 +117,16 @@ fn entry(state: &AppState, change: &PublicChange) -> atom::Entry {
                 category: category.to_owned(),
             }
         }
+    }
+}
+
+/// When a change was recorded: what a feed reader orders and compares entries by, so that a
+/// change recorded today about an earlier day (a revocation backdated to when the logo was
+/// misused) is news today. The day it takes effect is in the entry's words.
+fn updated_of(state: &AppState, change: &PublicChange) -> String {
+    match state.registry.recorded_at(change.position()) {
+        Some(at) => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        None => rfc3339(change.on()),
     }
 }
 
@@ -203,9 +231,10 @@ fn feed_document(
                    newest first"
             .into(),
         author: "NHS England (WEx QS award registry)".into(),
-        updated: page
-            .newest_on
-            .map_or_else(|| rfc3339(state.registry.today()), rfc3339),
+        updated: page.newest.as_ref().map_or_else(
+            || rfc3339(state.registry.today()),
+            |newest| updated_of(state, newest),
+        ),
         links,
         entries: page.entries.iter().map(|c| entry(state, c)).collect(),
     })

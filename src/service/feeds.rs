@@ -1,16 +1,16 @@
 //! Named reads for those who follow the register without polling it: the public changes newest
-//! first (the Atom feeds), an organisation's awards (its calendar), and a snapshot of every
+//! first (the Atom feeds: award changes, the programme's pauses and cycles, through an index
+//! of every public change read again only when the log moves), an organisation's awards (its calendar), and a snapshot of every
 //! award with its status today (the open data exports). All from memory, so they
 //! go on while the database is away; none of them can reach a private event, since they read
 //! only awards' public histories and the programme's changes.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::Registry;
+use crate::domain::events::Cycle;
 use crate::domain::state::{AwardChange, ProgrammeChange};
 use crate::domain::{Award, Level, OrganisationId, Status, status_as_of};
 use crate::render::export::Row;
@@ -54,21 +54,25 @@ pub enum PublicChange {
         position: u64,
         change: ProgrammeChange,
     },
+    /// A cycle announced (or its dates changed), as it was scheduled then.
+    Cycle { position: u64, cycle: Cycle },
 }
 
 impl PublicChange {
     pub fn position(&self) -> u64 {
         match self {
-            PublicChange::Award { position, .. } | PublicChange::Programme { position, .. } => {
-                *position
-            }
+            PublicChange::Award { position, .. }
+            | PublicChange::Programme { position, .. }
+            | PublicChange::Cycle { position, .. } => *position,
         }
     }
 
+    /// The day the change takes effect (a cycle: the day its submissions open).
     pub fn on(&self) -> NaiveDate {
         match self {
             PublicChange::Award { on, .. } => *on,
             PublicChange::Programme { change, .. } => change.effective_from,
+            PublicChange::Cycle { cycle, .. } => cycle.submissions_open_on,
         }
     }
 }
@@ -83,57 +87,169 @@ pub struct ChangesPage {
     /// `Some(Some(p))` the page before `p`.
     pub newer: Option<Option<u64>>,
     /// The newest change of the whole feed (not only this page), for the feed's `updated`.
-    pub newest_on: Option<NaiveDate>,
+    pub newest: Option<PublicChange>,
+}
+
+/// Where a public change is found in the state it was read from.
+#[derive(Debug, Clone)]
+enum Found {
+    Award {
+        award: Arc<Award>,
+        history: usize,
+        on: NaiveDate,
+    },
+    Programme(ProgrammeChange),
+    Cycle(Cycle),
+}
+
+/// Every public change of a reading of the state, in log order: a page is two binary
+/// searches and its own entries, whatever the size of the register.
+#[derive(Debug, Default)]
+pub struct ChangeIndex {
+    /// The log size it was read at.
+    size: u64,
+    positions: Vec<u64>,
+    found: Vec<Found>,
+}
+
+impl ChangeIndex {
+    /// The changes of `awards` (their public histories), the programme's `changes` and the
+    /// `cycles` scheduled.
+    fn of<'a>(
+        size: u64,
+        awards: impl Iterator<Item = &'a Arc<Award>>,
+        programme: &[ProgrammeChange],
+        cycles: &[(u64, Cycle)],
+    ) -> ChangeIndex {
+        let mut all: Vec<(u64, Found)> = Vec::new();
+        for award in awards {
+            let mut last_day = award.awarded_on;
+            for (history, h) in award.history.iter().enumerate() {
+                let on = change_day(&h.change).unwrap_or(last_day);
+                last_day = on;
+                all.push((
+                    h.position,
+                    Found::Award {
+                        award: award.clone(),
+                        history,
+                        on,
+                    },
+                ));
+            }
+        }
+        all.extend(
+            programme
+                .iter()
+                .map(|p| (p.position, Found::Programme(p.clone()))),
+        );
+        all.extend(cycles.iter().map(|(p, c)| (*p, Found::Cycle(c.clone()))));
+        all.sort_unstable_by_key(|(p, _)| *p);
+        let (positions, found) = all.into_iter().unzip();
+        ChangeIndex {
+            size,
+            positions,
+            found,
+        }
+    }
+
+    fn change(&self, i: usize) -> PublicChange {
+        let position = self.positions[i];
+        match &self.found[i] {
+            Found::Award { award, history, on } => PublicChange::Award {
+                position,
+                award: AwardSummary::of(award),
+                change: award.history[*history].change.clone(),
+                on: *on,
+            },
+            Found::Programme(change) => PublicChange::Programme {
+                position,
+                change: change.clone(),
+            },
+            Found::Cycle(cycle) => PublicChange::Cycle {
+                position,
+                cycle: cycle.clone(),
+            },
+        }
+    }
+
+    /// The `limit` newest changes below `before`, newest first, with the cursors of the pages
+    /// beside them.
+    fn page(&self, before: u64, limit: usize) -> ChangesPage {
+        let end = self.positions.partition_point(|p| *p < before);
+        let start = end.saturating_sub(limit);
+        let above = self.positions.len() - end;
+        ChangesPage {
+            entries: (start..end).rev().map(|i| self.change(i)).collect(),
+            // The oldest of this page is the next page's cursor.
+            older: (start > 0).then(|| self.positions[start]),
+            // The newer page holds the `limit` oldest changes at or above the cursor; its own
+            // cursor is the one just above them, if any.
+            newer: (above > 0).then(|| (above > limit).then(|| self.positions[end + limit])),
+            newest: (!self.positions.is_empty()).then(|| self.change(self.positions.len() - 1)),
+        }
+    }
 }
 
 impl Registry {
-    /// The public changes (of one organisation's awards, or of every award and the programme)
-    /// older than `before`, newest first, at most `limit`.
+    /// The public changes (of one organisation's awards, or of every award, the programme and
+    /// its cycles) older than `before`, newest first, at most `limit`.
     pub fn public_changes(
         &self,
         organisation: Option<OrganisationId>,
         before: Option<u64>,
         limit: usize,
     ) -> ChangesPage {
-        let limit = limit.max(1);
-        let before = before.unwrap_or(u64::MAX);
-        self.read_cache(|c| {
-            let awards: Vec<&Award> = match organisation {
-                Some(id) => c
-                    .state
-                    .organisations
-                    .get(&id)
-                    .map(|o| {
+        let (limit, before) = (limit.max(1), before.unwrap_or(u64::MAX));
+        match organisation {
+            Some(id) => self
+                .read_cache(|c| {
+                    let awards = c.state.organisations.get(&id).map(|o| {
                         o.awards
                             .iter()
-                            .filter_map(|n| c.state.awards.get(n).map(|a| &**a))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                None => c.state.awards.values().map(|a| &**a).collect(),
-            };
-            let programme: &[ProgrammeChange] = if organisation.is_some() {
-                &[]
-            } else {
-                &c.state.programme.changes
-            };
-            let positions = || {
-                awards
-                    .iter()
-                    .flat_map(|a| a.history.iter().map(|h| h.position))
-                    .chain(programme.iter().map(|p| p.position))
-            };
-            let (chosen, older, newer) = choose_page(positions(), before, limit);
-            let newest = positions().max();
-            let (mut entries, newest_on) = entries_at(&awards, programme, &chosen, newest);
-            entries.sort_unstable_by_key(|e| Reverse(e.position()));
-            ChangesPage {
-                entries,
-                older,
-                newer,
-                newest_on,
-            }
-        })
+                            .filter_map(|n| c.state.awards.get(n))
+                            .collect::<Vec<_>>()
+                    });
+                    ChangeIndex::of(
+                        c.state.size,
+                        awards.unwrap_or_default().into_iter(),
+                        &[],
+                        &[],
+                    )
+                })
+                .page(before, limit),
+            None => self.change_index().page(before, limit),
+        }
+    }
+
+    /// Every public change as of the log's current size, read again only when the log has
+    /// moved.
+    fn change_index(&self) -> Arc<ChangeIndex> {
+        let size = self.size();
+        let mut kept = self
+            .changes
+            .lock()
+            .expect("the change index's lock is never poisoned");
+        if let Some(index) = kept.as_ref()
+            && index.size == size
+        {
+            return index.clone();
+        }
+        let index = Arc::new(self.read_cache(|c| {
+            ChangeIndex::of(
+                c.state.size,
+                c.state.awards.values(),
+                &c.state.programme.changes,
+                &c.state.cycles_scheduled,
+            )
+        }));
+        *kept = Some(index.clone());
+        index
+    }
+
+    /// When the event at `position` was recorded, if this instance has read it.
+    pub fn recorded_at(&self, position: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+        let seconds = self.read_cache(|c| c.recorded_at.get(position as usize).copied())?;
+        chrono::DateTime::from_timestamp(seconds, 0).filter(|_| seconds > 0)
     }
 
     /// An organisation's awards, oldest first, each with its status today (none when there is
@@ -187,85 +303,4 @@ fn change_day(change: &AwardChange) -> Option<NaiveDate> {
         | AwardChange::Expired { on } => Some(*on),
         AwardChange::Amended { .. } => None,
     }
-}
-
-/// The positions of one page of changes, newest first: the `limit` newest below `before`; the
-/// cursor of the page after it (older), if any; and of the page before it (newer): `None` when
-/// nothing is newer, `Some(None)` when the newer page is the first. Only the `limit + 1`
-/// newest below the cursor and the `limit + 1` oldest at or above it are kept, without
-/// sorting the whole history.
-fn choose_page(
-    positions: impl Iterator<Item = u64>,
-    before: u64,
-    limit: usize,
-) -> (Vec<u64>, Option<u64>, Option<Option<u64>>) {
-    let mut page: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
-    let mut above: BinaryHeap<u64> = BinaryHeap::new();
-    for p in positions {
-        if p < before {
-            page.push(Reverse(p));
-            if page.len() > limit + 1 {
-                page.pop();
-            }
-        } else {
-            above.push(p);
-            if above.len() > limit + 1 {
-                above.pop();
-            }
-        }
-    }
-    let mut chosen: Vec<u64> = page.into_iter().map(|Reverse(p)| p).collect();
-    chosen.sort_unstable_by(|a, b| b.cmp(a));
-    let older = (chosen.len() > limit).then(|| chosen[limit - 1]);
-    chosen.truncate(limit);
-    let newer = (!above.is_empty()).then(|| {
-        // The newer page holds the `limit` oldest changes at or above the cursor; its own
-        // cursor is the one just above them, if any.
-        (above.len() > limit)
-            .then(|| above.peek().copied())
-            .flatten()
-    });
-    (chosen, older, newer)
-}
-
-/// The changes at the `chosen` positions (sorted newest first), and the day the `newest`
-/// change took effect.
-fn entries_at(
-    awards: &[&Award],
-    programme: &[ProgrammeChange],
-    chosen: &[u64],
-    newest: Option<u64>,
-) -> (Vec<PublicChange>, Option<NaiveDate>) {
-    let mut entries = Vec::with_capacity(chosen.len());
-    let mut newest_on = None;
-    for a in awards {
-        let mut last_day = a.awarded_on;
-        for h in &a.history {
-            let on = change_day(&h.change).unwrap_or(last_day);
-            last_day = on;
-            if Some(h.position) == newest {
-                newest_on = Some(on);
-            }
-            if chosen.binary_search_by(|p| h.position.cmp(p)).is_ok() {
-                entries.push(PublicChange::Award {
-                    position: h.position,
-                    award: AwardSummary::of(a),
-                    change: h.change.clone(),
-                    on,
-                });
-            }
-        }
-    }
-    for p in programme {
-        if Some(p.position) == newest {
-            newest_on = Some(p.effective_from);
-        }
-        if chosen.binary_search_by(|q| p.position.cmp(q)).is_ok() {
-            entries.push(PublicChange::Programme {
-                position: p.position,
-                change: p.clone(),
-            });
-        }
-    }
-    (entries, newest_on)
 }

@@ -197,6 +197,8 @@ struct Cache {
     versions: HashMap<String, i64>,
     /// The Merkle tree over every event's leaf hash, in position order.
     tree: crate::transparency::merkle::Tree,
+    /// When each event was recorded (unix seconds), by position: what the feeds date an entry.
+    recorded_at: Vec<i64>,
 }
 
 /// The registry service.
@@ -221,6 +223,9 @@ pub struct Registry {
     /// The register's award rows in the register's order, as of a log size: built from the
     /// state when the log has moved, so that a search needs no database.
     register: Mutex<Option<(u64, Arc<register_index::RegisterIndex>)>>,
+    /// Every public change in log order, as of a log size: built when the log has moved, so a
+    /// page of the feed is a look-up, not a walk through every award's history.
+    changes: Mutex<Option<Arc<feeds::ChangeIndex>>>,
     /// What the database's last answer said: `Some` while it is unavailable (for logs that
     /// say so once, not every second, and for the readiness check).
     outage: Mutex<Option<crate::store::Outage>>,
@@ -253,6 +258,7 @@ impl Registry {
                 state: State::default(),
                 versions: HashMap::new(),
                 tree: crate::transparency::merkle::Tree::new(),
+                recorded_at: Vec::new(),
             }),
             catch_up_lock: tokio::sync::Mutex::new(()),
             catch_ups_begun: AtomicU64::new(0),
@@ -264,6 +270,7 @@ impl Registry {
             status_list_cache: Mutex::new(None),
             latest_checkpoint: RwLock::new(None),
             register: Mutex::new(None),
+            changes: Mutex::new(None),
             outage: Mutex::new(None),
         });
         registry.catch_up().await?;
@@ -346,6 +353,9 @@ impl Registry {
                         ))
                     })?;
                 cache.tree.push(leaf);
+                cache.recorded_at.push(
+                    DateTime::parse_from_rfc3339(&stored.recorded_at).map_or(0, |t| t.timestamp()),
+                );
                 cache.state.apply(stored.position, &event);
                 cache
                     .versions

@@ -174,6 +174,32 @@ async fn the_atom_feed_lists_public_changes_newest_first_in_pages_and_never_a_pr
         "newest first: {feed}"
     );
     assert!(categories.contains(&"programme_paused"), "{categories:?}");
+    // The programme's cycles are announced too (the calendar recorded them at the start).
+    let cycle = entries
+        .iter()
+        .find(|e| e["category"] == "cycle_scheduled")
+        .unwrap_or_else(|| panic!("a cycle in {categories:?}"));
+    assert!(
+        cycle["summary"]
+            .as_str()
+            .unwrap()
+            .contains("submissions open"),
+        "{cycle}"
+    );
+    // An entry is dated when its change was recorded (the registry's clock), even for an award
+    // made in 2025: a reader sees it as news; the day it took effect is in its words.
+    let recorded = app
+        .registry
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(entries[2]["updated"], recorded.as_str(), "{feed}");
+    assert!(
+        entries[2]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 March 2025"),
+        "{feed}"
+    );
     assert_eq!(entries[0]["link"], format!("{}/verify/{second}", app.base));
     assert!(
         entries[0]["summary"]
@@ -194,7 +220,9 @@ async fn the_atom_feed_lists_public_changes_newest_first_in_pages_and_never_a_pr
     let mut ids = Vec::new();
     let mut next = Some(format!("{}/v1/feed.atom?limit=1", app.base));
     let mut pages = 0;
+    let mut last = String::new();
     while let Some(url) = next.take() {
+        last = url.clone();
         let path = url
             .strip_prefix(&app.base)
             .expect("a link to this registry");
@@ -218,6 +246,34 @@ async fn the_atom_feed_lists_public_changes_newest_first_in_pages_and_never_a_pr
     }
     let all: Vec<Value> = entries.iter().map(|e| e["id"].clone()).collect();
     assert_eq!(ids, all, "paging with next links walks the whole feed");
+    // And back from the last page with previous links, in pages of two.
+    let mut back = Vec::new();
+    let mut previous = Some(last.replace("limit=1", "limit=2"));
+    while let Some(url) = previous.take() {
+        let path = url
+            .strip_prefix(&app.base)
+            .expect("a link to this registry");
+        let page = python(&[
+            "atom",
+            &write(&dir, "back.atom", app.text(path).await.as_bytes()),
+        ]);
+        let ids: Vec<Value> = page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .rev()
+            .map(|e| e["id"].clone())
+            .collect();
+        back.extend(ids);
+        previous = page["links"]["previous"].as_str().map(str::to_owned);
+        assert!(back.len() < 100, "the pages end");
+    }
+    let oldest_first: Vec<Value> = all.iter().rev().cloned().collect();
+    assert_eq!(
+        back[..],
+        oldest_first[..],
+        "paging back with previous links walks the whole feed"
+    );
 
     // One organisation's feed: its award only.
     let xml = app
