@@ -187,8 +187,8 @@ pub async fn badge_svg(
         "public, max-age={}, stale-while-revalidate=30",
         super::award_max_age(&state, &award)
     );
-    if super::client_holds(&req, &tag) {
-        return Ok(super::conditional(&req, tag, cache, "image/svg+xml", ""));
+    if let Some(held) = super::not_modified(&req, &tag, cache.clone()) {
+        return Ok(held);
     }
     let version = super::answers_version(&state, today);
     let svg = state.prepared.get_or_build(

@@ -112,14 +112,8 @@ async fn export_as(
         export.reflects.checkpoint.as_ref().map_or(0, |(s, _)| *s)
     ));
     let cache_control = "public, max-age=60".to_owned();
-    if super::client_holds(&req, &tag) {
-        return Ok(super::conditional(
-            &req,
-            tag,
-            cache_control,
-            format.content_type(),
-            Bytes::new(),
-        ));
+    if let Some(held) = super::not_modified(&req, &tag, cache_control.clone()) {
+        return Ok(held);
     }
     let signed = state.export_signatures.of(&export, &signing).await?;
     let pieces = futures_util::stream::iter(

@@ -129,6 +129,21 @@ pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bo
         .any(|t| t.trim().trim_start_matches("W/") == tag)
 }
 
+/// The 304 for a client that already holds `tag`, decided before any of the answer is built;
+/// `None` when it must be sent.
+pub fn not_modified(
+    req: &actix_web::HttpRequest,
+    tag: &header::EntityTag,
+    cache_control: String,
+) -> Option<HttpResponse> {
+    client_holds(req, tag).then(|| {
+        HttpResponse::NotModified()
+            .insert_header(header::ETag(tag.clone()))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish()
+    })
+}
+
 /// The version answers about awards are prepared at (`prepared::Version`), for the day `today`.
 pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
     prepared::Version {

@@ -30,13 +30,11 @@ fn cached_as(
     content_type: &'static str,
     body: impl actix_web::body::MessageBody + 'static,
 ) -> HttpResponse {
-    super::conditional(
-        req,
-        tag,
-        format!("public, max-age={max_age}, stale-while-revalidate=30"),
-        content_type,
-        body,
-    )
+    super::conditional(req, tag, cache_control(max_age), content_type, body)
+}
+
+fn cache_control(max_age: u64) -> String {
+    format!("public, max-age={max_age}, stale-while-revalidate=30")
 }
 
 pub async fn award(
@@ -49,14 +47,8 @@ pub async fn award(
     let today = state.registry.today();
     let max_age = super::award_max_age(&state, &award);
     let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
-    if super::client_holds(&req, &tag) {
-        return Ok(cached_as(
-            &req,
-            tag,
-            max_age,
-            "application/json",
-            Bytes::new(),
-        ));
+    if let Some(held) = super::not_modified(&req, &tag, cache_control(max_age)) {
+        return Ok(held);
     }
     let version = super::answers_version(&state, today);
     let body = state
@@ -97,14 +89,8 @@ pub async fn verification(
         award.last_position, version.checkpoint_size
     ));
     // Decided from the tag alone, before any of the answer is built.
-    if super::client_holds(&req, &tag) {
-        return Ok(cached_as(
-            &req,
-            tag,
-            max_age,
-            "application/json",
-            Bytes::new(),
-        ));
+    if let Some(held) = super::not_modified(&req, &tag, cache_control(max_age)) {
+        return Ok(held);
     }
     let build = || verification_head(&state, &award, &programme, date);
     // Everything but `checked_at`, the answer's last field, is the same all day: built once.
