@@ -255,34 +255,38 @@ macro_rules! shared_append_rows {
             Ok(())
         }
 
+        async fn insert_webhook(
+            conn: &mut Connection,
+            w: &crate::store::webhooks::WebhookRow,
+        ) -> Result<u64, StoreError> {
+            Ok(sqlx::query(
+                "INSERT INTO webhook_subscriptions (id, url, event_types, secret, created_at, \
+                 created_by, status, disabled_reason, next_position, failures, next_attempt_at, \
+                 lease_until, previous_secret_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0)",
+            )
+            .bind(&w.id)
+            .bind(&w.url)
+            .bind(&w.event_types)
+            .bind(&w.secret)
+            .bind(&w.created_at)
+            .bind(&w.created_by)
+            .bind(&w.status)
+            .bind(&w.disabled_reason)
+            .bind(w.next_position as i64)
+            .bind(i64::from(w.failures))
+            .bind(w.next_attempt_at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+        }
+
         /// A webhook subscription's row made, changed or removed with the event that records
         /// it. A change to a subscription that is gone (deleted meanwhile) fails the append, so
         /// the log never records a change that was not made.
         async fn write_webhook(conn: &mut Connection, write: &Write) -> Result<(), StoreError> {
             let (id, changed) = match write {
-                Write::WebhookCreated(w) => {
-                    let n = sqlx::query(
-                        "INSERT INTO webhook_subscriptions (id, url, event_types, secret, \
-                         created_at, created_by, status, disabled_reason, next_position, \
-                         failures, next_attempt_at, lease_until, previous_secret_until) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0)",
-                    )
-                    .bind(&w.id)
-                    .bind(&w.url)
-                    .bind(&w.event_types)
-                    .bind(&w.secret)
-                    .bind(&w.created_at)
-                    .bind(&w.created_by)
-                    .bind(&w.status)
-                    .bind(&w.disabled_reason)
-                    .bind(w.next_position as i64)
-                    .bind(i64::from(w.failures))
-                    .bind(w.next_attempt_at)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                    (&w.id, n)
-                }
+                Write::WebhookCreated(w) => (&w.id, insert_webhook(conn, w).await?),
                 Write::WebhookSecret {
                     id,
                     secret,
