@@ -9,22 +9,23 @@
 //! Ed25519 reads a message twice) only to be hashed, on the blocking pool, then made again as
 //! they are sent. The signature and length are kept per format until what the export reflects
 //! changes (the log, the checkpoint, the day or the key): downloads between changes make the
-//! pieces once.
+//! pieces once. Downloads at the same log size and day share one snapshot (16 bytes an award).
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, EntityTag};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
+use chrono::NaiveDate;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::credentials::detached::sign_pieces;
-use crate::render::export::{Export, Format, Reflects};
-use crate::service::Signing;
+use crate::render::export::{Export, Format, Reflects, Row};
+use crate::service::{Registry, Signing};
 
 /// The headers an export carries beside its body.
 pub const LOG_SIZE: &str = "Wexqs-Log-Size";
@@ -45,15 +46,34 @@ struct Signed {
     length: u64,
 }
 
-/// The latest signature of each format. A format's lock is held while its export is hashed, so
-/// a crowd of downloads after a change hashes it once and the rest wait for that.
+/// The latest signature of each format, and the snapshot downloads in progress are reading. A
+/// format's lock is held while its export is hashed, so a crowd of downloads after a change
+/// hashes it once and the rest wait for that. The snapshot is held weakly: downloads at one log
+/// size and day share one, and it goes with the last of them, so no award outlives its change
+/// here.
 #[derive(Debug, Default)]
 pub struct ExportSignatures {
     csv: tokio::sync::Mutex<Option<Signed>>,
     json: tokio::sync::Mutex<Option<Signed>>,
+    rows: std::sync::Mutex<Option<(u64, NaiveDate, Weak<[Row]>)>>,
 }
 
 impl ExportSignatures {
+    /// Every award with its status today, and the log size and day they reflect: the snapshot
+    /// a download in progress reads, if the log and the day are still those it was taken at.
+    fn rows(&self, registry: &Registry) -> (u64, NaiveDate, Arc<[Row]>) {
+        let (size, today) = (registry.size(), registry.today());
+        if let Some((s, d, weak)) = self.rows.lock().expect("never poisoned").as_ref()
+            && (*s, *d) == (size, today)
+            && let Some(rows) = weak.upgrade()
+        {
+            return (size, today, rows);
+        }
+        let (size, today, rows) = registry.export_rows();
+        *self.rows.lock().expect("never poisoned") = Some((size, today, Arc::downgrade(&rows)));
+        (size, today, rows)
+    }
+
     async fn of(&self, export: &Export, signing: &Signing) -> Result<Signed, ApiError> {
         let kid = format!("{}#{}", signing.did, signing.key_id);
         let mut latest = match export.format {
@@ -95,7 +115,7 @@ async fn export_as(
         .registry
         .latest_checkpoint()
         .map(|(s, r)| (s, base64::engine::general_purpose::STANDARD.encode(r)));
-    let (log_size, as_of, rows) = state.registry.export_rows();
+    let (log_size, as_of, rows) = state.export_signatures.rows(&state.registry);
     let export = Export {
         format,
         reflects: Reflects {
