@@ -55,8 +55,11 @@ struct Signed {
 pub struct ExportSignatures {
     csv: tokio::sync::Mutex<Option<Signed>>,
     json: tokio::sync::Mutex<Option<Signed>>,
-    rows: std::sync::Mutex<Option<(u64, NaiveDate, Weak<[Row]>)>>,
+    rows: std::sync::Mutex<Option<Shared>>,
 }
+
+/// A snapshot downloads share: the log size and day it reflects, and its rows (held weakly).
+type Shared = (u64, NaiveDate, Weak<[Row]>);
 
 impl ExportSignatures {
     /// Every award with its status today, and the log size and day they reflect: the snapshot
