@@ -214,17 +214,17 @@ pub enum Event {
     ApiTokenRevoked {
         token_id: String,
     },
-    /// A webhook subscription registered (private). Its target is named by its origin and the
-    /// SHA-256 of the whole URL, since a URL may carry the receiver's own secret; the signing
-    /// secret is never in the log.
+    /// A webhook subscription registered (private). Its target is named by its origin only
+    /// (scheme, host and port), since the rest of a URL may carry the receiver's own secret;
+    /// the whole URL is in the subscription's row, and the signing secret is never in the log.
     WebhookSubscribed {
         webhook_id: String,
         target: String,
-        url_sha256: String,
         event_types: Vec<String>,
     },
     /// A subscription's signing secret replaced; the one before it still signs beside it
-    /// until `previous_valid_until` (private).
+    /// until `previous_valid_until` (private). A rotation within that overlap retires the
+    /// oldest secret at once: only the latest two ever sign.
     WebhookSecretRotated {
         webhook_id: String,
         previous_valid_until: String,

@@ -240,10 +240,11 @@ fn feed_document(
     })
 }
 
-fn atom_answer(req: &HttpRequest, state: &AppState, tag: String, body: String) -> HttpResponse {
+/// The feed's answer, tagged with the log size its page was read at.
+fn atom_answer(req: &HttpRequest, tag: String, log_size: u64, body: String) -> HttpResponse {
     super::conditional(
         req,
-        EntityTag::new_strong(format!("{tag}-{}", state.registry.size())),
+        EntityTag::new_strong(format!("{tag}-{log_size}")),
         "public, max-age=60".into(),
         "application/atom+xml",
         body,
@@ -287,8 +288,8 @@ pub async fn feed(
     );
     Ok(atom_answer(
         &req,
-        &state,
         format!("feed-{before:?}-{limit}"),
+        page.log_size,
         body,
     ))
 }
@@ -316,8 +317,8 @@ pub async fn organisation_feed(
     );
     Ok(atom_answer(
         &req,
-        &state,
         format!("feed-{id}-{before:?}-{limit}"),
+        page.log_size,
         body,
     ))
 }

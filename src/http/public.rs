@@ -9,12 +9,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat};
 use serde::Deserialize;
 
+use super::AppState;
 use super::error::ApiError;
 use super::prepared::Answer;
 use super::views::{
     AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
 };
-use super::{AppState, parse_number};
 use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
 use crate::error_codes::ErrorCode;
 use crate::service::RegisterQuery;
@@ -42,8 +42,8 @@ pub async fn award(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = parse_number(&path)?;
     let (award, programme) = super::find_award(&state, &path)?;
+    let number = &award.certificate_number;
     let today = state.registry.today();
     let max_age = super::award_max_age(&state, &award);
     let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
@@ -53,7 +53,7 @@ pub async fn award(
     let version = super::answers_version(&state, today);
     let body = state
         .prepared
-        .get_or_build(Answer::Record, &number, version, || {
+        .get_or_build(Answer::Record, number, version, || {
             let status = status_as_of(&award, &programme, today).status;
             serde_json::to_vec(&AwardView::of(&award, status, &state.public_url))
                 .map(Bytes::from)
@@ -73,9 +73,9 @@ pub async fn verification(
     path: web::Path<String>,
     query: web::Query<AtQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = parse_number(&path)?;
     let at = super::parse_at(query.at.as_deref())?;
     let (award, programme) = super::find_award(&state, &path)?;
+    let number = &award.certificate_number;
     let now = state.registry.now();
     let today = uk_date(now);
     let date = at.unwrap_or(today);
@@ -97,7 +97,7 @@ pub async fn verification(
     let head = if date == today {
         state
             .prepared
-            .get_or_build(Answer::Verification, &number, version, build)?
+            .get_or_build(Answer::Verification, number, version, build)?
     } else {
         build()?
     };
@@ -117,7 +117,8 @@ fn verification_head(
     programme: &Programme,
     date: NaiveDate,
 ) -> Result<Bytes, ApiError> {
-    let view = verification_view(state, award, programme, date, String::new());
+    let checkpoint = state.registry.latest_checkpoint();
+    let view = verification_view(state, award, programme, date, checkpoint, String::new());
     let mut body = serde_json::to_vec(&view).map_err(|e| super::error::internal(&e))?;
     let tail = br#","checked_at":""}"#;
     if !body.ends_with(tail) {
@@ -130,18 +131,19 @@ fn verification_head(
 }
 
 /// The verification answer about `date`, checked at `checked_at`, with the award's inclusion
-/// proof in the latest signed checkpoint (when there is one): what `/verification` answers and
-/// a receipt signs.
+/// proof in `checkpoint` (the latest signed one, read once by the caller, when there is one):
+/// what `/verification` answers and a receipt signs.
 pub(super) fn verification_view<'a>(
     state: &AppState,
     award: &'a Award,
     programme: &'a Programme,
     date: NaiveDate,
+    checkpoint: Option<(u64, [u8; 32])>,
     checked_at: String,
 ) -> VerificationView<'a> {
     let verdict = status_as_of(award, programme, date);
     let mut view = VerificationView::of(award, verdict, programme, &state.public_url, checked_at);
-    if let Some((size, root)) = state.registry.latest_checkpoint()
+    if let Some((size, root)) = checkpoint
         && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
     {
         use base64::Engine as _;
@@ -350,8 +352,8 @@ pub async fn credential(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = parse_number(&path)?;
     let (award, _) = super::find_award(&state, &path)?;
+    let number = &award.certificate_number;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(
             ErrorCode::CredentialNotIssued,

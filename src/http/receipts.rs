@@ -31,12 +31,19 @@ pub async fn receipt(
     let now = state.registry.now();
     let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
     let date = at.unwrap_or_else(|| uk_date(now));
-    let view = verification_view(&state, &award, &programme, date, checked_at.clone());
+    // Read once: the receipt's checkpoint is the one its inclusion proof is in.
+    let checkpoint = state.registry.latest_checkpoint();
+    let view = verification_view(
+        &state,
+        &award,
+        &programme,
+        date,
+        checkpoint,
+        checked_at.clone(),
+    );
     let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
-    let checkpoint = state
-        .registry
-        .latest_checkpoint()
-        .map(|(size, root)| serde_json::json!({"size": size, "root": b64(&root)}));
+    let checkpoint =
+        checkpoint.map(|(size, root)| serde_json::json!({"size": size, "root": b64(&root)}));
     let payload = serde_json::json!({
         "iss": signing.did,
         "sub": award.certificate_number.to_string(),

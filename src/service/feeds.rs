@@ -88,6 +88,8 @@ pub struct ChangesPage {
     pub newer: Option<Option<u64>>,
     /// The newest change of the whole feed (not only this page), for the feed's `updated`.
     pub newest: Option<PublicChange>,
+    /// The log size the page was read at (what its `ETag` names).
+    pub log_size: u64,
 }
 
 /// Where a public change is found in the state it was read from.
@@ -186,6 +188,7 @@ impl ChangeIndex {
             // cursor is the one just above them, if any.
             newer: (above > 0).then(|| (above > limit).then(|| self.positions[end + limit])),
             newest: (!self.positions.is_empty()).then(|| self.change(self.positions.len() - 1)),
+            log_size: self.size,
         }
     }
 }
@@ -225,15 +228,14 @@ impl Registry {
     /// moved.
     fn change_index(&self) -> Arc<ChangeIndex> {
         let size = self.size();
-        let mut kept = self
-            .changes
-            .lock()
-            .expect("the change index's lock is never poisoned");
-        if let Some(index) = kept.as_ref()
+        let kept = || self.changes.lock().expect("never poisoned");
+        if let Some(index) = kept().as_ref()
             && index.size == size
         {
             return index.clone();
         }
+        // Read without the lock held: two requests after a change may both read, and the
+        // later keeps its own.
         let index = Arc::new(self.read_cache(|c| {
             ChangeIndex::of(
                 c.state.size,
@@ -242,7 +244,7 @@ impl Registry {
                 &c.state.cycles_scheduled,
             )
         }));
-        *kept = Some(index.clone());
+        *kept() = Some(index.clone());
         index
     }
 

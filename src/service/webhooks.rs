@@ -20,7 +20,7 @@ use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
 use rand::{Rng, RngCore};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::{Actor, Registry, ServiceError};
 use crate::domain::{CertificateNumber, Event, Visibility};
@@ -445,7 +445,6 @@ impl Registry {
         let event = Event::WebhookSubscribed {
             webhook_id: row.id.clone(),
             target: target.url.origin().ascii_serialization(),
-            url_sha256: hex::encode(Sha256::digest(row.url.as_bytes())),
             event_types: types,
         };
         self.append_plain(actor, vec![event], vec![Write::WebhookCreated(row.clone())])
@@ -482,8 +481,8 @@ impl Registry {
     }
 
     /// A new secret for the subscription, which signs every delivery from now on, beside the
-    /// one before it for `settings.rotation_overlap`; recorded in the log (the secret is not),
-    /// and returned this once.
+    /// one before it for `settings.rotation_overlap` (a second rotation within that retires the
+    /// oldest at once); recorded in the log (the secret is not), and returned this once.
     pub async fn rotate_webhook_secret(
         &self,
         actor: &Actor,
@@ -492,7 +491,7 @@ impl Registry {
     ) -> Result<(String, Subscription), ServiceError> {
         self.webhook(id).await?;
         let secret = self.new_webhook_secret();
-        let until = Utc::now() + settings.rotation_overlap;
+        let until = self.now() + settings.rotation_overlap;
         let event = Event::WebhookSecretRotated {
             webhook_id: id.to_owned(),
             previous_valid_until: until.to_rfc3339_opts(SecondsFormat::Secs, true),

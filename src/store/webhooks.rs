@@ -1,7 +1,9 @@
 //! Webhook subscriptions and deliveries in the database: what delivering needs (the cursors,
 //! leases, backoffs and the delivery history), read and moved here, one SQL body for both
-//! drivers expanded by a macro like `sql.rs`'s. A subscription is made, changed and removed only
-//! by an append (`append_rows.rs`, `Write::Webhook…`), with the event that records it; its
+//! drivers expanded by a macro like `sql.rs`'s. A subscription is made, its secret rotated,
+//! replayed and removed only by an append (`append_rows.rs`, `Write::Webhook…`), with the event
+//! that records the admin's action; the delivery loop moves only its cursor, backoff and status
+//! (disabling after a run of failures is the loop's, not an admin's, and appends nothing). Its
 //! secret is never in the log. Invariants: a subscription is delivered by
 //! the one instance holding its lease (`claim_webhook` takes it only once `lease_until` has
 //! passed, in one conditional `UPDATE`), and its cursor moves only by that holder, only from the
@@ -220,10 +222,13 @@ macro_rules! webhook_sql {
                 keep: u32,
             ) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await?;
+                // Only beside a subscription that still exists: one deleted while its delivery
+                // was in flight leaves no row behind.
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (subscription_id, position, message_id, \
                      event_type, attempted_at, attempt, status_code, error, delivered, \
-                     duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     duration_ms) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+                     WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)",
                 )
                 .bind(&d.subscription_id)
                 .bind(d.position as i64)

@@ -77,7 +77,6 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
     let subscribed = Event::WebhookSubscribed {
         webhook_id: ID.into(),
         target: "https://receiver.example".into(),
-        url_sha256: "00".into(),
         event_types: vec!["award.issued".into()],
     };
     append(&store, subscribed, Write::WebhookCreated(subscription()))
@@ -184,6 +183,9 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
     let delete = || Write::WebhookDeleted { id: ID.into() };
     append(&store, deleted(), delete()).await.expect("deleted");
     assert_eq!(store.webhook(ID).await.unwrap(), None);
+    assert!(store.webhook_deliveries(ID, 100).await.unwrap().is_empty());
+    // A delivery that was in flight when it went leaves no row behind.
+    store.record_delivery(&attempt(6), 3).await.unwrap();
     assert!(store.webhook_deliveries(ID, 100).await.unwrap().is_empty());
     let size = store.head().await.unwrap().size;
     let again = append(&store, deleted(), delete()).await;
