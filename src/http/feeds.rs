@@ -240,15 +240,20 @@ fn feed_document(
     })
 }
 
-/// The feed's answer, tagged with the log size its page was read at.
-fn atom_answer(req: &HttpRequest, tag: String, log_size: u64, body: String) -> HttpResponse {
-    super::conditional(
-        req,
-        EntityTag::new_strong(format!("{tag}-{log_size}")),
-        "public, max-age=60".into(),
-        "application/atom+xml",
-        body,
-    )
+/// The feed's answer, tagged with the log size its page was read at; a client holding that
+/// tag gets a 304 before any of the document is written.
+fn atom_answer(
+    req: &HttpRequest,
+    tag: String,
+    page: &ChangesPage,
+    document: impl FnOnce() -> String,
+) -> HttpResponse {
+    let tag = EntityTag::new_strong(format!("{tag}-{}", page.log_size));
+    let cache_control = "public, max-age=60".to_owned();
+    if let Some(held) = super::not_modified(req, &tag, cache_control.clone()) {
+        return held;
+    }
+    super::conditional(req, tag, cache_control, "application/atom+xml", document())
 }
 
 /// The page asked for: its cursor and its size.
@@ -279,18 +284,19 @@ pub async fn feed(
 ) -> Result<HttpResponse, ApiError> {
     let (before, limit) = check_page(&query)?;
     let page = state.registry.public_changes(None, before, limit);
-    let body = feed_document(
-        &state,
-        "/v1/feed.atom",
-        "WEx QS award registry: changes".into(),
-        &page,
-        (before, limit),
-    );
     Ok(atom_answer(
         &req,
         format!("feed-{before:?}-{limit}"),
-        page.log_size,
-        body,
+        &page,
+        || {
+            feed_document(
+                &state,
+                "/v1/feed.atom",
+                "WEx QS award registry: changes".into(),
+                &page,
+                (before, limit),
+            )
+        },
     ))
 }
 
@@ -308,18 +314,19 @@ pub async fn organisation_feed(
         .organisation(&id)
         .ok_or_else(|| organisation_not_found(id))?;
     let page = state.registry.public_changes(Some(id), before, limit);
-    let body = feed_document(
-        &state,
-        &format!("/v1/organisations/{id}/feed.atom"),
-        format!("WEx QS awards of {}", organisation.name),
-        &page,
-        (before, limit),
-    );
     Ok(atom_answer(
         &req,
         format!("feed-{id}-{before:?}-{limit}"),
-        page.log_size,
-        body,
+        &page,
+        || {
+            feed_document(
+                &state,
+                &format!("/v1/organisations/{id}/feed.atom"),
+                format!("WEx QS awards of {}", organisation.name),
+                &page,
+                (before, limit),
+            )
+        },
     ))
 }
 

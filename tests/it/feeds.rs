@@ -291,6 +291,26 @@ async fn the_atom_feed_lists_public_changes_newest_first_in_pages_and_never_a_pr
         404
     );
     assert_eq!(app.get("/v1/feed.atom?limit=0").await.status(), 400);
+
+    // A reader that holds the feed's tag is told nothing changed, until something does.
+    let fetch = |tag: String| {
+        app.client
+            .get(format!("{}/v1/feed.atom", app.base))
+            .header("if-none-match", tag)
+            .send()
+    };
+    let tag = header_of(app.get("/v1/feed.atom").await.headers(), "etag");
+    assert_eq!(fetch(tag.clone()).await.expect("an answer").status(), 304);
+    app.award(&other, "silver", "2025-09-01").await;
+    let fresh = fetch(tag).await.expect("an answer");
+    assert_eq!(fresh.status(), 200);
+    assert!(
+        fresh
+            .text()
+            .await
+            .expect("text")
+            .contains("silver award issued")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
