@@ -7,7 +7,8 @@
 //           "search": {"query": "…", "expect": "XXXX-XXXX-XXXX-XXXX"}, // type, submit, follow
 //           "widget": {"certificate": "…"},                           // embed from another origin
 //           "snippets": {"certificate": "…"},  // paste the page's snippet boxes into another site
-//           "embeds": [{"name": "...", "certificate": "…"}]}  // each card framed at 360 x 240
+//           "embeds": [{"name": "...", "certificate": "…"}],  // each card framed at 360 x 240
+//           "calendar": {"certificate": "…"}}  // tap "Add the expiry to your calendar"
 // Prints one JSON object with what it read, how each page fits a phone's width, and every axe
 // violation.
 import {readFileSync, writeFileSync} from 'node:fs';
@@ -25,7 +26,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const result = {pages: {}, search: null, widget: null, snippets: null, embeds: {}};
+const result = {pages: {}, search: null, widget: null, snippets: null, embeds: {}, calendar: null};
 const t0 = Date.now(); const mark = (what) => process.env.WEXQS_TRACE && console.error(what, Date.now() - t0);
 
 async function audit(page) {
@@ -169,6 +170,23 @@ try {
     }
   }
   mark('embeds');
+  if (plan.calendar) {
+    // A parent taps the page's calendar link on a phone: the browser downloads the file.
+    const tapper = await browser.newContext({viewport: {width: 390, height: 844}, isMobile: true,
+      hasTouch: true, acceptDownloads: true});
+    const page = await tapper.newPage();
+    await page.goto(`${plan.base}/verify/${plan.calendar.certificate}`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', {name: 'Add the expiry to your calendar'}).tap(),
+    ]);
+    result.calendar = {
+      filename: download.suggestedFilename(),
+      text: readFileSync(await download.path(), 'utf8'),
+    };
+    await tapper.close();
+  }
+  mark('calendar');
   if (plan.snippets) {
     // A site owner copies each snippet box of the verification page and pastes it into a page
     // of their own: whatever the organisation is called, only the snippet's own elements appear

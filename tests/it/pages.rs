@@ -364,6 +364,7 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         "widget": {"certificate": awards[0].1},
         "snippets": {"certificate": hostile},
         "embeds": embeds,
+        "calendar": {"certificate": awards[0].1},
     });
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&out).expect("a screenshots folder");
@@ -410,6 +411,22 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
             "{name} is wider than the phone: {layout}"
         );
     }
+    // The calendar link, tapped on a phone, downloads the award's expiry as an all-day event
+    // with its reminders.
+    let calendar = &result["calendar"];
+    assert_eq!(calendar["filename"], "calendar.ics", "{calendar}");
+    let ics = calendar["text"].as_str().expect("the file's text");
+    let (valid, _) = app
+        .registry
+        .award(&awards[0].1.parse().expect("a number"))
+        .expect("the award");
+    let expiry = valid.expires_on().format("%Y%m%d").to_string();
+    assert!(
+        ics.contains(&format!("DTSTART;VALUE=DATE:{expiry}\r\n")),
+        "{ics}"
+    );
+    assert_eq!(ics.matches("BEGIN:VALARM").count(), 3, "{ics}");
+
     // The docs' text keeps a readable column: the original squeezed descriptions into six
     // characters, breaking words apart.
     let docs = &result["pages"]["docs"]["layout"];
