@@ -1,8 +1,8 @@
 //! `evolve`: the fold of one event into the state (`State::apply`). This file dispatches by area
 //! to one function each (organisations, awards, credentials, the programme, keys and the
-//! registry's address, applications); tokens and webhooks leave the state as it is. Events come from the log,
-//! which only holds what `decide` accepted, so an event about something unknown is ignored
-//! rather than trusted to be well formed.
+//! registry's address, applications); tokens and webhooks leave the state as it is. Events come
+//! from the log, which only holds what `decide` accepted, so an event about something unknown
+//! is ignored rather than trusted to be well formed.
 
 use chrono::NaiveDate;
 

@@ -118,6 +118,18 @@ async fn export_as(
         .registry
         .latest_checkpoint()
         .map(|(s, r)| (s, base64::engine::general_purpose::STANDARD.encode(r)));
+    let checkpoint_size = checkpoint.as_ref().map_or(0, |(s, _)| *s);
+    let cache_control = "public, max-age=60".to_owned();
+    // Decided from the log size and the day alone, before the register is read.
+    let held = tag_of(
+        format,
+        state.registry.size(),
+        state.registry.today(),
+        checkpoint_size,
+    );
+    if let Some(held) = super::not_modified(&req, &held, cache_control.clone()) {
+        return Ok(held);
+    }
     let (log_size, as_of, rows) = state.export_signatures.rows(&state.registry);
     let export = Export {
         format,
@@ -129,15 +141,7 @@ async fn export_as(
         rows,
         public_url: Arc::from(state.public_url.as_str()),
     };
-    let tag = EntityTag::new_strong(format!(
-        "export-{}-{log_size}-{as_of}-{}",
-        format.extension(),
-        export.reflects.checkpoint.as_ref().map_or(0, |(s, _)| *s)
-    ));
-    let cache_control = "public, max-age=60".to_owned();
-    if let Some(held) = super::not_modified(&req, &tag, cache_control.clone()) {
-        return Ok(held);
-    }
+    let tag = tag_of(format, log_size, as_of, checkpoint_size);
     let signed = state.export_signatures.of(&export, &signing).await?;
     let pieces = futures_util::stream::iter(
         export
@@ -160,6 +164,14 @@ async fn export_as(
     Ok(response
         .content_type(format.content_type())
         .body(SizedStream::new(signed.length, pieces)))
+}
+
+/// An export's `ETag`: what it reflects names its bytes.
+fn tag_of(format: Format, log_size: u64, as_of: NaiveDate, checkpoint_size: u64) -> EntityTag {
+    EntityTag::new_strong(format!(
+        "export-{}-{log_size}-{as_of}-{checkpoint_size}",
+        format.extension()
+    ))
 }
 
 pub async fn register_csv(

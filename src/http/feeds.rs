@@ -1,8 +1,8 @@
 //! Following the register without polling it: Atom feeds of the public changes (every award
 //! and the programme, or one organisation's awards), newest first and paged (RFC 5005), and
 //! iCalendar files of awards' expiry dates with reminders. An entry is dated by when its change
-//! was recorded (`updated`), and says in words the day it takes effect. Only public changes are read
-//! (`Registry::public_changes`), so no private event can reach a feed.
+//! was recorded (`updated`), and says in words the day it takes effect. Only public changes are
+//! read (`Registry::public_changes`), so no private event can reach a feed.
 
 use actix_web::http::header::EntityTag;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -180,14 +180,13 @@ impl Iterator for Pieces {
             self.started = true;
             self.export.head(&mut out);
         }
-        let rows = self.export.rows.clone();
         while out.len() < PIECE
-            && let Some(row) = rows.get(self.next)
+            && let Some(row) = self.export.rows.get(self.next)
         {
             self.export.row(self.next, row, &mut out);
             self.next += 1;
         }
-        if self.next >= rows.len() {
+        if self.next >= self.export.rows.len() {
             self.done = true;
             self.export.tail(&mut out);
         }

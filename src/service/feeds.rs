@@ -1,7 +1,7 @@
 //! Named reads for those who follow the register without polling it: the public changes newest
 //! first (the Atom feeds: award changes, the programme's pauses and cycles, through an index
-//! of every public change read again only when the log moves), an organisation's awards (its calendar), and a snapshot of every
-//! award with its status today (the open data exports). All from memory, so they
+//! of every public change read again only when the log moves), an organisation's awards (its
+//! calendar), and a snapshot of every award with its status today (the open data exports). All from memory, so they
 //! go on while the database is away; none of them can reach a private event, since they read
 //! only awards' public histories and the programme's changes.
 

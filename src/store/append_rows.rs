@@ -1,8 +1,7 @@
 //! The second half of the append (`append.rs`): writing what a batch appends, one multi-row
 //! statement a table (events, the Merkle tree's new hashes from the stored frontier, stream
-//! versions, idempotency records, projection rows, token records and webhook subscriptions), then
-//! moving the log head.
-//! Expanded inside `append.rs`'s module, so it speaks that module's types (`Connection`,
+//! versions, idempotency records, projection rows, token records and webhook subscriptions),
+//! then moving the log head. Expanded inside `append.rs`'s module, so it speaks that module's types (`Connection`,
 //! `LogEnd`, `Pending`) and imports.
 
 macro_rules! shared_append_rows {
@@ -216,7 +215,12 @@ macro_rules! shared_append_rows {
                             awards.push(a);
                         }
                     },
-                    _ => {}
+                    Write::TokenCreated(_)
+                    | Write::TokenRevoked { .. }
+                    | Write::WebhookCreated(_)
+                    | Write::WebhookSecret { .. }
+                    | Write::WebhookReplay { .. }
+                    | Write::WebhookDeleted { .. } => {}
                 }
             }
             upsert_organisations(conn, &organisations).await?;
