@@ -83,6 +83,9 @@ fn public_routes(number: &str, name_query: &str) -> Vec<String> {
         "/.well-known/did.json".to_owned(),
         "/v1/status-lists/1".to_owned(),
         "/v1/programme".to_owned(),
+        "/v1/feed.atom".to_owned(),
+        "/v1/exports/register.csv".to_owned(),
+        "/v1/exports/register.json".to_owned(),
         "/healthz".to_owned(),
     ]
 }
