@@ -151,7 +151,11 @@ fn award_change_words(
         ),
         AwardChange::Reinstated { on } => (
             "award_reinstated",
-            format!("{level} award reinstated on {}", long_date(*on)),
+            format!(
+                "{level} award reinstated on {}. {}",
+                long_date(*on),
+                crate::credentials::credential::REINSTATEMENT_NOTICE
+            ),
         ),
         AwardChange::Revoked { on, reason } => (
             "award_revoked",
