@@ -154,7 +154,8 @@ fn award_change_words(
             format!(
                 "{level} award reinstated on {}. {}",
                 long_date(*on),
-                crate::credentials::credential::REINSTATEMENT_NOTICE
+                // The entry's words end with their own full stop.
+                crate::credentials::credential::REINSTATEMENT_NOTICE.trim_end_matches('.')
             ),
         ),
         AwardChange::Revoked { on, reason } => (

@@ -204,7 +204,8 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
 
     // The organisation is told to download its credential again.
     let feed = app.text("/v1/feed.atom").await;
-    assert!(feed.contains("download them again"), "{feed}");
+    assert!(feed.contains("download them again."), "{feed}");
+    assert!(!feed.contains("again.."), "{feed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
