@@ -151,7 +151,12 @@ fn award_change_words(
         ),
         AwardChange::Reinstated { on } => (
             "award_reinstated",
-            format!("{level} award reinstated on {}", long_date(*on)),
+            format!(
+                "{level} award reinstated on {}. {}",
+                long_date(*on),
+                // The entry's words end with their own full stop.
+                crate::credentials::credential::REINSTATEMENT_NOTICE.trim_end_matches('.')
+            ),
         ),
         AwardChange::Revoked { on, reason } => (
             "award_revoked",

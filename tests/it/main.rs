@@ -19,6 +19,8 @@ mod harness;
 mod helpers;
 mod hostile;
 mod merkle;
+mod not_current;
+mod official_schemas;
 mod openapi_spec;
 mod outage;
 mod pages;

@@ -1,301 +1,339 @@
-//! Nothing a person or another site meets shows a withdrawn award as current, and a wrong
-//! number never breaks someone else's page: a non-valid award's logos and calendar are gone
-//! (410 `award_not_current`), its page offers neither, an organisation's calendar holds only
-//! valid awards; an unknown number gets a compact card in an embed and a "not found" badge in
-//! an `<img>`. The search forgives (near matches are results, with their status) and only
-//! forgives (a text with no letter or digit finds nothing).
+//! Withdrawn means withdrawn for every verifier (#18): the credential of a suspended, superseded
+//! or revoked award fails Digital Bazaar's verifier (offline, with the registry's did.json and
+//! published status list) and `wexqs verify --online`, which also asks the register; a
+//! reinstated award is signed afresh under a new status list entry, its new credential
+//! verifying clean and its old one not. A status list is valid for two days from the day it was
+//! signed, is signed afresh each day, and a copy past its `validUntil` is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use wexqs::credentials::credential;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::credentials::independent;
+use crate::helpers::{Backend, TestApp, all_awards, at, spawn_app, temp_dir};
 
-/// (status, certificate number, organisation id) of an award in each status.
-async fn each_status(app: &TestApp) -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    for (i, (status, date)) in [
-        ("valid", "2025-06-01"),
-        ("suspended", "2025-03-01"),
-        ("revoked", "2025-04-01"),
-        ("superseded", "2024-06-01"),
-        ("expired", "2024-01-10"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let org = app
-            .organisation(
-                &format!("Withdrawn Test {status} NHS Trust"),
-                Some(&format!("ZW{i}")),
-            )
-            .await;
-        let number = app.award(&org, "gold", date).await;
-        match status {
-            "suspended" => change(app, &number, "suspend", "under review by the programme").await,
-            "revoked" => change(app, &number, "revoke", "issued in error").await,
-            "superseded" => {
-                app.award(&org, "silver", "2025-07-01").await;
-            }
-            _ => {}
-        }
-        out.push((status, number, org));
-    }
-    out
+/// The demo's suspended, superseded and revoked awards (README).
+pub(crate) const SUSPENDED: &str = "B799-E2YM-288Z-0Q7S";
+pub(crate) const SUPERSEDED: &str = "HB0B-2ZC1-G4SX-H3TV";
+pub(crate) const REVOKED: &str = "0668-PPN1-4XEN-GDWT";
+
+/// The time the tests' registries start at (`spawn_app`), which every check here is made as of.
+const NOW: &str = "2026-11-24T12:00:00Z";
+
+/// A served registry holding the demo register.
+pub(crate) async fn demo_app() -> TestApp {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    assert_eq!(crate::credentials::now_of(&app), NOW);
+    wexqs::service::demo::load(&app.registry)
+        .await
+        .expect("the demo loads");
+    app
 }
 
-/// Suspends, reinstates or revokes an award, stating the version read (`If-Match`).
-async fn change(app: &TestApp, number: &str, action: &str, reason: &str) {
-    let record = app.get(&format!("/v1/awards/{number}")).await;
-    let tag = record.headers().get("etag").expect("an ETag").clone();
-    let r = app
+/// Posts an admin change of an award, stating the version read (`If-Match`).
+pub(crate) async fn change_award(app: &TestApp, number: &str, action: &str, body: Value) {
+    let read = app.get(&format!("/v1/awards/{number}")).await;
+    let etag = read
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an award answers its ETag")
+        .to_owned();
+    let response = app
         .client
         .post(app.url(&format!("/v1/admin/awards/{number}/{action}")))
         .bearer_auth(&app.admin)
-        .header("If-Match", tag)
-        .json(&json!({"reason": reason}))
+        .header("if-match", etag)
+        .json(&body)
         .send()
         .await
-        .expect("answered");
-    assert_eq!(r.status(), 200, "{action} {number}");
+        .expect("the server answers");
+    assert_eq!(response.status(), 200, "{action} {number}");
 }
 
-/// The problem+json of a 410 `award_not_current`, with the status it names.
-async fn gone(app: &TestApp, path: &str) -> Value {
-    let response = app.get(path).await;
-    assert_eq!(response.status(), 410, "{path}");
-    assert_eq!(
-        response.headers().get("content-type").map(|v| v.as_bytes()),
-        Some(&b"application/problem+json"[..]),
-        "{path}"
-    );
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .map(|v| v.as_bytes()),
-        Some(&b"no-store"[..]),
-        "{path}: a reinstatement must serve it again at once"
-    );
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["code"], "award_not_current", "{path}: {body}");
-    body
+fn save(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec(value).expect("JSON")).expect("written");
+    path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_withdrawn_awards_logos_and_calendars_are_gone_and_its_page_offers_neither() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let awards = each_status(&app).await;
-    for (status, number, org) in &awards {
-        let page = app.text(&format!("/verify/{number}")).await;
-        let organisation_calendar = app
-            .text(&format!("/v1/organisations/{org}/calendar.ics"))
-            .await;
-        if *status == "valid" {
-            for path in ["logo.png", "logo.svg", "calendar.ics"] {
-                let r = app.get(&format!("/v1/awards/{number}/{path}")).await;
-                assert_eq!(r.status(), 200, "valid: {path}");
-            }
-            assert!(page.contains(&format!("href=\"/v1/awards/{number}/calendar.ics\"")));
-            assert_eq!(organisation_calendar.matches("BEGIN:VEVENT").count(), 1);
-            continue;
-        }
-        for path in ["logo.png", "logo.svg", "calendar.ics"] {
-            let body = gone(&app, &format!("/v1/awards/{number}/{path}")).await;
-            assert_eq!(body["status"], *status, "{status}: {path}");
-            assert!(
-                body["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.contains("not valid") && d.contains("/verify/")),
-                "{status}: {body}"
-            );
-        }
-        assert!(
-            !page.contains("calendar.ics") && !page.contains("Add the expiry"),
-            "{status}: the page offers a calendar"
-        );
-        // Only a valid award is in its organisation's calendar: here the newer award that
-        // replaced the superseded one.
-        assert!(
-            !organisation_calendar.contains(number.as_str()),
-            "{status}: the organisation's calendar holds it: {organisation_calendar}"
-        );
-        assert_eq!(
-            organisation_calendar.matches("BEGIN:VEVENT").count(),
-            usize::from(*status == "superseded"),
-            "{status}: {organisation_calendar}"
-        );
-    }
+fn wexqs_verify(file: &Path, args: &[&str]) -> (bool, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .arg("verify")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("wexqs runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.success(),
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// What the independent verifier and `wexqs verify --online` make of `credential`, as of the
+/// registry's time.
+async fn both_verifiers(app: &TestApp, credential: &Value) -> (Value, (bool, String)) {
+    let b = json!({
+        "credential": credential,
+        "did_document": app.json("/.well-known/did.json").await,
+        "status_list": app.json("/v1/status-lists/1").await,
+        "now": NOW,
+    });
+    let dir = temp_dir();
+    let file = save(dir.path(), "credential.json", credential);
+    (
+        independent(&b),
+        wexqs_verify(&file, &["--online", "--at", NOW]),
+    )
+}
+
+fn index_of(credential: &Value) -> usize {
+    credential["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .expect("a status list index")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_logo_held_from_before_a_suspension_is_not_revalidated_and_returns_on_reinstatement() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let org = app
-        .organisation("Held Logo Hospitals NHS Trust", None)
-        .await;
-    let number = app.award(&org, "silver", "2025-06-01").await;
-    let logo = app.get(&format!("/v1/awards/{number}/logo.png")).await;
-    assert_eq!(logo.status(), 200);
-    let tag = logo.headers().get("etag").expect("an ETag").clone();
-    let max_age: u64 = logo
-        .headers()
-        .get("cache-control")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("public, max-age="))
-        .and_then(|v| v.parse().ok())
-        .expect("a max-age");
-    assert!(
-        max_age <= 60,
-        "a site's copy lasts at most a minute: {max_age}"
-    );
-    change(&app, &number, "suspend", "under review by the programme").await;
-    let held = app
-        .client
-        .get(app.url(&format!("/v1/awards/{number}/logo.png")))
-        .header("If-None-Match", tag)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(held.status(), 410, "a held copy is never confirmed");
-    change(&app, &number, "reinstate", "the review found nothing wrong").await;
-    let again = app.get(&format!("/v1/awards/{number}/logo.png")).await;
-    assert_eq!(again.status(), 200, "served again once valid");
-    assert_eq!(
-        again.headers().get("content-type").map(|v| v.as_bytes()),
-        Some(&b"image/png"[..])
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_number_gets_a_compact_card_in_an_embed_and_a_not_found_badge_in_an_image() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let org = app
-        .organisation("Embed Test Hospitals NHS Trust", None)
-        .await;
-    let valid = app.award(&org, "bronze", "2025-06-01").await;
-    let unknown = wexqs::domain::CertificateNumber::from_random(11).to_string();
-    let mut typo: Vec<char> = valid.chars().collect();
-    typo[2] = if typo[2] == 'A' { 'B' } else { 'A' };
-    let typo: String = typo.into_iter().collect();
-
-    for (path, status) in [
-        (format!("/embed/{unknown}"), 404),
-        (format!("/embed/{typo}"), 400),
-        ("/embed/".to_owned(), 404),
-        ("/embed/0000-0000-0000-0000".to_owned(), 404),
-        ("/embed/not-a-number".to_owned(), 400),
+async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reinstatement_signs_afresh()
+ {
+    let app = demo_app().await;
+    for (number, status) in [
+        (SUSPENDED, "suspended"),
+        (SUPERSEDED, "superseded"),
+        (REVOKED, "revoked"),
     ] {
-        let (code, headers, body) = app.page(&path).await;
-        assert_eq!(code, status, "{path}");
-        let content_type = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        assert!(
-            content_type.starts_with("text/html"),
-            "{path}: {content_type}"
+        let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
+        let (verdict, (ok, out)) = both_verifiers(&app, &credential).await;
+        assert_eq!(verdict["verified"], false, "{number}: {verdict}");
+        assert_eq!(verdict["revoked"], true, "{number}: {verdict}");
+        assert_eq!(
+            verdict["status_verified"], true,
+            "the list is sound: {verdict}"
         );
+        assert!(!ok, "wexqs verify --online passed {number}: {out}");
+        assert!(out.contains("FAIL status: withdrawn"), "{out}");
         assert!(
-            body.contains("No such award: check the number"),
-            "{path}: {body}"
+            out.contains(&format!(
+                "FAIL register: the register says award {number} is {status}"
+            )),
+            "{out}"
         );
-        assert!(
-            body.contains("class=\"embed-card\"")
-                && !body.contains("<header")
-                && !body.contains("<footer"),
-            "{path}: a card, not the whole page: {body}"
-        );
-        let csp = headers
-            .get("content-security-policy")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        assert!(csp.contains("frame-ancestors *"), "{path}: {csp}");
+        assert!(out.lines().any(|l| l == "invalid"), "{out}");
     }
 
-    for (number, status) in [(unknown.as_str(), 404), (typo.as_str(), 400)] {
-        for style in ["", "?style=large"] {
-            let path = format!("/v1/awards/{number}/badge.svg{style}");
-            let response = app.get(&path).await;
-            assert_eq!(response.status(), status, "{path}");
-            assert_eq!(
-                response.headers().get("content-type").map(|v| v.as_bytes()),
-                Some(&b"image/svg+xml"[..]),
-                "{path}"
-            );
-            let svg = response.text().await.expect("SVG");
-            assert!(
-                svg.starts_with("<svg") && svg.contains("not found") && svg.contains("<title>"),
-                "{path}: {svg}"
-            );
-        }
+    // The status list sets exactly the withdrawn awards' entries.
+    let list = app.json("/v1/status-lists/1").await;
+    let encoded = list["credentialSubject"]["encodedList"]
+        .as_str()
+        .expect("a list")
+        .to_owned();
+    for award in all_awards(&app.registry) {
+        let withdrawn = matches!(
+            award.certificate_number.as_str(),
+            SUSPENDED | SUPERSEDED | REVOKED
+        );
+        let index: usize = award
+            .status_list_index
+            .as_deref()
+            .and_then(|i| i.parse().ok())
+            .expect("every demo award has a credential");
+        assert_eq!(
+            credential::bit_is_set(&encoded, index),
+            Ok(withdrawn),
+            "{}",
+            award.certificate_number
+        );
     }
-    // A real award's badge is unchanged.
-    let svg = app.text(&format!("/v1/awards/{valid}/badge.svg")).await;
-    assert!(svg.contains("Bronze · valid"), "{svg}");
+
+    // A valid award's credential passes both, the register's word included.
+    let superseding = app.verification(SUPERSEDED, None).await["superseded_by"]
+        .as_str()
+        .expect("the award that replaced it")
+        .to_owned();
+    let valid = superseding;
+    let credential = app.json(&format!("/v1/awards/{valid}/credential")).await;
+    let (verdict, (ok, out)) = both_verifiers(&app, &credential).await;
+    assert_eq!(verdict["verified"], true, "{valid}: {verdict}");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "pass register: the register says award {valid} is valid"
+        )),
+        "{out}"
+    );
+
+    // Reinstated: a fresh credential under a new entry, the same award and dates; the old one
+    // stays withdrawn.
+    let old = app
+        .json(&format!("/v1/awards/{SUSPENDED}/credential"))
+        .await;
+    change_award(
+        &app,
+        SUSPENDED,
+        "reinstate",
+        json!({"reason": "The review found the logo was used correctly."}),
+    )
+    .await;
+    let new = app
+        .json(&format!("/v1/awards/{SUSPENDED}/credential"))
+        .await;
+    assert_ne!(new["id"], old["id"]);
+    assert_ne!(index_of(&new), index_of(&old));
+    for same in [
+        "validFrom",
+        "validUntil",
+        "awardedDate",
+        "credentialSubject",
+    ] {
+        assert_eq!(new[same], old[same], "{same}");
+    }
+    let (verdict, (ok, out)) = both_verifiers(&app, &new).await;
+    assert_eq!(verdict["verified"], true, "the new credential: {verdict}");
+    assert!(ok, "the new credential: {out}");
+    let (verdict, (ok, out)) = both_verifiers(&app, &old).await;
+    assert_eq!(verdict["verified"], false, "the old credential: {verdict}");
+    assert_eq!(verdict["revoked"], true, "{verdict}");
+    assert!(!ok, "the old credential: {out}");
+    assert!(out.contains("FAIL status: withdrawn"), "{out}");
+
+    // The organisation is told to download its credential again.
+    let feed = app.text("/v1/feed.atom").await;
+    assert!(feed.contains("download them again."), "{feed}");
+    assert!(!feed.contains("again.."), "{feed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_misspelt_name_finds_near_matches_with_their_status_and_punctuation_finds_nothing() {
+async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refused_once_it_lapses() {
     let app = spawn_app(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let org = app
-        .organisation("Fenmarsh Hospitals NHS Foundation Trust", None)
-        .await;
-    let fenmarsh = app.award(&org, "silver", "2025-06-01").await;
-    let other = app.organisation("Quayside Community Care CIC", None).await;
-    let quayside = app.award(&other, "bronze", "2025-05-01").await;
+    let org = app.organisation("Wyvern Community Health", None).await;
+    let number = app.award(&org, "silver", "2025-09-01").await;
+    let answer = |app: &TestApp| {
+        let url = app.url("/v1/status-lists/1");
+        let client = app.client.clone();
+        async move {
+            let r = client.get(url).send().await.expect("answered");
+            let tag = r.headers()["etag"].to_str().expect("ASCII").to_owned();
+            (tag, r.bytes().await.expect("a body").to_vec())
+        }
+    };
+    let (tag, first) = answer(&app).await;
+    let list: Value = serde_json::from_slice(&first).expect("JSON");
+    assert_eq!(list["validFrom"], "2026-11-24T00:00:00Z");
+    assert_eq!(list["validUntil"], "2026-11-26T00:00:00Z");
+    assert_eq!(list["proof"]["created"], "2026-11-24T00:00:00Z");
 
-    let (code, _, body) = app.page("/?q=Fenmarsh+Hospitls").await;
-    assert_eq!(code, 200);
-    assert!(!body.contains("0 awards found"), "{body}");
-    assert!(body.contains("1 near match"), "{body}");
-    let row = body
-        .split("<tr>")
-        .find(|r| r.contains(&format!("href=\"/verify/{fenmarsh}\"")))
-        .expect("the near match is a row of the results");
-    assert!(
-        row.contains("Silver")
-            && row.contains("class=\"status valid\"")
-            && row.contains(">Valid<")
-            && row.contains("Valid until 31 May 2027"),
-        "the row has its level, status and date: {row}"
+    // The same bytes all day (caches and ETags hold), signed afresh the next day.
+    app.clock
+        .set(at(2026, 11, 24) + chrono::Duration::hours(11));
+    assert_eq!(answer(&app).await, (tag.clone(), first.clone()));
+    app.clock
+        .set(at(2026, 11, 25) - chrono::Duration::hours(11));
+    let (next_tag, next) = answer(&app).await;
+    assert_ne!(next_tag, tag);
+    let next: Value = serde_json::from_slice(&next).expect("JSON");
+    assert_eq!(next["validFrom"], "2026-11-25T00:00:00Z");
+    assert_eq!(next["validUntil"], "2026-11-27T00:00:00Z");
+
+    // A copy kept from before a revocation un-revokes only while it is valid.
+    let dir = temp_dir();
+    let stale = save(dir.path(), "stale.json", &list);
+    let did = save(
+        dir.path(),
+        "did.json",
+        &app.json("/.well-known/did.json").await,
     );
-    let api: Value = app.json("/v1/register?q=Fenmarsh+Hospitls").await;
-    assert_eq!(api["near_matches"], true, "{api}");
-    assert_eq!(api["total"], 1, "{api}");
-    assert_eq!(api["items"][0]["certificate_number"], fenmarsh.as_str());
-    assert_eq!(api["items"][0]["status"], "valid");
-    // Filters hold for near matches too.
-    let filtered: Value = app
-        .json("/v1/register?q=Fenmarsh+Hospitls&level=gold")
+    let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
+    let file = save(dir.path(), "credential.json", &credential);
+    let revoked = app
+        .admin_post(
+            &format!("/v1/admin/awards/{number}/revoke"),
+            json!({"reason": "Issued in error."}),
+        )
         .await;
-    assert_eq!(filtered["total"], 0, "{filtered}");
-    // An exact match is no near match.
-    let exact: Value = app.json("/v1/register?q=fenmarsh").await;
-    assert_eq!(exact["near_matches"], false, "{exact}");
-    assert_eq!(exact["total"], 1);
+    assert_eq!(revoked.status(), 200);
+    let offline = |when: &str| {
+        wexqs_verify(
+            &file,
+            &[
+                "--did",
+                did.to_str().expect("a path"),
+                "--status-list",
+                stale.to_str().expect("a path"),
+                "--at",
+                when,
+            ],
+        )
+    };
+    let (ok, out) = offline("2026-11-25T18:00:00Z");
+    assert!(ok, "within its two days the copy is believed: {out}");
+    let (ok, out) = offline("2026-11-26T00:00:01Z");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "FAIL status: the status list expired on 26 November 2026 at 00:00 UTC; fetch a fresh copy from {}/v1/status-lists/1",
+            app.base
+        )),
+        "{out}"
+    );
+    // So does the independent verifier, as of the same times.
+    let did_document = app.json("/.well-known/did.json").await;
+    let stale_bundle = |now: &str| {
+        json!({
+            "credential": credential,
+            "did_document": did_document,
+            "status_list": list,
+            "now": now,
+        })
+    };
+    let verdict = independent(&stale_bundle("2026-11-25T18:00:00Z"));
+    assert_eq!(verdict["verified"], true, "within its two days: {verdict}");
+    // (Digital Bazaar allows five minutes of clock skew.)
+    let verdict = independent(&stale_bundle("2026-11-26T00:10:00Z"));
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    assert_eq!(verdict["status_verified"], false, "{verdict}");
+    assert!(
+        verdict["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("validUntil")),
+        "{verdict}"
+    );
 
-    for q in ["!!!", "%F0%9F%8F%A5%F0%9F%8F%A5", "-+-", "%E2%80%94"] {
-        let response = app.get(&format!("/v1/register?q={q}")).await;
-        assert_eq!(response.status(), 400, "q={q}");
-        let problem: Value = response.json().await.expect("JSON");
-        assert_eq!(problem["code"], "query_without_letters", "q={q}: {problem}");
-        let (code, _, page) = app.page(&format!("/?q={q}")).await;
-        assert_eq!(code, 200, "q={q}");
-        assert!(page.contains("0 awards found"), "q={q}");
-        assert!(
-            !page.contains(&fenmarsh) && !page.contains(&quayside),
-            "q={q}: the page lists the register"
-        );
-        assert!(page.contains("at least one letter or digit"), "q={q}");
-    }
-    // No text at all is still the whole register.
-    let all: Value = app.json("/v1/register").await;
-    assert_eq!(all["total"], 2);
+    // A list without validUntil (as signed before) tells nothing about its age: refused.
+    let mut undated = list.clone();
+    undated
+        .as_object_mut()
+        .expect("an object")
+        .remove("validUntil");
+    let report = wexqs::credentials::verify::check_credential(
+        &credential,
+        Some(&app.json("/.well-known/did.json").await),
+        Some(&undated),
+        &|_| None,
+        at(2026, 11, 24),
+        None,
+    );
+    let status = report
+        .checks
+        .iter()
+        .find(|c| c.name == "status")
+        .expect("a status check");
+    assert!(!status.passed);
+    assert!(
+        status.detail.contains("has no validUntil"),
+        "{}",
+        status.detail
+    );
+
+    // The registry's own check always uses a list it signed for the day it checks on.
+    app.clock.set(at(2026, 11, 28));
+    let own: Value = app.json("/v1/status-lists/1").await;
+    assert_eq!(own["validFrom"], "2026-11-28T00:00:00Z");
 }
