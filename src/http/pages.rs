@@ -173,7 +173,7 @@ pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse
     let (status, explanation, number) = match raw.parse::<CertificateNumber>() {
         Ok(n) => (
             StatusCode::NOT_FOUND,
-            "No award with this certificate number is in the register. It is not a real award of the NHS England Work Experience Quality Standard, or the number was copied wrongly.".to_owned(),
+            "No award with this certificate number is in the register. It is not a real award of the NHS England Work Experience Quality Standard, or the number was copied wrongly: check the number on the certificate and try again, or search the register by the organisation's name.".to_owned(),
             n.to_string(),
         ),
         Err(e) => (StatusCode::BAD_REQUEST, format!("{}.", e.message), raw.chars().take(40).collect()),
@@ -492,7 +492,9 @@ pub async fn achievement(
     if wants_json(&req) {
         return super::public::achievement(state, path).await;
     }
-    let level = super::public::level_in_path(&path)?;
+    let Ok(level) = super::public::level_in_path(&path) else {
+        return Ok(super::site::page_not_found(&req, &state.public_url));
+    };
     let object = crate::credentials::credential::achievement(level, &state.public_url);
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let page = AchievementPage {

@@ -168,6 +168,22 @@ pub fn embed_not_found(status: StatusCode, public_url: &str) -> HttpResponse {
     )
 }
 
+/// The page a person gets for an address that names no page.
+pub fn page_not_found(req: &HttpRequest, public_url: &str) -> HttpResponse {
+    let words = (
+        "Page not found",
+        "There is no page at this address",
+        "Check the address, or search the register for an organisation, an ODS code or a \
+         certificate number.",
+    );
+    let mut response = message(req.path(), StatusCode::NOT_FOUND, words, public_url);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
 /// The answer to a path no route serves: a page when a person asks (a path people open, or any
 /// path outside the API from a browser), else problem+json.
 pub async fn no_such_route(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -181,22 +197,16 @@ pub async fn no_such_route(req: HttpRequest, state: web::Data<AppState>) -> Http
     if path.starts_with("/v1/") || !(for_people(path, req.headers()) || browser(req.headers())) {
         return problem();
     }
-    let words = if path.starts_with("/verify") || path.starts_with("/embed") {
-        (
-            "No such award: check the number",
-            "This address has no certificate number in it",
-            "Check the certificate number: it is sixteen letters and digits in four groups, \
-             such as FDXE-J5BM-RRNV-PEDM, printed on the certificate. Type it into the search of \
-             the register, or scan the certificate's QR code again.",
-        )
-    } else {
-        (
-            "Page not found",
-            "There is no page at this address",
-            "Check the address, or search the register for an organisation, an ODS code or a \
-             certificate number.",
-        )
-    };
+    if !(path.starts_with("/verify") || path.starts_with("/embed")) {
+        return page_not_found(&req, &state.public_url);
+    }
+    let words = (
+        "No such award: check the number",
+        "This address has no certificate number in it",
+        "Check the certificate number: it is sixteen letters and digits in four groups, such \
+         as FDXE-J5BM-RRNV-PEDM, printed on the certificate. Type it into the search of the \
+         register, or scan the certificate's QR code again.",
+    );
     let mut response = message(path, StatusCode::NOT_FOUND, words, &state.public_url);
     response.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -58,6 +58,28 @@ async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_pro
     assert_eq!(code, 404);
     assert!(content_type(&headers).starts_with("text/html"));
     assert!(body.contains("Page not found"), "{body}");
+    // A level that is not one: a page for a person, problem+json for a verifier asking JSON.
+    let (code, headers, body) = browse(&app, "/achievements/platinum").await;
+    assert_eq!(code, 404);
+    assert!(content_type(&headers).starts_with("text/html"));
+    assert!(body.contains("Page not found"), "{body}");
+    let machine = app
+        .client
+        .get(app.url("/achievements/platinum"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(machine.status(), 404);
+    assert_eq!(content_type(machine.headers()), "application/problem+json");
+    // An unknown number's page says what to do.
+    let unknown = wexqs::domain::CertificateNumber::from_random(9).to_string();
+    let (code, _, body) = app.page(&format!("/verify/{unknown}")).await;
+    assert_eq!(code, 404);
+    assert!(
+        body.contains("check the number on the certificate"),
+        "{body}"
+    );
     // A machine, and every API route, keep problem+json.
     for (path, html) in [
         ("/no-such-page", false),
