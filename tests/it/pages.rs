@@ -345,6 +345,10 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     pages.push(json!({"name": "embed", "path": format!("/embed/{}", awards[0].1)}));
     pages.push(json!({"name": "docs", "path": "/docs"}));
     pages.push(json!({"name": "achievement", "path": "/achievements/gold"}));
+    pages.push(json!({"name": "accessibility", "path": "/accessibility"}));
+    pages.push(json!({"name": "privacy", "path": "/privacy"}));
+    pages.push(json!({"name": "verify-no-number", "path": "/verify/"}));
+    pages.push(json!({"name": "near-matches", "path": "/?q=st+exampel+vaild"}));
     // A name as long as names get, which must not push the card's link out of its frame.
     let long_name = "The Royal Wolverhampton, Walsall and Black Country Partnership of Community, \
                      Mental Health and Learning Disability Services NHS Foundation Trust";
