@@ -149,9 +149,12 @@ fn award_change_words(
             "award_suspended",
             format!("{level} award suspended on {}: {reason}", long_date(*on)),
         ),
-        AwardChange::Reinstated { on } => (
+        AwardChange::Reinstated { on, reason } => (
             "award_reinstated",
-            format!("{level} award reinstated on {}", long_date(*on)),
+            match reason {
+                Some(reason) => format!("{level} award reinstated on {}: {reason}", long_date(*on)),
+                None => format!("{level} award reinstated on {}", long_date(*on)),
+            },
         ),
         AwardChange::Revoked { on, reason } => (
             "award_revoked",
@@ -164,6 +167,7 @@ fn award_change_words(
         AwardChange::Amended {
             organisation_name,
             reason,
+            ..
         } => (
             "award_amended",
             format!("record corrected: the organisation is {organisation_name} ({reason})"),
