@@ -195,7 +195,52 @@ async fn a_revoked_award_is_not_amended_and_log_position_means_one_thing(app: Te
     assert_eq!(record["log_position"].to_string(), version);
 }
 
+async fn an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day(app: TestApp) {
+    use wexqs::domain::Event;
+    use wexqs::store::{AppendRequest, NewEvent};
+    let org = app.organisation("Olden Hospitals NHS Trust", None).await;
+    let number = app.award(&org, "gold", "2025-06-01").await;
+    // The bytes an amendment had before it carried its day: no `effective_on`.
+    let old = Event::AwardAmended {
+        certificate_number: number.parse().expect("a number"),
+        organisation_id: org.parse().expect("an id"),
+        organisation_name: "Olden Hospital NHS Trust".parse().expect("a name"),
+        reason: "misspelt".parse().expect("a reason"),
+        effective_on: None,
+    };
+    let recorded_at = "2026-03-10T09:00:00.000000Z".to_owned();
+    let event = NewEvent::new(old, uuid::Uuid::from_u128(7), recorded_at, "cli".into());
+    let request = AppendRequest {
+        events: vec![event],
+        expected: Vec::new(),
+        idempotency: None,
+        writes: Vec::new(),
+    };
+    let appended = app.registry.append(request).await.expect("appended");
+    let payload = String::from_utf8_lossy(&appended.events[0].payload).into_owned();
+    assert!(!payload.contains("effective_on"), "{payload}");
+    app.registry.catch_up().await.expect("caught up");
+    let record: Value = app
+        .get(&format!("/v1/awards/{number}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let line = &record["history"][1];
+    assert_eq!(
+        (&line["change"], &line["on"]),
+        (&json!("amended"), &json!("2026-03-10")),
+        "{line}"
+    );
+    let page = app.text(&format!("/verify/{number}")).await;
+    assert!(
+        page.contains("10 March 2026: corrected"),
+        "the page dates it"
+    );
+}
+
 on_both_databases! { app:
+    an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day,
     a_change_states_the_version_it_read,
     the_reason_is_public_and_the_note_private,
     a_revoked_award_is_not_amended_and_log_position_means_one_thing,
