@@ -70,7 +70,13 @@ fn wanted_position(req: &ServiceRequest) -> Result<Option<u64>, ApiError> {
 /// formed but not in memory. A malformed number or id is refused by the handler without a
 /// look at the database: a wrong check character never costs one.
 fn names_a_missing_record(registry: &Registry, path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_start_matches('/').splitn(4, '/').collect();
+    let mut segments = path.trim_start_matches('/').split('/');
+    let segments = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    );
     let award = |raw: &str| {
         raw.parse::<CertificateNumber>()
             .is_ok_and(|n| !registry.holds_award(&n))
@@ -79,9 +85,12 @@ fn names_a_missing_record(registry: &Registry, path: &str) -> bool {
         raw.parse::<OrganisationId>()
             .is_ok_and(|id| !registry.holds_organisation(&id))
     };
-    match segments.as_slice() {
-        ["v1", "awards", n, ..] | ["verify", n, ..] | ["embed", n, ..] => award(n),
-        ["v1", "organisations", id, ..] | ["v1", "admin", "organisations", id] => organisation(id),
+    match segments {
+        (Some("v1"), Some("awards"), Some(n), _) | (Some("verify" | "embed"), Some(n), _, _) => {
+            award(n)
+        }
+        (Some("v1"), Some("organisations"), Some(id), _)
+        | (Some("v1"), Some("admin"), Some("organisations"), Some(id)) => organisation(id),
         _ => false,
     }
 }
