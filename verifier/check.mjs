@@ -47,13 +47,39 @@ export function loaderFor({did_document: didDocument, status_list: statusList}) 
   };
 }
 
+// The status check as of `now` when one is given. @digitalbazaar/vc-bitstring-status-list
+// verifies the status list credential (its proof and its validFrom/validUntil) against the
+// clock, whatever time the credential is checked as of; checking "as of" a time must hold for
+// the list too, so then the list is verified here first, with the same library and that time,
+// and the package reads its bits. Without `now`, the package's own check, against the clock.
+async function checkStatusAsOf(options) {
+  if(!options.now) {
+    return checkStatus(options);
+  }
+  const url = options.credential?.credentialStatus?.statusListCredential;
+  const {document: list} = await options.documentLoader(url);
+  const listResult = await vc.verifyCredential({
+    credential: list, suite: options.suite, documentLoader: options.documentLoader,
+    now: options.now,
+  });
+  if(!listResult.verified) {
+    const reason = listResult.error?.message ||
+      (listResult.results || []).map(r => r.error?.message).filter(Boolean).join('; ');
+    return {
+      verified: false,
+      error: new Error(`"BitstringStatusListCredential" not verified; reason: ${reason}`),
+    };
+  }
+  return checkStatus({...options, verifyBitstringStatusListCredential: false});
+}
+
 // One verification of the bundle's credential: @digitalbazaar/vc's result, or {verified: false,
 // error} when it threw.
 export async function verifyBundle(bundle, documentLoader = loaderFor(bundle)) {
   const suite = new DataIntegrityProof({cryptosuite: createVerifyCryptosuite()});
   try {
     return await vc.verifyCredential({
-      credential: bundle.credential, suite, documentLoader, checkStatus,
+      credential: bundle.credential, suite, documentLoader, checkStatus: checkStatusAsOf,
       ...(bundle.now ? {now: bundle.now} : {}),
     });
   } catch(e) {

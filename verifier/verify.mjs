@@ -6,6 +6,7 @@
 //
 // Usage: node verify.mjs BUNDLE.json
 //   BUNDLE = {"credential": {...}, "did_document": {...}, "status_list": {...}?, "now": "..."?}
+//   (`now`: check the credential and the status list as of that time rather than the clock)
 // Prints {"verified": bool, "expanded": {...}, "error": "..."} and exits 0 (1 on bad usage).
 import {readFileSync} from 'node:fs';
 import jsonld from 'jsonld';

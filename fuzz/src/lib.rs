@@ -177,7 +177,7 @@ fn check_presented(presented: &Value) {
             &did,
             "NHS England",
             "https://registry.example",
-            "2025-01-01T00:00:00Z",
+            wexqs::credentials::credential::status_list_period(now()),
         );
         let list = wexqs::credentials::credential::sign(
             &unsigned,

@@ -174,7 +174,8 @@ enum Command {
         #[arg(long)]
         status_list: Option<PathBuf>,
         /// Fetch what was not given from the credential's own addresses: the issuer's did.json
-        /// (from its did:web) and the status list it names (http or https).
+        /// (from its did:web) and the status list it names (http or https); and ask the
+        /// register itself about the award (its verification answer), which must say valid.
         #[arg(long)]
         online: bool,
         /// Check as of this time (RFC 3339, such as 2027-01-01T00:00:00Z) rather than now.

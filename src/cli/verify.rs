@@ -1,5 +1,6 @@
 //! `wexqs verify`: the checks of a presented credential, offline against saved copies of the
-//! keys and the status list, or online against the addresses the credential names.
+//! keys and the status list, or online against the addresses the credential names, where the
+//! register's own answer about the award is one more check (`register`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ pub(super) async fn verify_command(
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let report = crate::credentials::verify::check_credential(
+    let mut report = crate::credentials::verify::check_credential(
         &presented,
         Some(&did),
         list.as_ref(),
@@ -47,6 +48,11 @@ pub(super) async fn verify_command(
         now,
         None,
     );
+    if online {
+        report
+            .checks
+            .push(register_check(&presented, at.map(|_| now)).await);
+    }
     let mut not_checked = Vec::new();
     let mut failed = false;
     for c in &report.checks {
@@ -81,9 +87,58 @@ pub(super) async fn verify_command(
     }
 }
 
-/// Where the issuer of `credential` publishes its did.json: its `issuer.url`, which must be the
-/// address its did:web names.
-fn did_json_url(credential: &serde_json::Value) -> anyhow::Result<String> {
+/// The `register` check: what the registry that issued `credential` answers about its award
+/// today (or on the day of `at`), from `GET /v1/awards/{number}/verification` at the issuer's
+/// address. It fails unless the register says the award is valid, so that a suspended award
+/// fails here whatever a copy of the status list says.
+async fn register_check(
+    credential: &serde_json::Value,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> crate::credentials::verify::Check {
+    let outcome = async {
+        let number = crate::credentials::verify::certificate_number_of(credential)
+            .context("the credential names no certificate number of this scheme")?;
+        let mut url = format!(
+            "{}/v1/awards/{number}/verification",
+            issuer_url(credential)?
+        );
+        if let Some(t) = at {
+            url.push_str(&format!("?at={}", crate::service::uk_date(t)));
+        }
+        let answer = fetch_json(&url).await?;
+        let status = answer
+            .get("status")
+            .and_then(serde_json::Value::as_str)
+            .with_context(|| format!("{url} did not answer a status"))?;
+        let reason = answer
+            .get("reason")
+            .and_then(serde_json::Value::as_str)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let since = answer
+            .get("status_since")
+            .and_then(serde_json::Value::as_str)
+            .map(|d| format!(" since {d}"))
+            .unwrap_or_default();
+        let words = status.replace('_', " ");
+        if answer.get("valid").and_then(serde_json::Value::as_bool) == Some(true) {
+            Ok(format!("the register says award {number} is {words}"))
+        } else {
+            Err(anyhow::anyhow!(
+                "the register says award {number} is {words}{since}{reason}"
+            ))
+        }
+    }
+    .await;
+    crate::credentials::verify::Check {
+        name: "register",
+        passed: outcome.is_ok(),
+        detail: outcome.unwrap_or_else(|e| format!("{e:#}")),
+    }
+}
+
+/// The issuer's address: its `issuer.url`, which must be the address its did:web names.
+fn issuer_url(credential: &serde_json::Value) -> anyhow::Result<PublicUrl> {
     let issuer = credential.get("issuer");
     let did = issuer
         .and_then(|i| i.get("id"))
@@ -99,7 +154,12 @@ fn did_json_url(credential: &serde_json::Value) -> anyhow::Result<String> {
     if crate::credentials::credential::did_web(url.as_str()) != did {
         bail!("the issuer's url {url} is not the address its DID {did} names; not fetched");
     }
-    Ok(format!("{url}/.well-known/did.json"))
+    Ok(url)
+}
+
+/// Where the issuer of `credential` publishes its did.json.
+fn did_json_url(credential: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(format!("{}/.well-known/did.json", issuer_url(credential)?))
 }
 
 /// The status list `credential` names (http or https).

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -138,14 +138,35 @@ pub fn sign(document: &Value, key: &SigningKey, verification_method: &str, creat
     secured
 }
 
+/// The proof of a secured document: its `proof` object, or the first of a proof set (an array,
+/// as Open Badges 3.0's JSON Schema requires of a credential).
+pub fn proof_of(secured: &Value) -> Option<&Value> {
+    match secured.get("proof")? {
+        Value::Array(proofs) => proofs.first(),
+        proof => Some(proof),
+    }
+}
+
+/// `secured` with its one proof given as a proof set (`"proof": [{…}]`): what Open Badges 3.0's
+/// JSON Schema requires of a credential. The signature is unchanged: the proof is never part of
+/// what it covers.
+pub fn as_proof_set(mut secured: Value) -> Value {
+    if let Some(proof) = secured.get_mut("proof")
+        && !proof.is_array()
+    {
+        *proof = Value::Array(vec![proof.take()]);
+    }
+    secured
+}
+
 /// The verification method a secured document names in its proof.
 pub fn proof_method(secured: &Value) -> Option<&str> {
-    secured.get("proof")?.get("verificationMethod")?.as_str()
+    proof_of(secured)?.get("verificationMethod")?.as_str()
 }
 
 /// Checks an eddsa-jcs-2022 proof against a public key.
 pub fn verify_proof(secured: &Value, key: &VerifyingKey) -> Result<(), CredentialError> {
-    let proof = secured.get("proof").ok_or(CredentialError::NoProof)?;
+    let proof = proof_of(secured).ok_or(CredentialError::NoProof)?;
     if proof.get("type").and_then(Value::as_str) != Some("DataIntegrityProof")
         || proof.get("cryptosuite").and_then(Value::as_str) != Some("eddsa-jcs-2022")
     {
@@ -315,13 +336,14 @@ pub fn bit_is_set(encoded: &str, index: usize) -> Result<bool, CredentialError> 
         .ok_or(CredentialError::MalformedStatusList)
 }
 
-/// The unsigned `BitstringStatusListCredential` with the given revoked indexes.
+/// The unsigned `BitstringStatusListCredential` with the given entries set, valid over
+/// `period` (`status_list_period`).
 pub fn status_list(
     revoked: &[usize],
     did: &str,
     issuer_name: &str,
     public_url: &str,
-    valid_from: &str,
+    period: (DateTime<Utc>, DateTime<Utc>),
 ) -> Value {
     let id = format!("{public_url}/v1/status-lists/{STATUS_LIST_ID}");
     json!({
@@ -329,7 +351,8 @@ pub fn status_list(
         "id": id,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": { "id": did, "name": issuer_name },
-        "validFrom": valid_from,
+        "validFrom": xsd_time(period.0),
+        "validUntil": xsd_time(period.1),
         "credentialSubject": {
             "id": format!("{id}#list"),
             "type": "BitstringStatusList",
@@ -376,29 +399,72 @@ pub fn did_document(did: &str, keys: &[PublishedKey]) -> Value {
     })
 }
 
-/// What the status list says as of `state`: the indexes of the revoked awards' credentials, and
-/// the day the list is valid from, the day of its latest change: the latest revocation, or, with
-/// none, the first award it could cover.
-pub fn status_list_contents(state: &State) -> (Vec<usize>, NaiveDate) {
-    let revoked_awards = state
+/// The status list's set entries as of `state`: the entry of every credential that is withdrawn.
+/// A credential is withdrawn when its award is suspended, revoked or superseded, or when its
+/// entry is no longer the award's current one (a reinstatement signs a fresh credential with a
+/// new entry, and the credential from before the suspension stays withdrawn). An expired award's
+/// credential is not set: its own `validUntil` ends it for every verifier.
+pub fn status_list_contents(state: &State) -> Vec<usize> {
+    let mut set: Vec<usize> = state
         .awards
         .values()
-        .filter(|a| a.standing == Standing::Revoked);
-    let revoked: Vec<usize> = revoked_awards
-        .clone()
-        .filter_map(|a| a.status_list_index.as_ref()?.parse().ok())
-        .collect();
-    let latest_revocation = revoked_awards
-        .flat_map(|a| &a.history)
-        .filter_map(|h| match h.change {
-            crate::domain::state::AwardChange::Revoked { on, .. } => Some(on),
-            _ => None,
+        .flat_map(|award| {
+            let current = (award.standing == Standing::Active)
+                .then_some(award.status_list_index.as_deref())
+                .flatten();
+            award
+                .credentials
+                .iter()
+                .map(|c| c.status_list_index.as_str())
+                .filter(move |index| Some(*index) != current)
+                .filter_map(|index| index.parse().ok())
         })
-        .max();
-    let first_award = state.awards.values().map(|a| a.awarded_on).min();
-    let since = latest_revocation.or(first_award);
+        .collect();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+/// Whether the award's next credential needs a status list entry of its own: once it has been
+/// reinstated after its current credential was signed, that credential's entry was set while it
+/// was suspended (and stays set), so the reinstated award is signed afresh under a new entry.
+pub fn needs_fresh_entry(award: &Award) -> bool {
+    let Some(last) = award.credentials.last() else {
+        return true;
+    };
+    award.status_list_index.is_none()
+        || award.history.iter().any(|h| {
+            h.position > last.position
+                && matches!(
+                    h.change,
+                    crate::domain::state::AwardChange::Reinstated { .. }
+                )
+        })
+}
+
+/// What a reinstatement tells the organisation (its feed entry, its webhook body).
+pub const REINSTATEMENT_NOTICE: &str = "The award's credential was signed again under a new status list entry: the credential, baked logos and certificate downloaded before the suspension stay withdrawn, so download them again.";
+
+/// How long a signed status list is valid (its `validUntil` is this long after its `validFrom`).
+pub const STATUS_LIST_VALIDITY_HOURS: i64 = 48;
+
+/// The period a status list signed at `now` covers: from the start of `now`'s UTC day for
+/// `STATUS_LIST_VALIDITY_HOURS`. Every list signed on one day carries the same dates (so the
+/// same log gives the same bytes, on every instance, all day), and each day's list is signed
+/// afresh, when less than a day of the previous one remains.
+pub fn status_list_period(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let from = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
     (
-        revoked,
-        since.unwrap_or_else(|| NaiveDate::from_ymd_opt(2025, 1, 1).expect("a valid date")),
+        from,
+        from + chrono::Duration::hours(STATUS_LIST_VALIDITY_HOURS),
     )
+}
+
+/// A time as XML Schema dateTime in UTC, to the second.
+pub fn xsd_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

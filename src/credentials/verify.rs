@@ -177,7 +177,7 @@ pub fn check_credential(
         Some(doc) => key_for(presented, doc),
         None => Err("no DID document was given to find the issuer's key in".to_owned()),
     };
-    let created = time(presented.get("proof").and_then(|p| p.get("created")));
+    let created = time(credential::proof_of(presented).and_then(|p| p.get("created")));
 
     checks.push(check(
         "signature",
@@ -221,7 +221,7 @@ pub fn check_credential(
     ));
     checks.push(check(
         "status",
-        status_check(presented, did_document, status_list),
+        status_check(presented, did_document, status_list, now),
     ));
     let number = certificate_number_of(presented);
     if let Some(view) = registry {
@@ -243,6 +243,7 @@ fn status_check(
     presented: &Value,
     did_document: Option<&Value>,
     status_list: Option<&Value>,
+    now: DateTime<Utc>,
 ) -> Result<String, String> {
     let entry = presented
         .get("credentialStatus")
@@ -259,6 +260,7 @@ fn status_check(
     }
     let doc = did_document.ok_or("no DID document to check the status list's signature")?;
     let (key, _, _) = key_for(list, doc)?;
+    list_is_current(list, now)?;
     credential::verify_proof(list, &key)
         .map_err(|e| format!("the status list's signature: {e}"))?;
     let encoded = list
@@ -267,13 +269,41 @@ fn status_check(
         .and_then(Value::as_str)
         .ok_or("the status list has no encodedList")?;
     match credential::bit_is_set(encoded, index) {
-        Ok(true) => Err(format!("revoked: entry {index} of the status list is set")),
+        Ok(true) => Err(format!(
+            "withdrawn: entry {index} of the status list is set (the award is suspended, \
+             revoked or replaced, or a newer credential replaced this one)"
+        )),
         Ok(false) => Ok(format!(
             "entry {index} of the signed status list is not set"
         )),
         Err(CredentialError::MalformedStatusList) | Err(_) => {
             Err("the status list cannot be decoded".into())
         }
+    }
+}
+
+/// A status list is trusted only over the period it was signed for: a copy kept from before a
+/// revocation must not un-revoke the credential for longer than that.
+fn list_is_current(list: &Value, now: DateTime<Utc>) -> Result<(), String> {
+    let source = list
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| format!(" from {id}"))
+        .unwrap_or_default();
+    let day = |t: DateTime<Utc>| t.format("%-d %B %Y at %H:%M UTC").to_string();
+    match (time(list.get("validFrom")), time(list.get("validUntil"))) {
+        (_, None) => Err(format!(
+            "the status list has no validUntil, so how old it is cannot be told; fetch a fresh copy{source}"
+        )),
+        (_, Some(until)) if now >= until => Err(format!(
+            "the status list expired on {}; fetch a fresh copy{source}",
+            day(until)
+        )),
+        (Some(from), _) if now < from => Err(format!(
+            "the status list is not valid until {}; check the clock, or fetch a fresh copy{source}",
+            day(from)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -303,7 +333,7 @@ fn registry_check(
             "the register never issued this content for award {number}"
         )),
         Some(i) if i + 1 < award.credentials.len() => Err(format!(
-            "a newer credential replaced this one (the award was amended); the register's award is {}",
+            "a newer credential replaced this one (the award was amended or reinstated since); the register's award is {}",
             verdict.status.as_str()
         )),
         Some(_) if !verdict.valid => Err(format!(

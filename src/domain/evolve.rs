@@ -306,6 +306,7 @@ fn credential_issued(state: &mut State, position: u64, event: &Event) {
         award.credentials.push(IssuedCredential {
             position,
             key_id: key_id.clone(),
+            status_list_index: status_list_index.clone(),
             credential: SignedJson::of(credential),
         });
         award.status_list_index = Some(status_list_index.clone());

@@ -111,7 +111,7 @@ pub struct Award {
     pub history: Vec<HistoryEntry>,
     /// Every credential signed for the award, oldest first; the last is current.
     pub credentials: Vec<IssuedCredential>,
-    /// The award's entry in the revocation status list, once a credential is issued.
+    /// The status list entry of the award's current credential, once one is issued.
     pub status_list_index: Option<String>,
     /// The log position of the award's latest event: its version, and its HTTP `ETag`.
     pub last_position: u64,
@@ -203,6 +203,8 @@ impl SigningKey {
 pub struct IssuedCredential {
     pub position: u64,
     pub key_id: String,
+    /// Its entry in the revocation status list (a reinstatement's credential has a new one).
+    pub status_list_index: String,
     pub credential: SignedJson,
 }
 

@@ -387,9 +387,12 @@ pub async fn status_list(
             ),
         ));
     }
-    let bytes = state.registry.status_list().ok_or_else(no_signing_key)?;
+    let (tag, bytes) = state
+        .registry
+        .status_list_signed()
+        .ok_or_else(no_signing_key)?;
     let body = String::from_utf8_lossy(&bytes).into_owned();
-    let tag = EntityTag::new_strong(format!("status-{}", state.registry.size()));
+    let tag = EntityTag::new_strong(tag);
     Ok(cached_as(
         &req,
         tag,

@@ -195,9 +195,10 @@ fn stroke(colour: (u8, u8, u8), width: f32) -> Stroke {
 /// A short, readable fingerprint of the credential's signature (first 16 hex digits of its
 /// SHA-256), printed so a reader can match paper to data.
 pub fn signature_fingerprint(issued: &IssuedCredential) -> String {
-    let proof_value = issued
-        .credential
-        .string_at(&["proof", "proofValue"])
+    let credential = issued.credential.value();
+    let proof_value = crate::credentials::credential::proof_of(&credential)
+        .and_then(|p| p.get("proofValue"))
+        .and_then(serde_json::Value::as_str)
         .unwrap_or_default();
     let digest = hex::encode(Sha256::digest(proof_value.as_bytes()));
     digest.as_bytes()[..16]

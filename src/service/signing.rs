@@ -39,8 +39,9 @@ impl fmt::Debug for Signing {
     }
 }
 
-/// The signed status list as last built: (log size, key id, JSON bytes).
-pub(super) type SignedStatusList = (u64, String, Arc<Vec<u8>>);
+/// The signed status list as last built: (its ETag, naming the log size and the day it was
+/// signed on; key id; JSON bytes).
+pub(super) type SignedStatusList = (String, String, Arc<Vec<u8>>);
 
 impl Registry {
     /// Signs new credentials with `signing` from now on.
@@ -107,10 +108,12 @@ impl Registry {
         Some(signing)
     }
 
-    /// The awards whose credentials `events` make: an award issued or amended, and, when the
-    /// registry's address is recorded, every award whose credential names another address
-    /// (re-signed for the recorded one: after a move, or on a log from before addresses were
-    /// recorded, whose commands signed for a default; the copies issued before keep theirs).
+    /// The awards whose credentials `events` make: an award issued, amended or reinstated (a
+    /// reinstated award is signed afresh under a new status list entry: its credential from
+    /// before stays withdrawn), and, when the registry's address is recorded, every award whose
+    /// credential names another address (re-signed for the recorded one: after a move, or on a
+    /// log from before addresses were recorded, whose commands signed for a default; the copies
+    /// issued before keep theirs).
     pub(super) fn credentials_called_for(events: &[Event], post: &State) -> Vec<CertificateNumber> {
         let recorded = events.iter().rev().find_map(|e| match e {
             Event::RegistryAddressRecorded { public_url, .. } => Some(public_url.as_str()),
@@ -123,6 +126,9 @@ impl Registry {
                     certificate_number, ..
                 }
                 | Event::AwardAmended {
+                    certificate_number, ..
+                }
+                | Event::AwardReinstated {
                     certificate_number, ..
                 } => Some(certificate_number.clone()),
                 _ => None,
@@ -139,9 +145,9 @@ impl Registry {
                     })
                     .map(|a| a.certificate_number.clone()),
             );
-            let mut seen = std::collections::HashSet::new();
-            numbers.retain(|n| seen.insert(n.clone()));
         }
+        let mut seen = std::collections::HashSet::new();
+        numbers.retain(|n| seen.insert(n.clone()));
         numbers
     }
 
@@ -162,10 +168,17 @@ impl Registry {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
+        // Every entry ever given, so that no entry is used twice (a withdrawn one stays set).
         let mut used: HashSet<String> = before
             .awards
             .values()
-            .filter_map(|a| a.status_list_index.clone())
+            .flat_map(|a| a.credentials.iter().map(|c| c.status_list_index.clone()))
+            .chain(
+                before
+                    .awards
+                    .values()
+                    .filter_map(|a| a.status_list_index.clone()),
+            )
             .collect();
         let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut out = Vec::new();
@@ -173,7 +186,11 @@ impl Registry {
             let Some(award) = post.awards.get(&number) else {
                 continue;
             };
-            let index = match award.status_list_index.clone() {
+            let reuse = award
+                .status_list_index
+                .clone()
+                .filter(|_| !crate::credentials::credential::needs_fresh_entry(award));
+            let index = match reuse {
                 Some(index) => index,
                 None => free_status_list_index(&mut used, STATUS_LIST_SIZE, |capacity| {
                     self.rng
@@ -196,12 +213,13 @@ impl Registry {
                 &signing.did,
                 &signing.public_url,
             );
-            let credential = crate::credentials::credential::sign(
-                &unsigned,
-                &signing.key,
-                &format!("{}#{}", signing.did, signing.key_id),
-                &created,
-            );
+            let credential =
+                crate::credentials::credential::as_proof_set(crate::credentials::credential::sign(
+                    &unsigned,
+                    &signing.key,
+                    &format!("{}#{}", signing.did, signing.key_id),
+                    &created,
+                ));
             let event = Event::CredentialIssued {
                 certificate_number: number,
                 organisation_id: award.organisation_id,
@@ -297,40 +315,43 @@ impl Registry {
         ))
     }
 
-    /// The signed revocation status list, as JSON bytes (cached until the log or the key moves).
+    /// The signed revocation status list, as JSON bytes.
     pub fn status_list(&self) -> Option<Arc<Vec<u8>>> {
+        self.status_list_signed().map(|(_, bytes)| bytes)
+    }
+
+    /// The signed revocation status list and its `ETag`. Signed again when the log or the key
+    /// moves, and each UTC day (`status_list_period`: a list is valid for two days from the
+    /// start of the day it was signed on, so a fresh one is signed when less than a day of the
+    /// last remains). Between those, every answer is the same bytes, on every instance.
+    pub fn status_list_signed(&self) -> Option<(String, Arc<Vec<u8>>)> {
+        use crate::credentials::credential as vc;
         let signing = self.signing()?;
         let size = self.size();
+        let period = vc::status_list_period(self.now());
+        let tag = format!("status-{size}-{}", period.0.format("%Y%m%d"));
         let mut cache = self
             .status_list_cache
             .lock()
             .expect("the status list cache lock is never poisoned");
-        if let Some((s, k, bytes)) = cache.as_ref()
-            && *s == size
+        if let Some((t, k, bytes)) = cache.as_ref()
+            && *t == tag
             && *k == signing.key_id
         {
-            return Some(bytes.clone());
+            return Some((tag, bytes.clone()));
         }
-        let (revoked, valid_from) =
-            self.read_cache(|c| crate::credentials::credential::status_list_contents(&c.state));
-        let valid_from = crate::credentials::credential::uk_midnight(valid_from);
+        let set = self.read_cache(|c| vc::status_list_contents(&c.state));
         let issuer = crate::domain::types::issuer_name_on(self.today());
-        let unsigned = crate::credentials::credential::status_list(
-            &revoked,
-            &signing.did,
-            issuer,
-            &signing.public_url,
-            &valid_from,
-        );
-        let signed = crate::credentials::credential::sign(
+        let unsigned = vc::status_list(&set, &signing.did, issuer, &signing.public_url, period);
+        let signed = vc::sign(
             &unsigned,
             &signing.key,
             &format!("{}#{}", signing.did, signing.key_id),
-            &valid_from,
+            &vc::xsd_time(period.0),
         );
         let bytes = Arc::new(serde_json::to_vec(&signed).expect("JSON serialises"));
-        *cache = Some((size, signing.key_id.clone(), bytes.clone()));
-        Some(bytes)
+        *cache = Some((tag.clone(), signing.key_id.clone(), bytes.clone()));
+        Some((tag, bytes))
     }
 }
 

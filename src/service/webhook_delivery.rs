@@ -172,12 +172,16 @@ async fn attempt(
         return Ok(None);
     };
     let data = render(registry, &due.subject).unwrap_or(serde_json::Value::Null);
-    let body = serde_json::to_vec(&serde_json::json!({
+    let mut body = serde_json::json!({
         "type": due.kind,
         "timestamp": due.recorded_at,
         "data": data,
-    }))
-    .expect("JSON values serialise");
+    });
+    if due.kind == "award.reinstated" {
+        // The credential was signed afresh: the organisation must download it again.
+        body["notice"] = crate::credentials::credential::REINSTATEMENT_NOTICE.into();
+    }
+    let body = serde_json::to_vec(&body).expect("JSON values serialise");
     let msg = message_id(due.position, id);
     let number = current.failures + 1;
     let started = Instant::now();

@@ -300,7 +300,7 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
                 .json()
                 .await
                 .expect("JSON");
-            credential["proof"]["verificationMethod"]
+            credential["proof"][0]["verificationMethod"]
                 .as_str()
                 .expect("a method")
                 .to_owned()
