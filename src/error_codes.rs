@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Conflict,
     /// The request's precondition (`If-Match`) does not hold (412).
     Precondition,
+    /// The change must state the version it read (`If-Match`), and did not (428).
+    PreconditionRequired,
     /// The body is larger than the registry reads (413).
     TooLarge,
     /// The body is of a type the route does not read (415).
@@ -101,6 +103,7 @@ error_codes! {
     OdsCodeInvalid = "ods_code_invalid", Invalid, "an ODS code is 3 to 10 letters and digits";
     NameInvalid = "name_invalid", Invalid, "a name is 2 to 200 printable characters";
     ReasonInvalid = "reason_invalid", Invalid, "a reason is 3 to 2,000 printable characters, saying why";
+    PrivateNoteInvalid = "private_note_invalid", Invalid, "a private note is 1 to 4,000 printable characters";
     PublicUrlInvalid = "public_url_invalid", Invalid, "a public URL is http:// or https://, a host, an optional port and path";
     OrganisationIdInvalid = "organisation_id_invalid", Invalid, "an organisation id is a UUID";
     TokenNameInvalid = "token_name_invalid", Invalid, "a token's name is 1 to 100 characters saying whose it is";
@@ -137,7 +140,7 @@ error_codes! {
     RateLimited = "rate_limited", RateLimited, "too many requests from this address";
     HeadersTooLarge = "headers_too_large", HeadersTooLarge, "the request's head is larger than the server reads";
 
-    // The state of the register (409, 412).
+    // The state of the register (409, 412, 428).
     ConcurrentChange = "concurrent_change", Conflict, "someone else changed the same record at the same moment";
     OrganisationExists = "organisation_exists", Conflict, "an organisation with that id is already registered";
     OdsCodeTaken = "ods_code_taken", Conflict, "the ODS code belongs to another organisation in the register";
@@ -155,6 +158,7 @@ error_codes! {
     ApplicationAlreadyDecided = "application_already_decided", Conflict, "the application is already decided";
     StatusListFull = "status_list_full", Conflict, "every index of the status list is in use, so no more credentials can be signed";
     VersionMismatch = "version_mismatch", Precondition, "If-Match named an older version of the award";
+    PreconditionRequired = "precondition_required", PreconditionRequired, "a change to an existing award states the version it read: If-Match with the award's ETag";
 
     // The programme's rules (422).
     ProgrammePaused = "programme_paused", Rule, "no award is made, and no cycle scheduled, while the programme is paused";

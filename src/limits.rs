@@ -28,6 +28,14 @@ pub const MAX_POSITION: u64 = i64::MAX as u64;
 /// verifications cannot take every core from the rest of the service.
 pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
 
+/// The longest public reason for a change of an award (suspension, reinstatement, revocation,
+/// amendment): public and permanent, so short; the detail goes in the private note. Older
+/// reasons in the log (up to the 2,000 characters any reason may have) still read.
+pub const MAX_PUBLIC_REASON_CHARS: usize = 300;
+
+/// The longest private note added to a change of an award.
+pub const MAX_PRIVATE_NOTE_CHARS: usize = 4000;
+
 /// `bytes` as a person reads a size ("2 MiB", "512 KiB").
 pub fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {

@@ -22,7 +22,8 @@ pub(super) enum AddressAction {
         db: DbArgs,
         /// The new base URL, such as https://wexqs.example.org.
         public_url: String,
-        /// Why the registry moves (3 to 2,000 characters; kept in the public log).
+        /// Why the registry moves (3 to 2,000 characters): public and permanent, in the public log
+        /// for everyone to read for good; write nothing private.
         #[arg(long)]
         reason: String,
         /// Folder of the signing keys, as for `serve`; default: keys/ in the data folder.

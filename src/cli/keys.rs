@@ -34,7 +34,8 @@ pub(super) enum KeyAction {
         /// When the key was compromised (RFC 3339, such as 2026-11-24T09:00:00Z); default: now.
         #[arg(long)]
         compromised_since: Option<String>,
-        /// Why the key is revoked (3 to 2,000 characters; kept in the public log).
+        /// Why the key is revoked (3 to 2,000 characters): public and permanent, in the public
+        /// log for everyone to read for good; write nothing private.
         #[arg(long)]
         reason: String,
     },

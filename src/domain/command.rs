@@ -9,8 +9,8 @@ use crate::domain::events::{AwardSource, Cycle, PROGRAMME_STREAM, organisation_s
 use crate::domain::framework::Framework;
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
-    Region,
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PrivateNote,
+    PublicUrl, Reason, Region,
 };
 
 #[derive(Debug, Clone)]
@@ -39,24 +39,31 @@ pub enum Command {
         framework_version: Option<String>,
         source: AwardSource,
     },
+    /// A change of an award's standing or name carries a public `reason` (shown in its history
+    /// for good) and, apart from it, an optional `private_note` (a private event).
     SuspendAward {
         certificate_number: CertificateNumber,
         reason: Reason,
+        private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
     ReinstateAward {
         certificate_number: CertificateNumber,
+        reason: Option<Reason>,
+        private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
     RevokeAward {
         certificate_number: CertificateNumber,
         reason: Reason,
+        private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
     AmendAward {
         certificate_number: CertificateNumber,
         organisation_name: Name,
         reason: Reason,
+        private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
     RecordExpiry {

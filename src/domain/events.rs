@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::applications::Manifest;
 use super::types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
-    Region,
+    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PrivateNote,
+    PublicUrl, Reason, Region,
 };
 
 /// The current schema version of every event type.
@@ -111,6 +111,10 @@ pub enum Event {
         certificate_number: CertificateNumber,
         organisation_id: OrganisationId,
         effective_on: NaiveDate,
+        /// The public reason, shown in the award's history (absent in reinstatements recorded
+        /// before a reinstatement kept one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     AwardRevoked {
         certificate_number: CertificateNumber,
@@ -129,6 +133,18 @@ pub enum Event {
         organisation_id: OrganisationId,
         organisation_name: Name,
         reason: Reason,
+        /// The day of the amendment (absent in amendments recorded before they carried one: the
+        /// service dates those by the day they were recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        effective_on: Option<NaiveDate>,
+    },
+    /// The private note the programme team added to a change of an award (suspension,
+    /// reinstatement, revocation, amendment), recorded in the same append as the change
+    /// (private: only admins and reviewers read it, at `/v1/admin/events`).
+    AwardNoteRecorded {
+        certificate_number: CertificateNumber,
+        organisation_id: OrganisationId,
+        note: PrivateNote,
     },
     AwardExpired {
         certificate_number: CertificateNumber,
@@ -266,6 +282,7 @@ impl Event {
             Event::AwardRevoked { .. } => "award_revoked",
             Event::AwardSuperseded { .. } => "award_superseded",
             Event::AwardAmended { .. } => "award_amended",
+            Event::AwardNoteRecorded { .. } => "award_note_recorded",
             Event::AwardExpired { .. } => "award_expired",
             Event::CycleScheduled(_) => "cycle_scheduled",
             Event::ProgrammePaused { .. } => "programme_paused",
@@ -317,6 +334,9 @@ impl Event {
             | Event::AwardExpired {
                 organisation_id, ..
             }
+            | Event::AwardNoteRecorded {
+                organisation_id, ..
+            }
             | Event::CredentialIssued {
                 organisation_id, ..
             }
@@ -354,6 +374,7 @@ impl Event {
             | Event::DropInAttended { .. }
             | Event::ApplicationSubmitted { .. }
             | Event::ApplicationDecided { .. }
+            | Event::AwardNoteRecorded { .. }
             | Event::WebhookSubscribed { .. }
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookReplayed { .. }

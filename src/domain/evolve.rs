@@ -28,6 +28,8 @@ impl State {
             | Event::AwardSuperseded { .. }
             | Event::AwardAmended { .. }
             | Event::AwardExpired { .. } => award_changed(self, position, event),
+            // A private note changes nothing public: not even the award's version.
+            Event::AwardNoteRecorded { .. } => {}
             Event::CredentialIssued { .. } => credential_issued(self, position, event),
             Event::CycleScheduled(_)
             | Event::ProgrammePaused { .. }
@@ -201,11 +203,15 @@ fn award_change(event: &Event) -> (&CertificateNumber, Option<Standing>, AwardCh
         Event::AwardReinstated {
             certificate_number,
             effective_on,
+            reason,
             ..
         } => (
             certificate_number,
             Some(Standing::Active),
-            AwardChange::Reinstated { on: *effective_on },
+            AwardChange::Reinstated {
+                on: *effective_on,
+                reason: reason.clone(),
+            },
         ),
         Event::AwardRevoked {
             certificate_number,
@@ -237,11 +243,13 @@ fn award_change(event: &Event) -> (&CertificateNumber, Option<Standing>, AwardCh
             certificate_number,
             organisation_name,
             reason,
+            effective_on,
             ..
         } => (
             certificate_number,
             None,
             AwardChange::Amended {
+                on: *effective_on,
                 organisation_name: organisation_name.clone(),
                 reason: reason.clone(),
             },

@@ -23,6 +23,6 @@ pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
 pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
 pub use types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, ParseError,
-    PublicUrl, Reason, Region,
+    PrivateNote, PublicUrl, Reason, Region,
 };
 pub use verdict::{Status, Verdict, status_as_of};

@@ -62,6 +62,8 @@ pub enum AwardChange {
     },
     Reinstated {
         on: NaiveDate,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
     Revoked {
         on: NaiveDate,
@@ -72,6 +74,10 @@ pub enum AwardChange {
         by: CertificateNumber,
     },
     Amended {
+        /// The day of the amendment (`None` only until the service dates an amendment recorded
+        /// before amendments carried their day).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        on: Option<NaiveDate>,
         organisation_name: Name,
         reason: Reason,
     },

@@ -325,6 +325,35 @@ impl FromStr for Reason {
 }
 string_serde!(Reason);
 
+/// A private note added to a change of an award by the programme team (a safeguarding concern,
+/// a case reference): 1 to `limits::MAX_PRIVATE_NOTE_CHARS` characters. It is kept in a private
+/// event, which only admins and reviewers read; never on a public surface.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrivateNote(String);
+
+impl PrivateNote {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PrivateNote {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let note = s.trim();
+        printable_text(note, 1, crate::limits::MAX_PRIVATE_NOTE_CHARS, Lines::Many).map_err(
+            |rule| {
+                ParseError::new(
+                    ErrorCode::PrivateNoteInvalid,
+                    format!("a private note is {rule}"),
+                )
+            },
+        )?;
+        Ok(PrivateNote(note.to_owned()))
+    }
+}
+string_serde!(PrivateNote);
+
 /// The base URL people reach the registry at: `http://` or `https://`, a host, an optional port
 /// and path; no user, query or fragment. Scheme and host are lower-cased and a trailing `/` is
 /// dropped, so one address has one spelling (credentials, did:web and the log's origin name it).

@@ -191,7 +191,7 @@ pub fn status_as_of(award: &Award, programme: &Programme, date: NaiveDate) -> Ve
             AwardChange::Suspended { on, reason } if *on <= date => {
                 suspended = Some((*on, reason.as_str().to_owned()));
             }
-            AwardChange::Reinstated { on } if *on <= date => suspended = None,
+            AwardChange::Reinstated { on, .. } if *on <= date => suspended = None,
             _ => {}
         }
     }
@@ -231,7 +231,7 @@ pub fn history_as_of(award: &Award, date: NaiveDate) -> Vec<&HistoryEntry> {
         .filter(|entry| match &entry.change {
             AwardChange::Issued { .. } | AwardChange::Amended { .. } => true,
             AwardChange::Suspended { on, .. }
-            | AwardChange::Reinstated { on }
+            | AwardChange::Reinstated { on, .. }
             | AwardChange::Revoked { on, .. }
             | AwardChange::Superseded { on, .. }
             | AwardChange::Expired { on } => *on <= date,

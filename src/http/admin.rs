@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use super::error::ApiError;
 use super::views::{AwardView, OrganisationView};
-use super::{AppState, parse_number};
 use crate::domain::{
     AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationId,
-    OrganisationKind, Reason, Region, status_as_of,
+    OrganisationKind, Region, status_as_of,
 };
 use crate::error_codes::ErrorCode;
 use crate::service::import::{ImportRow, import_commands, parse_csv};
@@ -70,26 +70,6 @@ pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idemp
     }))
 }
 
-/// The award version the caller last saw, from `If-Match: "<ETag>"`.
-fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::new(
-            ErrorCode::IfMatchInvalid,
-            "If-Match takes the award's ETag as the registry sent it, such as \"42-2026-11-24\"",
-        )
-    };
-    let raw = value.to_str().map_err(|_| bad())?.trim();
-    if raw == "*" {
-        return Ok(None);
-    }
-    let tag = raw.trim_start_matches("W/").trim_matches('"');
-    let position = tag.split('-').next().unwrap_or_default();
-    position.parse::<u64>().map(Some).map_err(|_| bad())
-}
-
 pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -114,11 +94,24 @@ pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     })
 }
 
+/// A write's answer with what it says about the append: the log position of its last event
+/// (`X-Log-Position`, which a read on any instance may pass as `X-Wait-For-Position`), and,
+/// for a repeated Idempotency-Key, that it is the first answer again.
 pub(super) fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
+    if let Some(position) = outcome.last_position() {
+        mark_position(&mut response, position);
+    }
     if outcome.replayed {
         mark_replayed(&mut response);
     }
     response
+}
+
+fn mark_position(response: &mut HttpResponse, position: u64) {
+    response.headers_mut().insert(
+        super::freshness::LOG_POSITION,
+        header::HeaderValue::from(position),
+    );
 }
 
 /// Says that a response is the first answer to its Idempotency-Key again.
@@ -130,7 +123,7 @@ fn mark_replayed(response: &mut HttpResponse) {
 }
 
 /// The award's current record, with its ETag, as the answer to a write.
-fn award_response(
+pub(super) fn award_response(
     state: &AppState,
     number: &CertificateNumber,
     status: StatusCode,
@@ -373,6 +366,9 @@ pub async fn import_awards(
             "certificate_numbers": awards,
             "log_position": summary.last_position,
         }));
+    if let Some(position) = summary.last_position {
+        mark_position(&mut response, position);
+    }
     if summary.replayed {
         mark_replayed(&mut response);
     }
@@ -394,114 +390,7 @@ fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {
     .with("errors", serde_json::to_value(&errors).unwrap_or_default())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    reason: String,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Lifecycle {
-    Suspend,
-    Revoke,
-}
-
-async fn lifecycle(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-    action: Lifecycle,
-) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let input: ReasonBody = parse_body(&body)?;
-    let reason: Reason = parse(&input.reason)?;
-    let expected = if_match(&req)?;
-    let command = match action {
-        Lifecycle::Suspend => Command::SuspendAward {
-            certificate_number: number.clone(),
-            reason,
-            expected,
-        },
-        Lifecycle::Revoke => Command::RevokeAward {
-            certificate_number: number.clone(),
-            reason,
-            expected,
-        },
-    };
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    award_response(&state, &number, StatusCode::OK, &outcome)
-}
-
-pub async fn suspend(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    lifecycle(req, state, path, body, Lifecycle::Suspend).await
-}
-
-pub async fn revoke(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    lifecycle(req, state, path, body, Lifecycle::Revoke).await
-}
-
-pub async fn reinstate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let command = Command::ReinstateAward {
-        certificate_number: number.clone(),
-        expected: if_match(&req)?,
-    };
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    award_response(&state, &number, StatusCode::OK, &outcome)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AwardAmendment {
-    organisation_name: String,
-    reason: String,
-}
-
-pub async fn amend_award(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let input: AwardAmendment = parse_body(&body)?;
-    let command = Command::AmendAward {
-        certificate_number: number.clone(),
-        organisation_name: parse(&input.organisation_name)?,
-        reason: parse(&input.reason)?,
-        expected: if_match(&req)?,
-    };
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    award_response(&state, &number, StatusCode::OK, &outcome)
-}
+pub use super::award_changes::{amend_award, reinstate, revoke, suspend};
 
 #[derive(Debug, Deserialize)]
 pub struct FeedParams {

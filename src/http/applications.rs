@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::admin::{authorise, idempotency, parse_body};
+use super::admin::{authorise, idempotency, parse_body, replayed};
 use super::error::ApiError;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
@@ -59,7 +59,7 @@ pub async fn record_drop_in(
     let actor = authorise(&req, &state, Role::Admin).await?;
     let organisation_id: OrganisationId = path.parse().map_err(ApiError::from)?;
     let input: DropIn = parse_body(&body)?;
-    state
+    let outcome = state
         .registry
         .execute(
             &actor,
@@ -71,9 +71,10 @@ pub async fn record_drop_in(
         )
         .await?;
     let days = state.registry.drop_ins(&organisation_id);
-    Ok(HttpResponse::Created()
+    let response = HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"organisation_id": organisation_id, "drop_ins": days})))
+        .json(json!({"organisation_id": organisation_id, "drop_ins": days}));
+    Ok(replayed(response, &outcome))
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,10 +121,11 @@ pub async fn submit(
         })
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application was recorded"))?;
     let view = application_view(&state, &application(&state, &id)?);
-    Ok(HttpResponse::Created()
+    let response = HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/admin/applications/{id}")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+        .json(view);
+    Ok(replayed(response, &outcome))
 }
 
 /// An application with its checklist (admin or reviewer).
@@ -174,7 +176,7 @@ pub async fn decide(
             ));
         }
     };
-    state
+    let outcome = state
         .registry
         .execute(
             &actor,
@@ -189,9 +191,10 @@ pub async fn decide(
         )
         .await?;
     let view = application_view(&state, &application(&state, &path)?);
-    Ok(HttpResponse::Ok()
+    let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+        .json(view);
+    Ok(replayed(response, &outcome))
 }
 
 /// The framework's criteria (public: the criteria are not private, the evidence is).

@@ -149,15 +149,18 @@ fn award_change_words(
             "award_suspended",
             format!("{level} award suspended on {}: {reason}", long_date(*on)),
         ),
-        AwardChange::Reinstated { on } => (
-            "award_reinstated",
+        AwardChange::Reinstated { on, reason } => ("award_reinstated", {
+            let reason = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
             format!(
-                "{level} award reinstated on {}. {}",
+                "{level} award reinstated on {}{reason}. {}",
                 long_date(*on),
                 // The entry's words end with their own full stop.
                 crate::credentials::credential::REINSTATEMENT_NOTICE.trim_end_matches('.')
-            ),
-        ),
+            )
+        }),
         AwardChange::Revoked { on, reason } => (
             "award_revoked",
             format!("{level} award revoked on {}: {reason}", long_date(*on)),
@@ -169,6 +172,7 @@ fn award_change_words(
         AwardChange::Amended {
             organisation_name,
             reason,
+            ..
         } => (
             "award_amended",
             format!("record corrected: the organisation is {organisation_name} ({reason})"),

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod applications;
+pub mod award_changes;
 pub mod docs;
 pub mod embed;
 pub mod error;
 pub mod exports;
 pub mod feeds;
+pub mod freshness;
 pub mod images;
 pub mod log;
 pub mod pages;
@@ -539,14 +541,16 @@ fn app(
         InitError = (),
     >,
 > {
-    // Three layers, each doing what it must and no more (every layer costs each request a
+    // Four layers, each doing what it must and no more (every layer costs each request a
     // future and a pass over the response): outermost the headers every answer carries and the
     // admin routes' CORS headers removed; then CORS; then the rate limit (a test of an `Option`
-    // when there is none); innermost the security policy and the framework's own errors as
-    // problem+json.
+    // when there is none); then the security policy and the framework's own errors as
+    // problem+json; innermost the catch-up of a read that misses (`freshness`).
     let limiter = state.rate_limit.clone();
     App::new()
         .app_data(web::Data::new(state))
+        // Innermost: a read catches up with the log when it misses or names a position.
+        .wrap(actix_web::middleware::from_fn(freshness::fresh_reads))
         .wrap_fn(|req, srv| {
             let embeddable = req.path().starts_with("/embed/");
             let open_data = exports::is_open_data(req.path());

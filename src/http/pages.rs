@@ -90,13 +90,23 @@ fn history_line(change: &AwardChange) -> String {
             }
         },
         AwardChange::Suspended { on, reason } => format!("{}: suspended: {reason}", long_date(*on)),
-        AwardChange::Reinstated { on } => format!("{}: reinstated", long_date(*on)),
+        AwardChange::Reinstated { on, reason } => match reason {
+            Some(reason) => format!("{}: reinstated: {reason}", long_date(*on)),
+            None => format!("{}: reinstated", long_date(*on)),
+        },
         AwardChange::Revoked { on, reason } => format!("{}: revoked: {reason}", long_date(*on)),
         AwardChange::Superseded { on, by } => format!("{}: replaced by award {by}", long_date(*on)),
         AwardChange::Amended {
+            on,
             organisation_name,
             reason,
-        } => format!("Corrected: the organisation's name is {organisation_name} ({reason})"),
+        } => {
+            let corrected = format!("the organisation's name is {organisation_name} ({reason})");
+            match on {
+                Some(on) => format!("{}: corrected: {corrected}", long_date(*on)),
+                None => format!("Corrected: {corrected}"),
+            }
+        }
         AwardChange::Expired { on } => format!("{}: expired", long_date(*on)),
     }
 }

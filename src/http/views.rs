@@ -75,8 +75,9 @@ pub struct AwardView<'a> {
     pub status: Status,
     /// The award's changes, in log order (in a verification answer, those in effect on its day).
     pub history: Vec<&'a HistoryEntry>,
-    /// The log position of the latest event listed in `history` (for the award's record, its
-    /// latest event and its `ETag`).
+    /// The log position of the award's latest event, whatever day an answer is about: its
+    /// version, the number in its `ETag` and what `If-Match` names. (A verification answer's
+    /// `log.position` is the latest event its history lists, which its inclusion proof covers.)
     pub log_position: u64,
     pub links: Links,
 }
@@ -192,7 +193,7 @@ impl<'a> VerificationView<'a> {
         let positions: Vec<u64> = view.history.iter().map(|h| h.position).collect();
         // The issue is always listed, so there is a last position; the award's own is the
         // fallback only for a record with no history at all, which the fold never makes.
-        view.log_position = positions.last().copied().unwrap_or(award.last_position);
+        let listed = positions.last().copied().unwrap_or(award.last_position);
         VerificationView {
             certificate_number: award.certificate_number.to_string(),
             status: verdict.status,
@@ -202,7 +203,7 @@ impl<'a> VerificationView<'a> {
             status_since: verdict.status_since,
             superseded_by: verdict.superseded_by.map(|n| n.to_string()),
             log: LogRef {
-                position: view.log_position,
+                position: listed,
                 positions,
                 inclusion: None,
             },

@@ -1,5 +1,7 @@
 //! The registry's background duties: follow the log (appends by other instances), sign
-//! checkpoints, record passed expiries, and keep track of whether the database answers.
+//! checkpoints, record passed expiries, and keep track of whether the database answers. Also
+//! the reads that cannot wait for the next second's poll: a read that misses, or that names the
+//! log position of a write it follows, catches up with the log once, bounded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +44,51 @@ impl Registry {
     }
 }
 
+/// The longest a read waits for the log to reach what it asks for (`catch_up_on_miss`,
+/// `wait_for_position`) before it answers from memory as it is.
+pub const FRESHNESS_WAIT: Duration = Duration::from_secs(1);
+
 impl Registry {
+    /// For a read that found nothing in memory (an award or organisation named in its path):
+    /// catches up with the log once, so that a record appended a moment ago by another instance
+    /// or by a command line on the same database is found rather than called not real. Bounded:
+    /// callers arriving together share one reading of the log and at most one is in flight
+    /// (`catch_up`), a reading is one indexed look past the log's head as memory knows it (it
+    /// finds nothing unless the head moved), none is made while the database is known to be
+    /// away, and none takes longer than `FRESHNESS_WAIT`.
+    pub async fn catch_up_on_miss(&self) {
+        if self.outage().is_some() {
+            return;
+        }
+        match tokio::time::timeout(FRESHNESS_WAIT, self.catch_up()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "a read's catch-up with the log failed"),
+            Err(_) => tracing::debug!("a read's catch-up with the log took too long"),
+        }
+    }
+
+    /// Whether memory holds the award numbered `number` (no copy of anything).
+    pub fn holds_award(&self, number: &CertificateNumber) -> bool {
+        self.read_cache(|c| c.state.awards.contains_key(number))
+    }
+
+    /// Whether memory holds the organisation `id`.
+    pub fn holds_organisation(&self, id: &crate::domain::OrganisationId) -> bool {
+        self.read_cache(|c| c.state.organisations.contains_key(id))
+    }
+
+    /// Waits, at most `FRESHNESS_WAIT`, until the in-memory state holds the event at `position`
+    /// (the `X-Log-Position` of a write, passed by a read as `X-Wait-For-Position`); whether
+    /// it does. The write committed before its answer was sent, so one catch-up begun now
+    /// reaches it; a position beyond the log costs one look, not a wait.
+    pub async fn wait_for_position(&self, position: u64) -> bool {
+        if self.size() > position {
+            return true;
+        }
+        self.catch_up_on_miss().await;
+        self.size() > position
+    }
+
     /// Whether the database answers (the readiness check).
     pub async fn database_ready(&self) -> Result<(), StoreError> {
         self.store.ready().await

@@ -324,6 +324,7 @@ pub fn commands() -> Vec<Command> {
         reason: "Under review after a report that the award logo was shown for a service it does not cover."
             .parse()
             .expect("a valid reason"),
+        private_note: None,
         expected: None,
     });
     commands.push(Command::RevokeAward {
@@ -331,6 +332,7 @@ pub fn commands() -> Vec<Command> {
         reason: "Issued in error: the evidence related to an online programme, not face-to-face work experience."
             .parse()
             .expect("a valid reason"),
+        private_note: None,
         expected: None,
     });
     commands

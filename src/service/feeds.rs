@@ -299,7 +299,7 @@ fn change_day(change: &AwardChange) -> Option<NaiveDate> {
     match change {
         AwardChange::Issued { on, .. }
         | AwardChange::Suspended { on, .. }
-        | AwardChange::Reinstated { on }
+        | AwardChange::Reinstated { on, .. }
         | AwardChange::Revoked { on, .. }
         | AwardChange::Superseded { on, .. }
         | AwardChange::Expired { on } => Some(*on),

@@ -353,10 +353,11 @@ impl Registry {
                         ))
                     })?;
                 cache.tree.push(leaf);
-                cache.recorded_at.push(
-                    DateTime::parse_from_rfc3339(&stored.recorded_at).map_or(0, |t| t.timestamp()),
-                );
+                let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
+                    .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
+                cache.recorded_at.push(recorded_at.timestamp());
                 cache.state.apply(stored.position, &event);
+                date_undated_amendment(&mut cache.state, &event, uk_date(recorded_at));
                 cache
                     .versions
                     .insert(stored.stream_id.clone(), stored.stream_version);
@@ -406,6 +407,29 @@ impl Registry {
     /// A fresh application id (a random UUID, written as text).
     pub fn new_application_id(&self) -> String {
         self.random_uuid().to_string()
+    }
+}
+
+/// Dates an amendment recorded before amendments carried their day by the UK day it was
+/// recorded, so that every line of an award's history has a date.
+fn date_undated_amendment(state: &mut State, event: &Event, recorded_on: NaiveDate) {
+    let Event::AwardAmended {
+        certificate_number,
+        effective_on: None,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if let Some(entry) = state
+        .awards
+        .get_mut(certificate_number)
+        .map(Arc::make_mut)
+        .and_then(|a| a.history.last_mut())
+        && let crate::domain::state::AwardChange::Amended { on, .. } = &mut entry.change
+        && on.is_none()
+    {
+        *on = Some(recorded_on);
     }
 }
 

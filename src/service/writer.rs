@@ -77,13 +77,52 @@ impl Registry {
         mut progress: impl FnMut(usize),
     ) -> Result<Appended, (usize, ServiceError)> {
         if let Some(idem) = &idempotency
-            && let Some(appended) = self
-                .recorded_append(&actor.id, idem)
-                .await
-                .map_err(|e| (0, e))?
+            && let Some(appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
         {
             return Ok(appended);
         }
+        let retry_key = idempotency.clone();
+        match self
+            .decide_and_append(actor, commands, idempotency, &mut progress)
+            .await
+        {
+            // A retry that raced its first attempt (made on another instance, committed after
+            // this one looked for it and before it decided) is refused by the rules or the
+            // stream versions: the first answer is still the answer.
+            Err(refused) => match retry_key {
+                Some(idem) => match self.replay(&actor.id, &idem).await {
+                    Ok(Some(appended)) => Ok(appended),
+                    _ => Err(refused),
+                },
+                None => Err(refused),
+            },
+            done => done,
+        }
+    }
+
+    /// The append first recorded under `idem`, with the in-memory state caught up past it: the
+    /// first attempt may have been made on another instance, and the answer reads what it
+    /// wrote back from memory.
+    async fn replay(
+        &self,
+        scope: &str,
+        idem: &Idempotency,
+    ) -> Result<Option<Appended>, ServiceError> {
+        let Some(appended) = self.recorded_append(scope, idem).await? else {
+            return Ok(None);
+        };
+        self.catch_up_past(appended.events.last().map(|e| e.position))
+            .await?;
+        Ok(Some(appended))
+    }
+
+    async fn decide_and_append(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        progress: &mut impl FnMut(usize),
+    ) -> Result<Appended, (usize, ServiceError)> {
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
         let request = {
@@ -92,7 +131,7 @@ impl Registry {
                 today: self.today(),
             };
             let now = self.now();
-            let decided = decide_in_turn(&cache.state, commands, &ctx, &mut progress)?;
+            let decided = decide_in_turn(&cache.state, commands, &ctx, progress)?;
             let mut draft = self
                 .complete(&cache.state, decided, now)
                 .map_err(|e| (0, e))?;

@@ -170,6 +170,7 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
     g.and(Command::SuspendAward {
         certificate_number: n.clone(),
         reason: reason("logo misuse under review"),
+        private_note: None,
         expected: None,
     });
     assert_eq!(g.status(&n, "2026-11-24"), Status::Suspended);
@@ -178,17 +179,21 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
     g.when(Command::SuspendAward {
         certificate_number: n.clone(),
         reason: reason("again"),
+        private_note: None,
         expected: None,
     })
     .then_expect_error("invalid_transition");
     g.and(Command::ReinstateAward {
         certificate_number: n.clone(),
+        reason: None,
+        private_note: None,
         expected: None,
     });
     assert_eq!(g.status(&n, "2026-11-24"), Status::Valid);
     g.and(Command::RevokeAward {
         certificate_number: n.clone(),
         reason: reason("issued in error"),
+        private_note: None,
         expected: None,
     });
     let verdict = status_as_of(&g.state.awards[&n], &g.state.programme, date("2026-11-24"));
@@ -197,16 +202,20 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
     for command in [
         Command::ReinstateAward {
             certificate_number: n.clone(),
+            reason: None,
+            private_note: None,
             expected: None,
         },
         Command::SuspendAward {
             certificate_number: n.clone(),
             reason: reason("x x x"),
+            private_note: None,
             expected: None,
         },
         Command::RevokeAward {
             certificate_number: n.clone(),
             reason: reason("x x x"),
+            private_note: None,
             expected: None,
         },
     ] {
@@ -223,12 +232,14 @@ fn a_write_on_a_stale_version_is_refused() {
     g.when(Command::SuspendAward {
         certificate_number: n.clone(),
         reason: reason("check"),
+        private_note: None,
         expected: Some(version - 1),
     })
     .then_expect_error("version_mismatch");
     g.and(Command::SuspendAward {
         certificate_number: n,
         reason: reason("check"),
+        private_note: None,
         expected: Some(version),
     });
 }
@@ -242,6 +253,7 @@ fn an_amendment_corrects_the_name_and_keeps_the_number() {
         certificate_number: n.clone(),
         organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
         reason: reason("misspelt name"),
+        private_note: None,
         expected: None,
     });
     assert_eq!(
@@ -253,6 +265,7 @@ fn an_amendment_corrects_the_name_and_keeps_the_number() {
         certificate_number: n,
         organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
         reason: reason("again"),
+        private_note: None,
         expected: None,
     })
     .then_expect_error("nothing_to_amend");
@@ -340,6 +353,7 @@ fn replaying_the_same_events_gives_the_same_state() {
     g.and(Command::SuspendAward {
         certificate_number: number(2),
         reason: reason("under review"),
+        private_note: None,
         expected: None,
     });
     let mut replayed = State::default();
@@ -505,4 +519,82 @@ fn an_organisation_is_found_by_its_ods_code_and_by_its_new_one_after_an_amendmen
     assert_eq!(found("RX2"), Some(org_id(2)));
     assert_eq!(found("RX1"), None, "the old code no longer names anyone");
     assert_eq!(found("RX9"), None);
+}
+
+fn amendment(n: &CertificateNumber) -> Command {
+    Command::AmendAward {
+        certificate_number: n.clone(),
+        organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
+        reason: reason("misspelt name"),
+        private_note: None,
+        expected: None,
+    }
+}
+
+#[test]
+fn only_a_current_award_is_amended_and_the_amendment_is_dated() {
+    let mut g = given_no_events();
+    let org = g.organisation(1);
+    let (old, new) = (g.award(org, 1, "2025-06-01"), g.award(org, 2, "2026-06-01"));
+    let other = g.organisation(2);
+    let revoked = g.award(other, 3, "2025-06-01");
+    g.and(Command::RevokeAward {
+        certificate_number: revoked.clone(),
+        reason: reason("issued in error"),
+        private_note: None,
+        expected: None,
+    });
+    let third = g.organisation(3);
+    let expired = g.award(third, 4, "2024-11-01");
+    g.when(amendment(&revoked))
+        .then_expect_error("invalid_transition");
+    g.when(amendment(&old))
+        .then_expect_error("invalid_transition");
+    g.when(amendment(&expired))
+        .then_expect_error("award_expired");
+    let events = g.and(amendment(&new));
+    assert!(
+        matches!(&events[..], [Event::AwardAmended { effective_on: Some(d), .. }] if *d == date("2026-11-24")),
+        "{events:?}"
+    );
+    let line = serde_json::to_value(g.state.awards[&new].history.last()).expect("JSON");
+    assert_eq!(line["on"], "2026-11-24", "{line}");
+}
+
+#[test]
+fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason() {
+    let mut g = given_no_events();
+    let org = g.organisation(1);
+    let n = g.award(org, 1, "2025-06-01");
+    let events = g.and(Command::SuspendAward {
+        certificate_number: n.clone(),
+        reason: reason("under review"),
+        private_note: Some("safeguarding concern: case 41".parse().expect("a note")),
+        expected: None,
+    });
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].visibility(), wexqs::domain::Visibility::Public);
+    let public = serde_json::to_string(&events[0]).expect("JSON");
+    assert!(!public.contains("safeguarding"), "{public}");
+    assert_eq!(events[1].visibility(), wexqs::domain::Visibility::Private);
+    assert_eq!(events[1].event_type(), "award_note_recorded");
+    let version = g.state.awards[&n].last_position;
+    assert_eq!(version, g.log.len() as u64 - 2, "a note is not a version");
+    g.and(Command::ReinstateAward {
+        certificate_number: n.clone(),
+        reason: Some(reason("review found no concern")),
+        private_note: None,
+        expected: Some(version),
+    });
+    let line = serde_json::to_value(g.state.awards[&n].history.last()).expect("JSON");
+    assert_eq!(
+        (&line["change"], &line["reason"]),
+        (&"reinstated".into(), &"review found no concern".into())
+    );
+    // A reinstatement recorded before it kept a reason still reads.
+    let old: Event = serde_json::from_value(serde_json::json!({"type": "award_reinstated",
+        "data": {"certificate_number": n.to_string(), "organisation_id": org.to_string(),
+        "effective_on": "2026-11-24"}}))
+    .expect("an old reinstatement reads");
+    assert!(matches!(old, Event::AwardReinstated { reason: None, .. }));
 }

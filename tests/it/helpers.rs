@@ -319,14 +319,30 @@ impl TestApp {
             .expect("the server answers")
     }
 
+    /// An admin POST; a change of an existing award states the version it read, as the registry
+    /// requires (`If-Match` with the ETag of the award's record, read just before).
     pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
-        self.client
+        let mut request = self
+            .client
             .post(self.url(path))
             .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .await
-            .expect("the server answers")
+            .json(&body);
+        if let Some(tag) = self.etag_for_change(path).await {
+            request = request.header("If-Match", tag);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// The ETag of the award a change at `path` (`/v1/admin/awards/{n}/{action}`) is about.
+    pub async fn etag_for_change(&self, path: &str) -> Option<String> {
+        let rest = path.strip_prefix("/v1/admin/awards/")?;
+        let (number, action) = rest.split_once('/')?;
+        if !["suspend", "reinstate", "revoke", "amend"].contains(&action) {
+            return None;
+        }
+        let record = self.get(&format!("/v1/awards/{number}")).await;
+        let tag = record.headers().get("etag")?.to_str().ok()?;
+        Some(tag.to_owned())
     }
 
     /// Registers an organisation and returns its id.

@@ -250,13 +250,17 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
     ))
     .await;
     assert_refused(&write, "registering an organisation", "unreachable");
-    let award = send(admin_post(
-        &client,
-        &base,
-        &token,
-        &format!("/v1/admin/awards/{number}/suspend"),
-        json!({"reason": "Under review"}),
-    ))
+    let award = send(
+        admin_post(
+            &client,
+            &base,
+            &token,
+            &format!("/v1/admin/awards/{number}/suspend"),
+            json!({"reason": "Under review"}),
+        )
+        // Any version: the write is refused for the outage before the version is compared.
+        .header("If-Match", "\"0\""),
+    )
     .await;
     assert_refused(&award, "suspending an award", "unreachable");
     let ready = send(client.get(format!("{base}/readyz"))).await;
@@ -389,13 +393,18 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
     // that it cannot open the file for writing, as a read-only database: both are this fault.
     let read_only = ["io_error", "read_only"];
     assert_refused_for(&write, "a write to a read-only database", &read_only);
-    let suspend = send(admin_post(
-        &client,
-        &app.base,
-        &app.admin,
-        &format!("/v1/admin/awards/{number}/suspend"),
-        json!({"reason": "Under review"}),
-    ))
+    let path = format!("/v1/admin/awards/{number}/suspend");
+    let tag = app.etag_for_change(&path).await.expect("the award's ETag");
+    let suspend = send(
+        admin_post(
+            &client,
+            &app.base,
+            &app.admin,
+            &path,
+            json!({"reason": "Under review"}),
+        )
+        .header("If-Match", tag),
+    )
     .await;
     assert_refused_for(&suspend, "a suspension", &read_only);
     assert_eq!(app.registry.size(), size_before, "nothing was applied");

@@ -258,13 +258,24 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     }
 
     let number = admin.award("Riverside Community Health").await;
-    let (status, revoked) = admin
-        .post(
-            &format!("/v1/admin/awards/{number}/revoke"),
-            json!({"reason": "Issued in error"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{revoked}");
+    // A change states the version it read: the ETag of the award's record.
+    let record = admin
+        .client
+        .get(format!("{}/v1/awards/{number}", admin.base))
+        .send()
+        .await
+        .unwrap();
+    let tag = record.headers()["etag"].to_str().unwrap().to_owned();
+    let revoked = admin
+        .client
+        .post(format!("{}/v1/admin/awards/{number}/revoke", admin.base))
+        .bearer_auth(&admin.token)
+        .header("If-Match", tag)
+        .json(&json!({"reason": "Issued in error"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200, "{:?}", revoked.text().await);
     receiver
         .wait_for(Duration::from_secs(30), "two deliveries", |r| r.len() >= 2)
         .await;

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use crate::domain::events::Event;
 use crate::domain::state::{Award, Standing, State};
 use crate::domain::types::{
-    CertificateNumber, Name, OrganisationId, Reason, SCHEME, expiry_of, issuer_name_on,
-    valid_until_of,
+    CertificateNumber, Name, OrganisationId, PrivateNote, Reason, SCHEME, expiry_of,
+    issuer_name_on, valid_until_of,
 };
 use crate::domain::{Command, DomainError};
 
@@ -23,28 +23,48 @@ pub(super) fn decide(
         Command::SuspendAward {
             certificate_number,
             reason,
+            private_note,
             expected,
-        } => suspend(state, certificate_number, reason, expected, ctx),
+        } => with_note(
+            suspend(state, certificate_number, reason, expected, ctx)?,
+            private_note,
+        ),
         Command::ReinstateAward {
             certificate_number,
+            reason,
+            private_note,
             expected,
-        } => reinstate(state, certificate_number, expected, ctx),
+        } => with_note(
+            reinstate(state, certificate_number, reason, expected, ctx)?,
+            private_note,
+        ),
         Command::RevokeAward {
             certificate_number,
             reason,
+            private_note,
             expected,
-        } => revoke(state, certificate_number, reason, expected, ctx),
+        } => with_note(
+            revoke(state, certificate_number, reason, expected, ctx)?,
+            private_note,
+        ),
         Command::AmendAward {
             certificate_number,
             organisation_name,
             reason,
+            private_note,
             expected,
-        } => amend(
-            state,
-            certificate_number,
-            organisation_name,
-            reason,
-            expected,
+        } => with_note(
+            amend(
+                state,
+                certificate_number,
+                Amendment {
+                    organisation_name,
+                    reason,
+                },
+                expected,
+                ctx,
+            )?,
+            private_note,
         ),
         Command::RecordExpiry { certificate_number } => {
             record_expiry(state, certificate_number, ctx)
@@ -148,9 +168,46 @@ fn suspend(
     }])
 }
 
+/// The change's public event, then the private note (if any) as its own private event about the
+/// same award, in the same append: the note never enters the public event's bytes.
+fn with_note(mut events: Vec<Event>, note: Option<PrivateNote>) -> Result<Vec<Event>, DomainError> {
+    let noted = note.and_then(|note| {
+        events.first().and_then(|e| match e {
+            Event::AwardSuspended {
+                certificate_number,
+                organisation_id,
+                ..
+            }
+            | Event::AwardReinstated {
+                certificate_number,
+                organisation_id,
+                ..
+            }
+            | Event::AwardRevoked {
+                certificate_number,
+                organisation_id,
+                ..
+            }
+            | Event::AwardAmended {
+                certificate_number,
+                organisation_id,
+                ..
+            } => Some(Event::AwardNoteRecorded {
+                certificate_number: certificate_number.clone(),
+                organisation_id: *organisation_id,
+                note,
+            }),
+            _ => None,
+        })
+    });
+    events.extend(noted);
+    Ok(events)
+}
+
 fn reinstate(
     state: &State,
     certificate_number: CertificateNumber,
+    reason: Option<Reason>,
     expected: Option<u64>,
     ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
@@ -162,6 +219,7 @@ fn reinstate(
         certificate_number,
         organisation_id: award.organisation_id,
         effective_on: ctx.today,
+        reason,
     }])
 }
 
@@ -184,22 +242,36 @@ fn revoke(
     }])
 }
 
+/// What an amendment changes, and why (public).
+struct Amendment {
+    organisation_name: Name,
+    reason: Reason,
+}
+
+/// Corrects the name on a current award (valid or suspended). A revoked or superseded award is
+/// refused, as is one past its expiry: its record is history, kept as it stood when it stopped
+/// being current, and correcting it would sign a fresh credential for an award that is not
+/// current.
 fn amend(
     state: &State,
     certificate_number: CertificateNumber,
-    organisation_name: Name,
-    reason: Reason,
+    amendment: Amendment,
     expected: Option<u64>,
+    ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
-    let award = find_award(state, &certificate_number, expected)?;
-    if award.organisation_name == organisation_name {
+    let award = live_award(state, &certificate_number, expected, ctx, "amending")?;
+    if !matches!(award.standing, Standing::Active | Standing::Suspended) {
+        return Err(transition(award, "amendment"));
+    }
+    if award.organisation_name == amendment.organisation_name {
         return Err(DomainError::NothingToAmend);
     }
     Ok(vec![Event::AwardAmended {
         certificate_number,
         organisation_id: award.organisation_id,
-        organisation_name,
-        reason,
+        organisation_name: amendment.organisation_name,
+        reason: amendment.reason,
+        effective_on: Some(ctx.today),
     }])
 }
 

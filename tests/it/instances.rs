@@ -1,0 +1,208 @@
+//! Reading one's own writes across instances: two registries serving one database (the second
+//! with no background poll at all, so only what a read itself does can show it a write made
+//! through the first), and a command line writing to the database a server is serving.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, TestApp, fresh_db, on_both_databases, open_store, start_registry, start_server,
+    temp_dir, text, wexqs,
+};
+
+/// A second instance on `app`'s database, served on its own port: its base URL.
+async fn second_instance(app: &TestApp) -> String {
+    let registry = start_registry(&app._db, app.clock.clone(), 77).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let state = wexqs::http::AppState::new(Arc::clone(&registry), &app.base);
+    tokio::spawn(wexqs::http::serve(
+        listener,
+        state,
+        2,
+        std::future::pending(),
+    ));
+    base
+}
+
+async fn get(app: &TestApp, url: String, wait_for: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.get(url);
+    if let Some(position) = wait_for {
+        request = request.header("X-Wait-For-Position", position);
+    }
+    request.send().await.expect("the server answers")
+}
+
+fn log_position(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-log-position")
+        .and_then(|v| v.to_str().ok())
+        .expect("a write's answer carries its log position")
+        .to_owned()
+}
+
+async fn a_write_through_one_instance_is_read_at_once_through_the_other(app: TestApp) {
+    let other = second_instance(&app).await;
+    let mut found = 0;
+    for i in 0..20 {
+        let org = app
+            .organisation(&format!("Instance {i} Hospitals NHS Trust"), None)
+            .await;
+        let organisation = app
+            .client
+            .get(format!("{other}/v1/admin/organisations/{org}"))
+            .bearer_auth(&app.reviewer)
+            .send()
+            .await
+            .expect("answered");
+        let number = app.award(&org, "silver", "2025-06-01").await;
+        let record = get(&app, format!("{other}/v1/awards/{number}"), None).await;
+        let page = get(&app, format!("{other}/verify/{number}"), None).await;
+        if [record.status(), page.status(), organisation.status()] == [200; 3] {
+            found += 1;
+        }
+    }
+    assert_eq!(
+        found, 20,
+        "reads through the other instance that found the write"
+    );
+
+    // A change to an award the other instance already holds: the read names the write's
+    // position and is answered once the instance holds it.
+    let org = app
+        .organisation("Changeling Hospitals NHS Trust", None)
+        .await;
+    let number = app.award(&org, "gold", "2025-06-01").await;
+    for (action, status) in [("suspend", "suspended"), ("reinstate", "valid")] {
+        let path = format!("/v1/admin/awards/{number}/{action}");
+        let written = app.admin_post(&path, json!({"reason": "checked"})).await;
+        assert_eq!(written.status(), 200, "{action}");
+        let position = log_position(&written);
+        let url = format!("{other}/v1/awards/{number}/verification");
+        let read = get(&app, url, Some(&position)).await;
+        let v: Value = read.json().await.expect("JSON");
+        assert_eq!(v["status"], status, "after {action}: {v}");
+    }
+    let malformed = get(&app, format!("{other}/v1/programme"), Some("soon")).await;
+    assert_eq!(malformed.status(), 400);
+}
+
+async fn an_idempotent_retry_on_the_other_instance_gets_the_first_answer(app: TestApp) {
+    let other = second_instance(&app).await;
+    let org = app.organisation("Retrying Hospitals NHS Trust", None).await;
+    let body = json!({"organisation_id": org, "level": "bronze", "awarded_on": "2025-03-03"});
+    let send = |base: String, key: &'static str, body: Value| {
+        app.client
+            .post(format!("{base}/v1/admin/awards"))
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send(app.base.clone(), "issue-once", body.clone())
+        .await
+        .expect("answered");
+    assert_eq!(first.status(), 201);
+    let position = log_position(&first);
+    let first: Value = first.json().await.expect("JSON");
+    for _ in 0..6 {
+        let retry = send(other.clone(), "issue-once", body.clone())
+            .await
+            .expect("answered");
+        assert_eq!(
+            retry.status(),
+            201,
+            "the retry is answered as the first was"
+        );
+        assert_eq!(log_position(&retry), position);
+        assert_eq!(
+            retry
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.as_bytes()),
+            Some(&b"true"[..])
+        );
+        let retry: Value = retry.json().await.expect("JSON");
+        assert_eq!(retry["certificate_number"], first["certificate_number"]);
+    }
+}
+
+on_both_databases! { app:
+    a_write_through_one_instance_is_read_at_once_through_the_other,
+    an_idempotent_retry_on_the_other_instance_gets_the_first_answer,
+}
+
+/// The number of the last award issued in the log of `db`.
+async fn last_issued(db: &crate::helpers::Db) -> String {
+    let store = open_store(db).await;
+    let events = wexqs::store::EventStore::read(&store, 0, 10_000)
+        .await
+        .expect("read");
+    let issued = events
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "award_issued")
+        .expect("an award issued");
+    let payload: Value = serde_json::from_slice(&issued.payload).expect("JSON");
+    payload["data"]["certificate_number"]
+        .as_str()
+        .expect("a number")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_command_line_writes_a_running_server_shows_at_once() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = temp_dir();
+    let (server, base) = start_server(&db, dir.path()).await;
+    let _server = crate::helpers::KillOnDrop(server);
+    let client = reqwest::Client::new();
+    for (i, name) in ["Quayside", "Riverbend", "Saltmarsh", "Tidewater"]
+        .iter()
+        .enumerate()
+    {
+        let csv = dir.path().join(format!("{name}.csv"));
+        std::fs::write(
+            &csv,
+            format!(
+                "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+                 {name} Community Health Trust,ZQ{i},south_west,nhs_trust,silver,2025-06-02,\n"
+            ),
+        )
+        .expect("written");
+        let out = wexqs(&db, dir.path(), &["import", csv.to_str().expect("a path")]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        if i % 2 == 0 {
+            // A read that misses catches up before it says "not found".
+            let number = last_issued(&db).await;
+            let record = client
+                .get(format!("{base}/v1/awards/{number}"))
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(record.status(), 200, "{name}: the award just imported");
+            continue;
+        }
+        // A read that would not miss names the position the command printed.
+        let said = text(&out.stdout);
+        let position = said
+            .rsplit("log position ")
+            .next()
+            .and_then(|p| p.trim().trim_end_matches(')').parse::<u64>().ok())
+            .expect("the command says the log position it wrote up to");
+        let page: Value = client
+            .get(format!("{base}/v1/register?q={name}"))
+            .header("X-Wait-For-Position", position.to_string())
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(page["total"], 1, "{name}: {page}");
+    }
+}
