@@ -413,7 +413,9 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         "embeds": embeds,
         "calendar": {"certificate": awards[0].1},
     });
+    // A fresh folder, so the screenshots checked below are this walk's, not an earlier one's.
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("a screenshots folder");
     let plan_file = out.join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).expect("written");
