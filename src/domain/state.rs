@@ -178,6 +178,12 @@ impl Programme {
     pub fn last_change(&self) -> Option<&ProgrammeChange> {
         self.changes.last()
     }
+
+    /// The changes recorded to take effect after `date` (a pause, resumption or end announced
+    /// ahead), soonest first.
+    pub fn scheduled_after(&self, date: NaiveDate) -> impl Iterator<Item = &ProgrammeChange> {
+        self.changes.iter().filter(move |c| c.effective_from > date)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::state::{Award, AwardChange, HistoryEntry, Programme, ProgrammePhase};
+use super::state::{Award, AwardChange, HistoryEntry, Programme, ProgrammeChange, ProgrammePhase};
 use super::types::{CertificateNumber, long_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,6 +130,20 @@ pub fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<Progra
         existing_awards_valid_until_expiry: true,
         message,
     })
+}
+
+/// What a change recorded ahead will do on the day it takes effect, in words, with that day.
+pub fn scheduled_message(change: &ProgrammeChange) -> String {
+    let on = long_date(change.effective_from);
+    match change.phase {
+        ProgrammePhase::Paused => format!(
+            "The programme will pause on {on}: no new awards will be made from that day; existing awards remain valid until their expiry date."
+        ),
+        ProgrammePhase::Running => format!("The programme will resume making awards on {on}."),
+        ProgrammePhase::Sunset => format!(
+            "The Work Experience Quality Standard will end on {on}: no new awards will be made from that day; existing awards remain valid until their expiry date."
+        ),
+    }
 }
 
 /// The verdict on `award` as of the UK calendar day `date`. Changes count from the day they took

@@ -15,7 +15,7 @@ use super::embed::{EMBED_WIDTH, badge_snippet, iframe_snippet, script_snippet};
 use super::error::{ApiError, internal};
 use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
-use crate::domain::verdict::programme_notice;
+use crate::domain::verdict::{programme_notice, scheduled_message};
 use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, status_as_of};
 use crate::service::{AwardRow, RegisterQuery, Registry};
 
@@ -298,6 +298,8 @@ fn verify_page_html(
 #[template(path = "index.html")]
 struct IndexPage {
     programme_notice: String,
+    /// The next pause, resumption or end recorded ahead, announced with its date.
+    scheduled_notice: Option<String>,
     q: String,
     levels: Vec<(&'static str, &'static str, bool)>,
     statuses: Vec<(&'static str, &'static str, bool)>,
@@ -383,6 +385,10 @@ pub async fn index(
         programme_notice: programme_notice(&programme, state.registry.today())
             .map(|n| n.message)
             .unwrap_or_else(|| "The programme is making awards.".into()),
+        scheduled_notice: programme
+            .scheduled_after(state.registry.today())
+            .next()
+            .map(scheduled_message),
         levels: Level::ALL
             .iter()
             .map(|l| (l.as_str(), l.title(), Some(*l) == level))

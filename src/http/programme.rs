@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::admin::{authorise, idempotency, parse, parse_body, parse_date, replayed};
 use super::error::ApiError;
-use super::views::{ProgrammeSummary, ProgrammeView};
+use super::views::ProgrammeView;
 use crate::domain::{Command, Cycle, ProgrammePhase, Reason};
 use crate::service::Role;
 
@@ -43,12 +43,7 @@ fn programme_response(state: &AppState) -> HttpResponse {
     let today = state.registry.today();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ProgrammeView {
-            today,
-            summary: ProgrammeSummary::of(&programme, today),
-            changes: &programme.changes,
-            cycles: &programme.cycles,
-        })
+        .json(ProgrammeView::of(&programme, today))
 }
 
 pub async fn pause(

@@ -12,9 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::prepared::Answer;
-use super::views::{
-    AwardView, ProgrammeSummary, ProgrammeView, RegisterItem, RegisterPage, VerificationView,
-};
+use super::views::{AwardView, ProgrammeView, RegisterItem, RegisterPage, VerificationView};
 use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
 use crate::error_codes::ErrorCode;
 use crate::service::RegisterQuery;
@@ -253,12 +251,7 @@ pub async fn register(
 pub async fn programme(state: web::Data<AppState>) -> HttpResponse {
     let programme = state.registry.programme();
     let today = state.registry.today();
-    let view = ProgrammeView {
-        today,
-        summary: ProgrammeSummary::of(&programme, today),
-        changes: &programme.changes,
-        cycles: &programme.cycles,
-    };
+    let view = ProgrammeView::of(&programme, today);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, format!("public, max-age={MAX_AGE}")))
         .json(view)

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::domain::state::{HistoryEntry, ProgrammeChange};
-use crate::domain::verdict::{ProgrammeNotice, history_as_of, programme_notice};
+use crate::domain::verdict::{ProgrammeNotice, history_as_of, programme_notice, scheduled_message};
 use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Status, Verdict};
 use crate::service::AwardRow;
 
@@ -260,11 +260,43 @@ pub struct RegisterPage {
     pub license: serde_json::Value,
 }
 
+/// `/v1/programme`: the state today, every change (past and recorded ahead), the changes still to
+/// come with what each will do in words, and the cycles.
 #[derive(Debug, Serialize)]
 pub struct ProgrammeView<'a> {
     pub today: NaiveDate,
     #[serde(flatten)]
     pub summary: ProgrammeSummary,
     pub changes: &'a [ProgrammeChange],
+    pub scheduled: Vec<ScheduledChange<'a>>,
     pub cycles: &'a [Cycle],
+}
+
+impl<'a> ProgrammeView<'a> {
+    pub fn of(programme: &'a Programme, today: NaiveDate) -> Self {
+        ProgrammeView {
+            today,
+            summary: ProgrammeSummary::of(programme, today),
+            changes: &programme.changes,
+            scheduled: programme
+                .scheduled_after(today)
+                .map(|change| ScheduledChange {
+                    phase: change.phase,
+                    effective_from: change.effective_from,
+                    reason: change.reason.as_str(),
+                    message: scheduled_message(change),
+                })
+                .collect(),
+            cycles: &programme.cycles,
+        }
+    }
+}
+
+/// A pause, resumption or end recorded to take effect after today.
+#[derive(Debug, Serialize)]
+pub struct ScheduledChange<'a> {
+    pub phase: ProgrammePhase,
+    pub effective_from: NaiveDate,
+    pub reason: &'a str,
+    pub message: String,
 }

@@ -318,6 +318,53 @@ async fn public_routes_are_rate_limited_per_address_and_admin_routes_are_not() {
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
+#[tokio::test]
+async fn a_pause_recorded_ahead_is_announced_with_its_date_by_the_api_and_the_home_page() {
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let will_pause = "The programme will pause on 1 January 2026: no new awards will be made \
+                      from that day; existing awards remain valid until their expiry date.";
+    // The day before the calendar's pause takes effect: it is recorded, not yet in force.
+    app.clock.set(crate::helpers::at(2025, 12, 31));
+    let programme = app.json("/v1/programme").await;
+    assert_eq!(programme["phase"], "running", "{programme}");
+    assert_eq!(programme["scheduled"].as_array().map(Vec::len), Some(1));
+    let scheduled = &programme["scheduled"][0];
+    assert_eq!(
+        (&scheduled["phase"], &scheduled["effective_from"]),
+        (&json!("paused"), &json!("2026-01-01")),
+        "{programme}"
+    );
+    assert_eq!(scheduled["message"], will_pause);
+    assert!(scheduled["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    let home = app.get("/").await.text().await.expect("the home page");
+    assert!(home.contains(will_pause), "{home}");
+
+    // From that day the pause is the programme's state, and no longer announced as to come.
+    app.clock.set(crate::helpers::at(2026, 1, 1));
+    let programme = app.json("/v1/programme").await;
+    assert_eq!(programme["phase"], "paused");
+    assert_eq!(programme["scheduled"], json!([]));
+    let home = app.get("/").await.text().await.expect("the home page");
+    assert!(!home.contains("will pause"), "{home}");
+
+    // A resumption recorded ahead is announced the same way, in the admin's answer too.
+    let resumed = app
+        .admin_post(
+            "/v1/admin/programme/resume",
+            json!({"effective_from": "2026-03-02", "reason": "The programme resumes."}),
+        )
+        .await;
+    assert_eq!(resumed.status(), 200);
+    let resumed: Value = resumed.json().await.expect("JSON");
+    let will_resume = "The programme will resume making awards on 2 March 2026.";
+    assert_eq!(resumed["scheduled"][0]["message"], will_resume, "{resumed}");
+    assert_eq!(resumed["scheduled"][0]["phase"], "running");
+    let home = app.get("/").await.text().await.expect("the home page");
+    assert!(home.contains(will_resume), "{home}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
  {
@@ -373,7 +420,9 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         "embeds": embeds,
         "calendar": {"certificate": awards[0].1},
     });
+    // A fresh folder, so the screenshots checked below are this walk's, not an earlier one's.
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("a screenshots folder");
     let plan_file = out.join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).expect("written");

@@ -1,10 +1,10 @@
 //! The README stays true: the demo certificate numbers it shows exist with the statuses it says,
-//! and the mistyped one it shows is caught.
+//! the mistyped one it shows is caught, and its webhook example runs as written.
 
 use wexqs::domain::{CertificateNumber, State, Status, status_as_of};
 
 use crate::harness::given_no_events;
-use crate::helpers::date;
+use crate::helpers::{date, free_port, temp_dir, text};
 
 const README: &str = include_str!("../../README.md");
 
@@ -89,4 +89,79 @@ fn the_readme_examples_are_what_the_demo_register_holds() {
             "the README shows {number}, which no test checks"
         );
     }
+}
+
+/// The first `sh` block after `heading` in the README.
+fn readme_block(heading: &str) -> &'static str {
+    let section = &README[README.find(heading).expect("the heading")..];
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = start + section[start..].find("```").expect("the block's end");
+    &section[start..end]
+}
+
+/// The webhook section, pasted into bash as it stands, against the real binary in a fresh
+/// folder: only the ports (free ones rather than 8080 and 9000) and the binary (rather than
+/// `cargo run`) differ. Every command must succeed and the receiver must print both deliveries.
+#[test]
+fn the_readme_webhook_example_runs_as_written() {
+    for tool in ["bash", "curl", "jq", "python3", "timeout"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "{tool} is needed to run the README's commands (tests/run installs it)"
+        );
+    }
+    let block = readme_block("### Webhooks: be told of changes");
+    assert!(
+        block.contains("--webhooks-allow-private-targets"),
+        "{block}"
+    );
+    let (server, receiver) = (free_port(), free_port());
+    let script = block
+        .replace("cargo run -q --release --", env!("CARGO_BIN_EXE_wexqs"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{server}"))
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{receiver}"))
+        .replace("\"127.0.0.1\", 9000", &format!("\"127.0.0.1\", {receiver}"));
+    // Whatever happens, the receiver and the server stop with the script.
+    let wrapped =
+        format!("set -eo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{script}");
+    let dir = temp_dir();
+    let run = std::process::Command::new("timeout")
+        .args(["300", "bash", "-c", &wrapped])
+        .current_dir(dir.path())
+        .env("WEXQS_BIND", format!("127.0.0.1:{server}"))
+        .env_remove("DATABASE_URL")
+        .env_remove("WEXQS_DATA_DIR")
+        .output()
+        .expect("bash runs");
+    let (out, err) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success(), "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    // The id the later commands use is a real one, and each answer is about it.
+    let id = lines.first().copied().unwrap_or_default();
+    assert!(id.len() >= 16 && id != "null", "{out}");
+    assert!(
+        out.matches(id).count() >= 4,
+        "list, show and the deliveries name {id}: {out}"
+    );
+    for (kind, number) in [
+        ("award.suspended", "B799-E2YM-288Z-0Q7S"),
+        ("award.revoked", "0668-PPN1-4XEN-GDWT"),
+    ] {
+        // The receiver prints whole lines, but one may land inside another command's.
+        let printed = format!("_{id} {kind} {number}\n");
+        assert!(
+            out.contains("received msg_") && out.contains(&printed),
+            "the receiver printed no {kind} of {number}: {out}"
+        );
+    }
+    assert!(out.contains("whsec_"), "the rotation's new secret: {out}");
+    assert_eq!(
+        lines.last(),
+        Some(&"204"),
+        "the subscription is deleted: {out}"
+    );
 }
