@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The thing asked for does not exist (404).
     NotFound,
+    /// The thing asked for is no longer served, for good or for now (410).
+    Gone,
     /// The route does not take that method (405).
     MethodNotAllowed,
     /// The request did not arrive in time (408).
@@ -80,6 +82,7 @@ error_codes! {
     BodyUnreadable = "body_unreadable", Invalid, "the body could not be read to its end";
     QueryInvalid = "query_invalid", Invalid, "the query string does not fit the route's parameters";
     QueryTooLong = "query_too_long", Invalid, "a search is at most 200 characters";
+    QueryWithoutLetters = "query_without_letters", Invalid, "a search has at least one letter or digit";
     PathInvalid = "path_invalid", Invalid, "a path segment does not fit the route";
     PageInvalid = "page_invalid", Invalid, "page counts from 1; per_page is 1 to 100";
     LimitInvalid = "limit_invalid", Invalid, "a page of the log or the event feed is 1 to 1,000 entries";
@@ -127,6 +130,7 @@ error_codes! {
     OembedUrlUnknown = "oembed_url_unknown", NotFound, "an oEmbed url is the verification page of an award here";
     WebhookNotFound = "webhook_not_found", NotFound, "no webhook subscription has that id";
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed, "the route does not take that method";
+    AwardNotCurrent = "award_not_current", Gone, "an award's logo and calendar are served only while it is valid";
 
     // How the request arrived (408, 413, 415, 429, 431).
     RequestTimeout = "request_timeout", Timeout, "the request's head did not arrive in time";

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::pages::{html, not_found_page, presentation, render, status_words};
+use super::pages::{html, presentation, render, status_words};
 use crate::domain::{CertificateNumber, status_as_of};
 use crate::error_codes::ErrorCode;
 
@@ -70,12 +70,22 @@ pub async fn embed_page(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some((award, programme)) = path
-        .parse::<CertificateNumber>()
-        .ok()
-        .and_then(|n| state.registry.award(&n))
-    else {
-        return not_found_page(&state, &path);
+    // A number that is no award here gets a card at the snippet's size, not a whole page
+    // cropped into someone else's frame: 400 when mistyped, 404 when unknown.
+    let number = match path.parse::<CertificateNumber>() {
+        Ok(number) => number,
+        Err(_) => {
+            return Ok(super::site::embed_not_found(
+                StatusCode::BAD_REQUEST,
+                &state.public_url,
+            ));
+        }
+    };
+    let Some((award, programme)) = state.registry.award(&number) else {
+        return Ok(super::site::embed_not_found(
+            StatusCode::NOT_FOUND,
+            &state.public_url,
+        ));
     };
     let verdict = status_as_of(&award, &programme, state.registry.today());
     let (icon, headline, subline) = presentation(&award, &verdict);
@@ -159,28 +169,25 @@ pub async fn oembed(
         .json(body))
 }
 
-/// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`).
+/// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`); for a number that is
+/// no award here, a "not found" badge with the 404 (or the 400 of a mistyped number), so a
+/// site's `<img>` says so instead of showing a broken image.
 pub async fn badge_svg(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, programme) = super::find_award(&state, &path)?;
-    let number = award.certificate_number.clone();
-    let large = match req
-        .query_string()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("style="))
-    {
-        None | Some("flat") => false,
-        Some("large") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::StyleInvalid,
-                format!("style is flat or large, not {other:?}"),
-            ));
+    let large = badge_style(&req)?;
+    let (award, programme) = match super::find_award(&state, &path) {
+        Ok(found) => found,
+        Err(problem) => {
+            return Ok(HttpResponse::build(problem.status)
+                .content_type("image/svg+xml")
+                .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+                .body(crate::render::artefacts::not_found_badge(large)));
         }
     };
+    let number = award.certificate_number.clone();
     let today = state.registry.today();
     let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
     let cache = format!(
@@ -208,4 +215,20 @@ pub async fn badge_svg(
         },
     )?;
     Ok(super::conditional(&req, tag, cache, "image/svg+xml", svg))
+}
+
+/// Whether the badge asked for is the large one (`?style=large`; flat by default).
+fn badge_style(req: &HttpRequest) -> Result<bool, ApiError> {
+    match req
+        .query_string()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("style="))
+    {
+        None | Some("flat") => Ok(false),
+        Some("large") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::StyleInvalid,
+            format!("style is flat or large, not {other:?}"),
+        )),
+    }
 }

@@ -35,6 +35,31 @@ pub const AS_OF: &str = "Wexqs-As-Of";
 pub const SIGNATURE: &str = "Wexqs-Signature";
 pub const SIGNATURE_KEY: &str = "Wexqs-Signature-Key";
 
+/// The `Link` header naming the licence (RFC 8288, `rel="license"`).
+const LICENCE_LINK: &str =
+    "<https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/>; rel=\"license\"";
+
+/// Whether a path serves open data: every public API route, the exports and the feeds among
+/// them. Not the admin routes, and not the logos, badges, QR codes and certificates: the
+/// Open Government Licence does not cover logos and marks.
+pub fn is_open_data(path: &str) -> bool {
+    path.starts_with("/v1/")
+        && !path.starts_with("/v1/admin/")
+        && ![".png", ".svg", ".pdf"].iter().any(|e| path.ends_with(e))
+}
+
+/// Names the licence of an open data answer (`open_data`: a success or a 304) in a `Link`
+/// header.
+pub fn licence_link(
+    open_data: bool,
+    status: actix_web::http::StatusCode,
+    headers: &mut header::HeaderMap,
+) {
+    if open_data && (status.is_success() || status == actix_web::http::StatusCode::NOT_MODIFIED) {
+        headers.append(header::LINK, header::HeaderValue::from_static(LICENCE_LINK));
+    }
+}
+
 /// An export's signature and length, and what they were made for.
 #[derive(Debug, Clone)]
 struct Signed {

@@ -339,16 +339,13 @@ pub async fn organisation_feed(
     ))
 }
 
-/// The expiry of an award as a calendar event; reminders only while the award is current.
+/// The expiry of a valid award as a calendar event, with reminders before it.
 fn expiry_event(state: &AppState, award: &crate::domain::Award, status: Status) -> ics::Event {
     let host = state
         .public_url
         .split_once("://")
         .map_or(state.public_url.as_str(), |(_, rest)| rest);
-    let current = matches!(
-        status,
-        Status::Valid | Status::Suspended | Status::NotYetValid
-    );
+    let current = status == Status::Valid;
     let number = &award.certificate_number;
     ics::Event {
         uid: format!("{number}-expiry@{}", host.trim_end_matches('/')),
@@ -391,9 +388,9 @@ pub async fn award_calendar(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (award, programme) = super::find_award(&state, &path)?;
+    super::images::unless_current(&state, &award, &programme, "its calendar")?;
     let number = &award.certificate_number;
-    let status = crate::domain::status_as_of(&award, &programme, state.registry.today()).status;
-    let event = expiry_event(&state, &award, status);
+    let event = expiry_event(&state, &award, Status::Valid);
     Ok(calendar_answer(
         &state,
         &format!("WEx QS award {number}"),
@@ -401,7 +398,8 @@ pub async fn award_calendar(
     ))
 }
 
-/// The expiries of an organisation's current awards (valid, suspended or not yet valid).
+/// The expiries of an organisation's valid awards: a calendar never holds the expiry of an
+/// award that is not valid today.
 pub async fn organisation_calendar(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -413,7 +411,7 @@ pub async fn organisation_calendar(
         .ok_or_else(|| organisation_not_found(id))?;
     let events: Vec<ics::Event> = awards
         .iter()
-        .filter(|(_, s)| matches!(s, Status::Valid | Status::Suspended | Status::NotYetValid))
+        .filter(|(_, s)| *s == Status::Valid)
         .map(|(a, s)| expiry_event(&state, a, *s))
         .collect();
     Ok(calendar_answer(

@@ -68,6 +68,59 @@ fn award_with_credential(
     Ok((award, json, position))
 }
 
+/// The refusal of something served only while an award is valid (its logo, its calendar): a
+/// 410 naming the award's status today and where to read why. Never cached, so a
+/// reinstatement serves it again at once.
+pub(super) fn unless_current(
+    state: &AppState,
+    award: &Award,
+    programme: &crate::domain::Programme,
+    what: &str,
+) -> Result<(), ApiError> {
+    let verdict = crate::domain::status_as_of(award, programme, state.registry.today());
+    if verdict.status == crate::domain::Status::Valid {
+        return Ok(());
+    }
+    let number = &award.certificate_number;
+    Err(ApiError::new(
+        ErrorCode::AwardNotCurrent,
+        format!(
+            "award {number} is {} today, not valid: {what} is served only while an award is \
+             valid, so that nothing shows a withdrawn award as current; its page {}/verify/{number} \
+             says why",
+            super::pages::status_words(verdict.status).to_lowercase(),
+            state.public_url
+        ),
+    )
+    .with("status", verdict.status.as_str()))
+}
+
+/// The award's logo baked with its current credential, while the award is valid.
+fn current_logo(state: &AppState, raw: &str) -> Result<(Arc<Award>, String, u64), ApiError> {
+    let (award, json, position) = award_with_credential(state, raw)?;
+    unless_current(state, &award, &state.registry.programme(), "its logo")?;
+    Ok((award, json, position))
+}
+
+/// A logo of a valid award: cached no longer than any answer about it, so a withdrawal reaches
+/// a site that shows the logo as fast as it reaches the award's page.
+fn logo(
+    state: &AppState,
+    req: &HttpRequest,
+    award: &Award,
+    content_type: &'static str,
+    tag: String,
+    body: Vec<u8>,
+) -> HttpResponse {
+    super::conditional(
+        req,
+        EntityTag::new_strong(tag),
+        format!("public, max-age={}", super::award_max_age(state, award)),
+        content_type,
+        body,
+    )
+}
+
 /// A rendered image, cacheable for an hour (its tag changes with what it was rendered from).
 fn image(
     req: &HttpRequest,
@@ -90,10 +143,12 @@ pub async fn logo_svg(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = award_with_credential(&state, &path)?;
+    let (award, json, position) = current_logo(&state, &path)?;
     let svg = artefacts::baked_svg(award.level, &json);
-    Ok(image(
+    Ok(logo(
+        &state,
         &req,
+        &award,
         "image/svg+xml",
         format!("logo-svg-{position}"),
         svg.into_bytes(),
@@ -106,15 +161,17 @@ pub async fn logo_png(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = award_with_credential(&state, &path)?;
+    let (award, json, position) = current_logo(&state, &path)?;
     let key = format!("logo-png-{}-{position}", award.certificate_number);
     let level = award.level;
     let bytes = state
         .images
         .get_or_render(key, move || artefacts::baked_png(level, &json))
         .await?;
-    Ok(image(
+    Ok(logo(
+        &state,
         &req,
+        &award,
         "image/png",
         format!("logo-png-{position}"),
         bytes.to_vec(),

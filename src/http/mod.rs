@@ -18,6 +18,7 @@ pub mod programme;
 pub mod public;
 pub mod receipts;
 pub mod search;
+pub mod site;
 pub mod transport;
 pub mod views;
 pub mod webhooks;
@@ -333,6 +334,8 @@ route_table! {
     get "/embed.js" => embed::embed_js,
     get "/oembed" => embed::oembed,
     get "/docs" => docs::docs,
+    get "/accessibility" => site::accessibility,
+    get "/privacy" => site::privacy,
     get "/favicon.ico" => images::favicon,
     get "/assets/site.css" => pages::site_css,
     get "/healthz" => public::healthz,
@@ -399,12 +402,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into()
         }));
     register_routes(cfg);
-    cfg.default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::new(
-            ErrorCode::RouteNotFound,
-            "there is no such route; the routes are listed at /openapi.json",
-        ))
-    }));
+    cfg.default_service(web::to(site::no_such_route));
 }
 
 fn cors() -> Cors {
@@ -413,6 +411,7 @@ fn cors() -> Cors {
         .allowed_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_any_header()
         .expose_headers([header::ETAG, header::CACHE_CONTROL, header::RETRY_AFTER])
+        .expose_headers([header::LINK])
         // What an export states about itself, so a page on another site can check it.
         .expose_headers([
             exports::LOG_SIZE,
@@ -466,7 +465,8 @@ fn default_headers(headers: &mut header::HeaderMap) {
     }
 }
 
-/// A 429 for a client over its rate on a public route, or nothing to say.
+/// A 429 for a client over its rate on a public route, or nothing to say: a page on the routes
+/// people open, problem+json on the API.
 fn rate_limited(
     limiter: &RateLimiter,
     req: &actix_web::dev::ServiceRequest,
@@ -479,6 +479,14 @@ fn rate_limited(
     let wait = limiter.check_key(&ip).err()?;
     use governor::clock::{Clock, DefaultClock};
     let seconds = wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
+    }
+    if let Some(state) = req.app_data::<web::Data<AppState>>()
+        && site::for_people(path, req.headers())
+    {
+        return Some(site::rate_limited_page(path, seconds, &state.public_url));
+    }
     let problem = ApiError::new(
         ErrorCode::RateLimited,
         format!("too many requests from this address; try again in {seconds} s"),
@@ -486,9 +494,6 @@ fn rate_limited(
     let mut response = actix_web::ResponseError::error_response(&problem);
     if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    if limiter.len() > 100_000 {
-        limiter.retain_recent();
     }
     Some(response)
 }
@@ -548,10 +553,12 @@ fn app(
         .wrap(actix_web::middleware::from_fn(freshness::fresh_reads))
         .wrap_fn(|req, srv| {
             let embeddable = req.path().starts_with("/embed/");
+            let open_data = exports::is_open_data(req.path());
             let fut = srv.call(req);
             async move {
                 let mut res = fut.await?;
                 security_headers(res.headers_mut(), embeddable);
+                exports::licence_link(open_data, res.status(), res.headers_mut());
                 let status = res.status();
                 if !status.is_client_error() && !status.is_server_error() {
                     return Ok(res.map_into_left_body());

@@ -20,8 +20,8 @@ use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, st
 use crate::service::{AwardRow, RegisterQuery, Registry};
 
 const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
-const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
-const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
+pub(super) const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
+pub(super) const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
 const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
 const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 
@@ -183,7 +183,7 @@ pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse
     let (status, explanation, number) = match raw.parse::<CertificateNumber>() {
         Ok(n) => (
             StatusCode::NOT_FOUND,
-            "No award with this certificate number is in the register. It is not a real award of the NHS England Work Experience Quality Standard, or the number was copied wrongly.".to_owned(),
+            "No award with this certificate number is in the register. It is not a real award of the NHS England Work Experience Quality Standard, or the number was copied wrongly: check the number on the certificate and try again, or search the register by the organisation's name.".to_owned(),
             n.to_string(),
         ),
         Err(e) => (StatusCode::BAD_REQUEST, format!("{}.", e.message), raw.chars().take(40).collect()),
@@ -303,7 +303,8 @@ struct IndexPage {
     statuses: Vec<(&'static str, &'static str, bool)>,
     regions: Vec<(&'static str, &'static str, bool)>,
     message: Option<String>,
-    suggestions: Vec<(String, String)>,
+    /// Whether the rows are near matches (nothing matched exactly).
+    near: bool,
     total: u64,
     rows: Vec<Row>,
     page: u32,
@@ -361,8 +362,7 @@ pub async fn index(
     };
     let searched = super::search::search(&state.registry, query, &q);
     let message = search_message(&searched, &q);
-    let (found, total) = (searched.rows, searched.total);
-    let suggestions = searched.did_you_mean;
+    let (found, total, near) = (searched.rows, searched.total, searched.near);
     let today = state.registry.today();
     let rows = found
         .into_iter()
@@ -396,7 +396,7 @@ pub async fn index(
             .map(|r| (r.as_str(), r.name(), Some(*r) == region))
             .collect(),
         message,
-        suggestions,
+        near,
         total,
         rows,
         page,
@@ -412,13 +412,26 @@ pub async fn index(
     ))
 }
 
-/// What the page says above the results: the rule a mistyped certificate number breaks, or
-/// that there is no exact match but near ones.
+/// What the page says above the results: that the text has nothing to search by, the rule a
+/// mistyped certificate number breaks, or that there is no exact match and the results are
+/// near ones.
 fn search_message(searched: &super::search::Found, q: &str) -> Option<String> {
+    if let Err(rule) = super::search::check_text(q) {
+        let mut rule = rule;
+        if let Some(first) = rule.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        return Some(format!(
+            "{rule}. Type a name, an ODS code or a certificate number."
+        ));
+    }
     match &searched.mistyped_number {
+        Some(rule) if searched.near => Some(format!(
+            "{rule} ({q}). The awards whose numbers are one slip away:"
+        )),
         Some(rule) => Some(format!("{rule} ({q}).")),
-        None if !searched.did_you_mean.is_empty() => Some(format!(
-            "No exact match for \u{201c}{q}\u{201d}. Did you mean:"
+        None if searched.near => Some(format!(
+            "No exact match for \u{201c}{q}\u{201d}. Near matches, with their status:"
         )),
         None => None,
     }
@@ -489,7 +502,9 @@ pub async fn achievement(
     if wants_json(&req) {
         return super::public::achievement(state, path).await;
     }
-    let level = super::public::level_in_path(&path)?;
+    let Ok(level) = super::public::level_in_path(&path) else {
+        return Ok(super::site::page_not_found(&req, &state.public_url));
+    };
     let object = crate::credentials::credential::achievement(level, &state.public_url);
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let page = AchievementPage {

@@ -219,8 +219,10 @@ pub async fn register(
             "a search is at most 200 characters",
         ));
     }
+    super::search::check_text(q)
+        .map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
     let found = super::search::search(&state.registry, query, q);
-    let (rows, total) = (found.rows, found.total);
+    let (rows, total, near_matches) = (found.rows, found.total, found.near);
     let did_you_mean: Vec<serde_json::Value> = found
         .did_you_mean
         .into_iter()
@@ -236,7 +238,9 @@ pub async fn register(
         per_page,
         total,
         pages: total.div_ceil(u64::from(per_page)),
+        near_matches,
         did_you_mean,
+        license: crate::render::export::licence_json(),
     };
     Ok(HttpResponse::Ok()
         .insert_header((

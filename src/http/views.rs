@@ -250,9 +250,14 @@ pub struct RegisterPage {
     pub per_page: u32,
     pub total: u64,
     pub pages: u64,
-    /// For a name search with no match: awards whose names are one slip away.
+    /// Whether `items` are near matches: nothing matched `q` exactly, and these awards are one
+    /// slip away (by name, or by number for a mistyped certificate number).
+    pub near_matches: bool,
+    /// The near matches as number and name (kept for clients written before they were items).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub did_you_mean: Vec<serde_json::Value>,
+    /// The licence of the data (the Open Government Licence v3.0) and its attribution.
+    pub license: serde_json::Value,
 }
 
 #[derive(Debug, Serialize)]

@@ -296,21 +296,37 @@ pub fn status_badge(level: Level, status: &str, status_words: &str, large: bool)
         "superseded" => "#330072",
         _ => "#425563",
     };
-    let left = "WEx QS";
     let right = format!("{} · {}", level.title(), status_words.to_lowercase());
-    // DejaVu Sans at 11px averages about 6.5px a character; pad 10px a side.
-    let width = |t: &str| (t.chars().count() as f32 * 6.6).ceil() as u32 + 20;
-    let (lw, rw) = (width(left), width(&right));
-    let (w, h, scale) = if large {
-        ((lw + rw) * 2, 40, 2)
-    } else {
-        (lw + rw, 20, 1)
-    };
     let label = format!(
         "WEx QS {} award: {}",
         level.title(),
         status_words.to_lowercase()
     );
+    badge(&right, colour, &label, large)
+}
+
+/// The badge for a certificate number that is no award here: an image a site's `<img>` can
+/// show (a broken image would say nothing), in the live badge's shape.
+pub fn not_found_badge(large: bool) -> String {
+    badge(
+        "not found",
+        "#d5281b",
+        "WEx QS: no award with this certificate number",
+        large,
+    )
+}
+
+/// A shields-like badge: "WEx QS" on the left, `right` on `colour`, read out as `label`.
+fn badge(right: &str, colour: &str, label: &str, large: bool) -> String {
+    let left = "WEx QS";
+    // DejaVu Sans at 11px averages about 6.5px a character; pad 10px a side.
+    let width = |t: &str| (t.chars().count() as f32 * 6.6).ceil() as u32 + 20;
+    let (lw, rw) = (width(left), width(right));
+    let (w, h, scale) = if large {
+        ((lw + rw) * 2, 40, 2)
+    } else {
+        (lw + rw, 20, 1)
+    };
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><g transform="scale({scale})"><rect width="{lw}" height="20" fill="#212b32"/><rect x="{lw}" width="{rw}" height="20" fill="{colour}"/><g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11" text-anchor="middle"><text x="{lx}" y="14">{left}</text><text x="{rx}" y="14">{right}</text></g></g></svg>"##,
         lx = lw / 2,

@@ -54,6 +54,7 @@ pub fn render(feed: &Feed) -> String {
     push_element(&mut out, 1, "id", &feed.id);
     push_element(&mut out, 1, "title", &feed.title);
     push_element(&mut out, 1, "subtitle", &feed.subtitle);
+    push_element(&mut out, 1, "rights", super::export::ATTRIBUTION);
     push_element(&mut out, 1, "updated", &feed.updated);
     out.push_str(&format!(
         "  <author><name>{}</name></author>\n",

@@ -30,6 +30,23 @@ pub const COLUMNS: [&str; 15] = [
     "page",
 ];
 
+/// The licence of the register's open data: the Open Government Licence v3.0.
+pub const LICENCE_NAME: &str = "Open Government Licence v3.0";
+pub const LICENCE_URL: &str =
+    "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
+/// The attribution statement the licence asks a reuser to give.
+pub const ATTRIBUTION: &str =
+    "Contains public sector information licensed under the Open Government Licence v3.0.";
+
+/// The licence as a JSON document states it (its `license` member).
+pub fn licence_json() -> serde_json::Value {
+    serde_json::json!({
+        "name": LICENCE_NAME,
+        "url": LICENCE_URL,
+        "attribution": ATTRIBUTION,
+    })
+}
+
 /// A piece is sent once it holds at least this many bytes (one row may take it a little over).
 pub const PIECE: usize = 64 * 1024;
 
@@ -110,6 +127,7 @@ impl Export {
                         serde_json::json!({"size": size, "root": root})
                     }),
                     "registry": &*self.public_url,
+                    "license": licence_json(),
                 })
                 .to_string();
                 // The head's closing brace gives way to the awards.

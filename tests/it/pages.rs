@@ -147,8 +147,8 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
     assert!(body.contains("1 award found"));
     let (_, _, body) = app.page("/?q=st+exampel+vaild").await;
     assert!(
-        body.contains("Did you mean"),
-        "a misspelt name still finds it"
+        body.contains("1 near match") && body.contains("class=\"status valid\""),
+        "a misspelt name still finds it, with its status"
     );
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
     let (_, _, body) = app.page("/?status=revoked").await;
@@ -159,7 +159,10 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
         .json()
         .await
         .expect("JSON");
-    assert_eq!(api["total"], 0);
+    assert_eq!(api["total"], 1);
+    assert_eq!(api["near_matches"], true);
+    assert_eq!(api["items"][0]["certificate_number"], awards[0].1.as_str());
+    assert_eq!(api["items"][0]["status"], "valid");
     assert_eq!(
         api["did_you_mean"][0]["certificate_number"],
         awards[0].1.as_str()
@@ -342,6 +345,10 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     pages.push(json!({"name": "embed", "path": format!("/embed/{}", awards[0].1)}));
     pages.push(json!({"name": "docs", "path": "/docs"}));
     pages.push(json!({"name": "achievement", "path": "/achievements/gold"}));
+    pages.push(json!({"name": "accessibility", "path": "/accessibility"}));
+    pages.push(json!({"name": "privacy", "path": "/privacy"}));
+    pages.push(json!({"name": "verify-no-number", "path": "/verify/"}));
+    pages.push(json!({"name": "near-matches", "path": "/?q=st+exampel+vaild"}));
     // A name as long as names get, which must not push the card's link out of its frame.
     let long_name = "The Royal Wolverhampton, Walsall and Black Country Partnership of Community, \
                      Mental Health and Learning Disability Services NHS Foundation Trust";
