@@ -26,6 +26,8 @@ mod pages;
 mod readme;
 mod store_contract;
 mod throwaway_pg;
+mod webhook_failures;
 mod webhook_store;
+mod webhook_targets;
 mod webhooks;
 mod withdrawn;
