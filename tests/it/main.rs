@@ -24,6 +24,7 @@ mod openapi_spec;
 mod outage;
 mod pages;
 mod readme;
+mod redaction;
 mod store_contract;
 mod throwaway_pg;
 mod webhook_failures;
