@@ -32,3 +32,4 @@ mod webhook_store;
 mod webhook_targets;
 mod webhooks;
 mod withdrawn;
+mod xml_surfaces;
