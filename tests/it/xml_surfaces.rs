@@ -2,7 +2,8 @@
 //! the baked SVG's own closing tag) and every character XML 1.0 forbids (C0 controls, U+FFFE,
 //! U+FFFF), with noncharacters, tag characters, fillers, soft hyphens and bidi controls, go
 //! through every XML writer (the Atom feed, the baked SVG, the status badge) and each document
-//! is parsed by Python's `xml.dom.minidom` (expat, strict), which we did not write. The same
+//! is parsed by Python's `xml.dom.minidom` (expat, strict), which we did not write; so is every
+//! XML route (the Atom feeds, the baked logo, the badge, the QR code) for stored hostile names. The same
 //! parser refuses a document holding U+FFFE as it is, so the check can fail. The new text rule
 //! refuses every one of the invisible and noncharacters at the door.
 
@@ -29,6 +30,16 @@ const CORPUS: &[&str] = &[
     "Filler \u{115F}\u{1160}\u{3164}\u{FFA0} Trust",
     "Nonchar \u{FDD0}\u{FDEF}\u{1FFFE}\u{10FFFF} Trust",
     "Evil \u{202E}tsurT \u{2066}x\u{2069} Trust",
+];
+
+/// Names the rule takes that are hostile to XML writers: markup, quotes, CDATA ends, the baked
+/// SVG's own closing tag, and characters from far planes.
+const STORABLE: &[&str] = &[
+    r#"Probe "><img src=x onerror=alert(1)> Trust"#,
+    "O'Brien & Partners <Health> Trust",
+    "Data ]]> Trust <![CDATA[ x",
+    "Fake </openbadges:credential> Trust",
+    "Ysbyty 𝔊𝔴𝔶𝔫𝔢𝔡𝔡 مستشفى Trust",
 ];
 
 /// The characters the text rule now refuses, each in a name.
@@ -147,6 +158,40 @@ fn every_xml_surface_stays_well_formed_whatever_string_it_carries() {
     for (label, result) in labels.iter().zip(results) {
         assert_eq!(result, &None, "{label} is not well-formed XML");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_xml_route_serves_well_formed_xml_for_hostile_stored_names() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let mut paths = vec!["/v1/feed.atom".to_owned()];
+    for name in STORABLE {
+        let organisation = app.organisation(name, None).await;
+        let number = app.award(&organisation, "gold", "2025-06-02").await;
+        let suspended = app
+            .admin_post(
+                &format!("/v1/admin/awards/{number}/suspend"),
+                json!({"reason": format!("a check of {name}")}),
+            )
+            .await;
+        assert_eq!(suspended.status(), 200, "{name}");
+        paths.push(format!("/v1/organisations/{organisation}/feed.atom"));
+        for svg in ["logo.svg", "badge.svg", "qr.svg"] {
+            paths.push(format!("/v1/awards/{number}/{svg}"));
+        }
+    }
+    let mut documents = Vec::new();
+    for path in &paths {
+        documents.push(app.text(path).await);
+    }
+    for (path, result) in paths.iter().zip(strict_parse(&documents)) {
+        assert_eq!(result, None, "{path} is not well-formed XML");
+    }
+    assert!(
+        documents[0].contains("O&#39;Brien &amp; Partners &lt;Health&gt; Trust"),
+        "the feed names the organisation, escaped"
+    );
 }
 
 #[test]
