@@ -1,6 +1,6 @@
 //! Webhook deliveries that fail, each for a real reason on this machine, record their cause in
 //! the delivery history: a closed port (`connect`), a receiver answering 500 (`status` with the
-//! code), one that never answers (`timeout`, with a short configured timeout), a plain HTTP
+//! code), one that never answers (`timeout`, with a 2 s configured timeout), a plain HTTP
 //! receiver behind an `https://` URL (`tls`), and a target checked again at delivery that is no
 //! longer allowed (`refused_address`). A target's path and query (which may hold the
 //! receiver's own secret) reach neither the server's log, nor the admin API's answers but the
@@ -149,7 +149,7 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
         .unwrap()
         .to_owned();
     let silent = silent_receiver().await;
-    let server = serve(&db, dir.path(), true, 700);
+    let server = serve(&db, dir.path(), true, 2_000);
     assert!(answers_within(&server.base, Duration::from_secs(20)).await);
     let admin = Admin::new(&server.base, &token);
 
@@ -213,7 +213,7 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
     assert!(lines.contains("disabled after 1 failed"), "{lines}");
     assert!(!lines.contains(QUERY_SECRET), "{lines}");
     drop(server);
-    let server = serve(&db, dir.path(), false, 700);
+    let server = serve(&db, dir.path(), false, 2_000);
     assert!(answers_within(&server.base, Duration::from_secs(20)).await);
     let admin = Admin::new(&server.base, &token);
     admin.award("Refused At Delivery Trust").await;
