@@ -303,14 +303,84 @@ pub async fn publish_key(
     Ok(())
 }
 
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+/// Whether a query or connection-string parameter's value may be a secret: a name holding
+/// `pass`, `pwd`, `secret`, `token` or `credential` (`password`, `sslpassword`, `auth_token`,
+/// `client_secret`...), or ending in `key` or `auth` (`api_key`, `sslkey`'s path too: hiding a
+/// harmless value costs little; showing a secret cannot be undone).
+fn secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "credential"]
+        .iter()
+        .any(|s| name.contains(s))
+        || name.ends_with("key")
+        || name.ends_with("auth")
+        || name == "authorization"
+}
+
+/// A URL (or libpq-style connection string) from configuration made fit for a message, a log
+/// line or `--help`: the password of its user-info and the value of every parameter that may
+/// hold a secret (`password=`, `sslpassword=`, `token=`...) become `***`. The one function every
+/// message naming a configured URL goes through.
+pub fn redact(url: &str) -> String {
+    let userinfo_hidden = redact_userinfo(url);
+    redact_parameters(&userinfo_hidden)
+}
+
+/// Every `scheme://user:password@` in `text` with its password as `***`.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let after = &rest[scheme + 3..];
+        // The authority ends at the path, query, fragment or the end of the word.
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..scheme + 3]);
+        match after[..authority_end].rfind('@') {
+            Some(at) => {
+                match after[..at].split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(&after[..at]),
+                }
+                rest = &after[at..];
+            }
+            None => rest = after,
         }
-        _ => url.to_owned(),
     }
+    out.push_str(rest);
+    out
+}
+
+/// Every `name=value` in `text` whose name may hold a secret with its value as `***`.
+fn redact_parameters(rest: &str) -> String {
+    let mut out = String::with_capacity(rest.len());
+    // `name=value`, separated by `?`, `&`, `;`, `/` or white space.
+    let mut chars = rest.char_indices().peekable();
+    let mut start = 0;
+    while let Some((i, c)) = chars.next() {
+        if c != '=' {
+            continue;
+        }
+        let name_start = rest[..i]
+            .rfind(|c: char| matches!(c, '?' | '&' | ';' | '/') || c.is_whitespace())
+            .map_or(0, |p| p + 1);
+        if !secret_parameter(&rest[name_start..i]) {
+            continue;
+        }
+        let value_end = rest[i + 1..]
+            .find(|c: char| matches!(c, '&' | ';' | '#') || c.is_whitespace())
+            .map_or(rest.len(), |p| i + 1 + p);
+        out.push_str(&rest[start..=i]);
+        out.push_str("***");
+        start = value_end;
+        while chars.peek().is_some_and(|(j, _)| *j < value_end) {
+            chars.next();
+        }
+    }
+    out.push_str(&rest[start..]);
+    out
 }

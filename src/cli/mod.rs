@@ -51,7 +51,12 @@ struct DbArgs {
     data_dir: PathBuf,
     /// postgres://USER@HOST/DB (or postgresql://) or sqlite://PATH; default: SQLite in the data
     /// folder.
-    #[arg(long, env = "DATABASE_URL", help_heading = "Database")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        help_heading = "Database"
+    )]
     database_url: Option<String>,
 }
 
@@ -225,7 +230,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", causes(&e));
+            // A configured URL's password or token never reaches the terminal or a log.
+            eprintln!("error: {}", startup::redact(&causes(&e)));
             ExitCode::FAILURE
         }
     }
@@ -246,7 +252,14 @@ fn causes(error: &anyhow::Error) -> String {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEXQS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"))
+        // sqlx warns of a database URL parameter it does not know with the parameter's value
+        // (`sslpassword`'s included): never logged, whatever WEXQS_LOG asks.
+        .add_directive(
+            "sqlx_postgres::options=error"
+                .parse()
+                .expect("a constant directive parses"),
+        );
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -302,7 +315,7 @@ impl SigningArgs {
             .as_deref()
             .map(|u| {
                 u.parse::<PublicUrl>()
-                    .with_context(|| format!("--public-url {u:?}"))
+                    .with_context(|| format!("--public-url {:?}", startup::redact(u)))
             })
             .transpose()
     }

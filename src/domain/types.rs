@@ -61,20 +61,42 @@ pub enum Lines {
     Many,
 }
 
-/// Characters that change the direction or visibility of the text around them (bidi embeddings,
-/// overrides and isolates, direction marks, zero-width spaces, the byte order mark) and line or
-/// paragraph separators. A name containing them reads differently in a PDF, a browser and a
-/// terminal, so no text the registry publishes may hold them.
+/// Characters that change the direction or visibility of the text around them, or that have no
+/// business in text at all: every format character (general category Cf: bidi embeddings,
+/// overrides, isolates and marks, zero-width spaces and joiners, the soft hyphen, the byte
+/// order mark, Arabic and Syriac number signs, tag characters…), the Hangul fillers that draw
+/// nothing, line and paragraph separators, and noncharacters (U+FDD0–U+FDEF and the last two
+/// code points of every plane, which XML 1.0 forbids at U+FFFE and U+FFFF). A name containing
+/// them reads differently in a PDF, a browser and a terminal, or breaks a feed, so no text the
+/// registry publishes may hold them.
 fn is_deceptive(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-    )
+    let noncharacter = (c as u32) & 0xFFFE == 0xFFFE || ('\u{FDD0}'..='\u{FDEF}').contains(&c);
+    noncharacter
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// The one rule for text people write into the registry (names, reasons, feedback, labels): `min`
@@ -94,7 +116,7 @@ pub fn printable_text(text: &str, min: usize, max: usize, lines: Lines) -> Resul
         "no line breaks"
     };
     Err(format!(
-        "{min} to {} printable characters ({breaks}, no control characters, no bidirectional or invisible formatting characters)",
+        "{min} to {} printable characters ({breaks}, no control characters, no bidirectional or invisible formatting characters, no noncharacters)",
         group_thousands(max)
     ))
 }

@@ -48,6 +48,11 @@ pub async fn create(
         .create_webhook(&actor, &new.url, &new.event_types, &state.webhooks)
         .await?;
     let mut answer = serde_json::to_value(&subscription).expect("a subscription serialises");
+    // The full URL, like the secret, only in this answer: every other shows its origin.
+    answer["url"] = reqwest::Url::parse(&new.url)
+        .map(String::from)
+        .unwrap_or(new.url)
+        .into();
     answer["secret"] = secret.into();
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))

@@ -327,6 +327,9 @@ fn badge(right: &str, colour: &str, label: &str, large: bool) -> String {
     } else {
         (lw + rw, 20, 1)
     };
+    // Escaped like every text written into markup, though the words are the registry's.
+    let label = crate::render::escape::markup(label);
+    let right = crate::render::escape::markup(right);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><g transform="scale({scale})"><rect width="{lw}" height="20" fill="#212b32"/><rect x="{lw}" width="{rw}" height="20" fill="{colour}"/><g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11" text-anchor="middle"><text x="{lx}" y="14">{left}</text><text x="{rx}" y="14">{right}</text></g></g></svg>"##,
         lx = lw / 2,

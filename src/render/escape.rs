@@ -2,10 +2,20 @@
 //! attributes, SVG and XML), JSON inside markup, and URLs. Pages rendered by askama escape with
 //! the same rule; everything written by hand (the snippets people copy, the oEmbed HTML, baked
 //! SVG) goes through these functions. Texts reach here already free of control and bidi
-//! characters (`domain::types::printable_text`), so escaping only has markup to neutralise.
+//! characters (`domain::types::printable_text`); a string stored before that rule was complete
+//! still cannot make XML invalid: every character XML 1.0 forbids is replaced (markup) or
+//! written as a JSON escape (JSON in markup).
+
+/// Whether XML 1.0 forbids `c` anywhere in a document (its `Char` production), even as a
+/// character reference: C0 controls but tab, line feed and carriage return, U+FFFE and U+FFFF.
+/// (Surrogates cannot be a `char`.)
+pub fn xml_forbidden(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
 
 /// Text made safe inside HTML or XML, as element text or a quoted attribute value (single or
-/// double quotes): `& < > " '` become character references.
+/// double quotes): `& < > " '` become character references, and a character XML 1.0 forbids
+/// becomes U+FFFD (no reference to it would be well-formed).
 pub fn markup(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -15,6 +25,7 @@ pub fn markup(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if xml_forbidden(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -23,7 +34,8 @@ pub fn markup(text: &str) -> String {
 
 /// JSON that can stand inside markup as it is (an HTML `<script>`, an XML CDATA section): `<`,
 /// `>` and `&` written as `\u003c`, `\u003e` and `\u0026`, which every JSON reader reads back as
-/// the same characters, so no value inside can close the element or section around it.
+/// the same characters, so no value inside can close the element or section around it; a
+/// character XML 1.0 forbids is written as its `\uXXXX` escape, the same string to JSON.
 pub fn json_in_markup(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
@@ -31,6 +43,7 @@ pub fn json_in_markup(json: &str) -> String {
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
+            c if xml_forbidden(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }

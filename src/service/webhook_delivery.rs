@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 
 use super::webhooks::{
-    MAX_RESPONSE_BODY, Render, Subject, WebhookSettings, check_target, message_id, now_ms,
-    signatures, webhook_type,
+    MAX_RESPONSE_BODY, Render, Subject, TargetError, WebhookSettings, check_target, message_id,
+    now_ms, origin, signatures, webhook_type,
 };
 use super::{Registry, ServiceError};
 use crate::store::StoreError;
@@ -195,13 +195,15 @@ async fn attempt(
         .send(&current.url, &secrets, &msg, &body, settings)
         .await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
-    let (status_code, error) = match &result {
+    let (status_code, failed) = match result {
         Ok(s) => (
-            Some(*s),
-            (!delivered).then(|| format!("the receiver answered {s}")),
+            Some(s),
+            (!delivered).then(|| Failed::new(Cause::Status, format!("the receiver answered {s}"))),
         ),
-        Err(e) => (None, Some(e.clone())),
+        Err(e) => (None, Some(e)),
     };
+    let cause = failed.as_ref().map(|f| f.cause.as_str().to_owned());
+    let error = failed.map(|f| f.detail);
     registry
         .store
         .record_delivery(
@@ -213,6 +215,7 @@ async fn attempt(
                 attempted_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
                 attempt: number,
                 status_code,
+                cause,
                 error: error.clone(),
                 delivered,
                 duration_ms: started.elapsed().as_millis() as u64,
@@ -249,6 +252,7 @@ async fn record_failure(
         )
     });
     if let Some(why) = &disable {
+        // The detail never holds the target's path or query, which may carry its own secret.
         tracing::warn!(subscription = %id, "{why}");
     }
     registry
@@ -303,12 +307,20 @@ impl DeliveryClient {
         msg: &str,
         body: &[u8],
         settings: &WebhookSettings,
-    ) -> Result<u16, String> {
+    ) -> Result<u16, Failed> {
+        // Resolved and checked again at every delivery: a name's answers may have changed
+        // since it was registered, and only the addresses checked here are connected to.
         let target = check_target(url, self.allow_private)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                TargetError::Dns(m) => Failed::new(Cause::Dns, m),
+                TargetError::Refused(m) | TargetError::Invalid(m) => {
+                    Failed::new(Cause::RefusedAddress, m)
+                }
+            })?;
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent("wexqs-webhooks/1");
@@ -318,12 +330,18 @@ impl DeliveryClient {
         {
             builder = builder.resolve_to_addrs(host, &target.addresses);
         }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = builder
+            .build()
+            .map_err(|e| Failed::new(Cause::Connect, describe(&e).1))?;
         let timestamp = Utc::now().timestamp();
-        let signed = signatures(secrets, msg, timestamp, body)
-            .ok_or_else(|| "the subscription's secret cannot be read".to_owned())?;
+        let signed = signatures(secrets, msg, timestamp, body).ok_or_else(|| {
+            Failed::new(
+                Cause::RefusedAddress,
+                "nothing was sent: the subscription's secret cannot be read".to_owned(),
+            )
+        })?;
         let mut response = client
-            .post(target.url)
+            .post(target.url.clone())
             .header("content-type", "application/json")
             .header("webhook-id", msg)
             .header("webhook-timestamp", timestamp.to_string())
@@ -331,7 +349,10 @@ impl DeliveryClient {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| {
+                let (cause, detail) = describe(&e);
+                Failed::new(cause, format!("{}: {detail}", origin(target.url.as_str())))
+            })?;
         let status = response.status().as_u16();
         let mut read = 0usize;
         while read < MAX_RESPONSE_BODY {
@@ -344,12 +365,104 @@ impl DeliveryClient {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer within the timeout".into()
-    } else if e.is_connect() {
-        format!("could not connect: {e}")
-    } else {
-        e.to_string()
+/// Why an attempt failed, as the delivery history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The target's host did not resolve.
+    Dns,
+    /// No connection: refused, unreachable, or reset before an answer.
+    Connect,
+    /// The TLS handshake failed (a certificate not trusted, or not TLS at all).
+    Tls,
+    /// The receiver answered, with a status other than 2xx (`status_code` holds it).
+    Status,
+    /// No answer within `--webhooks-timeout-ms`.
+    Timeout,
+    /// The target resolves to a special-purpose address (or is no longer a target the server
+    /// takes): nothing was sent.
+    RefusedAddress,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Dns => "dns",
+            Cause::Connect => "connect",
+            Cause::Tls => "tls",
+            Cause::Status => "status",
+            Cause::Timeout => "timeout",
+            Cause::RefusedAddress => "refused_address",
+        }
     }
+}
+
+/// A failed attempt: its cause and a short detail (never the target's path or query).
+#[derive(Debug, Clone)]
+struct Failed {
+    cause: Cause,
+    detail: String,
+}
+
+impl Failed {
+    fn new(cause: Cause, detail: String) -> Failed {
+        let mut detail = detail;
+        if detail.len() > MAX_DETAIL {
+            let mut end = MAX_DETAIL;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push('…');
+        }
+        Failed { cause, detail }
+    }
+}
+
+/// At most this many bytes of a failure's detail are kept.
+const MAX_DETAIL: usize = 300;
+
+/// The cause of a request's failure and its chain of reasons, without the URL (reqwest's own
+/// message names the whole URL, query included).
+fn describe(e: &reqwest::Error) -> (Cause, String) {
+    let mut reasons = Vec::new();
+    let mut tls = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        let lower = text.to_ascii_lowercase();
+        if is_tls(s) || lower.contains("certificate") {
+            tls = true;
+        }
+        if reasons.last() != Some(&text) {
+            reasons.push(text);
+        }
+        source = s.source();
+    }
+    let detail = if !reasons.is_empty() {
+        reasons.join(": ")
+    } else if e.is_timeout() {
+        "no answer within the timeout".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    // Anything else (a connection made, then lost before an answer's head) is `connect`.
+    let cause = if e.is_timeout() {
+        Cause::Timeout
+    } else if tls {
+        Cause::Tls
+    } else {
+        Cause::Connect
+    };
+    (cause, detail)
+}
+
+/// Whether `e` is the TLS layer's, perhaps inside I/O errors (whose `source` skips the error
+/// they wrap, so each is opened here).
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.is::<rustls::Error>() {
+        return true;
+    }
+    e.downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+        .is_some_and(|inner| is_tls(inner))
 }

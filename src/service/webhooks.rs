@@ -12,7 +12,7 @@
 //! under the same `webhook-id`); a target is checked against private addresses when it is
 //! registered and again at every delivery, connecting only to the address checked.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
 pub use super::webhook_delivery::spawn_webhook_deliveries;
+pub use super::webhook_targets::{is_forbidden, refusal};
 
 /// The event types a subscription may name: the public changes of awards and the programme.
 pub const EVENT_TYPES: &[&str] = &[
@@ -103,11 +104,14 @@ impl WebhookSettings {
     }
 }
 
-/// A subscription as the admin API shows it (never its secret).
+/// A subscription as the admin API shows it: never its secret, and of its URL only the origin
+/// (the path and query may hold the receiver's own secret; the full URL is in the answer that
+/// made the subscription only, like the secret).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Subscription {
     pub id: String,
-    pub url: String,
+    /// The URL's scheme, host and port.
+    pub target: String,
     pub event_types: Vec<String>,
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,8 +143,8 @@ impl Subscription {
             next_attempt_at: (row.next_attempt_at > 0 && row.status == "active")
                 .then(|| millis(row.next_attempt_at))
                 .flatten(),
+            target: origin(&row.url),
             id: row.id,
-            url: row.url,
             status: row.status,
             disabled_reason: row.disabled_reason,
             next_position: row.next_position,
@@ -149,6 +153,13 @@ impl Subscription {
             created_by: row.created_by,
         }
     }
+}
+
+/// A URL's origin (scheme, host, port): what logs and the admin API show of a target.
+pub fn origin(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(not a URL)".to_owned())
 }
 
 /// One attempt, as the admin API shows it.
@@ -161,6 +172,11 @@ pub struct Delivery {
     pub attempt: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
+    /// Why a failed attempt failed: `dns`, `connect`, `tls`, `status`, `timeout` or
+    /// `refused_address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// A short account of the failure, without the target's path or query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub delivered: bool,
@@ -241,57 +257,6 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<
     Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
-/// Whether an address is one a webhook may not reach without the operator's leave: private,
-/// loopback, link-local, unspecified, multicast, shared, documentation or otherwise reserved,
-/// IPv4 also as an IPv6 mapped, compatible, NAT64 or 6to4 address.
-pub fn is_forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let s = v6.segments();
-            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an
-            // IPv4 address a gateway may reach.
-            if s[..6] == [0, 0, 0, 0, 0, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let v4 =
-                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-                return forbidden_v4(v4) || v6.is_unspecified() || v6.is_loopback();
-            }
-            if s[0] == 0x2002 {
-                let v4 =
-                    Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
-                return forbidden_v4(v4);
-            }
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
-        }
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || o[0] == 0 // "this network"
-        || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space (CGNAT)
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
-        || (o[0] == 198 && (18..20).contains(&o[1])) // benchmarking
-        || o[0] >= 240 // reserved
-}
-
 /// A target that passed the checks: the URL and the addresses it may be reached at.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -299,19 +264,32 @@ pub struct Target {
     pub addresses: Vec<SocketAddr>,
 }
 
-fn refused(message: String) -> ServiceError {
-    ServiceError::Invalid {
-        code: ErrorCode::WebhookTargetRefused,
-        message,
+/// Why a target was not taken: its URL, its host's resolution, or an address it resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    Invalid(String),
+    Dns(String),
+    Refused(String),
+}
+
+impl From<TargetError> for ServiceError {
+    fn from(e: TargetError) -> ServiceError {
+        let (code, message) = match e {
+            TargetError::Invalid(m) => (ErrorCode::WebhookUrlInvalid, m),
+            TargetError::Dns(m) | TargetError::Refused(m) => (ErrorCode::WebhookTargetRefused, m),
+        };
+        ServiceError::Invalid { code, message }
     }
 }
 
-/// Parses a target URL and resolves its host; every address it resolves to must be public,
-/// unless `allow_private` (which also allows `http://`).
-pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, ServiceError> {
-    let invalid = |why: &str| ServiceError::Invalid {
-        code: ErrorCode::WebhookUrlInvalid,
-        message: format!("a webhook's url is an absolute https:// URL with a host: {why}"),
+/// Parses a target URL and resolves its host; every address it resolves to must be public
+/// (`webhook_targets.rs`), unless `allow_private` (which also allows `http://`). Messages name
+/// the host, never the path or query (which may hold the receiver's own secret).
+pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, TargetError> {
+    let invalid = |why: &str| {
+        TargetError::Invalid(format!(
+            "a webhook's url is an absolute https:// URL with a host: {why}"
+        ))
     };
     if url.len() > MAX_URL {
         return Err(invalid("this one is over 2,000 characters"));
@@ -342,21 +320,23 @@ pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, Serv
     )
     .await
     .map_err(|_| {
-        refused(format!(
+        TargetError::Dns(format!(
             "the host {host:?} did not resolve within 5 seconds"
         ))
     })?
-    .map_err(|e| refused(format!("the host {host:?} does not resolve: {e}")))?
+    .map_err(|e| TargetError::Dns(format!("the host {host:?} does not resolve: {e}")))?
     .collect();
     if addresses.is_empty() {
-        return Err(refused(format!("the host {host:?} resolves to no address")));
+        return Err(TargetError::Dns(format!(
+            "the host {host:?} resolves to no address"
+        )));
     }
-    if !allow_private && let Some(bad) = addresses.iter().find(|a| is_forbidden(a.ip())) {
-        return Err(refused(format!(
-            "the host {host:?} resolves to {}, a private, loopback, link-local or reserved \
-             address; webhooks are delivered only to public addresses (an operator may allow \
-             private targets with --webhooks-allow-private-targets)",
-            bad.ip()
+    if !allow_private && let Some(why) = addresses.iter().find_map(|a| refusal(a.ip())) {
+        return Err(TargetError::Refused(format!(
+            "the host {host:?} resolves to {why}, a special-purpose address (private, loopback, \
+             link-local, translation, documentation or otherwise reserved); webhooks are \
+             delivered only to public addresses (an operator may allow private targets with \
+             --webhooks-allow-private-targets)"
         )));
     }
     Ok(Target {
@@ -570,6 +550,7 @@ impl Registry {
                 attempted_at: d.attempted_at,
                 attempt: d.attempt,
                 status_code: d.status_code,
+                cause: d.cause,
                 error: d.error,
                 delivered: d.delivered,
                 duration_ms: d.duration_ms,

@@ -44,6 +44,9 @@ pub struct DeliveryRow {
     pub attempted_at: String,
     pub attempt: u32,
     pub status_code: Option<u16>,
+    /// A failed attempt's cause: `dns`, `connect`, `tls`, `status`, `timeout` or
+    /// `refused_address` (none for attempts recorded before causes were).
+    pub cause: Option<String>,
     pub error: Option<String>,
     pub delivered: bool,
     pub duration_ms: u64,
@@ -227,7 +230,7 @@ macro_rules! webhook_sql {
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (subscription_id, position, message_id, \
                      event_type, attempted_at, attempt, status_code, error, delivered, \
-                     duration_ms) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+                     duration_ms, cause) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
                      WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)",
                 )
                 .bind(&d.subscription_id)
@@ -240,6 +243,7 @@ macro_rules! webhook_sql {
                 .bind(&d.error)
                 .bind(i64::from(d.delivered))
                 .bind(d.duration_ms as i64)
+                .bind(&d.cause)
                 .execute(&mut *tx)
                 .await?;
                 // The oldest attempts beyond `keep` go: the `keep`-th newest is the last kept
@@ -264,7 +268,7 @@ macro_rules! webhook_sql {
             ) -> Result<Vec<DeliveryRow>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT subscription_id, position, message_id, event_type, attempted_at, \
-                     attempt, status_code, error, delivered, duration_ms FROM webhook_deliveries \
+                     attempt, status_code, error, delivered, duration_ms, cause FROM webhook_deliveries \
                      WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2",
                 )
                 .bind(id)
@@ -286,6 +290,7 @@ macro_rules! webhook_sql {
                             attempted_at: r.try_get("attempted_at")?,
                             attempt: attempt.clamp(0, i64::from(u32::MAX)) as u32,
                             status_code: status.and_then(|s| u16::try_from(s).ok()),
+                            cause: r.try_get("cause")?,
                             error: r.try_get("error")?,
                             delivered: delivered != 0,
                             duration_ms: duration.max(0) as u64,

@@ -33,6 +33,12 @@ const DECEPTIVE_TEXTS: &[&str] = &[
     "Bell\u{7} Trust",
     "Escape\u{1b}[31m Trust",
     "Zero\u{200B}Width Trust",
+    "Not a \u{FFFE} character Trust",
+    "Not a \u{FFFF} character Trust",
+    "Soft\u{AD}hyphen Trust",
+    "Tagged \u{E0041}\u{E007F} Trust",
+    "Filler \u{3164} Trust",
+    "Nonchar \u{FDD0} Trust",
 ];
 
 /// HTML text with its character references read (named ones askama and we write, and numeric).

@@ -57,6 +57,7 @@ fn attempt(n: u32) -> DeliveryRow {
         attempted_at: "2026-11-24T12:00:00Z".into(),
         attempt: n,
         status_code: Some(500),
+        cause: Some("status".into()),
         error: Some("the receiver answered 500".into()),
         delivered: false,
         duration_ms: 3,
@@ -159,6 +160,9 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         .map(|d| d.attempt)
         .collect();
     assert_eq!(kept, [5, 4, 3]);
+    // An attempt reads back whole, its cause included.
+    let newest = store.webhook_deliveries(ID, 1).await.unwrap();
+    assert_eq!(newest, [attempt(5)]);
 
     // A rotation keeps the secret before it beside the new one.
     let rotated = Event::WebhookSecretRotated {

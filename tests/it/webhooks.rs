@@ -24,7 +24,7 @@ use crate::helpers::{
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: BTreeMap<String, String>,
     body: String,
 }
@@ -45,15 +45,15 @@ impl Received {
 /// An HTTP receiver on a random local port: records every request and answers `status` after
 /// `delay_ms`.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
-    async fn start(status: u16) -> Receiver {
+    pub(crate) async fn start(status: u16) -> Receiver {
         use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(status));
@@ -99,7 +99,7 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
@@ -156,14 +156,14 @@ async fn server(
 }
 
 /// An admin's requests to one server.
-struct Admin {
+pub(crate) struct Admin {
     base: String,
     token: String,
     client: reqwest::Client,
 }
 
 impl Admin {
-    fn new(base: &str, token: &str) -> Admin {
+    pub(crate) fn new(base: &str, token: &str) -> Admin {
         Admin {
             base: base.to_owned(),
             token: token.to_owned(),
@@ -184,11 +184,11 @@ impl Admin {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
@@ -207,7 +207,7 @@ impl Admin {
     }
 
     /// Registers an organisation and gives it an award; the award's certificate number.
-    async fn award(&self, name: &str) -> String {
+    pub(crate) async fn award(&self, name: &str) -> String {
         let (status, org) = self
             .post(
                 "/v1/admin/organisations",

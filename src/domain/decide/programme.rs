@@ -88,7 +88,10 @@ fn check_cycle(cycle: &Cycle) -> Result<(), DomainError> {
             .cycle_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c));
-    if !id_ok || printable_text(cycle.name.trim(), 1, 200, Lines::One).is_err() {
+    // The name is checked as it is stored: no trimming, so no line break at either end.
+    let name_ok =
+        !cycle.name.trim().is_empty() && printable_text(&cycle.name, 1, 200, Lines::One).is_ok();
+    if !id_ok || !name_ok {
         return Err(DomainError::CycleInvalid);
     }
     let ordered = [
