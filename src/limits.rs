@@ -55,7 +55,7 @@ pub const BODY_CHARGE_MIN: usize = 64 * 1024;
 pub const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The bounds on connections and on the bodies they send, which an operator may change
-/// (`wexqs serve`'s options of the same names; README, "Limits"). `Default` is what `serve`
+/// (`wexqs serve`'s options of the same names; README, "Configuration"). `Default` is what `serve`
 /// starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -66,7 +66,9 @@ pub struct Limits {
     pub write_stall: std::time::Duration,
     /// Connections open at once, from everyone; more are refused with 503 as they arrive.
     pub max_connections: usize,
-    /// Connections open at once from one client address; more are refused with 503.
+    /// Connections open at once from one client address; more are refused with 503. Once half
+    /// of `max_connections` are open, an address may open more only while it holds fewer than an
+    /// eighth of this (two at least), so a few addresses cannot take every connection.
     pub max_connections_per_address: usize,
     /// Bytes of request bodies being read at once, from everyone (each body counts its stated
     /// length, `BODY_CHARGE_MIN` at least and `MAX_BODY` at most).

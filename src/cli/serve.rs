@@ -152,7 +152,8 @@ impl WebhookArgs {
     }
 }
 
-/// `wexqs serve`'s bounds on connections and bodies (`crate::limits::Limits`; README, "Limits").
+/// `wexqs serve`'s bounds on connections and bodies (`crate::limits::Limits`; README,
+/// "Configuration").
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
     /// The longest a request body may take to arrive after its head, in milliseconds (408 after).

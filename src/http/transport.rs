@@ -55,9 +55,17 @@ impl Connections {
         if open.0 >= limits.max_connections {
             return Err("the registry holds as many connections as it may at once");
         }
+        // A crowded server shares what is left: past half its connections, an address may
+        // hold an eighth of its own bound (so a few addresses cannot take every connection).
+        let crowded = open.0 >= limits.max_connections / 2;
+        let per_address = if crowded {
+            (limits.max_connections_per_address / 8).max(2)
+        } else {
+            limits.max_connections_per_address
+        };
         if let Some(address) = address {
             let from = open.1.entry(address).or_insert(0);
-            if *from >= limits.max_connections_per_address {
+            if *from >= per_address {
                 return Err("the registry holds as many connections from this address as it may");
             }
             *from += 1;

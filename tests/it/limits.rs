@@ -248,3 +248,50 @@ async fn connections_beyond_the_server_bound_are_refused_with_503() {
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
 }
+
+/// A connection from `source` (any loopback address) to `app`.
+async fn connect_from(app: &TestApp, source: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("an address"))
+        .expect("binds");
+    let server = app
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let stream = socket.connect(server).await.expect("connects");
+    let stream = stream.into_std().expect("a std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowded_server_keeps_room_for_other_addresses() {
+    let limits = Limits {
+        max_connections: 8,
+        max_connections_per_address: 8,
+        ..Limits::one_address()
+    };
+    let app = app(limits).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from(&app, "127.0.0.1").await);
+    }
+    assert!(eventually(|| app.connections.open() == 4).await);
+    // Half the server's connections are open, all from one address: it may open no more ...
+    let mut more = connect_from(&app, "127.0.0.1").await;
+    let answer = answer_head(&mut more);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // ... while another address is still served.
+    let mut other = connect_from(&app, "127.0.0.2").await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("the request is sent");
+    let answer = answer_head(&mut other);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(held);
+}
