@@ -134,6 +134,7 @@ error_codes! {
 
     // How the request arrived (408, 413, 415, 429, 431).
     RequestTimeout = "request_timeout", Timeout, "the request's head did not arrive in time";
+    BodyTimeout = "body_timeout", Timeout, "the request's body did not arrive in time after its head";
     BodyTooLarge = "body_too_large", TooLarge, "the body is larger than the route reads";
     CredentialTooLarge = "credential_too_large", TooLarge, "a presented credential's JSON is over 512 KiB out of its wrapping";
     UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType, "a presented credential is JSON, PNG or SVG";
@@ -195,6 +196,7 @@ error_codes! {
     OembedFormatUnsupported = "oembed_format_unsupported", NotImplemented, "oEmbed is offered as format=json only";
     DatabaseUnavailable = "database_unavailable", Unavailable, "the database is unavailable just now; nothing was changed";
     NoCheckpoint = "no_checkpoint", Unavailable, "no checkpoint has been signed yet";
+    ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
 }
 

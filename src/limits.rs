@@ -46,3 +46,69 @@ pub fn human_size(bytes: usize) -> String {
         format!("{bytes} bytes")
     }
 }
+
+/// The least a body is charged against `Limits::body_budget`, however short it says it is, so
+/// the budget bounds the number of bodies read at once too (`body_budget / BODY_CHARGE_MIN`).
+pub const BODY_CHARGE_MIN: usize = 64 * 1024;
+
+/// How long a body waits for room in `Limits::body_budget` before it is refused with 503.
+pub const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The bounds on connections and on the bodies they send, which an operator may change
+/// (`wexqs serve`'s options of the same names; README, "Configuration"). `Default` is what `serve`
+/// starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest a body may take to arrive once its head has: a slower one is cut off with 408.
+    pub body_timeout: std::time::Duration,
+    /// The longest a response may wait for a client that does not read it: after this long
+    /// without a byte written, the connection is dropped.
+    pub write_stall: std::time::Duration,
+    /// Connections open at once, from everyone; more are refused with 503 as they arrive.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; more are refused with 503. Once half
+    /// of `max_connections` are open, an address may open more only while it holds fewer than an
+    /// eighth of this (two at least), so a few addresses cannot take every connection.
+    pub max_connections_per_address: usize,
+    /// Bytes of request bodies being read at once, from everyone (each body counts its stated
+    /// length, `BODY_CHARGE_MIN` at least and `MAX_BODY` at most).
+    pub body_budget: usize,
+    /// Admin requests without a valid token each client address may make a minute; more get
+    /// 429 (0: no limit).
+    pub admin_failures_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body_timeout: std::time::Duration::from_secs(10),
+            write_stall: std::time::Duration::from_secs(30),
+            // Under the 1,024 files a process gets by default, with room for the database,
+            // the log and the connections being refused.
+            max_connections: 768,
+            max_connections_per_address: 64,
+            body_budget: 64 * 1024 * 1024,
+            admin_failures_per_minute: 30,
+        }
+    }
+}
+
+impl Limits {
+    /// `Default`, without the per-address bounds: for a registry reached through one address
+    /// (a proxy in front, or the tests' many clients on 127.0.0.1).
+    pub fn one_address() -> Limits {
+        Limits {
+            max_connections_per_address: usize::MAX,
+            admin_failures_per_minute: 0,
+            ..Limits::default()
+        }
+    }
+
+    /// What a body of stated length `length` (none: chunked) is charged against the budget.
+    pub fn body_charge(&self, length: Option<usize>) -> usize {
+        length
+            .unwrap_or(MAX_BODY)
+            .clamp(BODY_CHARGE_MIN, MAX_BODY)
+            .min(self.body_budget)
+    }
+}

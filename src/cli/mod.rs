@@ -118,6 +118,8 @@ enum Command {
         rate_limit: u32,
         #[command(flatten)]
         webhooks: serve::WebhookArgs,
+        #[command(flatten)]
+        limits: serve::LimitArgs,
     },
     /// The registry's public address, which every credential names: show it, or move the
     /// registry to another.
@@ -365,8 +367,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             workers,
             rate_limit,
             webhooks,
+            limits,
         } => {
-            serve::serve_command(signing, bind, demo, workers, rate_limit, webhooks).await?;
+            serve::serve_command(signing, bind, demo, workers, rate_limit, webhooks, limits)
+                .await?;
         }
         Command::Address { action } => return address::address_command(action).await,
         Command::Keys { action } => return keys::keys_command(action).await,

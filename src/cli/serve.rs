@@ -15,6 +15,7 @@ pub(super) async fn serve_command(
     workers: Option<usize>,
     rate_limit: u32,
     webhooks: WebhookArgs,
+    limits: LimitArgs,
 ) -> anyhow::Result<()> {
     let listener =
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
@@ -69,7 +70,8 @@ pub(super) async fn serve_command(
     );
     let state = AppState::new(registry, &public_url)
         .with_rate_limit(rate_limit)
-        .with_webhooks(webhooks);
+        .with_webhooks(webhooks)
+        .with_limits(limits.limits());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;
@@ -146,6 +148,51 @@ impl WebhookArgs {
             ),
             history: self.webhooks_history,
             ..Default::default()
+        }
+    }
+}
+
+/// `wexqs serve`'s bounds on connections and bodies (`crate::limits::Limits`; README,
+/// "Configuration").
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// The longest a request body may take to arrive after its head, in milliseconds (408 after).
+    #[arg(long, env = "WEXQS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    body_timeout_ms: u64,
+    /// How long an answer may wait on a client that reads none of it, in milliseconds, before
+    /// the connection is dropped.
+    #[arg(long, env = "WEXQS_WRITE_STALL_MS", default_value_t = 30_000)]
+    write_stall_ms: u64,
+    /// Connections open at once, from everyone (503 beyond); keep it under the process's file
+    /// limit.
+    #[arg(long, env = "WEXQS_MAX_CONNECTIONS", default_value_t = 768)]
+    max_connections: usize,
+    /// Connections open at once from one client address (503 beyond; 0: no limit, for a
+    /// registry behind a proxy).
+    #[arg(long, env = "WEXQS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    max_connections_per_address: usize,
+    /// Bytes of request bodies read at once, from everyone (a body waits 1 s for room, then
+    /// gets 503).
+    #[arg(long, env = "WEXQS_BODY_BUDGET_BYTES", default_value_t = 64 * 1024 * 1024)]
+    body_budget_bytes: usize,
+    /// Admin requests without a valid token each client address may make a minute (429
+    /// beyond; 0: no limit).
+    #[arg(long, env = "WEXQS_ADMIN_FAILURES_PER_MINUTE", default_value_t = 30)]
+    admin_failures_per_minute: u32,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> crate::limits::Limits {
+        crate::limits::Limits {
+            body_timeout: Duration::from_millis(self.body_timeout_ms.max(100)),
+            write_stall: Duration::from_millis(self.write_stall_ms.max(100)),
+            max_connections: self.max_connections.max(1),
+            max_connections_per_address: match self.max_connections_per_address {
+                0 => usize::MAX,
+                n => n,
+            },
+            body_budget: self.body_budget_bytes.max(crate::limits::BODY_CHARGE_MIN),
+            admin_failures_per_minute: self.admin_failures_per_minute,
         }
     }
 }

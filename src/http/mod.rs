@@ -10,6 +10,7 @@ pub mod error;
 pub mod exports;
 pub mod feeds;
 pub mod freshness;
+pub mod guard;
 pub mod images;
 pub mod log;
 pub mod pages;
@@ -61,6 +62,14 @@ pub struct AppState {
     pub verifications: Arc<tokio::sync::Semaphore>,
     /// How webhook targets are checked (`wexqs serve`'s webhook options).
     pub webhooks: Arc<crate::service::webhooks::WebhookSettings>,
+    /// The bounds on connections and bodies (`wexqs serve`'s options).
+    pub limits: crate::limits::Limits,
+    /// Room for the bodies being read at once, a permit a byte (`Limits::body_budget`).
+    pub bodies: Arc<tokio::sync::Semaphore>,
+    /// Failed admin attempts per client address (`Limits::admin_failures_per_minute`).
+    pub admin_failures: Option<Arc<guard::FailureLimiter>>,
+    /// The connections open, counted by address (`Limits::max_connections`).
+    pub connections: Arc<transport::Connections>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -83,6 +92,12 @@ impl AppState {
             export_signatures: Arc::default(),
             rate_limit: None,
             webhooks: Arc::default(),
+            limits: crate::limits::Limits::one_address(),
+            bodies: Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::Limits::one_address().body_budget,
+            )),
+            admin_failures: None,
+            connections: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -93,6 +108,15 @@ impl AppState {
                 .expect("the shipped framework is valid (tested)"),
             ),
         }
+    }
+
+    /// Bounds connections and bodies as `limits` say.
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
+        self.limits = limits;
+        self.bodies = Arc::new(tokio::sync::Semaphore::new(limits.body_budget));
+        self.admin_failures = guard::failure_limiter(limits.admin_failures_per_minute);
+        self.connections = Arc::new(transport::Connections::default());
+        self
     }
 
     /// Checks webhook targets as `settings` say.
@@ -506,14 +530,29 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
+    let limits = state.limits;
+    let connections = state.connections.clone();
     let server = actix_web::dev::Server::build()
         .workers(workers.max(1))
         .disable_signals()
         .listen("wexqs", listener, move || {
             let app = app(state.clone());
-            fn_service(|io: actix_web::rt::net::TcpStream| {
+            let connections = connections.clone();
+            fn_service(move |io: actix_web::rt::net::TcpStream| {
                 let peer = io.peer_addr().ok();
-                std::future::ready(Ok((transport::ProblemStream::new(io), peer)))
+                let admitted = match connections.admit(peer.map(|p| p.ip()), &limits) {
+                    Ok(ticket) => Ok((
+                        transport::ProblemStream::bounded(io, Some(ticket), limits.write_stall),
+                        peer,
+                    )),
+                    Err(reason) => {
+                        transport::refuse(io, reason);
+                        Err(actix_http::error::DispatchError::Io(std::io::Error::other(
+                            reason,
+                        )))
+                    }
+                };
+                std::future::ready(admitted)
             })
             .and_then(
                 actix_http::HttpService::build()
@@ -551,6 +590,8 @@ fn app(
         .app_data(web::Data::new(state))
         // Innermost: a read catches up with the log when it misses or names a position.
         .wrap(actix_web::middleware::from_fn(freshness::fresh_reads))
+        // Then the caller and the body's room and deadline, before any of the body is read.
+        .wrap(actix_web::middleware::from_fn(guard::admit))
         .wrap_fn(|req, srv| {
             let embeddable = req.path().starts_with("/embed/");
             let open_data = exports::is_open_data(req.path());

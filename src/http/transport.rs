@@ -3,9 +3,15 @@
 //! it reads, 408 for a head that never arrives. It sends those with an empty body. Each TCP stream
 //! is wrapped here so that those refusals, recognised by their status and empty body (the
 //! registry's own 400s always carry a problem), go out as problem+json like every other error.
+//! The wrapper also bounds the connection: it is counted against the registry's connection limits
+//! while open (`Connections`), and dropped when the client stops reading what it is sent
+//! (`Limits::write_stall`).
 
+use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use actix_web::rt::net::TcpStream;
@@ -13,34 +19,171 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error_codes::ErrorCode;
 
-/// A TCP stream whose bodiless protocol refusals are rewritten as problem+json.
+/// The connections open, in all and by client address.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One connection counted in `Connections`, until it is dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    connections: Arc<Connections>,
+    address: Option<IpAddr>,
+}
+
+impl Connections {
+    /// The connections open now.
+    pub fn open(&self) -> usize {
+        self.lock().0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, HashMap<IpAddr, usize>)> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A ticket for a new connection from `address`, or the refusal's reason when `limits`
+    /// are reached.
+    pub fn admit(
+        self: &Arc<Self>,
+        address: Option<IpAddr>,
+        limits: &crate::limits::Limits,
+    ) -> Result<Ticket, &'static str> {
+        let mut open = self.lock();
+        if open.0 >= limits.max_connections {
+            return Err("the registry holds as many connections as it may at once");
+        }
+        // A crowded server shares what is left: past half its connections, an address may
+        // hold an eighth of its own bound (so a few addresses cannot take every connection).
+        let crowded = open.0 >= limits.max_connections / 2;
+        let per_address = if crowded {
+            (limits.max_connections_per_address / 8).max(2)
+        } else {
+            limits.max_connections_per_address
+        };
+        if let Some(address) = address {
+            let from = open.1.entry(address).or_insert(0);
+            if *from >= per_address {
+                return Err("the registry holds as many connections from this address as it may");
+            }
+            *from += 1;
+        }
+        open.0 += 1;
+        Ok(Ticket {
+            connections: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut open = self.connections.lock();
+        open.0 = open.0.saturating_sub(1);
+        if let Some(address) = self.address
+            && let Some(from) = open.1.get_mut(&address)
+        {
+            *from -= 1;
+            if *from == 0 {
+                open.1.remove(&address);
+            }
+        }
+    }
+}
+
+/// Answers a connection over the limits with 503 and closes it, without reading from it.
+pub fn refuse(stream: TcpStream, reason: &str) {
+    let problem =
+        super::error::ApiError::new(ErrorCode::ServerBusy, format!("{reason}; try again in 1 s"));
+    let body = problem.body().to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {}\r\ncontent-length: {}\r\nretry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        super::error::PROBLEM_JSON,
+        body.len()
+    );
+    // A fresh socket's send buffer takes a short answer whole at once; if not, the client sees
+    // the connection closed, which is a refusal too.
+    if let Ok(mut stream) = stream.into_std() {
+        use std::io::Write as _;
+        let _ = stream.set_nonblocking(true);
+        let _ = stream.write(answer.as_bytes());
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A TCP stream whose bodiless protocol refusals are rewritten as problem+json, counted while
+/// open, and failed when a write makes no progress for `stall`.
 #[derive(Debug)]
 pub struct ProblemStream {
     inner: TcpStream,
     /// A rewritten refusal still to be written, and how much of it has been.
     pending: Option<(Vec<u8>, usize)>,
+    _ticket: Option<Ticket>,
+    stall: std::time::Duration,
+    /// Since when writing has waited on the client, if it is waiting.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ProblemStream {
     pub fn new(inner: TcpStream) -> ProblemStream {
+        ProblemStream::bounded(inner, None, crate::limits::Limits::default().write_stall)
+    }
+
+    /// A stream counted by `ticket`, dropped when the client reads nothing for `stall`.
+    pub fn bounded(
+        inner: TcpStream,
+        ticket: Option<Ticket>,
+        stall: std::time::Duration,
+    ) -> ProblemStream {
         ProblemStream {
             inner,
             pending: None,
+            _ticket: ticket,
+            stall,
+            stalled: None,
+        }
+    }
+
+    /// Writes `buf` to the socket, failing once writes have waited `stall` in a row.
+    fn write_inner(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => {
+                let stall = self.stall;
+                let sleep = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing of its answer in time",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready => {
+                self.stalled = None;
+                ready
+            }
         }
     }
 
     /// Writes what is pending; ready once nothing is.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some((bytes, written)) = &mut self.pending {
-            if *written == bytes.len() {
-                self.pending = None;
+        while let Some((bytes, written)) = self.pending.take() {
+            if written == bytes.len() {
                 break;
             }
-            match Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]) {
+            let outcome = self.write_inner(cx, &bytes[written..]);
+            match outcome {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Ok(n)) => self.pending = Some((bytes, written + n)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.pending = Some((bytes, written));
+                    return Poll::Pending;
+                }
             }
         }
         Poll::Ready(Ok(()))
@@ -125,7 +268,7 @@ impl AsyncWrite for ProblemStream {
                 _ => Poll::Ready(Ok(buf.len())),
             };
         }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
+        this.write_inner(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

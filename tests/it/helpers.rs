@@ -265,6 +265,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     pub admin: String,
     pub reviewer: String,
+    /// The connections the server holds open.
+    pub connections: Arc<wexqs::http::transport::Connections>,
     pub _db: Db,
 }
 
@@ -274,6 +276,15 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// A served registry whose public routes allow `rate_limit` requests a second per address.
 pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<TestApp> {
+    spawn_app_bounded(backend, rate_limit, wexqs::limits::Limits::one_address()).await
+}
+
+/// A served registry bounded by `limits` (connections, bodies, failed admin attempts).
+pub async fn spawn_app_bounded(
+    backend: Backend,
+    rate_limit: u32,
+    limits: wexqs::limits::Limits,
+) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
     let seed = COUNTER.fetch_add(1, Ordering::SeqCst) + 1000;
@@ -293,9 +304,13 @@ pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<Test
     startup::sign_with_key(&registry, key, &address)
         .await
         .expect("the key is published");
-    let state = AppState::new(registry.clone(), &base).with_rate_limit(rate_limit);
+    let state = AppState::new(registry.clone(), &base)
+        .with_rate_limit(rate_limit)
+        .with_limits(limits);
+    let connections = state.connections.clone();
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {
+        connections,
         base,
         client: reqwest::Client::new(),
         registry,

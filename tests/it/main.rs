@@ -20,6 +20,7 @@ mod harness;
 mod helpers;
 mod hostile;
 mod instances;
+mod limits;
 mod merkle;
 mod not_current;
 mod official_schemas;
