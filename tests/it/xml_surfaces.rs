@@ -166,9 +166,13 @@ async fn every_xml_route_serves_well_formed_xml_for_hostile_stored_names() {
         .await
         .expect("SQLite is always there");
     let mut paths = vec!["/v1/feed.atom".to_owned()];
+    // A logo is served only while its award is valid: read before the suspension below.
+    let mut logos = Vec::new();
     for name in STORABLE {
         let organisation = app.organisation(name, None).await;
         let number = app.award(&organisation, "gold", "2025-06-02").await;
+        let logo = format!("/v1/awards/{number}/logo.svg");
+        logos.push((logo.clone(), app.text(&logo).await));
         let suspended = app
             .admin_post(
                 &format!("/v1/admin/awards/{number}/suspend"),
@@ -177,13 +181,17 @@ async fn every_xml_route_serves_well_formed_xml_for_hostile_stored_names() {
             .await;
         assert_eq!(suspended.status(), 200, "{name}");
         paths.push(format!("/v1/organisations/{organisation}/feed.atom"));
-        for svg in ["logo.svg", "badge.svg", "qr.svg"] {
+        for svg in ["badge.svg", "qr.svg"] {
             paths.push(format!("/v1/awards/{number}/{svg}"));
         }
     }
     let mut documents = Vec::new();
     for path in &paths {
         documents.push(app.text(path).await);
+    }
+    for (path, logo) in logos {
+        paths.push(path);
+        documents.push(logo);
     }
     for (path, result) in paths.iter().zip(strict_parse(&documents)) {
         assert_eq!(result, None, "{path} is not well-formed XML");
