@@ -92,7 +92,7 @@ pub(super) fn unless_current(
             state.public_url
         ),
     )
-    .with("status", verdict.status.as_str()))
+    .with("award_status", verdict.status.as_str()))
 }
 
 /// The award's logo baked with its current credential, while the award is valid.

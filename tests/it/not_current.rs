@@ -102,7 +102,7 @@ async fn a_withdrawn_awards_logos_and_calendars_are_gone_and_its_page_offers_nei
         }
         for path in ["logo.png", "logo.svg", "calendar.ics"] {
             let body = gone(&app, &format!("/v1/awards/{number}/{path}")).await;
-            assert_eq!(body["status"], *status, "{status}: {path}");
+            assert_eq!(body["award_status"], *status, "{status}: {path}");
             assert!(
                 body["detail"]
                     .as_str()
