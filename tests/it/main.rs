@@ -29,6 +29,7 @@ mod pages;
 mod people;
 mod readme;
 mod redaction;
+mod search_flood;
 mod store_contract;
 mod throwaway_pg;
 mod webhook_failures;
