@@ -50,6 +50,12 @@ pub const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
 /// most 200 characters, so the cache holds well under a megabyte).
 pub const SUGGESTION_CACHE_ENTRIES: usize = 1_024;
 
+/// The most bytes the rendered images kept for reuse (baked PNG logos, QR codes, certificates)
+/// hold together, keys included: any client can ask for every award's images, so the cache is
+/// bounded by what it holds, not by how many. An image larger than an eighth of this is served
+/// and not kept.
+pub const MAX_IMAGE_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// `bytes` as a person reads a size ("2 MiB", "512 KiB").
 pub fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {

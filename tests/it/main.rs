@@ -19,6 +19,7 @@ mod fuzz_regressions;
 mod harness;
 mod helpers;
 mod hostile;
+mod image_cache;
 mod instances;
 mod merkle;
 mod not_current;
