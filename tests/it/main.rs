@@ -20,6 +20,7 @@ mod harness;
 mod helpers;
 mod hostile;
 mod image_cache;
+mod import_memory;
 mod instances;
 mod merkle;
 mod not_current;
