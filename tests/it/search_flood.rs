@@ -84,7 +84,12 @@ async fn a_stream_of_searches_matching_nothing_leaves_healthz_and_verification_p
         .clone();
 
     // The near matches found before are still found at this size: a slip in each word.
+    let started = Instant::now();
     let near = app.json("/v1/register?q=Northfeld+Hospitel+401").await;
+    eprintln!(
+        "a search with near matches only, at {AWARDS} awards: {:?}",
+        started.elapsed()
+    );
     assert_eq!(near["near_matches"], true, "{near}");
     let names: Vec<&str> = near["did_you_mean"]
         .as_array()
@@ -131,6 +136,10 @@ async fn a_stream_of_searches_matching_nothing_leaves_healthz_and_verification_p
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let answers = flood.await.expect("the flood");
+    eprintln!(
+        "{probes} probes under the flood: /healthz at most {:?}, verification at most {:?}",
+        slowest.0, slowest.1
+    );
     assert!(probes >= 5, "only {probes} probes ran during the flood");
     assert!(
         answers.iter().all(|s| *s == 200),
