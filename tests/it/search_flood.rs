@@ -153,3 +153,44 @@ async fn a_stream_of_searches_matching_nothing_leaves_healthz_and_verification_p
         slowest.1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_matches_from_the_index_are_those_a_scan_of_every_award_finds() {
+    use wexqs::domain::search::{name_matches, query_words};
+    use wexqs::domain::types::search_key;
+    let Some(app) = crate::helpers::spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    import_named_awards(&app, 600).await;
+    let awards = crate::helpers::all_awards(&app.registry);
+    for q in [
+        "northfeld hospitel",
+        "valey hospise 80",
+        "ashfrd community helth",
+        "kingsly",
+        "redhil ambulanse service 19",
+        "queensbury mental",
+        "pinewod",
+        "lakeside hosp",
+    ] {
+        let wanted = query_words(q);
+        let mut scanned: Vec<(String, String)> = awards
+            .iter()
+            .filter(|a| name_matches(&wanted, &search_key(a.organisation_name.as_str())))
+            .map(|a| {
+                (
+                    a.certificate_number.to_string(),
+                    a.organisation_name.to_string(),
+                )
+            })
+            .collect();
+        scanned.sort_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+        scanned.truncate(10);
+        assert!(!scanned.is_empty(), "{q:?} has near matches");
+        assert_eq!(
+            app.registry.fuzzy_matches(&search_key(q), 10),
+            scanned,
+            "{q:?}"
+        );
+    }
+}
