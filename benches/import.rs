@@ -118,7 +118,7 @@ async fn child(n: usize) {
         .expect("the import's last event")
         .iter()
         .find_map(|s| match s.envelope().expect("a stored event").event {
-            Event::CredentialIssued { credential, .. } => Some(credential),
+            Event::CredentialIssued { credential, .. } => Some(credential.value()),
             _ => None,
         })
         .expect("a credential");

@@ -36,6 +36,26 @@ pub const MAX_PUBLIC_REASON_CHARS: usize = 300;
 /// The longest private note added to a change of an award.
 pub const MAX_PRIVATE_NOTE_CHARS: usize = 4000;
 
+/// The most rows a search with no exact match counts while looking for names one slip away:
+/// the rows holding each 3-byte sequence of the query's words, rarest sequence first, until this
+/// many have been counted. Bounds the work of a search that matches nothing, whatever the size
+/// of the register (a register of 50,000 awards answers in a few milliseconds).
+pub const MAX_SUGGESTION_POSTINGS: usize = 200_000;
+
+/// The most candidate names a search with no exact match compares, word by word, with the
+/// query: those sharing the most 3-byte sequences with it.
+pub const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
+
+/// The most queries whose near matches are kept until the register next moves (a query is at
+/// most 200 characters, so the cache holds well under a megabyte).
+pub const SUGGESTION_CACHE_ENTRIES: usize = 1_024;
+
+/// The most bytes the rendered images kept for reuse (baked PNG logos, QR codes, certificates)
+/// hold together, keys included: any client can ask for every award's images, so the cache is
+/// bounded by what it holds, not by how many. An image larger than an eighth of this is served
+/// and not kept.
+pub const MAX_IMAGE_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// `bytes` as a person reads a size ("2 MiB", "512 KiB").
 pub fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {

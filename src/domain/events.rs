@@ -210,7 +210,9 @@ pub enum Event {
         organisation_id: OrganisationId,
         key_id: String,
         status_list_index: String,
-        credential: serde_json::Value,
+        /// Kept as its compact text, not a parsed tree (several times the text's size): an
+        /// import signs tens of thousands at once. Written and read as the same JSON object.
+        credential: super::state::SignedJson,
     },
     ApiTokenCreated {
         token_id: String,

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::events::Event;
 use super::state::{
     Application, Award, AwardChange, Decision, HistoryEntry, IssuedCredential, Organisation,
-    ProgrammeChange, ProgrammePhase, SignedJson, SigningKey, Standing, State,
+    ProgrammeChange, ProgrammePhase, SigningKey, Standing, State,
 };
 use super::types::{CertificateNumber, Reason};
 
@@ -307,7 +307,7 @@ fn credential_issued(state: &mut State, position: u64, event: &Event) {
             position,
             key_id: key_id.clone(),
             status_list_index: status_list_index.clone(),
-            credential: SignedJson::of(credential),
+            credential: credential.clone(),
         });
         award.status_list_index = Some(status_list_index.clone());
         award.last_position = position;

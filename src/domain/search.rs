@@ -58,30 +58,39 @@ pub fn registered(state: &State, candidates: &[Vec<u8>]) -> Vec<(String, String)
     found
 }
 
-/// Awards in `state` whose organisation's name matches `query` allowing a slip in each word (one
-/// wrong letter in a short word, two in a long one), as (number, organisation name), by name,
-/// at most `limit`.
-pub fn fuzzy_matches(state: &State, query: &str, limit: usize) -> Vec<(String, String)> {
-    let wanted: Vec<String> = search_key(query)
+/// The words of a search key, each to be found (allowing a slip) in a name's words.
+pub fn query_words(key: &str) -> Vec<String> {
+    search_key(key)
         .split(' ')
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
-        .collect();
-    if wanted.is_empty() {
-        return Vec::new();
-    }
+        .collect()
+}
+
+/// Whether a name whose search key is `name_key` matches every one of the `wanted` words allowing
+/// a slip in each (one wrong letter in a short word, two in a long one; a word of four letters
+/// or more may also be the start of a name's word).
+pub fn name_matches(wanted: &[String], name_key: &str) -> bool {
     let close = |a: &str, b: &str| {
         let allowed = if a.chars().count() <= 5 { 1 } else { 2 };
         a == b || strsim::osa_distance(a, b) <= allowed || (a.len() >= 4 && b.starts_with(a))
     };
+    !wanted.is_empty()
+        && wanted
+            .iter()
+            .all(|w| name_key.split(' ').any(|n| close(w, n)))
+}
+
+/// Awards in `state` whose organisation's name matches `query` allowing a slip in each word
+/// (`name_matches`), as (number, organisation name), by name, at most `limit`: every award
+/// tested, the rule the register index's bounded look-up (`RegisterIndex::near_names`) applies
+/// to the candidates it narrows to.
+pub fn fuzzy_matches(state: &State, query: &str, limit: usize) -> Vec<(String, String)> {
+    let wanted = query_words(query);
     let mut found: Vec<(String, String)> = state
         .awards
         .values()
-        .filter(|a| {
-            let key = search_key(a.organisation_name.as_str());
-            let words: Vec<&str> = key.split(' ').collect();
-            wanted.iter().all(|w| words.iter().any(|n| close(w, n)))
-        })
+        .filter(|a| name_matches(&wanted, &search_key(a.organisation_name.as_str())))
         .map(|a| {
             (
                 a.certificate_number.to_string(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::applications::Manifest;
 use super::events::{AwardSource, Cycle, DecisionOutcome};
@@ -256,6 +256,12 @@ impl std::fmt::Debug for SignedJson {
 impl Serialize for SignedJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|v| SignedJson::of(&v))
     }
 }
 

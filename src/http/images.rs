@@ -12,26 +12,42 @@ use super::error::{ApiError, internal};
 use super::{AppState, parse_number};
 use crate::domain::{Award, Level};
 use crate::error_codes::ErrorCode;
+use crate::limits::MAX_IMAGE_CACHE_BYTES;
 use crate::render::artefacts;
 
-/// Rendered images, keyed by what they were rendered from.
+/// Rendered images, keyed by what they were rendered from, holding at most
+/// `limits::MAX_IMAGE_CACHE_BYTES` of keys and images together: past that, images are dropped
+/// (whichever come first) until the new one fits, and an image larger than an eighth of the
+/// bound is served without being kept.
 #[derive(Debug, Default)]
-pub struct ImageCache(Mutex<HashMap<String, Arc<Vec<u8>>>>);
+pub struct ImageCache(Mutex<Held>);
+
+#[derive(Debug, Default)]
+struct Held {
+    images: HashMap<String, Arc<Vec<u8>>>,
+    /// The bytes of every key and image held.
+    bytes: usize,
+}
 
 impl ImageCache {
-    const MAX_ENTRIES: usize = 4096;
+    /// The bytes of the keys and images held now.
+    pub fn held_bytes(&self) -> usize {
+        self.held().bytes
+    }
 
-    async fn get_or_render(
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.0
+            .lock()
+            .expect("the image cache lock is never poisoned")
+    }
+
+    /// The image kept under `key`, or what `render` makes (on a blocking thread), then kept.
+    pub async fn get_or_render(
         &self,
         key: String,
         render: impl FnOnce() -> Result<Vec<u8>, artefacts::ArtefactError> + Send + 'static,
     ) -> Result<Arc<Vec<u8>>, ApiError> {
-        if let Some(hit) = self
-            .0
-            .lock()
-            .expect("the image cache lock is never poisoned")
-            .get(&key)
-        {
+        if let Some(hit) = self.held().images.get(&key) {
             return Ok(hit.clone());
         }
         let bytes = web::block(render)
@@ -39,14 +55,23 @@ impl ImageCache {
             .map_err(|e| internal(&e))?
             .map_err(|e| internal(&e))?;
         let bytes = Arc::new(bytes);
-        let mut cache = self
-            .0
-            .lock()
-            .expect("the image cache lock is never poisoned");
-        if cache.len() >= Self::MAX_ENTRIES {
-            cache.clear();
+        let size = key.len() + bytes.len();
+        if size > MAX_IMAGE_CACHE_BYTES / 8 {
+            return Ok(bytes);
         }
-        cache.insert(key, bytes.clone());
+        let mut held = self.held();
+        while held.bytes + size > MAX_IMAGE_CACHE_BYTES {
+            let Some(victim) = held.images.keys().next().cloned() else {
+                break;
+            };
+            if let Some(dropped) = held.images.remove(&victim) {
+                held.bytes -= victim.len() + dropped.len();
+            }
+        }
+        if let Some(replaced) = held.images.insert(key.clone(), bytes.clone()) {
+            held.bytes -= key.len() + replaced.len();
+        }
+        held.bytes += size;
         Ok(bytes)
     }
 }

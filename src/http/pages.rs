@@ -362,7 +362,9 @@ pub async fn index(
         offset: (page - 1) * PER_PAGE,
         ..RegisterQuery::default()
     };
-    let searched = super::search::search(&state.registry, query, &q);
+    let searched = super::search::search_off_workers(state.registry.clone(), query, q.clone())
+        .await
+        .map_err(|e| super::error::internal(&e))?;
     let message = search_message(&searched, &q);
     let (found, total, near) = (searched.rows, searched.total, searched.near);
     let today = state.registry.today();

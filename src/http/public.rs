@@ -219,7 +219,9 @@ pub async fn register(
     }
     super::search::check_text(q)
         .map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
-    let found = super::search::search(&state.registry, query, q);
+    let found = super::search::search_off_workers(state.registry.clone(), query, q.to_owned())
+        .await
+        .map_err(|e| super::error::internal(&e))?;
     let (rows, total, near_matches) = (found.rows, found.total, found.near);
     let did_you_mean: Vec<serde_json::Value> = found
         .did_you_mean

@@ -39,6 +39,17 @@ pub fn check_text(q: &str) -> Result<(), String> {
     ))
 }
 
+/// `search` on a blocking thread, not on the async workers: at tens of thousands of awards a
+/// search (and the index rebuilt after a write) is work enough to delay `/healthz` and every
+/// other request sharing a worker.
+pub async fn search_off_workers(
+    registry: std::sync::Arc<Registry>,
+    query: RegisterQuery,
+    q: String,
+) -> Result<Found, actix_web::error::BlockingError> {
+    actix_web::web::block(move || search(&registry, query, &q)).await
+}
+
 /// Runs `query` (its filters and page) for the search text `q` (trimmed; empty for none).
 pub fn search(registry: &Registry, mut query: RegisterQuery, q: &str) -> Found {
     let mut mistyped_number = None;

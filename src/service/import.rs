@@ -265,7 +265,13 @@ pub async fn import_commands(
         vec![RowError::new(0, code, message)]
     };
     let appended = registry
-        .execute_stored(actor, commands, idempotency, |_| {})
+        .execute_stored(
+            actor,
+            commands,
+            idempotency,
+            |_| {},
+            |e| e.event_type == "award_issued",
+        )
         .await
         .map_err(|(_, e)| failed(e))?;
     ImportSummary::of(&appended).map_err(failed)

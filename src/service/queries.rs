@@ -129,8 +129,10 @@ impl Registry {
 
     /// Awards whose organisation's name matches `query` allowing a slip in each word (one
     /// wrong letter in a short word, two in a long one): for a search with no exact match.
+    /// Drawn from the candidates the register index narrows to, within a fixed budget, and kept
+    /// per query until the register moves (`RegisterIndex::near_names`).
     pub fn fuzzy_matches(&self, query: &str, limit: usize) -> Vec<(String, String)> {
-        self.read_cache(|c| search::fuzzy_matches(&c.state, query, limit))
+        self.register_index().near_names(query, limit).to_vec()
     }
 
     // Reads for the admin API and the import.

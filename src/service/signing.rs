@@ -213,13 +213,16 @@ impl Registry {
                 &signing.did,
                 &signing.public_url,
             );
-            let credential =
-                crate::credentials::credential::as_proof_set(crate::credentials::credential::sign(
-                    &unsigned,
-                    &signing.key,
-                    &format!("{}#{}", signing.did, signing.key_id),
-                    &created,
-                ));
+            let credential = crate::domain::state::SignedJson::of(
+                &crate::credentials::credential::as_proof_set(
+                    crate::credentials::credential::sign(
+                        &unsigned,
+                        &signing.key,
+                        &format!("{}#{}", signing.did, signing.key_id),
+                        &created,
+                    ),
+                ),
+            );
             let event = Event::CredentialIssued {
                 certificate_number: number,
                 organisation_id: award.organisation_id,

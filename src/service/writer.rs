@@ -13,7 +13,8 @@ use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::{Command, Context, DomainError, Event, State, decide, streams_read};
 use crate::projection::{all_rows, scratch_for, writes_for};
 use crate::store::{
-    AppendRequest, Appended, EventStore, IdempotencyRecord, NewEvent, Store, StoreError, Write,
+    AppendRequest, Appended, EventStore, IdempotencyRecord, NewEvent, Store, StoreError,
+    StoredEvent, Write,
 };
 
 pub(super) type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
@@ -61,29 +62,33 @@ impl Registry {
         progress: impl FnMut(usize),
     ) -> Result<Outcome, (usize, ServiceError)> {
         let appended = self
-            .execute_stored(actor, commands, idempotency, progress)
+            .execute_stored(actor, commands, idempotency, progress, |_| true)
             .await?;
         decode(appended)
     }
 
     /// Like `execute_each`, answering with the stored events as they are, not decoded: for a
     /// caller that needs only a summary of a large append (an import), decoding every event
-    /// again (every credential parsed) would double what the append holds.
+    /// again (every credential parsed) would double what the append holds. Only the payloads
+    /// of the events `keep` names are kept (the others are emptied before the registry catches
+    /// up with the append, so a large append is not held twice while it is read back).
     pub(super) async fn execute_stored(
         &self,
         actor: &Actor,
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
         mut progress: impl FnMut(usize),
+        keep: fn(&StoredEvent) -> bool,
     ) -> Result<Appended, (usize, ServiceError)> {
         if let Some(idem) = &idempotency
-            && let Some(appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
+            && let Some(mut appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
         {
+            drop_payloads(&mut appended, keep);
             return Ok(appended);
         }
         let retry_key = idempotency.clone();
         match self
-            .decide_and_append(actor, commands, idempotency, &mut progress)
+            .decide_and_append(actor, commands, idempotency, &mut progress, keep)
             .await
         {
             // A retry that raced its first attempt (made on another instance, committed after
@@ -122,6 +127,7 @@ impl Registry {
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
         progress: &mut impl FnMut(usize),
+        keep: fn(&StoredEvent) -> bool,
     ) -> Result<Appended, (usize, ServiceError)> {
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
@@ -138,7 +144,8 @@ impl Registry {
             draft.idempotency = idempotency;
             self.append_request(&actor.id, now, &cache.versions, draft)
         };
-        let appended = self.append(request).await.map_err(|e| (0, e))?;
+        let mut appended = self.append(request).await.map_err(|e| (0, e))?;
+        drop_payloads(&mut appended, keep);
         let last = appended.events.last().map(|e| e.position);
         self.catch_up_past(last).await.map_err(|e| (0, e))?;
         Ok(appended)
@@ -277,6 +284,15 @@ impl Registry {
             progress(index + 1);
         }
         refused
+    }
+}
+
+/// Empties the payload of every event of `appended` that `keep` does not name.
+fn drop_payloads(appended: &mut Appended, keep: fn(&StoredEvent) -> bool) {
+    for e in &mut appended.events {
+        if !keep(e) {
+            e.payload = Vec::new();
+        }
     }
 }
 
