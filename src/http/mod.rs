@@ -19,6 +19,7 @@ pub mod programme;
 pub mod public;
 pub mod receipts;
 pub mod search;
+pub mod shared;
 pub mod site;
 pub mod transport;
 pub mod views;
@@ -33,10 +34,13 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{App, HttpResponse, web};
 
-use crate::domain::CertificateNumber;
 use crate::error_codes::ErrorCode;
 use crate::service::Registry;
 use error::ApiError;
+pub use shared::{
+    answers_version, award_max_age, client_holds, conditional, find_award, not_modified, parse_at,
+    parse_number,
+};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -139,122 +143,6 @@ impl AppState {
         });
         self
     }
-}
-
-/// Whether the client already holds the answer tagged `tag` (its `If-None-Match` names it).
-pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bool {
-    let Some(asked) = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let tag = tag.to_string();
-    asked
-        .split(',')
-        .any(|t| t.trim().trim_start_matches("W/") == tag)
-}
-
-/// The 304 for a client that already holds `tag`, decided before any of the answer is built;
-/// `None` when it must be sent.
-pub fn not_modified(
-    req: &actix_web::HttpRequest,
-    tag: &header::EntityTag,
-    cache_control: String,
-) -> Option<HttpResponse> {
-    client_holds(req, tag).then(|| {
-        HttpResponse::NotModified()
-            .insert_header(header::ETag(tag.clone()))
-            .insert_header((header::CACHE_CONTROL, cache_control))
-            .finish()
-    })
-}
-
-/// The version answers about awards are prepared at (`prepared::Version`), for the day `today`.
-pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
-    prepared::Version {
-        log_size: state.registry.size(),
-        today,
-        checkpoint_size: state
-            .registry
-            .latest_checkpoint()
-            .map_or(0, |(size, _)| size),
-    }
-}
-
-/// A cacheable answer: 304 when the client already holds `tag`, else `body` as `content_type`.
-pub fn conditional(
-    req: &actix_web::HttpRequest,
-    tag: header::EntityTag,
-    cache_control: String,
-    content_type: &'static str,
-    body: impl actix_web::body::MessageBody + 'static,
-) -> HttpResponse {
-    let held = client_holds(req, &tag);
-    let mut response = if held {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header(header::ETag(tag))
-        .insert_header((header::CACHE_CONTROL, cache_control));
-    if held {
-        return response.finish();
-    }
-    response.content_type(content_type).body(body)
-}
-
-/// Seconds an answer about `award` may be cached: until its status could next change by the
-/// calendar alone (its award or expiry date, or the next UK midnight), and a minute at most, so
-/// that a revocation shows quickly.
-pub fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u64 {
-    use crate::domain::types::start_of_uk_day;
-    let now = state.registry.now();
-    let today = state.registry.today();
-    let until = |d: chrono::NaiveDate| (start_of_uk_day(d) - now).num_seconds().max(1) as u64;
-    let tomorrow = today.succ_opt().map_or(60, until);
-    crate::domain::verdict::next_calendar_change(award, today)
-        .map_or(60, until)
-        .min(tomorrow)
-        .min(60)
-}
-
-/// Parses a certificate number from a path, with the rule in words when it is not one.
-pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
-    raw.parse::<CertificateNumber>().map_err(ApiError::from)
-}
-
-/// The award with the certificate number written `raw` (in a path), and the programme as it
-/// stands; a 404 naming the number when the register has none.
-pub fn find_award(
-    state: &AppState,
-    raw: &str,
-) -> Result<(Arc<crate::domain::Award>, crate::domain::Programme), ApiError> {
-    let number = parse_number(raw)?;
-    state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            crate::error_codes::ErrorCode::AwardNotFound,
-            format!(
-                "no award with the certificate number {number} is in the register: it is not a \
-                 real award of this scheme, or the number is wrong"
-            ),
-        )
-    })
-}
-
-/// The day asked about in `?at=`, if any.
-pub fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
-    at.map(|s| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::new(
-                crate::error_codes::ErrorCode::DateInvalid,
-                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
-            )
-        })
-    })
-    .transpose()
 }
 
 macro_rules! route_table {
