@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::admin::{authorise, award_response, idempotency, parse, parse_body};
 use super::error::ApiError;
 use super::{AppState, parse_number};
-use crate::domain::{Command, PrivateNote, Reason};
+use crate::domain::{CertificateNumber, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;
 use crate::service::Role;
 
@@ -79,39 +79,20 @@ fn private_note(raw: Option<String>) -> Result<Option<PrivateNote>, ApiError> {
         .transpose()
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum Lifecycle {
-    Suspend,
-    Revoke,
-}
-
-async fn lifecycle(
+/// The one path of every change to an existing award: the caller, the number, the version it
+/// read, then `command` (given those, it reads the body into the command), appended, answered
+/// with the award as it now stands.
+async fn change_award(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
-    action: Lifecycle,
+    command: impl FnOnce(CertificateNumber, Option<u64>, &[u8]) -> Result<Command, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorise(&req, &state, Role::Admin).await?;
     let number = parse_number(&path)?;
     let expected = Some(if_match(&req)?);
-    let input: ReasonBody = parse_body(&body)?;
-    let reason = public_reason(&input.reason)?;
-    let private_note = private_note(input.private_note)?;
-    let command = match action {
-        Lifecycle::Suspend => Command::SuspendAward {
-            certificate_number: number.clone(),
-            reason,
-            private_note,
-            expected,
-        },
-        Lifecycle::Revoke => Command::RevokeAward {
-            certificate_number: number.clone(),
-            reason,
-            private_note,
-            expected,
-        },
-    };
+    let command = command(number.clone(), expected, &body)?;
     let outcome = state
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)
@@ -125,7 +106,22 @@ pub async fn suspend(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    lifecycle(req, state, path, body, Lifecycle::Suspend).await
+    change_award(
+        req,
+        state,
+        path,
+        body,
+        |certificate_number, expected, body| {
+            let input: ReasonBody = parse_body(body)?;
+            Ok(Command::SuspendAward {
+                certificate_number,
+                reason: public_reason(&input.reason)?,
+                private_note: private_note(input.private_note)?,
+                expected,
+            })
+        },
+    )
+    .await
 }
 
 pub async fn revoke(
@@ -134,7 +130,22 @@ pub async fn revoke(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    lifecycle(req, state, path, body, Lifecycle::Revoke).await
+    change_award(
+        req,
+        state,
+        path,
+        body,
+        |certificate_number, expected, body| {
+            let input: ReasonBody = parse_body(body)?;
+            Ok(Command::RevokeAward {
+                certificate_number,
+                reason: public_reason(&input.reason)?,
+                private_note: private_note(input.private_note)?,
+                expected,
+            })
+        },
+    )
+    .await
 }
 
 /// The body of a reinstatement, which may be empty: an optional public `reason` (kept in the
@@ -154,29 +165,30 @@ pub async fn reinstate(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let expected = Some(if_match(&req)?);
-    let input: ReinstateBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReinstateBody::default()
-    } else {
-        parse_body(&body)?
-    };
-    let command = Command::ReinstateAward {
-        certificate_number: number.clone(),
-        reason: input
-            .reason
-            .filter(|r| !r.trim().is_empty())
-            .map(|r| public_reason(&r))
-            .transpose()?,
-        private_note: private_note(input.private_note)?,
-        expected,
-    };
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    award_response(&state, &number, StatusCode::OK, &outcome)
+    change_award(
+        req,
+        state,
+        path,
+        body,
+        |certificate_number, expected, body| {
+            let input: ReinstateBody = if body.iter().all(u8::is_ascii_whitespace) {
+                ReinstateBody::default()
+            } else {
+                parse_body(body)?
+            };
+            Ok(Command::ReinstateAward {
+                certificate_number,
+                reason: input
+                    .reason
+                    .filter(|r| !r.trim().is_empty())
+                    .map(|r| public_reason(&r))
+                    .transpose()?,
+                private_note: private_note(input.private_note)?,
+                expected,
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,20 +206,21 @@ pub async fn amend_award(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let expected = Some(if_match(&req)?);
-    let input: AwardAmendment = parse_body(&body)?;
-    let command = Command::AmendAward {
-        certificate_number: number.clone(),
-        organisation_name: parse(&input.organisation_name)?,
-        reason: public_reason(&input.reason)?,
-        private_note: private_note(input.private_note)?,
-        expected,
-    };
-    let outcome = state
-        .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
-        .await?;
-    award_response(&state, &number, StatusCode::OK, &outcome)
+    change_award(
+        req,
+        state,
+        path,
+        body,
+        |certificate_number, expected, body| {
+            let input: AwardAmendment = parse_body(body)?;
+            Ok(Command::AmendAward {
+                certificate_number,
+                organisation_name: parse(&input.organisation_name)?,
+                reason: public_reason(&input.reason)?,
+                private_note: private_note(input.private_note)?,
+                expected,
+            })
+        },
+    )
+    .await
 }
