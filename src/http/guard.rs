@@ -21,7 +21,7 @@ use crate::error_codes::ErrorCode;
 use crate::service::ServiceError;
 
 /// The per-client-address limiter of failed admin attempts.
-pub type FailureLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+pub type FailureLimiter = super::RateLimiter;
 
 /// A limiter allowing `per_minute` failures a minute per address, in a burst (0: none).
 pub fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
@@ -67,7 +67,7 @@ pub async fn admit(
             ErrorCode::ServerBusy,
             "the registry is reading as many request bodies as it holds at once; try again in 1 s",
         );
-        return Ok(refuse(req, with_retry_after(busy.error_response(), 1)));
+        return Ok(refuse(req, busy.retry_after(1).error_response()));
     };
     let late = Arc::new(AtomicBool::new(false));
     let payload = req.take_payload();
@@ -108,13 +108,6 @@ fn refuse<B>(req: ServiceRequest, mut response: HttpResponse) -> ServiceResponse
     req.into_response(response).map_into_right_body()
 }
 
-fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
-    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    response
-}
-
 /// The actor of an admin request's bearer token, or the refusal: 401, or 429 once its address
 /// has failed too often.
 async fn authenticate(
@@ -134,13 +127,8 @@ async fn authenticate(
         None => ApiError::from(ServiceError::Unauthenticated),
     };
     if let (Some(limiter), Some(peer)) = (&state.admin_failures, req.peer_addr())
-        && let Err(wait) = limiter.check_key(&peer.ip())
+        && let Some(seconds) = super::wait_of(limiter, peer.ip())
     {
-        use governor::clock::{Clock, DefaultClock};
-        let seconds = wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
-        if limiter.len() > 100_000 {
-            limiter.retain_recent();
-        }
         let problem = ApiError::new(
             ErrorCode::RateLimited,
             format!(
@@ -148,7 +136,7 @@ async fn authenticate(
                  {seconds} s"
             ),
         );
-        return Err(with_retry_after(problem.error_response(), seconds));
+        return Err(problem.retry_after(seconds).error_response());
     }
     Err(failure.error_response())
 }

@@ -387,13 +387,7 @@ fn rate_limited(
     if path.starts_with("/v1/admin/") || path == "/healthz" || path == "/readyz" {
         return None;
     }
-    let ip = req.peer_addr()?.ip();
-    let wait = limiter.check_key(&ip).err()?;
-    use governor::clock::{Clock, DefaultClock};
-    let seconds = wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1;
-    if limiter.len() > 100_000 {
-        limiter.retain_recent();
-    }
+    let seconds = wait_of(limiter, req.peer_addr()?.ip())?;
     if let Some(state) = req.app_data::<web::Data<AppState>>()
         && site::for_people(path, req.headers())
     {
@@ -403,11 +397,20 @@ fn rate_limited(
         ErrorCode::RateLimited,
         format!("too many requests from this address; try again in {seconds} s"),
     );
-    let mut response = actix_web::ResponseError::error_response(&problem);
-    if let Ok(v) = header::HeaderValue::from_str(&seconds.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, v);
+    Some(actix_web::ResponseError::error_response(
+        &problem.retry_after(seconds),
+    ))
+}
+
+/// Counts a request from `ip` against `limiter`: `None` while it is within its rate, else the
+/// seconds to wait. Addresses not seen lately are forgotten once there are many.
+fn wait_of(limiter: &RateLimiter, ip: std::net::IpAddr) -> Option<u64> {
+    let wait = limiter.check_key(&ip).err()?;
+    use governor::clock::{Clock, DefaultClock};
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
     }
-    Some(response)
+    Some(wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1)
 }
 
 /// Serves the registry on `listener` until `shutdown` resolves.
