@@ -120,7 +120,14 @@ impl Registry {
 
 /// Checks the stored checkpoints against the local log: each within the log, its root the
 /// tree's at that size, its signature by one of the registry's keys. The first problem.
+///
+/// The checkpoints are read before the log: a checkpoint is saved only after the entries it
+/// covers were committed, so a log read after it must hold them, however the log grows
+/// meanwhile. (Read the other way round, a checkpoint a running instance signs between the two
+/// reads would look larger than the log.) Stored tree hashes are only ever added, for subtrees
+/// that are complete, so those read after the log may only be more than it needs.
 pub async fn check_checkpoints(store: &Store) -> Result<Option<(u64, String)>, ServiceError> {
+    let checkpoints = store.checkpoints().await?;
     // One pass over the log builds both the state (for the keys) and the tree.
     let mut state = crate::domain::State::default();
     let mut tree = crate::transparency::merkle::Tree::new();
@@ -141,15 +148,18 @@ pub async fn check_checkpoints(store: &Store) -> Result<Option<(u64, String)>, S
         if let Some(i) = (0..expected.len())
             .find(|&i| stored.get(i).map(Vec::as_slice) != Some(&expected[i][..]))
         {
+            let found = stored.get(i).map_or_else(|| "none".to_owned(), hex::encode);
             return Ok(Some((
                 (i as u64) << level,
                 format!(
-                    "the stored tree hash at level {level}, index {i} does not follow from the leaves"
+                    "the stored tree hash at level {level}, index {i} does not follow from the \
+                     leaves: expected {}, found {found}",
+                    hex::encode(expected[i])
                 ),
             )));
         }
     }
-    for c in store.checkpoints().await? {
+    for c in checkpoints {
         if c.size > tree.size() {
             return Ok(Some((
                 tree.size(),
@@ -160,10 +170,17 @@ pub async fn check_checkpoints(store: &Store) -> Result<Option<(u64, String)>, S
                 ),
             )));
         }
-        if tree.root(c.size).map(|r| r.to_vec()) != Some(c.root.clone()) {
+        let root = tree.root(c.size).map(|r| r.to_vec());
+        if root.as_ref() != Some(&c.root) {
             return Ok(Some((
                 c.size,
-                format!("the checkpoint at size {} does not match the log", c.size),
+                format!(
+                    "the checkpoint at size {} does not match the log: the log's root there is \
+                     {}, the checkpoint signed {}",
+                    c.size,
+                    root.map_or_else(|| "none".to_owned(), hex::encode),
+                    hex::encode(&c.root)
+                ),
             )));
         }
         let body = c.note.split("\n\n").next().unwrap_or_default();

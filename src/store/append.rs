@@ -75,8 +75,8 @@ macro_rules! shared_append {
 
             /// The end of the log as the append moves it, and the version of every stream it
             /// has read or written so far (`None`: a stream with no events).
-            struct LogEnd {
-                start_size: i64,
+            pub(super) struct LogEnd {
+                pub(super) start_size: i64,
                 size: i64,
                 chain: Vec<u8>,
                 versions: HashMap<String, Option<i64>>,
@@ -84,7 +84,7 @@ macro_rules! shared_append {
 
             /// Taking the log head's row lock first serialises writers: positions are assigned
             /// in commit order and no reader ever sees a gap.
-            async fn lock_log_head(conn: &mut Connection) -> Result<LogEnd, StoreError> {
+            pub(super) async fn lock_log_head(conn: &mut Connection) -> Result<LogEnd, StoreError> {
                 let head = sqlx::query(
                     "UPDATE log_head SET size = size WHERE id = 1 RETURNING size, chain_hash",
                 )

@@ -165,20 +165,26 @@ macro_rules! shared_sql_store {
             async fn migrate(&self) -> Result<(), StoreError> {
                 self.run_migrations().await?;
                 // A log older than the stored tree hashes gets them, recomputed from its leaves.
-                let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tree_hashes WHERE level = 0")
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get("n")?;
-                let size: i64 = sqlx::query("SELECT size FROM log_head WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get("size")?;
-                if stored == size {
+                // One statement reads both sizes, so an append committing meanwhile (another
+                // instance writing while this one starts, a command run beside a server) never
+                // makes them look apart; a rebuild holds the log head's lock, so no append adds
+                // hashes that it would delete, and it looks again under the lock first.
+                const SIZES: &str = "SELECT size, (SELECT COUNT(*) FROM tree_hashes WHERE level = 0) \
+                     AS stored FROM log_head WHERE id = 1";
+                let sizes = sqlx::query(SIZES).fetch_one(&self.pool).await?;
+                if sizes.try_get::<i64, _>("stored")? == sizes.try_get::<i64, _>("size")? {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                let end = append::lock_log_head(&mut tx).await?;
+                let stored: i64 = sqlx::query(SIZES).fetch_one(&mut *tx).await?.try_get("stored")?;
+                if stored == end.start_size {
+                    tx.commit().await?;
                     return Ok(());
                 }
                 let mut tree = $crate::transparency::merkle::Tree::new();
                 for row in sqlx::query("SELECT leaf_hash FROM events ORDER BY position")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await?
                 {
                     let leaf: Vec<u8> = row.try_get("leaf_hash")?;
@@ -186,7 +192,6 @@ macro_rules! shared_sql_store {
                         StoreError::Corrupt("a leaf hash is not 32 bytes".into())
                     })?);
                 }
-                let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM tree_hashes").execute(&mut *tx).await?;
                 for level in 0..tree.height() {
                     for (idx, hash) in tree.level(level).iter().enumerate() {
