@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wexqs::store::{EventStore, verify_log};
+use wexqs::service::maintenance::Maintenance;
+use wexqs::store::{EventStore, Store, verify_log};
 
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
@@ -81,8 +82,7 @@ fn spawn_writers(
 /// replay of the log.
 async fn assert_log_whole(db: &Db, data_dir: &Path, acknowledged: &[(String, String)], when: &str) {
     let store = open_store(db).await;
-    let check = verify_log(&store, |_| {}).await.expect("checked");
-    assert_eq!(check.problem, None, "{when}: the log verifies");
+    assert_log_verifies(&store, when).await;
     let verified = wexqs(db, data_dir, &["log", "verify"]);
     assert!(
         verified.status.success(),
@@ -120,6 +120,56 @@ async fn assert_log_whole(db: &Db, data_dir: &Path, acknowledged: &[(String, Str
     );
 }
 
+/// The library's check of the log, and the checkpoints and tree against it (what `wexqs log
+/// verify` runs), pass on `store`: a failure says where, which check and what it found. The
+/// size of the log checked.
+async fn assert_log_verifies(store: &Store, when: &str) -> u64 {
+    let check = verify_log(store, |_| {}).await.expect("checked");
+    if let Some((position, what)) = &check.problem {
+        panic!(
+            "{when}: the log of {} events does not verify, at position {position}: {what}",
+            check.size
+        );
+    }
+    let report = Maintenance::new(store.clone())
+        .verify_log(|_| {})
+        .await
+        .expect("checked");
+    if let Some((position, what)) = &report.problem {
+        panic!(
+            "{when}: the log of {} events, its tree or its checkpoints do not verify, at position {position}: {what}",
+            report.size
+        );
+    }
+    check.size
+}
+
+/// Waits until no session of PostgreSQL on `store`'s database but this one is running a
+/// statement: a server killed after sending COMMIT leaves its session to carry it out, so the
+/// log may still grow after the process is gone. (SQLite commits in the process: nothing to
+/// wait for.)
+async fn sessions_of_the_dead_ended(store: &Store) {
+    let Store::Postgres(pg) = store else { return };
+    let waiting = Instant::now();
+    loop {
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle'",
+        )
+        .fetch_one(pg.pool())
+        .await
+        .expect("the sessions");
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "{busy} sessions of a killed server still busy after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Rounds of: start a server, write from four clients at once, SIGKILL the server after a
 /// varying while, check the log. Bounded to about 30 seconds.
 async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
@@ -131,6 +181,10 @@ async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
     let acknowledged: Acknowledged = Arc::default();
     let started = Instant::now();
     let mut rounds = 0u64;
+    // Opened before the kills, so that it reads the head at once after each.
+    let store = open_store(&db).await;
+    // Rounds in which the log grew after the server was killed and gone.
+    let mut landed_after_kill = 0u64;
     while rounds < 3 || (rounds < 12 && started.elapsed() < Duration::from_secs(22)) {
         let (mut server, base) = start_server(&db, dir.path()).await;
         let before = acknowledged.lock().expect("not poisoned").len();
@@ -155,6 +209,7 @@ async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50 + (rounds * 377) % 1000)).await;
         server.kill().expect("SIGKILL");
         let _ = server.wait();
+        let at_kill = store.head().await.expect("the head").size;
         for w in writers {
             w.await.expect("the writer ended");
         }
@@ -163,6 +218,13 @@ async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
             acknowledged.len() > before,
             "round {rounds}: writes were acknowledged before the kill"
         );
+        // Checked at once, while the dead server's last COMMIT may still be landing, and again
+        // once nothing of it is left running.
+        assert_log_verifies(&store, &format!("just after kill {rounds}")).await;
+        sessions_of_the_dead_ended(&store).await;
+        if store.head().await.expect("the head").size > at_kill {
+            landed_after_kill += 1;
+        }
         assert_log_whole(
             &db,
             dir.path(),
@@ -174,12 +236,78 @@ async fn sigkill_rounds_lose_no_acknowledged_write(backend: Backend) {
     }
     let total = acknowledged.lock().expect("not poisoned").len();
     eprintln!(
-        "crash: {rounds} SIGKILLs in {:?}, {total} acknowledged awards, none lost",
+        "crash: {rounds} SIGKILLs in {:?}, {total} acknowledged awards, none lost; in \
+         {landed_after_kill} rounds a write committed after the killed server was gone",
         started.elapsed()
     );
 }
 
 on_both_databases!(backend: sigkill_rounds_lose_no_acknowledged_write);
+
+/// The log checked again and again while a server writes to it and signs checkpoints, each
+/// check on a store opened afresh (opening looks at the stored tree): every check passes, the
+/// log grew during some of them, and the server still writes afterwards. Bounded to 3 to 15
+/// seconds of checks.
+async fn a_log_checked_while_it_grows_verifies(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "writer");
+    let (server, base) = start_server(&db, dir.path()).await;
+    let server = KillOnDrop(server);
+    let acknowledged: Acknowledged = Arc::default();
+    let started = Instant::now();
+    let writers = spawn_writers(
+        &base,
+        &token,
+        "growing",
+        4,
+        &acknowledged,
+        started + Duration::from_secs(20),
+    );
+    let (mut checks, mut grew) = (0u64, 0u64);
+    // Three seconds of checks, and more (up to fifteen) until two met a growing log.
+    while started.elapsed() < Duration::from_secs(3)
+        || (grew < 2 && started.elapsed() < Duration::from_secs(15))
+    {
+        let store = open_store(&db).await;
+        let before = store.head().await.expect("the head").size;
+        let checked = assert_log_verifies(&store, &format!("check {checks}, while writing")).await;
+        checks += 1;
+        if checked > before {
+            grew += 1;
+        }
+    }
+    for w in writers {
+        w.abort();
+        if let Err(e) = w.await {
+            assert!(e.is_cancelled(), "a writer failed: {e}");
+        }
+    }
+    let acknowledged = acknowledged.lock().expect("not poisoned").clone();
+    eprintln!(
+        "crash: {checks} checks beside {} writes, {grew} of them while the log grew",
+        acknowledged.len()
+    );
+    assert!(
+        grew > 0,
+        "the log grew during one of the {checks} checks at least"
+    );
+    let client = reqwest::Client::new();
+    let still = client
+        .post(format!("{base}/v1/admin/organisations"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Written After The Checks Trust", "region": "london"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(still.status(), 201, "the server still writes");
+    drop(server);
+    assert_log_whole(&db, dir.path(), &acknowledged, "after the checks").await;
+}
+
+on_both_databases!(backend: a_log_checked_while_it_grows_verifies);
 
 /// Issues one award through `writer` and waits until `reader` shows it: the time that took.
 async fn time_to_see(writer: &str, reader: &str, token: &str, name: &str) -> Duration {
