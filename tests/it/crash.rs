@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wexqs::service::maintenance::Maintenance;
-use wexqs::store::{EventStore, Store, verify_log};
+use wexqs::store::{
+    AppendRequest, Appended, AwardRow, Checkpoint, EventStore, LogHead, NewEvent, OrganisationRow,
+    RegisterQuery, Store, StoreError, StoredEvent, TokenRow, verify_log,
+};
 
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
@@ -418,3 +421,161 @@ async fn register_totals(client: &reqwest::Client, bases: &[&str]) -> Vec<serde_
     }
     totals
 }
+
+/// A store on which an append commits, every time, just before the first read of events: a
+/// write landing after a check of the log read the log head and before it read the events, as
+/// a running server's may, or the last COMMIT of one killed a moment before.
+struct CommitsBeforeFirstRead {
+    store: Store,
+    pending: Mutex<Option<AppendRequest>>,
+}
+
+impl EventStore for CommitsBeforeFirstRead {
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let pending = self.pending.lock().expect("not poisoned").take();
+        if let Some(request) = pending {
+            for result in self.store.append_batch(vec![request]).await? {
+                result?;
+            }
+        }
+        self.store.read(from, limit).await
+    }
+    async fn head(&self) -> Result<LogHead, StoreError> {
+        self.store.head().await
+    }
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.store.migrate().await
+    }
+    async fn append_batch(
+        &self,
+        batch: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        self.store.append_batch(batch).await
+    }
+    async fn idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError> {
+        self.store.idempotent(scope, key).await
+    }
+    async fn replace_projections(
+        &self,
+        organisations: Vec<OrganisationRow>,
+        awards: Vec<AwardRow>,
+    ) -> Result<(), StoreError> {
+        self.store.replace_projections(organisations, awards).await
+    }
+    async fn projections(&self) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError> {
+        self.store.projections().await
+    }
+    async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError> {
+        self.store.search(query).await
+    }
+    async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+        self.store.token(token_id).await
+    }
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ready().await
+    }
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        self.store.save_checkpoint(checkpoint).await
+    }
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.store.checkpoints().await
+    }
+    async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.store.tree_hashes(level).await
+    }
+}
+
+/// An append of `count` events, each on a stream of its own.
+fn tokens_revoked(count: usize) -> AppendRequest {
+    let events = (0..count)
+        .map(|_| {
+            let id = uuid::Uuid::new_v4();
+            NewEvent::new(
+                wexqs::domain::Event::ApiTokenRevoked {
+                    token_id: id.to_string(),
+                },
+                id,
+                "2026-11-24T12:00:00Z".into(),
+                "test".into(),
+            )
+        })
+        .collect();
+    AppendRequest {
+        events,
+        ..AppendRequest::default()
+    }
+}
+
+/// Given a log of three events, when two more commit between the check's read of the log head
+/// and its read of the events, the check passes over all five; a head moved past its events,
+/// or off their chain hash, is still reported, saying what it says against what they give.
+async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
+    store
+        .append_batch(vec![tokens_revoked(3)])
+        .await
+        .expect("appended");
+    let growing = CommitsBeforeFirstRead {
+        store: store.clone(),
+        pending: Mutex::new(Some(tokens_revoked(2))),
+    };
+    let check = verify_log(&growing, |_| {}).await.expect("checked");
+    assert_eq!(
+        (check.size, check.problem),
+        (5, None),
+        "the two events that landed meanwhile are checked, and nothing is wrong"
+    );
+    assert_eq!(check.head, store.head().await.expect("the head"));
+
+    for (tamper, says) in [
+        (
+            "UPDATE log_head SET size = size + 1",
+            "the log head says 6 events",
+        ),
+        // An event beyond a head that agrees with the events before it.
+        (
+            "UPDATE log_head SET size = 4, \
+             chain_hash = (SELECT chain_hash FROM events WHERE position = 3)",
+            "the log head, read after the events, says 4 events",
+        ),
+    ] {
+        execute(&store, tamper).await;
+        let check = verify_log(&store, |_| {}).await.expect("checked");
+        let (_, what) = check.problem.expect("the moved head is found");
+        assert!(what.contains(says), "{tamper}: {what}");
+        execute(
+            &store,
+            "UPDATE log_head SET size = 5, \
+             chain_hash = (SELECT chain_hash FROM events WHERE position = 4)",
+        )
+        .await;
+        let check = verify_log(&store, |_| {}).await.expect("checked");
+        assert_eq!(check.problem, None, "the head put back");
+    }
+    let chain = check.head.chain_hash;
+    execute(&store, "UPDATE log_head SET chain_hash = (SELECT chain_hash FROM events WHERE position = 3)").await;
+    let (position, what) = verify_log(&store, |_| {})
+        .await
+        .expect("checked")
+        .problem
+        .expect("the head off the chain is found");
+    assert_eq!(position, 5, "{what}");
+    assert!(
+        what.contains("the log head says 5 events") && what.contains(&hex::encode(&chain)),
+        "{what}"
+    );
+}
+
+/// Runs `sql` on `store`'s database, outside the store.
+async fn execute(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
+        Store::Postgres(p) => sqlx::query(sql).execute(p.pool()).await.map(drop),
+    }
+    .expect("the statement ran");
+}
+
+on_both_databases!(store: a_commit_between_the_checks_reads_is_no_divergence);
