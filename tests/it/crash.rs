@@ -556,7 +556,11 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         assert_eq!(check.problem, None, "the head put back");
     }
     let chain = check.head.chain_hash;
-    execute(&store, "UPDATE log_head SET chain_hash = (SELECT chain_hash FROM events WHERE position = 3)").await;
+    execute(
+        &store,
+        "UPDATE log_head SET chain_hash = (SELECT chain_hash FROM events WHERE position = 3)",
+    )
+    .await;
     let (position, what) = verify_log(&store, |_| {})
         .await
         .expect("checked")
