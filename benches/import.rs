@@ -1,5 +1,5 @@
 //! Import time and memory at two sizes, through the path `wexqs import` takes (CSV text parsed by
-//! `service::import::parse_csv`, rows checked and appended by `import_commands`, which decides
+//! `service::import::read_csv`, rows checked and appended by `import_commands`, which decides
 //! through `Registry::execute_all`/`execute_each`), into a fresh SQLite registry started through
 //! `startup` and signing for a recorded address, as the command does.
 //!
@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::domain::{Event, PublicUrl};
-use wexqs::service::import::{import_commands, parse_csv};
+use wexqs::service::import::{import_commands, read_csv};
 use wexqs::service::{Actor, seeded_rng};
 use wexqs::startup::{self, Config, Unrecorded};
 use wexqs::store::EventStore;
@@ -100,7 +100,7 @@ async fn child(n: usize) {
     let (_, before_kb) = memory_kb();
 
     let start = Instant::now();
-    let rows = parse_csv(&text).expect("the rows parse");
+    let rows = read_csv(text.as_bytes()).expect("the rows parse");
     let summary = import_commands(&registry, &Actor::cli(), rows, None, |_| {})
         .await
         .expect("the import succeeds");

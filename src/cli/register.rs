@@ -24,9 +24,10 @@ pub(super) async fn demo(signing: SigningArgs) -> anyhow::Result<()> {
 }
 
 pub(super) async fn import_command(signing: SigningArgs, file: &Path) -> anyhow::Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let rows = match crate::service::import::parse_csv(&text) {
+    // Read a row at a time through a buffer: the file is never held whole.
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = match crate::service::import::read_csv(reader) {
         Ok(rows) => rows,
         Err(errors) => return Ok(report_rows(&errors)),
     };

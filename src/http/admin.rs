@@ -16,7 +16,7 @@ use crate::domain::{
     OrganisationKind, Region, status_as_of,
 };
 use crate::error_codes::ErrorCode;
-use crate::service::import::{ImportRow, import_commands, parse_csv};
+use crate::service::import::{import_commands, read_csv, read_json};
 use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
 
 /// The caller's actor, if its bearer token is valid and its role may do this.
@@ -82,12 +82,14 @@ pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idemp
 }
 
 pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::BodyMalformed,
-            format!("the request body is not the JSON this route takes: {e}"),
-        )
-    })
+    serde_json::from_slice(body).map_err(body_malformed)
+}
+
+fn body_malformed(e: serde_json::Error) -> ApiError {
+    ApiError::new(
+        ErrorCode::BodyMalformed,
+        format!("the request body is not the JSON this route takes: {e}"),
+    )
 }
 
 pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
@@ -322,14 +324,8 @@ pub async fn issue_award(
     award_response(&state, &number, StatusCode::CREATED, &outcome)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportBody {
-    awards: Vec<ImportRow>,
-}
-
-/// Imports existing awards, as CSV (`text/csv`) or JSON (`{"awards": [...]}`): all or nothing,
-/// every bad row reported with its line.
+/// Imports existing awards, as CSV (`text/csv`) or JSON (`{"awards": [...]}`), read a row at a
+/// time: all or nothing, every bad row reported with its line.
 pub async fn import_awards(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -341,18 +337,14 @@ pub async fn import_awards(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
+    // The body is held (up to the body limit) for its Idempotency-Key's hash; its rows are read
+    // one at a time from it, each checked as it comes and kept only as what the import needs.
     let rows = if is_csv {
-        let text = std::str::from_utf8(&body)
+        std::str::from_utf8(&body)
             .map_err(|_| ApiError::new(ErrorCode::BodyMalformed, "the CSV is not UTF-8 text"))?;
-        parse_csv(text).map_err(row_errors)?
+        read_csv(&body[..]).map_err(row_errors)?
     } else {
-        let input: ImportBody = parse_body(&body)?;
-        input
-            .awards
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (i + 1, r))
-            .collect()
+        read_json(&body).map_err(body_malformed)?
     };
     if rows.is_empty() {
         return Err(ApiError::new(

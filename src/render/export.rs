@@ -1,8 +1,8 @@
 //! The open data exports of the register: every award's public fields and its status on a day,
-//! as CSV (RFC 4180, every cell that a spreadsheet would take for a formula defused with a
-//! leading apostrophe) or as JSON. Written piece by piece (`Export::pieces`, about 64 KiB
-//! each) from a snapshot of shared awards, so an export of any size is never held whole: the
-//! same pieces are hashed for its signature and then sent. Invariant: the pieces of one
+//! as CSV (RFC 4180; wherever a spreadsheet splitting on any usual separator could find a
+//! formula, an apostrophe defuses it: `csv_cell`) or as JSON. Written piece by piece
+//! (`Export::pieces`, about 64 KiB each) from a snapshot of shared awards, so an export of any
+//! size is never held whole: the same pieces are hashed for its signature and then sent. Invariant: the pieces of one
 //! `Export` are the same bytes every time they are made.
 
 use std::sync::Arc;
@@ -237,24 +237,49 @@ fn cells(award: &Award, status: Status, as_of: NaiveDate, public_url: &str) -> [
     ]
 }
 
-/// One CSV cell: a leading `=`, `+`, `-`, `@`, tab or carriage return (which spreadsheets read
-/// as a formula) gets an apostrophe before it; a cell with a comma, quote or line break is
-/// quoted, its quotes doubled.
+/// The characters a spreadsheet may take as the start of a formula when they begin a cell: the
+/// four of OWASP's list (`=`, `+`, `-`, `@`; its tab and carriage return are below), their
+/// full-width forms (`＝ ＋ － ＠`, which an input method may turn into the ASCII ones), the
+/// small forms (`﹦ ﹢ ﹣`) and the minus sign `−`.
+const FORMULA_STARTS: [char; 12] = [
+    '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}', '\u{FE66}', '\u{FE62}',
+    '\u{FE63}', '\u{2212}',
+];
+
+/// Whether a spreadsheet may split a line at `c` and begin a cell after it: the separators a
+/// spreadsheet offers by name (comma, semicolon, tab, space) and the pipe, every other kind of
+/// white space (which a spreadsheet may trim from a cell's start), and line breaks (a cell's
+/// line break begins a row for a reader that does not honour its quotes).
+fn may_begin_a_cell_after(c: char) -> bool {
+    matches!(c, ',' | ';' | '|') || c.is_whitespace()
+}
+
+/// One CSV cell. A cell is quoted, its quotes doubled, when it holds a comma, quote or line
+/// break or begins or ends with a space. Every character that could begin a formula at the start
+/// of any cell a spreadsheet might cut from this one, whichever usual separator it splits on,
+/// gets an apostrophe before it: a formula start (`FORMULA_STARTS`, or a tab or carriage return)
+/// that begins the cell, or follows a separator, white space or line break with nothing between
+/// but white space and quotes. So `=1+1` is written `'=1+1`, `Acme;=1+1` is written
+/// `Acme;'=1+1`, and `St Mary - Leeds` is written `St Mary '- Leeds`, while `Hull-York` and
+/// `O'Brien` are written as they are. The rule is a function of the cell alone, so an export is
+/// the same bytes every time it is made.
 pub fn csv_cell(value: &str, out: &mut Vec<u8>) {
-    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quoted =
         value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ');
     if quoted {
         out.push(b'"');
     }
-    if formula {
-        out.push(b'\'');
-    }
-    for b in value.bytes() {
-        if b == b'"' {
+    let mut begins_a_cell = true;
+    let mut utf8 = [0; 4];
+    for c in value.chars() {
+        if begins_a_cell && (FORMULA_STARTS.contains(&c) || c == '\t' || c == '\r') {
+            out.push(b'\'');
+        }
+        begins_a_cell = may_begin_a_cell_after(c) || (begins_a_cell && c == '"');
+        if c == '"' {
             out.push(b'"');
         }
-        out.push(b);
+        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
     }
     if quoted {
         out.push(b'"');

@@ -1,5 +1,6 @@
-//! Importing awards made before the registry existed, from CSV or JSON rows: every row checked
-//! (fields, then the rules against the register as it would be), every bad row reported with its
+//! Importing awards made before the registry existed, from CSV or JSON rows read one at a time:
+//! every row's fields checked as it is read and only what the import needs of it kept (`Rows`),
+//! then the rules checked against the register as it would be, every bad row reported with its
 //! line, and all rows appended in one transaction or none.
 
 use serde::{Deserialize, Serialize};
@@ -48,45 +49,166 @@ impl RowError {
     }
 }
 
-/// Reads CSV text into rows with their line numbers (the header is line 1).
-pub fn parse_csv(text: &str) -> Result<Vec<(usize, ImportRow)>, Vec<RowError>> {
+/// The rows of an import, taken one at a time: each row's fields are checked as it comes, and
+/// only what the import needs of it is kept (`Parsed`: its line, the name, the ODS code, the
+/// region, kind, level, date and issuer), beside the errors of the rows that fail. Nothing else
+/// of a row's text is held once it is checked.
+#[derive(Debug, Default)]
+pub struct Rows {
+    parsed: Vec<Parsed>,
+    errors: Vec<RowError>,
+    count: usize,
+}
+
+impl Rows {
+    /// Checks one row's fields and keeps it, or its errors.
+    pub fn push(&mut self, line: usize, row: ImportRow) {
+        self.count += 1;
+        match parse_row(line, row) {
+            Ok(parsed) => self.parsed.push(parsed),
+            Err(errors) => self.errors.extend(errors),
+        }
+    }
+
+    /// A row that could not be read at all.
+    fn unreadable(&mut self, error: RowError) {
+        self.count += 1;
+        self.errors.push(error);
+    }
+
+    /// How many rows were taken, read or not.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many rows passed the checks of their fields.
+    pub fn accepted(&self) -> usize {
+        self.parsed.len()
+    }
+
+    /// The errors of the rows that did not, in the order they were read.
+    pub fn errors(&self) -> &[RowError] {
+        &self.errors
+    }
+}
+
+/// Reads CSV a row at a time (the header is line 1) into `Rows`; only a header that cannot be
+/// read stops it. One record is reused for every row, and `reader` is read through a buffer,
+/// so a file need not be held whole.
+pub fn read_csv(reader: impl std::io::Read) -> Result<Rows, Vec<RowError>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(reader);
     let headers = reader
         .headers()
         .map_err(|e| vec![RowError::new(1, ErrorCode::CsvMalformed, e.to_string())])?
         .clone();
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    let mut rows = Rows::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                match record.deserialize::<ImportRow>(Some(&headers)) {
+                    Ok(row) => rows.push(line, row),
+                    Err(e) => rows.unreadable(RowError::new(
+                        line,
+                        ErrorCode::RowMalformed,
+                        format!(
+                            "{e} (the columns are organisation_name, ods_code, region, kind, level, awarded_on, issuer_name)"
+                        ),
+                    )),
+                }
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(RowError::new(line, ErrorCode::RowMalformed, e.to_string()));
-                continue;
+                // A reader that fails reading fails again: nothing after it can be read.
+                let stop = matches!(e.kind(), csv::ErrorKind::Io(_));
+                rows.unreadable(RowError::new(line, ErrorCode::RowMalformed, e.to_string()));
+                if stop {
+                    break;
+                }
             }
-        };
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        match record.deserialize::<ImportRow>(Some(&headers)) {
-            Ok(row) => rows.push((line, row)),
-            Err(e) => errors.push(RowError::new(
-                line,
-                ErrorCode::RowMalformed,
-                format!(
-                    "{e} (the columns are organisation_name, ods_code, region, kind, level, awarded_on, issuer_name)"
-                ),
-            )),
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
-    }
+    Ok(rows)
 }
 
+/// Reads a JSON import, `{"awards": [row, ...]}`, a row at a time into `Rows` (a row's line is
+/// its place in the array, from 1): the array is never built. A body that is not this JSON is
+/// refused whole, as any other JSON body is.
+pub fn read_json(body: &[u8]) -> Result<Rows, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// The body: one member, `awards`.
+    struct Body<'a>(&'a mut Rows);
+    /// The `awards` array, each element taken as it is read.
+    struct Awards<'a>(&'a mut Rows);
+
+    impl<'de> DeserializeSeed<'de> for Body<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Body<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object with one member, awards")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = false;
+            while let Some(key) = map.next_key::<String>()? {
+                if key != "awards" {
+                    return Err(A::Error::unknown_field(&key, &["awards"]));
+                }
+                if seen {
+                    return Err(A::Error::duplicate_field("awards"));
+                }
+                seen = true;
+                map.next_value_seed(Awards(&mut *self.0))?;
+            }
+            if !seen {
+                return Err(A::Error::missing_field("awards"));
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Awards<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Awards<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of awards")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut line = 0;
+            while let Some(row) = seq.next_element::<ImportRow>()? {
+                line += 1;
+                self.0.push(line, row);
+            }
+            Ok(())
+        }
+    }
+
+    let mut rows = Rows::default();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Body(&mut rows).deserialize(&mut de)?;
+    de.end()?;
+    Ok(rows)
+}
+
+#[derive(Debug)]
 struct Parsed {
     line: usize,
     name: Name,
@@ -96,12 +218,6 @@ struct Parsed {
     level: Level,
     awarded_on: chrono::NaiveDate,
     issuer_name: Option<String>,
-}
-
-/// Checks one row's fields alone (the rules against the register are checked on import): every
-/// bad field reported with the row's line.
-pub fn check_row(line: usize, row: ImportRow) -> Result<(), Vec<RowError>> {
-    parse_row(line, row).map(|_| ())
 }
 
 fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
@@ -234,16 +350,24 @@ impl ImportSummary {
 pub async fn import_commands(
     registry: &Registry,
     actor: &Actor,
-    rows: Vec<(usize, ImportRow)>,
+    rows: Rows,
     idempotency: Option<Idempotency>,
     mut progress: impl FnMut(usize),
 ) -> Result<ImportSummary, Vec<RowError>> {
-    let (parsed, mut errors) = parse_rows(rows);
+    let Rows {
+        mut parsed,
+        mut errors,
+        ..
+    } = rows;
+    // Awards are issued oldest first (then in the order of their lines).
+    parsed.sort_by_key(|p| (p.awarded_on, p.line));
     registry
         .catch_up()
         .await
         .map_err(|e| vec![RowError::new(0, ErrorCode::Internal, e.to_string())])?;
     let (commands, lines) = commands_for(registry, &parsed);
+    // The commands carry all the rows say from here on.
+    drop(parsed);
 
     let refused = registry.dry_run(&commands, &mut progress);
     errors.extend(
@@ -275,21 +399,6 @@ pub async fn import_commands(
         .await
         .map_err(|(_, e)| failed(e))?;
     ImportSummary::of(&appended).map_err(failed)
-}
-
-/// Every row's fields checked: the rows that parse, oldest award first (then by line), and the
-/// errors of those that do not.
-fn parse_rows(rows: Vec<(usize, ImportRow)>) -> (Vec<Parsed>, Vec<RowError>) {
-    let mut parsed = Vec::with_capacity(rows.len());
-    let mut errors = Vec::new();
-    for (line, row) in rows {
-        match parse_row(line, row) {
-            Ok(p) => parsed.push(p),
-            Err(e) => errors.extend(e),
-        }
-    }
-    parsed.sort_by_key(|p| (p.awarded_on, p.line));
-    (parsed, errors)
 }
 
 /// The commands that import the rows, each with the line it comes from: an organisation the

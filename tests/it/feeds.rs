@@ -521,6 +521,16 @@ fn csv_cells_defuse_formulas_and_are_quoted_when_they_must_be() {
     assert_eq!(cell("-2,3"), "\"'-2,3\"");
     assert_eq!(cell("St \"Mary\", Leeds"), "\"St \"\"Mary\"\", Leeds\"");
     assert_eq!(cell("plain"), "plain");
+    // A formula after any separator a spreadsheet may split on, white space and quotes between.
+    assert_eq!(cell("Acme;=1+1"), "Acme;'=1+1");
+    assert_eq!(cell("Acme| +1"), "Acme| '+1");
+    assert_eq!(cell("Acme\t@SUM(A1)"), "Acme\t'@SUM(A1)");
+    assert_eq!(cell("a, \"=1\""), "\"a, \"\"'=1\"\"\"");
+    assert_eq!(cell("\t=1"), "'\t'=1");
+    assert_eq!(cell("＝1+1;﹢2"), "'＝1+1;'﹢2");
+    // Hyphens inside words, and apostrophes, are left as they are.
+    assert_eq!(cell("Hull-York O'Brien"), "Hull-York O'Brien");
+    assert_eq!(cell("St Mary - Leeds"), "St Mary '- Leeds");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,7 +577,7 @@ fn header_of(headers: &reqwest::header::HeaderMap, name: &str) -> String {
 /// Imports `n` awards (one organisation each, valid on the test's day) into the app's registry.
 async fn import_awards(app: &TestApp, n: usize) {
     use wexqs::service::Actor;
-    use wexqs::service::import::{import_commands, parse_csv};
+    use wexqs::service::import::{import_commands, read_csv};
     let mut text =
         String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
     for i in 0..n {
@@ -578,7 +588,7 @@ async fn import_awards(app: &TestApp, n: usize) {
             1 + i % 28
         ));
     }
-    let rows = parse_csv(&text).expect("the rows parse");
+    let rows = read_csv(text.as_bytes()).expect("the rows parse");
     let summary = import_commands(&app.registry, &Actor::cli(), rows, None, |_| {})
         .await
         .expect("the import succeeds");

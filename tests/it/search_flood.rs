@@ -42,7 +42,7 @@ const KINDS: [&str; 5] = [
 /// number), one organisation each, valid on the test's day.
 async fn import_named_awards(app: &TestApp, n: usize) {
     use wexqs::service::Actor;
-    use wexqs::service::import::{import_commands, parse_csv};
+    use wexqs::service::import::{import_commands, read_csv};
     let mut text =
         String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
     for i in 0..n {
@@ -55,7 +55,7 @@ async fn import_named_awards(app: &TestApp, n: usize) {
             1 + i % 28
         ));
     }
-    let rows = parse_csv(&text).expect("the rows parse");
+    let rows = read_csv(text.as_bytes()).expect("the rows parse");
     let summary = import_commands(&app.registry, &Actor::cli(), rows, None, |_| {})
         .await
         .expect("the import succeeds");
