@@ -11,6 +11,7 @@
 //! `maintenance` looks after a database with no registry started on it.
 
 pub mod background;
+pub mod backup;
 pub mod demo;
 pub mod feeds;
 pub mod idempotency;
@@ -48,7 +49,7 @@ pub use crate::store::{AwardRow, Outage, RegisterQuery, StoreError};
 
 pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
-pub use maintenance::{LogReport, Maintenance};
+pub use maintenance::{LogReport, LogSummary, Maintenance};
 pub use signing::Signing;
 pub use transparency::check_checkpoints;
 pub use writer::{WriterStats, fold_log};
