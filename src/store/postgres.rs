@@ -82,13 +82,15 @@ async fn connect_once(url: &str) -> Result<PgConnection, super::StoreError> {
     Ok(PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?)
 }
 
-/// How many other sessions are connected to the database at `url` (a running instance keeps at
-/// least one while it follows the log).
+/// How many other client sessions are connected to the database at `url` (a running instance
+/// keeps at least one while it follows the log; PostgreSQL's own workers, such as autovacuum's,
+/// are not counted).
 pub async fn other_sessions(url: &str) -> Result<u64, super::StoreError> {
     let mut conn = connect_once(url).await?;
     let (n,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'",
     )
     .fetch_one(&mut conn)
     .await?;
