@@ -8,7 +8,8 @@
 //! append), `queries` (named reads), `tokens`, `idempotency`, `signing` (credentials, did.json,
 //! the status list), `transparency` (tree, proofs, checkpoints), `background` (tailing, expiries,
 //! the database's availability). `import` and `demo` load whole registers through it;
-//! `maintenance` looks after a database with no registry started on it.
+//! `maintenance` looks after a database with no registry started on it, and `backup` copies one
+//! (checked, with a manifest) and puts a copy back.
 
 pub mod background;
 pub mod backup;
