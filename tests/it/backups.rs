@@ -95,27 +95,22 @@ async fn keep_issuing(
     let mut i = 0;
     while !stop.load(Ordering::SeqCst) {
         i += 1;
-        let organisation: serde_json::Value = client
-            .post(format!("{base}/v1/admin/organisations"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"name": format!("Backup Trust {writer}-{i}"), "region": "london"}))
-            .send()
-            .await
-            .expect("the server answers")
-            .json()
-            .await
-            .expect("JSON");
-        let response = client
-            .post(format!("{base}/v1/admin/awards"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({
+        let organisation = created(
+            &client,
+            &format!("{base}/v1/admin/organisations"),
+            &token,
+            serde_json::json!({"name": format!("Backup Trust {writer}-{i}"), "region": "london"}),
+        )
+        .await;
+        let award = created(
+            &client,
+            &format!("{base}/v1/admin/awards"),
+            &token,
+            serde_json::json!({
                 "organisation_id": organisation["id"], "level": "gold", "awarded_on": "2025-06-02"
-            }))
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(response.status(), 201);
-        let award: serde_json::Value = response.json().await.expect("JSON");
+            }),
+        )
+        .await;
         issued.push((
             award["certificate_number"]
                 .as_str()
@@ -126,6 +121,36 @@ async fn keep_issuing(
         acknowledged.fetch_add(1, Ordering::SeqCst);
     }
     issued
+}
+
+/// What an admin `POST` of `body` to `url` made (201). A `503` (the server's pool waits at most a
+/// second for a connection, and a copy being checked beside it on a loaded machine can take that
+/// long) is asked again, for 30 s at most; any other answer fails the test.
+async fn created(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.json().await.expect("JSON");
+        match status {
+            201 => return answer,
+            503 if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ => panic!("{url} answered {status}: {answer}"),
+        }
+    }
 }
 
 /// The size and root lines of the checkpoint `base` serves.
@@ -208,7 +233,7 @@ async fn a_backup_taken_under_writes_restores_to_the_same_log_answers_and_checkp
             ))
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while acknowledged.load(Ordering::SeqCst) < 10 {
         assert!(Instant::now() < deadline, "the writers got nowhere");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -343,7 +368,7 @@ async fn a_backup_taken_under_writes_restores_to_the_same_log_answers_and_checkp
         );
     }
     assert!(
-        started.elapsed() < Duration::from_secs(90),
+        started.elapsed() < Duration::from_secs(120),
         "the drill took {:?}",
         started.elapsed()
     );
