@@ -82,7 +82,7 @@ pub async fn open_maintenance(url: &str, pooling: Pooling) -> anyhow::Result<Mai
 const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
 
 /// The database's URL: the one given, if its scheme is one the registry speaks; otherwise the
-/// SQLite database in `data_dir` (created if need be).
+/// SQLite database in `data_dir` (the folder created, mode 0700, if need be).
 pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
     if let Some(url) = database_url {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
@@ -98,7 +98,9 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Resu
             ),
         }
     }
-    std::fs::create_dir_all(data_dir)
+    // Readable by its owner alone when it is made here (the database file and its `-wal` and
+    // `-shm` files are made 0600 by the store).
+    crate::service::backup::create_private_dir(data_dir)
         .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     Ok(format!(
         "sqlite://{}",

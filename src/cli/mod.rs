@@ -1,10 +1,12 @@
 //! The `wexqs` command line: clap's types and the dispatch, one file per command group (serve,
-//! address, keys, tokens, applications, log and audit, import and demo, verify). Each command
+//! address, keys, tokens, applications, log and audit, import and demo, verify, backup and
+//! restore). Each command
 //! is a thin adapter over the service, started through `startup`; results go to standard
 //! output, progress and logs to standard error.
 
 mod address;
 mod applications;
+mod backup;
 mod keys;
 mod log;
 mod register;
@@ -208,6 +210,29 @@ enum Command {
         #[command(subcommand)]
         action: log::LogAction,
     },
+    /// Copy the database while servers run (SQLite: VACUUM INTO; PostgreSQL: pg_dump in custom
+    /// format), check the copy as `log verify` does, and write FILE.manifest.json beside it. The
+    /// signing keys are not in the database: back up the keys folder separately.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The copy to write (never overwritten); its manifest is FILE.manifest.json.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup (checked against its manifest) in place as the database. Stop every server
+    /// and command using the database first: a database open elsewhere is refused.
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup written by `wexqs backup` (its manifest beside it).
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database that already holds a registry (SQLite: the old file is kept
+        /// beside it as FILE.replaced-TIME).
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// The command line's definition (for tests that read every command's help).
@@ -410,6 +435,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Log {
             action: LogAction::Verify { db },
         } => return log::verify(db).await,
+        Command::Backup { db, to } => return backup::backup_command(db, &to).await,
+        Command::Restore { db, from, replace } => {
+            return backup::restore_command(db, &from, replace).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

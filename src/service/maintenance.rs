@@ -1,10 +1,12 @@
 //! The registry's database looked after without a registry started on it: how many events the
-//! log holds, whether every hash and checkpoint in it holds, and the projection tables checked
-//! against or rebuilt from a replay (`wexqs migrate`, `log verify` and `rebuild`). Opened
-//! through `startup`, so adapters never name the store.
+//! log holds, whether every hash and checkpoint in it holds, what a backup's manifest says of it,
+//! and the projection tables checked against or rebuilt from a replay (`wexqs migrate`, `log
+//! verify`, `backup` and `rebuild`). Opened through `startup`, so adapters never name the store.
 
 use super::{Registry, ServiceError, check_checkpoints, fold_log};
-use crate::store::{EventStore, Store, verify_log};
+use crate::domain::state::SigningKey;
+use crate::store::{Checkpoint, EventStore, Store, StoreError, verify_log};
+use crate::transparency::merkle::{Hash, Tree};
 
 /// A database opened (and migrated) for upkeep: nothing is decided or appended through it.
 #[derive(Debug, Clone)]
@@ -21,9 +23,61 @@ pub struct LogReport {
     pub problem: Option<(u64, String)>,
 }
 
+/// What the log holds, as a backup's manifest records it: its size and the root of its tree, the
+/// chain hash of its last event, its latest signed checkpoint and every key it has published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSummary {
+    pub size: u64,
+    pub root: Hash,
+    pub chain_hash: Vec<u8>,
+    pub latest_checkpoint: Option<Checkpoint>,
+    pub keys: Vec<SigningKey>,
+}
+
 impl Maintenance {
     pub fn new(store: Store) -> Maintenance {
         Maintenance { store }
+    }
+
+    /// The store, for the backup of its database (`service::backup`).
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Closes the database's connections and waits until they are closed.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// The log's size, root, last chain hash, latest checkpoint and keys, from one read of the
+    /// log (`progress` is told each position read).
+    pub async fn summary(&self, mut progress: impl FnMut(u64)) -> Result<LogSummary, ServiceError> {
+        let mut state = crate::domain::State::default();
+        let mut tree = Tree::new();
+        let mut chain_hash = crate::store::GENESIS_CHAIN.to_vec();
+        crate::store::scan(&self.store, 0, |e| {
+            state.apply(e.position, &e.envelope()?.event);
+            let leaf: Hash = e
+                .leaf_hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("a leaf hash is not 32 bytes".into()))?;
+            tree.push(leaf);
+            chain_hash.clone_from(&e.chain_hash);
+            progress(e.position);
+            Ok(())
+        })
+        .await?;
+        let root = tree
+            .root(tree.size())
+            .expect("the root of the whole tree always exists");
+        Ok(LogSummary {
+            size: tree.size(),
+            root,
+            chain_hash,
+            latest_checkpoint: self.store.checkpoints().await?.pop(),
+            keys: state.keys,
+        })
     }
 
     /// How many events the log holds.

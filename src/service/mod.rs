@@ -8,9 +8,11 @@
 //! append), `queries` (named reads), `tokens`, `idempotency`, `signing` (credentials, did.json,
 //! the status list), `transparency` (tree, proofs, checkpoints), `background` (tailing, expiries,
 //! the database's availability). `import` and `demo` load whole registers through it;
-//! `maintenance` looks after a database with no registry started on it.
+//! `maintenance` looks after a database with no registry started on it, and `backup` copies one
+//! (checked, with a manifest) and puts a copy back.
 
 pub mod background;
+pub mod backup;
 pub mod demo;
 pub mod feeds;
 pub mod idempotency;
@@ -48,7 +50,7 @@ pub use crate::store::{AwardRow, Outage, RegisterQuery, StoreError};
 
 pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
-pub use maintenance::{LogReport, Maintenance};
+pub use maintenance::{LogReport, LogSummary, Maintenance};
 pub use signing::Signing;
 pub use transparency::check_checkpoints;
 pub use writer::{WriterStats, fold_log};

@@ -20,7 +20,13 @@ use uuid::Uuid;
 
 pub use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
+
+/// Questions about a PostgreSQL database as a whole, asked without migrating it (backups and
+/// restores).
+pub mod postgres_database {
+    pub use super::postgres::{create_database, drop_database, log_size, other_sessions};
+}
 
 use crate::domain::{Event, SCHEMA_VERSION, Visibility};
 
@@ -373,6 +379,14 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Closes every connection and waits until they are closed.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.pool().close().await,
+        }
     }
 
     pub fn kind(&self) -> &'static str {

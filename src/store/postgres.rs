@@ -75,3 +75,64 @@ impl PostgresStore {
 }
 
 super::sql::shared_sql_store!(PostgresStore, sqlx::Postgres);
+
+/// One connection to the database at `url`, without migrating it: for the backup's and the
+/// restore's questions about a database as a whole.
+async fn connect_once(url: &str) -> Result<PgConnection, super::StoreError> {
+    Ok(PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?)
+}
+
+/// How many other client sessions are connected to the database at `url` (a running instance
+/// keeps at least one while it follows the log; PostgreSQL's own workers, such as autovacuum's,
+/// are not counted).
+pub async fn other_sessions(url: &str) -> Result<u64, super::StoreError> {
+    let mut conn = connect_once(url).await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(n.max(0) as u64)
+}
+
+/// How many events the log at `url` holds, or `None` when the database holds no log (it has
+/// never been migrated).
+pub async fn log_size(url: &str) -> Result<Option<u64>, super::StoreError> {
+    let mut conn = connect_once(url).await?;
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('log_head') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await?;
+    let size = if exists {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT size FROM log_head")
+            .fetch_optional(&mut conn)
+            .await?;
+        Some(row.map_or(0, |(n,)| n.max(0) as u64))
+    } else {
+        None
+    };
+    let _ = conn.close().await;
+    Ok(size)
+}
+
+/// Creates the empty database `name` on the server of `url` (the role needs CREATEDB).
+pub async fn create_database(url: &str, name: &str) -> Result<(), super::StoreError> {
+    let mut conn = connect_once(url).await?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Drops the database `name` on the server of `url`, closing its sessions.
+pub async fn drop_database(url: &str, name: &str) -> Result<(), super::StoreError> {
+    let mut conn = connect_once(url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(())
+}

@@ -1,7 +1,13 @@
 //! The SQLite event store: the embedded default, one file in the data folder, WAL journal and
-//! `synchronous=FULL` so that an acknowledged append survives a crash or power cut.
+//! `synchronous=FULL` so that an acknowledged append survives a crash or power cut. The file is
+//! created readable by its owner alone (SQLite gives its `-wal` and `-shm` files the same mode),
+//! and every process that opens it holds a shared lock on `FILE.lock` for as long as it does,
+//! so a restore can tell that nothing has the database open (`lock_exclusively`).
 
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -11,6 +17,9 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The shared lock on the database's lock file, held while any clone of the store lives
+    /// (none for a database in memory).
+    _open: Option<Arc<File>>,
 }
 
 impl SqliteStore {
@@ -21,7 +30,15 @@ impl SqliteStore {
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&url)?
+        let options = SqliteConnectOptions::from_str(&url)?;
+        let file = options.get_filename().to_owned();
+        let open = if in_memory(&file) {
+            None
+        } else {
+            create_private(&file)?;
+            lock_shared(&file)?.map(Arc::new)
+        };
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -39,7 +56,27 @@ impl SqliteStore {
             })
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, _open: open })
+    }
+
+    /// Writes a consistent copy of the whole database to `to`, which must not exist or be
+    /// empty (`VACUUM INTO`: one read transaction, so appends made meanwhile go on and are not
+    /// in the copy).
+    pub async fn copy_into(&self, to: &Path) -> Result<(), super::StoreError> {
+        let to = to.to_str().ok_or_else(|| {
+            super::StoreError::Corrupt(format!("the path {} is not UTF-8", to.display()))
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(to)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting until they are closed (SQLite then folds its `-wal`
+    /// file back into the database and removes it).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn run_migrations(&self) -> Result<(), super::StoreError> {
@@ -50,6 +87,94 @@ impl SqliteStore {
     /// The connection pool, for tests and tools that inspect the database directly.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// The database file a SQLite URL (`sqlite://PATH`, `sqlite:PATH` or a plain path) names, or
+/// `None` for a database in memory.
+pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, super::StoreError> {
+    let url = if url.starts_with("sqlite:") {
+        url.to_owned()
+    } else {
+        format!("sqlite://{url}")
+    };
+    let file = SqliteConnectOptions::from_str(&url)?
+        .get_filename()
+        .to_owned();
+    Ok((!in_memory(&file)).then_some(file))
+}
+
+/// Whether `file` names a database in memory (sqlx's name for one, or a `file:` URI).
+fn in_memory(file: &Path) -> bool {
+    file.to_str()
+        .is_none_or(|f| f.starts_with("file:") || f == ":memory:")
+}
+
+/// Creates the database file `file`, if it is missing, readable and writable by its owner alone
+/// (SQLite would create it with the process's umask, usually readable by everyone).
+fn create_private(file: &Path) -> Result<(), super::StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if file.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(sqlx::Error::Io(e).into()),
+    }
+}
+
+/// The lock file beside the database `file`: `FILE.lock`, which never holds anything.
+pub fn lock_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+fn open_lock_file(file: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(lock_path(file))
+}
+
+/// A shared lock on the database's lock file (`flock`, which SQLite's own POSIX locks do not
+/// touch): refused while a restore holds it exclusively. None where the lock file cannot be
+/// made (a folder this process may only read): a restore, which must write there, cannot run.
+fn lock_shared(file: &Path) -> Result<Option<File>, super::StoreError> {
+    let Ok(lock) = open_lock_file(file) else {
+        return Ok(None);
+    };
+    match lock.try_lock_shared() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(super::StoreError::Unavailable {
+            outage: super::Outage::Unreachable,
+            cause: format!(
+                "{} is being restored (its lock file is held by 'wexqs restore')",
+                file.display()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(sqlx::Error::Io(e).into()),
+    }
+}
+
+/// The database file `file` locked against every process that would open it, or `None` when a
+/// process (a server, a command) has it open now. Held until the file handed back is dropped.
+pub fn lock_exclusively(file: &Path) -> std::io::Result<Option<File>> {
+    let lock = open_lock_file(file)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

@@ -9,6 +9,7 @@ mod api;
 mod api_check_regressions;
 mod applications;
 mod award_changes;
+mod backups;
 mod cli;
 mod crash;
 mod credentials;
