@@ -36,6 +36,7 @@ mod search_flood;
 mod store_contract;
 mod throwaway_pg;
 mod webhook_failures;
+mod webhook_sealing;
 mod webhook_store;
 mod webhook_targets;
 mod webhooks;
