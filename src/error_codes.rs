@@ -198,6 +198,7 @@ error_codes! {
     NoCheckpoint = "no_checkpoint", Unavailable, "no checkpoint has been signed yet";
     ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
+    WebhookSealingKeyMissing = "webhook_sealing_key_missing", Unavailable, "webhook secrets are sealed with the keys folder's sealing key, and this server has none yet";
 }
 
 impl fmt::Display for ErrorCode {

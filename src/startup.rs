@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use rand::RngCore;
 
+use crate::credentials::sealing::{self, SealError, SealingKey};
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use crate::domain::{Command, PublicUrl};
 use crate::service::{Actor, Clock, Maintenance, Registry, Signing, SystemClock, os_rng};
@@ -179,6 +180,52 @@ pub async fn active_key(
             Ok((key, id, dir))
         }
     }
+}
+
+/// The key webhook secrets are sealed with: the keys folder's (`keys_dir`, or `keys` in
+/// `data_dir`), made there if it has none and is writable. Secrets an earlier version kept in
+/// clear are sealed with it, and it must open every stored secret, or the server does not start
+/// (a keys folder other than the one that sealed them). `None`, with a warning, when the folder
+/// has none, cannot be written and no subscription exists: webhooks then cannot be made until
+/// the operator adds one.
+pub async fn webhook_sealing(
+    registry: &Registry,
+    keys_folder: Option<&Path>,
+    data_dir: &Path,
+) -> anyhow::Result<Option<Arc<SealingKey>>> {
+    let dir = keys_dir(keys_folder, data_dir)?;
+    let key = match sealing::sealing_key(&dir) {
+        Ok(key) => key,
+        Err(e @ SealError::Absent(_)) if registry.webhooks().await?.is_empty() => {
+            tracing::warn!("no webhook can be made until the keys folder has a sealing key: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).context("webhook secrets cannot be sealed or opened"),
+    };
+    let sealed = registry.seal_clear_webhook_secrets(&key).await?;
+    if sealed > 0 {
+        tracing::info!(
+            subscriptions = sealed,
+            sealing_key = key.fingerprint(),
+            "sealed the webhook secrets an earlier version kept in clear"
+        );
+    }
+    let unopened = registry.webhook_secrets_not_opening(&key).await?;
+    if !unopened.is_empty() {
+        bail!(
+            "the webhook secrets of {} subscription(s) ({}) do not open with the sealing key {} \
+             ({}): they were sealed with another keys folder's key. Every instance sharing a \
+             database needs the same keys folder, {} included: restore the one that sealed \
+             them; if that key is lost, so are the secrets, and those subscriptions must be \
+             removed and made again (README, \"Webhook secrets at rest\")",
+            unopened.len(),
+            unopened.join(", "),
+            key.fingerprint(),
+            sealing::path_in(&dir).display(),
+            sealing::FILE_NAME,
+        );
+    }
+    Ok(Some(Arc::new(key)))
 }
 
 /// Which address a process signs for when the registry has none recorded yet.

@@ -57,7 +57,13 @@ pub(super) async fn serve_command(
         );
     }
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
-    let webhooks = webhooks.settings();
+    let mut webhooks = webhooks.settings();
+    webhooks.sealing = startup::webhook_sealing(
+        &registry,
+        signing.keys.keys_dir.as_deref(),
+        &signing.keys.registry.db.data_dir,
+    )
+    .await?;
     if webhooks.allow_private_targets {
         tracing::warn!(
             "webhooks may be delivered to http:// and to private, loopback and link-local addresses (--webhooks-allow-private-targets)"

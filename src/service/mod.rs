@@ -24,6 +24,7 @@ pub mod signing;
 pub mod tokens;
 pub mod transparency;
 mod webhook_delivery;
+mod webhook_secrets;
 pub mod webhook_targets;
 pub mod webhooks;
 pub mod writer;

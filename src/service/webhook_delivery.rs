@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 
+use super::webhook_secrets::{open_secrets, sealing_key};
 use super::webhooks::{
     MAX_RESPONSE_BODY, Render, Subject, TargetError, WebhookSettings, check_target, message_id,
     now_ms, origin, signatures, webhook_type,
@@ -120,10 +121,11 @@ async fn deliver_backlog(
     }
 }
 
-/// An event a subscription is owed: where it is in the log, its type, what it is about and
-/// when it was recorded.
+/// An event a subscription is owed: where it is in the log, its leaf hash (which names it in
+/// the `webhook-id`), its type, what it is about and when it was recorded.
 struct Due {
     position: u64,
+    leaf_hash: Vec<u8>,
     kind: &'static str,
     subject: Subject,
     recorded_at: String,
@@ -141,6 +143,7 @@ fn first_subscribed(
         {
             return Ok(Some(Due {
                 position: stored.position,
+                leaf_hash: stored.leaf_hash.clone(),
                 kind,
                 subject,
                 recorded_at: stored.recorded_at.clone(),
@@ -182,18 +185,28 @@ async fn attempt(
         body["notice"] = crate::credentials::credential::REINSTATEMENT_NOTICE.into();
     }
     let body = serde_json::to_vec(&body).expect("JSON values serialise");
-    let msg = message_id(due.position, id);
+    let msg = message_id(&due.leaf_hash, id);
     let number = current.failures + 1;
     let started = Instant::now();
-    let mut secrets = vec![current.secret.as_str()];
-    if let Some(previous) = &current.previous_secret
-        && current.previous_secret_until > now_ms()
+    let result = match sealing_key(settings)
+        .map_err(|e| e.to_string())
+        .and_then(|key| open_secrets(key, &current, now_ms()).map_err(|e| e.to_string()))
     {
-        secrets.push(previous);
-    }
-    let result = client
-        .send(&current.url, &secrets, &msg, &body, settings)
-        .await;
+        Ok(secrets) => {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            client
+                .send(&current.url, &secrets, &msg, &body, settings)
+                .await
+        }
+        Err(why) => {
+            // The message names the subscription and the key's fingerprint, never a secret.
+            tracing::error!(subscription = %id, "{why}");
+            Err(Failed::new(
+                Cause::Secret,
+                format!("nothing was sent: {why}"),
+            ))
+        }
+    };
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     let (status_code, failed) = match result {
         Ok(s) => (
@@ -336,8 +349,9 @@ impl DeliveryClient {
         let timestamp = Utc::now().timestamp();
         let signed = signatures(secrets, msg, timestamp, body).ok_or_else(|| {
             Failed::new(
-                Cause::RefusedAddress,
-                "nothing was sent: the subscription's secret cannot be read".to_owned(),
+                Cause::Secret,
+                "nothing was sent: the subscription's secret is not a Standard Webhooks secret"
+                    .to_owned(),
             )
         })?;
         let mut response = client
@@ -381,6 +395,9 @@ pub enum Cause {
     /// The target resolves to a special-purpose address (or is no longer a target the server
     /// takes): nothing was sent.
     RefusedAddress,
+    /// The subscription's secret does not open with this instance's sealing key (or it has
+    /// none): nothing was sent.
+    Secret,
 }
 
 impl Cause {
@@ -392,6 +409,7 @@ impl Cause {
             Cause::Status => "status",
             Cause::Timeout => "timeout",
             Cause::RefusedAddress => "refused_address",
+            Cause::Secret => "secret",
         }
     }
 }

@@ -2,14 +2,16 @@
 //! delivery of public changes from the log to each, driven by a cursor per subscription in the
 //! database. Every admin action on a subscription (made, secret rotated, replayed, deleted) is a
 //! private event in the log with its actor, appended in the same transaction as the change to
-//! the subscription's row; the secret itself is in the database only, shown only when made or
-//! rotated, and never in the log.
+//! the subscription's row; the secret itself is in the database only, sealed with the keys
+//! folder's sealing key (`webhook_secrets.rs`), shown only when made or rotated, and never in
+//! the log or a log line.
 //!
 //! Invariants: only public events of the types a subscription names are sent, in log order;
 //! the cursor moves past an event only after a 2xx (at least once); a subscription is delivered
 //! by the one instance holding its lease, so instances sharing a database send each event once
 //! (a process killed between the receiver's 2xx and the cursor's move sends that one again,
-//! under the same `webhook-id`); a target is checked against private addresses when it is
+//! under the same `webhook-id`); a `webhook-id` names the event by its leaf hash, so it never
+//! names two events, even after the database is restored from a copy; a target is checked against private addresses when it is
 //! registered and again at every delivery, connecting only to the address checked.
 
 use std::net::SocketAddr;
@@ -19,16 +21,18 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
-use rand::{Rng, RngCore};
+use rand::Rng;
 use sha2::Sha256;
 
 use super::{Actor, Registry, ServiceError};
+use crate::credentials::sealing::SealingKey;
 use crate::domain::{CertificateNumber, Event, Visibility};
 use crate::error_codes::ErrorCode;
 use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
 pub use super::webhook_delivery::spawn_webhook_deliveries;
+use super::webhook_secrets::sealing_key;
 pub use super::webhook_targets::{is_forbidden, refusal};
 
 /// The event types a subscription may name: the public changes of awards and the programme.
@@ -70,6 +74,9 @@ pub struct WebhookSettings {
     pub rotation_overlap: Duration,
     /// The delivery attempts kept per subscription (the oldest beyond go).
     pub history: u32,
+    /// The key secrets are sealed with in the database (the keys folder's
+    /// `webhook-sealing.key`): without it no subscription is made, rotated or delivered.
+    pub sealing: Option<Arc<SealingKey>>,
 }
 
 impl Default for WebhookSettings {
@@ -83,6 +90,7 @@ impl Default for WebhookSettings {
             poll: Duration::from_millis(500),
             rotation_overlap: Duration::from_secs(24 * 3600),
             history: 1_000,
+            sealing: None,
         }
     }
 }
@@ -135,7 +143,7 @@ impl Subscription {
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
         };
         Subscription {
-            previous_secret_valid_until: (row.previous_secret.is_some()
+            previous_secret_valid_until: (row.sealed_previous_secret.is_some()
                 && row.previous_secret_until > now_ms())
             .then(|| millis(row.previous_secret_until))
             .flatten(),
@@ -172,8 +180,8 @@ pub struct Delivery {
     pub attempt: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
-    /// Why a failed attempt failed: `dns`, `connect`, `tls`, `status`, `timeout` or
-    /// `refused_address`.
+    /// Why a failed attempt failed: `dns`, `connect`, `tls`, `status`, `timeout`,
+    /// `refused_address` or `secret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// A short account of the failure, without the target's path or query.
@@ -229,10 +237,14 @@ pub fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
     }
 }
 
-/// The `webhook-id` of an event sent to a subscription: the same for every attempt and every
-/// replay, so a receiver can tell a message it has already had.
-pub fn message_id(position: u64, subscription_id: &str) -> String {
-    format!("msg_{position}_{subscription_id}")
+/// The `webhook-id` of an event sent to a subscription: `msg_`, the first 128 bits of the
+/// event's leaf hash (RFC 9162, as `/v1/log/entries` lists it) in hex, `_` and the
+/// subscription's id. The same for every attempt and every replay, so a receiver can tell a
+/// message it has already had; and never the same for two events, even when a database
+/// restored from a copy puts another event at the same position.
+pub fn message_id(leaf_hash: &[u8], subscription_id: &str) -> String {
+    let named = &leaf_hash[..leaf_hash.len().min(16)];
+    format!("msg_{}_{subscription_id}", hex::encode(named))
 }
 
 /// The `webhook-signature` header: a signature by each secret (the current one first, then
@@ -382,18 +394,6 @@ pub(super) fn now_ms() -> i64 {
 }
 
 impl Registry {
-    fn new_webhook_secret(&self) -> String {
-        let mut bytes = [0u8; 32];
-        self.rng
-            .lock()
-            .expect("the random source's lock is never poisoned")
-            .fill_bytes(&mut bytes);
-        format!(
-            "whsec_{}",
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        )
-    }
-
     /// Registers a subscription from the log's current end on, recorded in the log; returns it
     /// and its secret (shown this once).
     pub async fn create_webhook(
@@ -405,13 +405,15 @@ impl Registry {
     ) -> Result<(Subscription, String), ServiceError> {
         let types = check_event_types(event_types)?;
         let target = check_target(url, settings.allow_private_targets).await?;
+        let key = sealing_key(settings)?;
         self.catch_up().await?;
-        let secret = self.new_webhook_secret();
+        let id = format!("wh_{}", self.random_uuid().simple());
+        let (secret, sealed) = self.new_webhook_secret(key, &id);
         let row = WebhookRow {
-            id: format!("wh_{}", self.random_uuid().simple()),
+            id,
             url: target.url.to_string(),
             event_types: serde_json::to_string(&types).expect("strings serialise"),
-            secret: secret.clone(),
+            sealed_secret: sealed,
             created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
             created_by: actor.id.clone(),
             status: "active".into(),
@@ -419,7 +421,7 @@ impl Registry {
             next_position: self.size(),
             failures: 0,
             next_attempt_at: 0,
-            previous_secret: None,
+            sealed_previous_secret: None,
             previous_secret_until: 0,
         };
         let event = Event::WebhookSubscribed {
@@ -469,8 +471,9 @@ impl Registry {
         id: &str,
         settings: &WebhookSettings,
     ) -> Result<(String, Subscription), ServiceError> {
+        let key = sealing_key(settings)?;
         self.webhook(id).await?;
-        let secret = self.new_webhook_secret();
+        let (secret, sealed) = self.new_webhook_secret(key, id);
         let until = self.now() + settings.rotation_overlap;
         let event = Event::WebhookSecretRotated {
             webhook_id: id.to_owned(),
@@ -478,7 +481,7 @@ impl Registry {
         };
         let write = Write::WebhookSecret {
             id: id.to_owned(),
-            secret: secret.clone(),
+            sealed_secret: sealed,
             previous_until: until.timestamp_millis(),
         };
         self.append_webhook_change(actor, id, event, write).await?;

@@ -264,15 +264,15 @@ macro_rules! shared_append_rows {
             w: &crate::store::webhooks::WebhookRow,
         ) -> Result<u64, StoreError> {
             Ok(sqlx::query(
-                "INSERT INTO webhook_subscriptions (id, url, event_types, secret, created_at, \
-                 created_by, status, disabled_reason, next_position, failures, next_attempt_at, \
-                 lease_until, previous_secret_until) \
+                "INSERT INTO webhook_subscriptions (id, url, event_types, sealed_secret, \
+                 created_at, created_by, status, disabled_reason, next_position, failures, \
+                 next_attempt_at, lease_until, previous_secret_until) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0)",
             )
             .bind(&w.id)
             .bind(&w.url)
             .bind(&w.event_types)
-            .bind(&w.secret)
+            .bind(&w.sealed_secret)
             .bind(&w.created_at)
             .bind(&w.created_by)
             .bind(&w.status)
@@ -293,15 +293,16 @@ macro_rules! shared_append_rows {
                 Write::WebhookCreated(w) => (&w.id, insert_webhook(conn, w).await?),
                 Write::WebhookSecret {
                     id,
-                    secret,
+                    sealed_secret,
                     previous_until,
                 } => {
                     let n = sqlx::query(
-                        "UPDATE webhook_subscriptions SET previous_secret = secret, \
-                         previous_secret_until = $3, secret = $2 WHERE id = $1",
+                        "UPDATE webhook_subscriptions SET \
+                         sealed_previous_secret = sealed_secret, previous_secret_until = $3, \
+                         sealed_secret = $2 WHERE id = $1",
                     )
                     .bind(id)
-                    .bind(secret)
+                    .bind(sealed_secret)
                     .bind(previous_until)
                     .execute(&mut *conn)
                     .await?

@@ -52,10 +52,11 @@ pub enum Write {
         at: String,
     },
     WebhookCreated(super::webhooks::WebhookRow),
-    /// A new secret; the one before keeps signing beside it until `previous_until` (unix ms).
+    /// A new secret, sealed; the one before keeps signing beside it until `previous_until`
+    /// (unix ms).
     WebhookSecret {
         id: String,
-        secret: String,
+        sealed_secret: Vec<u8>,
         previous_until: i64,
     },
     /// The cursor moved to `from`, the run of failures cleared, the subscription enabled.

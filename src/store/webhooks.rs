@@ -4,21 +4,26 @@
 //! replayed and removed only by an append (`append_rows.rs`, `Write::Webhook…`), with the event
 //! that records the admin's action; the delivery loop moves only its cursor, backoff and status
 //! (disabling after a run of failures is the loop's, not an admin's, and appends nothing). Its
-//! secret is never in the log. Invariants: a subscription is delivered by
+//! secret is never in the log, and in the database only sealed (rows written before sealing
+//! are sealed at start, `clear_webhook_secrets`, `seal_webhook_secrets`). Invariants: a
+//! subscription is delivered by
 //! the one instance holding its lease (`claim_webhook` takes it only once `lease_until` has
 //! passed, in one conditional `UPDATE`), and its cursor moves only by that holder, only from the
 //! position it read (`advance_webhook`), so instances sharing a database send each event once.
 
 use super::{Store, StoreError};
 
-/// A subscription as stored, secret included (the service shows it only when it is made).
+/// A subscription as stored, its secret sealed (the service shows the secret only when it is
+/// made or rotated, and unseals it only to sign a delivery).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRow {
     pub id: String,
     pub url: String,
     /// The event types subscribed to, as a JSON array of strings.
     pub event_types: String,
-    pub secret: String,
+    /// The signing secret, sealed (`credentials::sealing`): the nonce and the ciphertext. Empty
+    /// only in a row written before secrets were sealed and not yet sealed at start.
+    pub sealed_secret: Vec<u8>,
     pub created_at: String,
     pub created_by: String,
     /// `active` or `disabled`.
@@ -28,10 +33,26 @@ pub struct WebhookRow {
     pub failures: u32,
     /// Unix milliseconds before which no attempt is made (the backoff).
     pub next_attempt_at: i64,
-    /// The secret before the last rotation, which signs beside `secret` until
+    /// The secret before the last rotation, sealed, which signs beside `sealed_secret` until
     /// `previous_secret_until` (unix milliseconds).
-    pub previous_secret: Option<String>,
+    pub sealed_previous_secret: Option<Vec<u8>>,
     pub previous_secret_until: i64,
+}
+
+/// A subscription's secrets as a version before sealing kept them, in clear: sealed at start.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClearSecrets {
+    pub id: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClearSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClearSecrets")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One attempt to deliver one event to one subscription.
@@ -44,8 +65,8 @@ pub struct DeliveryRow {
     pub attempted_at: String,
     pub attempt: u32,
     pub status_code: Option<u16>,
-    /// A failed attempt's cause: `dns`, `connect`, `tls`, `status`, `timeout` or
-    /// `refused_address` (none for attempts recorded before causes were).
+    /// A failed attempt's cause: `dns`, `connect`, `tls`, `status`, `timeout`,
+    /// `refused_address` or `secret` (none for attempts recorded before causes were).
     pub cause: Option<String>,
     pub error: Option<String>,
     pub delivered: bool,
@@ -66,14 +87,14 @@ macro_rules! webhook_sql {
         mod $module {
             use sqlx::Row;
 
-            use super::{DeliveryRow, Failure, WebhookRow};
+            use super::{ClearSecrets, DeliveryRow, Failure, WebhookRow};
             use crate::store::StoreError;
 
             type Pool = sqlx::Pool<$db>;
 
-            const COLUMNS: &str = "id, url, event_types, secret, created_at, created_by, status, \
-                 disabled_reason, next_position, failures, next_attempt_at, previous_secret, \
-                 previous_secret_until";
+            const COLUMNS: &str = "id, url, event_types, sealed_secret, created_at, created_by, \
+                 status, disabled_reason, next_position, failures, next_attempt_at, \
+                 sealed_previous_secret, previous_secret_until";
 
             fn webhook_from(row: &<$db as sqlx::Database>::Row) -> Result<WebhookRow, StoreError> {
                 let next: i64 = row.try_get("next_position")?;
@@ -82,7 +103,9 @@ macro_rules! webhook_sql {
                     id: row.try_get("id")?,
                     url: row.try_get("url")?,
                     event_types: row.try_get("event_types")?,
-                    secret: row.try_get("secret")?,
+                    sealed_secret: row
+                        .try_get::<Option<Vec<u8>>, _>("sealed_secret")?
+                        .unwrap_or_default(),
                     created_at: row.try_get("created_at")?,
                     created_by: row.try_get("created_by")?,
                     status: row.try_get("status")?,
@@ -90,7 +113,7 @@ macro_rules! webhook_sql {
                     next_position: next.max(0) as u64,
                     failures: failures.clamp(0, i64::from(u32::MAX)) as u32,
                     next_attempt_at: row.try_get("next_attempt_at")?,
-                    previous_secret: row.try_get("previous_secret")?,
+                    sealed_previous_secret: row.try_get("sealed_previous_secret")?,
                     previous_secret_until: row.try_get("previous_secret_until")?,
                 })
             }
@@ -114,6 +137,47 @@ macro_rules! webhook_sql {
                     .as_ref()
                     .map(webhook_from)
                     .transpose()
+            }
+
+            pub async fn clear(pool: &Pool) -> Result<Vec<ClearSecrets>, StoreError> {
+                sqlx::query(
+                    "SELECT id, clear_secret, clear_previous_secret FROM webhook_subscriptions \
+                     WHERE clear_secret IS NOT NULL ORDER BY id",
+                )
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(ClearSecrets {
+                        id: r.try_get("id")?,
+                        secret: r.try_get("clear_secret")?,
+                        previous_secret: r.try_get("clear_previous_secret")?,
+                    })
+                })
+                .collect()
+            }
+
+            pub async fn seal(
+                pool: &Pool,
+                clear: &ClearSecrets,
+                sealed: &[u8],
+                sealed_previous: Option<&[u8]>,
+            ) -> Result<bool, StoreError> {
+                // Only the clear secret read: a second instance sealing the same row at the
+                // same start, or a rotation meanwhile, is left as it is.
+                let n = sqlx::query(
+                    "UPDATE webhook_subscriptions SET sealed_secret = $2, \
+                     sealed_previous_secret = $3, clear_secret = NULL, \
+                     clear_previous_secret = NULL WHERE id = $1 AND clear_secret = $4",
+                )
+                .bind(&clear.id)
+                .bind(sealed)
+                .bind(sealed_previous)
+                .bind(&clear.secret)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
             }
 
             pub async fn claim(
@@ -320,6 +384,20 @@ impl Store {
     }
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
         either!(self, one(id))
+    }
+    /// The subscriptions whose secrets are still in clear (written before sealing).
+    pub async fn clear_webhook_secrets(&self) -> Result<Vec<ClearSecrets>, StoreError> {
+        either!(self, clear())
+    }
+    /// Replaces a subscription's clear secrets by their sealed forms, if they are still those
+    /// read; whether they were.
+    pub async fn seal_webhook_secrets(
+        &self,
+        clear: &ClearSecrets,
+        sealed: &[u8],
+        sealed_previous: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        either!(self, seal(clear, sealed, sealed_previous))
     }
     /// Takes the lease, until `lease_until`, of every active subscription with events to send
     /// whose lease has passed and whose backoff is over; the subscriptions taken.

@@ -230,18 +230,26 @@ async fn serve_starts_from_an_empty_folder_with_a_development_key() {
     assert!(page["total"].as_u64().is_some_and(|n| n >= 30), "{page}");
     let log = text(&output.stderr);
     assert!(log.contains("generated a development signing key"), "{log}");
-    let keys: Vec<_> = std::fs::read_dir(dir.path().join("wexqs-data/keys"))
+    // The signing key, and the key webhook secrets are sealed with.
+    let mut keys: Vec<_> = std::fs::read_dir(dir.path().join("wexqs-data/keys"))
         .expect("a keys folder")
         .map(|e| e.expect("an entry").path())
         .collect();
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].extension().is_some_and(|e| e == "pem"));
+    keys.sort_by_key(|k| k.extension().is_some_and(|e| e == "pem"));
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys[1].extension().is_some_and(|e| e == "pem"), "{keys:?}");
+    assert!(
+        keys[0].ends_with(wexqs::credentials::sealing::FILE_NAME),
+        "{keys:?}"
+    );
     let mode = |p: &Path| {
         std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(p).expect("metadata").permissions(),
         )
     };
-    assert_eq!(mode(&keys[0]) & 0o777, 0o600);
+    for key in &keys {
+        assert_eq!(mode(key) & 0o777, 0o600, "{key:?}");
+    }
     assert_eq!(mode(&dir.path().join("wexqs-data/keys")) & 0o777, 0o700);
     assert!(dir.path().join("wexqs-data/registry.db").exists());
     assert!(

@@ -38,6 +38,7 @@ mod spreadsheets;
 mod store_contract;
 mod throwaway_pg;
 mod webhook_failures;
+mod webhook_sealing;
 mod webhook_store;
 mod webhook_targets;
 mod webhooks;

@@ -35,7 +35,7 @@ fn subscription() -> WebhookRow {
         id: ID.into(),
         url: "https://receiver.example/hook".into(),
         event_types: r#"["award.issued"]"#.into(),
-        secret: "whsec_b25l".into(),
+        sealed_secret: b"sealed one".to_vec(),
         created_at: "2026-11-24T12:00:00Z".into(),
         created_by: "token:admin".into(),
         status: "active".into(),
@@ -43,7 +43,7 @@ fn subscription() -> WebhookRow {
         next_position: 0,
         failures: 0,
         next_attempt_at: 0,
-        previous_secret: None,
+        sealed_previous_secret: None,
         previous_secret_until: 0,
     }
 }
@@ -171,13 +171,16 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
     };
     let secret = Write::WebhookSecret {
         id: ID.into(),
-        secret: "whsec_dHdv".into(),
+        sealed_secret: b"sealed two".to_vec(),
         previous_until: 9_000,
     };
     append(&store, rotated, secret).await.expect("rotated");
     let row = store.webhook(ID).await.unwrap().unwrap();
-    assert_eq!(row.secret, "whsec_dHdv");
-    assert_eq!(row.previous_secret.as_deref(), Some("whsec_b25l"));
+    assert_eq!(row.sealed_secret, b"sealed two");
+    assert_eq!(
+        row.sealed_previous_secret.as_deref(),
+        Some(b"sealed one".as_slice())
+    );
     assert_eq!(row.previous_secret_until, 9_000);
 
     // Deleted with its history; a change to what is gone appends nothing.

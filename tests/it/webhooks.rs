@@ -25,19 +25,15 @@ use crate::helpers::{
 /// One request a receiver got.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
-    headers: BTreeMap<String, String>,
-    body: String,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: String,
 }
 
 impl Received {
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.headers["webhook-id"]
     }
-    /// The log position in a `webhook-id` of the form `msg_<position>_<subscription>`.
-    fn position(&self) -> u64 {
-        self.id().split('_').nth(1).unwrap().parse().unwrap()
-    }
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
@@ -104,7 +100,12 @@ impl Receiver {
     }
 
     /// Waits until `done` holds of what was received (or fails after `limit`).
-    async fn wait_for(&self, limit: Duration, what: &str, done: impl Fn(&[Received]) -> bool) {
+    pub(crate) async fn wait_for(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) {
         let deadline = tokio::time::Instant::now() + limit;
         while !done(&self.received()) {
             assert!(
@@ -125,7 +126,7 @@ const ROTATION_OVERLAP_S: u64 = 3;
 
 /// A `wexqs serve` process that may deliver to the local receivers, retrying after
 /// `retry_base_ms` and disabling a subscription after `max_failures`.
-async fn server(
+pub(crate) async fn server(
     db: &Db,
     data_dir: &Path,
     retry_base_ms: u64,
@@ -192,7 +193,7 @@ impl Admin {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn subscribe(&self, url: &str, types: &[&str]) -> (String, String) {
+    pub(crate) async fn subscribe(&self, url: &str, types: &[&str]) -> (String, String) {
         let (status, body) = self
             .post(
                 "/v1/admin/webhooks",
@@ -204,6 +205,41 @@ impl Admin {
             body["id"].as_str().unwrap().to_owned(),
             body["secret"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// The log position of the message `message_id` sent to the subscription `id`, from its
+    /// delivery history.
+    pub(crate) async fn position_of(&self, id: &str, message_id: &str) -> u64 {
+        let (status, history) = self
+            .get(&format!("/v1/admin/webhooks/{id}/deliveries?limit=1000"))
+            .await;
+        assert_eq!(status, 200, "{history}");
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message_id"] == message_id)
+            .and_then(|d| d["position"].as_u64())
+            .unwrap_or_else(|| panic!("{message_id} is not in the history: {history}"))
+    }
+
+    /// The `webhook-id` the event at `position` gets for the subscription `id`: `msg_`, the
+    /// first 16 bytes of its leaf hash (as the public log lists it) in hex, `_` and the id.
+    pub(crate) async fn expected_message_id(&self, id: &str, position: u64) -> String {
+        use base64::Engine as _;
+        let entries: Value = reqwest::get(format!(
+            "{}/v1/log/entries?start={position}&limit=1",
+            self.base
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let leaf = base64::engine::general_purpose::STANDARD
+            .decode(entries["entries"][0]["leaf_hash"].as_str().unwrap())
+            .unwrap();
+        format!("msg_{}_{id}", hex::encode(&leaf[..16]))
     }
 
     /// Registers an organisation and gives it an award; the award's certificate number.
@@ -283,9 +319,15 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     assert_eq!(got.len(), 2, "one delivery each, no more");
     let types: Vec<Value> = got.iter().map(|r| r.json()["type"].clone()).collect();
     assert_eq!(types, [json!("award.issued"), json!("award.revoked")]);
-    assert!(got[0].position() < got[1].position(), "in log order");
+    let first = admin.position_of(&id, got[0].id()).await;
+    assert!(
+        first < admin.position_of(&id, got[1].id()).await,
+        "in log order"
+    );
     for r in &got {
-        assert_eq!(r.id(), format!("msg_{}_{id}", r.position()));
+        // The id names the event by its leaf hash: the one the public log lists for it.
+        let position = admin.position_of(&id, r.id()).await;
+        assert_eq!(r.id(), admin.expected_message_id(&id, position).await);
         assert!(r.headers["webhook-signature"].starts_with("v1,"));
         assert!(r.headers["webhook-timestamp"].parse::<i64>().is_ok());
         assert_eq!(r.json()["data"]["certificate_number"], number.as_str());
@@ -378,10 +420,11 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     );
 
     // A replay from the fourth's position sends it again.
+    let fourth_position = admin.position_of(&id, fourth.id()).await;
     let (status, replayed) = admin
         .post(
             &format!("/v1/admin/webhooks/{id}/replay"),
-            json!({"from": fourth.position()}),
+            json!({"from": fourth_position}),
         )
         .await;
     assert_eq!(status, 200, "{replayed}");
@@ -452,7 +495,7 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     assert_eq!(subscribed["target"], origin, "{subscribed}");
     assert_eq!(
         actions[2]["payload"]["data"]["from_position"],
-        fourth.position()
+        fourth_position
     );
     let feed_text = feed.to_string();
     for s in [&secret, &new_secret] {
@@ -535,14 +578,13 @@ async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a
         "{repeated:?}"
     );
     // In log order: each first arrival after the previous one's.
-    let mut seen = BTreeSet::new();
-    let firsts: Vec<u64> = got
-        .iter()
-        .filter(|r| seen.insert(r.id().to_owned()))
-        .map(Received::position)
-        .collect();
-    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
     let admin = Admin::new(&base, &token);
+    let mut seen = BTreeSet::new();
+    let mut firsts: Vec<u64> = Vec::new();
+    for r in got.iter().filter(|r| seen.insert(r.id().to_owned())) {
+        firsts.push(admin.position_of(&id, r.id()).await);
+    }
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
     let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["consecutive_failures"], 0);
@@ -567,7 +609,8 @@ async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
     let (_two, base_two) = server(&db, dir.path(), 100, 50).await;
     let one = Admin::new(&base_one, &token);
     let two = Admin::new(&base_two, &token);
-    one.subscribe(&receiver.url, &["award.issued", "award.suspended"])
+    let (id, _) = one
+        .subscribe(&receiver.url, &["award.issued", "award.suspended"])
         .await;
     for i in 0..AWARDS {
         let admin = if i % 2 == 0 { &one } else { &two };
@@ -584,7 +627,10 @@ async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
     let counts = counts(&got);
     assert_eq!(counts.len(), AWARDS);
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
-    let positions: Vec<u64> = got.iter().map(Received::position).collect();
+    let mut positions: Vec<u64> = Vec::new();
+    for r in &got {
+        positions.push(one.position_of(&id, r.id()).await);
+    }
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
 }
 
@@ -657,7 +703,7 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
 
     // Fixed receiver, replay from the award's position: delivered, enabled again.
     receiver.status.store(200, Ordering::SeqCst);
-    let position = got[0].position();
+    let position = admin.position_of(&id, got[0].id()).await;
     let (status, replayed) = admin
         .post(
             &format!("/v1/admin/webhooks/{id}/replay"),
