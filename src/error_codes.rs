@@ -198,6 +198,7 @@ error_codes! {
     NoCheckpoint = "no_checkpoint", Unavailable, "no checkpoint has been signed yet";
     ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
+    LogBehindPublishedCheckpoint = "log_behind_published_checkpoint", Unavailable, "the database holds less of the log than this registry has published (a restore, a rollback or a failover), or an entry that does not match it: nothing is written or answered until the missing entries are re-entered";
 }
 
 impl fmt::Display for ErrorCode {

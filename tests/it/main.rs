@@ -8,6 +8,7 @@ mod answers;
 mod api;
 mod api_check_regressions;
 mod applications;
+mod behind;
 mod award_changes;
 mod cli;
 mod crash;
