@@ -173,7 +173,12 @@ impl EntryJson {
             .decode(&self.leaf_hash)
             .ok()
             .and_then(|h| <[u8; 32]>::try_from(h).ok())
-            .with_context(|| format!("the leaf hash at {} is not 32 bytes of base64", self.position))?;
+            .with_context(|| {
+                format!(
+                    "the leaf hash at {} is not 32 bytes of base64",
+                    self.position
+                )
+            })?;
         Ok(crate::service::reentry::CopiedEntry {
             position: self.position,
             leaf_hash: leaf,

@@ -169,7 +169,8 @@ impl Registry {
             .expect("never poisoned")
             .clone();
         let marks = [
-            self.mark().map(|m| (m.size, m.root.to_vec(), "the published checkpoint")),
+            self.mark()
+                .map(|m| (m.size, m.root.to_vec(), "the published checkpoint")),
             stored.map(|c| (c.size, c.root, "the latest checkpoint in the database")),
         ];
         for (size, root, what) in marks.into_iter().flatten() {

@@ -383,7 +383,10 @@ impl Registry {
     pub(crate) async fn reload(&self) -> Result<(), ServiceError> {
         let _one_at_a_time = self.catch_up_lock.lock().await;
         let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
-        *self.cache.write().expect("the cache lock is never poisoned") = Cache::empty();
+        *self
+            .cache
+            .write()
+            .expect("the cache lock is never poisoned") = Cache::empty();
         *self.register.lock().expect("never poisoned") = None;
         *self.changes.lock().expect("never poisoned") = None;
         self.read_log_on(ticket).await
@@ -418,7 +421,9 @@ impl Registry {
                 } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
                     Some("does not match its stored leaf hash: the entry was changed")
                 } else if stored.chain_hash != chain {
-                    Some("does not follow from the entries before it (its chain hash differs): the log was changed or forked")
+                    Some(
+                        "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
+                    )
                 } else if event.is_err() {
                     Some("does not decode")
                 } else {

@@ -90,8 +90,12 @@ impl Maintenance {
                     "the copy's entry at {position} does not give its own leaf hash"
                 )));
             }
-            let envelope = serde_json::from_slice::<crate::store::Envelope>(payload)
-                .map_err(|e| refused(format!("the copy's entry at {position} does not decode: {e}")))?;
+            let envelope =
+                serde_json::from_slice::<crate::store::Envelope>(payload).map_err(|e| {
+                    refused(format!(
+                        "the copy's entry at {position} does not decode: {e}"
+                    ))
+                })?;
             tree.push(leaf);
             events.push(NewEvent {
                 event_id: envelope.event_id,
@@ -118,9 +122,9 @@ impl Maintenance {
                 ..AppendRequest::default()
             };
             let mut answers = self.store.append_batch(vec![request]).await?;
-            let appended = answers.pop().unwrap_or_else(|| {
-                Err(StoreError::Corrupt("the append gave no answer".into()))
-            })?;
+            let appended = answers
+                .pop()
+                .unwrap_or_else(|| Err(StoreError::Corrupt("the append gave no answer".into())))?;
             if appended.events.first().map(|e| e.position) != Some(from) || appended.replayed {
                 return Err(ServiceError::Store(StoreError::Corrupt(format!(
                     "the re-entered entries were placed at {:?}, not at {from}: something wrote \

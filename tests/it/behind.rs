@@ -161,10 +161,9 @@ fn run(command: &mut Command) {
 /// A backup with the database's own tool, taken while the server runs.
 fn backup(db: &Db, backend: Backend, to: &Path) {
     match backend {
-        Backend::Sqlite => run(Command::new("sqlite3").arg(sqlite_file(db)).arg(format!(
-            ".backup '{}'",
-            to.display()
-        ))),
+        Backend::Sqlite => run(Command::new("sqlite3")
+            .arg(sqlite_file(db))
+            .arg(format!(".backup '{}'", to.display()))),
         Backend::Postgres => run(Command::new("pg_dump")
             .args(["--format=custom", "--file"])
             .arg(to)
@@ -272,13 +271,25 @@ async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Back
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["reason"], BEHIND, "{ready}");
     let (status, body) = try_write(&base, &token).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
     for number in [&lost, &kept] {
         let (status, body) = verification(&base, number).await;
-        assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
     }
     no_checkpoint_beyond_the_log(&db, data.path()).await;
-    let stored = open_store(&db).await.checkpoints().await.expect("checkpoints");
+    let stored = open_store(&db)
+        .await
+        .checkpoints()
+        .await
+        .expect("checkpoints");
     assert!(
         stored.iter().all(|c| c.size <= before),
         "a checkpoint was signed while behind: {:?}",
@@ -286,10 +297,17 @@ async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Back
     );
 
     let said = reenter(&db, data.path(), &copy);
-    assert!(said.contains(&format!("checkpoint at {published}")), "{said}");
+    assert!(
+        said.contains(&format!("checkpoint at {published}")),
+        "{said}"
+    );
     readyz_becomes(&base, 200, Duration::from_secs(10)).await;
     let (status, body) = verification(&base, &lost).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("valid")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("valid")),
+        "{body}"
+    );
     issue(&base, &token, "After Recovery Trust").await;
     assert!(checkpoint_of_whole_log(&base).await > published);
     audit_consistent(&base, &state);
@@ -329,18 +347,33 @@ async fn rollback_under_a_running_instance_is_noticed_within_two_seconds(backend
     assert_eq!(ready["reason"], BEHIND, "{ready}");
     eprintln!("the rollback was noticed in {noticed:?}");
     let (status, body) = verification(&base, &lost).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
     let (status, body) = try_write(&base, &token).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
     // A few of the instance's seconds behind: it stores no checkpoint beyond the log.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     no_checkpoint_beyond_the_log(&db, data.path()).await;
 
     let said = reenter(&db, data.path(), &copy);
-    assert!(said.contains(&format!("checkpoint at {published}")), "{said}");
+    assert!(
+        said.contains(&format!("checkpoint at {published}")),
+        "{said}"
+    );
     readyz_becomes(&base, 200, Duration::from_secs(10)).await;
     let (status, body) = verification(&base, &lost).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("valid")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("valid")),
+        "{body}"
+    );
     issue(&base, &token, "After Recovery Trust").await;
     assert!(checkpoint_of_whole_log(&base).await > published);
     audit_consistent(&base, &state);
@@ -416,9 +449,7 @@ async fn change_entry(db: &Db, backend: Backend, from: &str, to: &str, rehash: b
         }
         Backend::Postgres => {
             use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&db.url)
-                .await
-                .expect("connect");
+            let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
             sqlx::query("DROP TRIGGER IF EXISTS events_are_append_only ON events")
                 .execute(&mut c)
                 .await
@@ -483,14 +514,26 @@ async fn changed_entry_is_found_at_start_up(backend: Backend) {
         let (server, base) = start_server(&db, data.path()).await;
         let _server = KillOnDrop(server);
         let (status, ready) = readyz(&base).await;
-        assert_eq!((status, ready["reason"].as_str()), (503, Some(BEHIND)), "{ready}");
+        assert_eq!(
+            (status, ready["reason"].as_str()),
+            (503, Some(BEHIND)),
+            "{ready}"
+        );
         assert!(
             ready["detail"].as_str().is_some_and(|d| d.contains(said)),
             "{ready}"
         );
         let (status, body) = verification(&base, &number).await;
-        assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
         let (status, body) = try_write(&base, &token).await;
-        assert_eq!((status, body["code"].as_str()), (503, Some(BEHIND)), "{body}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
     }
 }
