@@ -3,7 +3,8 @@
 //! checkpoint starts behind (writes and award answers 503 `log_behind_published_checkpoint`,
 //! `/readyz` says why) and recovers by `wexqs log reenter` from a copy of the public log; a
 //! database rolled back under a running instance is noticed within two seconds and no checkpoint
-//! larger than the log is ever stored; an entry changed in the database is found at start-up.
+//! larger than the log is ever stored; an entry changed in the database is found at start-up; a
+//! checkpoint that cannot be recorded outside the database is not published and fails `/readyz`.
 //! Through every drill an auditor (`wexqs audit --state`) holding every checkpoint it saw finds
 //! them consistent with each other.
 
@@ -537,3 +538,46 @@ async fn changed_entry_is_found_at_start_up(backend: Backend) {
         );
     }
 }
+
+/// A checkpoint that cannot be recorded outside the database (the state folder gone) is not
+/// published, and `/readyz` says so until it can be again.
+async fn a_checkpoint_that_cannot_be_recorded_fails_readiness(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let (data, files) = (temp_dir(), temp_dir());
+    let state_dir = files.path().join("state");
+    let token = admin_token(&db, data.path(), "drill");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
+        .env("WEXQS_DATA_DIR", data.path())
+        .env("WEXQS_STATE_DIR", &state_dir)
+        .env("DATABASE_URL", &db.url);
+    let (server, base) = crate::helpers::spawn_server(command);
+    let _server = KillOnDrop(server);
+    assert!(crate::helpers::answers_within(&base, Duration::from_secs(10)).await);
+    issue(&base, &token, "Recorded Trust").await;
+    let recorded = checkpoint_of_whole_log(&base).await;
+    assert!(state_dir.join("published-checkpoint").exists());
+
+    std::fs::remove_dir_all(&state_dir).expect("the state folder removed");
+    issue(&base, &token, "Unrecorded Trust").await;
+    let ready = readyz_becomes(&base, 503, Duration::from_secs(5)).await;
+    assert_eq!(ready["reason"], "checkpoint_signing_failed", "{ready}");
+    let stored = open_store(&db)
+        .await
+        .checkpoints()
+        .await
+        .expect("checkpoints");
+    assert!(
+        stored.iter().all(|c| c.size <= recorded),
+        "a checkpoint not recorded outside the database was published"
+    );
+
+    std::fs::create_dir_all(&state_dir).expect("the state folder back");
+    readyz_becomes(&base, 200, Duration::from_secs(5)).await;
+    assert!(checkpoint_of_whole_log(&base).await > recorded);
+}
+
+on_both_databases!(backend: a_checkpoint_that_cannot_be_recorded_fails_readiness);
