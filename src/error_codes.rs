@@ -199,6 +199,7 @@ error_codes! {
     ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
     WebhookSealingKeyMissing = "webhook_sealing_key_missing", Unavailable, "webhook secrets are sealed with the keys folder's sealing key, and this server has none yet";
+    LogBehindPublishedCheckpoint = "log_behind_published_checkpoint", Unavailable, "the database holds less of the log than this registry has published (a restore, a rollback or a failover), or an entry that does not match it: nothing is written or answered until the missing entries are re-entered";
 }
 
 impl fmt::Display for ErrorCode {

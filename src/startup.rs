@@ -13,6 +13,7 @@ use rand::RngCore;
 use crate::credentials::sealing::{self, SealError, SealingKey};
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use crate::domain::{Command, PublicUrl};
+use crate::service::high_water::MarkFile;
 use crate::service::{Actor, Clock, Maintenance, Registry, Signing, SystemClock, os_rng};
 use crate::store::Store;
 
@@ -30,6 +31,9 @@ pub struct Config {
     pub pooling: Pooling,
     pub clock: Arc<dyn Clock>,
     pub rng: Box<dyn RngCore + Send>,
+    /// The folder of the high-water mark (`service::high_water`), kept outside the database
+    /// (`None`: none is kept, as for a registry a test starts in memory).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +55,15 @@ impl Config {
             pooling: Pooling::COMMAND,
             clock: Arc::new(SystemClock),
             rng: os_rng(),
+            state_dir: None,
+        }
+    }
+
+    /// Keeps the high-water mark in `dir`.
+    pub fn with_state_dir(self, dir: PathBuf) -> Config {
+        Config {
+            state_dir: Some(dir),
+            ..self
         }
     }
 
@@ -71,7 +84,19 @@ impl Config {
 /// a registry is started.
 pub async fn start(config: Config) -> anyhow::Result<Arc<Registry>> {
     let store = open_store(&config.database_url, config.pooling).await?;
-    Ok(Registry::start(store, config.clock, config.rng, &config.calendar).await?)
+    let mark = match &config.state_dir {
+        Some(dir) => Some(
+            MarkFile::in_dir(dir)
+                .with_context(|| format!("cannot create the state folder {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Registry::start(store, config.clock, config.rng, &config.calendar, mark).await?)
+}
+
+/// The folder of the high-water mark: the one given, or the data folder.
+pub fn state_dir(state_dir: Option<&Path>, data_dir: &Path) -> PathBuf {
+    state_dir.map_or_else(|| data_dir.to_path_buf(), Path::to_path_buf)
 }
 
 /// Opens the database at `url` (migrating it) to look after it without a registry started on it.

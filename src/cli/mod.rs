@@ -60,6 +60,11 @@ struct DbArgs {
         help_heading = "Database"
     )]
     database_url: Option<String>,
+    /// Folder of the high-water mark: the latest checkpoint the registry published, kept
+    /// outside the database so that a restore or rollback behind it is noticed (writable;
+    /// default: the data folder).
+    #[arg(long, env = "WEXQS_STATE_DIR", help_heading = "Database")]
+    state_dir: Option<PathBuf>,
 }
 
 /// What a command that writes to the register needs: its database, and the calendar a registry
@@ -307,7 +312,15 @@ impl DbArgs {
     /// The registry, for a command that records no calendar: a new registry opened by it gets
     /// its calendar from the first command that takes --calendar.
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
-        startup::start(Config::new(self.url()?, startup::no_calendar())).await
+        startup::start(
+            Config::new(self.url()?, startup::no_calendar()).with_state_dir(self.state_dir()),
+        )
+        .await
+    }
+
+    /// The folder of the high-water mark.
+    fn state_dir(&self) -> PathBuf {
+        startup::state_dir(self.state_dir.as_deref(), &self.data_dir)
     }
 }
 
@@ -318,7 +331,12 @@ impl RegistryArgs {
 
     async fn registry_pooled(&self, pooling: Pooling) -> anyhow::Result<Arc<Registry>> {
         let calendar = startup::read_calendar(self.calendar.as_deref())?;
-        startup::start(Config::new(self.db.url()?, calendar).with_pooling(pooling)).await
+        startup::start(
+            Config::new(self.db.url()?, calendar)
+                .with_pooling(pooling)
+                .with_state_dir(self.db.state_dir()),
+        )
+        .await
     }
 }
 
@@ -439,6 +457,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Restore { db, from, replace } => {
             return backup::restore_command(db, &from, replace).await;
         }
+        Command::Log {
+            action: LogAction::Reenter { db, from },
+        } => return log::reenter(db, &from).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,9 +42,13 @@ pub(super) async fn serve_command(
             );
         }
     }
-    let signed = registry.issue_missing_credentials().await?;
-    if signed > 0 {
-        tracing::info!("signed credentials for {signed} awards that had none");
+    // Behind its published log, it appends nothing: it serves 503s and says why until the
+    // missing entries are re-entered (the credentials are signed at the next start).
+    if registry.behind().is_none() {
+        let signed = registry.issue_missing_credentials().await?;
+        if signed > 0 {
+            tracing::info!("signed credentials for {signed} awards that had none");
+        }
     }
     spawn_background(
         registry.clone(),

@@ -81,6 +81,19 @@ impl ApiError {
         self
     }
 
+    /// A 503 while the database is behind the log this registry published: nothing is
+    /// written, and no answer is given from memory that the database may no longer hold.
+    pub fn log_behind(reason: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::LogBehindPublishedCheckpoint,
+            format!(
+                "the registry's database is behind the log it has published ({reason}); nothing \
+                 was changed, and answers resume once the missing entries are re-entered"
+            ),
+        )
+        .retry_after(30)
+    }
+
     /// A 503 for a request the database is needed for while it is unavailable: the cause is
     /// logged, the caller is told what kind of outage it is and when to retry.
     pub fn database_unavailable(outage: Outage, cause: &str) -> ApiError {
@@ -192,6 +205,7 @@ impl From<ServiceError> for ApiError {
                 ErrorCode::Forbidden,
                 format!("a {role} token may not do this; it needs an admin token"),
             ),
+            ServiceError::Behind(reason) => ApiError::log_behind(&reason),
             ServiceError::Store(StoreError::Unavailable { outage, cause }) => {
                 ApiError::database_unavailable(outage, &cause)
             }

@@ -4,7 +4,10 @@
 //! catch up once when the path names an award or organisation it does not hold, and waits
 //! (bounded, `service::background::FRESHNESS_WAIT`) until it holds the position a request names
 //! in `X-Wait-For-Position` (a write's `X-Log-Position`). It never answers by itself but for a
-//! malformed position: the handler answers from memory as it then stands.
+//! malformed position: the handler answers from memory as it then stands. While the registry is
+//! behind its published log (`service::high_water`) it answers every route but the health and
+//! readiness checks itself, with 503 `log_behind_published_checkpoint`: memory may hold what the
+//! database lost, and a lost award must be called neither valid nor not real.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -33,6 +36,11 @@ pub async fn fresh_reads(
     let wait = wanted_position(&req)?;
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         let registry = &state.registry;
+        if let Some(reason) = registry.behind()
+            && !matches!(req.path(), "/healthz" | "/readyz")
+        {
+            return Err(ApiError::log_behind(&reason).into());
+        }
         match wait {
             Some(position) => {
                 registry.wait_for_position(position).await;

@@ -266,8 +266,9 @@ pub async fn healthz() -> HttpResponse {
         .body(r#"{"status":"ok"}"#)
 }
 
-/// Ready when the database answers within a second; when it does not, says why (`reason`, one
-/// of the outages, or `error`) and that reads are still answered from memory.
+/// Ready when the database answers within a second, holds the log this registry published, and
+/// the last checkpoint could be signed; when not, says why (`reason`: one of the outages,
+/// `error`, `log_behind_published_checkpoint` or `checkpoint_signing_failed`).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     use crate::service::Outage;
     let check = tokio::time::timeout(Duration::from_secs(1), state.registry.database_ready()).await;
@@ -289,6 +290,28 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "the database did not answer within a second",
         )),
     };
+    let database_failure = failure.is_some();
+    let failure = failure.map(|(reason, words)| (reason, words.to_owned()));
+    // Behind its published log, or unable to sign a checkpoint: not ready either, saying why.
+    let failure = failure.or_else(|| {
+        let registry = &state.registry;
+        if let Some(reason) = registry.behind() {
+            return Some((
+                ErrorCode::LogBehindPublishedCheckpoint.as_str(),
+                format!(
+                    "the database is behind the log this registry has published: {reason}; \
+                     nothing is written or answered until the missing entries are re-entered \
+                     ('wexqs log reenter')"
+                ),
+            ));
+        }
+        registry.checkpoint_failure().map(|why| {
+            (
+                "checkpoint_signing_failed",
+                format!("the last checkpoint could not be signed: {why}"),
+            )
+        })
+    });
     let ok = failure.is_none();
     let mut body = serde_json::json!({
         "status": if ok { "ready" } else { "not_ready" },
@@ -296,8 +319,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "log_size": state.registry.size(),
         "store": state.registry.store_kind(),
     });
-    if let Some((reason, words)) = failure {
-        body["reason"] = reason.into();
+    if let Some((reason, words)) = &failure {
+        body["reason"] = (*reason).into();
+        body["detail"] = words.clone().into();
+    }
+    if let (true, Some((_, words))) = (database_failure, &failure) {
         body["detail"] = format!(
             "{words}; verification, award records, the register and pages are still answered \
              from memory, and writes are refused (503) until it is back"

@@ -132,6 +132,32 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Compares the log's head in the database with the log in memory: a database holding
+    /// fewer entries than memory, or as many ending elsewhere, lost what memory still holds (a
+    /// rollback, a restore or a failover under a running instance), and the registry goes
+    /// behind rather than answer from memory what the database no longer holds.
+    /// `known` is the size and chain hash memory held before `head` was read.
+    pub(super) fn compare_with_database(
+        &self,
+        (size, chain): (u64, Vec<u8>),
+        head: &crate::store::LogHead,
+    ) {
+        if head.size < size {
+            self.fall_behind(format!(
+                "the database's log has {} entries but this registry had read {size}: entries \
+                 were lost (a restore, a rollback or a failover)",
+                head.size
+            ));
+        } else if head.size == size && head.chain_hash != chain {
+            self.fall_behind(format!(
+                "the database's log of {size} entries ends with another chain hash than the one \
+                 this registry read: the log was replaced (a restore, a rollback or a failover)"
+            ));
+        }
+    }
+}
+
 /// Runs the registry's background duties until the process stops: follow the log (appends by
 /// other instances) and record passed expiries.
 pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
@@ -140,22 +166,44 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
         let mut tick = tokio::time::interval(poll);
         loop {
             tick.tick().await;
+            // What memory held before the head was read: never more than the database held.
+            let known = tail.read_cache(|c| (c.tree.size(), c.chain.clone()));
             let head = tail.store.head().await;
             tail.note_database(head.as_ref().err());
             match head {
-                Ok(head) if head.size > tail.size() => {
-                    if let Err(e) = tail.catch_up().await {
-                        tracing::warn!(error = %e, "could not follow the log");
+                Ok(head) if tail.behind().is_some() => {
+                    if tail.try_resume(head.size).await {
+                        tail.refresh_signing();
                     }
-                    tail.refresh_signing();
+                    continue;
                 }
-                Ok(_) => {}
+                Ok(head) => {
+                    tail.compare_with_database(known, &head);
+                    if head.size > tail.size() {
+                        match tail.catch_up().await {
+                            Ok(()) => tail.check_against_mark(),
+                            Err(ServiceError::Behind(_)) => continue,
+                            Err(e) => tracing::warn!(error = %e, "could not follow the log"),
+                        }
+                        tail.refresh_signing();
+                    }
+                }
                 // Said once, when it began.
                 Err(e) if e.outage().is_some() => continue,
                 Err(e) => tracing::warn!(error = %e, "could not read the log head"),
             }
-            if let Err(e) = tail.checkpoint().await {
-                tracing::error!(error = %e, "could not sign a checkpoint");
+            if tail.behind().is_some() {
+                continue;
+            }
+            match tail.checkpoint().await {
+                Ok(_) => tail.note_checkpoint(None),
+                Err(ServiceError::Behind(_)) => {}
+                // The readiness check says so already, by the outage's name.
+                Err(ServiceError::Store(e)) if e.outage().is_some() => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "could not sign a checkpoint");
+                    tail.note_checkpoint(Some(e.to_string()));
+                }
             }
         }
     });

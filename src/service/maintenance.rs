@@ -11,7 +11,7 @@ use crate::transparency::merkle::{Hash, Tree};
 /// A database opened (and migrated) for upkeep: nothing is decided or appended through it.
 #[derive(Debug, Clone)]
 pub struct Maintenance {
-    store: Store,
+    pub(super) store: Store,
 }
 
 /// What checking the log found: its size, the chain hash of its last event, and the first

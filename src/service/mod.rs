@@ -15,10 +15,12 @@ pub mod background;
 pub mod backup;
 pub mod demo;
 pub mod feeds;
+pub mod high_water;
 pub mod idempotency;
 pub mod import;
 pub mod maintenance;
 pub mod queries;
+pub mod reentry;
 pub mod register_index;
 pub mod signing;
 pub mod tokens;
@@ -157,6 +159,10 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("this token's role ({0}) may not do this")]
     Forbidden(&'static str),
+    /// The database is behind the log this registry published (`high_water`): nothing is
+    /// signed or appended, and reads are not answered, until the missing entries are re-entered.
+    #[error("the database is behind the published log: {0}")]
+    Behind(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -166,6 +172,9 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::Conflict { .. } => ServiceError::Conflict,
             StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
+            StoreError::LogBehind { size, expected } => ServiceError::Behind(format!(
+                "the database's log has {size} entries but this registry has read {expected}"
+            )),
             other => ServiceError::Store(other),
         }
     }
@@ -203,6 +212,25 @@ struct Cache {
     tree: crate::transparency::merkle::Tree,
     /// When each event was recorded (unix seconds), by position: what the feeds date an entry.
     recorded_at: Vec<i64>,
+    /// The chain hash after the last event read, recomputed from the entries.
+    chain: Vec<u8>,
+    /// Where the stored log stopped following from its entries as it was read (an entry whose
+    /// leaf or chain hash is not what its bytes and the entries before it give): nothing after
+    /// it is read until the whole log is read again (`reload`).
+    broken: Option<String>,
+}
+
+impl Cache {
+    fn empty() -> Cache {
+        Cache {
+            state: State::default(),
+            versions: HashMap::new(),
+            tree: crate::transparency::merkle::Tree::new(),
+            recorded_at: Vec::new(),
+            chain: crate::store::GENESIS_CHAIN.to_vec(),
+            broken: None,
+        }
+    }
 }
 
 /// The registry service.
@@ -233,6 +261,13 @@ pub struct Registry {
     /// What the database's last answer said: `Some` while it is unavailable (for logs that
     /// say so once, not every second, and for the readiness check).
     outage: Mutex<Option<crate::store::Outage>>,
+    /// Where the high-water mark is kept (`None`: nowhere outside the database), and the mark.
+    mark_file: RwLock<Option<high_water::MarkFile>>,
+    mark: RwLock<Option<high_water::Mark>>,
+    /// `Some(reason)` while the database is behind the published log (`high_water`).
+    behind: Mutex<Option<String>>,
+    /// `Some(why)` while the last attempt to sign a checkpoint failed.
+    checkpoint_failure: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for Registry {
@@ -245,12 +280,15 @@ impl fmt::Debug for Registry {
 
 impl Registry {
     /// Starts the service on `store`: folds the log into memory and starts the batching writer.
-    /// A registry whose log is empty first records the programme's calendar.
+    /// The log is checked against the latest checkpoint and the high-water mark kept in `mark`
+    /// (`high_water`), and a registry behind them starts in the behind state. A registry whose
+    /// log is empty (and not behind) first records the programme's calendar.
     pub async fn start(
         store: Store,
         clock: Arc<dyn Clock>,
         rng: Box<dyn RngCore + Send>,
         calendar: &Calendar,
+        mark: Option<high_water::MarkFile>,
     ) -> Result<Arc<Registry>, ServiceError> {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let stats = Arc::new(WriterStats::default());
@@ -258,12 +296,7 @@ impl Registry {
         let registry = Arc::new(Registry {
             store,
             writer: tx,
-            cache: RwLock::new(Cache {
-                state: State::default(),
-                versions: HashMap::new(),
-                tree: crate::transparency::merkle::Tree::new(),
-                recorded_at: Vec::new(),
-            }),
+            cache: RwLock::new(Cache::empty()),
             catch_up_lock: tokio::sync::Mutex::new(()),
             catch_ups_begun: AtomicU64::new(0),
             catch_up_done: AtomicU64::new(0),
@@ -276,11 +309,20 @@ impl Registry {
             register: Mutex::new(None),
             changes: Mutex::new(None),
             outage: Mutex::new(None),
+            mark_file: RwLock::new(mark),
+            mark: RwLock::new(None),
+            behind: Mutex::new(None),
+            checkpoint_failure: Mutex::new(None),
         });
-        registry.catch_up().await?;
+        match registry.catch_up().await {
+            // Started, behind: it says why and serves nothing until the log is whole again.
+            Ok(()) | Err(ServiceError::Behind(_)) => {}
+            Err(e) => return Err(e),
+        }
         *registry.latest_checkpoint.write().expect("never poisoned") =
             registry.store.checkpoints().await?.pop();
-        if registry.size() == 0 {
+        registry.check_against_mark();
+        if registry.size() == 0 && registry.behind().is_none() {
             let commands = calendar.commands_on(registry.today());
             if !commands.is_empty() {
                 match registry.execute_all(&Actor::system(), commands, None).await {
@@ -330,32 +372,72 @@ impl Registry {
     /// share one reading of the log: a catch-up that began after a caller arrived and read to
     /// the end has already seen all that caller asks for.
     pub async fn catch_up(&self) -> Result<(), ServiceError> {
-        const PAGE: u32 = 2_000;
         let arrived = self.catch_ups_begun.load(Ordering::SeqCst);
         let _one_at_a_time = self.catch_up_lock.lock().await;
         if self.catch_up_done.load(Ordering::SeqCst) > arrived {
             return Ok(());
         }
         let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
+        self.read_log_on(ticket).await
+    }
+
+    /// Reads the whole log again into a fresh state (while behind, to find whether the database
+    /// holds the published log again): the derived views are dropped with the old state.
+    pub(crate) async fn reload(&self) -> Result<(), ServiceError> {
+        let _one_at_a_time = self.catch_up_lock.lock().await;
+        let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
+        *self
+            .cache
+            .write()
+            .expect("the cache lock is never poisoned") = Cache::empty();
+        *self.register.lock().expect("never poisoned") = None;
+        *self.changes.lock().expect("never poisoned") = None;
+        self.read_log_on(ticket).await
+    }
+
+    /// Reads the log past what memory holds, checking that each entry's leaf and chain hashes
+    /// follow from its bytes and the entries before it; the first that does not stops the
+    /// reading and puts the registry behind. Called under `catch_up_lock`.
+    async fn read_log_on(&self, ticket: u64) -> Result<(), ServiceError> {
+        const PAGE: u32 = 2_000;
         loop {
+            if let Some(broken) = self.read_cache(|c| c.broken.clone()) {
+                self.fall_behind(broken.clone());
+                return Err(ServiceError::Behind(broken));
+            }
             let from = self.size();
             let page = self.store.read(from, PAGE).await?;
-            let decoded = page
+            // Decoded outside the lock; an entry that does not decode is found in turn below.
+            let decoded: Vec<_> = page
                 .iter()
-                .map(|e| e.envelope().map(|env| (e, env.event)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|e| (e, e.envelope().map(|env| env.event)))
+                .collect();
             let mut cache = self
                 .cache
                 .write()
                 .expect("the cache lock is never poisoned");
             for (stored, event) in decoded {
-                let leaf: crate::transparency::merkle::Hash =
-                    stored.leaf_hash.as_slice().try_into().map_err(|_| {
-                        StoreError::Corrupt(format!(
-                            "the leaf hash at {} is not 32 bytes",
-                            stored.position
-                        ))
-                    })?;
+                let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
+                let chain = crate::store::chain_hash(&cache.chain, &leaf);
+                let problem = if stored.position != cache.tree.size() {
+                    Some("is not the next position")
+                } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
+                    Some("does not match its stored leaf hash: the entry was changed")
+                } else if stored.chain_hash != chain {
+                    Some(
+                        "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
+                    )
+                } else if event.is_err() {
+                    Some("does not decode")
+                } else {
+                    None
+                };
+                let (None, Ok(event)) = (problem, event) else {
+                    let problem = problem.unwrap_or("does not decode");
+                    cache.broken = Some(format!("the entry at {} {problem}", stored.position));
+                    break;
+                };
+                cache.chain = chain;
                 cache.tree.push(leaf);
                 let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
                     .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
@@ -366,6 +448,10 @@ impl Registry {
                     .versions
                     .insert(stored.stream_id.clone(), stored.stream_version);
             }
+            if cache.broken.is_some() {
+                continue;
+            }
+            drop(cache);
             // A short page is the end of the log as it was when the page was read, which was
             // after this catch-up began.
             if page.len() < PAGE as usize {

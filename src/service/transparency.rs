@@ -64,15 +64,30 @@ impl Registry {
 
     /// Signs a checkpoint of the tree as it now is, if it grew since the last one; the new one
     /// is signed only after it is checked consistent with the last. Returns the new size.
+    ///
+    /// Nothing is signed while the registry is behind its published log (`high_water`), nor
+    /// beyond the log the database holds; the new checkpoint is recorded in the high-water
+    /// mark before it is stored, and a later one another instance stored raises the mark too.
     pub async fn checkpoint(&self) -> Result<Option<u64>, ServiceError> {
-        let Some((origin, _, key)) = self.log_signer() else {
+        let Some((origin, verifier, key)) = self.log_signer() else {
             return Ok(None);
         };
+        if let Some(reason) = self.behind() {
+            return Err(ServiceError::Behind(reason));
+        }
         self.catch_up().await?;
         let last = self.store.checkpoints().await?.pop();
         if let Some(l) = &last {
-            // Another instance may have signed a later one.
+            // Another instance may have signed a later one: published, so the mark rises to it.
+            if crate::transparency::note::open(&l.note, &verifier).is_ok() {
+                self.raise_mark(&l.note)
+                    .map_err(|e| ServiceError::Store(StoreError::Corrupt(e)))?;
+            }
             *self.latest_checkpoint.write().expect("never poisoned") = Some(l.clone());
+        }
+        if let Some(problem) = self.shortfall() {
+            self.fall_behind(problem.clone());
+            return Err(ServiceError::Behind(problem));
         }
         let (size, root, proof) = self.read_cache(|c| {
             let size = c.tree.size();
@@ -112,7 +127,20 @@ impl Registry {
             note,
             signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
         };
-        self.store.save_checkpoint(&signed).await?;
+        // Published once stored: recorded outside the database first, so that no restore or
+        // rollback of the database can take it back unnoticed.
+        self.raise_mark(&signed.note).map_err(|e| {
+            ServiceError::Store(StoreError::Corrupt(format!("{e}; refusing to publish")))
+        })?;
+        if let Err(e) = self.store.save_checkpoint(&signed).await {
+            if let StoreError::LogBehind { size, expected } = &e {
+                self.fall_behind(format!(
+                    "the database's log has {size} entries but this registry had read {expected}: \
+                     entries were lost (a restore, a rollback or a failover)"
+                ));
+            }
+            return Err(e.into());
+        }
         *self.latest_checkpoint.write().expect("never poisoned") = Some(signed);
         Ok(Some(size))
     }

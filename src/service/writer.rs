@@ -218,11 +218,20 @@ impl Registry {
                 request_hash: i.request_hash,
             }),
             writes,
+            // Set to what memory holds when the append is handed to the writer (`append`).
+            log_at_least: 0,
         }
     }
 
     /// Hands an append to the batching writer and waits for it to commit.
-    pub async fn append(&self, request: AppendRequest) -> Result<Appended, ServiceError> {
+    /// Nothing is appended while the registry is behind its published log, nor onto a log
+    /// shorter than the one memory holds (`AppendRequest::log_at_least`); such a refusal puts
+    /// the registry behind.
+    pub async fn append(&self, mut request: AppendRequest) -> Result<Appended, ServiceError> {
+        if let Some(reason) = self.behind() {
+            return Err(ServiceError::Behind(reason));
+        }
+        request.log_at_least = request.log_at_least.max(self.size());
         let (tx, rx) = oneshot::channel();
         self.writer.send((request, tx)).await.map_err(|_| {
             ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
@@ -230,6 +239,12 @@ impl Registry {
         let result = rx.await.map_err(|_| {
             ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
         })?;
+        if let Err(StoreError::LogBehind { size, expected }) = &result {
+            self.fall_behind(format!(
+                "the database's log has {size} entries but this registry had read {expected}: \
+                 entries were lost (a restore, a rollback or a failover)"
+            ));
+        }
         Ok(result?)
     }
 

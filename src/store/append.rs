@@ -42,6 +42,13 @@ macro_rules! shared_append {
                 let mut tx = pool.begin().await?;
                 refuse_unless_top_level(&tx)?;
                 let mut end = lock_log_head(&mut tx).await?;
+                let expected = batch.iter().map(|r| r.log_at_least).max().unwrap_or(0);
+                if (end.size as u64) < expected {
+                    return Err(StoreError::LogBehind {
+                        size: end.size as u64,
+                        expected,
+                    });
+                }
                 let seen = look_up_batch(&mut tx, &mut end, &batch).await?;
                 let mut pending = Pending::default();
                 let mut answers = Vec::with_capacity(batch.len());
@@ -230,6 +237,7 @@ macro_rules! shared_append {
                     expected,
                     idempotency,
                     writes,
+                    log_at_least: _,
                 } = request;
                 if let Some(events) = appended_before(conn, seen, pending, &events).await? {
                     return Ok(Answer::Given(Ok(Appended {

@@ -50,6 +50,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the stored log is inconsistent: {0}")]
     Corrupt(String),
+    /// The log is shorter than an append requires (`AppendRequest::log_at_least`): the
+    /// database lost entries its writer had read. Nothing was appended.
+    #[error("the log has {size} entries, fewer than the {expected} this append follows")]
+    LogBehind { size: u64, expected: u64 },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -255,6 +259,10 @@ pub struct AppendRequest {
     pub expected: Vec<(String, Option<i64>)>,
     pub idempotency: Option<IdempotencyRecord>,
     pub writes: Vec<Write>,
+    /// The log must hold at least this many entries when the append takes the head's lock (the
+    /// entries its writer decided on), or the whole batch is refused (`StoreError::LogBehind`):
+    /// an append never lands on a log that shrank under its writer.
+    pub log_at_least: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -340,8 +340,10 @@ macro_rules! shared_sql_store {
                 &self,
                 c: &$crate::store::Checkpoint,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) \
+                // Never a checkpoint larger than the log, even one that shrank a moment ago.
+                let inserted = sqlx::query(
+                    "INSERT INTO checkpoints (size, root, note, signed_at) \
+                     SELECT $1, $2, $3, $4 FROM log_head WHERE id = 1 AND size >= $1 \
                      ON CONFLICT (size) DO NOTHING",
                 )
                 .bind(c.size as i64)
@@ -350,6 +352,18 @@ macro_rules! shared_sql_store {
                 .bind(&c.signed_at)
                 .execute(&self.pool)
                 .await?;
+                if inserted.rows_affected() == 0 {
+                    // Signed before (the same size), or refused: the log is shorter.
+                    let size: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    if (size as u64) < c.size {
+                        return Err(StoreError::LogBehind {
+                            size: size as u64,
+                            expected: c.size,
+                        });
+                    }
+                }
                 Ok(())
             }
 

@@ -215,6 +215,7 @@ async fn an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day(
         expected: Vec::new(),
         idempotency: None,
         writes: Vec::new(),
+        log_at_least: 0,
     };
     let appended = app.registry.append(request).await.expect("appended");
     let payload = String::from_utf8_lossy(&appended.events[0].payload).into_owned();

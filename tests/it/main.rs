@@ -10,6 +10,7 @@ mod api_check_regressions;
 mod applications;
 mod award_changes;
 mod backups;
+mod behind;
 mod cli;
 mod crash;
 mod credentials;

@@ -1,0 +1,583 @@
+//! Drills for the high-water mark (`service::high_water`), through real server processes on
+//! SQLite and PostgreSQL, with the databases' own backup tools: a restore older than a published
+//! checkpoint starts behind (writes and award answers 503 `log_behind_published_checkpoint`,
+//! `/readyz` says why) and recovers by `wexqs log reenter` from a copy of the public log; a
+//! database rolled back under a running instance is noticed within two seconds and no checkpoint
+//! larger than the log is ever stored; an entry changed in the database is found at start-up; a
+//! checkpoint that cannot be recorded outside the database is not published and fails `/readyz`.
+//! Through every drill an auditor (`wexqs audit --state`) holding every checkpoint it saw finds
+//! them consistent with each other.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use wexqs::store::EventStore;
+
+use crate::helpers::{
+    Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
+    temp_dir, text, wexqs,
+};
+
+const BEHIND: &str = "log_behind_published_checkpoint";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+/// Registers an organisation and issues it an award through `base`: the award's number.
+async fn issue(base: &str, token: &str, name: &str) -> String {
+    let client = client();
+    let org: serde_json::Value = client
+        .post(format!("{base}/v1/admin/organisations"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": name, "region": "london"}))
+        .send()
+        .await
+        .expect("registered")
+        .json()
+        .await
+        .expect("json");
+    let award = client
+        .post(format!("{base}/v1/admin/awards"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}))
+        .send()
+        .await
+        .expect("issued");
+    assert_eq!(award.status(), 201);
+    let award: serde_json::Value = award.json().await.expect("json");
+    award["certificate_number"]
+        .as_str()
+        .expect("a number")
+        .to_owned()
+}
+
+/// A write through `base`: its status and body.
+async fn try_write(base: &str, token: &str) -> (u16, serde_json::Value) {
+    let response = client()
+        .post(format!("{base}/v1/admin/organisations"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Written While Behind Trust", "region": "london"}))
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// The award's verification through `base`: its status and body.
+async fn verification(base: &str, number: &str) -> (u16, serde_json::Value) {
+    let response = client()
+        .get(format!("{base}/v1/awards/{number}/verification"))
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn readyz(base: &str) -> (u16, serde_json::Value) {
+    let response = client()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Waits (at most `limit`) until `/readyz` at `base` answers `status`; its body.
+async fn readyz_becomes(base: &str, status: u16, limit: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (now, body) = readyz(base).await;
+        if now == status {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz did not answer {status} within {limit:?}: {now} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the checkpoint `base` serves covers its whole log, and that size.
+async fn checkpoint_of_whole_log(base: &str) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, ready) = readyz(base).await;
+        let size = ready["log_size"].as_u64().unwrap_or(0);
+        let note = client()
+            .get(format!("{base}/v1/log/checkpoint"))
+            .send()
+            .await
+            .expect("answered")
+            .text()
+            .await
+            .unwrap_or_default();
+        let signed = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+        if size > 0 && signed == Some(size) {
+            return size;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint of the whole log");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `wexqs audit` of `base`, remembering in `state` every checkpoint it accepted: it must say
+/// consistent.
+fn audit_consistent(base: &str, state: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["audit", base, "--state"])
+        .arg(state)
+        .output()
+        .expect("wexqs audit runs");
+    assert!(
+        out.status.success() && text(&out.stdout).starts_with("consistent"),
+        "the audit found the checkpoints inconsistent: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn sqlite_file(db: &Db) -> String {
+    db.url.trim_start_matches("sqlite://").to_owned()
+}
+
+fn run(command: &mut Command) {
+    let out = command.output().expect("the tool runs");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// A backup with the database's own tool, taken while the server runs.
+fn backup(db: &Db, backend: Backend, to: &Path) {
+    match backend {
+        Backend::Sqlite => run(Command::new("sqlite3")
+            .arg(sqlite_file(db))
+            .arg(format!(".backup '{}'", to.display()))),
+        Backend::Postgres => run(Command::new("pg_dump")
+            .args(["--format=custom", "--file"])
+            .arg(to)
+            .arg(&db.url)),
+    }
+}
+
+/// Restores `from` into the same database, in place (whether a server runs on it or not):
+/// SQLite's online backup API, or `pg_restore --clean` in one transaction.
+fn restore(db: &Db, backend: Backend, from: &Path) {
+    match backend {
+        Backend::Sqlite => run(Command::new("sqlite3")
+            .arg(sqlite_file(db))
+            .arg(".timeout 10000")
+            .arg(format!(".restore '{}'", from.display()))),
+        Backend::Postgres => run(Command::new("pg_restore")
+            .args([
+                "--clean",
+                "--if-exists",
+                "--single-transaction",
+                "--no-owner",
+                "--dbname",
+            ])
+            .arg(&db.url)
+            .arg(from)),
+    }
+}
+
+/// A copy of the public log as a mirror keeps it: `/v1/log/entries` of `base`, saved.
+async fn mirror(base: &str, to: &Path) {
+    let body = client()
+        .get(format!("{base}/v1/log/entries?start=0&limit=1000"))
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("entries");
+    std::fs::write(to, body).expect("saved");
+}
+
+/// Every checkpoint stored is within the log, and the log and its checkpoints verify.
+async fn no_checkpoint_beyond_the_log(db: &Db, data: &Path) {
+    let store = open_store(db).await;
+    let size = store.head().await.expect("a head").size;
+    for c in store.checkpoints().await.expect("checkpoints") {
+        assert!(
+            c.size <= size,
+            "a checkpoint of {} was stored beside a log of {size}",
+            c.size
+        );
+    }
+    let out = wexqs(db, data, &["log", "verify"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+fn reenter(db: &Db, data: &Path, from: &Path) -> String {
+    let out = wexqs(
+        db,
+        data,
+        &["log", "reenter", "--from", &from.display().to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "re-entry failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A restore older than a published checkpoint: the instance started on it is behind (writes
+/// and award answers 503 with the code, `/readyz` 503 with the reason), signs nothing, and
+/// recovers by re-entry from a mirror of the public log; the auditor holding the later
+/// checkpoint then finds the registry consistent.
+async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let (data, files) = (temp_dir(), temp_dir());
+    let (saved, copy, state) = (
+        files.path().join("backup"),
+        files.path().join("entries.json"),
+        files.path().join("audit.json"),
+    );
+    let token = admin_token(&db, data.path(), "drill");
+    let (server, base) = start_server(&db, data.path()).await;
+    let mut server = KillOnDrop(server);
+    let kept = issue(&base, &token, "Kept Trust").await;
+    let before = checkpoint_of_whole_log(&base).await;
+    audit_consistent(&base, &state);
+    backup(&db, backend, &saved);
+    let lost = issue(&base, &token, "Lost Then Found Trust").await;
+    let published = checkpoint_of_whole_log(&base).await;
+    assert!(published > before);
+    audit_consistent(&base, &state);
+    mirror(&base, &copy).await;
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+
+    restore(&db, backend, &saved);
+    let (server, base) = start_server(&db, data.path()).await;
+    let _server = KillOnDrop(server);
+    let (status, ready) = readyz(&base).await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["reason"], BEHIND, "{ready}");
+    let (status, body) = try_write(&base, &token).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
+    for number in [&lost, &kept] {
+        let (status, body) = verification(&base, number).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
+    }
+    no_checkpoint_beyond_the_log(&db, data.path()).await;
+    let stored = open_store(&db)
+        .await
+        .checkpoints()
+        .await
+        .expect("checkpoints");
+    assert!(
+        stored.iter().all(|c| c.size <= before),
+        "a checkpoint was signed while behind: {:?}",
+        stored.iter().map(|c| c.size).collect::<Vec<_>>()
+    );
+
+    let said = reenter(&db, data.path(), &copy);
+    assert!(
+        said.contains(&format!("checkpoint at {published}")),
+        "{said}"
+    );
+    readyz_becomes(&base, 200, Duration::from_secs(10)).await;
+    let (status, body) = verification(&base, &lost).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("valid")),
+        "{body}"
+    );
+    issue(&base, &token, "After Recovery Trust").await;
+    assert!(checkpoint_of_whole_log(&base).await > published);
+    audit_consistent(&base, &state);
+    no_checkpoint_beyond_the_log(&db, data.path()).await;
+}
+
+/// A database rolled back under a running instance (restored in place from an older backup):
+/// within two seconds the instance is behind, answers 503 for the award the database lost and
+/// for writes, and no checkpoint larger than the log is stored; re-entry brings it back.
+async fn rollback_under_a_running_instance_is_noticed_within_two_seconds(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let (data, files) = (temp_dir(), temp_dir());
+    let (saved, copy, state) = (
+        files.path().join("backup"),
+        files.path().join("entries.json"),
+        files.path().join("audit.json"),
+    );
+    let token = admin_token(&db, data.path(), "drill");
+    let (server, base) = start_server(&db, data.path()).await;
+    let _server = KillOnDrop(server);
+    issue(&base, &token, "Kept Trust").await;
+    checkpoint_of_whole_log(&base).await;
+    audit_consistent(&base, &state);
+    backup(&db, backend, &saved);
+    let lost = issue(&base, &token, "Rolled Back Trust").await;
+    let published = checkpoint_of_whole_log(&base).await;
+    audit_consistent(&base, &state);
+    mirror(&base, &copy).await;
+    assert_eq!(verification(&base, &lost).await.0, 200);
+
+    restore(&db, backend, &saved);
+    let rolled_back = Instant::now();
+    let ready = readyz_becomes(&base, 503, Duration::from_secs(2)).await;
+    let noticed = rolled_back.elapsed();
+    assert_eq!(ready["reason"], BEHIND, "{ready}");
+    eprintln!("the rollback was noticed in {noticed:?}");
+    let (status, body) = verification(&base, &lost).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
+    let (status, body) = try_write(&base, &token).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
+    // A few of the instance's seconds behind: it stores no checkpoint beyond the log.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    no_checkpoint_beyond_the_log(&db, data.path()).await;
+
+    let said = reenter(&db, data.path(), &copy);
+    assert!(
+        said.contains(&format!("checkpoint at {published}")),
+        "{said}"
+    );
+    readyz_becomes(&base, 200, Duration::from_secs(10)).await;
+    let (status, body) = verification(&base, &lost).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("valid")),
+        "{body}"
+    );
+    issue(&base, &token, "After Recovery Trust").await;
+    assert!(checkpoint_of_whole_log(&base).await > published);
+    audit_consistent(&base, &state);
+    no_checkpoint_beyond_the_log(&db, data.path()).await;
+}
+
+on_both_databases!(backend:
+    restore_behind_a_published_checkpoint_recovers_by_reentry,
+    rollback_under_a_running_instance_is_noticed_within_two_seconds,
+    changed_entry_is_found_at_start_up,
+);
+
+/// Changes the organisation's name in the entry that registered it (`from` to `to`, the same
+/// length), past the append-only trigger; with `rehash`, also its leaf and chain hashes and the
+/// log head's, as one who knows the format would, so that only the published root betrays it.
+async fn change_entry(db: &Db, backend: Backend, from: &str, to: &str, rehash: bool) {
+    use sha2::{Digest, Sha256};
+    let store = open_store(db).await;
+    let events = store.read(0, 10_000).await.expect("the log");
+    let target = events
+        .iter()
+        .find(|e| String::from_utf8_lossy(&e.payload).contains(from))
+        .expect("the entry");
+    assert_eq!(
+        target.position,
+        events.len() as u64 - 1,
+        "the changed entry is the log's last"
+    );
+    let payload = String::from_utf8_lossy(&target.payload)
+        .replace(from, to)
+        .into_bytes();
+    let (leaf, chain) = if rehash {
+        let leaf = wexqs::store::leaf_hash(&payload);
+        let previous = events
+            .get(target.position as usize - 1)
+            .map(|e| e.chain_hash.clone())
+            .expect("an entry before");
+        let chain = Sha256::new()
+            .chain_update(&previous)
+            .chain_update(&leaf)
+            .finalize()
+            .to_vec();
+        (leaf, chain)
+    } else {
+        (target.leaf_hash.clone(), target.chain_hash.clone())
+    };
+    let position = target.position as i64;
+    match backend {
+        Backend::Sqlite => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query("DROP TRIGGER IF EXISTS events_are_append_only_update")
+                .execute(&mut c)
+                .await
+                .expect("trigger dropped");
+            sqlx::query(
+                "UPDATE events SET payload = ?, leaf_hash = ?, chain_hash = ? WHERE position = ?",
+            )
+            .bind(&payload)
+            .bind(&leaf)
+            .bind(&chain)
+            .bind(position)
+            .execute(&mut c)
+            .await
+            .expect("changed");
+            sqlx::query("UPDATE log_head SET chain_hash = ? WHERE id = 1")
+                .bind(&chain)
+                .execute(&mut c)
+                .await
+                .expect("head changed");
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query("DROP TRIGGER IF EXISTS events_are_append_only ON events")
+                .execute(&mut c)
+                .await
+                .expect("trigger dropped");
+            sqlx::query(
+                "UPDATE events SET payload = $1, leaf_hash = $2, chain_hash = $3 WHERE position = $4",
+            )
+            .bind(&payload)
+            .bind(&leaf)
+            .bind(&chain)
+            .bind(position)
+            .execute(&mut c)
+            .await
+            .expect("changed");
+            sqlx::query("UPDATE log_head SET chain_hash = $1 WHERE id = 1")
+                .bind(&chain)
+                .execute(&mut c)
+                .await
+                .expect("head changed");
+        }
+    }
+}
+
+/// An entry changed in the database is found before the first answer: the instance starts
+/// behind (not ready, awards and writes 503), whether the change left the stored hashes as they
+/// were or recomputed them (then only the published root, kept outside the database, tells).
+async fn changed_entry_is_found_at_start_up(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let data = temp_dir();
+    let token = admin_token(&db, data.path(), "drill");
+    let (server, base) = start_server(&db, data.path()).await;
+    let mut server = KillOnDrop(server);
+    let number = issue(&base, &token, "Honest Trust").await;
+    // The organisation registered last, so its entry is the log's last.
+    let org: serde_json::Value = client()
+        .post(format!("{base}/v1/admin/organisations"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Genuine Name Trust", "region": "london"}))
+        .send()
+        .await
+        .expect("registered")
+        .json()
+        .await
+        .expect("json");
+    assert!(org["id"].is_string(), "{org}");
+    checkpoint_of_whole_log(&base).await;
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+
+    for (rehash, said) in [
+        (false, "does not match its stored leaf hash"),
+        (true, "do not give the root of the published checkpoint"),
+    ] {
+        let (from, to) = if rehash {
+            ("Forged Name Trust", "Forged Fame Trust")
+        } else {
+            ("Genuine Name Trust", "Forged Name Trust")
+        };
+        change_entry(&db, backend, from, to, rehash).await;
+        let (server, base) = start_server(&db, data.path()).await;
+        let _server = KillOnDrop(server);
+        let (status, ready) = readyz(&base).await;
+        assert_eq!(
+            (status, ready["reason"].as_str()),
+            (503, Some(BEHIND)),
+            "{ready}"
+        );
+        assert!(
+            ready["detail"].as_str().is_some_and(|d| d.contains(said)),
+            "{ready}"
+        );
+        let (status, body) = verification(&base, &number).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
+        let (status, body) = try_write(&base, &token).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some(BEHIND)),
+            "{body}"
+        );
+    }
+}
+
+/// A checkpoint that cannot be recorded outside the database (the state folder gone) is not
+/// published, and `/readyz` says so until it can be again.
+async fn a_checkpoint_that_cannot_be_recorded_fails_readiness(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let (data, files) = (temp_dir(), temp_dir());
+    let state_dir = files.path().join("state");
+    let token = admin_token(&db, data.path(), "drill");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
+        .env("WEXQS_DATA_DIR", data.path())
+        .env("WEXQS_STATE_DIR", &state_dir)
+        .env("DATABASE_URL", &db.url);
+    let (server, base) = crate::helpers::spawn_server(command);
+    let _server = KillOnDrop(server);
+    assert!(crate::helpers::answers_within(&base, Duration::from_secs(10)).await);
+    issue(&base, &token, "Recorded Trust").await;
+    let recorded = checkpoint_of_whole_log(&base).await;
+    assert!(state_dir.join("published-checkpoint").exists());
+
+    std::fs::remove_dir_all(&state_dir).expect("the state folder removed");
+    issue(&base, &token, "Unrecorded Trust").await;
+    let ready = readyz_becomes(&base, 503, Duration::from_secs(5)).await;
+    assert_eq!(ready["reason"], "checkpoint_signing_failed", "{ready}");
+    let stored = open_store(&db)
+        .await
+        .checkpoints()
+        .await
+        .expect("checkpoints");
+    assert!(
+        stored.iter().all(|c| c.size <= recorded),
+        "a checkpoint not recorded outside the database was published"
+    );
+
+    std::fs::create_dir_all(&state_dir).expect("the state folder back");
+    readyz_becomes(&base, 200, Duration::from_secs(5)).await;
+    assert!(checkpoint_of_whole_log(&base).await > recorded);
+}
+
+on_both_databases!(backend: a_checkpoint_that_cannot_be_recorded_fails_readiness);
