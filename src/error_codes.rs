@@ -198,6 +198,7 @@ error_codes! {
     NoCheckpoint = "no_checkpoint", Unavailable, "no checkpoint has been signed yet";
     ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
+    SigningKeyNotLoaded = "signing_key_not_loaded", Unavailable, "the log's active signing key is not loaded on this instance yet (after a rotation made elsewhere); it signs nothing until it is";
 }
 
 impl fmt::Display for ErrorCode {

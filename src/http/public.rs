@@ -289,7 +289,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "the database did not answer within a second",
         )),
     };
-    let ok = failure.is_none();
+    let awaited = state.registry.awaited_key();
+    let ok = failure.is_none() && awaited.is_none();
     let mut body = serde_json::json!({
         "status": if ok { "ready" } else { "not_ready" },
         "detail": "the database answers",
@@ -301,6 +302,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         body["detail"] = format!(
             "{words}; verification, award records, the register and pages are still answered \
              from memory, and writes are refused (503) until it is back"
+        )
+        .into();
+    } else if let Some(key_id) = awaited {
+        body["reason"] = crate::error_codes::ErrorCode::SigningKeyNotLoaded
+            .as_str()
+            .into();
+        body["detail"] = format!(
+            "the log says the signing key {key_id} is active and this instance has not loaded it \
+             from its keys folder: it signs nothing (no credential, checkpoint or status list) \
+             and refuses writes that sign (503) until the key's file is there"
         )
         .into();
     }

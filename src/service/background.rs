@@ -147,13 +147,15 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
                     if let Err(e) = tail.catch_up().await {
                         tracing::warn!(error = %e, "could not follow the log");
                     }
-                    tail.refresh_signing();
                 }
                 Ok(_) => {}
                 // Said once, when it began.
                 Err(e) if e.outage().is_some() => continue,
                 Err(e) => tracing::warn!(error = %e, "could not read the log head"),
             }
+            // Every second, not only when the log grows: a key file copied in after the
+            // rotation is taken up without waiting for a write.
+            tail.refresh_signing();
             if let Err(e) = tail.checkpoint().await {
                 tracing::error!(error = %e, "could not sign a checkpoint");
             }
