@@ -238,7 +238,10 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     let (server_a, a) = start_server(&db, a_dir.path()).await;
     let (server_b, b) = start_server(&db, b_dir.path()).await;
     let _servers = (KillOnDrop(server_a), KillOnDrop(server_b));
-    let states = (a_dir.path().join("audit.json"), b_dir.path().join("audit.json"));
+    let states = (
+        a_dir.path().join("audit.json"),
+        b_dir.path().join("audit.json"),
+    );
     // What the polls below borrow.
     let (client, a, b) = (&client, a.as_str(), b.as_str());
     let (a_state, b_state) = (states.0.as_path(), states.1.as_path());
@@ -304,18 +307,25 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
     let after = client.issue(&b, "Prepared Rotation Trust").await;
     assert_eq!(client.signer(&a, &after).await, third);
-    within(FOLLOW, "a checkpoint with the third key on both", move || async move {
-        let (ka, kb) = (client.log_key(&a).await?, client.log_key(&b).await?);
-        let ok = ka == kb
-            && audit(&a, &a_state).is_ok()
-            && audit(&b, &b_state).is_ok()
-            && client.readiness(&b).await.0 == 200;
-        ok.then_some(())
-    })
+    within(
+        FOLLOW,
+        "a checkpoint with the third key on both",
+        move || async move {
+            let (ka, kb) = (client.log_key(&a).await?, client.log_key(&b).await?);
+            let ok = ka == kb
+                && audit(&a, &a_state).is_ok()
+                && audit(&b, &b_state).is_ok()
+                && client.readiness(&b).await.0 == 200;
+            ok.then_some(())
+        },
+    )
     .await;
 
     let (credentials, checkpoints) = assert_signed_with_the_active_key(&db).await;
-    assert!(credentials >= 4 && checkpoints >= 3, "{credentials} {checkpoints}");
+    assert!(
+        credentials >= 4 && checkpoints >= 3,
+        "{credentials} {checkpoints}"
+    );
     eprintln!(
         "key_rotation: B noticed the rotation in {noticed:?} and took up the copied key in {followed:?}; {credentials} credentials and {checkpoints} checkpoints each signed with the key active then"
     );
@@ -335,7 +345,11 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
     let (client, base) = (&client, base.as_str());
     let compromised = active_key(&db, dir.path());
     let mut numbers = Vec::new();
-    for name in ["Compromise One Trust", "Compromise Two Trust", "Compromise Three Trust"] {
+    for name in [
+        "Compromise One Trust",
+        "Compromise Two Trust",
+        "Compromise Three Trust",
+    ] {
         numbers.push(client.issue(&base, name).await);
     }
     let rotated = wexqs(&db, dir.path(), &["keys", "rotate"]);
@@ -357,23 +371,21 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         ],
     );
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
-    let verdict = move |number: String| {
-        async move {
-            let credential = client
-                .json(format!("{base}/v1/awards/{number}/credential"))
-                .await;
-            let report: Value = client
-                .http
-                .post(format!("{base}/v1/verify"))
-                .json(&credential)
-                .send()
-                .await
-                .expect("answered")
-                .json()
-                .await
-                .expect("JSON");
-            report["verdict"].as_str().unwrap_or("").to_owned()
-        }
+    let verdict = move |number: String| async move {
+        let credential = client
+            .json(format!("{base}/v1/awards/{number}/credential"))
+            .await;
+        let report: Value = client
+            .http
+            .post(format!("{base}/v1/verify"))
+            .json(&credential)
+            .send()
+            .await
+            .expect("answered")
+            .json()
+            .await
+            .expect("JSON");
+        report["verdict"].as_str().unwrap_or("").to_owned()
     };
     // What the compromised key signed is no longer valid.
     let first = numbers[0].clone();
@@ -385,16 +397,25 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
 
     let resigned = wexqs(&db, dir.path(), &["keys", "resign", &compromised]);
     assert!(resigned.status.success(), "{}", text(&resigned.stderr));
-    assert_eq!(text(&resigned.stdout).trim(), "3", "{}", text(&resigned.stderr));
+    assert_eq!(
+        text(&resigned.stdout).trim(),
+        "3",
+        "{}",
+        text(&resigned.stderr)
+    );
     let (numbers_now, replacement) = (&numbers, replacement.as_str());
-    within(FOLLOW, "the server serves the new credentials", move || async move {
-        for n in numbers_now {
-            if client.signer(base, n).await != replacement {
-                return None;
+    within(
+        FOLLOW,
+        "the server serves the new credentials",
+        move || async move {
+            for n in numbers_now {
+                if client.signer(base, n).await != replacement {
+                    return None;
+                }
             }
-        }
-        Some(())
-    })
+            Some(())
+        },
+    )
     .await;
     let did = client.json(format!("{base}/.well-known/did.json")).await;
     let status_list = client.json(format!("{base}/v1/status-lists/1")).await;
@@ -449,16 +470,24 @@ async fn a_read_only_keys_folder_is_used_as_it_is() {
     let key = active_key(&db, dir.path());
     // What systemd credentials and secret volumes give: a folder and files no one may write.
     let keys = dir.path().join("keys");
-    std::fs::set_permissions(keys.join(format!("{key}.pem")), std::fs::Permissions::from_mode(0o400))
-        .expect("read-only");
+    std::fs::set_permissions(
+        keys.join(format!("{key}.pem")),
+        std::fs::Permissions::from_mode(0o400),
+    )
+    .expect("read-only");
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o500)).expect("read-only");
     let (server, base) = start_server(&db, dir.path()).await;
     let _server = KillOnDrop(server);
     let number = client.issue(&base, "Read Only Keys Trust").await;
     assert_eq!(client.signer(&base, &number).await, key);
-    let mode = std::fs::metadata(&keys).expect("there").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&keys)
+        .expect("there")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o500, "the keys folder is left as it was given");
-    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).expect("removable again");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
+        .expect("removable again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
