@@ -246,17 +246,17 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     let (client, a, b) = (&client, a.as_str(), b.as_str());
     let (a_state, b_state) = (states.0.as_path(), states.1.as_path());
 
-    let before = client.issue(&b, "Before Rotation Trust").await;
-    assert_eq!(client.signer(&a, &before).await, first);
+    let before = client.issue(b, "Before Rotation Trust").await;
+    assert_eq!(client.signer(a, &before).await, first);
     let old_log_key = within(FOLLOW, "a checkpoint on both", move || async move {
-        let (ka, kb) = (client.log_key(&a).await?, client.log_key(&b).await?);
+        let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
         (ka == kb).then_some(ka)
     })
     .await
     .0;
     let old_log_key = old_log_key.as_str();
-    audit(&a, &a_state).expect("audit of A before the rotation");
-    audit(&b, &b_state).expect("audit of B before the rotation");
+    audit(a, a_state).expect("audit of A before the rotation");
+    audit(b, b_state).expect("audit of B before the rotation");
 
     // A rotation on A's host, whose new key B's host does not have yet.
     let rotated = wexqs(&db, a_dir.path(), &["keys", "rotate"]);
@@ -265,37 +265,37 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     // B sees it without a write: it is not ready and signs nothing, rather than signing with
     // the retired key.
     let (_, noticed) = within(FOLLOW, "B says it lacks the new key", move || async move {
-        let (status, reason) = client.readiness(&b).await;
+        let (status, reason) = client.readiness(b).await;
         (status == 503 && reason == "signing_key_not_loaded").then_some(())
     })
     .await;
-    let org = client.organisation(&a, "During Rotation Trust").await;
-    let (status, refused) = client.award(&b, &org).await;
+    let org = client.organisation(a, "During Rotation Trust").await;
+    let (status, refused) = client.award(b, &org).await;
     assert_eq!(status, 503, "{refused}");
     assert_eq!(refused["code"], "signing_key_not_loaded", "{refused}");
     // A holds the key and signs with it.
-    let through_a = client.issue(&a, "Signed By A Trust").await;
-    assert_eq!(client.signer(&b, &through_a).await, second);
+    let through_a = client.issue(a, "Signed By A Trust").await;
+    assert_eq!(client.signer(b, &through_a).await, second);
 
     // The key file copied to B's host is taken up: no write, no restart.
     copy_key(a_dir.path(), b_dir.path(), &second);
     let (_, followed) = within(FOLLOW, "B ready with the new key", move || async move {
-        (client.readiness(&b).await.0 == 200).then_some(())
+        (client.readiness(b).await.0 == 200).then_some(())
     })
     .await;
-    let (status, award) = client.award(&b, &org).await;
+    let (status, award) = client.award(b, &org).await;
     assert_eq!(status, 201, "{award}");
     let number = award["certificate_number"].as_str().expect("a number");
-    assert_eq!(client.signer(&a, number).await, second);
+    assert_eq!(client.signer(a, number).await, second);
     // Both publish the one checkpoint key, the new one, and audits of both stay consistent
     // with what they saw before the rotation.
     within(FOLLOW, "both serve the new log key", move || async move {
-        let (ka, kb) = (client.log_key(&a).await?, client.log_key(&b).await?);
+        let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
         (ka == kb && ka != old_log_key).then_some(())
     })
     .await;
-    audit(&a, &a_state).expect("audit of A after the rotation");
-    audit(&b, &b_state).expect("audit of B after the rotation");
+    audit(a, a_state).expect("audit of A after the rotation");
+    audit(b, b_state).expect("audit of B after the rotation");
 
     // The documented procedure: prepare, copy to every host, then rotate to it. B signs with
     // the new key at its first write, never refusing.
@@ -305,17 +305,17 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     copy_key(a_dir.path(), b_dir.path(), &third);
     let rotated = wexqs(&db, a_dir.path(), &["keys", "rotate", "--to", &third]);
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
-    let after = client.issue(&b, "Prepared Rotation Trust").await;
-    assert_eq!(client.signer(&a, &after).await, third);
+    let after = client.issue(b, "Prepared Rotation Trust").await;
+    assert_eq!(client.signer(a, &after).await, third);
     within(
         FOLLOW,
         "a checkpoint with the third key on both",
         move || async move {
-            let (ka, kb) = (client.log_key(&a).await?, client.log_key(&b).await?);
+            let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
             let ok = ka == kb
-                && audit(&a, &a_state).is_ok()
-                && audit(&b, &b_state).is_ok()
-                && client.readiness(&b).await.0 == 200;
+                && audit(a, a_state).is_ok()
+                && audit(b, b_state).is_ok()
+                && client.readiness(b).await.0 == 200;
             ok.then_some(())
         },
     )
@@ -350,7 +350,7 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         "Compromise Two Trust",
         "Compromise Three Trust",
     ] {
-        numbers.push(client.issue(&base, name).await);
+        numbers.push(client.issue(base, name).await);
     }
     let rotated = wexqs(&db, dir.path(), &["keys", "rotate"]);
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
