@@ -19,7 +19,7 @@ use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::domain::{Event, PublicUrl};
 use wexqs::service::import::{import_commands, read_csv};
 use wexqs::service::{Actor, seeded_rng};
-use wexqs::startup::{self, Config, Unrecorded};
+use wexqs::startup::{self, Config, NoKey, Unrecorded};
 use wexqs::store::EventStore;
 
 const CHILD: &str = "WEXQS_BENCH_IMPORT_CHILD";
@@ -91,6 +91,7 @@ async fn child(n: usize) {
         &registry,
         Some(address),
         Unrecorded::Command,
+        NoKey::Development,
         None,
         dir.path(),
     )

@@ -200,6 +200,7 @@ error_codes! {
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
     WebhookSealingKeyMissing = "webhook_sealing_key_missing", Unavailable, "webhook secrets are sealed with the keys folder's sealing key, and this server has none yet";
     LogBehindPublishedCheckpoint = "log_behind_published_checkpoint", Unavailable, "the database holds less of the log than this registry has published (a restore, a rollback or a failover), or an entry that does not match it: nothing is written or answered until the missing entries are re-entered";
+    SigningKeyNotLoaded = "signing_key_not_loaded", Unavailable, "the log's active signing key is not loaded on this instance yet (after a rotation made elsewhere); it signs nothing until it is";
 }
 
 impl fmt::Display for ErrorCode {

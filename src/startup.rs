@@ -162,47 +162,73 @@ pub fn no_calendar() -> Calendar {
     }
 }
 
-/// The keys folder (the one given, or `keys` in the data folder), created readable by its
-/// owner alone.
+/// The keys folder (the one given, or `keys` in the data folder). A folder that is there is
+/// used as it is: one the platform provides (systemd credentials, a Kubernetes secret volume) is
+/// read-only, and the key files themselves are checked when loaded. One that is not is created
+/// readable by its owner alone.
 pub fn keys_dir(keys_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = keys_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| data_dir.join("keys"));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the keys folder {}", dir.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict the keys folder {}", dir.display()))?;
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create the keys folder {}", dir.display()))?;
+    }
     Ok(dir)
 }
 
-/// The active key from the keys folder `dir` (or, in a registry with none, a new development
-/// key, published).
+/// What a process does in a registry whose log has no signing key yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoKey {
+    /// Refuse to start, saying how to make one (`wexqs serve`): a key made quietly here would
+    /// become the production key.
+    Refuse,
+    /// Sign nothing: what the command records is signed by the first `serve` with a key.
+    Unsigned,
+    /// Make a development key and publish it (the demo).
+    Development,
+}
+
+/// The active key from the keys folder `dir`; in a registry with none, what `no_key` says.
 pub async fn active_key(
     registry: &Registry,
     dir: PathBuf,
-) -> anyhow::Result<(ed25519_dalek::SigningKey, String, PathBuf)> {
-    let active = registry.active_key_id();
-    match active {
-        Some(id) => {
-            let path = crate::credentials::keys::path_of(&dir, &id);
-            let key = crate::credentials::keys::load(&path).with_context(|| {
-                format!(
-                    "the active signing key {id} cannot be loaded from {}",
-                    path.display()
-                )
-            })?;
-            Ok((key, id, dir))
+    no_key: NoKey,
+) -> anyhow::Result<Option<(ed25519_dalek::SigningKey, String, PathBuf)>> {
+    if let Some(id) = registry.active_key_id() {
+        let path = crate::credentials::keys::path_of(&dir, &id);
+        let key = crate::credentials::keys::load(&path).with_context(|| {
+            format!(
+                "the active signing key {id} cannot be loaded from {}: copy its file there from the keys folder it was made in (README, \"Signing keys\")",
+                path.display()
+            )
+        })?;
+        return Ok(Some((key, id, dir)));
+    }
+    match no_key {
+        NoKey::Refuse => bail!(
+            "this registry has no signing key yet, so it cannot sign credentials or checkpoints. Run 'wexqs keys init' once, with the same database and keys folder ({}), to make one and publish it, then start 'wexqs serve' again (README, \"Signing keys\"); 'wexqs serve --demo' makes a development key for a demo",
+            dir.display()
+        ),
+        NoKey::Unsigned => {
+            tracing::warn!(
+                "this registry has no signing key yet: what this command records is signed once 'wexqs keys init' has made one and 'wexqs serve' starts"
+            );
+            Ok(None)
         }
-        None => {
+        NoKey::Development => {
             let (key, id) = crate::credentials::keys::generate_in(&dir, &mut rand::rngs::OsRng)?;
             tracing::warn!(
                 key_id = %id,
                 folder = %dir.display(),
-                "no signing key was configured: generated a development signing key (for development only; manage production keys with 'wexqs keys')"
+                "the demo has no signing key: generated a development signing key (for a demo only; a registry in use makes its key with 'wexqs keys init')"
             );
             publish_key(registry, &key, &id).await?;
-            Ok((key, id, dir))
+            Ok(Some((key, id, dir)))
         }
     }
 }
@@ -265,11 +291,12 @@ pub enum Unrecorded {
 
 /// Sets `registry` signing for the address its log records: the one `given` must be that one;
 /// with none recorded, see `Unrecorded`. The key is the active one in the keys folder
-/// (`keys_dir`, or `keys` in `data_dir`).
+/// (`keys_dir`, or `keys` in `data_dir`); with none, see `NoKey`.
 pub async fn sign_for(
     registry: &Registry,
     given: Option<PublicUrl>,
     unrecorded: Unrecorded,
+    no_key: NoKey,
     keys_folder: Option<&Path>,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
@@ -292,7 +319,11 @@ pub async fn sign_for(
             Unrecorded::Command => None,
         },
     };
-    let (key, key_id, dir) = active_key(registry, keys_dir(keys_folder, data_dir)?).await?;
+    let Some((key, key_id, dir)) =
+        active_key(registry, keys_dir(keys_folder, data_dir)?, no_key).await?
+    else {
+        return Ok(());
+    };
     match address {
         Some(address) => {
             registry.set_signing(signing(key_id, key, &address, Some(dir)));

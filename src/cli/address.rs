@@ -65,8 +65,7 @@ pub(super) async fn address_command(action: AddressAction) -> anyhow::Result<Exi
             };
             let registry = db.registry().await?;
             // The new address's credentials are signed in the same append, with the active key.
-            if registry.active_key_id().is_some() {
-                let (key, key_id, dir) = keys.active_key(&registry).await?;
+            if let Some((key, key_id, dir)) = keys.active_key(&registry).await? {
                 registry.set_signing(startup::signing(key_id, key, &public_url, Some(dir)));
             }
             let outcome = registry

@@ -25,7 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::domain::Command as DomainCommand;
 use crate::domain::PublicUrl;
 use crate::service::{Actor, Maintenance, Registry, Role};
-use crate::startup::{self, Config, Pooling, Unrecorded};
+use crate::startup::{self, Config, NoKey, Pooling, Unrecorded};
 
 use log::LogAction;
 
@@ -85,7 +85,8 @@ struct KeysArgs {
     #[command(flatten)]
     registry: RegistryArgs,
     /// Folder of the Ed25519 signing keys (PKCS#8 PEM, mode 0600); default: keys/ in the data
-    /// folder. A registry with no key gets a development key there.
+    /// folder. May be read-only (systemd credentials, a Kubernetes secret volume) except for
+    /// the commands that make keys.
     #[arg(long, env = "WEXQS_KEYS_DIR", help_heading = "Signing")]
     keys_dir: Option<PathBuf>,
 }
@@ -345,12 +346,12 @@ impl KeysArgs {
         startup::keys_dir(self.keys_dir.as_deref(), &self.registry.db.data_dir)
     }
 
-    /// The active key (or, in a registry with none, a new development key, published).
+    /// The active key (a registry with none has none to give).
     async fn active_key(
         &self,
         registry: &Registry,
-    ) -> anyhow::Result<(ed25519_dalek::SigningKey, String, PathBuf)> {
-        startup::active_key(registry, self.keys_dir()?).await
+    ) -> anyhow::Result<Option<(ed25519_dalek::SigningKey, String, PathBuf)>> {
+        startup::active_key(registry, self.keys_dir()?, NoKey::Unsigned).await
     }
 }
 
@@ -366,7 +367,7 @@ impl SigningArgs {
     }
 
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
-        self.registry_pooled(Unrecorded::Command, Pooling::COMMAND)
+        self.registry_pooled(Unrecorded::Command, NoKey::Unsigned, Pooling::COMMAND)
             .await
     }
 
@@ -374,6 +375,7 @@ impl SigningArgs {
     async fn registry_pooled(
         &self,
         unrecorded: Unrecorded,
+        no_key: NoKey,
         pooling: Pooling,
     ) -> anyhow::Result<Arc<Registry>> {
         let given = self.given_public_url()?;
@@ -382,6 +384,7 @@ impl SigningArgs {
             &registry,
             given,
             unrecorded,
+            no_key,
             self.keys.keys_dir.as_deref(),
             &self.keys.registry.db.data_dir,
         )

@@ -10,7 +10,9 @@ use super::*;
 
 /// `wexqs demo`: loads the demo register into an empty one.
 pub(super) async fn demo(signing: SigningArgs) -> anyhow::Result<()> {
-    let registry = signing.registry().await?;
+    let registry = signing
+        .registry_pooled(Unrecorded::Command, NoKey::Development, Pooling::COMMAND)
+        .await?;
     if registry.has_organisations() {
         bail!("the register already has organisations; the demo loads only into an empty one");
     }

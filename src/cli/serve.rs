@@ -21,7 +21,15 @@ pub(super) async fn serve_command(
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
     let address = listener.local_addr()?;
     let registry = signing
-        .registry_pooled(Unrecorded::Serve(address), Pooling::SERVER)
+        .registry_pooled(
+            Unrecorded::Serve(address),
+            if demo {
+                NoKey::Development
+            } else {
+                NoKey::Refuse
+            },
+            Pooling::SERVER,
+        )
         .await?;
     let public_url = registry
         .signing()

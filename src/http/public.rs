@@ -292,7 +292,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     let database_failure = failure.is_some();
     let failure = failure.map(|(reason, words)| (reason, words.to_owned()));
-    // Behind its published log, or unable to sign a checkpoint: not ready either, saying why.
+    // Behind its published log, without the log's active key, or unable to sign a checkpoint:
+    // not ready either, saying why.
     let failure = failure.or_else(|| {
         let registry = &state.registry;
         if let Some(reason) = registry.behind() {
@@ -302,6 +303,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                     "the database is behind the log this registry has published: {reason}; \
                      nothing is written or answered until the missing entries are re-entered \
                      ('wexqs log reenter')"
+                ),
+            ));
+        }
+        if let Some(key_id) = registry.awaited_key() {
+            return Some((
+                ErrorCode::SigningKeyNotLoaded.as_str(),
+                format!(
+                    "the log says the signing key {key_id} is active and this instance has not \
+                     loaded it from its keys folder: it signs nothing (no credential, checkpoint \
+                     or status list) and refuses writes that sign (503) until the key's file is \
+                     there"
                 ),
             ));
         }

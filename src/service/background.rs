@@ -195,6 +195,9 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
             if tail.behind().is_some() {
                 continue;
             }
+            // Every second, not only when the log grows: a key file copied in after the
+            // rotation is taken up without waiting for a write.
+            tail.refresh_signing();
             match tail.checkpoint().await {
                 Ok(_) => tail.note_checkpoint(None),
                 Err(ServiceError::Behind(_)) => {}

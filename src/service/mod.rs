@@ -248,6 +248,8 @@ pub struct Registry {
     rng: Mutex<Box<dyn RngCore + Send>>,
     stats: Arc<WriterStats>,
     signing: RwLock<Option<Signing>>,
+    /// The newly active key last said to be missing from the keys folder (said once a key).
+    key_awaited_said: Mutex<Option<String>>,
     status_list_cache: Mutex<Option<SignedStatusList>>,
     /// The latest signed checkpoint known, served from memory so that an auditor gets it while
     /// the database is away.
@@ -304,6 +306,7 @@ impl Registry {
             rng: Mutex::new(rng),
             stats,
             signing: RwLock::new(None),
+            key_awaited_said: Mutex::new(None),
             status_list_cache: Mutex::new(None),
             latest_checkpoint: RwLock::new(None),
             register: Mutex::new(None),

@@ -53,20 +53,21 @@ impl Registry {
     }
 
     /// Follows a key rotation recorded by another process: when the log's active key is not the
-    /// one in use, loads it from the keys folder. Returns whether the key changed.
+    /// one in use, loads it from the keys folder (the background task asks every second, so a
+    /// key file copied in after the rotation is taken up without a restart). Until it has it,
+    /// `awaited_key` names it and nothing is signed. Returns whether the key changed.
     pub fn refresh_signing(&self) -> bool {
-        let Some(current) = self.signing() else {
+        let Some(current) = self.held_signing() else {
             return false;
         };
-        let active = self.read_cache(|c| c.state.active_key().map(|k| k.key_id.clone()));
-        let Some(active) = active.filter(|id| *id != current.key_id) else {
+        let Some(active) = self.awaited_key() else {
             return false;
         };
         let Some(dir) = current.keys_dir.as_deref() else {
             return false;
         };
         match crate::credentials::keys::load(&crate::credentials::keys::path_of(dir, &active)) {
-            Ok(key) => {
+            Ok(key) if crate::credentials::keys::key_id(&key) == active => {
                 tracing::info!(key_id = %active, "signing with the newly active key");
                 self.set_signing(Signing {
                     key_id: active,
@@ -75,30 +76,95 @@ impl Registry {
                 });
                 true
             }
-            Err(e) => {
-                tracing::warn!(key_id = %active, error = %e, "cannot load the newly active key");
+            loaded => {
+                let said = self
+                    .key_awaited_said
+                    .lock()
+                    .expect("the awaited key's lock is never poisoned")
+                    .replace(active.clone());
+                // Said once a key, not at every look.
+                if said.as_deref() != Some(active.as_str()) {
+                    let error = match loaded {
+                        Ok(_) => "the file holds another key".to_owned(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::error!(
+                        key_id = %active,
+                        folder = %dir.display(),
+                        error = %error,
+                        "the log says the signing key {active} is active, and this instance does not hold it: it signs nothing (writes that sign are refused with 503, /readyz fails) until the key's file is copied into its keys folder"
+                    );
+                }
                 false
             }
         }
     }
 
+    /// The key the log says is active when it is not the one this instance holds (after a
+    /// rotation made elsewhere, until its file is loaded): nothing may be signed meanwhile, so
+    /// that no instance signs with a retired key after another is activated. `None` when the
+    /// key held is the active one, when no key is held, or when the log has no active key.
+    pub fn awaited_key(&self) -> Option<String> {
+        self.read_cache(|c| self.awaited_key_in(&c.state))
+    }
+
+    /// `awaited_key` as of `state` (for a caller that holds the cache already: the cache lock
+    /// is never taken twice by one thread).
+    fn awaited_key_in(&self, state: &State) -> Option<String> {
+        let held = self
+            .signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .as_ref()
+            .map(|s| s.key_id.clone())?;
+        state
+            .active_key()
+            .map(|k| k.key_id.clone())
+            .filter(|active| *active != held)
+    }
+
+    /// The refusal of a signing while the log as of `state` names another active key than the
+    /// one held (503 `signing_key_not_loaded`).
+    pub(super) fn signing_refused(&self, state: &State) -> Result<(), ServiceError> {
+        match self.awaited_key_in(state) {
+            None => Ok(()),
+            Some(key_id) => Err(ServiceError::Invalid {
+                code: ErrorCode::SigningKeyNotLoaded,
+                message: format!(
+                    "the signing key {key_id} is active, and this instance has not loaded it from \
+                     its keys folder yet; nothing was changed: try again in a moment"
+                ),
+            }),
+        }
+    }
+
+    /// The key held, whether or not it is the active one (for what names the issuer only).
+    fn held_signing(&self) -> Option<Signing> {
+        self.signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()
+    }
+
     /// The key in use, signing for the address the log records (which every process follows,
-    /// so that a change made by another process is signed for at once).
+    /// so that a change made by another process is signed for at once). None while the log's
+    /// active key is another one (`awaited_key`).
     pub fn signing(&self) -> Option<Signing> {
-        let recorded = self.read_cache(|c| c.state.public_url.clone());
+        let (recorded, awaited) =
+            self.read_cache(|c| (c.state.public_url.clone(), self.awaited_key_in(&c.state)));
+        if awaited.is_some() {
+            return None;
+        }
         self.signing_for(recorded.as_ref())
     }
 
-    /// The key in use, signing for `recorded` when the log records an address.
+    /// The key held, signing for `recorded` when the log records an address (whether it is the
+    /// active one is the caller's to check: `signing_refused`).
     pub(super) fn signing_for(
         &self,
         recorded: Option<&crate::domain::PublicUrl>,
     ) -> Option<Signing> {
-        let mut signing = self
-            .signing
-            .read()
-            .expect("the signing lock is never poisoned")
-            .clone()?;
+        let mut signing = self.held_signing()?;
         if let Some(url) = recorded
             && url.as_str() != signing.public_url
         {
@@ -161,13 +227,14 @@ impl Registry {
         numbers: Vec<CertificateNumber>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Event>, ServiceError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.signing_refused(before)?;
         // The address as of these events: a change in the same append is signed for already.
         let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
             return Ok(Vec::new());
         };
-        if numbers.is_empty() {
-            return Ok(Vec::new());
-        }
         // Every entry ever given, so that no entry is used twice (a withdrawn one stays set).
         let mut used: HashSet<String> = before
             .awards
@@ -238,6 +305,41 @@ impl Registry {
 
     /// Issues a credential for every award that has none (after a signing key is first set up).
     pub async fn issue_missing_credentials(&self) -> Result<usize, ServiceError> {
+        self.sign_again(|a| a.credentials.is_empty()).await
+    }
+
+    /// Signs again, with the active key, every award whose current credential the key `key_id`
+    /// signed (after that key is revoked as compromised, so that every holder's download
+    /// verifies again): one `credential_issued` event each, in one append, keeping each award's
+    /// status list entry. Refused when `key_id` is not a key of the log (the active key has
+    /// nothing to sign again: what it signed it would sign the same).
+    pub async fn resign_credentials_of(&self, key_id: &str) -> Result<usize, ServiceError> {
+        self.catch_up().await?;
+        let known = self.read_cache(|c| c.state.keys.iter().any(|k| k.key_id == key_id));
+        if !known {
+            return Err(crate::domain::DomainError::KeyNotFound(key_id.to_owned()).into());
+        }
+        if let Some(key_id) = self.awaited_key() {
+            return Err(ServiceError::Invalid {
+                code: ErrorCode::SigningKeyNotLoaded,
+                message: format!("the active signing key {key_id} is not loaded"),
+            });
+        }
+        if self.signing().is_none() {
+            return Err(ServiceError::Invalid {
+                code: ErrorCode::NoSigningKey,
+                message: "this registry has no signing key to sign with".into(),
+            });
+        }
+        self.sign_again(|a| a.credentials.last().is_some_and(|c| c.key_id == key_id))
+            .await
+    }
+
+    /// Signs a new credential for every award `wanted` picks, in one append.
+    async fn sign_again(
+        &self,
+        wanted: impl Fn(&crate::domain::state::Award) -> bool,
+    ) -> Result<usize, ServiceError> {
         if self.signing().is_none() {
             return Ok(0);
         }
@@ -249,7 +351,7 @@ impl Registry {
                 .state
                 .awards
                 .values()
-                .filter(|a| a.credentials.is_empty())
+                .filter(|a| wanted(a))
                 .map(|a| a.certificate_number.clone())
                 .collect();
             if missing.is_empty() {
@@ -257,7 +359,9 @@ impl Registry {
             }
             let mut post = cache.state.clone();
             let events = self.sign_credentials(&cache.state, &mut post, missing, now)?;
-            let streams: BTreeSet<String> = events.iter().map(Event::stream).collect();
+            let mut streams: BTreeSet<String> = events.iter().map(Event::stream).collect();
+            // Signed with the key the log's key stream names as of this reading.
+            streams.insert(crate::domain::events::KEYS_STREAM.to_owned());
             let draft = AppendDraft {
                 events,
                 streams: streams.into_iter().collect(),
@@ -298,9 +402,14 @@ impl Registry {
         })
     }
 
-    /// The did:web document of the registry's keys.
+    /// The did:web document of the registry's keys (served while a newly active key is
+    /// awaited too: it names public keys only).
     pub fn did_document(&self) -> Option<serde_json::Value> {
-        let signing = self.signing()?;
+        let recorded = self.read_cache(|c| c.state.public_url.clone());
+        let mut signing = self.held_signing()?;
+        if let Some(url) = recorded {
+            signing.did = crate::credentials::credential::did_web(url.as_str());
+        }
         let keys = self.read_cache(|c| {
             c.state
                 .keys

@@ -31,8 +31,32 @@ impl Registry {
         latest.as_ref().map(|c| c.note.clone())
     }
 
-    /// The note verifier key auditors check checkpoints with.
+    /// The note verifier key auditors check checkpoints with: the one that signed the latest
+    /// checkpoint this instance serves (after a rotation, the retired key's until a checkpoint
+    /// is signed with the new one, so that the key and the checkpoint served always agree), or
+    /// else the key in use.
     pub fn log_verifier_key(&self) -> Option<String> {
+        if let Some(note) = self.latest_checkpoint_note() {
+            let origin = note.lines().next().unwrap_or_default().to_owned();
+            let keys = self.read_cache(|c| {
+                c.state
+                    .keys
+                    .iter()
+                    .rev()
+                    .map(|k| k.public_key_multibase.clone())
+                    .collect::<Vec<_>>()
+            });
+            let signer = keys.iter().find_map(|k| {
+                let key = crate::credentials::credential::parse_public_multibase(k).ok()?;
+                let verifier = crate::transparency::note::verifier_key(&origin, &key);
+                crate::transparency::note::open(&note, &verifier)
+                    .is_ok()
+                    .then_some(verifier)
+            });
+            if signer.is_some() {
+                return signer;
+            }
+        }
         self.log_signer().map(|(_, v, _)| v)
     }
 
@@ -69,13 +93,14 @@ impl Registry {
     /// beyond the log the database holds; the new checkpoint is recorded in the high-water
     /// mark before it is stored, and a later one another instance stored raises the mark too.
     pub async fn checkpoint(&self) -> Result<Option<u64>, ServiceError> {
-        let Some((origin, verifier, key)) = self.log_signer() else {
-            return Ok(None);
-        };
         if let Some(reason) = self.behind() {
             return Err(ServiceError::Behind(reason));
         }
         self.catch_up().await?;
+        // The signer as of the log just read: after a rotation in it, the new key or none.
+        let Some((origin, verifier, key)) = self.log_signer() else {
+            return Ok(None);
+        };
         let last = self.store.checkpoints().await?.pop();
         if let Some(l) = &last {
             // Another instance may have signed a later one: published, so the mark rises to it.
@@ -89,14 +114,20 @@ impl Registry {
             self.fall_behind(problem.clone());
             return Err(ServiceError::Behind(problem));
         }
-        let (size, root, proof) = self.read_cache(|c| {
+        let signer = crate::credentials::keys::key_id(&key);
+        let (size, root, proof, active) = self.read_cache(|c| {
+            let active = c.state.active_key().map(|k| k.key_id.clone());
             let size = c.tree.size();
             let proof = last
                 .as_ref()
                 .filter(|l| l.size > 0 && l.size <= size)
                 .and_then(|l| c.tree.consistency_proof(l.size, size));
-            (size, c.tree.root(size), proof)
+            (size, c.tree.root(size), proof, active)
         });
+        // A rotation read in meanwhile: the next round signs with the new key, or waits for it.
+        if active.is_some_and(|a| a != signer) {
+            return Ok(None);
+        }
         let Some(root) = root else { return Ok(None) };
         if size == 0 || last.as_ref().is_some_and(|l| l.size >= size) {
             return Ok(None);

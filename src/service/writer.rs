@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
+use crate::domain::events::KEYS_STREAM;
 use crate::domain::{Command, Context, DomainError, Event, State, decide, streams_read};
 use crate::projection::{all_rows, scratch_for, writes_for};
 use crate::store::{
@@ -166,9 +167,15 @@ impl Registry {
         } = decided;
         let called_for = Self::credentials_called_for(&events, &post);
         let credentials = self.sign_credentials(before, &mut post, called_for, now)?;
+        let mut seen: HashSet<String> = streams.iter().cloned().collect();
+        if !credentials.is_empty() {
+            // Signed with the key the log's key stream names as of this reading: a rotation
+            // appended meanwhile makes this append conflict rather than carry a retired key's
+            // signature past the new key's activation.
+            add_stream(&mut streams, &mut seen, KEYS_STREAM.to_owned());
+        }
         events.extend(credentials);
         let writes = writes_for(&post, &events);
-        let mut seen: HashSet<String> = streams.iter().cloned().collect();
         for e in &events {
             add_stream(&mut streams, &mut seen, e.stream());
         }

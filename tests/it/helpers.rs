@@ -470,6 +470,32 @@ pub fn admin_token(db: &Db, data_dir: &Path, name: &str) -> String {
     text(&out.stdout).trim().to_owned()
 }
 
+/// Makes the registry's first signing key with `wexqs keys init` (in `data_dir`'s keys folder,
+/// on the database `database_url`, or the data folder's SQLite one) unless it has an active
+/// key already: `wexqs serve` refuses a registry without one.
+pub fn ensure_key(database_url: Option<&str>, data_dir: &Path) {
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+        command
+            .args(args)
+            .env("WEXQS_DATA_DIR", data_dir)
+            .env_remove("WEXQS_CALENDAR")
+            .env_remove("WEXQS_KEYS_DIR");
+        match database_url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        command.output().expect("wexqs runs")
+    };
+    let list = run(&["keys", "list"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    if text(&list.stdout).contains("\tactive\t") {
+        return;
+    }
+    let init = run(&["keys", "init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+}
+
 /// Whether the server at `base` answers `/healthz` within `limit` (asked every 100 ms).
 pub async fn answers_within(base: &str, limit: Duration) -> bool {
     // Far above any wait: a hang shows as a server that did not answer, not as a client timeout.
@@ -486,9 +512,11 @@ pub async fn answers_within(base: &str, limit: Duration) -> bool {
     false
 }
 
-/// Starts `wexqs serve` on a port the system chooses over the given database and data folder,
-/// and waits until it answers; the process and its base URL.
+/// Starts `wexqs serve` on a port the system chooses over the given database and data folder
+/// (making the registry's first key if it has none), and waits until it answers; the process
+/// and its base URL.
 pub async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+    ensure_key(Some(&db.url), data_dir);
     let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .arg("serve")

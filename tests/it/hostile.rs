@@ -508,6 +508,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
     let data = temp_dir();
+    crate::helpers::ensure_key(None, data.path());
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .arg("serve")

@@ -24,6 +24,7 @@ mod hostile;
 mod image_cache;
 mod import_memory;
 mod instances;
+mod key_rotation;
 mod limits;
 mod merkle;
 mod not_current;

@@ -29,6 +29,7 @@ struct Logged {
 }
 
 fn serve(db: &Db, data_dir: &Path, allow_private: bool, timeout_ms: u64) -> Logged {
+    crate::helpers::ensure_key(Some(&db.url), data_dir);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("WEXQS_DATA_DIR", data_dir)

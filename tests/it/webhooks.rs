@@ -132,6 +132,7 @@ pub(crate) async fn server(
     retry_base_ms: u64,
     max_failures: u32,
 ) -> (KillOnDrop, String) {
+    crate::helpers::ensure_key(Some(&db.url), data_dir);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .arg("serve")
