@@ -92,8 +92,9 @@ pub(super) async fn keys_command(action: KeyAction) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `wexqs keys init`: the registry's first key, in the keys folder and published; prints its
-/// id. Refused when the registry has an active key already.
+/// `wexqs keys init`: the registry's first key, in the keys folder and published, with the key
+/// webhook secrets are sealed with beside it (made if absent); prints the signing key's id.
+/// Refused when the registry has an active key already.
 async fn init(keys: KeysArgs) -> anyhow::Result<()> {
     let registry = keys.registry.registry().await?;
     if let Some(active) = registry.active_key_id() {
@@ -101,6 +102,9 @@ async fn init(keys: KeysArgs) -> anyhow::Result<()> {
             "this registry has a signing key already ({active}); 'wexqs keys rotate' replaces it"
         );
     }
+    let dir = keys.keys_dir()?;
+    crate::credentials::sealing::sealing_key(&dir)
+        .with_context(|| format!("cannot make the webhook sealing key in {}", dir.display()))?;
     generate(&registry, &keys).await
 }
 
