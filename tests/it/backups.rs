@@ -19,6 +19,7 @@ use crate::helpers::{
 /// `wexqs serve` on `db` and `data_dir` without a rate limit (the drill reads every award back
 /// at once), once it answers: the process and its base URL.
 async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+    crate::helpers::ensure_key(Some(&db.url), data_dir);
     let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .args(["serve", "--rate-limit", "0"])

@@ -548,6 +548,7 @@ async fn a_checkpoint_that_cannot_be_recorded_fails_readiness(backend: Backend) 
     let (data, files) = (temp_dir(), temp_dir());
     let state_dir = files.path().join("state");
     let token = admin_token(&db, data.path(), "drill");
+    crate::helpers::ensure_key(Some(&db.url), data.path());
     let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .arg("serve")

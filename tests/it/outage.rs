@@ -498,6 +498,7 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
     let port = free_port();
     let script = format!(
         "set -e; mount -t tmpfs -o size=16m wexqs-full \"$1\"; \
+         \"$2\" keys init > /dev/null; \
          \"$2\" tokens create --role admin --name full > \"$3\"; \
          exec \"$2\" serve --bind 127.0.0.1:{port} --rate-limit 0"
     );
