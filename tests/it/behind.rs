@@ -236,6 +236,49 @@ fn reenter(db: &Db, data: &Path, from: &Path) -> String {
     text(&out.stdout)
 }
 
+/// An answer refused because the instance is behind: 503 with the code.
+fn refused_as_behind((status, body): (u16, serde_json::Value)) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some(BEHIND)),
+        "{body}"
+    );
+}
+
+/// What the drills share once the instance is behind: its database, data folder, address, an
+/// admin token and the auditor's state.
+struct Drill<'a> {
+    db: &'a Db,
+    data: &'a Path,
+    base: &'a str,
+    token: &'a str,
+    state: &'a Path,
+}
+
+impl Drill<'_> {
+    /// Re-entry from `copy` (a mirror of the public log reaching `published`) brings the
+    /// instance back by itself: ready, the `lost` award valid again, a new write checkpointed,
+    /// the auditor consistent and no checkpoint beyond the log.
+    async fn recovers_by_reentry(&self, copy: &Path, lost: &str, published: u64) {
+        let said = reenter(self.db, self.data, copy);
+        assert!(
+            said.contains(&format!("checkpoint at {published}")),
+            "{said}"
+        );
+        readyz_becomes(self.base, 200, Duration::from_secs(10)).await;
+        let (status, body) = verification(self.base, lost).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("valid")),
+            "{body}"
+        );
+        issue(self.base, self.token, "After Recovery Trust").await;
+        assert!(checkpoint_of_whole_log(self.base).await > published);
+        audit_consistent(self.base, self.state);
+        no_checkpoint_beyond_the_log(self.db, self.data).await;
+    }
+}
+
 /// A restore older than a published checkpoint: the instance started on it is behind (writes
 /// and award answers 503 with the code, `/readyz` 503 with the reason), signs nothing, and
 /// recovers by re-entry from a mirror of the public log; the auditor holding the later
@@ -271,19 +314,9 @@ async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Back
     let (status, ready) = readyz(&base).await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["reason"], BEHIND, "{ready}");
-    let (status, body) = try_write(&base, &token).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (503, Some(BEHIND)),
-        "{body}"
-    );
+    refused_as_behind(try_write(&base, &token).await);
     for number in [&lost, &kept] {
-        let (status, body) = verification(&base, number).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (503, Some(BEHIND)),
-            "{body}"
-        );
+        refused_as_behind(verification(&base, number).await);
     }
     no_checkpoint_beyond_the_log(&db, data.path()).await;
     let stored = open_store(&db)
@@ -297,22 +330,14 @@ async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Back
         stored.iter().map(|c| c.size).collect::<Vec<_>>()
     );
 
-    let said = reenter(&db, data.path(), &copy);
-    assert!(
-        said.contains(&format!("checkpoint at {published}")),
-        "{said}"
-    );
-    readyz_becomes(&base, 200, Duration::from_secs(10)).await;
-    let (status, body) = verification(&base, &lost).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("valid")),
-        "{body}"
-    );
-    issue(&base, &token, "After Recovery Trust").await;
-    assert!(checkpoint_of_whole_log(&base).await > published);
-    audit_consistent(&base, &state);
-    no_checkpoint_beyond_the_log(&db, data.path()).await;
+    let drill = Drill {
+        db: &db,
+        data: data.path(),
+        base: &base,
+        token: &token,
+        state: &state,
+    };
+    drill.recovers_by_reentry(&copy, &lost, published).await;
 }
 
 /// A database rolled back under a running instance (restored in place from an older backup):
@@ -347,38 +372,20 @@ async fn rollback_under_a_running_instance_is_noticed_within_two_seconds(backend
     let noticed = rolled_back.elapsed();
     assert_eq!(ready["reason"], BEHIND, "{ready}");
     eprintln!("the rollback was noticed in {noticed:?}");
-    let (status, body) = verification(&base, &lost).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (503, Some(BEHIND)),
-        "{body}"
-    );
-    let (status, body) = try_write(&base, &token).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (503, Some(BEHIND)),
-        "{body}"
-    );
+    refused_as_behind(verification(&base, &lost).await);
+    refused_as_behind(try_write(&base, &token).await);
     // A few of the instance's seconds behind: it stores no checkpoint beyond the log.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     no_checkpoint_beyond_the_log(&db, data.path()).await;
 
-    let said = reenter(&db, data.path(), &copy);
-    assert!(
-        said.contains(&format!("checkpoint at {published}")),
-        "{said}"
-    );
-    readyz_becomes(&base, 200, Duration::from_secs(10)).await;
-    let (status, body) = verification(&base, &lost).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("valid")),
-        "{body}"
-    );
-    issue(&base, &token, "After Recovery Trust").await;
-    assert!(checkpoint_of_whole_log(&base).await > published);
-    audit_consistent(&base, &state);
-    no_checkpoint_beyond_the_log(&db, data.path()).await;
+    let drill = Drill {
+        db: &db,
+        data: data.path(),
+        base: &base,
+        token: &token,
+        state: &state,
+    };
+    drill.recovers_by_reentry(&copy, &lost, published).await;
 }
 
 on_both_databases!(backend:
@@ -524,18 +531,8 @@ async fn changed_entry_is_found_at_start_up(backend: Backend) {
             ready["detail"].as_str().is_some_and(|d| d.contains(said)),
             "{ready}"
         );
-        let (status, body) = verification(&base, &number).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (503, Some(BEHIND)),
-            "{body}"
-        );
-        let (status, body) = try_write(&base, &token).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (503, Some(BEHIND)),
-            "{body}"
-        );
+        refused_as_behind(verification(&base, &number).await);
+        refused_as_behind(try_write(&base, &token).await);
     }
 }
 
