@@ -67,8 +67,11 @@ pub fn human_size(bytes: usize) -> String {
     }
 }
 
-/// The least a body is charged against `Limits::body_budget`, however short it says it is, so
-/// the budget bounds the number of bodies read at once too (`body_budget / BODY_CHARGE_MIN`).
+/// The room a body is charged against `Limits::body_budget` when its head arrives, and the step
+/// its charge grows by as its bytes arrive: a body holds room for what it has sent (rounded up
+/// to a step), not for what it announces. So the budget bounds the number of bodies read at once
+/// too (`body_budget / BODY_CHARGE_MIN`), and bodies announced and never sent cannot fill it
+/// while `max_connections * BODY_CHARGE_MIN` is below it (768 × 64 KiB = 48 MiB, of 64 MiB).
 pub const BODY_CHARGE_MIN: usize = 64 * 1024;
 
 /// How long a body waits for room in `Limits::body_budget` before it is refused with 503.
@@ -90,8 +93,9 @@ pub struct Limits {
     /// of `max_connections` are open, an address may open more only while it holds fewer than an
     /// eighth of this (two at least), so a few addresses cannot take every connection.
     pub max_connections_per_address: usize,
-    /// Bytes of request bodies being read at once, from everyone (each body counts its stated
-    /// length, `BODY_CHARGE_MIN` at least and `MAX_BODY` at most).
+    /// Bytes of request bodies being read at once, from everyone (each body counts what it has
+    /// sent, in steps of `BODY_CHARGE_MIN`, one step at least and `MAX_BODY` at most). A body
+    /// that needs room there is not waits `BODY_BUDGET_WAIT`, then gets 503.
     pub body_budget: usize,
     /// Admin requests without a valid token each client address may make a minute; more get
     /// 429 (0: no limit).
@@ -124,11 +128,8 @@ impl Limits {
         }
     }
 
-    /// What a body of stated length `length` (none: chunked) is charged against the budget.
-    pub fn body_charge(&self, length: Option<usize>) -> usize {
-        length
-            .unwrap_or(MAX_BODY)
-            .clamp(BODY_CHARGE_MIN, MAX_BODY)
-            .min(self.body_budget)
+    /// What a body is charged when its head arrives, and the step its charge grows by.
+    pub fn body_charge_step(&self) -> usize {
+        BODY_CHARGE_MIN.min(self.body_budget)
     }
 }
