@@ -74,6 +74,12 @@ pub fn human_size(bytes: usize) -> String {
 /// while `max_connections * BODY_CHARGE_MIN` is below it (768 × 64 KiB = 48 MiB, of 64 MiB).
 pub const BODY_CHARGE_MIN: usize = 64 * 1024;
 
+/// Connections the kernel holds for `wexqs serve` before its accept loop takes them (capped by
+/// the system's `net.core.somaxconn`, 4,096 on current Linux). Beyond it a new connection is
+/// dropped and its client tries again only after 1 s, so under a flood of connections a short
+/// queue makes every client, legitimate or not, wait seconds.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
 /// How long a body waits for room in `Limits::body_budget` before it is refused with 503.
 pub const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
