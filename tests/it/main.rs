@@ -33,6 +33,7 @@ mod people;
 mod readme;
 mod redaction;
 mod search_flood;
+mod siege;
 mod store_contract;
 mod throwaway_pg;
 mod webhook_failures;
