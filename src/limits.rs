@@ -28,6 +28,11 @@ pub const MAX_POSITION: u64 = i64::MAX as u64;
 /// verifications cannot take every core from the rest of the service.
 pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
 
+/// The most pieces of export downloads (`render::export::PIECE`, 64 KiB each) made at once, on
+/// the blocking pool; more wait their turn, so downloads (or clients that ask for exports and
+/// never read them) cannot take every core from the rest of the service.
+pub const MAX_CONCURRENT_EXPORT_PIECES: usize = 1;
+
 /// The longest public reason for a change of an award (suspension, reinstatement, revocation,
 /// amendment): public and permanent, so short; the detail goes in the private note. Older
 /// reasons in the log (up to the 2,000 characters any reason may have) still read.
