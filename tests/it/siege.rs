@@ -582,12 +582,31 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         "the attackers hold {held_at_start} files of the server"
     );
 
-    let mut answers = Vec::new();
-    let siege = Instant::now();
-    while siege.elapsed() < SIEGE {
-        answers.extend(legitimate_round(&legitimate, &base, &number, &credential).await);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // The legitimate client asks from a thread and a runtime of its own, as from a machine of its
+    // own: on the attackers' runtime its requests would wait behind theirs in this process (900
+    // of them writing 4 MiB at once every few seconds), not in the server.
+    let (answers, besieged) = {
+        let (base, number, credential) = (base.clone(), number.clone(), credential.clone());
+        tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let legitimate = client_from(Ipv4Addr::new(127, 0, 0, 200), false);
+                let mut answers = Vec::new();
+                let siege = Instant::now();
+                while siege.elapsed() < SIEGE {
+                    answers
+                        .extend(legitimate_round(&legitimate, &base, &number, &credential).await);
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                (answers, siege.elapsed())
+            })
+        })
+        .await
+        .expect("the legitimate client")
+    };
     stop.set();
     for a in attackers {
         let _ = tokio::time::timeout(Duration::from_secs(40), a).await;
@@ -605,7 +624,7 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
          CPU ticks server {}, attackers {}; in all {:.1} s\n\
          slow bodies: {:?}\nslow readers: {:?}\nflood: {:?}\nsearches: {:?}",
         calm.len(),
-        siege.elapsed().as_secs_f64(),
+        besieged.as_secs_f64(),
         answers.len(),
         cpu_ticks(pid) - cpu_before.0,
         cpu_ticks(std::process::id()) - cpu_before.1,
