@@ -28,6 +28,11 @@ pub const MAX_POSITION: u64 = i64::MAX as u64;
 /// verifications cannot take every core from the rest of the service.
 pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
 
+/// The most pieces of export downloads (`render::export::PIECE`, 64 KiB each) made at once, on
+/// the blocking pool; more wait their turn, so downloads (or clients that ask for exports and
+/// never read them) cannot take every core from the rest of the service.
+pub const MAX_CONCURRENT_EXPORT_PIECES: usize = 1;
+
 /// The longest public reason for a change of an award (suspension, reinstatement, revocation,
 /// amendment): public and permanent, so short; the detail goes in the private note. Older
 /// reasons in the log (up to the 2,000 characters any reason may have) still read.
@@ -67,9 +72,18 @@ pub fn human_size(bytes: usize) -> String {
     }
 }
 
-/// The least a body is charged against `Limits::body_budget`, however short it says it is, so
-/// the budget bounds the number of bodies read at once too (`body_budget / BODY_CHARGE_MIN`).
+/// The room a body is charged against `Limits::body_budget` when its head arrives, and the step
+/// its charge grows by as its bytes arrive: a body holds room for what it has sent (rounded up
+/// to a step), not for what it announces. So the budget bounds the number of bodies read at once
+/// too (`body_budget / BODY_CHARGE_MIN`), and bodies announced and never sent cannot fill it
+/// while `max_connections * BODY_CHARGE_MIN` is below it (768 × 64 KiB = 48 MiB, of 64 MiB).
 pub const BODY_CHARGE_MIN: usize = 64 * 1024;
+
+/// Connections the kernel holds for `wexqs serve` before its accept loop takes them (capped by
+/// the system's `net.core.somaxconn`, 4,096 on current Linux). Beyond it a new connection is
+/// dropped and its client tries again only after 1 s, so under a flood of connections a short
+/// queue makes every client, legitimate or not, wait seconds.
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// How long a body waits for room in `Limits::body_budget` before it is refused with 503.
 pub const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -90,8 +104,9 @@ pub struct Limits {
     /// of `max_connections` are open, an address may open more only while it holds fewer than an
     /// eighth of this (two at least), so a few addresses cannot take every connection.
     pub max_connections_per_address: usize,
-    /// Bytes of request bodies being read at once, from everyone (each body counts its stated
-    /// length, `BODY_CHARGE_MIN` at least and `MAX_BODY` at most).
+    /// Bytes of request bodies being read at once, from everyone (each body counts what it has
+    /// sent, in steps of `BODY_CHARGE_MIN`, one step at least and `MAX_BODY` at most). A body
+    /// that needs room there is not waits `BODY_BUDGET_WAIT`, then gets 503.
     pub body_budget: usize,
     /// Admin requests without a valid token each client address may make a minute; more get
     /// 429 (0: no limit).
@@ -124,11 +139,8 @@ impl Limits {
         }
     }
 
-    /// What a body of stated length `length` (none: chunked) is charged against the budget.
-    pub fn body_charge(&self, length: Option<usize>) -> usize {
-        length
-            .unwrap_or(MAX_BODY)
-            .clamp(BODY_CHARGE_MIN, MAX_BODY)
-            .min(self.body_budget)
+    /// What a body is charged when its head arrives, and the step its charge grows by.
+    pub fn body_charge_step(&self) -> usize {
+        BODY_CHARGE_MIN.min(self.body_budget)
     }
 }

@@ -17,8 +17,9 @@ pub(super) async fn serve_command(
     webhooks: WebhookArgs,
     limits: LimitArgs,
 ) -> anyhow::Result<()> {
-    let listener =
-        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let listener = listen(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
     let address = listener.local_addr()?;
     let registry = signing
         .registry_pooled(
@@ -95,6 +96,26 @@ pub(super) async fn serve_command(
     serve(listener, state, workers, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The listening socket on `bind`, with room for the connections the accept loop has not taken
+/// yet (`crate::limits::LISTEN_BACKLOG`): under a flood of connections the standard library's
+/// 128 overflows, and a client whose connection is dropped there waits 1 s, then 3 s, to try
+/// again.
+async fn listen(bind: &str) -> anyhow::Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs as _;
+    let address = bind
+        .to_socket_addrs()?
+        .next()
+        .context("the address names no host")?;
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    Ok(socket.listen(crate::limits::LISTEN_BACKLOG)?.into_std()?)
 }
 
 async fn shutdown_signal() {

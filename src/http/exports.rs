@@ -10,8 +10,9 @@
 //! they are sent. The signature and length are kept per format until what the export reflects
 //! changes (the log, the checkpoint, the day or the key): downloads between changes make the
 //! pieces once. Downloads at the same log size and day share one snapshot (16 bytes an award).
+//! Every piece is made on the blocking pool, so a crowd of downloads cannot hold the async
+//! workers from the rest of the service.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Weak};
 
 use actix_web::body::SizedStream;
@@ -76,11 +77,26 @@ struct Signed {
 /// hashes it once and the rest wait for that. The snapshot is held weakly: downloads at one log
 /// size and day share one, and it goes with the last of them, so no award outlives its change
 /// here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExportSignatures {
     csv: tokio::sync::Mutex<Option<Signed>>,
     json: tokio::sync::Mutex<Option<Signed>>,
     rows: std::sync::Mutex<Option<Shared>>,
+    /// Turns for making a piece of a download (`crate::limits::MAX_CONCURRENT_EXPORT_PIECES`).
+    making: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for ExportSignatures {
+    fn default() -> ExportSignatures {
+        ExportSignatures {
+            csv: tokio::sync::Mutex::default(),
+            json: tokio::sync::Mutex::default(),
+            rows: std::sync::Mutex::default(),
+            making: Arc::new(tokio::sync::Semaphore::new(
+                crate::limits::MAX_CONCURRENT_EXPORT_PIECES,
+            )),
+        }
+    }
 }
 
 /// A snapshot downloads share: the log size and day it reflects, and its rows (held weakly).
@@ -168,11 +184,7 @@ async fn export_as(
     };
     let tag = tag_of(format, log_size, as_of, checkpoint_size);
     let signed = state.export_signatures.of(&export, &signing).await?;
-    let pieces = futures_util::stream::iter(
-        export
-            .pieces()
-            .map(|piece| Ok::<_, Infallible>(Bytes::from(piece))),
-    );
+    let pieces = pieces_off_workers(&export, state.export_signatures.making.clone());
     let mut response = HttpResponse::Ok();
     response
         .insert_header(header::ETag(tag))
@@ -189,6 +201,32 @@ async fn export_as(
     Ok(response
         .content_type(format.content_type())
         .body(SizedStream::new(signed.length, pieces)))
+}
+
+/// `export`'s pieces, each made on the blocking pool, not on the async workers: a piece is
+/// thousands of rows to render, and downloads one after another (or clients that take an export
+/// and never read it, whose socket buffers take megabytes) would otherwise keep a worker from
+/// every other request it holds. No thread is held while the client is not reading, and only
+/// `making`'s permits of pieces are made at once, so downloads leave the other cores to the
+/// workers.
+fn pieces_off_workers(
+    export: &Export,
+    making: Arc<tokio::sync::Semaphore>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static {
+    futures_util::stream::unfold(Some(export.pieces()), move |pieces| {
+        let making = making.clone();
+        async move {
+            let mut pieces = pieces?;
+            let Ok(_turn) = making.acquire_owned().await else {
+                return Some((Err(std::io::Error::other("the server is stopping")), None));
+            };
+            match web::block(move || (pieces.next(), pieces)).await {
+                Ok((Some(piece), pieces)) => Some((Ok(Bytes::from(piece)), Some(pieces))),
+                Ok((None, _)) => None,
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    })
 }
 
 /// An export's `ETag`: what it reflects names its bytes.

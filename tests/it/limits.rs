@@ -295,3 +295,57 @@ async fn a_crowded_server_keeps_room_for_other_addresses() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_announced_large_and_never_sent_hold_only_a_step_of_the_budget() {
+    let limits = Limits {
+        body_budget: 4 * BODY_CHARGE_MIN,
+        body_timeout: Duration::from_secs(60),
+        ..Limits::one_address()
+    };
+    let app = app(limits).await;
+    // Three bodies each announcing the largest credential `POST /v1/verify` reads, none sent
+    // (before: each was charged what it announced, so the first took the whole budget and
+    // every other body waited 1 s for a 503).
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = connect(&app);
+            let head = post_head("/v1/verify", 2_000_000, None);
+            stream.write_all(head.as_bytes()).expect("the head is sent");
+            stream
+        })
+        .collect();
+    // A body sent whole is still read at once, and one that sends more than the room left
+    // waits its turn and is refused.
+    let started = Instant::now();
+    let answer = app
+        .client
+        .post(app.url("/v1/verify"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 200, "a small body is read and checked");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let large = app
+        .client
+        .post(app.url("/v1/verify"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * BODY_CHARGE_MIN])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        large.status(),
+        503,
+        "a body larger than the room left is refused"
+    );
+    let problem: serde_json::Value = large.json().await.expect("problem+json");
+    assert_eq!(problem["code"], "server_busy");
+    drop(held);
+}

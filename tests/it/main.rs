@@ -36,6 +36,7 @@ mod people;
 mod readme;
 mod redaction;
 mod search_flood;
+mod siege;
 mod spreadsheets;
 mod store_contract;
 mod throwaway_pg;
