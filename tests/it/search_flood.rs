@@ -38,11 +38,9 @@ const KINDS: [&str; 5] = [
     "Hospice",
 ];
 
-/// Imports `n` awards with names like those of the register (a town, a kind of service and a
+/// A CSV file of `n` awards with names like the register's (a town, a kind of service and a
 /// number), one organisation each, valid on the test's day.
-async fn import_named_awards(app: &TestApp, n: usize) {
-    use wexqs::service::Actor;
-    use wexqs::service::import::{import_commands, read_csv};
+pub(crate) fn register_csv(n: usize) -> String {
     let mut text =
         String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
     for i in 0..n {
@@ -55,6 +53,15 @@ async fn import_named_awards(app: &TestApp, n: usize) {
             1 + i % 28
         ));
     }
+    text
+}
+
+/// Imports `n` awards with names like those of the register (a town, a kind of service and a
+/// number), one organisation each, valid on the test's day.
+async fn import_named_awards(app: &TestApp, n: usize) {
+    use wexqs::service::Actor;
+    use wexqs::service::import::{import_commands, read_csv};
+    let text = register_csv(n);
     let rows = read_csv(text.as_bytes()).expect("the rows parse");
     let summary = import_commands(&app.registry, &Actor::cli(), rows, None, |_| {})
         .await

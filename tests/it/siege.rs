@@ -334,41 +334,6 @@ fn allow_attackers_files() {
     assert!(status.success(), "prlimit raises the soft file limit");
 }
 
-/// A CSV file of `n` awards with names like the register's (a town, a kind of service, a number).
-fn register_csv(n: usize) -> String {
-    const TOWNS: [&str; 10] = [
-        "Valley",
-        "Northfield",
-        "Riverside",
-        "Ashford",
-        "Brookmere",
-        "Castleton",
-        "Dunmore",
-        "Eastwick",
-        "Fairhaven",
-        "Glenrock",
-    ];
-    const KINDS: [&str; 4] = [
-        "Hospital",
-        "Community Health",
-        "Hospice",
-        "Ambulance Service",
-    ];
-    let mut text =
-        String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "{} {} {i},,london,nhs_trust,{},2025-{:02}-{:02},\n",
-            TOWNS[i % TOWNS.len()],
-            KINDS[(i / TOWNS.len()) % KINDS.len()],
-            ["bronze", "silver", "gold"][i % 3],
-            1 + i % 12,
-            1 + i % 28
-        ));
-    }
-    text
-}
-
 /// One legitimate round's answers: (what, status, time taken).
 async fn legitimate_round(
     client: &reqwest::Client,
@@ -438,7 +403,7 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
     first.kill().expect("the server stops");
     first.wait().expect("the server ended");
     let csv = dir.path().join("awards.csv");
-    std::fs::write(&csv, register_csv(AWARDS)).expect("written");
+    std::fs::write(&csv, crate::search_flood::register_csv(AWARDS)).expect("written");
     let out = crate::helpers::wexqs(&db, dir.path(), &["import", csv.to_str().expect("a path")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
