@@ -107,28 +107,7 @@ struct SigningArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the registry over HTTP.
-    Serve {
-        #[command(flatten)]
-        signing: SigningArgs,
-        /// Address to listen on.
-        #[arg(long, env = "WEXQS_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Load the demo register first if the register has no organisations (with a register
-        /// that has some, it loads nothing and says so).
-        #[arg(long)]
-        demo: bool,
-        /// HTTP worker threads (default: one per core).
-        #[arg(long, env = "WEXQS_WORKERS")]
-        workers: Option<usize>,
-        /// Requests a second each client address may make to public routes, with bursts of
-        /// five seconds' worth (0: no limit).
-        #[arg(long, env = "WEXQS_RATE_LIMIT", default_value_t = 20)]
-        rate_limit: u32,
-        #[command(flatten)]
-        webhooks: serve::WebhookArgs,
-        #[command(flatten)]
-        limits: serve::LimitArgs,
-    },
+    Serve(Box<serve::ServeArgs>),
     /// The registry's public address, which every credential names: show it, or move the
     /// registry to another.
     Address {
@@ -406,18 +385,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve {
-            signing,
-            bind,
-            demo,
-            workers,
-            rate_limit,
-            webhooks,
-            limits,
-        } => {
-            serve::serve_command(signing, bind, demo, workers, rate_limit, webhooks, limits)
-                .await?;
-        }
+        Command::Serve(args) => serve::serve_command(*args).await?,
         Command::Address { action } => return address::address_command(action).await,
         Command::Keys { action } => return keys::keys_command(action).await,
         Command::Applications { action } => {

@@ -8,15 +8,41 @@ use crate::http::{AppState, serve};
 use crate::service::spawn_background;
 use std::time::Duration;
 
-pub(super) async fn serve_command(
+/// `wexqs serve`'s options: each group of them is its own struct, flattened here.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
     signing: SigningArgs,
+    /// Address to listen on.
+    #[arg(long, env = "WEXQS_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Load the demo register first if the register has no organisations (with a register
+    /// that has some, it loads nothing and says so).
+    #[arg(long)]
     demo: bool,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WEXQS_WORKERS")]
     workers: Option<usize>,
+    /// Requests a second each client address may make to public routes, with bursts of
+    /// five seconds' worth (0: no limit).
+    #[arg(long, env = "WEXQS_RATE_LIMIT", default_value_t = 20)]
     rate_limit: u32,
+    #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
     limits: LimitArgs,
-) -> anyhow::Result<()> {
+}
+
+pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
+    // Each group of options is taken where it is used (`args.NAME`).
+    let ServeArgs {
+        signing,
+        bind,
+        demo,
+        workers,
+        rate_limit,
+        ..
+    } = args;
     let listener = listen(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -70,7 +96,7 @@ pub(super) async fn serve_command(
         );
     }
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
-    let mut webhooks = webhooks.settings();
+    let mut webhooks = args.webhooks.settings();
     webhooks.sealing = startup::webhook_sealing(
         &registry,
         signing.keys.keys_dir.as_deref(),
@@ -90,7 +116,7 @@ pub(super) async fn serve_command(
     let state = AppState::new(registry, &public_url)
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
-        .with_limits(limits.limits());
+        .with_limits(args.limits.limits());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;
