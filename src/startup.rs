@@ -134,11 +134,94 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Resu
     ))
 }
 
+/// Refuses `url` when it carries a password and was given on the command line (`args`, the
+/// process's arguments): there every user of the machine can read it (`ps`, `/proc`).
+pub fn refuse_password_on_command_line(
+    url: &str,
+    args: impl IntoIterator<Item = String>,
+) -> anyhow::Result<()> {
+    if !url_has_password(url) {
+        return Ok(());
+    }
+    let on_command_line = args
+        .into_iter()
+        .any(|a| a == url || a.strip_prefix("--database-url=") == Some(url));
+    if on_command_line {
+        bail!(
+            "--database-url {} carries a password on the command line, where any user of this \
+             machine can read it: leave the password out of the URL and give it with \
+             --database-password-file FILE (or WEXQS_DATABASE_PASSWORD_FILE), the PGPASSWORD \
+             environment variable, or a password file (PGPASSFILE or ~/.pgpass)",
+            redact(url)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `url` names a password: in its user-info, or as a `password=` parameter.
+fn url_has_password(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
+        }
+        // Not a URL `url` can read: its redacted form tells whether it hides a secret.
+        Err(_) => redact(url) != url,
+    }
+}
+
+/// `url` with the password read from `file` (`--database-password-file`): the file's text
+/// without one trailing newline. Refused for SQLite, for an empty password, and for a URL that
+/// carries a password already.
+pub fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String> {
+    const OPTION: &str = "--database-password-file (WEXQS_DATABASE_PASSWORD_FILE)";
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "cannot read the database password file {} given by {OPTION}",
+            file.display()
+        )
+    })?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if password.is_empty() {
+        bail!(
+            "the database password file {} given by {OPTION} is empty",
+            file.display()
+        );
+    }
+    let mut parsed = url::Url::parse(url)
+        .with_context(|| format!("the database URL {} cannot be read", redact(url)))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        bail!("{OPTION} is for PostgreSQL; the database is {}", redact(url));
+    }
+    if url_has_password(url) {
+        bail!(
+            "the database URL {} carries a password and {OPTION} gives another: give one",
+            redact(url)
+        );
+    }
+    parsed
+        .set_password(Some(password))
+        .map_err(|()| anyhow::anyhow!("the database URL {} takes no password", redact(url)))?;
+    Ok(parsed.to_string())
+}
+
 /// Opens the store at `url` (migrating it), with `pooling`.
 async fn open_store(url: &str, pooling: Pooling) -> anyhow::Result<Store> {
-    Store::open_pooled(url, pooling)
-        .await
-        .with_context(|| format!("cannot open the database ({})", redact(url)))
+    match Store::open_pooled(url, pooling).await {
+        Ok(store) => Ok(store),
+        Err(e) if e.outage() == Some(crate::store::Outage::Tls) => Err(anyhow::Error::new(e)
+            .context(format!(
+                "cannot open the database ({}): TLS failed, so no secure connection was made. \
+                 The server offers no TLS where sslmode requires it, or its certificate is not \
+                 signed by the authority in sslrootcert (or the system's), or is not for the host \
+                 name in the URL (OPERATIONS.md, \"TLS to PostgreSQL\")",
+                redact(url)
+            ))),
+        Err(e) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("cannot open the database ({})", redact(url))),
+    }
 }
 
 /// The calendar a new registry starts with: the file given, or the one shipped.

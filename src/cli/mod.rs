@@ -52,7 +52,8 @@ struct DbArgs {
     )]
     data_dir: PathBuf,
     /// postgres://USER@HOST/DB (or postgresql://) or sqlite://PATH; default: SQLite in the data
-    /// folder.
+    /// folder. TLS: ?sslmode=verify-full&sslrootcert=CA.pem. No password here on the command
+    /// line: use --database-password-file, PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -60,6 +61,10 @@ struct DbArgs {
         help_heading = "Database"
     )]
     database_url: Option<String>,
+    /// A file holding the PostgreSQL role's password (one trailing newline ignored), read at
+    /// start: kept out of the command line, the environment and the URL.
+    #[arg(long, env = "WEXQS_DATABASE_PASSWORD_FILE", help_heading = "Database")]
+    database_password_file: Option<PathBuf>,
     /// Folder of the high-water mark: the latest checkpoint the registry published, kept
     /// outside the database so that a restore or rollback behind it is noticed (writable;
     /// default: the data folder).
@@ -280,8 +285,18 @@ fn init_logging() {
 }
 
 impl DbArgs {
+    /// The database's URL, with the password from --database-password-file if one is given. A
+    /// password written in --database-url on the command line (where every user of the machine
+    /// can read it) is refused.
     fn url(&self) -> anyhow::Result<String> {
-        startup::database_url(self.database_url.as_deref(), &self.data_dir)
+        if let Some(url) = &self.database_url {
+            startup::refuse_password_on_command_line(url, std::env::args())?;
+        }
+        let url = startup::database_url(self.database_url.as_deref(), &self.data_dir)?;
+        match &self.database_password_file {
+            Some(file) => startup::with_password_from_file(&url, file),
+            None => Ok(url),
+        }
     }
 
     /// The database, opened (and migrated) to be looked after without a registry.

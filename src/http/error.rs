@@ -103,6 +103,7 @@ impl ApiError {
             Outage::Full => "the registry's database has no space left just now",
             Outage::ReadOnly => "the registry's database takes no writes just now",
             Outage::Io => "the registry's database's disk is failing just now",
+            Outage::Tls => "the registry's database refuses a secure connection just now",
         };
         ApiError::new(
             ErrorCode::DatabaseUnavailable,

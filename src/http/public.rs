@@ -281,6 +281,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 Some(Outage::Full) => "the database's disk is full",
                 Some(Outage::ReadOnly) => "the database takes no writes",
                 Some(Outage::Io) => "the database's disk fails to read or write",
+                Some(Outage::Tls) => {
+                    "no secure (TLS) connection to the database: it offers no TLS, or its \
+                     certificate is not trusted or not for its host name"
+                }
                 None => "the database answered with an error",
             };
             Some((e.outage().map_or("error", Outage::as_str), words))

@@ -617,20 +617,46 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A PostgreSQL database, told to PostgreSQL's own tools by its URL without the password, which
-/// goes to them in `PGPASSWORD` instead, so it is never on a command line.
+/// A PostgreSQL database, told to PostgreSQL's own tools by its URL without the password and
+/// the TLS settings, which go to them in their environment instead (`PGPASSWORD`, `PGSSLMODE`,
+/// `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`), so no password is ever on a command line and the
+/// tools connect as securely as the registry does. What is not in the URL (`PGPASSWORD`,
+/// `PGPASSFILE`, `PGSSLMODE` of the registry's own environment) they inherit.
 struct PgTarget {
     url: String,
     password: Option<String>,
+    /// The TLS parameters taken out of the URL, as libpq's environment variables.
+    tls: Vec<(&'static str, String)>,
+}
+
+/// The URL parameters (under sqlx's names too) that go to libpq's tools in the environment.
+fn tls_variable(parameter: &str) -> Option<&'static str> {
+    match parameter {
+        "sslmode" | "ssl-mode" => Some("PGSSLMODE"),
+        "sslrootcert" | "ssl-root-cert" | "ssl-ca" => Some("PGSSLROOTCERT"),
+        "sslcert" | "ssl-cert" => Some("PGSSLCERT"),
+        "sslkey" | "ssl-key" => Some("PGSSLKEY"),
+        _ => None,
+    }
 }
 
 impl PgTarget {
     fn parse(url: &str) -> Result<PgTarget, BackupError> {
         let parsed = url::Url::parse(url)
             .map_err(|e| BackupError::Refused(format!("the database URL cannot be read: {e}")))?;
+        let mut password = parsed.password().map(percent_decode);
+        let mut tls = Vec::new();
+        for (key, value) in parsed.query_pairs() {
+            if key == "password" {
+                password = Some(value.into_owned());
+            } else if let Some(variable) = tls_variable(&key) {
+                tls.push((variable, value.into_owned()));
+            }
+        }
         Ok(PgTarget {
             url: url.to_owned(),
-            password: parsed.password().map(percent_decode),
+            password,
+            tls,
         })
     }
 
@@ -641,13 +667,24 @@ impl PgTarget {
         PgTarget {
             url: url.to_string(),
             password: self.password.clone(),
+            tls: self.tls.clone(),
         }
     }
 
-    /// The URL without its password.
+    /// The URL without its password and TLS parameters.
     fn bare(&self) -> String {
         let mut url = url::Url::parse(&self.url).expect("a URL that parsed once parses again");
         let _ = url.set_password(None);
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "password" && tls_variable(k).is_none())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
         url.to_string()
     }
 }
@@ -670,6 +707,9 @@ fn run_tool(tool: &'static str, target: &PgTarget, args: &[&str]) -> Result<(), 
         .stderr(Stdio::piped());
     if let Some(password) = &target.password {
         command.env("PGPASSWORD", password);
+    }
+    for (variable, value) in &target.tls {
+        command.env(variable, value);
     }
     let output = command
         .output()

@@ -60,7 +60,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match Outage::of(&e) {
             Some(outage) => {
-                if outage != Outage::Unreachable {
+                if !matches!(outage, Outage::Unreachable | Outage::Tls) {
                     sqlite::note_file_fault();
                 }
                 StoreError::Unavailable {
@@ -96,6 +96,11 @@ pub enum Outage {
     ReadOnly,
     /// The disk failed a read or write.
     Io,
+    /// No secure connection: the server offers no TLS where the URL requires it, or its
+    /// certificate is not signed by a trusted authority, or not for the host name (`sslmode`,
+    /// `sslrootcert`). A configuration fault rather than a passing state, reported apart from
+    /// `Unreachable` so that nobody waits for it to pass.
+    Tls,
 }
 
 impl Outage {
@@ -105,14 +110,18 @@ impl Outage {
             Outage::Full => "full",
             Outage::ReadOnly => "read_only",
             Outage::Io => "io_error",
+            Outage::Tls => "tls",
         }
     }
 
     /// The outage behind a driver error, if it is one (a constraint or syntax error is not).
     pub fn of(e: &sqlx::Error) -> Option<Outage> {
         match e {
+            sqlx::Error::Tls(_) => Some(Outage::Tls),
+            // rustls reports a failed handshake (an unknown authority, a wrong host name, an
+            // alert from the server) as an I/O error carrying its own error.
+            sqlx::Error::Io(io) if tls_failure(io) => Some(Outage::Tls),
             sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Some(Outage::Unreachable),
@@ -143,6 +152,12 @@ impl Outage {
             _ => None,
         }
     }
+}
+
+/// Whether `io` is a TLS handshake's failure rather than the network's.
+fn tls_failure(io: &std::io::Error) -> bool {
+    io.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 /// How a process uses its database connections.

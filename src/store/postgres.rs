@@ -23,6 +23,7 @@ impl PostgresStore {
         pooling: super::Pooling,
     ) -> Result<PostgresStore, super::StoreError> {
         let options = PgConnectOptions::from_str(url)?;
+        check_root_certificate(url, &options)?;
         // One direct connection first, retried while the database is starting: the pool would
         // retry a refused connection until its timeout and then say only that it timed out,
         // where this says why ("Connection refused", an unknown host, a wrong password).
@@ -75,6 +76,39 @@ impl PostgresStore {
 }
 
 super::sql::shared_sql_store!(PostgresStore, sqlx::Postgres);
+
+/// Checks that the authority's certificate a verifying `sslmode` trusts (`sslrootcert` in `url`,
+/// or `PGSSLROOTCERT`) can be read: sqlx would say only "No such file or directory", naming no
+/// file, and as if the network had failed.
+fn check_root_certificate(url: &str, options: &PgConnectOptions) -> Result<(), super::StoreError> {
+    use sqlx::postgres::PgSslMode;
+    if !matches!(
+        options.get_ssl_mode(),
+        PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    ) {
+        return Ok(());
+    }
+    let in_url = url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .filter(|(k, _)| matches!(&**k, "sslrootcert" | "ssl-root-cert" | "ssl-ca"))
+            .last()
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(root) = in_url.or_else(|| std::env::var("PGSSLROOTCERT").ok()) else {
+        return Ok(());
+    };
+    let trimmed = root.trim();
+    if trimmed.starts_with("-----BEGIN") {
+        return Ok(()); // the certificate itself, not a file's name
+    }
+    match std::fs::File::open(trimmed) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(super::StoreError::Unavailable {
+            outage: super::Outage::Tls,
+            cause: format!("the authority's certificate (sslrootcert) {trimmed} cannot be read: {e}"),
+        }),
+    }
+}
 
 /// One connection to the database at `url`, without migrating it: for the backup's and the
 /// restore's questions about a database as a whole.

@@ -33,6 +33,7 @@ mod openapi_spec;
 mod outage;
 mod pages;
 mod people;
+mod pg_tls;
 mod readme;
 mod redaction;
 mod search_flood;

@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL cluster a test starts, stops and starts again: for outage tests, which
 //! must never stop the shared server the other tests use. Debian's `initdb` and `pg_ctl`, run as
 //! the `postgres` user when the tests run as root (initdb refuses root), with the data folder and
-//! the unix socket in a temporary folder and TCP on a free port of 127.0.0.1.
+//! the unix socket in a temporary folder and TCP on a free port of 127.0.0.1. `start_with` gives
+//! it settings of its own (TLS, more addresses), files in its folder and its own `pg_hba.conf`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -12,6 +13,22 @@ pub struct ThrowawayPg {
     dir: tempfile::TempDir,
     pub port: u16,
     as_postgres: bool,
+    /// `-c name=value` settings it starts with, beyond the defaults.
+    settings: Vec<String>,
+}
+
+/// What a cluster starts with beyond the defaults (`ThrowawayPg::start_with`).
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Files put in the cluster's folder (name, contents), readable by the server alone.
+    pub files: Vec<(&'a str, Vec<u8>)>,
+    /// `name=value` settings; a file's name in a value stands for its path (`ssl_cert_file=
+    /// server.crt`), as PostgreSQL resolves it relative to its data folder.
+    pub settings: Vec<String>,
+    /// The whole `pg_hba.conf` (default: initdb's, trusting everyone).
+    pub hba: Option<&'a str>,
+    /// SQL run as `postgres` over the unix socket once it has started.
+    pub sql: Vec<String>,
 }
 
 /// The newest installed PostgreSQL's programs (`WEXQS_PG_BIN` overrides).
@@ -47,6 +64,11 @@ impl ThrowawayPg {
     /// Creates and starts a cluster. Fails the test when PostgreSQL's programs are missing,
     /// unless `WEXQS_SKIP_POSTGRES=1` outside CI (then `None`), like the other PostgreSQL tests.
     pub fn start() -> Option<ThrowawayPg> {
+        ThrowawayPg::start_with(Setup::default())
+    }
+
+    /// Creates and starts a cluster with `setup` (see `start` for when it is `None`).
+    pub fn start_with(setup: Setup<'_>) -> Option<ThrowawayPg> {
         let Some(bin) = pg_bin() else {
             if crate::helpers::skip_postgres() {
                 return None;
@@ -58,24 +80,15 @@ impl ThrowawayPg {
         };
         let dir = tempfile::tempdir().expect("a temporary folder");
         let as_postgres = running_as_root();
-        if as_postgres {
-            let status = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .expect("chown runs");
-            assert!(
-                status.success(),
-                "the temporary folder is given to postgres"
-            );
-        }
         let pg = ThrowawayPg {
             bin,
             dir,
             port: crate::helpers::free_port(),
             as_postgres,
+            settings: setup.settings,
         };
         let data = pg.data().display().to_string();
+        pg.give_to_postgres(pg.dir.path());
         pg.run(
             "initdb",
             &[
@@ -89,8 +102,45 @@ impl ThrowawayPg {
                 "--no-instructions",
             ],
         );
+        for (name, contents) in &setup.files {
+            let path = pg.data().join(name);
+            std::fs::write(&path, contents).expect("a file in the cluster's folder");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("the file made private");
+            pg.give_to_postgres(&path);
+        }
+        if let Some(hba) = setup.hba {
+            let path = pg.data().join("pg_hba.conf");
+            std::fs::write(&path, hba).expect("pg_hba.conf written");
+            pg.give_to_postgres(&path);
+        }
         pg.start_again();
+        for sql in &setup.sql {
+            let socket = pg.dir.path().display().to_string();
+            let port = pg.port.to_string();
+            pg.run(
+                "psql",
+                &[
+                    "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-v",
+                    "ON_ERROR_STOP=1", "-q", "-c", sql,
+                ],
+            );
+        }
         Some(pg)
+    }
+
+    /// Gives `path` to the `postgres` user when we are root (the server runs as it).
+    fn give_to_postgres(&self, path: &std::path::Path) {
+        if !self.as_postgres {
+            return;
+        }
+        let status = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(path)
+            .status()
+            .expect("chown runs");
+        assert!(status.success(), "{} is given to postgres", path.display());
     }
 
     fn data(&self) -> PathBuf {
@@ -124,11 +174,21 @@ impl ThrowawayPg {
 
     /// Starts the (stopped) cluster and waits until it takes connections.
     pub fn start_again(&self) {
-        let options = format!(
+        self.start_again_with(&[]);
+    }
+
+    /// Starts the (stopped) cluster with `more` settings (`name=value`) beside its own, which
+    /// they override (such as `ssl=off`), and waits until it takes connections.
+    pub fn start_again_with(&self, more: &[&str]) {
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
             self.dir.path().display()
         );
+        for setting in self.settings.iter().map(String::as_str).chain(more.iter().copied()) {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
         let data = self.data().display().to_string();
         let log = self.dir.path().join("server.log").display().to_string();
         self.run(
