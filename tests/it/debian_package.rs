@@ -12,7 +12,7 @@
 //! not root fails, unless `WEXQS_SKIP_DPKG=1` says on purpose to leave the install out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -202,7 +202,10 @@ fn package_lists_the_binary_units_settings_and_scripts() {
         ("./usr/lib/wexqs/wexqs-backup", "-rwxr-xr-x"),
         ("./etc/wexqs/wexqs.env", "-rw-r-----"),
         ("./usr/lib/systemd/system/wexqs.service", "-rw-r--r--"),
-        ("./usr/lib/systemd/system/wexqs-backup.service", "-rw-r--r--"),
+        (
+            "./usr/lib/systemd/system/wexqs-backup.service",
+            "-rw-r--r--",
+        ),
         ("./usr/lib/systemd/system/wexqs-backup.timer", "-rw-r--r--"),
         ("./usr/share/doc/wexqs/OPERATIONS.md", "-rw-r--r--"),
     ] {
@@ -310,7 +313,11 @@ fn uid_of(user: &str) -> u32 {
 fn curl(args: &[&str]) -> String {
     succeeds(
         "curl",
-        &[&["--silent", "--show-error", "--fail", "--max-time", "60"], args].concat(),
+        &[
+            &["--silent", "--show-error", "--fail", "--max-time", "60"],
+            args,
+        ]
+        .concat(),
     )
 }
 
@@ -341,7 +348,10 @@ fn traced(trace: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
-        if let Some(args) = rest.strip_prefix("socket(").or(rest.strip_prefix("socketpair(")) {
+        if let Some(args) = rest
+            .strip_prefix("socket(")
+            .or(rest.strip_prefix("socketpair("))
+        {
             families.insert(args.split(',').next().unwrap().to_owned());
         }
         calls.insert(name.to_owned());
@@ -370,11 +380,7 @@ fn syscall_groups() -> BTreeMap<String, Vec<String>> {
     groups
 }
 
-fn expand(
-    name: &str,
-    groups: &BTreeMap<String, Vec<String>>,
-    into: &mut BTreeSet<String>,
-) {
+fn expand(name: &str, groups: &BTreeMap<String, Vec<String>>, into: &mut BTreeSet<String>) {
     match groups.get(name) {
         Some(members) => members.iter().for_each(|m| expand(m, groups, into)),
         None => {
@@ -518,7 +524,10 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
 
     // What postinst made: the user, its folder, the settings' owner.
     let passwd = succeeds("getent", &["passwd", USER]);
-    assert!(passwd.trim().ends_with(":/var/lib/wexqs:/usr/sbin/nologin"), "{passwd}");
+    assert!(
+        passwd.trim().ends_with(":/var/lib/wexqs:/usr/sbin/nologin"),
+        "{passwd}"
+    );
     let uid = uid_of(USER);
     assert!(uid < 1000, "a system user: {uid}");
     let state = std::fs::metadata(STATE).unwrap();
@@ -533,13 +542,23 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert!(env.contains("#WEXQS_PUBLIC_URL=https://wexqs.example.org"));
     std::fs::write(
         ENV_FILE,
-        env.replace("#WEXQS_PUBLIC_URL=https://wexqs.example.org", &format!("WEXQS_PUBLIC_URL={url}")),
+        env.replace(
+            "#WEXQS_PUBLIC_URL=https://wexqs.example.org",
+            &format!("WEXQS_PUBLIC_URL={url}"),
+        ),
     )
     .unwrap();
     succeeds("wexqs-admin", &["keys", "init"]);
     let token = succeeds(
         "wexqs-admin",
-        &["tokens", "create", "--role", "admin", "--name", "package test"],
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "package test",
+        ],
     )
     .trim()
     .to_owned();
@@ -558,7 +577,10 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert!(curl(&[&format!("{base}/healthz")]).contains("ok"));
     curl(&[&format!("{base}/readyz")]);
     let did = curl(&[&format!("{base}/.well-known/did.json")]);
-    assert!(did.contains("did:web:wexqs.example.org"), "signs for the public URL: {did}");
+    assert!(
+        did.contains("did:web:wexqs.example.org"),
+        "signs for the public URL: {did}"
+    );
     let created = curl(&[
         "-X",
         "POST",
@@ -575,10 +597,15 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     // The backup timer's script, as the service, beside the running server: a dated backup
     // with its manifest, and the oldest beyond WEXQS_BACKUP_KEEP gone.
     let backups = Path::new(STATE).join("backups");
-    for old in ["registry-2020-01-01T000000Z.backup", "registry-2020-01-02T000000Z.backup"] {
+    for old in [
+        "registry-2020-01-01T000000Z.backup",
+        "registry-2020-01-02T000000Z.backup",
+    ] {
         for file in [old.to_owned(), format!("{old}.manifest.json")] {
             std::fs::write(backups.join(&file), "an older backup").unwrap();
             std::os::unix::fs::chown(backups.join(&file), Some(uid), None).unwrap();
+            std::fs::set_permissions(backups.join(&file), PermissionsExt::from_mode(0o600))
+                .unwrap();
         }
     }
     let backup_trace = traces.path().join("backup.trace");
@@ -596,7 +623,12 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     .env("WEXQS_BACKUP_KEEP", "2")
     .output()
     .unwrap();
-    assert!(out.status.success(), "wexqs-backup: {}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "wexqs-backup: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let mut kept: Vec<String> = std::fs::read_dir(&backups)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -605,7 +637,10 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert_eq!(kept.len(), 4, "two backups and their manifests: {kept:?}");
     assert_eq!(kept[0], "registry-2020-01-02T000000Z.backup");
     let newest = &kept[2];
-    assert!(newest.starts_with("registry-20") && newest.ends_with("Z.backup"), "{kept:?}");
+    assert!(
+        newest.starts_with("registry-20") && newest.ends_with("Z.backup"),
+        "{kept:?}"
+    );
     assert_eq!(kept[3], format!("{newest}.manifest.json"));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backups.join(&kept[3])).unwrap()).unwrap();
@@ -615,14 +650,20 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     succeeds("kill", &["-TERM", &server.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while strace.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // Everything in the state folder is the service's, and private.
     let mut files = Vec::new();
     walk(Path::new(STATE), &mut files);
-    assert!(files.iter().any(|(p, ..)| p.ends_with("registry.db")), "{files:?}");
+    assert!(
+        files.iter().any(|(p, ..)| p.ends_with("registry.db")),
+        "{files:?}"
+    );
     assert!(files.iter().any(|(p, ..)| p.ends_with("keys")), "{files:?}");
     for (path, owner, mode) in &files {
         assert_eq!(*owner, uid, "{} belongs to {USER}", path.display());
@@ -632,16 +673,24 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert_within_filter(
         &serve_trace,
         "wexqs.service",
-        &["accept4", "epoll_wait", "fdatasync", "execve"],
+        &["accept4", "epoll_wait", "fsync", "execve"],
     );
     assert_within_filter(&backup_trace, "wexqs-backup.service", &["execve", "unlink"]);
 
     // Purged: the settings, the state, the user and the files are gone.
     succeeds("dpkg", &["--purge", "wexqs"]);
     assert!(!installed());
-    for gone in ["/etc/wexqs", STATE, "/usr/bin/wexqs", "/usr/sbin/wexqs-admin"] {
+    for gone in [
+        "/etc/wexqs",
+        STATE,
+        "/usr/bin/wexqs",
+        "/usr/sbin/wexqs-admin",
+    ] {
         assert!(!Path::new(gone).exists(), "{gone} is left after purge");
     }
-    assert!(!run("getent", &["passwd", USER]).status.success(), "the user is left");
+    assert!(
+        !run("getent", &["passwd", USER]).status.success(),
+        "the user is left"
+    );
     drop(guard);
 }
