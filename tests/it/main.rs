@@ -14,6 +14,7 @@ mod behind;
 mod cli;
 mod crash;
 mod credentials;
+mod debian_package;
 mod domain_rules;
 mod error_codes;
 mod feeds;
