@@ -193,7 +193,10 @@ pub fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String>
     let mut parsed = url::Url::parse(url)
         .with_context(|| format!("the database URL {} cannot be read", redact(url)))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-        bail!("{OPTION} is for PostgreSQL; the database is {}", redact(url));
+        bail!(
+            "{OPTION} is for PostgreSQL; the database is {}",
+            redact(url)
+        );
     }
     if url_has_password(url) {
         bail!(
