@@ -581,14 +581,26 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
         .args(["backup", "--to", backup.to_str().unwrap()])
         .env("WEXQS_DATA_DIR", data.path())
         .env("WEXQS_LOG", "warn");
-    for name in ["DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSSLMODE", "PGSSLROOTCERT"] {
+    for name in [
+        "DATABASE_URL",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+    ] {
         command.env_remove(name);
     }
     for (name, value) in env {
         command.env(name, value);
     }
-    let out = command.output().expect("strace runs (tests/run installs it)");
-    assert!(out.status.success(), "backup over TLS: {}", text(&out.stderr));
+    let out = command
+        .output()
+        .expect("strace runs (tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "backup over TLS: {}",
+        text(&out.stderr)
+    );
     assert!(backup.exists());
     assert!(data.path().join("registry.backup.manifest.json").exists());
     // pg_dump (and pg_restore, which checks the copy) got the password and the TLS settings in
@@ -597,16 +609,24 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
     let tools: Vec<&str> = trace
         .lines()
         .filter(|l| {
-            let program = l.split("execve(\"").nth(1).and_then(|r| r.split('"').next());
+            let program = l
+                .split("execve(\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
             program.is_some_and(|p| p.ends_with("/pg_dump") || p.ends_with("/pg_restore"))
                 && !l.contains("ENOENT")
         })
         .collect();
     assert!(tools.len() >= 2, "pg_dump and pg_restore ran: {trace}");
     for line in tools {
-        let (argv, envp) = line.split_once("], [").expect("execve's arguments, then environment");
+        let (argv, envp) = line
+            .split_once("], [")
+            .expect("execve's arguments, then environment");
         assert!(!argv.contains(PASSWORD) && !argv.contains("ssl"), "{argv}");
-        assert!(envp.contains(&format!("\"PGPASSWORD={PASSWORD}\"")), "{line}");
+        assert!(
+            envp.contains(&format!("\"PGPASSWORD={PASSWORD}\"")),
+            "{line}"
+        );
         assert!(envp.contains("\"PGSSLMODE=verify-full\""), "{line}");
         assert!(
             envp.contains(&format!("\"PGSSLROOTCERT={}\"", root.display())),
