@@ -158,11 +158,15 @@ pub fn refuse_password_on_command_line(
     Ok(())
 }
 
-/// Whether `url` names a password: in its user-info, or as a `password=` parameter.
+/// Whether `url` names a password: in its user-info, or as a `password=` (or the client key's
+/// `sslpassword=`) parameter.
 fn url_has_password(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(parsed) => {
-            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
+            parsed.password().is_some()
+                || parsed
+                    .query_pairs()
+                    .any(|(k, _)| k == "password" || k == "sslpassword")
         }
         // Not a URL `url` can read: its redacted form tells whether it hides a secret.
         Err(_) => redact(url) != url,

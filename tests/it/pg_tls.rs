@@ -477,6 +477,11 @@ fn a_password_in_the_database_url_on_the_command_line_is_refused() {
             "migrate",
             "--database-url=postgres://someone@127.0.0.1:9/registry?password=s3cret-on-argv",
         ],
+        vec![
+            "migrate",
+            "--database-url",
+            "postgres://someone@127.0.0.1:9/registry?sslmode=verify-full&sslpassword=s3cret-on-argv",
+        ],
     ] {
         let out = wexqs(data.path(), &args, &[]);
         let stderr = text(&out.stderr);
