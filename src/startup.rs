@@ -158,11 +158,15 @@ pub fn refuse_password_on_command_line(
     Ok(())
 }
 
-/// Whether `url` names a password: in its user-info, or as a `password=` parameter.
+/// Whether `url` names a password: in its user-info, or as a `password=` (or the client key's
+/// `sslpassword=`) parameter.
 fn url_has_password(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(parsed) => {
-            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
+            parsed.password().is_some()
+                || parsed
+                    .query_pairs()
+                    .any(|(k, _)| k == "password" || k == "sslpassword")
         }
         // Not a URL `url` can read: its redacted form tells whether it hides a secret.
         Err(_) => redact(url) != url,
@@ -193,7 +197,10 @@ pub fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String>
     let mut parsed = url::Url::parse(url)
         .with_context(|| format!("the database URL {} cannot be read", redact(url)))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-        bail!("{OPTION} is for PostgreSQL; the database is {}", redact(url));
+        bail!(
+            "{OPTION} is for PostgreSQL; the database is {}",
+            redact(url)
+        );
     }
     if url_has_password(url) {
         bail!(

@@ -289,10 +289,10 @@ impl DbArgs {
     /// password written in --database-url on the command line (where every user of the machine
     /// can read it) is refused.
     fn url(&self) -> anyhow::Result<String> {
-        if let Some(url) = &self.database_url {
-            startup::refuse_password_on_command_line(url, std::env::args())?;
-        }
         let url = startup::database_url(self.database_url.as_deref(), &self.data_dir)?;
+        if let Some(given) = &self.database_url {
+            startup::refuse_password_on_command_line(given, std::env::args())?;
+        }
         match &self.database_password_file {
             Some(file) => startup::with_password_from_file(&url, file),
             None => Ok(url),

@@ -105,7 +105,9 @@ fn check_root_certificate(url: &str, options: &PgConnectOptions) -> Result<(), s
         Ok(_) => Ok(()),
         Err(e) => Err(super::StoreError::Unavailable {
             outage: super::Outage::Tls,
-            cause: format!("the authority's certificate (sslrootcert) {trimmed} cannot be read: {e}"),
+            cause: format!(
+                "the authority's certificate (sslrootcert) {trimmed} cannot be read: {e}"
+            ),
         }),
     }
 }

@@ -189,11 +189,7 @@ fn password_file(dir: &Path, contents: &str) -> PathBuf {
 /// `wexqs migrate` with `env` must work.
 fn migrates(data: &Path, env: &[(&str, &str)], what: &str) {
     let out = wexqs(data, &["migrate"], env);
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("migrations applied"),
         "{what}: {}",
@@ -244,7 +240,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         "sslmode=require",
     );
     for host in ["127.0.0.1", "localhost"] {
-        let full = url(&pg, host, &format!("sslmode=verify-full&sslrootcert={root}"));
+        let full = url(
+            &pg,
+            host,
+            &format!("sslmode=verify-full&sslrootcert={root}"),
+        );
         migrates(
             data.path(),
             &[
@@ -266,7 +266,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         "PGSSLMODE=verify-full, PGSSLROOTCERT and PGPASSWORD",
     );
 
-    let wrong_ca = url(&pg, "127.0.0.1", &format!("sslmode=verify-full&sslrootcert={other}"));
+    let wrong_ca = url(
+        &pg,
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    );
     let said = fails_as_tls(
         data.path(),
         &[
@@ -281,7 +285,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         &[
             (
                 "DATABASE_URL",
-                &url(&pg, "127.0.0.1", "sslmode=verify-full&sslrootcert=/no/such/ca.pem"),
+                &url(
+                    &pg,
+                    "127.0.0.1",
+                    "sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+                ),
             ),
             ("WEXQS_DATABASE_PASSWORD_FILE", file),
         ],
@@ -297,7 +305,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         ],
         "verify-ca with the system's authorities",
     );
-    let wrong_host = url(&pg, "127.0.0.2", &format!("sslmode=verify-full&sslrootcert={root}"));
+    let wrong_host = url(
+        &pg,
+        "127.0.0.2",
+        &format!("sslmode=verify-full&sslrootcert={root}"),
+    );
     let said = fails_as_tls(
         data.path(),
         &[
@@ -310,7 +322,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
     // verify-ca, which in libpq checks the authority and not the host name, checks the host
     // name too in sqlx 0.8 (its upstream issue 3793): OPERATIONS.md says so. Should a newer
     // sqlx mend it, this fails and the runbook is to be changed with it.
-    let ca_only = url(&pg, "127.0.0.2", &format!("sslmode=verify-ca&sslrootcert={root}"));
+    let ca_only = url(
+        &pg,
+        "127.0.0.2",
+        &format!("sslmode=verify-ca&sslrootcert={root}"),
+    );
     fails_as_tls(
         data.path(),
         &[
@@ -324,7 +340,11 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         &[
             (
                 "DATABASE_URL",
-                &url(&pg, "127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={root}")),
+                &url(
+                    &pg,
+                    "127.0.0.1",
+                    &format!("sslmode=verify-ca&sslrootcert={root}"),
+                ),
             ),
             ("WEXQS_DATABASE_PASSWORD_FILE", file),
         ],
@@ -410,7 +430,10 @@ fn passwords_come_from_a_file_pgpassword_or_pgpassfile_and_a_wrong_one_is_refuse
         "a wrong password is an authentication failure: {stderr}"
     );
     assert!(!stderr.contains("TLS"), "not a TLS failure: {stderr}");
-    assert!(!stderr.contains("not the password"), "never shown: {stderr}");
+    assert!(
+        !stderr.contains("not the password"),
+        "never shown: {stderr}"
+    );
 
     let missing = data.path().join("no-such-file");
     let out = wexqs(
@@ -453,6 +476,11 @@ fn a_password_in_the_database_url_on_the_command_line_is_refused() {
         vec![
             "migrate",
             "--database-url=postgres://someone@127.0.0.1:9/registry?password=s3cret-on-argv",
+        ],
+        vec![
+            "migrate",
+            "--database-url",
+            "postgres://someone@127.0.0.1:9/registry?sslmode=verify-full&sslpassword=s3cret-on-argv",
         ],
     ] {
         let out = wexqs(data.path(), &args, &[]);
@@ -548,14 +576,66 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
     ];
     migrates(data.path(), &env, "verify-full");
     let backup = data.path().join("registry.backup");
-    let out = wexqs(
-        data.path(),
-        &["backup", "--to", backup.to_str().unwrap()],
-        &env,
+    // Run under strace, which records each program started with its arguments and environment.
+    let trace = data.path().join("exec.trace");
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-v", "-s", "4096", "-e", "trace=execve", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["backup", "--to", backup.to_str().unwrap()])
+        .env("WEXQS_DATA_DIR", data.path())
+        .env("WEXQS_LOG", "warn");
+    for name in [
+        "DATABASE_URL",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command
+        .output()
+        .expect("strace runs (tests/run installs it)");
+    assert!(
+        out.status.success(),
+        "backup over TLS: {}",
+        text(&out.stderr)
     );
-    assert!(out.status.success(), "backup over TLS: {}", text(&out.stderr));
     assert!(backup.exists());
-    // pg_dump connected over TLS: the server saw no connection without it (hostssl alone), and
-    // the manifest is beside the copy.
     assert!(data.path().join("registry.backup.manifest.json").exists());
+    // pg_dump (and pg_restore, which checks the copy) got the password and the TLS settings in
+    // their environment, and neither on their command line.
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let tools: Vec<&str> = trace
+        .lines()
+        .filter(|l| {
+            let program = l
+                .split("execve(\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
+            program.is_some_and(|p| p.ends_with("/pg_dump") || p.ends_with("/pg_restore"))
+                && !l.contains("ENOENT")
+        })
+        .collect();
+    assert!(tools.len() >= 2, "pg_dump and pg_restore ran: {trace}");
+    for line in tools {
+        let (argv, envp) = line
+            .split_once("], [")
+            .expect("execve's arguments, then environment");
+        assert!(!argv.contains(PASSWORD) && !argv.contains("ssl"), "{argv}");
+        assert!(
+            envp.contains(&format!("\"PGPASSWORD={PASSWORD}\"")),
+            "{line}"
+        );
+        assert!(envp.contains("\"PGSSLMODE=verify-full\""), "{line}");
+        assert!(
+            envp.contains(&format!("\"PGSSLROOTCERT={}\"", root.display())),
+            "{line}"
+        );
+    }
 }

@@ -122,8 +122,19 @@ impl ThrowawayPg {
             pg.run(
                 "psql",
                 &[
-                    "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-v",
-                    "ON_ERROR_STOP=1", "-q", "-c", sql,
+                    "-h",
+                    &socket,
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-c",
+                    sql,
                 ],
             );
         }
@@ -185,7 +196,12 @@ impl ThrowawayPg {
             self.port,
             self.dir.path().display()
         );
-        for setting in self.settings.iter().map(String::as_str).chain(more.iter().copied()) {
+        for setting in self
+            .settings
+            .iter()
+            .map(String::as_str)
+            .chain(more.iter().copied())
+        {
             options.push_str(" -c ");
             options.push_str(setting);
         }
