@@ -490,7 +490,13 @@ pub async fn serve(
             draining.timeout.as_secs()
         );
         lifecycle::report_drain(draining.clone(), connections);
+        let started = std::time::Instant::now();
         handle.stop(true).await;
+        if started.elapsed().as_secs() >= drain_seconds {
+            tracing::warn!(
+                "shutting down: the drain took its whole {drain_seconds} s; the connections still open were closed"
+            );
+        }
     });
     server.await
 }

@@ -84,6 +84,7 @@ pub fn spawn_webhook_deliveries(
                         continue;
                     }
                 };
+                // No await while the list is held (the guard is not `Send`).
                 let mut tasks = sending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);

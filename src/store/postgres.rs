@@ -70,7 +70,7 @@ impl PostgresStore {
             sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
                 .fetch_one(&self.pool)
                 .await?;
-        let applied = if recorded {
+        let applied: Vec<super::migrations::Applied> = if recorded {
             sqlx::query_as(super::migrations::APPLIED)
                 .fetch_all(&self.pool)
                 .await?

@@ -89,7 +89,7 @@ impl SqliteStore {
         )
         .fetch_one(&self.pool)
         .await?;
-        let applied = if recorded > 0 {
+        let applied: Vec<super::migrations::Applied> = if recorded > 0 {
             sqlx::query_as(super::migrations::APPLIED)
                 .fetch_all(&self.pool)
                 .await?

@@ -425,7 +425,7 @@ async fn no_migrate_on_a_database_never_migrated_refuses_and_says_to_run_migrate
             &["serve", "--bind", "127.0.0.1:0", "--no-migrate"][..],
             &[][..],
         ),
-        (&["tokens", "list"][..], &[("WEXQS_NO_MIGRATE", "true")][..]),
+        (&["keys", "list"][..], &[("WEXQS_NO_MIGRATE", "true")][..]),
         (&["log", "verify", "--no-migrate"][..], &[][..]),
     ] {
         let out = wexqs_with(&db, dir.path(), args, env);
@@ -483,7 +483,7 @@ async fn a_database_a_newer_release_migrated_is_refused_saying_what_to_do() {
         "CREATE TABLE newer_notes (id INTEGER PRIMARY KEY)",
     )
     .await;
-    for args in [&["migrate"][..], &["tokens", "list"][..]] {
+    for args in [&["migrate"][..], &["keys", "list"][..]] {
         let out = wexqs_with(&db, dir.path(), args, &[]);
         let said = text(&out.stderr);
         assert!(!out.status.success(), "{said}");
