@@ -115,7 +115,9 @@ pub async fn open_maintenance(
     pooling: Pooling,
     migrations: Migrations,
 ) -> anyhow::Result<Maintenance> {
-    Ok(Maintenance::new(open_store(url, pooling, migrations).await?))
+    Ok(Maintenance::new(
+        open_store(url, pooling, migrations).await?,
+    ))
 }
 
 /// The database URL schemes the registry accepts.

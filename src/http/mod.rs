@@ -451,11 +451,7 @@ pub async fn serve(
                 let admitted = match connections.admit(peer.map(|p| p.ip()), &limits) {
                     Ok(ticket) => Ok((
                         lifecycle::Draining::new(
-                            transport::ProblemStream::bounded(
-                                io,
-                                Some(ticket),
-                                limits.write_stall,
-                            ),
+                            transport::ProblemStream::bounded(io, Some(ticket), limits.write_stall),
                             lifecycle.clone(),
                         ),
                         peer,

@@ -67,12 +67,14 @@ impl Server {
             }
         });
         let child = KillOnDrop(child);
-        let address = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            panic!(
-                "the server did not say where it listens:\n{}",
-                log.lock().unwrap().join("\n")
-            )
-        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the server did not say where it listens:\n{}",
+                    log.lock().unwrap().join("\n")
+                )
+            });
         Server {
             child,
             address,
@@ -188,7 +190,11 @@ async fn sigterm_with_an_idle_keep_alive_client_exits_at_once() {
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(status.success(), "{status:?}\n{}", server.log_text());
     assert!(closed_within(&mut idle, Duration::from_secs(1)));
-    assert!(server.log_text().contains("stopped"), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("stopped"),
+        "{}",
+        server.log_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,7 +408,12 @@ async fn lease_held(db: &Db) -> bool {
     held > 0
 }
 
-fn wexqs_with(db: &Db, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+fn wexqs_with(
+    db: &Db,
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
         .args(args)
@@ -447,7 +458,9 @@ async fn no_migrate_on_a_database_never_migrated_refuses_and_says_to_run_migrate
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("the schema is current"));
     let server = Server::start(&db, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
+    let ready = reqwest::get(format!("{}/readyz", server.base()))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
 }
 
@@ -561,7 +574,9 @@ async fn on_postgres_a_role_with_data_rights_only_serves_after_the_owner_migrate
     };
     // With --no-migrate it changes no schema: it checks, serves and writes.
     let server = Server::start(&service, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
+    let ready = reqwest::get(format!("{}/readyz", server.base()))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     let admin = Admin::new(&server.base(), &token);
     let number = admin.award("Riverside Community Health").await;
@@ -574,7 +589,10 @@ async fn on_postgres_a_role_with_data_rights_only_serves_after_the_owner_migrate
     let refused = sqlx::query("CREATE TABLE sneaky (id int)")
         .execute(&mut as_service)
         .await;
-    assert!(refused.is_err(), "the service role may not change the schema");
+    assert!(
+        refused.is_err(),
+        "the service role may not change the schema"
+    );
     let _ = as_service.close().await;
     drop(server);
     std::mem::forget(service); // the database is `db`'s to drop
