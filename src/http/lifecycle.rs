@@ -103,7 +103,6 @@ impl Connection {
 pub struct Draining<S> {
     inner: S,
     connection: Arc<Connection>,
-    lifecycle: Arc<Lifecycle>,
     /// Resolves when the drain begins; `None` once it has.
     drained: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -122,7 +121,6 @@ impl<S> Draining<S> {
             inner,
             connection: Arc::default(),
             drained: (!lifecycle.is_draining()).then(|| lifecycle.drained()),
-            lifecycle,
         }
     }
 

@@ -12,7 +12,7 @@
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +30,11 @@ struct Server {
 impl Server {
     fn start(db: &Db, data_dir: &Path, extra: &[(&str, &str)]) -> Server {
         ensure_key(Some(&db.url), data_dir);
+        Server::launch(db, data_dir, extra)
+    }
+
+    /// Starts a server on a registry that has its key already.
+    fn launch(db: &Db, data_dir: &Path, extra: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
@@ -572,8 +577,16 @@ async fn on_postgres_a_role_with_data_rights_only_serves_after_the_owner_migrate
         url: service_url.clone(),
         _dir: None,
     };
+    // It may not migrate: without --no-migrate it cannot start.
+    let out = wexqs_with(&service, dir.path(), &["migrate"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
     // With --no-migrate it changes no schema: it checks, serves and writes.
-    let server = Server::start(&service, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
+    let server = Server::launch(&service, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
     let ready = reqwest::get(format!("{}/readyz", server.base()))
         .await
         .unwrap();
