@@ -399,6 +399,8 @@ impl Store {
         } else {
             Store::Sqlite(SqliteStore::open(url).await?)
         };
+        // Checking only, nothing is written: what `migrate` also does after the migrations
+        // (tree hashes recomputed for a log older than them) is left to `wexqs migrate`.
         match migrations {
             migrations::Migrations::Apply => store.migrate().await?,
             migrations::Migrations::CheckOnly => match &store {
