@@ -142,21 +142,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for Draining<S> {
         {
             this.drained = None;
         }
-        if this.drained.is_none() {
-            // Draining: an idle connection ends here; a busy one is woken when it falls idle.
+        let draining = this.drained.is_none();
+        if draining {
+            // A busy connection is woken when it falls idle.
             *this
                 .connection
                 .reader
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cx.waker().clone());
-            if this.connection.idle() {
-                return Poll::Ready(Ok(()));
-            }
         }
+        let idle = draining && this.connection.idle();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
+            // What the client has sent already is read and answered, even now.
             this.connection.arriving.store(true, Ordering::Release);
+            return polled;
+        }
+        if idle && polled.is_pending() {
+            // Draining, idle, and nothing more has come: the connection ends here.
+            return Poll::Ready(Ok(()));
         }
         polled
     }

@@ -107,6 +107,17 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits until a worker answers (the address is bound, and taking connections into its
+    /// queue, before the workers have started).
+    fn wait_until_serving(&self) {
+        let mut stream = self.connect();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: registry\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let (head, _) = read_response(&mut stream);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    }
+
     fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
@@ -160,6 +171,24 @@ fn read_response(stream: &mut TcpStream) -> (String, String) {
     (head, text(&body))
 }
 
+/// Sends `POST /v1/verify` with a body of `length` bytes, waits for `100 Continue` (so the
+/// server has the request and its handler is reading the body), then sends `first` of it.
+fn begin_slow_body(stream: &mut TcpStream, length: usize, first: &[u8]) {
+    write!(
+        stream,
+        "POST /v1/verify HTTP/1.1\r\nhost: registry\r\ncontent-type: application/json\r\ncontent-length: {length}\r\nexpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "{}", text(&got));
+        got.push(byte[0]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 100"), "{}", text(&got));
+    stream.write_all(first).unwrap();
+}
+
 /// Whether the server closed `stream` (end of stream, or reset) within `limit`.
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     stream.set_read_timeout(Some(limit)).unwrap();
@@ -207,16 +236,7 @@ async fn during_a_drain_readyz_is_503_and_the_slow_request_in_flight_finishes() 
     let db = fresh_db(Backend::Sqlite).await.unwrap();
     let dir = temp_dir();
     let mut server = Server::start(&db, dir.path(), &[("WEXQS_SHUTDOWN_TIMEOUT", "30")]);
-    // In flight: a body that has half arrived.
-    let body = br#"{"credential": "not one, but a body all the same"}"#;
-    let mut slow = server.connect();
-    write!(
-        slow,
-        "POST /v1/verify HTTP/1.1\r\nhost: registry\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    slow.write_all(&body[..10]).unwrap();
+    server.wait_until_serving();
     // Arriving: a request whose head is on its way when the signal comes.
     let mut arriving = server.connect();
     arriving
@@ -224,7 +244,11 @@ async fn during_a_drain_readyz_is_503_and_the_slow_request_in_flight_finishes() 
         .unwrap();
     // Idle: a connection that has sent nothing.
     let mut idle = server.connect();
-    std::thread::sleep(Duration::from_millis(300));
+    // In flight: a body that has begun to arrive, its handler reading it.
+    let body = br#"{"credential": "not one, but a body all the same"}"#;
+    let mut slow = server.connect();
+    begin_slow_body(&mut slow, body.len(), &body[..10]);
+    std::thread::sleep(Duration::from_millis(200));
 
     server.terminate();
     server.wait_for_log("shutting down: readiness is 503", Duration::from_secs(10));
@@ -232,10 +256,12 @@ async fn during_a_drain_readyz_is_503_and_the_slow_request_in_flight_finishes() 
         closed_within(&mut idle, Duration::from_secs(5)),
         "an idle connection is closed at once"
     );
-    assert!(
-        TcpStream::connect(&server.address).is_err(),
-        "no new connection is taken"
-    );
+    // The listener closes as the accept thread stops, just after the drain begins.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(&server.address).is_ok() {
+        assert!(Instant::now() < deadline, "new connections are still taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     arriving.write_all(b"\r\n").unwrap();
     let (head, ready) = read_response(&mut arriving);
@@ -273,15 +299,14 @@ async fn the_shutdown_timeout_ends_a_drain_and_the_log_says_what_it_waited_for()
         dir.path(),
         &[
             ("WEXQS_SHUTDOWN_TIMEOUT", "3"),
+            ("WEXQS_LOG", "info,actix_server=trace"),
             ("WEXQS_BODY_TIMEOUT_MS", "120000"),
         ],
     );
+    server.wait_until_serving();
     // A body that never finishes arriving.
     let mut stuck = server.connect();
-    stuck
-        .write_all(b"POST /v1/verify HTTP/1.1\r\nhost: registry\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    begin_slow_body(&mut stuck, 100, b"{");
     let signalled = Instant::now();
     server.terminate();
     let (_, _) = server.exited_within(Duration::from_secs(8));
