@@ -299,7 +299,6 @@ async fn the_shutdown_timeout_ends_a_drain_and_the_log_says_what_it_waited_for()
         dir.path(),
         &[
             ("WEXQS_SHUTDOWN_TIMEOUT", "3"),
-            ("WEXQS_LOG", "info,actix_server=trace"),
             ("WEXQS_BODY_TIMEOUT_MS", "120000"),
         ],
     );
