@@ -97,7 +97,7 @@ fn peak_mib() -> f64 {
 
 /// The database as `wexqs rebuild` and `wexqs log verify` open it.
 async fn maintenance(url: &str) -> Maintenance {
-    startup::open_maintenance(url, Pooling::COMMAND)
+    startup::open_maintenance(url, Pooling::COMMAND, startup::Migrations::Apply)
         .await
         .expect("open the database")
 }

@@ -16,6 +16,7 @@ use crate::domain::{Command, PublicUrl};
 use crate::service::high_water::MarkFile;
 use crate::service::{Actor, Clock, Maintenance, Registry, Signing, SystemClock, os_rng};
 use crate::store::Store;
+pub use crate::store::migrations::Migrations;
 
 /// How many connections a registry's pool holds and how long a query waits for one.
 pub use crate::store::Pooling;
@@ -34,6 +35,8 @@ pub struct Config {
     /// The folder of the high-water mark (`service::high_water`), kept outside the database
     /// (`None`: none is kept, as for a registry a test starts in memory).
     pub state_dir: Option<PathBuf>,
+    /// Apply the migrations, or only check the schema is current (`--no-migrate`).
+    pub migrations: Migrations,
 }
 
 impl std::fmt::Debug for Config {
@@ -56,7 +59,13 @@ impl Config {
             clock: Arc::new(SystemClock),
             rng: os_rng(),
             state_dir: None,
+            migrations: Migrations::Apply,
         }
+    }
+
+    /// Applies the migrations or only checks them, as `migrations` says.
+    pub fn with_migrations(self, migrations: Migrations) -> Config {
+        Config { migrations, ..self }
     }
 
     /// Keeps the high-water mark in `dir`.
@@ -83,7 +92,7 @@ impl Config {
 /// Opens the database `config` names (migrating it) and starts the registry on it: the one way
 /// a registry is started.
 pub async fn start(config: Config) -> anyhow::Result<Arc<Registry>> {
-    let store = open_store(&config.database_url, config.pooling).await?;
+    let store = open_store(&config.database_url, config.pooling, config.migrations).await?;
     let mark = match &config.state_dir {
         Some(dir) => Some(
             MarkFile::in_dir(dir)
@@ -99,9 +108,16 @@ pub fn state_dir(state_dir: Option<&Path>, data_dir: &Path) -> PathBuf {
     state_dir.map_or_else(|| data_dir.to_path_buf(), Path::to_path_buf)
 }
 
-/// Opens the database at `url` (migrating it) to look after it without a registry started on it.
-pub async fn open_maintenance(url: &str, pooling: Pooling) -> anyhow::Result<Maintenance> {
-    Ok(Maintenance::new(open_store(url, pooling).await?))
+/// Opens the database at `url` (migrating it, or checking its schema, as `migrations` says) to
+/// look after it without a registry started on it.
+pub async fn open_maintenance(
+    url: &str,
+    pooling: Pooling,
+    migrations: Migrations,
+) -> anyhow::Result<Maintenance> {
+    Ok(Maintenance::new(
+        open_store(url, pooling, migrations).await?,
+    ))
 }
 
 /// The database URL schemes the registry accepts.
@@ -214,9 +230,9 @@ pub fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String>
     Ok(parsed.to_string())
 }
 
-/// Opens the store at `url` (migrating it), with `pooling`.
-async fn open_store(url: &str, pooling: Pooling) -> anyhow::Result<Store> {
-    match Store::open_pooled(url, pooling).await {
+/// Opens the store at `url` (migrating it or checking its schema), with `pooling`.
+async fn open_store(url: &str, pooling: Pooling, migrations: Migrations) -> anyhow::Result<Store> {
+    match Store::open_for(url, pooling, migrations).await {
         Ok(store) => Ok(store),
         Err(e) if e.outage() == Some(crate::store::Outage::Tls) => Err(anyhow::Error::new(e)
             .context(format!(

@@ -8,6 +8,7 @@ mod address;
 mod applications;
 mod backup;
 mod keys;
+mod lifecycle;
 mod log;
 mod register;
 mod serve;
@@ -32,7 +33,7 @@ use log::LogAction;
 #[derive(Debug, Parser)]
 #[command(
     name = "wexqs",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("WEXQS_COMMIT"), ")"),
     about = "The public registry of NHS England's Work Experience Quality Standard awards"
 )]
 struct Cli {
@@ -70,6 +71,11 @@ struct DbArgs {
     /// default: the data folder).
     #[arg(long, env = "WEXQS_STATE_DIR", help_heading = "Database")]
     state_dir: Option<PathBuf>,
+    /// Do not migrate the database: check that its schema is current and stop, saying so, if it
+    /// is not (run `wexqs migrate` as the deploy step; the service's role then needs data
+    /// rights only).
+    #[arg(long, env = "WEXQS_NO_MIGRATE", help_heading = "Database")]
+    no_migrate: bool,
 }
 
 /// What a command that writes to the register needs: its database, and the calendar a registry
@@ -124,7 +130,8 @@ enum Command {
         #[command(subcommand)]
         action: keys::KeyAction,
     },
-    /// Apply the database migrations and exit.
+    /// Apply the database migrations and exit: the deploy step before instances of a new
+    /// release start (with --no-migrate: only check the schema is current).
     Migrate {
         #[command(flatten)]
         db: DbArgs,
@@ -301,14 +308,25 @@ impl DbArgs {
 
     /// The database, opened (and migrated) to be looked after without a registry.
     async fn maintenance(&self) -> anyhow::Result<Maintenance> {
-        startup::open_maintenance(&self.url()?, Pooling::COMMAND).await
+        startup::open_maintenance(&self.url()?, Pooling::COMMAND, self.migrations()).await
+    }
+
+    /// Whether opening the database migrates it (`--no-migrate`).
+    fn migrations(&self) -> startup::Migrations {
+        if self.no_migrate {
+            startup::Migrations::CheckOnly
+        } else {
+            startup::Migrations::Apply
+        }
     }
 
     /// The registry, for a command that records no calendar: a new registry opened by it gets
     /// its calendar from the first command that takes --calendar.
     async fn registry(&self) -> anyhow::Result<Arc<Registry>> {
         startup::start(
-            Config::new(self.url()?, startup::no_calendar()).with_state_dir(self.state_dir()),
+            Config::new(self.url()?, startup::no_calendar())
+                .with_state_dir(self.state_dir())
+                .with_migrations(self.migrations()),
         )
         .await
     }
@@ -329,7 +347,8 @@ impl RegistryArgs {
         startup::start(
             Config::new(self.db.url()?, calendar)
                 .with_pooling(pooling)
-                .with_state_dir(self.db.state_dir()),
+                .with_state_dir(self.db.state_dir())
+                .with_migrations(self.db.migrations()),
         )
         .await
     }
@@ -425,7 +444,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate { db } => {
             let size = db.maintenance().await?.size().await?;
-            eprintln!("migrations applied; the log holds {size} events");
+            if db.no_migrate {
+                eprintln!("the schema is current; the log holds {size} events");
+            } else {
+                eprintln!("migrations applied; the log holds {size} events");
+            }
         }
         Command::Tokens { action } => tokens::run(action).await?,
         Command::Rebuild { db, check } => return log::rebuild(db, check).await,

@@ -31,6 +31,8 @@ pub struct ServeArgs {
     webhooks: WebhookArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    pub lifecycle: super::lifecycle::LifecycleArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -108,7 +110,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             "webhooks may be delivered to http:// and to private, loopback and link-local addresses (--webhooks-allow-private-targets)"
         );
     }
-    crate::service::webhooks::spawn_webhook_deliveries(
+    let deliveries = crate::service::webhooks::spawn_webhook_deliveries(
         registry.clone(),
         webhooks.clone(),
         crate::http::webhooks::renderer(&public_url),
@@ -116,10 +118,24 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(registry, &public_url)
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
-        .with_limits(args.limits.limits());
+        .with_limits(args.limits.limits())
+        .with_shutdown_timeout(args.lifecycle.timeout());
+    let (lifecycle, connections) = (state.lifecycle.clone(), state.connections.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    serve(listener, state, workers, shutdown_signal()).await?;
+    let timeout = args.lifecycle.timeout();
+    let signal = async move {
+        shutdown_signal().await;
+        // Whatever is still running then, the process ends within the timeout.
+        crate::http::lifecycle::exit_after(timeout, lifecycle, connections);
+    };
+    serve(listener, state, workers, signal).await?;
+    // The subscriptions this instance was delivering go back at once, so that another
+    // instance (or this one restarted) takes them up without waiting out their leases.
+    let released = deliveries.stop().await;
+    if released > 0 {
+        tracing::info!("released the leases of {released} webhook subscriptions");
+    }
     tracing::info!("stopped");
     Ok(())
 }

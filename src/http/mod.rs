@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod freshness;
 pub mod guard;
 pub mod images;
+pub mod lifecycle;
 pub mod log;
 pub mod pages;
 pub mod prepared;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub admin_failures: Option<Arc<guard::FailureLimiter>>,
     /// The connections open, counted by address (`Limits::max_connections`).
     pub connections: Arc<transport::Connections>,
+    /// Serving or draining, and the requests in flight (`lifecycle`).
+    pub lifecycle: Arc<lifecycle::Lifecycle>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -102,6 +105,7 @@ impl AppState {
             )),
             admin_failures: None,
             connections: Arc::default(),
+            lifecycle: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -120,6 +124,12 @@ impl AppState {
         self.bodies = Arc::new(tokio::sync::Semaphore::new(limits.body_budget));
         self.admin_failures = guard::failure_limiter(limits.admin_failures_per_minute);
         self.connections = Arc::new(transport::Connections::default());
+        self
+    }
+
+    /// Drains for at most `timeout` when the server is stopped (`lifecycle`).
+    pub fn with_shutdown_timeout(mut self, timeout: std::time::Duration) -> AppState {
+        self.lifecycle = Arc::new(lifecycle::Lifecycle::new(timeout));
         self
     }
 
@@ -423,17 +433,27 @@ pub async fn serve(
     use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
     let limits = state.limits;
     let connections = state.connections.clone();
+    let state_connections = state.connections.clone();
+    let draining = state.lifecycle.clone();
+    // Past the drain's time the workers drop what is left; the second kept back lets the
+    // process release what it holds (webhook leases) and exit within the timeout.
+    let drain_seconds = draining.timeout.as_secs().saturating_sub(1).max(1);
     let server = actix_web::dev::Server::build()
         .workers(workers.max(1))
         .disable_signals()
+        .shutdown_timeout(drain_seconds)
         .listen("wexqs", listener, move || {
             let app = app(state.clone());
             let connections = connections.clone();
+            let lifecycle = state.lifecycle.clone();
             fn_service(move |io: actix_web::rt::net::TcpStream| {
                 let peer = io.peer_addr().ok();
                 let admitted = match connections.admit(peer.map(|p| p.ip()), &limits) {
                     Ok(ticket) => Ok((
-                        transport::ProblemStream::bounded(io, Some(ticket), limits.write_stall),
+                        lifecycle::Draining::new(
+                            transport::ProblemStream::bounded(io, Some(ticket), limits.write_stall),
+                            lifecycle.clone(),
+                        ),
                         peer,
                     )),
                     Err(reason) => {
@@ -447,14 +467,32 @@ pub async fn serve(
             })
             .and_then(
                 actix_http::HttpService::build()
+                    .on_connect_ext(|io: &lifecycle::Draining<_>, data| {
+                        data.insert(io.connection());
+                    })
                     .h1(map_config(app, |_| actix_web::dev::AppConfig::default())),
             )
         })?
         .run();
     let handle = server.handle();
+    let connections = state_connections;
     tokio::spawn(async move {
         shutdown.await;
+        // Not ready at once, so a load balancer sends no more; then stop accepting, and let
+        // the requests in flight finish while idle connections close.
+        draining.begin_drain();
+        tracing::info!(
+            "shutting down: readiness is 503, no new connections are taken, and requests in flight finish (at most {} s)",
+            draining.timeout.as_secs()
+        );
+        lifecycle::report_drain(draining.clone(), connections);
+        let started = std::time::Instant::now();
         handle.stop(true).await;
+        if started.elapsed().as_secs() >= drain_seconds {
+            tracing::warn!(
+                "shutting down: the drain took its whole {drain_seconds} s; the connections still open were closed"
+            );
+        }
     });
     server.await
 }
@@ -531,5 +569,6 @@ fn app(
                 Ok(res)
             }
         })
+        .wrap(actix_web::middleware::from_fn(lifecycle::track))
         .configure(configure)
 }

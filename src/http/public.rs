@@ -271,6 +271,17 @@ pub async fn healthz() -> HttpResponse {
 /// `error`, `log_behind_published_checkpoint` or `checkpoint_signing_failed`).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     use crate::service::Outage;
+    if state.lifecycle.is_draining() {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "status": "not_ready",
+                "reason": "shutting_down",
+                "detail": "this instance is shutting down: it finishes the requests it has and takes no new connections",
+                "log_size": state.registry.size(),
+                "store": state.registry.store_kind(),
+            }));
+    }
     let check = tokio::time::timeout(Duration::from_secs(1), state.registry.database_ready()).await;
     let failure = match check {
         Ok(Ok(())) => None,

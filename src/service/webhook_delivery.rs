@@ -18,53 +18,104 @@ use super::{Registry, ServiceError};
 use crate::store::StoreError;
 use crate::store::webhooks::{DeliveryRow, Failure, WebhookRow};
 
-/// Runs webhook deliveries until the process stops: every `settings.poll`, take the lease of
-/// each subscription with events to send and send them, one subscription to a task.
+/// The webhook deliveries of one instance, running until `stop`.
+#[derive(Debug)]
+pub struct Deliveries {
+    registry: Arc<Registry>,
+    owner: String,
+    poll: tokio::task::JoinHandle<()>,
+    sending: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Deliveries {
+    /// Stops delivering and gives back every lease this instance holds, so that another
+    /// instance can deliver at once; how many it held. A message being sent when it stops may
+    /// have reached its target: it is sent again, under the same `webhook-id`, by whoever
+    /// delivers next (receivers drop a `webhook-id` they have seen, as the specification asks).
+    pub async fn stop(self) -> u64 {
+        self.poll.abort();
+        for task in self
+            .sending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+        match self.registry.store.release_webhooks_of(&self.owner).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give back the webhook leases; they pass when they run out");
+                0
+            }
+        }
+    }
+}
+
+/// Runs webhook deliveries until `Deliveries::stop` (or the process stops): every
+/// `settings.poll`, take the lease of each subscription with events to send and send them, one
+/// subscription to a task.
 pub fn spawn_webhook_deliveries(
     registry: Arc<Registry>,
     settings: WebhookSettings,
     render: Render,
-) {
+) -> Deliveries {
     let owner = format!("instance_{}", registry.random_uuid().simple());
     let settings = Arc::new(settings);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(settings.poll);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let now = now_ms();
-            let until = now + settings.lease().as_millis() as i64;
-            let claimed = match registry
-                .store
-                .claim_webhooks(&owner, now, until, registry.size())
-                .await
-            {
-                Ok(c) => c,
-                Err(e) if e.outage().is_some() => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not look for webhooks to deliver");
-                    continue;
-                }
-            };
-            for row in claimed {
-                let (registry, settings, render, owner) = (
-                    registry.clone(),
-                    settings.clone(),
-                    render.clone(),
-                    owner.clone(),
-                );
-                tokio::spawn(async move {
-                    let id = row.id.clone();
-                    if let Err(e) =
-                        deliver_backlog(&registry, &settings, &render, &owner, row).await
-                    {
-                        tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
+    let sending: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+    let poll = tokio::spawn({
+        let (registry, owner, sending) = (registry.clone(), owner.clone(), sending.clone());
+        async move {
+            let mut tick = tokio::time::interval(settings.poll);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = now_ms();
+                let until = now + settings.lease().as_millis() as i64;
+                let claimed = match registry
+                    .store
+                    .claim_webhooks(&owner, now, until, registry.size())
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) if e.outage().is_some() => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not look for webhooks to deliver");
+                        continue;
                     }
-                    let _ = registry.store.release_webhook(&id, &owner).await;
-                });
+                };
+                // No await while the list is held (the guard is not `Send`).
+                let mut tasks = sending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                tasks.retain(|t| !t.is_finished());
+                for row in claimed {
+                    let (registry, settings, render, owner) = (
+                        registry.clone(),
+                        settings.clone(),
+                        render.clone(),
+                        owner.clone(),
+                    );
+                    let task = tokio::spawn(async move {
+                        let id = row.id.clone();
+                        if let Err(e) =
+                            deliver_backlog(&registry, &settings, &render, &owner, row).await
+                        {
+                            tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
+                        }
+                        let _ = registry.store.release_webhook(&id, &owner).await;
+                    });
+                    tasks.push(task.abort_handle());
+                }
             }
         }
     });
+    Deliveries {
+        registry,
+        owner,
+        poll,
+        sending,
+    }
 }
 
 /// Sends one subscription's events from its cursor on, in order, while the lease lasts: stops

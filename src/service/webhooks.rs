@@ -31,7 +31,7 @@ use crate::error_codes::ErrorCode;
 use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
-pub use super::webhook_delivery::spawn_webhook_deliveries;
+pub use super::webhook_delivery::{Deliveries, spawn_webhook_deliveries};
 use super::webhook_secrets::sealing_key;
 pub use super::webhook_targets::{is_forbidden, refusal};
 

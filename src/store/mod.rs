@@ -5,6 +5,7 @@
 
 mod append;
 mod append_rows;
+pub mod migrations;
 mod postgres;
 mod rows;
 mod sql;
@@ -48,6 +49,9 @@ pub enum StoreError {
     Backend(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's schema is not one this release runs on (`migrations`).
+    #[error("{0}")]
+    Schema(#[from] migrations::SchemaError),
     #[error("the stored log is inconsistent: {0}")]
     Corrupt(String),
     /// The log is shorter than an append requires (`AppendRequest::log_at_least`): the
@@ -395,12 +399,30 @@ impl Store {
 
     /// Opens `url` with the given pooling and applies the migrations.
     pub async fn open_pooled(url: &str, pooling: Pooling) -> Result<Store, StoreError> {
+        Store::open_for(url, pooling, migrations::Migrations::Apply).await
+    }
+
+    /// Opens `url` with the given pooling, applying the migrations or only checking that the
+    /// schema is current, as `migrations` says.
+    pub async fn open_for(
+        url: &str,
+        pooling: Pooling,
+        migrations: migrations::Migrations,
+    ) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(PostgresStore::connect_pooled(url, pooling).await?)
         } else {
             Store::Sqlite(SqliteStore::open(url).await?)
         };
-        store.migrate().await?;
+        // Checking only, nothing is written: what `migrate` also does after the migrations
+        // (tree hashes recomputed for a log older than them) is left to `wexqs migrate`.
+        match migrations {
+            migrations::Migrations::Apply => store.migrate().await?,
+            migrations::Migrations::CheckOnly => match &store {
+                Store::Sqlite(s) => s.run_migrations(migrations).await?,
+                Store::Postgres(s) => s.run_migrations(migrations).await?,
+            },
+        }
         Ok(store)
     }
 

@@ -62,11 +62,29 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    async fn run_migrations(&self) -> Result<(), super::StoreError> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
+    /// Applies or checks the migrations, as `mode` says (`super::migrations`).
+    pub(super) async fn run_migrations(
+        &self,
+        mode: super::migrations::Migrations,
+    ) -> Result<(), super::StoreError> {
+        let (recorded,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied: Vec<super::migrations::Applied> = if recorded {
+            sqlx::query_as(super::migrations::APPLIED)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        super::migrations::run(
+            sqlx::migrate!("migrations/postgres"),
+            &applied,
+            mode,
+            &self.pool,
+        )
+        .await
     }
 
     /// The connection pool, for tests and tools that inspect the database directly.

@@ -163,7 +163,7 @@ macro_rules! shared_sql_store {
 
         impl $crate::store::EventStore for $store {
             async fn migrate(&self) -> Result<(), StoreError> {
-                self.run_migrations().await?;
+                self.run_migrations($crate::store::migrations::Migrations::Apply).await?;
                 // A log older than the stored tree hashes gets them, recomputed from its leaves.
                 // One statement reads both sizes, so an append committing meanwhile (another
                 // instance writing while this one starts, a command run beside a server) never

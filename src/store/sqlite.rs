@@ -79,9 +79,30 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    async fn run_migrations(&self) -> Result<(), super::StoreError> {
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
-        Ok(())
+    /// Applies or checks the migrations, as `mode` says (`super::migrations`).
+    pub(super) async fn run_migrations(
+        &self,
+        mode: super::migrations::Migrations,
+    ) -> Result<(), super::StoreError> {
+        let (recorded,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let applied: Vec<super::migrations::Applied> = if recorded > 0 {
+            sqlx::query_as(super::migrations::APPLIED)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        super::migrations::run(
+            sqlx::migrate!("migrations/sqlite"),
+            &applied,
+            mode,
+            &self.pool,
+        )
+        .await
     }
 
     /// The connection pool, for tests and tools that inspect the database directly.

@@ -283,6 +283,17 @@ macro_rules! webhook_sql {
                 Ok(())
             }
 
+            pub async fn release_all(pool: &Pool, owner: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE webhook_subscriptions SET lease_until = 0 \
+                     WHERE lease_owner = $1 AND lease_until > 0",
+                )
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+
             pub async fn record(
                 pool: &Pool,
                 d: &DeliveryRow,
@@ -434,6 +445,10 @@ impl Store {
     }
     pub async fn release_webhook(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         either!(self, release(id, owner))
+    }
+    /// Gives back every lease `owner` holds (an instance stopping); how many it held.
+    pub async fn release_webhooks_of(&self, owner: &str) -> Result<u64, StoreError> {
+        either!(self, release_all(owner))
     }
     /// Records an attempt, keeping the subscription's `keep` latest (the oldest beyond go).
     pub async fn record_delivery(&self, row: &DeliveryRow, keep: u32) -> Result<(), StoreError> {

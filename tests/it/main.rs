@@ -26,6 +26,7 @@ mod image_cache;
 mod import_memory;
 mod instances;
 mod key_rotation;
+mod lifecycle;
 mod limits;
 mod merkle;
 mod not_current;
