@@ -31,6 +31,8 @@ pub struct ServeArgs {
     webhooks: WebhookArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    pub proxy: super::proxy::ProxyArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -116,7 +118,8 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(registry, &public_url)
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
-        .with_limits(args.limits.limits());
+        .with_limits(args.limits.limits())
+        .with_trusted_proxies(args.proxy.trusted_proxies.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;

@@ -1,9 +1,11 @@
 //! HTTP (actix-web): the route table, shared by the server and the tests, and the server itself.
 //! Handlers are thin: parse, call the service, shape the answer.
 
+pub mod access;
 pub mod admin;
 pub mod applications;
 pub mod award_changes;
+pub mod client;
 pub mod docs;
 pub mod embed;
 pub mod error;
@@ -74,6 +76,8 @@ pub struct AppState {
     pub admin_failures: Option<Arc<guard::FailureLimiter>>,
     /// The connections open, counted by address (`Limits::max_connections`).
     pub connections: Arc<transport::Connections>,
+    /// The proxies whose word on the client's address is taken (`--trusted-proxies`).
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -102,6 +106,7 @@ impl AppState {
             )),
             admin_failures: None,
             connections: Arc::default(),
+            trusted_proxies: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -120,6 +125,13 @@ impl AppState {
         self.bodies = Arc::new(tokio::sync::Semaphore::new(limits.body_budget));
         self.admin_failures = guard::failure_limiter(limits.admin_failures_per_minute);
         self.connections = Arc::new(transport::Connections::default());
+        self
+    }
+
+    /// Takes the client's address from `Forwarded` / `X-Forwarded-For` when the peer is one of
+    /// `proxies`.
+    pub fn with_trusted_proxies(mut self, proxies: client::TrustedProxies) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 
@@ -171,7 +183,7 @@ macro_rules! route_table {
             resources.sort_by_key(|(path, _, _)| path.contains('{'));
             for (path, methods, routes) in resources {
                 let allow = allow_of(&methods);
-                let mut resource = web::resource(path);
+                let mut resource = web::resource(path).app_data(access::RouteTemplate(path));
                 for route in routes {
                     resource = resource.route(route);
                 }
@@ -387,7 +399,7 @@ fn rate_limited(
     if path.starts_with("/v1/admin/") || path == "/healthz" || path == "/readyz" {
         return None;
     }
-    let seconds = wait_of(limiter, req.peer_addr()?.ip())?;
+    let seconds = wait_of(limiter, client::client_ip(req)?)?;
     if let Some(state) = req.app_data::<web::Data<AppState>>()
         && site::for_people(path, req.headers())
     {
@@ -531,5 +543,7 @@ fn app(
                 Ok(res)
             }
         })
+        // Outermost: the client's address, the request id and the access line.
+        .wrap(actix_web::middleware::from_fn(access::log))
         .configure(configure)
 }

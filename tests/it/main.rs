@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
 
+mod access_log;
 mod answers;
 mod api;
 mod api_check_regressions;
@@ -27,12 +28,14 @@ mod instances;
 mod key_rotation;
 mod limits;
 mod merkle;
+mod nginx;
 mod not_current;
 mod official_schemas;
 mod openapi_spec;
 mod outage;
 mod pages;
 mod people;
+mod proxies;
 mod readme;
 mod redaction;
 mod search_flood;
