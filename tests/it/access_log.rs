@@ -61,6 +61,13 @@ async fn admin_post(
     (status, response.json().await.unwrap_or(Value::Null), id)
 }
 
+/// The ETag of the record at `url` (a change to an award names the version it read).
+pub(crate) async fn etag_of(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.expect("the server answers");
+    assert_eq!(response.status(), 200, "{url}");
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
     let mut served = serve_with(
@@ -119,12 +126,13 @@ async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
     .await;
     assert_eq!(status, 201, "{award}");
     let number = award["certificate_number"].as_str().unwrap().to_owned();
+    let etag = etag_of(&client, &format!("{base}/v1/awards/{number}")).await;
     let (status, suspended, suspension) = admin_post(
         &client,
         format!("{base}/v1/admin/awards/{number}/suspend"),
         &admin,
         json!({"reason": "Under review", "private_note": secret_note}),
-        &[],
+        &[("if-match", etag.as_str())],
     )
     .await;
     assert_eq!(status, 200, "{suspended}");

@@ -375,7 +375,13 @@ async fn a_change_through_one_instance_shows_on_the_other_within_seconds() {
             "valid" => ("suspend", "suspended"),
             _ => ("reinstate", "valid"),
         };
-        let written = post(format!("/v1/admin/awards/{number}/{action}"), json!({"reason": "checked"}))
+        let etag = crate::access_log::etag_of(&client, &format!("{first_base}/v1/awards/{number}")).await;
+        let written = client
+            .post(format!("{first_base}/v1/admin/awards/{number}/{action}"))
+            .bearer_auth(&token)
+            .header("if-match", etag)
+            .json(&json!({"reason": "checked"}))
+            .send()
             .await
             .unwrap();
         assert_eq!(written.status(), 200);

@@ -190,7 +190,11 @@ async fn behind_a_trusted_proxy_two_clients_are_limited_apart() {
     assert!(access_line(&served.log, "203.0.113.1", 429).await.is_some());
     assert!(access_line(&served.log, "203.0.113.2", 200).await.is_some());
     assert!(
-        !served.log.lines().iter().any(|l| l.contains("wexqs::access") && l.contains("client=127.0.0.1 ")),
+        !served
+            .log
+            .lines()
+            .iter()
+            .any(|l| l.contains("route=/v1/programme ") && l.contains("client=127.0.0.1 ")),
         "no access line names the proxy as the client"
     );
 }
