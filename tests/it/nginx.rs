@@ -53,6 +53,7 @@ struct Nginx {
     process: std::process::Child,
     dir: tempfile::TempDir,
     port: u16,
+    /// The test's certificate authority, which signed nginx's certificate.
     certificate: Vec<u8>,
 }
 
@@ -109,16 +110,24 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
     assert!(nginx.exists(), "Debian's nginx is installed (tests/run installs it)");
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=wexqs test proxy"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-keyout", &p("key.pem"), "-out", &p("cert.pem")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(made.success(), "openssl made a certificate");
+    // A certificate authority of the test's own, and the proxy's certificate signed by it.
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", crate::helpers::text(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(&[&["req", "-x509"][..], &ec, &["-days", "2", "-subj", "/CN=wexqs test CA"],
+        &["-keyout", &p("ca-key.pem"), "-out", &p("ca.pem")]].concat());
+    openssl(&[&["req"][..], &ec, &["-subj", "/CN=127.0.0.1"],
+        &["-keyout", &p("key.pem"), "-out", &p("proxy.csr")]].concat());
+    std::fs::write(
+        dir.path().join("proxy.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&["x509", "-req", "-in", &p("proxy.csr"), "-CA", &p("ca.pem"), "-CAkey",
+        &p("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", &p("proxy.ext"),
+        "-out", &p("cert.pem")]);
     let (port, http_port) = (free_port(), free_port());
     let mut site = SHIPPED.to_owned();
     site = swap(site, "server 127.0.0.1:8080 ", &format!("server {} ", upstreams[0]));
@@ -155,7 +164,7 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx starts");
-    let certificate = std::fs::read(dir.path().join("cert.pem")).unwrap();
+    let certificate = std::fs::read(dir.path().join("ca.pem")).unwrap();
     let nginx = Nginx {
         process,
         dir,
@@ -249,7 +258,11 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
     assert!(logged(&logs, &["client=127.0.0.3 ", "status=200 "]));
     for id in &ids {
         assert!(logged(&logs, &["client=127.0.0.3 ", id]), "request {id} in a registry log");
-        assert!(nginx.access_log().contains(id), "request {id} in nginx's log");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !nginx.access_log().contains(id.as_str()) {
+            assert!(Instant::now() < deadline, "request {id} in nginx's log: {}", nginx.access_log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let everything = [first_log.lines(), second_log.lines()].concat().join("\n");
     assert!(!everything.contains("198.51.100."), "no forged address reaches the log");
