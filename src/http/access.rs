@@ -136,7 +136,15 @@ pub async fn log(
             let actor = extensions
                 .get::<crate::service::Actor>()
                 .map(|a| tracing::field::display(a.id.as_str()));
-            access_line!(status, method, route, duration_us, client, request_id, actor);
+            access_line!(
+                status,
+                method,
+                route,
+                duration_us,
+                client,
+                request_id,
+                actor
+            );
             drop(extensions);
             Ok(res)
         }
@@ -145,7 +153,15 @@ pub async fn log(
             // route is not known any more.
             let status = error.as_response_error().status_code().as_u16();
             let (route, actor) = (tracing::field::display("unknown"), None::<&str>);
-            access_line!(status, method, route, duration_us, client, request_id, actor);
+            access_line!(
+                status,
+                method,
+                route,
+                duration_us,
+                client,
+                request_id,
+                actor
+            );
             Err(error)
         }
     }

@@ -34,7 +34,11 @@ fn access_of<'a>(
         .iter()
         .filter(|l| l["target"] == "wexqs::access" && l["request_id"] == id)
         .collect();
-    assert_eq!(found.len(), 1, "one access line for request {id}: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "one access line for request {id}: {found:?}"
+    );
     found[0]
 }
 
@@ -87,14 +91,30 @@ async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
 
     // A proxy's request id is kept and echoed; a request without one gets a minted one; one
     // that is too long or holds unsafe characters is replaced.
-    let (status, id) = get_with(&client, &format!("{base}/healthz"), &[("x-request-id", "edge-0001")]).await;
+    let (status, id) = get_with(
+        &client,
+        &format!("{base}/healthz"),
+        &[("x-request-id", "edge-0001")],
+    )
+    .await;
     assert_eq!((status, id.as_str()), (200, "edge-0001"));
     let (_, minted) = get_with(&client, &format!("{base}/v1/programme"), &[]).await;
-    assert!(minted.len() == 16 && minted.bytes().all(|b| b.is_ascii_hexdigit()), "{minted}");
+    assert!(
+        minted.len() == 16 && minted.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{minted}"
+    );
     let long = "a".repeat(65);
     for bad in [long.as_str(), "two words", "quote\"d", "semi;colon"] {
-        let (_, id) = get_with(&client, &format!("{base}/v1/programme"), &[("x-request-id", bad)]).await;
-        assert!(id.len() == 16 && id != bad, "{bad:?} is replaced by a minted id, {id}");
+        let (_, id) = get_with(
+            &client,
+            &format!("{base}/v1/programme"),
+            &[("x-request-id", bad)],
+        )
+        .await;
+        assert!(
+            id.len() == 16 && id != bad,
+            "{bad:?} is replaced by a minted id, {id}"
+        );
     }
     // An unknown path, its query string holding something secret.
     let (status, unknown) = get_with(
@@ -112,10 +132,17 @@ async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
         format!("{base}/v1/admin/organisations"),
         &admin,
         json!({"name": "Logging Hospitals NHS Trust", "region": "london"}),
-        &[("x-request-id", "admin-write-1"), ("cookie", "session=cookie-secret-5523")],
+        &[
+            ("x-request-id", "admin-write-1"),
+            ("cookie", "session=cookie-secret-5523"),
+        ],
     )
     .await;
-    assert_eq!((status, org_write.as_str()), (201, "admin-write-1"), "{org}");
+    assert_eq!(
+        (status, org_write.as_str()),
+        (201, "admin-write-1"),
+        "{org}"
+    );
     let (status, award, _) = admin_post(
         &client,
         format!("{base}/v1/admin/awards"),
@@ -158,7 +185,10 @@ async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
     .await;
     assert_eq!(status, 401);
 
-    assert!(terminate(&mut served.server.0, Duration::from_secs(30)), "the server stops");
+    assert!(
+        terminate(&mut served.server.0, Duration::from_secs(30)),
+        "the server stops"
+    );
     assert!(served.log.wait_ended(Duration::from_secs(10)).await);
     let lines = json_lines(&served);
     assert!(lines.len() >= 12, "{} lines", lines.len());
@@ -182,7 +212,10 @@ async fn a_json_run_is_one_object_a_line_with_ids_and_actors_and_no_secret() {
     );
     let refusal = access_of(&lines, &refused);
     assert_eq!(refusal["status"], 401);
-    assert!(refusal.get("actor").is_none(), "a refused request names no actor");
+    assert!(
+        refusal.get("actor").is_none(),
+        "a refused request names no actor"
+    );
 
     let output = served.log.lines().join("\n");
     let token_secret = admin.rsplit('_').next().unwrap();
@@ -234,10 +267,15 @@ async fn every_line_a_request_logs_names_its_request_id() {
     let lines = json_lines(&served);
     let inside: Vec<_> = lines
         .iter()
-        .filter(|l| l.get("span").is_some_and(|s| s["request_id"] == "outage-probe-1"))
+        .filter(|l| {
+            l.get("span")
+                .is_some_and(|s| s["request_id"] == "outage-probe-1")
+        })
         .collect();
     assert!(
-        inside.iter().any(|l| l["message"] == "readiness check failed"),
+        inside
+            .iter()
+            .any(|l| l["message"] == "readiness check failed"),
         "the readiness check's warning carries the request id: {lines:?}"
     );
     // Every line logged inside a request names one, and the 503 is logged above info.

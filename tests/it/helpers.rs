@@ -686,7 +686,9 @@ pub struct Served {
 
 /// `wexqs serve ARGS…` on a fresh SQLite registry, with `env` set, once it answers.
 pub async fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Served {
-    let db = fresh_db(Backend::Sqlite).await.expect("SQLite is always there");
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
     serve_on(db, args, env).await
 }
 

@@ -44,7 +44,10 @@ async fn instance(db: &Db, shared: &Path, rate_limit: &str) -> (KillOnDrop, Stri
         .env_remove("WEXQS_TRUSTED_PROXIES");
     let (child, base, log) = spawn_server_logged(command);
     let child = KillOnDrop(child);
-    assert!(answers_within(&base, Duration::from_secs(20)).await, "{base} answers");
+    assert!(
+        answers_within(&base, Duration::from_secs(20)).await,
+        "{base} answers"
+    );
     (child, base, log)
 }
 
@@ -100,41 +103,104 @@ fn running_as_root() -> bool {
 
 /// `text` with `from` replaced by `to`, which must be there: the test follows the shipped file.
 fn swap(text: String, from: &str, to: &str) -> String {
-    assert!(text.contains(from), "the shipped nginx configuration has {from:?}");
+    assert!(
+        text.contains(from),
+        "the shipped nginx configuration has {from:?}"
+    );
     text.replace(from, to)
 }
 
 /// Starts nginx with the shipped configuration in front of `upstreams`.
 async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
     let nginx = PathBuf::from("/usr/sbin/nginx");
-    assert!(nginx.exists(), "Debian's nginx is installed (tests/run installs it)");
+    assert!(
+        nginx.exists(),
+        "Debian's nginx is installed (tests/run installs it)"
+    );
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();
     // A certificate authority of the test's own, and the proxy's certificate signed by it.
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().expect("openssl runs");
-        assert!(out.status.success(), "openssl {args:?}: {}", crate::helpers::text(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            crate::helpers::text(&out.stderr)
+        );
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    openssl(&[&["req", "-x509"][..], &ec, &["-days", "2", "-subj", "/CN=wexqs test CA"],
-        &["-keyout", &p("ca-key.pem"), "-out", &p("ca.pem")]].concat());
-    openssl(&[&["req"][..], &ec, &["-subj", "/CN=127.0.0.1"],
-        &["-keyout", &p("key.pem"), "-out", &p("proxy.csr")]].concat());
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=wexqs test CA"],
+            &["-keyout", &p("ca-key.pem"), "-out", &p("ca.pem")],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-subj", "/CN=127.0.0.1"],
+            &["-keyout", &p("key.pem"), "-out", &p("proxy.csr")],
+        ]
+        .concat(),
+    );
     std::fs::write(
         dir.path().join("proxy.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    openssl(&["x509", "-req", "-in", &p("proxy.csr"), "-CA", &p("ca.pem"), "-CAkey",
-        &p("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", &p("proxy.ext"),
-        "-out", &p("cert.pem")]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("proxy.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca-key.pem"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &p("proxy.ext"),
+        "-out",
+        &p("cert.pem"),
+    ]);
     let (port, http_port) = (free_port(), free_port());
     let mut site = SHIPPED.to_owned();
-    site = swap(site, "server 127.0.0.1:8080 ", &format!("server {} ", upstreams[0]));
-    site = swap(site, "server 127.0.0.1:8081 ", &format!("server {} ", upstreams[1]));
-    site = swap(site, "listen 80;", &format!("listen 127.0.0.1:{http_port};"));
+    site = swap(
+        site,
+        "server 127.0.0.1:8080 ",
+        &format!("server {} ", upstreams[0]),
+    );
+    site = swap(
+        site,
+        "server 127.0.0.1:8081 ",
+        &format!("server {} ", upstreams[1]),
+    );
+    site = swap(
+        site,
+        "listen 80;",
+        &format!("listen 127.0.0.1:{http_port};"),
+    );
     site = swap(site, "listen [::]:80;", "");
-    site = swap(site, "listen 443 ssl http2;", &format!("listen 127.0.0.1:{port} ssl http2;"));
+    site = swap(
+        site,
+        "listen 443 ssl http2;",
+        &format!("listen 127.0.0.1:{port} ssl http2;"),
+    );
     site = swap(site, "listen [::]:443 ssl http2;", "");
     site = swap(site, "/etc/ssl/wexqs/fullchain.pem", &p("cert.pem"));
     site = swap(site, "/etc/ssl/wexqs/privkey.pem", &p("key.pem"));
@@ -238,18 +304,31 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
         let (status, _) = get(&flooder, &url, &[]).await;
         refused += usize::from(status == 429);
     }
-    assert!(refused >= 10, "the flooding client was refused {refused} of 40 times");
+    assert!(
+        refused >= 10,
+        "the flooding client was refused {refused} of 40 times"
+    );
     let mut ids = Vec::new();
     for _ in 0..4 {
         // Its own claims about who it is are not believed.
         let (status, id) = get(
             &other,
             &url,
-            &[("forwarded", "for=198.51.100.1"), ("x-forwarded-for", "198.51.100.2"), ("x-request-id", "mine")],
+            &[
+                ("forwarded", "for=198.51.100.1"),
+                ("x-forwarded-for", "198.51.100.2"),
+                ("x-request-id", "mine"),
+            ],
         )
         .await;
-        assert_eq!(status, 200, "the other client is served while the first floods");
-        assert!(id.len() == 32 && id != "mine", "nginx's request id is echoed: {id}");
+        assert_eq!(
+            status, 200,
+            "the other client is served while the first floods"
+        );
+        assert!(
+            id.len() == 32 && id != "mine",
+            "nginx's request id is echoed: {id}"
+        );
         ids.push(id);
     }
 
@@ -257,15 +336,25 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
     assert!(logged(&logs, &["client=127.0.0.2 ", "status=429 "]));
     assert!(logged(&logs, &["client=127.0.0.3 ", "status=200 "]));
     for id in &ids {
-        assert!(logged(&logs, &["client=127.0.0.3 ", id]), "request {id} in a registry log");
+        assert!(
+            logged(&logs, &["client=127.0.0.3 ", id]),
+            "request {id} in a registry log"
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         while !nginx.access_log().contains(id.as_str()) {
-            assert!(Instant::now() < deadline, "request {id} in nginx's log: {}", nginx.access_log());
+            assert!(
+                Instant::now() < deadline,
+                "request {id} in nginx's log: {}",
+                nginx.access_log()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     let everything = [first_log.lines(), second_log.lines()].concat().join("\n");
-    assert!(!everything.contains("198.51.100."), "no forged address reaches the log");
+    assert!(
+        !everything.contains("198.51.100."),
+        "no forged address reaches the log"
+    );
     assert!(
         !everything
             .lines()
@@ -283,7 +372,10 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
         .unwrap();
     assert_eq!(created.status(), 201);
     let org: Value = created.json().await.unwrap();
-    let org_url = nginx.url(&format!("/v1/admin/organisations/{}", org["id"].as_str().unwrap()));
+    let org_url = nginx.url(&format!(
+        "/v1/admin/organisations/{}",
+        org["id"].as_str().unwrap()
+    ));
 
     // Requests flow through nginx from four clients; one instance gets SIGTERM mid-flow.
     let stop = Arc::new(AtomicBool::new(false));
@@ -329,7 +421,11 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
     }
     let total = answered.load(Ordering::Relaxed);
     assert!(total > before + 100, "requests went on being answered");
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests lost: {failures:?}");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests lost: {failures:?}"
+    );
 }
 
 /// Waits until `answered` reaches `n` (at most a minute): the count then.
@@ -360,12 +456,15 @@ async fn a_change_through_one_instance_shows_on_the_other_within_seconds() {
             .json(&body)
             .send()
     };
-    let org: Value = post("/v1/admin/organisations".into(), json!({"name": "Echo NHS Trust", "region": "london"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let org: Value = post(
+        "/v1/admin/organisations".into(),
+        json!({"name": "Echo NHS Trust", "region": "london"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let award: Value = post(
         "/v1/admin/awards".into(),
         json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}),
@@ -378,7 +477,14 @@ async fn a_change_through_one_instance_shows_on_the_other_within_seconds() {
     let number = award["certificate_number"].as_str().unwrap().to_owned();
     let verification = format!("{second_base}/v1/awards/{number}/verification");
     let status_on_second = || async {
-        let body: Value = client.get(&verification).send().await.unwrap().json().await.unwrap();
+        let body: Value = client
+            .get(&verification)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         body["status"].as_str().unwrap_or_default().to_owned()
     };
     assert_eq!(status_on_second().await, "valid");
@@ -388,7 +494,8 @@ async fn a_change_through_one_instance_shows_on_the_other_within_seconds() {
             "valid" => ("suspend", "suspended"),
             _ => ("reinstate", "valid"),
         };
-        let etag = crate::access_log::etag_of(&client, &format!("{first_base}/v1/awards/{number}")).await;
+        let etag =
+            crate::access_log::etag_of(&client, &format!("{first_base}/v1/awards/{number}")).await;
         let written = client
             .post(format!("{first_base}/v1/admin/awards/{number}/{action}"))
             .bearer_auth(&token)
@@ -400,7 +507,10 @@ async fn a_change_through_one_instance_shows_on_the_other_within_seconds() {
         assert_eq!(written.status(), 200);
         let started = Instant::now();
         while status_on_second().await != wanted {
-            assert!(started.elapsed() < Duration::from_secs(10), "the change reached the other instance");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the change reached the other instance"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         seen.push(started.elapsed());

@@ -66,7 +66,10 @@ fn forwarded_gives_the_right_most_untrusted_for() {
 fn forwarded_ipv6_is_quoted_and_bracketed_with_or_without_a_port() {
     let h = [("forwarded", "for=\"[2001:db8:cafe::17]:4711\"")];
     assert_eq!(client("::1", "::1", &h), ip("2001:db8:cafe::17"));
-    let h = [("forwarded", "proto=https; for=\"[2001:db8::1]\"; host=example")];
+    let h = [(
+        "forwarded",
+        "proto=https; for=\"[2001:db8::1]\"; host=example",
+    )];
     assert_eq!(client("::1", "::1", &h), ip("2001:db8::1"));
     // An IPv4-mapped peer is trusted as its IPv4 address.
     let h = [("forwarded", "for=192.0.2.60")];
@@ -89,7 +92,11 @@ fn unknown_obfuscated_or_broken_identifiers_fall_back_to_the_peer() {
         "for=\"a, b\"",
     ] {
         let h = [("forwarded", value)];
-        assert_eq!(client("127.0.0.1", "127.0.0.1", &h), ip("127.0.0.1"), "{value}");
+        assert_eq!(
+            client("127.0.0.1", "127.0.0.1", &h),
+            ip("127.0.0.1"),
+            "{value}"
+        );
     }
 }
 
@@ -109,7 +116,10 @@ fn x_forwarded_for_gives_the_right_most_untrusted() {
         client("127.0.0.1, 10.0.0.0/8", "127.0.0.1", &h),
         ip("203.0.113.9")
     );
-    let h = [("x-forwarded-for", "2001:db8::5"), ("x-forwarded-for", "::1")];
+    let h = [
+        ("x-forwarded-for", "2001:db8::5"),
+        ("x-forwarded-for", "::1"),
+    ];
     assert_eq!(client("::1", "::1", &h), ip("2001:db8::5"));
     let h = [("x-forwarded-for", "203.0.113.9:5555")];
     assert_eq!(client("127.0.0.1", "127.0.0.1", &h), ip("203.0.113.9"));
@@ -172,7 +182,11 @@ async fn access_line(log: &ServerLog, client: &str, status: u16) -> Option<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_two_clients_are_limited_apart() {
-    let served = serve_with(&["--trusted-proxies", "127.0.0.1", "--rate-limit", "1"], &[]).await;
+    let served = serve_with(
+        &["--trusted-proxies", "127.0.0.1", "--rate-limit", "1"],
+        &[],
+    )
+    .await;
     let client = reqwest::Client::new();
     let url = format!("{}/v1/programme", served.base);
     let mut refused = 0;
@@ -180,10 +194,14 @@ async fn behind_a_trusted_proxy_two_clients_are_limited_apart() {
         let (status, _) = get_with(&client, &url, &[("x-forwarded-for", "203.0.113.1")]).await;
         refused += usize::from(status == 429);
     }
-    assert!(refused >= 10, "the flooding client was refused {refused} of 30 times");
+    assert!(
+        refused >= 10,
+        "the flooding client was refused {refused} of 30 times"
+    );
     // Another client through the same proxy is served: it has its own allowance.
     for _ in 0..3 {
-        let (status, _) = get_with(&client, &url, &[("forwarded", "for=\"203.0.113.2:5000\"")]).await;
+        let (status, _) =
+            get_with(&client, &url, &[("forwarded", "for=\"203.0.113.2:5000\"")]).await;
         assert_eq!(status, 200, "the other client is served");
     }
     // The access log names each real client, not the proxy.
@@ -235,7 +253,9 @@ async fn forged_headers_from_an_untrusted_peer_change_nothing() {
         assert!(access_line(&served.log, "127.0.0.1", 429).await.is_some());
         let lines = served.log.lines();
         assert!(
-            !lines.iter().any(|l| l.contains("198.51.100.") || l.contains("forged-")),
+            !lines
+                .iter()
+                .any(|l| l.contains("198.51.100.") || l.contains("forged-")),
             "no forged address or id reaches the log"
         );
     }
