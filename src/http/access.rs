@@ -1,7 +1,8 @@
 //! The outermost middleware: who the client is (`client`), the request's id, and one access line
-//! per request at info (target `wexqs::access`; a 500 at error, another 5xx at warn). The id is `X-Request-Id` from a
-//! trusted proxy when it is short and plain, else one minted here; it is echoed on the response
-//! and carried by a span, so every line logged while the request is handled names it.
+//! per request (target `wexqs::access`: info; a 500 at error, another 5xx at warn). The id is
+//! `X-Request-Id` from a trusted proxy when it is short and plain, else one minted here; it is
+//! echoed on the response and carried by a span, so every line logged while the request is
+//! handled names it.
 //!
 //! What an access line holds is fixed here and nothing else: method, route template (never the
 //! path's query string, which may carry a token), status, duration, client address, request id,
