@@ -10,6 +10,8 @@ mod backup;
 mod keys;
 mod lifecycle;
 mod log;
+mod logging;
+mod proxy;
 mod register;
 mod serve;
 mod tokens;
@@ -37,6 +39,15 @@ use log::LogAction;
     about = "The public registry of NHS England's Work Experience Quality Standard awards"
 )]
 struct Cli {
+    /// How log lines on standard error are written: text, or one JSON object a line.
+    #[arg(
+        long,
+        global = true,
+        env = "WEXQS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -240,14 +251,15 @@ pub fn definition() -> clap::Command {
 /// Runs the command line; the exit code says whether it worked.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let format = cli.log_format;
+    logging::init_logging(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            logging::say_error(format, &format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -255,7 +267,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // A configured URL's password or token never reaches the terminal or a log.
-            eprintln!("error: {}", startup::redact(&causes(&e)));
+            logging::say_error(format, &startup::redact(&causes(&e)));
             ExitCode::FAILURE
         }
     }
@@ -272,23 +284,6 @@ fn causes(error: &anyhow::Error) -> String {
         }
     }
     said.join(": ")
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WEXQS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"))
-        // sqlx warns of a database URL parameter it does not know with the parameter's value
-        // (`sslpassword`'s included): never logged, whatever WEXQS_LOG asks.
-        .add_directive(
-            "sqlx_postgres::options=error"
-                .parse()
-                .expect("a constant directive parses"),
-        );
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 impl DbArgs {

@@ -33,6 +33,7 @@ pub struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     pub lifecycle: super::lifecycle::LifecycleArgs,
+    pub proxy: super::proxy::ProxyArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -119,7 +120,8 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
         .with_limits(args.limits.limits())
-        .with_shutdown_timeout(args.lifecycle.timeout());
+        .with_shutdown_timeout(args.lifecycle.timeout())
+        .with_trusted_proxies(args.proxy.trusted_proxies.clone());
     let (lifecycle, connections) = (state.lifecycle.clone(), state.connections.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

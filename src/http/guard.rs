@@ -145,8 +145,8 @@ async fn authenticate(
         },
         None => ApiError::from(ServiceError::Unauthenticated),
     };
-    if let (Some(limiter), Some(peer)) = (&state.admin_failures, req.peer_addr())
-        && let Some(seconds) = super::wait_of(limiter, peer.ip())
+    if let (Some(limiter), Some(client)) = (&state.admin_failures, super::client::client_ip(req))
+        && let Some(seconds) = super::wait_of(limiter, client)
     {
         let problem = ApiError::new(
             ErrorCode::RateLimited,

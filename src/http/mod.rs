@@ -1,9 +1,11 @@
 //! HTTP (actix-web): the route table, shared by the server and the tests, and the server itself.
 //! Handlers are thin: parse, call the service, shape the answer.
 
+pub mod access;
 pub mod admin;
 pub mod applications;
 pub mod award_changes;
+pub mod client;
 pub mod docs;
 pub mod embed;
 pub mod error;
@@ -77,6 +79,8 @@ pub struct AppState {
     pub connections: Arc<transport::Connections>,
     /// Serving or draining, and the requests in flight (`lifecycle`).
     pub lifecycle: Arc<lifecycle::Lifecycle>,
+    /// The proxies whose word on the client's address is taken (`--trusted-proxies`).
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -106,6 +110,7 @@ impl AppState {
             admin_failures: None,
             connections: Arc::default(),
             lifecycle: Arc::default(),
+            trusted_proxies: Arc::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -130,6 +135,10 @@ impl AppState {
     /// Drains for at most `timeout` when the server is stopped (`lifecycle`).
     pub fn with_shutdown_timeout(mut self, timeout: std::time::Duration) -> AppState {
         self.lifecycle = Arc::new(lifecycle::Lifecycle::new(timeout));
+    /// Takes the client's address from `Forwarded` / `X-Forwarded-For` when the peer is one of
+    /// `proxies`.
+    pub fn with_trusted_proxies(mut self, proxies: client::TrustedProxies) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 
@@ -181,7 +190,7 @@ macro_rules! route_table {
             resources.sort_by_key(|(path, _, _)| path.contains('{'));
             for (path, methods, routes) in resources {
                 let allow = allow_of(&methods);
-                let mut resource = web::resource(path);
+                let mut resource = web::resource(path).app_data(access::RouteTemplate(path));
                 for route in routes {
                     resource = resource.route(route);
                 }
@@ -397,7 +406,7 @@ fn rate_limited(
     if path.starts_with("/v1/admin/") || path == "/healthz" || path == "/readyz" {
         return None;
     }
-    let seconds = wait_of(limiter, req.peer_addr()?.ip())?;
+    let seconds = wait_of(limiter, client::client_ip(req)?)?;
     if let Some(state) = req.app_data::<web::Data<AppState>>()
         && site::for_people(path, req.headers())
     {
@@ -570,5 +579,7 @@ fn app(
             }
         })
         .wrap(actix_web::middleware::from_fn(lifecycle::track))
+        // Outermost: the client's address, the request id and the access line.
+        .wrap(actix_web::middleware::from_fn(access::log))
         .configure(configure)
 }

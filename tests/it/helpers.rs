@@ -151,7 +151,55 @@ pub fn free_port() -> u16 {
 /// returns the process and its base URL once the server logs the address it listens on. Picking
 /// a free port first and passing it on races with the other tests doing the same: the loser
 /// would find the winner's server answering on "its" port and test the wrong registry.
-pub fn spawn_server(mut command: std::process::Command) -> (std::process::Child, String) {
+pub fn spawn_server(command: std::process::Command) -> (std::process::Child, String) {
+    let (child, base, _) = spawn_server_logged(command);
+    (child, base)
+}
+
+/// What a server process writes to standard error, kept line by line as it writes it.
+#[derive(Debug, Clone, Default)]
+pub struct ServerLog {
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+    ended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ServerLog {
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("the log's lock").clone()
+    }
+
+    /// Waits (up to `limit`) for a line `wanted` accepts; the line.
+    pub async fn wait_for(&self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|l| wanted(l)) {
+                return Some(line);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (up to `limit`) until the process has closed its standard error: every line is in.
+    pub async fn wait_ended(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.ended.load(Ordering::Acquire) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+}
+
+/// `spawn_server`, keeping everything the server writes to standard error.
+pub fn spawn_server_logged(
+    mut command: std::process::Command,
+) -> (std::process::Child, String, ServerLog) {
     use std::io::BufRead as _;
     let mut child = command
         .args(["--bind", "127.0.0.1:0"])
@@ -161,6 +209,8 @@ pub fn spawn_server(mut command: std::process::Command) -> (std::process::Child,
         .expect("the server starts");
     let stderr = child.stderr.take().expect("its log");
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = ServerLog::default();
+    let kept = log.clone();
     std::thread::spawn(move || {
         // Reads the whole log, so the server never blocks on a full pipe.
         for line in std::io::BufReader::new(stderr)
@@ -171,16 +221,33 @@ pub fn spawn_server(mut command: std::process::Command) -> (std::process::Child,
                 let base = rest.split_whitespace().next().unwrap_or_default();
                 let _ = tx.send(base.to_owned());
             }
+            kept.lines.lock().expect("the log's lock").push(line);
         }
+        kept.ended.store(true, Ordering::Release);
     });
     match rx.recv_timeout(std::time::Duration::from_secs(60)) {
-        Ok(base) => (child, base),
+        Ok(base) => (child, base, log),
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the server did not say where it listens");
         }
     }
+}
+
+/// Sends SIGTERM to `child` and waits for it to end (up to `limit`): whether it did.
+pub fn terminate(child: &mut std::process::Child, limit: Duration) -> bool {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 /// Few connections a test, and a patient pool: the suite runs many databases on one server, on
@@ -604,4 +671,57 @@ pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Awa
             (*registry.award(&number).expect("the award").0).clone()
         })
         .collect()
+}
+
+/// A `wexqs serve` process on a fresh SQLite registry (its first key made), with an admin token,
+/// its log kept; killed when dropped.
+pub struct Served {
+    pub base: String,
+    pub log: ServerLog,
+    pub admin: String,
+    pub server: KillOnDrop,
+    pub _db: Db,
+    pub _dir: tempfile::TempDir,
+}
+
+/// `wexqs serve ARGS…` on a fresh SQLite registry, with `env` set, once it answers.
+pub async fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Served {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    serve_on(db, args, env).await
+}
+
+/// `wexqs serve ARGS…` on `db`, with `env` set, once it answers.
+pub async fn serve_on(db: Db, args: &[&str], env: &[(&str, &str)]) -> Served {
+    let dir = temp_dir();
+    ensure_key(Some(&db.url), dir.path());
+    let admin = admin_token(&db, dir.path(), "served admin");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command
+        .arg("serve")
+        .args(args)
+        .env("WEXQS_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env_remove("WEXQS_CALENDAR")
+        .env_remove("WEXQS_LOG")
+        .env_remove("WEXQS_LOG_FORMAT")
+        .env_remove("WEXQS_TRUSTED_PROXIES");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let (child, base, log) = spawn_server_logged(command);
+    let server = KillOnDrop(child);
+    assert!(
+        answers_within(&base, Duration::from_secs(10)).await,
+        "the server at {base} answers"
+    );
+    Served {
+        base,
+        log,
+        admin,
+        server,
+        _db: db,
+        _dir: dir,
+    }
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
 
+mod access_log;
 mod answers;
 mod api;
 mod api_check_regressions;
@@ -29,6 +30,7 @@ mod key_rotation;
 mod lifecycle;
 mod limits;
 mod merkle;
+mod nginx;
 mod not_current;
 mod official_schemas;
 mod openapi_spec;
@@ -36,6 +38,7 @@ mod outage;
 mod pages;
 mod people;
 mod pg_tls;
+mod proxies;
 mod readme;
 mod redaction;
 mod search_flood;

@@ -1,0 +1,169 @@
+//! The outermost middleware: who the client is (`client`), the request's id, and one access line
+//! per request (target `wexqs::access`: info; a 500 at error, another 5xx at warn). The id is
+//! `X-Request-Id` from a trusted proxy when it is short and plain, else one minted here; it is
+//! echoed on the response and carried by a span, so every line logged while the request is
+//! handled names it.
+//!
+//! What an access line holds is fixed here and nothing else: method, route template (never the
+//! path's query string, which may carry a token), status, duration, client address, request id,
+//! and an admin request's actor (the token's id, never the token). Bodies, cookies and
+//! `Authorization` never reach a log. Cheap by design: the route template is the matched
+//! resource's own `&'static str` (`RouteTemplate`), the line is formatted once and written once.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage as _, HttpRequest, web};
+use tracing::Instrument as _;
+
+use super::AppState;
+use super::client::{ClientIp, TrustedProxies};
+
+/// The target of the access lines (`WEXQS_LOG=wexqs::access=off` or `=warn` silences them).
+pub const TARGET: &str = "wexqs::access";
+
+/// The header a request's id travels in, both ways.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id taken from a proxy.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// The route template of a resource (`/v1/awards/{certificate_number}`), given to each resource
+/// as its app data, so the access log and the metrics read it without matching the path again.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
+/// The route template a request matched, or `unmatched` for a path no route serves (so a scan
+/// of made-up paths adds no new label or log value).
+pub fn route_template(req: &HttpRequest) -> &'static str {
+    req.app_data::<RouteTemplate>()
+        .map_or("unmatched", |RouteTemplate(t)| t)
+}
+
+/// A request's id: short, of safe characters only.
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// A proxy's id, if it is 1 to `MAX_REQUEST_ID` characters of letters, digits and
+    /// `-_.:+=/@`: nothing that could break a log line or a header.
+    pub fn accept(value: &HeaderValue) -> Option<RequestId> {
+        let bytes = value.as_bytes();
+        let safe = |b: &u8| b.is_ascii_alphanumeric() || b"-_.:+=/@".contains(b);
+        (!bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(safe))
+            .then(|| RequestId(value.clone()))
+    }
+
+    /// A new id: 64 random bits as 16 hexadecimal digits.
+    pub fn mint() -> RequestId {
+        let n: u64 = rand::random();
+        let text = format!("{n:016x}");
+        RequestId(HeaderValue::from_str(&text).expect("hexadecimal digits are a header value"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ever built from the safe ASCII characters above.
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+/// One access line: a 500 at error (something is wrong here), another 5xx at warn (an outage or
+/// a full server, said once more where it happened), the rest at info.
+macro_rules! access_line {
+    ($status:ident, $method:ident, $route:ident, $duration_us:ident, $client:ident,
+     $request_id:ident, $actor:ident) => {
+        match $status {
+            500 => tracing::error!(target: TARGET, method = %$method, route = $route,
+                status = $status, duration_us = $duration_us, client = $client,
+                request_id = $request_id, actor = $actor, "request failed"),
+            501.. => tracing::warn!(target: TARGET, method = %$method, route = $route,
+                status = $status, duration_us = $duration_us, client = $client,
+                request_id = $request_id, actor = $actor, "request refused"),
+            _ => tracing::info!(target: TARGET, method = %$method, route = $route,
+                status = $status, duration_us = $duration_us, client = $client,
+                request_id = $request_id, actor = $actor, "request"),
+        }
+    };
+}
+
+/// Works out the client and the request id, runs the request inside a span naming the id,
+/// echoes the id, and writes the access line.
+pub async fn log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let started = Instant::now();
+    let (client, from_proxy) = {
+        let none = TrustedProxies::none();
+        let proxies = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(&none, |s| &*s.trusted_proxies);
+        match req.peer_addr() {
+            Some(peer) => (
+                Some(proxies.client_of(peer.ip(), req.headers())),
+                !proxies.is_empty() && proxies.trusts(peer.ip()),
+            ),
+            None => (None, false),
+        }
+    };
+    let id = from_proxy
+        .then(|| req.headers().get(REQUEST_ID))
+        .flatten()
+        .and_then(RequestId::accept)
+        .unwrap_or_else(RequestId::mint);
+    let method = req.method().clone();
+    {
+        let mut extensions = req.extensions_mut();
+        if let Some(ip) = client {
+            extensions.insert(ClientIp(ip));
+        }
+        extensions.insert(id.clone());
+    }
+    let span = tracing::info_span!("request", request_id = %id.as_str());
+    let outcome = next.call(req).instrument(span).await;
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let client = client.map(tracing::field::display);
+    let request_id = tracing::field::display(id.as_str());
+    match outcome {
+        Ok(mut res) => {
+            res.headers_mut().insert(REQUEST_ID, id.0.clone());
+            let status = res.status().as_u16();
+            let request = res.request();
+            let route = tracing::field::display(route_template(request));
+            let extensions = request.extensions();
+            let actor = extensions
+                .get::<crate::service::Actor>()
+                .map(|a| tracing::field::display(a.id.as_str()));
+            access_line!(
+                status,
+                method,
+                route,
+                duration_us,
+                client,
+                request_id,
+                actor
+            );
+            drop(extensions);
+            Ok(res)
+        }
+        Err(error) => {
+            // Only a middleware's own failure arrives here (a handler's is a response): its
+            // route is not known any more.
+            let status = error.as_response_error().status_code().as_u16();
+            let (route, actor) = (tracing::field::display("unknown"), None::<&str>);
+            access_line!(
+                status,
+                method,
+                route,
+                duration_us,
+                client,
+                request_id,
+                actor
+            );
+            Err(error)
+        }
+    }
+}
