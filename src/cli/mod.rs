@@ -9,6 +9,7 @@ mod applications;
 mod backup;
 mod keys;
 mod log;
+mod metrics;
 mod register;
 mod serve;
 mod tokens;

@@ -31,6 +31,8 @@ pub struct ServeArgs {
     webhooks: WebhookArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    metrics: super::metrics::MetricsArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -46,6 +48,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let listener = listen(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    let metrics_listener = args.metrics.listener()?;
     let address = listener.local_addr()?;
     let registry = signing
         .registry_pooled(
@@ -113,13 +116,36 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         webhooks.clone(),
         crate::http::webhooks::renderer(&public_url),
     );
-    let state = AppState::new(registry, &public_url)
+    let mut state = AppState::new(registry.clone(), &public_url)
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
         .with_limits(args.limits.limits());
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let metrics = std::sync::Arc::new(crate::http::metrics::HttpMetrics::new());
+            state = state.with_metrics(metrics.clone());
+            tracing::info!(
+                "serving metrics on http://{}/metrics",
+                listener.local_addr()?
+            );
+            let server = crate::http::metrics::serve_metrics(
+                listener,
+                metrics,
+                registry,
+                Some(signing.keys.registry.db.state_dir()),
+            )?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;
+    if let Some(metrics) = metrics_server {
+        metrics.stop(false).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod guard;
 pub mod images;
 pub mod log;
+pub mod metrics;
 pub mod pages;
 pub mod prepared;
 pub mod programme;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub admin_failures: Option<Arc<guard::FailureLimiter>>,
     /// The connections open, counted by address (`Limits::max_connections`).
     pub connections: Arc<transport::Connections>,
+    /// The request series (none: metrics are off, and nothing is counted).
+    pub metrics: Option<Arc<metrics::HttpMetrics>>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -102,6 +105,7 @@ impl AppState {
             )),
             admin_failures: None,
             connections: Arc::default(),
+            metrics: None,
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -120,6 +124,12 @@ impl AppState {
         self.bodies = Arc::new(tokio::sync::Semaphore::new(limits.body_budget));
         self.admin_failures = guard::failure_limiter(limits.admin_failures_per_minute);
         self.connections = Arc::new(transport::Connections::default());
+        self
+    }
+
+    /// Counts and times requests into `metrics` (`http::metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<metrics::HttpMetrics>) -> AppState {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -171,7 +181,7 @@ macro_rules! route_table {
             resources.sort_by_key(|(path, _, _)| path.contains('{'));
             for (path, methods, routes) in resources {
                 let allow = allow_of(&methods);
-                let mut resource = web::resource(path);
+                let mut resource = web::resource(path).app_data(metrics::RouteLabel(path));
                 for route in routes {
                     resource = resource.route(route);
                 }
@@ -477,6 +487,7 @@ fn app(
     // when there is none); then the security policy and the framework's own errors as
     // problem+json; innermost the catch-up of a read that misses (`freshness`).
     let limiter = state.rate_limit.clone();
+    let recorder = state.metrics.clone();
     App::new()
         .app_data(web::Data::new(state))
         // Innermost: a read catches up with the log when it misses or names a position.
@@ -531,5 +542,6 @@ fn app(
                 Ok(res)
             }
         })
+        .wrap_fn(move |req, srv| metrics::record(recorder.as_ref(), req, srv))
         .configure(configure)
 }
