@@ -27,6 +27,7 @@ mod instances;
 mod key_rotation;
 mod limits;
 mod merkle;
+mod metrics;
 mod not_current;
 mod official_schemas;
 mod openapi_spec;
