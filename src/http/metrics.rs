@@ -150,7 +150,7 @@ pub fn record<S, B>(
     metrics: Option<&Arc<HttpMetrics>>,
     req: ServiceRequest,
     srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + 'static
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     S::Future: 'static,

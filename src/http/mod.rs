@@ -485,7 +485,9 @@ fn app(
     // future and a pass over the response): outermost the headers every answer carries and the
     // admin routes' CORS headers removed; then CORS; then the rate limit (a test of an `Option`
     // when there is none); then the security policy and the framework's own errors as
-    // problem+json; innermost the catch-up of a read that misses (`freshness`).
+    // problem+json; innermost the catch-up of a read that misses (`freshness`). Around them
+    // all, the request series (`metrics`: a test of an `Option` when metrics are off), so that
+    // every answer, a 429 or a CORS preflight too, is counted.
     let limiter = state.rate_limit.clone();
     let recorder = state.metrics.clone();
     App::new()
