@@ -98,6 +98,27 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             "the registry is recorded as reached at {public_url}, which its links and credentials name ('wexqs address set' moves it)"
         );
     }
+    // Metrics are served from here on (said before the registry's own address, which is
+    // the last line of the start).
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let metrics = std::sync::Arc::new(crate::http::metrics::HttpMetrics::new());
+            tracing::info!(
+                "serving metrics on http://{}/metrics",
+                listener.local_addr()?
+            );
+            let server = crate::http::metrics::serve_metrics(
+                listener,
+                metrics.clone(),
+                registry.clone(),
+                Some(signing.keys.registry.db.state_dir()),
+            )?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some((metrics, handle))
+        }
+        None => None,
+    };
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
     let mut webhooks = args.webhooks.settings();
     webhooks.sealing = startup::webhook_sealing(
@@ -120,31 +141,14 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
         .with_limits(args.limits.limits());
-    let metrics_server = match metrics_listener {
-        Some(listener) => {
-            let metrics = std::sync::Arc::new(crate::http::metrics::HttpMetrics::new());
-            state = state.with_metrics(metrics.clone());
-            tracing::info!(
-                "serving metrics on http://{}/metrics",
-                listener.local_addr()?
-            );
-            let server = crate::http::metrics::serve_metrics(
-                listener,
-                metrics,
-                registry,
-                Some(signing.keys.registry.db.state_dir()),
-            )?;
-            let handle = server.handle();
-            tokio::spawn(server);
-            Some(handle)
-        }
-        None => None,
-    };
+    if let Some((metrics, _)) = &metrics_server {
+        state = state.with_metrics(metrics.clone());
+    }
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     serve(listener, state, workers, shutdown_signal()).await?;
-    if let Some(metrics) = metrics_server {
-        metrics.stop(false).await;
+    if let Some((_, handle)) = metrics_server {
+        handle.stop(false).await;
     }
     tracing::info!("stopped");
     Ok(())
