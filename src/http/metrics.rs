@@ -123,7 +123,8 @@ impl HttpMetrics {
         let mut out = String::with_capacity(16 * 1024);
         // Writing to a String fails only if an encoder says so; none of ours does.
         let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
-        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &vitals_registry(vitals));
+        let _ =
+            prometheus_client::encoding::text::encode_registry(&mut out, &vitals_registry(vitals));
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
@@ -191,12 +192,27 @@ fn vitals_registry(v: &Vitals) -> Metrics {
         registry.register(name, help, c);
     }
     let mut r = Metrics::default();
-    gauge(&mut r, "wexqs_log_size", "Entries in the log this instance has read", v.log_size as f64);
+    gauge(
+        &mut r,
+        "wexqs_log_size",
+        "Entries in the log this instance has read",
+        v.log_size as f64,
+    );
     if let Some(size) = v.checkpoint_size {
-        gauge(&mut r, "wexqs_checkpoint_size", "Entries the latest signed checkpoint covers", size as f64);
+        gauge(
+            &mut r,
+            "wexqs_checkpoint_size",
+            "Entries the latest signed checkpoint covers",
+            size as f64,
+        );
     }
     if let Some(age) = v.checkpoint_age_seconds {
-        gauge(&mut r, "wexqs_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed", age);
+        gauge(
+            &mut r,
+            "wexqs_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed",
+            age,
+        );
     }
     gauge(
         &mut r,
@@ -205,7 +221,12 @@ fn vitals_registry(v: &Vitals) -> Metrics {
         f64::from(u8::from(v.checkpoint_failing)),
     );
     if let Some(age) = v.last_append_age_seconds {
-        gauge(&mut r, "wexqs_last_append_age_seconds", "Seconds since the latest log entry was recorded", age);
+        gauge(
+            &mut r,
+            "wexqs_last_append_age_seconds",
+            "Seconds since the latest log entry was recorded",
+            age,
+        );
     }
     if let Some(age) = v.status_list_age_seconds {
         gauge(
@@ -259,9 +280,24 @@ fn vitals_registry(v: &Vitals) -> Metrics {
         "1 when the database answered its last look (every second), 0 during an outage",
         f64::from(u8::from(v.database_up)),
     );
-    gauge(&mut r, "wexqs_db_pool_connections", "Connections the database pool holds open", f64::from(v.pool_size));
-    gauge(&mut r, "wexqs_db_pool_idle_connections", "Of them, idle", v.pool_idle as f64);
-    gauge(&mut r, "wexqs_db_pool_max_connections", "The most connections the pool opens", f64::from(v.pool_max));
+    gauge(
+        &mut r,
+        "wexqs_db_pool_connections",
+        "Connections the database pool holds open",
+        f64::from(v.pool_size),
+    );
+    gauge(
+        &mut r,
+        "wexqs_db_pool_idle_connections",
+        "Of them, idle",
+        v.pool_idle as f64,
+    );
+    gauge(
+        &mut r,
+        "wexqs_db_pool_max_connections",
+        "The most connections the pool opens",
+        f64::from(v.pool_max),
+    );
     counter(
         &mut r,
         "wexqs_db_pool_timeouts",

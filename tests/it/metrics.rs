@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, KillOnDrop, admin_token, ensure_key, fresh_db, temp_dir, text, wexqs};
+use crate::helpers::{
+    Backend, KillOnDrop, admin_token, ensure_key, fresh_db, temp_dir, text, wexqs,
+};
 use crate::webhooks::Admin;
 
 /// Every family a scrape holds once the registry has a checkpoint, an append, a webhook
@@ -90,7 +92,11 @@ fn serve(
             metrics = rest.split_whitespace().next().map(str::to_owned);
         }
         if let Some(rest) = line.split("serving the registry on ").nth(1) {
-            let base = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            let base = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             return (KillOnDrop(child), rx, base, metrics);
         }
     }
@@ -157,7 +163,10 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         &["backup", "--to", backup.to_str().expect("a UTF-8 path")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(data.path().join("last-backup").exists(), "wexqs backup recorded no last-backup");
+    assert!(
+        data.path().join("last-backup").exists(),
+        "wexqs backup recorded no last-backup"
+    );
 
     let (_server, _log, base, metrics) =
         serve(&db.url, data.path(), &["--metrics-bind", "127.0.0.1:0"]);
@@ -218,7 +227,10 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
             .to_str()
             .unwrap()
             .to_owned();
-        assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+        assert!(
+            content_type.starts_with("application/openmetrics-text"),
+            "{content_type}"
+        );
         families = parse(&scrape.text().await.expect("a body"));
         let disabled = samples(&families, "wexqs_webhook_disabled")
             .iter()
@@ -237,7 +249,10 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         );
     }
     assert_eq!(families["wexqs_http_requests"]["type"], "counter");
-    assert_eq!(families["wexqs_http_request_duration_seconds"]["type"], "histogram");
+    assert_eq!(
+        families["wexqs_http_request_duration_seconds"]["type"],
+        "histogram"
+    );
     assert_eq!(families["wexqs_log_size"]["type"], "gauge");
 
     let requests = samples(&families, "wexqs_http_requests");
@@ -266,7 +281,10 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         .count();
     assert_eq!(unmatched_series, 1, "{requests:#?}");
     let every_label = serde_json::to_string(&families).expect("JSON");
-    assert!(!every_label.contains("scan-"), "a scanned path became a label");
+    assert!(
+        !every_label.contains("scan-"),
+        "a scanned path became a label"
+    );
     assert!(
         samples(&families, "wexqs_http_request_duration_seconds")
             .iter()
@@ -284,14 +302,21 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
     assert!(value(&families, "wexqs_db_pool_max_connections") >= 1.0);
     let now = chrono::Utc::now().timestamp() as f64;
     let backed_up = value(&families, "wexqs_last_backup_timestamp_seconds");
-    assert!((now - 600.0..=now + 5.0).contains(&backed_up), "last backup at {backed_up}");
+    assert!(
+        (now - 600.0..=now + 5.0).contains(&backed_up),
+        "last backup at {backed_up}"
+    );
     let started = value(&families, "wexqs_process_start_time_seconds");
-    assert!((now - 600.0..=now + 5.0).contains(&started), "started at {started}");
+    assert!(
+        (now - 600.0..=now + 5.0).contains(&started),
+        "started at {started}"
+    );
     let failures = samples(&families, "wexqs_webhook_consecutive_failures");
     assert!(
         failures
             .iter()
-            .any(|s| s["labels"]["subscription"] == webhook.as_str() && s["value"].as_f64() >= Some(1.0)),
+            .any(|s| s["labels"]["subscription"] == webhook.as_str()
+                && s["value"].as_f64() >= Some(1.0)),
         "{failures:#?}"
     );
 
@@ -312,13 +337,12 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
     let data = temp_dir();
     let (_server, log, base, metrics) = serve(&db.url, data.path(), &["--metrics-bind", "none"]);
     assert_eq!(metrics, None, "--metrics-bind none still served metrics");
-    let r = reqwest::get(format!("{base}/healthz")).await.expect("an answer");
+    let r = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("an answer");
     assert_eq!(r.status(), 200);
     let said: Vec<String> = log.try_iter().collect();
-    assert!(
-        !said.iter().any(|l| l.contains("metrics")),
-        "{said:#?}"
-    );
+    assert!(!said.iter().any(|l| l.contains("metrics")), "{said:#?}");
 
     // An address given that is taken is an error, not a silent start without metrics.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -330,7 +354,10 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
         .env_remove("WEXQS_CALENDAR")
         .output()
         .expect("wexqs runs");
-    assert!(!out.status.success(), "served with its metrics address taken");
+    assert!(
+        !out.status.success(),
+        "served with its metrics address taken"
+    );
     assert!(
         text(&out.stderr).contains(&format!("cannot serve metrics on {address}")),
         "{}",
