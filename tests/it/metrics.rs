@@ -55,24 +55,27 @@ fn serve(
     Option<String>,
 ) {
     ensure_key(Some(db_url), data_dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .arg("serve")
-        .args(["--bind", "127.0.0.1:0"])
-        .args(extra)
-        .env("WEXQS_DATA_DIR", data_dir)
-        .env("DATABASE_URL", db_url)
-        .env("WEXQS_RATE_LIMIT", "0")
-        .env("WEXQS_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
-        .env("WEXQS_WEBHOOKS_RETRY_BASE_MS", "100")
-        .env("WEXQS_WEBHOOKS_MAX_FAILURES", "1")
-        .env("WEXQS_WEBHOOKS_TIMEOUT_MS", "1000")
-        .env_remove("WEXQS_CALENDAR")
-        .env_remove("WEXQS_METRICS_BIND")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let stderr = child.stderr.take().expect("its log");
+    // Killed and waited for however the test ends.
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_wexqs"))
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("WEXQS_DATA_DIR", data_dir)
+            .env("DATABASE_URL", db_url)
+            .env("WEXQS_RATE_LIMIT", "0")
+            .env("WEXQS_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+            .env("WEXQS_WEBHOOKS_RETRY_BASE_MS", "100")
+            .env("WEXQS_WEBHOOKS_MAX_FAILURES", "1")
+            .env("WEXQS_WEBHOOKS_TIMEOUT_MS", "1000")
+            .env_remove("WEXQS_CALENDAR")
+            .env_remove("WEXQS_METRICS_BIND")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let stderr = child.0.stderr.take().expect("its log");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
@@ -97,10 +100,9 @@ fn serve(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            return (KillOnDrop(child), rx, base, metrics);
+            return (child, rx, base, metrics);
         }
     }
-    let _ = child.kill();
     panic!("the server did not say where it listens");
 }
 
