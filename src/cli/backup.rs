@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use indicatif::ProgressBar;
 
 use super::*;
@@ -53,6 +54,16 @@ pub(super) async fn backup_command(db: DbArgs, to: &Path) -> anyhow::Result<Exit
     let mut bars = Bars { bar: None };
     let manifest = backup::backup(&database, &url, to, &mut bars).await?;
     drop(bars);
+    // What the metrics read as the time of the last good backup (`service::vitals`).
+    let state_dir = db.state_dir();
+    crate::service::vitals::record_backup(&state_dir, chrono::Utc::now(), to).with_context(
+        || {
+            format!(
+                "the backup is good, but its time could not be recorded in {}",
+                state_dir.display()
+            )
+        },
+    )?;
     println!(
         "backed up {} events to {} ({} bytes, SHA-256 {})",
         manifest.log.size,

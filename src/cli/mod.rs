@@ -12,6 +12,7 @@ mod lifecycle;
 mod log;
 mod logging;
 mod proxy;
+mod metrics;
 mod register;
 mod serve;
 mod tokens;

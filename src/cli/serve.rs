@@ -33,7 +33,10 @@ pub struct ServeArgs {
     limits: LimitArgs,
     #[command(flatten)]
     pub lifecycle: super::lifecycle::LifecycleArgs,
+    #[command(flatten)]
     pub proxy: super::proxy::ProxyArgs,
+    #[command(flatten)]
+    metrics: super::metrics::MetricsArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let listener = listen(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    let metrics_listener = args.metrics.listener()?;
     let address = listener.local_addr()?;
     let registry = signing
         .registry_pooled(
@@ -98,6 +102,27 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             "the registry is recorded as reached at {public_url}, which its links and credentials name ('wexqs address set' moves it)"
         );
     }
+    // Metrics are served from here on (said before the registry's own address, which is
+    // the last line of the start).
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let metrics = std::sync::Arc::new(crate::http::metrics::HttpMetrics::new());
+            tracing::info!(
+                "serving metrics on http://{}/metrics",
+                listener.local_addr()?
+            );
+            let server = crate::http::metrics::serve_metrics(
+                listener,
+                metrics.clone(),
+                registry.clone(),
+                Some(signing.keys.registry.db.state_dir()),
+            )?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some((metrics, handle))
+        }
+        None => None,
+    };
     tracing::info!("serving the registry on http://{address} (public URL {public_url})");
     let mut webhooks = args.webhooks.settings();
     webhooks.sealing = startup::webhook_sealing(
@@ -116,12 +141,15 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         webhooks.clone(),
         crate::http::webhooks::renderer(&public_url),
     );
-    let state = AppState::new(registry, &public_url)
+    let mut state = AppState::new(registry.clone(), &public_url)
         .with_rate_limit(rate_limit)
         .with_webhooks(webhooks)
         .with_limits(args.limits.limits())
         .with_shutdown_timeout(args.lifecycle.timeout())
         .with_trusted_proxies(args.proxy.trusted_proxies.clone());
+    if let Some((metrics, _)) = &metrics_server {
+        state = state.with_metrics(metrics.clone());
+    }
     let (lifecycle, connections) = (state.lifecycle.clone(), state.connections.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -137,6 +165,9 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let released = deliveries.stop().await;
     if released > 0 {
         tracing::info!("released the leases of {released} webhook subscriptions");
+    }
+    if let Some((_, handle)) = metrics_server {
+        handle.stop(false).await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -16,6 +16,7 @@ pub mod guard;
 pub mod images;
 pub mod lifecycle;
 pub mod log;
+pub mod metrics;
 pub mod pages;
 pub mod prepared;
 pub mod programme;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub lifecycle: Arc<lifecycle::Lifecycle>,
     /// The proxies whose word on the client's address is taken (`--trusted-proxies`).
     pub trusted_proxies: Arc<client::TrustedProxies>,
+    /// The request series (none: metrics are off, and nothing is counted).
+    pub metrics: Option<Arc<metrics::HttpMetrics>>,
 }
 
 /// The per-client-address limiter of public routes.
@@ -111,6 +114,7 @@ impl AppState {
             connections: Arc::default(),
             lifecycle: Arc::default(),
             trusted_proxies: Arc::default(),
+            metrics: None,
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -135,10 +139,19 @@ impl AppState {
     /// Drains for at most `timeout` when the server is stopped (`lifecycle`).
     pub fn with_shutdown_timeout(mut self, timeout: std::time::Duration) -> AppState {
         self.lifecycle = Arc::new(lifecycle::Lifecycle::new(timeout));
+        self
+    }
+
     /// Takes the client's address from `Forwarded` / `X-Forwarded-For` when the peer is one of
     /// `proxies`.
     pub fn with_trusted_proxies(mut self, proxies: client::TrustedProxies) -> AppState {
         self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// Counts and times requests into `metrics` (`http::metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<metrics::HttpMetrics>) -> AppState {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -522,8 +535,11 @@ fn app(
     // future and a pass over the response): outermost the headers every answer carries and the
     // admin routes' CORS headers removed; then CORS; then the rate limit (a test of an `Option`
     // when there is none); then the security policy and the framework's own errors as
-    // problem+json; innermost the catch-up of a read that misses (`freshness`).
+    // problem+json; innermost the catch-up of a read that misses (`freshness`). Around them
+    // all, the request series (`metrics`: a test of an `Option` when metrics are off), so that
+    // every answer, a 429 or a CORS preflight too, is counted.
     let limiter = state.rate_limit.clone();
+    let recorder = state.metrics.clone();
     App::new()
         .app_data(web::Data::new(state))
         // Innermost: a read catches up with the log when it misses or names a position.
@@ -579,6 +595,7 @@ fn app(
             }
         })
         .wrap(actix_web::middleware::from_fn(lifecycle::track))
+        .wrap_fn(move |req, srv| metrics::record(recorder.as_ref(), req, srv))
         // Outermost: the client's address, the request id and the access line.
         .wrap(actix_web::middleware::from_fn(access::log))
         .configure(configure)

@@ -25,6 +25,7 @@ pub mod register_index;
 pub mod signing;
 pub mod tokens;
 pub mod transparency;
+pub mod vitals;
 mod webhook_delivery;
 mod webhook_secrets;
 pub mod webhook_targets;

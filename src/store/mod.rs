@@ -60,9 +60,33 @@ pub enum StoreError {
     LogBehind { size: u64, expected: u64 },
 }
 
+/// Database errors counted since the process started, for the metrics (`service::vitals`): every
+/// sqlx error becomes a `StoreError` here, so this is where they are counted.
+#[derive(Debug, Default)]
+pub struct DatabaseErrors {
+    /// A connection not had from the pool within its acquire timeout.
+    pub pool_timeouts: std::sync::atomic::AtomicU64,
+    /// Answers that said the database was unavailable (unreachable, full, read-only, I/O).
+    pub unavailable: std::sync::atomic::AtomicU64,
+}
+
+/// The process's count of database errors.
+pub static DATABASE_ERRORS: DatabaseErrors = DatabaseErrors {
+    pool_timeouts: std::sync::atomic::AtomicU64::new(0),
+    unavailable: std::sync::atomic::AtomicU64::new(0),
+};
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match Outage::of(&e) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            DATABASE_ERRORS.pool_timeouts.fetch_add(1, Relaxed);
+        }
+        let outage = Outage::of(&e);
+        if outage.is_some() {
+            DATABASE_ERRORS.unavailable.fetch_add(1, Relaxed);
+        }
+        match outage {
             Some(outage) => {
                 if !matches!(outage, Outage::Unreachable | Outage::Tls) {
                     sqlite::note_file_fault();
@@ -438,6 +462,21 @@ impl Store {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The connection pool as it is now: (connections open, of them idle, the most it opens).
+    pub fn pool_state(&self) -> (u32, usize, u32) {
+        fn of<D: sqlx::Database>(pool: &sqlx::Pool<D>) -> (u32, usize, u32) {
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        match self {
+            Store::Sqlite(s) => of(s.pool()),
+            Store::Postgres(s) => of(s.pool()),
         }
     }
 }

@@ -31,6 +31,7 @@ mod lifecycle;
 mod limits;
 mod merkle;
 mod nginx;
+mod metrics;
 mod not_current;
 mod official_schemas;
 mod openapi_spec;
