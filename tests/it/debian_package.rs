@@ -486,6 +486,22 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     )
     .unwrap();
     succeeds("wexqs-admin", &["keys", "init"]);
+    let not_root = run(
+        "setpriv",
+        &[
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "wexqs-admin",
+            "keys",
+            "list",
+        ],
+    );
+    assert!(
+        !not_root.status.success() && text(&not_root.stderr).contains("run it as root"),
+        "wexqs-admin refuses anyone but root: {}",
+        text(&not_root.stderr)
+    );
     let token = succeeds(
         "wexqs-admin",
         &[
