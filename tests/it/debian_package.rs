@@ -14,12 +14,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{KillOnDrop, text};
-use syscalls::assert_within_filter;
+use crate::helpers::text;
+use syscalls::{assert_within_filter, serve_traced};
 
 mod syscalls;
 
@@ -332,63 +332,6 @@ fn walk(root: &Path, into: &mut Vec<(PathBuf, u32, u32)>) {
     }
 }
 
-/// The child of a process (strace's tracee), once it has one.
-fn child_of(pid: u32) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        if let Some(child) = children.split_whitespace().next() {
-            return child.parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "strace started no server");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts the installed server as the service under `strace -f`, and its base URL.
-fn serve_traced(trace: &Path) -> (KillOnDrop, String, u32) {
-    use std::io::BufRead as _;
-    let mut child = as_service(
-        "strace",
-        &[
-            "-f",
-            "-qq",
-            "-o",
-            trace.to_str().unwrap(),
-            "--",
-            "/usr/bin/wexqs",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("setpriv and strace run");
-    let stderr = child.stderr.take().unwrap();
-    let server = child_of(child.id());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            eprintln!("installed server: {line}");
-            if let Some(rest) = line.split("serving the registry on ").nth(1) {
-                let base = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(base.to_owned());
-            }
-        }
-    });
-    let child = KillOnDrop(child);
-    let base = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the installed server says where it listens");
-    (child, base, server)
-}
-
 /// Runs the backup script as the service (`strace -f` into `trace`) with two older backups
 /// present and `WEXQS_BACKUP_KEEP=2`: a dated backup with its manifest is made and the oldest
 /// goes.
@@ -519,7 +462,8 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     let traces = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(traces.path(), Some(uid), None).unwrap();
     let serve_trace = traces.path().join("serve.trace");
-    let (mut strace, base, server) = serve_traced(&serve_trace);
+    let (mut traced, base) = serve_traced(&serve_trace);
+    let server = traced.server;
     let status = std::fs::read_to_string(format!("/proc/{server}/status")).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(
@@ -555,7 +499,7 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     succeeds("kill", &["-TERM", &server.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let exit = loop {
-        if let Some(exit) = strace.0.try_wait().unwrap() {
+        if let Some(exit) = traced.strace.try_wait().unwrap() {
             break exit;
         }
         assert!(

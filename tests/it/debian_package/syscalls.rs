@@ -1,11 +1,13 @@
-//! The system calls a traced process made (`strace -f`) against what a unit's
-//! `SystemCallFilter=` and `RestrictAddressFamilies=` allow, the groups expanded as
-//! `systemd-analyze syscall-filter` lists them: a call outside fails the check.
+//! The installed server started under `strace -f`, and the system calls a traced process made
+//! against what a unit's `SystemCallFilter=` and `RestrictAddressFamilies=` allow, the groups
+//! expanded as `systemd-analyze syscall-filter` lists them: a call outside fails the check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
-use super::{DEPLOY, succeeds};
+use super::{DEPLOY, as_service, succeeds};
 
 /// The address families the units allow (`RestrictAddressFamilies=`).
 const FAMILIES: [&str; 3] = ["AF_INET", "AF_INET6", "AF_UNIX"];
@@ -125,4 +127,85 @@ pub fn assert_within_filter(trace: &Path, unit: &str, expected: &[&str]) {
         "{unit}: {} system calls seen, all within its filter; socket families {families:?}",
         calls.len()
     );
+}
+
+/// The installed server traced by strace (not one of strace's own short-lived test children).
+fn server_under(strace: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .find(|c: &u32| {
+            std::fs::read_link(format!("/proc/{c}/exe"))
+                .is_ok_and(|exe| exe == Path::new("/usr/bin/wexqs"))
+        })
+}
+
+/// The traced server and strace, both killed when the test ends however it ends: strace
+/// killed alone would leave its tracee running, as the service's user.
+pub struct Traced {
+    pub strace: std::process::Child,
+    pub server: u32,
+}
+
+impl Traced {
+    fn kill_server(strace: u32) {
+        if let Some(server) = server_under(strace) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &server.to_string()])
+                .output();
+        }
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        Self::kill_server(self.strace.id());
+        let _ = self.strace.kill();
+        let _ = self.strace.wait();
+    }
+}
+
+/// Starts the installed server as the service under `strace -f`, and its base URL.
+pub fn serve_traced(trace: &Path) -> (Traced, String) {
+    use std::io::BufRead as _;
+    let mut strace = as_service(
+        "strace",
+        &[
+            "-f",
+            "-qq",
+            "-o",
+            trace.to_str().unwrap(),
+            "--",
+            "/usr/bin/wexqs",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("setpriv and strace run");
+    let stderr = strace.stderr.take().unwrap();
+    let mut traced = Traced { strace, server: 0 };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("installed server: {line}");
+            if let Some(rest) = line.split("serving the registry on ").nth(1) {
+                let base = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(base.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the installed server says where it listens");
+    traced.server = server_under(traced.strace.id()).expect("strace runs /usr/bin/wexqs");
+    (traced, base)
 }
