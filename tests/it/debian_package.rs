@@ -14,18 +14,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{KillOnDrop, text};
+use crate::helpers::text;
+use syscalls::{assert_within_filter, serve_traced};
+
+mod syscalls;
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/debian");
 const USER: &str = "wexqs";
 const STATE: &str = "/var/lib/wexqs";
 const ENV_FILE: &str = "/etc/wexqs/wexqs.env";
-/// The address families the units allow (`RestrictAddressFamilies=`).
-const FAMILIES: [&str; 3] = ["AF_INET", "AF_INET6", "AF_UNIX"];
 
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
@@ -83,13 +84,12 @@ fn package() -> &'static Path {
             "built the Debian package in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let deb = std::fs::read_dir(&out_dir)
+        std::fs::read_dir(&out_dir)
             .unwrap()
             .filter_map(Result::ok)
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|e| e == "deb"))
-            .expect("cargo deb wrote a .deb");
-        deb
+            .expect("cargo deb wrote a .deb")
     })
 }
 
@@ -332,141 +332,23 @@ fn walk(root: &Path, into: &mut Vec<(PathBuf, u32, u32)>) {
     }
 }
 
-/// The system calls and socket address families of an `strace -f` output.
-fn traced(trace: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut calls = BTreeSet::new();
-    let mut families = BTreeSet::new();
-    for line in std::fs::read_to_string(trace).unwrap().lines() {
-        let rest = line.split_once(' ').map_or(line, |(_, r)| r).trim_start();
-        if rest.starts_with("---") || rest.starts_with("+++") {
-            continue;
-        }
-        let name = match rest.strip_prefix("<... ") {
-            Some(resumed) => resumed.split_whitespace().next().unwrap_or_default(),
-            None => rest.split('(').next().unwrap_or_default(),
-        };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        if let Some(args) = rest
-            .strip_prefix("socket(")
-            .or(rest.strip_prefix("socketpair("))
-        {
-            families.insert(args.split(',').next().unwrap().to_owned());
-        }
-        calls.insert(name.to_owned());
-    }
-    (calls, families)
-}
-
-/// The groups of `systemd-analyze syscall-filter`: each group's members (calls and groups).
-fn syscall_groups() -> BTreeMap<String, Vec<String>> {
-    let listing = succeeds("systemd-analyze", &["syscall-filter"]);
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut current = None;
-    for line in listing.lines() {
-        if let Some(group) = line.strip_prefix('@') {
-            current = Some(format!("@{}", group.trim()));
-            groups.entry(current.clone().unwrap()).or_default();
-        } else if !line.starts_with(' ') {
-            current = None; // the ungrouped calls' section
-        } else if let Some(group) = &current {
-            let member = line.trim();
-            if !member.is_empty() && !member.starts_with('#') {
-                groups.get_mut(group).unwrap().push(member.to_owned());
-            }
+/// Runs the backup script as the service (`strace -f` into `trace`) with two older backups
+/// present and `WEXQS_BACKUP_KEEP=2`: a dated backup with its manifest is made and the oldest
+/// goes.
+fn backup_as_the_timer_does(uid: u32, trace: &Path) {
+    let backups = Path::new(STATE).join("backups");
+    for old in [
+        "registry-2020-01-01T000000Z.backup",
+        "registry-2020-01-02T000000Z.backup",
+    ] {
+        for file in [old.to_owned(), format!("{old}.manifest.json")] {
+            std::fs::write(backups.join(&file), "an older backup").unwrap();
+            std::os::unix::fs::chown(backups.join(&file), Some(uid), None).unwrap();
+            std::fs::set_permissions(backups.join(&file), PermissionsExt::from_mode(0o600))
+                .unwrap();
         }
     }
-    groups
-}
-
-fn expand(name: &str, groups: &BTreeMap<String, Vec<String>>, into: &mut BTreeSet<String>) {
-    match groups.get(name) {
-        Some(members) => members.iter().for_each(|m| expand(m, groups, into)),
-        None => {
-            assert!(!name.starts_with('@'), "an unknown group {name}");
-            into.insert(name.to_owned());
-        }
-    }
-}
-
-/// The system calls a unit's `SystemCallFilter=` lines allow: the first allows a list, each
-/// `~` line after it takes some away.
-fn allowed_calls(unit: &Path) -> BTreeSet<String> {
-    let groups = syscall_groups();
-    let mut allowed = BTreeSet::new();
-    let mut lines = 0;
-    for line in std::fs::read_to_string(unit).unwrap().lines() {
-        let Some(value) = line.strip_prefix("SystemCallFilter=") else {
-            continue;
-        };
-        lines += 1;
-        let (deny, list) = match value.strip_prefix('~') {
-            Some(list) => (true, list),
-            None => (false, value),
-        };
-        let mut named = BTreeSet::new();
-        list.split_whitespace()
-            .for_each(|n| expand(n, &groups, &mut named));
-        if deny {
-            allowed.retain(|c| !named.contains(c));
-        } else {
-            allowed.extend(named);
-        }
-    }
-    assert!(lines > 0, "{} has no SystemCallFilter=", unit.display());
-    allowed
-}
-
-/// Checks that the calls and families of `trace` are all allowed by `unit`.
-fn assert_within_filter(trace: &Path, unit: &str, expected: &[&str]) {
-    let (calls, families) = traced(trace);
-    let allowed = allowed_calls(&Path::new(DEPLOY).join(unit));
-    // The filter is read, not assumed: what a registry never does is outside it.
-    for never in ["reboot", "mount", "setrlimit", "init_module", "ptrace"] {
-        assert!(!allowed.contains(never), "{unit} allows {never}");
-    }
-    for call in expected {
-        assert!(calls.contains(*call), "no {call} in the trace: {calls:?}");
-    }
-    let outside: Vec<_> = calls.iter().filter(|c| !allowed.contains(*c)).collect();
-    assert!(
-        outside.is_empty(),
-        "{unit}'s SystemCallFilter= would refuse {outside:?} (seen {} calls: {calls:?})",
-        calls.len()
-    );
-    let foreign: Vec<_> = families
-        .iter()
-        .filter(|f| !FAMILIES.contains(&f.as_str()))
-        .collect();
-    assert!(
-        foreign.is_empty(),
-        "{unit}'s RestrictAddressFamilies= would refuse {foreign:?}"
-    );
-    eprintln!(
-        "{unit}: {} system calls seen, all within its filter; socket families {families:?}",
-        calls.len()
-    );
-}
-
-/// The child of a process (strace's tracee), once it has one.
-fn child_of(pid: u32) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        if let Some(child) = children.split_whitespace().next() {
-            return child.parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "strace started no server");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts the installed server as the service under `strace -f`, and its base URL.
-fn serve_traced(trace: &Path) -> (KillOnDrop, String, u32) {
-    use std::io::BufRead as _;
-    let mut child = as_service(
+    let out = as_service(
         "strace",
         &[
             "-f",
@@ -474,36 +356,34 @@ fn serve_traced(trace: &Path) -> (KillOnDrop, String, u32) {
             "-o",
             trace.to_str().unwrap(),
             "--",
-            "/usr/bin/wexqs",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
+            "/usr/lib/wexqs/wexqs-backup",
         ],
     )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("setpriv and strace run");
-    let stderr = child.stderr.take().unwrap();
-    let server = child_of(child.id());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            eprintln!("installed server: {line}");
-            if let Some(rest) = line.split("serving the registry on ").nth(1) {
-                let base = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(base.to_owned());
-            }
-        }
-    });
-    let child = KillOnDrop(child);
-    let base = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the installed server says where it listens");
-    (child, base, server)
+    .env("WEXQS_BACKUP_KEEP", "2")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "wexqs-backup: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut kept: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 4, "two backups and their manifests: {kept:?}");
+    assert_eq!(kept[0], "registry-2020-01-02T000000Z.backup");
+    let newest = &kept[2];
+    assert!(
+        newest.starts_with("registry-20") && newest.ends_with("Z.backup"),
+        "{kept:?}"
+    );
+    assert_eq!(kept[3], format!("{newest}.manifest.json"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backups.join(&kept[3])).unwrap()).unwrap();
+    assert!(manifest["log"]["size"].as_u64().unwrap() > 0, "{manifest}");
 }
 
 #[test]
@@ -549,6 +429,22 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     )
     .unwrap();
     succeeds("wexqs-admin", &["keys", "init"]);
+    let not_root = run(
+        "setpriv",
+        &[
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "wexqs-admin",
+            "keys",
+            "list",
+        ],
+    );
+    assert!(
+        !not_root.status.success() && text(&not_root.stderr).contains("run it as root"),
+        "wexqs-admin refuses anyone but root: {}",
+        text(&not_root.stderr)
+    );
     let token = succeeds(
         "wexqs-admin",
         &[
@@ -566,7 +462,8 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     let traces = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(traces.path(), Some(uid), None).unwrap();
     let serve_trace = traces.path().join("serve.trace");
-    let (mut strace, base, server) = serve_traced(&serve_trace);
+    let (mut traced, base) = serve_traced(&serve_trace);
+    let server = traced.server;
     let status = std::fs::read_to_string(format!("/proc/{server}/status")).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(
@@ -594,68 +491,24 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     ]);
     assert!(created.contains("\"id\""), "{created}");
 
-    // The backup timer's script, as the service, beside the running server: a dated backup
-    // with its manifest, and the oldest beyond WEXQS_BACKUP_KEEP gone.
-    let backups = Path::new(STATE).join("backups");
-    for old in [
-        "registry-2020-01-01T000000Z.backup",
-        "registry-2020-01-02T000000Z.backup",
-    ] {
-        for file in [old.to_owned(), format!("{old}.manifest.json")] {
-            std::fs::write(backups.join(&file), "an older backup").unwrap();
-            std::os::unix::fs::chown(backups.join(&file), Some(uid), None).unwrap();
-            std::fs::set_permissions(backups.join(&file), PermissionsExt::from_mode(0o600))
-                .unwrap();
-        }
-    }
+    // The backup timer's script, as the service, beside the running server.
     let backup_trace = traces.path().join("backup.trace");
-    let out = as_service(
-        "strace",
-        &[
-            "-f",
-            "-qq",
-            "-o",
-            backup_trace.to_str().unwrap(),
-            "--",
-            "/usr/lib/wexqs/wexqs-backup",
-        ],
-    )
-    .env("WEXQS_BACKUP_KEEP", "2")
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "wexqs-backup: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let mut kept: Vec<String> = std::fs::read_dir(&backups)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    kept.sort();
-    assert_eq!(kept.len(), 4, "two backups and their manifests: {kept:?}");
-    assert_eq!(kept[0], "registry-2020-01-02T000000Z.backup");
-    let newest = &kept[2];
-    assert!(
-        newest.starts_with("registry-20") && newest.ends_with("Z.backup"),
-        "{kept:?}"
-    );
-    assert_eq!(kept[3], format!("{newest}.manifest.json"));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(backups.join(&kept[3])).unwrap()).unwrap();
-    assert!(manifest["log"]["size"].as_u64().unwrap() > 0, "{manifest}");
+    backup_as_the_timer_does(uid, &backup_trace);
 
     // SIGTERM, as systemd stops it; the server exits and strace with it.
     succeeds("kill", &["-TERM", &server.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while strace.0.try_wait().unwrap().is_none() {
+    let exit = loop {
+        if let Some(exit) = traced.strace.try_wait().unwrap() {
+            break exit;
+        }
         assert!(
             Instant::now() < deadline,
             "the server did not stop on SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
+    assert!(exit.success(), "the server stopped cleanly: {exit}");
 
     // Everything in the state folder is the service's, and private.
     let mut files = Vec::new();
