@@ -32,6 +32,7 @@ mod official_schemas;
 mod openapi_spec;
 mod outage;
 mod pages;
+mod path_prefix;
 mod people;
 mod readme;
 mod redaction;
