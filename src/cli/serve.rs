@@ -268,7 +268,10 @@ impl LimitArgs {
 /// (`crate::http::prefix::refusal`), with the reason.
 fn refuse_unservable_path(public_url: Option<&str>) -> anyhow::Result<()> {
     match public_url.and_then(crate::http::prefix::refusal) {
-        Some(why) => anyhow::bail!("cannot serve the public URL {}: {why}", public_url.unwrap_or_default()),
+        Some(why) => anyhow::bail!(
+            "cannot serve the public URL {}: {why}",
+            public_url.unwrap_or_default()
+        ),
         None => Ok(()),
     }
 }

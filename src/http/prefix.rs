@@ -31,9 +31,10 @@ pub fn refusal(public_url: &str) -> Option<String> {
             "the public URL's path {base} has a '.' or '..' segment, which browsers fold away"
         ));
     }
-    let taken = super::ROUTES.iter().any(|(_, route)| {
-        route.trim_start_matches('/').split('/').next() == Some(first)
-    }) || ["did.json", "embed.js"].contains(&first);
+    let taken = super::ROUTES
+        .iter()
+        .any(|(_, route)| route.trim_start_matches('/').split('/').next() == Some(first))
+        || ["did.json", "embed.js"].contains(&first);
     taken.then(|| {
         format!(
             "the public URL's path {base} starts with /{first}, which is also a route of the registry: a request for {base}/… could not be told apart from the route; choose another path (such as /wexqs)"
