@@ -7,10 +7,10 @@
   var script = document.currentScript;
   if (!script) { return; }
   var number = script.getAttribute("data-certificate") || "";
-  var base = new URL(script.src).origin;
   var frame = document.createElement("iframe");
   frame.className = "wexqs-award";
-  frame.src = base + "/embed/" + encodeURIComponent(number);
+  // Beside the script, wherever the registry is served (a host's root or a path on it).
+  frame.src = new URL("embed/" + encodeURIComponent(number), script.src).href;
   frame.title = "WEx QS award, certificate " + number;
   frame.width = "EMBED_WIDTH";
   frame.height = "EMBED_HEIGHT";

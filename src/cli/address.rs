@@ -53,6 +53,9 @@ pub(super) async fn address_command(action: AddressAction) -> anyhow::Result<Exi
             keys_dir,
         } => {
             let public_url: PublicUrl = public_url.parse()?;
+            if let Some(why) = crate::http::prefix::refusal(public_url.as_str()) {
+                anyhow::bail!("cannot move the registry to {public_url}: {why}");
+            }
             let reason = reason
                 .parse()
                 .context("--reason says why the registry moves")?;

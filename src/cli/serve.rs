@@ -49,6 +49,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit,
         ..
     } = args;
+    refuse_unservable_path(signing.public_url.as_deref())?;
     let listener = listen(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -69,6 +70,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         .signing()
         .map(|s| s.public_url)
         .context("a server always has an address to sign for")?;
+    refuse_unservable_path(Some(&public_url))?;
     tracing::info!(
         store = registry.store_kind(),
         events = registry.size(),
@@ -308,5 +310,17 @@ impl LimitArgs {
             body_budget: self.body_budget_bytes.max(crate::limits::BODY_CHARGE_MIN),
             admin_failures_per_minute: self.admin_failures_per_minute,
         }
+    }
+}
+
+/// Refuses a public URL whose path the server could not serve unambiguously
+/// (`crate::http::prefix::refusal`), with the reason.
+fn refuse_unservable_path(public_url: Option<&str>) -> anyhow::Result<()> {
+    match public_url.and_then(crate::http::prefix::refusal) {
+        Some(why) => anyhow::bail!(
+            "cannot serve the public URL {}: {why}",
+            public_url.unwrap_or_default()
+        ),
+        None => Ok(()),
     }
 }

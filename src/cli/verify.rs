@@ -157,9 +157,12 @@ fn issuer_url(credential: &serde_json::Value) -> anyhow::Result<PublicUrl> {
     Ok(url)
 }
 
-/// Where the issuer of `credential` publishes its did.json.
+/// Where the issuer of `credential` publishes its did.json: where did:web resolution looks,
+/// `/.well-known/did.json` at a host's root, `…/did.json` under a path.
 fn did_json_url(credential: &serde_json::Value) -> anyhow::Result<String> {
-    Ok(format!("{}/.well-known/did.json", issuer_url(credential)?))
+    Ok(crate::credentials::credential::did_document_url(
+        issuer_url(credential)?.as_str(),
+    ))
 }
 
 /// The status list `credential` names (http or https).

@@ -96,6 +96,22 @@ pub fn did_web(public_url: &str) -> String {
     did
 }
 
+/// Where did:web resolution fetches the DID document of a registry reached at `public_url`:
+/// `https://host/.well-known/did.json` for a host, `https://host/path/did.json` under a path
+/// (did:web method specification, "Read (Resolve)").
+pub fn did_document_url(public_url: &str) -> String {
+    let url = public_url.trim_end_matches('/');
+    let has_path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .contains('/');
+    if has_path {
+        format!("{url}/did.json")
+    } else {
+        format!("{url}/.well-known/did.json")
+    }
+}
+
 /// JCS (RFC 8785) bytes of a JSON value.
 pub fn jcs(value: &Value) -> Vec<u8> {
     serde_json_canonicalizer::to_vec(value).expect("a JSON value always canonicalises")

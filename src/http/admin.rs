@@ -158,7 +158,13 @@ pub(super) fn award_response(
             "{}-{today}",
             award.last_position
         ))))
-        .insert_header((header::LOCATION, format!("/v1/awards/{number}")))
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "{}/v1/awards/{number}",
+                super::prefix::base_path(&state.public_url)
+            ),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view);
     Ok(replayed(response, outcome))
@@ -225,7 +231,13 @@ fn organisation_response(
     });
     let view = view.ok_or(crate::domain::DomainError::OrganisationNotFound(id))?;
     let response = HttpResponse::build(status)
-        .insert_header((header::LOCATION, format!("/v1/admin/organisations/{id}")))
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "{}/v1/admin/organisations/{id}",
+                super::prefix::base_path(&state.public_url)
+            ),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view);
     Ok(replayed(response, outcome))

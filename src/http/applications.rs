@@ -122,7 +122,13 @@ pub async fn submit(
         .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no application was recorded"))?;
     let view = application_view(&state, &application(&state, &id)?);
     let response = HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/admin/applications/{id}")))
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "{}/v1/admin/applications/{id}",
+                super::prefix::base_path(&state.public_url)
+            ),
+        ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view);
     Ok(replayed(response, &outcome))

@@ -46,6 +46,7 @@ struct Operation {
 #[derive(Template)]
 #[template(path = "docs.html")]
 struct DocsPage {
+    base: String,
     description: String,
     groups: Vec<(String, Vec<Operation>)>,
 }
@@ -246,7 +247,7 @@ fn operation(spec: &Value, path: &str, method: &str, item: &Value, op: &Value) -
 }
 
 /// The API docs page, rendered from the OpenAPI document.
-pub fn render_docs(spec: &Value) -> String {
+pub fn render_docs(spec: &Value, base: &str) -> String {
     let mut groups: Vec<(String, Vec<Operation>)> = Vec::new();
     for (path, item) in spec["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
@@ -262,6 +263,7 @@ pub fn render_docs(spec: &Value) -> String {
         }
     }
     DocsPage {
+        base: base.to_owned(),
         description: spec["info"]["summary"]
             .as_str()
             .unwrap_or_default()

@@ -55,6 +55,7 @@ pub(super) fn badge_snippet(public_url: &str, number: &CertificateNumber, level:
 #[derive(Template)]
 #[template(path = "embed.html")]
 struct EmbedPage {
+    base: String,
     headline: &'static str,
     subline: String,
     icon: &'static str,
@@ -90,6 +91,7 @@ pub async fn embed_page(
     let verdict = status_as_of(&award, &programme, state.registry.today());
     let (icon, headline, subline) = presentation(&award, &verdict);
     let page = EmbedPage {
+        base: super::prefix::base_path(&state.public_url).to_owned(),
         headline,
         subline,
         icon,

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod metrics;
 pub mod pages;
+pub mod prefix;
 pub mod prepared;
 pub mod programme;
 pub mod public;
@@ -94,12 +95,15 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, public_url: &str) -> AppState {
-        let spec: serde_json::Value = serde_norway::from_str(OPENAPI_YAML)
+        let mut spec: serde_json::Value = serde_norway::from_str(OPENAPI_YAML)
             .expect("openapi/openapi.yaml is valid YAML (tested)");
+        let public_url = public_url.trim_end_matches('/');
+        // The document says where its paths are served: the public URL, with its path.
+        spec["servers"] = serde_json::json!([{ "url": public_url }]);
         AppState {
             registry,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            docs_html: docs::render_docs(&spec),
+            public_url: public_url.to_owned(),
+            docs_html: docs::render_docs(&spec, prefix::base_path(public_url)),
             openapi_json: spec.to_string(),
             images: Arc::default(),
             prepared: Arc::default(),
@@ -271,6 +275,7 @@ route_table! {
     get "/achievements/{level}/logo.png" => images::level_logo_png,
     get "/v1/status-lists/{list_id}" => public::status_list,
     get "/.well-known/did.json" => public::did_json,
+    get "/did.json" => public::did_json,
     get "/v1/programme" => public::programme,
     get "/" => pages::index,
     get "/verify/{certificate_number}" => pages::verify_page,
@@ -540,6 +545,7 @@ fn app(
     // every answer, a 429 or a CORS preflight too, is counted.
     let limiter = state.rate_limit.clone();
     let recorder = state.metrics.clone();
+    let base = prefix::base_path(&state.public_url).to_owned();
     App::new()
         .app_data(web::Data::new(state))
         // Innermost: a read catches up with the log when it misses or names a position.
@@ -577,7 +583,10 @@ fn app(
             }
         })
         .wrap(cors())
-        .wrap_fn(|mut req, srv| {
+        .wrap_fn(move |mut req, srv| {
+            // A request that still carries the public URL's path is answered as if the proxy
+            // had stripped it (`prefix`), before anything looks at the path.
+            prefix::strip(&base, &mut req);
             // Admin routes are for the programme team's tools, never a browser on another
             // site: without its Origin and preflight headers, a request gets no CORS headers and
             // a preflight is an OPTIONS like any other, which no route takes.

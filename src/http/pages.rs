@@ -157,6 +157,7 @@ struct VerifyPage {
     history: Vec<String>,
     page_url: String,
     public_url: String,
+    base: String,
     summary: String,
     linkedin_url: String,
     share_subject: String,
@@ -168,6 +169,7 @@ struct VerifyPage {
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage {
+    base: String,
     headline: &'static str,
     subline: &'static str,
     icon: &'static str,
@@ -189,6 +191,7 @@ pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse
         Err(e) => (StatusCode::BAD_REQUEST, format!("{}.", e.message), raw.chars().take(40).collect()),
     };
     let page = NotFoundPage {
+        base: super::prefix::base_path(&state.public_url).to_owned(),
         headline: "Not found",
         subline: "No award with this number is in the register",
         icon: ICON_INVALID,
@@ -289,6 +292,7 @@ fn verify_page_html(
         organisation,
         level,
         page_url,
+        base: super::prefix::base_path(&public).to_owned(),
         public_url: public,
     };
     Ok(render(&page)?.into())
@@ -297,6 +301,7 @@ fn verify_page_html(
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
+    base: String,
     programme_notice: String,
     /// The next pause, resumption or end recorded ahead, announced with its date.
     scheduled_notice: Option<String>,
@@ -373,9 +378,10 @@ pub async fn index(
         .map(|(row, status)| register_row(&state.registry, row, status, today))
         .collect();
     let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let base = super::prefix::base_path(&state.public_url);
     let link = |n: u32| {
         format!(
-            "/?q={}&level={}&status={}&region={}&page={n}",
+            "{base}/?q={}&level={}&status={}&region={}&page={n}",
             encode(&q),
             encode(&p.level),
             encode(&p.status),
@@ -384,6 +390,7 @@ pub async fn index(
     };
     let programme = state.registry.programme();
     let page_view = IndexPage {
+        base: base.to_owned(),
         programme_notice: programme_notice(&programme, state.registry.today())
             .map(|n| n.message)
             .unwrap_or_else(|| "The programme is making awards.".into()),
@@ -479,6 +486,7 @@ pub async fn site_css() -> HttpResponse {
 #[derive(Template)]
 #[template(path = "achievement.html")]
 struct AchievementPage {
+    base: String,
     title: String,
     level: &'static str,
     description: String,
@@ -520,7 +528,12 @@ pub async fn achievement(
         level: level.as_str(),
         description: text(&object["description"]),
         criteria: text(&object["criteria"]["narrative"]),
-        json_url: format!("/v1/achievements/{}", level.as_str()),
+        json_url: format!(
+            "{}/v1/achievements/{}",
+            super::prefix::base_path(&state.public_url),
+            level.as_str()
+        ),
+        base: super::prefix::base_path(&state.public_url).to_owned(),
         levels: Level::ALL
             .iter()
             .map(|l| (l.as_str(), format!("{} award", l.title())))

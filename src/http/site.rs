@@ -23,6 +23,7 @@ pub const PRIVACY_UPDATED: &str = "2 December 2026";
 #[template(path = "accessibility.html")]
 struct AccessibilityPage {
     public_url: String,
+    base: String,
     prepared: &'static str,
     reviewed: &'static str,
 }
@@ -31,6 +32,7 @@ struct AccessibilityPage {
 #[template(path = "privacy.html")]
 struct PrivacyPage {
     public_url: String,
+    base: String,
     updated: &'static str,
 }
 
@@ -38,6 +40,7 @@ struct PrivacyPage {
 pub async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = AccessibilityPage {
         public_url: state.public_url.clone(),
+        base: super::prefix::base_path(&state.public_url).to_owned(),
         prepared: ACCESSIBILITY_PREPARED,
         reviewed: ACCESSIBILITY_REVIEWED,
     };
@@ -53,6 +56,7 @@ pub async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, A
 pub async fn privacy(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = PrivacyPage {
         public_url: state.public_url.clone(),
+        base: super::prefix::base_path(&state.public_url).to_owned(),
         updated: PRIVACY_UPDATED,
     };
     Ok(html(
@@ -99,6 +103,7 @@ fn browser(headers: &HeaderMap) -> bool {
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
+    base: &'a str,
     status: &'static str,
     icon: &'static str,
     headline: &'a str,
@@ -109,6 +114,7 @@ struct MessagePage<'a> {
 #[derive(Template)]
 #[template(path = "embed_message.html")]
 struct EmbedMessage<'a> {
+    base: &'a str,
     status: &'static str,
     icon: &'static str,
     headline: &'a str,
@@ -131,6 +137,7 @@ fn message(
     };
     let body = if path.starts_with("/embed") {
         render(&EmbedMessage {
+            base: super::prefix::base_path(public_url),
             status: class,
             icon,
             headline,
@@ -140,6 +147,7 @@ fn message(
         })
     } else {
         render(&MessagePage {
+            base: super::prefix::base_path(public_url),
             status: class,
             icon,
             headline,

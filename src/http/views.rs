@@ -51,9 +51,11 @@ pub struct Links {
 
 impl Links {
     pub fn of(public_url: &str, number: &str) -> Links {
+        // Root-relative, under the public URL's path when it has one.
+        let base = super::prefix::base_path(public_url);
         Links {
-            this: format!("/v1/awards/{number}"),
-            verification: format!("/v1/awards/{number}/verification"),
+            this: format!("{base}/v1/awards/{number}"),
+            verification: format!("{base}/v1/awards/{number}/verification"),
             page: format!("{public_url}/verify/{number}"),
         }
     }

@@ -37,6 +37,7 @@ mod official_schemas;
 mod openapi_spec;
 mod outage;
 mod pages;
+mod path_prefix;
 mod people;
 mod pg_tls;
 mod proxies;

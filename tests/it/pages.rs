@@ -245,7 +245,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
             .is_some_and(|t| t.starts_with("application/javascript"))
     );
     assert!(
-        script.contains("\"/embed/\"") && !script.contains("innerHTML"),
+        script.contains("\"embed/\"") && !script.contains("innerHTML"),
         "the widget shows the card /embed serves"
     );
     assert!(
