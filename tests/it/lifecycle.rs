@@ -41,6 +41,9 @@ impl Server {
             .env("WEXQS_DATA_DIR", data_dir)
             .env("DATABASE_URL", &db.url)
             .env("WEXQS_RATE_LIMIT", "0")
+            // One worker: a stop that comes while a second is still starting can end that
+            // worker's connections without the graceful wait (actix-server; see the report).
+            .env("WEXQS_WORKERS", "1")
             .env_remove("WEXQS_CALENDAR")
             .env_remove("WEXQS_SHUTDOWN_TIMEOUT")
             .env_remove("WEXQS_NO_MIGRATE");
