@@ -151,9 +151,11 @@ pub async fn backup(
         Store::Sqlite(store) => {
             progress.stage("copying the database (VACUUM INTO)", 0);
             store.copy_into(&partial.path).await?;
+            crate::store::SqliteStore::to_wal(&partial.path).await?;
             let copy = Maintenance::new(Store::open(&sqlite_url(&partial.path)).await?);
             let summary = check_copy(&copy, progress).await;
             copy.close().await;
+            crate::store::SqliteStore::settle(&partial.path).await?;
             remove_if_present(&crate::store::lock_path(&partial.path))?;
             ("sqlite", summary?)
         }
@@ -259,9 +261,11 @@ async fn restore_sqlite(
         std::io::copy(&mut input, &mut output).map_err(io("write", &partial.path))?;
         output.sync_all().map_err(io("write", &partial.path))?;
     }
+    crate::store::SqliteStore::to_wal(&partial.path).await?;
     let copy = Maintenance::new(Store::open(&sqlite_url(&partial.path)).await?);
     let summary = check_copy(&copy, progress).await;
     copy.close().await;
+    crate::store::SqliteStore::settle(&partial.path).await?;
     remove_if_present(&crate::store::lock_path(&partial.path))?;
     same_log(manifest, &summary?)?;
     if present || with_suffix(&target, "-wal").exists() {

@@ -79,6 +79,80 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// Puts the database file at `path` (a copy `VACUUM INTO` wrote, in rollback mode) in WAL
+    /// mode through one connection, before a pool opens it: the pool's connections each ask for
+    /// WAL mode as they open, and two asking at once for a file not in it yet find it locked.
+    pub async fn to_wal(path: &Path) -> Result<(), super::StoreError> {
+        let mut connection = Self::single(path).await?;
+        let done = sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut connection)
+            .await;
+        connection.close().await?;
+        done?;
+        Ok(())
+    }
+
+    /// Folds the `-wal` file of the closed database at `path` back into it, so that the
+    /// database is one file again (a copy about to be renamed): the last connection to close
+    /// removes the `-wal` and `-shm` files. A connection the pool retired may still be closing
+    /// on its own thread: the fold is tried again until it has gone, for up to 30 s.
+    pub async fn settle(path: &Path) -> Result<(), super::StoreError> {
+        let side = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        let (wal, shm) = (side("-wal"), side("-shm"));
+        let started = std::time::Instant::now();
+        loop {
+            if !wal.exists() && !shm.exists() {
+                return Ok(());
+            }
+            let mut connection = Self::single(path).await?;
+            let folded = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut connection)
+                .await;
+            connection.close().await?;
+            if !wal.exists() && !shm.exists() {
+                return Ok(());
+            }
+            // Still there after a while: a connection of the closed pool is still open (sqlx
+            // lets one go on its own thread). Once the checkpoint has emptied the `-wal` file
+            // it holds nothing, and it and the `-shm` index of it can go.
+            let empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+            if folded.is_ok() && empty && started.elapsed() > Duration::from_secs(2) {
+                for file in [&wal, &shm] {
+                    match std::fs::remove_file(file) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(super::StoreError::Backend(sqlx::Error::Io(e)));
+                        }
+                        _ => {}
+                    }
+                }
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                folded?;
+                return Err(super::StoreError::Backend(sqlx::Error::Io(
+                    std::io::Error::other(format!(
+                        "{} keeps a write-ahead log that cannot be folded back into it",
+                        path.display()
+                    )),
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// One connection to the existing database at `path`, outside any pool.
+    async fn single(path: &Path) -> Result<SqliteConnection, super::StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(30));
+        Ok(SqliteConnection::connect_with(&options).await?)
+    }
+
     /// Applies or checks the migrations, as `mode` says (`super::migrations`).
     pub(super) async fn run_migrations(
         &self,
