@@ -155,11 +155,10 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let (lifecycle, connections) = (state.lifecycle.clone(), state.connections.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let timeout = args.lifecycle.timeout();
     let signal = async move {
         shutdown_signal().await;
         // Whatever is still running then, the process ends within the timeout.
-        crate::http::lifecycle::exit_after(timeout, lifecycle, connections);
+        crate::http::lifecycle::exit_after(lifecycle, connections);
     };
     serve(listener, state, workers, signal).await?;
     // The subscriptions this instance was delivering go back at once, so that another

@@ -36,11 +36,15 @@ pub const MAX_REQUEST_ID: usize = 64;
 #[derive(Debug, Clone, Copy)]
 pub struct RouteTemplate(pub &'static str);
 
-/// The route template a request matched, or `unmatched` for a path no route serves (so a scan
+/// The route of a request no route took (or whose route is no longer known), in the access
+/// line and the metrics alike.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The route template a request matched, or `UNMATCHED` for a path no route serves (so a scan
 /// of made-up paths adds no new label or log value).
 pub fn route_template(req: &HttpRequest) -> &'static str {
     req.app_data::<RouteTemplate>()
-        .map_or("unmatched", |RouteTemplate(t)| t)
+        .map_or(UNMATCHED, |RouteTemplate(t)| t)
 }
 
 /// A request's id: short, of safe characters only.
@@ -90,17 +94,18 @@ macro_rules! access_line {
 }
 
 /// Works out the client and the request id, runs the request inside a span naming the id,
-/// echoes the id, and writes the access line.
+/// echoes the id, writes the access line and, when metrics are on, counts the request in them
+/// (so every answer, a 429 or a CORS preflight too, is counted).
 pub async fn log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>();
+    let metrics = state.and_then(|s| s.metrics.clone());
     let (client, from_proxy) = {
         let none = TrustedProxies::none();
-        let proxies = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(&none, |s| &*s.trusted_proxies);
+        let proxies = state.map_or(&none, |s| &*s.trusted_proxies);
         match req.peer_addr() {
             Some(peer) => (
                 Some(proxies.client_of(peer.ip(), req.headers())),
@@ -124,7 +129,8 @@ pub async fn log(
     }
     let span = tracing::info_span!("request", request_id = %id.as_str());
     let outcome = next.call(req).instrument(span).await;
-    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     let client = client.map(tracing::field::display);
     let request_id = tracing::field::display(id.as_str());
     match outcome {
@@ -132,7 +138,11 @@ pub async fn log(
             res.headers_mut().insert(REQUEST_ID, id.0.clone());
             let status = res.status().as_u16();
             let request = res.request();
-            let route = tracing::field::display(route_template(request));
+            let template = route_template(request);
+            if let Some(metrics) = &metrics {
+                metrics.observe(template, &method, status, elapsed);
+            }
+            let route = tracing::field::display(template);
             let extensions = request.extensions();
             let actor = extensions
                 .get::<crate::service::Actor>()
@@ -153,7 +163,10 @@ pub async fn log(
             // Only a middleware's own failure arrives here (a handler's is a response): its
             // route is not known any more.
             let status = error.as_response_error().status_code().as_u16();
-            let (route, actor) = (tracing::field::display("unknown"), None::<&str>);
+            if let Some(metrics) = &metrics {
+                metrics.observe(UNMATCHED, &method, status, elapsed);
+            }
+            let (route, actor) = (tracing::field::display(UNMATCHED), None::<&str>);
             access_line!(
                 status,
                 method,

@@ -289,14 +289,11 @@ pub fn report_drain(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport
     });
 }
 
-/// Ends the process once `timeout` has passed, whatever is still running: a thread of its own,
-/// so that nothing the runtime waits on can hold it.
-pub fn exit_after(
-    timeout: Duration,
-    lifecycle: Arc<Lifecycle>,
-    connections: Arc<super::transport::Connections>,
-) {
+/// Ends the process once the drain's `Lifecycle::timeout` has passed, whatever is still
+/// running: a thread of its own, so that nothing the runtime waits on can hold it.
+pub fn exit_after(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport::Connections>) {
     std::thread::spawn(move || {
+        let timeout = lifecycle.timeout;
         std::thread::sleep(timeout);
         tracing::warn!(
             connections_open = connections.open(),

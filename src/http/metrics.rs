@@ -1,21 +1,19 @@
-//! Prometheus metrics: the middleware that counts and times each request by route template,
-//! method and status, and the separate listener that serves `GET /metrics` (the registry's
+//! Prometheus metrics: the request series (each request counted and timed by route template,
+//! method and status, from the access middleware, `access::log`), and the separate listener that serves `GET /metrics` (the registry's
 //! vital signs from `service::vitals` beside the request series).
 //!
 //! Invariants: a series' labels come from fixed sets only (the route table's templates, or
 //! `unmatched` for any path no route takes; a handful of method names; the status code), so
-//! a scan of random paths adds no series. Per request the middleware takes the time twice,
-//! reads a label the router left on the request and updates one counter and one histogram:
-//! nothing is allocated or formatted.
+//! a scan of random paths adds no series. Per request one counter and one histogram are
+//! updated, with the time the access line measures and the label the router left on the
+//! request: nothing is allocated or formatted.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{HttpResponse, web};
-use futures_util::future::Either;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,9 +23,6 @@ use prometheus_client::registry::Registry as Metrics;
 
 use crate::service::Registry;
 use crate::service::vitals::Vitals;
-
-/// The label of a request no route took.
-pub const UNMATCHED: &str = "unmatched";
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -99,7 +94,17 @@ impl HttpMetrics {
         }
     }
 
-    fn observe(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
+    /// Counts one request answered `status` after `elapsed` (`route`: its template, or
+    /// `access::UNMATCHED`).
+    pub fn observe(
+        &self,
+        route: &'static str,
+        method: &actix_web::http::Method,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let method = method_label(method);
+        let seconds = elapsed.as_secs_f64();
         self.requests
             .get_or_create(&RequestLabels {
                 route,
@@ -138,38 +143,6 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         Method::PATCH => "PATCH",
         _ => "other",
     }
-}
-
-/// The middleware (`app()` wraps every request in it): counts and times the request when
-/// metrics are on, else passes it straight through.
-pub fn record<S, B>(
-    metrics: Option<&Arc<HttpMetrics>>,
-    req: ServiceRequest,
-    srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-{
-    let Some(metrics) = metrics else {
-        return Either::Left(srv.call(req));
-    };
-    let metrics = Arc::clone(metrics);
-    let method = method_label(req.method());
-    let started = Instant::now();
-    let fut = srv.call(req);
-    Either::Right(async move {
-        let answer = fut.await;
-        let (route, status) = match &answer {
-            Ok(res) => (
-                super::access::route_template(res.request()),
-                res.status().as_u16(),
-            ),
-            Err(e) => (UNMATCHED, e.as_response_error().status_code().as_u16()),
-        };
-        metrics.observe(route, method, status, started.elapsed().as_secs_f64());
-        answer
-    })
 }
 
 /// A per-scrape registry of the vital signs (each value is what it is now; nothing is kept).

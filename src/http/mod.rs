@@ -460,7 +460,7 @@ pub async fn serve(
     use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
     let limits = state.limits;
     let connections = state.connections.clone();
-    let state_connections = state.connections.clone();
+    let open = state.connections.clone();
     let draining = state.lifecycle.clone();
     // Past the drain's time the workers drop what is left; the second kept back lets the
     // process release what it holds (webhook leases) and exit within the timeout.
@@ -502,7 +502,6 @@ pub async fn serve(
         })?
         .run();
     let handle = server.handle();
-    let connections = state_connections;
     tokio::spawn(async move {
         shutdown.await;
         // Not ready at once, so a load balancer sends no more; then stop accepting, and let
@@ -512,7 +511,7 @@ pub async fn serve(
             "shutting down: readiness is 503, no new connections are taken, and requests in flight finish (at most {} s)",
             draining.timeout.as_secs()
         );
-        lifecycle::report_drain(draining.clone(), connections);
+        lifecycle::report_drain(draining.clone(), open);
         let started = std::time::Instant::now();
         handle.stop(true).await;
         if started.elapsed().as_secs() >= drain_seconds {
@@ -541,10 +540,9 @@ fn app(
     // admin routes' CORS headers removed; then CORS; then the rate limit (a test of an `Option`
     // when there is none); then the security policy and the framework's own errors as
     // problem+json; innermost the catch-up of a read that misses (`freshness`). Around them
-    // all, the request series (`metrics`: a test of an `Option` when metrics are off), so that
-    // every answer, a 429 or a CORS preflight too, is counted.
+    // all, the requests in flight (`lifecycle`), and outermost the client, the request id, the
+    // access line and the request series (`access`).
     let limiter = state.rate_limit.clone();
-    let recorder = state.metrics.clone();
     let base = prefix::base_path(&state.public_url).to_owned();
     App::new()
         .app_data(web::Data::new(state))
@@ -604,8 +602,7 @@ fn app(
             }
         })
         .wrap(actix_web::middleware::from_fn(lifecycle::track))
-        .wrap_fn(move |req, srv| metrics::record(recorder.as_ref(), req, srv))
-        // Outermost: the client's address, the request id and the access line.
+        // Outermost: the client's address, the request id, the access line and the metrics.
         .wrap(actix_web::middleware::from_fn(access::log))
         .configure(configure)
 }
