@@ -9,22 +9,25 @@
 //! a service role with data rights only serves once the owner has run `wexqs migrate`.
 //! `--version` names the commit.
 
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, Db, KillOnDrop, admin_token, ensure_key, fresh_db, temp_dir, text};
+use crate::helpers::{
+    Backend, Db, KillOnDrop, ServerLog, admin_token, ensure_key, fresh_db, spawn_server_logged,
+    temp_dir, text,
+};
 use crate::webhooks::Admin;
 
 /// A `wexqs serve` process whose log is kept, and where it listens (`host:port`).
 struct Server {
     child: KillOnDrop,
     address: String,
-    log: Arc<Mutex<Vec<String>>>,
+    log: ServerLog,
 }
 
 impl Server {
@@ -37,12 +40,13 @@ impl Server {
     fn launch(db: &Db, data_dir: &Path, extra: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
         command
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .arg("serve")
             .env("WEXQS_DATA_DIR", data_dir)
             .env("DATABASE_URL", &db.url)
             .env("WEXQS_RATE_LIMIT", "0")
             // One worker: a stop that comes while a second is still starting can end that
-            // worker's connections without the graceful wait (actix-server; see the report).
+            // worker's connections without the graceful wait (actix-server; OPERATIONS.md,
+            // "Upgrades and rollbacks").
             .env("WEXQS_WORKERS", "1")
             .env_remove("WEXQS_CALENDAR")
             .env_remove("WEXQS_SHUTDOWN_TIMEOUT")
@@ -53,39 +57,11 @@ impl Server {
         Server::spawn(command)
     }
 
-    fn spawn(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server starts");
-        let stderr = child.stderr.take().expect("its log");
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let kept = log.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(rest) = line.split("serving the registry on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-                }
-                kept.lock().unwrap().push(line);
-            }
-        });
-        let child = KillOnDrop(child);
-        let address = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the server did not say where it listens:\n{}",
-                    log.lock().unwrap().join("\n")
-                )
-            });
+    fn spawn(command: Command) -> Server {
+        let (child, base, log) = spawn_server_logged(command);
         Server {
-            child,
-            address,
+            child: KillOnDrop(child),
+            address: base.trim_start_matches("http://").to_owned(),
             log,
         }
     }
@@ -122,7 +98,7 @@ impl Server {
     }
 
     fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.log.lines().join("\n")
     }
 
     /// Waits until a log line holds `needle` (failing after `limit`).
