@@ -14,6 +14,7 @@
 //! - `transparency`: the Merkle tree, signed notes and checkpoints, auditing a log.
 //! - `render`: logos, baked badges, QR codes, the certificate PDF, and the one escaping rule.
 //! - `limits`: every bound on what a client sends, in one place.
+//! - `logging`: the log's lines (text or JSON, each naming its request), written in blocks.
 //! - `error_codes`: every error code the registry answers with (code, kind, the rule in words).
 //!
 //! Invariants: `domain` imports no actix, sqlx, clock or randomness; only `service` appends; an
@@ -25,6 +26,7 @@ pub mod domain;
 pub mod error_codes;
 pub mod http;
 pub mod limits;
+pub mod logging;
 pub mod projection;
 pub mod render;
 pub mod service;

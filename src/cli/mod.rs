@@ -10,7 +10,6 @@ mod backup;
 mod keys;
 mod lifecycle;
 mod log;
-mod logging;
 mod metrics;
 mod proxy;
 mod register;
@@ -48,7 +47,7 @@ struct Cli {
         value_enum,
         default_value = "text"
     )]
-    log_format: logging::LogFormat,
+    log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -253,25 +252,29 @@ pub fn definition() -> clap::Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.log_format;
-    logging::init_logging(format);
+    crate::logging::init_logging(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            logging::say_error(format, &format!("cannot start the runtime: {e}"));
+            crate::logging::say_error(format, &format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let code = match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             // A configured URL's password or token never reaches the terminal or a log.
-            logging::say_error(format, &startup::redact(&causes(&e)));
+            crate::logging::say_error(format, &startup::redact(&causes(&e)));
             ExitCode::FAILURE
         }
-    }
+    };
+    // What the runtime's tasks log as they stop is written out too.
+    drop(runtime);
+    crate::logging::flush();
+    code
 }
 
 /// The error and its causes, each said once: a cause whose words an outer message already

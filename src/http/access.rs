@@ -1,14 +1,15 @@
 //! The outermost middleware: who the client is (`client`), the request's id, and one access line
 //! per request (target `wexqs::access`: info; a 500 at error, another 5xx at warn). The id is
 //! `X-Request-Id` from a trusted proxy when it is short and plain, else one minted here; it is
-//! echoed on the response and carried by a span, so every line logged while the request is
-//! handled names it.
+//! echoed on the response, and every line logged while the request is handled names it
+//! (`logging::in_request`).
 //!
 //! What an access line holds is fixed here and nothing else: method, route template (never the
 //! path's query string, which may carry a token), status, duration, client address, request id,
 //! and an admin request's actor (the token's id, never the token). Bodies, cookies and
 //! `Authorization` never reach a log. Cheap by design: the route template is the matched
-//! resource's own `&'static str` (`RouteTemplate`), the line is formatted once and written once.
+//! resource's own `&'static str` (`RouteTemplate`), the request id is held inline, and the line
+//! is formatted once, by hand, and written with others in a block (`logging`).
 
 use std::time::Instant;
 
@@ -17,19 +18,16 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpRequest, web};
-use tracing::Instrument as _;
 
 use super::AppState;
 use super::client::{ClientIp, TrustedProxies};
+use crate::logging::{self, RequestId};
 
 /// The target of the access lines (`WEXQS_LOG=wexqs::access=off` or `=warn` silences them).
 pub const TARGET: &str = "wexqs::access";
 
 /// The header a request's id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The longest request id taken from a proxy.
-pub const MAX_REQUEST_ID: usize = 64;
 
 /// The route template of a resource (`/v1/awards/{certificate_number}`), given to each resource
 /// as its app data, so the access log and the metrics read it without matching the path again.
@@ -45,33 +43,6 @@ pub const UNMATCHED: &str = "unmatched";
 pub fn route_template(req: &HttpRequest) -> &'static str {
     req.app_data::<RouteTemplate>()
         .map_or(UNMATCHED, |RouteTemplate(t)| t)
-}
-
-/// A request's id: short, of safe characters only.
-#[derive(Debug, Clone)]
-pub struct RequestId(HeaderValue);
-
-impl RequestId {
-    /// A proxy's id, if it is 1 to `MAX_REQUEST_ID` characters of letters, digits and
-    /// `-_.:+=/@`: nothing that could break a log line or a header.
-    pub fn accept(value: &HeaderValue) -> Option<RequestId> {
-        let bytes = value.as_bytes();
-        let safe = |b: &u8| b.is_ascii_alphanumeric() || b"-_.:+=/@".contains(b);
-        (!bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(safe))
-            .then(|| RequestId(value.clone()))
-    }
-
-    /// A new id: 64 random bits as 16 hexadecimal digits.
-    pub fn mint() -> RequestId {
-        let n: u64 = rand::random();
-        let text = format!("{n:016x}");
-        RequestId(HeaderValue::from_str(&text).expect("hexadecimal digits are a header value"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ever built from the safe ASCII characters above.
-        self.0.to_str().unwrap_or_default()
-    }
 }
 
 /// One access line: a 500 at error (something is wrong here), another 5xx at warn (an outage or
@@ -93,7 +64,7 @@ macro_rules! access_line {
     };
 }
 
-/// Works out the client and the request id, runs the request inside a span naming the id,
+/// Works out the client and the request id, runs the request as that id,
 /// echoes the id, writes the access line and, when metrics are on, counts the request in them
 /// (so every answer, a 429 or a CORS preflight too, is counted).
 pub async fn log(
@@ -117,7 +88,7 @@ pub async fn log(
     let id = from_proxy
         .then(|| req.headers().get(REQUEST_ID))
         .flatten()
-        .and_then(RequestId::accept)
+        .and_then(|value| RequestId::accept(value.as_bytes()))
         .unwrap_or_else(RequestId::mint);
     let method = req.method().clone();
     {
@@ -125,17 +96,18 @@ pub async fn log(
         if let Some(ip) = client {
             extensions.insert(ClientIp(ip));
         }
-        extensions.insert(id.clone());
+        extensions.insert(id);
     }
-    let span = tracing::info_span!("request", request_id = %id.as_str());
-    let outcome = next.call(req).instrument(span).await;
+    let outcome = logging::in_request(id, next.call(req)).await;
     let elapsed = started.elapsed();
     let duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     let client = client.map(tracing::field::display);
     let request_id = tracing::field::display(id.as_str());
     match outcome {
         Ok(mut res) => {
-            res.headers_mut().insert(REQUEST_ID, id.0.clone());
+            if let Ok(echo) = HeaderValue::from_str(id.as_str()) {
+                res.headers_mut().insert(REQUEST_ID, echo);
+            }
             let status = res.status().as_u16();
             let request = res.request();
             let template = route_template(request);

@@ -303,6 +303,7 @@ pub fn exit_after(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport::
             connections.open(),
             lifecycle.in_flight()
         );
+        crate::logging::flush();
         std::process::exit(1);
     });
 }
