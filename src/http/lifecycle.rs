@@ -63,7 +63,7 @@ impl Lifecycle {
     }
 
     /// Resolves once the drain has begun.
-    fn drained(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    pub fn drained(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let mut watch = self.draining.subscribe();
         Box::pin(async move {
             let _ = watch.wait_for(|draining| *draining).await;

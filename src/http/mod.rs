@@ -1,6 +1,7 @@
 //! HTTP (actix-web): the route table, shared by the server and the tests, and the server itself.
 //! Handlers are thin: parse, call the service, shape the answer.
 
+pub mod accept;
 pub mod access;
 pub mod admin;
 pub mod applications;
@@ -450,78 +451,53 @@ fn wait_of(limiter: &RateLimiter, ip: std::net::IpAddr) -> Option<u64> {
     Some(wait.wait_time_from(DefaultClock::default().now()).as_secs() + 1)
 }
 
-/// Serves the registry on `listener` until `shutdown` resolves.
+/// Serves the registry on `listener` (its own accept loop and workers, `accept`) until `shutdown`
+/// resolves, then drains: no connection is taken after, and the process waits for those open to
+/// close, `Lifecycle::timeout` less a second at most.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     workers: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
-    let limits = state.limits;
-    let connections = state.connections.clone();
     let open = state.connections.clone();
     let draining = state.lifecycle.clone();
     // Past the drain's time the workers drop what is left; the second kept back lets the
     // process release what it holds (webhook leases) and exit within the timeout.
-    let drain_seconds = draining.timeout.as_secs().saturating_sub(1).max(1);
-    let server = actix_web::dev::Server::build()
-        .workers(workers.max(1))
-        .disable_signals()
-        .shutdown_timeout(drain_seconds)
-        .listen("wexqs", listener, move || {
-            let app = app(state.clone());
-            let connections = connections.clone();
-            let lifecycle = state.lifecycle.clone();
-            fn_service(move |io: actix_web::rt::net::TcpStream| {
-                let peer = io.peer_addr().ok();
-                let admitted = match connections.admit(peer.map(|p| p.ip()), &limits) {
-                    Ok(ticket) => Ok((
-                        lifecycle::Draining::new(
-                            transport::ProblemStream::bounded(io, Some(ticket), limits.write_stall),
-                            lifecycle.clone(),
-                        ),
-                        peer,
-                    )),
-                    Err(reason) => {
-                        transport::refuse(io, reason);
-                        Err(actix_http::error::DispatchError::Io(std::io::Error::other(
-                            reason,
-                        )))
-                    }
-                };
-                std::future::ready(admitted)
-            })
-            .and_then(
-                actix_http::HttpService::build()
-                    .on_connect_ext(|io: &lifecycle::Draining<_>, data| {
-                        data.insert(io.connection());
-                    })
-                    .h1(map_config(app, |_| actix_web::dev::AppConfig::default())),
-            )
-        })?
-        .run();
-    let handle = server.handle();
-    tokio::spawn(async move {
-        shutdown.await;
-        // Not ready at once, so a load balancer sends no more; then stop accepting, and let
-        // the requests in flight finish while idle connections close.
-        draining.begin_drain();
-        tracing::info!(
-            "shutting down: readiness is 503, no new connections are taken, and requests in flight finish (at most {} s)",
-            draining.timeout.as_secs()
-        );
-        lifecycle::report_drain(draining.clone(), open);
-        let started = std::time::Instant::now();
-        handle.stop(true).await;
-        if started.elapsed().as_secs() >= drain_seconds {
+    let drain_time = draining
+        .timeout
+        .saturating_sub(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_secs(1));
+    let workers = accept::Workers::start(workers, &state)?;
+    let listener_closed = accept::start(listener, &workers, &state)?;
+    shutdown.await;
+    // Not ready at once, so a load balancer sends no more; the accept loop closes the listener
+    // as the drain begins, and the requests in flight finish while idle connections close.
+    draining.begin_drain();
+    tracing::info!(
+        "shutting down: readiness is 503, no new connections are taken, and requests in flight finish (at most {} s)",
+        draining.timeout.as_secs()
+    );
+    lifecycle::report_drain(draining.clone(), open.clone());
+    let _ = listener_closed.await;
+    let started = std::time::Instant::now();
+    while open.open() > 0 {
+        if started.elapsed() >= drain_time {
             tracing::warn!(
-                "shutting down: the drain took its whole {drain_seconds} s; the connections still open were closed"
+                "shutting down: the drain took its whole {} s; the connections still open were closed",
+                drain_time.as_secs()
             );
+            break;
         }
-    });
-    server.await
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+    // The workers' queues close with `workers`, and each drops what it still holds.
+    drop(workers);
+    Ok(())
 }
+
+/// How often the drain looks whether the last connection has closed.
+const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The application: the routes behind the middleware every request passes through.
 fn app(

@@ -94,7 +94,7 @@ impl Drop for Ticket {
 }
 
 /// Answers a connection over the limits with 503 and closes it, without reading from it.
-pub fn refuse(stream: TcpStream, reason: &str) {
+pub fn refuse(mut stream: std::net::TcpStream, reason: &str) {
     let problem =
         super::error::ApiError::new(ErrorCode::ServerBusy, format!("{reason}; try again in 1 s"));
     let body = problem.body().to_string();
@@ -105,12 +105,10 @@ pub fn refuse(stream: TcpStream, reason: &str) {
     );
     // A fresh socket's send buffer takes a short answer whole at once; if not, the client sees
     // the connection closed, which is a refusal too.
-    if let Ok(mut stream) = stream.into_std() {
-        use std::io::Write as _;
-        let _ = stream.set_nonblocking(true);
-        let _ = stream.write(answer.as_bytes());
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-    }
+    use std::io::Write as _;
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.write(answer.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// A TCP stream whose bodiless protocol refusals are rewritten as problem+json, counted while
