@@ -220,18 +220,26 @@ fn push_timestamp(line: &mut String) {
     thread_local! {
         static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
-    let now = chrono::Utc::now();
-    let (seconds, micros) = (now.timestamp(), now.timestamp_subsec_micros().min(999_999));
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (seconds, micros) = (since.as_secs() as i64, since.subsec_micros());
     SECOND.with(|cached| {
         let mut cached = cached.borrow_mut();
         if cached.0 != seconds {
             cached.1.clear();
+            let now = chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default();
             let _ = write!(cached.1, "{}", now.format("%Y-%m-%dT%H:%M:%S"));
             cached.0 = seconds;
         }
         line.push_str(&cached.1);
     });
-    let _ = write!(line, ".{micros:06}Z");
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(micros);
+    line.push('.');
+    line.push_str(&"000000"[digits.len()..]);
+    line.push_str(digits);
+    line.push('Z');
 }
 
 /// `TIME LEVEL target: message key=value… request_id=…`, every value on the one line (a line
@@ -239,7 +247,15 @@ fn push_timestamp(line: &mut String) {
 fn text_line(line: &mut String, event: &Event<'_>, request_id: Option<RequestId>) {
     let meta = event.metadata();
     push_timestamp(line);
-    let _ = write!(line, " {:>5} {}:", level(meta.level()), meta.target());
+    line.push_str(match *meta.level() {
+        Level::ERROR => " ERROR ",
+        Level::WARN => "  WARN ",
+        Level::INFO => "  INFO ",
+        Level::DEBUG => " DEBUG ",
+        Level::TRACE => " TRACE ",
+    });
+    line.push_str(meta.target());
+    line.push(':');
     let mut fields = TextFields {
         line,
         message: true,
@@ -257,7 +273,9 @@ fn json_line(line: &mut String, event: &Event<'_>, request_id: Option<RequestId>
     let meta = event.metadata();
     line.push_str("{\"timestamp\":\"");
     push_timestamp(line);
-    let _ = write!(line, "\",\"level\":\"{}\",\"target\":", level(meta.level()));
+    line.push_str("\",\"level\":\"");
+    line.push_str(level(meta.level()));
+    line.push_str("\",\"target\":");
     json_string(line, meta.target());
     if let Some(id) = request_id {
         line.push_str(",\"request_id\":");
@@ -293,6 +311,16 @@ impl Visit for TextFields<'_> {
         text_value(self.line, value);
     }
 
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.name(field);
         let _ = write!(TextEscaped(self.line), "{value:?}");
@@ -314,11 +342,21 @@ fn text_value(line: &mut String, value: &str) {
     let _ = TextEscaped(line).write_str(value);
 }
 
+/// Whether a byte of UTF-8 may belong to a control character (C0, DEL, or the first byte of
+/// C1's two): the common text with none is copied whole.
+fn may_be_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f || b == 0xc2
+}
+
 /// Writes into a text line, each control character escaped.
 struct TextEscaped<'a>(&'a mut String);
 
 impl std::fmt::Write for TextEscaped<'_> {
     fn write_str(&mut self, value: &str) -> std::fmt::Result {
+        if !value.bytes().any(may_be_control) {
+            self.0.push_str(value);
+            return Ok(());
+        }
         for c in value.chars() {
             if c.is_control() {
                 self.0.extend(c.escape_default());
@@ -358,13 +396,13 @@ impl Visit for JsonFields<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.name(field) {
-            let _ = write!(self.line, "{value}");
+            self.line.push_str(itoa::Buffer::new().format(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.name(field) {
-            let _ = write!(self.line, "{value}");
+            self.line.push_str(itoa::Buffer::new().format(value));
         }
     }
 
@@ -406,6 +444,13 @@ struct JsonEscaped<'a>(&'a mut String);
 impl std::fmt::Write for JsonEscaped<'_> {
     fn write_str(&mut self, value: &str) -> std::fmt::Result {
         let line = &mut *self.0;
+        if !value
+            .bytes()
+            .any(|b| may_be_control(b) || b == b'"' || b == b'\\')
+        {
+            line.push_str(value);
+            return Ok(());
+        }
         for c in value.chars() {
             match c {
                 '"' => line.push_str("\\\""),

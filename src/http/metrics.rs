@@ -40,6 +40,8 @@ struct LatencyLabels {
 /// The request series, shared by every worker.
 #[derive(Debug)]
 pub struct HttpMetrics {
+    /// Which of the process's `HttpMetrics` this is (a worker's handles are kept by it).
+    id: u64,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram, fn() -> Histogram>,
     registry: Metrics,
@@ -87,7 +89,9 @@ impl HttpMetrics {
             "When this process started, as unix time",
             started,
         );
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         HttpMetrics {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             requests,
             latency,
             registry,
@@ -103,18 +107,47 @@ impl HttpMetrics {
         status: u16,
         elapsed: Duration,
     ) {
-        let method = method_label(method);
-        let seconds = elapsed.as_secs_f64();
+        let key = HandleKey {
+            metrics: self.id,
+            route,
+            method: method_label(method),
+            status,
+        };
+        HANDLES.with(|handles| {
+            let mut handles = handles.borrow_mut();
+            let found = handles.iter().position(|(k, _, _)| *k == key);
+            let (_, counter, histogram) = match found {
+                Some(i) => &handles[i],
+                None => {
+                    if handles.len() == HANDLES_KEPT {
+                        handles.clear();
+                    }
+                    handles.push((key, self.counter(key), self.histogram(key)));
+                    &handles[handles.len() - 1]
+                }
+            };
+            counter.inc();
+            histogram.observe(elapsed.as_secs_f64());
+        });
+    }
+
+    fn counter(&self, key: HandleKey) -> Counter {
         self.requests
             .get_or_create(&RequestLabels {
-                route,
-                method,
-                status,
+                route: key.route,
+                method: key.method,
+                status: key.status,
             })
-            .inc();
+            .clone()
+    }
+
+    fn histogram(&self, key: HandleKey) -> Histogram {
         self.latency
-            .get_or_create(&LatencyLabels { route, method })
-            .observe(seconds);
+            .get_or_create(&LatencyLabels {
+                route: key.route,
+                method: key.method,
+            })
+            .clone()
     }
 
     /// The scrape: the request series, then the registry's vital signs, in the OpenMetrics
@@ -128,6 +161,26 @@ impl HttpMetrics {
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
+}
+
+/// A series' labels, as a worker keeps the handles to its counter and histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HandleKey {
+    metrics: u64,
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+/// The most series a worker keeps handles to (then it starts again).
+const HANDLES_KEPT: usize = 64;
+
+thread_local! {
+    /// Each worker's handles to the series it counted, so a request finds its counter and
+    /// histogram by comparing a few words rather than hashing its labels behind the family's
+    /// lock. A handle is the series itself (shared), so counting through it counts in it.
+    static HANDLES: std::cell::RefCell<Vec<(HandleKey, Counter, Histogram)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The method as a label from a fixed set.
