@@ -183,6 +183,11 @@ impl ServerLog {
         }
     }
 
+    /// Whether the process has closed its standard error: every line is in.
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
     /// Waits (up to `limit`) until the process has closed its standard error: every line is in.
     pub async fn wait_ended(&self, limit: Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;

@@ -119,7 +119,13 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.0.try_wait().expect("the process is ours") {
-                return (started.elapsed(), status);
+                let took = started.elapsed();
+                // The lines it wrote last (the log is written out at exit) are read in too.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !self.log.has_ended() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                return (took, status);
             }
             assert!(
                 started.elapsed() < limit,

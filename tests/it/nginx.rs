@@ -271,12 +271,21 @@ async fn get(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> (
 }
 
 /// Whether either instance's log has an access line with all of `parts`.
-fn logged(logs: &[&ServerLog], parts: &[&str]) -> bool {
-    logs.iter().any(|log| {
-        log.lines()
-            .iter()
-            .any(|l| l.contains("wexqs::access") && parts.iter().all(|p| l.contains(p)))
-    })
+/// Whether an access line holding every one of `parts` reaches one of `logs` within 10 s (a line
+/// is written out within 50 ms of the answer, not before it).
+async fn logged(logs: &[&ServerLog], parts: &[&str]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = logs.iter().any(|log| {
+            log.lines()
+                .iter()
+                .any(|l| l.contains("wexqs::access") && parts.iter().all(|p| l.contains(p)))
+        });
+        if found || Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -333,11 +342,11 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
     }
 
     // Each instance's access log names the real clients, under nginx's request ids.
-    assert!(logged(&logs, &["client=127.0.0.2 ", "status=429 "]));
-    assert!(logged(&logs, &["client=127.0.0.3 ", "status=200 "]));
+    assert!(logged(&logs, &["client=127.0.0.2 ", "status=429 "]).await);
+    assert!(logged(&logs, &["client=127.0.0.3 ", "status=200 "]).await);
     for id in &ids {
         assert!(
-            logged(&logs, &["client=127.0.0.3 ", id]),
+            logged(&logs, &["client=127.0.0.3 ", id]).await,
             "request {id} in a registry log"
         );
         let deadline = Instant::now() + Duration::from_secs(10);
