@@ -4,10 +4,12 @@
 //! handled naming its request id.
 //!
 //! Cheap enough to stay on for every request: a line is formatted by hand into a buffer of its
-//! thread (no span is made a request, no field is formatted twice), copied into one shared
-//! 64 KiB buffer and written from there in blocks, at the latest 50 ms after it was logged, by a
-//! thread of its own. The block is written out at every exit: `flush` at the end of a command,
-//! before a forced exit, and before a panic's message.
+//! thread (no span is made a request, no field is formatted twice) and copied into one shared
+//! 64 KiB buffer. Access lines at info, one a request, are written from there in blocks, at the
+//! latest 50 ms after they were logged, by a thread of their own; any other line is written at
+//! once with what waits before it. What waits is written out at every exit: `flush` at the end of
+//! a command, before a forced exit, and before a panic's message (a SIGKILL loses at most the
+//! last 50 ms of access lines).
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -29,6 +31,9 @@ pub enum LogFormat {
     /// and `request_id` while a request is handled.
     Json,
 }
+
+/// The target of the access lines, the one kind of line written in blocks.
+pub const ACCESS: &str = "wexqs::access";
 
 /// The longest request id (from a proxy; a minted one is 16 characters).
 pub const MAX_REQUEST_ID: usize = 64;
@@ -205,6 +210,12 @@ impl<S: Subscriber> Layer<S> for Lines {
             line.push('\n');
             let mut out = sink().lock().unwrap_or_else(|e| e.into_inner());
             let _ = out.write_all(line.as_bytes());
+            // Every line but an access line at info is written at once (with those before it),
+            // so that what a process said as it started, warned or failed outlives a kill.
+            let meta = event.metadata();
+            if meta.target() != ACCESS || *meta.level() <= Level::WARN {
+                let _ = out.flush();
+            }
         });
     }
 }

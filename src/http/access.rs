@@ -24,7 +24,7 @@ use super::client::{ClientIp, TrustedProxies};
 use crate::logging::{self, RequestId};
 
 /// The target of the access lines (`WEXQS_LOG=wexqs::access=off` or `=warn` silences them).
-pub const TARGET: &str = "wexqs::access";
+pub const TARGET: &str = logging::ACCESS;
 
 /// The header a request's id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
