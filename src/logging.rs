@@ -134,9 +134,9 @@ pub fn say_error(format: LogFormat, message: &str) {
             line.push_str(message);
         }
         LogFormat::Json => {
-            line.push_str("{\"timestamp\":");
-            json_string(&mut line, &timestamp());
-            line.push_str(",\"level\":\"ERROR\",\"target\":\"wexqs\",\"message\":");
+            line.push_str("{\"timestamp\":\"");
+            push_timestamp(&mut line);
+            line.push_str("\",\"level\":\"ERROR\",\"target\":\"wexqs\",\"message\":");
             json_string(&mut line, message);
             line.push('}');
         }
@@ -220,13 +220,8 @@ impl<S: Subscriber> Layer<S> for Lines {
     }
 }
 
-/// The time now, RFC 3339 in UTC to the microsecond.
-fn timestamp() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// Writes the time now into `line`, as `timestamp` does, without allocating: the date and time
-/// to the second are kept a thread and remade when the second changes.
+/// Writes the time now into `line`, RFC 3339 in UTC to the microsecond, without allocating: the
+/// date and time to the second are kept a thread and remade when the second changes.
 fn push_timestamp(line: &mut String) {
     thread_local! {
         static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };

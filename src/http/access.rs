@@ -136,12 +136,8 @@ pub async fn log(
         .and_then(|value| RequestId::accept(value.as_bytes()))
         .unwrap_or_else(RequestId::mint);
     let method = req.method().clone();
-    {
-        let mut extensions = req.extensions_mut();
-        if let Some(ip) = client {
-            extensions.insert(ClientIp(ip));
-        }
-        extensions.insert(id);
+    if let Some(ip) = client {
+        req.extensions_mut().insert(ClientIp(ip));
     }
     let outcome = logging::in_request(id, next.call(req)).await;
     let elapsed = started.elapsed();
