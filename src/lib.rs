@@ -9,10 +9,11 @@
 //! - `domain`: pure rules: types, events, `decide`, `State::apply`, the verdict.
 //! - `projection`: projection rows as a pure function of the state.
 //! - `store`: the append-only, hash-chained event log on SQLite or PostgreSQL.
-//! - `credentials`: the Open Badges credential, its proof, the status list, did:web, the checks
-//!   of a presented credential, and the key files.
+//! - `credentials`: the Open Badges credential, its proof, the status list, did:web, baking a
+//!   credential into an image and back, the checks of a presented credential, and the key files.
 //! - `transparency`: the Merkle tree, signed notes and checkpoints, auditing a log.
-//! - `render`: logos, baked badges, QR codes, the certificate PDF, and the one escaping rule.
+//! - `render`: logos, live badges, QR codes, the certificate PDF, feeds and exports.
+//! - `escape`: the one escaping rule for every stored string written out.
 //! - `limits`: every bound on what a client sends, in one place.
 //! - `logging`: the log's lines (text or JSON, each naming its request), written in blocks.
 //! - `error_codes`: every error code the registry answers with (code, kind, the rule in words).
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod credentials;
 pub mod domain;
 pub mod error_codes;
+pub mod escape;
 pub mod http;
 pub mod limits;
 pub mod logging;

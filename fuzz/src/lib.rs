@@ -108,7 +108,7 @@ pub fn credential_json(data: &[u8]) {
 
 /// A baked PNG (`POST /v1/verify` as `image/png`, `wexqs verify FILE.png`).
 pub fn baked_png(data: &[u8]) {
-    let _ = wexqs::render::artefacts::unbake_png(data);
+    let _ = wexqs::credentials::baking::unbake_png(data);
     if let Ok(presented) = wexqs::credentials::verify::extract("image/png", data) {
         check_presented(&presented);
     }
@@ -117,7 +117,7 @@ pub fn baked_png(data: &[u8]) {
 /// A baked SVG (`POST /v1/verify` as `image/svg+xml`, `wexqs verify FILE.svg`).
 pub fn baked_svg(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = wexqs::render::artefacts::unbake_svg(text);
+        let _ = wexqs::credentials::baking::unbake_svg(text);
     }
     if let Ok(presented) = wexqs::credentials::verify::extract("image/svg+xml", data) {
         check_presented(&presented);

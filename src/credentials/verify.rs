@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::credentials::baking::{BakingError, unbake_png, unbake_svg};
 use crate::credentials::credential::{self, CredentialError};
 use crate::domain::{Award, CertificateNumber, Programme, status_as_of};
-use crate::render::artefacts;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -58,18 +58,18 @@ pub enum PresentedError {
 /// step is bounded (`crate::limits`): nothing is inflated or parsed past `MAX_CREDENTIAL_JSON`.
 pub fn extract(content_type: &str, body: &[u8]) -> Result<Value, PresentedError> {
     use crate::limits::MAX_CREDENTIAL_JSON;
-    let unreadable = |e: artefacts::ArtefactError| match e {
-        artefacts::ArtefactError::TooLarge(_) => PresentedError::TooLarge,
+    let unreadable = |e: BakingError| match e {
+        BakingError::TooLarge(_) => PresentedError::TooLarge,
         e => PresentedError::BadImage(e.to_string()),
     };
     let json = if content_type.starts_with("image/png") {
-        artefacts::unbake_png(body)
+        unbake_png(body)
             .map_err(unreadable)?
             .ok_or(PresentedError::NotBaked)?
     } else if content_type.starts_with("image/svg+xml") {
         let text = std::str::from_utf8(body)
             .map_err(|_| PresentedError::BadImage("the SVG is not UTF-8".into()))?;
-        artefacts::unbake_svg(text)
+        unbake_svg(text)
             .map_err(unreadable)?
             .ok_or(PresentedError::NotBaked)?
     } else if content_type.starts_with("application/json")

@@ -26,7 +26,7 @@ pub fn iframe_snippet(
     organisation: &str,
     width: u32,
 ) -> String {
-    use crate::render::escape::markup;
+    use crate::escape::markup;
     format!(
         r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
         markup(public_url),
@@ -38,13 +38,13 @@ pub fn iframe_snippet(
 pub(super) fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
     format!(
         r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
-        crate::render::escape::markup(public_url)
+        crate::escape::markup(public_url)
     )
 }
 
 /// The live status badge, linked to the award's page.
 pub(super) fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
-    use crate::render::escape::markup;
+    use crate::escape::markup;
     let public = markup(public_url);
     format!(
         r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,

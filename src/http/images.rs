@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, internal};
 use super::{AppState, parse_number};
+use crate::credentials::baking;
 use crate::domain::{Award, Level};
 use crate::error_codes::ErrorCode;
 use crate::limits::MAX_IMAGE_CACHE_BYTES;
@@ -19,6 +20,10 @@ use crate::render::artefacts;
 /// `limits::MAX_IMAGE_CACHE_BYTES` of keys and images together: past that, images are dropped
 /// (whichever come first) until the new one fits, and an image larger than an eighth of the
 /// bound is served without being kept.
+/// Why an image could not be rendered (a logo, a baked credential, a QR code, a PDF): a
+/// server error, answered as such.
+pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, Default)]
 pub struct ImageCache(Mutex<Held>);
 
@@ -45,7 +50,7 @@ impl ImageCache {
     pub async fn get_or_render(
         &self,
         key: String,
-        render: impl FnOnce() -> Result<Vec<u8>, artefacts::ArtefactError> + Send + 'static,
+        render: impl FnOnce() -> Result<Vec<u8>, RenderError> + Send + 'static,
     ) -> Result<Arc<Vec<u8>>, ApiError> {
         if let Some(hit) = self.held().images.get(&key) {
             return Ok(hit.clone());
@@ -53,7 +58,7 @@ impl ImageCache {
         let bytes = web::block(render)
             .await
             .map_err(|e| internal(&e))?
-            .map_err(|e| internal(&e))?;
+            .map_err(|e| internal(&*e))?;
         let bytes = Arc::new(bytes);
         let size = key.len() + bytes.len();
         if size > MAX_IMAGE_CACHE_BYTES / 8 {
@@ -169,7 +174,8 @@ pub async fn logo_svg(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (award, json, position) = current_logo(&state, &path)?;
-    let svg = artefacts::baked_svg(award.level, &json);
+    let svg =
+        baking::bake_svg(&artefacts::logo_svg(award.level), &json).map_err(|e| internal(&e))?;
     Ok(logo(
         &state,
         &req,
@@ -191,7 +197,10 @@ pub async fn logo_png(
     let level = award.level;
     let bytes = state
         .images
-        .get_or_render(key, move || artefacts::baked_png(level, &json))
+        .get_or_render(key, move || {
+            let logo = artefacts::logo_png(level)?;
+            Ok(baking::bake_png(&logo, &json)?)
+        })
         .await?;
     Ok(logo(
         &state,
@@ -238,7 +247,7 @@ pub async fn qr_png(
     let render_url = url.clone();
     let bytes = state
         .images
-        .get_or_render(key, move || artefacts::qr_png(&render_url, 8))
+        .get_or_render(key, move || Ok(artefacts::qr_png(&render_url, 8)?))
         .await?;
     Ok(image(
         &req,
@@ -316,8 +325,9 @@ pub async fn certificate_pdf(
                 .credentials
                 .last()
                 .expect("award_with_credential checked there is one");
-            crate::render::certificate::certificate_pdf(&award, issued, &url, &verdict)
-                .map_err(|e| artefacts::ArtefactError::Png(e.to_string()))
+            Ok(crate::render::certificate::certificate_pdf(
+                &award, issued, &url, &verdict,
+            )?)
         })
         .await?;
     let mut response = super::conditional(
@@ -344,7 +354,7 @@ pub async fn favicon(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = state
         .images
-        .get_or_render("favicon".into(), artefacts::favicon_ico)
+        .get_or_render("favicon".into(), || Ok(artefacts::favicon_ico()?))
         .await?;
     Ok(image(
         &req,

@@ -178,7 +178,7 @@ struct NotFoundPage {
     suggestions: Vec<(String, String)>,
 }
 
-use crate::render::escape::url_component as encode;
+use crate::escape::url_component as encode;
 
 /// A page for a number that is not an award here: unknown (404) or mistyped (400).
 pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {

@@ -1,6 +1,6 @@
 //! Artefacts derived from an award: the logo of each level (accessible SVG and its PNG
-//! rendering), logos baked with the award's credential (PNG `iTXt` chunk `openbadgecredential`,
-//! SVG `<openbadges:credential>`), and QR codes of the verification page. Pure and deterministic:
+//! rendering), live status badges, and QR codes of the verification page (a logo baked with the
+//! award's credential is `credentials::baking` applied to these). Pure and deterministic:
 //! the same inputs give the same bytes; fonts are embedded, never looked up on the machine.
 
 use std::sync::{Arc, OnceLock};
@@ -11,11 +11,6 @@ use qrcode::render::svg;
 use crate::domain::Level;
 use crate::domain::types::SCHEME;
 
-/// The PNG keyword a baked Open Badges credential sits under.
-pub const PNG_KEYWORD: &str = "openbadgecredential";
-/// The XML namespace of a baked SVG.
-pub const SVG_NAMESPACE: &str = "https://purl.imsglobal.org/ob/v3p0";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ArtefactError {
     #[error("the SVG cannot be rendered: {0}")]
@@ -24,8 +19,6 @@ pub enum ArtefactError {
     Png(String),
     #[error("the QR code cannot hold this text: {0}")]
     Qr(String),
-    #[error("the baked credential is larger than {0}")]
-    TooLarge(String),
 }
 
 /// (fill, ring, text) colours of a level; the level is always also written in words.
@@ -73,8 +66,8 @@ fn render_options() -> &'static resvg::usvg::Options<'static> {
     })
 }
 
-/// Renders an SVG to PNG at `scale` times its size, with `text` chunks (keyword, text) added.
-pub fn render_png(svg: &str, scale: f32, text: &[(&str, &str)]) -> Result<Vec<u8>, ArtefactError> {
+/// Renders an SVG to PNG at `scale` times its size.
+pub fn render_png(svg: &str, scale: f32) -> Result<Vec<u8>, ArtefactError> {
     let tree = resvg::usvg::Tree::from_str(svg, render_options())
         .map_err(|e| ArtefactError::Svg(e.to_string()))?;
     let size = tree.size();
@@ -95,7 +88,7 @@ pub fn render_png(svg: &str, scale: f32, text: &[(&str, &str)]) -> Result<Vec<u8
         let c = p.demultiply();
         rgba.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
     }
-    encode_png(w, h, png::ColorType::Rgba, &rgba, text)
+    encode_png(w, h, png::ColorType::Rgba, &rgba)
 }
 
 fn encode_png(
@@ -103,7 +96,6 @@ fn encode_png(
     h: u32,
     colour: png::ColorType,
     pixels: &[u8],
-    text: &[(&str, &str)],
 ) -> Result<Vec<u8>, ArtefactError> {
     let png_error = |e: png::EncodingError| ArtefactError::Png(e.to_string());
     let mut out = Vec::new();
@@ -111,11 +103,6 @@ fn encode_png(
         let mut encoder = png::Encoder::new(&mut out, w, h);
         encoder.set_color(colour);
         encoder.set_depth(png::BitDepth::Eight);
-        for (keyword, value) in text {
-            encoder
-                .add_itxt_chunk((*keyword).to_owned(), (*value).to_owned())
-                .map_err(png_error)?;
-        }
         let mut writer = encoder.write_header().map_err(png_error)?;
         writer.write_image_data(pixels).map_err(png_error)?;
         writer.finish().map_err(png_error)?;
@@ -131,127 +118,8 @@ pub fn logo_png(level: Level) -> Result<Arc<Vec<u8>>, ArtefactError> {
     if let Some(bytes) = cell.get() {
         return Ok(bytes.clone());
     }
-    let bytes = Arc::new(render_png(&logo_svg(level), 2.0, &[])?);
+    let bytes = Arc::new(render_png(&logo_svg(level), 2.0)?);
     Ok(cell.get_or_init(|| bytes).clone())
-}
-
-/// A logo baked with a credential: the PNG rendering with one `iTXt` chunk
-/// `openbadgecredential` holding the credential's JSON.
-pub fn baked_png(level: Level, credential_json: &str) -> Result<Vec<u8>, ArtefactError> {
-    render_png(&logo_svg(level), 2.0, &[(PNG_KEYWORD, credential_json)])
-}
-
-/// A logo baked with a credential: `<openbadges:credential>` holding its JSON in CDATA.
-pub fn baked_svg(level: Level, credential_json: &str) -> String {
-    let svg = logo_svg(level);
-    let (open, rest) = svg
-        .split_once('>')
-        .expect("the logo starts with an <svg …> tag");
-    format!(
-        "{open} xmlns:openbadges=\"{SVG_NAMESPACE}\">\n<openbadges:credential><![CDATA[{}]]></openbadges:credential>{rest}",
-        crate::render::escape::json_in_markup(credential_json)
-    )
-}
-
-/// The credential baked into a PNG, if there is one. Its text is inflated to at most
-/// `MAX_CREDENTIAL_JSON` bytes, and the decoder allocates at most `MAX_PNG_DECODER_BYTES`.
-pub fn unbake_png(bytes: &[u8]) -> Result<Option<String>, ArtefactError> {
-    use crate::limits::{MAX_CREDENTIAL_JSON, MAX_PNG_DECODER_BYTES, human_size};
-    let decoder = png::Decoder::new_with_limits(
-        std::io::Cursor::new(bytes),
-        png::Limits {
-            bytes: MAX_PNG_DECODER_BYTES,
-        },
-    );
-    let reader = decoder
-        .read_info()
-        .map_err(|e| ArtefactError::Png(e.to_string()))?;
-    let Some(chunk) = reader
-        .info()
-        .utf8_text
-        .iter()
-        .find(|c| c.keyword == PNG_KEYWORD)
-    else {
-        return Ok(None);
-    };
-    let mut chunk = chunk.clone();
-    chunk
-        .decompress_text_with_limit(MAX_CREDENTIAL_JSON)
-        .map_err(|e| match e {
-            png::DecodingError::Format(_) if e.to_string().contains("decompression space") => {
-                ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON))
-            }
-            e => ArtefactError::Png(e.to_string()),
-        })?;
-    let text = chunk
-        .get_text()
-        .map_err(|e| ArtefactError::Png(e.to_string()))?;
-    if text.len() > MAX_CREDENTIAL_JSON {
-        return Err(ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON)));
-    }
-    Ok(Some(text))
-}
-
-/// The credential baked into an SVG, if there is one: the text of the first
-/// `<openbadges:credential>` element, from its CDATA section or with its XML entities read.
-pub fn unbake_svg(svg: &str) -> Result<Option<String>, ArtefactError> {
-    use crate::limits::{MAX_CREDENTIAL_JSON, human_size};
-    let Some(start) = svg.find("<openbadges:credential") else {
-        return Ok(None);
-    };
-    let rest = &svg[start..];
-    let open_end = rest.find('>').ok_or_else(|| {
-        ArtefactError::Svg("the <openbadges:credential> tag is not closed".into())
-    })?;
-    if rest[..open_end].ends_with('/') {
-        return Ok(None);
-    }
-    let content = rest[open_end + 1..].trim_start();
-    let body = if let Some(cdata) = content.strip_prefix("<![CDATA[") {
-        let end = cdata
-            .find("]]>")
-            .ok_or_else(|| ArtefactError::Svg("the CDATA section is not closed".into()))?;
-        cdata[..end].to_owned()
-    } else {
-        let end = content.find("</openbadges:credential>").ok_or_else(|| {
-            ArtefactError::Svg("the <openbadges:credential> element is not closed".into())
-        })?;
-        xml_text(&content[..end])?
-    };
-    if body.len() > MAX_CREDENTIAL_JSON {
-        return Err(ArtefactError::TooLarge(human_size(MAX_CREDENTIAL_JSON)));
-    }
-    Ok(Some(body.trim().to_owned()))
-}
-
-/// XML character data with its five predefined entities and character references read.
-fn xml_text(raw: &str) -> Result<String, ArtefactError> {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let semi = after.find(';').filter(|&i| i <= 10).ok_or_else(|| {
-            ArtefactError::Svg("an '&' in the credential starts no entity".into())
-        })?;
-        let entity = &after[..semi];
-        let c = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        out.push(c.ok_or_else(|| ArtefactError::Svg(format!("unknown entity &{entity};")))?);
-        rest = &after[semi + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// A QR code of `url` as SVG (dark modules on white, with the quiet zone).
@@ -283,7 +151,7 @@ pub fn qr_png(url: &str, module: u32) -> Result<Vec<u8>, ArtefactError> {
             }
         }
     }
-    encode_png(side, side, png::ColorType::Grayscale, &pixels, &[])
+    encode_png(side, side, png::ColorType::Grayscale, &pixels)
 }
 
 /// A shields-style live status badge: the scheme on the left, the level and status on the right,
@@ -328,8 +196,8 @@ fn badge(right: &str, colour: &str, label: &str, large: bool) -> String {
         (lw + rw, 20, 1)
     };
     // Escaped like every text written into markup, though the words are the registry's.
-    let label = crate::render::escape::markup(label);
-    let right = crate::render::escape::markup(right);
+    let label = crate::escape::markup(label);
+    let right = crate::escape::markup(right);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><g transform="scale({scale})"><rect width="{lw}" height="20" fill="#212b32"/><rect x="{lw}" width="{rw}" height="20" fill="{colour}"/><g fill="#fff" font-family="DejaVu Sans,Verdana,Geneva,sans-serif" font-size="11" text-anchor="middle"><text x="{lx}" y="14">{left}</text><text x="{rx}" y="14">{right}</text></g></g></svg>"##,
         lx = lw / 2,
@@ -341,7 +209,7 @@ fn badge(right: &str, colour: &str, label: &str, large: bool) -> String {
 /// every browser reads at `/favicon.ico`.
 pub fn favicon_ico() -> Result<Vec<u8>, ArtefactError> {
     const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#005eb8"/><path d="M8 17l5 5 11-12" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
-    let png = render_png(SVG, 1.0, &[])?;
+    let png = render_png(SVG, 1.0)?;
     let size = u32::try_from(png.len()).map_err(|e| ArtefactError::Png(e.to_string()))?;
     let mut ico = Vec::with_capacity(22 + png.len());
     ico.extend_from_slice(&[0, 0, 1, 0, 1, 0]); // reserved, type 1 (icon), one image

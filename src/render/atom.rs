@@ -2,7 +2,7 @@
 //! values, written out as XML. Every text and address goes through `escape::markup` (and loses
 //! any character XML 1.0 cannot carry), so no stored string can open or close an element.
 
-use super::escape::markup;
+use crate::escape::markup;
 
 /// A link of the feed: `rel` (`self`, `first`, `next`, `previous`, `alternate`) and its address.
 #[derive(Debug, Clone)]

@@ -359,7 +359,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
 
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
     let baked: Value = serde_json::from_str(
-        &wexqs::render::artefacts::unbake_png(&png)
+        &wexqs::credentials::baking::unbake_png(&png)
             .expect("a PNG")
             .expect("a baked credential"),
     )
@@ -379,7 +379,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
     ));
     assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""));
     let baked_svg: Value = serde_json::from_str(
-        &wexqs::render::artefacts::unbake_svg(&svg)
+        &wexqs::credentials::baking::unbake_svg(&svg)
             .expect("a readable SVG")
             .expect("a baked credential"),
     )
@@ -418,7 +418,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
 
     let plain = bytes(&app, "/achievements/gold/logo.png", "image/png").await;
     assert_eq!(
-        wexqs::render::artefacts::unbake_png(&plain).expect("a PNG"),
+        wexqs::credentials::baking::unbake_png(&plain).expect("a PNG"),
         None
     );
     assert_eq!(

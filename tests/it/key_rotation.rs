@@ -434,7 +434,7 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
             .await
             .expect("the logo");
         let baked: Value = serde_json::from_str(
-            &wexqs::render::artefacts::unbake_png(&png)
+            &wexqs::credentials::baking::unbake_png(&png)
                 .expect("a PNG")
                 .expect("a baked credential"),
         )

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use wexqs::credentials::baking::{bake_svg, unbake_svg};
 use wexqs::domain::Level;
-use wexqs::render::artefacts::{baked_svg, status_badge, unbake_svg};
+use wexqs::render::artefacts::{logo_svg, status_badge};
 use wexqs::render::atom::{Entry, Feed, Link, render};
 
 /// Strings a registry may hold (stored before a rule was complete, or allowed by it).
@@ -136,7 +137,7 @@ fn every_xml_surface_stays_well_formed_whatever_string_it_carries() {
         documents.push(feed_of(s));
         labels.push(format!("the Atom feed of {s:?}"));
         let credential = json!({"credentialSubject": {"name": s}}).to_string();
-        let svg = baked_svg(Level::Gold, &credential);
+        let svg = bake_svg(&logo_svg(Level::Gold), &credential).unwrap();
         // The registry reads its own bake back: the same JSON value.
         let unbaked = unbake_svg(&svg).unwrap().expect("a credential inside");
         assert_eq!(
