@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use sqlx::QueryBuilder;
 use wexqs::domain::calendar::Calendar;
-use wexqs::domain::{Command, OrganisationKind, Region};
+use wexqs::domain::{Command, OrganisationCommand, OrganisationKind, Region};
 use wexqs::service::{Actor, Registry, seeded_rng};
 use wexqs::startup::{self, Config};
 use wexqs::store::{EventStore, Store, StoredEvent};
@@ -22,13 +22,13 @@ use wexqs::store::{EventStore, Store, StoredEvent};
 const CLIENTS: usize = 64;
 
 fn command(registry: &Registry, i: usize) -> Command {
-    Command::RegisterOrganisation {
+    Command::Organisation(OrganisationCommand::Register {
         organisation_id: registry.new_organisation_id(),
         name: format!("Bench Trust {i}").parse().expect("a name"),
         ods_code: None,
         region: Region::London,
         kind: OrganisationKind::Other,
-    }
+    })
 }
 
 async fn fresh(url: &str) -> Arc<Registry> {

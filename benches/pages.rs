@@ -7,7 +7,10 @@
 use std::time::{Duration, Instant};
 
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
-use wexqs::domain::{AwardSource, CertificateNumber, Command, Level, OrganisationKind, Region};
+use wexqs::domain::{
+    AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, OrganisationCommand,
+    OrganisationKind, Region,
+};
 use wexqs::http::{AppState, serve};
 use wexqs::service::{Actor, seeded_rng};
 use wexqs::startup::{self, Config};
@@ -53,7 +56,7 @@ async fn main() {
     let mut numbers: Vec<CertificateNumber> = Vec::new();
     for i in 0..1_000u32 {
         let organisation_id = registry.new_organisation_id();
-        commands.push(Command::RegisterOrganisation {
+        commands.push(Command::Organisation(OrganisationCommand::Register {
             organisation_id,
             name: format!("Bench Valley Hospitals {i} NHS Trust")
                 .parse()
@@ -61,10 +64,10 @@ async fn main() {
             ods_code: None,
             region: Region::ALL[i as usize % 7],
             kind: OrganisationKind::NhsTrust,
-        });
+        }));
         let number = registry.new_certificate_number();
         numbers.push(number.clone());
-        commands.push(Command::IssueAward {
+        commands.push(Command::Award(AwardCommand::Issue(IssueAward {
             certificate_number: number,
             organisation_id,
             level: Level::ALL[i as usize % 3],
@@ -73,7 +76,7 @@ async fn main() {
             issuer_name: None,
             framework_version: None,
             source: AwardSource::Imported,
-        });
+        })));
     }
     registry
         .execute_all(&Actor::cli(), commands, None)

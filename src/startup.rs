@@ -12,7 +12,7 @@ use rand::RngCore;
 
 use crate::credentials::sealing::{self, SealError, SealingKey};
 use crate::domain::calendar::{Calendar, DEFAULT_CALENDAR};
-use crate::domain::{Command, PublicUrl};
+use crate::domain::{AddressCommand, Command, KeyCommand, PublicUrl};
 use crate::service::high_water::MarkFile;
 use crate::service::{Actor, Clock, Maintenance, Registry, Signing, SystemClock, os_rng};
 use crate::store::Store;
@@ -485,9 +485,9 @@ async fn record_address(registry: &Registry, address: &PublicUrl) -> anyhow::Res
     registry
         .execute(
             &Actor::cli(),
-            Command::RecordRegistryAddress {
+            Command::Address(AddressCommand::Record {
                 public_url: address.clone(),
-            },
+            }),
             None,
         )
         .await?;
@@ -504,10 +504,10 @@ pub async fn publish_key(
     registry
         .execute(
             &Actor::cli(),
-            Command::AddSigningKey {
+            Command::Key(KeyCommand::Add {
                 key_id: id.to_owned(),
                 public_key_multibase: crate::credentials::keys::public_multibase(key),
-            },
+            }),
             None,
         )
         .await?;

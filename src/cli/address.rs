@@ -1,5 +1,6 @@
 //! `wexqs address`: show the registry's recorded address, or move it.
 
+use crate::domain::AddressCommand;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -74,10 +75,10 @@ pub(super) async fn address_command(action: AddressAction) -> anyhow::Result<Exi
             let outcome = registry
                 .execute(
                     &Actor::cli(),
-                    DomainCommand::ChangeRegistryAddress {
+                    DomainCommand::Address(AddressCommand::Change {
                         public_url: public_url.clone(),
                         reason,
-                    },
+                    }),
                     None,
                 )
                 .await?;

@@ -1,6 +1,7 @@
 //! `wexqs applications`: check a manifest against the framework, record a drop-in, submit and
 //! decide applications.
 
+use crate::domain::{ApplicationCommand, DecideApplication, SubmitApplication};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -142,10 +143,10 @@ async fn drop_in(
     registry
         .execute(
             &Actor::cli(),
-            DomainCommand::RecordDropIn {
+            DomainCommand::Application(ApplicationCommand::RecordDropIn {
                 organisation_id: organisation_id.parse()?,
                 attended_on: on,
-            },
+            }),
             None,
         )
         .await?;
@@ -167,14 +168,14 @@ async fn submit(
     let outcome = registry
         .execute(
             &Actor::cli(),
-            DomainCommand::SubmitApplication {
+            DomainCommand::Application(ApplicationCommand::Submit(SubmitApplication {
                 application_id: application_id.clone(),
                 organisation_id: organisation_id.parse()?,
                 cycle_id,
                 level_sought: level.parse()?,
                 manifest: read_manifest(manifest)?,
                 framework: framework(),
-            },
+            })),
             None,
         )
         .await;
@@ -212,13 +213,13 @@ async fn decide(
     registry
         .execute(
             &Actor::cli(),
-            DomainCommand::DecideApplication {
+            DomainCommand::Application(ApplicationCommand::Decide(DecideApplication {
                 application_id,
                 award,
                 certificate_number: number.clone(),
                 feedback,
                 framework: framework(),
-            },
+            })),
             None,
         )
         .await?;

@@ -1,6 +1,7 @@
 //! `wexqs keys`: make the first key, generate, prepare, list, rotate and revoke the registry's
 //! signing keys, and sign again what a compromised key signed.
 
+use crate::domain::KeyCommand;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -164,14 +165,14 @@ async fn rotate(keys: KeysArgs, to: Option<String>) -> anyhow::Result<()> {
         .execute_all(
             &Actor::cli(),
             vec![
-                DomainCommand::AddSigningKey {
+                DomainCommand::Key(KeyCommand::Add {
                     key_id: id.clone(),
                     public_key_multibase: crate::credentials::keys::public_multibase(&key),
-                },
-                DomainCommand::RetireSigningKey {
+                }),
+                DomainCommand::Key(KeyCommand::Retire {
                     key_id: old.clone(),
                     at,
-                },
+                }),
             ],
             None,
         )
@@ -219,13 +220,13 @@ async fn revoke(
     registry
         .execute(
             &Actor::cli(),
-            DomainCommand::RevokeSigningKey {
+            DomainCommand::Key(KeyCommand::Revoke {
                 key_id: key_id.clone(),
                 compromised_since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 reason: reason
                     .parse()
                     .context("a reason of 3 to 2,000 characters")?,
-            },
+            }),
             None,
         )
         .await?;

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::decide::Command;
+use super::command::{Command, ProgrammeCommand};
 use super::events::Cycle;
 use super::state::ProgrammePhase;
 use super::types::Reason;
@@ -95,7 +95,7 @@ impl Calendar {
             .cycles
             .iter()
             .cloned()
-            .map(Command::ScheduleCycle)
+            .map(|cycle| Command::Programme(ProgrammeCommand::ScheduleCycle(cycle)))
             .collect();
         let mut changes: Vec<&CalendarChange> = self.changes.iter().collect();
         changes.sort_by_key(|c| c.effective_from);

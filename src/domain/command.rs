@@ -1,11 +1,14 @@
-//! `Command`: what someone asks the registry to do, one variant per request, each already made
-//! of valid value types; and the streams a command's decision reads, which the store checks at
-//! append time.
+//! `Command`: what someone asks the registry to do, one variant per area, each holding that
+//! area's own command type, already made of valid value types; and the streams a command's
+//! decision reads, which the store checks at append time. `decide` routes a command once, by its
+//! area, and each area's rules match only their own commands: the compiler checks the pairing.
 
 use chrono::NaiveDate;
 
 use crate::domain::applications::Manifest;
-use crate::domain::events::{AwardSource, Cycle, PROGRAMME_STREAM, organisation_stream};
+use crate::domain::events::{
+    AwardSource, Cycle, KEYS_STREAM, PROGRAMME_STREAM, REGISTRY_STREAM, organisation_stream,
+};
 use crate::domain::framework::Framework;
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{
@@ -15,51 +18,58 @@ use crate::domain::types::{
 
 #[derive(Debug, Clone)]
 pub enum Command {
-    RegisterOrganisation {
+    Organisation(OrganisationCommand),
+    Award(AwardCommand),
+    Programme(ProgrammeCommand),
+    Key(KeyCommand),
+    Address(AddressCommand),
+    Application(ApplicationCommand),
+}
+
+/// Registering and amending organisations.
+#[derive(Debug, Clone)]
+pub enum OrganisationCommand {
+    Register {
         organisation_id: OrganisationId,
         name: Name,
         ods_code: Option<OdsCode>,
         region: Region,
         kind: OrganisationKind,
     },
-    AmendOrganisation {
+    Amend {
         organisation_id: OrganisationId,
         name: Option<Name>,
         ods_code: Option<OdsCode>,
         region: Option<Region>,
         reason: Reason,
     },
-    IssueAward {
-        certificate_number: CertificateNumber,
-        organisation_id: OrganisationId,
-        level: Level,
-        awarded_on: NaiveDate,
-        /// The issuer's name as it was on the award date; derived from the date when absent.
-        issuer_name: Option<String>,
-        framework_version: Option<String>,
-        source: AwardSource,
-    },
-    /// A change of an award's standing or name carries a public `reason` (shown in its history
-    /// for good) and, apart from it, an optional `private_note` (a private event).
-    SuspendAward {
+}
+
+/// Issuing an award and changing it afterwards. A change of an award's standing or name
+/// carries a public `reason` (shown in its history for good) and, apart from it, an optional
+/// `private_note` (a private event); `expected` is the award's version the caller saw.
+#[derive(Debug, Clone)]
+pub enum AwardCommand {
+    Issue(IssueAward),
+    Suspend {
         certificate_number: CertificateNumber,
         reason: Reason,
         private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
-    ReinstateAward {
+    Reinstate {
         certificate_number: CertificateNumber,
         reason: Option<Reason>,
         private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
-    RevokeAward {
+    Revoke {
         certificate_number: CertificateNumber,
         reason: Reason,
         private_note: Option<PrivateNote>,
         expected: Option<u64>,
     },
-    AmendAward {
+    Amend {
         certificate_number: CertificateNumber,
         organisation_name: Name,
         reason: Reason,
@@ -69,63 +79,102 @@ pub enum Command {
     RecordExpiry {
         certificate_number: CertificateNumber,
     },
+}
+
+/// A new award, as asked for (the rules that issue it take it whole).
+#[derive(Debug, Clone)]
+pub struct IssueAward {
+    pub certificate_number: CertificateNumber,
+    pub organisation_id: OrganisationId,
+    pub level: Level,
+    pub awarded_on: NaiveDate,
+    /// The issuer's name as it was on the award date; derived from the date when absent.
+    pub issuer_name: Option<String>,
+    pub framework_version: Option<String>,
+    pub source: AwardSource,
+}
+
+/// The programme's calendar: its cycles, and pausing, resuming and sunsetting it.
+#[derive(Debug, Clone)]
+pub enum ProgrammeCommand {
     ScheduleCycle(Cycle),
-    PauseProgramme {
+    Pause {
         effective_from: NaiveDate,
         reason: Reason,
     },
-    ResumeProgramme {
+    Resume {
         effective_from: NaiveDate,
         reason: Reason,
     },
-    SunsetProgramme {
+    Sunset {
         effective_from: NaiveDate,
         reason: Reason,
     },
-    AddSigningKey {
+}
+
+/// The registry's signing keys.
+#[derive(Debug, Clone)]
+pub enum KeyCommand {
+    Add {
         key_id: String,
         public_key_multibase: String,
     },
-    RetireSigningKey {
+    Retire {
         key_id: String,
         at: String,
     },
-    RevokeSigningKey {
+    Revoke {
         key_id: String,
         compromised_since: String,
         reason: Reason,
     },
+}
+
+/// The registry's public address.
+#[derive(Debug, Clone)]
+pub enum AddressCommand {
+    /// Records the address when none is recorded yet; the same address again changes nothing,
+    /// another is refused (changing it is `Change`).
+    Record { public_url: PublicUrl },
+    /// Moves the registry to another public address, on purpose and saying why.
+    Change {
+        public_url: PublicUrl,
+        reason: Reason,
+    },
+}
+
+/// Drop-in sessions, applications and their decisions.
+#[derive(Debug, Clone)]
+pub enum ApplicationCommand {
     RecordDropIn {
         organisation_id: OrganisationId,
         attended_on: NaiveDate,
     },
-    SubmitApplication {
-        application_id: String,
-        organisation_id: OrganisationId,
-        cycle_id: String,
-        level_sought: Level,
-        manifest: Manifest,
-        framework: Framework,
-    },
-    /// Records the registry's public address when none is recorded yet; the same address again
-    /// changes nothing, another is refused (changing it is `ChangeRegistryAddress`).
-    RecordRegistryAddress {
-        public_url: PublicUrl,
-    },
-    /// Moves the registry to another public address, on purpose and saying why.
-    ChangeRegistryAddress {
-        public_url: PublicUrl,
-        reason: Reason,
-    },
-    DecideApplication {
-        application_id: String,
-        /// `Some(level)` to award at that level, `None` not to award.
-        award: Option<Level>,
-        /// The new award's number, when awarding.
-        certificate_number: CertificateNumber,
-        feedback: String,
-        framework: Framework,
-    },
+    Submit(SubmitApplication),
+    Decide(DecideApplication),
+}
+
+/// An application with its evidence, against a cycle and the framework.
+#[derive(Debug, Clone)]
+pub struct SubmitApplication {
+    pub application_id: String,
+    pub organisation_id: OrganisationId,
+    pub cycle_id: String,
+    pub level_sought: Level,
+    pub manifest: Manifest,
+    pub framework: Framework,
+}
+
+/// A reviewer's decision on an application.
+#[derive(Debug, Clone)]
+pub struct DecideApplication {
+    pub application_id: String,
+    /// `Some(level)` to award at that level, `None` not to award.
+    pub award: Option<Level>,
+    /// The new award's number, when awarding.
+    pub certificate_number: CertificateNumber,
+    pub feedback: String,
+    pub framework: Framework,
 }
 
 impl Command {
@@ -135,74 +184,72 @@ impl Command {
         effective_from: NaiveDate,
         reason: Reason,
     ) -> Command {
-        match phase {
-            ProgrammePhase::Paused => Command::PauseProgramme {
+        Command::Programme(match phase {
+            ProgrammePhase::Paused => ProgrammeCommand::Pause {
                 effective_from,
                 reason,
             },
-            ProgrammePhase::Running => Command::ResumeProgramme {
+            ProgrammePhase::Running => ProgrammeCommand::Resume {
                 effective_from,
                 reason,
             },
-            ProgrammePhase::Sunset => Command::SunsetProgramme {
+            ProgrammePhase::Sunset => ProgrammeCommand::Sunset {
                 effective_from,
                 reason,
             },
-        }
+        })
     }
 }
 
 /// The streams a command's decision read beyond those its events are written to: the store
 /// checks they are unchanged at append time, so a decision is never made on a stale rule.
 pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
-    match command {
-        Command::IssueAward {
-            organisation_id, ..
-        } => vec![
-            PROGRAMME_STREAM.to_owned(),
-            organisation_stream(*organisation_id),
-        ],
-        Command::SuspendAward {
-            certificate_number, ..
-        }
-        | Command::ReinstateAward {
-            certificate_number, ..
-        }
-        | Command::RevokeAward {
-            certificate_number, ..
-        }
-        | Command::AmendAward {
-            certificate_number, ..
-        }
-        | Command::RecordExpiry { certificate_number } => state
+    let organisation_of_award = |number: &CertificateNumber| {
+        state
             .awards
-            .get(certificate_number)
+            .get(number)
             .map(|a| vec![organisation_stream(a.organisation_id)])
-            .unwrap_or_default(),
-        Command::RegisterOrganisation { .. } | Command::AmendOrganisation { .. } => Vec::new(),
-        Command::ScheduleCycle(_)
-        | Command::PauseProgramme { .. }
-        | Command::ResumeProgramme { .. }
-        | Command::SunsetProgramme { .. } => vec![PROGRAMME_STREAM.to_owned()],
-        Command::AddSigningKey { .. }
-        | Command::RetireSigningKey { .. }
-        | Command::RevokeSigningKey { .. } => vec![crate::domain::events::KEYS_STREAM.to_owned()],
-        Command::RecordRegistryAddress { .. } | Command::ChangeRegistryAddress { .. } => {
-            vec![crate::domain::events::REGISTRY_STREAM.to_owned()]
-        }
-        Command::RecordDropIn { .. } => Vec::new(),
-        Command::SubmitApplication {
-            organisation_id, ..
-        } => vec![
-            PROGRAMME_STREAM.to_owned(),
-            organisation_stream(*organisation_id),
-        ],
-        Command::DecideApplication { application_id, .. } => {
-            let mut streams = vec![PROGRAMME_STREAM.to_owned()];
-            if let Some(a) = state.applications.get(application_id) {
-                streams.push(organisation_stream(a.organisation_id));
+            .unwrap_or_default()
+    };
+    match command {
+        Command::Organisation(_) => Vec::new(),
+        Command::Award(command) => match command {
+            AwardCommand::Issue(issue) => vec![
+                PROGRAMME_STREAM.to_owned(),
+                organisation_stream(issue.organisation_id),
+            ],
+            AwardCommand::Suspend {
+                certificate_number, ..
             }
-            streams
-        }
+            | AwardCommand::Reinstate {
+                certificate_number, ..
+            }
+            | AwardCommand::Revoke {
+                certificate_number, ..
+            }
+            | AwardCommand::Amend {
+                certificate_number, ..
+            }
+            | AwardCommand::RecordExpiry { certificate_number } => {
+                organisation_of_award(certificate_number)
+            }
+        },
+        Command::Programme(_) => vec![PROGRAMME_STREAM.to_owned()],
+        Command::Key(_) => vec![KEYS_STREAM.to_owned()],
+        Command::Address(_) => vec![REGISTRY_STREAM.to_owned()],
+        Command::Application(command) => match command {
+            ApplicationCommand::RecordDropIn { .. } => Vec::new(),
+            ApplicationCommand::Submit(submit) => vec![
+                PROGRAMME_STREAM.to_owned(),
+                organisation_stream(submit.organisation_id),
+            ],
+            ApplicationCommand::Decide(decision) => {
+                let mut streams = vec![PROGRAMME_STREAM.to_owned()];
+                if let Some(a) = state.applications.get(&decision.application_id) {
+                    streams.push(organisation_stream(a.organisation_id));
+                }
+                streams
+            }
+        },
     }
 }

@@ -16,7 +16,10 @@ pub mod time;
 pub mod types;
 pub mod verdict;
 
-pub use command::{Command, streams_read};
+pub use command::{
+    AddressCommand, ApplicationCommand, AwardCommand, Command, DecideApplication, IssueAward,
+    KeyCommand, OrganisationCommand, ProgrammeCommand, SubmitApplication, streams_read,
+};
 pub use decide::{Context, decide};
 pub use error::{DomainError, ErrorKind};
 pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};

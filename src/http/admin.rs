@@ -12,8 +12,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::views::{AwardView, OrganisationView};
 use crate::domain::{
-    AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationId,
-    OrganisationKind, Region, status_as_of,
+    AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, Name, OdsCode,
+    OrganisationCommand, OrganisationId, OrganisationKind, Region, status_as_of,
 };
 use crate::error_codes::ErrorCode;
 use crate::service::import::{import_commands, read_csv, read_json};
@@ -188,7 +188,7 @@ pub async fn create_organisation(
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorise(&req, &state, Role::Admin).await?;
     let input: NewOrganisation = parse_body(&body)?;
-    let command = Command::RegisterOrganisation {
+    let command = Command::Organisation(OrganisationCommand::Register {
         organisation_id: state.registry.new_organisation_id(),
         name: parse(&input.name)?,
         ods_code: input
@@ -198,7 +198,7 @@ pub async fn create_organisation(
             .transpose()?,
         region: parse(&input.region)?,
         kind: input.kind.unwrap_or_default(),
-    };
+    });
     let outcome = state
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)
@@ -278,13 +278,13 @@ pub async fn amend_organisation(
     let actor = authorise(&req, &state, Role::Admin).await?;
     let id: OrganisationId = parse(&path)?;
     let input: OrganisationAmendment = parse_body(&body)?;
-    let command = Command::AmendOrganisation {
+    let command = Command::Organisation(OrganisationCommand::Amend {
         organisation_id: id,
         name: input.name.map(|n| parse::<Name>(&n)).transpose()?,
         ods_code: input.ods_code.map(|c| parse::<OdsCode>(&c)).transpose()?,
         region: input.region.map(|r| parse::<Region>(&r)).transpose()?,
         reason: parse(&input.reason)?,
-    };
+    });
     let outcome = state
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)
@@ -311,7 +311,7 @@ pub async fn issue_award(
 ) -> Result<HttpResponse, ApiError> {
     let actor = authorise(&req, &state, Role::Admin).await?;
     let input: NewAward = parse_body(&body)?;
-    let command = Command::IssueAward {
+    let command = Command::Award(AwardCommand::Issue(IssueAward {
         certificate_number: state.registry.new_certificate_number(),
         organisation_id: parse(&input.organisation_id)?,
         level: parse::<Level>(&input.level)?,
@@ -323,7 +323,7 @@ pub async fn issue_award(
             .filter(|s| !s.trim().is_empty())
             .or_else(|| Some(state.framework.version.clone())),
         source: AwardSource::Issued,
-    };
+    }));
     let outcome = state
         .registry
         .execute(&actor, command, idempotency(&req, &body)?)

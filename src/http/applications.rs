@@ -13,7 +13,9 @@ use super::admin::{authorise, idempotency, parse_body, replayed};
 use super::error::ApiError;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
-use crate::domain::{Command, Level, OrganisationId};
+use crate::domain::{
+    ApplicationCommand, Command, DecideApplication, Level, OrganisationId, SubmitApplication,
+};
 use crate::error_codes::ErrorCode;
 use crate::service::Role;
 
@@ -63,10 +65,10 @@ pub async fn record_drop_in(
         .registry
         .execute(
             &actor,
-            Command::RecordDropIn {
+            Command::Application(ApplicationCommand::RecordDropIn {
                 organisation_id,
                 attended_on: input.attended_on,
-            },
+            }),
             idempotency(&req, &body)?,
         )
         .await?;
@@ -99,14 +101,14 @@ pub async fn submit(
         .registry
         .execute(
             &actor,
-            Command::SubmitApplication {
+            Command::Application(ApplicationCommand::Submit(SubmitApplication {
                 application_id,
                 organisation_id: input.organisation_id.parse().map_err(ApiError::from)?,
                 cycle_id: input.cycle_id,
                 level_sought: input.level_sought,
                 manifest: input.manifest,
                 framework: (*state.framework).clone(),
-            },
+            })),
             idempotency(&req, &body)?,
         )
         .await?;
@@ -186,13 +188,13 @@ pub async fn decide(
         .registry
         .execute(
             &actor,
-            Command::DecideApplication {
+            Command::Application(ApplicationCommand::Decide(DecideApplication {
                 application_id: path.to_string(),
                 award,
                 certificate_number: state.registry.new_certificate_number(),
                 feedback: input.feedback,
                 framework: (*state.framework).clone(),
-            },
+            })),
             idempotency(&req, &body)?,
         )
         .await?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::admin::{authorise, award_response, idempotency, parse, parse_body};
 use super::error::ApiError;
 use super::{AppState, parse_number};
-use crate::domain::{CertificateNumber, Command, PrivateNote, Reason};
+use crate::domain::{AwardCommand, CertificateNumber, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;
 use crate::service::Role;
 
@@ -113,12 +113,12 @@ pub async fn suspend(
         body,
         |certificate_number, expected, body| {
             let input: ReasonBody = parse_body(body)?;
-            Ok(Command::SuspendAward {
+            Ok(Command::Award(AwardCommand::Suspend {
                 certificate_number,
                 reason: public_reason(&input.reason)?,
                 private_note: private_note(input.private_note)?,
                 expected,
-            })
+            }))
         },
     )
     .await
@@ -137,12 +137,12 @@ pub async fn revoke(
         body,
         |certificate_number, expected, body| {
             let input: ReasonBody = parse_body(body)?;
-            Ok(Command::RevokeAward {
+            Ok(Command::Award(AwardCommand::Revoke {
                 certificate_number,
                 reason: public_reason(&input.reason)?,
                 private_note: private_note(input.private_note)?,
                 expected,
-            })
+            }))
         },
     )
     .await
@@ -176,7 +176,7 @@ pub async fn reinstate(
             } else {
                 parse_body(body)?
             };
-            Ok(Command::ReinstateAward {
+            Ok(Command::Award(AwardCommand::Reinstate {
                 certificate_number,
                 reason: input
                     .reason
@@ -185,7 +185,7 @@ pub async fn reinstate(
                     .transpose()?,
                 private_note: private_note(input.private_note)?,
                 expected,
-            })
+            }))
         },
     )
     .await
@@ -213,13 +213,13 @@ pub async fn amend_award(
         body,
         |certificate_number, expected, body| {
             let input: AwardAmendment = parse_body(body)?;
-            Ok(Command::AmendAward {
+            Ok(Command::Award(AwardCommand::Amend {
                 certificate_number,
                 organisation_name: parse(&input.organisation_name)?,
                 reason: public_reason(&input.reason)?,
                 private_note: private_note(input.private_note)?,
                 expected,
-            })
+            }))
         },
     )
     .await

@@ -10,7 +10,7 @@ use super::AppState;
 use super::admin::{authorise, idempotency, parse, parse_body, parse_date, replayed};
 use super::error::ApiError;
 use super::views::ProgrammeView;
-use crate::domain::{Command, Cycle, ProgrammePhase, Reason};
+use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};
 use crate::service::Role;
 
 #[derive(Debug, Deserialize)]
@@ -81,7 +81,7 @@ pub async fn schedule_cycle(
         .registry
         .execute(
             &actor,
-            Command::ScheduleCycle(cycle),
+            Command::Programme(ProgrammeCommand::ScheduleCycle(cycle)),
             idempotency(&req, &body)?,
         )
         .await?;

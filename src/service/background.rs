@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Actor, Registry, ServiceError};
-use crate::domain::{CertificateNumber, Command};
+use crate::domain::{AwardCommand, CertificateNumber, Command};
 use crate::store::{EventStore, StoreError};
 
 impl Registry {
@@ -37,7 +37,9 @@ impl Registry {
         let count = due.len();
         let commands = due
             .into_iter()
-            .map(|certificate_number| Command::RecordExpiry { certificate_number })
+            .map(|certificate_number| {
+                Command::Award(AwardCommand::RecordExpiry { certificate_number })
+            })
             .collect();
         self.execute_all(&Actor::system(), commands, None).await?;
         Ok(count)

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 
 use super::{Actor, Outcome, Registry, ServiceError};
 use crate::domain::{
-    AwardSource, CertificateNumber, Command, Level, OdsCode, OrganisationId, OrganisationKind,
-    Region,
+    AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, OdsCode,
+    OrganisationCommand, OrganisationId, OrganisationKind, Region,
 };
 
 const SEED: u64 = 20_251_205;
@@ -279,18 +279,18 @@ pub fn commands() -> Vec<Command> {
                 .parse::<OdsCode>()
                 .expect("a demo ODS code is three letters and digits")
         });
-        registrations.push(Command::RegisterOrganisation {
+        registrations.push(Command::Organisation(OrganisationCommand::Register {
             organisation_id,
             name: name.parse().expect("demo names are valid"),
             ods_code,
             region: *region,
             kind: *kind,
-        });
+        }));
         let number = CertificateNumber::from_random(rng.r#gen());
         numbers.push(number.clone());
         awards.push((
             award_date(index),
-            Command::IssueAward {
+            Command::Award(AwardCommand::Issue(IssueAward {
                 certificate_number: number,
                 organisation_id,
                 level: Level::ALL[index % 3],
@@ -298,13 +298,13 @@ pub fn commands() -> Vec<Command> {
                 issuer_name: None,
                 framework_version: Some("sample-1".into()),
                 source: AwardSource::Imported,
-            },
+            })),
         ));
         if index == SUPERSEDED_INDEX {
             let newer = award_date(index) + Duration::days(300);
             awards.push((
                 newer,
-                Command::IssueAward {
+                Command::Award(AwardCommand::Issue(IssueAward {
                     certificate_number: CertificateNumber::from_random(rng.r#gen()),
                     organisation_id,
                     level: Level::Gold,
@@ -312,29 +312,29 @@ pub fn commands() -> Vec<Command> {
                     issuer_name: None,
                     framework_version: Some("sample-1".into()),
                     source: AwardSource::Issued,
-                },
+                })),
             ));
         }
     }
     awards.sort_by_key(|(date, _)| *date);
     let mut commands = registrations;
     commands.extend(awards.into_iter().map(|(_, c)| c));
-    commands.push(Command::SuspendAward {
+    commands.push(Command::Award(AwardCommand::Suspend {
         certificate_number: numbers[SUSPENDED_INDEX].clone(),
         reason: "Under review after a report that the award logo was shown for a service it does not cover."
             .parse()
             .expect("a valid reason"),
         private_note: None,
         expected: None,
-    });
-    commands.push(Command::RevokeAward {
+    }));
+    commands.push(Command::Award(AwardCommand::Revoke {
         certificate_number: numbers[REVOKED_INDEX].clone(),
         reason: "Issued in error: the evidence related to an online programme, not face-to-face work experience."
             .parse()
             .expect("a valid reason"),
         private_note: None,
         expected: None,
-    });
+    }));
     commands
 }
 

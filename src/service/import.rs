@@ -9,7 +9,8 @@ use super::queries::OrganisationsByKey;
 use super::{Actor, Idempotency, Registry, ServiceError};
 use crate::domain::types::search_key;
 use crate::domain::{
-    AwardSource, CertificateNumber, Command, Level, Name, OdsCode, OrganisationKind, Region,
+    AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, Name, OdsCode,
+    OrganisationCommand, OrganisationKind, Region,
 };
 use crate::error_codes::ErrorCode;
 use crate::store::{Appended, StoredEvent};
@@ -423,18 +424,18 @@ fn commands_for(registry: &Registry, parsed: &[Parsed]) -> (Vec<Command>, Vec<us
                     Some(c) => by_ods.insert(c.to_string(), id),
                     None => by_name.insert(search_key(p.name.as_str()), id),
                 };
-                commands.push(Command::RegisterOrganisation {
+                commands.push(Command::Organisation(OrganisationCommand::Register {
                     organisation_id: id,
                     name: p.name.clone(),
                     ods_code: p.ods_code.clone(),
                     region: p.region,
                     kind: p.kind,
-                });
+                }));
                 lines.push(p.line);
                 id
             }
         };
-        commands.push(Command::IssueAward {
+        commands.push(Command::Award(AwardCommand::Issue(IssueAward {
             certificate_number: registry.new_certificate_number(),
             organisation_id,
             level: p.level,
@@ -442,7 +443,7 @@ fn commands_for(registry: &Registry, parsed: &[Parsed]) -> (Vec<Command>, Vec<us
             issuer_name: p.issuer_name.clone(),
             framework_version: None,
             source: AwardSource::Imported,
-        });
+        })));
         lines.push(p.line);
     }
     (commands, lines)

@@ -647,19 +647,19 @@ async fn the_programme_and_health_are_public(app: TestApp) {
 }
 
 async fn the_writer_groups_concurrent_appends_into_fewer_transactions(app: TestApp) {
-    use wexqs::domain::{Command, OrganisationKind, Region};
+    use wexqs::domain::{Command, OrganisationCommand, OrganisationKind, Region};
     let (transactions_before, appends_before) = app.registry.writer_stats();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let registry = app.registry.clone();
         tasks.push(tokio::spawn(async move {
-            let command = Command::RegisterOrganisation {
+            let command = Command::Organisation(OrganisationCommand::Register {
                 organisation_id: registry.new_organisation_id(),
                 name: format!("Batch Trust {i}").parse().expect("a name"),
                 ods_code: None,
                 region: Region::SouthWest,
                 kind: OrganisationKind::Other,
-            };
+            });
             registry
                 .execute(&wexqs::service::Actor::cli(), command, None)
                 .await

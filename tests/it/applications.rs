@@ -9,7 +9,8 @@ use wexqs::domain::applications::{Commentary, EvidenceDocument, Manifest, Refere
 use wexqs::domain::calendar::Calendar;
 use wexqs::domain::framework::{Framework, SAMPLE_FRAMEWORK};
 use wexqs::domain::{
-    CertificateNumber, Command, DomainError, Event, Level, OrganisationId, OrganisationKind, Region,
+    ApplicationCommand, CertificateNumber, Command, DecideApplication, DomainError, Event, Level,
+    OrganisationCommand, OrganisationId, OrganisationKind, Region, SubmitApplication,
 };
 
 use crate::harness::{Given, Then, given_no_events};
@@ -74,7 +75,7 @@ impl Journey {
     fn new(today: &str) -> Journey {
         let mut given = given_no_events().on(today).with_calendar();
         let org = OrganisationId(uuid::Uuid::from_u128(1));
-        given.and(Command::RegisterOrganisation {
+        given.and(Command::Organisation(OrganisationCommand::Register {
             organisation_id: org,
             name: "Fenmarsh Hospitals NHS Foundation Trust"
                 .parse()
@@ -82,28 +83,28 @@ impl Journey {
             ods_code: None,
             region: Region::EastOfEngland,
             kind: OrganisationKind::NhsTrust,
-        });
+        }));
         Journey { given, org }
     }
 
     fn drop_in(&mut self, on: &str) {
         let organisation_id = self.org;
-        self.and(Command::RecordDropIn {
+        self.and(Command::Application(ApplicationCommand::RecordDropIn {
             organisation_id,
             attended_on: date(on),
-        });
+        }));
     }
 
     /// Applying for `level` in the open cycle with `manifest`.
     fn application(&self, level: Level, manifest: Manifest) -> Command {
-        Command::SubmitApplication {
+        Command::Application(ApplicationCommand::Submit(SubmitApplication {
             application_id: "app-1".into(),
             organisation_id: self.org,
             cycle_id: "2025-26-cycle-2".into(),
             level_sought: level,
             manifest,
             framework: framework(),
-        }
+        }))
     }
 
     fn submit(&self, level: Level, manifest: Manifest) -> Then {
@@ -278,12 +279,14 @@ fn a_decision_is_within_its_window_no_higher_than_sought_or_eligible_and_issues_
     let submitted = manifest(Level::Silver, 8, j.today);
     j.submitted(Level::Silver, submitted);
     let number = CertificateNumber::from_random(77);
-    let decision = |level: Option<Level>, feedback: &str| Command::DecideApplication {
-        application_id: "app-1".into(),
-        award: level,
-        certificate_number: number.clone(),
-        feedback: feedback.into(),
-        framework: framework(),
+    let decision = |level: Option<Level>, feedback: &str| {
+        Command::Application(ApplicationCommand::Decide(DecideApplication {
+            application_id: "app-1".into(),
+            award: level,
+            certificate_number: number.clone(),
+            feedback: feedback.into(),
+            framework: framework(),
+        }))
     };
     j.when(decision(Some(Level::Silver), "Good work"))
         .then_expect_error("outside_decision_window");
@@ -330,12 +333,14 @@ fn a_decision_cannot_award_above_what_the_evidence_supports() {
         level: Level::Silver,
         text: "A further silver criterion.".into(),
     });
-    let decision = |level| Command::DecideApplication {
-        application_id: "app-1".into(),
-        award: Some(level),
-        certificate_number: CertificateNumber::from_random(5),
-        feedback: "Promising".into(),
-        framework: stricter.clone(),
+    let decision = |level| {
+        Command::Application(ApplicationCommand::Decide(DecideApplication {
+            application_id: "app-1".into(),
+            award: Some(level),
+            certificate_number: CertificateNumber::from_random(5),
+            feedback: "Promising".into(),
+            framework: stricter.clone(),
+        }))
     };
     let refused = j
         .when(decision(Level::Silver))
@@ -519,7 +524,7 @@ fn the_demo_journey_calendar_and_sample_manifest_go_from_drop_in_to_award_on_the
             g.and(c);
         }
         let org = OrganisationId(uuid::Uuid::from_u128(7));
-        g.and(Command::RegisterOrganisation {
+        g.and(Command::Organisation(OrganisationCommand::Register {
             organisation_id: org,
             name: "Riverside Community Health NHS Trust"
                 .parse()
@@ -527,26 +532,30 @@ fn the_demo_journey_calendar_and_sample_manifest_go_from_drop_in_to_award_on_the
             ods_code: None,
             region: Region::NorthWest,
             kind: OrganisationKind::NhsTrust,
-        });
-        g.and(Command::RecordDropIn {
+        }));
+        g.and(Command::Application(ApplicationCommand::RecordDropIn {
             organisation_id: org,
             attended_on: date(today),
-        });
-        g.and(Command::SubmitApplication {
-            application_id: "journey".into(),
-            organisation_id: org,
-            cycle_id: "demo-journey".into(),
-            level_sought: Level::Silver,
-            manifest: sample.clone(),
-            framework: framework(),
-        });
-        let decided = g.and(Command::DecideApplication {
-            application_id: "journey".into(),
-            award: Some(Level::Silver),
-            certificate_number: CertificateNumber::from_random(42),
-            feedback: "Clear evidence across every section.".into(),
-            framework: framework(),
-        });
+        }));
+        g.and(Command::Application(ApplicationCommand::Submit(
+            SubmitApplication {
+                application_id: "journey".into(),
+                organisation_id: org,
+                cycle_id: "demo-journey".into(),
+                level_sought: Level::Silver,
+                manifest: sample.clone(),
+                framework: framework(),
+            },
+        )));
+        let decided = g.and(Command::Application(ApplicationCommand::Decide(
+            DecideApplication {
+                application_id: "journey".into(),
+                award: Some(Level::Silver),
+                certificate_number: CertificateNumber::from_random(42),
+                feedback: "Clear evidence across every section.".into(),
+                framework: framework(),
+            },
+        )));
         assert!(
             decided.iter().any(|e| matches!(
                 e,

@@ -814,7 +814,10 @@ fn an_unknown_database_scheme_is_refused_and_an_unreachable_postgresql_named_onc
 /// default address; recording the address re-signs them for it, so they verify where served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_the_address_re_signs_credentials_signed_for_another() {
-    use wexqs::domain::{AwardSource, Command as C, Level, OrganisationKind, Region};
+    use wexqs::domain::{
+        AddressCommand, AwardCommand, AwardSource, Command as C, IssueAward, Level,
+        OrganisationCommand, OrganisationKind, Region,
+    };
     use wexqs::service::{Actor, FixedClock, Registry};
     let db = fresh_db(Backend::Sqlite)
         .await
@@ -833,14 +836,14 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         .execute_all(
             &Actor::cli(),
             vec![
-                C::RegisterOrganisation {
+                C::Organisation(OrganisationCommand::Register {
                     organisation_id: org,
                     name: "Old Folder Trust".parse().expect("a name"),
                     ods_code: None,
                     region: Region::London,
                     kind: OrganisationKind::NhsTrust,
-                },
-                C::IssueAward {
+                }),
+                C::Award(AwardCommand::Issue(IssueAward {
                     certificate_number: number.clone(),
                     organisation_id: org,
                     level: Level::Gold,
@@ -848,7 +851,7 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
                     issuer_name: None,
                     framework_version: None,
                     source: AwardSource::Imported,
-                },
+                })),
             ],
             None,
         )
@@ -872,9 +875,9 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
     registry
         .execute(
             &Actor::cli(),
-            C::RecordRegistryAddress {
+            C::Address(AddressCommand::Record {
                 public_url: served.parse().expect("a URL"),
-            },
+            }),
             None,
         )
         .await

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use wexqs::domain::KeyCommand;
 
 use serde_json::{Value, json};
 use wexqs::credentials::credential;
@@ -253,14 +254,14 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
         .execute_all(
             &wexqs::service::Actor::cli(),
             vec![
-                wexqs::domain::Command::AddSigningKey {
+                wexqs::domain::Command::Key(KeyCommand::Add {
                     key_id: new_id.clone(),
                     public_key_multibase: wexqs::credentials::keys::public_multibase(&new_key),
-                },
-                wexqs::domain::Command::RetireSigningKey {
+                }),
+                wexqs::domain::Command::Key(KeyCommand::Retire {
                     key_id: old.key_id.clone(),
                     at: "2026-11-24T12:00:00Z".into(),
-                },
+                }),
             ],
             None,
         )
@@ -554,11 +555,11 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
     app.registry
         .execute(
             &wexqs::service::Actor::cli(),
-            wexqs::domain::Command::RevokeSigningKey {
+            wexqs::domain::Command::Key(KeyCommand::Revoke {
                 key_id: signing.key_id.clone(),
                 compromised_since: "2026-11-25T00:00:00Z".into(),
                 reason: "the key file was exposed".parse().expect("a reason"),
-            },
+            }),
             None,
         )
         .await

@@ -3,8 +3,8 @@
 
 use wexqs::domain::types::{search_key, valid_until_of};
 use wexqs::domain::{
-    AwardSource, CertificateNumber, Command, Event, Level, OrganisationKind, Region, State, Status,
-    status_as_of,
+    AddressCommand, AwardCommand, AwardSource, CertificateNumber, Command, Event, Level,
+    OrganisationCommand, OrganisationKind, ProgrammeCommand, Region, State, Status, status_as_of,
 };
 
 use crate::harness::{calendar_events, given, given_no_events, issue, number, org_id};
@@ -101,28 +101,28 @@ fn a_record_claiming_an_award_date_in_the_pause_never_verifies_as_valid() {
 fn a_resumed_programme_issues_again_and_a_sunset_ends_it_for_good() {
     let mut g = given(calendar_events());
     let org = g.organisation(1);
-    g.when(Command::PauseProgramme {
+    g.when(Command::Programme(ProgrammeCommand::Pause {
         effective_from: date("2026-03-01"),
         reason: reason("paused again"),
-    })
+    }))
     .then_expect_error("programme_already_in_phase");
-    g.and(Command::ResumeProgramme {
+    g.and(Command::Programme(ProgrammeCommand::Resume {
         effective_from: date("2026-06-01"),
         reason: reason("resumed for a trial"),
-    });
+    }));
     g.award(org, 1, "2026-06-02");
     g.when(issue(org, 2, "2026-05-31"))
         .then_expect_error("programme_paused");
-    g.and(Command::SunsetProgramme {
+    g.and(Command::Programme(ProgrammeCommand::Sunset {
         effective_from: date("2026-09-01"),
         reason: reason("the programme ends"),
-    });
+    }));
     g.when(issue(org, 3, "2026-09-02"))
         .then_expect_error("programme_sunset");
-    g.when(Command::ResumeProgramme {
+    g.when(Command::Programme(ProgrammeCommand::Resume {
         effective_from: date("2026-10-01"),
         reason: reason("try again"),
-    })
+    }))
     .then_expect_error("programme_ended");
     // The sunset shortens nothing.
     assert_eq!(g.status(&number(1), "2028-06-01"), Status::Valid);
@@ -167,57 +167,57 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
-    g.and(Command::SuspendAward {
+    g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
         reason: reason("logo misuse under review"),
         private_note: None,
         expected: None,
-    });
+    }));
     assert_eq!(g.status(&n, "2026-11-24"), Status::Suspended);
     // Before the suspension took effect, the award was valid.
     assert_eq!(g.status(&n, "2026-11-23"), Status::Valid);
-    g.when(Command::SuspendAward {
+    g.when(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
         reason: reason("again"),
         private_note: None,
         expected: None,
-    })
+    }))
     .then_expect_error("invalid_transition");
-    g.and(Command::ReinstateAward {
+    g.and(Command::Award(AwardCommand::Reinstate {
         certificate_number: n.clone(),
         reason: None,
         private_note: None,
         expected: None,
-    });
+    }));
     assert_eq!(g.status(&n, "2026-11-24"), Status::Valid);
-    g.and(Command::RevokeAward {
+    g.and(Command::Award(AwardCommand::Revoke {
         certificate_number: n.clone(),
         reason: reason("issued in error"),
         private_note: None,
         expected: None,
-    });
+    }));
     let verdict = status_as_of(&g.state.awards[&n], &g.state.programme, date("2026-11-24"));
     assert_eq!(verdict.status, Status::Revoked);
     assert_eq!(verdict.reason.as_deref(), Some("issued in error"));
     for command in [
-        Command::ReinstateAward {
+        Command::Award(AwardCommand::Reinstate {
             certificate_number: n.clone(),
             reason: None,
             private_note: None,
             expected: None,
-        },
-        Command::SuspendAward {
+        }),
+        Command::Award(AwardCommand::Suspend {
             certificate_number: n.clone(),
             reason: reason("x x x"),
             private_note: None,
             expected: None,
-        },
-        Command::RevokeAward {
+        }),
+        Command::Award(AwardCommand::Revoke {
             certificate_number: n.clone(),
             reason: reason("x x x"),
             private_note: None,
             expected: None,
-        },
+        }),
     ] {
         g.when(command).then_expect_error("invalid_transition");
     }
@@ -229,19 +229,19 @@ fn a_write_on_a_stale_version_is_refused() {
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
     let version = g.state.awards[&n].last_position;
-    g.when(Command::SuspendAward {
+    g.when(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
         reason: reason("check"),
         private_note: None,
         expected: Some(version - 1),
-    })
+    }))
     .then_expect_error("version_mismatch");
-    g.and(Command::SuspendAward {
+    g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: n,
         reason: reason("check"),
         private_note: None,
         expected: Some(version),
-    });
+    }));
 }
 
 #[test]
@@ -249,25 +249,25 @@ fn an_amendment_corrects_the_name_and_keeps_the_number() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
-    g.and(Command::AmendAward {
+    g.and(Command::Award(AwardCommand::Amend {
         certificate_number: n.clone(),
         organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
         reason: reason("misspelt name"),
         private_note: None,
         expected: None,
-    });
+    }));
     assert_eq!(
         g.state.awards[&n].organisation_name.as_str(),
         "Organisation One NHS Trust"
     );
     assert_eq!(g.state.awards.len(), 1);
-    g.when(Command::AmendAward {
+    g.when(Command::Award(AwardCommand::Amend {
         certificate_number: n,
         organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
         reason: reason("again"),
         private_note: None,
         expected: None,
-    })
+    }))
     .then_expect_error("nothing_to_amend");
 }
 
@@ -276,20 +276,20 @@ fn an_expiry_is_recorded_once_and_only_when_due() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2024-11-25");
-    g.when(Command::RecordExpiry {
+    g.when(Command::Award(AwardCommand::RecordExpiry {
         certificate_number: n.clone(),
-    })
+    }))
     .then_expect_error("expiry_not_due");
     g.today = date("2026-11-25");
-    let events = g.and(Command::RecordExpiry {
+    let events = g.and(Command::Award(AwardCommand::RecordExpiry {
         certificate_number: n.clone(),
-    });
+    }));
     assert!(
         matches!(&events[0], Event::AwardExpired { expired_on, .. } if *expired_on == date("2026-11-25"))
     );
-    g.when(Command::RecordExpiry {
+    g.when(Command::Award(AwardCommand::RecordExpiry {
         certificate_number: n,
-    })
+    }))
     .then_expect_error("expiry_already_recorded");
 }
 
@@ -307,13 +307,13 @@ fn an_award_cannot_be_dated_in_the_future_nor_given_to_an_unknown_organisation()
 fn an_ods_code_belongs_to_one_organisation() {
     let mut g = given_no_events();
     g.organisation(1);
-    g.when(Command::RegisterOrganisation {
+    g.when(Command::Organisation(OrganisationCommand::Register {
         organisation_id: org_id(2),
         name: "Another Trust".parse().expect("a name"),
         ods_code: Some("r01".parse().expect("an ODS code")),
         region: Region::London,
         kind: OrganisationKind::Other,
-    })
+    }))
     .then_expect_error("ods_code_taken");
 }
 
@@ -321,7 +321,7 @@ fn an_ods_code_belongs_to_one_organisation() {
 fn a_cycle_cannot_be_scheduled_in_the_pause_or_with_dates_out_of_order() {
     let g = given(calendar_events());
     let cycle = |open: &str, deadline: &str| {
-        Command::ScheduleCycle(wexqs::domain::Cycle {
+        Command::Programme(ProgrammeCommand::ScheduleCycle(wexqs::domain::Cycle {
             cycle_id: "2026-27-cycle-1".into(),
             name: "2026/2027 Cycle 1".into(),
             submissions_open_on: date(open),
@@ -330,7 +330,7 @@ fn a_cycle_cannot_be_scheduled_in_the_pause_or_with_dates_out_of_order() {
             review_until: date("2026-10-31"),
             decisions_from: date("2026-11-01"),
             decisions_until: date("2026-11-15"),
-        })
+        }))
     };
     g.when(cycle("2026-09-01", "2026-09-19"))
         .then_expect_error("programme_paused");
@@ -350,12 +350,12 @@ fn replaying_the_same_events_gives_the_same_state() {
     let org = g.organisation(1);
     g.award(org, 1, "2024-05-01");
     g.award(org, 2, "2025-05-01");
-    g.and(Command::SuspendAward {
+    g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: number(2),
         reason: reason("under review"),
         private_note: None,
         expected: None,
-    });
+    }));
     let mut replayed = State::default();
     for (position, e) in g.log.iter().enumerate() {
         replayed.apply(position as u64, e);
@@ -434,9 +434,9 @@ fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
     use wexqs::domain::PublicUrl;
     let url = |s: &str| s.parse::<PublicUrl>().expect("a valid URL");
     let mut given = given_no_events();
-    let recorded = given.and(Command::RecordRegistryAddress {
+    let recorded = given.and(Command::Address(AddressCommand::Record {
         public_url: url("HTTP://Registry.Example.org:8443/"),
-    });
+    }));
     assert_eq!(recorded[0].event_type(), "registry_address_recorded");
     assert_eq!(
         given.state.public_url.as_ref().map(PublicUrl::as_str),
@@ -445,35 +445,35 @@ fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
     );
     // The same address again changes nothing; another is refused, saying how to move it.
     given
-        .when(Command::RecordRegistryAddress {
+        .when(Command::Address(AddressCommand::Record {
             public_url: url("http://registry.example.org:8443"),
-        })
+        }))
         .then_expect_events(&[]);
     let refused = given
-        .when(Command::RecordRegistryAddress {
+        .when(Command::Address(AddressCommand::Record {
             public_url: url("http://127.0.0.1:8080"),
-        })
+        }))
         .then_expect_error("registry_address_differs");
     assert!(
         refused.to_string().contains("wexqs address set"),
         "{refused}"
     );
     // Moving it is its own command, with a reason, and says where from.
-    let moved = given.and(Command::ChangeRegistryAddress {
+    let moved = given.and(Command::Address(AddressCommand::Change {
         public_url: url("https://wexqs.example.org"),
         reason: "The registry moved to its own domain"
             .parse()
             .expect("a reason"),
-    });
+    }));
     assert!(matches!(
         &moved[0],
         Event::RegistryAddressRecorded { previous: Some(p), .. } if p.as_str() == "http://registry.example.org:8443"
     ));
     given
-        .when(Command::ChangeRegistryAddress {
+        .when(Command::Address(AddressCommand::Change {
             public_url: url("https://wexqs.example.org"),
             reason: "again".parse().expect("a reason"),
-        })
+        }))
         .then_expect_error("registry_address_unchanged");
     for bad in [
         "ftp://x.org",
@@ -522,13 +522,13 @@ fn an_organisation_is_found_by_its_ods_code_and_by_its_new_one_after_an_amendmen
 }
 
 fn amendment(n: &CertificateNumber) -> Command {
-    Command::AmendAward {
+    Command::Award(AwardCommand::Amend {
         certificate_number: n.clone(),
         organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
         reason: reason("misspelt name"),
         private_note: None,
         expected: None,
-    }
+    })
 }
 
 #[test]
@@ -538,12 +538,12 @@ fn only_a_current_award_is_amended_and_the_amendment_is_dated() {
     let (old, new) = (g.award(org, 1, "2025-06-01"), g.award(org, 2, "2026-06-01"));
     let other = g.organisation(2);
     let revoked = g.award(other, 3, "2025-06-01");
-    g.and(Command::RevokeAward {
+    g.and(Command::Award(AwardCommand::Revoke {
         certificate_number: revoked.clone(),
         reason: reason("issued in error"),
         private_note: None,
         expected: None,
-    });
+    }));
     let third = g.organisation(3);
     let expired = g.award(third, 4, "2024-11-01");
     g.when(amendment(&revoked))
@@ -566,12 +566,12 @@ fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason(
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
-    let events = g.and(Command::SuspendAward {
+    let events = g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
         reason: reason("under review"),
         private_note: Some("safeguarding concern: case 41".parse().expect("a note")),
         expected: None,
-    });
+    }));
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0].visibility(), wexqs::domain::Visibility::Public);
     let public = serde_json::to_string(&events[0]).expect("JSON");
@@ -580,12 +580,12 @@ fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason(
     assert_eq!(events[1].event_type(), "award_note_recorded");
     let version = g.state.awards[&n].last_position;
     assert_eq!(version, g.log.len() as u64 - 2, "a note is not a version");
-    g.and(Command::ReinstateAward {
+    g.and(Command::Award(AwardCommand::Reinstate {
         certificate_number: n.clone(),
         reason: Some(reason("review found no concern")),
         private_note: None,
         expected: Some(version),
-    });
+    }));
     let line = serde_json::to_value(g.state.awards[&n].history.last()).expect("JSON");
     assert_eq!(
         (&line["change"], &line["reason"]),

@@ -9,8 +9,9 @@
 use chrono::NaiveDate;
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::domain::{
-    AwardSource, CertificateNumber, Command, Context, DomainError, Event, Level, OrganisationId,
-    OrganisationKind, Region, State, Status, decide, status_as_of,
+    AwardCommand, AwardSource, CertificateNumber, Command, Context, DomainError, Event, IssueAward,
+    Level, OrganisationCommand, OrganisationId, OrganisationKind, Region, State, Status, decide,
+    status_as_of,
 };
 
 use crate::helpers::date;
@@ -99,7 +100,7 @@ impl Given {
 
     /// Organisation `n` (named for it, with the ODS code `R{n:02}`) registered in London.
     pub fn organisation(&mut self, n: u128) -> OrganisationId {
-        self.and(Command::RegisterOrganisation {
+        self.and(Command::Organisation(OrganisationCommand::Register {
             organisation_id: org_id(n),
             name: format!("Organisation {n} NHS Trust")
                 .parse()
@@ -107,7 +108,7 @@ impl Given {
             ods_code: Some(format!("R{n:02}").parse().expect("an ODS code")),
             region: Region::London,
             kind: OrganisationKind::NhsTrust,
-        });
+        }));
         org_id(n)
     }
 
@@ -163,7 +164,7 @@ pub fn number(n: u128) -> CertificateNumber {
 
 /// Issue a silver award numbered `n` to `org` on `on`.
 pub fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
-    Command::IssueAward {
+    Command::Award(AwardCommand::Issue(IssueAward {
         certificate_number: number(n),
         organisation_id: org,
         level: Level::Silver,
@@ -171,5 +172,5 @@ pub fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
         issuer_name: None,
         framework_version: None,
         source: AwardSource::Issued,
-    }
+    }))
 }

@@ -233,9 +233,9 @@ fn the_text_rule_refuses_noncharacters_and_invisible_and_format_characters() {
 fn a_cycle_name_is_checked_as_it_is_stored_so_no_line_break_gets_in_at_either_end() {
     use crate::harness::given_no_events;
     use crate::helpers::date;
-    use wexqs::domain::Command;
+    use wexqs::domain::{Command, ProgrammeCommand};
     let cycle = |name: &str| {
-        Command::ScheduleCycle(wexqs::domain::Cycle {
+        Command::Programme(ProgrammeCommand::ScheduleCycle(wexqs::domain::Cycle {
             cycle_id: "2026-27-cycle-1".into(),
             name: name.into(),
             submissions_open_on: date("2026-09-20"),
@@ -244,7 +244,7 @@ fn a_cycle_name_is_checked_as_it_is_stored_so_no_line_break_gets_in_at_either_en
             review_until: date("2026-10-31"),
             decisions_from: date("2026-11-01"),
             decisions_until: date("2026-11-15"),
-        })
+        }))
     };
     for bad in [
         "\r\n2026/2027 Cycle 1",

@@ -1,22 +1,24 @@
 //! The rules for applications: drop-in sessions, submitting an application against the
 //! framework and a cycle, and deciding one (an award issued through the award rules).
 
-use crate::domain::applications::{DROP_IN_WINDOW_DAYS, Manifest, eligibility};
+use crate::domain::applications::{DROP_IN_WINDOW_DAYS, eligibility};
+use crate::domain::command::{
+    ApplicationCommand, AwardCommand, DecideApplication, IssueAward, SubmitApplication,
+};
 use crate::domain::events::{AwardSource, DecisionOutcome, Event};
-use crate::domain::framework::Framework;
 use crate::domain::state::State;
-use crate::domain::types::{CertificateNumber, Level, Lines, OrganisationId, printable_text};
+use crate::domain::types::{Lines, printable_text};
 use crate::domain::{Command, DomainError};
 
 use super::{Context, refuse_if_not_running};
 
 pub(super) fn decide(
     state: &State,
-    command: Command,
+    command: ApplicationCommand,
     ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::RecordDropIn {
+        ApplicationCommand::RecordDropIn {
             organisation_id,
             attended_on,
         } => {
@@ -31,53 +33,24 @@ pub(super) fn decide(
                 attended_on,
             }])
         }
-        Command::SubmitApplication {
-            application_id,
-            organisation_id,
-            cycle_id,
-            level_sought,
-            manifest,
-            framework,
-        } => submit(
-            state,
-            ctx,
-            application_id,
-            organisation_id,
-            cycle_id,
-            level_sought,
-            manifest,
-            &framework,
-        ),
-        Command::DecideApplication {
-            application_id,
-            award,
-            certificate_number,
-            feedback,
-            framework,
-        } => decide_application(
-            state,
-            ctx,
-            application_id,
-            award,
-            certificate_number,
-            feedback,
-            &framework,
-        ),
-        other => unreachable!("`decide` dispatches only application commands here, not {other:?}"),
+        ApplicationCommand::Submit(application) => submit(state, ctx, application),
+        ApplicationCommand::Decide(decision) => decide_application(state, ctx, decision),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn submit(
     state: &State,
     ctx: &Context,
-    application_id: String,
-    organisation_id: OrganisationId,
-    cycle_id: String,
-    level_sought: Level,
-    manifest: Manifest,
-    framework: &Framework,
+    application: SubmitApplication,
 ) -> Result<Vec<Event>, DomainError> {
+    let SubmitApplication {
+        application_id,
+        organisation_id,
+        cycle_id,
+        level_sought,
+        manifest,
+        framework,
+    } = application;
     if !state.organisations.contains_key(&organisation_id) {
         return Err(DomainError::OrganisationNotFound(organisation_id));
     }
@@ -122,7 +95,7 @@ fn submit(
             return Err(DomainError::ApplicationAlreadyInCycle(cycle.name.clone()));
         }
     }
-    let checked = eligibility(framework, &manifest, today);
+    let checked = eligibility(&framework, &manifest, today);
     let at_level = checked
         .at(level_sought)
         .expect("eligibility covers every level");
@@ -151,12 +124,15 @@ fn submit(
 fn decide_application(
     state: &State,
     ctx: &Context,
-    application_id: String,
-    award: Option<Level>,
-    certificate_number: CertificateNumber,
-    feedback: String,
-    framework: &Framework,
+    decision: DecideApplication,
 ) -> Result<Vec<Event>, DomainError> {
+    let DecideApplication {
+        application_id,
+        award,
+        certificate_number,
+        feedback,
+        framework,
+    } = decision;
     let application = state
         .applications
         .get(&application_id)
@@ -196,7 +172,7 @@ fn decide_application(
             sought: application.level_sought,
         });
     }
-    let highest = eligibility(framework, &application.manifest, application.submitted_on).highest;
+    let highest = eligibility(&framework, &application.manifest, application.submitted_on).highest;
     if highest.is_none_or(|h| level > h) {
         return Err(DomainError::LevelAboveEligible { level, highest });
     }
@@ -212,7 +188,7 @@ fn decide_application(
     }];
     events.extend(super::decide(
         state,
-        Command::IssueAward {
+        Command::Award(AwardCommand::Issue(IssueAward {
             certificate_number,
             organisation_id,
             level,
@@ -220,7 +196,7 @@ fn decide_application(
             issuer_name: None,
             framework_version: Some(application.framework_version.clone()),
             source: AwardSource::Issued,
-        },
+        })),
         ctx,
     )?);
     Ok(events)

@@ -3,24 +3,25 @@
 
 use chrono::NaiveDate;
 
+use crate::domain::DomainError;
+use crate::domain::command::{AwardCommand, IssueAward};
 use crate::domain::events::Event;
 use crate::domain::state::{Award, Standing, State};
 use crate::domain::types::{
     CertificateNumber, Name, OrganisationId, PrivateNote, Reason, SCHEME, expiry_of,
     issuer_name_on, valid_until_of,
 };
-use crate::domain::{Command, DomainError};
 
 use super::{Context, refuse_if_not_running};
 
 pub(super) fn decide(
     state: &State,
-    command: Command,
+    command: AwardCommand,
     ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::IssueAward { .. } => issue(state, command, ctx),
-        Command::SuspendAward {
+        AwardCommand::Issue(award) => issue(state, award, ctx),
+        AwardCommand::Suspend {
             certificate_number,
             reason,
             private_note,
@@ -29,7 +30,7 @@ pub(super) fn decide(
             suspend(state, certificate_number, reason, expected, ctx)?,
             private_note,
         ),
-        Command::ReinstateAward {
+        AwardCommand::Reinstate {
             certificate_number,
             reason,
             private_note,
@@ -38,7 +39,7 @@ pub(super) fn decide(
             reinstate(state, certificate_number, reason, expected, ctx)?,
             private_note,
         ),
-        Command::RevokeAward {
+        AwardCommand::Revoke {
             certificate_number,
             reason,
             private_note,
@@ -47,7 +48,7 @@ pub(super) fn decide(
             revoke(state, certificate_number, reason, expected, ctx)?,
             private_note,
         ),
-        Command::AmendAward {
+        AwardCommand::Amend {
             certificate_number,
             organisation_name,
             reason,
@@ -66,18 +67,17 @@ pub(super) fn decide(
             )?,
             private_note,
         ),
-        Command::RecordExpiry { certificate_number } => {
+        AwardCommand::RecordExpiry { certificate_number } => {
             record_expiry(state, certificate_number, ctx)
         }
-        other => unreachable!("`decide` dispatches only award commands here, not {other:?}"),
     }
 }
 
 /// Issues an award: the organisation is registered, the number unused, the date not in the
 /// future nor in a pause, and newer than the organisation's current award, which it supersedes
 /// while that one is still in date.
-fn issue(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
-    let Command::IssueAward {
+fn issue(state: &State, award: IssueAward, ctx: &Context) -> Result<Vec<Event>, DomainError> {
+    let IssueAward {
         certificate_number,
         organisation_id,
         level,
@@ -85,10 +85,7 @@ fn issue(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, D
         issuer_name,
         framework_version,
         source,
-    } = command
-    else {
-        unreachable!("`decide` hands `issue` only an award to issue, not {command:?}");
-    };
+    } = award;
     let org = state
         .organisations
         .get(&organisation_id)

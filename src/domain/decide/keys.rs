@@ -1,35 +1,33 @@
 //! The rules for the registry's signing keys (add, retire, revoke) and its recorded address.
 
+use crate::domain::DomainError;
+use crate::domain::command::{AddressCommand, KeyCommand};
 use crate::domain::events::Event;
 use crate::domain::state::{SigningKey, State};
 use crate::domain::types::{PublicUrl, Reason};
-use crate::domain::{Command, DomainError};
 
-use super::Context;
-
-pub(super) fn decide(
-    state: &State,
-    command: Command,
-    _ctx: &Context,
-) -> Result<Vec<Event>, DomainError> {
+pub(super) fn decide_key(state: &State, command: KeyCommand) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::AddSigningKey {
+        KeyCommand::Add {
             key_id,
             public_key_multibase,
         } => add_key(state, key_id, public_key_multibase),
-        Command::RecordRegistryAddress { public_url } => record_address(state, public_url),
-        Command::ChangeRegistryAddress { public_url, reason } => {
-            change_address(state, public_url, reason)
-        }
-        Command::RetireSigningKey { key_id, at } => retire_key(state, key_id, at),
-        Command::RevokeSigningKey {
+        KeyCommand::Retire { key_id, at } => retire_key(state, key_id, at),
+        KeyCommand::Revoke {
             key_id,
             compromised_since,
             reason,
         } => revoke_key(state, key_id, compromised_since, reason),
-        other => {
-            unreachable!("`decide` dispatches only key and address commands here, not {other:?}")
-        }
+    }
+}
+
+pub(super) fn decide_address(
+    state: &State,
+    command: AddressCommand,
+) -> Result<Vec<Event>, DomainError> {
+    match command {
+        AddressCommand::Record { public_url } => record_address(state, public_url),
+        AddressCommand::Change { public_url, reason } => change_address(state, public_url, reason),
     }
 }
 

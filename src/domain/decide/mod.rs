@@ -2,8 +2,9 @@
 //! the events that record the command, or the rule the command breaks. No clock, no randomness,
 //! no I/O: new ids arrive inside the command.
 //!
-//! This file checks every command's inputs and dispatches by area; the rules live in
-//! `organisations`, `awards`, `programme`, `keys` and `applications`.
+//! This file checks every command's inputs and routes it, once, by its area: each area's rules
+//! (`organisations`, `awards`, `programme`, `keys`, `applications`) take only that area's own
+//! command type.
 
 mod applications;
 mod awards;
@@ -16,6 +17,7 @@ use chrono::NaiveDate;
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{Lines, date_in_range, issuer_name_on, printable_text};
 
+use crate::domain::command::{ApplicationCommand, AwardCommand, ProgrammeCommand};
 pub use crate::domain::command::{Command, streams_read};
 pub use crate::domain::error::{DomainError, ErrorKind};
 use crate::domain::events::Event;
@@ -29,27 +31,12 @@ pub struct Context {
 pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Event>, DomainError> {
     check_inputs(&command)?;
     match command {
-        Command::RegisterOrganisation { .. } | Command::AmendOrganisation { .. } => {
-            organisations::decide(state, command, ctx)
-        }
-        Command::IssueAward { .. }
-        | Command::SuspendAward { .. }
-        | Command::ReinstateAward { .. }
-        | Command::RevokeAward { .. }
-        | Command::AmendAward { .. }
-        | Command::RecordExpiry { .. } => awards::decide(state, command, ctx),
-        Command::ScheduleCycle(_)
-        | Command::PauseProgramme { .. }
-        | Command::ResumeProgramme { .. }
-        | Command::SunsetProgramme { .. } => programme::decide(state, command, ctx),
-        Command::AddSigningKey { .. }
-        | Command::RetireSigningKey { .. }
-        | Command::RevokeSigningKey { .. }
-        | Command::RecordRegistryAddress { .. }
-        | Command::ChangeRegistryAddress { .. } => keys::decide(state, command, ctx),
-        Command::RecordDropIn { .. }
-        | Command::SubmitApplication { .. }
-        | Command::DecideApplication { .. } => applications::decide(state, command, ctx),
+        Command::Organisation(command) => organisations::decide(state, command),
+        Command::Award(command) => awards::decide(state, command, ctx),
+        Command::Programme(command) => programme::decide(state, command),
+        Command::Key(command) => keys::decide_key(state, command),
+        Command::Address(command) => keys::decide_address(state, command),
+        Command::Application(command) => applications::decide(state, command, ctx),
     }
 }
 
@@ -62,19 +49,14 @@ fn check_inputs(command: &Command) -> Result<(), DomainError> {
             .map_err(|_| DomainError::DateOutOfRange { field, date })
     };
     match command {
-        Command::IssueAward {
-            awarded_on,
-            issuer_name,
-            framework_version,
-            ..
-        } => {
-            in_range("the award date", *awarded_on)?;
-            if let Some(issuer) = issuer_name {
+        Command::Award(AwardCommand::Issue(issue)) => {
+            in_range("the award date", issue.awarded_on)?;
+            if let Some(issuer) = &issue.issuer_name {
                 printable_text(issuer, 2, 200, Lines::One)
                     .map_err(DomainError::IssuerNameInvalid)?;
-                issuer_fits_date(issuer, *awarded_on)?;
+                issuer_fits_date(issuer, issue.awarded_on)?;
             }
-            if let Some(version) = framework_version {
+            if let Some(version) = &issue.framework_version {
                 let ok = (1..=40).contains(&version.len())
                     && version
                         .chars()
@@ -85,13 +67,15 @@ fn check_inputs(command: &Command) -> Result<(), DomainError> {
             }
             Ok(())
         }
-        Command::PauseProgramme { effective_from, .. }
-        | Command::ResumeProgramme { effective_from, .. }
-        | Command::SunsetProgramme { effective_from, .. } => {
-            in_range("the date it takes effect", *effective_from)
+        Command::Programme(
+            ProgrammeCommand::Pause { effective_from, .. }
+            | ProgrammeCommand::Resume { effective_from, .. }
+            | ProgrammeCommand::Sunset { effective_from, .. },
+        ) => in_range("the date it takes effect", *effective_from),
+        Command::Application(ApplicationCommand::RecordDropIn { attended_on, .. }) => {
+            in_range("the drop-in date", *attended_on)
         }
-        Command::RecordDropIn { attended_on, .. } => in_range("the drop-in date", *attended_on),
-        Command::ScheduleCycle(cycle) => [
+        Command::Programme(ProgrammeCommand::ScheduleCycle(cycle)) => [
             cycle.submissions_open_on,
             cycle.submission_deadline,
             cycle.review_from,

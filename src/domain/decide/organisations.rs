@@ -1,18 +1,16 @@
 //! The rules for organisations: registering one (with its first award) and amending one.
 
+use crate::domain::DomainError;
+use crate::domain::command::OrganisationCommand;
 use crate::domain::events::Event;
 use crate::domain::state::State;
-use crate::domain::{Command, DomainError};
-
-use super::Context;
 
 pub(super) fn decide(
     state: &State,
-    command: Command,
-    _ctx: &Context,
+    command: OrganisationCommand,
 ) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::RegisterOrganisation {
+        OrganisationCommand::Register {
             organisation_id,
             name,
             ods_code,
@@ -35,7 +33,7 @@ pub(super) fn decide(
                 kind,
             }])
         }
-        Command::AmendOrganisation {
+        OrganisationCommand::Amend {
             organisation_id,
             name,
             ods_code,
@@ -66,6 +64,5 @@ pub(super) fn decide(
                 reason,
             }])
         }
-        other => unreachable!("`decide` dispatches only organisation commands here, not {other:?}"),
     }
 }

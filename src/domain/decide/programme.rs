@@ -3,26 +3,23 @@
 
 use chrono::NaiveDate;
 
+use crate::domain::DomainError;
+use crate::domain::command::ProgrammeCommand;
 use crate::domain::events::{Cycle, Event};
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{Lines, printable_text};
-use crate::domain::{Command, DomainError};
 
-use super::{Context, refuse_if_not_running};
+use super::refuse_if_not_running;
 
-pub(super) fn decide(
-    state: &State,
-    command: Command,
-    _ctx: &Context,
-) -> Result<Vec<Event>, DomainError> {
+pub(super) fn decide(state: &State, command: ProgrammeCommand) -> Result<Vec<Event>, DomainError> {
     match command {
-        Command::ScheduleCycle(cycle) => {
+        ProgrammeCommand::ScheduleCycle(cycle) => {
             check_cycle(&cycle)?;
             refuse_if_not_running(state, cycle.submissions_open_on)?;
             refuse_if_not_running(state, cycle.decisions_until)?;
             Ok(vec![Event::CycleScheduled(cycle)])
         }
-        Command::PauseProgramme {
+        ProgrammeCommand::Pause {
             effective_from,
             reason,
         } => {
@@ -35,7 +32,7 @@ pub(super) fn decide(
                 reason,
             }])
         }
-        Command::ResumeProgramme {
+        ProgrammeCommand::Resume {
             effective_from,
             reason,
         } => {
@@ -48,7 +45,7 @@ pub(super) fn decide(
                 reason,
             }])
         }
-        Command::SunsetProgramme {
+        ProgrammeCommand::Sunset {
             effective_from,
             reason,
         } => {
@@ -58,7 +55,6 @@ pub(super) fn decide(
                 reason,
             }])
         }
-        other => unreachable!("`decide` dispatches only programme commands here, not {other:?}"),
     }
 }
 
