@@ -3,15 +3,46 @@
 
 use wexqs::domain::types::{search_key, valid_until_of};
 use wexqs::domain::{
-    AddressCommand, AwardCommand, AwardSource, CertificateNumber, Command, Event, Level,
-    OrganisationCommand, OrganisationKind, ProgrammeCommand, Region, State, Status, status_as_of,
+    AddressCommand, ApplicationCommand, AwardCommand, AwardSource, CertificateNumber, Command,
+    Event, KeyCommand, Level, OrganisationCommand, OrganisationKind, PrivateNote, ProgrammeCommand,
+    Region, State, Status, status_as_of,
 };
 
-use crate::harness::{calendar_events, given, given_no_events, issue, number, org_id};
+use crate::harness::{calendar_events, given, given_no_events, issue, issued, number, org_id};
 use crate::helpers::date;
 
 fn reason(s: &str) -> wexqs::domain::Reason {
     s.parse().expect("a reason")
+}
+
+/// Suspend award `n` for `why`, with no note and no version check.
+fn suspend(n: &CertificateNumber, why: &str) -> Command {
+    Command::Award(AwardCommand::Suspend {
+        certificate_number: n.clone(),
+        reason: reason(why),
+        private_note: None,
+        expected: None,
+    })
+}
+
+/// Reinstate award `n`, with no reason, note or version check.
+fn reinstate(n: &CertificateNumber) -> Command {
+    Command::Award(AwardCommand::Reinstate {
+        certificate_number: n.clone(),
+        reason: None,
+        private_note: None,
+        expected: None,
+    })
+}
+
+/// Revoke award `n` for `why`, with no note and no version check.
+fn revoke(n: &CertificateNumber, why: &str) -> Command {
+    Command::Award(AwardCommand::Revoke {
+        certificate_number: n.clone(),
+        reason: reason(why),
+        private_note: None,
+        expected: None,
+    })
 }
 
 #[test]
@@ -40,10 +71,34 @@ fn an_award_made_on_29_february_is_valid_through_27_february_two_years_on() {
 fn the_issuer_is_named_as_it_was_on_the_award_date() {
     let mut g = given_no_events();
     let org = g.organisation(1);
-    let old = g.award(org, 1, "2023-03-31");
-    let new = g.award(org, 2, "2023-04-01");
-    assert_eq!(g.state.awards[&old].issuer_name, "Health Education England");
-    assert_eq!(g.state.awards[&new].issuer_name, "NHS England");
+    g.and_expect(
+        issue(org, 1, "2023-03-31"),
+        &[issued(
+            1,
+            1,
+            "2023-03-31",
+            "2025-03-30",
+            "Health Education England",
+        )],
+    );
+    // The second, a day later, supersedes the first.
+    g.and_expect(
+        issue(org, 2, "2023-04-01"),
+        &[
+            issued(1, 2, "2023-04-01", "2025-03-31", "NHS England"),
+            Event::AwardSuperseded {
+                certificate_number: number(1),
+                organisation_id: org,
+                superseded_by: number(2),
+                effective_on: date("2023-04-01"),
+            },
+        ],
+    );
+    assert_eq!(
+        g.state.awards[&number(1)].issuer_name,
+        "Health Education England"
+    );
+    assert_eq!(g.state.awards[&number(2)].issuer_name, "NHS England");
 }
 
 #[test]
@@ -106,17 +161,29 @@ fn a_resumed_programme_issues_again_and_a_sunset_ends_it_for_good() {
         reason: reason("paused again"),
     }))
     .then_expect_error("programme_already_in_phase");
-    g.and(Command::Programme(ProgrammeCommand::Resume {
-        effective_from: date("2026-06-01"),
-        reason: reason("resumed for a trial"),
-    }));
+    g.and_expect(
+        Command::Programme(ProgrammeCommand::Resume {
+            effective_from: date("2026-06-01"),
+            reason: reason("resumed for a trial"),
+        }),
+        &[Event::ProgrammeResumed {
+            effective_from: date("2026-06-01"),
+            reason: reason("resumed for a trial"),
+        }],
+    );
     g.award(org, 1, "2026-06-02");
     g.when(issue(org, 2, "2026-05-31"))
         .then_expect_error("programme_paused");
-    g.and(Command::Programme(ProgrammeCommand::Sunset {
-        effective_from: date("2026-09-01"),
-        reason: reason("the programme ends"),
-    }));
+    g.and_expect(
+        Command::Programme(ProgrammeCommand::Sunset {
+            effective_from: date("2026-09-01"),
+            reason: reason("the programme ends"),
+        }),
+        &[Event::ProgrammeSunset {
+            effective_from: date("2026-09-01"),
+            reason: reason("the programme ends"),
+        }],
+    );
     g.when(issue(org, 3, "2026-09-02"))
         .then_expect_error("programme_sunset");
     g.when(Command::Programme(ProgrammeCommand::Resume {
@@ -133,10 +200,17 @@ fn a_newer_award_supersedes_the_current_one() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let old = g.award(org, 1, "2024-05-01");
-    let events = g.and(issue(org, 2, "2025-05-01"));
-    assert!(
-        matches!(&events[1], Event::AwardSuperseded { certificate_number, superseded_by, .. }
-        if *certificate_number == old && *superseded_by == number(2))
+    g.and_expect(
+        issue(org, 2, "2025-05-01"),
+        &[
+            issued(1, 2, "2025-05-01", "2027-04-30", "NHS England"),
+            Event::AwardSuperseded {
+                certificate_number: old.clone(),
+                organisation_id: org,
+                superseded_by: number(2),
+                effective_on: date("2025-05-01"),
+            },
+        ],
     );
     assert_eq!(g.status(&old, "2025-04-30"), Status::Valid);
     assert_eq!(g.status(&old, "2025-05-01"), Status::Superseded);
@@ -157,8 +231,10 @@ fn an_expired_award_is_not_superseded_by_a_later_one() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let old = g.award(org, 1, "2022-01-10");
-    let events = g.and(issue(org, 2, "2025-05-01"));
-    assert_eq!(events.len(), 1);
+    g.and_expect(
+        issue(org, 2, "2025-05-01"),
+        &[issued(1, 2, "2025-05-01", "2027-04-30", "NHS England")],
+    );
     assert_eq!(g.status(&old, "2025-05-01"), Status::Expired);
 }
 
@@ -167,58 +243,43 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
-    g.and(Command::Award(AwardCommand::Suspend {
-        certificate_number: n.clone(),
-        reason: reason("logo misuse under review"),
-        private_note: None,
-        expected: None,
-    }));
+    g.and_expect(
+        suspend(&n, "logo misuse under review"),
+        &[Event::AwardSuspended {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            reason: reason("logo misuse under review"),
+            effective_on: date("2026-11-24"),
+        }],
+    );
     assert_eq!(g.status(&n, "2026-11-24"), Status::Suspended);
     // Before the suspension took effect, the award was valid.
     assert_eq!(g.status(&n, "2026-11-23"), Status::Valid);
-    g.when(Command::Award(AwardCommand::Suspend {
-        certificate_number: n.clone(),
-        reason: reason("again"),
-        private_note: None,
-        expected: None,
-    }))
-    .then_expect_error("invalid_transition");
-    g.and(Command::Award(AwardCommand::Reinstate {
-        certificate_number: n.clone(),
-        reason: None,
-        private_note: None,
-        expected: None,
-    }));
+    g.when(suspend(&n, "again"))
+        .then_expect_error("invalid_transition");
+    g.and_expect(
+        reinstate(&n),
+        &[Event::AwardReinstated {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            effective_on: date("2026-11-24"),
+            reason: None,
+        }],
+    );
     assert_eq!(g.status(&n, "2026-11-24"), Status::Valid);
-    g.and(Command::Award(AwardCommand::Revoke {
-        certificate_number: n.clone(),
-        reason: reason("issued in error"),
-        private_note: None,
-        expected: None,
-    }));
+    g.and_expect(
+        revoke(&n, "issued in error"),
+        &[Event::AwardRevoked {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            reason: reason("issued in error"),
+            effective_on: date("2026-11-24"),
+        }],
+    );
     let verdict = status_as_of(&g.state.awards[&n], &g.state.programme, date("2026-11-24"));
     assert_eq!(verdict.status, Status::Revoked);
     assert_eq!(verdict.reason.as_deref(), Some("issued in error"));
-    for command in [
-        Command::Award(AwardCommand::Reinstate {
-            certificate_number: n.clone(),
-            reason: None,
-            private_note: None,
-            expected: None,
-        }),
-        Command::Award(AwardCommand::Suspend {
-            certificate_number: n.clone(),
-            reason: reason("x x x"),
-            private_note: None,
-            expected: None,
-        }),
-        Command::Award(AwardCommand::Revoke {
-            certificate_number: n.clone(),
-            reason: reason("x x x"),
-            private_note: None,
-            expected: None,
-        }),
-    ] {
+    for command in [reinstate(&n), suspend(&n, "x x x"), revoke(&n, "x x x")] {
         g.when(command).then_expect_error("invalid_transition");
     }
 }
@@ -236,12 +297,20 @@ fn a_write_on_a_stale_version_is_refused() {
         expected: Some(version - 1),
     }))
     .then_expect_error("version_mismatch");
-    g.and(Command::Award(AwardCommand::Suspend {
-        certificate_number: n,
-        reason: reason("check"),
-        private_note: None,
-        expected: Some(version),
-    }));
+    g.and_expect(
+        Command::Award(AwardCommand::Suspend {
+            certificate_number: n.clone(),
+            reason: reason("check"),
+            private_note: None,
+            expected: Some(version),
+        }),
+        &[Event::AwardSuspended {
+            certificate_number: n,
+            organisation_id: org,
+            reason: reason("check"),
+            effective_on: date("2026-11-24"),
+        }],
+    );
 }
 
 #[test]
@@ -249,13 +318,16 @@ fn an_amendment_corrects_the_name_and_keeps_the_number() {
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
-    g.and(Command::Award(AwardCommand::Amend {
-        certificate_number: n.clone(),
-        organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
-        reason: reason("misspelt name"),
-        private_note: None,
-        expected: None,
-    }));
+    g.and_expect(
+        amendment(&n),
+        &[Event::AwardAmended {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
+            reason: reason("misspelt name"),
+            effective_on: Some(date("2026-11-24")),
+        }],
+    );
     assert_eq!(
         g.state.awards[&n].organisation_name.as_str(),
         "Organisation One NHS Trust"
@@ -281,11 +353,15 @@ fn an_expiry_is_recorded_once_and_only_when_due() {
     }))
     .then_expect_error("expiry_not_due");
     g.today = date("2026-11-25");
-    let events = g.and(Command::Award(AwardCommand::RecordExpiry {
-        certificate_number: n.clone(),
-    }));
-    assert!(
-        matches!(&events[0], Event::AwardExpired { expired_on, .. } if *expired_on == date("2026-11-25"))
+    g.and_expect(
+        Command::Award(AwardCommand::RecordExpiry {
+            certificate_number: n.clone(),
+        }),
+        &[Event::AwardExpired {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            expired_on: date("2026-11-25"),
+        }],
     );
     g.when(Command::Award(AwardCommand::RecordExpiry {
         certificate_number: n,
@@ -318,6 +394,113 @@ fn an_ods_code_belongs_to_one_organisation() {
 }
 
 #[test]
+fn an_amendment_of_an_organisation_records_only_what_changes() {
+    let mut g = given_no_events();
+    let org = g.organisation(1);
+    let amend = |name: &str, region: Region| {
+        Command::Organisation(OrganisationCommand::Amend {
+            organisation_id: org,
+            name: Some(name.parse().expect("a name")),
+            ods_code: Some("R01".parse().expect("an ODS code")),
+            region: Some(region),
+            reason: reason("the trust merged"),
+        })
+    };
+    g.and_expect(
+        amend("Organisation 1 NHS Trust", Region::NorthWest),
+        &[Event::OrganisationAmended {
+            organisation_id: org,
+            name: None,
+            ods_code: None,
+            region: Some(Region::NorthWest),
+            reason: reason("the trust merged"),
+        }],
+    );
+    assert_eq!(g.state.organisations[&org].region, Region::NorthWest);
+    g.when(amend("Organisation 1 NHS Trust", Region::NorthWest))
+        .then_expect_error("nothing_to_amend");
+    g.when(Command::Organisation(OrganisationCommand::Amend {
+        organisation_id: org_id(9),
+        name: None,
+        ods_code: None,
+        region: Some(Region::London),
+        reason: reason("no such trust"),
+    }))
+    .then_expect_error("organisation_not_found");
+}
+
+#[test]
+fn a_signing_key_is_added_once_retired_while_active_and_revoked_once() {
+    let mut g = given_no_events();
+    let key = |id: &str| {
+        Command::Key(KeyCommand::Add {
+            key_id: id.into(),
+            public_key_multibase: "z6MkKey".into(),
+        })
+    };
+    g.and_expect(
+        key("key-1"),
+        &[Event::SigningKeyAdded {
+            key_id: "key-1".into(),
+            public_key_multibase: "z6MkKey".into(),
+        }],
+    );
+    g.when(key("key-1")).then_expect_error("key_id_taken");
+    let retire = Command::Key(KeyCommand::Retire {
+        key_id: "key-1".into(),
+        at: "2026-11-24T09:00:00Z".into(),
+    });
+    g.and_expect(
+        retire.clone(),
+        &[Event::SigningKeyRetired {
+            key_id: "key-1".into(),
+            retired_at: "2026-11-24T09:00:00Z".into(),
+        }],
+    );
+    g.when(retire).then_expect_error("key_not_active");
+    let revoke = Command::Key(KeyCommand::Revoke {
+        key_id: "key-1".into(),
+        compromised_since: "2026-11-01T00:00:00Z".into(),
+        reason: reason("the key leaked"),
+    });
+    g.and_expect(
+        revoke.clone(),
+        &[Event::SigningKeyRevoked {
+            key_id: "key-1".into(),
+            compromised_since: "2026-11-01T00:00:00Z".into(),
+            reason: reason("the key leaked"),
+        }],
+    );
+    g.when(revoke).then_expect_error("key_not_active");
+    g.when(Command::Key(KeyCommand::Retire {
+        key_id: "key-2".into(),
+        at: "2026-11-24T09:00:00Z".into(),
+    }))
+    .then_expect_error("key_not_found");
+}
+
+#[test]
+fn a_drop_in_is_recorded_for_a_known_organisation_on_a_day_gone_by() {
+    let mut g = given_no_events();
+    let org = g.organisation(1);
+    let drop_in = |organisation_id, on: &str| {
+        Command::Application(ApplicationCommand::RecordDropIn {
+            organisation_id,
+            attended_on: date(on),
+        })
+    };
+    g.when(drop_in(org, "2026-11-24"))
+        .then_expect_events(&[Event::DropInAttended {
+            organisation_id: org,
+            attended_on: date("2026-11-24"),
+        }]);
+    g.when(drop_in(org, "2026-11-25"))
+        .then_expect_error("drop_in_in_future");
+    g.when(drop_in(org_id(9), "2026-11-24"))
+        .then_expect_error("organisation_not_found");
+}
+
+#[test]
 fn a_cycle_cannot_be_scheduled_in_the_pause_or_with_dates_out_of_order() {
     let g = given(calendar_events());
     let cycle = |open: &str, deadline: &str| {
@@ -337,6 +520,19 @@ fn a_cycle_cannot_be_scheduled_in_the_pause_or_with_dates_out_of_order() {
     given_no_events()
         .when(cycle("2026-09-20", "2026-09-19"))
         .then_expect_error("cycle_dates_out_of_order");
+    // With the programme running, the cycle is scheduled as given.
+    given_no_events()
+        .when(cycle("2026-09-01", "2026-09-19"))
+        .then_expect_events(&[Event::CycleScheduled(wexqs::domain::Cycle {
+            cycle_id: "2026-27-cycle-1".into(),
+            name: "2026/2027 Cycle 1".into(),
+            submissions_open_on: date("2026-09-01"),
+            submission_deadline: date("2026-09-19"),
+            review_from: date("2026-10-01"),
+            review_until: date("2026-10-31"),
+            decisions_from: date("2026-11-01"),
+            decisions_until: date("2026-11-15"),
+        })]);
     assert_eq!(g.state.programme.cycles.len(), 1);
     assert_eq!(
         g.state.programme.cycles[0].submission_deadline,
@@ -350,12 +546,7 @@ fn replaying_the_same_events_gives_the_same_state() {
     let org = g.organisation(1);
     g.award(org, 1, "2024-05-01");
     g.award(org, 2, "2025-05-01");
-    g.and(Command::Award(AwardCommand::Suspend {
-        certificate_number: number(2),
-        reason: reason("under review"),
-        private_note: None,
-        expected: None,
-    }));
+    g.and(suspend(&number(2), "under review"));
     let mut replayed = State::default();
     for (position, e) in g.log.iter().enumerate() {
         replayed.apply(position as u64, e);
@@ -434,10 +625,16 @@ fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
     use wexqs::domain::PublicUrl;
     let url = |s: &str| s.parse::<PublicUrl>().expect("a valid URL");
     let mut given = given_no_events();
-    let recorded = given.and(Command::Address(AddressCommand::Record {
-        public_url: url("HTTP://Registry.Example.org:8443/"),
-    }));
-    assert_eq!(recorded[0].event_type(), "registry_address_recorded");
+    given.and_expect(
+        Command::Address(AddressCommand::Record {
+            public_url: url("HTTP://Registry.Example.org:8443/"),
+        }),
+        &[Event::RegistryAddressRecorded {
+            public_url: url("http://registry.example.org:8443"),
+            previous: None,
+            reason: None,
+        }],
+    );
     assert_eq!(
         given.state.public_url.as_ref().map(PublicUrl::as_str),
         Some("http://registry.example.org:8443"),
@@ -459,22 +656,28 @@ fn the_registry_address_is_recorded_once_and_moved_only_on_purpose() {
         "{refused}"
     );
     // Moving it is its own command, with a reason, and says where from.
-    let moved = given.and(Command::Address(AddressCommand::Change {
-        public_url: url("https://wexqs.example.org"),
-        reason: "The registry moved to its own domain"
-            .parse()
-            .expect("a reason"),
-    }));
-    assert!(matches!(
-        &moved[0],
-        Event::RegistryAddressRecorded { previous: Some(p), .. } if p.as_str() == "http://registry.example.org:8443"
-    ));
+    given.and_expect(
+        Command::Address(AddressCommand::Change {
+            public_url: url("https://wexqs.example.org"),
+            reason: reason("The registry moved to its own domain"),
+        }),
+        &[Event::RegistryAddressRecorded {
+            public_url: url("https://wexqs.example.org"),
+            previous: Some(url("http://registry.example.org:8443")),
+            reason: Some(reason("The registry moved to its own domain")),
+        }],
+    );
     given
         .when(Command::Address(AddressCommand::Change {
             public_url: url("https://wexqs.example.org"),
             reason: "again".parse().expect("a reason"),
         }))
         .then_expect_error("registry_address_unchanged");
+}
+
+#[test]
+fn a_registry_address_is_a_bare_http_or_https_origin() {
+    use wexqs::domain::PublicUrl;
     for bad in [
         "ftp://x.org",
         "https://",
@@ -538,12 +741,7 @@ fn only_a_current_award_is_amended_and_the_amendment_is_dated() {
     let (old, new) = (g.award(org, 1, "2025-06-01"), g.award(org, 2, "2026-06-01"));
     let other = g.organisation(2);
     let revoked = g.award(other, 3, "2025-06-01");
-    g.and(Command::Award(AwardCommand::Revoke {
-        certificate_number: revoked.clone(),
-        reason: reason("issued in error"),
-        private_note: None,
-        expected: None,
-    }));
+    g.and(revoke(&revoked, "issued in error"));
     let third = g.organisation(3);
     let expired = g.award(third, 4, "2024-11-01");
     g.when(amendment(&revoked))
@@ -552,10 +750,15 @@ fn only_a_current_award_is_amended_and_the_amendment_is_dated() {
         .then_expect_error("invalid_transition");
     g.when(amendment(&expired))
         .then_expect_error("award_expired");
-    let events = g.and(amendment(&new));
-    assert!(
-        matches!(&events[..], [Event::AwardAmended { effective_on: Some(d), .. }] if *d == date("2026-11-24")),
-        "{events:?}"
+    g.and_expect(
+        amendment(&new),
+        &[Event::AwardAmended {
+            certificate_number: new.clone(),
+            organisation_id: org,
+            organisation_name: "Organisation One NHS Trust".parse().expect("a name"),
+            reason: reason("misspelt name"),
+            effective_on: Some(date("2026-11-24")),
+        }],
     );
     let line = serde_json::to_value(g.state.awards[&new].history.last()).expect("JSON");
     assert_eq!(line["on"], "2026-11-24", "{line}");
@@ -566,13 +769,29 @@ fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason(
     let mut g = given_no_events();
     let org = g.organisation(1);
     let n = g.award(org, 1, "2025-06-01");
+    let note: PrivateNote = "safeguarding concern: case 41".parse().expect("a note");
     let events = g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
         reason: reason("under review"),
-        private_note: Some("safeguarding concern: case 41".parse().expect("a note")),
+        private_note: Some(note.clone()),
         expected: None,
     }));
-    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        events,
+        [
+            Event::AwardSuspended {
+                certificate_number: n.clone(),
+                organisation_id: org,
+                reason: reason("under review"),
+                effective_on: date("2026-11-24"),
+            },
+            Event::AwardNoteRecorded {
+                certificate_number: n.clone(),
+                organisation_id: org,
+                note,
+            },
+        ]
+    );
     assert_eq!(events[0].visibility(), wexqs::domain::Visibility::Public);
     let public = serde_json::to_string(&events[0]).expect("JSON");
     assert!(!public.contains("safeguarding"), "{public}");
@@ -580,12 +799,20 @@ fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason(
     assert_eq!(events[1].event_type(), "award_note_recorded");
     let version = g.state.awards[&n].last_position;
     assert_eq!(version, g.log.len() as u64 - 2, "a note is not a version");
-    g.and(Command::Award(AwardCommand::Reinstate {
-        certificate_number: n.clone(),
-        reason: Some(reason("review found no concern")),
-        private_note: None,
-        expected: Some(version),
-    }));
+    g.and_expect(
+        Command::Award(AwardCommand::Reinstate {
+            certificate_number: n.clone(),
+            reason: Some(reason("review found no concern")),
+            private_note: None,
+            expected: Some(version),
+        }),
+        &[Event::AwardReinstated {
+            certificate_number: n.clone(),
+            organisation_id: org,
+            effective_on: date("2026-11-24"),
+            reason: Some(reason("review found no concern")),
+        }],
+    );
     let line = serde_json::to_value(g.state.awards[&n].history.last()).expect("JSON");
     assert_eq!(
         (&line["change"], &line["reason"]),

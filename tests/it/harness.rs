@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
 use wexqs::domain::{
     AwardCommand, AwardSource, CertificateNumber, Command, Context, DomainError, Event, IssueAward,
-    Level, OrganisationCommand, OrganisationId, OrganisationKind, Region, State, Status, decide,
-    status_as_of,
+    Level, Name, OdsCode, OrganisationCommand, OrganisationId, OrganisationKind, Region, State,
+    Status, decide, status_as_of,
 };
 
 use crate::helpers::date;
@@ -83,6 +83,12 @@ impl Given {
         }
     }
 
+    /// The history goes on with `command`, which must record exactly `expected`.
+    pub fn and_expect(&mut self, command: Command, expected: &[Event]) {
+        let events = self.and(command);
+        assert_eq!(events, expected);
+    }
+
     /// The history goes on with what `command` records, which must be accepted: its events.
     pub fn and(&mut self, command: Command) -> Vec<Event> {
         let events = self.when(command).then_expect_accepted();
@@ -100,15 +106,22 @@ impl Given {
 
     /// Organisation `n` (named for it, with the ODS code `R{n:02}`) registered in London.
     pub fn organisation(&mut self, n: u128) -> OrganisationId {
-        self.and(Command::Organisation(OrganisationCommand::Register {
-            organisation_id: org_id(n),
-            name: format!("Organisation {n} NHS Trust")
-                .parse()
-                .expect("a name"),
-            ods_code: Some(format!("R{n:02}").parse().expect("an ODS code")),
-            region: Region::London,
-            kind: OrganisationKind::NhsTrust,
-        }));
+        self.and_expect(
+            Command::Organisation(OrganisationCommand::Register {
+                organisation_id: org_id(n),
+                name: org_name(n),
+                ods_code: Some(ods_code(n)),
+                region: Region::London,
+                kind: OrganisationKind::NhsTrust,
+            }),
+            &[Event::OrganisationRegistered {
+                organisation_id: org_id(n),
+                name: org_name(n),
+                ods_code: Some(ods_code(n)),
+                region: Region::London,
+                kind: OrganisationKind::NhsTrust,
+            }],
+        );
         org_id(n)
     }
 
@@ -157,6 +170,18 @@ pub fn org_id(n: u128) -> OrganisationId {
     OrganisationId(uuid::Uuid::from_u128(n))
 }
 
+/// Organisation `n`'s name.
+pub fn org_name(n: u128) -> Name {
+    format!("Organisation {n} NHS Trust")
+        .parse()
+        .expect("a name")
+}
+
+/// Organisation `n`'s ODS code.
+pub fn ods_code(n: u128) -> OdsCode {
+    format!("R{n:02}").parse().expect("an ODS code")
+}
+
 /// Certificate number `n`.
 pub fn number(n: u128) -> CertificateNumber {
     CertificateNumber::from_random(n)
@@ -173,4 +198,24 @@ pub fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
         framework_version: None,
         source: AwardSource::Issued,
     }))
+}
+
+/// The event that records the silver award numbered `n`, issued through the registry to
+/// organisation `org` (as `organisation` registered it) on `on`, valid until `until`, and
+/// naming `issuer`.
+pub fn issued(org: u128, n: u128, on: &str, until: &str, issuer: &str) -> Event {
+    Event::AwardIssued {
+        certificate_number: number(n),
+        organisation_id: org_id(org),
+        organisation_name: org_name(org),
+        ods_code: Some(ods_code(org)),
+        region: Region::London,
+        level: Level::Silver,
+        awarded_on: date(on),
+        valid_until: date(until),
+        issuer_name: issuer.to_owned(),
+        scheme: "NHS England Work Experience Quality Standard (WEx QS)".to_owned(),
+        framework_version: None,
+        source: AwardSource::Issued,
+    }
 }
