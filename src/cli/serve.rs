@@ -138,7 +138,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             "webhooks may be delivered to http:// and to private, loopback and link-local addresses (--webhooks-allow-private-targets)"
         );
     }
-    let deliveries = crate::service::webhooks::spawn_webhook_deliveries(
+    let deliveries = crate::service::spawn_webhook_deliveries(
         registry.clone(),
         webhooks.clone(),
         crate::http::webhooks::renderer(&public_url),

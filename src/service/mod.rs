@@ -57,6 +57,7 @@ pub use idempotency::{Idempotency, request_hash};
 pub use maintenance::{LogReport, LogSummary, Maintenance};
 pub use signing::Signing;
 pub use transparency::check_checkpoints;
+pub use webhook_delivery::{Deliveries, spawn_webhook_deliveries};
 pub use writer::{WriterStats, fold_log};
 
 use signing::SignedStatusList;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 
-use super::webhook_secrets::{open_secrets, sealing_key};
+use super::webhook_secrets::open_secrets;
 use super::webhooks::{
     MAX_RESPONSE_BODY, Render, Subject, TargetError, WebhookSettings, check_target, message_id,
     now_ms, origin, signatures, webhook_type,
@@ -239,7 +239,8 @@ async fn attempt(
     let msg = message_id(&due.leaf_hash, id);
     let number = current.failures + 1;
     let started = Instant::now();
-    let result = match sealing_key(settings)
+    let result = match settings
+        .sealing_key()
         .map_err(|e| e.to_string())
         .and_then(|key| open_secrets(key, &current, now_ms()).map_err(|e| e.to_string()))
     {

@@ -11,26 +11,9 @@
 use base64::Engine as _;
 use rand::RngCore;
 
-use super::webhooks::WebhookSettings;
 use super::{Registry, ServiceError};
-use crate::credentials::sealing::{self, FILE_NAME, SealError, SealingKey};
-use crate::error_codes::ErrorCode;
+use crate::credentials::sealing::{self, SealError, SealingKey};
 use crate::store::webhooks::WebhookRow;
-
-/// The sealing key in `settings`, or the refusal a server started without one gives.
-pub(super) fn sealing_key(settings: &WebhookSettings) -> Result<&SealingKey, ServiceError> {
-    settings
-        .sealing
-        .as_deref()
-        .ok_or_else(|| ServiceError::Invalid {
-            code: ErrorCode::WebhookSealingKeyMissing,
-            message: format!(
-                "webhook secrets are sealed with the keys folder's sealing key ({FILE_NAME}), and \
-                 this server started without one: its operator must put one in the keys folder \
-                 (wexqs keys init) and restart it"
-            ),
-        })
-}
 
 /// The secrets that sign a delivery to `row` at `now_ms`: its own, then the one before the last
 /// rotation while the two overlap.

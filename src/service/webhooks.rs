@@ -25,14 +25,12 @@ use rand::Rng;
 use sha2::Sha256;
 
 use super::{Actor, Registry, ServiceError};
-use crate::credentials::sealing::SealingKey;
+use crate::credentials::sealing::{FILE_NAME, SealingKey};
 use crate::domain::{CertificateNumber, Event, Visibility};
 use crate::error_codes::ErrorCode;
 use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
-pub use super::webhook_delivery::{Deliveries, spawn_webhook_deliveries};
-use super::webhook_secrets::sealing_key;
 pub use super::webhook_targets::{is_forbidden, refusal};
 
 /// The event types a subscription may name: the public changes of awards and the programme.
@@ -77,6 +75,20 @@ pub struct WebhookSettings {
     /// The key secrets are sealed with in the database (the keys folder's
     /// `webhook-sealing.key`): without it no subscription is made, rotated or delivered.
     pub sealing: Option<Arc<SealingKey>>,
+}
+
+impl WebhookSettings {
+    /// The sealing key these settings hold, or the refusal a server started without one gives.
+    pub(super) fn sealing_key(&self) -> Result<&SealingKey, ServiceError> {
+        self.sealing.as_deref().ok_or_else(|| ServiceError::Invalid {
+            code: ErrorCode::WebhookSealingKeyMissing,
+            message: format!(
+                "webhook secrets are sealed with the keys folder's sealing key ({FILE_NAME}), and \
+                 this server started without one: its operator must put one in the keys folder \
+                 (wexqs keys init) and restart it"
+            ),
+        })
+    }
 }
 
 impl Default for WebhookSettings {
@@ -405,7 +417,7 @@ impl Registry {
     ) -> Result<(Subscription, String), ServiceError> {
         let types = check_event_types(event_types)?;
         let target = check_target(url, settings.allow_private_targets).await?;
-        let key = sealing_key(settings)?;
+        let key = settings.sealing_key()?;
         self.catch_up().await?;
         let id = format!("wh_{}", self.random_uuid().simple());
         let (secret, sealed) = self.new_webhook_secret(key, &id);
@@ -471,7 +483,7 @@ impl Registry {
         id: &str,
         settings: &WebhookSettings,
     ) -> Result<(String, Subscription), ServiceError> {
-        let key = sealing_key(settings)?;
+        let key = settings.sealing_key()?;
         self.webhook(id).await?;
         let (secret, sealed) = self.new_webhook_secret(key, id);
         let until = self.now() + settings.rotation_overlap;
