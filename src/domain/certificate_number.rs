@@ -2,12 +2,9 @@
 //! character. Built only by parsing (which forgives case, spacing and look-alikes and refuses a
 //! wrong check character) or from random bits.
 
-use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
-use super::types::{ParseError, string_serde};
+use super::parse::{ParseError, string_serde};
 use crate::error_codes::ErrorCode;
 
 /// Crockford's base-32 alphabet: no I, L, O or U, so a number read aloud or typed from paper

@@ -1,6 +1,8 @@
 //! The events: every fact the registry knows. Serde-tagged and versioned; once written, an event's
 //! bytes never change, so a new shape gets a new `schema_version` and an upcast on read.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +214,7 @@ pub enum Event {
         status_list_index: String,
         /// Kept as its compact text, not a parsed tree (several times the text's size): an
         /// import signs tens of thousands at once. Written and read as the same JSON object.
-        credential: super::state::SignedJson,
+        credential: SignedJson,
     },
     ApiTokenCreated {
         token_id: String,
@@ -414,5 +416,56 @@ impl Event {
             } => Some(certificate_number),
             _ => None,
         }
+    }
+}
+
+/// A signed document kept as its compact JSON text (what every answer that serves it sends),
+/// shared rather than copied, and parsed only by the rare reader that looks inside it: a parsed
+/// `serde_json::Value` costs several times its text in memory, for every award.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedJson(Arc<str>);
+
+impl SignedJson {
+    /// The document's compact JSON text: what `serde_json::to_string` gives for `value`.
+    pub fn of(value: &serde_json::Value) -> SignedJson {
+        SignedJson(value.to_string().into())
+    }
+
+    /// The compact JSON text, as served.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The document parsed (a copy: for the few readers that look inside).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).expect("the text was written from a JSON value")
+    }
+
+    /// The string at `path` (object keys, outermost first), if there is one.
+    pub fn string_at(&self, path: &[&str]) -> Option<String> {
+        let value = self.value();
+        let mut at = &value;
+        for key in path {
+            at = at.get(key)?;
+        }
+        at.as_str().map(str::to_owned)
+    }
+}
+
+impl std::fmt::Debug for SignedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SignedJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|v| SignedJson::of(&v))
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 mod evolve;
 pub mod framework;
+mod parse;
 pub mod search;
 pub mod state;
 pub mod time;

@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use super::types::ParseError;
+use super::parse::ParseError;
 use crate::error_codes::ErrorCode;
 
 /// The earliest and latest dates the registry records or answers about. The programme began in

@@ -10,49 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::error_codes::ErrorCode;
 
 pub use super::certificate_number::CertificateNumber;
+pub use super::parse::ParseError;
+use super::parse::string_serde;
 pub use super::time::{
     EARLIEST_DATE, LATEST_DATE, date_in_range, expiry_of, long_date, start_of_uk_day,
     valid_until_of,
 };
-
-/// Why a value could not be parsed: a stable machine code and a sentence for a person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ParseError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ParseError {
-    pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-macro_rules! string_serde {
-    ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                <$t>::from_str(&raw).map_err(serde::de::Error::custom)
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(super) use string_serde;
 
 /// Whether a text may span lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -280,7 +280,7 @@ impl Registry {
                 &signing.did,
                 &signing.public_url,
             );
-            let credential = crate::domain::state::SignedJson::of(
+            let credential = crate::domain::events::SignedJson::of(
                 &crate::credentials::credential::as_proof_set(
                     crate::credentials::credential::sign(
                         &unsigned,
