@@ -435,3 +435,209 @@ where
         Ok(v)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
+mod tests {
+    use super::*;
+    use crate::store::{EventStore, GENESIS_CHAIN, SqliteStore};
+
+    fn event(id: u128, stream: &str) -> NewEvent {
+        NewEvent {
+            event_id: Uuid::from_u128(id),
+            stream_id: stream.to_owned(),
+            event_type: "test".into(),
+            schema_version: 1,
+            payload: format!("{{\"id\":{id}}}").into_bytes(),
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            actor: "tester".into(),
+            visibility: crate::domain::Visibility::Public,
+        }
+    }
+
+    fn request(events: Vec<NewEvent>, expected: &[(&str, Option<i64>)]) -> AppendRequest {
+        AppendRequest {
+            events,
+            expected: expected
+                .iter()
+                .map(|(s, v)| ((*s).to_owned(), *v))
+                .collect(),
+            ..AppendRequest::default()
+        }
+    }
+
+    fn keyed(mut request: AppendRequest, key: &str, hash: &str) -> AppendRequest {
+        request.idempotency = Some(IdempotencyRecord {
+            scope: "admin".into(),
+            key: key.into(),
+            request_hash: hash.into(),
+        });
+        request
+    }
+
+    #[test]
+    fn placing_an_event_numbers_it_and_extends_the_hash_chain() {
+        let mut end = LogEnd::new(0, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        end.place(&mut pending, event(1, "a"), None);
+        end.place(&mut pending, event(2, "a"), Some(0));
+        end.place(&mut pending, event(3, "b"), Some(6));
+        let placed: Vec<_> = pending
+            .events
+            .iter()
+            .map(|e| (e.position, e.stream_id.as_str(), e.stream_version))
+            .collect();
+        assert_eq!(placed, [(0, "a", 0), (1, "a", 1), (2, "b", 7)]);
+        let mut chain = GENESIS_CHAIN.to_vec();
+        for e in &pending.events {
+            assert_eq!(e.leaf_hash, leaf_hash(&e.payload));
+            chain = chain_hash(&chain, &e.leaf_hash);
+            assert_eq!(e.chain_hash, chain);
+        }
+        assert_eq!((end.start_size, end.size, end.chain), (0, 3, chain));
+        assert_eq!(end.versions["a"], Some(1));
+        assert_eq!(end.versions["b"], Some(7));
+    }
+
+    #[test]
+    fn answers_take_their_own_events_in_turn() {
+        let mut end = LogEnd::new(10, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        for id in 1..=3 {
+            end.place(&mut pending, event(id, "a"), None);
+        }
+        let answers = pending.answer(vec![
+            Answer::Appended(2),
+            Answer::Given(Err(StoreError::IdempotencyKeyReused)),
+            Answer::Appended(1),
+        ]);
+        let positions: Vec<_> = answers
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map(|a| a.events.iter().map(|e| e.position).collect::<Vec<_>>())
+                    .map_err(ToString::to_string)
+            })
+            .collect();
+        assert_eq!(
+            positions,
+            [
+                Ok(vec![10, 11]),
+                Err(StoreError::IdempotencyKeyReused.to_string()),
+                Ok(vec![12])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_used_earlier_in_the_batch_answers_with_that_requests_events() {
+        let mut end = LogEnd::new(4, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        end.place(&mut pending, event(1, "a"), None);
+        let record = IdempotencyRecord {
+            scope: "admin".into(),
+            key: "k".into(),
+            request_hash: "h".into(),
+        };
+        end.place(&mut pending, event(2, "b"), None);
+        end.place(&mut pending, event(3, "b"), Some(0));
+        pending.remember(record.clone(), 5, 2);
+        let (hash, events) = pending.answer_of(&record).unwrap();
+        assert_eq!(hash, "h");
+        let ids: Vec<_> = events.iter().map(|e| e.event_id.as_u128()).collect();
+        assert_eq!(ids, [2, 3]);
+        let other = IdempotencyRecord {
+            key: "other".into(),
+            ..record
+        };
+        assert!(pending.answer_of(&other).is_none());
+    }
+
+    #[test]
+    fn streams_are_named_once_in_the_order_first_named() {
+        let batch = [
+            request(vec![event(1, "b")], &[("a", None)]),
+            request(vec![event(2, "a"), event(3, "c")], &[("b", Some(0))]),
+        ];
+        assert_eq!(streams_named(&batch), ["a", "b", "c"]);
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the test")
+    }
+
+    async fn memory() -> SqliteStore {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[test]
+    fn a_batch_appends_answers_again_and_refuses_each_request_alone() {
+        runtime().block_on(async {
+            let store = memory().await;
+            let pool = store.pool();
+            let first = Sql::append_batch(pool, vec![request(vec![event(1, "a")], &[])])
+                .await
+                .unwrap();
+            assert_eq!(first[0].as_ref().unwrap().events[0].position, 0);
+            let answers = Sql::append_batch(
+                pool,
+                vec![
+                    // appended before: its first answer again
+                    request(vec![event(1, "a")], &[]),
+                    // a stale stream: refused alone
+                    request(vec![event(2, "a")], &[("a", None)]),
+                    keyed(request(vec![event(3, "a")], &[("a", Some(0))]), "k", "h"),
+                    // the same key for another request
+                    keyed(request(vec![event(4, "b")], &[]), "k", "other"),
+                    // the same key, the same request: the earlier answer
+                    keyed(request(vec![event(5, "b")], &[]), "k", "h"),
+                ],
+            )
+            .await
+            .unwrap();
+            let replayed = answers[0].as_ref().unwrap();
+            assert!(replayed.replayed);
+            assert_eq!(replayed.events, first[0].as_ref().unwrap().events);
+            assert!(matches!(
+                &answers[1],
+                Err(StoreError::Conflict { stream, expected: None, actual: Some(0) }) if stream == "a"
+            ));
+            let appended = answers[2].as_ref().unwrap();
+            assert!(!appended.replayed);
+            assert_eq!((appended.events[0].position, appended.events[0].stream_version), (1, 1));
+            assert!(matches!(answers[3], Err(StoreError::IdempotencyKeyReused)));
+            assert_eq!(answers[4].as_ref().unwrap().events, appended.events);
+            let head = Sql::head(pool).await.unwrap();
+            assert_eq!(head.size, 2);
+            assert_eq!(head.chain_hash, appended.events[0].chain_hash);
+            let (hash, events) = Sql::idempotent(pool, "admin", "k").await.unwrap().unwrap();
+            assert_eq!((hash.as_str(), events), ("h", appended.events.clone()));
+            assert_eq!(Sql::tree_hashes(pool, 1).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_log_shorter_than_its_writer_read_takes_nothing() {
+        runtime().block_on(async {
+            let store = memory().await;
+            let mut behind = request(vec![event(1, "a")], &[]);
+            behind.log_at_least = 3;
+            let err = Sql::append_batch(store.pool(), vec![behind])
+                .await
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                StoreError::LogBehind {
+                    size: 0,
+                    expected: 3
+                }
+            ));
+            assert_eq!(Sql::head(store.pool()).await.unwrap().size, 0);
+        });
+    }
+}

@@ -468,3 +468,148 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
+mod tests {
+    use super::*;
+    use crate::store::append::{LogEnd, Pending};
+    use crate::store::{GENESIS_CHAIN, NewEvent};
+    use crate::transparency::merkle::Tree;
+
+    /// `n` events placed on an empty log, one stream each `streams` apart.
+    fn placed(n: usize, streams: usize) -> Vec<StoredEvent> {
+        let mut end = LogEnd::new(0, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        for i in 0..n {
+            let stream = format!("s{}", i % streams);
+            let current = end.versions.get(&stream).copied().flatten();
+            end.place(&mut pending, event(&stream, i), current);
+        }
+        pending.events
+    }
+
+    fn event(stream: &str, i: usize) -> NewEvent {
+        NewEvent {
+            event_id: uuid::Uuid::from_u128(i as u128 + 1),
+            stream_id: stream.to_owned(),
+            event_type: "test".into(),
+            schema_version: 1,
+            payload: format!("{{\"n\":{i}}}").into_bytes(),
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            actor: "tester".into(),
+            visibility: crate::domain::Visibility::Public,
+        }
+    }
+
+    /// The stored tree's levels as rows, as `insert_tree_hashes` leaves them.
+    fn rows_of(tree: &Tree) -> Vec<(i32, i64, Hash)> {
+        let mut rows = Vec::new();
+        for level in 0..tree.height() {
+            for (idx, hash) in tree.level(level).iter().enumerate() {
+                rows.push((level as i32, idx as i64, *hash));
+            }
+        }
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn the_frontier_is_the_complete_subtrees_the_new_leaves_reach_past() {
+        assert!(frontier_wanted(0, 5).is_empty());
+        // 5 = 101b: the leaf 4 at level 0 and the subtree 0 at level 2 (leaves 0..4).
+        assert_eq!(frontier_wanted(5, 1), vec![(0, 4)]);
+        assert_eq!(frontier_wanted(5, 3), vec![(0, 4), (2, 0)]);
+        // 6 = 110b: adding one leaf finishes no subtree beyond level 0's pair (6, 7).
+        assert_eq!(frontier_wanted(6, 1), Vec::<(i32, i64)>::new());
+        assert_eq!(frontier_wanted(6, 2), vec![(1, 2), (2, 0)]);
+    }
+
+    #[test]
+    fn new_tree_hashes_from_the_frontier_are_the_whole_trees_hashes() {
+        let events = placed(23, 3);
+        for split in 0..=events.len() {
+            let (before, after) = events.split_at(split);
+            let stored = Tree::from_leaves(before.iter().map(|e| {
+                let leaf: Hash = e.leaf_hash.as_slice().try_into().unwrap();
+                leaf
+            }));
+            let mut frontier = vec![None; 64];
+            for (level, idx) in frontier_wanted(split as i64, after.len() as i64) {
+                frontier[level as usize] = Some(stored.level(level as usize)[idx as usize]);
+            }
+            let mut rows = rows_of(&stored);
+            rows.extend(new_tree_hashes(&mut frontier, after).unwrap());
+            rows.sort();
+            let whole = Tree::from_leaves(events.iter().map(|e| {
+                let leaf: Hash = e.leaf_hash.as_slice().try_into().unwrap();
+                leaf
+            }));
+            assert_eq!(rows, rows_of(&whole), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn a_missing_left_sibling_is_a_corrupt_log_not_a_wrong_hash() {
+        let events = placed(2, 1);
+        let mut frontier = vec![None; 64];
+        let err = new_tree_hashes(&mut frontier, &events[1..]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(why) if why == "tree hash 0/0 is missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_stream_is_written_once_at_its_last_version() {
+        let events = placed(7, 3);
+        assert_eq!(
+            last_versions(&events),
+            vec![("s0", 2), ("s1", 1), ("s2", 1)]
+        );
+        assert!(last_versions(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_row_written_twice_keeps_its_last_values_and_its_first_place() {
+        let organisation = |id: &str, name: &str| OrganisationRow {
+            organisation_id: id.into(),
+            name: name.into(),
+            search_key: name.to_lowercase(),
+            ods_code: None,
+            region: "London".into(),
+            kind: "trust".into(),
+        };
+        let award = |number: &str, standing: &str| AwardRow {
+            certificate_number: number.into(),
+            compact_number: number.into(),
+            organisation_id: "o1".into(),
+            organisation_name: "First".into(),
+            search_key: "first".into(),
+            ods_code: None,
+            region: "London".into(),
+            level: "gold".into(),
+            awarded_on: "2026-01-01".into(),
+            valid_until: "2029-01-01".into(),
+            expires_on: "2029-01-02".into(),
+            standing: standing.into(),
+            issuer_name: "NHS England".into(),
+        };
+        let writes = vec![
+            Write::Organisation(organisation("o1", "First")),
+            Write::Award(award("A1", "active")),
+            Write::Organisation(organisation("o2", "Second")),
+            Write::TokenRevoked {
+                token_id: "t".into(),
+                at: "now".into(),
+            },
+            Write::Organisation(organisation("o1", "First, renamed")),
+            Write::Award(award("A1", "suspended")),
+        ];
+        let (organisations, awards) = latest_rows(&writes);
+        let names: Vec<_> = organisations.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["First, renamed", "Second"]);
+        let standings: Vec<_> = awards.iter().map(|a| a.standing.as_str()).collect();
+        assert_eq!(standings, ["suspended"]);
+    }
+}
