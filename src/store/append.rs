@@ -1,414 +1,643 @@
-//! The append, written once for both databases like the rest of `sql.rs` (whose macro expands
-//! this one): one transaction, in named steps. The log head's row is locked first, so positions
-//! are assigned in commit order; what the batch needs to know of the stored log (which of its
-//! event ids and idempotency keys were used before, the versions of the streams it names) is
-//! looked up at once; then each request of the batch is answered again if it was appended
-//! before, refused alone if a stream it read has moved, or appended, in memory (events with
-//! their leaf and chain hashes, stream versions, the idempotency record, projection rows); last
-//! everything the batch appends is written with one multi-row statement a table (the Merkle
-//! tree's new hashes computed from the stored frontier), the log head moves to the new end, and
-//! everything commits together. The rows are exactly those appending each request alone writes.
+//! The append, written once for both databases (`Sql<DB>`, see `sql.rs`): one transaction, in
+//! named steps. The log head's row is locked first, so positions are assigned in commit order
+//! (`lock_log_head`); what the batch needs to know of the stored log (which of its event ids and
+//! idempotency keys were used before, the versions of the streams it names) is looked up at once
+//! (`look_up_batch`); then each request of the batch is answered again if it was appended before
+//! (`appended_before`, `answered_before`), refused alone if a stream it read has moved
+//! (`stale_stream`), or appended, in memory (`LogEnd::place`: events with their leaf and chain
+//! hashes and stream versions; the idempotency record and projection rows kept in `Pending`);
+//! last everything the batch appends is written with one multi-row statement a table
+//! (`append_rows.rs`), the log head moves to the new end, and everything commits together. The
+//! rows are exactly those appending each request alone writes.
 
-macro_rules! shared_append {
-    ($db:ty) => {
-        mod append {
-            use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-            use sqlx::{QueryBuilder, Row};
-            use uuid::Uuid;
+use sqlx::{
+    ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, TransactionManager,
+    Type,
+};
+use uuid::Uuid;
 
-            use super::{
-                AWARD_COLUMNS, AWARD_UPSERT, EVENT_COLUMNS, ORGANISATION_COLUMNS,
-                ORGANISATION_UPSERT, read_range, stream_version,
-            };
-            use $crate::store::{
-                AppendRequest, Appended, AwardRow, IdempotencyRecord, NewEvent, OrganisationRow,
-                StoreError, StoredEvent, Write, chain_hash, leaf_hash,
-            };
-            use $crate::transparency::merkle::{Hash, node_hash};
+use super::sql::{Db, Sql};
+use crate::store::{
+    AppendRequest, Appended, IdempotencyRecord, NewEvent, StoreError, StoredEvent, Write,
+    chain_hash, leaf_hash,
+};
 
-            type Connection = <$db as sqlx::Database>::Connection;
+/// Rows a multi-row statement carries at most: well under both databases' limits on bound
+/// parameters (SQLite's 32,766; PostgreSQL's 65,535) at 13 a row.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
 
-            /// Rows a multi-row statement carries at most: well under both databases' limits
-            /// on bound parameters (SQLite's 32,766; PostgreSQL's 65,535) at 13 a row.
-            const ROWS_PER_STATEMENT: usize = 1_000;
-
-            /// Appends each request of `batch` in order, in one transaction (see
-            /// `EventStore::append_batch`).
-            pub(super) async fn append_batch(
-                pool: &sqlx::Pool<$db>,
-                batch: Vec<AppendRequest>,
-            ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-                let mut tx = pool.begin().await?;
-                refuse_unless_top_level(&tx)?;
-                let mut end = lock_log_head(&mut tx).await?;
-                let expected = batch.iter().map(|r| r.log_at_least).max().unwrap_or(0);
-                if (end.size as u64) < expected {
-                    return Err(StoreError::LogBehind {
-                        size: end.size as u64,
-                        expected,
-                    });
-                }
-                let seen = look_up_batch(&mut tx, &mut end, &batch).await?;
-                let mut pending = Pending::default();
-                let mut answers = Vec::with_capacity(batch.len());
-                for request in batch {
-                    answers
-                        .push(append_one(&mut tx, &mut end, &seen, &mut pending, request).await?);
-                }
-                write_pending(&mut tx, &end, &pending).await?;
-                if end.size != end.start_size {
-                    move_log_head(&mut tx, &end).await?;
-                }
-                tx.commit().await?;
-                Ok(pending.answer(answers))
-            }
-
-            /// An append is its own transaction, opened by BEGIN and ended by COMMIT: on a
-            /// connection sqlx thinks still in one, `begin` opens a savepoint and `commit`
-            /// releases it, committing nothing. The SQLite pool closes such a connection rather
-            /// than hand it out again (`ended_cleanly`); this refuses the append if one ever came.
-            fn refuse_unless_top_level(tx: &sqlx::Transaction<'_, $db>) -> Result<(), StoreError> {
-                type Manager = <$db as sqlx::Database>::TransactionManager;
-                let depth = <Manager as sqlx::TransactionManager>::get_transaction_depth(&**tx);
-                if depth != 1 {
-                    return Err(StoreError::Backend(sqlx::Error::Protocol(
-                        "a connection still in an earlier transaction was handed out for an append"
-                            .into(),
-                    )));
-                }
-                Ok(())
-            }
-
-            /// The end of the log as the append moves it, and the version of every stream it
-            /// has read or written so far (`None`: a stream with no events).
-            pub(super) struct LogEnd {
-                pub(super) start_size: i64,
-                size: i64,
-                chain: Vec<u8>,
-                versions: HashMap<String, Option<i64>>,
-            }
-
-            /// Taking the log head's row lock first serialises writers: positions are assigned
-            /// in commit order and no reader ever sees a gap.
-            pub(super) async fn lock_log_head(conn: &mut Connection) -> Result<LogEnd, StoreError> {
-                let head = sqlx::query(
-                    "UPDATE log_head SET size = size WHERE id = 1 RETURNING size, chain_hash",
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                let size: i64 = head.try_get("size")?;
-                Ok(LogEnd {
-                    start_size: size,
-                    size,
-                    chain: head.try_get("chain_hash")?,
-                    versions: HashMap::new(),
-                })
-            }
-
-            /// What the stored log says about the whole batch, asked once rather than once a
-            /// request: the position of each request's first event id already stored, and
-            /// (into `end.versions`) the version of every stream a request names.
-            async fn look_up_batch(
-                conn: &mut Connection,
-                end: &mut LogEnd,
-                batch: &[AppendRequest],
-            ) -> Result<HashMap<Uuid, i64>, StoreError> {
-                let firsts: Vec<String> = batch
-                    .iter()
-                    .filter_map(|r| r.events.first())
-                    .map(|e| e.event_id.to_string())
-                    .collect();
-                let mut seen = HashMap::new();
-                for ids in firsts.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "SELECT event_id, position FROM events WHERE event_id IN (",
-                    );
-                    let mut list = q.separated(", ");
-                    for id in ids {
-                        list.push_bind(id);
-                    }
-                    q.push(")");
-                    for row in q
-                        .build()
-                        .persistent(ids.len() == 1)
-                        .fetch_all(&mut *conn)
-                        .await?
-                    {
-                        let id: String = row.try_get("event_id")?;
-                        let id = id
-                            .parse()
-                            .map_err(|_| StoreError::Corrupt(format!("event id {id:?}")))?;
-                        seen.insert(id, row.try_get::<i64, _>("position")?);
-                    }
-                }
-                let mut streams: Vec<&str> = Vec::new();
-                let mut named = HashSet::new();
-                for request in batch {
-                    let expected = request.expected.iter().map(|(s, _)| s.as_str());
-                    let written = request.events.iter().map(|e| e.stream_id.as_str());
-                    for stream in expected.chain(written) {
-                        if named.insert(stream) {
-                            streams.push(stream);
-                        }
-                    }
-                }
-                for chunk in streams.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "SELECT stream_id, version FROM streams WHERE stream_id IN (",
-                    );
-                    let mut list = q.separated(", ");
-                    for stream in chunk {
-                        list.push_bind(*stream);
-                    }
-                    q.push(")");
-                    let rows = q
-                        .build()
-                        .persistent(chunk.len() == 1)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    for stream in chunk {
-                        end.versions.insert((*stream).to_owned(), None);
-                    }
-                    for row in rows {
-                        let stream: String = row.try_get("stream_id")?;
-                        end.versions.insert(stream, Some(row.try_get("version")?));
-                    }
-                }
-                Ok(seen)
-            }
-
-            /// What the batch appends, kept until it is written at once: the events in
-            /// position order (with where each event id is), the idempotency records and the
-            /// projection writes, in request order.
-            #[derive(Default)]
-            struct Pending {
-                events: Vec<StoredEvent>,
-                index_of: HashMap<Uuid, usize>,
-                idempotency: Vec<(IdempotencyRecord, i64, usize)>,
-                keys: HashMap<(String, String), usize>,
-                writes: Vec<Write>,
-            }
-
-            /// A request's answer: given already, or the next `n` pending events once written.
-            enum Answer {
-                Given(Result<Appended, StoreError>),
-                Appended(usize),
-            }
-
-            impl Pending {
-                /// The pending events from `first` on, `count` of them, as stored.
-                fn range(&self, first: usize, count: usize) -> Vec<StoredEvent> {
-                    self.events
-                        .iter()
-                        .skip(first)
-                        .take(count)
-                        .cloned()
-                        .collect()
-                }
-
-                /// Every request's answer, once its events are written.
-                fn answer(self, answers: Vec<Answer>) -> Vec<Result<Appended, StoreError>> {
-                    let mut events = self.events.into_iter();
-                    answers
-                        .into_iter()
-                        .map(|answer| match answer {
-                            Answer::Given(given) => given,
-                            Answer::Appended(n) => Ok(Appended {
-                                events: events.by_ref().take(n).collect(),
-                                replayed: false,
-                            }),
-                        })
-                        .collect()
-                }
-            }
-
-            /// One request of the batch: its first answer again if it was appended before, a
-            /// refusal of it alone if a stream it read has moved, or its events appended.
-            async fn append_one(
-                conn: &mut Connection,
-                end: &mut LogEnd,
-                seen: &HashMap<Uuid, i64>,
-                pending: &mut Pending,
-                request: AppendRequest,
-            ) -> Result<Answer, StoreError> {
-                let AppendRequest {
-                    events,
-                    expected,
-                    idempotency,
-                    writes,
-                    log_at_least: _,
-                } = request;
-                if let Some(events) = appended_before(conn, seen, pending, &events).await? {
-                    return Ok(Answer::Given(Ok(Appended {
-                        events,
-                        replayed: true,
-                    })));
-                }
-                if let Some(idem) = &idempotency
-                    && let Some(answer) = answered_before(conn, pending, idem).await?
-                {
-                    return Ok(Answer::Given(answer));
-                }
-                if let Some(conflict) = stale_stream(conn, end, &expected).await? {
-                    return Ok(Answer::Given(Err(conflict)));
-                }
-                let first_position = end.size;
-                let count = events.len();
-                for event in events {
-                    append_event(conn, end, pending, event).await?;
-                }
-                if let Some(idem) = idempotency {
-                    let key = (idem.scope.clone(), idem.key.clone());
-                    pending.keys.insert(key, pending.idempotency.len());
-                    pending.idempotency.push((idem, first_position, count));
-                }
-                pending.writes.extend(writes);
-                Ok(Answer::Appended(count))
-            }
-
-            /// The stored events of a request whose first event id is already in the log, or
-            /// earlier in this batch.
-            async fn appended_before(
-                conn: &mut Connection,
-                seen: &HashMap<Uuid, i64>,
-                pending: &Pending,
-                events: &[NewEvent],
-            ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
-                let Some(first) = events.first() else {
-                    return Ok(None);
-                };
-                if let Some(&index) = pending.index_of.get(&first.event_id) {
-                    return Ok(Some(pending.range(index, events.len())));
-                }
-                let Some(&position) = seen.get(&first.event_id) else {
-                    return Ok(None);
-                };
-                let events = read_range(&mut *conn, position as u64, events.len() as u32).await?;
-                Ok(Some(events))
-            }
-
-            /// The first answer to an idempotency key already used (in the log, or earlier in
-            /// this batch): its events again, or a refusal when the key was used for a
-            /// different request.
-            async fn answered_before(
-                conn: &mut Connection,
-                pending: &Pending,
-                idem: &IdempotencyRecord,
-            ) -> Result<Option<Result<Appended, StoreError>>, StoreError> {
-                let key = (idem.scope.clone(), idem.key.clone());
-                let (hash, events) = if let Some(&i) = pending.keys.get(&key) {
-                    let (first, first_position, count) = &pending.idempotency[i];
-                    let start = pending.events.first().map_or(0, |e| e.position as i64);
-                    let from = (first_position - start) as usize;
-                    (first.request_hash.clone(), pending.range(from, *count))
-                } else {
-                    let seen = sqlx::query(
-                        "SELECT request_hash, first_position, event_count FROM idempotency_keys \
-                         WHERE scope = $1 AND idem_key = $2",
-                    )
-                    .bind(&idem.scope)
-                    .bind(&idem.key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    let Some(seen) = seen else { return Ok(None) };
-                    let hash: String = seen.try_get("request_hash")?;
-                    if hash != idem.request_hash {
-                        return Ok(Some(Err(StoreError::IdempotencyKeyReused)));
-                    }
-                    let first: i64 = seen.try_get("first_position")?;
-                    let count: i64 = seen.try_get("event_count")?;
-                    let events = read_range(&mut *conn, first as u64, count as u32).await?;
-                    (hash, events)
-                };
-                if hash != idem.request_hash {
-                    return Ok(Some(Err(StoreError::IdempotencyKeyReused)));
-                }
-                Ok(Some(Ok(Appended {
-                    events,
-                    replayed: true,
-                })))
-            }
-
-            /// The first stream whose version is not the one the request's decision read.
-            async fn stale_stream(
-                conn: &mut Connection,
-                end: &mut LogEnd,
-                expected: &[(String, Option<i64>)],
-            ) -> Result<Option<StoreError>, StoreError> {
-                for (stream, expected) in expected {
-                    let actual = current_version(conn, end, stream).await?;
-                    if actual != *expected {
-                        return Ok(Some(StoreError::Conflict {
-                            stream: stream.clone(),
-                            expected: *expected,
-                            actual,
-                        }));
-                    }
-                }
-                Ok(None)
-            }
-
-            /// A stream's version as the batch has moved it (looked up once, in
-            /// `look_up_batch`; asked of the database only for a stream that was not named).
-            async fn current_version(
-                conn: &mut Connection,
-                end: &mut LogEnd,
-                stream: &str,
-            ) -> Result<Option<i64>, StoreError> {
-                if let Some(v) = end.versions.get(stream) {
-                    return Ok(*v);
-                }
-                let v = stream_version(&mut *conn, stream).await?;
-                end.versions.insert(stream.to_owned(), v);
-                Ok(v)
-            }
-
-            /// Places one event at the end of the log, with its leaf and chain hashes and its
-            /// stream's next version.
-            async fn append_event(
-                conn: &mut Connection,
-                end: &mut LogEnd,
-                pending: &mut Pending,
-                event: NewEvent,
-            ) -> Result<(), StoreError> {
-                let NewEvent {
-                    event_id,
-                    stream_id,
-                    event_type,
-                    schema_version,
-                    payload,
-                    recorded_at,
-                    actor,
-                    visibility,
-                } = event;
-                let current = current_version(conn, end, &stream_id).await?;
-                let stream_version = current.map_or(0, |v| v + 1);
-                let leaf = leaf_hash(&payload);
-                end.chain = chain_hash(&end.chain, &leaf);
-                end.versions.insert(stream_id.clone(), Some(stream_version));
-                pending.index_of.insert(event_id, pending.events.len());
-                pending.events.push(StoredEvent {
-                    position: end.size as u64,
-                    event_id,
-                    stream_id,
-                    stream_version,
-                    event_type,
-                    schema_version,
-                    payload,
-                    recorded_at,
-                    actor,
-                    visibility,
-                    leaf_hash: leaf,
-                    chain_hash: end.chain.clone(),
-                });
-                end.size += 1;
-                Ok(())
-            }
-
-            $crate::store::append_rows::shared_append_rows!($db);
-        }
-    };
+/// The end of the log as the append moves it, and the version of every stream it has read or
+/// written so far (`None`: a stream with no events).
+#[derive(Debug)]
+pub(crate) struct LogEnd {
+    pub(crate) start_size: i64,
+    pub(crate) size: i64,
+    pub(crate) chain: Vec<u8>,
+    pub(crate) versions: HashMap<String, Option<i64>>,
 }
 
-pub(crate) use shared_append;
+impl LogEnd {
+    /// A log of `size` events whose last chain hash is `chain`, before the batch.
+    pub(crate) fn new(size: i64, chain: Vec<u8>) -> LogEnd {
+        LogEnd {
+            start_size: size,
+            size,
+            chain,
+            versions: HashMap::new(),
+        }
+    }
+
+    /// Places one event at the end of the log, after `current` (its stream's version now):
+    /// its position, its stream's next version, its leaf hash and the chain hash that follows.
+    pub(crate) fn place(&mut self, pending: &mut Pending, event: NewEvent, current: Option<i64>) {
+        let NewEvent {
+            event_id,
+            stream_id,
+            event_type,
+            schema_version,
+            payload,
+            recorded_at,
+            actor,
+            visibility,
+        } = event;
+        let stream_version = current.map_or(0, |v| v + 1);
+        let leaf = leaf_hash(&payload);
+        self.chain = chain_hash(&self.chain, &leaf);
+        self.versions
+            .insert(stream_id.clone(), Some(stream_version));
+        pending.index_of.insert(event_id, pending.events.len());
+        pending.events.push(StoredEvent {
+            position: self.size as u64,
+            event_id,
+            stream_id,
+            stream_version,
+            event_type,
+            schema_version,
+            payload,
+            recorded_at,
+            actor,
+            visibility,
+            leaf_hash: leaf,
+            chain_hash: self.chain.clone(),
+        });
+        self.size += 1;
+    }
+}
+
+/// What the batch appends, kept until it is written at once: the events in position order (with
+/// where each event id is), the idempotency records and the projection writes, in request order.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    pub(crate) events: Vec<StoredEvent>,
+    index_of: HashMap<Uuid, usize>,
+    /// Each record, with the position of its request's first event and how many it appended.
+    pub(crate) idempotency: Vec<(IdempotencyRecord, i64, usize)>,
+    keys: HashMap<(String, String), usize>,
+    pub(crate) writes: Vec<Write>,
+}
+
+/// A request's answer: given already, or the next `n` pending events once written.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Given(Result<Appended, StoreError>),
+    Appended(usize),
+}
+
+impl Pending {
+    /// The pending events from `first` on, `count` of them, as stored.
+    fn range(&self, first: usize, count: usize) -> Vec<StoredEvent> {
+        self.events
+            .iter()
+            .skip(first)
+            .take(count)
+            .cloned()
+            .collect()
+    }
+
+    /// Remembers a request's idempotency key with the events it appended.
+    fn remember(&mut self, idem: IdempotencyRecord, first_position: i64, count: usize) {
+        let key = (idem.scope.clone(), idem.key.clone());
+        self.keys.insert(key, self.idempotency.len());
+        self.idempotency.push((idem, first_position, count));
+    }
+
+    /// The first answer to a key used earlier in this batch (its request hash and events).
+    fn answer_of(&self, idem: &IdempotencyRecord) -> Option<(String, Vec<StoredEvent>)> {
+        let key = (idem.scope.clone(), idem.key.clone());
+        let &i = self.keys.get(&key)?;
+        let (first, first_position, count) = &self.idempotency[i];
+        let start = self.events.first().map_or(0, |e| e.position as i64);
+        let from = (first_position - start) as usize;
+        Some((first.request_hash.clone(), self.range(from, *count)))
+    }
+
+    /// Every request's answer, once its events are written.
+    pub(crate) fn answer(self, answers: Vec<Answer>) -> Vec<Result<Appended, StoreError>> {
+        let mut events = self.events.into_iter();
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                Answer::Given(given) => given,
+                Answer::Appended(n) => Ok(Appended {
+                    events: events.by_ref().take(n).collect(),
+                    replayed: false,
+                }),
+            })
+            .collect()
+    }
+}
+
+/// Each stream a batch names (read or written), once, in the order first named.
+fn streams_named(batch: &[AppendRequest]) -> Vec<&str> {
+    let mut streams: Vec<&str> = Vec::new();
+    let mut named = HashSet::new();
+    for request in batch {
+        let expected = request.expected.iter().map(|(s, _)| s.as_str());
+        let written = request.events.iter().map(|e| e.stream_id.as_str());
+        for stream in expected.chain(written) {
+            if named.insert(stream) {
+                streams.push(stream);
+            }
+        }
+    }
+    streams
+}
+
+/// An append is its own transaction, opened by BEGIN and ended by COMMIT: on a connection sqlx
+/// thinks still in one, `begin` opens a savepoint and `commit` releases it, committing nothing.
+/// The SQLite pool closes such a connection rather than hand it out again (`ended_cleanly`);
+/// this refuses the append if one ever came.
+fn refuse_unless_top_level<DB: sqlx::Database>(
+    tx: &sqlx::Transaction<'_, DB>,
+) -> Result<(), StoreError> {
+    let depth = DB::TransactionManager::get_transaction_depth(tx);
+    if depth != 1 {
+        return Err(StoreError::Backend(sqlx::Error::Protocol(
+            "a connection still in an earlier transaction was handed out for an append".into(),
+        )));
+    }
+    Ok(())
+}
+
+impl<DB> Sql<DB>
+where
+    DB: Db,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i32: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> i64: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> Vec<u8>: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Type<DB> + Encode<'q, DB> + ColumnIndex<DB::Row>,
+    for<'q> &'q [u8]: Type<DB> + Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<&'q [u8]>: Encode<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Appends each request of `batch` in order, in one transaction (see
+    /// `EventStore::append_batch`).
+    pub(crate) async fn append_batch(
+        pool: &sqlx::Pool<DB>,
+        batch: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut tx = pool.begin().await?;
+        refuse_unless_top_level(&tx)?;
+        let mut end = Self::lock_log_head(&mut tx).await?;
+        let expected = batch.iter().map(|r| r.log_at_least).max().unwrap_or(0);
+        if (end.size as u64) < expected {
+            return Err(StoreError::LogBehind {
+                size: end.size as u64,
+                expected,
+            });
+        }
+        let seen = Self::look_up_batch(&mut tx, &mut end, &batch).await?;
+        let mut pending = Pending::default();
+        let mut answers = Vec::with_capacity(batch.len());
+        for request in batch {
+            answers.push(Self::append_one(&mut tx, &mut end, &seen, &mut pending, request).await?);
+        }
+        Self::write_pending(&mut tx, &end, &pending).await?;
+        if end.size != end.start_size {
+            Self::move_log_head(&mut tx, &end).await?;
+        }
+        tx.commit().await?;
+        Ok(pending.answer(answers))
+    }
+
+    /// Taking the log head's row lock first serialises writers: positions are assigned in
+    /// commit order and no reader ever sees a gap.
+    pub(crate) async fn lock_log_head(conn: &mut DB::Connection) -> Result<LogEnd, StoreError> {
+        let head =
+            sqlx::query("UPDATE log_head SET size = size WHERE id = 1 RETURNING size, chain_hash")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(LogEnd::new(
+            head.try_get("size")?,
+            head.try_get("chain_hash")?,
+        ))
+    }
+
+    /// What the stored log says about the whole batch, asked once rather than once a request:
+    /// the position of each request's first event id already stored, and (into
+    /// `end.versions`) the version of every stream a request names.
+    async fn look_up_batch(
+        conn: &mut DB::Connection,
+        end: &mut LogEnd,
+        batch: &[AppendRequest],
+    ) -> Result<HashMap<Uuid, i64>, StoreError> {
+        let firsts: Vec<String> = batch
+            .iter()
+            .filter_map(|r| r.events.first())
+            .map(|e| e.event_id.to_string())
+            .collect();
+        let mut seen = HashMap::new();
+        for ids in firsts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<DB>::new(
+                "SELECT event_id, position FROM events WHERE event_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(id);
+            }
+            q.push(")");
+            for row in DB::narrow(q.build())
+                .persistent(ids.len() == 1)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let id: String = row.try_get("event_id")?;
+                let id = id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("event id {id:?}")))?;
+                seen.insert(id, row.try_get::<i64, _>("position")?);
+            }
+        }
+        let streams = streams_named(batch);
+        for chunk in streams.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<DB>::new(
+                "SELECT stream_id, version FROM streams WHERE stream_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for stream in chunk {
+                list.push_bind(*stream);
+            }
+            q.push(")");
+            let rows = DB::narrow(q.build())
+                .persistent(chunk.len() == 1)
+                .fetch_all(&mut *conn)
+                .await?;
+            for stream in chunk {
+                end.versions.insert((*stream).to_owned(), None);
+            }
+            for row in rows {
+                let stream: String = row.try_get("stream_id")?;
+                end.versions.insert(stream, Some(row.try_get("version")?));
+            }
+        }
+        Ok(seen)
+    }
+
+    /// One request of the batch: its first answer again if it was appended before, a refusal of
+    /// it alone if a stream it read has moved, or its events appended.
+    async fn append_one(
+        conn: &mut DB::Connection,
+        end: &mut LogEnd,
+        seen: &HashMap<Uuid, i64>,
+        pending: &mut Pending,
+        request: AppendRequest,
+    ) -> Result<Answer, StoreError> {
+        let AppendRequest {
+            events,
+            expected,
+            idempotency,
+            writes,
+            log_at_least: _,
+        } = request;
+        if let Some(events) = Self::appended_before(conn, seen, pending, &events).await? {
+            return Ok(Answer::Given(Ok(Appended {
+                events,
+                replayed: true,
+            })));
+        }
+        if let Some(idem) = &idempotency
+            && let Some(answer) = Self::answered_before(conn, pending, idem).await?
+        {
+            return Ok(Answer::Given(answer));
+        }
+        if let Some(conflict) = Self::stale_stream(conn, end, &expected).await? {
+            return Ok(Answer::Given(Err(conflict)));
+        }
+        let first_position = end.size;
+        let count = events.len();
+        for event in events {
+            let current = Self::current_version(conn, end, &event.stream_id).await?;
+            end.place(pending, event, current);
+        }
+        if let Some(idem) = idempotency {
+            pending.remember(idem, first_position, count);
+        }
+        pending.writes.extend(writes);
+        Ok(Answer::Appended(count))
+    }
+
+    /// The stored events of a request whose first event id is already in the log, or earlier
+    /// in this batch.
+    async fn appended_before(
+        conn: &mut DB::Connection,
+        seen: &HashMap<Uuid, i64>,
+        pending: &Pending,
+        events: &[NewEvent],
+    ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        let Some(first) = events.first() else {
+            return Ok(None);
+        };
+        if let Some(&index) = pending.index_of.get(&first.event_id) {
+            return Ok(Some(pending.range(index, events.len())));
+        }
+        let Some(&position) = seen.get(&first.event_id) else {
+            return Ok(None);
+        };
+        let events = Self::read_range(&mut *conn, position as u64, events.len() as u32).await?;
+        Ok(Some(events))
+    }
+
+    /// The first answer to an idempotency key already used (in the log, or earlier in this
+    /// batch): its events again, or a refusal when the key was used for a different request.
+    async fn answered_before(
+        conn: &mut DB::Connection,
+        pending: &Pending,
+        idem: &IdempotencyRecord,
+    ) -> Result<Option<Result<Appended, StoreError>>, StoreError> {
+        let (hash, events) = if let Some(earlier) = pending.answer_of(idem) {
+            earlier
+        } else {
+            let seen = sqlx::query(
+                "SELECT request_hash, first_position, event_count FROM idempotency_keys \
+                 WHERE scope = $1 AND idem_key = $2",
+            )
+            .bind(&idem.scope)
+            .bind(&idem.key)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(seen) = seen else { return Ok(None) };
+            let hash: String = seen.try_get("request_hash")?;
+            if hash != idem.request_hash {
+                return Ok(Some(Err(StoreError::IdempotencyKeyReused)));
+            }
+            let first: i64 = seen.try_get("first_position")?;
+            let count: i64 = seen.try_get("event_count")?;
+            let events = Self::read_range(&mut *conn, first as u64, count as u32).await?;
+            (hash, events)
+        };
+        if hash != idem.request_hash {
+            return Ok(Some(Err(StoreError::IdempotencyKeyReused)));
+        }
+        Ok(Some(Ok(Appended {
+            events,
+            replayed: true,
+        })))
+    }
+
+    /// The first stream whose version is not the one the request's decision read.
+    async fn stale_stream(
+        conn: &mut DB::Connection,
+        end: &mut LogEnd,
+        expected: &[(String, Option<i64>)],
+    ) -> Result<Option<StoreError>, StoreError> {
+        for (stream, expected) in expected {
+            let actual = Self::current_version(conn, end, stream).await?;
+            if actual != *expected {
+                return Ok(Some(StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected: *expected,
+                    actual,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A stream's version as the batch has moved it (looked up once, in `look_up_batch`; asked
+    /// of the database only for a stream that was not named).
+    async fn current_version(
+        conn: &mut DB::Connection,
+        end: &mut LogEnd,
+        stream: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        if let Some(v) = end.versions.get(stream) {
+            return Ok(*v);
+        }
+        let v = Self::stream_version(&mut *conn, stream).await?;
+        end.versions.insert(stream.to_owned(), v);
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
+mod tests {
+    use super::*;
+    use crate::store::{EventStore, GENESIS_CHAIN, SqliteStore};
+
+    fn event(id: u128, stream: &str) -> NewEvent {
+        NewEvent {
+            event_id: Uuid::from_u128(id),
+            stream_id: stream.to_owned(),
+            event_type: "test".into(),
+            schema_version: 1,
+            payload: format!("{{\"id\":{id}}}").into_bytes(),
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            actor: "tester".into(),
+            visibility: crate::domain::Visibility::Public,
+        }
+    }
+
+    fn request(events: Vec<NewEvent>, expected: &[(&str, Option<i64>)]) -> AppendRequest {
+        AppendRequest {
+            events,
+            expected: expected
+                .iter()
+                .map(|(s, v)| ((*s).to_owned(), *v))
+                .collect(),
+            ..AppendRequest::default()
+        }
+    }
+
+    fn keyed(mut request: AppendRequest, key: &str, hash: &str) -> AppendRequest {
+        request.idempotency = Some(IdempotencyRecord {
+            scope: "admin".into(),
+            key: key.into(),
+            request_hash: hash.into(),
+        });
+        request
+    }
+
+    #[test]
+    fn placing_an_event_numbers_it_and_extends_the_hash_chain() {
+        let mut end = LogEnd::new(0, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        end.place(&mut pending, event(1, "a"), None);
+        end.place(&mut pending, event(2, "a"), Some(0));
+        end.place(&mut pending, event(3, "b"), Some(6));
+        let placed: Vec<_> = pending
+            .events
+            .iter()
+            .map(|e| (e.position, e.stream_id.as_str(), e.stream_version))
+            .collect();
+        assert_eq!(placed, [(0, "a", 0), (1, "a", 1), (2, "b", 7)]);
+        let mut chain = GENESIS_CHAIN.to_vec();
+        for e in &pending.events {
+            assert_eq!(e.leaf_hash, leaf_hash(&e.payload));
+            chain = chain_hash(&chain, &e.leaf_hash);
+            assert_eq!(e.chain_hash, chain);
+        }
+        assert_eq!((end.start_size, end.size, end.chain), (0, 3, chain));
+        assert_eq!(end.versions["a"], Some(1));
+        assert_eq!(end.versions["b"], Some(7));
+    }
+
+    #[test]
+    fn answers_take_their_own_events_in_turn() {
+        let mut end = LogEnd::new(10, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        for id in 1..=3 {
+            end.place(&mut pending, event(id, "a"), None);
+        }
+        let answers = pending.answer(vec![
+            Answer::Appended(2),
+            Answer::Given(Err(StoreError::IdempotencyKeyReused)),
+            Answer::Appended(1),
+        ]);
+        let positions: Vec<_> = answers
+            .iter()
+            .map(|a| {
+                a.as_ref()
+                    .map(|a| a.events.iter().map(|e| e.position).collect::<Vec<_>>())
+                    .map_err(ToString::to_string)
+            })
+            .collect();
+        assert_eq!(
+            positions,
+            [
+                Ok(vec![10, 11]),
+                Err(StoreError::IdempotencyKeyReused.to_string()),
+                Ok(vec![12])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_used_earlier_in_the_batch_answers_with_that_requests_events() {
+        let mut end = LogEnd::new(4, GENESIS_CHAIN.to_vec());
+        let mut pending = Pending::default();
+        end.place(&mut pending, event(1, "a"), None);
+        let record = IdempotencyRecord {
+            scope: "admin".into(),
+            key: "k".into(),
+            request_hash: "h".into(),
+        };
+        end.place(&mut pending, event(2, "b"), None);
+        end.place(&mut pending, event(3, "b"), Some(0));
+        pending.remember(record.clone(), 5, 2);
+        let (hash, events) = pending.answer_of(&record).unwrap();
+        assert_eq!(hash, "h");
+        let ids: Vec<_> = events.iter().map(|e| e.event_id.as_u128()).collect();
+        assert_eq!(ids, [2, 3]);
+        let other = IdempotencyRecord {
+            key: "other".into(),
+            ..record
+        };
+        assert!(pending.answer_of(&other).is_none());
+    }
+
+    #[test]
+    fn streams_are_named_once_in_the_order_first_named() {
+        let batch = [
+            request(vec![event(1, "b")], &[("a", None)]),
+            request(vec![event(2, "a"), event(3, "c")], &[("b", Some(0))]),
+        ];
+        assert_eq!(streams_named(&batch), ["a", "b", "c"]);
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the test")
+    }
+
+    async fn memory() -> SqliteStore {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[test]
+    fn a_batch_appends_answers_again_and_refuses_each_request_alone() {
+        runtime().block_on(async {
+            let store = memory().await;
+            let pool = store.pool();
+            let first = Sql::append_batch(pool, vec![request(vec![event(1, "a")], &[])])
+                .await
+                .unwrap();
+            assert_eq!(first[0].as_ref().unwrap().events[0].position, 0);
+            let answers = Sql::append_batch(
+                pool,
+                vec![
+                    // appended before: its first answer again
+                    request(vec![event(1, "a")], &[]),
+                    // a stale stream: refused alone
+                    request(vec![event(2, "a")], &[("a", None)]),
+                    keyed(request(vec![event(3, "a")], &[("a", Some(0))]), "k", "h"),
+                    // the same key for another request
+                    keyed(request(vec![event(4, "b")], &[]), "k", "other"),
+                    // the same key, the same request: the earlier answer
+                    keyed(request(vec![event(5, "b")], &[]), "k", "h"),
+                ],
+            )
+            .await
+            .unwrap();
+            let replayed = answers[0].as_ref().unwrap();
+            assert!(replayed.replayed);
+            assert_eq!(replayed.events, first[0].as_ref().unwrap().events);
+            assert!(matches!(
+                &answers[1],
+                Err(StoreError::Conflict { stream, expected: None, actual: Some(0) }) if stream == "a"
+            ));
+            let appended = answers[2].as_ref().unwrap();
+            assert!(!appended.replayed);
+            assert_eq!((appended.events[0].position, appended.events[0].stream_version), (1, 1));
+            assert!(matches!(answers[3], Err(StoreError::IdempotencyKeyReused)));
+            assert_eq!(answers[4].as_ref().unwrap().events, appended.events);
+            let head = Sql::head(pool).await.unwrap();
+            assert_eq!(head.size, 2);
+            assert_eq!(head.chain_hash, appended.events[0].chain_hash);
+            let (hash, events) = Sql::idempotent(pool, "admin", "k").await.unwrap().unwrap();
+            assert_eq!((hash.as_str(), events), ("h", appended.events.clone()));
+            assert_eq!(Sql::tree_hashes(pool, 1).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_log_shorter_than_its_writer_read_takes_nothing() {
+        runtime().block_on(async {
+            let store = memory().await;
+            let mut behind = request(vec![event(1, "a")], &[]);
+            behind.log_at_least = 3;
+            let err = Sql::append_batch(store.pool(), vec![behind])
+                .await
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                StoreError::LogBehind {
+                    size: 0,
+                    expected: 3
+                }
+            ));
+            assert_eq!(Sql::head(store.pool()).await.unwrap().size, 0);
+        });
+    }
+}

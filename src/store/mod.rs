@@ -3,6 +3,16 @@
 //! assigned by the writer under the log-head lock, so commit order is position order; an append
 //! (events, stream versions, idempotency record, projections, log head) is one transaction.
 
+/// Runs `$call` on the store's implementation, whichever it is (`Store` and its webhook rows).
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($s) => $call.await,
+            Store::Postgres($s) => $call.await,
+        }
+    };
+}
+
 mod append;
 mod append_rows;
 pub mod migrations;
@@ -479,15 +489,6 @@ impl Store {
             Store::Postgres(s) => of(s.pool()),
         }
     }
-}
-
-macro_rules! delegate {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Store::Sqlite($s) => $call.await,
-            Store::Postgres($s) => $call.await,
-        }
-    };
 }
 
 impl EventStore for Store {
