@@ -34,9 +34,9 @@ async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
             .filter(|w| !methods.iter().any(|m| m.eq_ignore_ascii_case(w)))
             .collect();
         for wrong in wrong {
-            let mut request = app.client.request(
+            let mut request = app.request(
                 reqwest::Method::from_bytes(wrong.as_bytes()).expect("a method"),
-                app.url(&concrete),
+                &concrete,
             );
             // An admin route refuses a caller it does not know before anything else (401, the
             // body unread): the 405 is for a caller it knows.
@@ -67,9 +67,7 @@ async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
     }
     // A path that is no route at all is still a 404, whatever the method.
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let response = app
-            .client
-            .request(method, app.url("/v1/no-such-route"))
+        let response = app.request(method, "/v1/no-such-route")
             .send()
             .await
             .expect("answered");

@@ -9,8 +9,7 @@ use crate::helpers::{TestApp, on_both_databases};
 
 async fn post(app: &TestApp, path: &str, if_match: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = app
-        .client
-        .post(app.url(path))
+        .request(reqwest::Method::POST, path)
         .bearer_auth(&app.admin)
         .json(&body);
     if let Some(tag) = if_match {
@@ -122,8 +121,7 @@ async fn the_reason_is_public_and_the_note_private(app: TestApp) {
     );
 
     let events: Value = app
-        .client
-        .get(app.url("/v1/admin/events?limit=1000"))
+        .request(reqwest::Method::GET, "/v1/admin/events?limit=1000")
         .bearer_auth(&app.reviewer)
         .send()
         .await

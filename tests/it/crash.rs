@@ -18,6 +18,7 @@ use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
     temp_dir, text, wexqs,
 };
+use crate::tamper::execute;
 
 /// (organisation id, certificate number) of each award whose issue was acknowledged (201).
 type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
@@ -583,15 +584,6 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         what.contains("the log head says 5 events") && what.contains(&hex::encode(&chain)),
         "{what}"
     );
-}
-
-/// Runs `sql` on `store`'s database, outside the store.
-async fn execute(store: &Store, sql: &str) {
-    match store {
-        Store::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
-        Store::Postgres(p) => sqlx::query(sql).execute(p.pool()).await.map(drop),
-    }
-    .expect("the statement ran");
 }
 
 on_both_databases!(store: a_commit_between_the_checks_reads_is_no_divergence);

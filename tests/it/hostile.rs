@@ -175,8 +175,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         assert!(!copied.contains(name) || !markup, "{id} holds {name:?}");
     }
     let oembed: Value = app
-        .client
-        .get(app.url("/oembed"))
+        .request(reqwest::Method::GET, "/oembed")
         .query(&[("url", app.url(&format!("/verify/{number}")))])
         .send()
         .await
@@ -301,8 +300,7 @@ async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() 
     }
     let body = csv.into_inner().expect("the CSV");
     let imported: Value = app
-        .client
-        .post(app.url("/v1/admin/awards/import"))
+        .request(reqwest::Method::POST, "/v1/admin/awards/import")
         .bearer_auth(&app.admin)
         .header("content-type", "text/csv")
         .body(body)
@@ -377,8 +375,7 @@ async fn deceptive_text_is_refused_everywhere_it_can_enter() {
             String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
         csv.push_str(&format!("\"{text}\",,london,,bronze,2024-03-01,\n"));
         let response = app
-            .client
-            .post(app.url("/v1/admin/awards/import"))
+            .request(reqwest::Method::POST, "/v1/admin/awards/import")
             .bearer_auth(&app.admin)
             .header("content-type", "text/csv")
             .body(csv)
@@ -477,7 +474,7 @@ async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
 
     // A body declared past the largest any route reads is refused from its Content-Length,
     // unread (one between 2 and 4 MiB is read, thrown away, and refused: credentials.rs).
-    let base = app.base.clone();
+    let base = app.base().to_owned();
     let answer = tokio::task::spawn_blocking(move || {
         raw_exchange(
             &base,
@@ -585,8 +582,10 @@ async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
         assert_eq!(problem["code"], "position_out_of_range", "{problem}");
     }
     let response = app
-        .client
-        .get(app.url("/v1/admin/events?from=9223372036854775808"))
+        .request(
+            reqwest::Method::GET,
+            "/v1/admin/events?from=9223372036854775808",
+        )
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -637,9 +636,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
         .await
         .expect("SQLite is always there");
     for origin in ["https://evil.example", "null"] {
-        let preflight = app
-            .client
-            .request(reqwest::Method::OPTIONS, app.url("/v1/admin/awards"))
+        let preflight = app.request(reqwest::Method::OPTIONS, "/v1/admin/awards")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header("access-control-request-headers", "authorization")
@@ -663,8 +660,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
             preflight.headers()
         );
         let get = app
-            .client
-            .get(app.url("/v1/admin/events"))
+            .request(reqwest::Method::GET, "/v1/admin/events")
             .header("origin", origin)
             .bearer_auth(&app.admin)
             .send()
@@ -673,8 +669,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
         assert!(get.headers().get("access-control-allow-origin").is_none());
     }
     let public = app
-        .client
-        .get(app.url("/v1/programme"))
+        .request(reqwest::Method::GET, "/v1/programme")
         .header("origin", "https://careers.example")
         .send()
         .await
@@ -694,8 +689,7 @@ async fn the_bearer_scheme_is_read_in_any_case() {
         .expect("SQLite is always there");
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = app
-            .client
-            .get(app.url("/v1/admin/events"))
+            .request(reqwest::Method::GET, "/v1/admin/events")
             .header("authorization", format!("{scheme} {}", app.admin))
             .send()
             .await
@@ -703,8 +697,7 @@ async fn the_bearer_scheme_is_read_in_any_case() {
         assert_eq!(response.status(), 200, "{scheme}");
     }
     let response = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .header("authorization", format!("Basic {}", app.admin))
         .send()
         .await
@@ -718,7 +711,7 @@ async fn refusals_of_the_http_parser_are_problem_json() {
     let app = spawn_app(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
-    let base = app.base.clone();
+    let base = app.base().to_owned();
     let huge = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(256 * 1024)

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wexqs::transparency::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
+use crate::helpers::TestApp;
+
 fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(v.as_str().unwrap_or_default())
@@ -226,9 +228,15 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         .expect("the checkpoint's signature verifies");
     let (origin, size, root) =
         wexqs::transparency::note::parse_checkpoint(body).expect("a checkpoint");
-    assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base));
+    assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base()));
     assert_eq!(size, second);
+    assert_the_entries_hash_to_the_root(&app, size, &root).await;
+    assert_the_proofs_verify(&app, (first, second), &root).await;
+}
 
+/// The log's `size` entries, public payloads hashed and private ones by their hash alone, make
+/// the tree whose root the checkpoint signs.
+async fn assert_the_entries_hash_to_the_root(app: &TestApp, size: u64, root: &[u8; 32]) {
     let entries: Value = serde_json::from_str(
         &app.text(&format!("/v1/log/entries?start=0&limit={size}"))
             .await,
@@ -252,12 +260,18 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         }
         leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).expect("32 bytes"));
     }
-    assert_eq!(Tree::from_leaves(leaves).root(size).expect("a root"), root);
+    assert_eq!(&Tree::from_leaves(leaves).root(size).expect("a root"), root);
     assert!(
         entries.iter().any(|e| e["visibility"] == "private"),
         "token events are private"
     );
+}
 
+/// Inclusion proofs for the first, a middle and the last entry, and the consistency proof from
+/// the checkpoint of `first` to that of `second` entries, verify against `root`; an index past
+/// the log is refused.
+async fn assert_the_proofs_verify(app: &TestApp, (first, second): (u64, u64), root: &[u8; 32]) {
+    let size = second;
     for index in [0, size / 2, size - 1] {
         let p: Value = serde_json::from_str(
             &app.text(&format!("/v1/log/proofs/inclusion?index={index}"))
@@ -270,7 +284,7 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
             .iter()
             .map(b64)
             .collect();
-        verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, &root)
+        verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, root)
             .expect("inclusion verifies");
     }
     let c: Value = serde_json::from_str(
@@ -286,7 +300,7 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         .iter()
         .map(b64)
         .collect();
-    verify_consistency(first, second, &proof, &b64(&c["first_root"]), &root)
+    verify_consistency(first, second, &proof, &b64(&c["first_root"]), root)
         .expect("consistency verifies");
     let bad = app
         .get(&format!(

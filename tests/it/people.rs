@@ -22,8 +22,7 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
 /// What `path` answers to a browser (which asks for HTML).
 async fn browse(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let response = app
-        .client
-        .get(app.url(path))
+        .request(reqwest::Method::GET, path)
         .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
@@ -64,8 +63,7 @@ async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_pro
     assert!(content_type(&headers).starts_with("text/html"));
     assert!(body.contains("Page not found"), "{body}");
     let machine = app
-        .client
-        .get(app.url("/achievements/platinum"))
+        .request(reqwest::Method::GET, "/achievements/platinum")
         .header("Accept", "application/json")
         .send()
         .await
@@ -87,8 +85,7 @@ async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_pro
         ("/v1/awards/FDXE-J5BM-RRNV-PEDM/nothing", true),
     ] {
         let response = if html {
-            app.client
-                .get(app.url(path))
+            app.request(reqwest::Method::GET, path)
                 .header("Accept", "text/html")
                 .send()
                 .await
@@ -269,8 +266,7 @@ async fn the_open_data_is_under_the_open_government_licence_in_its_bodies_and_he
         assert!(response.headers().get("link").is_none(), "{path}");
     }
     let admin = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .bearer_auth(&app.admin)
         .send()
         .await
