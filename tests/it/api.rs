@@ -551,7 +551,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
     .await;
     // A body over the limit is refused from its Content-Length, before it is read.
     let (status, response) = raw_request(
-        &app.base(),
+        app.base(),
         &format!(
             "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             app.admin,

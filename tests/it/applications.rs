@@ -15,7 +15,7 @@ use wexqs::domain::{
 
 use crate::client::Client;
 use crate::harness::{Given, Then, given_no_events};
-use crate::helpers::{Backend, TestApp, at, date, spawn_app, temp_dir};
+use crate::helpers::{TestApp, at, date, sqlite_app, temp_dir};
 
 fn framework() -> Framework {
     Framework::parse(SAMPLE_FRAMEWORK).expect("the sample framework parses")
@@ -352,9 +352,7 @@ fn a_decision_cannot_award_above_what_the_evidence_supports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     app.clock.set(at(2025, 9, 10));
     let org = app
         .organisation("Fenmarsh Hospitals NHS Foundation Trust", Some("ZF1"))
@@ -380,7 +378,7 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
     .await
     .expect("JSON");
     assert!(private.to_string().contains("SECRET-FEEDBACK"));
-    let framework: Value = app.get("/v1/framework").await.json().await.expect("JSON");
+    let framework: Value = app.read_json("/v1/framework").await;
     assert_eq!(framework["sample"], true);
     assert_eq!(framework["criteria"].as_array().map(Vec::len), Some(24));
 }

@@ -86,12 +86,7 @@ async fn the_reason_is_public_and_the_note_private(app: TestApp) {
         .await;
     assert_eq!(reinstated.status(), 200);
 
-    let record: Value = app
-        .get(&format!("/v1/awards/{number}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let record: Value = app.read_json(&format!("/v1/awards/{number}")).await;
     let last = &record["history"][2];
     assert_eq!(
         (&last["change"], &last["reason"]),
@@ -219,12 +214,7 @@ async fn an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day(
     let payload = String::from_utf8_lossy(&appended.events[0].payload).into_owned();
     assert!(!payload.contains("effective_on"), "{payload}");
     app.registry.catch_up().await.expect("caught up");
-    let record: Value = app
-        .get(&format!("/v1/awards/{number}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let record: Value = app.read_json(&format!("/v1/awards/{number}")).await;
     let line = &record["history"][1];
     assert_eq!(
         (&line["change"], &line["on"]),

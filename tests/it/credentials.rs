@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
 use crate::helpers::{
-    Backend, TestApp, one_line, pdf_text, poppler, spawn_app, start_registry, temp_dir,
+    Backend, TestApp, one_line, pdf_text, poppler, sqlite_app, start_registry, temp_dir,
 };
 
 fn vector(name: &str) -> String {
@@ -140,9 +140,7 @@ pub(crate) async fn bundle(app: &TestApp, number: &str) -> Value {
 
 /// An award issued to a trust: (the served app, the award's certificate number).
 async fn gold_award() -> (TestApp, String) {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation(
             "Thameside Teaching Hospitals NHS Foundation Trust",
@@ -165,7 +163,7 @@ async fn the_credential_is_an_open_badge_in_the_published_shape() {
         Some(&b"application/vc+ld+json"[..])
     );
     let credential: Value = response.json().await.expect("JSON");
-    let did = credential::did_web(&app.base());
+    let did = credential::did_web(app.base());
     let known = [
         (did.as_str(), "[did]"),
         (app.base(), "[base]"),
@@ -245,9 +243,7 @@ async fn credentials_verify_independently_and_fail_when_tampered_expired_or_revo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_key_rotation_old_credentials_still_verify() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Fylde Coast Community Health NHS Trust", None)
         .await;
@@ -357,9 +353,7 @@ async fn bytes(app: &TestApp, path: &str, content_type: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_url() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Severn Vale Ambulance Service NHS Trust", None)
         .await;
@@ -448,9 +442,7 @@ fn failed(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_verify_names_each_check_and_the_one_that_fails() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Cotswold Edge Healthcare NHS Trust", None)
         .await;
@@ -546,9 +538,7 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Exe Estuary Community Health NHS Trust", None)
         .await;
@@ -602,9 +592,7 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wexqs_verify_checks_a_credential_offline() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Tamar Valley Hospitals NHS Foundation Trust", None)
         .await;
@@ -657,9 +645,7 @@ async fn wexqs_verify_checks_a_credential_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_page() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation(
             "Norbridge and Wensum University Hospitals NHS Foundation Trust",

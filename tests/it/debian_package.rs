@@ -435,7 +435,7 @@ fn the_operators_first_steps() -> String {
         "wexqs-admin refuses anyone but root: {}",
         text(&not_root.stderr)
     );
-    let token = succeeds(
+    succeeds(
         "wexqs-admin",
         &[
             "tokens",
@@ -447,9 +447,7 @@ fn the_operators_first_steps() -> String {
         ],
     )
     .trim()
-    .to_owned();
-
-    token
+    .to_owned()
 }
 
 /// The server, traced, runs as the service's user, answers, signs for the public URL and takes

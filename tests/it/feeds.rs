@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app, temp_dir};
+use crate::helpers::{TestApp, sqlite_app, temp_dir};
 
 /// Runs tests/python/check.py in the tests' virtualenv; its answer as JSON.
 pub(crate) fn python(args: &[&str]) -> Value {
@@ -41,9 +41,7 @@ pub(crate) fn python(args: &[&str]) -> Value {
 }
 
 async fn app() -> TestApp {
-    spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there")
+    sqlite_app().await
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
@@ -254,7 +252,7 @@ async fn assert_pages_walk_the_whole_feed(app: &TestApp, all: &[Value]) {
     while let Some(url) = next.take() {
         last = url.clone();
         let path = url
-            .strip_prefix(&app.base())
+            .strip_prefix(app.base())
             .expect("a link to this registry");
         let page = python(&[
             "atom",
@@ -280,7 +278,7 @@ async fn assert_pages_walk_the_whole_feed(app: &TestApp, all: &[Value]) {
     let mut previous = Some(last.replace("limit=1", "limit=2"));
     while let Some(url) = previous.take() {
         let path = url
-            .strip_prefix(&app.base())
+            .strip_prefix(app.base())
             .expect("a link to this registry");
         let page = python(&[
             "atom",
@@ -585,7 +583,8 @@ fn csv_cells_defuse_formulas_and_are_quoted_when_they_must_be() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_on_another_site_can_read_what_an_export_states_about_itself() {
     let app = app().await;
-    let response = app.request(reqwest::Method::GET, "/v1/exports/register.csv")
+    let response = app
+        .request(reqwest::Method::GET, "/v1/exports/register.csv")
         .header("Origin", "https://careers.example")
         .send()
         .await

@@ -490,6 +490,30 @@ impl TestApp {
         number
     }
 
+    /// For each `(status, awarded_on)` in order, an organisation named by `name` with `{status}`
+    /// in it replaced, with the ODS code `{ods_prefix}{i}`, and its award brought to that status
+    /// (`award_with_status`): (status, certificate number, organisation id) each.
+    pub async fn awards_with_statuses(
+        &self,
+        statuses: &[(&'static str, &str)],
+        (name, ods_prefix): (&str, &str),
+        revoke_reason: &str,
+        superseding_level: &str,
+    ) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        for (i, (status, awarded_on)) in statuses.iter().enumerate() {
+            let name = name.replace("{status}", status);
+            let org = self
+                .organisation(&name, Some(&format!("{ods_prefix}{i}")))
+                .await;
+            let number = self
+                .award_with_status(&org, status, awarded_on, revoke_reason, superseding_level)
+                .await;
+            out.push((*status, number, org));
+        }
+        out
+    }
+
     /// `POST /v1/verify` with `body` as `content_type`.
     pub async fn post_verify(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
         Client::send(
@@ -499,6 +523,13 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// A registry on a fresh SQLite database, served (`spawn_app`).
+pub async fn sqlite_app() -> TestApp {
+    spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there")
 }
 
 /// A temporary folder, removed when dropped.

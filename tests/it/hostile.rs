@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, TestApp, answers_within, pdf_text, raw_exchange, spawn_app, temp_dir,
-};
+use crate::helpers::{TestApp, answers_within, pdf_text, raw_exchange, sqlite_app, temp_dir};
 
 /// Names an organisation may have that are markup, quotes, CDATA ends, the baked SVG's own
 /// closing tag, or one 200-character word: each must be shown as text, never read as markup.
@@ -148,7 +146,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         format!("/v1/awards/{number}"),
         format!("/v1/awards/{number}/verification"),
     ] {
-        let body: Value = app.get(&path).await.json().await.expect("JSON");
+        let body: Value = app.read_json(&path).await;
         let mut strings = Vec::new();
         strings_in(&body, &mut strings);
         assert!(strings.iter().any(|s| s == name), "{path} names {name:?}");
@@ -239,9 +237,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
 
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
         // Created with the name.
@@ -322,9 +318,7 @@ async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deceptive_text_is_refused_everywhere_it_can_enter() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let organisation = app.organisation("Honest Trust", None).await;
     let number = app.award(&organisation, "gold", "2025-06-02").await;
     let size_before = app.registry.size();
@@ -450,9 +444,7 @@ fn bomb_png(inflated: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
 
     let bomb = bomb_png(1024 * 1024 * 1024);
     assert!(bomb.len() <= 2 * 1024 * 1024, "{} bytes", bomb.len());
@@ -569,9 +561,7 @@ async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for path in [
         "/v1/log/entries?start=9223372036854775808",
         "/v1/log/entries?start=18446744073709551615",
@@ -593,20 +583,15 @@ async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
     assert_eq!(response.status(), 400);
     // The largest position there can be reads nothing (nothing is that far), never position 0.
     let body: Value = app
-        .get("/v1/log/entries?start=9223372036854775807")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+        .read_json("/v1/log/entries?start=9223372036854775807")
+        .await;
     let entries = body["entries"].as_array().expect("entries");
     assert!(entries.is_empty(), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_issuer_name_is_shown_whole_on_the_pdf() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let organisation = app.organisation("Issuer Test Trust", None).await;
     let issuer = "Healtheducationenglandregionaloffice".repeat(5);
     let issuer = &issuer[..180];
@@ -632,11 +617,10 @@ async fn a_long_issuer_name_is_shown_whole_on_the_pdf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for origin in ["https://evil.example", "null"] {
-        let preflight = app.request(reqwest::Method::OPTIONS, "/v1/admin/awards")
+        let preflight = app
+            .request(reqwest::Method::OPTIONS, "/v1/admin/awards")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header("access-control-request-headers", "authorization")
@@ -684,9 +668,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_read_in_any_case() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = app
             .request(reqwest::Method::GET, "/v1/admin/events")
@@ -708,9 +690,7 @@ async fn the_bearer_scheme_is_read_in_any_case() {
 /// Sends raw bytes and reads the whole answer (the server closes after a protocol refusal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_of_the_http_parser_are_problem_json() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let base = app.base().to_owned();
     let huge = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",

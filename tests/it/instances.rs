@@ -17,7 +17,7 @@ async fn second_instance(app: &TestApp) -> String {
     let registry = start_registry(&app._db, app.clock.clone(), 77).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
-    let state = wexqs::http::AppState::new(Arc::clone(&registry), &app.base());
+    let state = wexqs::http::AppState::new(Arc::clone(&registry), app.base());
     tokio::spawn(wexqs::http::serve(
         listener,
         state,
@@ -83,7 +83,7 @@ async fn a_write_through_one_instance_is_read_at_once_through_the_other(app: Tes
         let v: Value = read.json().await.expect("JSON");
         assert_eq!(v["status"], status, "after {action}: {v}");
     }
-    let malformed = get(&other, format!("/v1/programme"), Some("soon")).await;
+    let malformed = get(&other, "/v1/programme".to_owned(), Some("soon")).await;
     assert_eq!(malformed.status(), 400);
 }
 

@@ -252,7 +252,9 @@ async fn connect_from(app: &TestApp, source: &str) -> TcpStream {
     socket
         .bind(format!("{source}:0").parse().expect("an address"))
         .expect("binds");
-    let server = app.base().trim_start_matches("http://")
+    let server = app
+        .base()
+        .trim_start_matches("http://")
         .parse()
         .expect("an address");
     let stream = socket.connect(server).await.expect("connects");

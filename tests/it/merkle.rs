@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wexqs::transparency::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, sqlite_app};
 
 fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -196,9 +196,7 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Dales and Moors Community Care NHS Trust", None)
         .await;
@@ -228,7 +226,7 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         .expect("the checkpoint's signature verifies");
     let (origin, size, root) =
         wexqs::transparency::note::parse_checkpoint(body).expect("a checkpoint");
-    assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base()));
+    assert_eq!(origin, wexqs::transparency::note::origin_for(app.base()));
     assert_eq!(size, second);
     assert_the_entries_hash_to_the_root(&app, size, &root).await;
     assert_the_proofs_verify(&app, (first, second), &root).await;
@@ -351,9 +349,7 @@ fn go_check(bundle: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Calder Valley Teaching Hospitals NHS Trust", None)
         .await;
@@ -391,25 +387,19 @@ async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
         (second - 1, second),
     ] {
         let p: Value = app
-            .get(&format!(
+            .read_json(&format!(
                 "/v1/log/proofs/inclusion?index={index}&size={size}"
             ))
-            .await
-            .json()
-            .await
-            .expect("JSON");
+            .await;
         inclusion.push(
             json!({"index": index, "size": size, "leaf": p["leaf_hash"], "proof": p["proof"]}),
         );
     }
     let c: Value = app
-        .get(&format!(
+        .read_json(&format!(
             "/v1/log/proofs/consistency?from={first}&to={second}"
         ))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+        .await;
     let key = app.get("/v1/log/key").await.text().await.expect("a key");
     let bundle = json!({
         "verifier_key": key.trim(),

@@ -7,33 +7,20 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{TestApp, sqlite_app};
 
 /// (status, certificate number, organisation id) of an award in each status.
 async fn each_status(app: &TestApp) -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    for (i, (status, date)) in [
+    let statuses = [
         ("valid", "2025-06-01"),
         ("suspended", "2025-03-01"),
         ("revoked", "2025-04-01"),
         ("superseded", "2024-06-01"),
         ("expired", "2024-01-10"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let org = app
-            .organisation(
-                &format!("Withdrawn Test {status} NHS Trust"),
-                Some(&format!("ZW{i}")),
-            )
-            .await;
-        let number = app
-            .award_with_status(&org, status, date, "issued in error", "silver")
-            .await;
-        out.push((status, number, org));
-    }
-    out
+    ];
+    let name = ("Withdrawn Test {status} NHS Trust", "ZW");
+    app.awards_with_statuses(&statuses, name, "issued in error", "silver")
+        .await
 }
 
 /// Suspends, reinstates or revokes an award, stating the version read (`If-Match`).
@@ -78,9 +65,7 @@ async fn gone(app: &TestApp, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawn_awards_logos_and_calendars_are_gone_and_its_page_offers_neither() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = each_status(&app).await;
     for (status, number, org) in &awards {
         let page = app.text(&format!("/verify/{number}")).await;
@@ -129,9 +114,7 @@ async fn a_withdrawn_awards_logos_and_calendars_are_gone_and_its_page_offers_nei
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logo_held_from_before_a_suspension_is_not_revalidated_and_returns_on_reinstatement() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Held Logo Hospitals NHS Trust", None)
         .await;
@@ -172,9 +155,7 @@ async fn a_logo_held_from_before_a_suspension_is_not_revalidated_and_returns_on_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_number_gets_a_compact_card_in_an_embed_and_a_not_found_badge_in_an_image() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Embed Test Hospitals NHS Trust", None)
         .await;
@@ -242,9 +223,7 @@ async fn a_wrong_number_gets_a_compact_card_in_an_embed_and_a_not_found_badge_in
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelt_name_finds_near_matches_with_their_status_and_punctuation_finds_nothing() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Fenmarsh Hospitals NHS Foundation Trust", None)
         .await;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use wexqs::http::{OPENAPI_YAML, ROUTES};
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::sqlite_app;
 
 fn spec() -> Value {
     serde_norway::from_str(OPENAPI_YAML).expect("openapi/openapi.yaml is valid YAML")
@@ -125,9 +125,7 @@ fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_and_the_document_is_served() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{certificate_number}", "0000-0000-0000-0000")
@@ -150,7 +148,7 @@ async fn every_route_answers_and_the_document_is_served() {
             "{method} {path} is not served: {status} {body}"
         );
     }
-    let mut served: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let mut served: Value = app.read_json("/openapi.json").await;
     // The served document names where it is served: the public URL (with its path, if any).
     assert_eq!(
         served["servers"],

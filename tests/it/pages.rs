@@ -7,40 +7,30 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
 
 /// An award in each status, with the number of each.
 async fn one_of_each(app: &TestApp) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for (i, (status, date)) in [
+    let statuses = [
         ("valid", "2025-06-01"),
         ("expired", "2024-01-10"),
         ("suspended", "2025-03-01"),
         ("revoked", "2025-04-01"),
         ("superseded", "2024-06-01"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let org = app
-            .organisation(
-                &format!("St Example {status} Hospitals NHS Trust"),
-                Some(&format!("ZP{i}")),
-            )
-            .await;
-        let number = app
-            .award_with_status(&org, status, date, "under review by the programme", "gold")
-            .await;
-        out.push((status, number));
-    }
-    out
+    ];
+    let name = ("St Example {status} Hospitals NHS Trust", "ZP");
+    let awards = app
+        .awards_with_statuses(&statuses, name, "under review by the programme", "gold")
+        .await;
+    awards
+        .into_iter()
+        .map(|(status, number, _)| (status, number))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let expected = [
         ("valid", "Valid award"),
@@ -120,9 +110,7 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_once() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let (_, _, body) = app.page("/?q=saint+example+valid").await;
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
@@ -135,12 +123,7 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
     let (_, _, body) = app.page("/?status=revoked").await;
     assert!(body.contains(&awards[3].1) && !body.contains(&awards[0].1));
-    let api: Value = app
-        .get("/v1/register?q=st+exampel+vaild")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let api: Value = app.read_json("/v1/register?q=st+exampel+vaild").await;
     assert_eq!(api["total"], 1);
     assert_eq!(api["near_matches"], true);
     assert_eq!(api["items"][0]["certificate_number"], awards[0].1.as_str());
@@ -194,9 +177,7 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Harlow Fields Primary Care Network", None)
         .await;
@@ -302,9 +283,7 @@ async fn public_routes_are_rate_limited_per_address_and_admin_routes_are_not() {
 
 #[tokio::test]
 async fn a_pause_recorded_ahead_is_announced_with_its_date_by_the_api_and_the_home_page() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let will_pause = "The programme will pause on 1 January 2026: no new awards will be made \
                       from that day; existing awards remain valid until their expiry date.";
     // The day before the calendar's pause takes effect: it is recorded, not yet in force.
@@ -573,9 +552,7 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         std::path::Path::new("/usr/bin/chromium").exists(),
         "Debian's chromium is needed for the browser tests (tests/run installs it)"
     );
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
     let (plan, hostile) = browser_plan(&app, &awards, hostile_name).await;

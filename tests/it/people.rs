@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
 
 const OGL: &str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
 const ATTRIBUTION: &str =
@@ -34,9 +34,7 @@ async fn browse(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_problem_json() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     // The routes people open answer pages whatever the client asks for.
     for path in ["/verify/", "/verify", "/verify/FDXE-J5BM-RRNV-PEDM/extra"] {
         let (code, headers, body) = app.page(path).await;
@@ -160,9 +158,7 @@ async fn a_rate_limited_person_gets_a_page_saying_to_wait_and_the_api_gets_probl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_links_the_accessibility_statement_and_the_privacy_notice() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Footer Test Hospitals NHS Trust", Some("ZF1"))
         .await;
@@ -226,9 +222,7 @@ async fn every_page_links_the_accessibility_statement_and_the_privacy_notice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_data_is_under_the_open_government_licence_in_its_bodies_and_headers() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Licence Test Hospitals NHS Trust", None)
         .await;

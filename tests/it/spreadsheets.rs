@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app, temp_dir};
+use crate::helpers::{sqlite_app, temp_dir};
 
 /// Organisation names written to run as formulas, each with the text a spreadsheet splitting on
 /// commas shows for it: an apostrophe before each place a formula could start.
@@ -261,9 +261,7 @@ fn assert_the_names_read_back(exported: &[Vec<Cell>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libreoffice_evaluates_no_cell_of_the_export_whatever_it_splits_on() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for (name, _) in HOSTILE {
         let organisation = app.organisation(name, None).await;
         app.award(&organisation, "gold", "2025-06-02").await;

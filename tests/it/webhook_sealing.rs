@@ -379,7 +379,7 @@ async fn issue_and_deliver(
 ) -> BTreeSet<u64> {
     let mut numbers = Vec::new();
     for name in names {
-        numbers.push(award(&admin, name).await);
+        numbers.push(award(admin, name).await);
     }
     receiver
         .wait_for(Duration::from_secs(30), "the deliveries", |got| {
@@ -395,7 +395,7 @@ async fn issue_and_deliver(
             .iter()
             .any(|n| r.json()["data"]["certificate_number"] == n.as_str())
         {
-            positions.insert(position_of(&admin, id, r.id()).await);
+            positions.insert(position_of(admin, id, r.id()).await);
         }
     }
     positions

@@ -613,7 +613,7 @@ async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
     let (id, _) = subscribe(&one, &receiver.url, &["award.issued", "award.suspended"]).await;
     for i in 0..AWARDS {
         let admin = if i % 2 == 0 { &one } else { &two };
-        award(&admin, &format!("Shared Trust {i}")).await;
+        award(admin, &format!("Shared Trust {i}")).await;
     }
     receiver
         .wait_for(Duration::from_secs(60), "every award delivered", |r| {
