@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use wexqs::store::EventStore;
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
     temp_dir, text, wexqs,
@@ -31,30 +32,11 @@ fn client() -> reqwest::Client {
 
 /// Registers an organisation and issues it an award through `base`: the award's number.
 async fn issue(base: &str, token: &str, name: &str) -> String {
-    let client = client();
-    let org: serde_json::Value = client
-        .post(format!("{base}/v1/admin/organisations"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": name, "region": "london"}))
-        .send()
-        .await
-        .expect("registered")
-        .json()
-        .await
-        .expect("json");
-    let award = client
-        .post(format!("{base}/v1/admin/awards"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}))
-        .send()
-        .await
-        .expect("issued");
-    assert_eq!(award.status(), 201);
-    let award: serde_json::Value = award.json().await.expect("json");
-    award["certificate_number"]
-        .as_str()
-        .expect("a number")
-        .to_owned()
+    let (_, number) = Client::new(base)
+        .with_token(token)
+        .organisation_with_award(name, "gold", "2025-06-01")
+        .await;
+    number
 }
 
 /// A write through `base`: its status and body.

@@ -473,9 +473,7 @@ async fn no_migrate_on_a_database_never_migrated_refuses_and_says_to_run_migrate
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("the schema is current"));
     let server = Server::start(&db, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base()))
-        .await
-        .unwrap();
+    let ready = Client::new(&server.base()).get("/readyz").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -548,9 +546,9 @@ async fn an_older_release_runs_on_a_schema_expanded_by_a_newer_one() {
     let server = Server::start(&db, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
     let admin = Client::new(&server.base()).with_token(&token);
     let number = award(&admin, "Riverside Community Health").await;
-    let award = reqwest::get(format!("{}/v1/awards/{number}", server.base()))
-        .await
-        .unwrap();
+    let award = Client::new(&server.base())
+        .get(&format!("/v1/awards/{number}"))
+        .await;
     assert_eq!(award.status(), 200);
 }
 
@@ -597,15 +595,13 @@ async fn on_postgres_a_role_with_data_rights_only_serves_after_the_owner_migrate
     );
     // With --no-migrate it changes no schema: it checks, serves and writes.
     let server = Server::launch(&service, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base()))
-        .await
-        .unwrap();
+    let ready = Client::new(&server.base()).get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let admin = Client::new(&server.base()).with_token(&token);
     let number = award(&admin, "Riverside Community Health").await;
-    let award = reqwest::get(format!("{}/v1/awards/{number}", server.base()))
-        .await
-        .unwrap();
+    let award = Client::new(&server.base())
+        .get(&format!("/v1/awards/{number}"))
+        .await;
     assert_eq!(award.status(), 200);
     // The role really has data rights only.
     let mut as_service = sqlx::PgConnection::connect(&service_url).await.unwrap();

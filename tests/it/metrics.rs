@@ -170,6 +170,7 @@ fn back_up(db: &crate::helpers::Db, data: &std::path::Path) {
 /// Scrapes `metrics` until the checkpoint covers the log and the subscription `webhook` is
 /// disabled: the families of the last scrape, each an OpenMetrics text.
 async fn scrape_when_settled(metrics: &str, webhook: &str) -> Value {
+    // The metrics listener's whole URL, as the server logged it.
     let client = Client::new("");
     let mut families = Value::Null;
     for _ in 0..300 {
@@ -317,23 +318,17 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
     assert_eq!(status, 201, "{award}");
     let number = award["certificate_number"].as_str().expect("a number");
 
-    let client = reqwest::Client::new();
+    let client = Client::new(&base);
     let verification = format!("/v1/awards/{number}/verification");
     for _ in 0..3 {
-        let r = client
-            .get(format!("{base}{verification}"))
-            .send()
-            .await
-            .expect("an answer");
+        let r = client.get(&verification).await;
         assert_eq!(r.status(), 200);
     }
     // A scan: many paths no route takes.
     for i in 0..60 {
         let r = client
-            .get(format!("{base}/scan-{i}/wp-admin-{}.php", i * 7919))
-            .send()
-            .await
-            .expect("an answer");
+            .get(&format!("/scan-{i}/wp-admin-{}.php", i * 7919))
+            .await;
         assert_eq!(r.status(), 404);
     }
 
@@ -342,11 +337,9 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
     assert_gauges(&families, &webhook);
 
     // The metrics listener serves /metrics and nothing else.
-    let other = client
-        .get(metrics.replace("/metrics", "/v1/register"))
-        .send()
-        .await
-        .expect("an answer");
+    let other = Client::new("")
+        .get(&metrics.replace("/metrics", "/v1/register"))
+        .await;
     assert_eq!(other.status(), 404);
 }
 
@@ -358,9 +351,7 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
     let data = temp_dir();
     let (_server, log, base, metrics) = serve(&db.url, data.path(), &["--metrics-bind", "none"]);
     assert_eq!(metrics, None, "--metrics-bind none still served metrics");
-    let r = reqwest::get(format!("{base}/healthz"))
-        .await
-        .expect("an answer");
+    let r = Client::new(&base).get("/healthz").await;
     assert_eq!(r.status(), 200);
     let said: Vec<String> = log.try_iter().collect();
     assert!(!said.iter().any(|l| l.contains("metrics")), "{said:#?}");
