@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, one_line, pdf_text, spawn_app};
+use crate::helpers::{TestApp, one_line, pdf_text, sqlite_app};
 
 /// The positions the answer's history lists, in order.
 fn history_positions(v: &Value) -> Vec<u64> {
@@ -37,9 +37,7 @@ fn assert_coherent(v: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_as_of_a_day_describes_the_award_on_that_day_in_every_field() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Asof Valley Hospitals NHS Trust", None)
         .await;
@@ -77,9 +75,7 @@ async fn an_answer_as_of_a_day_describes_the_award_on_that_day_in_every_field() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_page_reads_the_search_text_as_the_api_does() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Fenmarsh Hospital NHS Foundation Trust", None)
         .await;
@@ -99,12 +95,7 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
         body.contains(&format!("href=\"/verify/{saviours}\"")),
         "a suggestion"
     );
-    let api: Value = app
-        .get("/v1/register?q=st+saviors+hosptal")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let api: Value = app.read_json("/v1/register?q=st+saviors+hosptal").await;
     assert_eq!(
         api["did_you_mean"][0]["certificate_number"],
         saviours.as_str()
@@ -117,12 +108,7 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
     let (_, _, body) = app.page(&format!("/?q={typo}")).await;
     assert!(body.contains("does not match"), "{body}");
     assert!(body.contains(&format!("href=\"/verify/{saviours}\"")));
-    let api: Value = app
-        .get(&format!("/v1/register?q={typo}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let api: Value = app.read_json(&format!("/v1/register?q={typo}")).await;
     assert_eq!(
         api["did_you_mean"][0]["certificate_number"],
         saviours.as_str()
@@ -131,8 +117,7 @@ async fn the_register_page_reads_the_search_text_as_the_api_does() {
 
 /// An award in each status that is not current, with its number and the words of its date.
 async fn not_current(app: &TestApp) -> Vec<(&'static str, String, &'static str)> {
-    let mut out = Vec::new();
-    for (i, (status, awarded_on, words)) in [
+    let statuses = [
         ("revoked", "2025-04-01", "Revoked on 24 November 2026"),
         (
             "suspended",
@@ -141,47 +126,22 @@ async fn not_current(app: &TestApp) -> Vec<(&'static str, String, &'static str)>
         ),
         ("superseded", "2024-06-01", "Replaced on 1 July 2025"),
         ("expired", "2024-01-10", "Was valid until 9 January 2026"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let org = app
-            .organisation(
-                &format!("Not Current {status} Hospitals NHS Trust"),
-                Some(&format!("ZN{i}")),
-            )
-            .await;
-        let number = app.award(&org, "gold", awarded_on).await;
-        match status {
-            "revoked" | "suspended" => {
-                let action = if status == "revoked" {
-                    "revoke"
-                } else {
-                    "suspend"
-                };
-                let r = app
-                    .admin_post(
-                        &format!("/v1/admin/awards/{number}/{action}"),
-                        json!({"reason": "under review by the programme"}),
-                    )
-                    .await;
-                assert_eq!(r.status(), 200, "{status}");
-            }
-            "superseded" => {
-                app.award(&org, "gold", "2025-07-01").await;
-            }
-            _ => {}
-        }
-        out.push((status, number, words));
-    }
-    out
+    ];
+    let dated: Vec<_> = statuses.iter().map(|(s, on, _)| (*s, *on)).collect();
+    let name = ("Not Current {status} Hospitals NHS Trust", "ZN");
+    let awards = app
+        .awards_with_statuses(&dated, name, "under review by the programme", "gold")
+        .await;
+    awards
+        .into_iter()
+        .zip(statuses)
+        .map(|((status, number, _), (_, _, words))| (status, number, words))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_award_that_is_not_current_never_looks_current_anywhere() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = not_current(&app).await;
     for (status, number, words) in &awards {
         let (code, _, page) = app.page(&format!("/verify/{number}")).await;
@@ -234,26 +194,20 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_credentials_achievement_resolves_for_machines_and_people() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Achieving Hospitals NHS Trust", None)
         .await;
     let number = app.award(&org, "gold", "2025-05-01").await;
     let credential: Value = app
-        .get(&format!("/v1/awards/{number}/credential"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+        .read_json(&format!("/v1/awards/{number}/credential"))
+        .await;
     let achievement = &credential["credentialSubject"]["achievement"];
     let id = achievement["id"].as_str().expect("an id");
-    assert_eq!(id, format!("{}/achievements/gold", app.base));
+    assert_eq!(id, format!("{}/achievements/gold", app.base()));
 
     let machine = app
-        .client
-        .get(id)
+        .request(reqwest::Method::GET, "/achievements/gold")
         .header("Accept", "application/json")
         .send()
         .await
@@ -268,17 +222,11 @@ async fn the_credentials_achievement_resolves_for_machines_and_people() {
     );
     let served: Value = machine.json().await.expect("JSON");
     assert_eq!(&served, achievement);
-    let plain: Value = app
-        .get("/v1/achievements/gold")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let plain: Value = app.read_json("/v1/achievements/gold").await;
     assert_eq!(&plain, achievement);
 
     let person = app
-        .client
-        .get(id)
+        .request(reqwest::Method::GET, "/achievements/gold")
         .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
@@ -295,9 +243,7 @@ async fn the_credentials_achievement_resolves_for_machines_and_people() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docs_list_parameters_examples_and_error_codes_and_there_is_a_favicon() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let (code, _, docs) = app.page("/docs").await;
     assert_eq!(code, 200);
     let verification = docs

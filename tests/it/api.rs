@@ -195,8 +195,7 @@ async fn an_unknown_number_is_never_mistaken_for_a_revoked_one(app: TestApp) {
 async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
     let body = json!({"name": "Some Trust", "region": "london"});
     let none = app
-        .client
-        .post(app.url("/v1/admin/organisations"))
+        .request(reqwest::Method::POST, "/v1/admin/organisations")
         .json(&body)
         .send()
         .await
@@ -207,8 +206,7 @@ async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
     );
     problem(none, 401, "unauthenticated").await;
     let forged = app
-        .client
-        .post(app.url("/v1/admin/organisations"))
+        .request(reqwest::Method::POST, "/v1/admin/organisations")
         .bearer_auth(format!("{}x", app.admin))
         .json(&body)
         .send()
@@ -216,8 +214,7 @@ async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
         .expect("answered");
     problem(forged, 401, "unauthenticated").await;
     let reviewer = app
-        .client
-        .post(app.url("/v1/admin/organisations"))
+        .request(reqwest::Method::POST, "/v1/admin/organisations")
         .bearer_auth(&app.reviewer)
         .json(&body)
         .send()
@@ -226,8 +223,7 @@ async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
     problem(reviewer, 403, "forbidden").await;
     // A reviewer may read the full feed, private events included; the public never sees them.
     let feed = app
-        .client
-        .get(app.url("/v1/admin/events?from=0&limit=1000"))
+        .request(reqwest::Method::GET, "/v1/admin/events?from=0&limit=1000")
         .bearer_auth(&app.reviewer)
         .send()
         .await
@@ -253,8 +249,7 @@ async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
         .await
         .expect("revoked");
     let after = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .bearer_auth(&app.reviewer)
         .send()
         .await
@@ -268,8 +263,7 @@ async fn an_idempotency_key_makes_a_retry_safe(app: TestApp) {
         .await;
     let body = json!({"organisation_id": org, "level": "silver", "awarded_on": "2025-07-01"});
     let send = |body: Value| {
-        app.client
-            .post(app.url("/v1/admin/awards"))
+        app.request(reqwest::Method::POST, "/v1/admin/awards")
             .bearer_auth(&app.admin)
             .header("Idempotency-Key", "issue-cotswold-1")
             .json(&body)
@@ -317,15 +311,15 @@ async fn fifty_concurrent_writes_on_one_version_let_exactly_one_through(app: Tes
         .to_owned();
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let client = app.client.clone();
-        let url = app.url(&format!("/v1/admin/awards/{number}/suspend"));
-        let token = app.admin.clone();
-        let etag = etag.clone();
+        let request = app
+            .as_admin()
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/admin/awards/{number}/suspend"),
+            )
+            .header("If-Match", etag.clone());
         tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .header("If-Match", etag)
+            request
                 .json(&json!({"reason": format!("concurrent review {i}")}))
                 .send()
                 .await
@@ -360,13 +354,15 @@ async fn fifty_concurrent_writes_on_one_version_let_exactly_one_through(app: Tes
     assert_eq!(suspensions, 1);
     // A stale ETag is refused before anything is written.
     problem(
-        app.client
-            .post(app.url(&format!("/v1/admin/awards/{number}/reinstate")))
-            .bearer_auth(&app.admin)
-            .header("If-Match", etag)
-            .send()
-            .await
-            .expect("answered"),
+        app.request(
+            reqwest::Method::POST,
+            &format!("/v1/admin/awards/{number}/reinstate"),
+        )
+        .bearer_auth(&app.admin)
+        .header("If-Match", etag)
+        .send()
+        .await
+        .expect("answered"),
         412,
         "version_mismatch",
     )
@@ -436,8 +432,10 @@ async fn public_answers_are_cacheable_and_open_to_any_origin(app: TestApp) {
         .await;
     let number = app.award(&org, "silver", "2025-09-01").await;
     let response = app
-        .client
-        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/awards/{number}/verification"),
+        )
         .header("Origin", "https://careers.example")
         .send()
         .await
@@ -465,8 +463,10 @@ async fn public_answers_are_cacheable_and_open_to_any_origin(app: TestApp) {
     );
     let etag = headers.get("etag").expect("an ETag").clone();
     let again = app
-        .client
-        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/awards/{number}/verification"),
+        )
         .header("If-None-Match", etag.clone())
         .send()
         .await
@@ -479,8 +479,10 @@ async fn public_answers_are_cacheable_and_open_to_any_origin(app: TestApp) {
     )
     .await;
     let changed = app
-        .client
-        .get(app.url(&format!("/v1/awards/{number}/verification")))
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/awards/{number}/verification"),
+        )
         .header("If-None-Match", etag)
         .send()
         .await
@@ -492,8 +494,7 @@ async fn public_answers_are_cacheable_and_open_to_any_origin(app: TestApp) {
 async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
     let size = app.registry.size();
     let raw = |path: &str, body: &'static str| {
-        app.client
-            .post(app.url(path))
+        app.request(reqwest::Method::POST, path)
             .bearer_auth(&app.admin)
             .header("content-type", "application/json")
             .body(body)
@@ -550,7 +551,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
     .await;
     // A body over the limit is refused from its Content-Length, before it is read.
     let (status, response) = raw_request(
-        &app.base,
+        app.base(),
         &format!(
             "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             app.admin,
@@ -569,8 +570,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
                Bad Trust,ZQ2,london,nhs_trust,gold,2026-02-01,\n\
                Worse Trust,ZQ3,narnia,nhs_trust,gold,2025-01-01,\n";
     let refused = app
-        .client
-        .post(app.url("/v1/admin/awards/import"))
+        .request(reqwest::Method::POST, "/v1/admin/awards/import")
         .bearer_auth(&app.admin)
         .header("content-type", "text/csv")
         .body(csv)
@@ -707,8 +707,7 @@ async fn the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_nam
     let csv = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
                Late Trust,ZQ5,london,nhs_trust,gold,2025-01-01,Health Education England\n";
     let refused = app
-        .client
-        .post(app.url("/v1/admin/awards/import"))
+        .request(reqwest::Method::POST, "/v1/admin/awards/import")
         .bearer_auth(&app.admin)
         .header("content-type", "text/csv")
         .body(csv)

@@ -3,16 +3,14 @@
 
 use wexqs::http::ROUTES;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::sqlite_app;
 
 /// A route asked with a method it does not take answers 405 with `Allow` (RFC 9110 §15.5.6), as
 /// problem+json; it used to answer 404 `route_not_found`, as if the route did not exist. An admin
 /// route answers so to a caller with a valid token; to anyone else it answers 401.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for (_, path) in ROUTES {
         let concrete = path
             .replace("{certificate_number}", "FDXE-J5BM-RRNV-PEDM")
@@ -34,9 +32,9 @@ async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
             .filter(|w| !methods.iter().any(|m| m.eq_ignore_ascii_case(w)))
             .collect();
         for wrong in wrong {
-            let mut request = app.client.request(
+            let mut request = app.request(
                 reqwest::Method::from_bytes(wrong.as_bytes()).expect("a method"),
-                app.url(&concrete),
+                &concrete,
             );
             // An admin route refuses a caller it does not know before anything else (401, the
             // body unread): the 405 is for a caller it knows.
@@ -68,8 +66,7 @@ async fn a_route_asked_with_a_method_it_does_not_take_answers_405_with_allow() {
     // A path that is no route at all is still a 404, whatever the method.
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
         let response = app
-            .client
-            .request(method, app.url("/v1/no-such-route"))
+            .request(method, "/v1/no-such-route")
             .send()
             .await
             .expect("answered");

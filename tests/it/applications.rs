@@ -13,8 +13,9 @@ use wexqs::domain::{
     OrganisationCommand, OrganisationId, OrganisationKind, Region, SubmitApplication,
 };
 
+use crate::client::Client;
 use crate::harness::{Given, Then, given_no_events};
-use crate::helpers::{Backend, at, date, spawn_app, temp_dir};
+use crate::helpers::{TestApp, at, date, sqlite_app, temp_dir};
 
 fn framework() -> Framework {
     Framework::parse(SAMPLE_FRAMEWORK).expect("the sample framework parses")
@@ -351,9 +352,7 @@ fn a_decision_cannot_award_above_what_the_evidence_supports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     app.clock.set(at(2025, 9, 10));
     let org = app
         .organisation("Fenmarsh Hospitals NHS Foundation Trust", Some("ZF1"))
@@ -366,6 +365,27 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
         .await;
     assert_eq!(drop_in.status(), 201);
 
+    let id = an_application_refused_then_corrected(&app, &org).await;
+    let number = decided_silver(&app, &id).await;
+    assert_no_private_word_on_any_public_route(&app, &number).await;
+    // A reviewer sees it all.
+    let private: Value = Client::send(app.as_reviewer().request(
+        reqwest::Method::GET,
+        &format!("/v1/admin/applications/{id}"),
+    ))
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    assert!(private.to_string().contains("SECRET-FEEDBACK"));
+    let framework: Value = app.read_json("/v1/framework").await;
+    assert_eq!(framework["sample"], true);
+    assert_eq!(framework["criteria"].as_array().map(Vec::len), Some(24));
+}
+
+/// A gold application for `org` whose evidence breaks two rules is refused, naming both; once
+/// corrected it is accepted, eligible for gold: its id.
+async fn an_application_refused_then_corrected(app: &TestApp, org: &str) -> String {
     let today = date("2025-09-10");
     let mut gold = manifest(Level::Gold, 11, today);
     gold.commentaries[0].references[0].page = 13;
@@ -397,16 +417,19 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
         .expect("an id")
         .to_owned();
     assert_eq!(application["eligibility"]["highest"], "gold");
+    id
+}
 
+/// The reviewer awards the application `id` silver (a private feedback with it): the award is
+/// valid, of the framework's version, with a credential: its number.
+async fn decided_silver(app: &TestApp, id: &str) -> String {
     app.clock.set(at(2025, 12, 5));
-    let decided = app
-        .client
-        .post(app.url(&format!("/v1/admin/applications/{id}/decision")))
-        .bearer_auth(&app.reviewer)
-        .json(&json!({"decision": "awarded", "level": "silver", "feedback": "SECRET-FEEDBACK: silver this cycle; gold needs more departments"}))
-        .send()
-        .await
-        .expect("answered");
+    let decided = Client::send(
+        app.as_reviewer()
+            .request(reqwest::Method::POST, &format!("/v1/admin/applications/{id}/decision"))
+            .json(&json!({"decision": "awarded", "level": "silver", "feedback": "SECRET-FEEDBACK: silver this cycle; gold needs more departments"})),
+    )
+    .await;
     assert_eq!(decided.status(), 200);
     let decided: Value = decided.json().await.expect("JSON");
     let number = decided["decision"]["outcome"]["certificate_number"]
@@ -425,13 +448,17 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
             .status(),
         200
     );
+    number
+}
 
-    // Crawl every public route and page: no evidence, commentary or feedback anywhere.
+/// Crawls every public route and page, and the PDF's text: no evidence, commentary or feedback
+/// anywhere.
+async fn assert_no_private_word_on_any_public_route(app: &TestApp, number: &str) {
     let mut paths: Vec<String> = wexqs::http::ROUTES
         .iter()
         .filter(|(m, p)| *m == "get" && !p.starts_with("/v1/admin"))
         .map(|(_, p)| {
-            p.replace("{certificate_number}", &number)
+            p.replace("{certificate_number}", number)
                 .replace("{list_id}", "1")
                 .replace("{level}", "silver")
         })
@@ -440,7 +467,7 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
         "/?q=fenmarsh".to_owned(),
         "/v1/register?q=fenmarsh".to_owned(),
         format!("/v1/awards/{number}/verification?at=2026-01-01"),
-        format!("/oembed?url={}/verify/{number}", app.base),
+        format!("/oembed?url={}/verify/{number}", app.base()),
     ]);
     for path in &paths {
         let response = app.get(path).await;
@@ -464,21 +491,6 @@ async fn a_full_journey_through_the_api_and_no_private_word_on_any_public_route(
         .await
         .expect("a PDF");
     assert!(!String::from_utf8_lossy(&pdf).contains("SECRET"));
-    // A reviewer sees it all.
-    let private: Value = app
-        .client
-        .get(app.url(&format!("/v1/admin/applications/{id}")))
-        .bearer_auth(&app.reviewer)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    assert!(private.to_string().contains("SECRET-FEEDBACK"));
-    let framework: Value = app.get("/v1/framework").await.json().await.expect("JSON");
-    assert_eq!(framework["sample"], true);
-    assert_eq!(framework["criteria"].as_array().map(Vec::len), Some(24));
 }
 
 #[test]

@@ -9,8 +9,7 @@ use crate::helpers::{TestApp, on_both_databases};
 
 async fn post(app: &TestApp, path: &str, if_match: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = app
-        .client
-        .post(app.url(path))
+        .request(reqwest::Method::POST, path)
         .bearer_auth(&app.admin)
         .json(&body);
     if let Some(tag) = if_match {
@@ -87,12 +86,7 @@ async fn the_reason_is_public_and_the_note_private(app: TestApp) {
         .await;
     assert_eq!(reinstated.status(), 200);
 
-    let record: Value = app
-        .get(&format!("/v1/awards/{number}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let record: Value = app.read_json(&format!("/v1/awards/{number}")).await;
     let last = &record["history"][2];
     assert_eq!(
         (&last["change"], &last["reason"]),
@@ -122,8 +116,7 @@ async fn the_reason_is_public_and_the_note_private(app: TestApp) {
     );
 
     let events: Value = app
-        .client
-        .get(app.url("/v1/admin/events?limit=1000"))
+        .request(reqwest::Method::GET, "/v1/admin/events?limit=1000")
         .bearer_auth(&app.reviewer)
         .send()
         .await
@@ -221,12 +214,7 @@ async fn an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day(
     let payload = String::from_utf8_lossy(&appended.events[0].payload).into_owned();
     assert!(!payload.contains("effective_on"), "{payload}");
     app.registry.catch_up().await.expect("caught up");
-    let record: Value = app
-        .get(&format!("/v1/awards/{number}"))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let record: Value = app.read_json(&format!("/v1/awards/{number}")).await;
     let line = &record["history"][1];
     assert_eq!(
         (&line["change"], &line["on"]),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, on_both_databases,
     spawn_server, temp_dir, text,
@@ -206,6 +207,156 @@ fn copy_keys(from: &Path, to: &Path) {
     }
 }
 
+/// A backup taken with `wexqs backup` into `file` while two writers issue awards through the
+/// server at `base`, which go on for a few writes after it: the command's output, how long it
+/// took, how many writes were acknowledged meanwhile, and every award issued with its position.
+async fn backup_under_writes(
+    db: &Db,
+    dir: &Path,
+    base: &str,
+    token: &str,
+    file: &Path,
+) -> (Output, Duration, u64, Vec<(String, u64)>) {
+    // Two writers issue awards all through the backup.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            tokio::spawn(keep_issuing(
+                base.to_owned(),
+                token.to_owned(),
+                w,
+                stop.clone(),
+                acknowledged.clone(),
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.load(Ordering::SeqCst) < 10 {
+        assert!(Instant::now() < deadline, "the writers got nowhere");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = acknowledged.load(Ordering::SeqCst);
+    let took = Instant::now();
+    let out = wexqs_async(db, dir, &["backup", "--to", file.to_str().unwrap()]).await;
+    let took = took.elapsed();
+    let during = acknowledged.load(Ordering::SeqCst) - before;
+    // A few more writes after the copy, which the restore must not hold.
+    let after_backup = acknowledged.load(Ordering::SeqCst);
+    while acknowledged.load(Ordering::SeqCst) < after_backup + 4 {
+        assert!(Instant::now() < deadline, "the writers stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut issued = Vec::new();
+    for writer in writers {
+        issued.extend(writer.await.expect("a writer"));
+    }
+    (out, took, during, issued)
+}
+
+/// The backup's manifest and what the command said: its size and root, the database it came
+/// from, its keys listed but not included, its length: (the log's size, its root).
+fn assert_manifest(file: &Path, out: &Output, backend: Backend) -> (u64, String) {
+    assert!(out.status.success(), "backup: {}", text(&out.stderr));
+    let manifest = manifest_of(file);
+    let size = manifest["log"]["size"].as_u64().expect("a size");
+    let root = manifest["log"]["root"].as_str().expect("a root").to_owned();
+    assert_eq!(manifest["database"], backend_name(backend));
+    assert_eq!(manifest["keys_included"], false);
+    assert!(!manifest["keys"].as_array().expect("keys").is_empty());
+    assert_eq!(
+        manifest["bytes"].as_u64(),
+        Some(std::fs::metadata(file).expect("the copy").len())
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("backed up {size} events")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("back up the keys folder separately"),
+        "{stdout}"
+    );
+
+    (size, root)
+}
+
+/// Restored, with its keys, into a fresh database: the log verifies at `size` events, and the
+/// restored registry, served, signs a checkpoint of `size` with the original's `root`.
+async fn restore_and_serve(
+    original_dir: &Path,
+    restored_db: &Db,
+    restored_dir: &Path,
+    file: &Path,
+    (size, root): (u64, &str),
+) -> (KillOnDrop, String) {
+    copy_keys(original_dir, restored_dir);
+    let restored = wexqs_async(
+        restored_db,
+        restored_dir,
+        &["restore", "--from", file.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        restored.status.success(),
+        "restore: {}",
+        text(&restored.stderr)
+    );
+    let verified = wexqs_async(restored_db, restored_dir, &["log", "verify"]).await;
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+    assert!(
+        text(&verified.stdout).contains(&format!("the log is consistent: {size} events")),
+        "{}",
+        text(&verified.stdout)
+    );
+    let (server2, base2) = start_server(restored_db, restored_dir).await;
+    let server2 = KillOnDrop(server2);
+    assert_eq!(
+        checkpoint_at(&base2, size).await,
+        root,
+        "the checkpoint's root"
+    );
+
+    (server2, base2)
+}
+
+/// The same answers from the restored registry (`restored`) as from the original (`base`) for
+/// every award the copy of `size` events holds; those issued after it are not there: (how many
+/// were held, how many came later).
+async fn assert_the_same_answers(
+    base: &str,
+    restored: &str,
+    issued: &[(String, u64)],
+    size: u64,
+) -> (usize, usize) {
+    let client = Client::new(restored);
+    let original = Client::new(base);
+    let (mut held, mut later) = (0, 0);
+    for (number, position) in issued {
+        let path = format!("/v1/awards/{number}");
+        let there = client.get(&path).await;
+        if *position < size {
+            held += 1;
+            assert_eq!(there.status(), 200, "{number} at {position} is in the copy");
+            assert_eq!(
+                original.get(&path).await.text().await.expect("text"),
+                there.text().await.expect("text"),
+                "{number}"
+            );
+        } else {
+            later += 1;
+            assert_eq!(
+                there.status(),
+                404,
+                "{number} at {position} came after the copy"
+            );
+        }
+    }
+    assert!(held >= 10 && later >= 4, "held {held}, later {later}");
+    (held, later)
+}
+
 on_both_databases!(backend: a_backup_taken_under_writes_restores_to_the_same_log_answers_and_checkpoint);
 
 async fn a_backup_taken_under_writes_restores_to_the_same_log_answers_and_checkpoint(
@@ -220,132 +371,28 @@ async fn a_backup_taken_under_writes_restores_to_the_same_log_answers_and_checkp
     let (server, base) = start_server(&db, dir.path()).await;
     let _server = KillOnDrop(server);
 
-    // Two writers issue awards all through the backup.
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(AtomicU64::new(0));
-    let writers: Vec<_> = (0..2)
-        .map(|w| {
-            tokio::spawn(keep_issuing(
-                base.clone(),
-                token.clone(),
-                w,
-                stop.clone(),
-                acknowledged.clone(),
-            ))
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acknowledged.load(Ordering::SeqCst) < 10 {
-        assert!(Instant::now() < deadline, "the writers got nowhere");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let file = backups.path().join("registry.backup");
-    let before = acknowledged.load(Ordering::SeqCst);
-    let took = Instant::now();
-    let out = wexqs_async(&db, dir.path(), &["backup", "--to", file.to_str().unwrap()]).await;
-    let took = took.elapsed();
-    let during = acknowledged.load(Ordering::SeqCst) - before;
-    // A few more writes after the copy, which the restore must not hold.
-    let after_backup = acknowledged.load(Ordering::SeqCst);
-    while acknowledged.load(Ordering::SeqCst) < after_backup + 4 {
-        assert!(Instant::now() < deadline, "the writers stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    stop.store(true, Ordering::SeqCst);
-    let mut issued = Vec::new();
-    for writer in writers {
-        issued.extend(writer.await.expect("a writer"));
-    }
-    assert!(out.status.success(), "backup: {}", text(&out.stderr));
+    let (out, took, during, issued) =
+        backup_under_writes(&db, dir.path(), &base, &token, &file).await;
+    let (size, root) = assert_manifest(&file, &out, backend);
     assert!(
         during > 0,
         "no write was acknowledged while the backup ran, so it was not taken under writes"
-    );
-    let manifest = manifest_of(&file);
-    let size = manifest["log"]["size"].as_u64().expect("a size");
-    let root = manifest["log"]["root"].as_str().expect("a root").to_owned();
-    assert_eq!(manifest["database"], backend_name(backend));
-    assert_eq!(manifest["keys_included"], false);
-    assert!(!manifest["keys"].as_array().expect("keys").is_empty());
-    assert_eq!(
-        manifest["bytes"].as_u64(),
-        Some(std::fs::metadata(&file).expect("the copy").len())
-    );
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains(&format!("backed up {size} events")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("back up the keys folder separately"),
-        "{stdout}"
     );
 
     // The original publishes everything it holds; an auditor keeps that checkpoint.
     let original_size = checkpoint_size_settled(&base).await;
     assert!(original_size > size, "writes after the copy are not in it");
 
-    // Restored, with its keys, into a fresh database.
-    copy_keys(dir.path(), restored_dir.path());
-    let restored = wexqs_async(
+    let (_server2, base2) = restore_and_serve(
+        dir.path(),
         &restored_db,
         restored_dir.path(),
-        &["restore", "--from", file.to_str().unwrap()],
+        &file,
+        (size, &root),
     )
     .await;
-    assert!(
-        restored.status.success(),
-        "restore: {}",
-        text(&restored.stderr)
-    );
-    let verified = wexqs_async(&restored_db, restored_dir.path(), &["log", "verify"]).await;
-    assert!(verified.status.success(), "{}", text(&verified.stdout));
-    assert!(
-        text(&verified.stdout).contains(&format!("the log is consistent: {size} events")),
-        "{}",
-        text(&verified.stdout)
-    );
-    let (server2, base2) = start_server(&restored_db, restored_dir.path()).await;
-    let _server2 = KillOnDrop(server2);
-    assert_eq!(
-        checkpoint_at(&base2, size).await,
-        root,
-        "the checkpoint's root"
-    );
-
-    // The same answers for every award the copy holds; those issued after it are not there.
-    let client = reqwest::Client::new();
-    let (mut held, mut later) = (0, 0);
-    for (number, position) in &issued {
-        let path = format!("/v1/awards/{number}");
-        let there = client
-            .get(format!("{base2}{path}"))
-            .send()
-            .await
-            .expect("answers");
-        if *position < size {
-            held += 1;
-            assert_eq!(there.status(), 200, "{number} at {position} is in the copy");
-            let original = client
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .expect("answers");
-            assert_eq!(
-                original.text().await.expect("text"),
-                there.text().await.expect("text"),
-                "{number}"
-            );
-        } else {
-            later += 1;
-            assert_eq!(
-                there.status(),
-                404,
-                "{number} at {position} came after the copy"
-            );
-        }
-    }
-    assert!(held >= 10 && later >= 4, "held {held}, later {later}");
+    let (held, later) = assert_the_same_answers(&base, &base2, &issued, size).await;
     println!(
         "backup of {size} events in {took:?} with {during} awards acknowledged meanwhile; {held} awards answered alike after the restore, {later} issued after the copy absent; the original went on to {original_size}"
     );

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use wexqs::store::EventStore;
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
     temp_dir, text, wexqs,
 };
+use crate::tamper;
 
 const BEHIND: &str = "log_behind_published_checkpoint";
 
@@ -30,30 +32,11 @@ fn client() -> reqwest::Client {
 
 /// Registers an organisation and issues it an award through `base`: the award's number.
 async fn issue(base: &str, token: &str, name: &str) -> String {
-    let client = client();
-    let org: serde_json::Value = client
-        .post(format!("{base}/v1/admin/organisations"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": name, "region": "london"}))
-        .send()
-        .await
-        .expect("registered")
-        .json()
-        .await
-        .expect("json");
-    let award = client
-        .post(format!("{base}/v1/admin/awards"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}))
-        .send()
-        .await
-        .expect("issued");
-    assert_eq!(award.status(), 201);
-    let award: serde_json::Value = award.json().await.expect("json");
-    award["certificate_number"]
-        .as_str()
-        .expect("a number")
-        .to_owned()
+    let (_, number) = Client::new(base)
+        .with_token(token)
+        .organisation_with_award(name, "gold", "2025-06-01")
+        .await;
+    number
 }
 
 /// A write through `base`: its status and body.
@@ -397,7 +380,7 @@ on_both_databases!(backend:
 /// Changes the organisation's name in the entry that registered it (`from` to `to`, the same
 /// length), past the append-only trigger; with `rehash`, also its leaf and chain hashes and the
 /// log head's, as one who knows the format would, so that only the published root betrays it.
-async fn change_entry(db: &Db, backend: Backend, from: &str, to: &str, rehash: bool) {
+async fn change_entry(db: &Db, from: &str, to: &str, rehash: bool) {
     use sha2::{Digest, Sha256};
     let store = open_store(db).await;
     let events = store.read(0, 10_000).await.expect("the log");
@@ -428,57 +411,7 @@ async fn change_entry(db: &Db, backend: Backend, from: &str, to: &str, rehash: b
     } else {
         (target.leaf_hash.clone(), target.chain_hash.clone())
     };
-    let position = target.position as i64;
-    match backend {
-        Backend::Sqlite => {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .expect("connect");
-            sqlx::query("DROP TRIGGER IF EXISTS events_are_append_only_update")
-                .execute(&mut c)
-                .await
-                .expect("trigger dropped");
-            sqlx::query(
-                "UPDATE events SET payload = ?, leaf_hash = ?, chain_hash = ? WHERE position = ?",
-            )
-            .bind(&payload)
-            .bind(&leaf)
-            .bind(&chain)
-            .bind(position)
-            .execute(&mut c)
-            .await
-            .expect("changed");
-            sqlx::query("UPDATE log_head SET chain_hash = ? WHERE id = 1")
-                .bind(&chain)
-                .execute(&mut c)
-                .await
-                .expect("head changed");
-        }
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let mut c = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query("DROP TRIGGER IF EXISTS events_are_append_only ON events")
-                .execute(&mut c)
-                .await
-                .expect("trigger dropped");
-            sqlx::query(
-                "UPDATE events SET payload = $1, leaf_hash = $2, chain_hash = $3 WHERE position = $4",
-            )
-            .bind(&payload)
-            .bind(&leaf)
-            .bind(&chain)
-            .bind(position)
-            .execute(&mut c)
-            .await
-            .expect("changed");
-            sqlx::query("UPDATE log_head SET chain_hash = $1 WHERE id = 1")
-                .bind(&chain)
-                .execute(&mut c)
-                .await
-                .expect("head changed");
-        }
-    }
+    tamper::rewrite_event(&store, target.position, &payload, &leaf, &chain).await;
 }
 
 /// An entry changed in the database is found before the first answer: the instance starts
@@ -518,7 +451,7 @@ async fn changed_entry_is_found_at_start_up(backend: Backend) {
         } else {
             ("Genuine Name Trust", "Forged Name Trust")
         };
-        change_entry(&db, backend, from, to, rehash).await;
+        change_entry(&db, from, to, rehash).await;
         let (server, base) = start_server(&db, data.path()).await;
         let _server = KillOnDrop(server);
         let (status, ready) = readyz(&base).await;

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use wexqs::store::{EventStore, verify_log};
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, admin_token, answers_within, free_port, fresh_db, open_store, start_registry,
     start_server, temp_dir, text, wexqs,
 };
+use crate::tamper;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_create_prints_the_token_alone_and_stores_only_its_hash() {
@@ -157,10 +159,11 @@ async fn the_demo_rebuilds_into_identical_projections_and_the_log_verifies() {
     let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
     assert!(check.status.success(), "{}", text(&check.stdout));
     // Damage a projection: the check notices, a rebuild mends it to exactly what it was.
-    sqlx::query("UPDATE awards SET standing = 'active' WHERE standing = 'revoked'")
-        .execute(sqlite_pool(&store))
-        .await
-        .expect("damaged");
+    tamper::execute(
+        &store,
+        "UPDATE awards SET standing = 'active' WHERE standing = 'revoked'",
+    )
+    .await;
     assert!(
         !wexqs(&db, dir.path(), &["rebuild", "--check"])
             .status
@@ -174,28 +177,13 @@ async fn the_demo_rebuilds_into_identical_projections_and_the_log_verifies() {
     assert!(verified.status.success());
     assert!(text(&verified.stdout).contains("the log is consistent"));
     // Changing one byte of one stored event is found, at its position.
-    let pool = sqlite_pool(&store);
-    sqlx::query("DROP TRIGGER events_are_append_only_update")
-        .execute(pool)
-        .await
-        .expect("dropped");
-    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"system"', '"systen"') AS BLOB) WHERE position = 20"#)
-        .execute(pool)
-        .await
-        .expect("tampered");
+    tamper::replace_in_payload(&store, 20, "\"system\"", "\"systen\"").await;
     let check = verify_log(&store, |_| {}).await.expect("checked");
     let tampered = wexqs(&db, dir.path(), &["log", "verify"]);
     assert!(!tampered.status.success());
     let (position, what) = check.problem.expect("a divergence");
     assert_eq!(position, 20, "{what}");
     assert!(text(&tampered.stdout).contains("diverges at position 20"));
-}
-
-fn sqlite_pool(store: &wexqs::store::Store) -> &sqlx::SqlitePool {
-    match store {
-        wexqs::store::Store::Sqlite(s) => s.pool(),
-        wexqs::store::Store::Postgres(_) => panic!("a SQLite store"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,6 +246,19 @@ async fn serve_starts_from_an_empty_folder_with_a_development_key() {
     );
 }
 
+/// Registers an organisation called `name` and gives it a gold award as `admin`: the
+/// verification method its credential's proof names.
+async fn signing_method(admin: &Client, name: &str) -> String {
+    let (_, number) = admin
+        .organisation_with_award(name, "gold", "2025-06-01")
+        .await;
+    let credential = admin.json(&format!("/v1/awards/{number}/credential")).await;
+    credential["proof"][0]["verificationMethod"]
+        .as_str()
+        .expect("a method")
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     let db = fresh_db(Backend::Sqlite)
@@ -272,50 +273,10 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     assert!(list.contains(&format!("{first}\tactive\t")), "{list}");
 
     let (mut server, base) = start_server(&db, dir.path()).await;
-    let client = reqwest::Client::new();
-    let issue = |name: &'static str| {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        async move {
-            let org: serde_json::Value = client
-                .post(format!("{base}/v1/admin/organisations"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"name": name, "region": "london"}))
-                .send()
-                .await
-                .expect("answered")
-                .json()
-                .await
-                .expect("JSON");
-            let award: serde_json::Value = client
-                .post(format!("{base}/v1/admin/awards"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"organisation_id": org["id"], "level": "gold", "awarded_on": "2025-06-01"}))
-                .send()
-                .await
-                .expect("answered")
-                .json()
-                .await
-                .expect("JSON");
-            let number = award["certificate_number"]
-                .as_str()
-                .expect("a number")
-                .to_owned();
-            let credential: serde_json::Value = client
-                .get(format!("{base}/v1/awards/{number}/credential"))
-                .send()
-                .await
-                .expect("answered")
-                .json()
-                .await
-                .expect("JSON");
-            credential["proof"][0]["verificationMethod"]
-                .as_str()
-                .expect("a method")
-                .to_owned()
-        }
-    };
+    let client = Client::new(&base);
+    let admin = client.with_token(&token);
     assert!(
-        issue("Before Rotation Trust")
+        signing_method(&admin, "Before Rotation Trust")
             .await
             .ends_with(&format!("#{first}"))
     );
@@ -324,21 +285,21 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
     let second = text(&rotated.stdout).trim().to_owned();
     assert_ne!(second, first);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(
-        issue("After Rotation Trust")
-            .await
-            .ends_with(&format!("#{second}")),
-        "the running server signs with the new key"
-    );
-    let did: serde_json::Value = client
-        .get(format!("{base}/.well-known/did.json"))
-        .send()
+    // The running server takes the new key up within seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut trust = 0;
+    while !signing_method(&admin, &format!("After Rotation Trust {trust}"))
         .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+        .ends_with(&format!("#{second}"))
+    {
+        trust += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the running server signs with the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let did = client.json("/.well-known/did.json").await;
     assert_eq!(did["verificationMethod"].as_array().map(Vec::len), Some(2));
 
     let revoked = wexqs(
@@ -360,16 +321,19 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     assert!(list.contains(&format!("{second}\tactive")), "{list}");
     let _ = server.kill();
     let _ = server.wait();
+    an_exposed_key_file_is_refused(&db, dir.path(), &second);
+}
 
-    // A key file others can read is refused.
-    let key_file = dir.path().join("keys").join(format!("{second}.pem"));
+/// A key file others can read (the active key `key`'s) is refused.
+fn an_exposed_key_file_is_refused(db: &crate::helpers::Db, dir: &std::path::Path, key: &str) {
+    let key_file = dir.join("keys").join(format!("{key}.pem"));
     std::fs::set_permissions(
         &key_file,
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .expect("loosened");
     // (`demo` signs, so it loads the active key first.)
-    let refused = wexqs(&db, dir.path(), &["demo"]);
+    let refused = wexqs(db, dir, &["demo"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("readable by others"),
@@ -378,37 +342,20 @@ async fn keys_rotate_while_serving_and_an_exposed_key_file_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
-    let db = fresh_db(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let dir = temp_dir();
-    assert!(wexqs(&db, dir.path(), &["demo"]).status.success());
-    let (mut server, base) = start_server(&db, dir.path()).await;
-    let client = reqwest::Client::new();
+/// Waits until the server signs a checkpoint, then until one covers the whole log (the server
+/// records expiries as it starts).
+async fn wait_for_a_checkpoint_of_the_whole_log(client: &Client, store: &wexqs::store::Store) {
     let mut signed = false;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/v1/log/checkpoint")).send().await
-            && r.status() == 200
-        {
+        if client.get_answer("/v1/log/checkpoint").await.status == 200 {
             signed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(signed, "the server signs a checkpoint");
-    // Wait until a checkpoint covers the whole log (the server records expiries as it starts).
-    let store = open_store(&db).await;
     for _ in 0..100 {
-        let note = client
-            .get(format!("{base}/v1/log/checkpoint"))
-            .send()
-            .await
-            .expect("answered")
-            .text()
-            .await
-            .expect("text");
+        let note = client.get_answer("/v1/log/checkpoint").await.text();
         let size: u64 = note
             .lines()
             .nth(1)
@@ -419,6 +366,18 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
+    let db = fresh_db(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let dir = temp_dir();
+    assert!(wexqs(&db, dir.path(), &["demo"]).status.success());
+    let (mut server, base) = start_server(&db, dir.path()).await;
+    let store = open_store(&db).await;
+    wait_for_a_checkpoint_of_the_whole_log(&Client::new(&base), &store).await;
     let state = dir.path().join("audit.json");
     let audit = |extra: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wexqs"));
@@ -438,19 +397,7 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
     assert!(verified.status.success(), "{}", text(&verified.stdout));
 
     // One changed byte in one stored event.
-    let pool = sqlite_pool(&store);
-    sqlx::query("DROP TRIGGER events_are_append_only_update")
-        .execute(pool)
-        .await
-        .expect("dropped");
-    sqlx::query("DROP TRIGGER events_are_append_only_delete")
-        .execute(pool)
-        .await
-        .expect("dropped");
-    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"system"', '"systen"') AS BLOB) WHERE position = 20"#)
-        .execute(pool)
-        .await
-        .expect("tampered");
+    tamper::replace_in_payload(&store, 20, "\"system\"", "\"systen\"").await;
     let found = audit(&[]);
     assert!(!found.status.success());
     assert!(
@@ -464,31 +411,10 @@ async fn audit_and_log_verify_find_a_changed_byte_and_a_removed_entry() {
         "{}",
         text(&found.stdout)
     );
-    sqlx::query(r#"UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), '"systen"', '"system"') AS BLOB) WHERE position = 20"#)
-        .execute(pool)
-        .await
-        .expect("restored");
+    tamper::replace_in_payload(&store, 20, "\"systen\"", "\"system\"").await;
 
     // The last entry removed, and the head rewound to hide it: the checkpoints give it away.
-    let head = store.head().await.expect("the head");
-    let last = head.size - 1;
-    let previous = store
-        .read(last - 1, 1)
-        .await
-        .expect("read")
-        .pop()
-        .expect("an event");
-    sqlx::query("DELETE FROM events WHERE position = $1")
-        .bind(last as i64)
-        .execute(pool)
-        .await
-        .expect("deleted");
-    sqlx::query("UPDATE log_head SET size = $1, chain_hash = $2")
-        .bind(last as i64)
-        .bind(&previous.chain_hash)
-        .execute(pool)
-        .await
-        .expect("rewound");
+    tamper::remove_last(&store).await;
     let found = wexqs(&db, dir.path(), &["log", "verify"]);
     assert!(!found.status.success());
     assert!(
@@ -548,38 +474,14 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         "the first serve recorded its address"
     );
 
-    let client = reqwest::Client::new();
-    let mut number = None;
-    for _ in 0..50 {
-        let page: serde_json::Value = client
-            .get(format!("{base}/v1/register?q=portside"))
-            .send()
-            .await
-            .expect("an answer")
-            .json()
-            .await
-            .expect("JSON");
-        if let Some(n) = page["items"][0]["certificate_number"].as_str() {
-            number = Some(n.to_owned());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let number = number.expect("the server sees the imported award");
-    let credential: serde_json::Value = client
-        .get(format!("{base}/v1/awards/{number}/credential"))
-        .send()
-        .await
-        .expect("an answer")
-        .json()
-        .await
-        .expect("JSON");
+    let client = Client::new(&base);
+    let number = wait_for_one_found(&client, "portside").await;
+    let credential = client
+        .json(&format!("/v1/awards/{number}/credential"))
+        .await;
     let report: serde_json::Value = client
-        .post(format!("{base}/v1/verify"))
-        .json(&credential)
-        .send()
+        .post("/v1/verify", &credential)
         .await
-        .expect("an answer")
         .json()
         .await
         .expect("JSON");
@@ -589,23 +491,29 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         "the command line signed for the registry's own address"
     );
 
-    // Offline without the status list: every check that ran passed, and it says what did not.
-    let saved = dir.path().join("credential.json");
+    verify_offline_and_online(&db, dir.path(), &client, &credential).await;
+    a_second_instance_serves_the_recorded_address(&db, dir.path()).await;
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// `wexqs verify` on `credential`: offline without the status list, every check that ran
+/// passed, and it says what did not; online, the did.json and the status list are fetched
+/// from the credential's own addresses.
+async fn verify_offline_and_online(
+    db: &crate::helpers::Db,
+    dir: &std::path::Path,
+    client: &Client,
+    credential: &serde_json::Value,
+) {
+    let saved = dir.join("credential.json");
     std::fs::write(&saved, credential.to_string()).expect("written");
-    let did = dir.path().join("did.json");
-    let did_body = client
-        .get(format!("{base}/.well-known/did.json"))
-        .send()
-        .await
-        .expect("an answer")
-        .text()
-        .await
-        .expect("text");
-    std::fs::write(&did, did_body).expect("written");
+    let did = dir.join("did.json");
+    std::fs::write(&did, client.text("/.well-known/did.json").await).expect("written");
     let saved = saved.to_str().expect("a path");
     let offline = wexqs(
-        &db,
-        dir.path(),
+        db,
+        dir,
         &["verify", saved, "--did", did.to_str().expect("a path")],
     );
     let stdout = text(&offline.stdout);
@@ -623,18 +531,23 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         "{stdout}"
     );
     // Online: the did.json and the status list fetched from the credential's own addresses.
-    let online = wexqs(&db, dir.path(), &["verify", saved, "--online"]);
+    let online = wexqs(db, dir, &["verify", saved, "--online"]);
     let stdout = text(&online.stdout);
     assert!(online.status.success(), "{stdout}{}", text(&online.stderr));
     assert!(stdout.contains("pass status:"), "{stdout}");
     assert_eq!(stdout.lines().last(), Some("valid"), "{stdout}");
+}
 
-    // A second instance on the same folder, without --public-url, serves the recorded address;
-    // its --demo says why it loads nothing.
+/// A second instance on the same folder, without --public-url, serves the recorded address;
+/// its --demo says why it loads nothing.
+async fn a_second_instance_serves_the_recorded_address(
+    db: &crate::helpers::Db,
+    dir: &std::path::Path,
+) {
     let port = free_port();
     let mut second = Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
-        .env("WEXQS_DATA_DIR", dir.path())
+        .env("WEXQS_DATA_DIR", dir)
         .env("DATABASE_URL", &db.url)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -648,8 +561,19 @@ async fn a_csv_imported_by_the_command_line_verifies_at_the_registry_serving_it_
         "a second instance with the recorded address serves: {log}"
     );
     assert!(log.contains("--demo loads nothing"), "{log}");
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+/// Searches the register for `query` until it finds an award (the server catches up with a
+/// command line's writes): the first one's number.
+async fn wait_for_one_found(client: &Client, query: &str) -> String {
+    for _ in 0..50 {
+        let page = client.json(&format!("/v1/register?q={query}")).await;
+        if let Some(n) = page["items"][0]["certificate_number"].as_str() {
+            return n.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server sees the imported award");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

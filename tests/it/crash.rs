@@ -14,10 +14,12 @@ use wexqs::store::{
     RegisterQuery, Store, StoreError, StoredEvent, TokenRow, verify_log,
 };
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, fresh_db, on_both_databases, open_store, start_server,
     temp_dir, text, wexqs,
 };
+use crate::tamper::execute;
 
 /// (organisation id, certificate number) of each award whose issue was acknowledged (201).
 type Acknowledged = Arc<Mutex<Vec<(String, String)>>>;
@@ -297,15 +299,14 @@ async fn a_log_checked_while_it_grows_verifies(backend: Backend) {
         grew > 0,
         "the log grew during one of the {checks} checks at least"
     );
-    let client = reqwest::Client::new();
-    let still = client
-        .post(format!("{base}/v1/admin/organisations"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Written After The Checks Trust", "region": "london"}))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(still.status(), 201, "the server still writes");
+    let (status, still) = Client::new(&base)
+        .with_token(&token)
+        .post_json(
+            "/v1/admin/organisations",
+            serde_json::json!({"name": "Written After The Checks Trust", "region": "london"}),
+        )
+        .await;
+    assert_eq!(status, 201, "the server still writes: {still}");
     drop(server);
     assert_log_whole(&db, dir.path(), &acknowledged, "after the checks").await;
 }
@@ -314,42 +315,23 @@ on_both_databases!(backend: a_log_checked_while_it_grows_verifies);
 
 /// Issues one award through `writer` and waits until `reader` shows it: the time that took.
 async fn time_to_see(writer: &str, reader: &str, token: &str, name: &str) -> Duration {
-    let client = reqwest::Client::new();
-    let org: serde_json::Value = client
-        .post(format!("{writer}/v1/admin/organisations"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": name, "region": "london"}))
-        .send()
-        .await
-        .expect("an answer")
-        .json()
-        .await
-        .expect("JSON");
-    let award = client
-        .post(format!("{writer}/v1/admin/awards"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"organisation_id": org["id"], "level": "silver", "awarded_on": "2025-06-01"}))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(award.status(), 201);
-    let number = award.json::<serde_json::Value>().await.expect("JSON")["certificate_number"]
-        .as_str()
-        .expect("a number")
-        .to_owned();
+    let (_, number) = Client::new(writer)
+        .with_token(token)
+        .organisation_with_award(name, "silver", "2025-06-01")
+        .await;
+    let reader = Client::new(reader);
     let written = Instant::now();
     loop {
-        let seen = client
-            .get(format!("{reader}/v1/awards/{number}/verification"))
-            .send()
-            .await
-            .expect("an answer");
+        let seen = reader
+            .get(&format!("/v1/awards/{number}/verification"))
+            .await;
         if seen.status() == 200 {
             return written.elapsed();
         }
         assert!(
             written.elapsed() < Duration::from_secs(5),
-            "{reader} never saw {number}"
+            "{} never saw {number}",
+            reader.base()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -583,15 +565,6 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         what.contains("the log head says 5 events") && what.contains(&hex::encode(&chain)),
         "{what}"
     );
-}
-
-/// Runs `sql` on `store`'s database, outside the store.
-async fn execute(store: &Store, sql: &str) {
-    match store {
-        Store::Sqlite(s) => sqlx::query(sql).execute(s.pool()).await.map(drop),
-        Store::Postgres(p) => sqlx::query(sql).execute(p.pool()).await.map(drop),
-    }
-    .expect("the statement ran");
 }
 
 on_both_databases!(store: a_commit_between_the_checks_reads_is_no_divergence);

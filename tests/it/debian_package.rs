@@ -386,23 +386,8 @@ fn backup_as_the_timer_does(uid: u32, trace: &Path) {
     assert!(manifest["log"]["size"].as_u64().unwrap() > 0, "{manifest}");
 }
 
-#[test]
-fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purges() {
-    if !root() {
-        assert!(
-            std::env::var_os("WEXQS_SKIP_DPKG").is_some(),
-            "installing the Debian package needs root (dpkg -i, a system user); run the tests as root, or set WEXQS_SKIP_DPKG=1 to leave this test out on purpose"
-        );
-        eprintln!("WEXQS_SKIP_DPKG is set and this is not root: the package is not installed");
-        return;
-    }
-    let (guard, said) = Installed::new(package());
-    assert!(
-        said.contains("wexqs-admin keys init"),
-        "the install says what to do first:\n{said}"
-    );
-
-    // What postinst made: the user, its folder, the settings' owner.
+/// What postinst made: the user, its folder, the settings' owner: the user's id.
+fn assert_the_user_and_its_folder() -> u32 {
     let passwd = succeeds("getent", &["passwd", USER]);
     assert!(
         passwd.trim().ends_with(":/var/lib/wexqs:/usr/sbin/nologin"),
@@ -416,7 +401,12 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert_eq!((settings.uid(), settings.mode() & 0o777), (0, 0o640));
     assert_eq!(settings.gid(), std::fs::metadata(STATE).unwrap().gid());
 
-    // The operator's first steps: the public URL in the settings, the first key, a token.
+    uid
+}
+
+/// The operator's first steps: the public URL in the settings, the first key (which only root
+/// may ask `wexqs-admin` for), a token: the token.
+fn the_operators_first_steps() -> String {
     let env = std::fs::read_to_string(ENV_FILE).unwrap();
     let url = "https://wexqs.example.org";
     assert!(env.contains("#WEXQS_PUBLIC_URL=https://wexqs.example.org"));
@@ -445,7 +435,7 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
         "wexqs-admin refuses anyone but root: {}",
         text(&not_root.stderr)
     );
-    let token = succeeds(
+    succeeds(
         "wexqs-admin",
         &[
             "tokens",
@@ -457,12 +447,14 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
         ],
     )
     .trim()
-    .to_owned();
+    .to_owned()
+}
 
-    let traces = tempfile::tempdir().unwrap();
-    std::os::unix::fs::chown(traces.path(), Some(uid), None).unwrap();
-    let serve_trace = traces.path().join("serve.trace");
-    let (mut traced, base) = serve_traced(&serve_trace);
+/// The server, traced, runs as the service's user, answers, signs for the public URL and takes
+/// a write with `token`; the backup timer's script runs beside it; on SIGTERM, as systemd stops
+/// it, the server exits cleanly, and strace with it.
+fn serve_back_up_and_stop(uid: u32, token: &str, serve_trace: &Path, backup_trace: &Path) {
+    let (mut traced, base) = serve_traced(serve_trace);
     let server = traced.server;
     let status = std::fs::read_to_string(format!("/proc/{server}/status")).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
@@ -492,8 +484,7 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     assert!(created.contains("\"id\""), "{created}");
 
     // The backup timer's script, as the service, beside the running server.
-    let backup_trace = traces.path().join("backup.trace");
-    backup_as_the_timer_does(uid, &backup_trace);
+    backup_as_the_timer_does(uid, backup_trace);
 
     // SIGTERM, as systemd stops it; the server exits and strace with it.
     succeeds("kill", &["-TERM", &server.to_string()]);
@@ -509,6 +500,49 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(exit.success(), "the server stopped cleanly: {exit}");
+}
+
+/// Purged: the settings, the state, the user and the files are gone.
+fn assert_purged() {
+    succeeds("dpkg", &["--purge", "wexqs"]);
+    assert!(!installed());
+    for gone in [
+        "/etc/wexqs",
+        STATE,
+        "/usr/bin/wexqs",
+        "/usr/sbin/wexqs-admin",
+    ] {
+        assert!(!Path::new(gone).exists(), "{gone} is left after purge");
+    }
+    assert!(
+        !run("getent", &["passwd", USER]).status.success(),
+        "the user is left"
+    );
+}
+
+#[test]
+fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purges() {
+    if !root() {
+        assert!(
+            std::env::var_os("WEXQS_SKIP_DPKG").is_some(),
+            "installing the Debian package needs root (dpkg -i, a system user); run the tests as root, or set WEXQS_SKIP_DPKG=1 to leave this test out on purpose"
+        );
+        eprintln!("WEXQS_SKIP_DPKG is set and this is not root: the package is not installed");
+        return;
+    }
+    let (guard, said) = Installed::new(package());
+    assert!(
+        said.contains("wexqs-admin keys init"),
+        "the install says what to do first:\n{said}"
+    );
+
+    let uid = assert_the_user_and_its_folder();
+    let token = the_operators_first_steps();
+    let traces = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(traces.path(), Some(uid), None).unwrap();
+    let serve_trace = traces.path().join("serve.trace");
+    let backup_trace = traces.path().join("backup.trace");
+    serve_back_up_and_stop(uid, &token, &serve_trace, &backup_trace);
 
     // Everything in the state folder is the service's, and private.
     let mut files = Vec::new();
@@ -530,20 +564,6 @@ fn installed_package_serves_as_its_own_user_backs_up_within_its_filter_and_purge
     );
     assert_within_filter(&backup_trace, "wexqs-backup.service", &["execve", "unlink"]);
 
-    // Purged: the settings, the state, the user and the files are gone.
-    succeeds("dpkg", &["--purge", "wexqs"]);
-    assert!(!installed());
-    for gone in [
-        "/etc/wexqs",
-        STATE,
-        "/usr/bin/wexqs",
-        "/usr/sbin/wexqs-admin",
-    ] {
-        assert!(!Path::new(gone).exists(), "{gone} is left after purge");
-    }
-    assert!(
-        !run("getent", &["passwd", USER]).status.success(),
-        "the user is left"
-    );
+    assert_purged();
     drop(guard);
 }

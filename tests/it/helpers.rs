@@ -16,6 +16,8 @@ use wexqs::service::{Actor, FixedClock, Registry, Role, seeded_rng};
 use wexqs::startup::{self, Config, Pooling};
 use wexqs::store::Store;
 
+use crate::client::Client;
+
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -329,10 +331,10 @@ pub fn date(s: &str) -> chrono::NaiveDate {
     s.parse().expect("a valid test date")
 }
 
-/// A registry served over real HTTP on a random port.
+/// A registry served over real HTTP on a random port. It is an anonymous `Client` of itself
+/// (`app.get(…)`); `as_admin` and `as_reviewer` call it with a token.
 pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
+    pub api: Client,
     pub registry: Arc<Registry>,
     pub clock: Arc<FixedClock>,
     pub admin: String,
@@ -340,6 +342,14 @@ pub struct TestApp {
     /// The connections the server holds open.
     pub connections: Arc<wexqs::http::transport::Connections>,
     pub _db: Db,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.api
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -383,8 +393,7 @@ pub async fn spawn_app_bounded(
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {
         connections,
-        base,
-        client: reqwest::Client::new(),
+        api: Client::new(&base),
         registry,
         clock,
         admin,
@@ -394,30 +403,27 @@ pub async fn spawn_app_bounded(
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// This server, called with the admin token.
+    pub fn as_admin(&self) -> Client {
+        self.api.with_token(&self.admin)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("the server answers")
+    /// This server, called with the reviewer token.
+    pub fn as_reviewer(&self) -> Client {
+        self.api.with_token(&self.reviewer)
     }
 
     /// An admin POST; a change of an existing award states the version it read, as the registry
     /// requires (`If-Match` with the ETag of the award's record, read just before).
     pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
         let mut request = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(&self.admin)
+            .as_admin()
+            .request(reqwest::Method::POST, path)
             .json(&body);
         if let Some(tag) = self.etag_for_change(path).await {
             request = request.header("If-Match", tag);
         }
-        request.send().await.expect("the server answers")
+        Client::send(request).await
     }
 
     /// The ETag of the award a change at `path` (`/v1/admin/awards/{n}/{action}`) is about.
@@ -434,34 +440,14 @@ impl TestApp {
 
     /// Registers an organisation and returns its id.
     pub async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
-        let mut body = serde_json::json!({"name": name, "region": "london"});
-        if let Some(ods) = ods {
-            body["ods_code"] = ods.into();
-        }
-        let response = self.admin_post("/v1/admin/organisations", body).await;
-        assert_eq!(response.status(), 201, "registering {name}");
-        let body: serde_json::Value = response.json().await.expect("JSON");
-        body["id"].as_str().expect("an id").to_owned()
+        self.as_admin().organisation(name, ods).await
     }
 
     /// Issues an award and returns its certificate number.
     pub async fn award(&self, organisation_id: &str, level: &str, awarded_on: &str) -> String {
-        let response = self
-            .admin_post(
-                "/v1/admin/awards",
-                serde_json::json!({"organisation_id": organisation_id, "level": level, "awarded_on": awarded_on}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            201,
-            "issuing an award dated {awarded_on}"
-        );
-        let body: serde_json::Value = response.json().await.expect("JSON");
-        body["certificate_number"]
-            .as_str()
-            .expect("a number")
-            .to_owned()
+        self.as_admin()
+            .award(organisation_id, level, awarded_on)
+            .await
     }
 
     pub async fn verification(&self, number: &str, at: Option<&str>) -> serde_json::Value {
@@ -473,41 +459,77 @@ impl TestApp {
         assert_eq!(response.status(), 200, "verification of {number}");
         response.json().await.expect("JSON")
     }
-}
 
-impl TestApp {
-    /// What `path` answers: its status, headers and body.
-    pub async fn page(&self, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-        let response = self.get(path).await;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        (status, headers, response.text().await.expect("a body"))
+    /// Issues the organisation `org` a gold award dated `awarded_on` and brings it to `status`:
+    /// valid or expired (by its date alone), suspended, revoked (for `revoke_reason`), or
+    /// superseded by a newer `superseding_level` award: its certificate number.
+    pub async fn award_with_status(
+        &self,
+        org: &str,
+        status: &str,
+        awarded_on: &str,
+        revoke_reason: &str,
+        superseding_level: &str,
+    ) -> String {
+        let number = self.award(org, "gold", awarded_on).await;
+        let change = match status {
+            "suspended" => Some(("suspend", "under review by the programme")),
+            "revoked" => Some(("revoke", revoke_reason)),
+            _ => None,
+        };
+        if let Some((action, reason)) = change {
+            let path = format!("/v1/admin/awards/{number}/{action}");
+            let changed = self
+                .admin_post(&path, serde_json::json!({"reason": reason}))
+                .await;
+            assert_eq!(changed.status(), 200, "{action} {number}");
+        }
+        if status == "superseded" {
+            self.award(org, superseding_level, "2025-07-01").await;
+        }
+        number
     }
 
-    /// The body of `path`, which must answer 200.
-    pub async fn text(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "{path}");
-        response.text().await.expect("text")
+    /// For each `(status, awarded_on)` in order, an organisation named by `name` with `{status}`
+    /// in it replaced, with the ODS code `{ods_prefix}{i}`, and its award brought to that status
+    /// (`award_with_status`): (status, certificate number, organisation id) each.
+    pub async fn awards_with_statuses(
+        &self,
+        statuses: &[(&'static str, &str)],
+        (name, ods_prefix): (&str, &str),
+        revoke_reason: &str,
+        superseding_level: &str,
+    ) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        for (i, (status, awarded_on)) in statuses.iter().enumerate() {
+            let name = name.replace("{status}", status);
+            let org = self
+                .organisation(&name, Some(&format!("{ods_prefix}{i}")))
+                .await;
+            let number = self
+                .award_with_status(&org, status, awarded_on, revoke_reason, superseding_level)
+                .await;
+            out.push((*status, number, org));
+        }
+        out
     }
 
     /// `POST /v1/verify` with `body` as `content_type`.
     pub async fn post_verify(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-        self.client
-            .post(self.url("/v1/verify"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("the server answers")
+        Client::send(
+            self.request(reqwest::Method::POST, "/v1/verify")
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
     }
+}
 
-    /// The JSON body of `path`, which must answer 200.
-    pub async fn json(&self, path: &str) -> serde_json::Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "{path}");
-        response.json().await.expect("JSON")
-    }
+/// A registry on a fresh SQLite database, served (`spawn_app`).
+pub async fn sqlite_app() -> TestApp {
+    spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite is always there")
 }
 
 /// A temporary folder, removed when dropped.

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, TestApp, answers_within, pdf_text, raw_exchange, spawn_app, temp_dir,
-};
+use crate::helpers::{TestApp, answers_within, pdf_text, raw_exchange, sqlite_app, temp_dir};
 
 /// Names an organisation may have that are markup, quotes, CDATA ends, the baked SVG's own
 /// closing tag, or one 200-character word: each must be shown as text, never read as markup.
@@ -148,7 +146,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         format!("/v1/awards/{number}"),
         format!("/v1/awards/{number}/verification"),
     ] {
-        let body: Value = app.get(&path).await.json().await.expect("JSON");
+        let body: Value = app.read_json(&path).await;
         let mut strings = Vec::new();
         strings_in(&body, &mut strings);
         assert!(strings.iter().any(|s| s == name), "{path} names {name:?}");
@@ -175,8 +173,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
         assert!(!copied.contains(name) || !markup, "{id} holds {name:?}");
     }
     let oembed: Value = app
-        .client
-        .get(app.url("/oembed"))
+        .request(reqwest::Method::GET, "/oembed")
         .query(&[("url", app.url(&format!("/verify/{number}")))])
         .send()
         .await
@@ -240,9 +237,7 @@ async fn check_every_surface(app: &TestApp, number: &str, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
 
     for (i, name) in HOSTILE_NAMES.iter().enumerate() {
         // Created with the name.
@@ -301,8 +296,7 @@ async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() 
     }
     let body = csv.into_inner().expect("the CSV");
     let imported: Value = app
-        .client
-        .post(app.url("/v1/admin/awards/import"))
+        .request(reqwest::Method::POST, "/v1/admin/awards/import")
         .bearer_auth(&app.admin)
         .header("content-type", "text/csv")
         .body(body)
@@ -324,9 +318,7 @@ async fn hostile_names_from_create_amend_and_import_are_text_on_every_surface() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deceptive_text_is_refused_everywhere_it_can_enter() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let organisation = app.organisation("Honest Trust", None).await;
     let number = app.award(&organisation, "gold", "2025-06-02").await;
     let size_before = app.registry.size();
@@ -377,8 +369,7 @@ async fn deceptive_text_is_refused_everywhere_it_can_enter() {
             String::from("organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n");
         csv.push_str(&format!("\"{text}\",,london,,bronze,2024-03-01,\n"));
         let response = app
-            .client
-            .post(app.url("/v1/admin/awards/import"))
+            .request(reqwest::Method::POST, "/v1/admin/awards/import")
             .bearer_auth(&app.admin)
             .header("content-type", "text/csv")
             .body(csv)
@@ -453,9 +444,7 @@ fn bomb_png(inflated: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
 
     let bomb = bomb_png(1024 * 1024 * 1024);
     assert!(bomb.len() <= 2 * 1024 * 1024, "{} bytes", bomb.len());
@@ -477,7 +466,7 @@ async fn a_decompression_bomb_is_refused_before_it_is_inflated() {
 
     // A body declared past the largest any route reads is refused from its Content-Length,
     // unread (one between 2 and 4 MiB is read, thrown away, and refused: credentials.rs).
-    let base = app.base.clone();
+    let base = app.base().to_owned();
     let answer = tokio::task::spawn_blocking(move || {
         raw_exchange(
             &base,
@@ -572,9 +561,7 @@ async fn ten_bombs_at_once_leave_memory_flat_and_health_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for path in [
         "/v1/log/entries?start=9223372036854775808",
         "/v1/log/entries?start=18446744073709551615",
@@ -585,8 +572,10 @@ async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
         assert_eq!(problem["code"], "position_out_of_range", "{problem}");
     }
     let response = app
-        .client
-        .get(app.url("/v1/admin/events?from=9223372036854775808"))
+        .request(
+            reqwest::Method::GET,
+            "/v1/admin/events?from=9223372036854775808",
+        )
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -594,20 +583,15 @@ async fn cursors_past_the_largest_position_are_refused_not_wrapped() {
     assert_eq!(response.status(), 400);
     // The largest position there can be reads nothing (nothing is that far), never position 0.
     let body: Value = app
-        .get("/v1/log/entries?start=9223372036854775807")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+        .read_json("/v1/log/entries?start=9223372036854775807")
+        .await;
     let entries = body["entries"].as_array().expect("entries");
     assert!(entries.is_empty(), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_issuer_name_is_shown_whole_on_the_pdf() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let organisation = app.organisation("Issuer Test Trust", None).await;
     let issuer = "Healtheducationenglandregionaloffice".repeat(5);
     let issuer = &issuer[..180];
@@ -633,13 +617,10 @@ async fn a_long_issuer_name_is_shown_whole_on_the_pdf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for origin in ["https://evil.example", "null"] {
         let preflight = app
-            .client
-            .request(reqwest::Method::OPTIONS, app.url("/v1/admin/awards"))
+            .request(reqwest::Method::OPTIONS, "/v1/admin/awards")
             .header("origin", origin)
             .header("access-control-request-method", "POST")
             .header("access-control-request-headers", "authorization")
@@ -663,8 +644,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
             preflight.headers()
         );
         let get = app
-            .client
-            .get(app.url("/v1/admin/events"))
+            .request(reqwest::Method::GET, "/v1/admin/events")
             .header("origin", origin)
             .bearer_auth(&app.admin)
             .send()
@@ -673,8 +653,7 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
         assert!(get.headers().get("access-control-allow-origin").is_none());
     }
     let public = app
-        .client
-        .get(app.url("/v1/programme"))
+        .request(reqwest::Method::GET, "/v1/programme")
         .header("origin", "https://careers.example")
         .send()
         .await
@@ -689,13 +668,10 @@ async fn admin_routes_answer_no_browser_from_another_origin_and_public_ones_do()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_read_in_any_case() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = app
-            .client
-            .get(app.url("/v1/admin/events"))
+            .request(reqwest::Method::GET, "/v1/admin/events")
             .header("authorization", format!("{scheme} {}", app.admin))
             .send()
             .await
@@ -703,8 +679,7 @@ async fn the_bearer_scheme_is_read_in_any_case() {
         assert_eq!(response.status(), 200, "{scheme}");
     }
     let response = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .header("authorization", format!("Basic {}", app.admin))
         .send()
         .await
@@ -715,10 +690,8 @@ async fn the_bearer_scheme_is_read_in_any_case() {
 /// Sends raw bytes and reads the whole answer (the server closes after a protocol refusal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_of_the_http_parser_are_problem_json() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let base = app.base.clone();
+    let app = sqlite_app().await;
+    let base = app.base().to_owned();
     let huge = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(256 * 1024)

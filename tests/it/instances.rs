@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, TestApp, fresh_db, on_both_databases, open_store, start_registry, start_server,
     temp_dir, text, wexqs,
@@ -16,7 +17,7 @@ async fn second_instance(app: &TestApp) -> String {
     let registry = start_registry(&app._db, app.clock.clone(), 77).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
-    let state = wexqs::http::AppState::new(Arc::clone(&registry), &app.base);
+    let state = wexqs::http::AppState::new(Arc::clone(&registry), app.base());
     tokio::spawn(wexqs::http::serve(
         listener,
         state,
@@ -26,8 +27,8 @@ async fn second_instance(app: &TestApp) -> String {
     base
 }
 
-async fn get(app: &TestApp, url: String, wait_for: Option<&str>) -> reqwest::Response {
-    let mut request = app.client.get(url);
+async fn get(base: &str, path: String, wait_for: Option<&str>) -> reqwest::Response {
+    let mut request = Client::new(base).request(reqwest::Method::GET, &path);
     if let Some(position) = wait_for {
         request = request.header("X-Wait-For-Position", position);
     }
@@ -50,16 +51,13 @@ async fn a_write_through_one_instance_is_read_at_once_through_the_other(app: Tes
         let org = app
             .organisation(&format!("Instance {i} Hospitals NHS Trust"), None)
             .await;
-        let organisation = app
-            .client
-            .get(format!("{other}/v1/admin/organisations/{org}"))
-            .bearer_auth(&app.reviewer)
-            .send()
-            .await
-            .expect("answered");
+        let organisation = Client::new(&other)
+            .with_token(&app.reviewer)
+            .get(&format!("/v1/admin/organisations/{org}"))
+            .await;
         let number = app.award(&org, "silver", "2025-06-01").await;
-        let record = get(&app, format!("{other}/v1/awards/{number}"), None).await;
-        let page = get(&app, format!("{other}/verify/{number}"), None).await;
+        let record = get(&other, format!("/v1/awards/{number}"), None).await;
+        let page = get(&other, format!("/verify/{number}"), None).await;
         if [record.status(), page.status(), organisation.status()] == [200; 3] {
             found += 1;
         }
@@ -80,12 +78,12 @@ async fn a_write_through_one_instance_is_read_at_once_through_the_other(app: Tes
         let written = app.admin_post(&path, json!({"reason": "checked"})).await;
         assert_eq!(written.status(), 200, "{action}");
         let position = log_position(&written);
-        let url = format!("{other}/v1/awards/{number}/verification");
-        let read = get(&app, url, Some(&position)).await;
+        let path = format!("/v1/awards/{number}/verification");
+        let read = get(&other, path, Some(&position)).await;
         let v: Value = read.json().await.expect("JSON");
         assert_eq!(v["status"], status, "after {action}: {v}");
     }
-    let malformed = get(&app, format!("{other}/v1/programme"), Some("soon")).await;
+    let malformed = get(&other, "/v1/programme".to_owned(), Some("soon")).await;
     assert_eq!(malformed.status(), 400);
 }
 
@@ -94,14 +92,14 @@ async fn an_idempotent_retry_on_the_other_instance_gets_the_first_answer(app: Te
     let org = app.organisation("Retrying Hospitals NHS Trust", None).await;
     let body = json!({"organisation_id": org, "level": "bronze", "awarded_on": "2025-03-03"});
     let send = |base: String, key: &'static str, body: Value| {
-        app.client
-            .post(format!("{base}/v1/admin/awards"))
-            .bearer_auth(&app.admin)
+        Client::new(&base)
+            .with_token(&app.admin)
+            .request(reqwest::Method::POST, "/v1/admin/awards")
             .header("Idempotency-Key", key)
             .json(&body)
             .send()
     };
-    let first = send(app.base.clone(), "issue-once", body.clone())
+    let first = send(app.base().to_owned(), "issue-once", body.clone())
         .await
         .expect("answered");
     assert_eq!(first.status(), 201);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::credentials::independent;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, ensure_key, fresh_db, on_both_databases, open_store,
@@ -62,95 +63,46 @@ fn copy_key(from: &Path, to: &Path, id: &str) {
         .expect("private");
 }
 
-/// A client's view of one instance.
-struct Client {
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Client {
-    async fn post(&self, base: &str, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{base}{path}"))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, url: String) -> (u16, String) {
-        let response = self.http.get(url).send().await.expect("answered");
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("a body"))
-    }
-
-    async fn json(&self, url: String) -> Value {
-        let (status, body) = self.get(url.clone()).await;
-        assert_eq!(status, 200, "{url}: {body}");
-        serde_json::from_str(&body).expect("JSON")
-    }
-
-    /// An organisation registered through `base`: its id.
-    async fn organisation(&self, base: &str, name: &str) -> Value {
-        let (status, org) = self
-            .post(
-                base,
-                "/v1/admin/organisations",
-                json!({"name": name, "region": "london"}),
-            )
-            .await;
-        assert_eq!(status, 201, "{org}");
-        org["id"].clone()
-    }
-
-    /// An award issued through `base`: the status and the answer.
-    async fn award(&self, base: &str, organisation_id: &Value) -> (u16, Value) {
-        self.post(
-            base,
+/// An award issued through `server` to the organisation `organisation_id`: the status and the
+/// answer.
+async fn award(server: &Client, organisation_id: &str) -> (u16, Value) {
+    server
+        .post_json(
             "/v1/admin/awards",
             json!({"organisation_id": organisation_id, "level": "gold", "awarded_on": "2025-06-01"}),
         )
         .await
-    }
+}
 
-    /// An award issued through `base` for a new organisation: its number.
-    async fn issue(&self, base: &str, name: &str) -> String {
-        let org = self.organisation(base, name).await;
-        let (status, award) = self.award(base, &org).await;
-        assert_eq!(status, 201, "{award}");
-        award["certificate_number"]
-            .as_str()
-            .expect("a number")
-            .to_owned()
-    }
+/// An award issued through `server` for a new organisation: its number.
+async fn issue(server: &Client, name: &str) -> String {
+    let (_, number) = server
+        .organisation_with_award(name, "gold", "2025-06-01")
+        .await;
+    number
+}
 
-    /// The key that signed the award's credential, as served by `base`.
-    async fn signer(&self, base: &str, number: &str) -> String {
-        let credential = self
-            .json(format!("{base}/v1/awards/{number}/credential"))
-            .await;
-        let method = credential["proof"][0]["verificationMethod"]
-            .as_str()
-            .expect("a method");
-        method.rsplit('#').next().expect("a key id").to_owned()
-    }
+/// The key that signed the award's credential, as served by `server`.
+async fn signer(server: &Client, number: &str) -> String {
+    let credential = server
+        .json(&format!("/v1/awards/{number}/credential"))
+        .await;
+    let method = credential["proof"][0]["verificationMethod"]
+        .as_str()
+        .expect("a method");
+    method.rsplit('#').next().expect("a key id").to_owned()
+}
 
-    /// `/readyz`'s status and reason.
-    async fn readiness(&self, base: &str) -> (u16, String) {
-        let (status, body) = self.get(format!("{base}/readyz")).await;
-        let body: Value = serde_json::from_str(&body).expect("JSON");
-        (status, body["reason"].as_str().unwrap_or("").to_owned())
-    }
+/// `/readyz`'s status and reason.
+async fn readiness(server: &Client) -> (u16, String) {
+    let (status, body) = server.get_json("/readyz").await;
+    (status, body["reason"].as_str().unwrap_or("").to_owned())
+}
 
-    /// `/v1/log/key`, once a checkpoint is signed.
-    async fn log_key(&self, base: &str) -> Option<String> {
-        let (status, key) = self.get(format!("{base}/v1/log/key")).await;
-        (status == 200).then(|| key.trim().to_owned())
-    }
+/// `/v1/log/key`, once a checkpoint is signed.
+async fn log_key(server: &Client) -> Option<String> {
+    let answer = server.get_answer("/v1/log/key").await;
+    (answer.status == 200).then(|| answer.text().trim().to_owned())
 }
 
 /// `wexqs audit` of `base`, holding what it saw last in `state`: whether it says consistent.
@@ -222,16 +174,44 @@ async fn assert_signed_with_the_active_key(db: &Db) -> (usize, usize) {
     (credentials, checkpoints.len())
 }
 
+/// The documented procedure: prepare, copy to every host, then rotate to it. B signs with the
+/// new key at its first write, never refusing, and audits of both stay consistent.
+async fn a_prepared_rotation_is_taken_up_at_once(
+    db: &Db,
+    (a_dir, b_dir): (&Path, &Path),
+    (a, b): (&Client, &Client),
+    (a_state, b_state): (&Path, &Path),
+) {
+    let prepared = wexqs(db, a_dir, &["keys", "prepare"]);
+    assert!(prepared.status.success(), "{}", text(&prepared.stderr));
+    let third = text(&prepared.stdout).trim().to_owned();
+    copy_key(a_dir, b_dir, &third);
+    let rotated = wexqs(db, a_dir, &["keys", "rotate", "--to", &third]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let after = issue(b, "Prepared Rotation Trust").await;
+    assert_eq!(signer(a, &after).await, third);
+    within(
+        FOLLOW,
+        "a checkpoint with the third key on both",
+        move || async move {
+            let (ka, kb) = (log_key(a).await?, log_key(b).await?);
+            let ok = ka == kb
+                && audit(a.base(), a_state).is_ok()
+                && audit(b.base(), b_state).is_ok()
+                && readiness(b).await.0 == 200;
+            ok.then_some(())
+        },
+    )
+    .await;
+}
+
 async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Backend) {
     let Some(db) = fresh_db(backend).await else {
         return;
     };
     // Two hosts: one database, a keys folder each.
     let (a_dir, b_dir) = (temp_dir(), temp_dir());
-    let client = Client {
-        http: reqwest::Client::new(),
-        token: admin_token(&db, a_dir.path(), "keys"),
-    };
+    let token = admin_token(&db, a_dir.path(), "keys");
     ensure_key(Some(&db.url), a_dir.path());
     let first = active_key(&db, a_dir.path());
     copy_key(a_dir.path(), b_dir.path(), &first);
@@ -243,20 +223,24 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
         b_dir.path().join("audit.json"),
     );
     // What the polls below borrow.
-    let (client, a, b) = (&client, a.as_str(), b.as_str());
+    let (a, b) = (
+        Client::new(&a).with_token(&token),
+        Client::new(&b).with_token(&token),
+    );
+    let (a, b) = (&a, &b);
     let (a_state, b_state) = (states.0.as_path(), states.1.as_path());
 
-    let before = client.issue(b, "Before Rotation Trust").await;
-    assert_eq!(client.signer(a, &before).await, first);
+    let before = issue(b, "Before Rotation Trust").await;
+    assert_eq!(signer(a, &before).await, first);
     let old_log_key = within(FOLLOW, "a checkpoint on both", move || async move {
-        let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
+        let (ka, kb) = (log_key(a).await?, log_key(b).await?);
         (ka == kb).then_some(ka)
     })
     .await
     .0;
     let old_log_key = old_log_key.as_str();
-    audit(a, a_state).expect("audit of A before the rotation");
-    audit(b, b_state).expect("audit of B before the rotation");
+    audit(a.base(), a_state).expect("audit of A before the rotation");
+    audit(b.base(), b_state).expect("audit of B before the rotation");
 
     // A rotation on A's host, whose new key B's host does not have yet.
     let rotated = wexqs(&db, a_dir.path(), &["keys", "rotate"]);
@@ -265,59 +249,43 @@ async fn a_rotation_on_one_of_two_instances_is_followed_by_the_other(backend: Ba
     // B sees it without a write: it is not ready and signs nothing, rather than signing with
     // the retired key.
     let (_, noticed) = within(FOLLOW, "B says it lacks the new key", move || async move {
-        let (status, reason) = client.readiness(b).await;
+        let (status, reason) = readiness(b).await;
         (status == 503 && reason == "signing_key_not_loaded").then_some(())
     })
     .await;
-    let org = client.organisation(a, "During Rotation Trust").await;
-    let (status, refused) = client.award(b, &org).await;
+    let org = a.organisation("During Rotation Trust", None).await;
+    let (status, refused) = award(b, &org).await;
     assert_eq!(status, 503, "{refused}");
     assert_eq!(refused["code"], "signing_key_not_loaded", "{refused}");
     // A holds the key and signs with it.
-    let through_a = client.issue(a, "Signed By A Trust").await;
-    assert_eq!(client.signer(b, &through_a).await, second);
+    let through_a = issue(a, "Signed By A Trust").await;
+    assert_eq!(signer(b, &through_a).await, second);
 
     // The key file copied to B's host is taken up: no write, no restart.
     copy_key(a_dir.path(), b_dir.path(), &second);
     let (_, followed) = within(FOLLOW, "B ready with the new key", move || async move {
-        (client.readiness(b).await.0 == 200).then_some(())
+        (readiness(b).await.0 == 200).then_some(())
     })
     .await;
-    let (status, award) = client.award(b, &org).await;
+    let (status, award) = award(b, &org).await;
     assert_eq!(status, 201, "{award}");
     let number = award["certificate_number"].as_str().expect("a number");
-    assert_eq!(client.signer(a, number).await, second);
+    assert_eq!(signer(a, number).await, second);
     // Both publish the one checkpoint key, the new one, and audits of both stay consistent
     // with what they saw before the rotation.
     within(FOLLOW, "both serve the new log key", move || async move {
-        let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
+        let (ka, kb) = (log_key(a).await?, log_key(b).await?);
         (ka == kb && ka != old_log_key).then_some(())
     })
     .await;
-    audit(a, a_state).expect("audit of A after the rotation");
-    audit(b, b_state).expect("audit of B after the rotation");
+    audit(a.base(), a_state).expect("audit of A after the rotation");
+    audit(b.base(), b_state).expect("audit of B after the rotation");
 
-    // The documented procedure: prepare, copy to every host, then rotate to it. B signs with
-    // the new key at its first write, never refusing.
-    let prepared = wexqs(&db, a_dir.path(), &["keys", "prepare"]);
-    assert!(prepared.status.success(), "{}", text(&prepared.stderr));
-    let third = text(&prepared.stdout).trim().to_owned();
-    copy_key(a_dir.path(), b_dir.path(), &third);
-    let rotated = wexqs(&db, a_dir.path(), &["keys", "rotate", "--to", &third]);
-    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
-    let after = client.issue(b, "Prepared Rotation Trust").await;
-    assert_eq!(client.signer(a, &after).await, third);
-    within(
-        FOLLOW,
-        "a checkpoint with the third key on both",
-        move || async move {
-            let (ka, kb) = (client.log_key(a).await?, client.log_key(b).await?);
-            let ok = ka == kb
-                && audit(a, a_state).is_ok()
-                && audit(b, b_state).is_ok()
-                && client.readiness(b).await.0 == 200;
-            ok.then_some(())
-        },
+    a_prepared_rotation_is_taken_up_at_once(
+        &db,
+        (a_dir.path(), b_dir.path()),
+        (a, b),
+        (a_state, b_state),
     )
     .await;
 
@@ -336,13 +304,10 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         return;
     };
     let dir = temp_dir();
-    let client = Client {
-        http: reqwest::Client::new(),
-        token: admin_token(&db, dir.path(), "keys"),
-    };
+    let token = admin_token(&db, dir.path(), "keys");
     let (server, base) = start_server(&db, dir.path()).await;
     let _server = KillOnDrop(server);
-    let (client, base) = (&client, base.as_str());
+    let client = &Client::new(&base).with_token(&token);
     let compromised = active_key(&db, dir.path());
     let mut numbers = Vec::new();
     for name in [
@@ -350,7 +315,7 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         "Compromise Two Trust",
         "Compromise Three Trust",
     ] {
-        numbers.push(client.issue(base, name).await);
+        numbers.push(issue(client, name).await);
     }
     let rotated = wexqs(&db, dir.path(), &["keys", "rotate"]);
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
@@ -373,15 +338,11 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
     let verdict = move |number: String| async move {
         let credential = client
-            .json(format!("{base}/v1/awards/{number}/credential"))
+            .json(&format!("/v1/awards/{number}/credential"))
             .await;
         let report: Value = client
-            .http
-            .post(format!("{base}/v1/verify"))
-            .json(&credential)
-            .send()
+            .post("/v1/verify", &credential)
             .await
-            .expect("answered")
             .json()
             .await
             .expect("JSON");
@@ -409,7 +370,7 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         "the server serves the new credentials",
         move || async move {
             for n in numbers_now {
-                if client.signer(base, n).await != replacement {
+                if signer(client, n).await != replacement {
                     return None;
                 }
             }
@@ -417,19 +378,27 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
         },
     )
     .await;
-    let did = client.json(format!("{base}/.well-known/did.json")).await;
-    let status_list = client.json(format!("{base}/v1/status-lists/1")).await;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for number in &numbers {
+        assert_resigned_credential_verifies(client, number).await;
+        assert_eq!(verdict(number.clone()).await, "valid");
+    }
+    let (credentials, _) = assert_signed_with_the_active_key(&db).await;
+    assert_eq!(credentials, 6, "three signed, then three signed again");
+}
+
+/// The award `number`'s credential, signed again, is what its logo carries, and Digital
+/// Bazaar's verifier verifies it.
+async fn assert_resigned_credential_verifies(client: &Client, number: &str) {
+    let did = client.json("/.well-known/did.json").await;
+    let status_list = client.json("/v1/status-lists/1").await;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    {
         let credential = client
-            .json(format!("{base}/v1/awards/{number}/credential"))
+            .json(&format!("/v1/awards/{number}/credential"))
             .await;
         let png = client
-            .http
-            .get(format!("{base}/v1/awards/{number}/logo.png"))
-            .send()
+            .get(&format!("/v1/awards/{number}/logo.png"))
             .await
-            .expect("answered")
             .bytes()
             .await
             .expect("the logo");
@@ -445,10 +414,7 @@ async fn a_compromise_then_resigning_leaves_every_credential_verifying(backend: 
             "now": now,
         }));
         assert_eq!(verdict_of_theirs["verified"], true, "{verdict_of_theirs}");
-        assert_eq!(verdict(number.clone()).await, "valid");
     }
-    let (credentials, _) = assert_signed_with_the_active_key(&db).await;
-    assert_eq!(credentials, 6, "three signed, then three signed again");
 }
 
 on_both_databases!(backend:
@@ -462,10 +428,7 @@ async fn a_read_only_keys_folder_is_used_as_it_is() {
         .await
         .expect("SQLite is always there");
     let dir = temp_dir();
-    let client = Client {
-        http: reqwest::Client::new(),
-        token: admin_token(&db, dir.path(), "keys"),
-    };
+    let token = admin_token(&db, dir.path(), "keys");
     ensure_key(Some(&db.url), dir.path());
     let key = active_key(&db, dir.path());
     // What systemd credentials and secret volumes give: a folder and files no one may write.
@@ -478,8 +441,9 @@ async fn a_read_only_keys_folder_is_used_as_it_is() {
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o500)).expect("read-only");
     let (server, base) = start_server(&db, dir.path()).await;
     let _server = KillOnDrop(server);
-    let number = client.issue(&base, "Read Only Keys Trust").await;
-    assert_eq!(client.signer(&base, &number).await, key);
+    let server = Client::new(&base).with_token(&token);
+    let number = issue(&server, "Read Only Keys Trust").await;
+    assert_eq!(signer(&server, &number).await, key);
     let mode = std::fs::metadata(&keys)
         .expect("there")
         .permissions()

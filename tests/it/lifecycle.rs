@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, Db, KillOnDrop, ServerLog, admin_token, ensure_key, fresh_db, spawn_server_logged,
     temp_dir, text,
 };
-use crate::webhooks::Admin;
+use crate::webhooks::{award, subscribe};
 
 /// A `wexqs serve` process whose log is kept, and where it listens (`host:port`).
 struct Server {
@@ -369,10 +370,10 @@ async fn a_stopping_instance_gives_back_its_webhook_leases_and_the_next_delivers
         ("WEXQS_SHUTDOWN_TIMEOUT", "5"),
     ];
     let mut first = Server::start(&db, dir.path(), &webhook_env);
-    let admin = Admin::new(&first.base(), &token);
+    let admin = Client::new(&first.base()).with_token(&token);
     let (url, answered) = hanging_then_answering_receiver().await;
-    admin.subscribe(&url, &["award.issued"]).await;
-    admin.award("Riverside Community Health").await;
+    subscribe(&admin, &url, &["award.issued"]).await;
+    award(&admin, "Riverside Community Health").await;
     // The first instance is delivering (to the target that hangs) when it is stopped.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !lease_held(&db).await {
@@ -472,9 +473,7 @@ async fn no_migrate_on_a_database_never_migrated_refuses_and_says_to_run_migrate
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("the schema is current"));
     let server = Server::start(&db, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base()))
-        .await
-        .unwrap();
+    let ready = Client::new(&server.base()).get("/readyz").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -545,11 +544,11 @@ async fn an_older_release_runs_on_a_schema_expanded_by_a_newer_one() {
     }
     let token = admin_token(&db, dir.path(), "expanded");
     let server = Server::start(&db, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let admin = Admin::new(&server.base(), &token);
-    let number = admin.award("Riverside Community Health").await;
-    let award = reqwest::get(format!("{}/v1/awards/{number}", server.base()))
-        .await
-        .unwrap();
+    let admin = Client::new(&server.base()).with_token(&token);
+    let number = award(&admin, "Riverside Community Health").await;
+    let award = Client::new(&server.base())
+        .get(&format!("/v1/awards/{number}"))
+        .await;
     assert_eq!(award.status(), 200);
 }
 
@@ -596,15 +595,13 @@ async fn on_postgres_a_role_with_data_rights_only_serves_after_the_owner_migrate
     );
     // With --no-migrate it changes no schema: it checks, serves and writes.
     let server = Server::launch(&service, dir.path(), &[("WEXQS_NO_MIGRATE", "true")]);
-    let ready = reqwest::get(format!("{}/readyz", server.base()))
-        .await
-        .unwrap();
+    let ready = Client::new(&server.base()).get("/readyz").await;
     assert_eq!(ready.status(), 200);
-    let admin = Admin::new(&server.base(), &token);
-    let number = admin.award("Riverside Community Health").await;
-    let award = reqwest::get(format!("{}/v1/awards/{number}", server.base()))
-        .await
-        .unwrap();
+    let admin = Client::new(&server.base()).with_token(&token);
+    let number = award(&admin, "Riverside Community Health").await;
+    let award = Client::new(&server.base())
+        .get(&format!("/v1/awards/{number}"))
+        .await;
     assert_eq!(award.status(), 200);
     // The role really has data rights only.
     let mut as_service = sqlx::PgConnection::connect(&service_url).await.unwrap();

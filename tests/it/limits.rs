@@ -18,7 +18,7 @@ async fn app(limits: Limits) -> TestApp {
 }
 
 fn connect(app: &TestApp) -> TcpStream {
-    let stream = TcpStream::connect(app.base.trim_start_matches("http://")).expect("connects");
+    let stream = TcpStream::connect(app.base().trim_start_matches("http://")).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("a read timeout");
@@ -84,8 +84,7 @@ async fn failed_admin_attempts_are_limited_per_address() {
     };
     let app = app(limits).await;
     let attempt = || {
-        app.client
-            .post(app.url("/v1/admin/organisations"))
+        app.request(reqwest::Method::POST, "/v1/admin/organisations")
             .bearer_auth("wexqs_guess_secret")
             .json(&serde_json::json!({}))
             .send()
@@ -105,8 +104,7 @@ async fn failed_admin_attempts_are_limited_per_address() {
     assert_eq!(problem["code"], "rate_limited");
     // The right token still works from the same address.
     let events = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -132,8 +130,7 @@ async fn bodies_beyond_the_budget_are_refused_with_503_and_room_returns() {
         })
         .collect();
     let verify = || {
-        app.client
-            .post(app.url("/v1/verify"))
+        app.request(reqwest::Method::POST, "/v1/verify")
             .header("content-type", "application/json")
             .body("{}")
             .send()
@@ -256,7 +253,7 @@ async fn connect_from(app: &TestApp, source: &str) -> TcpStream {
         .bind(format!("{source}:0").parse().expect("an address"))
         .expect("binds");
     let server = app
-        .base
+        .base()
         .trim_start_matches("http://")
         .parse()
         .expect("an address");
@@ -319,8 +316,7 @@ async fn bodies_announced_large_and_never_sent_hold_only_a_step_of_the_budget() 
     // waits its turn and is refused.
     let started = Instant::now();
     let answer = app
-        .client
-        .post(app.url("/v1/verify"))
+        .request(reqwest::Method::POST, "/v1/verify")
         .header("content-type", "application/json")
         .body("{}")
         .send()
@@ -333,8 +329,7 @@ async fn bodies_announced_large_and_never_sent_hold_only_a_step_of_the_budget() 
         started.elapsed()
     );
     let large = app
-        .client
-        .post(app.url("/v1/verify"))
+        .request(reqwest::Method::POST, "/v1/verify")
         .header("content-type", "application/json")
         .body(vec![b' '; 3 * BODY_CHARGE_MIN])
         .send()

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wexqs::transparency::merkle::{Tree, leaf_hash, verify_consistency, verify_inclusion};
 
+use crate::helpers::{TestApp, sqlite_app};
+
 fn b64(v: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(v.as_str().unwrap_or_default())
@@ -194,9 +196,7 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Dales and Moors Community Care NHS Trust", None)
         .await;
@@ -226,9 +226,15 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         .expect("the checkpoint's signature verifies");
     let (origin, size, root) =
         wexqs::transparency::note::parse_checkpoint(body).expect("a checkpoint");
-    assert_eq!(origin, wexqs::transparency::note::origin_for(&app.base));
+    assert_eq!(origin, wexqs::transparency::note::origin_for(app.base()));
     assert_eq!(size, second);
+    assert_the_entries_hash_to_the_root(&app, size, &root).await;
+    assert_the_proofs_verify(&app, (first, second), &root).await;
+}
 
+/// The log's `size` entries, public payloads hashed and private ones by their hash alone, make
+/// the tree whose root the checkpoint signs.
+async fn assert_the_entries_hash_to_the_root(app: &TestApp, size: u64, root: &[u8; 32]) {
     let entries: Value = serde_json::from_str(
         &app.text(&format!("/v1/log/entries?start=0&limit={size}"))
             .await,
@@ -252,12 +258,18 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         }
         leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).expect("32 bytes"));
     }
-    assert_eq!(Tree::from_leaves(leaves).root(size).expect("a root"), root);
+    assert_eq!(&Tree::from_leaves(leaves).root(size).expect("a root"), root);
     assert!(
         entries.iter().any(|e| e["visibility"] == "private"),
         "token events are private"
     );
+}
 
+/// Inclusion proofs for the first, a middle and the last entry, and the consistency proof from
+/// the checkpoint of `first` to that of `second` entries, verify against `root`; an index past
+/// the log is refused.
+async fn assert_the_proofs_verify(app: &TestApp, (first, second): (u64, u64), root: &[u8; 32]) {
+    let size = second;
     for index in [0, size / 2, size - 1] {
         let p: Value = serde_json::from_str(
             &app.text(&format!("/v1/log/proofs/inclusion?index={index}"))
@@ -270,7 +282,7 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
             .iter()
             .map(b64)
             .collect();
-        verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, &root)
+        verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, root)
             .expect("inclusion verifies");
     }
     let c: Value = serde_json::from_str(
@@ -286,7 +298,7 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
         .iter()
         .map(b64)
         .collect();
-    verify_consistency(first, second, &proof, &b64(&c["first_root"]), &root)
+    verify_consistency(first, second, &proof, &b64(&c["first_root"]), root)
         .expect("consistency verifies");
     let bad = app
         .get(&format!(
@@ -337,9 +349,7 @@ fn go_check(bundle: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Calder Valley Teaching Hospitals NHS Trust", None)
         .await;
@@ -377,25 +387,19 @@ async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
         (second - 1, second),
     ] {
         let p: Value = app
-            .get(&format!(
+            .read_json(&format!(
                 "/v1/log/proofs/inclusion?index={index}&size={size}"
             ))
-            .await
-            .json()
-            .await
-            .expect("JSON");
+            .await;
         inclusion.push(
             json!({"index": index, "size": size, "leaf": p["leaf_hash"], "proof": p["proof"]}),
         );
     }
     let c: Value = app
-        .get(&format!(
+        .read_json(&format!(
             "/v1/log/proofs/consistency?from={first}&to={second}"
         ))
-        .await
-        .json()
-        .await
-        .expect("JSON");
+        .await;
     let key = app.get("/v1/log/key").await.text().await.expect("a key");
     let bundle = json!({
         "verifier_key": key.trim(),

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::helpers::{
     Backend, KillOnDrop, admin_token, ensure_key, fresh_db, temp_dir, text, wexqs,
 };
-use crate::webhooks::Admin;
+use crate::webhooks::subscribe;
 
 /// Every family a scrape holds once the registry has a checkpoint, an append, a webhook
 /// subscription and a recorded backup (OpenMetrics family names: a counter's samples add
@@ -150,80 +151,30 @@ fn value(families: &Value, family: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {family} in the scrape"))
 }
 
-#[tokio::test]
-async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
-    let Some(db) = fresh_db(Backend::Sqlite).await else {
-        return;
-    };
-    let data = temp_dir();
-    ensure_key(Some(&db.url), data.path());
-    // A good backup, recorded in the state folder (here the data folder) for the gauge.
-    let backup = data.path().join("registry.backup");
+/// A good backup taken with `wexqs backup`, recorded in the state folder (here the data
+/// folder) for the gauge.
+fn back_up(db: &crate::helpers::Db, data: &std::path::Path) {
+    let backup = data.join("registry.backup");
     let out = wexqs(
-        &db,
-        data.path(),
+        db,
+        data,
         &["backup", "--to", backup.to_str().expect("a UTF-8 path")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        data.path().join("last-backup").exists(),
+        data.join("last-backup").exists(),
         "wexqs backup recorded no last-backup"
     );
+}
 
-    let (_server, _log, base, metrics) =
-        serve(&db.url, data.path(), &["--metrics-bind", "127.0.0.1:0"]);
-    let metrics = metrics.expect("the server says where it serves metrics");
-    let token = admin_token(&db, data.path(), "metrics");
-    let admin = Admin::new(&base, &token);
-    // Nothing listens on port 1: the first delivery fails, and one failure disables it.
-    let (webhook, _) = admin
-        .subscribe("http://127.0.0.1:1/hook", &["award.issued"])
-        .await;
-    let (status, organisation) = admin
-        .post(
-            "/v1/admin/organisations",
-            json!({"name": "Metrics Trust", "region": "london"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{organisation}");
-    let (status, award) = admin
-        .post(
-            "/v1/admin/awards",
-            json!({"organisation_id": organisation["id"], "level": "gold",
-                   "awarded_on": "2025-06-02"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{award}");
-    let number = award["certificate_number"].as_str().expect("a number");
-
-    let client = reqwest::Client::new();
-    let verification = format!("/v1/awards/{number}/verification");
-    for _ in 0..3 {
-        let r = client
-            .get(format!("{base}{verification}"))
-            .send()
-            .await
-            .expect("an answer");
-        assert_eq!(r.status(), 200);
-    }
-    // A scan: many paths no route takes.
-    for i in 0..60 {
-        let r = client
-            .get(format!("{base}/scan-{i}/wp-admin-{}.php", i * 7919))
-            .send()
-            .await
-            .expect("an answer");
-        assert_eq!(r.status(), 404);
-    }
-
-    // Wait until the checkpoint covers the award and the subscription is disabled.
+/// Scrapes `metrics` until the checkpoint covers the log and the subscription `webhook` is
+/// disabled: the families of the last scrape, each an OpenMetrics text.
+async fn scrape_when_settled(metrics: &str, webhook: &str) -> Value {
+    // The metrics listener's whole URL, as the server logged it.
+    let client = Client::new("");
     let mut families = Value::Null;
     for _ in 0..300 {
-        let scrape = client
-            .get(&metrics)
-            .send()
-            .await
-            .expect("the metrics listener answers");
+        let scrape = client.get(metrics).await;
         assert_eq!(scrape.status(), 200);
         let content_type = scrape.headers()["content-type"]
             .to_str()
@@ -236,7 +187,7 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         families = parse(&scrape.text().await.expect("a body"));
         let disabled = samples(&families, "wexqs_webhook_disabled")
             .iter()
-            .any(|s| s["labels"]["subscription"] == webhook.as_str() && s["value"] == 1.0);
+            .any(|s| s["labels"]["subscription"] == webhook && s["value"] == 1.0);
         let covered = families["wexqs_checkpoint_size"]["samples"][0]["value"].as_f64()
             == families["wexqs_log_size"]["samples"][0]["value"].as_f64();
         if disabled && covered {
@@ -244,9 +195,16 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    families
+}
+
+/// Every family is there, of its type; requests are counted by route, method and status, and a
+/// scan of `scanned` paths no route takes shares one series (no label names a path it asked
+/// for), in the counts as in the latencies.
+fn assert_every_series_and_one_for_the_scan(families: &Value, scanned: f64) {
     for family in FAMILIES {
         assert!(
-            !samples(&families, family).is_empty(),
+            !samples(families, family).is_empty(),
             "{family} is missing from the scrape: {families:#}"
         );
     }
@@ -257,7 +215,7 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
     );
     assert_eq!(families["wexqs_log_size"]["type"], "gauge");
 
-    let requests = samples(&families, "wexqs_http_requests");
+    let requests = samples(families, "wexqs_http_requests");
     let count = |route: &str, status: &str| -> f64 {
         requests
             .iter()
@@ -276,58 +234,112 @@ async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
         "{requests:#?}"
     );
     // The scan shares one series: no label names a path it asked for.
-    assert_eq!(count("unmatched", "404"), 60.0, "{requests:#?}");
+    assert_eq!(count("unmatched", "404"), scanned, "{requests:#?}");
     let unmatched_series = requests
         .iter()
         .filter(|s| s["labels"]["route"] == "unmatched")
         .count();
     assert_eq!(unmatched_series, 1, "{requests:#?}");
-    let every_label = serde_json::to_string(&families).expect("JSON");
+    let every_label = serde_json::to_string(families).expect("JSON");
     assert!(
         !every_label.contains("scan-"),
         "a scanned path became a label"
     );
     assert!(
-        samples(&families, "wexqs_http_request_duration_seconds")
+        samples(families, "wexqs_http_request_duration_seconds")
             .iter()
             .any(|s| s["name"] == "wexqs_http_request_duration_seconds_count"
                 && s["labels"]["route"] == "unmatched"
-                && s["value"] == 60.0),
+                && s["value"] == scanned),
         "the scan's latency is one series"
     );
+}
 
-    assert_eq!(value(&families, "wexqs_database_up"), 1.0);
-    assert_eq!(value(&families, "wexqs_behind"), 0.0);
-    assert!(value(&families, "wexqs_log_size") >= 2.0);
-    assert!(value(&families, "wexqs_last_append_age_seconds") < 600.0);
-    assert!(value(&families, "wexqs_checkpoint_age_seconds") < 600.0);
-    assert!(value(&families, "wexqs_db_pool_max_connections") >= 1.0);
+/// The gauges: the database up, not behind, the log and its checkpoint recent, the pool, the
+/// last backup and the process's start within the last ten minutes, and the failing
+/// subscription `webhook`'s failures.
+fn assert_gauges(families: &Value, webhook: &str) {
+    assert_eq!(value(families, "wexqs_database_up"), 1.0);
+    assert_eq!(value(families, "wexqs_behind"), 0.0);
+    assert!(value(families, "wexqs_log_size") >= 2.0);
+    assert!(value(families, "wexqs_last_append_age_seconds") < 600.0);
+    assert!(value(families, "wexqs_checkpoint_age_seconds") < 600.0);
+    assert!(value(families, "wexqs_db_pool_max_connections") >= 1.0);
     let now = chrono::Utc::now().timestamp() as f64;
-    let backed_up = value(&families, "wexqs_last_backup_timestamp_seconds");
+    let backed_up = value(families, "wexqs_last_backup_timestamp_seconds");
     assert!(
         (now - 600.0..=now + 5.0).contains(&backed_up),
         "last backup at {backed_up}"
     );
-    let started = value(&families, "wexqs_process_start_time_seconds");
+    let started = value(families, "wexqs_process_start_time_seconds");
     assert!(
         (now - 600.0..=now + 5.0).contains(&started),
         "started at {started}"
     );
-    let failures = samples(&families, "wexqs_webhook_consecutive_failures");
+    let failures = samples(families, "wexqs_webhook_consecutive_failures");
     assert!(
         failures
             .iter()
-            .any(|s| s["labels"]["subscription"] == webhook.as_str()
-                && s["value"].as_f64() >= Some(1.0)),
+            .any(|s| s["labels"]["subscription"] == webhook && s["value"].as_f64() >= Some(1.0)),
         "{failures:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_scrape_parses_and_holds_every_series_and_a_scan_adds_none() {
+    let Some(db) = fresh_db(Backend::Sqlite).await else {
+        return;
+    };
+    let data = temp_dir();
+    ensure_key(Some(&db.url), data.path());
+    back_up(&db, data.path());
+
+    let (_server, _log, base, metrics) =
+        serve(&db.url, data.path(), &["--metrics-bind", "127.0.0.1:0"]);
+    let metrics = metrics.expect("the server says where it serves metrics");
+    let token = admin_token(&db, data.path(), "metrics");
+    let admin = Client::new(&base).with_token(&token);
+    // Nothing listens on port 1: the first delivery fails, and one failure disables it.
+    let (webhook, _) = subscribe(&admin, "http://127.0.0.1:1/hook", &["award.issued"]).await;
+    let (status, organisation) = admin
+        .post_json(
+            "/v1/admin/organisations",
+            json!({"name": "Metrics Trust", "region": "london"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{organisation}");
+    let (status, award) = admin
+        .post_json(
+            "/v1/admin/awards",
+            json!({"organisation_id": organisation["id"], "level": "gold",
+                   "awarded_on": "2025-06-02"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{award}");
+    let number = award["certificate_number"].as_str().expect("a number");
+
+    let client = Client::new(&base);
+    let verification = format!("/v1/awards/{number}/verification");
+    for _ in 0..3 {
+        let r = client.get(&verification).await;
+        assert_eq!(r.status(), 200);
+    }
+    // A scan: many paths no route takes.
+    for i in 0..60 {
+        let r = client
+            .get(&format!("/scan-{i}/wp-admin-{}.php", i * 7919))
+            .await;
+        assert_eq!(r.status(), 404);
+    }
+
+    let families = scrape_when_settled(&metrics, &webhook).await;
+    assert_every_series_and_one_for_the_scan(&families, 60.0);
+    assert_gauges(&families, &webhook);
 
     // The metrics listener serves /metrics and nothing else.
-    let other = client
-        .get(metrics.replace("/metrics", "/v1/register"))
-        .send()
-        .await
-        .expect("an answer");
+    let other = Client::new("")
+        .get(&metrics.replace("/metrics", "/v1/register"))
+        .await;
     assert_eq!(other.status(), 404);
 }
 
@@ -339,9 +351,7 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
     let data = temp_dir();
     let (_server, log, base, metrics) = serve(&db.url, data.path(), &["--metrics-bind", "none"]);
     assert_eq!(metrics, None, "--metrics-bind none still served metrics");
-    let r = reqwest::get(format!("{base}/healthz"))
-        .await
-        .expect("an answer");
+    let r = Client::new(&base).get("/healthz").await;
     assert_eq!(r.status(), 200);
     let said: Vec<String> = log.try_iter().collect();
     assert!(!said.iter().any(|l| l.contains("metrics")), "{said:#?}");

@@ -19,6 +19,7 @@ use crate::helpers::{
     Backend, Db, KillOnDrop, ServerLog, admin_token, answers_within, ensure_key, free_port,
     fresh_db, spawn_server_logged, temp_dir, terminate,
 };
+use crate::tls::TestCa;
 
 /// The shipped configuration.
 const SHIPPED: &str = include_str!("../../deploy/nginx/wexqs.conf");
@@ -58,6 +59,8 @@ struct Nginx {
     port: u16,
     /// The test's certificate authority, which signed nginx's certificate.
     certificate: Vec<u8>,
+    /// Its folder, which holds nginx's certificate and key.
+    _ca: TestCa,
 }
 
 impl Drop for Nginx {
@@ -117,67 +120,10 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
         nginx.exists(),
         "Debian's nginx is installed (tests/run installs it)"
     );
+    // A certificate authority of the test's own, and the proxy's certificate signed by it.
+    let ca = TestCa::new();
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();
-    // A certificate authority of the test's own, and the proxy's certificate signed by it.
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            crate::helpers::text(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &["-days", "2", "-subj", "/CN=wexqs test CA"],
-            &["-keyout", &p("ca-key.pem"), "-out", &p("ca.pem")],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &["-subj", "/CN=127.0.0.1"],
-            &["-keyout", &p("key.pem"), "-out", &p("proxy.csr")],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.path().join("proxy.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("proxy.csr"),
-        "-CA",
-        &p("ca.pem"),
-        "-CAkey",
-        &p("ca-key.pem"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &p("proxy.ext"),
-        "-out",
-        &p("cert.pem"),
-    ]);
     let (port, http_port) = (free_port(), free_port());
     let mut site = SHIPPED.to_owned();
     site = swap(
@@ -202,8 +148,10 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
         &format!("listen 127.0.0.1:{port} ssl http2;"),
     );
     site = swap(site, "listen [::]:443 ssl http2;", "");
-    site = swap(site, "/etc/ssl/wexqs/fullchain.pem", &p("cert.pem"));
-    site = swap(site, "/etc/ssl/wexqs/privkey.pem", &p("key.pem"));
+    let certificate = ca.path("server.crt").display().to_string();
+    site = swap(site, "/etc/ssl/wexqs/fullchain.pem", &certificate);
+    let key = ca.path("server.key").display().to_string();
+    site = swap(site, "/etc/ssl/wexqs/privkey.pem", &key);
     std::fs::write(dir.path().join("wexqs.conf"), site).unwrap();
     let user = if running_as_root() { "user root;" } else { "" };
     let main = format!(
@@ -230,10 +178,11 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx starts");
-    let certificate = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let certificate = ca.read("ca.crt");
     let nginx = Nginx {
         process,
         dir,
+        _ca: ca,
         port,
         certificate,
     };
@@ -288,24 +237,10 @@ async fn logged(logs: &[&ServerLog], parts: &[&str]) -> bool {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_request() {
-    let Some(db) = fresh_db(Backend::Postgres).await else {
-        return;
-    };
-    let shared = temp_dir();
-    ensure_key(Some(&db.url), shared.path());
-    let token = admin_token(&db, shared.path(), "nginx test");
-    let (mut first, first_base, first_log) = instance(&db, shared.path(), "1").await;
-    let (_second, second_base, second_log) = instance(&db, shared.path(), "1").await;
-    let upstreams = [
-        first_base.trim_start_matches("http://").to_owned(),
-        second_base.trim_start_matches("http://").to_owned(),
-    ];
-    let nginx = start_nginx([&upstreams[0], &upstreams[1]]).await;
-    let logs = [&first_log, &second_log];
-
-    // A client flooding a public route is limited; another, at the same time, is served.
+/// A client flooding a public route through `nginx` is limited; another, at the same time, is
+/// served, and its own claims about who it is are not believed: nginx's request ids of the
+/// other's requests.
+async fn a_flooder_is_limited_and_another_served(nginx: &Nginx) -> Vec<String> {
     let (flooder, other) = (nginx.client("127.0.0.2"), nginx.client("127.0.0.3"));
     let url = nginx.url("/v1/programme");
     let mut refused = 0;
@@ -341,10 +276,15 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
         ids.push(id);
     }
 
-    // Each instance's access log names the real clients, under nginx's request ids.
+    ids
+}
+
+/// Each instance's access log names the real clients, under nginx's request ids (`ids`), and no
+/// forged address or the proxy's own.
+async fn assert_the_real_clients_are_logged(nginx: &Nginx, logs: [&ServerLog; 2], ids: &[String]) {
     assert!(logged(&logs, &["client=127.0.0.2 ", "status=429 "]).await);
     assert!(logged(&logs, &["client=127.0.0.3 ", "status=200 "]).await);
-    for id in &ids {
+    for id in ids {
         assert!(
             logged(&logs, &["client=127.0.0.3 ", id]).await,
             "request {id} in a registry log"
@@ -359,7 +299,7 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let everything = [first_log.lines(), second_log.lines()].concat().join("\n");
+    let everything = [logs[0].lines(), logs[1].lines()].concat().join("\n");
     assert!(
         !everything.contains("198.51.100."),
         "no forged address reaches the log"
@@ -370,30 +310,23 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
             .any(|l| l.contains("route=/v1/programme ") && l.contains("client=127.0.0.1 ")),
         "no request through nginx is logged as the proxy's"
     );
+}
 
-    // An organisation to read through the proxy (admin routes are not rate-limited).
-    let created = reqwest::Client::new()
-        .post(format!("{first_base}/v1/admin/organisations"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Proxy Hospitals NHS Trust", "region": "london"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let org: Value = created.json().await.unwrap();
-    let org_url = nginx.url(&format!(
-        "/v1/admin/organisations/{}",
-        org["id"].as_str().unwrap()
-    ));
-
-    // Requests flow through nginx from four clients; one instance gets SIGTERM mid-flow.
+/// Requests flow through `nginx` from four clients (reading `org_url` with `token`, and the
+/// health route); the instance `first` gets SIGTERM mid-flow: it ends, and no request is lost.
+async fn no_request_is_lost_when_an_instance_stops(
+    nginx: &Nginx,
+    org_url: String,
+    token: &str,
+    mut first: KillOnDrop,
+) {
     let stop = Arc::new(AtomicBool::new(false));
     let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut flows = Vec::new();
     for n in 0..4 {
         let client = nginx.client(&format!("127.0.1.{}", n + 1));
         let (stop, answered, failed) = (stop.clone(), answered.clone(), failed.clone());
-        let (org_url, health, token) = (org_url.clone(), nginx.url("/healthz"), token.clone());
+        let (org_url, health, token) = (org_url.clone(), nginx.url("/healthz"), token.to_owned());
         flows.push(tokio::spawn(async move {
             let mut failures = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -435,6 +368,44 @@ async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_re
         0,
         "requests lost: {failures:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_nginx_clients_are_told_apart_and_a_stopping_instance_loses_no_request() {
+    let Some(db) = fresh_db(Backend::Postgres).await else {
+        return;
+    };
+    let shared = temp_dir();
+    ensure_key(Some(&db.url), shared.path());
+    let token = admin_token(&db, shared.path(), "nginx test");
+    let (first, first_base, first_log) = instance(&db, shared.path(), "1").await;
+    let (_second, second_base, second_log) = instance(&db, shared.path(), "1").await;
+    let upstreams = [
+        first_base.trim_start_matches("http://").to_owned(),
+        second_base.trim_start_matches("http://").to_owned(),
+    ];
+    let nginx = start_nginx([&upstreams[0], &upstreams[1]]).await;
+    let logs = [&first_log, &second_log];
+
+    let ids = a_flooder_is_limited_and_another_served(&nginx).await;
+    assert_the_real_clients_are_logged(&nginx, logs, &ids).await;
+
+    // An organisation to read through the proxy (admin routes are not rate-limited).
+    let created = reqwest::Client::new()
+        .post(format!("{first_base}/v1/admin/organisations"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Proxy Hospitals NHS Trust", "region": "london"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let org: Value = created.json().await.unwrap();
+    let org_url = nginx.url(&format!(
+        "/v1/admin/organisations/{}",
+        org["id"].as_str().unwrap()
+    ));
+
+    no_request_is_lost_when_an_instance_stops(&nginx, org_url, &token, first).await;
 }
 
 /// Waits until `answered` reaches `n` (at most a minute): the count then.

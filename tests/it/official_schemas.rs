@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{all_awards, temp_dir};
+use crate::helpers::{TestApp, all_awards, temp_dir};
 use crate::withdrawn::{SUSPENDED, change_award, demo_app};
 
 fn schema() -> PathBuf {
@@ -70,8 +70,37 @@ fn with_errors(errors: &Value) -> Vec<(String, Value)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_credential_of_the_demo_register_validates_against_the_official_open_badges_schema() {
     let app = demo_app().await;
+    let amended = amend_one_and_reinstate_the_suspended(&app).await;
+    let dir = temp_dir();
+    let (files, served) = every_credential_written(&app, &amended, dir.path()).await;
+    let errors = validate(None, &files);
+    assert_eq!(errors.as_object().map(|o| o.len()), Some(files.len()));
+    assert_eq!(
+        with_errors(&errors),
+        vec![],
+        "zero errors on every credential"
+    );
+    the_validator_finds_a_single_proof(&served, dir.path());
+    // The published achievements are the schema's Achievement.
+    let mut achievements = Vec::new();
+    for level in ["bronze", "silver", "gold"] {
+        let path = dir.path().join(format!("achievement-{level}.json"));
+        let body = app.json(&format!("/v1/achievements/{level}")).await;
+        std::fs::write(&path, serde_json::to_vec(&body).expect("JSON")).expect("written");
+        achievements.push(path);
+    }
+    let errors = validate(Some("Achievement"), &achievements);
+    assert_eq!(
+        with_errors(&errors),
+        vec![],
+        "zero errors on every achievement"
+    );
+}
+
+/// An active award amended (its name corrected) and the suspended one reinstated, each signed
+/// again: the amended award's number.
+async fn amend_one_and_reinstate_the_suspended(app: &TestApp) -> String {
     let awards = all_awards(&app.registry);
-    // Amended (its name corrected) and reinstated, each signed again.
     let amended = awards
         .iter()
         .find(|a| {
@@ -87,21 +116,30 @@ async fn every_credential_of_the_demo_register_validates_against_the_official_op
         .map(|a| format!("{} (Main Site)", a.organisation_name))
         .expect("the award");
     change_award(
-        &app,
+        app,
         &amended,
         "amend",
         json!({"organisation_name": name, "reason": "The name on the record was incomplete."}),
     )
     .await;
     change_award(
-        &app,
+        app,
         SUSPENDED,
         "reinstate",
         json!({"reason": "The review found the logo was used correctly."}),
     )
     .await;
+    amended
+}
 
-    let dir = temp_dir();
+/// Every credential every award was ever given, each written to a file in `dir`, and the one
+/// served for the reinstated award (what is served is what was signed): the files, and that
+/// served credential.
+async fn every_credential_written(
+    app: &TestApp,
+    amended: &str,
+    dir: &std::path::Path,
+) -> (Vec<std::path::PathBuf>, Value) {
     let mut files = Vec::new();
     let mut by_number = std::collections::BTreeMap::new();
     for award in all_awards(&app.registry) {
@@ -110,14 +148,12 @@ async fn every_credential_of_the_demo_register_validates_against_the_official_op
             award.credentials.len(),
         );
         for (i, issued) in award.credentials.iter().enumerate() {
-            let path = dir
-                .path()
-                .join(format!("{}-{i}.json", award.certificate_number));
+            let path = dir.join(format!("{}-{i}.json", award.certificate_number));
             std::fs::write(&path, issued.credential.as_str()).expect("written");
             files.push(path);
         }
     }
-    assert_eq!(by_number[&amended], 2, "the amended award was signed again");
+    assert_eq!(by_number[amended], 2, "the amended award was signed again");
     assert_eq!(
         by_number[SUSPENDED], 2,
         "the reinstated award was signed again"
@@ -127,23 +163,18 @@ async fn every_credential_of_the_demo_register_validates_against_the_official_op
     let served = app
         .json(&format!("/v1/awards/{SUSPENDED}/credential"))
         .await;
-    let path = dir.path().join("served.json");
+    let path = dir.join("served.json");
     std::fs::write(&path, serde_json::to_vec(&served).expect("JSON")).expect("written");
     files.push(path);
+    (files, served)
+}
 
-    let errors = validate(None, &files);
-    assert_eq!(errors.as_object().map(|o| o.len()), Some(files.len()));
-    assert_eq!(
-        with_errors(&errors),
-        vec![],
-        "zero errors on every credential"
-    );
-
-    // The validator does find what the schema forbids: a proof given as an object, not a set
-    // (what the registry signed before), is the one error.
+/// The validator does find what the schema forbids: a proof given as an object, not a set (what
+/// the registry signed before), is the one error.
+fn the_validator_finds_a_single_proof(served: &Value, dir: &std::path::Path) {
     let mut single = served.clone();
     single["proof"] = served["proof"][0].clone();
-    let path = dir.path().join("single-proof.json");
+    let path = dir.join("single-proof.json");
     std::fs::write(&path, serde_json::to_vec(&single).expect("JSON")).expect("written");
     let errors = validate(None, std::slice::from_ref(&path));
     let found = errors[path.to_str().expect("a path")]
@@ -156,20 +187,5 @@ async fn every_credential_of_the_demo_register_validates_against_the_official_op
             .as_str()
             .is_some_and(|e| e.starts_with("proof:") && e.ends_with("is not of type 'array'")),
         "{found:?}"
-    );
-
-    // The published achievements are the schema's Achievement.
-    let mut achievements = Vec::new();
-    for level in ["bronze", "silver", "gold"] {
-        let path = dir.path().join(format!("achievement-{level}.json"));
-        let body = app.json(&format!("/v1/achievements/{level}")).await;
-        std::fs::write(&path, serde_json::to_vec(&body).expect("JSON")).expect("written");
-        achievements.push(path);
-    }
-    let errors = validate(Some("Achievement"), &achievements);
-    assert_eq!(
-        with_errors(&errors),
-        vec![],
-        "zero errors on every achievement"
     );
 }

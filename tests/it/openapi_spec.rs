@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use wexqs::http::{OPENAPI_YAML, ROUTES};
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::sqlite_app;
 
 fn spec() -> Value {
     serde_norway::from_str(OPENAPI_YAML).expect("openapi/openapi.yaml is valid YAML")
@@ -125,9 +125,7 @@ fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_and_the_document_is_served() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{certificate_number}", "0000-0000-0000-0000")
@@ -137,9 +135,9 @@ async fn every_route_answers_and_the_document_is_served() {
             .replace("{application_id}", "nope")
             .replace("{webhook_id}", "nope");
         let request = match *method {
-            "get" => app.client.get(app.url(&concrete)),
-            "post" => app.client.post(app.url(&concrete)).body("{}"),
-            "delete" => app.client.delete(app.url(&concrete)),
+            "get" => app.request(reqwest::Method::GET, &concrete),
+            "post" => app.request(reqwest::Method::POST, &concrete).body("{}"),
+            "delete" => app.request(reqwest::Method::DELETE, &concrete),
             other => panic!("a route with method {other}"),
         };
         let response = request.send().await.expect("answered");
@@ -150,9 +148,48 @@ async fn every_route_answers_and_the_document_is_served() {
             "{method} {path} is not served: {status} {body}"
         );
     }
-    let mut served: Value = app.get("/openapi.json").await.json().await.expect("JSON");
+    let mut served: Value = app.read_json("/openapi.json").await;
     // The served document names where it is served: the public URL (with its path, if any).
-    assert_eq!(served["servers"], serde_json::json!([{ "url": app.base }]));
+    assert_eq!(
+        served["servers"],
+        serde_json::json!([{ "url": app.base() }])
+    );
     served.as_object_mut().expect("an object").remove("servers");
     assert_eq!(served, spec());
+}
+
+/// The surface the document publishes, one line an operation (method, path, operation id, the
+/// statuses it answers with) and then the schemas it names: a change to the API shows in the
+/// snapshot's diff.
+#[test]
+fn the_published_surface_is_as_snapshotted() {
+    let spec = spec();
+    let mut lines = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let statuses: Vec<&str> = operation["responses"]
+                .as_object()
+                .map(|r| r.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} {path} {} -> {}",
+                method.to_uppercase(),
+                operation["operationId"].as_str().unwrap_or("(no id)"),
+                statuses.join(" ")
+            ));
+        }
+    }
+    let schemas = spec["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    lines.push(format!("schemas: {}", schemas.join(", ")));
+    crate::snapshot::settings(&[]).bind(|| {
+        insta::assert_snapshot!("openapi_surface", lines.join("\n"));
+    });
 }

@@ -7,63 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wexqs::domain::Event;
 use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, verify_log};
 
+use crate::client::{Answer, Client};
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, answers_within, free_port, fresh_db, on_both_databases,
-    open_store, spawn_app, start_registry, start_server, temp_dir,
+    open_store, sqlite_app, start_registry, start_server, temp_dir,
 };
 use crate::throwaway_pg::ThrowawayPg;
 
 /// How long any answer may take while the database is away: it must not wait on it.
 const BOUND: Duration = Duration::from_millis(1500);
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    retry_after: Option<String>,
-    body: Vec<u8>,
-    took: Duration,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let started = Instant::now();
-    let response = request.send().await.expect("the server answers");
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-    let retry_after = header(reqwest::header::RETRY_AFTER);
-    let status = response.status().as_u16();
-    let body = response.bytes().await.expect("a body").to_vec();
-    Answer {
-        status,
-        content_type,
-        retry_after,
-        body,
-        took: started.elapsed(),
-    }
-}
-
-fn client() -> reqwest::Client {
-    // Far above the bound: a hang shows as a failed bound, not as a client timeout.
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a client")
-}
 
 /// The public routes about one award and the registry, each a path.
 fn public_routes(number: &str, name_query: &str) -> Vec<String> {
@@ -92,10 +48,10 @@ fn public_routes(number: &str, name_query: &str) -> Vec<String> {
 
 /// The answers of the public routes, to compare with the same answers during an outage. The
 /// verification answer says when it was checked: that line is left out.
-async fn public_answers(client: &reqwest::Client, base: &str, routes: &[String]) -> Vec<Answer> {
+async fn public_answers(client: &Client, routes: &[String]) -> Vec<Answer> {
     let mut answers = Vec::new();
     for path in routes {
-        let mut answer = send(client.get(format!("{base}{path}"))).await;
+        let mut answer = client.get_answer(path).await;
         if path.ends_with("/verification") && answer.status == 200 {
             let mut body = answer.json();
             body.as_object_mut().map(|o| o.remove("checked_at"));
@@ -107,13 +63,8 @@ async fn public_answers(client: &reqwest::Client, base: &str, routes: &[String])
 }
 
 /// Reads go on while the database is away: the same answers as before, each within the bound.
-async fn assert_reads_go_on(
-    client: &reqwest::Client,
-    base: &str,
-    routes: &[String],
-    before: &[Answer],
-) {
-    let during = public_answers(client, base, routes).await;
+async fn assert_reads_go_on(client: &Client, routes: &[String], before: &[Answer]) {
+    let during = public_answers(client, routes).await;
     for ((path, was), now) in routes.iter().zip(before).zip(&during) {
         eprintln!("outage: GET {path} -> {} in {:?}", now.status, now.took);
         assert_eq!(was.status, 200, "{path} answered before the outage");
@@ -142,7 +93,7 @@ fn assert_refused_for(answer: &Answer, what: &str, reasons: &[&str]) {
         String::from_utf8_lossy(&answer.body)
     );
     assert!(answer.took < BOUND, "{what} took {:?}", answer.took);
-    assert_eq!(answer.content_type, "application/problem+json", "{what}");
+    assert_eq!(answer.content_type(), "application/problem+json", "{what}");
     let body = answer.json();
     assert_eq!(body["code"], "database_unavailable", "{what}: {body}");
     assert!(
@@ -150,64 +101,17 @@ fn assert_refused_for(answer: &Answer, what: &str, reasons: &[&str]) {
         "{what}: {body} (expected one of {reasons:?})"
     );
     let retry: u64 = answer
-        .retry_after
-        .as_deref()
+        .header("retry-after")
         .and_then(|s| s.parse().ok())
         .expect("a Retry-After in seconds");
     assert!((1..=60).contains(&retry), "{what}: Retry-After {retry}");
 }
 
-fn admin_post(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> reqwest::RequestBuilder {
-    client
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-}
-
-/// Registers an organisation and issues it a gold award through the admin API: (id, number).
-async fn issue(client: &reqwest::Client, base: &str, token: &str, name: &str) -> (String, String) {
-    let org = send(admin_post(
-        client,
-        base,
-        token,
-        "/v1/admin/organisations",
-        json!({"name": name, "region": "london"}),
-    ))
-    .await;
-    assert_eq!(org.status, 201, "{}", String::from_utf8_lossy(&org.body));
-    let id = org.json()["id"].as_str().expect("an id").to_owned();
-    let award = send(admin_post(
-        client,
-        base,
-        token,
-        "/v1/admin/awards",
-        json!({"organisation_id": id, "level": "gold", "awarded_on": "2025-06-01"}),
-    ))
-    .await;
-    assert_eq!(
-        award.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&award.body)
-    );
-    let number = award.json()["certificate_number"]
-        .as_str()
-        .expect("a number")
-        .to_owned();
-    (id, number)
-}
-
 /// Waits until the server has signed a checkpoint of its whole log (it does every second).
-async fn wait_for_checkpoint(client: &reqwest::Client, base: &str) {
+async fn wait_for_checkpoint(client: &Client) {
     for _ in 0..100 {
-        let ready = send(client.get(format!("{base}/readyz"))).await.json();
-        let checkpoint = send(client.get(format!("{base}/v1/log/checkpoint"))).await;
+        let ready = client.get_answer("/readyz").await.json();
+        let checkpoint = client.get_answer("/v1/log/checkpoint").await;
         if checkpoint.status == 200 {
             let note = String::from_utf8_lossy(&checkpoint.body).into_owned();
             let size = note.lines().nth(1).and_then(|s| s.parse::<u64>().ok());
@@ -220,80 +124,17 @@ async fn wait_for_checkpoint(client: &reqwest::Client, base: &str) {
     panic!("no checkpoint of the whole log was signed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_all_recovers() {
-    let Some(pg) = ThrowawayPg::start() else {
-        return;
-    };
-    let db = Db {
-        url: pg.url(),
-        _dir: None,
-    };
-    let dir = temp_dir();
-    let token = admin_token(&db, dir.path(), "outage");
-    let (server, base) = start_server(&db, dir.path()).await;
-    let _server = KillOnDrop(server);
-    let client = client();
-    let (_, number) = issue(&client, &base, &token, "Saint Outage Hospital").await;
-    wait_for_checkpoint(&client, &base).await;
-    let routes = public_routes(&number, "saint+outage");
-    let before = public_answers(&client, &base, &routes).await;
-
-    pg.stop_immediately();
-    assert_reads_go_on(&client, &base, &routes, &before).await;
-    let write = send(admin_post(
-        &client,
-        &base,
-        &token,
-        "/v1/admin/organisations",
-        json!({"name": "Written During The Outage Trust", "region": "london"}),
-    ))
-    .await;
-    assert_refused(&write, "registering an organisation", "unreachable");
-    let award = send(
-        admin_post(
-            &client,
-            &base,
-            &token,
-            &format!("/v1/admin/awards/{number}/suspend"),
-            json!({"reason": "Under review"}),
-        )
-        // Any version: the write is refused for the outage before the version is compared.
-        .header("If-Match", "\"0\""),
-    )
-    .await;
-    assert_refused(&award, "suspending an award", "unreachable");
-    let ready = send(client.get(format!("{base}/readyz"))).await;
-    eprintln!(
-        "outage: GET /readyz -> {} in {:?}",
-        ready.status, ready.took
-    );
-    assert_eq!(ready.status, 503);
-    assert!(ready.took < BOUND, "/readyz took {:?}", ready.took);
-    let ready = ready.json();
-    assert_eq!(ready["status"], "not_ready", "{ready}");
-    assert_eq!(ready["reason"], "unreachable", "{ready}");
-    assert!(
-        ready["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("cannot be reached") || d.contains("did not answer")),
-        "{ready}"
-    );
-    // Still answering from memory a while into the outage (the background task keeps trying).
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_reads_go_on(&client, &base, &routes, &before).await;
-
-    pg.start_again();
+/// Once the database is back, writes succeed again within seconds, without a restart: an
+/// organisation, then its award, found in the register; and the registry is ready again.
+async fn writes_recover_without_a_restart(client: &Client, admin: &Client) {
     let started = Instant::now();
     let recovered = loop {
-        let write = send(admin_post(
-            &client,
-            &base,
-            &token,
-            "/v1/admin/organisations",
-            json!({"name": "Written After The Outage Trust", "region": "london"}),
-        ))
-        .await;
+        let write = admin
+            .post_answer(
+                "/v1/admin/organisations",
+                &json!({"name": "Written After The Outage Trust", "region": "london"}),
+            )
+            .await;
         if write.status == 201 {
             break write;
         }
@@ -314,19 +155,84 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
         started.elapsed()
     );
     let id = recovered.json()["id"].as_str().expect("an id").to_owned();
-    let award = send(admin_post(
-        &client,
-        &base,
-        &token,
-        "/v1/admin/awards",
-        json!({"organisation_id": id, "level": "silver", "awarded_on": "2025-07-01"}),
-    ))
-    .await;
+    let award = admin
+        .post_answer(
+            "/v1/admin/awards",
+            &json!({"organisation_id": id, "level": "silver", "awarded_on": "2025-07-01"}),
+        )
+        .await;
     assert_eq!(award.status, 201);
-    let found = send(client.get(format!("{base}/v1/register?q=written+after"))).await;
+    let found = client.get_answer("/v1/register?q=written+after").await;
     assert_eq!(found.json()["total"], 1, "the new award is in the register");
-    let ready = send(client.get(format!("{base}/readyz"))).await;
+    let ready = client.get_answer("/readyz").await;
     assert_eq!(ready.status, 200, "ready again without a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_all_recovers() {
+    let Some(pg) = ThrowawayPg::start() else {
+        return;
+    };
+    let db = Db {
+        url: pg.url(),
+        _dir: None,
+    };
+    let dir = temp_dir();
+    let token = admin_token(&db, dir.path(), "outage");
+    let (server, base) = start_server(&db, dir.path()).await;
+    let _server = KillOnDrop(server);
+    let client = Client::new(&base);
+    let admin = client.with_token(&token);
+    let (_, number) = admin
+        .organisation_with_award("Saint Outage Hospital", "gold", "2025-06-01")
+        .await;
+    wait_for_checkpoint(&client).await;
+    let routes = public_routes(&number, "saint+outage");
+    let before = public_answers(&client, &routes).await;
+
+    pg.stop_immediately();
+    assert_reads_go_on(&client, &routes, &before).await;
+    let write = admin
+        .post_answer(
+            "/v1/admin/organisations",
+            &json!({"name": "Written During The Outage Trust", "region": "london"}),
+        )
+        .await;
+    assert_refused(&write, "registering an organisation", "unreachable");
+    let award = Client::answer(
+        admin
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/admin/awards/{number}/suspend"),
+            )
+            .json(&json!({"reason": "Under review"}))
+            // Any version: the write is refused for the outage before the version is compared.
+            .header("If-Match", "\"0\""),
+    )
+    .await;
+    assert_refused(&award, "suspending an award", "unreachable");
+    let ready = client.get_answer("/readyz").await;
+    eprintln!(
+        "outage: GET /readyz -> {} in {:?}",
+        ready.status, ready.took
+    );
+    assert_eq!(ready.status, 503);
+    assert!(ready.took < BOUND, "/readyz took {:?}", ready.took);
+    let ready = ready.json();
+    assert_eq!(ready["status"], "not_ready", "{ready}");
+    assert_eq!(ready["reason"], "unreachable", "{ready}");
+    assert!(
+        ready["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cannot be reached") || d.contains("did not answer")),
+        "{ready}"
+    );
+    // Still answering from memory a while into the outage (the background task keeps trying).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_reads_go_on(&client, &routes, &before).await;
+
+    pg.start_again();
+    writes_recover_without_a_restart(&client, &admin).await;
 
     let store = open_store(&db).await;
     let check = verify_log(&store, |_| {}).await.expect("checked");
@@ -360,15 +266,14 @@ impl Drop for Immutable {
 async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answering_reads() {
     // The tests run as root, which file permissions do not stop; the immutable attribute
     // (chattr +i) stops root too, on the database and its write-ahead log while they are open.
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app.organisation("Saint Readonly Hospital", None).await;
     let number = app.award(&org, "gold", "2025-06-01").await;
     app.registry.checkpoint().await.expect("a checkpoint");
-    let client = client();
+    let client = app.api.clone();
+    let admin = app.as_admin();
     let routes = public_routes(&number, "saint+readonly");
-    let before = public_answers(&client, &app.base, &routes).await;
+    let before = public_answers(&client, &routes).await;
     let folder = app._db._dir.as_ref().expect("a folder").path().to_owned();
     let files: Vec<PathBuf> = ["registry.db", "registry.db-wal"]
         .iter()
@@ -380,30 +285,24 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
         immutable(f, true);
     }
 
-    assert_reads_go_on(&client, &app.base, &routes, &before).await;
-    let write = send(admin_post(
-        &client,
-        &app.base,
-        &app.admin,
-        "/v1/admin/organisations",
-        json!({"name": "Never Written Trust", "region": "london"}),
-    ))
-    .await;
+    assert_reads_go_on(&client, &routes, &before).await;
+    let write = admin
+        .post_answer(
+            "/v1/admin/organisations",
+            &json!({"name": "Never Written Trust", "region": "london"}),
+        )
+        .await;
     // SQLite reports a write the file refuses as a disk I/O error, or, when it notices first
     // that it cannot open the file for writing, as a read-only database: both are this fault.
     let read_only = ["io_error", "read_only"];
     assert_refused_for(&write, "a write to a read-only database", &read_only);
     let path = format!("/v1/admin/awards/{number}/suspend");
     let tag = app.etag_for_change(&path).await.expect("the award's ETag");
-    let suspend = send(
-        admin_post(
-            &client,
-            &app.base,
-            &app.admin,
-            &path,
-            json!({"reason": "Under review"}),
-        )
-        .header("If-Match", tag),
+    let suspend = Client::answer(
+        admin
+            .request(reqwest::Method::POST, &path)
+            .json(&json!({"reason": "Under review"}))
+            .header("If-Match", tag),
     )
     .await;
     assert_refused_for(&suspend, "a suspension", &read_only);
@@ -417,14 +316,12 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
     // writable again (a connection that met the fault is replaced by the pool).
     let mut recovered = false;
     for _ in 0..50 {
-        let probe = send(admin_post(
-            &client,
-            &app.base,
-            &app.admin,
-            "/v1/admin/organisations",
-            json!({"name": "Written Afterwards Trust", "region": "london"}),
-        ))
-        .await;
+        let probe = admin
+            .post_answer(
+                "/v1/admin/organisations",
+                &json!({"name": "Written Afterwards Trust", "region": "london"}),
+            )
+            .await;
         if probe.status == 201 {
             recovered = true;
             break;
@@ -517,7 +414,7 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
     let pid = child.id();
     let _server = KillOnDrop(child);
     let base = format!("http://127.0.0.1:{port}");
-    let client = client();
+    let client = Client::new(&base);
     let up = answers_within(&base, Duration::from_secs(15)).await;
     assert!(
         up,
@@ -527,31 +424,34 @@ async fn a_sqlite_database_on_a_full_disk_refuses_writes_clearly_and_keeps_answe
         .expect("the token")
         .trim()
         .to_owned();
-    let (_, number) = issue(&client, &base, &token, "Saint Fullness Hospital").await;
-    wait_for_checkpoint(&client, &base).await;
+    let admin = client.with_token(&token);
+    let (_, number) = admin
+        .organisation_with_award("Saint Fullness Hospital", "gold", "2025-06-01")
+        .await;
+    wait_for_checkpoint(&client).await;
     let routes = public_routes(&number, "saint+fullness");
-    let before = public_answers(&client, &base, &routes).await;
+    let before = public_answers(&client, &routes).await;
 
     let filler = inside(pid, &data.join("filler"));
     fill(&filler);
-    assert_reads_go_on(&client, &base, &routes, &before).await;
+    assert_reads_go_on(&client, &routes, &before).await;
     let mut refused = 0;
     for i in 0..3 {
-        let write = send(admin_post(
-            &client,
-            &base,
-            &token,
-            "/v1/admin/organisations",
-            json!({"name": format!("Never Written Trust {i}"), "region": "london"}),
-        ))
-        .await;
+        let write = admin
+            .post_answer(
+                "/v1/admin/organisations",
+                &json!({"name": format!("Never Written Trust {i}"), "region": "london"}),
+            )
+            .await;
         assert_refused(&write, "a write to a full disk", "full");
         refused += 1;
     }
     assert_eq!(refused, 3);
 
     std::fs::remove_file(&filler).expect("space again");
-    issue(&client, &base, &token, "Written Afterwards Trust").await;
+    admin
+        .organisation_with_award("Written Afterwards Trust", "gold", "2025-06-01")
+        .await;
     let db = Db {
         url: format!(
             "sqlite://{}",

@@ -7,58 +7,30 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
 
 /// An award in each status, with the number of each.
 async fn one_of_each(app: &TestApp) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for (i, (status, date)) in [
+    let statuses = [
         ("valid", "2025-06-01"),
         ("expired", "2024-01-10"),
         ("suspended", "2025-03-01"),
         ("revoked", "2025-04-01"),
         ("superseded", "2024-06-01"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let org = app
-            .organisation(
-                &format!("St Example {status} Hospitals NHS Trust"),
-                Some(&format!("ZP{i}")),
-            )
-            .await;
-        let number = app.award(&org, "gold", date).await;
-        match status {
-            "suspended" | "revoked" => {
-                let action = if status == "suspended" {
-                    "suspend"
-                } else {
-                    "revoke"
-                };
-                let r = app
-                    .admin_post(
-                        &format!("/v1/admin/awards/{number}/{action}"),
-                        json!({"reason": "under review by the programme"}),
-                    )
-                    .await;
-                assert_eq!(r.status(), 200);
-            }
-            "superseded" => {
-                app.award(&org, "gold", "2025-07-01").await;
-            }
-            _ => {}
-        }
-        out.push((status, number));
-    }
-    out
+    ];
+    let name = ("St Example {status} Hospitals NHS Trust", "ZP");
+    let awards = app
+        .awards_with_statuses(&statuses, name, "under review by the programme", "gold")
+        .await;
+    awards
+        .into_iter()
+        .map(|(status, number, _)| (status, number))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let expected = [
         ("valid", "Valid award"),
@@ -138,9 +110,7 @@ async fn each_status_looks_unmistakably_different_and_unknown_numbers_say_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_once() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let (_, _, body) = app.page("/?q=saint+example+valid").await;
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
@@ -153,12 +123,7 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
     assert!(body.contains(&format!("href=\"/verify/{}\"", awards[0].1)));
     let (_, _, body) = app.page("/?status=revoked").await;
     assert!(body.contains(&awards[3].1) && !body.contains(&awards[0].1));
-    let api: Value = app
-        .get("/v1/register?q=st+exampel+vaild")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let api: Value = app.read_json("/v1/register?q=st+exampel+vaild").await;
     assert_eq!(api["total"], 1);
     assert_eq!(api["near_matches"], true);
     assert_eq!(api["items"][0]["certificate_number"], awards[0].1.as_str());
@@ -190,8 +155,10 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
     )
     .await;
     let after = app
-        .client
-        .get(app.url(&format!("/v1/awards/{number}/badge.svg")))
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/awards/{number}/badge.svg"),
+        )
         .header("If-None-Match", etag)
         .send()
         .await
@@ -210,9 +177,7 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Harlow Fields Primary Care Network", None)
         .await;
@@ -256,7 +221,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
     let oembed: Value = app
         .get(&format!(
             "/oembed?format=json&url={}/verify/{number}",
-            app.base
+            app.base()
         ))
         .await
         .json()
@@ -275,8 +240,7 @@ async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
         404
     );
     let head = app
-        .client
-        .head(app.url(&format!("/verify/{number}")))
+        .request(reqwest::Method::HEAD, &format!("/verify/{number}"))
         .send()
         .await
         .expect("answered");
@@ -308,8 +272,7 @@ async fn public_routes_are_rate_limited_per_address_and_admin_routes_are_not() {
     let body: Value = limited.json().await.expect("JSON");
     assert_eq!(body["code"], "rate_limited");
     let feed = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -320,9 +283,7 @@ async fn public_routes_are_rate_limited_per_address_and_admin_routes_are_not() {
 
 #[tokio::test]
 async fn a_pause_recorded_ahead_is_announced_with_its_date_by_the_api_and_the_home_page() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let will_pause = "The programme will pause on 1 January 2026: no new awards will be made \
                       from that day; existing awards remain valid until their expiry date.";
     // The day before the calendar's pause takes effect: it is recorded, not yet in force.
@@ -365,22 +326,14 @@ async fn a_pause_recorded_ahead_is_announced_with_its_date_by_the_api_and_the_ho
     assert!(home.contains(will_resume), "{home}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
- {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix browser')"
-    );
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed for the browser tests (tests/run installs it)"
-    );
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
-    let awards = one_of_each(&app).await;
+/// What the browser is to walk: every page, the search, the widget, the snippets of an
+/// organisation named to break out of them (`hostile_name`), the cards (one a name as long as
+/// names get) and the calendar link: (the plan, the hostile award's number).
+async fn browser_plan(
+    app: &TestApp,
+    awards: &[(&'static str, String)],
+    hostile_name: &str,
+) -> (Value, String) {
     let unknown = wexqs::domain::CertificateNumber::from_random(7).to_string();
     let mut pages: Vec<Value> = awards
         .iter()
@@ -406,13 +359,12 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         .map(|(status, n)| json!({"name": status, "certificate": n}))
         .collect();
     embeds.push(json!({"name": "long-name", "certificate": long}));
-    let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
     let hostile_organisation = app.organisation(hostile_name, None).await;
     let hostile = app
         .award(&hostile_organisation, "bronze", "2025-05-01")
         .await;
     let plan = json!({
-        "base": app.base,
+        "base": app.base(),
         "pages": pages,
         "search": {"query": "st exampel valid", "expect": awards[0].1},
         "widget": {"certificate": awards[0].1},
@@ -420,7 +372,12 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         "embeds": embeds,
         "calendar": {"certificate": awards[0].1},
     });
-    // A fresh folder, so the screenshots checked below are this walk's, not an earlier one's.
+    (plan, hostile)
+}
+
+/// Runs the browser checks (browser/check.mjs) on `plan`: their findings, and the folder of the
+/// screenshots they took (fresh, so those checked are this walk's, not an earlier one's).
+fn run_browser(root: &std::path::Path, plan: &Value) -> (Value, PathBuf) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("a screenshots folder");
@@ -439,6 +396,12 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     );
     let result: Value = serde_json::from_slice(&run.stdout).expect("JSON");
 
+    (result, out)
+}
+
+/// Each verdict page says its verdict; axe-core finds no violation on any page; nothing scrolls
+/// sideways on a phone 390 px wide; the docs keep a readable column.
+fn assert_pages_read_right(result: &Value) {
     let verdicts = [
         ("verify-valid", "Valid award"),
         ("verify-expired", "Expired"),
@@ -467,22 +430,6 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
             "{name} is wider than the phone: {layout}"
         );
     }
-    // The calendar link, tapped on a phone, downloads the award's expiry as an all-day event
-    // with its reminders.
-    let calendar = &result["calendar"];
-    assert_eq!(calendar["filename"], "calendar.ics", "{calendar}");
-    let ics = calendar["text"].as_str().expect("the file's text");
-    let (valid, _) = app
-        .registry
-        .award(&awards[0].1.parse().expect("a number"))
-        .expect("the award");
-    let expiry = valid.expires_on().format("%Y%m%d").to_string();
-    assert!(
-        ics.contains(&format!("DTSTART;VALUE=DATE:{expiry}\r\n")),
-        "{ics}"
-    );
-    assert_eq!(ics.matches("BEGIN:VALARM").count(), 3, "{ics}");
-
     // The docs' text keeps a readable column: the original squeezed descriptions into six
     // characters, breaking words apart.
     let docs = &result["pages"]["docs"]["layout"];
@@ -490,8 +437,34 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         docs["narrowest"]["width"].as_u64() >= Some(200),
         "a docs column is too narrow to read: {docs}"
     );
+}
 
-    // Every card fits the 360 x 240 frame the snippets suggest, its link to the register inside.
+/// The calendar link, tapped on a phone, downloads the award's expiry as an all-day event with
+/// its reminders.
+fn assert_the_calendar_downloads(app: &TestApp, number: &str, result: &Value) {
+    let calendar = &result["calendar"];
+    assert_eq!(calendar["filename"], "calendar.ics", "{calendar}");
+    let ics = calendar["text"].as_str().expect("the file's text");
+    let (valid, _) = app
+        .registry
+        .award(&number.parse().expect("a number"))
+        .expect("the award");
+    let expiry = valid.expires_on().format("%Y%m%d").to_string();
+    assert!(
+        ics.contains(&format!("DTSTART;VALUE=DATE:{expiry}\r\n")),
+        "{ics}"
+    );
+    assert_eq!(ics.matches("BEGIN:VALARM").count(), 3, "{ics}");
+}
+
+/// Every card fits the 360 x 240 frame the snippets suggest, its link to the register inside;
+/// only a valid or expired award's card says until when; the misspelt search reaches the award;
+/// the script widget shows the iframe's card, in the same words and UK dates, at the same size.
+fn assert_cards_fit_and_the_widget_matches(
+    result: &Value,
+    awards: &[(&'static str, String)],
+    out: &std::path::Path,
+) {
     for (name, fit) in result["embeds"].as_object().expect("embeds") {
         let link = &fit["link"];
         assert_eq!(link["visible"], true, "{name}: {fit}");
@@ -503,7 +476,7 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         );
         assert_eq!(fit["frame"], json!({"width": 360, "height": 240}), "{name}");
     }
-    for (status, _) in &awards {
+    for (status, _) in awards {
         let card = result["embeds"][status]["text"]
             .as_str()
             .unwrap_or_default();
@@ -539,8 +512,11 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
         result["iframe"]
     );
     assert!(out.join("verify-valid.png").exists() && out.join("widget.png").exists());
+}
 
-    // The snippets of an organisation named to break out of them, pasted into another site.
+/// The snippets of an organisation named to break out of them, pasted into another site, run
+/// nothing and show its name only as text.
+fn assert_snippets_hold(app: &TestApp, result: &Value, hostile: &str, hostile_name: &str) {
     let snippets = &result["snippets"];
     assert_eq!(snippets["dialogs"], json!([]), "{snippets}");
     assert_eq!(snippets["handlers"], json!([]), "{snippets}");
@@ -554,12 +530,35 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     );
     assert_eq!(
         snippets["images"],
-        json!([format!("{}/v1/awards/{hostile}/badge.svg", app.base)]),
+        json!([format!("{}/v1/awards/{hostile}/badge.svg", app.base())]),
         "{snippets}"
     );
     assert_eq!(
         snippets["scripts"],
-        json!([format!("{}/embed.js", app.base)]),
+        json!([format!("{}/embed.js", app.base())]),
         "{snippets}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
+ {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        root.join("node_modules/playwright-core").exists(),
+        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix browser')"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed for the browser tests (tests/run installs it)"
+    );
+    let app = sqlite_app().await;
+    let awards = one_of_each(&app).await;
+    let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
+    let (plan, hostile) = browser_plan(&app, &awards, hostile_name).await;
+    let (result, out) = run_browser(&root, &plan);
+    assert_pages_read_right(&result);
+    assert_the_calendar_downloads(&app, &awards[0].1, &result);
+    assert_cards_fit_and_the_widget_matches(&result, &awards, &out);
+    assert_snippets_hold(&app, &result, &hostile, hostile_name);
 }

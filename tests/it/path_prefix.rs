@@ -175,6 +175,239 @@ fn serve_refuses_a_path_that_a_route_starts_with_and_says_why() {
     );
 }
 
+/// Crawls the pages from the register's front page: every address on them is under
+/// the public URL's path and answers through the proxy (at `origin`).
+async fn assert_every_address_answers_through_the_proxy(
+    client: &reqwest::Client,
+    public: &str,
+    origin: &str,
+    number: &str,
+) {
+    let mut queue: VecDeque<reqwest::Url> = [
+        format!("{public}/"),
+        format!("{public}/verify/{number}"),
+        format!("{public}/docs"),
+        format!("{public}/embed/{number}"),
+        format!("{public}/achievements/gold"),
+        format!("{public}/verify/AAAA-AAAA-AAAA-AAAA"),
+    ]
+    .iter()
+    .map(|u| reqwest::Url::parse(u).expect("a URL"))
+    .collect();
+    let mut seen = BTreeSet::new();
+    let mut checked = 0;
+    while let Some(url) = queue.pop_front() {
+        let mut key = url.clone();
+        key.set_fragment(None);
+        if !seen.insert(key.to_string()) || seen.len() > 80 {
+            continue;
+        }
+        let response = client
+            .get(url.clone())
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let is_html = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html"));
+        let expected_missing = url.path() == "/wexqs/verify/AAAA-AAAA-AAAA-AAAA";
+        assert!(
+            status == 200 || (expected_missing && (status == 404 || status == 400)),
+            "{url} answered {status} through the proxy"
+        );
+        checked += 1;
+        if !is_html {
+            continue;
+        }
+        let body = response.text().await.expect("text");
+        for address in addresses(&body) {
+            if address.starts_with('#') || address.starts_with("mailto:") {
+                continue;
+            }
+            let target = url.join(&address).expect("a resolvable address");
+            if target.origin().ascii_serialization() != *origin {
+                assert!(
+                    !target.as_str().starts_with("http://127.0.0.1"),
+                    "{url} links {target}, not through the proxy"
+                );
+                continue;
+            }
+            assert!(
+                target.path().starts_with("/wexqs/"),
+                "{url} links {address}, outside the public URL's path"
+            );
+            queue.push_back(target);
+        }
+    }
+    assert!(checked >= 20, "only {checked} addresses crawled");
+}
+
+/// The widget's script puts its iframe beside itself, under the path, and the frame answers.
+async fn assert_the_widget_frames_under_the_path(
+    client: &reqwest::Client,
+    public: &str,
+    number: &str,
+    scratch: &Path,
+) {
+    let script = client
+        .get(format!("{public}/embed.js"))
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
+    let harness = format!(
+        r#"const inserted = [];
+globalThis.document = {{
+  currentScript: {{ src: "{public}/embed.js", getAttribute: () => "{number}",
+    parentNode: {{ insertBefore: f => inserted.push(f) }} }},
+  createElement: () => ({{ style: {{}} }}),
+}};
+{script}
+console.log(inserted[0].src);
+"#
+    );
+    let js = scratch.join("embed-harness.js");
+    std::fs::write(&js, harness).expect("written");
+    let out = Command::new("node").arg(&js).output().expect("node runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let frame = text(&out.stdout).trim().to_owned();
+    assert_eq!(frame, format!("{public}/embed/{number}"));
+    let card = client.get(&frame).send().await.expect("answered");
+    assert_eq!(card.status(), 200, "the widget's frame answers");
+}
+
+/// The API's own addresses: links, the OpenAPI servers and a Location, under the path.
+async fn assert_the_apis_addresses_are_under_the_path(
+    client: &reqwest::Client,
+    public: &str,
+    number: &str,
+    data_dir: &Path,
+) {
+    let start = reqwest::Url::parse(&format!("{public}/")).expect("a URL");
+    let award: Value = client
+        .get(format!("{public}/v1/awards/{number}"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    for link in ["self", "verification", "page"] {
+        let href = award["links"][link].as_str().expect("a link");
+        let target = start.join(href).expect("resolvable");
+        assert!(target.path().starts_with("/wexqs/"), "{link}: {href}");
+        let answer = client.get(target).send().await.expect("answered");
+        assert_eq!(answer.status(), 200, "{link}: {href}");
+    }
+    let openapi: Value = client
+        .get(format!("{public}/openapi.json"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(openapi["servers"][0]["url"], public);
+    let token = admin_token(data_dir);
+    let created = client
+        .post(format!("{public}/v1/admin/organisations"))
+        .bearer_auth(token.trim())
+        .json(&json!({"name": "Prefix Path Trust", "region": "london"}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        location.starts_with("/wexqs/v1/admin/organisations/"),
+        "{location}"
+    );
+    let organisation = client
+        .get(start.join(&location).expect("resolvable"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(organisation.status(), 200, "the Location answers");
+}
+
+/// The credential names did:web with the path, which resolves through the proxy; Digital
+/// Bazaar's verifier verifies it, and `wexqs verify --online` fetches the did.json, the status
+/// list and the register's answer from the credential's own addresses, through the proxy.
+async fn assert_the_credential_verifies_through_the_proxy(
+    client: &reqwest::Client,
+    (public, port): (&str, u16),
+    number: &str,
+    scratch: &Path,
+) {
+    let credential: Value = client
+        .get(format!("{public}/v1/awards/{number}/credential"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    let did = credential["issuer"]["id"].as_str().expect("an issuer");
+    assert_eq!(did, format!("did:web:127.0.0.1%3A{port}:wexqs"));
+    assert_eq!(credential["issuer"]["url"], public);
+    let did_url = resolve_did_web(did);
+    assert_eq!(did_url, format!("{public}/did.json"));
+    let did_document: Value = client
+        .get(&did_url)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(did_document["id"], did);
+    let status_url = credential["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .expect("a status list");
+    assert!(
+        status_url.starts_with(&format!("{public}/")),
+        "{status_url}"
+    );
+    let status_list: Value = client
+        .get(status_url)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    let report = independent(&json!({
+        "credential": credential,
+        "did_document": did_document,
+        "status_list": status_list,
+    }));
+    assert_eq!(report["verified"], true, "{report:#}");
+
+    // `wexqs verify --online` fetches the did.json, the status list and the register's answer
+    // from the credential's own addresses, through the proxy.
+    let saved = scratch.join("credential.json");
+    std::fs::write(&saved, credential.to_string()).expect("written");
+    let online = Command::new(env!("CARGO_BIN_EXE_wexqs"))
+        .args(["verify", saved.to_str().expect("a path"), "--online"])
+        .output()
+        .expect("wexqs runs");
+    let stdout = text(&online.stdout);
+    assert!(online.status.success(), "{stdout}{}", text(&online.stderr));
+    assert!(stdout.contains("pass status:"), "{stdout}");
+    assert!(stdout.contains("pass register:"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("valid"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_url_with_a_path_works_all_the_way_through_nginx() {
     let dir = temp_dir();
@@ -237,205 +470,16 @@ async fn a_public_url_with_a_path_works_all_the_way_through_nginx() {
         .as_str()
         .expect("a valid award in the demo register")
         .to_owned();
-    let mut queue: VecDeque<reqwest::Url> = [
-        format!("{public}/"),
-        format!("{public}/verify/{number}"),
-        format!("{public}/docs"),
-        format!("{public}/embed/{number}"),
-        format!("{public}/achievements/gold"),
-        format!("{public}/verify/AAAA-AAAA-AAAA-AAAA"),
-    ]
-    .iter()
-    .map(|u| reqwest::Url::parse(u).expect("a URL"))
-    .collect();
-    let mut seen = BTreeSet::new();
-    let mut checked = 0;
-    while let Some(url) = queue.pop_front() {
-        let mut key = url.clone();
-        key.set_fragment(None);
-        if !seen.insert(key.to_string()) || seen.len() > 80 {
-            continue;
-        }
-        let response = client
-            .get(url.clone())
-            .header("Accept", "text/html")
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        let is_html = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("text/html"));
-        let expected_missing = url.path() == "/wexqs/verify/AAAA-AAAA-AAAA-AAAA";
-        assert!(
-            status == 200 || (expected_missing && (status == 404 || status == 400)),
-            "{url} answered {status} through the proxy"
-        );
-        checked += 1;
-        if !is_html {
-            continue;
-        }
-        let body = response.text().await.expect("text");
-        for address in addresses(&body) {
-            if address.starts_with('#') || address.starts_with("mailto:") {
-                continue;
-            }
-            let target = url.join(&address).expect("a resolvable address");
-            if target.origin().ascii_serialization() != origin {
-                assert!(
-                    !target.as_str().starts_with("http://127.0.0.1"),
-                    "{url} links {target}, not through the proxy"
-                );
-                continue;
-            }
-            assert!(
-                target.path().starts_with("/wexqs/"),
-                "{url} links {address}, outside the public URL's path"
-            );
-            queue.push_back(target);
-        }
-    }
-    assert!(checked >= 20, "only {checked} addresses crawled");
-
-    // The widget's script puts its iframe beside itself, under the path.
-    let script = client
-        .get(format!("{public}/embed.js"))
-        .send()
-        .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("text");
-    let harness = format!(
-        r#"const inserted = [];
-globalThis.document = {{
-  currentScript: {{ src: "{public}/embed.js", getAttribute: () => "{number}",
-    parentNode: {{ insertBefore: f => inserted.push(f) }} }},
-  createElement: () => ({{ style: {{}} }}),
-}};
-{script}
-console.log(inserted[0].src);
-"#
-    );
-    let js = nginx_dir.path().join("embed-harness.js");
-    std::fs::write(&js, harness).expect("written");
-    let out = Command::new("node").arg(&js).output().expect("node runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let frame = text(&out.stdout).trim().to_owned();
-    assert_eq!(frame, format!("{public}/embed/{number}"));
-    let card = client.get(&frame).send().await.expect("answered");
-    assert_eq!(card.status(), 200, "the widget's frame answers");
-
-    // The API's own addresses: links, the OpenAPI servers and a Location, under the path.
-    let award: Value = client
-        .get(format!("{public}/v1/awards/{number}"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    for link in ["self", "verification", "page"] {
-        let href = award["links"][link].as_str().expect("a link");
-        let target = start.join(href).expect("resolvable");
-        assert!(target.path().starts_with("/wexqs/"), "{link}: {href}");
-        let answer = client.get(target).send().await.expect("answered");
-        assert_eq!(answer.status(), 200, "{link}: {href}");
-    }
-    let openapi: Value = client
-        .get(format!("{public}/openapi.json"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(openapi["servers"][0]["url"], public);
-    let token = admin_token(dir.path());
-    let created = client
-        .post(format!("{public}/v1/admin/organisations"))
-        .bearer_auth(token.trim())
-        .json(&json!({"name": "Prefix Path Trust", "region": "london"}))
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(created.status(), 201);
-    let location = created.headers()["location"]
-        .to_str()
-        .expect("text")
-        .to_owned();
-    assert!(
-        location.starts_with("/wexqs/v1/admin/organisations/"),
-        "{location}"
-    );
-    let organisation = client
-        .get(start.join(&location).expect("resolvable"))
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(organisation.status(), 200, "the Location answers");
-
-    // The credential names did:web with the path, which resolves through the proxy.
-    let credential: Value = client
-        .get(format!("{public}/v1/awards/{number}/credential"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    let did = credential["issuer"]["id"].as_str().expect("an issuer");
-    assert_eq!(did, format!("did:web:127.0.0.1%3A{port}:wexqs"));
-    assert_eq!(credential["issuer"]["url"], public);
-    let did_url = resolve_did_web(did);
-    assert_eq!(did_url, format!("{public}/did.json"));
-    let did_document: Value = client
-        .get(&did_url)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(did_document["id"], did);
-    let status_url = credential["credentialStatus"]["statusListCredential"]
-        .as_str()
-        .expect("a status list");
-    assert!(
-        status_url.starts_with(&format!("{public}/")),
-        "{status_url}"
-    );
-    let status_list: Value = client
-        .get(status_url)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
-    let report = independent(&json!({
-        "credential": credential,
-        "did_document": did_document,
-        "status_list": status_list,
-    }));
-    assert_eq!(report["verified"], true, "{report:#}");
-
-    // `wexqs verify --online` fetches the did.json, the status list and the register's answer
-    // from the credential's own addresses, through the proxy.
-    let saved = dir.path().join("credential.json");
-    std::fs::write(&saved, credential.to_string()).expect("written");
-    let online = Command::new(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["verify", saved.to_str().expect("a path"), "--online"])
-        .output()
-        .expect("wexqs runs");
-    let stdout = text(&online.stdout);
-    assert!(online.status.success(), "{stdout}{}", text(&online.stderr));
-    assert!(stdout.contains("pass status:"), "{stdout}");
-    assert!(stdout.contains("pass register:"), "{stdout}");
-    assert_eq!(stdout.lines().last(), Some("valid"), "{stdout}");
+    assert_every_address_answers_through_the_proxy(&client, &public, &origin, &number).await;
+    assert_the_widget_frames_under_the_path(&client, &public, &number, nginx_dir.path()).await;
+    assert_the_apis_addresses_are_under_the_path(&client, &public, &number, dir.path()).await;
+    assert_the_credential_verifies_through_the_proxy(
+        &client,
+        (&public, port),
+        &number,
+        nginx_dir.path(),
+    )
+    .await;
 
     // A proxy that passes the path on is answered as if it had stripped it.
     let passed_on = format!("http://127.0.0.1:{unstripped_port}/wexqs");

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_limited};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
 
 const OGL: &str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
 const ATTRIBUTION: &str =
@@ -22,8 +22,7 @@ fn content_type(headers: &reqwest::header::HeaderMap) -> String {
 /// What `path` answers to a browser (which asks for HTML).
 async fn browse(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let response = app
-        .client
-        .get(app.url(path))
+        .request(reqwest::Method::GET, path)
         .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
@@ -35,9 +34,7 @@ async fn browse(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_problem_json() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     // The routes people open answer pages whatever the client asks for.
     for path in ["/verify/", "/verify", "/verify/FDXE-J5BM-RRNV-PEDM/extra"] {
         let (code, headers, body) = app.page(path).await;
@@ -64,8 +61,7 @@ async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_pro
     assert!(content_type(&headers).starts_with("text/html"));
     assert!(body.contains("Page not found"), "{body}");
     let machine = app
-        .client
-        .get(app.url("/achievements/platinum"))
+        .request(reqwest::Method::GET, "/achievements/platinum")
         .header("Accept", "application/json")
         .send()
         .await
@@ -87,8 +83,7 @@ async fn a_person_gets_a_page_for_a_missing_number_or_page_and_the_api_keeps_pro
         ("/v1/awards/FDXE-J5BM-RRNV-PEDM/nothing", true),
     ] {
         let response = if html {
-            app.client
-                .get(app.url(path))
+            app.request(reqwest::Method::GET, path)
                 .header("Accept", "text/html")
                 .send()
                 .await
@@ -163,9 +158,7 @@ async fn a_rate_limited_person_gets_a_page_saying_to_wait_and_the_api_gets_probl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_links_the_accessibility_statement_and_the_privacy_notice() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Footer Test Hospitals NHS Trust", Some("ZF1"))
         .await;
@@ -229,9 +222,7 @@ async fn every_page_links_the_accessibility_statement_and_the_privacy_notice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_data_is_under_the_open_government_licence_in_its_bodies_and_headers() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app
         .organisation("Licence Test Hospitals NHS Trust", None)
         .await;
@@ -269,8 +260,7 @@ async fn the_open_data_is_under_the_open_government_licence_in_its_bodies_and_he
         assert!(response.headers().get("link").is_none(), "{path}");
     }
     let admin = app
-        .client
-        .get(app.url("/v1/admin/events"))
+        .request(reqwest::Method::GET, "/v1/admin/events")
         .bearer_auth(&app.admin)
         .send()
         .await

@@ -11,118 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{KillOnDrop, spawn_server, temp_dir, text};
 use crate::throwaway_pg::{Setup, ThrowawayPg};
+use crate::tls::TestCa;
 
 const ROLE: &str = "wexqs_app";
 const PASSWORD: &str = "Tls-test pass/word:7";
-
-/// A test certificate authority and a server certificate it signed, in a temporary folder.
-struct TestCa {
-    dir: tempfile::TempDir,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs (tests/run installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        text(&out.stderr)
-    );
-}
-
-/// A self-signed authority `NAME.crt` (key `NAME.key`) in `dir`.
-fn authority(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.crt"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=wexqs test {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-impl TestCa {
-    fn new() -> TestCa {
-        let dir = temp_dir();
-        let d = dir.path();
-        authority(d, "ca");
-        authority(d, "other-ca");
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        );
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n\
-             basicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature,keyEncipherment\n\
-             extendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.crt",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        );
-        TestCa { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.path(name)).unwrap()
-    }
-}
 
 /// A cluster with TLS on, listening on 127.0.0.1 and 127.0.0.2 (an address its certificate
 /// does not name), where `ROLE` may connect over TLS alone, with its SCRAM password.
@@ -227,30 +119,22 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
     let file = file.to_str().unwrap();
     let root = ca.path("ca.crt");
     let root = root.to_str().unwrap();
-    let other = ca.path("other-ca.crt");
-    let other = other.to_str().unwrap();
+    let password = ("WEXQS_DATABASE_PASSWORD_FILE", file);
+    let connects = |url: String, what: &str| {
+        migrates(data.path(), &[("DATABASE_URL", &url), password], what);
+    };
+    let refused = |url: String, what: &str| {
+        fails_as_tls(data.path(), &[("DATABASE_URL", &url), password], what)
+    };
 
-    let require = url(&pg, "127.0.0.1", "sslmode=require");
-    migrates(
-        data.path(),
-        &[
-            ("DATABASE_URL", &require),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
-        "sslmode=require",
-    );
+    connects(url(&pg, "127.0.0.1", "sslmode=require"), "sslmode=require");
     for host in ["127.0.0.1", "localhost"] {
-        let full = url(
-            &pg,
-            host,
-            &format!("sslmode=verify-full&sslrootcert={root}"),
-        );
-        migrates(
-            data.path(),
-            &[
-                ("DATABASE_URL", &full),
-                ("WEXQS_DATABASE_PASSWORD_FILE", file),
-            ],
+        connects(
+            url(
+                &pg,
+                host,
+                &format!("sslmode=verify-full&sslrootcert={root}"),
+            ),
             &format!("sslmode=verify-full to {host} with the authority"),
         );
     }
@@ -266,88 +150,57 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
         "PGSSLMODE=verify-full, PGSSLROOTCERT and PGPASSWORD",
     );
 
-    let wrong_ca = url(
-        &pg,
-        "127.0.0.1",
-        &format!("sslmode=verify-full&sslrootcert={other}"),
-    );
-    let said = fails_as_tls(
-        data.path(),
-        &[
-            ("DATABASE_URL", &wrong_ca),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    let other = ca.path("other-ca.crt");
+    let other = other.to_str().unwrap();
+    let said = refused(
+        url(
+            &pg,
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={other}"),
+        ),
         "verify-full with another authority",
     );
     assert!(said.contains("UnknownIssuer"), "says why: {said}");
-    let said = fails_as_tls(
-        data.path(),
-        &[
-            (
-                "DATABASE_URL",
-                &url(
-                    &pg,
-                    "127.0.0.1",
-                    "sslmode=verify-full&sslrootcert=/no/such/ca.pem",
-                ),
-            ),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    let said = refused(
+        url(
+            &pg,
+            "127.0.0.1",
+            "sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+        ),
         "verify-full with an authority's file that is not there",
     );
     assert!(said.contains("/no/such/ca.pem"), "names the file: {said}");
     // No authority given: the system's, which does not know the test one.
-    fails_as_tls(
-        data.path(),
-        &[
-            ("DATABASE_URL", &url(&pg, "127.0.0.1", "sslmode=verify-ca")),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    refused(
+        url(&pg, "127.0.0.1", "sslmode=verify-ca"),
         "verify-ca with the system's authorities",
     );
-    let wrong_host = url(
-        &pg,
-        "127.0.0.2",
-        &format!("sslmode=verify-full&sslrootcert={root}"),
-    );
-    let said = fails_as_tls(
-        data.path(),
-        &[
-            ("DATABASE_URL", &wrong_host),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    let said = refused(
+        url(
+            &pg,
+            "127.0.0.2",
+            &format!("sslmode=verify-full&sslrootcert={root}"),
+        ),
         "verify-full to a host name the certificate does not name",
     );
     assert!(said.contains("not valid for name"), "says why: {said}");
     // verify-ca, which in libpq checks the authority and not the host name, checks the host
     // name too in sqlx 0.8 (its upstream issue 3793): OPERATIONS.md says so. Should a newer
     // sqlx mend it, this fails and the runbook is to be changed with it.
-    let ca_only = url(
-        &pg,
-        "127.0.0.2",
-        &format!("sslmode=verify-ca&sslrootcert={root}"),
-    );
-    fails_as_tls(
-        data.path(),
-        &[
-            ("DATABASE_URL", &ca_only),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    refused(
+        url(
+            &pg,
+            "127.0.0.2",
+            &format!("sslmode=verify-ca&sslrootcert={root}"),
+        ),
         "verify-ca to a host name the certificate does not name",
     );
-    migrates(
-        data.path(),
-        &[
-            (
-                "DATABASE_URL",
-                &url(
-                    &pg,
-                    "127.0.0.1",
-                    &format!("sslmode=verify-ca&sslrootcert={root}"),
-                ),
-            ),
-            ("WEXQS_DATABASE_PASSWORD_FILE", file),
-        ],
+    connects(
+        url(
+            &pg,
+            "127.0.0.1",
+            &format!("sslmode=verify-ca&sslrootcert={root}"),
+        ),
         "verify-ca to the host name the certificate names",
     );
 }

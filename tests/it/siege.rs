@@ -384,31 +384,22 @@ async fn finish(answer: reqwest::Result<reqwest::Response>) -> u16 {
     }
 }
 
-// On a machine of two cores shared with other builds (a debug build), the slowest legitimate
-// answer took 0.02-0.32 s in 17 runs of 17, nine of them beside two spinning shells (a load
-// average of 4 to 7). It took up to 1.15 s, and the bar was met in five runs of six, while
-// actix-server's accept loop handed every connection to a worker to be refused there: the
-// refused attackers come back together every 5 s, some 1,600 connections, which queued ahead of
-// the client's behind busy workers. The registry's own accept loop now refuses them as it takes
-// them (`wexqs::http::accept`). RELIABILITY.md, "Exhaustion".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_once() {
-    let Some(db) = fresh_db(Backend::Sqlite).await else {
-        return;
-    };
-    allow_attackers_files();
-    let began = Instant::now();
-    let dir = temp_dir();
+/// A `wexqs serve` with every bound at its default, under the file limit systemd gives a
+/// service, over a registry of `AWARDS` imported awards: the server, its base URL, its process
+/// id and its address.
+async fn besieged_server(
+    db: &crate::helpers::Db,
+    dir: &tempfile::TempDir,
+) -> (KillOnDrop, String, u32, SocketAddr) {
     // A first start records the address and the signing key; the import then signs every award.
-    let (mut first, _) = start_server(&db, dir.path()).await;
+    let (mut first, _) = start_server(db, dir.path()).await;
     first.kill().expect("the server stops");
     first.wait().expect("the server ended");
     let csv = dir.path().join("awards.csv");
     std::fs::write(&csv, crate::search_flood::register_csv(AWARDS)).expect("written");
-    let out = crate::helpers::wexqs(&db, dir.path(), &["import", csv.to_str().expect("a path")]);
+    let out = crate::helpers::wexqs(db, dir.path(), &["import", csv.to_str().expect("a path")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    // `wexqs serve` with every bound at its default, under the file limit systemd gives a service.
     let mut command = std::process::Command::new("sh");
     command
         .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
@@ -427,8 +418,14 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         .parse()
         .expect("an address");
 
-    // The legitimate client, from its own address: an award and its credential.
-    let legitimate = client_from(Ipv4Addr::new(127, 0, 0, 200), false);
+    (server, base, pid, address)
+}
+
+/// An award the legitimate client finds, and its credential: (its number, the credential).
+async fn an_award_and_its_credential(
+    legitimate: &reqwest::Client,
+    base: &str,
+) -> (String, Vec<u8>) {
     let found: serde_json::Value = legitimate
         .get(format!("{base}/v1/register?q=northfield+hospital+1"))
         .send()
@@ -450,6 +447,203 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         .await
         .expect("the credential")
         .to_vec();
+    (number, credential)
+}
+
+/// Every attack at once, each from addresses of its own, until `stop` is set; what each met is
+/// counted in its tally.
+#[derive(Default)]
+struct Attacks {
+    stop: Stop,
+    bodies: Tally,
+    readers: Tally,
+    floods: Tally,
+    searches: Tally,
+}
+
+impl Attacks {
+    fn launch(&self, address: SocketAddr, base: &str) -> Vec<tokio::task::JoinHandle<()>> {
+        let (bodies, readers, floods, searches, stop) = (
+            &self.bodies,
+            &self.readers,
+            &self.floods,
+            &self.searches,
+            &self.stop,
+        );
+        let mut attackers = Vec::new();
+        for i in 0..600u16 {
+            let source = Ipv4Addr::new(127, 0, 1, (i % 20) as u8);
+            // Most to `POST /v1/verify`, announcing the largest credential it reads; some to an
+            // admin route, without a token.
+            let head = if i % 6 == 0 {
+                "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 1000\r\n\r\n"
+                .to_owned()
+            } else {
+                "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 2000000\r\n\r\n"
+                    .to_owned()
+            };
+            attackers.push(tokio::spawn(slow_body(
+                address,
+                source,
+                head,
+                bodies.clone(),
+                stop.clone(),
+            )));
+        }
+        for i in 0..100u16 {
+            let source = Ipv4Addr::new(127, 0, 2, (i % 5) as u8);
+            attackers.push(tokio::spawn(slow_reader(
+                address,
+                source,
+                readers.clone(),
+                stop.clone(),
+            )));
+        }
+        let body = vec![b'x'; 4 * 1024 * 1024];
+        let mut request = format!(
+            "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        let request = Arc::new(request);
+        for i in 0..900u16 {
+            let source = Ipv4Addr::new(127, 0, 3, (i % 10) as u8);
+            attackers.push(tokio::spawn(flood(
+                address,
+                source,
+                request.clone(),
+                floods.clone(),
+                stop.clone(),
+            )));
+        }
+        // At the rate each address is allowed (`wexqs serve --rate-limit`, 20 a second).
+        attackers.push(tokio::spawn(search_flood(
+            base.to_owned(),
+            Ipv4Addr::new(127, 0, 4, 1),
+            20,
+            searches.clone(),
+            stop.clone(),
+        )));
+
+        attackers
+    }
+
+    /// Each attack ran, and was met.
+    fn assert_each_ran_and_was_met(&self) {
+        let (bodies, readers, floods, searches) =
+            (&self.bodies, &self.readers, &self.floods, &self.searches);
+        assert!(
+            bodies.count("408") > 0,
+            "no slow body was cut off: {:?}",
+            bodies.counts()
+        );
+        assert!(
+            bodies.count("401") > 0,
+            "no admin slow body was refused: {:?}",
+            bodies.counts()
+        );
+        assert!(
+            readers.count("200") > 0,
+            "no export was asked for: {:?}",
+            readers.counts()
+        );
+        assert!(
+            floods.total() >= 900,
+            "the flood sent {} requests",
+            floods.total()
+        );
+        let admitted: usize = ["200", "201", "400", "413", "422"]
+            .iter()
+            .map(|s| floods.count(s))
+            .sum();
+        assert_eq!(
+            admitted,
+            0,
+            "an unauthenticated request was read: {:?}",
+            floods.counts()
+        );
+        assert!(
+            floods.count("401") > 0 && floods.count("429") > 0,
+            "the flood was refused, then limited: {:?}",
+            floods.counts()
+        );
+        assert!(
+            searches.count("200") as f64 >= 0.9 * searches.total() as f64
+                && searches.total() >= 200,
+            "searches at the allowed rate are answered: {:?}",
+            searches.counts()
+        );
+    }
+}
+
+/// The server's memory and open files, read every 50 ms until `watching` is set: the most of
+/// each (kB resident, files open).
+fn watch(pid: u32, watching: Stop) -> tokio::task::JoinHandle<(u64, usize)> {
+    tokio::spawn(async move {
+        let (mut resident, mut files) = (0, 0);
+        while !watching.is_set() {
+            resident = resident.max(memory_kb(pid, "VmRSS").unwrap_or(0));
+            files = files.max(open_files(pid));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (resident, files)
+    })
+}
+
+/// The legitimate client's rounds for the length of the siege: its answers, and how long it
+/// asked. It asks from a thread and a runtime of its own, as from a machine of its own: on the
+/// attackers' runtime its requests would wait behind theirs in this process (900 of them
+/// writing 4 MiB at once every few seconds), not in the server.
+async fn besiege(
+    base: &str,
+    number: &str,
+    credential: &[u8],
+) -> (Vec<(&'static str, u16, Duration)>, Duration) {
+    let (base, number, credential) = (base.to_owned(), number.to_owned(), credential.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let legitimate = client_from(Ipv4Addr::new(127, 0, 0, 200), false);
+            let mut answers = Vec::new();
+            let siege = Instant::now();
+            while siege.elapsed() < SIEGE {
+                answers.extend(legitimate_round(&legitimate, &base, &number, &credential).await);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            (answers, siege.elapsed())
+        })
+    })
+    .await
+    .expect("the legitimate client")
+}
+
+// On a machine of two cores shared with other builds (a debug build), the slowest legitimate
+// answer took 0.02-0.32 s in 17 runs of 17, nine of them beside two spinning shells (a load
+// average of 4 to 7). It took up to 1.15 s, and the bar was met in five runs of six, while
+// actix-server's accept loop handed every connection to a worker to be refused there: the
+// refused attackers come back together every 5 s, some 1,600 connections, which queued ahead of
+// the client's behind busy workers. The registry's own accept loop now refuses them as it takes
+// them (`wexqs::http::accept`). RELIABILITY.md, "Exhaustion".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_once() {
+    let Some(db) = fresh_db(Backend::Sqlite).await else {
+        return;
+    };
+    allow_attackers_files();
+    let began = Instant::now();
+    let dir = temp_dir();
+    let (_server, base, pid, address) = besieged_server(&db, &dir).await;
+
+    // The legitimate client, from its own address: an award and its credential.
+    let legitimate = client_from(Ipv4Addr::new(127, 0, 0, 200), false);
+    let (number, credential) = an_award_and_its_credential(&legitimate, &base).await;
     // Before the attack: what the machine itself gives (shown, to tell its noise from the
     // attack's effect).
     let mut calm = Vec::new();
@@ -462,86 +656,12 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
     let cpu_before = (cpu_ticks(pid), cpu_ticks(std::process::id()));
 
     // Every attack at once, each from addresses of its own.
-    let stop = Stop::default();
-    let (bodies, readers, floods, searches) = (
-        Tally::default(),
-        Tally::default(),
-        Tally::default(),
-        Tally::default(),
-    );
-    let mut attackers = Vec::new();
-    for i in 0..600u16 {
-        let source = Ipv4Addr::new(127, 0, 1, (i % 20) as u8);
-        // Most to `POST /v1/verify`, announcing the largest credential it reads; some to an
-        // admin route, without a token.
-        let head = if i % 6 == 0 {
-            "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             Content-Length: 1000\r\n\r\n"
-                .to_owned()
-        } else {
-            "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             Content-Length: 2000000\r\n\r\n"
-                .to_owned()
-        };
-        attackers.push(tokio::spawn(slow_body(
-            address,
-            source,
-            head,
-            bodies.clone(),
-            stop.clone(),
-        )));
-    }
-    for i in 0..100u16 {
-        let source = Ipv4Addr::new(127, 0, 2, (i % 5) as u8);
-        attackers.push(tokio::spawn(slow_reader(
-            address,
-            source,
-            readers.clone(),
-            stop.clone(),
-        )));
-    }
-    let body = vec![b'x'; 4 * 1024 * 1024];
-    let mut request = format!(
-        "POST /v1/admin/organisations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(&body);
-    let request = Arc::new(request);
-    for i in 0..900u16 {
-        let source = Ipv4Addr::new(127, 0, 3, (i % 10) as u8);
-        attackers.push(tokio::spawn(flood(
-            address,
-            source,
-            request.clone(),
-            floods.clone(),
-            stop.clone(),
-        )));
-    }
-    // At the rate each address is allowed (`wexqs serve --rate-limit`, 20 a second).
-    attackers.push(tokio::spawn(search_flood(
-        base.clone(),
-        Ipv4Addr::new(127, 0, 4, 1),
-        20,
-        searches.clone(),
-        stop.clone(),
-    )));
+    let attacks = Attacks::default();
+    let attackers = attacks.launch(address, &base);
 
     // The server's memory and open files, read every 50 ms until the end.
     let watching = Stop::default();
-    let watcher = {
-        let watching = watching.clone();
-        tokio::spawn(async move {
-            let (mut resident, mut files) = (0, 0);
-            while !watching.is_set() {
-                resident = resident.max(memory_kb(pid, "VmRSS").unwrap_or(0));
-                files = files.max(open_files(pid));
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            (resident, files)
-        })
-    };
+    let watcher = watch(pid, watching.clone());
 
     // The attack is in place once the server holds hundreds of connections.
     let start = Instant::now();
@@ -554,32 +674,8 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         "the attackers hold {held_at_start} files of the server"
     );
 
-    // The legitimate client asks from a thread and a runtime of its own, as from a machine of its
-    // own: on the attackers' runtime its requests would wait behind theirs in this process (900
-    // of them writing 4 MiB at once every few seconds), not in the server.
-    let (answers, besieged) = {
-        let (base, number, credential) = (base.clone(), number.clone(), credential.clone());
-        tokio::task::spawn_blocking(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let legitimate = client_from(Ipv4Addr::new(127, 0, 0, 200), false);
-                let mut answers = Vec::new();
-                let siege = Instant::now();
-                while siege.elapsed() < SIEGE {
-                    answers
-                        .extend(legitimate_round(&legitimate, &base, &number, &credential).await);
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                (answers, siege.elapsed())
-            })
-        })
-        .await
-        .expect("the legitimate client")
-    };
-    stop.set();
+    let (answers, besieged) = besiege(&base, &number, &credential).await;
+    attacks.stop.set();
     for a in attackers {
         let _ = tokio::time::timeout(Duration::from_secs(40), a).await;
     }
@@ -601,10 +697,10 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         cpu_ticks(pid) - cpu_before.0,
         cpu_ticks(std::process::id()) - cpu_before.1,
         began.elapsed().as_secs_f64(),
-        bodies.counts(),
-        readers.counts(),
-        floods.counts(),
-        searches.counts(),
+        attacks.bodies.counts(),
+        attacks.readers.counts(),
+        attacks.floods.counts(),
+        attacks.searches.counts(),
     );
 
     // The legitimate client: every answer, within a second.
@@ -623,45 +719,5 @@ async fn a_legitimate_client_is_answered_within_a_second_under_four_attacks_at_o
         "the server's memory grew by {grown} kB under attack, over {MEMORY_BOUND_KB} kB"
     );
 
-    // Each attack ran, and was met.
-    assert!(
-        bodies.count("408") > 0,
-        "no slow body was cut off: {:?}",
-        bodies.counts()
-    );
-    assert!(
-        bodies.count("401") > 0,
-        "no admin slow body was refused: {:?}",
-        bodies.counts()
-    );
-    assert!(
-        readers.count("200") > 0,
-        "no export was asked for: {:?}",
-        readers.counts()
-    );
-    assert!(
-        floods.total() >= 900,
-        "the flood sent {} requests",
-        floods.total()
-    );
-    let admitted: usize = ["200", "201", "400", "413", "422"]
-        .iter()
-        .map(|s| floods.count(s))
-        .sum();
-    assert_eq!(
-        admitted,
-        0,
-        "an unauthenticated request was read: {:?}",
-        floods.counts()
-    );
-    assert!(
-        floods.count("401") > 0 && floods.count("429") > 0,
-        "the flood was refused, then limited: {:?}",
-        floods.counts()
-    );
-    assert!(
-        searches.count("200") as f64 >= 0.9 * searches.total() as f64 && searches.total() >= 200,
-        "searches at the allowed rate are answered: {:?}",
-        searches.counts()
-    );
+    attacks.assert_each_ran_and_was_met();
 }

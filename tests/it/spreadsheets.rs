@@ -4,13 +4,13 @@
 //! reads. No cell may hold a formula, and with commas every hostile name reads back as its text
 //! with the documented apostrophe.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app, temp_dir};
+use crate::helpers::{sqlite_app, temp_dir};
 
 /// Organisation names written to run as formulas, each with the text a spreadsheet splitting on
 /// commas shows for it: an apostrophe before each place a formula could start.
@@ -150,11 +150,118 @@ fn cells_by_libreoffice(dir: &Path, separators: &str, files: &[&Path]) -> Vec<Ve
         .collect()
 }
 
+/// Beside the export, two files LibreOffice is to read: the control, the hostile names written
+/// as they are, one a line, which LibreOffice must run as formulas with these options (else
+/// finding none in the export would prove nothing); and the names as the first-character rule
+/// wrote them (an apostrophe before a cell's first `=`, `+`, `-` or `@` only), quoted after a
+/// first cell: a spreadsheet that splits on semicolons, pipes or spaces alone finds formulas in
+/// them (one that splits on commas too keeps each quoted cell whole). Their paths.
+fn control_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let control = dir.join("control.csv");
+    let raw: String = HOSTILE
+        .iter()
+        .map(|(name, _)| format!("{name}\r\n"))
+        .collect();
+    std::fs::write(&control, raw).expect("written");
+    // And the names as the first-character rule wrote them (an apostrophe before a cell's first
+    // `=`, `+`, `-` or `@` only), quoted after a first cell: a spreadsheet that splits on
+    // semicolons, pipes or spaces alone finds formulas in them (one that splits on commas too
+    // keeps each quoted cell whole).
+    let first_character = dir.join("first_character.csv");
+    let old_rule: String = HOSTILE
+        .iter()
+        .map(|(name, _)| {
+            let mark = if name.starts_with(['=', '+', '-', '@']) {
+                "'"
+            } else {
+                ""
+            };
+            format!("x,\"{mark}{}\"\r\n", name.replace('"', "\"\""))
+        })
+        .collect();
+    std::fs::write(&first_character, old_rule).expect("written");
+
+    (control, first_character)
+}
+
+/// What LibreOffice read splitting on `separator`: nothing of the export evaluated, and no cell
+/// beginning as a formula does, though the control's raw names run (and the first-character
+/// rule's let some through where it should).
+fn assert_nothing_evaluated(separator: &str, read: &[Vec<Vec<Cell>>]) {
+    let (exported, control, first_character) = (&read[0], &read[1], &read[2]);
+    assert!(
+        control.iter().flatten().any(|c| c.formula.is_some()),
+        "splitting on {separator}, LibreOffice runs the raw names as formulas: {control:?}"
+    );
+    let old_rule_fails = first_character
+        .iter()
+        .flatten()
+        .any(|c| c.formula.is_some());
+    assert_eq!(
+        old_rule_fails,
+        ["semicolon", "pipe", "space"].contains(&separator),
+        "splitting on {separator}, the first-character rule lets formulas through: \
+         {first_character:?}"
+    );
+    assert_eq!(
+        exported.len(),
+        HOSTILE.len() + 2,
+        "{separator}: a header and the awards"
+    );
+    for cell in exported.iter().flatten() {
+        assert!(
+            cell.formula.is_none(),
+            "splitting on {separator}, LibreOffice evaluated {cell:?}"
+        );
+        let start = cell
+            .text
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '"');
+        assert!(
+            !start.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']),
+            "splitting on {separator}, a cell begins with a formula's start: {cell:?}"
+        );
+    }
+}
+
+/// Split on commas, the export's names read back as LibreOffice shows them, every one as text,
+/// and the spaced issuer's name as its text after the spaces.
+fn assert_the_names_read_back(exported: &[Vec<Cell>]) {
+    let header = &exported[0];
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|c| c.text == name)
+            .unwrap_or_else(|| panic!("a column {name}"))
+    };
+    let (names, issuers) = (column("organisation_name"), column("issuer_name"));
+    let mut read_names: Vec<&str> = exported[1..]
+        .iter()
+        .map(|row| row[names].text.as_str())
+        .collect();
+    let mut expected: Vec<&str> = HOSTILE.iter().map(|(_, shown)| *shown).collect();
+    expected.push("Spaced Issuer Trust");
+    read_names.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(read_names, expected, "the names as LibreOffice shows them");
+    assert!(
+        exported[1..]
+            .iter()
+            .all(|row| row[names].value_type.as_deref() == Some("string")),
+        "every name is text"
+    );
+    // Spaces trimmed, the issuer's name is its text after them.
+    assert!(
+        exported[1..]
+            .iter()
+            .any(|row| row[issuers].text == SPACED_ISSUER.1.trim_start()),
+        "the spaced issuer's name reads back as {:?}",
+        SPACED_ISSUER.1.trim_start()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libreoffice_evaluates_no_cell_of_the_export_whatever_it_splits_on() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     for (name, _) in HOSTILE {
         let organisation = app.organisation(name, None).await;
         app.award(&organisation, "gold", "2025-06-02").await;
@@ -171,8 +278,7 @@ async fn libreoffice_evaluates_no_cell_of_the_export_whatever_it_splits_on() {
 
     let dir = temp_dir();
     let csv = app
-        .client
-        .get(app.url("/v1/exports/register.csv"))
+        .request(reqwest::Method::GET, "/v1/exports/register.csv")
         .send()
         .await
         .expect("the export")
@@ -181,31 +287,7 @@ async fn libreoffice_evaluates_no_cell_of_the_export_whatever_it_splits_on() {
         .expect("its body");
     let export = dir.path().join("register.csv");
     std::fs::write(&export, &csv).expect("written");
-    // The control: the same names written as they are, one a line, which LibreOffice must run
-    // as formulas with these options (else finding none in the export would prove nothing).
-    let control = dir.path().join("control.csv");
-    let raw: String = HOSTILE
-        .iter()
-        .map(|(name, _)| format!("{name}\r\n"))
-        .collect();
-    std::fs::write(&control, raw).expect("written");
-    // And the names as the first-character rule wrote them (an apostrophe before a cell's first
-    // `=`, `+`, `-` or `@` only), quoted after a first cell: a spreadsheet that splits on
-    // semicolons, pipes or spaces alone finds formulas in them (one that splits on commas too
-    // keeps each quoted cell whole).
-    let first_character = dir.path().join("first_character.csv");
-    let old_rule: String = HOSTILE
-        .iter()
-        .map(|(name, _)| {
-            let mark = if name.starts_with(['=', '+', '-', '@']) {
-                "'"
-            } else {
-                ""
-            };
-            format!("x,\"{mark}{}\"\r\n", name.replace('"', "\"\""))
-        })
-        .collect();
-    std::fs::write(&first_character, old_rule).expect("written");
+    let (control, first_character) = control_files(dir.path());
 
     // One LibreOffice a separator, each with its own profile, side by side.
     let (started, dir) = (Instant::now(), dir.path());
@@ -226,71 +308,9 @@ async fn libreoffice_evaluates_no_cell_of_the_export_whatever_it_splits_on() {
     let took = started.elapsed();
     for ((separator, _), read) in SEPARATORS.iter().zip(&read_all) {
         let separator = *separator;
-        let (exported, control, first_character) = (&read[0], &read[1], &read[2]);
-        assert!(
-            control.iter().flatten().any(|c| c.formula.is_some()),
-            "splitting on {separator}, LibreOffice runs the raw names as formulas: {control:?}"
-        );
-        let old_rule_fails = first_character
-            .iter()
-            .flatten()
-            .any(|c| c.formula.is_some());
-        assert_eq!(
-            old_rule_fails,
-            ["semicolon", "pipe", "space"].contains(&separator),
-            "splitting on {separator}, the first-character rule lets formulas through: \
-             {first_character:?}"
-        );
-        assert_eq!(
-            exported.len(),
-            HOSTILE.len() + 2,
-            "{separator}: a header and the awards"
-        );
-        for cell in exported.iter().flatten() {
-            assert!(
-                cell.formula.is_none(),
-                "splitting on {separator}, LibreOffice evaluated {cell:?}"
-            );
-            let start = cell
-                .text
-                .trim_start_matches(|c: char| c.is_whitespace() || c == '"');
-            assert!(
-                !start.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']),
-                "splitting on {separator}, a cell begins with a formula's start: {cell:?}"
-            );
-        }
+        assert_nothing_evaluated(separator, read);
         if separator == "comma" {
-            let header = &exported[0];
-            let column = |name: &str| {
-                header
-                    .iter()
-                    .position(|c| c.text == name)
-                    .unwrap_or_else(|| panic!("a column {name}"))
-            };
-            let (names, issuers) = (column("organisation_name"), column("issuer_name"));
-            let mut read_names: Vec<&str> = exported[1..]
-                .iter()
-                .map(|row| row[names].text.as_str())
-                .collect();
-            let mut expected: Vec<&str> = HOSTILE.iter().map(|(_, shown)| *shown).collect();
-            expected.push("Spaced Issuer Trust");
-            read_names.sort_unstable();
-            expected.sort_unstable();
-            assert_eq!(read_names, expected, "the names as LibreOffice shows them");
-            assert!(
-                exported[1..]
-                    .iter()
-                    .all(|row| row[names].value_type.as_deref() == Some("string")),
-                "every name is text"
-            );
-            // Spaces trimmed, the issuer's name is its text after them.
-            assert!(
-                exported[1..]
-                    .iter()
-                    .any(|row| row[issuers].text == SPACED_ISSUER.1.trim_start()),
-                "the spaced issuer's name reads back as {:?}",
-                SPACED_ISSUER.1.trim_start()
-            );
+            assert_the_names_read_back(&read[0]);
         }
     }
     eprintln!(

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::helpers::{Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, temp_dir};
-use crate::webhooks::{Admin, Receiver};
+use crate::webhooks::{Receiver, award};
 
 /// A secret a receiver keeps in its URL's query: it must appear nowhere but the answer that
 /// made the subscription.
@@ -97,11 +98,11 @@ async fn silent_receiver() -> u16 {
 }
 
 /// Waits until the subscription `id` has a failed attempt; that attempt.
-async fn first_failure(admin: &Admin, id: &str) -> Value {
+async fn first_failure(admin: &Client, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let (status, history) = admin
-            .get(&format!("/v1/admin/webhooks/{id}/deliveries"))
+            .get_json(&format!("/v1/admin/webhooks/{id}/deliveries"))
             .await;
         assert_eq!(status, 200, "{history}");
         if let Some(attempt) = history["items"].as_array().and_then(|a| a.last()) {
@@ -115,9 +116,9 @@ async fn first_failure(admin: &Admin, id: &str) -> Value {
     }
 }
 
-async fn subscribe(admin: &Admin, url: &str) -> String {
+async fn subscribe(admin: &Client, url: &str) -> String {
     let (status, made) = admin
-        .post(
+        .post_json(
             "/v1/admin/webhooks",
             json!({"url": url, "event_types": ["award.issued"]}),
         )
@@ -152,7 +153,7 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
     let silent = silent_receiver().await;
     let server = serve(&db, dir.path(), true, 2_000);
     assert!(answers_within(&server.base, Duration::from_secs(20)).await);
-    let admin = Admin::new(&server.base, &token);
+    let admin = Client::new(&server.base).with_token(&token);
 
     let q = format!("?token={QUERY_SECRET}");
     let cases = [
@@ -168,7 +169,7 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
     for (url, _) in &cases {
         ids.push(subscribe(&admin, url).await);
     }
-    admin.award("Failing Deliveries Trust").await;
+    award(&admin, "Failing Deliveries Trust").await;
     for ((url, cause), id) in cases.iter().zip(&ids) {
         let attempt = first_failure(&admin, id).await;
         assert_eq!(attempt["delivered"], false, "{url}: {attempt}");
@@ -190,7 +191,7 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
     );
 
     // Nothing but the answers that made them shows a target's path or query.
-    let (_, list) = admin.get("/v1/admin/webhooks").await;
+    let (_, list) = admin.get_json("/v1/admin/webhooks").await;
     assert!(!list.to_string().contains(QUERY_SECRET), "{list}");
     assert!(!list.to_string().contains("/hook"), "{list}");
     assert!(
@@ -200,7 +201,9 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
             .iter()
             .all(|s| s.get("url").is_none())
     );
-    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{}", ids[0])).await;
+    let (_, shown) = admin
+        .get_json(&format!("/v1/admin/webhooks/{}", ids[0]))
+        .await;
     assert!(!shown.to_string().contains(QUERY_SECRET), "{shown}");
     assert_eq!(shown["status"], "disabled", "{shown}");
 
@@ -216,8 +219,8 @@ async fn each_failed_delivery_records_its_cause_and_no_target_query_is_logged_or
     drop(server);
     let server = serve(&db, dir.path(), false, 2_000);
     assert!(answers_within(&server.base, Duration::from_secs(20)).await);
-    let admin = Admin::new(&server.base, &token);
-    admin.award("Refused At Delivery Trust").await;
+    let admin = Client::new(&server.base).with_token(&token);
+    award(&admin, "Refused At Delivery Trust").await;
     let attempt = first_failure(&admin, &late).await;
     assert_eq!(attempt["cause"], "refused_address", "{attempt}");
     assert!(

@@ -16,10 +16,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wexqs::credentials::sealing::{self, SealError, SealingKey};
 
+use crate::client::Client;
 use crate::feeds::python;
 use crate::helpers::{Backend, Db, admin_token, fresh_db, on_both_databases, temp_dir, text};
 use crate::throwaway_pg::ThrowawayPg;
-use crate::webhooks::{Admin, Received, Receiver, server};
+use crate::webhooks::{Received, Receiver, award, position_of, server, subscribe};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -195,14 +196,14 @@ async fn secrets_are_sealed_in_the_database_and_deliveries_verify(backend: Backe
     let receiver = Receiver::start(204).await;
     let (id, first_secret, second_secret) = {
         let (_server, base) = server(&db, dir.path(), 100, 5).await;
-        let admin = Admin::new(&base, &token);
-        let (id, first) = admin.subscribe(&receiver.url, &["award.issued"]).await;
+        let admin = Client::new(&base).with_token(&token);
+        let (id, first) = subscribe(&admin, &receiver.url, &["award.issued"]).await;
         let (status, rotated) = admin
-            .post(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
+            .post_json(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
             .await;
         assert_eq!(status, 200, "{rotated}");
         let second = rotated["secret"].as_str().unwrap().to_owned();
-        admin.award("Sealed Secrets Trust").await;
+        award(&admin, "Sealed Secrets Trust").await;
         receiver
             .wait_for(Duration::from_secs(30), "a delivery", |r| !r.is_empty())
             .await;
@@ -249,8 +250,8 @@ async fn secrets_are_sealed_in_the_database_and_deliveries_verify(backend: Backe
         let (sealed, _, clear, _) = stored(&db, &id).await;
         assert_eq!(clear, None, "sealed at start");
         assert!(sealed.is_some_and(|s| !s.is_empty()));
-        let admin = Admin::new(&base, &token);
-        admin.award("Upgraded Trust").await;
+        let admin = Client::new(&base).with_token(&token);
+        award(&admin, "Upgraded Trust").await;
         receiver
             .wait_for(Duration::from_secs(30), "a second delivery", |r| {
                 r.len() >= 2
@@ -371,14 +372,14 @@ async fn pg_run(pg: &ThrowawayPg, sql: &str) {
 /// Issues an award to each of `names` and waits until the receiver has had each; the positions
 /// the subscription's deliveries of them had.
 async fn issue_and_deliver(
-    admin: &Admin,
+    admin: &Client,
     receiver: &Receiver,
     id: &str,
     names: &[&str],
 ) -> BTreeSet<u64> {
     let mut numbers = Vec::new();
     for name in names {
-        numbers.push(admin.award(name).await);
+        numbers.push(award(admin, name).await);
     }
     receiver
         .wait_for(Duration::from_secs(30), "the deliveries", |got| {
@@ -394,7 +395,7 @@ async fn issue_and_deliver(
             .iter()
             .any(|n| r.json()["data"]["certificate_number"] == n.as_str())
         {
-            positions.insert(admin.position_of(id, r.id()).await);
+            positions.insert(position_of(admin, id, r.id()).await);
         }
     }
     positions
@@ -410,15 +411,15 @@ async fn webhook_receivers_never_see_one_id_for_two_events_across_a_restore(back
     let receiver = Receiver::start(204).await;
     let id = {
         let (_server, base) = server(db, dir.path(), 100, 5).await;
-        let admin = Admin::new(&base, &token);
-        let (id, _) = admin.subscribe(&receiver.url, &["award.issued"]).await;
+        let admin = Client::new(&base).with_token(&token);
+        let (id, _) = subscribe(&admin, &receiver.url, &["award.issued"]).await;
         issue_and_deliver(&admin, &receiver, &id, &["Kept One", "Kept Two"]).await;
         id
     };
     site.back_up().await;
     let lost = {
         let (_server, base) = server(db, dir.path(), 100, 5).await;
-        let admin = Admin::new(&base, &token);
+        let admin = Client::new(&base).with_token(&token);
         issue_and_deliver(
             &admin,
             &receiver,
@@ -430,7 +431,7 @@ async fn webhook_receivers_never_see_one_id_for_two_events_across_a_restore(back
     site.restore().await;
     let again = {
         let (_server, base) = server(db, dir.path(), 100, 5).await;
-        let admin = Admin::new(&base, &token);
+        let admin = Client::new(&base).with_token(&token);
         issue_and_deliver(&admin, &receiver, &id, &["New One", "New Two", "New Three"]).await
     };
     // The drill is the one that reused ids before: other events at the same positions.

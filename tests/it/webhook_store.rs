@@ -74,21 +74,10 @@ async fn claimed(store: &Store, owner: &str, now: i64, log_size: u64) -> Vec<Str
         .collect()
 }
 
-async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Store) {
-    let subscribed = Event::WebhookSubscribed {
-        webhook_id: ID.into(),
-        target: "https://receiver.example".into(),
-        event_types: vec!["award.issued".into()],
-    };
-    append(&store, subscribed, Write::WebhookCreated(subscription()))
-        .await
-        .expect("made");
-    assert_eq!(store.webhook(ID).await.unwrap(), Some(subscription()));
-    let log = 5;
-
-    // One holder at a time, until the lease runs out.
-    assert_eq!(claimed(&store, "one", 1_000, log).await, [ID]);
-    assert!(claimed(&store, "two", 1_500, log).await.is_empty(), "held");
+/// One holder at a time, until the lease runs out; the cursor moves only from where it is.
+async fn one_holder_at_a_time_until_the_lease_runs_out(store: &Store, log: u64) {
+    assert_eq!(claimed(store, "one", 1_000, log).await, [ID]);
+    assert!(claimed(store, "two", 1_500, log).await.is_empty(), "held");
     assert!(!store.advance_webhook(ID, "two", 0, 3, 2_000).await.unwrap());
     assert!(store.advance_webhook(ID, "one", 0, 3, 2_000).await.unwrap());
     assert!(
@@ -96,8 +85,10 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         "only from where the cursor is"
     );
     assert_eq!(store.webhook(ID).await.unwrap().unwrap().next_position, 3);
+}
 
-    // A failure gives the lease back and waits out its backoff.
+/// A failure gives the lease back and waits out its backoff.
+async fn a_failure_gives_the_lease_back_and_backs_off(store: &Store, log: u64) {
     let failure = Failure {
         failures: 1,
         next_attempt_at: 5_000,
@@ -106,23 +97,25 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
     assert!(!store.fail_webhook(ID, "two", 3, &failure).await.unwrap());
     assert!(store.fail_webhook(ID, "one", 3, &failure).await.unwrap());
     assert!(
-        claimed(&store, "two", 3_000, log).await.is_empty(),
+        claimed(store, "two", 3_000, log).await.is_empty(),
         "backing off"
     );
-    assert_eq!(claimed(&store, "two", 5_000, log).await, [ID]);
+    assert_eq!(claimed(store, "two", 5_000, log).await, [ID]);
     store.release_webhook(ID, "two").await.unwrap();
+}
 
-    // Disabled: never claimed, until a replay (with its event) enables it again.
+/// Disabled: never claimed, until a replay (with its event) enables it again.
+async fn disabled_until_a_replay_enables_it_again(store: &Store, log: u64) {
     let disabling = Failure {
         failures: 2,
         next_attempt_at: 6_000,
         disable: Some("disabled after 2 failed deliveries".into()),
     };
-    assert_eq!(claimed(&store, "one", 5_500, log).await, [ID]);
+    assert_eq!(claimed(store, "one", 5_500, log).await, [ID]);
     assert!(store.fail_webhook(ID, "one", 3, &disabling).await.unwrap());
     let row = store.webhook(ID).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.failures), ("disabled", 2));
-    assert!(claimed(&store, "one", 1_000_000, log).await.is_empty());
+    assert!(claimed(store, "one", 1_000_000, log).await.is_empty());
     let replayed = Event::WebhookReplayed {
         webhook_id: ID.into(),
         from_position: 1,
@@ -131,7 +124,7 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         id: ID.into(),
         from: 1,
     };
-    append(&store, replayed, replay).await.expect("replayed");
+    append(store, replayed, replay).await.expect("replayed");
     let row = store.webhook(ID).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -143,12 +136,14 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         ("active", 0, 1, None)
     );
     assert!(
-        claimed(&store, "one", 1_000_000, 1).await.is_empty(),
+        claimed(store, "one", 1_000_000, 1).await.is_empty(),
         "nothing owed at the end of the log"
     );
-    assert_eq!(claimed(&store, "one", 1_000_000, 2).await, [ID]);
+    assert_eq!(claimed(store, "one", 1_000_000, 2).await, [ID]);
+}
 
-    // The history keeps the latest attempts.
+/// The history keeps the latest attempts, each read back whole.
+async fn the_history_keeps_the_latest_attempts(store: &Store) {
     for n in 1..=5 {
         store.record_delivery(&attempt(n), 3).await.unwrap();
     }
@@ -163,8 +158,10 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
     // An attempt reads back whole, its cause included.
     let newest = store.webhook_deliveries(ID, 1).await.unwrap();
     assert_eq!(newest, [attempt(5)]);
+}
 
-    // A rotation keeps the secret before it beside the new one.
+/// A rotation keeps the secret before it beside the new one.
+async fn a_rotation_keeps_the_previous_secret(store: &Store) {
     let rotated = Event::WebhookSecretRotated {
         webhook_id: ID.into(),
         previous_valid_until: "2026-11-25T12:00:00Z".into(),
@@ -174,7 +171,7 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         sealed_secret: b"sealed two".to_vec(),
         previous_until: 9_000,
     };
-    append(&store, rotated, secret).await.expect("rotated");
+    append(store, rotated, secret).await.expect("rotated");
     let row = store.webhook(ID).await.unwrap().unwrap();
     assert_eq!(row.sealed_secret, b"sealed two");
     assert_eq!(
@@ -182,25 +179,47 @@ async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Stor
         Some(b"sealed one".as_slice())
     );
     assert_eq!(row.previous_secret_until, 9_000);
+}
 
-    // Deleted with its history; a change to what is gone appends nothing.
+/// Deleted with its history; a change to what is gone appends nothing.
+async fn deleted_with_its_history(store: &Store) {
     let deleted = || Event::WebhookDeleted {
         webhook_id: ID.into(),
     };
     let delete = || Write::WebhookDeleted { id: ID.into() };
-    append(&store, deleted(), delete()).await.expect("deleted");
+    append(store, deleted(), delete()).await.expect("deleted");
     assert_eq!(store.webhook(ID).await.unwrap(), None);
     assert!(store.webhook_deliveries(ID, 100).await.unwrap().is_empty());
     // A delivery that was in flight when it went leaves no row behind.
     store.record_delivery(&attempt(6), 3).await.unwrap();
     assert!(store.webhook_deliveries(ID, 100).await.unwrap().is_empty());
     let size = store.head().await.unwrap().size;
-    let again = append(&store, deleted(), delete()).await;
+    let again = append(store, deleted(), delete()).await;
     assert!(
         matches!(again, Err(StoreError::Conflict { .. })),
         "{again:?}"
     );
     assert_eq!(store.head().await.unwrap().size, size, "all or nothing");
+}
+
+async fn webhook_rows_keep_their_leases_cursors_backoffs_and_history(store: Store) {
+    let subscribed = Event::WebhookSubscribed {
+        webhook_id: ID.into(),
+        target: "https://receiver.example".into(),
+        event_types: vec!["award.issued".into()],
+    };
+    append(&store, subscribed, Write::WebhookCreated(subscription()))
+        .await
+        .expect("made");
+    assert_eq!(store.webhook(ID).await.unwrap(), Some(subscription()));
+    let log = 5;
+
+    one_holder_at_a_time_until_the_lease_runs_out(&store, log).await;
+    a_failure_gives_the_lease_back_and_backs_off(&store, log).await;
+    disabled_until_a_replay_enables_it_again(&store, log).await;
+    the_history_keeps_the_latest_attempts(&store).await;
+    a_rotation_keeps_the_previous_secret(&store).await;
+    deleted_with_its_history(&store).await;
 }
 
 on_both_databases! {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::feeds::python;
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, answers_within, fresh_db, on_both_databases, spawn_app,
@@ -157,110 +158,57 @@ pub(crate) async fn server(
     (child, base)
 }
 
-/// An admin's requests to one server.
-pub(crate) struct Admin {
-    base: String,
-    token: String,
-    client: reqwest::Client,
+/// Subscribes `url` to `types` as `admin`: the subscription's id and secret.
+pub(crate) async fn subscribe(admin: &Client, url: &str, types: &[&str]) -> (String, String) {
+    let (status, body) = admin
+        .post_json(
+            "/v1/admin/webhooks",
+            json!({"url": url, "event_types": types}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
 }
 
-impl Admin {
-    pub(crate) fn new(base: &str, token: &str) -> Admin {
-        Admin {
-            base: base.to_owned(),
-            token: token.to_owned(),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    pub(crate) async fn subscribe(&self, url: &str, types: &[&str]) -> (String, String) {
-        let (status, body) = self
-            .post(
-                "/v1/admin/webhooks",
-                json!({"url": url, "event_types": types}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        (
-            body["id"].as_str().unwrap().to_owned(),
-            body["secret"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// The log position of the message `message_id` sent to the subscription `id`, from its
-    /// delivery history.
-    pub(crate) async fn position_of(&self, id: &str, message_id: &str) -> u64 {
-        let (status, history) = self
-            .get(&format!("/v1/admin/webhooks/{id}/deliveries?limit=1000"))
-            .await;
-        assert_eq!(status, 200, "{history}");
-        history["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["message_id"] == message_id)
-            .and_then(|d| d["position"].as_u64())
-            .unwrap_or_else(|| panic!("{message_id} is not in the history: {history}"))
-    }
-
-    /// The `webhook-id` the event at `position` gets for the subscription `id`: `msg_`, the
-    /// first 16 bytes of its leaf hash (as the public log lists it) in hex, `_` and the id.
-    pub(crate) async fn expected_message_id(&self, id: &str, position: u64) -> String {
-        use base64::Engine as _;
-        let entries: Value = reqwest::get(format!(
-            "{}/v1/log/entries?start={position}&limit=1",
-            self.base
-        ))
-        .await
+/// The log position of the message `message_id` sent to the subscription `id`, from its
+/// delivery history.
+pub(crate) async fn position_of(admin: &Client, id: &str, message_id: &str) -> u64 {
+    let (status, history) = admin
+        .get_json(&format!("/v1/admin/webhooks/{id}/deliveries?limit=1000"))
+        .await;
+    assert_eq!(status, 200, "{history}");
+    history["items"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-        let leaf = base64::engine::general_purpose::STANDARD
-            .decode(entries["entries"][0]["leaf_hash"].as_str().unwrap())
-            .unwrap();
-        format!("msg_{}_{id}", hex::encode(&leaf[..16]))
-    }
+        .iter()
+        .find(|d| d["message_id"] == message_id)
+        .and_then(|d| d["position"].as_u64())
+        .unwrap_or_else(|| panic!("{message_id} is not in the history: {history}"))
+}
 
-    /// Registers an organisation and gives it an award; the award's certificate number.
-    pub(crate) async fn award(&self, name: &str) -> String {
-        let (status, org) = self
-            .post(
-                "/v1/admin/organisations",
-                json!({"name": name, "region": "london"}),
-            )
-            .await;
-        assert_eq!(status, 201, "{org}");
-        let (status, award) = self
-            .post(
-                "/v1/admin/awards",
-                json!({"organisation_id": org["id"], "level": "silver", "awarded_on": "2025-06-01"}),
-            )
-            .await;
-        assert_eq!(status, 201, "{award}");
-        award["certificate_number"].as_str().unwrap().to_owned()
-    }
+/// The `webhook-id` the event at `position` gets for the subscription `id`: `msg_`, the first
+/// 16 bytes of its leaf hash (as the public log lists it) in hex, `_` and the id.
+async fn expected_message_id(client: &Client, id: &str, position: u64) -> String {
+    use base64::Engine as _;
+    let entries = client
+        .json(&format!("/v1/log/entries?start={position}&limit=1"))
+        .await;
+    let leaf = base64::engine::general_purpose::STANDARD
+        .decode(entries["entries"][0]["leaf_hash"].as_str().unwrap())
+        .unwrap();
+    format!("msg_{}_{id}", hex::encode(&leaf[..16]))
+}
+
+/// Registers an organisation called `name` and gives it a silver award as `admin`: the award's
+/// certificate number.
+pub(crate) async fn award(admin: &Client, name: &str) -> String {
+    let (_, number) = admin
+        .organisation_with_award(name, "silver", "2025-06-01")
+        .await;
+    number
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,11 +217,33 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     let dir = temp_dir();
     let token = admin_token(&db, dir.path(), "webhooks");
     let (_server, base) = server(&db, dir.path(), 100, 5).await;
-    let admin = Admin::new(&base, &token);
+    let admin = Client::new(&base).with_token(&token);
     let receiver = Receiver::start(204).await;
-    let (id, secret) = admin
-        .subscribe(&receiver.url, &["award.issued", "award.revoked"])
-        .await;
+    let (id, secret) = subscribe_shown_once(&admin, &receiver).await;
+    let scratch = temp_dir();
+    deliveries_are_signed_in_log_order(&admin, &receiver, &id, &secret, &scratch).await;
+    let (new_secret, fourth) = a_rotated_secret_signs_beside_the_old_for_the_overlap(
+        &admin, &receiver, &id, &secret, &scratch,
+    )
+    .await;
+    let fourth_position = a_replay_resends(&admin, &receiver, &id, &fourth).await;
+    a_deleted_subscription_is_gone(&admin, &id).await;
+    let secrets = [secret.as_str(), new_secret.as_str()];
+    every_admin_action_is_a_private_event(
+        &admin,
+        &receiver,
+        &token,
+        &id,
+        fourth_position,
+        &secrets,
+    )
+    .await;
+}
+
+/// Subscribes `receiver` to issued and revoked awards: (the id, the secret), which is shown
+/// once and never again (not in the list, not in the subscription).
+async fn subscribe_shown_once(admin: &Client, receiver: &Receiver) -> (String, String) {
+    let (id, secret) = subscribe(admin, &receiver.url, &["award.issued", "award.revoked"]).await;
     assert!(secret.starts_with("whsec_"));
     use base64::Engine as _;
     let key = base64::engine::general_purpose::STANDARD
@@ -282,10 +252,10 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     assert!(key.len() >= 24, "the secret is {} bytes", key.len());
 
     // The secret is shown once: not in the list, not in the subscription.
-    let (status, list) = admin.get("/v1/admin/webhooks").await;
+    let (status, list) = admin.get_json("/v1/admin/webhooks").await;
     assert_eq!(status, 200);
     assert_eq!(list["items"][0]["id"], id);
-    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    let (_, shown) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
     for answer in [&list, &shown] {
         assert!(
             !answer.to_string().contains(&secret["whsec_".len()..]),
@@ -294,24 +264,44 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         assert!(!answer.to_string().contains("whsec_"), "{answer}");
     }
 
-    let number = admin.award("Riverside Community Health").await;
+    (id, secret)
+}
+
+/// `message` as a file the standardwebhooks library reads (in `scratch`, named `name`).
+fn message_file(scratch: &tempfile::TempDir, name: &str, r: &Received) -> String {
+    let message = scratch.path().join(name);
+    std::fs::write(
+        &message,
+        serde_json::to_vec(&json!({"headers": r.headers, "body": r.body})).unwrap(),
+    )
+    .unwrap();
+    message.to_str().unwrap().to_owned()
+}
+
+/// An award issued and revoked: two deliveries, in log order, each named by its leaf hash,
+/// signed so that the standardwebhooks library verifies them (and not a tampered copy), and
+/// listed in the subscription's history.
+async fn deliveries_are_signed_in_log_order(
+    admin: &Client,
+    receiver: &Receiver,
+    id: &str,
+    secret: &str,
+    scratch: &tempfile::TempDir,
+) {
+    let number = award(admin, "Riverside Community Health").await;
     // A change states the version it read: the ETag of the award's record.
-    let record = admin
-        .client
-        .get(format!("{}/v1/awards/{number}", admin.base))
-        .send()
-        .await
-        .unwrap();
+    let record = admin.get(&format!("/v1/awards/{number}")).await;
     let tag = record.headers()["etag"].to_str().unwrap().to_owned();
-    let revoked = admin
-        .client
-        .post(format!("{}/v1/admin/awards/{number}/revoke", admin.base))
-        .bearer_auth(&admin.token)
-        .header("If-Match", tag)
-        .json(&json!({"reason": "Issued in error"}))
-        .send()
-        .await
-        .unwrap();
+    let revoked = Client::send(
+        admin
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/admin/awards/{number}/revoke"),
+            )
+            .header("If-Match", tag)
+            .json(&json!({"reason": "Issued in error"})),
+    )
+    .await;
     assert_eq!(revoked.status(), 200, "{:?}", revoked.text().await);
     receiver
         .wait_for(Duration::from_secs(30), "two deliveries", |r| r.len() >= 2)
@@ -320,15 +310,15 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     assert_eq!(got.len(), 2, "one delivery each, no more");
     let types: Vec<Value> = got.iter().map(|r| r.json()["type"].clone()).collect();
     assert_eq!(types, [json!("award.issued"), json!("award.revoked")]);
-    let first = admin.position_of(&id, got[0].id()).await;
+    let first = position_of(admin, id, got[0].id()).await;
     assert!(
-        first < admin.position_of(&id, got[1].id()).await,
+        first < position_of(admin, id, got[1].id()).await,
         "in log order"
     );
     for r in &got {
         // The id names the event by its leaf hash: the one the public log lists for it.
-        let position = admin.position_of(&id, r.id()).await;
-        assert_eq!(r.id(), admin.expected_message_id(&id, position).await);
+        let position = position_of(admin, id, r.id()).await;
+        assert_eq!(r.id(), expected_message_id(admin, id, position).await);
         assert!(r.headers["webhook-signature"].starts_with("v1,"));
         assert!(r.headers["webhook-timestamp"].parse::<i64>().is_ok());
         assert_eq!(r.json()["data"]["certificate_number"], number.as_str());
@@ -337,15 +327,9 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     // No private event (tokens, organisations' registration) was sent.
     assert!(got.iter().all(|r| !r.body.contains("token")));
 
-    let scratch = temp_dir();
     for r in &got {
-        let message = scratch.path().join("message.json");
-        std::fs::write(
-            &message,
-            serde_json::to_vec(&json!({"headers": r.headers, "body": r.body})).unwrap(),
-        )
-        .unwrap();
-        let checked = python(&["webhook", &secret, message.to_str().unwrap()]);
+        let message = message_file(scratch, "message.json", r);
+        let checked = python(&["webhook", secret, &message]);
         assert_eq!(checked["verified"], true, "{checked}");
         assert_eq!(checked["tampered_verified"], false, "{checked}");
         assert_eq!(checked["payload"]["type"], r.json()["type"]);
@@ -353,7 +337,7 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
 
     // The history an admin reads.
     let (status, history) = admin
-        .get(&format!("/v1/admin/webhooks/{id}/deliveries"))
+        .get_json(&format!("/v1/admin/webhooks/{id}/deliveries"))
         .await;
     assert_eq!(status, 200);
     let items = history["items"].as_array().unwrap();
@@ -363,11 +347,19 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
             .iter()
             .all(|d| d["delivered"] == true && d["status_code"] == 204)
     );
+}
 
-    // A rotated secret signs what comes next; the old one signs beside it for the overlap,
-    // then no more.
+/// A rotated secret signs what comes next; the old one signs beside it for the overlap, then no
+/// more: (the new secret, the fourth delivery, signed by it alone).
+async fn a_rotated_secret_signs_beside_the_old_for_the_overlap(
+    admin: &Client,
+    receiver: &Receiver,
+    id: &str,
+    secret: &str,
+    scratch: &tempfile::TempDir,
+) -> (String, Received) {
     let (status, rotated) = admin
-        .post(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
+        .post_json(&format!("/v1/admin/webhooks/{id}/rotate-secret"), json!({}))
         .await;
     assert_eq!(status, 200, "{rotated}");
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
@@ -377,15 +369,9 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         "{rotated}"
     );
     let verifies = |r: &Received, secret: &str, name: &str| {
-        let message = scratch.path().join(name);
-        std::fs::write(
-            &message,
-            serde_json::to_vec(&json!({"headers": r.headers, "body": r.body})).unwrap(),
-        )
-        .unwrap();
-        python(&["webhook", secret, message.to_str().unwrap()])["verified"] == true
+        python(&["webhook", secret, &message_file(scratch, name, r)])["verified"] == true
     };
-    admin.award("Lakeside Health").await;
+    award(admin, "Lakeside Health").await;
     receiver
         .wait_for(Duration::from_secs(30), "a third delivery", |r| {
             r.len() >= 3
@@ -402,11 +388,11 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         "the new secret"
     );
     assert!(
-        verifies(&third, &secret, "third.json"),
+        verifies(&third, secret, "third.json"),
         "the old, in the overlap"
     );
     tokio::time::sleep(Duration::from_secs(ROTATION_OVERLAP_S + 1)).await;
-    admin.award("Hillside Health").await;
+    award(admin, "Hillside Health").await;
     receiver
         .wait_for(Duration::from_secs(30), "a fourth delivery", |r| {
             r.len() >= 4
@@ -416,14 +402,18 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     assert_eq!(fourth.headers["webhook-signature"].split(' ').count(), 1);
     assert!(verifies(&fourth, &new_secret, "fourth.json"));
     assert!(
-        !verifies(&fourth, &secret, "fourth.json"),
+        !verifies(&fourth, secret, "fourth.json"),
         "the overlap is over"
     );
 
-    // A replay from the fourth's position sends it again.
-    let fourth_position = admin.position_of(&id, fourth.id()).await;
+    (new_secret, fourth)
+}
+
+/// A replay from the fourth delivery's position sends it again: that position.
+async fn a_replay_resends(admin: &Client, receiver: &Receiver, id: &str, fourth: &Received) -> u64 {
+    let fourth_position = position_of(admin, id, fourth.id()).await;
     let (status, replayed) = admin
-        .post(
+        .post_json(
             &format!("/v1/admin/webhooks/{id}/replay"),
             json!({"from": fourth_position}),
         )
@@ -433,23 +423,26 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         .wait_for(Duration::from_secs(30), "the replay", |r| r.len() >= 5)
         .await;
     assert_eq!(receiver.received()[4].id(), fourth.id());
+    fourth_position
+}
 
-    // Deleted: gone from the list, 404 after.
+/// Deleted: gone from the list, 404 after.
+async fn a_deleted_subscription_is_gone(admin: &Client, id: &str) {
     let (status, _) = admin
-        .send(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/admin/webhooks/{id}"),
             None,
         )
         .await;
     assert_eq!(status, 204);
-    let (status, gone) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    let (status, gone) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!(
         (status, gone["code"].clone()),
         (404, json!("webhook_not_found"))
     );
     let (status, again) = admin
-        .send(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/admin/webhooks/{id}"),
             None,
@@ -459,9 +452,19 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         (status, again["code"].clone()),
         (404, json!("webhook_not_found"))
     );
+}
 
-    // Every admin action is a private event in the log, with its actor, and no secret.
-    let (status, feed) = admin.get("/v1/admin/events?limit=1000").await;
+/// Every admin action on the subscription is a private event in the log, with its actor (the
+/// token), and no secret; the public log shows it as a leaf hash only.
+async fn every_admin_action_is_a_private_event(
+    admin: &Client,
+    receiver: &Receiver,
+    token: &str,
+    id: &str,
+    fourth_position: u64,
+    secrets: &[&str],
+) {
+    let (status, feed) = admin.get_json("/v1/admin/events?limit=1000").await;
     assert_eq!(status, 200);
     let actions: Vec<&Value> = feed["events"]
         .as_array()
@@ -499,7 +502,7 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
         fourth_position
     );
     let feed_text = feed.to_string();
-    for s in [&secret, &new_secret] {
+    for s in secrets {
         assert!(
             !feed_text.contains(&s["whsec_".len()..]),
             "a secret in the log"
@@ -507,12 +510,9 @@ async fn a_delivery_verifies_with_the_standardwebhooks_library_and_a_tampered_on
     }
     // Private: the public log shows the entries as leaf hashes only.
     let position = actions[0]["position"].as_u64().unwrap();
-    let entries: Value = reqwest::get(format!("{base}/v1/log/entries?start={position}&limit=1"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let entries = admin
+        .json(&format!("/v1/log/entries?start={position}&limit=1"))
+        .await;
     assert_eq!(entries["entries"][0]["visibility"], "private", "{entries}");
     assert!(
         !entries.to_string().contains("webhook_subscribed"),
@@ -542,10 +542,10 @@ async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a
     let receiver = Receiver::start(200).await;
     receiver.delay_ms.store(150, Ordering::SeqCst);
     let (mut first, base) = server(&db, dir.path(), 100, 50).await;
-    let admin = Admin::new(&base, &token);
-    let (id, _) = admin.subscribe(&receiver.url, &["award.issued"]).await;
+    let admin = Client::new(&base).with_token(&token);
+    let (id, _) = subscribe(&admin, &receiver.url, &["award.issued"]).await;
     for i in 0..AWARDS {
-        admin.award(&format!("Backlog Trust {i}")).await;
+        award(&admin, &format!("Backlog Trust {i}")).await;
     }
     receiver
         .wait_for(Duration::from_secs(60), "a few deliveries", |r| {
@@ -579,14 +579,14 @@ async fn a_server_killed_in_the_middle_of_a_backlog_delivers_every_event_after_a
         "{repeated:?}"
     );
     // In log order: each first arrival after the previous one's.
-    let admin = Admin::new(&base, &token);
+    let admin = Client::new(&base).with_token(&token);
     let mut seen = BTreeSet::new();
     let mut firsts: Vec<u64> = Vec::new();
     for r in got.iter().filter(|r| seen.insert(r.id().to_owned())) {
-        firsts.push(admin.position_of(&id, r.id()).await);
+        firsts.push(position_of(&admin, &id, r.id()).await);
     }
     assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
-    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    let (_, shown) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!(shown["status"], "active");
     assert_eq!(shown["consecutive_failures"], 0);
 }
@@ -608,14 +608,12 @@ async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
     receiver.delay_ms.store(30, Ordering::SeqCst);
     let (_one, base_one) = server(&db, dir.path(), 100, 50).await;
     let (_two, base_two) = server(&db, dir.path(), 100, 50).await;
-    let one = Admin::new(&base_one, &token);
-    let two = Admin::new(&base_two, &token);
-    let (id, _) = one
-        .subscribe(&receiver.url, &["award.issued", "award.suspended"])
-        .await;
+    let one = Client::new(&base_one).with_token(&token);
+    let two = Client::new(&base_two).with_token(&token);
+    let (id, _) = subscribe(&one, &receiver.url, &["award.issued", "award.suspended"]).await;
     for i in 0..AWARDS {
         let admin = if i % 2 == 0 { &one } else { &two };
-        admin.award(&format!("Shared Trust {i}")).await;
+        award(admin, &format!("Shared Trust {i}")).await;
     }
     receiver
         .wait_for(Duration::from_secs(60), "every award delivered", |r| {
@@ -630,7 +628,7 @@ async fn two_servers_on_one_postgres_database_deliver_each_event_once() {
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
     let mut positions: Vec<u64> = Vec::new();
     for r in &got {
-        positions.push(one.position_of(&id, r.id()).await);
+        positions.push(position_of(&one, &id, r.id()).await);
     }
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
 }
@@ -642,13 +640,13 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
     let token = admin_token(&db, dir.path(), "webhooks");
     let receiver = Receiver::start(500).await;
     let (_server, base) = server(&db, dir.path(), 200, 4).await;
-    let admin = Admin::new(&base, &token);
-    let (id, _) = admin.subscribe(&receiver.url, &["award.issued"]).await;
-    admin.award("Failing Receiver Trust").await;
+    let admin = Client::new(&base).with_token(&token);
+    let (id, _) = subscribe(&admin, &receiver.url, &["award.issued"]).await;
+    award(&admin, "Failing Receiver Trust").await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let shown = loop {
-        let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+        let (_, shown) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
         if shown["status"] == "disabled" {
             break shown;
         }
@@ -673,7 +671,7 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
         "the same message each time"
     );
     let (_, history) = admin
-        .get(&format!("/v1/admin/webhooks/{id}/deliveries"))
+        .get_json(&format!("/v1/admin/webhooks/{id}/deliveries"))
         .await;
     let attempts: Vec<Value> = history["items"]
         .as_array()
@@ -704,9 +702,9 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
 
     // Fixed receiver, replay from the award's position: delivered, enabled again.
     receiver.status.store(200, Ordering::SeqCst);
-    let position = admin.position_of(&id, got[0].id()).await;
+    let position = position_of(&admin, &id, got[0].id()).await;
     let (status, replayed) = admin
-        .post(
+        .post_json(
             &format!("/v1/admin/webhooks/{id}/replay"),
             json!({"from": position}),
         )
@@ -720,7 +718,7 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
         .await;
     assert_eq!(receiver.received()[4].id(), got[0].id());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, shown) = admin.get(&format!("/v1/admin/webhooks/{id}")).await;
+    let (_, shown) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
     assert_eq!(shown["consecutive_failures"], 0, "{shown}");
     assert!(shown["next_position"].as_u64().unwrap() > position);
 }
@@ -814,8 +812,7 @@ async fn private_loopback_and_link_local_targets_are_refused_without_the_flag() 
     }
     let (_, list): (u16, Value) = {
         let r = app
-            .client
-            .get(app.url("/v1/admin/webhooks"))
+            .request(reqwest::Method::GET, "/v1/admin/webhooks")
             .bearer_auth(&app.admin)
             .send()
             .await
@@ -869,8 +866,8 @@ fn every_kind_of_non_public_address_is_forbidden_and_public_ones_are_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_token_may_not_manage_webhooks() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let reviewer = Admin::new(&app.base, &app.reviewer);
-    let nobody = Admin::new(&app.base, "wexqs_nope_nope");
+    let reviewer = app.as_reviewer();
+    let nobody = app.with_token("wexqs_nope_nope");
     let wid = "wh_0";
     for (method, path, body) in [
         (
@@ -905,13 +902,13 @@ async fn a_reviewer_token_may_not_manage_webhooks() {
             Some(json!({"from": 0})),
         ),
     ] {
-        let (status, answer) = reviewer.send(method.clone(), &path, body.clone()).await;
+        let (status, answer) = reviewer.call(method.clone(), &path, body.as_ref()).await;
         assert_eq!(
             (status, answer["code"].clone()),
             (403, json!("forbidden")),
             "{method} {path}"
         );
-        let (status, _) = nobody.send(method.clone(), &path, body).await;
+        let (status, _) = nobody.call(method.clone(), &path, body.as_ref()).await;
         assert_eq!(status, 401, "{method} {path}");
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
 use crate::credentials::independent;
-use crate::helpers::{Backend, TestApp, all_awards, at, spawn_app, temp_dir};
+use crate::helpers::{TestApp, all_awards, at, sqlite_app, temp_dir};
 
 /// The demo's suspended, superseded and revoked awards (README).
 pub(crate) const SUSPENDED: &str = "B799-E2YM-288Z-0Q7S";
@@ -24,9 +24,7 @@ const NOW: &str = "2026-11-24T12:00:00Z";
 
 /// A served registry holding the demo register.
 pub(crate) async fn demo_app() -> TestApp {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     assert_eq!(crate::credentials::now_of(&app), NOW);
     wexqs::service::demo::load(&app.registry)
         .await
@@ -44,8 +42,10 @@ pub(crate) async fn change_award(app: &TestApp, number: &str, action: &str, body
         .expect("an award answers its ETag")
         .to_owned();
     let response = app
-        .client
-        .post(app.url(&format!("/v1/admin/awards/{number}/{action}")))
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/admin/awards/{number}/{action}"),
+        )
         .bearer_auth(&app.admin)
         .header("if-match", etag)
         .json(&body)
@@ -127,7 +127,13 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
         assert!(out.lines().any(|l| l == "invalid"), "{out}");
     }
 
-    // The status list sets exactly the withdrawn awards' entries.
+    the_status_list_sets_exactly_the_withdrawn_entries(&app).await;
+    a_valid_award_passes_both_verifiers(&app).await;
+    a_reinstatement_signs_afresh_under_a_new_entry(&app).await;
+}
+
+/// The status list sets exactly the withdrawn awards' entries.
+async fn the_status_list_sets_exactly_the_withdrawn_entries(app: &TestApp) {
     let list = app.json("/v1/status-lists/1").await;
     let encoded = list["credentialSubject"]["encodedList"]
         .as_str()
@@ -150,15 +156,17 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
             award.certificate_number
         );
     }
+}
 
-    // A valid award's credential passes both, the register's word included.
+/// A valid award's credential passes both verifiers, the register's word included.
+async fn a_valid_award_passes_both_verifiers(app: &TestApp) {
     let superseding = app.verification(SUPERSEDED, None).await["superseded_by"]
         .as_str()
         .expect("the award that replaced it")
         .to_owned();
     let valid = superseding;
     let credential = app.json(&format!("/v1/awards/{valid}/credential")).await;
-    let (verdict, (ok, out)) = both_verifiers(&app, &credential).await;
+    let (verdict, (ok, out)) = both_verifiers(app, &credential).await;
     assert_eq!(verdict["verified"], true, "{valid}: {verdict}");
     assert!(ok, "{out}");
     assert!(
@@ -167,14 +175,16 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
         )),
         "{out}"
     );
+}
 
-    // Reinstated: a fresh credential under a new entry, the same award and dates; the old one
-    // stays withdrawn.
+/// Reinstated: a fresh credential under a new entry, the same award and dates; the old one stays
+/// withdrawn; the organisation is told to download its credential again.
+async fn a_reinstatement_signs_afresh_under_a_new_entry(app: &TestApp) {
     let old = app
         .json(&format!("/v1/awards/{SUSPENDED}/credential"))
         .await;
     change_award(
-        &app,
+        app,
         SUSPENDED,
         "reinstate",
         json!({"reason": "The review found the logo was used correctly."}),
@@ -193,10 +203,10 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
     ] {
         assert_eq!(new[same], old[same], "{same}");
     }
-    let (verdict, (ok, out)) = both_verifiers(&app, &new).await;
+    let (verdict, (ok, out)) = both_verifiers(app, &new).await;
     assert_eq!(verdict["verified"], true, "the new credential: {verdict}");
     assert!(ok, "the new credential: {out}");
-    let (verdict, (ok, out)) = both_verifiers(&app, &old).await;
+    let (verdict, (ok, out)) = both_verifiers(app, &old).await;
     assert_eq!(verdict["verified"], false, "the old credential: {verdict}");
     assert_eq!(verdict["revoked"], true, "{verdict}");
     assert!(!ok, "the old credential: {out}");
@@ -210,16 +220,13 @@ async fn suspended_superseded_and_revoked_awards_fail_every_verifier_and_a_reins
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refused_once_it_lapses() {
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = sqlite_app().await;
     let org = app.organisation("Wyvern Community Health", None).await;
     let number = app.award(&org, "silver", "2025-09-01").await;
     let answer = |app: &TestApp| {
-        let url = app.url("/v1/status-lists/1");
-        let client = app.client.clone();
+        let request = app.request(reqwest::Method::GET, "/v1/status-lists/1");
         async move {
-            let r = client.get(url).send().await.expect("answered");
+            let r = request.send().await.expect("answered");
             let tag = r.headers()["etag"].to_str().expect("ASCII").to_owned();
             (tag, r.bytes().await.expect("a body").to_vec())
         }
@@ -242,9 +249,21 @@ async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refuse
     assert_eq!(next["validFrom"], "2026-11-25T00:00:00Z");
     assert_eq!(next["validUntil"], "2026-11-27T00:00:00Z");
 
-    // A copy kept from before a revocation un-revokes only while it is valid.
+    a_stale_copy_is_refused_once_it_lapses(&app, &number, &list).await;
+    a_list_without_valid_until_is_refused(&app, &number, &list).await;
+
+    // The registry's own check always uses a list it signed for the day it checks on.
+    app.clock.set(at(2026, 11, 28));
+    let own: Value = app.json("/v1/status-lists/1").await;
+    assert_eq!(own["validFrom"], "2026-11-28T00:00:00Z");
+}
+
+/// A copy of the status list (`list`) kept from before the award `number` was revoked
+/// un-revokes it only while the copy is valid, for `wexqs verify` and the independent verifier
+/// alike.
+async fn a_stale_copy_is_refused_once_it_lapses(app: &TestApp, number: &str, list: &Value) {
     let dir = temp_dir();
-    let stale = save(dir.path(), "stale.json", &list);
+    let stale = save(dir.path(), "stale.json", list);
     let did = save(
         dir.path(),
         "did.json",
@@ -279,7 +298,7 @@ async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refuse
     assert!(
         out.contains(&format!(
             "FAIL status: the status list expired on 26 November 2026 at 00:00 UTC; fetch a fresh copy from {}/v1/status-lists/1",
-            app.base
+            app.base()
         )),
         "{out}"
     );
@@ -305,8 +324,11 @@ async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refuse
             .is_some_and(|e| e.contains("validUntil")),
         "{verdict}"
     );
+}
 
-    // A list without validUntil (as signed before) tells nothing about its age: refused.
+/// A list without validUntil (as signed before) tells nothing about its age: refused.
+async fn a_list_without_valid_until_is_refused(app: &TestApp, number: &str, list: &Value) {
+    let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
     let mut undated = list.clone();
     undated
         .as_object_mut()
@@ -331,9 +353,4 @@ async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refuse
         "{}",
         status.detail
     );
-
-    // The registry's own check always uses a list it signed for the day it checks on.
-    app.clock.set(at(2026, 11, 28));
-    let own: Value = app.json("/v1/status-lists/1").await;
-    assert_eq!(own["validFrom"], "2026-11-28T00:00:00Z");
 }

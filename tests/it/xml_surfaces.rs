@@ -163,9 +163,7 @@ fn every_xml_surface_stays_well_formed_whatever_string_it_carries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_xml_route_serves_well_formed_xml_for_hostile_stored_names() {
-    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("SQLite is always there");
+    let app = crate::helpers::sqlite_app().await;
     let mut paths = vec!["/v1/feed.atom".to_owned()];
     // A logo is served only while its award is valid: read before the suspension below.
     let mut logos = Vec::new();
