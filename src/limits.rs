@@ -20,6 +20,9 @@ pub const MAX_PNG_DECODER_BYTES: usize = 8 * 1024 * 1024;
 /// minimum list is the same, so sixteen times that is generous.
 pub const MAX_STATUS_LIST_BITS_BYTES: usize = 256 * 1024;
 
+/// The longest `Idempotency-Key` a write takes, in bytes (it is kept with the write's answer).
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 /// The largest log position or cursor a route accepts (positions are stored as signed 64-bit
 /// integers: a larger number would wrap).
 pub const MAX_POSITION: u64 = i64::MAX as u64;

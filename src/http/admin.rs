@@ -6,91 +6,18 @@ use actix_web::http::header::{self, ETag, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::{AdminOnly, AdminOrReviewer, Body, Caller, Json, body_malformed};
 use super::views::{AwardView, OrganisationView};
 use crate::domain::{
     AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, Name, OdsCode,
     OrganisationCommand, OrganisationId, OrganisationKind, Region, status_as_of,
 };
 use crate::error_codes::ErrorCode;
+use crate::service::Outcome;
 use crate::service::import::{import_commands, read_csv, read_json};
-use crate::service::{Actor, Idempotency, Outcome, Role, ServiceError, request_hash};
-
-/// The caller's actor, if its bearer token is valid and its role may do this.
-pub(super) async fn authorise(
-    req: &HttpRequest,
-    state: &AppState,
-    needs: Role,
-) -> Result<Actor, ApiError> {
-    // The guard in front of the admin routes has already known the caller from the head.
-    let known = actix_web::HttpMessage::extensions(req)
-        .get::<Actor>()
-        .cloned();
-    let actor = match known {
-        Some(actor) => actor,
-        None => authenticate(req, state).await?,
-    };
-    if needs == Role::Admin && actor.role != Role::Admin {
-        return Err(ServiceError::Forbidden(actor.role.as_str()).into());
-    }
-    Ok(actor)
-}
-
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Actor, ApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(ServiceError::Unauthenticated)?;
-    Ok(state.registry.authenticate(token.trim()).await?)
-}
-
-/// The token of an `Authorization: Bearer TOKEN` header; the scheme's name is read without
-/// regard to case (RFC 9110 §11.1), and any run of spaces may follow it.
-pub(super) fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-pub(super) fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
-    let Some(value) = req.headers().get("Idempotency-Key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| (1..=255).contains(&k.len()))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::IdempotencyKeyInvalid,
-                "an Idempotency-Key is 1 to 255 visible ASCII characters",
-            )
-        })?;
-    Ok(Some(Idempotency {
-        key: key.to_owned(),
-        request_hash: request_hash(&[
-            req.method().as_str().as_bytes(),
-            req.path().as_bytes(),
-            body,
-        ]),
-    }))
-}
-
-pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(body_malformed)
-}
-
-fn body_malformed(e: serde_json::Error) -> ApiError {
-    ApiError::new(
-        ErrorCode::BodyMalformed,
-        format!("the request body is not the JSON this route takes: {e}"),
-    )
-}
 
 pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
     s: &str,
@@ -182,12 +109,11 @@ pub struct NewOrganisation {
 }
 
 pub async fn create_organisation(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<NewOrganisation>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let input: NewOrganisation = parse_body(&body)?;
+    let input = body.value;
     let command = Command::Organisation(OrganisationCommand::Register {
         organisation_id: state.registry.new_organisation_id(),
         name: parse(&input.name)?,
@@ -201,7 +127,7 @@ pub async fn create_organisation(
     });
     let outcome = state
         .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
+        .execute(&caller, command, body.idempotency)
         .await?;
     let Some((
         _,
@@ -244,11 +170,10 @@ fn organisation_response(
 }
 
 pub async fn get_organisation(
-    req: HttpRequest,
+    _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Reviewer).await?;
     let id: OrganisationId = parse(&path)?;
     let none = Outcome {
         events: Vec::new(),
@@ -270,14 +195,13 @@ pub struct OrganisationAmendment {
 }
 
 pub async fn amend_organisation(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Json<OrganisationAmendment>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
     let id: OrganisationId = parse(&path)?;
-    let input: OrganisationAmendment = parse_body(&body)?;
+    let input = body.value;
     let command = Command::Organisation(OrganisationCommand::Amend {
         organisation_id: id,
         name: input.name.map(|n| parse::<Name>(&n)).transpose()?,
@@ -287,7 +211,7 @@ pub async fn amend_organisation(
     });
     let outcome = state
         .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
+        .execute(&caller, command, body.idempotency)
         .await?;
     organisation_response(&state, id, StatusCode::OK, &outcome)
 }
@@ -305,12 +229,11 @@ pub struct NewAward {
 }
 
 pub async fn issue_award(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<NewAward>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let input: NewAward = parse_body(&body)?;
+    let input = body.value;
     let command = Command::Award(AwardCommand::Issue(IssueAward {
         certificate_number: state.registry.new_certificate_number(),
         organisation_id: parse(&input.organisation_id)?,
@@ -326,7 +249,7 @@ pub async fn issue_award(
     }));
     let outcome = state
         .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
+        .execute(&caller, command, body.idempotency)
         .await?;
     let number = outcome
         .issued()
@@ -339,11 +262,15 @@ pub async fn issue_award(
 /// Imports existing awards, as CSV (`text/csv`) or JSON (`{"awards": [...]}`), read a row at a
 /// time: all or nothing, every bad row reported with its line.
 pub async fn import_awards(
+    caller: Caller<AdminOnly>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
+    let Body {
+        bytes: body,
+        idempotency,
+    } = body;
     let is_csv = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -364,15 +291,9 @@ pub async fn import_awards(
             "the import has no rows",
         ));
     }
-    let summary = import_commands(
-        &state.registry,
-        &actor,
-        rows,
-        idempotency(&req, &body)?,
-        |_| {},
-    )
-    .await
-    .map_err(row_errors)?;
+    let summary = import_commands(&state.registry, &caller, rows, idempotency, |_| {})
+        .await
+        .map_err(row_errors)?;
     let awards: Vec<String> = summary.issued.iter().map(ToString::to_string).collect();
     let mut response = HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -415,11 +336,10 @@ pub struct FeedParams {
 
 /// The full event feed, private events included: for the programme team and auditors.
 pub async fn events(
-    req: HttpRequest,
+    _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     params: web::Query<FeedParams>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Reviewer).await?;
     let from = params.from.unwrap_or(0);
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -456,10 +376,9 @@ pub async fn events(
 
 /// Records the expiries that have passed (the background task does this too).
 pub async fn expire_due(
-    req: HttpRequest,
+    _: Caller<AdminOnly>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
     let recorded = state.registry.expire_due().await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -3,21 +3,21 @@
 //! is private and needs a token; the public framework route shows only the criteria.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::admin::{authorise, idempotency, parse_body, replayed};
+use super::admin::replayed;
 use super::error::ApiError;
+use super::extract::{AdminOnly, AdminOrReviewer, Caller, Json};
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
 use crate::domain::{
     ApplicationCommand, Command, DecideApplication, Level, OrganisationId, SubmitApplication,
 };
 use crate::error_codes::ErrorCode;
-use crate::service::Role;
 
 fn application_view(state: &AppState, application: &Application) -> serde_json::Value {
     let checklist = eligibility(
@@ -53,23 +53,21 @@ pub struct DropIn {
 
 /// Records a drop-in session an organisation attended.
 pub async fn record_drop_in(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Json<DropIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
     let organisation_id: OrganisationId = path.parse().map_err(ApiError::from)?;
-    let input: DropIn = parse_body(&body)?;
     let outcome = state
         .registry
         .execute(
-            &actor,
+            &caller,
             Command::Application(ApplicationCommand::RecordDropIn {
                 organisation_id,
-                attended_on: input.attended_on,
+                attended_on: body.value.attended_on,
             }),
-            idempotency(&req, &body)?,
+            body.idempotency,
         )
         .await?;
     let days = state.registry.drop_ins(&organisation_id);
@@ -90,17 +88,16 @@ pub struct NewApplication {
 
 /// Submits an application on the organisation's behalf; refused with every failing rule.
 pub async fn submit(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<NewApplication>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let input: NewApplication = parse_body(&body)?;
+    let input = body.value;
     let application_id = state.registry.new_application_id();
     let outcome = state
         .registry
         .execute(
-            &actor,
+            &caller,
             Command::Application(ApplicationCommand::Submit(SubmitApplication {
                 application_id,
                 organisation_id: input.organisation_id.parse().map_err(ApiError::from)?,
@@ -109,7 +106,7 @@ pub async fn submit(
                 manifest: input.manifest,
                 framework: (*state.framework).clone(),
             })),
-            idempotency(&req, &body)?,
+            body.idempotency,
         )
         .await?;
     let id = outcome
@@ -138,11 +135,10 @@ pub async fn submit(
 
 /// An application with its checklist (admin or reviewer).
 pub async fn get(
-    req: HttpRequest,
+    _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Reviewer).await?;
     let view = application_view(&state, &application(&state, &path)?);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -161,13 +157,12 @@ pub struct DecisionBody {
 
 /// A reviewer's decision; an award is issued (and its credential signed) in the same append.
 pub async fn decide(
-    req: HttpRequest,
+    caller: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Json<DecisionBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Reviewer).await?;
-    let input: DecisionBody = parse_body(&body)?;
+    let input = body.value;
     let award = match (input.decision.as_str(), input.level) {
         ("awarded", Some(level)) => Some(level),
         ("not_awarded", None) => None,
@@ -187,7 +182,7 @@ pub async fn decide(
     let outcome = state
         .registry
         .execute(
-            &actor,
+            &caller,
             Command::Application(ApplicationCommand::Decide(DecideApplication {
                 application_id: path.to_string(),
                 award,
@@ -195,7 +190,7 @@ pub async fn decide(
                 feedback: input.feedback,
                 framework: (*state.framework).clone(),
             })),
-            idempotency(&req, &body)?,
+            body.idempotency,
         )
         .await?;
     let view = application_view(&state, &application(&state, &path)?);

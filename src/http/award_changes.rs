@@ -5,45 +5,16 @@
 //! reviewers read.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::admin::{authorise, award_response, idempotency, parse, parse_body};
+use super::AppState;
+use super::admin::{award_response, parse};
 use super::error::ApiError;
-use super::{AppState, parse_number};
-use crate::domain::{AwardCommand, CertificateNumber, Command, PrivateNote, Reason};
+use super::extract::{AdminOnly, Caller, IfMatch, Json, JsonOrEmpty, Number};
+use crate::domain::{AwardCommand, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;
-use crate::service::Role;
-
-/// The award version the caller last read, from `If-Match: "<ETag>"`: required on every change
-/// to an existing award, so that no change is made to a version its maker never saw (428 when
-/// it is missing, or `*`, which names no version; 412 when it is stale).
-fn if_match(req: &HttpRequest) -> Result<u64, ApiError> {
-    let required = || {
-        ApiError::new(
-            ErrorCode::PreconditionRequired,
-            "a change to an existing award states the version it read: send If-Match with the \
-             ETag of the award's record (GET /v1/awards/{certificate_number})",
-        )
-    };
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Err(required());
-    };
-    let bad = || {
-        ApiError::new(
-            ErrorCode::IfMatchInvalid,
-            "If-Match takes the award's ETag as the registry sent it, such as \"42-2026-11-24\"",
-        )
-    };
-    let raw = value.to_str().map_err(|_| bad())?.trim();
-    if raw == "*" {
-        return Err(required());
-    }
-    let tag = raw.trim_start_matches("W/").trim_matches('"');
-    let position = tag.split('-').next().unwrap_or_default();
-    position.parse::<u64>().map_err(|_| bad())
-}
+use crate::service::Idempotency;
 
 /// The body of a suspension or revocation: a public `reason`, and a `private_note` beside it.
 #[derive(Debug, Deserialize)]
@@ -79,73 +50,53 @@ fn private_note(raw: Option<String>) -> Result<Option<PrivateNote>, ApiError> {
         .transpose()
 }
 
-/// The one path of every change to an existing award: the caller, the number, the version it
-/// read, then `command` (given those, it reads the body into the command), appended, answered
-/// with the award as it now stands.
+/// The one path of every change to an existing award: the caller, the number and the version
+/// it read are in hand (the extractors), the body in `command`; appended, answered with the award
+/// as it now stands.
 async fn change_award(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-    command: impl FnOnce(CertificateNumber, Option<u64>, &[u8]) -> Result<Command, ApiError>,
+    Number(number): Number,
+    command: Command,
+    idempotency: Option<Idempotency>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let number = parse_number(&path)?;
-    let expected = Some(if_match(&req)?);
-    let command = command(number.clone(), expected, &body)?;
     let outcome = state
         .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
+        .execute(&caller, command, idempotency)
         .await?;
     award_response(&state, &number, StatusCode::OK, &outcome)
 }
 
 pub async fn suspend(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
+    number: Number,
+    IfMatch(expected): IfMatch,
+    body: Json<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_award(
-        req,
-        state,
-        path,
-        body,
-        |certificate_number, expected, body| {
-            let input: ReasonBody = parse_body(body)?;
-            Ok(Command::Award(AwardCommand::Suspend {
-                certificate_number,
-                reason: public_reason(&input.reason)?,
-                private_note: private_note(input.private_note)?,
-                expected,
-            }))
-        },
-    )
-    .await
+    let command = Command::Award(AwardCommand::Suspend {
+        certificate_number: number.0.clone(),
+        reason: public_reason(&body.value.reason)?,
+        private_note: private_note(body.value.private_note)?,
+        expected: Some(expected),
+    });
+    change_award(caller, state, number, command, body.idempotency).await
 }
 
 pub async fn revoke(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
+    number: Number,
+    IfMatch(expected): IfMatch,
+    body: Json<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_award(
-        req,
-        state,
-        path,
-        body,
-        |certificate_number, expected, body| {
-            let input: ReasonBody = parse_body(body)?;
-            Ok(Command::Award(AwardCommand::Revoke {
-                certificate_number,
-                reason: public_reason(&input.reason)?,
-                private_note: private_note(input.private_note)?,
-                expected,
-            }))
-        },
-    )
-    .await
+    let command = Command::Award(AwardCommand::Revoke {
+        certificate_number: number.0.clone(),
+        reason: public_reason(&body.value.reason)?,
+        private_note: private_note(body.value.private_note)?,
+        expected: Some(expected),
+    });
+    change_award(caller, state, number, command, body.idempotency).await
 }
 
 /// The body of a reinstatement, which may be empty: an optional public `reason` (kept in the
@@ -160,35 +111,24 @@ pub struct ReinstateBody {
 }
 
 pub async fn reinstate(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
+    number: Number,
+    IfMatch(expected): IfMatch,
+    body: JsonOrEmpty<ReinstateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_award(
-        req,
-        state,
-        path,
-        body,
-        |certificate_number, expected, body| {
-            let input: ReinstateBody = if body.iter().all(u8::is_ascii_whitespace) {
-                ReinstateBody::default()
-            } else {
-                parse_body(body)?
-            };
-            Ok(Command::Award(AwardCommand::Reinstate {
-                certificate_number,
-                reason: input
-                    .reason
-                    .filter(|r| !r.trim().is_empty())
-                    .map(|r| public_reason(&r))
-                    .transpose()?,
-                private_note: private_note(input.private_note)?,
-                expected,
-            }))
-        },
-    )
-    .await
+    let command = Command::Award(AwardCommand::Reinstate {
+        certificate_number: number.0.clone(),
+        reason: body
+            .value
+            .reason
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| public_reason(&r))
+            .transpose()?,
+        private_note: private_note(body.value.private_note)?,
+        expected: Some(expected),
+    });
+    change_award(caller, state, number, command, body.idempotency).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,26 +141,18 @@ pub struct AwardAmendment {
 }
 
 pub async fn amend_award(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
+    number: Number,
+    IfMatch(expected): IfMatch,
+    body: Json<AwardAmendment>,
 ) -> Result<HttpResponse, ApiError> {
-    change_award(
-        req,
-        state,
-        path,
-        body,
-        |certificate_number, expected, body| {
-            let input: AwardAmendment = parse_body(body)?;
-            Ok(Command::Award(AwardCommand::Amend {
-                certificate_number,
-                organisation_name: parse(&input.organisation_name)?,
-                reason: public_reason(&input.reason)?,
-                private_note: private_note(input.private_note)?,
-                expected,
-            }))
-        },
-    )
-    .await
+    let command = Command::Award(AwardCommand::Amend {
+        certificate_number: number.0.clone(),
+        organisation_name: parse(&body.value.organisation_name)?,
+        reason: public_reason(&body.value.reason)?,
+        private_note: private_note(body.value.private_note)?,
+        expected: Some(expected),
+    });
+    change_award(caller, state, number, command, body.idempotency).await
 }

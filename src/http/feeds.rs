@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::FoundAward;
 use crate::domain::state::{AwardChange, ProgrammePhase};
 use crate::domain::types::{long_date, start_of_uk_day};
 use crate::domain::{OrganisationId, Status};
@@ -385,9 +386,8 @@ fn calendar_answer(state: &AppState, name: &str, events: &[ics::Event]) -> HttpR
 /// An award's expiry, as an all-day event with reminders before it.
 pub async fn award_calendar(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    FoundAward { award, programme }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, programme) = super::find_award(&state, &path)?;
     super::images::unless_current(&state, &award, &programme, "its calendar")?;
     let number = &award.certificate_number;
     let event = expiry_event(&state, &award, Status::Valid);

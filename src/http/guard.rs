@@ -137,7 +137,7 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(super::admin::bearer_token);
+        .and_then(super::extract::bearer_token);
     let failure = match token {
         Some(token) => match state.registry.authenticate(token.trim()).await {
             Ok(actor) => return Ok(actor),

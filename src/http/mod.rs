@@ -11,6 +11,7 @@ pub mod docs;
 pub mod embed;
 pub mod error;
 pub mod exports;
+pub mod extract;
 pub mod feeds;
 pub mod freshness;
 pub mod guard;
@@ -43,10 +44,8 @@ use actix_web::{App, HttpResponse, web};
 use crate::error_codes::ErrorCode;
 use crate::service::Registry;
 use error::ApiError;
-pub use shared::{
-    answers_version, award_max_age, client_holds, conditional, find_award, not_modified, parse_at,
-    parse_number,
-};
+pub use extract::{find_award, parse_number};
+pub use shared::{answers_version, award_max_age, client_holds, conditional, not_modified};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]

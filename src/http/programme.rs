@@ -3,15 +3,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{authorise, idempotency, parse, parse_body, parse_date, replayed};
+use super::admin::{parse, parse_date, replayed};
 use super::error::ApiError;
+use super::extract::{AdminOnly, Caller, Json};
 use super::views::ProgrammeView;
 use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};
-use crate::service::Role;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,19 +21,18 @@ pub struct ProgrammeChangeBody {
 }
 
 async fn change_programme(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<ProgrammeChangeBody>,
     phase: ProgrammePhase,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let input: ProgrammeChangeBody = parse_body(&body)?;
+    let input = body.value;
     let effective_from = parse_date("effective_from", &input.effective_from)?;
     let reason: Reason = parse(&input.reason)?;
     let command = Command::change_programme(phase, effective_from, reason);
     let outcome = state
         .registry
-        .execute(&actor, command, idempotency(&req, &body)?)
+        .execute(&caller, command, body.idempotency)
         .await?;
     Ok(replayed(programme_response(&state), &outcome))
 }
@@ -47,42 +46,40 @@ fn programme_response(state: &AppState) -> HttpResponse {
 }
 
 pub async fn pause(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<ProgrammeChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Paused).await
+    change_programme(caller, state, body, ProgrammePhase::Paused).await
 }
 
 pub async fn resume(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<ProgrammeChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Running).await
+    change_programme(caller, state, body, ProgrammePhase::Running).await
 }
 
 pub async fn sunset(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<ProgrammeChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_programme(req, state, body, ProgrammePhase::Sunset).await
+    change_programme(caller, state, body, ProgrammePhase::Sunset).await
 }
 
 pub async fn schedule_cycle(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<Cycle>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let cycle: Cycle = parse_body(&body)?;
     let outcome = state
         .registry
         .execute(
-            &actor,
-            Command::Programme(ProgrammeCommand::ScheduleCycle(cycle)),
-            idempotency(&req, &body)?,
+            &caller,
+            Command::Programme(ProgrammeCommand::ScheduleCycle(body.value)),
+            body.idempotency,
         )
         .await?;
     let mut response = programme_response(&state);

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::{At, FoundAward};
 use super::prepared::Answer;
 use super::views::{AwardView, ProgrammeView, RegisterItem, RegisterPage, VerificationView};
 use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
@@ -38,9 +39,8 @@ fn cache_control(max_age: u64) -> String {
 pub async fn award(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    FoundAward { award, programme }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, programme) = super::find_award(&state, &path)?;
     let number = &award.certificate_number;
     let today = state.registry.today();
     let max_age = super::award_max_age(&state, &award);
@@ -60,19 +60,12 @@ pub async fn award(
     Ok(cached_as(&req, tag, max_age, "application/json", body))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AtQuery {
-    at: Option<String>,
-}
-
 pub async fn verification(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<AtQuery>,
+    At(at): At,
+    FoundAward { award, programme }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let at = super::parse_at(query.at.as_deref())?;
-    let (award, programme) = super::find_award(&state, &path)?;
     let number = &award.certificate_number;
     let now = state.registry.now();
     let today = uk_date(now);
@@ -401,10 +394,8 @@ pub(super) fn no_signing_key() -> ApiError {
 /// The award's current signed Open Badges 3.0 credential.
 pub async fn credential(
     req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
+    FoundAward { award, .. }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, _) = super::find_award(&state, &path)?;
     let number = &award.certificate_number;
     let issued = award.credentials.last().ok_or_else(|| {
         ApiError::new(

@@ -7,26 +7,19 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
 use chrono::SecondsFormat;
-use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::{At, FoundAward};
 use super::public::{no_signing_key, verification_view};
 use crate::service::uk_date;
-
-#[derive(Debug, Deserialize)]
-pub struct AtQuery {
-    at: Option<String>,
-}
 
 /// The verification answer, signed.
 pub async fn receipt(
     state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<AtQuery>,
+    At(at): At,
+    FoundAward { award, programme }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let at = super::parse_at(query.at.as_deref())?;
-    let (award, programme) = super::find_award(&state, &path)?;
     let signing = state.registry.signing().ok_or_else(no_signing_key)?;
     let now = state.registry.now();
     let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);

@@ -1,15 +1,11 @@
 //! What handlers share: conditional answers (the ETag a client holds, the 304, how long an
-//! answer about an award may be cached) and reading an award or a day from a request.
-
-use std::sync::Arc;
+//! answer about an award may be cached) (reading an award or a day from a request is in `extract`).
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
 use super::AppState;
-use super::error::ApiError;
 use super::prepared;
-use crate::domain::CertificateNumber;
 
 /// Whether the client already holds the answer tagged `tag` (its `If-None-Match` names it).
 pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bool {
@@ -89,40 +85,4 @@ pub fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u64 {
         .map_or(60, until)
         .min(tomorrow)
         .min(60)
-}
-
-/// Parses a certificate number from a path, with the rule in words when it is not one.
-pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
-    raw.parse::<CertificateNumber>().map_err(ApiError::from)
-}
-
-/// The award with the certificate number written `raw` (in a path), and the programme as it
-/// stands; a 404 naming the number when the register has none.
-pub fn find_award(
-    state: &AppState,
-    raw: &str,
-) -> Result<(Arc<crate::domain::Award>, crate::domain::Programme), ApiError> {
-    let number = parse_number(raw)?;
-    state.registry.award(&number).ok_or_else(|| {
-        ApiError::new(
-            crate::error_codes::ErrorCode::AwardNotFound,
-            format!(
-                "no award with the certificate number {number} is in the register: it is not a \
-                 real award of this scheme, or the number is wrong"
-            ),
-        )
-    })
-}
-
-/// The day asked about in `?at=`, if any.
-pub fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
-    at.map(|s| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-            ApiError::new(
-                crate::error_codes::ErrorCode::DateInvalid,
-                format!("'at' is a date written YYYY-MM-DD, such as 2026-01-31; {s:?} is not"),
-            )
-        })
-    })
-    .transpose()
 }

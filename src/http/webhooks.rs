@@ -5,29 +5,29 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::SecondsFormat;
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{authorise, parse_body};
 use super::error::ApiError;
+use super::extract::{AdminOnly, Caller, JsonOnly};
 use super::views::{ProgrammeSummary, VerificationView};
 use crate::domain::status_as_of;
 use crate::error_codes::ErrorCode;
 use crate::service::webhooks::{Render, Subject};
-use crate::service::{Registry, Role, uk_date};
+use crate::service::{Registry, uk_date};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewWebhook {
+pub struct NewWebhook {
     url: String,
     event_types: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Replay {
+pub struct Replay {
     from: u64,
 }
 
@@ -37,15 +37,13 @@ pub struct DeliveriesQuery {
 }
 
 pub async fn create(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    JsonOnly(new): JsonOnly<NewWebhook>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let new: NewWebhook = parse_body(&body)?;
     let (subscription, secret) = state
         .registry
-        .create_webhook(&actor, &new.url, &new.event_types, &state.webhooks)
+        .create_webhook(&caller, &new.url, &new.event_types, &state.webhooks)
         .await?;
     let mut answer = serde_json::to_value(&subscription).expect("a subscription serialises");
     // The full URL, like the secret, only in this answer: every other shows its origin.
@@ -63,8 +61,10 @@ pub async fn create(
         .json(answer))
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
+pub async fn list(
+    _: Caller<AdminOnly>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let items = state.registry.webhooks().await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -72,11 +72,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 pub async fn show(
-    req: HttpRequest,
+    _: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
     let subscription = state.registry.webhook(&path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -84,24 +83,22 @@ pub async fn show(
 }
 
 pub async fn delete(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    state.registry.delete_webhook(&actor, &path).await?;
+    state.registry.delete_webhook(&caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn rotate_secret(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
     let (secret, subscription) = state
         .registry
-        .rotate_webhook_secret(&actor, &path, &state.webhooks)
+        .rotate_webhook_secret(&caller, &path, &state.webhooks)
         .await?;
     let mut answer = serde_json::to_value(&subscription).expect("a subscription serialises");
     answer["secret"] = secret.into();
@@ -111,12 +108,11 @@ pub async fn rotate_secret(
 }
 
 pub async fn deliveries(
-    req: HttpRequest,
+    _: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    authorise(&req, &state, Role::Admin).await?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(
@@ -131,13 +127,11 @@ pub async fn deliveries(
 }
 
 pub async fn replay(
-    req: HttpRequest,
+    caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Bytes,
+    JsonOnly(replay): JsonOnly<Replay>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = authorise(&req, &state, Role::Admin).await?;
-    let replay: Replay = parse_body(&body)?;
     if replay.from > i64::MAX as u64 {
         return Err(ApiError::new(
             ErrorCode::PositionOutOfRange,
@@ -146,7 +140,7 @@ pub async fn replay(
     }
     let subscription = state
         .registry
-        .replay_webhook(&actor, &path, replay.from)
+        .replay_webhook(&caller, &path, replay.from)
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
