@@ -23,6 +23,42 @@ pub const MAX_STATUS_LIST_BITS_BYTES: usize = 256 * 1024;
 /// The longest `Idempotency-Key` a write takes, in bytes (it is kept with the write's answer).
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// The longest request id taken from a client or a proxy (`X-Request-Id`); a minted one is 16
+/// characters.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// The most events a page of the admin event feed holds (`GET /v1/admin/events?limit=`).
+pub const MAX_EVENTS_PAGE: u32 = 1_000;
+
+/// The most deliveries a page of a webhook's history holds (`?limit=`).
+pub const MAX_DELIVERIES_PAGE: u32 = 1_000;
+
+/// The most log entries one answer of `GET /v1/log/entries` holds (`?limit=`).
+pub const MAX_LOG_ENTRIES_PAGE: u32 = 1_000;
+
+/// The most entries a page of a feed holds (`?limit=`).
+pub const MAX_FEED_PAGE: usize = 1_000;
+
+/// The most awards a page of the register holds (`GET /v1/register?per_page=`).
+pub const MAX_REGISTER_PER_PAGE: u32 = 100;
+
+/// The furthest page of the register one may ask for (`?page=`): beyond it the offset is work
+/// for nothing.
+pub const MAX_REGISTER_PAGE: u32 = 100_000;
+
+/// The longest search of the register, in characters (`?q=`).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// The narrowest and widest card an oEmbed consumer may ask for (`maxwidth`, in pixels).
+pub const EMBED_WIDTHS: std::ops::RangeInclusive<u32> = 240..=600;
+
+/// The most answers about awards kept prepared at once (a verification answer is a few
+/// kilobytes): any client can ask about every award.
+pub const MAX_PREPARED_ANSWERS: usize = 8_192;
+
+/// The client addresses a rate limiter remembers before it forgets those not seen lately.
+pub const MAX_LIMITED_ADDRESSES: usize = 100_000;
+
 /// The largest log position or cursor a route accepts (positions are stored as signed 64-bit
 /// integers: a larger number would wrap).
 pub const MAX_POSITION: u64 = i64::MAX as u64;

@@ -35,8 +35,7 @@ pub enum LogFormat {
 /// The target of the access lines, the one kind of line written in blocks.
 pub const ACCESS: &str = "wexqs::access";
 
-/// The longest request id (from a proxy; a minted one is 16 characters).
-pub const MAX_REQUEST_ID: usize = 64;
+pub use crate::limits::MAX_REQUEST_ID;
 
 /// A request's id: 1 to `MAX_REQUEST_ID` letters, digits and `-_.:+=/@`, nothing that could
 /// break a log line or a header. Held inline: making, copying and logging one allocates nothing.

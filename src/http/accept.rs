@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use actix_service::{Service as _, ServiceFactory as _, map_config};
 use tokio::sync::mpsc;
 
-use super::{AppState, app, lifecycle, transport};
+use super::server::app;
+use super::{AppState, lifecycle, transport};
 
 /// How long the accept loop waits when the process has no file for a new connection (`EMFILE`)
 /// or the system no memory for it, before it tries again: short, since a file comes free as soon

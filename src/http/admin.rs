@@ -2,100 +2,22 @@
 //! `Idempotency-Key` (a retry returns the first result) and `If-Match` (the award's `ETag`).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ETag, EntityTag};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Body, Caller, Json, body_malformed};
-use super::views::{AwardView, OrganisationView};
+use super::views::OrganisationView;
+use super::writes::{award_response, mark_position, mark_replayed, parse, parse_date, replayed};
 use crate::domain::{
-    AwardCommand, AwardSource, CertificateNumber, Command, IssueAward, Level, Name, OdsCode,
-    OrganisationCommand, OrganisationId, OrganisationKind, Region, status_as_of,
+    AwardCommand, AwardSource, Command, IssueAward, Level, Name, OdsCode, OrganisationCommand,
+    OrganisationId, OrganisationKind, Region,
 };
 use crate::error_codes::ErrorCode;
 use crate::service::Outcome;
 use crate::service::import::{import_commands, read_csv, read_json};
-
-pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
-    s: &str,
-) -> Result<T, ApiError> {
-    s.parse::<T>().map_err(ApiError::from)
-}
-
-pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        ApiError::new(
-            ErrorCode::DateInvalid,
-            format!("{field} is a date written YYYY-MM-DD, such as 2025-12-05; {s:?} is not"),
-        )
-    })
-}
-
-/// A write's answer with what it says about the append: the log position of its last event
-/// (`X-Log-Position`, which a read on any instance may pass as `X-Wait-For-Position`), and,
-/// for a repeated Idempotency-Key, that it is the first answer again.
-pub(super) fn replayed(mut response: HttpResponse, outcome: &Outcome) -> HttpResponse {
-    if let Some(position) = outcome.last_position() {
-        mark_position(&mut response, position);
-    }
-    if outcome.replayed {
-        mark_replayed(&mut response);
-    }
-    response
-}
-
-fn mark_position(response: &mut HttpResponse, position: u64) {
-    response.headers_mut().insert(
-        super::freshness::LOG_POSITION,
-        header::HeaderValue::from(position),
-    );
-}
-
-/// Says that a response is the first answer to its Idempotency-Key again.
-fn mark_replayed(response: &mut HttpResponse) {
-    response.headers_mut().insert(
-        header::HeaderName::from_static("idempotent-replayed"),
-        header::HeaderValue::from_static("true"),
-    );
-}
-
-/// The award's current record, with its ETag, as the answer to a write.
-pub(super) fn award_response(
-    state: &AppState,
-    number: &CertificateNumber,
-    status: StatusCode,
-    outcome: &Outcome,
-) -> Result<HttpResponse, ApiError> {
-    let (award, programme) = state.registry.award(number).ok_or_else(|| {
-        super::error::inconsistency(format!(
-            "award {number} was written but cannot be read back"
-        ))
-    })?;
-    let today = state.registry.today();
-    let view = AwardView::of(
-        &award,
-        status_as_of(&award, &programme, today).status,
-        &state.public_url,
-    );
-    let response = HttpResponse::build(status)
-        .insert_header(ETag(EntityTag::new_strong(format!(
-            "{}-{today}",
-            award.last_position
-        ))))
-        .insert_header((
-            header::LOCATION,
-            format!(
-                "{}/v1/awards/{number}",
-                super::prefix::base_path(&state.public_url)
-            ),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view);
-    Ok(replayed(response, outcome))
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,8 +248,6 @@ fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {
     .with("errors", serde_json::to_value(&errors).unwrap_or_default())
 }
 
-pub use super::award_changes::{amend_award, reinstate, revoke, suspend};
-
 #[derive(Debug, Deserialize)]
 pub struct FeedParams {
     from: Option<u64>,
@@ -342,7 +262,7 @@ pub async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let from = params.from.unwrap_or(0);
     let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=crate::limits::MAX_EVENTS_PAGE).contains(&limit) {
         return Err(ApiError::new(
             ErrorCode::LimitInvalid,
             "limit is 1 to 1,000 events",

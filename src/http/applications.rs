@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::admin::replayed;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Caller, Json};
+use super::writes::replayed;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
 use crate::domain::{

@@ -9,9 +9,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{award_response, parse};
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, IfMatch, Json, JsonOrEmpty, Number};
+use super::writes::{award_response, parse};
 use crate::domain::{AwardCommand, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;
 use crate::service::Idempotency;

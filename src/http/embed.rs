@@ -10,47 +10,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::pages::{html, presentation, render, status_words};
+use super::html::{
+    EMBED_HEIGHT, EMBED_WIDTH, html, iframe_snippet, presentation, render, status_words,
+};
 use crate::domain::{CertificateNumber, status_as_of};
 use crate::error_codes::ErrorCode;
-
-/// The embed size the snippets and oEmbed suggest.
-pub const EMBED_WIDTH: u32 = 360;
-pub const EMBED_HEIGHT: u32 = 240;
-
-/// The iframe that shows an award's live card, as a site pastes it: every value in it escaped
-/// by the one markup rule, so a name can never become markup on someone else's page.
-pub fn iframe_snippet(
-    public_url: &str,
-    number: &CertificateNumber,
-    organisation: &str,
-    width: u32,
-) -> String {
-    use crate::escape::markup;
-    format!(
-        r#"<iframe src="{}/embed/{number}" title="WEx QS award of {}" width="{width}" height="{EMBED_HEIGHT}" style="border:0"></iframe>"#,
-        markup(public_url),
-        markup(organisation),
-    )
-}
-
-/// The script tag that renders an award's live card.
-pub(super) fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
-    format!(
-        r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
-        crate::escape::markup(public_url)
-    )
-}
-
-/// The live status badge, linked to the award's page.
-pub(super) fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
-    use crate::escape::markup;
-    let public = markup(public_url);
-    format!(
-        r#"<a href="{public}/verify/{number}"><img src="{public}/v1/awards/{number}/badge.svg" alt="WEx QS {}: check it is current"></a>"#,
-        markup(level)
-    )
-}
 
 #[derive(Template)]
 #[template(path = "embed.html")]
@@ -153,7 +117,10 @@ pub async fn oembed(
                 ),
             )
         })?;
-    let width = params.maxwidth.unwrap_or(EMBED_WIDTH).clamp(240, 600);
+    let width = params.maxwidth.unwrap_or(EMBED_WIDTH).clamp(
+        *crate::limits::EMBED_WIDTHS.start(),
+        *crate::limits::EMBED_WIDTHS.end(),
+    );
     let number = &award.certificate_number;
     let body = serde_json::json!({
         "version": "1.0",

@@ -21,7 +21,7 @@ use crate::service::feeds::{ChangesPage, PublicChange};
 
 /// Entries on one page of a feed, unless `limit` says fewer (or more, up to `MAX_FEED_PAGE`).
 pub const FEED_PAGE: usize = 50;
-pub const MAX_FEED_PAGE: usize = 1_000;
+pub use crate::limits::MAX_FEED_PAGE;
 /// Days before an expiry that a calendar reminds.
 pub const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
 

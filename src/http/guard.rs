@@ -23,7 +23,7 @@ use crate::error_codes::ErrorCode;
 use crate::service::ServiceError;
 
 /// The per-client-address limiter of failed admin attempts.
-pub type FailureLimiter = super::RateLimiter;
+pub type FailureLimiter = super::state::RateLimiter;
 
 /// A limiter allowing `per_minute` failures a minute per address, in a burst (0: none).
 pub fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
@@ -146,7 +146,7 @@ async fn authenticate(
         None => ApiError::from(ServiceError::Unauthenticated),
     };
     if let (Some(limiter), Some(client)) = (&state.admin_failures, super::client::client_ip(req))
-        && let Some(seconds) = super::wait_of(limiter, client)
+        && let Some(seconds) = super::server::wait_of(limiter, client)
     {
         let problem = ApiError::new(
             ErrorCode::RateLimited,

@@ -118,7 +118,7 @@ pub(super) fn unless_current(
             "award {number} is {} today, not valid: {what} is served only while an award is \
              valid, so that nothing shows a withdrawn award as current; its page {}/verify/{number} \
              says why",
-            super::pages::status_words(verdict.status).to_lowercase(),
+            super::html::status_words(verdict.status).to_lowercase(),
             state.public_url
         ),
     )

@@ -146,7 +146,7 @@ pub async fn entries(
 ) -> Result<HttpResponse, ApiError> {
     let start = params.start.unwrap_or(0);
     let limit = params.limit.unwrap_or(500);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=crate::limits::MAX_LOG_ENTRIES_PAGE).contains(&limit) {
         return Err(ApiError::new(
             ErrorCode::LimitInvalid,
             "limit is 1 to 1,000 entries",

@@ -11,72 +11,16 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
-use super::embed::{EMBED_WIDTH, badge_snippet, iframe_snippet, script_snippet};
-use super::error::{ApiError, internal};
+use super::error::ApiError;
+use super::html::{
+    EMBED_WIDTH, ICON_INVALID, badge_snippet, html, iframe_snippet, presentation, render,
+    script_snippet, status_words,
+};
 use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
 use crate::domain::verdict::{programme_notice, scheduled_message};
-use crate::domain::{Award, CertificateNumber, Level, Region, Status, Verdict, status_as_of};
+use crate::domain::{Award, CertificateNumber, Level, Region, Status, status_as_of};
 use crate::service::{AwardRow, RegisterQuery, Registry};
-
-const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
-pub(super) const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
-pub(super) const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
-const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
-const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
-
-/// (icon, words, the line under them) for a verdict. The line opens with the one date that
-/// fits the status (`Verdict::dates_in_words`): "Valid until" only for a valid award.
-pub(super) fn presentation(
-    award: &Award,
-    verdict: &Verdict,
-) -> (&'static str, &'static str, String) {
-    let level = award.level.title();
-    let dates = verdict.dates_in_words(award);
-    match verdict.status {
-        Status::Valid => (
-            ICON_VALID,
-            "Valid award",
-            format!("{dates}: a real, current {level} award"),
-        ),
-        Status::Expired => (
-            ICON_CLOCK,
-            "Expired",
-            format!("{dates}: a real {level} award, no longer valid"),
-        ),
-        Status::Suspended => (
-            ICON_WARNING,
-            "Suspended",
-            format!("{dates}: a real {level} award, not valid while suspended"),
-        ),
-        Status::Revoked => (
-            ICON_INVALID,
-            "Revoked",
-            format!("{dates}: this award is not valid"),
-        ),
-        Status::Superseded => (
-            ICON_REPLACED,
-            "Replaced by a newer award",
-            format!("{dates}: see the organisation's newer award"),
-        ),
-        Status::NotYetValid => (
-            ICON_CLOCK,
-            "Not yet valid",
-            format!("{dates}: not valid before then"),
-        ),
-    }
-}
-
-pub(super) fn status_words(status: Status) -> &'static str {
-    match status {
-        Status::Valid => "Valid",
-        Status::Expired => "Expired",
-        Status::Suspended => "Suspended",
-        Status::Revoked => "Revoked",
-        Status::Superseded => "Replaced",
-        Status::NotYetValid => "Not yet valid",
-    }
-}
 
 fn history_line(change: &AwardChange) -> String {
     match change {
@@ -109,21 +53,6 @@ fn history_line(change: &AwardChange) -> String {
         }
         AwardChange::Expired { on } => format!("{}: expired", long_date(*on)),
     }
-}
-
-pub(super) fn html(
-    status: StatusCode,
-    body: impl actix_web::body::MessageBody + 'static,
-    cache: String,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, cache))
-        .body(body)
-}
-
-pub(super) fn render(t: &impl Template) -> Result<String, ApiError> {
-    t.render().map_err(|e| internal(&e))
 }
 
 #[derive(Template)]

@@ -12,8 +12,8 @@ use chrono::NaiveDate;
 
 use crate::domain::CertificateNumber;
 
-/// The most answers kept at once (a verification answer is a few kilobytes).
-const MAX_ENTRIES: usize = 8_192;
+/// The most answers kept at once (`limits::MAX_PREPARED_ANSWERS`).
+const MAX_ENTRIES: usize = crate::limits::MAX_PREPARED_ANSWERS;
 
 /// Which answer about an award.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,10 +7,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{parse, parse_date, replayed};
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, Json};
 use super::views::ProgrammeView;
+use super::writes::{parse, parse_date, replayed};
 use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};
 
 #[derive(Debug, Deserialize)]

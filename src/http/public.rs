@@ -188,7 +188,10 @@ pub async fn register(
     };
     let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(20);
-    if page == 0 || page > 100_000 || !(1..=100).contains(&per_page) {
+    if page == 0
+        || page > crate::limits::MAX_REGISTER_PAGE
+        || !(1..=crate::limits::MAX_REGISTER_PER_PAGE).contains(&per_page)
+    {
         return Err(ApiError::new(
             ErrorCode::PageInvalid,
             "page counts from 1; per_page is 1 to 100",
@@ -204,7 +207,7 @@ pub async fn register(
         ..RegisterQuery::default()
     };
     let q = params.q.as_deref().map(str::trim).unwrap_or_default();
-    if q.chars().count() > 200 {
+    if q.chars().count() > crate::limits::MAX_SEARCH_CHARS {
         return Err(ApiError::new(
             ErrorCode::QueryTooLong,
             "a search is at most 200 characters",

@@ -10,7 +10,7 @@ use askama::Template;
 
 use super::AppState;
 use super::error::ApiError;
-use super::pages::{ICON_INVALID, ICON_WARNING, html, render};
+use super::html::{ICON_INVALID, ICON_WARNING, html, render};
 use crate::error_codes::ErrorCode;
 
 /// When the accessibility statement was prepared and last reviewed, and the site last tested.

@@ -114,7 +114,7 @@ pub async fn deliveries(
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=crate::limits::MAX_DELIVERIES_PAGE).contains(&limit) {
         return Err(ApiError::new(
             ErrorCode::LimitInvalid,
             "limit is 1 to 1,000 deliveries",

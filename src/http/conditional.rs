@@ -1,5 +1,5 @@
-//! What handlers share: conditional answers (the ETag a client holds, the 304, how long an
-//! answer about an award may be cached) (reading an award or a day from a request is in `extract`).
+//! Conditional answers: the ETag a client holds (`If-None-Match`), the 304, the version answers
+//! about awards are prepared at, and how long an answer about an award may be cached.
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
