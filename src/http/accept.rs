@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use actix_service::{Service as _, ServiceFactory as _, map_config};
 use tokio::sync::mpsc;
 
-use super::server::app;
+use super::app::app;
 use super::{AppState, lifecycle, transport};
 
 /// How long the accept loop waits when the process has no file for a new connection (`EMFILE`)

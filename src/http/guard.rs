@@ -22,17 +22,6 @@ use super::error::ApiError;
 use crate::error_codes::ErrorCode;
 use crate::service::ServiceError;
 
-/// The per-client-address limiter of failed admin attempts.
-pub type FailureLimiter = super::state::RateLimiter;
-
-/// A limiter allowing `per_minute` failures a minute per address, in a burst (0: none).
-pub fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
-    let n = std::num::NonZeroU32::new(per_minute)?;
-    Some(Arc::new(governor::RateLimiter::keyed(
-        governor::Quota::per_minute(n).allow_burst(n),
-    )))
-}
-
 /// Lets a request through once its caller is known (admin routes) and its body has room and a
 /// deadline; refuses it, unread, otherwise.
 pub async fn admit(
@@ -146,7 +135,7 @@ async fn authenticate(
         None => ApiError::from(ServiceError::Unauthenticated),
     };
     if let (Some(limiter), Some(client)) = (&state.admin_failures, super::client::client_ip(req))
-        && let Some(seconds) = super::server::wait_of(limiter, client)
+        && let Some(seconds) = super::limiter::wait_of(limiter, client)
     {
         let problem = ApiError::new(
             ErrorCode::RateLimited,

@@ -1,10 +1,12 @@
 //! HTTP (actix-web): the boundary between the registry and its clients. Handlers are thin: their
 //! extractors (`extract`) know the caller and read the request, they call the service, and shape
-//! the answer. The route table is `routes`, the server `server`, the state `state`.
+//! the answer. The route table is `routes`, the application and its middleware `app`,
+//! the server `server`, the state `state`.
 
 pub mod accept;
 pub mod access;
 pub mod admin;
+pub mod app;
 pub mod applications;
 pub mod award_changes;
 pub mod client;
@@ -20,6 +22,7 @@ pub mod guard;
 pub mod html;
 pub mod images;
 pub mod lifecycle;
+pub mod limiter;
 pub mod log;
 pub mod metrics;
 pub mod pages;
@@ -41,6 +44,7 @@ pub mod writes;
 pub use crate::limits::MAX_BODY;
 pub use conditional::{answers_version, award_max_age, client_holds, conditional, not_modified};
 pub use extract::{find_award, parse_number};
+pub use limiter::RateLimiter;
 pub use routes::{ROUTES, allow_of, configure};
 pub use server::serve;
-pub use state::{AppState, OPENAPI_YAML, RateLimiter};
+pub use state::{AppState, OPENAPI_YAML};

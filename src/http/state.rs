@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use super::{
-    client, docs, exports, guard, images, lifecycle, metrics, prefix, prepared, transport,
-};
+use super::limiter::{FailureLimiter, RateLimiter, failure_limiter};
+use super::{client, docs, exports, images, lifecycle, metrics, prefix, prepared, transport};
 use crate::service::Registry;
 
 /// What every handler can reach.
@@ -38,7 +37,7 @@ pub struct AppState {
     /// Room for the bodies being read at once, a permit a byte (`Limits::body_budget`).
     pub bodies: Arc<tokio::sync::Semaphore>,
     /// Failed admin attempts per client address (`Limits::admin_failures_per_minute`).
-    pub admin_failures: Option<Arc<guard::FailureLimiter>>,
+    pub admin_failures: Option<Arc<FailureLimiter>>,
     /// The connections open, counted by address (`Limits::max_connections`).
     pub connections: Arc<transport::Connections>,
     /// Serving or draining, and the requests in flight (`lifecycle`).
@@ -48,9 +47,6 @@ pub struct AppState {
     /// The request series (none: metrics are off, and nothing is counted).
     pub metrics: Option<Arc<metrics::HttpMetrics>>,
 }
-
-/// The per-client-address limiter of public routes.
-pub type RateLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 /// The API description, as written.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi/openapi.yaml");
@@ -97,7 +93,7 @@ impl AppState {
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
         self.limits = limits;
         self.bodies = Arc::new(tokio::sync::Semaphore::new(limits.body_budget));
-        self.admin_failures = guard::failure_limiter(limits.admin_failures_per_minute);
+        self.admin_failures = failure_limiter(limits.admin_failures_per_minute);
         self.connections = Arc::new(transport::Connections::default());
         self
     }
