@@ -32,7 +32,6 @@ pub mod programme;
 pub mod public;
 pub mod receipts;
 pub mod routes;
-pub mod search;
 pub mod server;
 pub mod site;
 pub mod state;

@@ -20,7 +20,8 @@ use crate::domain::state::AwardChange;
 use crate::domain::types::long_date;
 use crate::domain::verdict::{programme_notice, scheduled_message};
 use crate::domain::{Award, CertificateNumber, Level, Region, Status, status_as_of};
-use crate::service::{AwardRow, RegisterQuery, Registry};
+use crate::service::Registry;
+use crate::service::search::{self, Found, Listed, SearchRequest};
 
 fn history_line(change: &AwardChange) -> String {
     match change {
@@ -287,16 +288,15 @@ pub async fn index(
     let status = Status::parse(&p.status);
     let page = p.page.unwrap_or(1).clamp(1, 100_000);
     let q = p.q.trim().chars().take(200).collect::<String>();
-    let query = RegisterQuery {
-        level: level.map(|l| l.as_str().to_owned()),
-        region: region.map(|r| r.as_str().to_owned()),
-        status: status.map(|s| s.as_str().to_owned()),
-        today: state.registry.today().to_string(),
+    let request = SearchRequest {
+        text: q.clone(),
+        level,
+        region,
+        status,
         limit: PER_PAGE,
         offset: (page - 1) * PER_PAGE,
-        ..RegisterQuery::default()
     };
-    let searched = super::search::search_off_workers(state.registry.clone(), query, q.clone())
+    let searched = search::search_off_workers(state.registry.clone(), request)
         .await
         .map_err(|e| super::error::internal(&e))?;
     let message = search_message(&searched, &q);
@@ -359,8 +359,8 @@ pub async fn index(
 /// What the page says above the results: that the text has nothing to search by, the rule a
 /// mistyped certificate number breaks, or that there is no exact match and the results are
 /// near ones.
-fn search_message(searched: &super::search::Found, q: &str) -> Option<String> {
-    if let Err(rule) = super::search::check_text(q) {
+fn search_message(searched: &Found, q: &str) -> Option<String> {
+    if let Err(rule) = search::check_text(q) {
         let mut rule = rule;
         if let Some(first) = rule.get_mut(0..1) {
             first.make_ascii_uppercase();
@@ -382,7 +382,7 @@ fn search_message(searched: &super::search::Found, q: &str) -> Option<String> {
 }
 
 /// One row of the register as the page shows it.
-fn register_row(registry: &Registry, row: AwardRow, status: Status, today: NaiveDate) -> Row {
+fn register_row(registry: &Registry, row: Listed, status: Status, today: NaiveDate) -> Row {
     // The row's date is worded from the award's own verdict, as on its page; the projection
     // row keeps only the plain validity dates.
     let dates = row

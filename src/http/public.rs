@@ -16,7 +16,7 @@ use super::prepared::Answer;
 use super::views::{AwardView, ProgrammeView, RegisterItem, RegisterPage, VerificationView};
 use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
 use crate::error_codes::ErrorCode;
-use crate::service::RegisterQuery;
+use crate::service::search::{self, SearchRequest};
 use crate::service::uk_date;
 
 /// How long a public answer may be cached at most, even if nothing is due to change.
@@ -197,15 +197,6 @@ pub async fn register(
             "page counts from 1; per_page is 1 to 100",
         ));
     }
-    let query = RegisterQuery {
-        level: level.map(|l| l.as_str().to_owned()),
-        region: region.map(|r| r.as_str().to_owned()),
-        status: status.map(|s| s.as_str().to_owned()),
-        today: state.registry.today().to_string(),
-        limit: per_page,
-        offset: (page - 1) * per_page,
-        ..RegisterQuery::default()
-    };
     let q = params.q.as_deref().map(str::trim).unwrap_or_default();
     if q.chars().count() > crate::limits::MAX_SEARCH_CHARS {
         return Err(ApiError::new(
@@ -213,9 +204,16 @@ pub async fn register(
             "a search is at most 200 characters",
         ));
     }
-    super::search::check_text(q)
-        .map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
-    let found = super::search::search_off_workers(state.registry.clone(), query, q.to_owned())
+    search::check_text(q).map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
+    let request = SearchRequest {
+        text: q.to_owned(),
+        level,
+        region,
+        status,
+        limit: per_page,
+        offset: (page - 1) * per_page,
+    };
+    let found = search::search_off_workers(state.registry.clone(), request)
         .await
         .map_err(|e| super::error::internal(&e))?;
     let (rows, total, near_matches) = (found.rows, found.total, found.near);

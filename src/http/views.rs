@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::domain::state::{HistoryEntry, ProgrammeChange};
 use crate::domain::verdict::{ProgrammeNotice, history_as_of, programme_notice, scheduled_message};
 use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Status, Verdict};
-use crate::service::AwardRow;
+use crate::service::search::Listed;
 
 #[derive(Debug, Serialize)]
 pub struct OrganisationView {
@@ -230,7 +230,7 @@ pub struct RegisterItem {
 }
 
 impl RegisterItem {
-    pub fn of(row: AwardRow, status: Status, public_url: &str) -> Self {
+    pub fn of(row: Listed, status: Status, public_url: &str) -> Self {
         RegisterItem {
             links: Links::of(public_url, &row.certificate_number),
             certificate_number: row.certificate_number,

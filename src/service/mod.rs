@@ -22,6 +22,7 @@ pub mod maintenance;
 pub mod queries;
 pub mod reentry;
 pub mod register_index;
+pub mod search;
 pub mod signing;
 pub mod tokens;
 pub mod transparency;
@@ -48,9 +49,9 @@ use crate::domain::{CertificateNumber, DomainError, Event, State};
 use crate::error_codes::ErrorCode;
 use crate::store::{EventStore, Store, StoredEvent};
 
-/// The store's types the service's API speaks (a register query and its rows, a store error and
-/// the outage it says), so that adapters need not name the store.
-pub use crate::store::{AwardRow, Outage, RegisterQuery, StoreError};
+/// The store's types the service's errors still speak (a store error and the outage it says), so
+/// that adapters need not name the store.
+pub use crate::store::{Outage, StoreError};
 
 pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};

@@ -683,7 +683,7 @@ pub fn raw_exchange(base: &str, request: &[u8]) -> String {
 /// Every award in `registry`'s register, read through its named queries (the register's search,
 /// then each award by number).
 pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Award> {
-    let query = wexqs::service::RegisterQuery {
+    let query = wexqs::store::RegisterQuery {
         today: registry.today().to_string(),
         limit: u32::MAX,
         ..Default::default()

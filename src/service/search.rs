@@ -4,17 +4,61 @@
 //! (`CertificateNumber::looks_like`). When nothing matches exactly, the awards one slip away
 //! are the results, each with its status like any other, marked as near matches. A text with
 //! no letter or digit searches for nothing (`check_text` says why), never the whole register.
+//! A search is asked in typed values (`SearchRequest`) and answered in the service's own rows
+//! (`Listed`): what the store's query and rows look like is this file's business alone.
 
+use std::sync::Arc;
+
+use super::Registry;
 use crate::domain::types::search_key;
-use crate::domain::{CertificateNumber, OdsCode, Status};
+use crate::domain::{CertificateNumber, Level, OdsCode, Region, Status};
 use crate::error_codes::ErrorCode;
-use crate::service::Registry;
-use crate::service::{AwardRow, RegisterQuery};
+use crate::store::{AwardRow, RegisterQuery};
+
+/// A search of the register: the text as written (trimmed; empty for none), the filters, and
+/// the page (`limit` rows from `offset`).
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub text: String,
+    pub level: Option<Level>,
+    pub region: Option<Region>,
+    pub status: Option<Status>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// One award as the register lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub certificate_number: String,
+    pub organisation_name: String,
+    pub ods_code: Option<String>,
+    /// The region's code.
+    pub region: String,
+    /// The level's code.
+    pub level: String,
+    pub awarded_on: String,
+    pub valid_until: String,
+}
+
+impl From<AwardRow> for Listed {
+    fn from(row: AwardRow) -> Listed {
+        Listed {
+            certificate_number: row.certificate_number,
+            organisation_name: row.organisation_name,
+            ods_code: row.ods_code,
+            region: row.region,
+            level: row.level,
+            awarded_on: row.awarded_on,
+            valid_until: row.valid_until,
+        }
+    }
+}
 
 /// What a search found.
 #[derive(Debug)]
 pub struct Found {
-    pub rows: Vec<(AwardRow, Status)>,
+    pub rows: Vec<(Listed, Status)>,
     pub total: u64,
     /// Whether `rows` are near matches: nothing matched exactly, and these awards are one slip
     /// away, by number when the text was a mistyped number, else by name.
@@ -25,6 +69,11 @@ pub struct Found {
     /// rule it breaks, in words.
     pub mistyped_number: Option<String>,
 }
+
+/// A search that did not finish: its thread was lost (the runtime shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the search's thread did not finish: {0}")]
+pub struct SearchFailed(String);
 
 /// The rule a search text breaks, in words, if it has nothing to search by: a text that is
 /// not empty but holds no letter or digit (punctuation, emoji) would otherwise be no text at
@@ -43,15 +92,26 @@ pub fn check_text(q: &str) -> Result<(), String> {
 /// search (and the index rebuilt after a write) is work enough to delay `/healthz` and every
 /// other request sharing a worker.
 pub async fn search_off_workers(
-    registry: std::sync::Arc<Registry>,
-    query: RegisterQuery,
-    q: String,
-) -> Result<Found, actix_web::error::BlockingError> {
-    actix_web::web::block(move || search(&registry, query, &q)).await
+    registry: Arc<Registry>,
+    request: SearchRequest,
+) -> Result<Found, SearchFailed> {
+    tokio::task::spawn_blocking(move || search(&registry, &request))
+        .await
+        .map_err(|e| SearchFailed(e.to_string()))
 }
 
-/// Runs `query` (its filters and page) for the search text `q` (trimmed; empty for none).
-pub fn search(registry: &Registry, mut query: RegisterQuery, q: &str) -> Found {
+/// Runs `request` (its filters and page) for its text.
+pub fn search(registry: &Registry, request: &SearchRequest) -> Found {
+    let q = request.text.as_str();
+    let mut query = RegisterQuery {
+        level: request.level.map(|l| l.as_str().to_owned()),
+        region: request.region.map(|r| r.as_str().to_owned()),
+        status: request.status.map(|s| s.as_str().to_owned()),
+        today: registry.today().to_string(),
+        limit: request.limit,
+        offset: request.offset,
+        ..RegisterQuery::default()
+    };
     let mut mistyped_number = None;
     if check_text(q).is_err() {
         return Found {
@@ -87,7 +147,7 @@ pub fn search(registry: &Registry, mut query: RegisterQuery, q: &str) -> Found {
     };
     if did_you_mean.is_empty() {
         return Found {
-            rows,
+            rows: listed(rows),
             total,
             near: false,
             did_you_mean,
@@ -97,11 +157,17 @@ pub fn search(registry: &Registry, mut query: RegisterQuery, q: &str) -> Found {
     let near = near_rows(registry, &query, &did_you_mean);
     Found {
         total: near.len() as u64,
-        rows: near,
+        rows: listed(near),
         near: true,
         did_you_mean,
         mistyped_number,
     }
+}
+
+fn listed(rows: Vec<(AwardRow, Status)>) -> Vec<(Listed, Status)> {
+    rows.into_iter()
+        .map(|(row, status)| (Listed::from(row), status))
+        .collect()
 }
 
 /// The near matches' rows with their status today, as the filters of `query` allow them, in
