@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{DomainError, ParseError};
 use crate::error_codes::{ErrorCode, ErrorKind};
+use crate::service::Outage;
 use crate::service::ServiceError;
-use crate::service::{Outage, StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -207,7 +207,7 @@ impl From<ServiceError> for ApiError {
                 format!("a {role} token may not do this; it needs an admin token"),
             ),
             ServiceError::Behind(reason) => ApiError::log_behind(&reason),
-            ServiceError::Store(StoreError::Unavailable { outage, cause }) => {
+            ServiceError::Unavailable { outage, cause } => {
                 ApiError::database_unavailable(outage, &cause)
             }
             ServiceError::Store(err) => internal(&err),

@@ -204,7 +204,7 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
                 Ok(_) => tail.note_checkpoint(None),
                 Err(ServiceError::Behind(_)) => {}
                 // The readiness check says so already, by the outage's name.
-                Err(ServiceError::Store(e)) if e.outage().is_some() => {}
+                Err(ServiceError::Unavailable { .. }) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "could not sign a checkpoint");
                     tail.note_checkpoint(Some(e.to_string()));

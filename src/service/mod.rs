@@ -166,8 +166,22 @@ pub enum ServiceError {
     /// signed or appended, and reads are not answered, until the missing entries are re-entered.
     #[error("the database is behind the published log: {0}")]
     Behind(String),
+    /// The database cannot serve anyone right now (`outage` says why): an outage to wait out,
+    /// not a fault in the request, so the same request may succeed later unchanged.
+    #[error("the database is unavailable ({}): {cause}", outage.as_str())]
+    Unavailable { outage: Outage, cause: String },
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl ServiceError {
+    /// The outage this error reports, if it is one.
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            ServiceError::Unavailable { outage, .. } => Some(*outage),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for ServiceError {
@@ -178,6 +192,9 @@ impl From<StoreError> for ServiceError {
             StoreError::LogBehind { size, expected } => ServiceError::Behind(format!(
                 "the database's log has {size} entries but this registry has read {expected}"
             )),
+            StoreError::Unavailable { outage, cause } => {
+                ServiceError::Unavailable { outage, cause }
+            }
             other => ServiceError::Store(other),
         }
     }
