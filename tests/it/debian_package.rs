@@ -1,4 +1,4 @@
-//! The Debian package (`cargo deb`, deploy/debian/): its units scored by `systemd-analyze
+//! The Debian package (`cargo deb`, assets/deploy/debian/): its units scored by `systemd-analyze
 //! security`, its settings file against the options, its contents listed with `dpkg-deb`, and the
 //! package installed with `dpkg -i`: the installed binary serves as the `wexqs` user from
 //! /var/lib/wexqs, the backup script writes a dated backup and keeps the newest, every system
@@ -23,7 +23,7 @@ use syscalls::{assert_within_filter, serve_traced};
 
 mod syscalls;
 
-const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/debian");
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/deploy/debian");
 const USER: &str = "wexqs";
 const STATE: &str = "/var/lib/wexqs";
 const ENV_FILE: &str = "/etc/wexqs/wexqs.env";
@@ -167,7 +167,7 @@ fn settings_file_names_every_setting() {
         .collect();
     assert!(
         missing.is_empty(),
-        "deploy/debian/wexqs.env names no line for {missing:?} (every setting, commented with its default)"
+        "assets/deploy/debian/wexqs.env names no line for {missing:?} (every setting, commented with its default)"
     );
 }
 

@@ -369,7 +369,7 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
 
 #[test]
 fn the_alert_rules_pass_promtool_check_and_their_tests() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/deploy/prometheus");
     let promtool = ["/usr/bin/promtool", "promtool"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok())

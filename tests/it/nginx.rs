@@ -1,4 +1,4 @@
-//! The shipped reverse-proxy setup (`deploy/nginx/wexqs.conf`) on Debian's nginx, TLS on the
+//! The shipped reverse-proxy setup (`assets/deploy/nginx/wexqs.conf`) on Debian's nginx, TLS on the
 //! proxy with a self-signed certificate made by openssl, in front of two `wexqs serve` instances
 //! on one PostgreSQL database, each trusting the proxy: a flooding client is limited while
 //! another is served, the logs name each real client (and nginx's request id), a client's own
@@ -21,7 +21,7 @@ use crate::helpers::{
 };
 
 /// The shipped configuration.
-const SHIPPED: &str = include_str!("../../deploy/nginx/wexqs.conf");
+const SHIPPED: &str = include_str!("../../assets/deploy/nginx/wexqs.conf");
 
 /// One `wexqs serve` on `db`, its keys in `shared` (the same for every instance), its own state
 /// folder, trusting 127.0.0.1 as its proxy.

@@ -368,10 +368,10 @@ async fn a_pause_recorded_ahead_is_announced_with_its_date_by_the_api_and_the_ho
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
  {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix browser')"
+        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix tests/browser')"
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
