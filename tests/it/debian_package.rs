@@ -32,7 +32,7 @@ fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{program} runs (tests/run installs it): {e}"))
+        .unwrap_or_else(|e| panic!("{program} runs (`cargo xtask test` installs it): {e}"))
 }
 
 fn succeeds(program: &str, args: &[&str]) -> String {
@@ -73,7 +73,7 @@ fn package() -> &'static Path {
         let started = Instant::now();
         let out = command
             .output()
-            .expect("cargo deb runs (tests/run installs cargo-deb)");
+            .expect("cargo deb runs (`cargo xtask test` installs cargo-deb)");
         assert!(
             out.status.success(),
             "cargo deb: {}\n{}",

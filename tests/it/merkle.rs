@@ -310,7 +310,7 @@ fn go_checker() -> PathBuf {
         .env("GOPROXY", "off")
         .output()
         .expect(
-            "go runs (Debian's golang-go and golang-golang-x-mod-dev; tests/run installs them)",
+            "go runs (Debian's golang-go and golang-golang-x-mod-dev; `cargo xtask test` installs them)",
         );
     assert!(
         built.status.success(),

@@ -116,7 +116,7 @@ fn parse(scrape: &str) -> Value {
     let python = target.join("tests-python-venv/bin/python");
     assert!(
         python.exists(),
-        "the tests' Python libraries are not installed at {}: run tests/run",
+        "the tests' Python libraries are not installed at {}: run `cargo xtask test`",
         python.display()
     );
     let dir = temp_dir();
@@ -373,7 +373,9 @@ fn the_alert_rules_pass_promtool_check_and_their_tests() {
     let promtool = ["/usr/bin/promtool", "promtool"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok())
-        .expect("promtool is installed (Debian's prometheus package; tests/run installs it)");
+        .expect(
+            "promtool is installed (Debian's prometheus package; `cargo xtask test` installs it)",
+        );
     for args in [
         ["check", "rules", "wexqs-alerts.yml"],
         ["test", "rules", "wexqs-alerts.test.yml"],

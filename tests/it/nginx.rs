@@ -115,7 +115,7 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
     let nginx = PathBuf::from("/usr/sbin/nginx");
     assert!(
         nginx.exists(),
-        "Debian's nginx is installed (tests/run installs it)"
+        "Debian's nginx is installed (`cargo xtask test` installs it)"
     );
     let dir = temp_dir();
     let p = |name: &str| dir.path().join(name).display().to_string();

@@ -371,11 +371,11 @@ async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_w
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix tests/browser')"
+        "the browser checks are not installed: run `cargo xtask test`, which installs them (or 'npm ci --prefix tests/browser')"
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed for the browser tests (tests/run installs it)"
+        "Debian's chromium is needed for the browser tests (`cargo xtask test` installs it)"
     );
     let app = spawn_app(Backend::Sqlite)
         .await

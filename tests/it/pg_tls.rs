@@ -25,7 +25,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("openssl runs (tests/run installs it)");
+        .expect("openssl runs (`cargo xtask test` installs it)");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
@@ -600,7 +600,7 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
     }
     let out = command
         .output()
-        .expect("strace runs (tests/run installs it)");
+        .expect("strace runs (`cargo xtask test` installs it)");
     assert!(
         out.status.success(),
         "backup over TLS: {}",
