@@ -181,7 +181,9 @@ fn build(skip: bool) -> Result<(PathBuf, PathBuf)> {
         run(cargo().args(["build", "--release", "--bin", "wexqs", "--example", "bare"]))?;
     }
     let release = target_dir().join("release");
-    Ok((release.join("wexqs"), release.join("examples/bare")))
+    // Cargo puts an example's binary in the profile's examples folder.
+    let bare = release.join("examples").join("bare");
+    Ok((release.join("wexqs"), bare))
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
