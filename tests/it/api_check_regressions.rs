@@ -1,4 +1,4 @@
-//! What `api-check/run` (schemathesis against the OpenAPI document) found the server doing wrong,
+//! What `cargo xtask api-check` (schemathesis against the OpenAPI document) found the server doing wrong,
 //! kept as tests that run without it.
 
 use wexqs::http::ROUTES;

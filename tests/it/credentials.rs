@@ -99,10 +99,10 @@ fn a_status_list_sets_exactly_the_revoked_bits() {
 
 /// Runs the independent verifier on a bundle; its answer as JSON.
 pub(crate) fn independent(bundle: &Value) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("verifier");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verifier");
     assert!(
         root.join("node_modules/@digitalbazaar/vc").exists(),
-        "the independent verifier is not installed: run tests/run, which installs it (or 'npm ci --prefix verifier')"
+        "the independent verifier is not installed: run `cargo xtask test`, which installs it (or 'npm ci --prefix tests/interop/verifier')"
     );
     let dir = temp_dir();
     let path = dir.path().join("bundle.json");

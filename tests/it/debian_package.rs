@@ -1,4 +1,4 @@
-//! The Debian package (`cargo deb`, deploy/debian/): its units scored by `systemd-analyze
+//! The Debian package (`cargo deb`, assets/deploy/debian/): its units scored by `systemd-analyze
 //! security`, its settings file against the options, its contents listed with `dpkg-deb`, and the
 //! package installed with `dpkg -i`: the installed binary serves as the `wexqs` user from
 //! /var/lib/wexqs, the backup script writes a dated backup and keeps the newest, every system
@@ -23,7 +23,7 @@ use syscalls::{assert_within_filter, serve_traced};
 
 mod syscalls;
 
-const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/debian");
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/deploy/debian");
 const USER: &str = "wexqs";
 const STATE: &str = "/var/lib/wexqs";
 const ENV_FILE: &str = "/etc/wexqs/wexqs.env";
@@ -32,7 +32,7 @@ fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{program} runs (tests/run installs it): {e}"))
+        .unwrap_or_else(|e| panic!("{program} runs (`cargo xtask test` installs it): {e}"))
 }
 
 fn succeeds(program: &str, args: &[&str]) -> String {
@@ -73,7 +73,7 @@ fn package() -> &'static Path {
         let started = Instant::now();
         let out = command
             .output()
-            .expect("cargo deb runs (tests/run installs cargo-deb)");
+            .expect("cargo deb runs (`cargo xtask test` installs cargo-deb)");
         assert!(
             out.status.success(),
             "cargo deb: {}\n{}",
@@ -167,7 +167,7 @@ fn settings_file_names_every_setting() {
         .collect();
     assert!(
         missing.is_empty(),
-        "deploy/debian/wexqs.env names no line for {missing:?} (every setting, commented with its default)"
+        "assets/deploy/debian/wexqs.env names no line for {missing:?} (every setting, commented with its default)"
     );
 }
 

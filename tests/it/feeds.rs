@@ -1,7 +1,7 @@
 //! Following the register without polling it (#13): signed verification receipts, the Atom
 //! feeds, the expiry calendars and the open data exports, each read back by a library nobody
 //! here wrote (tests/python/check.py: PyJWT, feedparser, icalendar, csv, cryptography, pinned in
-//! tests/python-requirements.txt and installed by tests/run). A missing library fails the test.
+//! tests/python-requirements.txt and installed by `cargo xtask test`). A missing library fails the test.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,7 +21,7 @@ pub(crate) fn python(args: &[&str]) -> Value {
     let venv_python = target.join("tests-python-venv/bin/python");
     assert!(
         venv_python.exists(),
-        "the tests' Python libraries are not installed at {}: run tests/run, which installs \
+        "the tests' Python libraries are not installed at {}: run `cargo xtask test`, which installs \
          tests/python-requirements.txt there",
         venv_python.display()
     );

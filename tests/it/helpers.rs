@@ -635,12 +635,12 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A tool from Debian's poppler-utils (`pdftotext`, `pdftoppm`), which `tests/run` installs.
+/// A tool from Debian's poppler-utils (`pdftotext`, `pdftoppm`), which `cargo xtask test` installs.
 pub fn poppler(name: &str) -> PathBuf {
     let path = PathBuf::from("/usr/bin").join(name);
     assert!(
         path.exists(),
-        "{name} is needed to read the PDF (Debian's poppler-utils; tests/run installs it)"
+        "{name} is needed to read the PDF (Debian's poppler-utils; `cargo xtask test` installs it)"
     );
     path
 }

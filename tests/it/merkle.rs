@@ -315,14 +315,14 @@ fn go_checker() -> PathBuf {
     let built = std::process::Command::new("go")
         .args(["build", "-o"])
         .arg(&out)
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tlogcheck/main.go"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/tlogcheck/main.go"))
         .env("GO111MODULE", "off")
         .env("GOPATH", "/usr/share/gocode")
         .env("GOCACHE", &cache)
         .env("GOPROXY", "off")
         .output()
         .expect(
-            "go runs (Debian's golang-go and golang-golang-x-mod-dev; tests/run installs them)",
+            "go runs (Debian's golang-go and golang-golang-x-mod-dev; `cargo xtask test` installs them)",
         );
     assert!(
         built.status.success(),

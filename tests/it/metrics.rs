@@ -117,7 +117,7 @@ fn parse(scrape: &str) -> Value {
     let python = target.join("tests-python-venv/bin/python");
     assert!(
         python.exists(),
-        "the tests' Python libraries are not installed at {}: run tests/run",
+        "the tests' Python libraries are not installed at {}: run `cargo xtask test`",
         python.display()
     );
     let dir = temp_dir();
@@ -379,11 +379,13 @@ async fn metrics_bind_none_serves_none_and_a_given_address_taken_stops_the_start
 
 #[test]
 fn the_alert_rules_pass_promtool_check_and_their_tests() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/deploy/prometheus");
     let promtool = ["/usr/bin/promtool", "promtool"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok())
-        .expect("promtool is installed (Debian's prometheus package; tests/run installs it)");
+        .expect(
+            "promtool is installed (Debian's prometheus package; `cargo xtask test` installs it)",
+        );
     for args in [
         ["check", "rules", "wexqs-alerts.yml"],
         ["test", "rules", "wexqs-alerts.test.yml"],

@@ -1,4 +1,4 @@
-//! The shipped reverse-proxy setup (`deploy/nginx/wexqs.conf`) on Debian's nginx, TLS on the
+//! The shipped reverse-proxy setup (`assets/deploy/nginx/wexqs.conf`) on Debian's nginx, TLS on the
 //! proxy with a self-signed certificate made by openssl, in front of two `wexqs serve` instances
 //! on one PostgreSQL database, each trusting the proxy: a flooding client is limited while
 //! another is served, the logs name each real client (and nginx's request id), a client's own
@@ -22,7 +22,7 @@ use crate::helpers::{
 use crate::tls::TestCa;
 
 /// The shipped configuration.
-const SHIPPED: &str = include_str!("../../deploy/nginx/wexqs.conf");
+const SHIPPED: &str = include_str!("../../assets/deploy/nginx/wexqs.conf");
 
 /// One `wexqs serve` on `db`, its keys in `shared` (the same for every instance), its own state
 /// folder, trusting 127.0.0.1 as its proxy.
@@ -118,7 +118,7 @@ async fn start_nginx(upstreams: [&str; 2]) -> Nginx {
     let nginx = PathBuf::from("/usr/sbin/nginx");
     assert!(
         nginx.exists(),
-        "Debian's nginx is installed (tests/run installs it)"
+        "Debian's nginx is installed (`cargo xtask test` installs it)"
     );
     // A certificate authority of the test's own, and the proxy's certificate signed by it.
     let ca = TestCa::new();

@@ -29,7 +29,7 @@ fn validate(definition: Option<&str>, documents: &[PathBuf]) -> Value {
     let python = target.join("tests-python-venv/bin/python");
     assert!(
         python.exists(),
-        "the tests' Python libraries are not installed at {}: run tests/run, which installs \
+        "the tests' Python libraries are not installed at {}: run `cargo xtask test`, which installs \
          tests/python-requirements.txt there",
         python.display()
     );

@@ -543,14 +543,14 @@ fn assert_snippets_hold(app: &TestApp, result: &Value, hostile: &str, hostile_na
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
  {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run tests/run, which installs them (or 'npm ci --prefix browser')"
+        "the browser checks are not installed: run `cargo xtask test`, which installs them (or 'npm ci --prefix tests/browser')"
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed for the browser tests (tests/run installs it)"
+        "Debian's chromium is needed for the browser tests (`cargo xtask test` installs it)"
     );
     let app = sqlite_app().await;
     let awards = one_of_each(&app).await;

@@ -57,7 +57,7 @@ http {{
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("nginx starts (tests/run installs it)");
+        .expect("nginx starts (`cargo xtask test` installs it)");
     Nginx(KillOnDrop(child))
 }
 

@@ -453,7 +453,7 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
     }
     let out = command
         .output()
-        .expect("strace runs (tests/run installs it)");
+        .expect("strace runs (`cargo xtask test` installs it)");
     assert!(
         out.status.success(),
         "backup over TLS: {}",

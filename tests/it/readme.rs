@@ -111,7 +111,7 @@ fn the_readme_webhook_example_runs_as_written() {
             .is_ok_and(|o| o.status.success());
         assert!(
             found,
-            "{tool} is needed to run the README's commands (tests/run installs it)"
+            "{tool} is needed to run the README's commands (`cargo xtask test` installs it)"
         );
     }
     let block = readme_block("### Webhooks: be told of changes");

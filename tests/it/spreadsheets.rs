@@ -90,7 +90,7 @@ fn run_within(mut command: Command, limit: Duration) -> std::process::Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("LibreOffice (`soffice`, the Debian package libreoffice-calc-nogui, which tests/run installs) starts");
+        .expect("LibreOffice (`soffice`, the Debian package libreoffice-calc-nogui, which `cargo xtask test` installs) starts");
     let deadline = Instant::now() + limit;
     while child.try_wait().expect("it runs").is_none() {
         if Instant::now() > deadline {

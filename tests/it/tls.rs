@@ -17,7 +17,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("openssl runs (tests/run installs it)");
+        .expect("openssl runs (`cargo xtask test` installs it)");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",

@@ -95,7 +95,7 @@ fn strict_parse(documents: &[String]) -> Vec<Option<String>> {
     let python = target.join("tests-python-venv/bin/python");
     assert!(
         python.exists(),
-        "run tests/run to install the tests' Python"
+        "run `cargo xtask test` to install the tests' Python"
     );
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<PathBuf> = documents

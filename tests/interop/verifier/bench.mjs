@@ -1,4 +1,4 @@
-// The baseline of `POST /v1/verify` in benches/load: how many times a second Digital Bazaar's
+// The baseline of `POST /v1/verify` in `cargo xtask load`: how many times a second Digital Bazaar's
 // verifier checks one credential (signature, validity, status list), one after another in one
 // process, offline, with the same libraries and loader as verify.mjs.
 //

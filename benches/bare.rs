@@ -1,4 +1,4 @@
-//! The baseline of the load benchmarks (`benches/load`): a bare actix-web server answering one
+//! The baseline of the load benchmarks (`cargo xtask load`): a bare actix-web server answering one
 //! JSON route with a fixed 148-byte status, built with the same crates and profile as `wexqs`,
 //! so a route of the registry is reported as a ratio against the cheapest answer this stack can
 //! give, measured in the same run on the same core.
