@@ -294,10 +294,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             };
             Some((e.outage().map_or("error", Outage::as_str), words))
         }
-        Err(_) => Some((
-            Outage::Unreachable.as_str(),
-            "the database did not answer within a second",
-        )),
+        Err(_) => {
+            tracing::warn!(
+                error = "the database did not answer within a second",
+                "readiness check failed"
+            );
+            Some((
+                Outage::Unreachable.as_str(),
+                "the database did not answer within a second",
+            ))
+        }
     };
     let database_failure = failure.is_some();
     let failure = failure.map(|(reason, words)| (reason, words.to_owned()));
