@@ -375,7 +375,7 @@ async fn browser_plan(
     (plan, hostile)
 }
 
-/// Runs the browser checks (browser/check.mjs) on `plan`: their findings, and the folder of the
+/// Runs the browser checks (tests/browser/check.mjs) on `plan`: their findings, and the folder of the
 /// screenshots they took (fresh, so those checked are this walk's, not an earlier one's).
 fn run_browser(root: &std::path::Path, plan: &Value) -> (Value, PathBuf) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
