@@ -39,6 +39,10 @@ pub const MAX_LOG_ENTRIES_PAGE: u32 = 1_000;
 /// The most entries a page of a feed holds (`?limit=`).
 pub const MAX_FEED_PAGE: usize = 1_000;
 
+/// The most bytes in a webhook's target URL (`POST /v1/admin/webhooks`); its refusal names
+/// the bound as 2,000 characters.
+pub const MAX_WEBHOOK_URL: usize = 2_000;
+
 /// The most awards a page of the register holds (`GET /v1/register?per_page=`).
 pub const MAX_REGISTER_PER_PAGE: u32 = 100;
 

@@ -28,6 +28,7 @@ use super::{Actor, Registry, ServiceError};
 use crate::credentials::sealing::{FILE_NAME, SealingKey};
 use crate::domain::{CertificateNumber, Event, Visibility};
 use crate::error_codes::ErrorCode;
+use crate::limits::MAX_WEBHOOK_URL;
 use crate::store::Write;
 use crate::store::webhooks::WebhookRow;
 
@@ -47,8 +48,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "programme.sunset",
 ];
 
-/// At most this many characters in a target URL.
-const MAX_URL: usize = 2_000;
 /// A receiver's answer is read no further than this (and then dropped).
 pub(super) const MAX_RESPONSE_BODY: usize = 4 * 1024;
 
@@ -315,7 +314,7 @@ pub async fn check_target(url: &str, allow_private: bool) -> Result<Target, Targ
             "a webhook's url is an absolute https:// URL with a host: {why}"
         ))
     };
-    if url.len() > MAX_URL {
+    if url.len() > MAX_WEBHOOK_URL {
         return Err(invalid("this one is over 2,000 characters"));
     }
     let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
