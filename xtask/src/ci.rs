@@ -9,8 +9,10 @@ use std::process::Command;
 use crate::shell::{Result, cargo, quietly_succeeds, run, say};
 
 pub const HELP: &str = "\
-cargo xtask ci: what CI runs: cargo fmt --check, cargo clippy (-D warnings), then
-`cargo xtask test`, `cargo xtask api-check` and `cargo xtask fuzz`, each with its defaults.";
+cargo xtask ci [lint|after-tests]: what CI runs: cargo fmt --check, cargo clippy (-D warnings),
+then `cargo xtask test`, `cargo xtask api-check` and `cargo xtask fuzz`, each with its defaults.
+`lint` runs only the first two, `after-tests` only the last two (.ci/run calls the test
+command itself between them).";
 
 /// A command as CI runs it: no colours, and the tests know they are in CI.
 fn in_ci(mut command: Command) -> Command {
@@ -25,9 +27,23 @@ fn cargo_ci(args: &[&str]) -> Command {
 }
 
 pub fn main(args: &[String]) -> Result {
-    if let Some(arg) = args.first() {
-        return Err(format!("ci takes no {arg:?} (see `cargo xtask ci --help`)"));
+    match args {
+        [] => {
+            lint()?;
+            say("cargo xtask test");
+            run(&mut cargo_ci(&["xtask", "test"]))?;
+            after_tests()
+        }
+        [stage] if stage == "lint" => lint(),
+        [stage] if stage == "after-tests" => after_tests(),
+        [arg, ..] => Err(format!(
+            "ci takes nothing, `lint` or `after-tests`, not {arg:?} (see `cargo xtask ci --help`)"
+        )),
     }
+}
+
+/// Format and lints, with the components installed if this toolchain lacks them.
+fn lint() -> Result {
     if !quietly_succeeds(&mut cargo_ci(&["fmt", "--version"]))
         || !quietly_succeeds(&mut cargo_ci(&["clippy", "--version"]))
     {
@@ -44,11 +60,11 @@ pub fn main(args: &[String]) -> Result {
         "--",
         "-D",
         "warnings",
-    ]))?;
+    ]))
+}
 
-    say("cargo xtask test");
-    run(&mut cargo_ci(&["xtask", "test"]))?;
-
+/// What runs once the tests have passed: the API against its document, then the fuzzer.
+fn after_tests() -> Result {
     // schemathesis runs from a virtualenv under target/ (pinned in
     // tests/api-check/requirements.txt).
     crate::test::python_venv(&["python3-venv"])?;
