@@ -277,10 +277,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             }));
     }
     let check = tokio::time::timeout(Duration::from_secs(1), state.registry.database_ready()).await;
+    // Why the database is not ready: (reason, words for the answer, the error as logged).
     let failure = match check {
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
             let words = match e.outage() {
                 Some(Outage::Unreachable) => "the database cannot be reached",
                 Some(Outage::Full) => "the database's disk is full",
@@ -292,21 +292,23 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 }
                 None => "the database answered with an error",
             };
-            Some((e.outage().map_or("error", Outage::as_str), words))
-        }
-        Err(_) => {
-            tracing::warn!(
-                error = "the database did not answer within a second",
-                "readiness check failed"
-            );
             Some((
-                Outage::Unreachable.as_str(),
-                "the database did not answer within a second",
+                e.outage().map_or("error", Outage::as_str),
+                words,
+                e.to_string(),
             ))
         }
+        Err(_) => {
+            let words = "the database did not answer within a second";
+            Some((Outage::Unreachable.as_str(), words, words.to_owned()))
+        }
     };
+    // Either way, why is logged inside the request that asked.
+    if let Some((_, _, error)) = &failure {
+        tracing::warn!(error = %error, "readiness check failed");
+    }
     let database_failure = failure.is_some();
-    let failure = failure.map(|(reason, words)| (reason, words.to_owned()));
+    let failure = failure.map(|(reason, words, _)| (reason, words.to_owned()));
     // Behind its published log, without the log's active key, or unable to sign a checkpoint:
     // not ready either, saying why.
     let failure = failure.or_else(|| {
