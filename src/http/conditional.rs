@@ -40,8 +40,10 @@ pub fn not_modified(
 /// The version answers about awards are prepared at (`prepared::Version`), for the day `today`.
 pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
     prepared::Version {
-        log_size: state.registry.size(),
-        today,
+        log: crate::service::Version {
+            log_size: state.registry.size(),
+            day: today,
+        },
         checkpoint_size: state
             .registry
             .latest_checkpoint()

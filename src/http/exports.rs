@@ -26,7 +26,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::credentials::detached::sign_pieces;
 use crate::render::export::{Export, Format, Reflects, Row};
-use crate::service::{Registry, Signing};
+use crate::service::{Registry, Signing, Version};
 
 /// The headers an export carries beside its body.
 pub const LOG_SIZE: &str = "Wexqs-Log-Size";
@@ -99,23 +99,25 @@ impl Default for ExportSignatures {
     }
 }
 
-/// A snapshot downloads share: the log size and day it reflects, and its rows (held weakly).
-type Shared = (u64, NaiveDate, Weak<[Row]>);
+/// A snapshot downloads share: the service's version it reflects (log size and day), and its
+/// rows (held weakly).
+type Shared = (Version, Weak<[Row]>);
 
 impl ExportSignatures {
     /// Every award with its status today, and the log size and day they reflect: the snapshot
-    /// a download in progress reads, if the log and the day are still those it was taken at.
+    /// a download in progress reads, if the service's version is still the one it was taken at.
     fn rows(&self, registry: &Registry) -> (u64, NaiveDate, Arc<[Row]>) {
-        let (size, today) = (registry.size(), registry.today());
-        if let Some((s, d, weak)) = self.rows.lock().expect("never poisoned").as_ref()
-            && (*s, *d) == (size, today)
+        let now = registry.version();
+        if let Some((at, weak)) = self.rows.lock().expect("never poisoned").as_ref()
+            && *at == now
             && let Some(rows) = weak.upgrade()
         {
-            return (size, today, rows);
+            return (now.log_size, now.day, rows);
         }
-        let (size, today, rows) = registry.export_rows();
-        *self.rows.lock().expect("never poisoned") = Some((size, today, Arc::downgrade(&rows)));
-        (size, today, rows)
+        let (log_size, day, rows) = registry.export_rows();
+        let at = Version { log_size, day };
+        *self.rows.lock().expect("never poisoned") = Some((at, Arc::downgrade(&rows)));
+        (log_size, day, rows)
     }
 
     async fn of(&self, export: &Export, signing: &Signing) -> Result<Signed, ApiError> {

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use actix_web::web::Bytes;
-use chrono::NaiveDate;
 
 use crate::domain::CertificateNumber;
 
@@ -28,12 +27,12 @@ pub enum Answer {
     Page,
 }
 
-/// What a prepared answer was built from: the log's size (any event, about the award or the
-/// programme, can change it), the UK day and the latest checkpoint's size.
+/// What a prepared answer was built from: the service's version of its derived views
+/// (`service::Version`: the log's size, since any event, about the award or the programme, can
+/// change an answer, and the UK day) and the latest checkpoint's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
-    pub log_size: u64,
-    pub today: NaiveDate,
+    pub log: crate::service::Version,
     pub checkpoint_size: u64,
 }
 

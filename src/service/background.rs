@@ -3,12 +3,29 @@
 //! the reads that cannot wait for the next second's poll: a read that misses, or that names the
 //! log position of a write it follows, catches up with the log once, bounded.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Actor, Registry, ServiceError};
 use crate::domain::{AwardCommand, CertificateNumber, Command};
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, Outage, StoreError};
+
+/// The health part of the registry: what the database's last answer said.
+pub(super) struct Health {
+    /// `Some` while the database is unavailable (for logs that say so once, not every second,
+    /// and for the readiness check). Held by `note_database` while it compares the last answer
+    /// with the new one and logs the change, and otherwise only to read it; no other lock is
+    /// taken under it.
+    outage: Mutex<Option<Outage>>,
+}
+
+impl Health {
+    pub(super) fn new() -> Health {
+        Health {
+            outage: Mutex::new(None),
+        }
+    }
+}
 
 impl Registry {
     /// Records, as events, the expiries that have passed but are not yet in the log. Statuses do
@@ -93,12 +110,12 @@ impl Registry {
 
     /// Whether the database answers (the readiness check).
     pub async fn database_ready(&self) -> Result<(), StoreError> {
-        self.store.ready().await
+        self.log.store.ready().await
     }
 
     /// Which database the registry is on (`sqlite` or `postgres`).
     pub fn store_kind(&self) -> &'static str {
-        self.store.kind()
+        self.log.store.kind()
     }
 
     /// Records what the database's latest answer said about its availability, and logs when an
@@ -106,6 +123,7 @@ impl Registry {
     pub fn note_database(&self, error: Option<&StoreError>) {
         let now = error.and_then(StoreError::outage);
         let mut outage = self
+            .health
             .outage
             .lock()
             .expect("the outage lock is never poisoned");
@@ -128,6 +146,7 @@ impl Registry {
     /// The outage the database is in, as last seen (`None`: it answered).
     pub fn outage(&self) -> Option<crate::store::Outage> {
         *self
+            .health
             .outage
             .lock()
             .expect("the outage lock is never poisoned")
@@ -170,7 +189,7 @@ pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: D
             tick.tick().await;
             // What memory held before the head was read: never more than the database held.
             let known = tail.read_cache(|c| (c.tree.size(), c.chain.clone()));
-            let head = tail.store.head().await;
+            let head = tail.log.store.head().await;
             tail.note_database(head.as_ref().err());
             match head {
                 Ok(head) if tail.behind().is_some() => {

@@ -224,28 +224,18 @@ impl Registry {
         }
     }
 
-    /// Every public change as of the log's current size, read again only when the log has
-    /// moved.
+    /// Every public change as of the log's current size: the current snapshot's
+    /// (`snapshot::Views`), built once a log size and day.
     fn change_index(&self) -> Arc<ChangeIndex> {
-        let size = self.size();
-        let kept = || self.changes.lock().expect("never poisoned");
-        if let Some(index) = kept().as_ref()
-            && index.size == size
-        {
-            return index.clone();
-        }
-        // Read without the lock held: two requests after a change may both read, and the
-        // later keeps its own.
-        let index = Arc::new(self.read_cache(|c| {
+        let snapshot = self.snapshot();
+        super::snapshot::derived(&self.log, &snapshot, &snapshot.changes, |c| {
             ChangeIndex::of(
                 c.state.size,
                 c.state.awards.values(),
                 &c.state.programme.changes,
                 &c.state.cycles_scheduled,
             )
-        }));
-        *kept() = Some(index.clone());
-        index
+        })
     }
 
     /// When the event at `position` was recorded, if this instance has read it.

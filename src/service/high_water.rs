@@ -9,6 +9,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
 
 use super::Registry;
 use crate::store::EventStore;
@@ -91,20 +92,53 @@ impl MarkFile {
     }
 }
 
+/// The high-water part of the registry: the mark outside the database and the behind state.
+pub(super) struct HighWater {
+    /// Where the mark is kept (`None`: nowhere outside the database). Set at start; read (and
+    /// cloned out, or held while the mark is written to it) by `raise_mark` and
+    /// `check_against_mark`.
+    file: RwLock<Option<MarkFile>>,
+    /// The mark as last read or raised. Written only to raise it; `raise_mark` holds it while
+    /// it records the new mark in `file` (lock order: `mark`, then `file`), so two raises
+    /// never write the file out of order.
+    mark: RwLock<Option<Mark>>,
+    /// `Some(reason)` while the database is behind the published log. Held only to read or
+    /// replace the reason.
+    behind: Mutex<Option<String>>,
+}
+
+impl HighWater {
+    pub(super) fn new(file: Option<MarkFile>) -> HighWater {
+        HighWater {
+            file: RwLock::new(file),
+            mark: RwLock::new(None),
+            behind: Mutex::new(None),
+        }
+    }
+
+    fn set_behind(&self, reason: Option<String>) {
+        *self.behind.lock().expect("never poisoned") = reason;
+    }
+}
+
 impl Registry {
     /// The mark as last read or raised (`None`: no mark file is kept, or none recorded yet).
     pub fn mark(&self) -> Option<Mark> {
-        self.mark.read().expect("never poisoned").clone()
+        self.high_water.mark.read().expect("never poisoned").clone()
     }
 
     /// Why this instance is behind its published log, if it is.
     pub fn behind(&self) -> Option<String> {
-        self.behind.lock().expect("never poisoned").clone()
+        self.high_water
+            .behind
+            .lock()
+            .expect("never poisoned")
+            .clone()
     }
 
     /// Enters the behind state (said once in the log, when it begins).
     pub(super) fn fall_behind(&self, reason: String) {
-        let mut behind = self.behind.lock().expect("never poisoned");
+        let mut behind = self.high_water.behind.lock().expect("never poisoned");
         if behind.is_none() {
             tracing::error!(
                 reason = %reason,
@@ -119,11 +153,17 @@ impl Registry {
     /// the database) if it is larger, writing it to the mark file first.
     pub(super) fn raise_mark(&self, note: &str) -> Result<(), String> {
         let new = Mark::of_note(note)?;
-        let mut mark = self.mark.write().expect("never poisoned");
+        let mut mark = self.high_water.mark.write().expect("never poisoned");
         if mark.as_ref().is_some_and(|m| m.size >= new.size) {
             return Ok(());
         }
-        if let Some(file) = self.mark_file.read().expect("never poisoned").as_ref() {
+        if let Some(file) = self
+            .high_water
+            .file
+            .read()
+            .expect("never poisoned")
+            .as_ref()
+        {
             file.record(&new).map_err(|e| {
                 format!(
                     "cannot record the checkpoint at {} in {}: {e}",
@@ -139,11 +179,11 @@ impl Registry {
     /// Reads the mark file again and checks the log in memory against it and against the latest
     /// checkpoint in the database: entering the behind state if it falls short.
     pub(super) fn check_against_mark(&self) {
-        let file = self.mark_file.read().expect("never poisoned").clone();
+        let file = self.high_water.file.read().expect("never poisoned").clone();
         if let Some(file) = file {
             match file.read() {
                 Ok(Some(read)) => {
-                    let mut mark = self.mark.write().expect("never poisoned");
+                    let mut mark = self.high_water.mark.write().expect("never poisoned");
                     if mark.as_ref().is_none_or(|m| m.size < read.size) {
                         *mark = Some(read);
                     }
@@ -163,11 +203,7 @@ impl Registry {
         if let Some(broken) = self.read_cache(|c| c.broken.clone()) {
             return Some(broken);
         }
-        let stored = self
-            .latest_checkpoint
-            .read()
-            .expect("never poisoned")
-            .clone();
+        let stored = self.transparency.latest();
         let marks = [
             self.mark()
                 .map(|m| (m.size, m.root.to_vec(), "the published checkpoint")),
@@ -202,16 +238,16 @@ impl Registry {
             tracing::warn!(error = %e, "could not read the log again");
             return false;
         }
-        if let Ok(Some(latest)) = self.store.checkpoints().await.map(|mut c| c.pop()) {
-            *self.latest_checkpoint.write().expect("never poisoned") = Some(latest);
+        if let Ok(Some(latest)) = self.log.store.checkpoints().await.map(|mut c| c.pop()) {
+            self.transparency.set_latest(Some(latest));
         }
         match self.shortfall() {
             Some(problem) => {
-                *self.behind.lock().expect("never poisoned") = Some(problem);
+                self.high_water.set_behind(Some(problem));
                 false
             }
             None => {
-                *self.behind.lock().expect("never poisoned") = None;
+                self.high_water.set_behind(None);
                 tracing::info!(
                     size = self.size(),
                     "the log is consistent with the published checkpoint again: resuming"
@@ -219,17 +255,5 @@ impl Registry {
                 true
             }
         }
-    }
-
-    /// Why the last attempt to sign a checkpoint failed, if it did (the readiness check).
-    pub fn checkpoint_failure(&self) -> Option<String> {
-        self.checkpoint_failure
-            .lock()
-            .expect("never poisoned")
-            .clone()
-    }
-
-    pub(super) fn note_checkpoint(&self, failure: Option<String>) {
-        *self.checkpoint_failure.lock().expect("never poisoned") = failure;
     }
 }

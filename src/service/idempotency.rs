@@ -22,7 +22,7 @@ impl Registry {
         scope: &str,
         idem: &Idempotency,
     ) -> Result<Option<Appended>, ServiceError> {
-        match self.store.idempotent(scope, &idem.key).await? {
+        match self.log.store.idempotent(scope, &idem.key).await? {
             None => Ok(None),
             Some((hash, _)) if hash != idem.request_hash => Err(ServiceError::IdempotencyKeyReused),
             Some((_, events)) => Ok(Some(Appended {

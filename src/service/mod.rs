@@ -3,13 +3,16 @@
 //! batching writer, and answers the public queries. HTTP handlers and CLI commands are thin
 //! adapters over it.
 //!
-//! `Registry` is defined here with what every concern shares (the clock, the random source, the
-//! in-memory cache and `catch_up`); its other `impl` blocks live by concern: `writer` (decide and
-//! append), `queries` (named reads), `tokens`, `idempotency`, `signing` (credentials, did.json,
-//! the status list), `transparency` (tree, proofs, checkpoints), `background` (tailing, expiries,
-//! the database's availability). `import` and `demo` load whole registers through it;
-//! `maintenance` looks after a database with no registry started on it, and `backup` copies one
-//! (checked, with a manifest) and puts a copy back.
+//! `Registry` is defined here, made of parts that each own their fields and locks: `log` (the
+//! store, the writer, the log folded in memory and `catch_up`), `snapshot` (the derived views of
+//! one log size and day), `signing`, `transparency`, `high_water` and `background`'s health;
+//! its struct's documentation says the order locks are taken in. Its `impl` blocks live by
+//! concern: `writer` (decide and append), `queries` (named reads), `tokens`, `idempotency`,
+//! `signing` (credentials, did.json, the status list), `transparency` (tree, proofs,
+//! checkpoints), `background` (tailing, expiries, the database's availability). `import` and
+//! `demo` load whole registers through it; `maintenance` looks after a database with no
+//! registry started on it, and `backup` copies one (checked, with a manifest) and puts a copy
+//! back.
 
 pub mod background;
 pub mod backup;
@@ -18,12 +21,14 @@ pub mod feeds;
 pub mod high_water;
 pub mod idempotency;
 pub mod import;
+mod log;
 pub mod maintenance;
 pub mod queries;
 pub mod reentry;
 pub mod register_index;
 pub mod search;
 pub mod signing;
+mod snapshot;
 pub mod tokens;
 pub mod transparency;
 pub mod vitals;
@@ -33,10 +38,8 @@ pub mod webhook_targets;
 pub mod webhooks;
 pub mod writer;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::London;
@@ -45,7 +48,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::calendar::Calendar;
-use crate::domain::{CertificateNumber, DomainError, Event, State};
+use crate::domain::{CertificateNumber, DomainError, Event};
 use crate::error_codes::ErrorCode;
 use crate::store::{EventStore, Store, StoredEvent};
 
@@ -57,11 +60,11 @@ pub use background::spawn_background;
 pub use idempotency::{Idempotency, request_hash};
 pub use maintenance::{LogReport, LogSummary, Maintenance};
 pub use signing::Signing;
+pub use snapshot::Version;
 pub use transparency::check_checkpoints;
 pub use webhook_delivery::{Deliveries, spawn_webhook_deliveries};
 pub use writer::{WriterStats, fold_log};
 
-use signing::SignedStatusList;
 use writer::{Job, writer_loop};
 
 /// Where the time comes from: the system clock in production, a fixed one in tests.
@@ -224,78 +227,42 @@ impl Outcome {
         self.events.last().map(|(s, _)| s.position)
     }
 }
-
-struct Cache {
-    state: State,
-    versions: HashMap<String, i64>,
-    /// The Merkle tree over every event's leaf hash, in position order.
-    tree: crate::transparency::merkle::Tree,
-    /// When each event was recorded (unix seconds), by position: what the feeds date an entry.
-    recorded_at: Vec<i64>,
-    /// The chain hash after the last event read, recomputed from the entries.
-    chain: Vec<u8>,
-    /// Where the stored log stopped following from its entries as it was read (an entry whose
-    /// leaf or chain hash is not what its bytes and the entries before it give): nothing after
-    /// it is read until the whole log is read again (`reload`).
-    broken: Option<String>,
-}
-
-impl Cache {
-    fn empty() -> Cache {
-        Cache {
-            state: State::default(),
-            versions: HashMap::new(),
-            tree: crate::transparency::merkle::Tree::new(),
-            recorded_at: Vec::new(),
-            chain: crate::store::GENESIS_CHAIN.to_vec(),
-            broken: None,
-        }
-    }
-}
-
-/// The registry service.
+/// The registry service: a few parts, each owning its fields and locks, defined (with a
+/// paragraph on each lock) in the file that keeps its rules.
+///
+/// - `log` (`log.rs`): the store, the writer task's queue and its counts, the log as folded in
+///   memory and the one catch-up at a time that reads it forward.
+/// - `views` (`snapshot.rs`): one immutable snapshot of derived views (the register's search
+///   index, the public changes) per log size and UK day, swapped whole when either moves.
+/// - `signer` (`signing.rs`): the key in use, the awaited key said once, the signed status list.
+/// - `transparency` (`transparency.rs`): the latest checkpoint, and why the last signing of one
+///   failed.
+/// - `high_water` (`high_water.rs`): the mark outside the database, and the behind state.
+/// - `health` (`background.rs`): what the database's last answer said.
+/// - `clock` and `rng`: where time and randomness come from (`rng` a `Mutex`, held for one draw).
+///
+/// **Lock order.** A thread takes locks in this order and never takes one it holds again:
+/// `log.catch_up_lock` (only `catch_up` and `reload`, held across the log's reads), then
+/// `signer.status_list` (held while the list is signed), then `log.cache`, then under the
+/// cache's read lock a snapshot's view being built, `signer.signing`, `rng` or the clock; and
+/// `high_water.mark` before `high_water.mark_file`. Every other lock is held only to read or
+/// replace its value, with no other lock taken under it, and no `std` lock is held across an
+/// `.await`.
 pub struct Registry {
-    store: Store,
-    writer: mpsc::Sender<Job>,
-    cache: RwLock<Cache>,
-    catch_up_lock: tokio::sync::Mutex<()>,
-    /// How many catch-ups have begun reading (counted under `catch_up_lock`), and which of them
-    /// last read to the end of the log: a caller that waited while a later one ran needs no
-    /// read of its own.
-    catch_ups_begun: AtomicU64,
-    catch_up_done: AtomicU64,
+    log: log::Log,
+    views: snapshot::Views,
+    signer: signing::Signer,
+    transparency: transparency::Transparency,
+    high_water: high_water::HighWater,
+    health: background::Health,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
-    stats: Arc<WriterStats>,
-    signing: RwLock<Option<Signing>>,
-    /// The newly active key last said to be missing from the keys folder (said once a key).
-    key_awaited_said: Mutex<Option<String>>,
-    status_list_cache: Mutex<Option<SignedStatusList>>,
-    /// The latest signed checkpoint known, served from memory so that an auditor gets it while
-    /// the database is away.
-    latest_checkpoint: RwLock<Option<crate::store::Checkpoint>>,
-    /// The register's award rows in the register's order, as of a log size: built from the
-    /// state when the log has moved, so that a search needs no database.
-    register: Mutex<Option<(u64, Arc<register_index::RegisterIndex>)>>,
-    /// Every public change in log order, as of a log size: built when the log has moved, so a
-    /// page of the feed is a look-up, not a walk through every award's history.
-    changes: Mutex<Option<Arc<feeds::ChangeIndex>>>,
-    /// What the database's last answer said: `Some` while it is unavailable (for logs that
-    /// say so once, not every second, and for the readiness check).
-    outage: Mutex<Option<crate::store::Outage>>,
-    /// Where the high-water mark is kept (`None`: nowhere outside the database), and the mark.
-    mark_file: RwLock<Option<high_water::MarkFile>>,
-    mark: RwLock<Option<high_water::Mark>>,
-    /// `Some(reason)` while the database is behind the published log (`high_water`).
-    behind: Mutex<Option<String>>,
-    /// `Some(why)` while the last attempt to sign a checkpoint failed.
-    checkpoint_failure: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("store", &self.store.kind())
+            .field("store", &self.log.store.kind())
             .finish_non_exhaustive()
     }
 }
@@ -316,34 +283,23 @@ impl Registry {
         let stats = Arc::new(WriterStats::default());
         tokio::spawn(writer_loop(store.clone(), rx, stats.clone()));
         let registry = Arc::new(Registry {
-            store,
-            writer: tx,
-            cache: RwLock::new(Cache::empty()),
-            catch_up_lock: tokio::sync::Mutex::new(()),
-            catch_ups_begun: AtomicU64::new(0),
-            catch_up_done: AtomicU64::new(0),
+            log: log::Log::new(store, tx, stats),
+            views: snapshot::Views::new(),
+            signer: signing::Signer::new(),
+            transparency: transparency::Transparency::new(),
+            high_water: high_water::HighWater::new(mark),
+            health: background::Health::new(),
             clock,
             rng: Mutex::new(rng),
-            stats,
-            signing: RwLock::new(None),
-            key_awaited_said: Mutex::new(None),
-            status_list_cache: Mutex::new(None),
-            latest_checkpoint: RwLock::new(None),
-            register: Mutex::new(None),
-            changes: Mutex::new(None),
-            outage: Mutex::new(None),
-            mark_file: RwLock::new(mark),
-            mark: RwLock::new(None),
-            behind: Mutex::new(None),
-            checkpoint_failure: Mutex::new(None),
         });
         match registry.catch_up().await {
             // Started, behind: it says why and serves nothing until the log is whole again.
             Ok(()) | Err(ServiceError::Behind(_)) => {}
             Err(e) => return Err(e),
         }
-        *registry.latest_checkpoint.write().expect("never poisoned") =
-            registry.store.checkpoints().await?.pop();
+        registry
+            .transparency
+            .set_latest(registry.log.store.checkpoints().await?.pop());
         registry.check_against_mark();
         if registry.size() == 0 && registry.behind().is_none() {
             let commands = calendar.commands_on(registry.today());
@@ -360,15 +316,15 @@ impl Registry {
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.log.store
     }
 
     /// How the writer has batched appends so far.
     pub fn writer_stats(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (
-            self.stats.transactions.load(Relaxed),
-            self.stats.appends.load(Relaxed),
+            self.log.stats.transactions.load(Relaxed),
+            self.log.stats.appends.load(Relaxed),
         )
     }
 
@@ -383,11 +339,24 @@ impl Registry {
 
     /// How many events the in-memory state has applied.
     pub fn size(&self) -> u64 {
-        self.read_cache(|c| c.state.size)
+        self.log.size()
     }
 
-    fn read_cache<T>(&self, f: impl FnOnce(&Cache) -> T) -> T {
-        f(&self.cache.read().expect("the cache lock is never poisoned"))
+    /// What the derived views answer as of now: the log's size in memory and the UK day.
+    pub fn version(&self) -> Version {
+        Version {
+            log_size: self.size(),
+            day: self.today(),
+        }
+    }
+
+    /// The snapshot of derived views of the log as it is now.
+    fn snapshot(&self) -> Arc<snapshot::Snapshot> {
+        self.views.at(self.version())
+    }
+
+    fn read_cache<T>(&self, f: impl FnOnce(&log::Cache) -> T) -> T {
+        self.log.read(f)
     }
 
     /// Applies to the in-memory state every event appended since it last looked: afterwards the
@@ -395,91 +364,33 @@ impl Registry {
     /// share one reading of the log: a catch-up that began after a caller arrived and read to
     /// the end has already seen all that caller asks for.
     pub async fn catch_up(&self) -> Result<(), ServiceError> {
-        let arrived = self.catch_ups_begun.load(Ordering::SeqCst);
-        let _one_at_a_time = self.catch_up_lock.lock().await;
-        if self.catch_up_done.load(Ordering::SeqCst) > arrived {
+        let arrived = self.log.arrived();
+        let _one_at_a_time = self.log.catch_up_lock.lock().await;
+        if self.log.read_to_end_since(arrived) {
             return Ok(());
         }
-        let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
+        let ticket = self.log.begin();
         self.read_log_on(ticket).await
     }
 
     /// Reads the whole log again into a fresh state (while behind, to find whether the database
     /// holds the published log again): the derived views are dropped with the old state.
     pub(crate) async fn reload(&self) -> Result<(), ServiceError> {
-        let _one_at_a_time = self.catch_up_lock.lock().await;
-        let ticket = self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1;
-        *self
-            .cache
-            .write()
-            .expect("the cache lock is never poisoned") = Cache::empty();
-        *self.register.lock().expect("never poisoned") = None;
-        *self.changes.lock().expect("never poisoned") = None;
+        let _one_at_a_time = self.log.catch_up_lock.lock().await;
+        let ticket = self.log.begin();
+        self.log.reset();
+        self.views.clear();
         self.read_log_on(ticket).await
     }
 
-    /// Reads the log past what memory holds, checking that each entry's leaf and chain hashes
-    /// follow from its bytes and the entries before it; the first that does not stops the
-    /// reading and puts the registry behind. Called under `catch_up_lock`.
+    /// Reads the log past what memory holds (`Log::read_on`); an entry that does not follow
+    /// from the ones before it puts the registry behind. Called under `catch_up_lock`.
     async fn read_log_on(&self, ticket: u64) -> Result<(), ServiceError> {
-        const PAGE: u32 = 2_000;
-        loop {
-            if let Some(broken) = self.read_cache(|c| c.broken.clone()) {
+        match self.log.read_on(ticket).await? {
+            None => Ok(()),
+            Some(broken) => {
                 self.fall_behind(broken.clone());
-                return Err(ServiceError::Behind(broken));
-            }
-            let from = self.size();
-            let page = self.store.read(from, PAGE).await?;
-            // Decoded outside the lock; an entry that does not decode is found in turn below.
-            let decoded: Vec<_> = page
-                .iter()
-                .map(|e| (e, e.envelope().map(|env| env.event)))
-                .collect();
-            let mut cache = self
-                .cache
-                .write()
-                .expect("the cache lock is never poisoned");
-            for (stored, event) in decoded {
-                let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
-                let chain = crate::store::chain_hash(&cache.chain, &leaf);
-                let problem = if stored.position != cache.tree.size() {
-                    Some("is not the next position")
-                } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
-                    Some("does not match its stored leaf hash: the entry was changed")
-                } else if stored.chain_hash != chain {
-                    Some(
-                        "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
-                    )
-                } else if event.is_err() {
-                    Some("does not decode")
-                } else {
-                    None
-                };
-                let (None, Ok(event)) = (problem, event) else {
-                    let problem = problem.unwrap_or("does not decode");
-                    cache.broken = Some(format!("the entry at {} {problem}", stored.position));
-                    break;
-                };
-                cache.chain = chain;
-                cache.tree.push(leaf);
-                let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
-                    .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
-                cache.recorded_at.push(recorded_at.timestamp());
-                cache.state.apply(stored.position, &event);
-                date_undated_amendment(&mut cache.state, &event, uk_date(recorded_at));
-                cache
-                    .versions
-                    .insert(stored.stream_id.clone(), stored.stream_version);
-            }
-            if cache.broken.is_some() {
-                continue;
-            }
-            drop(cache);
-            // A short page is the end of the log as it was when the page was read, which was
-            // after this catch-up began.
-            if page.len() < PAGE as usize {
-                self.catch_up_done.store(ticket, Ordering::SeqCst);
-                return Ok(());
+                Err(ServiceError::Behind(broken))
             }
         }
     }
@@ -520,29 +431,6 @@ impl Registry {
     /// A fresh application id (a random UUID, written as text).
     pub fn new_application_id(&self) -> String {
         self.random_uuid().to_string()
-    }
-}
-
-/// Dates an amendment recorded before amendments carried their day by the UK day it was
-/// recorded, so that every line of an award's history has a date.
-fn date_undated_amendment(state: &mut State, event: &Event, recorded_on: NaiveDate) {
-    let Event::AwardAmended {
-        certificate_number,
-        effective_on: None,
-        ..
-    } = event
-    else {
-        return;
-    };
-    if let Some(entry) = state
-        .awards
-        .get_mut(certificate_number)
-        .map(Arc::make_mut)
-        .and_then(|a| a.history.last_mut())
-        && let crate::domain::state::AwardChange::Amended { on, .. } = &mut entry.change
-        && on.is_none()
-    {
-        *on = Some(recorded_on);
     }
 }
 

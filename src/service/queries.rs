@@ -82,20 +82,11 @@ impl Registry {
         (page, total)
     }
 
-    /// Every award's projection row in the register's order, indexed for search; rebuilt when
-    /// the log has moved.
+    /// Every award's projection row in the register's order, indexed for search: the current
+    /// snapshot's (`snapshot::Views`), built once a log size and day.
     fn register_index(&self) -> Arc<RegisterIndex> {
-        let mut kept = self
-            .register
-            .lock()
-            .expect("the register's lock is never poisoned");
-        let size = self.size();
-        if let Some((at, rows)) = kept.as_ref()
-            && *at == size
-        {
-            return rows.clone();
-        }
-        let (at, rows) = self.read_cache(|c| {
+        let snapshot = self.snapshot();
+        super::snapshot::derived(&self.log, &snapshot, &snapshot.register, |c| {
             let mut rows: Vec<AwardRow> = c
                 .state
                 .awards
@@ -103,10 +94,8 @@ impl Registry {
                 .map(|a| crate::projection::award_row(a))
                 .collect();
             rows.sort_by(crate::store::register_order);
-            (c.state.size, Arc::new(RegisterIndex::new(rows)))
-        });
-        *kept = Some((at, rows.clone()));
-        rows
+            RegisterIndex::new(rows)
+        })
     }
 
     pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
@@ -117,7 +106,7 @@ impl Registry {
                 message: format!("a log position is 0 to {MAX_POSITION}; {from} is not"),
             });
         }
-        Ok(self.store.read(from, limit).await?)
+        Ok(self.log.store.read(from, limit).await?)
     }
 
     /// Awards in the register one slip away from `input`: one character changed, or two

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
@@ -43,13 +43,77 @@ impl fmt::Debug for Signing {
 /// signed on; key id; JSON bytes).
 pub(super) type SignedStatusList = (String, String, Arc<Vec<u8>>);
 
-impl Registry {
-    /// Signs new credentials with `signing` from now on.
-    pub fn set_signing(&self, signing: Signing) {
+/// The signing part of the registry: the key it signs with and what it last signed alone.
+pub(super) struct Signer {
+    /// The key in use (`None`: this registry signs nothing). Read (and cloned out) by every
+    /// signing; written by `set_signing` and by `refresh_signing` after a rotation. Taken under
+    /// the log's cache lock when a decision checks the key it is about to sign with
+    /// (`awaited_key_in`), never the other way round.
+    signing: RwLock<Option<Signing>>,
+    /// The newly active key last said to be missing from the keys folder (said once a key).
+    /// Held only to swap the name.
+    key_awaited_said: Mutex<Option<String>>,
+    /// The signed status list, keyed on its ETag (the log size and the UTC day its validity
+    /// starts) and the key id. Held while a new list is signed, so one request signs and the
+    /// others wait for its bytes: the log's cache lock is taken under it, never the reverse.
+    status_list: Mutex<Option<SignedStatusList>>,
+}
+
+impl Signer {
+    pub(super) fn new() -> Signer {
+        Signer {
+            signing: RwLock::new(None),
+            key_awaited_said: Mutex::new(None),
+            status_list: Mutex::new(None),
+        }
+    }
+
+    /// The key held, whether or not it is the active one.
+    fn held(&self) -> Option<Signing> {
+        self.signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .clone()
+    }
+
+    /// The id of the key held.
+    fn held_key_id(&self) -> Option<String> {
+        self.signing
+            .read()
+            .expect("the signing lock is never poisoned")
+            .as_ref()
+            .map(|s| s.key_id.clone())
+    }
+
+    fn set(&self, signing: Signing) {
         *self
             .signing
             .write()
             .expect("the signing lock is never poisoned") = Some(signing);
+    }
+
+    /// Whether `active` is newly said to be awaited (said once a key).
+    fn first_to_say_awaited(&self, active: &str) -> bool {
+        let said = self
+            .key_awaited_said
+            .lock()
+            .expect("the awaited key's lock is never poisoned")
+            .replace(active.to_owned());
+        said.as_deref() != Some(active)
+    }
+
+    /// The status list as last signed.
+    pub(super) fn status_list(&self) -> std::sync::MutexGuard<'_, Option<SignedStatusList>> {
+        self.status_list
+            .lock()
+            .expect("the status list cache lock is never poisoned")
+    }
+}
+
+impl Registry {
+    /// Signs new credentials with `signing` from now on.
+    pub fn set_signing(&self, signing: Signing) {
+        self.signer.set(signing);
     }
 
     /// Follows a key rotation recorded by another process: when the log's active key is not the
@@ -77,13 +141,8 @@ impl Registry {
                 true
             }
             loaded => {
-                let said = self
-                    .key_awaited_said
-                    .lock()
-                    .expect("the awaited key's lock is never poisoned")
-                    .replace(active.clone());
                 // Said once a key, not at every look.
-                if said.as_deref() != Some(active.as_str()) {
+                if self.signer.first_to_say_awaited(&active) {
                     let error = match loaded {
                         Ok(_) => "the file holds another key".to_owned(),
                         Err(e) => e.to_string(),
@@ -111,12 +170,7 @@ impl Registry {
     /// `awaited_key` as of `state` (for a caller that holds the cache already: the cache lock
     /// is never taken twice by one thread).
     fn awaited_key_in(&self, state: &State) -> Option<String> {
-        let held = self
-            .signing
-            .read()
-            .expect("the signing lock is never poisoned")
-            .as_ref()
-            .map(|s| s.key_id.clone())?;
+        let held = self.signer.held_key_id()?;
         state
             .active_key()
             .map(|k| k.key_id.clone())
@@ -140,10 +194,7 @@ impl Registry {
 
     /// The key held, whether or not it is the active one (for what names the issuer only).
     fn held_signing(&self) -> Option<Signing> {
-        self.signing
-            .read()
-            .expect("the signing lock is never poisoned")
-            .clone()
+        self.signer.held()
     }
 
     /// The key in use, signing for the address the log records (which every process follows,
@@ -346,7 +397,11 @@ impl Registry {
         self.catch_up().await?;
         let now = self.now();
         let request = {
-            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let cache = self
+                .log
+                .cache
+                .read()
+                .expect("the cache lock is never poisoned");
             let missing: Vec<CertificateNumber> = cache
                 .state
                 .awards
@@ -442,10 +497,7 @@ impl Registry {
         let size = self.size();
         let period = vc::status_list_period(self.now());
         let tag = format!("status-{size}-{}", period.0.format("%Y%m%d"));
-        let mut cache = self
-            .status_list_cache
-            .lock()
-            .expect("the status list cache lock is never poisoned");
+        let mut cache = self.signer.status_list();
         if let Some((t, k, bytes)) = cache.as_ref()
             && *t == tag
             && *k == signing.key_id

@@ -57,7 +57,7 @@ impl Registry {
     }
 
     pub async fn revoke_token(&self, actor: &Actor, token_id: &str) -> Result<(), ServiceError> {
-        match self.store.token(token_id).await? {
+        match self.log.store.token(token_id).await? {
             Some(t) if t.revoked_at.is_none() => {}
             _ => {
                 return Err(ServiceError::Invalid {
@@ -87,6 +87,7 @@ impl Registry {
             .ok_or(ServiceError::Unauthenticated)?;
         let (id, secret) = rest.split_once('_').ok_or(ServiceError::Unauthenticated)?;
         let row = self
+            .log
             .store
             .token(id)
             .await?

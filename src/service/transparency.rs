@@ -3,10 +3,47 @@
 //! consistent with the last checkpoint: `transparency::audit::check_extends`); and checking the
 //! stored tree and checkpoints against a local log (`wexqs log verify`).
 
+use std::sync::{Mutex, RwLock};
+
 use chrono::SecondsFormat;
 
 use super::{Registry, ServiceError};
-use crate::store::{EventStore, Store, StoreError};
+use crate::store::{Checkpoint, EventStore, Store, StoreError};
+
+/// The transparency part of the registry: what it knows of the checkpoints signed. (The tree
+/// itself is the log's, in its cache, so that it is always of the log read.)
+pub(super) struct Transparency {
+    /// The latest signed checkpoint known, served from memory so that an auditor gets it while
+    /// the database is away. Held only to read or replace it: set at start, by `checkpoint`
+    /// (one it finds stored, then the one it signs) and on resuming from behind.
+    latest: RwLock<Option<Checkpoint>>,
+    /// `Some(why)` while the last attempt to sign a checkpoint failed (the readiness check).
+    /// Held only to read or replace it.
+    failure: Mutex<Option<String>>,
+}
+
+impl Transparency {
+    pub(super) fn new() -> Transparency {
+        Transparency {
+            latest: RwLock::new(None),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// The latest signed checkpoint known.
+    pub(super) fn latest(&self) -> Option<Checkpoint> {
+        self.latest.read().expect("never poisoned").clone()
+    }
+
+    pub(super) fn set_latest(&self, checkpoint: Option<Checkpoint>) {
+        *self.latest.write().expect("never poisoned") = checkpoint;
+    }
+
+    /// `f` of the latest signed checkpoint known, without copying it.
+    fn with_latest<T>(&self, f: impl FnOnce(Option<&Checkpoint>) -> T) -> T {
+        f(self.latest.read().expect("never poisoned").as_ref())
+    }
+}
 
 impl Registry {
     /// The log's origin, its note verifier key, and the key that signs its checkpoints.
@@ -20,15 +57,16 @@ impl Registry {
 
     /// The latest signed checkpoint this instance knows: (size, root).
     pub fn latest_checkpoint(&self) -> Option<(u64, crate::transparency::merkle::Hash)> {
-        let latest = self.latest_checkpoint.read().expect("never poisoned");
-        let latest = latest.as_ref()?;
-        Some((latest.size, latest.root.as_slice().try_into().ok()?))
+        self.transparency.with_latest(|latest| {
+            let latest = latest?;
+            Some((latest.size, latest.root.as_slice().try_into().ok()?))
+        })
     }
 
     /// The latest signed checkpoint this instance knows, as its signed note.
     pub fn latest_checkpoint_note(&self) -> Option<String> {
-        let latest = self.latest_checkpoint.read().expect("never poisoned");
-        latest.as_ref().map(|c| c.note.clone())
+        self.transparency
+            .with_latest(|latest| latest.map(|c| c.note.clone()))
     }
 
     /// The note verifier key auditors check checkpoints with: the one that signed the latest
@@ -101,14 +139,14 @@ impl Registry {
         let Some((origin, verifier, key)) = self.log_signer() else {
             return Ok(None);
         };
-        let last = self.store.checkpoints().await?.pop();
+        let last = self.log.store.checkpoints().await?.pop();
         if let Some(l) = &last {
             // Another instance may have signed a later one: published, so the mark rises to it.
             if crate::transparency::note::open(&l.note, &verifier).is_ok() {
                 self.raise_mark(&l.note)
                     .map_err(|e| ServiceError::Store(StoreError::Corrupt(e)))?;
             }
-            *self.latest_checkpoint.write().expect("never poisoned") = Some(l.clone());
+            self.transparency.set_latest(Some(l.clone()));
         }
         if let Some(problem) = self.shortfall() {
             self.fall_behind(problem.clone());
@@ -163,7 +201,7 @@ impl Registry {
         self.raise_mark(&signed.note).map_err(|e| {
             ServiceError::Store(StoreError::Corrupt(format!("{e}; refusing to publish")))
         })?;
-        if let Err(e) = self.store.save_checkpoint(&signed).await {
+        if let Err(e) = self.log.store.save_checkpoint(&signed).await {
             if let StoreError::LogBehind { size, expected } = &e {
                 self.fall_behind(format!(
                     "the database's log has {size} entries but this registry had read {expected}: \
@@ -172,8 +210,21 @@ impl Registry {
             }
             return Err(e.into());
         }
-        *self.latest_checkpoint.write().expect("never poisoned") = Some(signed);
+        self.transparency.set_latest(Some(signed));
         Ok(Some(size))
+    }
+
+    /// Why the last attempt to sign a checkpoint failed, if it did (the readiness check).
+    pub fn checkpoint_failure(&self) -> Option<String> {
+        self.transparency
+            .failure
+            .lock()
+            .expect("never poisoned")
+            .clone()
+    }
+
+    pub(super) fn note_checkpoint(&self, failure: Option<String>) {
+        *self.transparency.failure.lock().expect("never poisoned") = failure;
     }
 }
 

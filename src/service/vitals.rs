@@ -66,24 +66,21 @@ impl Registry {
         let now = self.now();
         let log_size = self.size();
         let age = |at: DateTime<Utc>| (now - at).num_milliseconds() as f64 / 1000.0;
-        let (checkpoint_age_seconds, checkpoint_size) = {
-            let latest = self.latest_checkpoint.read().expect("never poisoned");
-            match latest.as_ref() {
-                Some(c) => (
-                    DateTime::parse_from_rfc3339(&c.signed_at)
-                        .ok()
-                        .map(|t| age(t.with_timezone(&Utc))),
-                    Some(c.size),
-                ),
-                None => (None, None),
-            }
+        let (checkpoint_age_seconds, checkpoint_size) = match self.transparency.latest() {
+            Some(c) => (
+                DateTime::parse_from_rfc3339(&c.signed_at)
+                    .ok()
+                    .map(|t| age(t.with_timezone(&Utc))),
+                Some(c.size),
+            ),
+            None => (None, None),
         };
         let last_append_age_seconds = self
             .read_cache(|c| c.recorded_at.last().copied())
             .and_then(|s| DateTime::from_timestamp(s, 0).filter(|_| s > 0))
             .map(age);
         let status_list_age_seconds = self.status_list_valid_from().map(age);
-        let webhooks = self.store.webhooks().await.ok().map(|rows| {
+        let webhooks = self.log.store.webhooks().await.ok().map(|rows| {
             rows.into_iter()
                 .map(|w| WebhookVitals {
                     backlog: log_size.saturating_sub(w.next_position),
@@ -93,7 +90,7 @@ impl Registry {
                 })
                 .collect()
         });
-        let (pool_size, pool_idle, pool_max) = self.store.pool_state();
+        let (pool_size, pool_idle, pool_max) = self.log.store.pool_state();
         let errors = &crate::store::DATABASE_ERRORS;
         Vitals {
             log_size,
@@ -117,15 +114,10 @@ impl Registry {
     /// The start of the validity of the status list served now: the one last signed, or, when
     /// none has been asked for yet, the one that would be signed now.
     fn status_list_valid_from(&self) -> Option<DateTime<Utc>> {
-        let cached = self
-            .status_list_cache
-            .lock()
-            .expect("the status list cache lock is never poisoned")
-            .as_ref()
-            .and_then(|(tag, _, _)| {
-                let day = tag.rsplit('-').next()?;
-                chrono::NaiveDate::parse_from_str(day, "%Y%m%d").ok()
-            });
+        let cached = self.signer.status_list().as_ref().and_then(|(tag, _, _)| {
+            let day = tag.rsplit('-').next()?;
+            chrono::NaiveDate::parse_from_str(day, "%Y%m%d").ok()
+        });
         match cached {
             Some(day) => Some(day.and_hms_opt(0, 0, 0)?.and_utc()),
             None => {

@@ -42,7 +42,13 @@ impl Deliveries {
         {
             task.abort();
         }
-        match self.registry.store.release_webhooks_of(&self.owner).await {
+        match self
+            .registry
+            .log
+            .store
+            .release_webhooks_of(&self.owner)
+            .await
+        {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "could not give back the webhook leases; they pass when they run out");
@@ -73,6 +79,7 @@ pub fn spawn_webhook_deliveries(
                 let now = now_ms();
                 let until = now + settings.lease().as_millis() as i64;
                 let claimed = match registry
+                    .log
                     .store
                     .claim_webhooks(&owner, now, until, registry.size())
                     .await
@@ -103,7 +110,7 @@ pub fn spawn_webhook_deliveries(
                         {
                             tracing::warn!(subscription = %id, error = %e, "webhook delivery stopped");
                         }
-                        let _ = registry.store.release_webhook(&id, &owner).await;
+                        let _ = registry.log.store.release_webhook(&id, &owner).await;
                     });
                     tasks.push(task.abort_handle());
                 }
@@ -222,7 +229,7 @@ async fn attempt(
     id: &str,
     due: &Due,
 ) -> Result<Option<Attempt>, ServiceError> {
-    let Some(current) = registry.store.webhook(id).await? else {
+    let Some(current) = registry.log.store.webhook(id).await? else {
         return Ok(None);
     };
     let data = render(registry, &due.subject).unwrap_or(serde_json::Value::Null);
@@ -270,6 +277,7 @@ async fn attempt(
     let cause = failed.as_ref().map(|f| f.cause.as_str().to_owned());
     let error = failed.map(|f| f.detail);
     registry
+        .log
         .store
         .record_delivery(
             &DeliveryRow {
@@ -321,6 +329,7 @@ async fn record_failure(
         tracing::warn!(subscription = %id, "{why}");
     }
     registry
+        .log
         .store
         .fail_webhook(
             id,
@@ -345,6 +354,7 @@ async fn advance(
     lease: Duration,
 ) -> Result<bool, StoreError> {
     registry
+        .log
         .store
         .advance_webhook(id, owner, from, to, now_ms() + lease.as_millis() as i64)
         .await

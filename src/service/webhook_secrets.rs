@@ -56,13 +56,14 @@ impl Registry {
         key: &SealingKey,
     ) -> Result<usize, ServiceError> {
         let mut sealed = 0;
-        for clear in self.store.clear_webhook_secrets().await? {
+        for clear in self.log.store.clear_webhook_secrets().await? {
             let secret = key.seal(&clear.id, &clear.secret, sealing::random_nonce());
             let previous = clear
                 .previous_secret
                 .as_deref()
                 .map(|p| key.seal(&clear.id, p, sealing::random_nonce()));
             if self
+                .log
                 .store
                 .seal_webhook_secrets(&clear, &secret, previous.as_deref())
                 .await?
@@ -81,6 +82,7 @@ impl Registry {
         key: &SealingKey,
     ) -> Result<Vec<String>, ServiceError> {
         Ok(self
+            .log
             .store
             .webhooks()
             .await?

@@ -447,6 +447,7 @@ impl Registry {
 
     pub async fn webhooks(&self) -> Result<Vec<Subscription>, ServiceError> {
         Ok(self
+            .log
             .store
             .webhooks()
             .await?
@@ -456,7 +457,8 @@ impl Registry {
     }
 
     pub async fn webhook(&self, id: &str) -> Result<Subscription, ServiceError> {
-        self.store
+        self.log
+            .store
             .webhook(id)
             .await?
             .map(Subscription::of)
@@ -551,8 +553,13 @@ impl Registry {
         id: &str,
         limit: u32,
     ) -> Result<Vec<Delivery>, ServiceError> {
-        self.store.webhook(id).await?.ok_or_else(|| not_found(id))?;
+        self.log
+            .store
+            .webhook(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         Ok(self
+            .log
             .store
             .webhook_deliveries(id, limit)
             .await?

@@ -133,7 +133,11 @@ impl Registry {
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
         let request = {
-            let cache = self.cache.read().expect("the cache lock is never poisoned");
+            let cache = self
+                .log
+                .cache
+                .read()
+                .expect("the cache lock is never poisoned");
             let ctx = Context {
                 today: self.today(),
             };
@@ -240,7 +244,7 @@ impl Registry {
         }
         request.log_at_least = request.log_at_least.max(self.size());
         let (tx, rx) = oneshot::channel();
-        self.writer.send((request, tx)).await.map_err(|_| {
+        self.log.writer.send((request, tx)).await.map_err(|_| {
             ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
         })?;
         let result = rx.await.map_err(|_| {

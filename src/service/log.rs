@@ -1,0 +1,210 @@
+//! The log part of the registry: the store, the writer task's channel, and the log as folded in
+//! memory (`Cache`), read forward by one catch-up at a time. Invariant: the in-memory state is
+//! only ever the fold of the log's first `size` entries, each checked against its stored leaf
+//! and chain hashes as it is read; nothing but `read_on` and `reset` changes it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::mpsc;
+
+use super::writer::{Job, WriterStats};
+use super::{ServiceError, uk_date};
+use crate::domain::{Event, State};
+use crate::store::{EventStore, Store};
+
+/// The log as folded in memory, as of `state.size` entries.
+pub(super) struct Cache {
+    pub(super) state: State,
+    pub(super) versions: HashMap<String, i64>,
+    /// The Merkle tree over every event's leaf hash, in position order.
+    pub(super) tree: crate::transparency::merkle::Tree,
+    /// When each event was recorded (unix seconds), by position: what the feeds date an entry.
+    pub(super) recorded_at: Vec<i64>,
+    /// The chain hash after the last event read, recomputed from the entries.
+    pub(super) chain: Vec<u8>,
+    /// Where the stored log stopped following from its entries as it was read (an entry whose
+    /// leaf or chain hash is not what its bytes and the entries before it give): nothing after
+    /// it is read until the whole log is read again (`reload`).
+    pub(super) broken: Option<String>,
+}
+
+impl Cache {
+    fn empty() -> Cache {
+        Cache {
+            state: State::default(),
+            versions: HashMap::new(),
+            tree: crate::transparency::merkle::Tree::new(),
+            recorded_at: Vec::new(),
+            chain: crate::store::GENESIS_CHAIN.to_vec(),
+            broken: None,
+        }
+    }
+}
+
+/// The log: where it is stored, how appends reach it, and what memory has read of it.
+///
+/// Lock order (the whole of it is on `Registry`): `catch_up_lock` before any other lock, and
+/// `cache` before the locks of the views, the signing key and the random source. A thread
+/// holding `cache` never takes it again (a writer waiting between two reads would deadlock
+/// it), so code that holds it calls the `_in(&State)` form of a read.
+pub(super) struct Log {
+    /// The database. Its own pool does its locking; the log's position order is the database's
+    /// (`log_head` row lock).
+    pub(super) store: Store,
+    /// The writer task's queue: every append goes through it (`writer::writer_loop`), which
+    /// commits what is waiting in one transaction. Not a lock: a full queue makes senders wait.
+    pub(super) writer: mpsc::Sender<Job>,
+    /// What the writer has batched so far (atomics, written by the writer task alone).
+    pub(super) stats: Arc<WriterStats>,
+    /// The log as folded in memory. Read (briefly, never across an `.await`) by every query;
+    /// written by `read_on` for each page it applies, and by `reset`. Every derived view
+    /// (`snapshot::Views`) is built under its read lock, so it is the fold of one log size.
+    pub(super) cache: RwLock<Cache>,
+    /// One catch-up reads the log at a time (a tokio mutex: it is held across the reads).
+    pub(super) catch_up_lock: tokio::sync::Mutex<()>,
+    /// How many catch-ups have begun reading (counted under `catch_up_lock`), and which of them
+    /// last read to the end of the log: a caller that waited while a later one ran needs no
+    /// read of its own.
+    catch_ups_begun: AtomicU64,
+    catch_up_done: AtomicU64,
+}
+
+impl Log {
+    pub(super) fn new(store: Store, writer: mpsc::Sender<Job>, stats: Arc<WriterStats>) -> Log {
+        Log {
+            store,
+            writer,
+            stats,
+            cache: RwLock::new(Cache::empty()),
+            catch_up_lock: tokio::sync::Mutex::new(()),
+            catch_ups_begun: AtomicU64::new(0),
+            catch_up_done: AtomicU64::new(0),
+        }
+    }
+
+    /// `f` of the log as folded in memory, under the cache's read lock.
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Cache) -> T) -> T {
+        f(&self.cache.read().expect("the cache lock is never poisoned"))
+    }
+
+    /// How many events the in-memory state has applied.
+    pub(super) fn size(&self) -> u64 {
+        self.read(|c| c.state.size)
+    }
+
+    /// How many catch-ups had begun when a caller arrived (see `read_to_end_since`).
+    pub(super) fn arrived(&self) -> u64 {
+        self.catch_ups_begun.load(Ordering::SeqCst)
+    }
+
+    /// Whether a catch-up that began after `arrived` (`arrived`'s answer) has read to the end
+    /// of the log. Asked under `catch_up_lock`.
+    pub(super) fn read_to_end_since(&self, arrived: u64) -> bool {
+        self.catch_up_done.load(Ordering::SeqCst) > arrived
+    }
+
+    /// A catch-up begins reading: its ticket. Under `catch_up_lock`.
+    pub(super) fn begin(&self) -> u64 {
+        self.catch_ups_begun.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Drops what memory holds of the log, to read it whole again. Under `catch_up_lock`.
+    pub(super) fn reset(&self) {
+        *self
+            .cache
+            .write()
+            .expect("the cache lock is never poisoned") = Cache::empty();
+    }
+
+    /// Reads the log past what memory holds, checking that each entry's leaf and chain hashes
+    /// follow from its bytes and the entries before it; the first that does not stops the
+    /// reading, and its description is returned (`Ok(Some(why))`). Under `catch_up_lock`, as
+    /// catch-up `ticket`.
+    pub(super) async fn read_on(&self, ticket: u64) -> Result<Option<String>, ServiceError> {
+        const PAGE: u32 = 2_000;
+        loop {
+            if let Some(broken) = self.read(|c| c.broken.clone()) {
+                return Ok(Some(broken));
+            }
+            let from = self.size();
+            let page = self.store.read(from, PAGE).await?;
+            // Decoded outside the lock; an entry that does not decode is found in turn below.
+            let decoded: Vec<_> = page
+                .iter()
+                .map(|e| (e, e.envelope().map(|env| env.event)))
+                .collect();
+            let mut cache = self
+                .cache
+                .write()
+                .expect("the cache lock is never poisoned");
+            for (stored, event) in decoded {
+                let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
+                let chain = crate::store::chain_hash(&cache.chain, &leaf);
+                let problem = if stored.position != cache.tree.size() {
+                    Some("is not the next position")
+                } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
+                    Some("does not match its stored leaf hash: the entry was changed")
+                } else if stored.chain_hash != chain {
+                    Some(
+                        "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
+                    )
+                } else if event.is_err() {
+                    Some("does not decode")
+                } else {
+                    None
+                };
+                let (None, Ok(event)) = (problem, event) else {
+                    let problem = problem.unwrap_or("does not decode");
+                    cache.broken = Some(format!("the entry at {} {problem}", stored.position));
+                    break;
+                };
+                cache.chain = chain;
+                cache.tree.push(leaf);
+                let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
+                    .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
+                cache.recorded_at.push(recorded_at.timestamp());
+                cache.state.apply(stored.position, &event);
+                date_undated_amendment(&mut cache.state, &event, uk_date(recorded_at));
+                cache
+                    .versions
+                    .insert(stored.stream_id.clone(), stored.stream_version);
+            }
+            if cache.broken.is_some() {
+                continue;
+            }
+            drop(cache);
+            // A short page is the end of the log as it was when the page was read, which was
+            // after this catch-up began.
+            if page.len() < PAGE as usize {
+                self.catch_up_done.store(ticket, Ordering::SeqCst);
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Dates an amendment recorded before amendments carried their day by the UK day it was
+/// recorded, so that every line of an award's history has a date.
+fn date_undated_amendment(state: &mut State, event: &Event, recorded_on: NaiveDate) {
+    let Event::AwardAmended {
+        certificate_number,
+        effective_on: None,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if let Some(entry) = state
+        .awards
+        .get_mut(certificate_number)
+        .map(Arc::make_mut)
+        .and_then(|a| a.history.last_mut())
+        && let crate::domain::state::AwardChange::Amended { on, .. } = &mut entry.change
+        && on.is_none()
+    {
+        *on = Some(recorded_on);
+    }
+}
