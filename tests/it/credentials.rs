@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
 use crate::helpers::{
-    Backend, TestApp, one_line, pdf_text, poppler, sqlite_app, start_registry, temp_dir,
+    Backend, TestApp, one_line, pdf_text, poppler, sqlite_app_with_award, start_registry, temp_dir,
 };
 
 fn vector(name: &str) -> String {
@@ -152,23 +152,9 @@ pub(crate) async fn bundle(app: &TestApp, number: &str) -> Value {
     })
 }
 
-/// A served registry where `organisation` (with the ODS code `ods`) holds one `level` award
-/// dated `awarded_on`: (the app, the award's certificate number).
-async fn app_with_award(
-    organisation: &str,
-    ods: Option<&str>,
-    level: &str,
-    awarded_on: &str,
-) -> (TestApp, String) {
-    let app = sqlite_app().await;
-    let org = app.organisation(organisation, ods).await;
-    let number = app.award(&org, level, awarded_on).await;
-    (app, number)
-}
-
 /// An award issued to a trust: (the served app, the award's certificate number).
 async fn gold_award() -> (TestApp, String) {
-    app_with_award(
+    sqlite_app_with_award(
         "Thameside Teaching Hospitals NHS Foundation Trust",
         Some("ZA6"),
         "gold",
@@ -269,7 +255,7 @@ async fn credentials_verify_independently_and_fail_when_tampered_expired_or_revo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_key_rotation_old_credentials_still_verify() {
-    let (app, first) = app_with_award(
+    let (app, first) = sqlite_app_with_award(
         "Fylde Coast Community Health NHS Trust",
         None,
         "bronze",
@@ -384,7 +370,7 @@ async fn svg_text(app: &TestApp, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_url() {
-    let (app, number) = app_with_award(
+    let (app, number) = sqlite_app_with_award(
         "Severn Vale Ambulance Service NHS Trust",
         None,
         "silver",
@@ -442,7 +428,7 @@ fn failed(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_verify_names_each_check_and_the_one_that_fails() {
-    let (app, number) = app_with_award(
+    let (app, number) = sqlite_app_with_award(
         "Cotswold Edge Healthcare NHS Trust",
         None,
         "gold",
@@ -540,7 +526,7 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() {
-    let (app, before) = app_with_award(
+    let (app, before) = sqlite_app_with_award(
         "Exe Estuary Community Health NHS Trust",
         None,
         "bronze",
@@ -596,7 +582,7 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wexqs_verify_checks_a_credential_offline() {
-    let (app, number) = app_with_award(
+    let (app, number) = sqlite_app_with_award(
         "Tamar Valley Hospitals NHS Foundation Trust",
         None,
         "gold",
@@ -651,7 +637,7 @@ async fn wexqs_verify_checks_a_credential_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_page() {
-    let (app, number) = app_with_award(
+    let (app, number) = sqlite_app_with_award(
         "Norbridge and Wensum University Hospitals NHS Foundation Trust",
         Some("ZA5"),
         "silver",
