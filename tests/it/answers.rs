@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, one_line, pdf_text, sqlite_app};
+use crate::helpers::{TestApp, one_line, pdf_text, sqlite_app, sqlite_app_with_award};
 
 /// The positions the answer's history lists, in order.
 fn history_positions(v: &Value) -> Vec<u64> {
@@ -37,11 +37,13 @@ fn assert_coherent(v: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_as_of_a_day_describes_the_award_on_that_day_in_every_field() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Asof Valley Hospitals NHS Trust", None)
-        .await;
-    let number = app.award(&org, "gold", "2025-01-06").await;
+    let (app, number) = sqlite_app_with_award(
+        "Asof Valley Hospitals NHS Trust",
+        None,
+        "gold",
+        "2025-01-06",
+    )
+    .await;
 
     // The day it expires (today it is still valid).
     let v = app.verification(&number, Some("2027-01-06")).await;
@@ -194,11 +196,8 @@ async fn an_award_that_is_not_current_never_looks_current_anywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_credentials_achievement_resolves_for_machines_and_people() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Achieving Hospitals NHS Trust", None)
-        .await;
-    let number = app.award(&org, "gold", "2025-05-01").await;
+    let (app, number) =
+        sqlite_app_with_award("Achieving Hospitals NHS Trust", None, "gold", "2025-05-01").await;
     let credential: Value = app
         .read_json(&format!("/v1/awards/{number}/credential"))
         .await;

@@ -29,6 +29,15 @@ async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value 
     body
 }
 
+/// An admin's `change` (`suspend`, `reinstate`, `amend`, `revoke`) of the award `number`,
+/// which must succeed: the answer.
+async fn change(app: &TestApp, number: &str, action: &str, body: Value) -> reqwest::Response {
+    let path = format!("/v1/admin/awards/{number}/{action}");
+    let response = app.admin_post(&path, body).await;
+    assert_eq!(response.status(), 200, "{action}");
+    response
+}
+
 async fn award_lifecycle(app: TestApp) {
     let org = app
         .organisation("St Saviour's and Borough Hospitals NHS Trust", Some("ZA8"))
@@ -62,13 +71,13 @@ async fn award_lifecycle(app: TestApp) {
         "not_yet_valid"
     );
 
-    let suspended = app
-        .admin_post(
-            &format!("/v1/admin/awards/{number}/suspend"),
-            json!({"reason": "misuse of the logo under review"}),
-        )
-        .await;
-    assert_eq!(suspended.status(), 200);
+    change(
+        &app,
+        &number,
+        "suspend",
+        json!({"reason": "misuse of the logo under review"}),
+    )
+    .await;
     let v = app.verification(&number, None).await;
     assert_eq!(
         (v["status"].as_str(), v["valid"].as_bool()),
@@ -76,31 +85,28 @@ async fn award_lifecycle(app: TestApp) {
     );
     assert_eq!(v["reason"], "misuse of the logo under review");
 
-    let reinstated = app
-        .admin_post(&format!("/v1/admin/awards/{number}/reinstate"), json!({}))
-        .await;
-    assert_eq!(reinstated.status(), 200);
+    change(&app, &number, "reinstate", json!({})).await;
     assert_eq!(app.verification(&number, None).await["status"], "valid");
 
-    let amended = app
-        .admin_post(
-            &format!("/v1/admin/awards/{number}/amend"),
-            json!({"organisation_name": "St Saviour's & Borough Hospitals NHS Trust", "reason": "name as registered"}),
-        )
-        .await;
-    assert_eq!(amended.status(), 200);
+    let amended = change(
+        &app,
+        &number,
+        "amend",
+        json!({"organisation_name": "St Saviour's & Borough Hospitals NHS Trust", "reason": "name as registered"}),
+    )
+    .await;
     assert_eq!(
         json(amended).await["organisation"]["name"],
         "St Saviour's & Borough Hospitals NHS Trust"
     );
 
-    let revoked = app
-        .admin_post(
-            &format!("/v1/admin/awards/{number}/revoke"),
-            json!({"reason": "issued in error"}),
-        )
-        .await;
-    assert_eq!(revoked.status(), 200);
+    change(
+        &app,
+        &number,
+        "revoke",
+        json!({"reason": "issued in error"}),
+    )
+    .await;
     let v = app.verification(&number, None).await;
     assert_eq!(v["status"], "revoked");
     assert_eq!(v["valid"], false);
@@ -115,13 +121,9 @@ async fn award_lifecycle(app: TestApp) {
         changes,
         ["issued", "suspended", "reinstated", "amended", "revoked"]
     );
-    problem(
-        app.admin_post(&format!("/v1/admin/awards/{number}/reinstate"), json!({}))
-            .await,
-        409,
-        "invalid_transition",
-    )
-    .await;
+    let path = format!("/v1/admin/awards/{number}/reinstate");
+    let reinstated = app.admin_post(&path, json!({})).await;
+    problem(reinstated, 409, "invalid_transition").await;
 }
 
 async fn the_pause_refuses_new_awards_and_imports_carry_the_notice(app: TestApp) {
@@ -194,40 +196,27 @@ async fn an_unknown_number_is_never_mistaken_for_a_revoked_one(app: TestApp) {
 
 async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
     let body = json!({"name": "Some Trust", "region": "london"});
-    let none = app
-        .request(reqwest::Method::POST, "/v1/admin/organisations")
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
+    let none = app.post("/v1/admin/organisations", &body).await;
     assert_eq!(
         none.headers().get("www-authenticate").map(|v| v.as_bytes()),
         Some(&b"Bearer"[..])
     );
     problem(none, 401, "unauthenticated").await;
     let forged = app
-        .request(reqwest::Method::POST, "/v1/admin/organisations")
-        .bearer_auth(format!("{}x", app.admin))
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
+        .with_token(&format!("{}x", app.admin))
+        .post("/v1/admin/organisations", &body)
+        .await;
     problem(forged, 401, "unauthenticated").await;
     let reviewer = app
-        .request(reqwest::Method::POST, "/v1/admin/organisations")
-        .bearer_auth(&app.reviewer)
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
+        .as_reviewer()
+        .post("/v1/admin/organisations", &body)
+        .await;
     problem(reviewer, 403, "forbidden").await;
     // A reviewer may read the full feed, private events included; the public never sees them.
     let feed = app
-        .request(reqwest::Method::GET, "/v1/admin/events?from=0&limit=1000")
-        .bearer_auth(&app.reviewer)
-        .send()
-        .await
-        .expect("answered");
+        .as_reviewer()
+        .get("/v1/admin/events?from=0&limit=1000")
+        .await;
     assert_eq!(feed.status(), 200);
     let feed = json(feed).await;
     let private: Vec<&Value> = feed["events"]
@@ -248,12 +237,7 @@ async fn admin_routes_need_a_token_with_the_right_role(app: TestApp) {
         .revoke_token(&wexqs::service::Actor::cli(), &token_id)
         .await
         .expect("revoked");
-    let after = app
-        .request(reqwest::Method::GET, "/v1/admin/events")
-        .bearer_auth(&app.reviewer)
-        .send()
-        .await
-        .expect("answered");
+    let after = app.as_reviewer().get("/v1/admin/events").await;
     problem(after, 401, "unauthenticated").await;
 }
 
@@ -500,47 +484,34 @@ async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
             .body(body)
             .send()
     };
-    problem(
-        raw("/v1/admin/organisations", "{not json")
-            .await
-            .expect("answered"),
-        400,
-        "body_malformed",
-    )
-    .await;
-    problem(
-        raw(
+    for (path, body, status, code) in [
+        (
+            "/v1/admin/organisations",
+            "{not json",
+            400,
+            "body_malformed",
+        ),
+        (
             "/v1/admin/organisations",
             r#"{"name": "A Trust", "region": "atlantis"}"#,
-        )
-        .await
-        .expect("answered"),
-        400,
-        "region_invalid",
-    )
-    .await;
-    problem(
-        raw(
+            400,
+            "region_invalid",
+        ),
+        (
             "/v1/admin/awards",
             r#"{"organisation_id": "9b2e8a43-1111-4c4c-9c9c-000000000000", "level": "gold", "awarded_on": "2025-01-01"}"#,
-        )
-        .await
-        .expect("answered"),
-        404,
-        "organisation_not_found",
-    )
-    .await;
-    problem(
-        raw(
+            404,
+            "organisation_not_found",
+        ),
+        (
             "/v1/admin/awards",
             r#"{"organisation_id": "9b2e8a43-1111-4c4c-9c9c-000000000000", "level": "platinum", "awarded_on": "2025-01-01"}"#,
-        )
-        .await
-        .expect("answered"),
-        400,
-        "level_invalid",
-    )
-    .await;
+            400,
+            "level_invalid",
+        ),
+    ] {
+        problem(raw(path, body).await.expect("answered"), status, code).await;
+    }
     problem(app.get("/v1/nothing-here").await, 404, "route_not_found").await;
     problem(
         app.get("/v1/awards/0000-0000-0000-0000/verification?at=tomorrow")
@@ -569,14 +540,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing(app: TestApp) {
                Good Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\n\
                Bad Trust,ZQ2,london,nhs_trust,gold,2026-02-01,\n\
                Worse Trust,ZQ3,narnia,nhs_trust,gold,2025-01-01,\n";
-    let refused = app
-        .request(reqwest::Method::POST, "/v1/admin/awards/import")
-        .bearer_auth(&app.admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("answered");
+    let refused = app.as_admin().import_csv(csv).await;
     let body = problem(refused, 422, "import_rows_invalid").await;
     let lines: Vec<u64> = body["errors"]
         .as_array()
@@ -706,14 +670,7 @@ async fn the_issuer_must_fit_the_award_date_by_api_and_csv_and_issued_awards_nam
     }
     let csv = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
                Late Trust,ZQ5,london,nhs_trust,gold,2025-01-01,Health Education England\n";
-    let refused = app
-        .request(reqwest::Method::POST, "/v1/admin/awards/import")
-        .bearer_auth(&app.admin)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("answered");
+    let refused = app.as_admin().import_csv(csv).await;
     let body = problem(refused, 422, "import_rows_invalid").await;
     assert_eq!(body["errors"][0]["code"], "issuer_wrong_for_date", "{body}");
     assert_eq!(app.registry.size(), size, "nothing was written");

@@ -115,15 +115,10 @@ async fn the_reason_is_public_and_the_note_private(app: TestApp) {
         "the page shows the reason"
     );
 
-    let events: Value = app
-        .request(reqwest::Method::GET, "/v1/admin/events?limit=1000")
-        .bearer_auth(&app.reviewer)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let events = app
+        .as_reviewer()
+        .read_json("/v1/admin/events?limit=1000")
+        .await;
     let notes: Vec<&Value> = events["events"]
         .as_array()
         .expect("events")

@@ -8,10 +8,11 @@
 //! Through every drill an auditor (`wexqs audit --state`) holding every checkpoint it saw finds
 //! them consistent with each other.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
 use wexqs::store::EventStore;
 
 use crate::client::Client;
@@ -22,13 +23,6 @@ use crate::helpers::{
 use crate::tamper;
 
 const BEHIND: &str = "log_behind_published_checkpoint";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a client")
-}
 
 /// Registers an organisation and issues it an award through `base`: the award's number.
 async fn issue(base: &str, token: &str, name: &str) -> String {
@@ -41,36 +35,24 @@ async fn issue(base: &str, token: &str, name: &str) -> String {
 
 /// A write through `base`: its status and body.
 async fn try_write(base: &str, token: &str) -> (u16, serde_json::Value) {
-    let response = client()
-        .post(format!("{base}/v1/admin/organisations"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": "Written While Behind Trust", "region": "london"}))
-        .send()
+    Client::new(base)
+        .with_token(token)
+        .post_json(
+            "/v1/admin/organisations",
+            serde_json::json!({"name": "Written While Behind Trust", "region": "london"}),
+        )
         .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
 }
 
 /// The award's verification through `base`: its status and body.
 async fn verification(base: &str, number: &str) -> (u16, serde_json::Value) {
-    let response = client()
-        .get(format!("{base}/v1/awards/{number}/verification"))
-        .send()
+    Client::new(base)
+        .get_json(&format!("/v1/awards/{number}/verification"))
         .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
 }
 
 async fn readyz(base: &str) -> (u16, serde_json::Value) {
-    let response = client()
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
+    Client::new(base).get_json("/readyz").await
 }
 
 /// Waits (at most `limit`) until `/readyz` at `base` answers `status`; its body.
@@ -95,14 +77,10 @@ async fn checkpoint_of_whole_log(base: &str) -> u64 {
     loop {
         let (_, ready) = readyz(base).await;
         let size = ready["log_size"].as_u64().unwrap_or(0);
-        let note = client()
-            .get(format!("{base}/v1/log/checkpoint"))
-            .send()
+        let note = Client::new(base)
+            .get_answer("/v1/log/checkpoint")
             .await
-            .expect("answered")
-            .text()
-            .await
-            .unwrap_or_default();
+            .text();
         let signed = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
         if size > 0 && signed == Some(size) {
             return size;
@@ -178,14 +156,10 @@ fn restore(db: &Db, backend: Backend, from: &Path) {
 
 /// A copy of the public log as a mirror keeps it: `/v1/log/entries` of `base`, saved.
 async fn mirror(base: &str, to: &Path) {
-    let body = client()
-        .get(format!("{base}/v1/log/entries?start=0&limit=1000"))
-        .send()
+    let body = Client::new(base)
+        .get_answer("/v1/log/entries?start=0&limit=1000")
         .await
-        .expect("answered")
-        .text()
-        .await
-        .expect("entries");
+        .text();
     std::fs::write(to, body).expect("saved");
 }
 
@@ -228,38 +202,110 @@ fn refused_as_behind((status, body): (u16, serde_json::Value)) {
     );
 }
 
-/// What the drills share once the instance is behind: its database, data folder, address, an
-/// admin token and the auditor's state.
-struct Drill<'a> {
-    db: &'a Db,
-    data: &'a Path,
-    base: &'a str,
-    token: &'a str,
-    state: &'a Path,
+/// What a drill works with: a fresh database, its data folder, an admin token, and a folder for
+/// the backup, the mirror's copy of the public log and the auditor's state.
+struct Drill {
+    db: Db,
+    backend: Backend,
+    data: TempDir,
+    files: TempDir,
+    token: String,
 }
 
-impl Drill<'_> {
-    /// Re-entry from `copy` (a mirror of the public log reaching `published`) brings the
-    /// instance back by itself: ready, the `lost` award valid again, a new write checkpointed,
-    /// the auditor consistent and no checkpoint beyond the log.
-    async fn recovers_by_reentry(&self, copy: &Path, lost: &str, published: u64) {
-        let said = reenter(self.db, self.data, copy);
+/// The history a drill goes back on: an award `kept` in the backup, taken when the log's
+/// checkpoint was at `before`, and one `lost` after it, in the checkpoint `published` and the
+/// mirror's copy.
+struct History {
+    kept: String,
+    before: u64,
+    lost: String,
+    published: u64,
+}
+
+impl Drill {
+    /// A drill on a fresh `backend` database, or none where that database is not to be had.
+    async fn new(backend: Backend) -> Option<Drill> {
+        let db = fresh_db(backend).await?;
+        let data = temp_dir();
+        let token = admin_token(&db, data.path(), "drill");
+        Some(Drill {
+            db,
+            backend,
+            data,
+            files: temp_dir(),
+            token,
+        })
+    }
+
+    fn saved(&self) -> PathBuf {
+        self.files.path().join("backup")
+    }
+
+    fn copy(&self) -> PathBuf {
+        self.files.path().join("entries.json")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.files.path().join("audit.json")
+    }
+
+    /// `wexqs serve` on the drill's database: the process and its address.
+    async fn serve(&self) -> (KillOnDrop, String) {
+        let (server, base) = start_server(&self.db, self.data.path()).await;
+        (KillOnDrop(server), base)
+    }
+
+    /// Through the instance at `base`: an award kept, checkpointed and seen by the auditor, then
+    /// a backup; then an award (`lost`, for the organisation `name`) checkpointed, seen by the
+    /// auditor and copied by a mirror.
+    async fn backup_then_one_more_award(&self, base: &str, name: &str) -> History {
+        let kept = issue(base, &self.token, "Kept Trust").await;
+        let before = checkpoint_of_whole_log(base).await;
+        audit_consistent(base, &self.state());
+        backup(&self.db, self.backend, &self.saved());
+        let lost = issue(base, &self.token, name).await;
+        let published = checkpoint_of_whole_log(base).await;
+        audit_consistent(base, &self.state());
+        mirror(base, &self.copy()).await;
+        History {
+            kept,
+            before,
+            lost,
+            published,
+        }
+    }
+
+    /// Re-entry from the mirror's copy of the public log (reaching `published`) brings the
+    /// instance at `base` back by itself: ready, the `lost` award valid again, a new write
+    /// checkpointed, the auditor consistent and no checkpoint beyond the log.
+    async fn recovers_by_reentry(&self, base: &str, lost: &str, published: u64) {
+        let said = reenter(&self.db, self.data.path(), &self.copy());
         assert!(
             said.contains(&format!("checkpoint at {published}")),
             "{said}"
         );
-        readyz_becomes(self.base, 200, Duration::from_secs(10)).await;
-        let (status, body) = verification(self.base, lost).await;
+        readyz_becomes(base, 200, Duration::from_secs(10)).await;
+        let (status, body) = verification(base, lost).await;
         assert_eq!(
             (status, body["status"].as_str()),
             (200, Some("valid")),
             "{body}"
         );
-        issue(self.base, self.token, "After Recovery Trust").await;
-        assert!(checkpoint_of_whole_log(self.base).await > published);
-        audit_consistent(self.base, self.state);
-        no_checkpoint_beyond_the_log(self.db, self.data).await;
+        issue(base, &self.token, "After Recovery Trust").await;
+        assert!(checkpoint_of_whole_log(base).await > published);
+        audit_consistent(base, &self.state());
+        no_checkpoint_beyond_the_log(&self.db, self.data.path()).await;
     }
+}
+
+/// The sizes of the checkpoints stored in `db`.
+async fn stored_checkpoint_sizes(db: &Db) -> Vec<u64> {
+    let stored = open_store(db).await.checkpoints().await;
+    stored
+        .expect("checkpoints")
+        .iter()
+        .map(|c| c.size)
+        .collect()
 }
 
 /// A restore older than a published checkpoint: the instance started on it is behind (writes
@@ -267,108 +313,65 @@ impl Drill<'_> {
 /// recovers by re-entry from a mirror of the public log; the auditor holding the later
 /// checkpoint then finds the registry consistent.
 async fn restore_behind_a_published_checkpoint_recovers_by_reentry(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else {
+    let Some(drill) = Drill::new(backend).await else {
         return;
     };
-    let (data, files) = (temp_dir(), temp_dir());
-    let (saved, copy, state) = (
-        files.path().join("backup"),
-        files.path().join("entries.json"),
-        files.path().join("audit.json"),
-    );
-    let token = admin_token(&db, data.path(), "drill");
-    let (server, base) = start_server(&db, data.path()).await;
-    let mut server = KillOnDrop(server);
-    let kept = issue(&base, &token, "Kept Trust").await;
-    let before = checkpoint_of_whole_log(&base).await;
-    audit_consistent(&base, &state);
-    backup(&db, backend, &saved);
-    let lost = issue(&base, &token, "Lost Then Found Trust").await;
-    let published = checkpoint_of_whole_log(&base).await;
-    assert!(published > before);
-    audit_consistent(&base, &state);
-    mirror(&base, &copy).await;
-    let _ = server.0.kill();
-    let _ = server.0.wait();
+    let (server, base) = drill.serve().await;
+    let history = drill
+        .backup_then_one_more_award(&base, "Lost Then Found Trust")
+        .await;
+    assert!(history.published > history.before);
+    drop(server);
 
-    restore(&db, backend, &saved);
-    let (server, base) = start_server(&db, data.path()).await;
-    let _server = KillOnDrop(server);
+    restore(&drill.db, backend, &drill.saved());
+    let (_server, base) = drill.serve().await;
     let (status, ready) = readyz(&base).await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["reason"], BEHIND, "{ready}");
-    refused_as_behind(try_write(&base, &token).await);
-    for number in [&lost, &kept] {
+    refused_as_behind(try_write(&base, &drill.token).await);
+    for number in [&history.lost, &history.kept] {
         refused_as_behind(verification(&base, number).await);
     }
-    no_checkpoint_beyond_the_log(&db, data.path()).await;
-    let stored = open_store(&db)
-        .await
-        .checkpoints()
-        .await
-        .expect("checkpoints");
+    no_checkpoint_beyond_the_log(&drill.db, drill.data.path()).await;
+    let stored = stored_checkpoint_sizes(&drill.db).await;
     assert!(
-        stored.iter().all(|c| c.size <= before),
-        "a checkpoint was signed while behind: {:?}",
-        stored.iter().map(|c| c.size).collect::<Vec<_>>()
+        stored.iter().all(|&size| size <= history.before),
+        "a checkpoint was signed while behind: {stored:?}"
     );
 
-    let drill = Drill {
-        db: &db,
-        data: data.path(),
-        base: &base,
-        token: &token,
-        state: &state,
-    };
-    drill.recovers_by_reentry(&copy, &lost, published).await;
+    drill
+        .recovers_by_reentry(&base, &history.lost, history.published)
+        .await;
 }
 
 /// A database rolled back under a running instance (restored in place from an older backup):
 /// within two seconds the instance is behind, answers 503 for the award the database lost and
 /// for writes, and no checkpoint larger than the log is stored; re-entry brings it back.
 async fn rollback_under_a_running_instance_is_noticed_within_two_seconds(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else {
+    let Some(drill) = Drill::new(backend).await else {
         return;
     };
-    let (data, files) = (temp_dir(), temp_dir());
-    let (saved, copy, state) = (
-        files.path().join("backup"),
-        files.path().join("entries.json"),
-        files.path().join("audit.json"),
-    );
-    let token = admin_token(&db, data.path(), "drill");
-    let (server, base) = start_server(&db, data.path()).await;
-    let _server = KillOnDrop(server);
-    issue(&base, &token, "Kept Trust").await;
-    checkpoint_of_whole_log(&base).await;
-    audit_consistent(&base, &state);
-    backup(&db, backend, &saved);
-    let lost = issue(&base, &token, "Rolled Back Trust").await;
-    let published = checkpoint_of_whole_log(&base).await;
-    audit_consistent(&base, &state);
-    mirror(&base, &copy).await;
+    let (_server, base) = drill.serve().await;
+    let History {
+        lost, published, ..
+    } = drill
+        .backup_then_one_more_award(&base, "Rolled Back Trust")
+        .await;
     assert_eq!(verification(&base, &lost).await.0, 200);
 
-    restore(&db, backend, &saved);
+    restore(&drill.db, backend, &drill.saved());
     let rolled_back = Instant::now();
     let ready = readyz_becomes(&base, 503, Duration::from_secs(2)).await;
     let noticed = rolled_back.elapsed();
     assert_eq!(ready["reason"], BEHIND, "{ready}");
     eprintln!("the rollback was noticed in {noticed:?}");
     refused_as_behind(verification(&base, &lost).await);
-    refused_as_behind(try_write(&base, &token).await);
+    refused_as_behind(try_write(&base, &drill.token).await);
     // A few of the instance's seconds behind: it stores no checkpoint beyond the log.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    no_checkpoint_beyond_the_log(&db, data.path()).await;
+    no_checkpoint_beyond_the_log(&drill.db, drill.data.path()).await;
 
-    let drill = Drill {
-        db: &db,
-        data: data.path(),
-        base: &base,
-        token: &token,
-        state: &state,
-    };
-    drill.recovers_by_reentry(&copy, &lost, published).await;
+    drill.recovers_by_reentry(&base, &lost, published).await;
 }
 
 on_both_databases!(backend:
@@ -427,16 +430,14 @@ async fn changed_entry_is_found_at_start_up(backend: Backend) {
     let mut server = KillOnDrop(server);
     let number = issue(&base, &token, "Honest Trust").await;
     // The organisation registered last, so its entry is the log's last.
-    let org: serde_json::Value = client()
-        .post(format!("{base}/v1/admin/organisations"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Genuine Name Trust", "region": "london"}))
-        .send()
+    let org = Client::new(&base)
+        .with_token(&token)
+        .post_answer(
+            "/v1/admin/organisations",
+            &serde_json::json!({"name": "Genuine Name Trust", "region": "london"}),
+        )
         .await
-        .expect("registered")
-        .json()
-        .await
-        .expect("json");
+        .json();
     assert!(org["id"].is_string(), "{org}");
     checkpoint_of_whole_log(&base).await;
     let _ = server.0.kill();
@@ -496,13 +497,9 @@ async fn a_checkpoint_that_cannot_be_recorded_fails_readiness(backend: Backend) 
     issue(&base, &token, "Unrecorded Trust").await;
     let ready = readyz_becomes(&base, 503, Duration::from_secs(5)).await;
     assert_eq!(ready["reason"], "checkpoint_signing_failed", "{ready}");
-    let stored = open_store(&db)
-        .await
-        .checkpoints()
-        .await
-        .expect("checkpoints");
+    let stored = stored_checkpoint_sizes(&db).await;
     assert!(
-        stored.iter().all(|c| c.size <= recorded),
+        stored.iter().all(|&size| size <= recorded),
         "a checkpoint not recorded outside the database was published"
     );
 

@@ -183,6 +183,12 @@ impl Client {
         (answer.status, answer.headers.clone(), answer.text())
     }
 
+    /// Imports the awards in `csv` (an admin's call, as a spreadsheet's `text/csv`).
+    pub async fn import_csv(&self, csv: impl Into<reqwest::Body>) -> reqwest::Response {
+        let request = self.request(Method::POST, "/v1/admin/awards/import");
+        Client::send(request.header("content-type", "text/csv").body(csv)).await
+    }
+
     /// Registers an organisation in London (an admin's call); its id.
     pub async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
         let mut body = json!({"name": name, "region": "london"});

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
 use crate::helpers::{
-    Backend, TestApp, one_line, pdf_text, poppler, sqlite_app, start_registry, temp_dir,
+    Backend, TestApp, one_line, pdf_text, poppler, sqlite_app_with_award, start_registry, temp_dir,
 };
 
 fn vector(name: &str) -> String {
@@ -129,6 +129,20 @@ pub(crate) fn now_of(app: &TestApp) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The independent verifier verifies each of `credentials` against the registry's did.json and
+/// status list as they are now.
+async fn assert_independently_verified<const N: usize>(app: &TestApp, credentials: [&Value; N]) {
+    let did = app.json("/.well-known/did.json").await;
+    let status_list = app.json("/v1/status-lists/1").await;
+    for c in credentials {
+        let verdict = independent(&json!({
+            "credential": c, "did_document": did, "status_list": status_list,
+            "now": now_of(app),
+        }));
+        assert_eq!(verdict["verified"], true, "{verdict}");
+    }
+}
+
 pub(crate) async fn bundle(app: &TestApp, number: &str) -> Value {
     json!({
         "credential": app.json(&format!("/v1/awards/{number}/credential")).await,
@@ -140,15 +154,13 @@ pub(crate) async fn bundle(app: &TestApp, number: &str) -> Value {
 
 /// An award issued to a trust: (the served app, the award's certificate number).
 async fn gold_award() -> (TestApp, String) {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation(
-            "Thameside Teaching Hospitals NHS Foundation Trust",
-            Some("ZA6"),
-        )
-        .await;
-    let number = app.award(&org, "gold", "2025-06-01").await;
-    (app, number)
+    sqlite_app_with_award(
+        "Thameside Teaching Hospitals NHS Foundation Trust",
+        Some("ZA6"),
+        "gold",
+        "2025-06-01",
+    )
+    .await
 }
 
 /// The credential is an Open Badge in the shape we publish: its types, the issuer (our did:web),
@@ -243,11 +255,13 @@ async fn credentials_verify_independently_and_fail_when_tampered_expired_or_revo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_key_rotation_old_credentials_still_verify() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Fylde Coast Community Health NHS Trust", None)
-        .await;
-    let first = app.award(&org, "bronze", "2024-12-23").await;
+    let (app, first) = sqlite_app_with_award(
+        "Fylde Coast Community Health NHS Trust",
+        None,
+        "bronze",
+        "2024-12-23",
+    )
+    .await;
     let old_credential = app.json(&format!("/v1/awards/{first}/credential")).await;
 
     // Rotate: publish a new key, retire the old one, sign with the new one from now on.
@@ -289,14 +303,7 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
     );
     let did = app.json("/.well-known/did.json").await;
     assert_eq!(did["verificationMethod"].as_array().map(Vec::len), Some(2));
-    let status_list = app.json("/v1/status-lists/1").await;
-    for c in [&old_credential, &new_credential] {
-        let verdict = independent(&json!({
-            "credential": c, "did_document": did, "status_list": status_list,
-            "now": now_of(&app),
-        }));
-        assert_eq!(verdict["verified"], true, "{verdict}");
-    }
+    assert_independently_verified(&app, [&old_credential, &new_credential]).await;
     // An amendment signs a new credential; the old one is kept in the award's history.
     let amended = app
         .admin_post(
@@ -351,52 +358,39 @@ async fn bytes(app: &TestApp, path: &str, content_type: &str) -> Vec<u8> {
     response.bytes().await.expect("a body").to_vec()
 }
 
+/// The credential baked into a logo, as `unbake_png` or `unbake_svg` read it.
+fn baked_credential(unbaked: Option<String>) -> Value {
+    serde_json::from_str(&unbaked.expect("a baked credential")).expect("JSON")
+}
+
+/// The SVG at `path`, which must answer as one.
+async fn svg_text(app: &TestApp, path: &str) -> String {
+    String::from_utf8(bytes(app, path, "image/svg+xml").await).expect("UTF-8")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_url() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Severn Vale Ambulance Service NHS Trust", None)
-        .await;
-    let number = app.award(&org, "silver", "2025-03-03").await;
+    let (app, number) = sqlite_app_with_award(
+        "Severn Vale Ambulance Service NHS Trust",
+        None,
+        "silver",
+        "2025-03-03",
+    )
+    .await;
     let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
 
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
-    let baked: Value = serde_json::from_str(
-        &wexqs::credentials::baking::unbake_png(&png)
-            .expect("a PNG")
-            .expect("a baked credential"),
-    )
-    .expect("JSON");
+    let baked = baked_credential(wexqs::credentials::baking::unbake_png(&png).expect("a PNG"));
     assert_eq!(baked, credential);
-    let svg = String::from_utf8(
-        bytes(
-            &app,
-            &format!("/v1/awards/{number}/logo.svg"),
-            "image/svg+xml",
-        )
-        .await,
-    )
-    .expect("UTF-8");
+    let svg = svg_text(&app, &format!("/v1/awards/{number}/logo.svg")).await;
     assert!(svg.contains(
         "<title id=\"wexqs-title\">Work Experience Quality Standard: Silver award</title>"
     ));
     assert!(svg.contains("xmlns:openbadges=\"https://purl.imsglobal.org/ob/v3p0\""));
-    let baked_svg: Value = serde_json::from_str(
-        &wexqs::credentials::baking::unbake_svg(&svg)
-            .expect("a readable SVG")
-            .expect("a baked credential"),
-    )
-    .expect("JSON");
+    let baked_svg =
+        baked_credential(wexqs::credentials::baking::unbake_svg(&svg).expect("a readable SVG"));
     assert_eq!(baked_svg, credential);
-    let did = app.json("/.well-known/did.json").await;
-    let status_list = app.json("/v1/status-lists/1").await;
-    for c in [&baked, &baked_svg] {
-        let verdict = independent(&json!({
-            "credential": c, "did_document": did, "status_list": status_list,
-            "now": now_of(&app),
-        }));
-        assert_eq!(verdict["verified"], true, "{verdict}");
-    }
+    assert_independently_verified(&app, [&baked, &baked_svg]).await;
     // The same award and key give the same bytes.
     assert_eq!(
         png,
@@ -405,15 +399,7 @@ async fn baked_logos_carry_the_credential_and_qr_codes_carry_the_verification_ur
 
     let qr = bytes(&app, &format!("/v1/awards/{number}/qr.png"), "image/png").await;
     assert_eq!(decode_qr(&qr), format!("{}/verify/{number}", app.base()));
-    let qr_svg = String::from_utf8(
-        bytes(
-            &app,
-            &format!("/v1/awards/{number}/qr.svg"),
-            "image/svg+xml",
-        )
-        .await,
-    )
-    .expect("UTF-8");
+    let qr_svg = svg_text(&app, &format!("/v1/awards/{number}/qr.svg")).await;
     assert!(
         qr_svg.starts_with("<?xml") || qr_svg.starts_with("<svg"),
         "{qr_svg:.80}"
@@ -442,11 +428,13 @@ fn failed(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_verify_names_each_check_and_the_one_that_fails() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Cotswold Edge Healthcare NHS Trust", None)
-        .await;
-    let number = app.award(&org, "gold", "2025-08-24").await;
+    let (app, number) = sqlite_app_with_award(
+        "Cotswold Edge Healthcare NHS Trust",
+        None,
+        "gold",
+        "2025-08-24",
+    )
+    .await;
     let credential = app.json(&format!("/v1/awards/{number}/credential")).await;
     let png = bytes(&app, &format!("/v1/awards/{number}/logo.png"), "image/png").await;
     let svg = bytes(
@@ -538,11 +526,13 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Exe Estuary Community Health NHS Trust", None)
-        .await;
-    let before = app.award(&org, "bronze", "2025-01-10").await;
+    let (app, before) = sqlite_app_with_award(
+        "Exe Estuary Community Health NHS Trust",
+        None,
+        "bronze",
+        "2025-01-10",
+    )
+    .await;
     let signing = app.registry.signing().expect("signing");
     // The key is compromised from a moment after the first credential was signed...
     app.clock.set(crate::helpers::at(2026, 11, 25));
@@ -592,11 +582,13 @@ async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wexqs_verify_checks_a_credential_offline() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Tamar Valley Hospitals NHS Foundation Trust", None)
-        .await;
-    let number = app.award(&org, "gold", "2025-11-18").await;
+    let (app, number) = sqlite_app_with_award(
+        "Tamar Valley Hospitals NHS Foundation Trust",
+        None,
+        "gold",
+        "2025-11-18",
+    )
+    .await;
     let dir = temp_dir();
     let save = |name: &str, body: Vec<u8>| {
         let path = dir.path().join(name);
@@ -645,14 +637,13 @@ async fn wexqs_verify_checks_a_credential_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_page() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation(
-            "Norbridge and Wensum University Hospitals NHS Foundation Trust",
-            Some("ZA5"),
-        )
-        .await;
-    let number = app.award(&org, "silver", "2025-02-21").await;
+    let (app, number) = sqlite_app_with_award(
+        "Norbridge and Wensum University Hospitals NHS Foundation Trust",
+        Some("ZA5"),
+        "silver",
+        "2025-02-21",
+    )
+    .await;
     let pdf = bytes(
         &app,
         &format!("/v1/awards/{number}/certificate.pdf"),

@@ -4,11 +4,13 @@
 use wexqs::domain::types::{search_key, valid_until_of};
 use wexqs::domain::{
     AddressCommand, ApplicationCommand, AwardCommand, AwardSource, CertificateNumber, Command,
-    Event, KeyCommand, Level, OrganisationCommand, OrganisationKind, PrivateNote, ProgrammeCommand,
-    Region, State, Status, status_as_of,
+    Event, KeyCommand, Level, OrganisationCommand, OrganisationId, OrganisationKind, PrivateNote,
+    ProgrammeCommand, Region, State, Status, status_as_of,
 };
 
-use crate::harness::{calendar_events, given, given_no_events, issue, issued, number, org_id};
+use crate::harness::{
+    Given, calendar_events, given, given_no_events, issue, issued, number, org_id,
+};
 use crate::helpers::date;
 
 fn reason(s: &str) -> wexqs::domain::Reason {
@@ -45,11 +47,18 @@ fn revoke(n: &CertificateNumber, why: &str) -> Command {
     })
 }
 
-#[test]
-fn an_award_is_valid_for_two_years_to_the_day_before_its_anniversary() {
+/// Given organisation 1 and its award 1, dated `on`: the history, the organisation and the
+/// award's number.
+fn given_one_award(on: &str) -> (Given, OrganisationId, CertificateNumber) {
     let mut g = given_no_events();
     let org = g.organisation(1);
-    let n = g.award(org, 1, "2025-12-05");
+    let n = g.award(org, 1, on);
+    (g, org, n)
+}
+
+#[test]
+fn an_award_is_valid_for_two_years_to_the_day_before_its_anniversary() {
+    let (g, _, n) = given_one_award("2025-12-05");
     assert_eq!(g.status(&n, "2025-12-04"), Status::NotYetValid);
     assert_eq!(g.status(&n, "2025-12-05"), Status::Valid);
     assert_eq!(g.status(&n, "2027-12-04"), Status::Valid);
@@ -59,9 +68,7 @@ fn an_award_is_valid_for_two_years_to_the_day_before_its_anniversary() {
 
 #[test]
 fn an_award_made_on_29_february_is_valid_through_27_february_two_years_on() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2024-02-29");
+    let (g, _, n) = given_one_award("2024-02-29");
     assert_eq!(g.status(&n, "2026-02-27"), Status::Valid);
     assert_eq!(g.status(&n, "2026-02-28"), Status::Expired);
     assert_eq!(valid_until_of(date("2024-02-29")), date("2026-02-27"));
@@ -197,9 +204,7 @@ fn a_resumed_programme_issues_again_and_a_sunset_ends_it_for_good() {
 
 #[test]
 fn a_newer_award_supersedes_the_current_one() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let old = g.award(org, 1, "2024-05-01");
+    let (mut g, org, old) = given_one_award("2024-05-01");
     g.and_expect(
         issue(org, 2, "2025-05-01"),
         &[
@@ -228,9 +233,7 @@ fn a_newer_award_supersedes_the_current_one() {
 
 #[test]
 fn an_expired_award_is_not_superseded_by_a_later_one() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let old = g.award(org, 1, "2022-01-10");
+    let (mut g, org, old) = given_one_award("2022-01-10");
     g.and_expect(
         issue(org, 2, "2025-05-01"),
         &[issued(1, 2, "2025-05-01", "2027-04-30", "NHS England")],
@@ -240,9 +243,7 @@ fn an_expired_award_is_not_superseded_by_a_later_one() {
 
 #[test]
 fn suspension_is_reversible_and_revocation_is_terminal() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2025-06-01");
+    let (mut g, org, n) = given_one_award("2025-06-01");
     g.and_expect(
         suspend(&n, "logo misuse under review"),
         &[Event::AwardSuspended {
@@ -286,9 +287,7 @@ fn suspension_is_reversible_and_revocation_is_terminal() {
 
 #[test]
 fn a_write_on_a_stale_version_is_refused() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2025-06-01");
+    let (mut g, org, n) = given_one_award("2025-06-01");
     let version = g.state.awards[&n].last_position;
     g.when(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),
@@ -315,9 +314,7 @@ fn a_write_on_a_stale_version_is_refused() {
 
 #[test]
 fn an_amendment_corrects_the_name_and_keeps_the_number() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2025-06-01");
+    let (mut g, org, n) = given_one_award("2025-06-01");
     g.and_expect(
         amendment(&n),
         &[Event::AwardAmended {
@@ -345,9 +342,7 @@ fn an_amendment_corrects_the_name_and_keeps_the_number() {
 
 #[test]
 fn an_expiry_is_recorded_once_and_only_when_due() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2024-11-25");
+    let (mut g, org, n) = given_one_award("2024-11-25");
     g.when(Command::Award(AwardCommand::RecordExpiry {
         certificate_number: n.clone(),
     }))
@@ -766,9 +761,7 @@ fn only_a_current_award_is_amended_and_the_amendment_is_dated() {
 
 #[test]
 fn a_private_note_is_its_own_private_event_and_a_reinstatement_keeps_its_reason() {
-    let mut g = given_no_events();
-    let org = g.organisation(1);
-    let n = g.award(org, 1, "2025-06-01");
+    let (mut g, org, n) = given_one_award("2025-06-01");
     let note: PrivateNote = "safeguarding concern: case 41".parse().expect("a note");
     let events = g.and(Command::Award(AwardCommand::Suspend {
         certificate_number: n.clone(),

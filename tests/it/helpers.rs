@@ -532,6 +532,20 @@ pub async fn sqlite_app() -> TestApp {
         .expect("SQLite is always there")
 }
 
+/// A served registry on a fresh SQLite database where `organisation` (with the ODS code `ods`)
+/// holds one `level` award dated `awarded_on`: (the app, the award's certificate number).
+pub async fn sqlite_app_with_award(
+    organisation: &str,
+    ods: Option<&str>,
+    level: &str,
+    awarded_on: &str,
+) -> (TestApp, String) {
+    let app = sqlite_app().await;
+    let org = app.organisation(organisation, ods).await;
+    let number = app.award(&org, level, awarded_on).await;
+    (app, number)
+}
+
 /// A temporary folder, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a folder")

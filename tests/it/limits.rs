@@ -60,13 +60,25 @@ fn post_head(path: &str, length: usize, authorization: Option<&str>) -> String {
     )
 }
 
+/// A connection to `app` that has sent the head of a `POST path` announcing `length` bytes of
+/// body (with `authorization`, if any), and none of the body.
+fn announce_body(
+    app: &TestApp,
+    path: &str,
+    length: usize,
+    authorization: Option<&str>,
+) -> TcpStream {
+    let mut stream = connect(app);
+    let head = post_head(path, length, authorization);
+    stream.write_all(head.as_bytes()).expect("the head is sent");
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_post_without_a_valid_token_is_refused_before_its_body() {
     let app = app(Limits::one_address()).await;
     for authorization in [None, Some("Bearer wexqs_nosuch_secret"), Some("Basic eDp5")] {
-        let mut stream = connect(&app);
-        let head = post_head("/v1/admin/organisations", 4_000_000, authorization);
-        stream.write_all(head.as_bytes()).expect("the head is sent");
+        let mut stream = announce_body(&app, "/v1/admin/organisations", 4_000_000, authorization);
         // Not a byte of the 4 MB announced is sent: the answer comes from the head alone.
         let answer = answer_head(&mut stream);
         assert!(
@@ -122,23 +134,13 @@ async fn bodies_beyond_the_budget_are_refused_with_503_and_room_returns() {
     let app = app(limits).await;
     // Two bodies announced and never sent take the whole budget.
     let mut held: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut stream = connect(&app);
-            let head = post_head("/v1/verify", 100, None);
-            stream.write_all(head.as_bytes()).expect("the head is sent");
-            stream
-        })
+        .map(|_| announce_body(&app, "/v1/verify", 100, None))
         .collect();
-    let verify = || {
-        app.request(reqwest::Method::POST, "/v1/verify")
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-    };
+    let verify = || app.post_verify("application/json", b"{}".to_vec());
     let mut refusal = None;
     let start = Instant::now();
     while refusal.is_none() && start.elapsed() < Duration::from_secs(30) {
-        let answer = verify().await.expect("answers");
+        let answer = verify().await;
         if answer.status() == 503 {
             refusal = Some(answer);
         }
@@ -151,7 +153,7 @@ async fn bodies_beyond_the_budget_are_refused_with_503_and_room_returns() {
     let mut answered = false;
     let start = Instant::now();
     while !answered && start.elapsed() < Duration::from_secs(30) {
-        answered = verify().await.expect("answers").status() != 503;
+        answered = verify().await.status() != 503;
     }
     assert!(answered, "room returns once the held bodies are gone");
 }
@@ -163,9 +165,7 @@ async fn a_body_that_trickles_is_cut_off_with_408() {
         ..Limits::one_address()
     };
     let app = app(limits).await;
-    let mut stream = connect(&app);
-    let head = post_head("/v1/verify", 1_000, None);
-    stream.write_all(head.as_bytes()).expect("the head is sent");
+    let mut stream = announce_body(&app, "/v1/verify", 1_000, None);
     // A byte every 100 ms: never idle for long, but 100 s for the whole body.
     let mut writer = stream.try_clone().expect("a second handle");
     let trickle = std::thread::spawn(move || {
@@ -217,19 +217,26 @@ async fn one_too_many(app: &TestApp, allowed: usize) -> String {
     answer
 }
 
+/// With `limits`, which allow three connections, a fourth is refused with a 503 whose head says
+/// each of `said`, and the server still answers once the three are gone.
+async fn a_fourth_connection_is_refused(limits: Limits, said: &[&str]) {
+    let app = app(limits).await;
+    let answer = one_too_many(&app, 3).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    for words in said {
+        assert!(answer.contains(words), "{answer}");
+    }
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_an_address_bound_are_refused_with_503() {
     let limits = Limits {
         max_connections_per_address: 3,
         ..Limits::one_address()
     };
-    let app = app(limits).await;
-    let answer = one_too_many(&app, 3).await;
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.contains("retry-after: 1"), "{answer}");
-    assert!(answer.contains("from this address"), "{answer}");
-    let health = app.get("/healthz").await;
-    assert_eq!(health.status(), 200);
+    a_fourth_connection_is_refused(limits, &["retry-after: 1", "from this address"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,12 +245,7 @@ async fn connections_beyond_the_server_bound_are_refused_with_503() {
         max_connections: 3,
         ..Limits::one_address()
     };
-    let app = app(limits).await;
-    let answer = one_too_many(&app, 3).await;
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.contains("server_busy"), "{answer}");
-    let health = app.get("/healthz").await;
-    assert_eq!(health.status(), 200);
+    a_fourth_connection_is_refused(limits, &["server_busy"]).await;
 }
 
 /// A connection from `source` (any loopback address) to `app`.
@@ -305,23 +307,12 @@ async fn bodies_announced_large_and_never_sent_hold_only_a_step_of_the_budget() 
     // (before: each was charged what it announced, so the first took the whole budget and
     // every other body waited 1 s for a 503).
     let held: Vec<TcpStream> = (0..3)
-        .map(|_| {
-            let mut stream = connect(&app);
-            let head = post_head("/v1/verify", 2_000_000, None);
-            stream.write_all(head.as_bytes()).expect("the head is sent");
-            stream
-        })
+        .map(|_| announce_body(&app, "/v1/verify", 2_000_000, None))
         .collect();
     // A body sent whole is still read at once, and one that sends more than the room left
     // waits its turn and is refused.
     let started = Instant::now();
-    let answer = app
-        .request(reqwest::Method::POST, "/v1/verify")
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .expect("answers");
+    let answer = app.post_verify("application/json", b"{}".to_vec()).await;
     assert_eq!(answer.status(), 200, "a small body is read and checked");
     assert!(
         started.elapsed() < Duration::from_millis(900),
@@ -329,12 +320,8 @@ async fn bodies_announced_large_and_never_sent_hold_only_a_step_of_the_budget() 
         started.elapsed()
     );
     let large = app
-        .request(reqwest::Method::POST, "/v1/verify")
-        .header("content-type", "application/json")
-        .body(vec![b' '; 3 * BODY_CHARGE_MIN])
-        .send()
-        .await
-        .expect("answers");
+        .post_verify("application/json", vec![b' '; 3 * BODY_CHARGE_MIN])
+        .await;
     assert_eq!(
         large.status(),
         503,

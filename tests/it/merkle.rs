@@ -16,6 +16,24 @@ fn b64(v: &Value) -> Vec<u8> {
         .expect("base64")
 }
 
+/// Each of `hashes` decoded from base64.
+fn b64_all(hashes: &[Value]) -> Vec<Vec<u8>> {
+    hashes.iter().map(b64).collect()
+}
+
+/// The proof that leaf `index` is in the tree's first `size` leaves, as the verifier takes it.
+fn inclusion_proof(tree: &Tree, index: u64, size: u64) -> Vec<Vec<u8>> {
+    let proof = tree.inclusion_proof(index, size).expect("a proof");
+    proof.iter().map(|h| h.to_vec()).collect()
+}
+
+/// The proof that the tree's first `first` leaves begin its first `size`, as the verifier
+/// takes it.
+fn consistency_proof(tree: &Tree, first: u64, size: u64) -> Vec<Vec<u8>> {
+    let proof = tree.consistency_proof(first, size).expect("a proof");
+    proof.iter().map(|h| h.to_vec()).collect()
+}
+
 fn vectors(kind: &str) -> Vec<(PathBuf, Value)> {
     fn walk(dir: &Path, out: &mut Vec<(PathBuf, Value)>) {
         for entry in std::fs::read_dir(dir).expect("a vector folder") {
@@ -39,22 +57,20 @@ fn vectors(kind: &str) -> Vec<(PathBuf, Value)> {
     out
 }
 
-#[test]
-fn every_valid_inclusion_vector_is_accepted_and_every_corrupted_one_rejected() {
-    let all = vectors("inclusion");
+/// Every test vector of `kind` put to `verify` (with its proof decoded): the valid ones are
+/// accepted and the ones marked `wantErr` rejected.
+fn assert_every_vector_judged<E: std::fmt::Debug>(
+    kind: &str,
+    verify: impl Fn(&Value, &[Vec<u8>]) -> Result<(), E>,
+) {
+    let all = vectors(kind);
     assert!(all.len() > 50, "{} vectors", all.len());
     for (path, v) in all {
-        let proof: Vec<Vec<u8>> = v["proof"]
+        let proof = v["proof"]
             .as_array()
-            .map(|p| p.iter().map(b64).collect())
+            .map(|p| b64_all(p))
             .unwrap_or_default();
-        let result = verify_inclusion(
-            v["leafIdx"].as_u64().expect("an index"),
-            v["treeSize"].as_u64().expect("a size"),
-            &b64(&v["leafHash"]),
-            &proof,
-            &b64(&v["root"]),
-        );
+        let result = verify(&v, &proof);
         assert_eq!(
             result.is_err(),
             v["wantErr"] == true,
@@ -65,28 +81,29 @@ fn every_valid_inclusion_vector_is_accepted_and_every_corrupted_one_rejected() {
 }
 
 #[test]
+fn every_valid_inclusion_vector_is_accepted_and_every_corrupted_one_rejected() {
+    assert_every_vector_judged("inclusion", |v, proof| {
+        verify_inclusion(
+            v["leafIdx"].as_u64().expect("an index"),
+            v["treeSize"].as_u64().expect("a size"),
+            &b64(&v["leafHash"]),
+            proof,
+            &b64(&v["root"]),
+        )
+    });
+}
+
+#[test]
 fn every_valid_consistency_vector_is_accepted_and_every_corrupted_one_rejected() {
-    let all = vectors("consistency");
-    assert!(all.len() > 50, "{} vectors", all.len());
-    for (path, v) in all {
-        let proof: Vec<Vec<u8>> = v["proof"]
-            .as_array()
-            .map(|p| p.iter().map(b64).collect())
-            .unwrap_or_default();
-        let result = verify_consistency(
+    assert_every_vector_judged("consistency", |v, proof| {
+        verify_consistency(
             v["size1"].as_u64().expect("a size"),
             v["size2"].as_u64().expect("a size"),
-            &proof,
+            proof,
             &b64(&v["root1"]),
             &b64(&v["root2"]),
-        );
-        assert_eq!(
-            result.is_err(),
-            v["wantErr"] == true,
-            "{}: {result:?}",
-            path.display()
-        );
-    }
+        )
+    });
 }
 
 #[test]
@@ -121,23 +138,13 @@ fn proofs_verify_for_every_index_and_size_up_to_1000() {
         .collect();
     for size in 1..=N {
         for index in 0..size {
-            let proof: Vec<Vec<u8>> = tree
-                .inclusion_proof(index, size)
-                .expect("a proof")
-                .iter()
-                .map(|h| h.to_vec())
-                .collect();
+            let proof = inclusion_proof(&tree, index, size);
             let leaf = leaf_hash(&index.to_be_bytes());
             verify_inclusion(index, size, &leaf, &proof, &roots[size as usize])
                 .unwrap_or_else(|e| panic!("inclusion {index} in {size}: {e}"));
         }
         for first in 1..=size {
-            let proof: Vec<Vec<u8>> = tree
-                .consistency_proof(first, size)
-                .expect("a proof")
-                .iter()
-                .map(|h| h.to_vec())
-                .collect();
+            let proof = consistency_proof(&tree, first, size);
             verify_consistency(
                 first,
                 size,
@@ -149,19 +156,9 @@ fn proofs_verify_for_every_index_and_size_up_to_1000() {
         }
     }
     // And a wrong leaf or a wrong old root never verifies.
-    let proof: Vec<Vec<u8>> = tree
-        .inclusion_proof(5, 10)
-        .expect("a proof")
-        .iter()
-        .map(|h| h.to_vec())
-        .collect();
+    let proof = inclusion_proof(&tree, 5, 10);
     assert!(verify_inclusion(5, 10, &leaf_hash(b"other"), &proof, &roots[10]).is_err());
-    let proof: Vec<Vec<u8>> = tree
-        .consistency_proof(7, 10)
-        .expect("a proof")
-        .iter()
-        .map(|h| h.to_vec())
-        .collect();
+    let proof = consistency_proof(&tree, 7, 10);
     assert!(verify_consistency(7, 10, &proof, &roots[6], &roots[10]).is_err());
 }
 
@@ -197,26 +194,20 @@ fn our_signed_note_reproduces_the_go_sumdb_note_vector_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
     let app = sqlite_app().await;
-    let org = app
-        .organisation("Dales and Moors Community Care NHS Trust", None)
-        .await;
-    app.award(&org, "silver", "2025-10-20").await;
-    let first = app
-        .registry
-        .checkpoint()
-        .await
-        .expect("signed")
-        .expect("a new checkpoint");
-    let other = app
-        .organisation("Wearside and Tyne Hospitals NHS Foundation Trust", None)
-        .await;
-    app.award(&other, "bronze", "2025-12-02").await;
-    let second = app
-        .registry
-        .checkpoint()
-        .await
-        .expect("signed")
-        .expect("a new checkpoint");
+    let first = checkpoint_after_award(
+        &app,
+        "Dales and Moors Community Care NHS Trust",
+        "silver",
+        "2025-10-20",
+    )
+    .await;
+    let second = checkpoint_after_award(
+        &app,
+        "Wearside and Tyne Hospitals NHS Foundation Trust",
+        "bronze",
+        "2025-12-02",
+    )
+    .await;
     assert!(second > first);
     assert_eq!(app.registry.checkpoint().await.expect("nothing new"), None);
 
@@ -235,11 +226,9 @@ async fn the_log_publishes_signed_checkpoints_and_proofs_that_verify() {
 /// The log's `size` entries, public payloads hashed and private ones by their hash alone, make
 /// the tree whose root the checkpoint signs.
 async fn assert_the_entries_hash_to_the_root(app: &TestApp, size: u64, root: &[u8; 32]) {
-    let entries: Value = serde_json::from_str(
-        &app.text(&format!("/v1/log/entries?start=0&limit={size}"))
-            .await,
-    )
-    .expect("JSON");
+    let entries = app
+        .json(&format!("/v1/log/entries?start=0&limit={size}"))
+        .await;
     let entries = entries["entries"].as_array().expect("entries").clone();
     assert_eq!(entries.len() as u64, size);
     let mut leaves = Vec::new();
@@ -271,33 +260,19 @@ async fn assert_the_entries_hash_to_the_root(app: &TestApp, size: u64, root: &[u
 async fn assert_the_proofs_verify(app: &TestApp, (first, second): (u64, u64), root: &[u8; 32]) {
     let size = second;
     for index in [0, size / 2, size - 1] {
-        let p: Value = serde_json::from_str(
-            &app.text(&format!("/v1/log/proofs/inclusion?index={index}"))
-                .await,
-        )
-        .expect("JSON");
-        let proof: Vec<Vec<u8>> = p["proof"]
-            .as_array()
-            .expect("a proof")
-            .iter()
-            .map(b64)
-            .collect();
+        let p = app
+            .json(&format!("/v1/log/proofs/inclusion?index={index}"))
+            .await;
+        let proof = b64_all(p["proof"].as_array().expect("a proof"));
         verify_inclusion(index, size, &b64(&p["leaf_hash"]), &proof, root)
             .expect("inclusion verifies");
     }
-    let c: Value = serde_json::from_str(
-        &app.text(&format!(
+    let c = app
+        .json(&format!(
             "/v1/log/proofs/consistency?from={first}&to={second}"
         ))
-        .await,
-    )
-    .expect("JSON");
-    let proof: Vec<Vec<u8>> = c["proof"]
-        .as_array()
-        .expect("a proof")
-        .iter()
-        .map(b64)
-        .collect();
+        .await;
+    let proof = b64_all(c["proof"].as_array().expect("a proof"));
     verify_consistency(first, second, &proof, &b64(&c["first_root"]), root)
         .expect("consistency verifies");
     let bad = app
@@ -306,6 +281,21 @@ async fn assert_the_proofs_verify(app: &TestApp, (first, second): (u64, u64), ro
         ))
         .await;
     assert_eq!(bad.status(), 400);
+}
+
+/// Signs a checkpoint of the entries logged since the last one: its size.
+async fn new_checkpoint(app: &TestApp) -> u64 {
+    let signed = app.registry.checkpoint().await.expect("signed");
+    signed.expect("a new checkpoint")
+}
+
+/// Registers `name`, issues it a `level` award dated `awarded_on`, and signs a checkpoint of the
+/// log so far: its size.
+async fn checkpoint_after_award(app: &TestApp, name: &str, level: &str, awarded_on: &str) -> u64 {
+    app.as_admin()
+        .organisation_with_award(name, level, awarded_on)
+        .await;
+    new_checkpoint(app).await
 }
 
 /// Builds the Go checker (Go's own sumdb/note and sumdb/tlog, from Debian's packages, offline).
@@ -350,28 +340,19 @@ fn go_check(bundle: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
     let app = sqlite_app().await;
-    let org = app
-        .organisation("Calder Valley Teaching Hospitals NHS Trust", None)
-        .await;
-    app.award(&org, "gold", "2025-06-13").await;
-    let first = app
-        .registry
-        .checkpoint()
-        .await
-        .expect("signed")
-        .expect("a checkpoint");
+    let first = checkpoint_after_award(
+        &app,
+        "Calder Valley Teaching Hospitals NHS Trust",
+        "gold",
+        "2025-06-13",
+    )
+    .await;
     for i in 0..5 {
-        let o = app
-            .organisation(&format!("Humber Estuary Trust {i}"), None)
+        app.as_admin()
+            .organisation_with_award(&format!("Humber Estuary Trust {i}"), "bronze", "2025-09-07")
             .await;
-        app.award(&o, "bronze", "2025-09-07").await;
     }
-    let second = app
-        .registry
-        .checkpoint()
-        .await
-        .expect("signed")
-        .expect("a checkpoint");
+    let second = new_checkpoint(&app).await;
     let notes: Vec<String> = wexqs::store::EventStore::checkpoints(app.registry.store())
         .await
         .expect("checkpoints")

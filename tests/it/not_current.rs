@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sqlite_app};
+use crate::helpers::{TestApp, sqlite_app, sqlite_app_with_award};
 
 /// (status, certificate number, organisation id) of an award in each status.
 async fn each_status(app: &TestApp) -> Vec<(&'static str, String, String)> {
@@ -114,11 +114,13 @@ async fn a_withdrawn_awards_logos_and_calendars_are_gone_and_its_page_offers_nei
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logo_held_from_before_a_suspension_is_not_revalidated_and_returns_on_reinstatement() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Held Logo Hospitals NHS Trust", None)
-        .await;
-    let number = app.award(&org, "silver", "2025-06-01").await;
+    let (app, number) = sqlite_app_with_award(
+        "Held Logo Hospitals NHS Trust",
+        None,
+        "silver",
+        "2025-06-01",
+    )
+    .await;
     let logo = app.get(&format!("/v1/awards/{number}/logo.png")).await;
     assert_eq!(logo.status(), 200);
     let tag = logo.headers().get("etag").expect("an ETag").clone();
@@ -155,11 +157,13 @@ async fn a_logo_held_from_before_a_suspension_is_not_revalidated_and_returns_on_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_number_gets_a_compact_card_in_an_embed_and_a_not_found_badge_in_an_image() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Embed Test Hospitals NHS Trust", None)
-        .await;
-    let valid = app.award(&org, "bronze", "2025-06-01").await;
+    let (app, valid) = sqlite_app_with_award(
+        "Embed Test Hospitals NHS Trust",
+        None,
+        "bronze",
+        "2025-06-01",
+    )
+    .await;
     let unknown = wexqs::domain::CertificateNumber::from_random(11).to_string();
     let mut typo: Vec<char> = valid.chars().collect();
     typo[2] = if typo[2] == 'A' { 'B' } else { 'A' };
@@ -223,11 +227,13 @@ async fn a_wrong_number_gets_a_compact_card_in_an_embed_and_a_not_found_badge_in
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misspelt_name_finds_near_matches_with_their_status_and_punctuation_finds_nothing() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Fenmarsh Hospitals NHS Foundation Trust", None)
-        .await;
-    let fenmarsh = app.award(&org, "silver", "2025-06-01").await;
+    let (app, fenmarsh) = sqlite_app_with_award(
+        "Fenmarsh Hospitals NHS Foundation Trust",
+        None,
+        "silver",
+        "2025-06-01",
+    )
+    .await;
     let other = app.organisation("Quayside Community Care CIC", None).await;
     let quayside = app.award(&other, "bronze", "2025-05-01").await;
 

@@ -14,7 +14,7 @@ use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, ve
 use crate::client::{Answer, Client};
 use crate::helpers::{
     Backend, Db, KillOnDrop, admin_token, answers_within, free_port, fresh_db, on_both_databases,
-    open_store, sqlite_app, start_registry, start_server, temp_dir,
+    open_store, sqlite_app_with_award, start_registry, start_server, temp_dir,
 };
 use crate::throwaway_pg::ThrowawayPg;
 
@@ -266,9 +266,8 @@ impl Drop for Immutable {
 async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answering_reads() {
     // The tests run as root, which file permissions do not stop; the immutable attribute
     // (chattr +i) stops root too, on the database and its write-ahead log while they are open.
-    let app = sqlite_app().await;
-    let org = app.organisation("Saint Readonly Hospital", None).await;
-    let number = app.award(&org, "gold", "2025-06-01").await;
+    let (app, number) =
+        sqlite_app_with_award("Saint Readonly Hospital", None, "gold", "2025-06-01").await;
     app.registry.checkpoint().await.expect("a checkpoint");
     let client = app.api.clone();
     let admin = app.as_admin();

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app, sqlite_app_with_award};
 
 /// An award in each status, with the number of each.
 async fn one_of_each(app: &TestApp) -> Vec<(&'static str, String)> {
@@ -177,11 +177,13 @@ async fn the_register_forgives_and_filters_and_a_revocation_shows_everywhere_at_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_can_be_framed_anywhere_and_cms_find_it_by_oembed() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Harlow Fields Primary Care Network", None)
-        .await;
-    let number = app.award(&org, "silver", "2025-06-27").await;
+    let (app, number) = sqlite_app_with_award(
+        "Harlow Fields Primary Care Network",
+        None,
+        "silver",
+        "2025-06-27",
+    )
+    .await;
     let (code, headers, body) = app.page(&format!("/embed/{number}")).await;
     assert_eq!(code, 200);
     assert!(headers.get("x-frame-options").is_none());

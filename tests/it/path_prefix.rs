@@ -93,6 +93,16 @@ fn addresses(html: &str) -> Vec<String> {
     found
 }
 
+/// `GET url` through `client`; the proxy must answer.
+async fn get(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> reqwest::Response {
+    client.get(url).send().await.expect("answered")
+}
+
+/// The body of `GET url` through `client`, which must be JSON (whatever the status).
+async fn json_at(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    get(client, url).await.json().await.expect("JSON")
+}
+
 /// A new admin token for the registry in `data_dir` (its SQLite database).
 fn admin_token(data_dir: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wexqs"))
@@ -253,11 +263,8 @@ async fn assert_the_widget_frames_under_the_path(
     number: &str,
     scratch: &Path,
 ) {
-    let script = client
-        .get(format!("{public}/embed.js"))
-        .send()
+    let script = get(client, format!("{public}/embed.js"))
         .await
-        .expect("answered")
         .text()
         .await
         .expect("text");
@@ -278,7 +285,7 @@ console.log(inserted[0].src);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let frame = text(&out.stdout).trim().to_owned();
     assert_eq!(frame, format!("{public}/embed/{number}"));
-    let card = client.get(&frame).send().await.expect("answered");
+    let card = get(client, &frame).await;
     assert_eq!(card.status(), 200, "the widget's frame answers");
 }
 
@@ -290,29 +297,15 @@ async fn assert_the_apis_addresses_are_under_the_path(
     data_dir: &Path,
 ) {
     let start = reqwest::Url::parse(&format!("{public}/")).expect("a URL");
-    let award: Value = client
-        .get(format!("{public}/v1/awards/{number}"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let award = json_at(client, format!("{public}/v1/awards/{number}")).await;
     for link in ["self", "verification", "page"] {
         let href = award["links"][link].as_str().expect("a link");
         let target = start.join(href).expect("resolvable");
         assert!(target.path().starts_with("/wexqs/"), "{link}: {href}");
-        let answer = client.get(target).send().await.expect("answered");
+        let answer = get(client, target).await;
         assert_eq!(answer.status(), 200, "{link}: {href}");
     }
-    let openapi: Value = client
-        .get(format!("{public}/openapi.json"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let openapi = json_at(client, format!("{public}/openapi.json")).await;
     assert_eq!(openapi["servers"][0]["url"], public);
     let token = admin_token(data_dir);
     let created = client
@@ -349,27 +342,13 @@ async fn assert_the_credential_verifies_through_the_proxy(
     number: &str,
     scratch: &Path,
 ) {
-    let credential: Value = client
-        .get(format!("{public}/v1/awards/{number}/credential"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let credential = json_at(client, format!("{public}/v1/awards/{number}/credential")).await;
     let did = credential["issuer"]["id"].as_str().expect("an issuer");
     assert_eq!(did, format!("did:web:127.0.0.1%3A{port}:wexqs"));
     assert_eq!(credential["issuer"]["url"], public);
     let did_url = resolve_did_web(did);
     assert_eq!(did_url, format!("{public}/did.json"));
-    let did_document: Value = client
-        .get(&did_url)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let did_document = json_at(client, &did_url).await;
     assert_eq!(did_document["id"], did);
     let status_url = credential["credentialStatus"]["statusListCredential"]
         .as_str()
@@ -378,14 +357,7 @@ async fn assert_the_credential_verifies_through_the_proxy(
         status_url.starts_with(&format!("{public}/")),
         "{status_url}"
     );
-    let status_list: Value = client
-        .get(status_url)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let status_list = json_at(client, status_url).await;
     let report = independent(&json!({
         "credential": credential,
         "did_document": did_document,
@@ -449,7 +421,7 @@ async fn a_public_url_with_a_path_works_all_the_way_through_nginx() {
     // public URL's path and answers through the proxy.
     let origin = format!("http://127.0.0.1:{port}");
     let start = reqwest::Url::parse(&format!("{public}/")).expect("a URL");
-    let front = client.get(start.clone()).send().await.expect("answered");
+    let front = get(&client, start.clone()).await;
     assert_eq!(front.status(), 200);
     let front = front.text().await.expect("text");
     assert!(
@@ -458,14 +430,7 @@ async fn a_public_url_with_a_path_works_all_the_way_through_nginx() {
             .any(|a| a.starts_with("/wexqs/verify/")),
         "the front page links awards' pages"
     );
-    let valid: Value = client
-        .get(format!("{public}/v1/register?status=valid"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let valid = json_at(&client, format!("{public}/v1/register?status=valid")).await;
     let number = valid["items"][0]["certificate_number"]
         .as_str()
         .expect("a valid award in the demo register")
@@ -489,18 +454,10 @@ async fn a_public_url_with_a_path_works_all_the_way_through_nginx() {
         "/did.json",
         "/assets/site.css",
     ] {
-        let answer = client
-            .get(format!("{passed_on}{path}"))
-            .send()
-            .await
-            .expect("answered");
+        let answer = get(&client, format!("{passed_on}{path}")).await;
         assert_eq!(answer.status(), 200, "{path}, the path passed on");
     }
     // And the root's did.json stays where a host-only did:web looks.
-    let root = client
-        .get(format!("{public}/.well-known/did.json"))
-        .send()
-        .await
-        .expect("answered");
+    let root = get(&client, format!("{public}/.well-known/did.json")).await;
     assert_eq!(root.status(), 200);
 }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app};
+use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app, sqlite_app_with_award};
 
 const OGL: &str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
 const ATTRIBUTION: &str =
@@ -158,11 +158,13 @@ async fn a_rate_limited_person_gets_a_page_saying_to_wait_and_the_api_gets_probl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_links_the_accessibility_statement_and_the_privacy_notice() {
-    let app = sqlite_app().await;
-    let org = app
-        .organisation("Footer Test Hospitals NHS Trust", Some("ZF1"))
-        .await;
-    let number = app.award(&org, "gold", "2025-06-01").await;
+    let (app, number) = sqlite_app_with_award(
+        "Footer Test Hospitals NHS Trust",
+        Some("ZF1"),
+        "gold",
+        "2025-06-01",
+    )
+    .await;
 
     let (code, headers, statement) = app.page("/accessibility").await;
     assert_eq!(code, 200);

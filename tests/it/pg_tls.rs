@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 use crate::helpers::{KillOnDrop, spawn_server, temp_dir, text};
 use crate::throwaway_pg::{Setup, ThrowawayPg};
 use crate::tls::TestCa;
@@ -42,19 +44,33 @@ fn tls_cluster(ca: &TestCa) -> Option<ThrowawayPg> {
     })
 }
 
+/// What each test against the TLS cluster starts from: the test authority, the cluster (none
+/// where PostgreSQL is not to be had) and a data folder.
+struct Scene {
+    ca: TestCa,
+    pg: ThrowawayPg,
+    data: TempDir,
+}
+
+fn scene() -> Option<Scene> {
+    let ca = TestCa::new();
+    let pg = tls_cluster(&ca)?;
+    Some(Scene {
+        ca,
+        pg,
+        data: temp_dir(),
+    })
+}
+
 /// The role's URL on `host`, without a password, with `query` (`sslmode=…`).
 fn url(pg: &ThrowawayPg, host: &str, query: &str) -> String {
     format!("postgres://{ROLE}@{host}:{}/registry?{query}", pg.port)
 }
 
-/// `wexqs ARGS…` with `env`, and nothing of the test's own database settings.
-fn wexqs(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
-    command
-        .args(args)
-        .env("WEXQS_DATA_DIR", data)
-        .env("HOME", data)
-        .env("WEXQS_LOG", "warn");
+/// `command` (which runs wexqs) on the data folder `data`, with `env` and nothing of the
+/// test's own database settings.
+fn only_env(command: &mut Command, data: &Path, env: &[(&str, &str)]) {
+    command.env("WEXQS_DATA_DIR", data).env("WEXQS_LOG", "warn");
     for name in [
         "DATABASE_URL",
         "PGPASSWORD",
@@ -69,6 +85,13 @@ fn wexqs(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (name, value) in env {
         command.env(name, value);
     }
+}
+
+/// `wexqs ARGS…` with `env`, and nothing of the test's own database settings.
+fn wexqs(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
+    command.args(args).env("HOME", data);
+    only_env(&mut command, data, env);
     command.output().expect("wexqs runs")
 }
 
@@ -89,12 +112,18 @@ fn migrates(data: &Path, env: &[(&str, &str)], what: &str) {
     );
 }
 
-/// `wexqs migrate` with `env` must fail as a TLS failure: exit 1, the error saying TLS, and not
-/// that the database cannot be reached.
-fn fails_as_tls(data: &Path, env: &[(&str, &str)], what: &str) -> String {
+/// `wexqs migrate` with `env` must fail (exit 1): what it said.
+fn fails(data: &Path, env: &[(&str, &str)], what: &str) -> String {
     let out = wexqs(data, &["migrate"], env);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    stderr
+}
+
+/// `wexqs migrate` with `env` must fail as a TLS failure: exit 1, the error saying TLS, and not
+/// that the database cannot be reached.
+fn fails_as_tls(data: &Path, env: &[(&str, &str)], what: &str) -> String {
+    let stderr = fails(data, env, what);
     assert!(
         stderr.contains("TLS failed") && stderr.contains("(tls)"),
         "{what} is reported as a TLS failure: {stderr}"
@@ -110,11 +139,9 @@ fn fails_as_tls(data: &Path, env: &[(&str, &str)], what: &str) -> String {
 
 #[test]
 fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_tls() {
-    let ca = TestCa::new();
-    let Some(pg) = tls_cluster(&ca) else {
+    let Some(Scene { ca, pg, data }) = scene() else {
         return;
     };
-    let data = temp_dir();
     let file = password_file(data.path(), &format!("{PASSWORD}\n"));
     let file = file.to_str().unwrap();
     let root = ca.path("ca.crt");
@@ -207,11 +234,9 @@ fn require_and_verify_full_connect_and_a_wrong_authority_or_host_name_fails_as_t
 
 #[test]
 fn passwords_come_from_a_file_pgpassword_or_pgpassfile_and_a_wrong_one_is_refused() {
-    let ca = TestCa::new();
-    let Some(pg) = tls_cluster(&ca) else {
+    let Some(Scene { ca: _ca, pg, data }) = scene() else {
         return;
     };
-    let data = temp_dir();
     let require = url(&pg, "127.0.0.1", "sslmode=require");
     // A file without a trailing newline works as well as one with it.
     let file = password_file(data.path(), PASSWORD);
@@ -268,16 +293,14 @@ fn passwords_come_from_a_file_pgpassword_or_pgpassfile_and_a_wrong_one_is_refuse
     );
 
     let wrong = password_file(data.path(), "not the password\n");
-    let out = wexqs(
+    let stderr = fails(
         data.path(),
-        &["migrate"],
         &[
             ("DATABASE_URL", &require),
             ("WEXQS_DATABASE_PASSWORD_FILE", wrong.to_str().unwrap()),
         ],
+        "a wrong password",
     );
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("password authentication failed"),
         "a wrong password is an authentication failure: {stderr}"
@@ -289,16 +312,14 @@ fn passwords_come_from_a_file_pgpassword_or_pgpassfile_and_a_wrong_one_is_refuse
     );
 
     let missing = data.path().join("no-such-file");
-    let out = wexqs(
+    let stderr = fails(
         data.path(),
-        &["migrate"],
         &[
             ("DATABASE_URL", &require),
             ("WEXQS_DATABASE_PASSWORD_FILE", missing.to_str().unwrap()),
         ],
+        "a password file that is not there",
     );
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("--database-password-file") && stderr.contains("no-such-file"),
         "an unreadable file names the option and the file: {stderr}"
@@ -351,11 +372,9 @@ fn a_password_in_the_database_url_on_the_command_line_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_against_a_server_without_tls_fails_as_tls_at_start_and_in_readyz() {
-    let ca = TestCa::new();
-    let Some(pg) = tls_cluster(&ca) else {
+    let Some(Scene { ca: _ca, pg, data }) = scene() else {
         return;
     };
-    let data = temp_dir();
     let file = password_file(data.path(), PASSWORD);
     let file = file.to_str().unwrap();
     let require = url(&pg, "127.0.0.1", "sslmode=require");
@@ -411,11 +430,9 @@ async fn require_against_a_server_without_tls_fails_as_tls_at_start_and_in_ready
 
 #[test]
 fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environment() {
-    let ca = TestCa::new();
-    let Some(pg) = tls_cluster(&ca) else {
+    let Some(Scene { ca, pg, data }) = scene() else {
         return;
     };
-    let data = temp_dir();
     let file = password_file(data.path(), &format!("{PASSWORD}\n"));
     let root = ca.path("ca.crt");
     let full = url(
@@ -436,21 +453,8 @@ fn backup_over_tls_gives_pg_dump_the_password_and_tls_settings_in_its_environmen
         .args(["-f", "-v", "-s", "4096", "-e", "trace=execve", "-o"])
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_wexqs"))
-        .args(["backup", "--to", backup.to_str().unwrap()])
-        .env("WEXQS_DATA_DIR", data.path())
-        .env("WEXQS_LOG", "warn");
-    for name in [
-        "DATABASE_URL",
-        "PGPASSWORD",
-        "PGPASSFILE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-    ] {
-        command.env_remove(name);
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
+        .args(["backup", "--to", backup.to_str().unwrap()]);
+    only_env(&mut command, data.path(), &env);
     let out = command
         .output()
         .expect("strace runs (`cargo xtask test` installs it)");

@@ -24,34 +24,17 @@ fn status(state: &State, number: &str, on: &str) -> Status {
 #[test]
 fn the_readme_examples_are_what_the_demo_register_holds() {
     let state = demo_state("2026-11-24");
-    assert_eq!(
-        status(&state, "FDXE-J5BM-RRNV-PEDM", "2026-11-24"),
-        Status::Valid
-    );
-    assert_eq!(
-        status(&state, "FDXE-J5BM-RRNV-PEDM", "2027-01-05"),
-        Status::Valid
-    );
-    assert_eq!(
-        status(&state, "FDXE-J5BM-RRNV-PEDM", "2027-01-06"),
-        Status::Expired
-    );
-    assert_eq!(
-        status(&state, "B799-E2YM-288Z-0Q7S", "2026-11-24"),
-        Status::Suspended
-    );
-    assert_eq!(
-        status(&state, "0668-PPN1-4XEN-GDWT", "2026-11-24"),
-        Status::Revoked
-    );
-    assert_eq!(
-        status(&state, "HB0B-2ZC1-G4SX-H3TV", "2026-11-24"),
-        Status::Superseded
-    );
-    assert_eq!(
-        status(&state, "T42Z-TP9C-9ZXS-PX36", "2026-11-24"),
-        Status::Expired
-    );
+    for (number, on, expected) in [
+        ("FDXE-J5BM-RRNV-PEDM", "2026-11-24", Status::Valid),
+        ("FDXE-J5BM-RRNV-PEDM", "2027-01-05", Status::Valid),
+        ("FDXE-J5BM-RRNV-PEDM", "2027-01-06", Status::Expired),
+        ("B799-E2YM-288Z-0Q7S", "2026-11-24", Status::Suspended),
+        ("0668-PPN1-4XEN-GDWT", "2026-11-24", Status::Revoked),
+        ("HB0B-2ZC1-G4SX-H3TV", "2026-11-24", Status::Superseded),
+        ("T42Z-TP9C-9ZXS-PX36", "2026-11-24", Status::Expired),
+    ] {
+        assert_eq!(status(&state, number, on), expected, "{number} on {on}");
+    }
 
     let unknown: CertificateNumber = "0000-0000-0000-0000".parse().expect("well formed");
     assert!(!state.awards.contains_key(&unknown));

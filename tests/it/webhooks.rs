@@ -202,6 +202,35 @@ async fn expected_message_id(client: &Client, id: &str, position: u64) -> String
     format!("msg_{}_{id}", hex::encode(&leaf[..16]))
 }
 
+/// Awards `name` as `admin` and waits for `receiver`'s `nth` delivery: that delivery.
+async fn award_and_receive(
+    admin: &Client,
+    receiver: &Receiver,
+    name: &str,
+    nth: usize,
+) -> Received {
+    award(admin, name).await;
+    receiver
+        .wait_for(Duration::from_secs(30), &format!("delivery {nth}"), |r| {
+            r.len() >= nth
+        })
+        .await;
+    receiver.received()[nth - 1].clone()
+}
+
+/// A replay of the subscription `id`'s deliveries from the log position `from`, which must be
+/// accepted: the subscription as the answer shows it.
+async fn replay(admin: &Client, id: &str, from: u64) -> Value {
+    let (status, replayed) = admin
+        .post_json(
+            &format!("/v1/admin/webhooks/{id}/replay"),
+            json!({"from": from}),
+        )
+        .await;
+    assert_eq!(status, 200, "{replayed}");
+    replayed
+}
+
 /// Registers an organisation called `name` and gives it a silver award as `admin`: the award's
 /// certificate number.
 pub(crate) async fn award(admin: &Client, name: &str) -> String {
@@ -371,13 +400,7 @@ async fn a_rotated_secret_signs_beside_the_old_for_the_overlap(
     let verifies = |r: &Received, secret: &str, name: &str| {
         python(&["webhook", secret, &message_file(scratch, name, r)])["verified"] == true
     };
-    award(admin, "Lakeside Health").await;
-    receiver
-        .wait_for(Duration::from_secs(30), "a third delivery", |r| {
-            r.len() >= 3
-        })
-        .await;
-    let third = receiver.received()[2].clone();
+    let third = award_and_receive(admin, receiver, "Lakeside Health", 3).await;
     assert_eq!(
         third.headers["webhook-signature"].split(' ').count(),
         2,
@@ -392,13 +415,7 @@ async fn a_rotated_secret_signs_beside_the_old_for_the_overlap(
         "the old, in the overlap"
     );
     tokio::time::sleep(Duration::from_secs(ROTATION_OVERLAP_S + 1)).await;
-    award(admin, "Hillside Health").await;
-    receiver
-        .wait_for(Duration::from_secs(30), "a fourth delivery", |r| {
-            r.len() >= 4
-        })
-        .await;
-    let fourth = receiver.received()[3].clone();
+    let fourth = award_and_receive(admin, receiver, "Hillside Health", 4).await;
     assert_eq!(fourth.headers["webhook-signature"].split(' ').count(), 1);
     assert!(verifies(&fourth, &new_secret, "fourth.json"));
     assert!(
@@ -412,13 +429,7 @@ async fn a_rotated_secret_signs_beside_the_old_for_the_overlap(
 /// A replay from the fourth delivery's position sends it again: that position.
 async fn a_replay_resends(admin: &Client, receiver: &Receiver, id: &str, fourth: &Received) -> u64 {
     let fourth_position = position_of(admin, id, fourth.id()).await;
-    let (status, replayed) = admin
-        .post_json(
-            &format!("/v1/admin/webhooks/{id}/replay"),
-            json!({"from": fourth_position}),
-        )
-        .await;
-    assert_eq!(status, 200, "{replayed}");
+    replay(admin, id, fourth_position).await;
     receiver
         .wait_for(Duration::from_secs(30), "the replay", |r| r.len() >= 5)
         .await;
@@ -428,26 +439,15 @@ async fn a_replay_resends(admin: &Client, receiver: &Receiver, id: &str, fourth:
 
 /// Deleted: gone from the list, 404 after.
 async fn a_deleted_subscription_is_gone(admin: &Client, id: &str) {
-    let (status, _) = admin
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/admin/webhooks/{id}"),
-            None,
-        )
-        .await;
+    let path = format!("/v1/admin/webhooks/{id}");
+    let (status, _) = admin.call(reqwest::Method::DELETE, &path, None).await;
     assert_eq!(status, 204);
-    let (status, gone) = admin.get_json(&format!("/v1/admin/webhooks/{id}")).await;
+    let (status, gone) = admin.get_json(&path).await;
     assert_eq!(
         (status, gone["code"].clone()),
         (404, json!("webhook_not_found"))
     );
-    let (status, again) = admin
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/admin/webhooks/{id}"),
-            None,
-        )
-        .await;
+    let (status, again) = admin.call(reqwest::Method::DELETE, &path, None).await;
     assert_eq!(
         (status, again["code"].clone()),
         (404, json!("webhook_not_found"))
@@ -703,13 +703,7 @@ async fn a_failing_receiver_gets_retries_until_the_subscription_is_disabled_and_
     // Fixed receiver, replay from the award's position: delivered, enabled again.
     receiver.status.store(200, Ordering::SeqCst);
     let position = position_of(&admin, &id, got[0].id()).await;
-    let (status, replayed) = admin
-        .post_json(
-            &format!("/v1/admin/webhooks/{id}/replay"),
-            json!({"from": position}),
-        )
-        .await;
-    assert_eq!(status, 200, "{replayed}");
+    let replayed = replay(&admin, &id, position).await;
     assert_eq!(replayed["status"], "active");
     receiver
         .wait_for(Duration::from_secs(30), "the replayed delivery", |r| {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wexqs::credentials::credential;
 
 use crate::credentials::independent;
-use crate::helpers::{TestApp, all_awards, at, sqlite_app, temp_dir};
+use crate::helpers::{TestApp, all_awards, at, sqlite_app, sqlite_app_with_award, temp_dir};
 
 /// The demo's suspended, superseded and revoked awards (README).
 pub(crate) const SUSPENDED: &str = "B799-E2YM-288Z-0Q7S";
@@ -220,9 +220,8 @@ async fn a_reinstatement_signs_afresh_under_a_new_entry(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_list_is_valid_two_days_from_its_day_and_a_stale_copy_is_refused_once_it_lapses() {
-    let app = sqlite_app().await;
-    let org = app.organisation("Wyvern Community Health", None).await;
-    let number = app.award(&org, "silver", "2025-09-01").await;
+    let (app, number) =
+        sqlite_app_with_award("Wyvern Community Health", None, "silver", "2025-09-01").await;
     let answer = |app: &TestApp| {
         let request = app.request(reqwest::Method::GET, "/v1/status-lists/1");
         async move {
