@@ -34,24 +34,8 @@ async fn time(client: &reqwest::Client, url: &str, n: usize) -> (f64, f64) {
     (mean, p95)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let n: usize = std::env::var("WEXQS_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    let dir = tempfile::tempdir().expect("a folder");
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the calendar");
-    let registry = startup::start(Config::new(url, calendar).with_rng(seeded_rng(3)))
-        .await
-        .expect("start");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let base = format!("http://{}", listener.local_addr().expect("an address"));
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-    startup::sign_with_key(&registry, key, &base.parse().expect("an address"))
-        .await
-        .expect("signing");
+/// Registers 1,000 organisations, each with an award: their certificate numbers.
+async fn fill_register(registry: &wexqs::service::Registry) -> Vec<CertificateNumber> {
     let mut commands = Vec::new();
     let mut numbers: Vec<CertificateNumber> = Vec::new();
     for i in 0..1_000u32 {
@@ -82,15 +66,12 @@ async fn main() {
         .execute_all(&Actor::cli(), commands, None)
         .await
         .expect("1,000 awards");
-    tokio::spawn(serve(
-        listener,
-        AppState::new(registry, &base),
-        2,
-        std::future::pending(),
-    ));
-    let client = reqwest::Client::new();
-    let number = &numbers[500];
-    let routes = [
+    numbers
+}
+
+/// The routes timed, by name: the baseline first, then the pages about the award `number`.
+fn routes(base: &str, number: &CertificateNumber) -> [(&'static str, String); 7] {
+    [
         (
             "JSON verification (baseline)",
             format!("{base}/v1/awards/{number}/verification"),
@@ -113,7 +94,36 @@ async fn main() {
             "badge /v1/awards/{n}/badge.svg",
             format!("{base}/v1/awards/{number}/badge.svg"),
         ),
-    ];
+    ]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("WEXQS_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let dir = tempfile::tempdir().expect("a folder");
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let calendar = Calendar::parse(DEFAULT_CALENDAR).expect("the calendar");
+    let registry = startup::start(Config::new(url, calendar).with_rng(seeded_rng(3)))
+        .await
+        .expect("start");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    startup::sign_with_key(&registry, key, &base.parse().expect("an address"))
+        .await
+        .expect("signing");
+    let numbers = fill_register(&registry).await;
+    tokio::spawn(serve(
+        listener,
+        AppState::new(registry, &base),
+        2,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    let routes = routes(&base, &numbers[500]);
     for (_, url) in &routes {
         time(&client, url, 20).await; // warm up
     }

@@ -55,6 +55,55 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {bind}"))?;
     let metrics_listener = args.metrics.listener()?;
     let address = listener.local_addr()?;
+    let (registry, public_url) = open_registry(&signing, address, demo).await?;
+    if demo {
+        load_demo(&registry).await?;
+    }
+    start_duties(&registry).await?;
+    if signing.public_url.is_none() && public_url != format!("http://{address}") {
+        tracing::info!(
+            "the registry is recorded as reached at {public_url}, which its links and credentials name ('wexqs address set' moves it)"
+        );
+    }
+    // Metrics are served from here on (said before the registry's own address, which is
+    // the last line of the start).
+    let metrics_server = metrics_listener
+        .map(|listener| start_metrics(listener, &registry, &signing))
+        .transpose()?;
+    tracing::info!("serving the registry on http://{address} (public URL {public_url})");
+    let webhooks = webhook_settings(&args.webhooks, &registry, &signing).await?;
+    let deliveries = crate::service::spawn_webhook_deliveries(
+        registry.clone(),
+        webhooks.clone(),
+        crate::http::webhooks::renderer(&public_url),
+    );
+    let mut state = AppState::new(registry.clone(), &public_url)
+        .with_rate_limit(rate_limit)
+        .with_webhooks(webhooks)
+        .with_limits(args.limits.limits())
+        .with_shutdown_timeout(args.lifecycle.timeout())
+        .with_trusted_proxies(args.proxy.trusted_proxies.clone());
+    if let Some((metrics, _)) = &metrics_server {
+        state = state.with_metrics(metrics.clone());
+    }
+    serve_until_signal(listener, state, workers).await?;
+    stop(deliveries, metrics_server).await;
+    Ok(())
+}
+
+/// The metrics of the HTTP server and the handle that stops the listener serving them.
+type MetricsServer = (
+    Arc<crate::http::metrics::HttpMetrics>,
+    actix_web::dev::ServerHandle,
+);
+
+/// The registry `serve` runs (a development key is made for `--demo`), and the public
+/// address it signs for, refused if the server could not serve its path.
+async fn open_registry(
+    signing: &SigningArgs,
+    address: std::net::SocketAddr,
+    demo: bool,
+) -> anyhow::Result<(Arc<Registry>, String)> {
     let registry = signing
         .registry_pooled(
             Unrecorded::Serve(address),
@@ -76,16 +125,24 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         events = registry.size(),
         "opened the registry"
     );
-    if demo {
-        if !registry.has_organisations() {
-            let outcome = crate::service::demo::load(&registry).await?;
-            tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
-        } else {
-            tracing::warn!(
-                "--demo loads nothing: the register already has organisations (the demo loads only into an empty one; use another --data-dir or database for a fresh demo)"
-            );
-        }
+    Ok((registry, public_url))
+}
+
+/// `--demo`: the demo register, loaded only into a register with no organisations.
+async fn load_demo(registry: &Registry) -> anyhow::Result<()> {
+    if !registry.has_organisations() {
+        let outcome = crate::service::demo::load(registry).await?;
+        tracing::info!(awards = outcome.issued().len(), "loaded the demo register");
+    } else {
+        tracing::warn!(
+            "--demo loads nothing: the register already has organisations (the demo loads only into an empty one; use another --data-dir or database for a fresh demo)"
+        );
     }
+    Ok(())
+}
+
+/// Signs the credentials that are missing, then starts the background duties.
+async fn start_duties(registry: &Arc<Registry>) -> anyhow::Result<()> {
     // Behind its published log, it appends nothing: it serves 503s and says why until the
     // missing entries are re-entered (the credentials are signed at the next start).
     if registry.behind().is_none() {
@@ -99,36 +156,40 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(1),
         Duration::from_secs(3600),
     );
-    if signing.public_url.is_none() && public_url != format!("http://{address}") {
-        tracing::info!(
-            "the registry is recorded as reached at {public_url}, which its links and credentials name ('wexqs address set' moves it)"
-        );
-    }
-    // Metrics are served from here on (said before the registry's own address, which is
-    // the last line of the start).
-    let metrics_server = match metrics_listener {
-        Some(listener) => {
-            let metrics = std::sync::Arc::new(crate::http::metrics::HttpMetrics::new());
-            tracing::info!(
-                "serving metrics on http://{}/metrics",
-                listener.local_addr()?
-            );
-            let server = crate::http::metrics::serve_metrics(
-                listener,
-                metrics.clone(),
-                registry.clone(),
-                Some(signing.keys.registry.db.state_dir()),
-            )?;
-            let handle = server.handle();
-            tokio::spawn(server);
-            Some((metrics, handle))
-        }
-        None => None,
-    };
-    tracing::info!("serving the registry on http://{address} (public URL {public_url})");
-    let mut webhooks = args.webhooks.settings();
+    Ok(())
+}
+
+/// Serves `GET /metrics` on its own listener, in a task of its own.
+fn start_metrics(
+    listener: std::net::TcpListener,
+    registry: &Arc<Registry>,
+    signing: &SigningArgs,
+) -> anyhow::Result<MetricsServer> {
+    let metrics = Arc::new(crate::http::metrics::HttpMetrics::new());
+    tracing::info!(
+        "serving metrics on http://{}/metrics",
+        listener.local_addr()?
+    );
+    let server = crate::http::metrics::serve_metrics(
+        listener,
+        metrics.clone(),
+        registry.clone(),
+        Some(signing.keys.registry.db.state_dir()),
+    )?;
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok((metrics, handle))
+}
+
+/// The webhook options, with the key that seals the subscriptions' secrets.
+async fn webhook_settings(
+    args: &WebhookArgs,
+    registry: &Registry,
+    signing: &SigningArgs,
+) -> anyhow::Result<crate::service::webhooks::WebhookSettings> {
+    let mut webhooks = args.settings();
     webhooks.sealing = startup::webhook_sealing(
-        &registry,
+        registry,
         signing.keys.keys_dir.as_deref(),
         &signing.keys.registry.db.data_dir,
     )
@@ -138,20 +199,15 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
             "webhooks may be delivered to http:// and to private, loopback and link-local addresses (--webhooks-allow-private-targets)"
         );
     }
-    let deliveries = crate::service::spawn_webhook_deliveries(
-        registry.clone(),
-        webhooks.clone(),
-        crate::http::webhooks::renderer(&public_url),
-    );
-    let mut state = AppState::new(registry.clone(), &public_url)
-        .with_rate_limit(rate_limit)
-        .with_webhooks(webhooks)
-        .with_limits(args.limits.limits())
-        .with_shutdown_timeout(args.lifecycle.timeout())
-        .with_trusted_proxies(args.proxy.trusted_proxies.clone());
-    if let Some((metrics, _)) = &metrics_server {
-        state = state.with_metrics(metrics.clone());
-    }
+    Ok(webhooks)
+}
+
+/// Serves HTTP on `listener` until SIGINT or SIGTERM, then drains within the shutdown timeout.
+async fn serve_until_signal(
+    listener: std::net::TcpListener,
+    state: AppState,
+    workers: Option<usize>,
+) -> anyhow::Result<()> {
     let (lifecycle, connections) = (state.lifecycle.clone(), state.connections.clone());
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -161,6 +217,11 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         crate::http::lifecycle::exit_after(lifecycle, connections);
     };
     serve(listener, state, workers, signal).await?;
+    Ok(())
+}
+
+/// Once the server has stopped: the webhook deliveries and the metrics listener.
+async fn stop(deliveries: crate::service::Deliveries, metrics_server: Option<MetricsServer>) {
     // The subscriptions this instance was delivering go back at once, so that another
     // instance (or this one restarted) takes them up without waiting out their leases.
     let released = deliveries.stop().await;
@@ -171,7 +232,6 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         handle.stop(false).await;
     }
     tracing::info!("stopped");
-    Ok(())
 }
 
 /// The listening socket on `bind`, with room for the connections the accept loop has not taken

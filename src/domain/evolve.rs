@@ -8,15 +8,18 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::events::Event;
+use super::events::{AwardSource, Cycle, DecisionOutcome, Event};
 use super::state::{
     Application, Award, AwardChange, Decision, HistoryEntry, IssuedCredential, Organisation,
     ProgrammeChange, ProgrammePhase, SigningKey, Standing, State,
 };
-use super::types::{CertificateNumber, Name, OdsCode, OrganisationId, Reason, Region};
+use super::types::{
+    CertificateNumber, Name, OdsCode, OrganisationId, OrganisationKind, Reason, Region,
+};
 
 impl State {
-    /// `evolve`: applies the event recorded at `position`.
+    /// `evolve`: applies the event recorded at `position`. The one place events are routed:
+    /// each arm hands its event's fields to the helper of its area below.
     pub fn apply(&mut self, position: u64, event: &Event) {
         self.size = position + 1;
         match event {
@@ -26,22 +29,21 @@ impl State {
                 ods_code,
                 region,
                 kind,
-            } => self.insert_organisation(Organisation {
-                id: *organisation_id,
-                name: name.clone(),
-                ods_code: ods_code.clone(),
-                region: *region,
-                kind: *kind,
-                awards: Vec::new(),
-                last_position: position,
-            }),
+            } => self.organisation_registered(
+                position,
+                *organisation_id,
+                name,
+                ods_code,
+                *region,
+                *kind,
+            ),
             Event::OrganisationAmended {
                 organisation_id,
                 name,
                 ods_code,
                 region,
                 ..
-            } => amend_organisation(self, *organisation_id, position, name, ods_code, region),
+            } => self.amend_organisation(position, *organisation_id, name, ods_code, region),
             Event::AwardIssued {
                 certificate_number,
                 organisation_id,
@@ -55,8 +57,9 @@ impl State {
                 scheme,
                 framework_version,
                 source,
-            } => award_issued(
-                self,
+            } => self.award_issued(
+                position,
+                *source,
                 Award {
                     certificate_number: certificate_number.clone(),
                     organisation_id: *organisation_id,
@@ -73,13 +76,7 @@ impl State {
                     expiry_recorded: false,
                     credentials: Vec::new(),
                     status_list_index: None,
-                    history: vec![HistoryEntry {
-                        position,
-                        change: AwardChange::Issued {
-                            on: *awarded_on,
-                            source: *source,
-                        },
-                    }],
+                    history: Vec::new(),
                     last_position: position,
                 },
             ),
@@ -88,71 +85,37 @@ impl State {
                 reason,
                 effective_on,
                 ..
-            } => {
-                let change = AwardChange::Suspended {
-                    on: *effective_on,
-                    reason: reason.clone(),
-                };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_suspended(position, certificate_number, *effective_on, reason),
             Event::AwardReinstated {
                 certificate_number,
                 effective_on,
                 reason,
                 ..
-            } => {
-                let change = AwardChange::Reinstated {
-                    on: *effective_on,
-                    reason: reason.clone(),
-                };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_reinstated(position, certificate_number, *effective_on, reason),
             Event::AwardRevoked {
                 certificate_number,
                 reason,
                 effective_on,
                 ..
-            } => {
-                let change = AwardChange::Revoked {
-                    on: *effective_on,
-                    reason: reason.clone(),
-                };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_revoked(position, certificate_number, *effective_on, reason),
             Event::AwardSuperseded {
                 certificate_number,
                 superseded_by,
                 effective_on,
                 ..
-            } => {
-                let change = AwardChange::Superseded {
-                    on: *effective_on,
-                    by: superseded_by.clone(),
-                };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_superseded(position, certificate_number, *effective_on, superseded_by),
             Event::AwardAmended {
                 certificate_number,
-                organisation_name,
+                organisation_name: name,
                 reason,
                 effective_on,
                 ..
-            } => {
-                let change = AwardChange::Amended {
-                    on: *effective_on,
-                    organisation_name: organisation_name.clone(),
-                    reason: reason.clone(),
-                };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_amended(position, certificate_number, *effective_on, name, reason),
             Event::AwardExpired {
                 certificate_number,
                 expired_on,
                 ..
-            } => {
-                let change = AwardChange::Expired { on: *expired_on };
-                change_award(self, certificate_number, position, change);
-            }
+            } => self.award_expired(position, certificate_number, *expired_on),
             // A private note changes nothing public: not even the award's version.
             Event::AwardNoteRecorded { .. } => {}
             Event::CredentialIssued {
@@ -161,8 +124,7 @@ impl State {
                 status_list_index,
                 credential,
                 ..
-            } => credential_issued(
-                self,
+            } => self.credential_issued(
                 certificate_number,
                 IssuedCredential {
                     position,
@@ -171,77 +133,36 @@ impl State {
                     credential: credential.clone(),
                 },
             ),
-            Event::CycleScheduled(cycle) => {
-                self.cycles_scheduled.push((position, cycle.clone()));
-                let cycles = &mut self.programme.cycles;
-                cycles.retain(|c| c.cycle_id != cycle.cycle_id);
-                cycles.push(cycle.clone());
-                cycles.sort_by_key(|c| (c.submissions_open_on, c.cycle_id.clone()));
-            }
+            Event::CycleScheduled(cycle) => self.cycle_scheduled(position, cycle),
             Event::ProgrammePaused {
                 effective_from,
                 reason,
-            } => change_programme(
-                self,
-                ProgrammePhase::Paused,
-                *effective_from,
-                reason,
-                position,
-            ),
+            } => self.change_programme(position, ProgrammePhase::Paused, *effective_from, reason),
             Event::ProgrammeResumed {
                 effective_from,
                 reason,
-            } => change_programme(
-                self,
-                ProgrammePhase::Running,
-                *effective_from,
-                reason,
-                position,
-            ),
+            } => self.change_programme(position, ProgrammePhase::Running, *effective_from, reason),
             Event::ProgrammeSunset {
                 effective_from,
                 reason,
-            } => change_programme(
-                self,
-                ProgrammePhase::Sunset,
-                *effective_from,
-                reason,
-                position,
-            ),
+            } => self.change_programme(position, ProgrammePhase::Sunset, *effective_from, reason),
             Event::SigningKeyAdded {
                 key_id,
                 public_key_multibase,
-            } => self.keys.push(SigningKey {
-                key_id: key_id.clone(),
-                public_key_multibase: public_key_multibase.clone(),
-                retired_at: None,
-                revoked_since: None,
-            }),
-            Event::SigningKeyRetired { key_id, retired_at } => {
-                if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == *key_id) {
-                    k.retired_at = Some(retired_at.clone());
-                }
-            }
+            } => self.key_added(key_id, public_key_multibase),
+            Event::SigningKeyRetired { key_id, retired_at } => self.key_retired(key_id, retired_at),
             Event::SigningKeyRevoked {
                 key_id,
                 compromised_since,
                 ..
-            } => {
-                if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == *key_id) {
-                    k.revoked_since = Some(compromised_since.clone());
-                }
-            }
+            } => self.key_revoked(key_id, compromised_since),
             Event::RegistryAddressRecorded { public_url, .. } => {
                 self.public_url = Some(public_url.clone());
             }
             Event::DropInAttended {
                 organisation_id,
                 attended_on,
-            } => {
-                let days = self.drop_ins.entry(*organisation_id).or_default();
-                days.push(*attended_on);
-                days.sort();
-            }
+            } => self.drop_in_attended(*organisation_id, *attended_on),
             Event::ApplicationSubmitted {
                 application_id,
                 organisation_id,
@@ -250,38 +171,24 @@ impl State {
                 submitted_on,
                 framework_version,
                 manifest,
-            } => {
-                self.applications.insert(
-                    application_id.clone(),
-                    Application {
-                        application_id: application_id.clone(),
-                        organisation_id: *organisation_id,
-                        cycle_id: cycle_id.clone(),
-                        level_sought: *level_sought,
-                        submitted_on: *submitted_on,
-                        framework_version: framework_version.clone(),
-                        manifest: manifest.clone(),
-                        decision: None,
-                        last_position: position,
-                    },
-                );
-            }
+            } => self.application_submitted(Application {
+                application_id: application_id.clone(),
+                organisation_id: *organisation_id,
+                cycle_id: cycle_id.clone(),
+                level_sought: *level_sought,
+                submitted_on: *submitted_on,
+                framework_version: framework_version.clone(),
+                manifest: manifest.clone(),
+                decision: None,
+                last_position: position,
+            }),
             Event::ApplicationDecided {
                 application_id,
                 outcome,
                 feedback,
                 decided_on,
                 ..
-            } => {
-                if let Some(a) = self.applications.get_mut(application_id) {
-                    a.decision = Some(Decision {
-                        outcome: outcome.clone(),
-                        feedback: feedback.clone(),
-                        decided_on: *decided_on,
-                    });
-                    a.last_position = position;
-                }
-            }
+            } => self.application_decided(position, application_id, outcome, feedback, *decided_on),
             // Tokens and webhook subscriptions live in the store's own tables, never in the
             // state.
             Event::ApiTokenCreated { .. }
@@ -294,85 +201,250 @@ impl State {
     }
 }
 
-/// The fields an amendment names change; the others stay.
-fn amend_organisation(
-    state: &mut State,
-    organisation_id: OrganisationId,
-    position: u64,
-    name: &Option<Name>,
-    ods_code: &Option<OdsCode>,
-    region: &Option<Region>,
-) {
-    if let Some(ods) = ods_code {
-        state.set_ods_code(organisation_id, ods.clone());
+/// Organisations: a registration, and the fields an amendment names.
+impl State {
+    fn organisation_registered(
+        &mut self,
+        position: u64,
+        id: OrganisationId,
+        name: &Name,
+        ods_code: &Option<OdsCode>,
+        region: Region,
+        kind: OrganisationKind,
+    ) {
+        self.insert_organisation(Organisation {
+            id,
+            name: name.clone(),
+            ods_code: ods_code.clone(),
+            region,
+            kind,
+            awards: Vec::new(),
+            last_position: position,
+        });
     }
-    if let Some(org) = state.organisations.get_mut(&organisation_id) {
-        if let Some(name) = name {
-            org.name = name.clone();
+
+    /// The fields an amendment names change; the others stay.
+    fn amend_organisation(
+        &mut self,
+        position: u64,
+        organisation_id: OrganisationId,
+        name: &Option<Name>,
+        ods_code: &Option<OdsCode>,
+        region: &Option<Region>,
+    ) {
+        if let Some(ods) = ods_code {
+            self.set_ods_code(organisation_id, ods.clone());
         }
-        if let Some(region) = region {
-            org.region = *region;
+        if let Some(org) = self.organisations.get_mut(&organisation_id) {
+            if let Some(name) = name {
+                org.name = name.clone();
+            }
+            if let Some(region) = region {
+                org.region = *region;
+            }
+            org.last_position = position;
         }
-        org.last_position = position;
     }
 }
 
-/// A new award, added to its organisation's.
-fn award_issued(state: &mut State, award: Award) {
-    if let Some(org) = state.organisations.get_mut(&award.organisation_id) {
-        org.awards.push(award.certificate_number.clone());
-        org.last_position = award.last_position;
+/// Awards: an issue, each change in an award's life, and its credentials.
+impl State {
+    /// A new award (its history starts with its issue), added to its organisation's.
+    fn award_issued(&mut self, position: u64, source: AwardSource, mut award: Award) {
+        award.history.push(HistoryEntry {
+            position,
+            change: AwardChange::Issued {
+                on: award.awarded_on,
+                source,
+            },
+        });
+        if let Some(org) = self.organisations.get_mut(&award.organisation_id) {
+            org.awards.push(award.certificate_number.clone());
+            org.last_position = award.last_position;
+        }
+        self.awards
+            .insert(award.certificate_number.clone(), Arc::new(award));
     }
-    state
-        .awards
-        .insert(award.certificate_number.clone(), Arc::new(award));
+
+    fn award_suspended(
+        &mut self,
+        position: u64,
+        number: &CertificateNumber,
+        on: NaiveDate,
+        reason: &Reason,
+    ) {
+        let reason = reason.clone();
+        self.change_award(position, number, AwardChange::Suspended { on, reason });
+    }
+
+    fn award_reinstated(
+        &mut self,
+        position: u64,
+        number: &CertificateNumber,
+        on: NaiveDate,
+        reason: &Option<Reason>,
+    ) {
+        let reason = reason.clone();
+        self.change_award(position, number, AwardChange::Reinstated { on, reason });
+    }
+
+    fn award_revoked(
+        &mut self,
+        position: u64,
+        number: &CertificateNumber,
+        on: NaiveDate,
+        reason: &Reason,
+    ) {
+        let reason = reason.clone();
+        self.change_award(position, number, AwardChange::Revoked { on, reason });
+    }
+
+    fn award_superseded(
+        &mut self,
+        position: u64,
+        number: &CertificateNumber,
+        on: NaiveDate,
+        by: &CertificateNumber,
+    ) {
+        let by = by.clone();
+        self.change_award(position, number, AwardChange::Superseded { on, by });
+    }
+
+    fn award_amended(
+        &mut self,
+        position: u64,
+        number: &CertificateNumber,
+        on: Option<NaiveDate>,
+        organisation_name: &Name,
+        reason: &Reason,
+    ) {
+        let change = AwardChange::Amended {
+            on,
+            organisation_name: organisation_name.clone(),
+            reason: reason.clone(),
+        };
+        self.change_award(position, number, change);
+    }
+
+    fn award_expired(&mut self, position: u64, number: &CertificateNumber, on: NaiveDate) {
+        self.change_award(position, number, AwardChange::Expired { on });
+    }
+
+    /// A change in an issued award's life: its standing (suspended, reinstated, revoked,
+    /// superseded), an amendment of its name, or its expiry recorded; the change joins its
+    /// history.
+    fn change_award(&mut self, position: u64, number: &CertificateNumber, change: AwardChange) {
+        let Some(award) = self.awards.get_mut(number).map(Arc::make_mut) else {
+            return;
+        };
+        match &change {
+            AwardChange::Suspended { .. } => award.standing = Standing::Suspended,
+            AwardChange::Reinstated { .. } => award.standing = Standing::Active,
+            AwardChange::Revoked { .. } => award.standing = Standing::Revoked,
+            AwardChange::Superseded { .. } => award.standing = Standing::Superseded,
+            AwardChange::Amended {
+                organisation_name, ..
+            } => award.organisation_name = organisation_name.clone(),
+            AwardChange::Expired { .. } => award.expiry_recorded = true,
+            AwardChange::Issued { .. } => {}
+        }
+        award.history.push(HistoryEntry { position, change });
+        award.last_position = position;
+        if let Some(org) = self.organisations.get_mut(&award.organisation_id) {
+            org.last_position = position;
+        }
+    }
+
+    /// A signed credential, added to its award's.
+    fn credential_issued(&mut self, number: &CertificateNumber, credential: IssuedCredential) {
+        if let Some(award) = self.awards.get_mut(number).map(Arc::make_mut) {
+            award.status_list_index = Some(credential.status_list_index.clone());
+            award.last_position = credential.position;
+            award.credentials.push(credential);
+        }
+    }
 }
 
-/// A change in an issued award's life: its standing (suspended, reinstated, revoked,
-/// superseded), an amendment of its name, or its expiry recorded; the change joins its history.
-fn change_award(state: &mut State, number: &CertificateNumber, position: u64, change: AwardChange) {
-    let Some(award) = state.awards.get_mut(number).map(Arc::make_mut) else {
-        return;
-    };
-    match &change {
-        AwardChange::Suspended { .. } => award.standing = Standing::Suspended,
-        AwardChange::Reinstated { .. } => award.standing = Standing::Active,
-        AwardChange::Revoked { .. } => award.standing = Standing::Revoked,
-        AwardChange::Superseded { .. } => award.standing = Standing::Superseded,
-        AwardChange::Amended {
-            organisation_name, ..
-        } => award.organisation_name = organisation_name.clone(),
-        AwardChange::Expired { .. } => award.expiry_recorded = true,
-        AwardChange::Issued { .. } => {}
+/// The programme: its cycles and its phases.
+impl State {
+    /// A cycle scheduled, or rescheduled (it replaces the one with its id).
+    fn cycle_scheduled(&mut self, position: u64, cycle: &Cycle) {
+        self.cycles_scheduled.push((position, cycle.clone()));
+        let cycles = &mut self.programme.cycles;
+        cycles.retain(|c| c.cycle_id != cycle.cycle_id);
+        cycles.push(cycle.clone());
+        cycles.sort_by_key(|c| (c.submissions_open_on, c.cycle_id.clone()));
     }
-    award.history.push(HistoryEntry { position, change });
-    award.last_position = position;
-    if let Some(org) = state.organisations.get_mut(&award.organisation_id) {
-        org.last_position = position;
+
+    fn change_programme(
+        &mut self,
+        position: u64,
+        phase: ProgrammePhase,
+        effective_from: NaiveDate,
+        reason: &Reason,
+    ) {
+        self.programme.changes.push(ProgrammeChange {
+            phase,
+            effective_from,
+            reason: reason.clone(),
+            position,
+        });
+        self.programme.changes.sort_by_key(|c| c.effective_from);
     }
 }
 
-/// A signed credential, added to its award's.
-fn credential_issued(state: &mut State, number: &CertificateNumber, credential: IssuedCredential) {
-    if let Some(award) = state.awards.get_mut(number).map(Arc::make_mut) {
-        award.status_list_index = Some(credential.status_list_index.clone());
-        award.last_position = credential.position;
-        award.credentials.push(credential);
+/// The signing keys.
+impl State {
+    fn key_added(&mut self, key_id: &str, public_key_multibase: &str) {
+        self.keys.push(SigningKey {
+            key_id: key_id.to_owned(),
+            public_key_multibase: public_key_multibase.to_owned(),
+            retired_at: None,
+            revoked_since: None,
+        });
+    }
+
+    fn key_retired(&mut self, key_id: &str, retired_at: &str) {
+        if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == key_id) {
+            k.retired_at = Some(retired_at.to_owned());
+        }
+    }
+
+    fn key_revoked(&mut self, key_id: &str, compromised_since: &str) {
+        if let Some(k) = self.keys.iter_mut().find(|k| k.key_id == key_id) {
+            k.revoked_since = Some(compromised_since.to_owned());
+        }
     }
 }
 
-fn change_programme(
-    state: &mut State,
-    phase: ProgrammePhase,
-    effective_from: NaiveDate,
-    reason: &Reason,
-    position: u64,
-) {
-    state.programme.changes.push(ProgrammeChange {
-        phase,
-        effective_from,
-        reason: reason.clone(),
-        position,
-    });
-    state.programme.changes.sort_by_key(|c| c.effective_from);
+/// Applications: drop-in sessions, submissions and decisions.
+impl State {
+    fn drop_in_attended(&mut self, organisation_id: OrganisationId, attended_on: NaiveDate) {
+        let days = self.drop_ins.entry(organisation_id).or_default();
+        days.push(attended_on);
+        days.sort();
+    }
+
+    fn application_submitted(&mut self, application: Application) {
+        self.applications
+            .insert(application.application_id.clone(), application);
+    }
+
+    fn application_decided(
+        &mut self,
+        position: u64,
+        application_id: &str,
+        outcome: &DecisionOutcome,
+        feedback: &str,
+        decided_on: NaiveDate,
+    ) {
+        if let Some(a) = self.applications.get_mut(application_id) {
+            a.decision = Some(Decision {
+                outcome: outcome.clone(),
+                feedback: feedback.to_owned(),
+                decided_on,
+            });
+            a.last_position = position;
+        }
+    }
 }

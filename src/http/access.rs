@@ -109,16 +109,12 @@ macro_rules! access_line {
     };
 }
 
-/// Works out the client and the request id, runs the request as that id,
-/// echoes the id, writes the access line and, when metrics are on, counts the request in them
-/// (so every answer, a 429 or a CORS preflight too, is counted).
-pub async fn log(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let started = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>();
-    let metrics = state.and_then(|s| s.metrics.clone());
+/// The client's address (the peer's, or the one a trusted proxy names) and the request's id
+/// (a trusted proxy's `X-Request-Id` when it is acceptable, else a new one).
+fn client_and_id(
+    req: &ServiceRequest,
+    state: Option<&web::Data<AppState>>,
+) -> (Option<std::net::IpAddr>, RequestId) {
     let (client, from_proxy) = {
         let none = TrustedProxies::none();
         let proxies = state.map_or(&none, |s| &*s.trusted_proxies);
@@ -135,6 +131,20 @@ pub async fn log(
         .flatten()
         .and_then(|value| RequestId::accept(value.as_bytes()))
         .unwrap_or_else(RequestId::mint);
+    (client, id)
+}
+
+/// Works out the client and the request id, runs the request as that id,
+/// echoes the id, writes the access line and, when metrics are on, counts the request in them
+/// (so every answer, a 429 or a CORS preflight too, is counted).
+pub async fn log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>();
+    let metrics = state.and_then(|s| s.metrics.clone());
+    let (client, id) = client_and_id(&req, state);
     let method = req.method().clone();
     if let Some(ip) = client {
         req.extensions_mut().insert(ClientIp(ip));

@@ -99,6 +99,22 @@ fn rate_limited(
     ))
 }
 
+/// A request as the routes and CORS are to see it, before anything looks at its path.
+fn normalise_request(base: &str, req: &mut actix_web::dev::ServiceRequest) {
+    // A request that still carries the public URL's path is answered as if the proxy had
+    // stripped it (`prefix`).
+    prefix::strip(base, req);
+    // Admin routes are for the programme team's tools, never a browser on another site:
+    // without its Origin and preflight headers, a request gets no CORS headers and a preflight
+    // is an OPTIONS like any other, which no route takes.
+    if req.path().starts_with("/v1/admin/") {
+        let headers = req.headers_mut();
+        headers.remove(header::ORIGIN);
+        headers.remove(header::ACCESS_CONTROL_REQUEST_METHOD);
+        headers.remove(header::ACCESS_CONTROL_REQUEST_HEADERS);
+    }
+}
+
 /// The application: the routes behind the middleware every request passes through.
 pub(super) fn app(
     state: AppState,
@@ -158,18 +174,7 @@ pub(super) fn app(
         })
         .wrap(cors())
         .wrap_fn(move |mut req, srv| {
-            // A request that still carries the public URL's path is answered as if the proxy
-            // had stripped it (`prefix`), before anything looks at the path.
-            prefix::strip(&base, &mut req);
-            // Admin routes are for the programme team's tools, never a browser on another
-            // site: without its Origin and preflight headers, a request gets no CORS headers and
-            // a preflight is an OPTIONS like any other, which no route takes.
-            if req.path().starts_with("/v1/admin/") {
-                let headers = req.headers_mut();
-                headers.remove(header::ORIGIN);
-                headers.remove(header::ACCESS_CONTROL_REQUEST_METHOD);
-                headers.remove(header::ACCESS_CONTROL_REQUEST_HEADERS);
-            }
+            normalise_request(&base, &mut req);
             let fut = srv.call(req);
             async move {
                 let mut res = fut.await?;

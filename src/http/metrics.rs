@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry as Metrics;
 
 use crate::service::Registry;
-use crate::service::vitals::Vitals;
+use crate::service::vitals::{Vitals, WebhookVitals};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -199,27 +199,43 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
 }
 
 /// A per-scrape registry of the vital signs (each value is what it is now; nothing is kept).
+/// The families are registered in the order a scrape lists them.
 fn vitals_registry(v: &Vitals) -> Metrics {
-    fn gauge(registry: &mut Metrics, name: &str, help: &str, value: f64) {
-        let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        g.set(value);
-        registry.register(name, help, g);
-    }
-    fn counter(registry: &mut Metrics, name: &str, help: &str, value: u64) {
-        let c = Counter::<u64>::default();
-        c.inc_by(value);
-        registry.register(name, help, c);
-    }
     let mut r = Metrics::default();
+    log_series(&mut r, v);
+    if let Some(webhooks) = &v.webhooks {
+        webhook_series(&mut r, webhooks);
+    }
+    database_series(&mut r, v);
+    recovery_series(&mut r, v);
+    r
+}
+
+/// One gauge holding `value`.
+fn gauge(registry: &mut Metrics, name: &str, help: &str, value: f64) {
+    let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    g.set(value);
+    registry.register(name, help, g);
+}
+
+/// One counter standing at `value`.
+fn counter(registry: &mut Metrics, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
+
+/// The log, its checkpoint, its latest entry and the status list served from it.
+fn log_series(r: &mut Metrics, v: &Vitals) {
     gauge(
-        &mut r,
+        r,
         "wexqs_log_size",
         "Entries in the log this instance has read",
         v.log_size as f64,
     );
     if let Some(size) = v.checkpoint_size {
         gauge(
-            &mut r,
+            r,
             "wexqs_checkpoint_size",
             "Entries the latest signed checkpoint covers",
             size as f64,
@@ -227,21 +243,21 @@ fn vitals_registry(v: &Vitals) -> Metrics {
     }
     if let Some(age) = v.checkpoint_age_seconds {
         gauge(
-            &mut r,
+            r,
             "wexqs_checkpoint_age_seconds",
             "Seconds since the latest checkpoint was signed",
             age,
         );
     }
     gauge(
-        &mut r,
+        r,
         "wexqs_checkpoint_failing",
         "1 while the last attempt to sign a checkpoint failed",
         f64::from(u8::from(v.checkpoint_failing)),
     );
     if let Some(age) = v.last_append_age_seconds {
         gauge(
-            &mut r,
+            r,
             "wexqs_last_append_age_seconds",
             "Seconds since the latest log entry was recorded",
             age,
@@ -249,99 +265,108 @@ fn vitals_registry(v: &Vitals) -> Metrics {
     }
     if let Some(age) = v.status_list_age_seconds {
         gauge(
-            &mut r,
+            r,
             "wexqs_status_list_age_seconds",
             "Seconds since the start of the validity of the status list served now",
             age,
         );
     }
-    if let Some(webhooks) = &v.webhooks {
-        #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-        struct Subscription {
-            subscription: String,
-        }
-        let backlog = Family::<Subscription, Gauge>::default();
-        let failures = Family::<Subscription, Gauge>::default();
-        let disabled = Family::<Subscription, Gauge>::default();
-        for w in webhooks {
-            let labels = Subscription {
-                subscription: w.id.clone(),
-            };
-            backlog
-                .get_or_create(&labels)
-                .set(i64::try_from(w.backlog).unwrap_or(i64::MAX));
-            failures
-                .get_or_create(&labels)
-                .set(i64::from(w.consecutive_failures));
-            disabled
-                .get_or_create(&labels)
-                .set(i64::from(u8::from(w.disabled)));
-        }
-        r.register(
-            "wexqs_webhook_backlog",
-            "Log entries after the last one a webhook subscription has been sent",
-            backlog,
-        );
-        r.register(
-            "wexqs_webhook_consecutive_failures",
-            "Failed deliveries in a row to a webhook subscription",
-            failures,
-        );
-        r.register(
-            "wexqs_webhook_disabled",
-            "1 when a webhook subscription was disabled after too many failures",
-            disabled,
-        );
+}
+
+/// One series of each family per webhook subscription, labelled with its id.
+fn webhook_series(r: &mut Metrics, webhooks: &[WebhookVitals]) {
+    #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Subscription {
+        subscription: String,
     }
+    let backlog = Family::<Subscription, Gauge>::default();
+    let failures = Family::<Subscription, Gauge>::default();
+    let disabled = Family::<Subscription, Gauge>::default();
+    for w in webhooks {
+        let labels = Subscription {
+            subscription: w.id.clone(),
+        };
+        backlog
+            .get_or_create(&labels)
+            .set(i64::try_from(w.backlog).unwrap_or(i64::MAX));
+        failures
+            .get_or_create(&labels)
+            .set(i64::from(w.consecutive_failures));
+        disabled
+            .get_or_create(&labels)
+            .set(i64::from(u8::from(w.disabled)));
+    }
+    r.register(
+        "wexqs_webhook_backlog",
+        "Log entries after the last one a webhook subscription has been sent",
+        backlog,
+    );
+    r.register(
+        "wexqs_webhook_consecutive_failures",
+        "Failed deliveries in a row to a webhook subscription",
+        failures,
+    );
+    r.register(
+        "wexqs_webhook_disabled",
+        "1 when a webhook subscription was disabled after too many failures",
+        disabled,
+    );
+}
+
+/// The database: whether it answers, its connection pool and its errors.
+fn database_series(r: &mut Metrics, v: &Vitals) {
     gauge(
-        &mut r,
+        r,
         "wexqs_database_up",
         "1 when the database answered its last look (every second), 0 during an outage",
         f64::from(u8::from(v.database_up)),
     );
     gauge(
-        &mut r,
+        r,
         "wexqs_db_pool_connections",
         "Connections the database pool holds open",
         f64::from(v.pool_size),
     );
     gauge(
-        &mut r,
+        r,
         "wexqs_db_pool_idle_connections",
         "Of them, idle",
         v.pool_idle as f64,
     );
     gauge(
-        &mut r,
+        r,
         "wexqs_db_pool_max_connections",
         "The most connections the pool opens",
         f64::from(v.pool_max),
     );
     counter(
-        &mut r,
+        r,
         "wexqs_db_pool_timeouts",
         "Waits for a pooled database connection that timed out",
         v.pool_timeouts,
     );
     counter(
-        &mut r,
+        r,
         "wexqs_db_errors",
         "Database answers that said it was unavailable (unreachable, full, read-only, I/O error)",
         v.database_errors,
     );
+}
+
+/// What recovery watches: a database behind the published log, and the last backup.
+fn recovery_series(r: &mut Metrics, v: &Vitals) {
     gauge(
-        &mut r,
+        r,
         "wexqs_behind",
         "1 while the database is behind the published log (writes refused until re-entered)",
         f64::from(u8::from(v.behind)),
     );
     gauge(
-        &mut r,
+        r,
         "wexqs_last_backup_timestamp_seconds",
         "Unix time of the last good `wexqs backup` recorded in the state folder (0: none)",
         v.last_backup_time.unwrap_or(0.0),
     );
-    r
 }
 
 /// What the metrics listener serves from.

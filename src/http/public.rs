@@ -16,6 +16,7 @@ use super::prepared::Answer;
 use super::views::{AwardView, ProgrammeView, RegisterItem, RegisterPage, VerificationView};
 use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
 use crate::error_codes::ErrorCode;
+use crate::service::Registry;
 use crate::service::search::{self, SearchRequest};
 use crate::service::uk_date;
 
@@ -159,60 +160,69 @@ pub struct RegisterParams {
     per_page: Option<u32>,
 }
 
+impl RegisterParams {
+    /// The search the parameters ask for, with its page and page size; refused if any
+    /// parameter is out of bounds or not one of its values.
+    fn search_request(self) -> Result<(SearchRequest, u32, u32), ApiError> {
+        let level = self
+            .level
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Level>())
+            .transpose()?;
+        let region = self
+            .region
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Region>())
+            .transpose()?;
+        let status = match self.status.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(Status::parse(&s).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::StatusInvalid,
+                    format!(
+                        "status must be one of {}, not {s:?}",
+                        Status::ALL.map(|s| s.as_str()).join(", ")
+                    ),
+                )
+            })?),
+        };
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(20);
+        if page == 0
+            || page > crate::limits::MAX_REGISTER_PAGE
+            || !(1..=crate::limits::MAX_REGISTER_PER_PAGE).contains(&per_page)
+        {
+            return Err(ApiError::new(
+                ErrorCode::PageInvalid,
+                "page counts from 1; per_page is 1 to 100",
+            ));
+        }
+        let q = self.q.as_deref().map(str::trim).unwrap_or_default();
+        if q.chars().count() > crate::limits::MAX_SEARCH_CHARS {
+            return Err(ApiError::new(
+                ErrorCode::QueryTooLong,
+                "a search is at most 200 characters",
+            ));
+        }
+        search::check_text(q)
+            .map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
+        let request = SearchRequest {
+            text: q.to_owned(),
+            level,
+            region,
+            status,
+            limit: per_page,
+            offset: (page - 1) * per_page,
+        };
+        Ok((request, page, per_page))
+    }
+}
+
 pub async fn register(
     state: web::Data<AppState>,
     params: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let level = params
-        .level
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<Level>())
-        .transpose()?;
-    let region = params
-        .region
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<Region>())
-        .transpose()?;
-    let status = match params.status.filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(Status::parse(&s).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::StatusInvalid,
-                format!(
-                    "status must be one of {}, not {s:?}",
-                    Status::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
-        })?),
-    };
-    let page = params.page.unwrap_or(1);
-    let per_page = params.per_page.unwrap_or(20);
-    if page == 0
-        || page > crate::limits::MAX_REGISTER_PAGE
-        || !(1..=crate::limits::MAX_REGISTER_PER_PAGE).contains(&per_page)
-    {
-        return Err(ApiError::new(
-            ErrorCode::PageInvalid,
-            "page counts from 1; per_page is 1 to 100",
-        ));
-    }
-    let q = params.q.as_deref().map(str::trim).unwrap_or_default();
-    if q.chars().count() > crate::limits::MAX_SEARCH_CHARS {
-        return Err(ApiError::new(
-            ErrorCode::QueryTooLong,
-            "a search is at most 200 characters",
-        ));
-    }
-    search::check_text(q).map_err(|rule| ApiError::new(ErrorCode::QueryWithoutLetters, rule))?;
-    let request = SearchRequest {
-        text: q.to_owned(),
-        level,
-        region,
-        status,
-        limit: per_page,
-        offset: (page - 1) * per_page,
-    };
+    let (request, page, per_page) = params.into_inner().search_request()?;
     let found = search::search_off_workers(state.registry.clone(), request)
         .await
         .map_err(|e| super::error::internal(&e))?;
@@ -264,7 +274,6 @@ pub async fn healthz() -> HttpResponse {
 /// the last checkpoint could be signed; when not, says why (`reason`: one of the outages,
 /// `error`, `log_behind_published_checkpoint` or `checkpoint_signing_failed`).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    use crate::service::Outage;
     if state.lifecycle.is_draining() {
         return HttpResponse::ServiceUnavailable()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -276,8 +285,43 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "store": state.registry.store_kind(),
             }));
     }
-    let check = tokio::time::timeout(Duration::from_secs(1), state.registry.database_ready()).await;
-    // Why the database is not ready: (reason, words for the answer, the error as logged).
+    // Why it is not ready: (reason, words for the answer).
+    let failure = match database_failure(&state.registry).await {
+        Some((reason, words)) => Some((
+            reason,
+            format!(
+                "{words}; verification, award records, the register and pages are still answered \
+                 from memory, and writes are refused (503) until it is back"
+            ),
+        )),
+        None => registry_failure(&state.registry),
+    };
+    let ok = failure.is_none();
+    let mut body = serde_json::json!({
+        "status": if ok { "ready" } else { "not_ready" },
+        "detail": "the database answers",
+        "log_size": state.registry.size(),
+        "store": state.registry.store_kind(),
+    });
+    if let Some((reason, words)) = failure {
+        body["reason"] = reason.into();
+        body["detail"] = words.into();
+    }
+    let mut response = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// Why the database is not ready, if it is not: (reason, words for the answer).
+async fn database_failure(registry: &Registry) -> Option<(&'static str, &'static str)> {
+    use crate::service::Outage;
+    let check = tokio::time::timeout(Duration::from_secs(1), registry.database_ready()).await;
+    // (reason, words for the answer, the error as logged).
     let failure = match check {
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
@@ -307,66 +351,39 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if let Some((_, _, error)) = &failure {
         tracing::warn!(error = %error, "readiness check failed");
     }
-    let database_failure = failure.is_some();
-    let failure = failure.map(|(reason, words, _)| (reason, words.to_owned()));
-    // Behind its published log, without the log's active key, or unable to sign a checkpoint:
-    // not ready either, saying why.
-    let failure = failure.or_else(|| {
-        let registry = &state.registry;
-        if let Some(reason) = registry.behind() {
-            return Some((
-                ErrorCode::LogBehindPublishedCheckpoint.as_str(),
-                format!(
-                    "the database is behind the log this registry has published: {reason}; \
-                     nothing is written or answered until the missing entries are re-entered \
-                     ('wexqs log reenter')"
-                ),
-            ));
-        }
-        if let Some(key_id) = registry.awaited_key() {
-            return Some((
-                ErrorCode::SigningKeyNotLoaded.as_str(),
-                format!(
-                    "the log says the signing key {key_id} is active and this instance has not \
-                     loaded it from its keys folder: it signs nothing (no credential, checkpoint \
-                     or status list) and refuses writes that sign (503) until the key's file is \
-                     there"
-                ),
-            ));
-        }
-        registry.checkpoint_failure().map(|why| {
-            (
-                "checkpoint_signing_failed",
-                format!("the last checkpoint could not be signed: {why}"),
-            )
-        })
-    });
-    let ok = failure.is_none();
-    let mut body = serde_json::json!({
-        "status": if ok { "ready" } else { "not_ready" },
-        "detail": "the database answers",
-        "log_size": state.registry.size(),
-        "store": state.registry.store_kind(),
-    });
-    if let Some((reason, words)) = &failure {
-        body["reason"] = (*reason).into();
-        body["detail"] = words.clone().into();
+    failure.map(|(reason, words, _)| (reason, words))
+}
+
+/// Behind its published log, without the log's active key, or unable to sign a checkpoint:
+/// not ready either, saying why.
+fn registry_failure(registry: &Registry) -> Option<(&'static str, String)> {
+    if let Some(reason) = registry.behind() {
+        return Some((
+            ErrorCode::LogBehindPublishedCheckpoint.as_str(),
+            format!(
+                "the database is behind the log this registry has published: {reason}; \
+                 nothing is written or answered until the missing entries are re-entered \
+                 ('wexqs log reenter')"
+            ),
+        ));
     }
-    if let (true, Some((_, words))) = (database_failure, &failure) {
-        body["detail"] = format!(
-            "{words}; verification, award records, the register and pages are still answered \
-             from memory, and writes are refused (503) until it is back"
+    if let Some(key_id) = registry.awaited_key() {
+        return Some((
+            ErrorCode::SigningKeyNotLoaded.as_str(),
+            format!(
+                "the log says the signing key {key_id} is active and this instance has not \
+                 loaded it from its keys folder: it signs nothing (no credential, checkpoint \
+                 or status list) and refuses writes that sign (503) until the key's file is \
+                 there"
+            ),
+        ));
+    }
+    registry.checkpoint_failure().map(|why| {
+        (
+            "checkpoint_signing_failed",
+            format!("the last checkpoint could not be signed: {why}"),
         )
-        .into();
-    }
-    let mut response = if ok {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::ServiceUnavailable()
-    };
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+    })
 }
 
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {

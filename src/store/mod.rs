@@ -20,9 +20,9 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod verify;
 pub mod webhooks;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,7 @@ use uuid::Uuid;
 pub use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
 pub use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
+pub use verify::{LogCheck, verify_log};
 
 /// Questions about a PostgreSQL database as a whole, asked without migrating it (backups and
 /// restores).
@@ -575,163 +576,4 @@ where
         next = done?;
         page = following?;
     }
-}
-
-/// What `verify_log` found: the size checked, the log head that size and its chain hash make
-/// (what the events give, once they agree with the stored head), and the first inconsistency,
-/// by position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogCheck {
-    pub size: u64,
-    pub head: LogHead,
-    pub problem: Option<(u64, String)>,
-}
-
-/// Recomputes every leaf and chain hash from the stored payloads and checks positions are dense,
-/// stream versions consecutive and the log head agrees: the first divergence is reported, saying
-/// which check failed and what was expected against what was found.
-///
-/// The log may grow while it is checked (a running registry, or a COMMIT a killed process sent
-/// just before it died, which its database session still carries out), and the head and the
-/// pages of events are read by separate statements. So the head is read before the events and
-/// again after them, and each is held only to what it can promise: every event at a position
-/// below the first head was committed before that head was read and must end in its chain hash;
-/// no event scanned may lie beyond the second head; and if nothing moved meanwhile, that head
-/// ends in the last event's chain hash too. A log that grows is never reported as one whose head
-/// disagrees with its events, and a head ahead of, behind or off its events always is.
-pub async fn verify_log<S: EventStore>(
-    store: &S,
-    mut progress: impl FnMut(u64),
-) -> Result<LogCheck, StoreError> {
-    let before = store.head().await?;
-    let mut chain = GENESIS_CHAIN.to_vec();
-    // The chain hash the events give at the first head's size (the genesis for an empty head).
-    let mut chain_at_head = (before.size == 0).then(|| chain.clone());
-    let mut versions: HashMap<String, i64> = HashMap::new();
-    let mut expected_position = 0u64;
-    let mut problem: Option<(u64, String)> = None;
-    scan(store, 0, |e| {
-        if problem.is_some() {
-            return Ok(());
-        }
-        progress(e.position);
-        let p = e.position;
-        let fail = |what: String| Some((p, what));
-        if p != expected_position {
-            problem = fail(format!(
-                "positions are not dense: expected position {expected_position}, found {p}"
-            ));
-            return Ok(());
-        }
-        expected_position += 1;
-        let leaf = leaf_hash(&e.payload);
-        if leaf != e.leaf_hash {
-            problem = fail(format!(
-                "the payload does not match its leaf hash: the payload gives {}, the row holds {}",
-                hex::encode(&leaf),
-                hex::encode(&e.leaf_hash)
-            ));
-            return Ok(());
-        }
-        chain = chain_hash(&chain, &leaf);
-        if chain != e.chain_hash {
-            problem = fail(format!(
-                "the chain hash does not follow from the previous one: expected {}, found {}",
-                hex::encode(&chain),
-                hex::encode(&e.chain_hash)
-            ));
-            return Ok(());
-        }
-        if expected_position == before.size {
-            chain_at_head = Some(chain.clone());
-        }
-        let version = match versions.get_mut(e.stream_id.as_str()) {
-            Some(v) => v,
-            None => versions.entry(e.stream_id.clone()).or_insert(-1),
-        };
-        *version += 1;
-        if *version != e.stream_version {
-            problem = fail(format!(
-                "stream {} version {} follows {}: expected version {}",
-                e.stream_id,
-                e.stream_version,
-                *version - 1,
-                *version
-            ));
-            return Ok(());
-        }
-        match e.envelope() {
-            Ok(env) if env.event_id == e.event_id && env.stream_id == e.stream_id => {}
-            Ok(env) => {
-                problem = fail(format!(
-                    "the payload's id or stream differs from its row: the payload says {} in {}, the row {} in {}",
-                    env.event_id, env.stream_id, e.event_id, e.stream_id
-                ))
-            }
-            Err(err) => problem = fail(format!("the payload does not decode: {err}")),
-        }
-        Ok(())
-    })
-    .await?;
-    let events = LogHead {
-        size: expected_position,
-        chain_hash: chain,
-    };
-    if problem.is_none() {
-        problem = head_disagreement(&before, chain_at_head.as_deref(), &events);
-    }
-    if problem.is_none() {
-        let after = store.head().await?;
-        let moved = after.size != before.size;
-        if after.size < events.size || (!moved && after.chain_hash != events.chain_hash) {
-            problem = Some((
-                after.size.min(events.size),
-                format!(
-                    "the log head, read after the events, says {} events ending in chain hash {}; \
-                     the events give {} ending in {}",
-                    after.size,
-                    hex::encode(&after.chain_hash),
-                    events.size,
-                    hex::encode(&events.chain_hash)
-                ),
-            ));
-        }
-    }
-    Ok(LogCheck {
-        size: events.size,
-        head: events,
-        problem,
-    })
-}
-
-/// Whether the log head read before the events (`before`) disagrees with them: it counts more
-/// events than there are, or the events' chain hash at its size (`chain_at_head`) is not its own.
-fn head_disagreement(
-    before: &LogHead,
-    chain_at_head: Option<&[u8]>,
-    events: &LogHead,
-) -> Option<(u64, String)> {
-    let agrees = events.size >= before.size && chain_at_head == Some(before.chain_hash.as_slice());
-    (!agrees).then(|| {
-        let found = match chain_at_head {
-            Some(chain) => format!(
-                "the events give chain hash {} at that size ({} events in all)",
-                hex::encode(chain),
-                events.size
-            ),
-            None => format!(
-                "the events end at {} with chain hash {}",
-                events.size,
-                hex::encode(&events.chain_hash)
-            ),
-        };
-        (
-            before.size.min(events.size),
-            format!(
-                "the log head says {} events ending in chain hash {}; {found}",
-                before.size,
-                hex::encode(&before.chain_hash)
-            ),
-        )
-    })
 }

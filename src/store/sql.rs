@@ -2,12 +2,14 @@
 //! (`Sql<DB>`): the statements are identical on SQLite and PostgreSQL (`$N` placeholders,
 //! `ON CONFLICT`, `RETURNING`), only the driver's types differ, and the little that differs in
 //! its API is `Db`'s. Each implementation (`sqlite.rs`, `postgres.rs`) adds its own connection
-//! and migrations and hands its `EventStore` methods to these. The append, the one write of the
-//! log, is `append.rs`'s and `append_rows.rs`'s; the webhooks' rows are `webhooks.rs`'s.
+//! and migrations (`SqlStore`), and one `EventStore` impl, for both, hands its methods to these.
+//! The append, the one write of the log, is `append.rs`'s and `append_rows.rs`'s; the webhooks'
+//! rows are `webhooks.rs`'s.
 //!
-//! Every `impl Sql<DB>` block states the same `where` clause (what the driver must encode,
-//! decode and execute): Rust does not carry a trait's `where` clauses to its users, so no one
-//! trait can stand for them. Both drivers meet it; nothing is boxed or looked up at run time.
+//! Every `impl Sql<DB>` block, and that `EventStore` impl, states the same `where` clause (what
+//! the driver must encode, decode and execute): Rust does not carry a trait's `where` clauses to
+//! its users, so no one trait can stand for them. Both drivers meet it; nothing is boxed or
+//! looked up at run time.
 
 use std::marker::PhantomData;
 
@@ -19,8 +21,8 @@ use sqlx::{
 
 use crate::domain::Visibility;
 use crate::store::{
-    AwardRow, Checkpoint, LogHead, OrganisationRow, RegisterQuery, StoreError, StoredEvent,
-    TokenRow,
+    AppendRequest, Appended, AwardRow, Checkpoint, EventStore, LogHead, OrganisationRow,
+    RegisterQuery, StoreError, StoredEvent, TokenRow,
 };
 
 /// What differs between the two drivers' APIs (their SQL does not).
@@ -500,5 +502,86 @@ where
             .fetch_one(pool)
             .await?;
         Ok(())
+    }
+}
+
+/// A store whose `EventStore` methods are the shared SQL run on its pool: `SqliteStore` and
+/// `PostgresStore`, which differ only in their driver and in how they run their migrations.
+pub(crate) trait SqlStore {
+    type Driver: Db;
+    /// The pool the shared SQL runs on.
+    fn pool(&self) -> &sqlx::Pool<Self::Driver>;
+    /// Applies the migrations that are not yet applied (`migrations`).
+    async fn apply_migrations(&self) -> Result<(), StoreError>;
+}
+
+/// Both stores' `EventStore`, once: each method hands the store's pool to the shared SQL.
+impl<S, DB> EventStore for S
+where
+    S: SqlStore<Driver = DB>,
+    DB: Db,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i32: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> i64: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> Vec<u8>: Type<DB> + Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> &'q str: Type<DB> + Encode<'q, DB> + ColumnIndex<DB::Row>,
+    for<'q> &'q [u8]: Type<DB> + Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<&'q [u8]>: Encode<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.apply_migrations().await?;
+        Sql::complete_tree_hashes(self.pool()).await
+    }
+    async fn append_batch(
+        &self,
+        batch: Vec<AppendRequest>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        Sql::append_batch(self.pool(), batch).await
+    }
+    async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        Sql::read_range(self.pool(), from, limit).await
+    }
+    async fn head(&self) -> Result<LogHead, StoreError> {
+        Sql::head(self.pool()).await
+    }
+    async fn idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError> {
+        Sql::idempotent(self.pool(), scope, key).await
+    }
+    async fn replace_projections(
+        &self,
+        organisations: Vec<OrganisationRow>,
+        awards: Vec<AwardRow>,
+    ) -> Result<(), StoreError> {
+        Sql::replace_projections(self.pool(), organisations, awards).await
+    }
+    async fn projections(&self) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError> {
+        Sql::projections(self.pool()).await
+    }
+    async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError> {
+        Sql::search(self.pool(), query).await
+    }
+    async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+        Sql::token(self.pool(), token_id).await
+    }
+    async fn ready(&self) -> Result<(), StoreError> {
+        Sql::ready(self.pool()).await
+    }
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        Sql::save_checkpoint(self.pool(), checkpoint).await
+    }
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        Sql::checkpoints(self.pool()).await
+    }
+    async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        Sql::tree_hashes(self.pool(), level).await
     }
 }

@@ -14,11 +14,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 
-use super::sql::Sql;
-use super::{
-    AppendRequest, Appended, AwardRow, Checkpoint, LogHead, OrganisationRow, RegisterQuery,
-    StoreError, StoredEvent, TokenRow,
-};
+use super::StoreError;
+use super::sql::SqlStore;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -325,58 +322,14 @@ async fn ended_cleanly(connection: &mut SqliteConnection) -> Result<bool, sqlx::
     Ok(clean)
 }
 
-/// The shared SQL (`sql.rs`), run on this database's pool.
-impl super::EventStore for SqliteStore {
-    async fn migrate(&self) -> Result<(), StoreError> {
+/// The shared SQL (`sql.rs`) runs on this database's pool: that is its `EventStore`.
+impl SqlStore for SqliteStore {
+    type Driver = sqlx::Sqlite;
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+    async fn apply_migrations(&self) -> Result<(), StoreError> {
         self.run_migrations(super::migrations::Migrations::Apply)
-            .await?;
-        Sql::complete_tree_hashes(&self.pool).await
-    }
-    async fn append_batch(
-        &self,
-        batch: Vec<AppendRequest>,
-    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        Sql::append_batch(&self.pool, batch).await
-    }
-    async fn read(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        Sql::read_range(&self.pool, from, limit).await
-    }
-    async fn head(&self) -> Result<LogHead, StoreError> {
-        Sql::head(&self.pool).await
-    }
-    async fn idempotent(
-        &self,
-        scope: &str,
-        key: &str,
-    ) -> Result<Option<(String, Vec<StoredEvent>)>, StoreError> {
-        Sql::idempotent(&self.pool, scope, key).await
-    }
-    async fn replace_projections(
-        &self,
-        organisations: Vec<OrganisationRow>,
-        awards: Vec<AwardRow>,
-    ) -> Result<(), StoreError> {
-        Sql::replace_projections(&self.pool, organisations, awards).await
-    }
-    async fn projections(&self) -> Result<(Vec<OrganisationRow>, Vec<AwardRow>), StoreError> {
-        Sql::projections(&self.pool).await
-    }
-    async fn search(&self, query: &RegisterQuery) -> Result<(Vec<AwardRow>, u64), StoreError> {
-        Sql::search(&self.pool, query).await
-    }
-    async fn token(&self, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
-        Sql::token(&self.pool, token_id).await
-    }
-    async fn ready(&self) -> Result<(), StoreError> {
-        Sql::ready(&self.pool).await
-    }
-    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
-        Sql::save_checkpoint(&self.pool, checkpoint).await
-    }
-    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        Sql::checkpoints(&self.pool).await
-    }
-    async fn tree_hashes(&self, level: u32) -> Result<Vec<Vec<u8>>, StoreError> {
-        Sql::tree_hashes(&self.pool, level).await
+            .await
     }
 }

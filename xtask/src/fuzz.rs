@@ -104,71 +104,10 @@ pub fn main(args: &[String]) -> Result {
             CARGO_FUZZ_VERSION,
         ]))?;
     }
-    // Its own folder beside the main build's, so neither rebuilds the other.
-    let fuzz_target_dir = target_dir().join("fuzz");
-    let common = |command: &mut Command| {
-        command
-            .args(["--sanitizer", options.sanitizer.as_str(), "--target-dir"])
-            .arg(&fuzz_target_dir);
-    };
-
-    say(format!(
-        "cargo fuzz build (sanitizer: {})",
-        options.sanitizer
-    ));
-    let started = Instant::now();
-    let mut build = cargo_in_fuzz();
-    build.args(["fuzz", "build"]);
-    common(&mut build);
-    if let [one] = options.targets.as_slice() {
-        build.arg(one);
-    }
-    run(&mut build)?;
-    println!("   built in {} s", started.elapsed().as_secs());
-
+    build(&options)?;
     let mut failed = Vec::new();
     for target in &options.targets {
-        let corpus = TempDir::new("wexqs-fuzz-")?;
-        let log_path = corpus.path().with_extension("log");
-        let mut inputs = vec![PathBuf::from(format!("seeds/{target}"))];
-        let regressions = PathBuf::from(format!("regressions/{target}"));
-        if Path::new("fuzz").join(&regressions).is_dir() {
-            inputs.push(regressions);
-        }
-        let artifacts = format!("artifacts/{target}/");
-        std::fs::create_dir_all(Path::new("fuzz").join(&artifacts))
-            .map_err(|e| format!("fuzz/{artifacts}: {e}"))?;
-        say(format!("fuzzing {target} for {} s", options.seconds));
-        let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let mut fuzz = cargo_in_fuzz();
-        fuzz.args(["fuzz", "run"]);
-        common(&mut fuzz);
-        // -timeout: an input taking over 10 s is a hang; -rss_limit_mb: 2 GiB is unbounded
-        // growth.
-        fuzz.arg(target)
-            .arg(corpus.path())
-            .args(&inputs)
-            .arg("--")
-            .arg(format!("-max_total_time={}", options.seconds))
-            .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"])
-            .arg(format!("-artifact_prefix={artifacts}"))
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .stdin(Stdio::null());
-        let passed = status(&mut fuzz)?.success();
-        let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let _ = std::fs::remove_file(&log_path);
-        let lines: Vec<&str> = logged.lines().collect();
-        if passed {
-            for line in lines.iter().filter(|line| {
-                line.starts_with("stat::number_of_executed_units") || line.starts_with("Done")
-            }) {
-                println!("   {line}");
-            }
-        } else {
-            for line in &lines[lines.len().saturating_sub(60)..] {
-                eprintln!("{line}");
-            }
+        if !fuzz(&options, target)? {
             failed.push(target.as_str());
         }
     }
@@ -184,4 +123,77 @@ pub fn main(args: &[String]) -> Result {
         options.seconds
     );
     Ok(())
+}
+
+/// `cargo fuzz SUBCOMMAND` with the options' sanitizer, in the fuzz build's own folder beside
+/// the main build's, so neither rebuilds the other.
+fn cargo_fuzz(subcommand: &str, options: &Options) -> Command {
+    let mut command = cargo_in_fuzz();
+    command
+        .args(["fuzz", subcommand])
+        .args(["--sanitizer", options.sanitizer.as_str(), "--target-dir"])
+        .arg(target_dir().join("fuzz"));
+    command
+}
+
+/// Builds the targets (only the one asked for, if one is).
+fn build(options: &Options) -> Result {
+    say(format!(
+        "cargo fuzz build (sanitizer: {})",
+        options.sanitizer
+    ));
+    let started = Instant::now();
+    let mut build = cargo_fuzz("build", options);
+    if let [one] = options.targets.as_slice() {
+        build.arg(one);
+    }
+    run(&mut build)?;
+    println!("   built in {} s", started.elapsed().as_secs());
+    Ok(())
+}
+
+/// Fuzzes `target` for the options' time: whether it passed (no crash and no hang). Its
+/// libFuzzer statistics are printed when it passed, the end of its log when not.
+fn fuzz(options: &Options, target: &str) -> Result<bool> {
+    let corpus = TempDir::new("wexqs-fuzz-")?;
+    let log_path = corpus.path().with_extension("log");
+    let mut inputs = vec![PathBuf::from(format!("seeds/{target}"))];
+    let regressions = PathBuf::from(format!("regressions/{target}"));
+    if Path::new("fuzz").join(&regressions).is_dir() {
+        inputs.push(regressions);
+    }
+    let artifacts = format!("artifacts/{target}/");
+    std::fs::create_dir_all(Path::new("fuzz").join(&artifacts))
+        .map_err(|e| format!("fuzz/{artifacts}: {e}"))?;
+    say(format!("fuzzing {target} for {} s", options.seconds));
+    let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut fuzz = cargo_fuzz("run", options);
+    // -timeout: an input taking over 10 s is a hang; -rss_limit_mb: 2 GiB is unbounded
+    // growth.
+    fuzz.arg(target)
+        .arg(corpus.path())
+        .args(&inputs)
+        .arg("--")
+        .arg(format!("-max_total_time={}", options.seconds))
+        .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"])
+        .arg(format!("-artifact_prefix={artifacts}"))
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .stdin(Stdio::null());
+    let passed = status(&mut fuzz)?.success();
+    let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&log_path);
+    let lines: Vec<&str> = logged.lines().collect();
+    if passed {
+        for line in lines.iter().filter(|line| {
+            line.starts_with("stat::number_of_executed_units") || line.starts_with("Done")
+        }) {
+            println!("   {line}");
+        }
+    } else {
+        for line in &lines[lines.len().saturating_sub(60)..] {
+            eprintln!("{line}");
+        }
+    }
+    Ok(passed)
 }

@@ -1,14 +1,16 @@
 //! The rules for applications: drop-in sessions, submitting an application against the
 //! framework and a cycle, and deciding one (an award issued through the award rules).
 
+use chrono::NaiveDate;
+
 use crate::domain::applications::{DROP_IN_WINDOW_DAYS, eligibility};
 use crate::domain::command::{
     ApplicationCommand, AwardCommand, DecideApplication, IssueAward, SubmitApplication,
 };
 use crate::domain::events::{AwardSource, DecisionOutcome, Event};
 use crate::domain::state::State;
-use crate::domain::types::{Lines, printable_text};
-use crate::domain::{Command, DomainError};
+use crate::domain::types::{Lines, OrganisationId, printable_text};
+use crate::domain::{Command, Cycle, DomainError};
 
 use super::{Context, refuse_if_not_running};
 
@@ -56,45 +58,9 @@ fn submit(
     }
     let today = ctx.today;
     refuse_if_not_running(state, today)?;
-    let cycle = state
-        .programme
-        .cycles
-        .iter()
-        .find(|c| c.cycle_id == cycle_id)
-        .ok_or_else(|| DomainError::CycleNotFound(cycle_id.clone()))?;
-    if today < cycle.submissions_open_on || today > cycle.submission_deadline {
-        return Err(DomainError::CycleNotOpen {
-            cycle: cycle.name.clone(),
-            opens: cycle.submissions_open_on,
-            deadline: cycle.submission_deadline,
-            today,
-        });
-    }
-    let attended = state.drop_ins.get(&organisation_id);
-    let recent = attended.is_some_and(|days| {
-        days.iter()
-            .any(|d| *d <= today && (today - *d).num_days() <= DROP_IN_WINDOW_DAYS)
-    });
-    if !recent {
-        return Err(DomainError::DropInRequired {
-            last: attended.and_then(|d| d.iter().filter(|d| **d <= today).max().copied()),
-            today,
-        });
-    }
-    let theirs = state
-        .applications
-        .values()
-        .filter(|a| a.organisation_id == organisation_id);
-    for a in theirs {
-        if a.decision.is_none() {
-            return Err(DomainError::ApplicationAlreadyOpen(
-                a.application_id.clone(),
-            ));
-        }
-        if a.cycle_id == cycle_id {
-            return Err(DomainError::ApplicationAlreadyInCycle(cycle.name.clone()));
-        }
-    }
+    let cycle = open_cycle(state, &cycle_id, today)?;
+    refuse_without_recent_drop_in(state, &organisation_id, today)?;
+    refuse_if_applied(state, &organisation_id, cycle)?;
     let checked = eligibility(&framework, &manifest, today);
     let at_level = checked
         .at(level_sought)
@@ -119,6 +85,73 @@ fn submit(
         framework_version: framework.version.clone(),
         manifest,
     }])
+}
+
+/// The cycle `cycle_id`, if it takes submissions `today`.
+fn open_cycle<'s>(
+    state: &'s State,
+    cycle_id: &str,
+    today: NaiveDate,
+) -> Result<&'s Cycle, DomainError> {
+    let cycle = state
+        .programme
+        .cycles
+        .iter()
+        .find(|c| c.cycle_id == cycle_id)
+        .ok_or_else(|| DomainError::CycleNotFound(cycle_id.to_owned()))?;
+    if today < cycle.submissions_open_on || today > cycle.submission_deadline {
+        return Err(DomainError::CycleNotOpen {
+            cycle: cycle.name.clone(),
+            opens: cycle.submissions_open_on,
+            deadline: cycle.submission_deadline,
+            today,
+        });
+    }
+    Ok(cycle)
+}
+
+/// Refuses an organisation that has not been to a drop-in session within the window.
+fn refuse_without_recent_drop_in(
+    state: &State,
+    organisation_id: &OrganisationId,
+    today: NaiveDate,
+) -> Result<(), DomainError> {
+    let attended = state.drop_ins.get(organisation_id);
+    let recent = attended.is_some_and(|days| {
+        days.iter()
+            .any(|d| *d <= today && (today - *d).num_days() <= DROP_IN_WINDOW_DAYS)
+    });
+    if !recent {
+        return Err(DomainError::DropInRequired {
+            last: attended.and_then(|d| d.iter().filter(|d| **d <= today).max().copied()),
+            today,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses an organisation with an application still undecided, or one already made in
+/// `cycle`.
+fn refuse_if_applied(
+    state: &State,
+    organisation_id: &OrganisationId,
+    cycle: &Cycle,
+) -> Result<(), DomainError> {
+    let theirs = state
+        .applications
+        .values()
+        .filter(|a| a.organisation_id == *organisation_id);
+    for a in theirs {
+        if a.decision.is_none() {
+            return Err(DomainError::ApplicationAlreadyOpen(
+                a.application_id.clone(),
+            ));
+        }
+        if a.cycle_id == cycle.cycle_id {
+            return Err(DomainError::ApplicationAlreadyInCycle(cycle.name.clone()));
+        }
+    }
+    Ok(())
 }
 
 fn decide_application(

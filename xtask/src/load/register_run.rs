@@ -1,0 +1,242 @@
+//! One run of `cargo xtask load`: a register of N awards on one database, imported, rebuilt and
+//! verified, then served and loaded route by route, each figure beside its baseline.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use super::measure::{
+    Env, export_downloads, get, hey_at, memory_mb, peak_mb_of, serve, start_bare, verifier_rate,
+    wexqs_command, wrk,
+};
+use super::report::thousands;
+use super::{fresh_database, write_csv};
+use crate::json::{Json, string_at};
+use crate::shell::{Result, free_port, run, say};
+
+/// The variables a run's commands drop from the environment.
+const REMOVE: [&str; 1] = ["WEXQS_CALENDAR"];
+
+/// What every run shares.
+pub(super) struct Run<'a> {
+    pub wexqs: &'a Path,
+    pub bare: Option<&'a Path>,
+    pub seconds: u64,
+    pub bare_rps: f64,
+    pub work: &'a Path,
+    pub quick: bool,
+}
+
+/// A register of `n` awards on `db`: its commands' costs, its routes' rates (and, unless quick,
+/// `POST /v1/verify` against the npm verifier and the latency at half of each peak), its
+/// searches, its exports and the server's memory.
+pub(super) fn register_run(r: &Run, db: &str, n: usize) -> Result<Json> {
+    say(format!("{} awards on {db}", thousands(n as f64)));
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let env = new_registry(r, db, n, &base, port)?;
+    let (import, rebuild, log_verify) = command_costs(r, n, &env)?;
+
+    let server = serve(r.wexqs, &env, &REMOVE, port, &[], Stdio::null())?;
+    let (rss_start, _) = memory_mb(server.pid());
+    say("the exports, downloaded at once by 8 clients");
+    let exports = export_downloads(&base, server.pid(), 8)?;
+    let page = get(
+        &format!("{base}/v1/register?q=Bench+Trust+{}&limit=1", n / 2),
+        10,
+    )?;
+    let number = string_at(&page, "certificate_number")
+        .ok_or_else(|| format!("no award in the register's answer: {page}"))?
+        .to_owned();
+    let routes = [
+        ("healthz", "/healthz".to_owned()),
+        ("verification", format!("/v1/awards/{number}/verification")),
+        ("badge.svg", format!("/v1/awards/{number}/badge.svg")),
+        ("verify page", format!("/verify/{number}")),
+        ("record", format!("/v1/awards/{number}")),
+        ("feed.atom", "/v1/feed.atom".to_owned()),
+    ];
+    let mut results = route_rates(r, &base, &routes)?;
+    if !r.quick {
+        results.set("POST /v1/verify", verify_rate(r, &base, &number)?);
+    }
+    searches(&base, n, r.seconds, &mut results)?;
+    if !r.quick {
+        latency_at_half_peak(r, &base, &routes, &mut results)?;
+    }
+    let (rss_end, hwm) = memory_mb(server.pid());
+    drop(server);
+    Ok(Json::object()
+        .with("awards", n)
+        .with("database", db)
+        .with("routes", results)
+        .with("import", import)
+        .with("rebuild", rebuild)
+        .with("log_verify", log_verify)
+        .with(
+            "server_mb",
+            Json::object()
+                .with("after_start", rss_start)
+                .with("after_load", rss_end)
+                .with("peak", hwm),
+        )
+        .with("exports", exports))
+}
+
+/// A fresh database and data folder for the run, with a signing key and its address recorded:
+/// the environment its commands run in.
+fn new_registry(r: &Run, db: &str, n: usize, base: &str, port: u16) -> Result<Env> {
+    let data_dir = r.work.join(format!("{db}-{n}"));
+    std::fs::create_dir(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let url = fresh_database(db, &format!("wexqs_bench_{n}"), &data_dir)?;
+    let env: Env = vec![
+        ("WEXQS_DATA_DIR".into(), data_dir.display().to_string()),
+        ("DATABASE_URL".into(), url),
+        ("WEXQS_PUBLIC_URL".into(), base.to_owned()),
+        ("RUST_LOG".into(), "warn".into()),
+    ];
+    // `serve` refuses a registry without a signing key: make its first one.
+    run(&mut wexqs_command(
+        r.wexqs,
+        &["keys", "init"],
+        &env,
+        &REMOVE,
+    ))?;
+    drop(serve(r.wexqs, &env, &REMOVE, port, &[], Stdio::null())?); // records the address
+    Ok(env)
+}
+
+/// The time and peak memory of `wexqs import` (of `n` awards), `wexqs rebuild` and
+/// `wexqs log verify`.
+fn command_costs(r: &Run, n: usize, env: &Env) -> Result<(Json, Json, Json)> {
+    let csv = r.work.join(format!("awards-{n}.csv"));
+    write_csv(&csv, n)?;
+    say(format!("wexqs import ({} rows)", thousands(n as f64)));
+    let wexqs = r.wexqs.to_str().ok_or("the binary's path is not UTF-8")?;
+    let csv_arg = csv.to_str().ok_or("the work folder's path is not UTF-8")?;
+    let (import_s, import_mb) = peak_mb_of(&[wexqs, "import", csv_arg], env, &REMOVE, r.work)?;
+    say(format!("  {import_s:.1} s, peak {import_mb:.0} MB"));
+    say("wexqs rebuild, wexqs log verify");
+    let (rebuild_s, rebuild_mb) = peak_mb_of(&[wexqs, "rebuild"], env, &REMOVE, r.work)?;
+    let (verify_s, verify_mb) = peak_mb_of(&[wexqs, "log", "verify"], env, &REMOVE, r.work)?;
+    Ok((
+        Json::object()
+            .with("seconds", import_s)
+            .with("peak_mb", import_mb)
+            .with("awards_per_second", n as f64 / import_s),
+        Json::object()
+            .with("seconds", rebuild_s)
+            .with("peak_mb", rebuild_mb),
+        Json::object()
+            .with("seconds", verify_s)
+            .with("peak_mb", verify_mb),
+    ))
+}
+
+/// Each route's rate with 32 connections, against the bare route's.
+fn route_rates(r: &Run, base: &str, routes: &[(&str, String)]) -> Result<Json> {
+    let mut results = Json::object();
+    // On a machine other work shares, the bare route is measured again just before each
+    // route, on the same cores, and each ratio is against that adjacent figure.
+    let mut bare_server = None;
+    let mut bare_url = None;
+    if let Some(bare) = r.bare {
+        let bare_port = free_port()?;
+        bare_server = Some(start_bare(bare, bare_port)?);
+        bare_url = Some(format!("http://127.0.0.1:{bare_port}/status"));
+    }
+    for (name, path) in routes {
+        say(format!("wrk {path}"));
+        wrk(&format!("{base}{path}"), 1, 32, None)?; // warm
+        let against = match &bare_url {
+            Some(url) => wrk(url, r.seconds, 32, None)?.num("rps"),
+            None => r.bare_rps,
+        };
+        let mut figures = wrk(&format!("{base}{path}"), r.seconds, 32, None)?;
+        let rps = figures.num("rps");
+        figures.set("bare_rps", against);
+        figures.set("ratio", rps / against);
+        say(format!(
+            "  {} req/s = {:.2}x bare ({} req/s)",
+            thousands(rps),
+            rps / against,
+            thousands(against)
+        ));
+        results.set(name, figures);
+    }
+    drop(bare_server);
+    Ok(results)
+}
+
+/// `POST /v1/verify` of the award `number`'s credential, against the npm verifier's rate on
+/// the same credential.
+fn verify_rate(r: &Run, base: &str, number: &str) -> Result<Json> {
+    let credential = get(&format!("{base}/v1/awards/{number}/credential"), 10)?;
+    let body = r.work.join("credential.json");
+    std::fs::write(&body, &credential).map_err(|e| e.to_string())?;
+    let script = r.work.join("post.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             wrk.body = io.open(\"{}\", \"rb\"):read(\"*a\")\n",
+            body.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    say("wrk POST /v1/verify");
+    let mut post = wrk(&format!("{base}/v1/verify"), r.seconds, 8, Some(&script))?;
+    let did = get(&format!("{base}/.well-known/did.json"), 10)?;
+    let list_url = string_at(&credential, "statusListCredential")
+        .ok_or("the credential names no status list")?;
+    let status_list = get(list_url, 10)?;
+    let bundle = r.work.join("bundle.json");
+    std::fs::write(
+        &bundle,
+        format!(
+            "{{\"credential\": {credential}, \"did_document\": {did}, \"status_list\": {status_list}}}"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    say("the npm verifier on the same credential");
+    let npm_rate = verifier_rate(&bundle, r.seconds)?;
+    let rps = post.num("rps");
+    post.set("npm_per_second", npm_rate);
+    post.set("ratio", rps / npm_rate);
+    Ok(post)
+}
+
+/// p50/p99 of each route at half of its peak rate, added to its figures.
+fn latency_at_half_peak(
+    r: &Run,
+    base: &str,
+    routes: &[(&str, String)],
+    results: &mut Json,
+) -> Result {
+    say("p50/p99 at half of peak (hey at a fixed rate)");
+    for (name, path) in routes {
+        let half = results.get(name).map_or(0.0, |f| f.num("rps")) / 2.0;
+        let at_half = hey_at(&format!("{base}{path}"), half, r.seconds)?;
+        if let Some(figures) = results.get_mut(name) {
+            figures.set("at_half_peak", at_half);
+        }
+    }
+    Ok(())
+}
+
+/// A search of the register by one client at a time, through the API and through the page.
+fn searches(base: &str, n: usize, seconds: u64, results: &mut Json) -> Result {
+    for (name, path) in [
+        (
+            "/v1/register?q=",
+            format!("/v1/register?q=bench+trust+{}", n / 3),
+        ),
+        ("/?q=", format!("/?q=bench+trust+{}", n / 3)),
+    ] {
+        say(format!("wrk -c1 {path}"));
+        results.set(
+            &format!("search {name}"),
+            wrk(&format!("{base}{path}"), seconds, 1, None)?,
+        );
+    }
+    Ok(())
+}
