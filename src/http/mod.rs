@@ -1,7 +1,7 @@
 //! HTTP (actix-web): the boundary between the registry and its clients. Handlers are thin: their
 //! extractors (`extract`) know the caller and read the request, they call the service, and shape
-//! the answer. Each file of handlers declares its routes, put together in `routes`, the application and its middleware `app`,
-//! the server `server`, the state `state`.
+//! the answer. Each file of handlers declares its routes, which `routes` puts together; the
+//! application and its middleware are `app`, the server `server`, the state `state`.
 
 pub mod accept;
 pub mod access;

@@ -1,7 +1,8 @@
 //! The routes of every file put together, shared by the server and the tests: each file of
 //! handlers declares its routes (`ROUTES`, a method, a path and a handler each), and this file
-//! makes one resource a path (a method it does not take is a 405 naming those it does), the framework's
-//! own refusals of a query, a path or a body as problem+json, and the 404 of a path no route has.
+//! makes one resource a path (a method it does not take is a 405 naming those it does). Here
+//! too: the framework's own refusals of a query, a path or a body as problem+json, and the 404
+//! of a path no route has.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};

@@ -42,8 +42,8 @@ fn escape(value: &str) -> String {
 
 /// The problem bodies a client meets most, one for each kind of refusal: a malformed and an
 /// unknown certificate number, an unknown route, a method a route does not take, no token, a
-/// reviewer's token on an admin's route, a body that is not JSON (sent as JSON and as form fields), a
-/// field that breaks its rule, and a change made against a version no longer current.
+/// reviewer's token on an admin's route, a body that is not JSON (sent as JSON and as form
+/// fields), a field that breaks its rule, and a change made against a version no longer current.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn problem_bodies_are_as_published() {
     use reqwest::Method;
