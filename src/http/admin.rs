@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Body, Caller, Json, body_malformed};
+use super::routes::Route;
 use super::views::OrganisationView;
 use super::writes::{award_response, mark_position, mark_replayed, parse, parse_date, replayed};
 use crate::domain::{
@@ -18,6 +19,21 @@ use crate::domain::{
 use crate::error_codes::ErrorCode;
 use crate::service::Outcome;
 use crate::service::import::{import_commands, read_csv, read_json};
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/admin/organisations", |r| r.to(create_organisation)),
+    Route::get("/v1/admin/organisations/{organisation_id}", |r| {
+        r.to(get_organisation)
+    }),
+    Route::post("/v1/admin/organisations/{organisation_id}/amend", |r| {
+        r.to(amend_organisation)
+    }),
+    Route::post("/v1/admin/awards", |r| r.to(issue_award)),
+    Route::post("/v1/admin/awards/import", |r| r.to(import_awards)),
+    Route::post("/v1/admin/expiries", |r| r.to(expire_due)),
+    Route::get("/v1/admin/events", |r| r.to(events)),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Caller, Json};
+use super::routes::Route;
 use super::writes::replayed;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;
@@ -18,6 +19,19 @@ use crate::domain::{
     ApplicationCommand, Command, DecideApplication, Level, OrganisationId, SubmitApplication,
 };
 use crate::error_codes::ErrorCode;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/admin/organisations/{organisation_id}/drop-ins", |r| {
+        r.to(record_drop_in)
+    }),
+    Route::post("/v1/admin/applications", |r| r.to(submit)),
+    Route::get("/v1/admin/applications/{application_id}", |r| r.to(get)),
+    Route::post("/v1/admin/applications/{application_id}/decision", |r| {
+        r.to(decide)
+    }),
+    Route::get("/v1/framework", |r| r.to(framework)),
+];
 
 fn application_view(state: &AppState, application: &Application) -> serde_json::Value {
     let checklist = eligibility(

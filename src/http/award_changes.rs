@@ -11,10 +11,27 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, IfMatch, Json, JsonOrEmpty, Number};
+use super::routes::Route;
 use super::writes::{award_response, parse};
 use crate::domain::{AwardCommand, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;
 use crate::service::Idempotency;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/admin/awards/{certificate_number}/suspend", |r| {
+        r.to(suspend)
+    }),
+    Route::post("/v1/admin/awards/{certificate_number}/reinstate", |r| {
+        r.to(reinstate)
+    }),
+    Route::post("/v1/admin/awards/{certificate_number}/revoke", |r| {
+        r.to(revoke)
+    }),
+    Route::post("/v1/admin/awards/{certificate_number}/amend", |r| {
+        r.to(amend_award)
+    }),
+];
 
 /// The body of a suspension or revocation: a public `reason`, and a `private_note` beside it.
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,10 @@ use askama::Template;
 use serde_json::{Map, Value};
 
 use super::AppState;
+use super::routes::Route;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[Route::get("/docs", |r| r.to(docs))];
 
 /// A text with its `code` spans marked: (is code, text).
 type Words = Vec<(bool, String)>;

@@ -13,8 +13,16 @@ use super::error::ApiError;
 use super::html::{
     EMBED_HEIGHT, EMBED_WIDTH, html, iframe_snippet, presentation, render, status_words,
 };
+use super::routes::Route;
 use crate::domain::{CertificateNumber, status_as_of};
 use crate::error_codes::ErrorCode;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/embed/{certificate_number}", |r| r.to(embed_page)),
+    Route::get("/embed.js", |r| r.to(embed_js)),
+    Route::get("/oembed", |r| r.to(oembed)),
+];
 
 #[derive(Template)]
 #[template(path = "embed.html")]

@@ -24,9 +24,16 @@ use chrono::NaiveDate;
 
 use super::AppState;
 use super::error::ApiError;
+use super::routes::Route;
 use crate::credentials::detached::sign_pieces;
 use crate::render::export::{Export, Format, Reflects, Row};
 use crate::service::{Registry, Signing, Version};
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/v1/exports/register.csv", |r| r.to(register_csv)),
+    Route::get("/v1/exports/register.json", |r| r.to(register_json)),
+];
 
 /// The headers an export carries beside its body.
 pub const LOG_SIZE: &str = "Wexqs-Log-Size";

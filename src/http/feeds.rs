@@ -12,12 +12,24 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::FoundAward;
+use super::routes::Route;
 use crate::domain::state::{AwardChange, ProgrammePhase};
 use crate::domain::types::{long_date, start_of_uk_day};
 use crate::domain::{OrganisationId, Status};
 use crate::error_codes::ErrorCode;
 use crate::render::{atom, ics};
 use crate::service::feeds::{ChangesPage, PublicChange};
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/v1/feed.atom", |r| r.to(feed)),
+    Route::get("/v1/organisations/{organisation_id}/feed.atom", |r| {
+        r.to(organisation_feed)
+    }),
+    Route::get("/v1/organisations/{organisation_id}/calendar.ics", |r| {
+        r.to(organisation_calendar)
+    }),
+];
 
 /// Entries on one page of a feed, unless `limit` says fewer (or more, up to `MAX_FEED_PAGE`).
 pub const FEED_PAGE: usize = 50;

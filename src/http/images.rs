@@ -9,12 +9,20 @@ use actix_web::http::header::{self, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, internal};
+use super::routes::Route;
 use super::{AppState, parse_number};
 use crate::credentials::baking;
 use crate::domain::{Award, Level};
 use crate::error_codes::ErrorCode;
 use crate::limits::MAX_IMAGE_CACHE_BYTES;
 use crate::render::artefacts;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/achievements/{level}/logo.svg", |r| r.to(level_logo_svg)),
+    Route::get("/achievements/{level}/logo.png", |r| r.to(level_logo_png)),
+    Route::get("/favicon.ico", |r| r.to(favicon)),
+];
 
 /// Rendered images, keyed by what they were rendered from, holding at most
 /// `limits::MAX_IMAGE_CACHE_BYTES` of keys and images together: past that, images are dropped

@@ -10,8 +10,18 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use super::routes::Route;
 use crate::domain::Visibility;
 use crate::error_codes::ErrorCode;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/v1/log/checkpoint", |r| r.to(checkpoint)),
+    Route::get("/v1/log/key", |r| r.to(key)),
+    Route::get("/v1/log/proofs/inclusion", |r| r.to(inclusion)),
+    Route::get("/v1/log/proofs/consistency", |r| r.to(consistency)),
+    Route::get("/v1/log/entries", |r| r.to(entries)),
+];
 
 fn b64(h: &[u8]) -> String {
     STANDARD.encode(h)

@@ -1,7 +1,7 @@
 //! HTTP (actix-web): the boundary between the registry and its clients. Handlers are thin: their
 //! extractors (`extract`) know the caller and read the request, they call the service, and shape
-//! the answer. The route table is `routes`, the application and its middleware `app`,
-//! the server `server`, the state `state`.
+//! the answer. Each file of handlers declares its routes, which `routes` puts together; the
+//! application and its middleware are `app`, the server `server`, the state `state`.
 
 pub mod accept;
 pub mod access;
@@ -9,6 +9,7 @@ pub mod admin;
 pub mod app;
 pub mod applications;
 pub mod award_changes;
+pub mod awards;
 pub mod client;
 pub mod conditional;
 pub mod docs;
@@ -30,7 +31,6 @@ pub mod prefix;
 pub mod prepared;
 pub mod programme;
 pub mod public;
-pub mod receipts;
 pub mod routes;
 pub mod server;
 pub mod site;
@@ -44,6 +44,6 @@ pub use crate::limits::MAX_BODY;
 pub use conditional::{answers_version, award_max_age, client_holds, conditional, not_modified};
 pub use extract::{find_award, parse_number};
 pub use limiter::RateLimiter;
-pub use routes::{ROUTES, allow_of, configure};
+pub use routes::{allow_of, configure, routes};
 pub use server::serve;
 pub use state::{AppState, OPENAPI_YAML};

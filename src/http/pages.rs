@@ -108,7 +108,16 @@ struct NotFoundPage {
     suggestions: Vec<(String, String)>,
 }
 
+use super::routes::Route;
 use crate::escape::url_component as encode;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/achievements/{level}", |r| r.to(achievement)),
+    Route::get("/", |r| r.to(index)),
+    Route::get("/verify/{certificate_number}", |r| r.to(verify_page)),
+    Route::get("/assets/site.css", |r| r.to(site_css)),
+];
 
 /// A page for a number that is not an award here: unknown (404) or mistyped (400).
 pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse, ApiError> {

@@ -31,8 +31,7 @@ pub fn refusal(public_url: &str) -> Option<String> {
             "the public URL's path {base} has a '.' or '..' segment, which browsers fold away"
         ));
     }
-    let taken = super::ROUTES
-        .iter()
+    let taken = super::routes()
         .any(|(_, route)| route.trim_start_matches('/').split('/').next() == Some(first))
         || ["did.json", "embed.js"].contains(&first);
     taken.then(|| {

@@ -9,9 +9,18 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, Json};
+use super::routes::Route;
 use super::views::ProgrammeView;
 use super::writes::{parse, parse_date, replayed};
 use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/admin/programme/pause", |r| r.to(pause)),
+    Route::post("/v1/admin/programme/resume", |r| r.to(resume)),
+    Route::post("/v1/admin/programme/sunset", |r| r.to(sunset)),
+    Route::post("/v1/admin/programme/cycles", |r| r.to(schedule_cycle)),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,29 +1,41 @@
-//! Public routes: no login, CORS open, cacheable. Award records, verification answers, the
-//! register, the programme, health and the API description.
+//! Public routes: no login, CORS open, cacheable. The register, a presented credential's check,
+//! the levels, the status list, the DID document, the programme, health and the API description
+//! (an award and what is under it are `awards`).
 
 use std::time::Duration;
 
 use actix_web::http::header::{self, EntityTag};
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{NaiveDate, SecondsFormat};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{At, FoundAward};
-use super::prepared::Answer;
-use super::views::{AwardView, ProgrammeView, RegisterItem, RegisterPage, VerificationView};
-use crate::domain::{Award, Level, Programme, Region, Status, status_as_of};
+use super::routes::Route;
+use super::views::{ProgrammeView, RegisterItem, RegisterPage};
+use crate::domain::{Level, Region, Status};
 use crate::error_codes::ErrorCode;
 use crate::service::Registry;
 use crate::service::search::{self, SearchRequest};
-use crate::service::uk_date;
+
+/// The public routes of this file.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/verify", |r| r.to(check_presented)),
+    Route::get("/v1/register", |r| r.to(register)),
+    Route::get("/v1/achievements/{level}", |r| r.to(achievement)),
+    Route::get("/v1/status-lists/{list_id}", |r| r.to(status_list)),
+    Route::get("/.well-known/did.json", |r| r.to(did_json)),
+    Route::get("/did.json", |r| r.to(did_json)),
+    Route::get("/v1/programme", |r| r.to(programme)),
+    Route::get("/healthz", |r| r.to(healthz)),
+    Route::get("/readyz", |r| r.to(readyz)),
+    Route::get("/openapi.json", |r| r.to(openapi)),
+];
 
 /// How long a public answer may be cached at most, even if nothing is due to change.
-const MAX_AGE: u64 = 60;
+pub(super) const MAX_AGE: u64 = 60;
 
-fn cached_as(
+/// A public answer tagged `tag`, cacheable for `max_age` seconds (or a 304).
+pub(super) fn cached_as(
     req: &HttpRequest,
     tag: EntityTag,
     max_age: u64,
@@ -33,121 +45,9 @@ fn cached_as(
     super::conditional(req, tag, cache_control(max_age), content_type, body)
 }
 
-fn cache_control(max_age: u64) -> String {
+/// The `Cache-Control` of a public answer cacheable for `max_age` seconds.
+pub(super) fn cache_control(max_age: u64) -> String {
     format!("public, max-age={max_age}, stale-while-revalidate=30")
-}
-
-pub async fn award(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    FoundAward { award, programme }: FoundAward,
-) -> Result<HttpResponse, ApiError> {
-    let number = &award.certificate_number;
-    let today = state.registry.today();
-    let max_age = super::award_max_age(&state, &award);
-    let tag = EntityTag::new_strong(format!("{}-{today}", award.last_position));
-    if let Some(held) = super::not_modified(&req, &tag, cache_control(max_age)) {
-        return Ok(held);
-    }
-    let version = super::answers_version(&state, today);
-    let body = state
-        .prepared
-        .get_or_build(Answer::Record, number, version, || {
-            let status = status_as_of(&award, &programme, today).status;
-            serde_json::to_vec(&AwardView::of(&award, status, &state.public_url))
-                .map(Bytes::from)
-                .map_err(|e| super::error::internal(&e))
-        })?;
-    Ok(cached_as(&req, tag, max_age, "application/json", body))
-}
-
-pub async fn verification(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    At(at): At,
-    FoundAward { award, programme }: FoundAward,
-) -> Result<HttpResponse, ApiError> {
-    let number = &award.certificate_number;
-    let now = state.registry.now();
-    let today = uk_date(now);
-    let date = at.unwrap_or(today);
-    // An answer about today changes with the calendar, and one about any day with a new event
-    // (a change can take effect on a day already asked about), so it is bounded like every
-    // answer about the award.
-    let max_age = super::award_max_age(&state, &award);
-    let version = super::answers_version(&state, today);
-    let tag = EntityTag::new_strong(format!(
-        "{}-{date}-{today}-{}",
-        award.last_position, version.checkpoint_size
-    ));
-    // Decided from the tag alone, before any of the answer is built.
-    if let Some(held) = super::not_modified(&req, &tag, cache_control(max_age)) {
-        return Ok(held);
-    }
-    let build = || verification_head(&state, &award, &programme, date);
-    // Everything but `checked_at`, the answer's last field, is the same all day: built once.
-    let head = if date == today {
-        state
-            .prepared
-            .get_or_build(Answer::Verification, number, version, build)?
-    } else {
-        build()?
-    };
-    let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut body = Vec::with_capacity(head.len() + checked_at.len() + 2);
-    body.extend_from_slice(&head);
-    body.extend_from_slice(checked_at.as_bytes());
-    body.extend_from_slice(br#""}"#);
-    Ok(cached_as(&req, tag, max_age, "application/json", body))
-}
-
-/// The verification answer about `date` up to its last field's value: the answer with an empty
-/// `checked_at` (its last field, a string), without the closing `"}`.
-fn verification_head(
-    state: &AppState,
-    award: &Award,
-    programme: &Programme,
-    date: NaiveDate,
-) -> Result<Bytes, ApiError> {
-    let checkpoint = state.registry.latest_checkpoint();
-    let view = verification_view(state, award, programme, date, checkpoint, String::new());
-    let mut body = serde_json::to_vec(&view).map_err(|e| super::error::internal(&e))?;
-    let tail = br#","checked_at":""}"#;
-    if !body.ends_with(tail) {
-        return Err(super::error::internal(&std::io::Error::other(
-            "the verification answer does not end with its checked_at",
-        )));
-    }
-    body.truncate(body.len() - 2);
-    Ok(Bytes::from(body))
-}
-
-/// The verification answer about `date`, checked at `checked_at`, with the award's inclusion
-/// proof in `checkpoint` (the latest signed one, read once by the caller, when there is one):
-/// what `/verification` answers and a receipt signs.
-pub(super) fn verification_view<'a>(
-    state: &AppState,
-    award: &'a Award,
-    programme: &'a Programme,
-    date: NaiveDate,
-    checkpoint: Option<(u64, [u8; 32])>,
-    checked_at: String,
-) -> VerificationView<'a> {
-    let verdict = status_as_of(award, programme, date);
-    let mut view = VerificationView::of(award, verdict, programme, &state.public_url, checked_at);
-    if let Some((size, root)) = checkpoint
-        && let Some(proof) = state.registry.inclusion_proof(view.log.position, size)
-    {
-        use base64::Engine as _;
-        let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
-        view.log.inclusion = Some(super::views::Inclusion {
-            checkpoint_size: size,
-            checkpoint_root: b64(&root),
-            leaf_index: view.log.position,
-            proof: proof.iter().map(|h| b64(h)).collect(),
-        });
-    }
-    view
 }
 
 #[derive(Debug, Deserialize)]
@@ -415,29 +315,6 @@ pub(super) fn no_signing_key() -> ApiError {
         ErrorCode::NoSigningKey,
         "this registry has no signing key configured yet",
     )
-}
-
-/// The award's current signed Open Badges 3.0 credential.
-pub async fn credential(
-    req: HttpRequest,
-    FoundAward { award, .. }: FoundAward,
-) -> Result<HttpResponse, ApiError> {
-    let number = &award.certificate_number;
-    let issued = award.credentials.last().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::CredentialNotIssued,
-            format!("award {number} has no signed credential yet"),
-        )
-    })?;
-    let body = issued.credential.as_str().to_owned();
-    let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
-    Ok(cached_as(
-        &req,
-        tag,
-        MAX_AGE,
-        "application/vc+ld+json",
-        body,
-    ))
 }
 
 /// The signed revocation status list.

@@ -11,7 +11,14 @@ use askama::Template;
 use super::AppState;
 use super::error::ApiError;
 use super::html::{ICON_INVALID, ICON_WARNING, html, render};
+use super::routes::Route;
 use crate::error_codes::ErrorCode;
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::get("/accessibility", |r| r.to(accessibility)),
+    Route::get("/privacy", |r| r.to(privacy)),
+];
 
 /// When the accessibility statement was prepared and last reviewed, and the site last tested.
 pub const ACCESSIBILITY_PREPARED: &str = "2 December 2026";

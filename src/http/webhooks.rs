@@ -12,11 +12,27 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, JsonOnly};
+use super::routes::Route;
 use super::views::{ProgrammeSummary, VerificationView};
 use crate::domain::status_as_of;
 use crate::error_codes::ErrorCode;
 use crate::service::webhooks::{Render, Subject};
 use crate::service::{Registry, uk_date};
+
+/// The routes this file serves.
+pub const ROUTES: &[Route] = &[
+    Route::post("/v1/admin/webhooks", |r| r.to(create)),
+    Route::get("/v1/admin/webhooks", |r| r.to(list)),
+    Route::get("/v1/admin/webhooks/{webhook_id}", |r| r.to(show)),
+    Route::delete("/v1/admin/webhooks/{webhook_id}", |r| r.to(delete)),
+    Route::post("/v1/admin/webhooks/{webhook_id}/rotate-secret", |r| {
+        r.to(rotate_secret)
+    }),
+    Route::get("/v1/admin/webhooks/{webhook_id}/deliveries", |r| {
+        r.to(deliveries)
+    }),
+    Route::post("/v1/admin/webhooks/{webhook_id}/replay", |r| r.to(replay)),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -454,8 +454,7 @@ async fn decided_silver(app: &TestApp, id: &str) -> String {
 /// Crawls every public route and page, and the PDF's text: no evidence, commentary or feedback
 /// anywhere.
 async fn assert_no_private_word_on_any_public_route(app: &TestApp, number: &str) {
-    let mut paths: Vec<String> = wexqs::http::ROUTES
-        .iter()
+    let mut paths: Vec<String> = wexqs::http::routes()
         .filter(|(m, p)| *m == "get" && !p.starts_with("/v1/admin"))
         .map(|(_, p)| {
             p.replace("{certificate_number}", number)

@@ -747,31 +747,3 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
         "every award has its own status list entry"
     );
 }
-
-#[test]
-fn a_status_list_index_is_the_first_free_one_drawn_and_none_once_the_list_is_full() {
-    use std::collections::HashSet;
-    use wexqs::service::signing::free_status_list_index;
-
-    // Given a list of 4 indexes with 1 and 3 in use, draws of 3, 1, 2: the first free one drawn.
-    let mut used: HashSet<String> = ["1", "3"].into_iter().map(String::from).collect();
-    let mut draws = vec![3, 1, 2, 0].into_iter();
-    let mut next = |capacity: usize| {
-        assert_eq!(capacity, 4, "drawn from the whole list");
-        draws.next().expect("a draw")
-    };
-    assert_eq!(
-        free_status_list_index(&mut used, 4, &mut next).as_deref(),
-        Some("2")
-    );
-    assert_eq!(
-        free_status_list_index(&mut used, 4, &mut next).as_deref(),
-        Some("0")
-    );
-    // When every index is used, no draw is made and none is given (drawing would never end).
-    assert_eq!(used.len(), 4);
-    assert_eq!(
-        free_status_list_index(&mut used, 4, |_| panic!("no draw when the list is full")),
-        None
-    );
-}
