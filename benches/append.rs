@@ -127,7 +127,7 @@ async fn run(label: &str, urls: &[String; 3], n: usize) {
     let grouped = concurrent(b.clone(), n).await;
     let (transactions, appends) = b.writer_stats();
     let per_transaction = appends as f64 / transactions.max(1) as f64;
-    let events = every_event(b.store()).await;
+    let events = every_event(wexqs::testing::store(&b)).await;
     let group = (events.len() as f64 / transactions.max(1) as f64).round() as usize;
     let raw = match Store::open(&urls[2]).await.expect("open the raw store") {
         Store::Sqlite(s) => raw_insert!(sqlx::Sqlite, s.pool(), &events, group),

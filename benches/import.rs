@@ -112,8 +112,7 @@ async fn child(n: usize) {
     // The floor: signing one award's credential again, as the import did.
     // The credentials follow the awards: the import's last event is one.
     let last = summary.last_position.expect("the import appended");
-    let credential = registry
-        .store()
+    let credential = wexqs::testing::store(&registry)
         .read(last, 1)
         .await
         .expect("the import's last event")

@@ -9,14 +9,14 @@
 /// Whether XML 1.0 forbids `c` anywhere in a document (its `Char` production), even as a
 /// character reference: C0 controls but tab, line feed and carriage return, U+FFFE and U+FFFF.
 /// (Surrogates cannot be a `char`.)
-pub fn xml_forbidden(c: char) -> bool {
+pub(crate) fn xml_forbidden(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// Text made safe inside HTML or XML, as element text or a quoted attribute value (single or
 /// double quotes): `& < > " '` become character references, and a character XML 1.0 forbids
 /// becomes U+FFFD (no reference to it would be well-formed).
-pub fn markup(text: &str) -> String {
+pub(crate) fn markup(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -36,7 +36,7 @@ pub fn markup(text: &str) -> String {
 /// `>` and `&` written as `\u003c`, `\u003e` and `\u0026`, which every JSON reader reads back as
 /// the same characters, so no value inside can close the element or section around it; a
 /// character XML 1.0 forbids is written as its `\uXXXX` escape, the same string to JSON.
-pub fn json_in_markup(json: &str) -> String {
+pub(crate) fn json_in_markup(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {
@@ -51,6 +51,6 @@ pub fn json_in_markup(json: &str) -> String {
 }
 
 /// A text as one URL query or path component (`application/x-www-form-urlencoded`).
-pub fn url_component(text: &str) -> String {
+pub(crate) fn url_component(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -6,97 +6,97 @@
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The largest credential or baked image `POST /v1/verify` reads.
-pub const MAX_PRESENTED: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_PRESENTED: usize = 2 * 1024 * 1024;
 
 /// The largest credential JSON the registry reads once it is out of its wrapping: inflated from a
 /// PNG text chunk, cut out of an SVG, or sent as it is. A credential the registry signs is a few
 /// kilobytes; a hundred times that is still a credential, more is an attack.
-pub const MAX_CREDENTIAL_JSON: usize = 512 * 1024;
+pub(crate) const MAX_CREDENTIAL_JSON: usize = 512 * 1024;
 
 /// The most memory the PNG decoder may allocate while reading a presented image's chunks.
-pub const MAX_PNG_DECODER_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_PNG_DECODER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The largest bitstring a status list may inflate to: 131,072 entries are 16 KiB; the W3C
 /// minimum list is the same, so sixteen times that is generous.
-pub const MAX_STATUS_LIST_BITS_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_STATUS_LIST_BITS_BYTES: usize = 256 * 1024;
 
 /// The longest `Idempotency-Key` a write takes, in bytes (it is kept with the write's answer).
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The longest request id taken from a client or a proxy (`X-Request-Id`); a minted one is 16
 /// characters.
-pub const MAX_REQUEST_ID: usize = 64;
+pub(crate) const MAX_REQUEST_ID: usize = 64;
 
 /// The most events a page of the admin event feed holds (`GET /v1/admin/events?limit=`).
-pub const MAX_EVENTS_PAGE: u32 = 1_000;
+pub(crate) const MAX_EVENTS_PAGE: u32 = 1_000;
 
 /// The most deliveries a page of a webhook's history holds (`?limit=`).
-pub const MAX_DELIVERIES_PAGE: u32 = 1_000;
+pub(crate) const MAX_DELIVERIES_PAGE: u32 = 1_000;
 
 /// The most log entries one answer of `GET /v1/log/entries` holds (`?limit=`).
-pub const MAX_LOG_ENTRIES_PAGE: u32 = 1_000;
+pub(crate) const MAX_LOG_ENTRIES_PAGE: u32 = 1_000;
 
 /// The most entries a page of a feed holds (`?limit=`).
-pub const MAX_FEED_PAGE: usize = 1_000;
+pub(crate) const MAX_FEED_PAGE: usize = 1_000;
 
 /// The most bytes in a webhook's target URL (`POST /v1/admin/webhooks`); its refusal names
 /// the bound as 2,000 characters.
-pub const MAX_WEBHOOK_URL: usize = 2_000;
+pub(crate) const MAX_WEBHOOK_URL: usize = 2_000;
 
 /// The most awards a page of the register holds (`GET /v1/register?per_page=`).
-pub const MAX_REGISTER_PER_PAGE: u32 = 100;
+pub(crate) const MAX_REGISTER_PER_PAGE: u32 = 100;
 
 /// The furthest page of the register one may ask for (`?page=`): beyond it the offset is work
 /// for nothing.
-pub const MAX_REGISTER_PAGE: u32 = 100_000;
+pub(crate) const MAX_REGISTER_PAGE: u32 = 100_000;
 
 /// The longest search of the register, in characters (`?q=`).
-pub const MAX_SEARCH_CHARS: usize = 200;
+pub(crate) const MAX_SEARCH_CHARS: usize = 200;
 
 /// The narrowest and widest card an oEmbed consumer may ask for (`maxwidth`, in pixels).
-pub const EMBED_WIDTHS: std::ops::RangeInclusive<u32> = 240..=600;
+pub(crate) const EMBED_WIDTHS: std::ops::RangeInclusive<u32> = 240..=600;
 
 /// The most answers about awards kept prepared at once (a verification answer is a few
 /// kilobytes): any client can ask about every award.
-pub const MAX_PREPARED_ANSWERS: usize = 8_192;
+pub(crate) const MAX_PREPARED_ANSWERS: usize = 8_192;
 
 /// The client addresses a rate limiter remembers before it forgets those not seen lately.
-pub const MAX_LIMITED_ADDRESSES: usize = 100_000;
+pub(crate) const MAX_LIMITED_ADDRESSES: usize = 100_000;
 
 /// The largest log position or cursor a route accepts (positions are stored as signed 64-bit
 /// integers: a larger number would wrap).
-pub const MAX_POSITION: u64 = i64::MAX as u64;
+pub(crate) const MAX_POSITION: u64 = i64::MAX as u64;
 
 /// The most credentials checked at once; more wait their turn, so a burst of large
 /// verifications cannot take every core from the rest of the service.
-pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
+pub(crate) const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
 
 /// The most pieces of export downloads (`render::export::PIECE`, 64 KiB each) made at once, on
 /// the blocking pool; more wait their turn, so downloads (or clients that ask for exports and
 /// never read them) cannot take every core from the rest of the service.
-pub const MAX_CONCURRENT_EXPORT_PIECES: usize = 1;
+pub(crate) const MAX_CONCURRENT_EXPORT_PIECES: usize = 1;
 
 /// The longest public reason for a change of an award (suspension, reinstatement, revocation,
 /// amendment): public and permanent, so short; the detail goes in the private note. Older
 /// reasons in the log (up to the 2,000 characters any reason may have) still read.
-pub const MAX_PUBLIC_REASON_CHARS: usize = 300;
+pub(crate) const MAX_PUBLIC_REASON_CHARS: usize = 300;
 
 /// The longest private note added to a change of an award.
-pub const MAX_PRIVATE_NOTE_CHARS: usize = 4000;
+pub(crate) const MAX_PRIVATE_NOTE_CHARS: usize = 4000;
 
 /// The most rows a search with no exact match counts while looking for names one slip away:
 /// the rows holding each 3-byte sequence of the query's words, rarest sequence first, until this
 /// many have been counted. Bounds the work of a search that matches nothing, whatever the size
 /// of the register (a register of 50,000 awards answers in a few milliseconds).
-pub const MAX_SUGGESTION_POSTINGS: usize = 200_000;
+pub(crate) const MAX_SUGGESTION_POSTINGS: usize = 200_000;
 
 /// The most candidate names a search with no exact match compares, word by word, with the
 /// query: those sharing the most 3-byte sequences with it.
-pub const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
+pub(crate) const MAX_SUGGESTION_CANDIDATES: usize = 2_000;
 
 /// The most queries whose near matches are kept until the register next moves (a query is at
 /// most 200 characters, so the cache holds well under a megabyte).
-pub const SUGGESTION_CACHE_ENTRIES: usize = 1_024;
+pub(crate) const SUGGESTION_CACHE_ENTRIES: usize = 1_024;
 
 /// The most bytes the rendered images kept for reuse (baked PNG logos, QR codes, certificates)
 /// hold together, keys included: any client can ask for every award's images, so the cache is
@@ -105,7 +105,7 @@ pub const SUGGESTION_CACHE_ENTRIES: usize = 1_024;
 pub const MAX_IMAGE_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// `bytes` as a person reads a size ("2 MiB", "512 KiB").
-pub fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))
     } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
@@ -126,10 +126,10 @@ pub const BODY_CHARGE_MIN: usize = 64 * 1024;
 /// the system's `net.core.somaxconn`, 4,096 on current Linux). Beyond it a new connection is
 /// dropped and its client tries again only after 1 s, so under a flood of connections a short
 /// queue makes every client, legitimate or not, wait seconds.
-pub const LISTEN_BACKLOG: u32 = 4096;
+pub(crate) const LISTEN_BACKLOG: u32 = 4096;
 
 /// How long a body waits for room in `Limits::body_budget` before it is refused with 503.
-pub const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const BODY_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The bounds on connections and on the bodies they send, which an operator may change
 /// (`wexqs serve`'s options of the same names; README, "Configuration"). `Default` is what `serve`
@@ -183,7 +183,7 @@ impl Limits {
     }
 
     /// What a body is charged when its head arrives, and the step its charge grows by.
-    pub fn body_charge_step(&self) -> usize {
+    pub(crate) fn body_charge_step(&self) -> usize {
         BODY_CHARGE_MIN.min(self.body_budget)
     }
 }

@@ -24,7 +24,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How each log line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// `TIME LEVEL target: message key=value… request_id=…`
     Text,
     /// One JSON object a line: `timestamp`, `level`, `target`, `message`, the event's fields,
@@ -33,21 +33,21 @@ pub enum LogFormat {
 }
 
 /// The target of the access lines, the one kind of line written in blocks.
-pub const ACCESS: &str = "wexqs::access";
+pub(crate) const ACCESS: &str = "wexqs::access";
 
-pub use crate::limits::MAX_REQUEST_ID;
+pub(crate) use crate::limits::MAX_REQUEST_ID;
 
 /// A request's id: 1 to `MAX_REQUEST_ID` letters, digits and `-_.:+=/@`, nothing that could
 /// break a log line or a header. Held inline: making, copying and logging one allocates nothing.
 #[derive(Clone, Copy)]
-pub struct RequestId {
+pub(crate) struct RequestId {
     len: u8,
     bytes: [u8; MAX_REQUEST_ID],
 }
 
 impl RequestId {
     /// A proxy's id, if it is short and plain.
-    pub fn accept(value: &[u8]) -> Option<RequestId> {
+    pub(crate) fn accept(value: &[u8]) -> Option<RequestId> {
         let safe = |b: &u8| b.is_ascii_alphanumeric() || b"-_.:+=/@".contains(b);
         if value.is_empty() || value.len() > MAX_REQUEST_ID || !value.iter().all(safe) {
             return None;
@@ -61,7 +61,7 @@ impl RequestId {
     }
 
     /// A new id: 64 random bits as 16 hexadecimal digits.
-    pub fn mint() -> RequestId {
+    pub(crate) fn mint() -> RequestId {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let n: u64 = rand::random();
         let mut bytes = [0; MAX_REQUEST_ID];
@@ -71,7 +71,7 @@ impl RequestId {
         RequestId { len: 16, bytes }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ever holds the ASCII characters `accept` and `mint` allow.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
@@ -89,7 +89,7 @@ tokio::task_local! {
 }
 
 /// Runs `work` as the request `id`: every line it logs names the id.
-pub async fn in_request<F: Future>(id: RequestId, work: F) -> F::Output {
+pub(crate) async fn in_request<F: Future>(id: RequestId, work: F) -> F::Output {
     REQUEST_ID.scope(id, work).await
 }
 
@@ -109,7 +109,7 @@ fn filter() -> tracing_subscriber::EnvFilter {
 
 /// Installs the log (once; a second call changes nothing) and a panic hook that writes out
 /// what the log holds before the panic's message.
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let installed = tracing_subscriber::registry()
         .with(filter())
         .with(Lines { format })
@@ -125,7 +125,7 @@ pub fn init_logging(format: LogFormat) {
 
 /// A failure said on standard error in the log's format: `error: …` as text, an ERROR object
 /// as JSON (so every line of a JSON run parses).
-pub fn say_error(format: LogFormat, message: &str) {
+pub(crate) fn say_error(format: LogFormat, message: &str) {
     let mut line = String::new();
     match format {
         LogFormat::Text => {
@@ -146,7 +146,7 @@ pub fn say_error(format: LogFormat, message: &str) {
 }
 
 /// Writes out every line logged so far (at exit, so that none is lost).
-pub fn flush() {
+pub(crate) fn flush() {
     if let Some(sink) = SINK.get() {
         let mut out = sink.lock().unwrap_or_else(|e| e.into_inner());
         let _ = out.flush();

@@ -6,7 +6,7 @@ use crate::domain::types::search_key;
 use crate::domain::{Award, CertificateNumber, Event, Organisation, OrganisationId, State};
 use crate::store::{AwardRow, OrganisationRow, Write};
 
-pub fn organisation_row(o: &Organisation) -> OrganisationRow {
+pub(crate) fn organisation_row(o: &Organisation) -> OrganisationRow {
     OrganisationRow {
         organisation_id: o.id.to_string(),
         name: o.name.to_string(),
@@ -17,7 +17,7 @@ pub fn organisation_row(o: &Organisation) -> OrganisationRow {
     }
 }
 
-pub fn award_row(a: &Award) -> AwardRow {
+pub(crate) fn award_row(a: &Award) -> AwardRow {
     AwardRow {
         certificate_number: a.certificate_number.to_string(),
         compact_number: a.certificate_number.compact(),
@@ -36,7 +36,7 @@ pub fn award_row(a: &Award) -> AwardRow {
 }
 
 /// The rows `events` change, read from `after`: the state once they are applied.
-pub fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
+pub(crate) fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
     let mut orgs: Vec<OrganisationId> = Vec::new();
     let mut awards: Vec<CertificateNumber> = Vec::new();
     for event in events {
@@ -82,7 +82,7 @@ pub fn all_rows(state: &State) -> (Vec<OrganisationRow>, Vec<AwardRow>) {
 
 /// A scratch copy of just the part of `state` that `events` touch (their organisations with all
 /// their awards, the programme), to apply them to without copying the whole register.
-pub fn scratch_for(state: &State, events: &[Event]) -> State {
+pub(crate) fn scratch_for(state: &State, events: &[Event]) -> State {
     let mut scratch = State::default();
     scratch.programme = state.programme.clone();
     scratch.keys = state.keys.clone();

@@ -26,17 +26,17 @@ pub use crate::store::Pooling;
 /// and tests for a fixed clock and a seeded random source.
 pub struct Config {
     /// The database's URL (see `database_url`).
-    pub database_url: String,
+    pub(crate) database_url: String,
     /// The calendar a new registry starts with (ignored once the registry has events).
-    pub calendar: Calendar,
-    pub pooling: Pooling,
-    pub clock: Arc<dyn Clock>,
-    pub rng: Box<dyn RngCore + Send>,
+    pub(crate) calendar: Calendar,
+    pub(crate) pooling: Pooling,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Box<dyn RngCore + Send>,
     /// The folder of the high-water mark (`service::high_water`), kept outside the database
     /// (`None`: none is kept, as for a registry a test starts in memory).
-    pub state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// Apply the migrations, or only check the schema is current (`--no-migrate`).
-    pub migrations: Migrations,
+    pub(crate) migrations: Migrations,
 }
 
 impl std::fmt::Debug for Config {
@@ -64,12 +64,12 @@ impl Config {
     }
 
     /// Applies the migrations or only checks them, as `migrations` says.
-    pub fn with_migrations(self, migrations: Migrations) -> Config {
+    pub(crate) fn with_migrations(self, migrations: Migrations) -> Config {
         Config { migrations, ..self }
     }
 
     /// Keeps the high-water mark in `dir`.
-    pub fn with_state_dir(self, dir: PathBuf) -> Config {
+    pub(crate) fn with_state_dir(self, dir: PathBuf) -> Config {
         Config {
             state_dir: Some(dir),
             ..self
@@ -104,7 +104,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Registry>> {
 }
 
 /// The folder of the high-water mark: the one given, or the data folder.
-pub fn state_dir(state_dir: Option<&Path>, data_dir: &Path) -> PathBuf {
+pub(crate) fn state_dir(state_dir: Option<&Path>, data_dir: &Path) -> PathBuf {
     state_dir.map_or_else(|| data_dir.to_path_buf(), Path::to_path_buf)
 }
 
@@ -125,7 +125,7 @@ const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
 
 /// The database's URL: the one given, if its scheme is one the registry speaks; otherwise the
 /// SQLite database in `data_dir` (the folder created, mode 0700, if need be).
-pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
     if let Some(url) = database_url {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
@@ -152,7 +152,7 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> anyhow::Resu
 
 /// Refuses `url` when it carries a password and was given on the command line (`args`, the
 /// process's arguments): there every user of the machine can read it (`ps`, `/proc`).
-pub fn refuse_password_on_command_line(
+pub(crate) fn refuse_password_on_command_line(
     url: &str,
     args: impl IntoIterator<Item = String>,
 ) -> anyhow::Result<()> {
@@ -192,7 +192,7 @@ fn url_has_password(url: &str) -> bool {
 /// `url` with the password read from `file` (`--database-password-file`): the file's text
 /// without one trailing newline. Refused for SQLite, for an empty password, and for a URL that
 /// carries a password already.
-pub fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String> {
+pub(crate) fn with_password_from_file(url: &str, file: &Path) -> anyhow::Result<String> {
     const OPTION: &str = "--database-password-file (WEXQS_DATABASE_PASSWORD_FILE)";
     let text = std::fs::read_to_string(file).with_context(|| {
         format!(
@@ -259,9 +259,9 @@ pub fn read_calendar(path: Option<&Path>) -> anyhow::Result<Calendar> {
 
 /// No calendar: for a command that records none (a new registry opened by it gets its calendar
 /// from the first command that takes --calendar).
-pub fn no_calendar() -> Calendar {
+pub(crate) fn no_calendar() -> Calendar {
     Calendar {
-        about: None,
+        _about: None,
         dates_as_of: None,
         cycles: Vec::new(),
         changes: Vec::new(),
@@ -272,7 +272,7 @@ pub fn no_calendar() -> Calendar {
 /// used as it is: one the platform provides (systemd credentials, a Kubernetes secret volume) is
 /// read-only, and the key files themselves are checked when loaded. One that is not is created
 /// readable by its owner alone.
-pub fn keys_dir(keys_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn keys_dir(keys_dir: Option<&Path>, data_dir: &Path) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = keys_dir
         .map(Path::to_path_buf)
@@ -300,7 +300,7 @@ pub enum NoKey {
 }
 
 /// The active key from the keys folder `dir`; in a registry with none, what `no_key` says.
-pub async fn active_key(
+pub(crate) async fn active_key(
     registry: &Registry,
     dir: PathBuf,
     no_key: NoKey,
@@ -345,7 +345,7 @@ pub async fn active_key(
 /// (a keys folder other than the one that sealed them). `None`, with a warning, when the folder
 /// has none, cannot be written and no subscription exists: webhooks then cannot be made until
 /// the operator adds one.
-pub async fn webhook_sealing(
+pub(crate) async fn webhook_sealing(
     registry: &Registry,
     keys_folder: Option<&Path>,
     data_dir: &Path,
@@ -496,7 +496,7 @@ async fn record_address(registry: &Registry, address: &PublicUrl) -> anyhow::Res
 }
 
 /// Publishes the public half of `key` as the registry's key `id`.
-pub async fn publish_key(
+pub(crate) async fn publish_key(
     registry: &Registry,
     key: &ed25519_dalek::SigningKey,
     id: &str,

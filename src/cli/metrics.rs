@@ -4,11 +4,11 @@
 use anyhow::Context as _;
 
 /// Where metrics are served when no address is given.
-pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
+pub(crate) const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
 
 /// `wexqs serve`'s metrics options (README, "Configuration"; OPERATIONS.md, "Metrics").
 #[derive(Debug, Clone, clap::Args)]
-pub struct MetricsArgs {
+pub(crate) struct MetricsArgs {
     /// Address to serve Prometheus metrics on (GET /metrics), apart from the public listener;
     /// `none` serves none and counts nothing. Default 127.0.0.1:9464, and when that port is
     /// taken (a second instance on the host) the registry says so and serves no metrics; an
@@ -19,7 +19,7 @@ pub struct MetricsArgs {
 
 impl MetricsArgs {
     /// The metrics listener: `None` when metrics are off, or the default address is taken.
-    pub fn listener(&self) -> anyhow::Result<Option<std::net::TcpListener>> {
+    pub(crate) fn listener(&self) -> anyhow::Result<Option<std::net::TcpListener>> {
         let (bind, given) = match self.metrics_bind.as_deref().map(str::trim) {
             Some(b) if b.eq_ignore_ascii_case("none") => return Ok(None),
             Some(b) => (b, true),

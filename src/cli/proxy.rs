@@ -4,7 +4,7 @@ use crate::http::client::TrustedProxies;
 
 /// Options for running behind a reverse proxy.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ProxyArgs {
+pub(crate) struct ProxyArgs {
     /// Reverse proxies (comma-separated addresses or CIDR ranges: 127.0.0.1,10.0.0.0/8) whose
     /// `Forwarded` or `X-Forwarded-For` header names the client, for the rate limits and the logs,
     /// and whose `X-Request-Id` is kept. From any other peer those headers are ignored.
@@ -15,5 +15,5 @@ pub struct ProxyArgs {
         value_parser = TrustedProxies::parse,
         help_heading = "Proxy"
     )]
-    pub trusted_proxies: TrustedProxies,
+    pub(crate) trusted_proxies: TrustedProxies,
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// `wexqs serve`'s options: each group of them is its own struct, flattened here.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[command(flatten)]
     signing: SigningArgs,
     /// Address to listen on.
@@ -32,9 +32,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
-    pub lifecycle: super::lifecycle::LifecycleArgs,
+    pub(crate) lifecycle: super::lifecycle::LifecycleArgs,
     #[command(flatten)]
-    pub proxy: super::proxy::ProxyArgs,
+    pub(crate) proxy: super::proxy::ProxyArgs,
     #[command(flatten)]
     metrics: super::metrics::MetricsArgs,
 }
@@ -277,7 +277,7 @@ async fn shutdown_signal() {
 
 /// `wexqs serve`'s webhook options (README, "Webhooks").
 #[derive(Debug, Clone, clap::Args)]
-pub struct WebhookArgs {
+pub(crate) struct WebhookArgs {
     /// Deliver webhooks to http:// URLs and to private, loopback and link-local addresses too
     /// (for tests and closed networks; never on a registry open to the internet).
     #[arg(long, env = "WEXQS_WEBHOOKS_ALLOW_PRIVATE_TARGETS")]
@@ -330,7 +330,7 @@ impl WebhookArgs {
 /// `wexqs serve`'s bounds on connections and bodies (`crate::limits::Limits`; README,
 /// "Configuration").
 #[derive(Debug, Clone, clap::Args)]
-pub struct LimitArgs {
+pub(crate) struct LimitArgs {
     /// The longest a request body may take to arrive after its head, in milliseconds (408 after).
     #[arg(long, env = "WEXQS_BODY_TIMEOUT_MS", default_value_t = 10_000)]
     body_timeout_ms: u64,

@@ -11,9 +11,9 @@ use crate::escape::json_in_markup;
 use crate::limits::{MAX_CREDENTIAL_JSON, MAX_PNG_DECODER_BYTES, human_size};
 
 /// The PNG keyword a baked Open Badges credential sits under.
-pub const PNG_KEYWORD: &str = "openbadgecredential";
+pub(crate) const PNG_KEYWORD: &str = "openbadgecredential";
 /// The XML namespace of a baked SVG.
-pub const SVG_NAMESPACE: &str = "https://purl.imsglobal.org/ob/v3p0";
+pub(crate) const SVG_NAMESPACE: &str = "https://purl.imsglobal.org/ob/v3p0";
 
 /// The PNG signature (8 bytes) and the `IHDR` chunk (length, type, 13 bytes of data, CRC): a
 /// baked credential's chunk goes right after them.
@@ -31,7 +31,7 @@ pub enum BakingError {
 
 /// `png` with the credential's JSON baked in: one uncompressed `iTXt` chunk right after `IHDR`,
 /// where a PNG encoder writes text chunks given before the image data.
-pub fn bake_png(png: &[u8], credential_json: &str) -> Result<Vec<u8>, BakingError> {
+pub(crate) fn bake_png(png: &[u8], credential_json: &str) -> Result<Vec<u8>, BakingError> {
     let png_error = |e: png::EncodingError| BakingError::Png(e.to_string());
     if png.len() < PNG_HEADER_LEN || &png[12..16] != b"IHDR" {
         return Err(BakingError::Png(

@@ -14,18 +14,19 @@ use sha2::{Digest, Sha256};
 use crate::domain::types::{SCHEME, long_date};
 use crate::domain::{Award, Level, Standing, State};
 
-pub const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
-pub const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
-pub const OB_EXTENSIONS_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json";
-pub const DID_CONTEXT: &str = "https://www.w3.org/ns/did/v1";
-pub const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
+pub(crate) const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+pub(crate) const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
+pub(crate) const OB_EXTENSIONS_CONTEXT: &str =
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json";
+pub(crate) const DID_CONTEXT: &str = "https://www.w3.org/ns/did/v1";
+pub(crate) const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
 
 /// Entries in a status list: 131,072 (16 KiB), the minimum the spec sets for herd privacy.
-pub const STATUS_LIST_SIZE: usize = 131_072;
+pub(crate) const STATUS_LIST_SIZE: usize = 131_072;
 /// The one status list this registry keeps for revocation.
-pub const STATUS_LIST_ID: &str = "1";
+pub(crate) const STATUS_LIST_ID: &str = "1";
 /// How long a status list may be cached, in milliseconds (also its HTTP max-age).
-pub const STATUS_LIST_TTL_MS: u64 = 300_000;
+pub(crate) const STATUS_LIST_TTL_MS: u64 = 300_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialError {
@@ -156,7 +157,7 @@ pub fn sign(document: &Value, key: &SigningKey, verification_method: &str, creat
 
 /// The proof of a secured document: its `proof` object, or the first of a proof set (an array,
 /// as Open Badges 3.0's JSON Schema requires of a credential).
-pub fn proof_of(secured: &Value) -> Option<&Value> {
+pub(crate) fn proof_of(secured: &Value) -> Option<&Value> {
     match secured.get("proof")? {
         Value::Array(proofs) => proofs.first(),
         proof => Some(proof),
@@ -166,7 +167,7 @@ pub fn proof_of(secured: &Value) -> Option<&Value> {
 /// `secured` with its one proof given as a proof set (`"proof": [{…}]`): what Open Badges 3.0's
 /// JSON Schema requires of a credential. The signature is unchanged: the proof is never part of
 /// what it covers.
-pub fn as_proof_set(mut secured: Value) -> Value {
+pub(crate) fn as_proof_set(mut secured: Value) -> Value {
     if let Some(proof) = secured.get_mut("proof")
         && !proof.is_array()
     {
@@ -176,7 +177,7 @@ pub fn as_proof_set(mut secured: Value) -> Value {
 }
 
 /// The verification method a secured document names in its proof.
-pub fn proof_method(secured: &Value) -> Option<&str> {
+pub(crate) fn proof_method(secured: &Value) -> Option<&str> {
     proof_of(secured)?.get("verificationMethod")?.as_str()
 }
 
@@ -214,7 +215,7 @@ pub fn verify_proof(secured: &Value, key: &VerifyingKey) -> Result<(), Credentia
 }
 
 /// A UK calendar day's first instant, in UTC, as XML Schema dateTime.
-pub fn uk_midnight(date: NaiveDate) -> String {
+pub(crate) fn uk_midnight(date: NaiveDate) -> String {
     crate::domain::types::start_of_uk_day(date)
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -229,7 +230,7 @@ fn level_description(level: Level) -> String {
 }
 
 /// The `Achievement` of a level (one per level).
-pub fn achievement(level: Level, public_url: &str) -> Value {
+pub(crate) fn achievement(level: Level, public_url: &str) -> Value {
     json!({
         "id": format!("{public_url}/achievements/{}", level.as_str()),
         "type": ["Achievement"],
@@ -250,7 +251,7 @@ pub fn achievement(level: Level, public_url: &str) -> Value {
 }
 
 /// The unsigned `OpenBadgeCredential` of an award as it stands after the event at `version`.
-pub fn open_badge(
+pub(crate) fn open_badge(
     award: &Award,
     version: u64,
     status_list_index: &str,
@@ -420,7 +421,7 @@ pub fn did_document(did: &str, keys: &[PublishedKey]) -> Value {
 /// entry is no longer the award's current one (a reinstatement signs a fresh credential with a
 /// new entry, and the credential from before the suspension stays withdrawn). An expired award's
 /// credential is not set: its own `validUntil` ends it for every verifier.
-pub fn status_list_contents(state: &State) -> Vec<usize> {
+pub(crate) fn status_list_contents(state: &State) -> Vec<usize> {
     let mut set: Vec<usize> = state
         .awards
         .values()
@@ -444,7 +445,7 @@ pub fn status_list_contents(state: &State) -> Vec<usize> {
 /// Whether the award's next credential needs a status list entry of its own: once it has been
 /// reinstated after its current credential was signed, that credential's entry was set while it
 /// was suspended (and stays set), so the reinstated award is signed afresh under a new entry.
-pub fn needs_fresh_entry(award: &Award) -> bool {
+pub(crate) fn needs_fresh_entry(award: &Award) -> bool {
     let Some(last) = award.credentials.last() else {
         return true;
     };
@@ -459,10 +460,10 @@ pub fn needs_fresh_entry(award: &Award) -> bool {
 }
 
 /// What a reinstatement tells the organisation (its feed entry, its webhook body).
-pub const REINSTATEMENT_NOTICE: &str = "The award's credential was signed again under a new status list entry: the credential, baked logos and certificate downloaded before the suspension stay withdrawn, so download them again.";
+pub(crate) const REINSTATEMENT_NOTICE: &str = "The award's credential was signed again under a new status list entry: the credential, baked logos and certificate downloaded before the suspension stay withdrawn, so download them again.";
 
 /// How long a signed status list is valid (its `validUntil` is this long after its `validFrom`).
-pub const STATUS_LIST_VALIDITY_HOURS: i64 = 48;
+pub(crate) const STATUS_LIST_VALIDITY_HOURS: i64 = 48;
 
 /// The period a status list signed at `now` covers: from the start of `now`'s UTC day for
 /// `STATUS_LIST_VALIDITY_HOURS`. Every list signed on one day carries the same dates (so the
@@ -481,6 +482,6 @@ pub fn status_list_period(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
 }
 
 /// A time as XML Schema dateTime in UTC, to the second.
-pub fn xsd_time(t: DateTime<Utc>) -> String {
+pub(crate) fn xsd_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -12,7 +12,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     #[error("cannot read or write the key file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -36,7 +36,7 @@ pub fn key_id(key: &SigningKey) -> String {
 }
 
 /// Loads the key at `path`, refusing a file others can read.
-pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
+pub(crate) fn load(path: &Path) -> Result<SigningKey, KeyError> {
     let io = |source| KeyError::Io {
         path: path.to_owned(),
         source,
@@ -50,7 +50,7 @@ pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
 }
 
 /// Generates a key and writes it to `path` (mode 0600, never overwriting a file).
-pub fn generate(path: &Path, rng: &mut dyn RngCore) -> Result<SigningKey, KeyError> {
+pub(crate) fn generate(path: &Path, rng: &mut dyn RngCore) -> Result<SigningKey, KeyError> {
     let io = |source| KeyError::Io {
         path: path.to_owned(),
         source,
@@ -76,12 +76,12 @@ pub fn generate(path: &Path, rng: &mut dyn RngCore) -> Result<SigningKey, KeyErr
 }
 
 /// Where the key `key_id` lives in a keys folder.
-pub fn path_of(keys_dir: &Path, key_id: &str) -> PathBuf {
+pub(crate) fn path_of(keys_dir: &Path, key_id: &str) -> PathBuf {
     keys_dir.join(format!("{key_id}.pem"))
 }
 
 /// Generates a key into the keys folder, named by its id.
-pub fn generate_in(
+pub(crate) fn generate_in(
     keys_dir: &Path,
     rng: &mut dyn RngCore,
 ) -> Result<(SigningKey, String), KeyError> {

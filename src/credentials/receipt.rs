@@ -9,9 +9,9 @@ use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde_json::{Value, json};
 
 /// The media type of a receipt (RFC 7515 §9.2.1: compact serialisation).
-pub const CONTENT_TYPE: &str = "application/jose";
+pub(crate) const CONTENT_TYPE: &str = "application/jose";
 /// The receipt's `typ`, so that it cannot be taken for another kind of token.
-pub const TYP: &str = "wexqs-receipt+jwt";
+pub(crate) const TYP: &str = "wexqs-receipt+jwt";
 
 /// Signs `payload` (JSON) as a compact JWS by `key`, named `kid`.
 pub fn sign(payload: &Value, key: &SigningKey, kid: &str) -> String {

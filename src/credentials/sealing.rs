@@ -23,9 +23,9 @@ use sha2::{Digest, Sha256};
 /// The sealing key's file name in the keys folder.
 pub const FILE_NAME: &str = "webhook-sealing.key";
 /// The length of a sealing key, in bytes.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// The length of a sealed secret's nonce, in bytes.
-pub const NONCE_LEN: usize = 24;
+pub(crate) const NONCE_LEN: usize = 24;
 /// What every sealed secret's associated data begins with: the format's version.
 const CONTEXT: &[u8] = b"wexqs webhook secret v1\0";
 
@@ -170,7 +170,7 @@ pub fn sealing_key(dir: &Path) -> Result<SealingKey, SealError> {
 }
 
 /// Loads the sealing key at `path`, refusing a file others can read or of the wrong length.
-pub fn load(path: &Path) -> Result<SealingKey, SealError> {
+pub(crate) fn load(path: &Path) -> Result<SealingKey, SealError> {
     let io = |source| SealError::Io {
         path: path.to_owned(),
         source,
@@ -193,7 +193,7 @@ pub fn load(path: &Path) -> Result<SealingKey, SealError> {
 /// Makes a sealing key in `dir` unless one is there (then that one stays): written whole under
 /// a temporary name (mode 0600), then linked to its name, which fails if another process linked
 /// its own first.
-pub fn create(dir: &Path) -> Result<(), SealError> {
+pub(crate) fn create(dir: &Path) -> Result<(), SealError> {
     let mut key = [0u8; KEY_LEN];
     rand::rngs::OsRng.fill_bytes(&mut key);
     let temporary = dir.join(format!(".new-{}.key", hex::encode(random_nonce())));

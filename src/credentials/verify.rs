@@ -23,17 +23,17 @@ pub struct Report {
     pub verdict: &'static str,
     pub checks: Vec<Check>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate_number: Option<String>,
+    pub(crate) certificate_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential: Option<Value>,
+    pub(crate) credential: Option<Value>,
 }
 
 /// The registry's view of an award, for the `registry` check.
 #[derive(Debug)]
 pub struct RegistryView<'a> {
-    pub award: Option<&'a Award>,
-    pub programme: &'a Programme,
-    pub today: chrono::NaiveDate,
+    pub(crate) award: Option<&'a Award>,
+    pub(crate) programme: &'a Programme,
+    pub(crate) today: chrono::NaiveDate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +101,7 @@ fn too_large_message() -> String {
 }
 
 /// The certificate number a credential's subject names (`…/v1/awards/NUMBER`).
-pub fn certificate_number_of(presented: &Value) -> Option<CertificateNumber> {
+pub(crate) fn certificate_number_of(presented: &Value) -> Option<CertificateNumber> {
     presented
         .get("credentialSubject")?
         .get("id")?

@@ -11,7 +11,7 @@ use super::framework::Framework;
 use super::types::{Level, long_date};
 
 /// Completed documents needed across a whole application, by level.
-pub fn minimum_documents(level: Level) -> usize {
+pub(crate) fn minimum_documents(level: Level) -> usize {
     match level {
         Level::Bronze => 4,
         Level::Silver => 8,
@@ -20,7 +20,7 @@ pub fn minimum_documents(level: Level) -> usize {
 }
 
 /// A drop-in session must have been attended within this many days before applying.
-pub const DROP_IN_WINDOW_DAYS: i64 = 56;
+pub(crate) const DROP_IN_WINDOW_DAYS: i64 = 56;
 
 /// One document of evidence, as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,13 +70,13 @@ pub struct RuleCheck {
     pub passed: bool,
     /// A warning is reported but refuses nothing.
     pub warning: bool,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The checklist at one level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelChecklist {
-    pub level: Level,
+    pub(crate) level: Level,
     pub eligible: bool,
     pub rules: Vec<RuleCheck>,
 }

@@ -17,24 +17,25 @@ pub const DEFAULT_CALENDAR: &str = include_str!("../../data/programme-calendar.j
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calendar {
-    #[serde(default)]
-    pub about: Option<String>,
+    /// Words for the people who edit the file: accepted, never read by the registry.
+    #[serde(default, rename = "about")]
+    pub(crate) _about: Option<String>,
     /// The day the dates are written as of: loaded later, they all move by the days between
     /// (for demonstrations; the programme's real calendar has none).
     #[serde(default)]
-    pub dates_as_of: Option<NaiveDate>,
+    pub(crate) dates_as_of: Option<NaiveDate>,
     #[serde(default)]
-    pub cycles: Vec<Cycle>,
+    pub(crate) cycles: Vec<Cycle>,
     #[serde(default)]
-    pub changes: Vec<CalendarChange>,
+    pub(crate) changes: Vec<CalendarChange>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CalendarChange {
-    pub phase: ProgrammePhase,
-    pub effective_from: NaiveDate,
-    pub reason: Reason,
+pub(crate) struct CalendarChange {
+    pub(crate) phase: ProgrammePhase,
+    pub(crate) effective_from: NaiveDate,
+    pub(crate) reason: Reason,
 }
 
 impl<'de> Deserialize<'de> for ProgrammePhase {
@@ -63,7 +64,7 @@ impl Calendar {
         });
         let moved = |d: NaiveDate| d.checked_add_days(shift).unwrap_or(d);
         let mut shifted = Calendar {
-            about: None,
+            _about: None,
             dates_as_of: None,
             cycles: self.cycles.clone(),
             changes: Vec::new(),

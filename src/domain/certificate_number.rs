@@ -45,7 +45,7 @@ impl CertificateNumber {
     /// the number's alphabet once hyphens and spaces are gone, unbroken or in four groups of
     /// four, with at least one digit. "Fenmarsh Hospital" has sixteen letters too, but as two
     /// words of eight with no digit it is a name.
-    pub fn looks_like(text: &str) -> bool {
+    pub(crate) fn looks_like(text: &str) -> bool {
         let groups: Vec<&str> = text
             .split(|c: char| c == '-' || c.is_whitespace())
             .filter(|g| !g.is_empty())

@@ -179,7 +179,7 @@ pub struct DecideApplication {
 
 impl Command {
     /// The command that moves the programme into `phase` from a day.
-    pub fn change_programme(
+    pub(crate) fn change_programme(
         phase: ProgrammePhase,
         effective_from: NaiveDate,
         reason: Reason,
@@ -203,7 +203,7 @@ impl Command {
 
 /// The streams a command's decision read beyond those its events are written to: the store
 /// checks they are unchanged at append time, so a decision is never made on a stale rule.
-pub fn streams_read(command: &Command, state: &State) -> Vec<String> {
+pub(crate) fn streams_read(command: &Command, state: &State) -> Vec<String> {
     let organisation_of_award = |number: &CertificateNumber| {
         state
             .awards

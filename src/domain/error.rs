@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-pub use crate::error_codes::{ErrorCode, ErrorKind};
+pub(crate) use crate::error_codes::ErrorCode;
 
 use crate::domain::applications::DROP_IN_WINDOW_DAYS;
 use crate::domain::types::{
@@ -201,7 +201,7 @@ pub enum DomainError {
 impl DomainError {
     /// The one table of the domain's refusals: each rule's stable code (whose kind and words
     /// are in `error_codes`).
-    pub fn error_code(&self) -> ErrorCode {
+    pub(crate) fn error_code(&self) -> ErrorCode {
         use ErrorCode::*;
         match self {
             DomainError::OrganisationNotFound(_) => OrganisationNotFound,
@@ -253,11 +253,6 @@ impl DomainError {
     /// The stable machine code of the rule.
     pub fn code(&self) -> &'static str {
         self.error_code().as_str()
-    }
-
-    /// What kind of refusal this is, which the HTTP layer maps to a status.
-    pub fn kind(&self) -> ErrorKind {
-        self.error_code().kind()
     }
 }
 

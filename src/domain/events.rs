@@ -262,15 +262,15 @@ pub enum Event {
 }
 
 /// The stream that holds the programme's calendar and state.
-pub const PROGRAMME_STREAM: &str = "programme";
+pub(crate) const PROGRAMME_STREAM: &str = "programme";
 /// The stream that holds the signing keys' lifecycle.
-pub const KEYS_STREAM: &str = "keys";
+pub(crate) const KEYS_STREAM: &str = "keys";
 /// The stream that holds the registry's own facts (its public address).
-pub const REGISTRY_STREAM: &str = "registry";
+pub(crate) const REGISTRY_STREAM: &str = "registry";
 
 /// The stream of an organisation and all its awards: the unit of consistency, because "an
 /// organisation has at most one current award" spans its awards.
-pub fn organisation_stream(id: OrganisationId) -> String {
+pub(crate) fn organisation_stream(id: OrganisationId) -> String {
     format!("organisation-{id}")
 }
 
@@ -388,7 +388,7 @@ impl Event {
     }
 
     /// The award this event is about, if any.
-    pub fn certificate_number(&self) -> Option<&CertificateNumber> {
+    pub(crate) fn certificate_number(&self) -> Option<&CertificateNumber> {
         match self {
             Event::AwardIssued {
                 certificate_number, ..
@@ -427,7 +427,7 @@ pub struct SignedJson(Arc<str>);
 
 impl SignedJson {
     /// The document's compact JSON text: what `serde_json::to_string` gives for `value`.
-    pub fn of(value: &serde_json::Value) -> SignedJson {
+    pub(crate) fn of(value: &serde_json::Value) -> SignedJson {
         SignedJson(value.to_string().into())
     }
 
@@ -442,7 +442,7 @@ impl SignedJson {
     }
 
     /// The string at `path` (object keys, outermost first), if there is one.
-    pub fn string_at(&self, path: &[&str]) -> Option<String> {
+    pub(crate) fn string_at(&self, path: &[&str]) -> Option<String> {
         let value = self.value();
         let mut at = &value;
         for key in path {

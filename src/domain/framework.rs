@@ -29,11 +29,11 @@ pub struct Criterion {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Framework {
-    pub version: String,
+    pub(crate) version: String,
     #[serde(default)]
-    pub sample: bool,
+    pub(crate) sample: bool,
     #[serde(default)]
-    pub about: String,
+    pub(crate) about: String,
     pub criteria: Vec<Criterion>,
 }
 

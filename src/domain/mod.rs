@@ -3,30 +3,44 @@
 
 pub mod applications;
 pub mod calendar;
-pub mod certificate_number;
-pub mod command;
+pub(crate) mod certificate_number;
+pub(crate) mod command;
 pub mod decide;
-pub mod error;
-pub mod events;
+pub(crate) mod error;
+pub(crate) mod events;
 mod evolve;
 pub mod framework;
 mod parse;
 pub mod search;
-pub mod state;
-pub mod time;
+pub(crate) mod state;
+pub(crate) mod time;
 pub mod types;
-pub mod verdict;
+pub(crate) mod verdict;
 
-pub use command::{
-    AddressCommand, ApplicationCommand, AwardCommand, Command, DecideApplication, IssueAward,
-    KeyCommand, OrganisationCommand, ProgrammeCommand, SubmitApplication, streams_read,
-};
+pub use command::AddressCommand;
+pub use command::ApplicationCommand;
+pub use command::AwardCommand;
+pub use command::Command;
+pub use command::DecideApplication;
+pub use command::IssueAward;
+pub use command::KeyCommand;
+pub use command::OrganisationCommand;
+pub use command::ProgrammeCommand;
+pub use command::SubmitApplication;
+pub(crate) use command::streams_read;
 pub use decide::{Context, decide};
-pub use error::{DomainError, ErrorKind};
+pub use error::DomainError;
 pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
 pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
-pub use types::{
-    CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, ParseError,
-    PrivateNote, PublicUrl, Reason, Region,
-};
+pub use types::CertificateNumber;
+pub use types::Level;
+pub use types::Name;
+pub use types::OdsCode;
+pub use types::OrganisationId;
+pub use types::OrganisationKind;
+pub(crate) use types::ParseError;
+pub use types::PrivateNote;
+pub use types::PublicUrl;
+pub use types::Reason;
+pub use types::Region;
 pub use verdict::{Status, Verdict, status_as_of};

@@ -7,7 +7,7 @@ use crate::domain::{CertificateNumber, State};
 
 /// Every 16-character string one slip away from `input` (one character changed, or two
 /// neighbours swapped), in upper case; none unless `input` has 16 letters and digits.
-pub fn near_miss_candidates(input: &str) -> Vec<Vec<u8>> {
+pub(crate) fn near_miss_candidates(input: &str) -> Vec<Vec<u8>> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let compact: Vec<u8> = input
         .bytes()
@@ -37,7 +37,7 @@ pub fn near_miss_candidates(input: &str) -> Vec<Vec<u8>> {
 
 /// The candidates that are valid certificate numbers of awards in `state`, as (number,
 /// organisation name), sorted, each once.
-pub fn registered(state: &State, candidates: &[Vec<u8>]) -> Vec<(String, String)> {
+pub(crate) fn registered(state: &State, candidates: &[Vec<u8>]) -> Vec<(String, String)> {
     let mut found: Vec<(String, String)> = candidates
         .iter()
         .filter_map(|v| {
@@ -79,26 +79,4 @@ pub fn name_matches(wanted: &[String], name_key: &str) -> bool {
         && wanted
             .iter()
             .all(|w| name_key.split(' ').any(|n| close(w, n)))
-}
-
-/// Awards in `state` whose organisation's name matches `query` allowing a slip in each word
-/// (`name_matches`), as (number, organisation name), by name, at most `limit`: every award
-/// tested, the rule the register index's bounded look-up (`RegisterIndex::near_names`) applies
-/// to the candidates it narrows to.
-pub fn fuzzy_matches(state: &State, query: &str, limit: usize) -> Vec<(String, String)> {
-    let wanted = query_words(query);
-    let mut found: Vec<(String, String)> = state
-        .awards
-        .values()
-        .filter(|a| name_matches(&wanted, &search_key(a.organisation_name.as_str())))
-        .map(|a| {
-            (
-                a.certificate_number.to_string(),
-                a.organisation_name.to_string(),
-            )
-        })
-        .collect();
-    found.sort_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
-    found.truncate(limit);
-    found
 }

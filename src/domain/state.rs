@@ -19,12 +19,12 @@ use super::types::{
 pub struct Organisation {
     pub id: OrganisationId,
     pub name: Name,
-    pub ods_code: Option<OdsCode>,
+    pub(crate) ods_code: Option<OdsCode>,
     pub region: Region,
-    pub kind: OrganisationKind,
+    pub(crate) kind: OrganisationKind,
     /// Every award the organisation has held, oldest first.
-    pub awards: Vec<CertificateNumber>,
-    pub last_position: u64,
+    pub(crate) awards: Vec<CertificateNumber>,
+    pub(crate) last_position: u64,
 }
 
 /// The standing an award is in according to its events (not yet to a date: see `verdict`).
@@ -38,7 +38,7 @@ pub enum Standing {
 }
 
 impl Standing {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Standing::Active => "active",
             Standing::Suspended => "suspended",
@@ -51,7 +51,7 @@ impl Standing {
 /// One change in an award's life, as shown in its public history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
-pub enum AwardChange {
+pub(crate) enum AwardChange {
     Issued {
         on: NaiveDate,
         source: AwardSource,
@@ -88,26 +88,26 @@ pub enum AwardChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
-    pub position: u64,
+    pub(crate) position: u64,
     #[serde(flatten)]
-    pub change: AwardChange,
+    pub(crate) change: AwardChange,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Award {
     pub certificate_number: CertificateNumber,
-    pub organisation_id: OrganisationId,
+    pub(crate) organisation_id: OrganisationId,
     pub organisation_name: Name,
-    pub ods_code: Option<OdsCode>,
-    pub region: Region,
-    pub level: Level,
-    pub awarded_on: NaiveDate,
+    pub(crate) ods_code: Option<OdsCode>,
+    pub(crate) region: Region,
+    pub(crate) level: Level,
+    pub(crate) awarded_on: NaiveDate,
     pub valid_until: NaiveDate,
     pub issuer_name: String,
-    pub scheme: String,
-    pub framework_version: Option<String>,
+    pub(crate) scheme: String,
+    pub(crate) framework_version: Option<String>,
     pub standing: Standing,
-    pub expiry_recorded: bool,
+    pub(crate) expiry_recorded: bool,
     pub history: Vec<HistoryEntry>,
     /// Every credential signed for the award, oldest first; the last is current.
     pub credentials: Vec<IssuedCredential>,
@@ -134,31 +134,31 @@ pub enum ProgrammePhase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgrammeChange {
-    pub phase: ProgrammePhase,
-    pub effective_from: NaiveDate,
-    pub reason: Reason,
-    pub position: u64,
+pub(crate) struct ProgrammeChange {
+    pub(crate) phase: ProgrammePhase,
+    pub(crate) effective_from: NaiveDate,
+    pub(crate) reason: Reason,
+    pub(crate) position: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Programme {
     /// Pauses, resumptions and the sunset, in the order they take effect.
-    pub changes: Vec<ProgrammeChange>,
+    pub(crate) changes: Vec<ProgrammeChange>,
     pub cycles: Vec<Cycle>,
 }
 
 /// The programme's state on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgrammeState {
-    pub phase: ProgrammePhase,
+pub(crate) struct ProgrammeState {
+    pub(crate) phase: ProgrammePhase,
     /// When the current phase began (absent while running from the start).
-    pub since: Option<NaiveDate>,
-    pub reason: Option<Reason>,
+    pub(crate) since: Option<NaiveDate>,
+    pub(crate) reason: Option<Reason>,
 }
 
 impl Programme {
-    pub fn state_on(&self, date: NaiveDate) -> ProgrammeState {
+    pub(crate) fn state_on(&self, date: NaiveDate) -> ProgrammeState {
         self.changes
             .iter()
             .rev()
@@ -175,13 +175,16 @@ impl Programme {
             })
     }
 
-    pub fn last_change(&self) -> Option<&ProgrammeChange> {
+    pub(crate) fn last_change(&self) -> Option<&ProgrammeChange> {
         self.changes.last()
     }
 
     /// The changes recorded to take effect after `date` (a pause, resumption or end announced
     /// ahead), soonest first.
-    pub fn scheduled_after(&self, date: NaiveDate) -> impl Iterator<Item = &ProgrammeChange> {
+    pub(crate) fn scheduled_after(
+        &self,
+        date: NaiveDate,
+    ) -> impl Iterator<Item = &ProgrammeChange> {
         self.changes.iter().filter(move |c| c.effective_from > date)
     }
 }
@@ -190,12 +193,12 @@ impl Programme {
 pub struct SigningKey {
     pub key_id: String,
     pub public_key_multibase: String,
-    pub retired_at: Option<String>,
-    pub revoked_since: Option<String>,
+    pub(crate) retired_at: Option<String>,
+    pub(crate) revoked_since: Option<String>,
 }
 
 impl SigningKey {
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         match (&self.revoked_since, &self.retired_at) {
             (Some(_), _) => "revoked",
             (None, Some(_)) => "retired",
@@ -207,32 +210,32 @@ impl SigningKey {
 /// A credential signed for an award, kept as it was signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IssuedCredential {
-    pub position: u64,
+    pub(crate) position: u64,
     pub key_id: String,
     /// Its entry in the revocation status list (a reinstatement's credential has a new one).
-    pub status_list_index: String,
+    pub(crate) status_list_index: String,
     pub credential: SignedJson,
 }
 
 /// An application and, once made, its decision. Private: never on a public route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Application {
-    pub application_id: String,
-    pub organisation_id: OrganisationId,
-    pub cycle_id: String,
-    pub level_sought: Level,
-    pub submitted_on: NaiveDate,
-    pub framework_version: String,
-    pub manifest: Manifest,
-    pub decision: Option<Decision>,
-    pub last_position: u64,
+pub(crate) struct Application {
+    pub(crate) application_id: String,
+    pub(crate) organisation_id: OrganisationId,
+    pub(crate) cycle_id: String,
+    pub(crate) level_sought: Level,
+    pub(crate) submitted_on: NaiveDate,
+    pub(crate) framework_version: String,
+    pub(crate) manifest: Manifest,
+    pub(crate) decision: Option<Decision>,
+    pub(crate) last_position: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub outcome: DecisionOutcome,
-    pub feedback: String,
-    pub decided_on: NaiveDate,
+pub(crate) struct Decision {
+    pub(crate) outcome: DecisionOutcome,
+    pub(crate) feedback: String,
+    pub(crate) decided_on: NaiveDate,
 }
 
 /// Everything the log says, folded.
@@ -245,12 +248,12 @@ pub struct State {
     pub programme: Programme,
     /// Every cycle as it was scheduled, with the log position that scheduled it (a cycle
     /// scheduled again appears again): the public announcements the feeds list.
-    pub cycles_scheduled: Vec<(u64, Cycle)>,
-    pub keys: Vec<SigningKey>,
+    pub(crate) cycles_scheduled: Vec<(u64, Cycle)>,
+    pub(crate) keys: Vec<SigningKey>,
     /// Drop-in sessions attended, by organisation (private).
-    pub drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,
+    pub(crate) drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,
     /// Applications by id (private).
-    pub applications: BTreeMap<String, Application>,
+    pub(crate) applications: BTreeMap<String, Application>,
     /// The base URL the registry is reached at, once recorded: what every process signs for.
     pub public_url: Option<PublicUrl>,
     /// How many events have been applied (the next position).
@@ -286,7 +289,7 @@ impl State {
     }
 
     /// Adds (or replaces) an organisation, keeping the index by ODS code.
-    pub fn insert_organisation(&mut self, organisation: Organisation) {
+    pub(crate) fn insert_organisation(&mut self, organisation: Organisation) {
         if let Some(code) = &organisation.ods_code {
             self.by_ods
                 .entry(code.clone())
@@ -304,7 +307,7 @@ impl State {
     }
 
     /// Gives an organisation a new ODS code, keeping the index by code.
-    pub fn set_ods_code(&mut self, id: OrganisationId, code: OdsCode) {
+    pub(crate) fn set_ods_code(&mut self, id: OrganisationId, code: OdsCode) {
         let Some(org) = self.organisations.get_mut(&id) else {
             return;
         };

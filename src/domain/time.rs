@@ -9,11 +9,13 @@ use crate::error_codes::ErrorCode;
 
 /// The earliest and latest dates the registry records or answers about. The programme began in
 /// the 2010s and an award lasts two years; a date outside these bounds is a typing mistake.
-pub const EARLIEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a real date");
-pub const LATEST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2099, 12, 31).expect("a real date");
+pub(crate) const EARLIEST_DATE: NaiveDate =
+    NaiveDate::from_ymd_opt(2000, 1, 1).expect("a real date");
+pub(crate) const LATEST_DATE: NaiveDate =
+    NaiveDate::from_ymd_opt(2099, 12, 31).expect("a real date");
 
 /// `date` if it is within the registry's bounds, else the rule in words.
-pub fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
+pub(crate) fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
     if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
         Ok(date)
     } else {
@@ -26,7 +28,7 @@ pub fn date_in_range(date: NaiveDate) -> Result<NaiveDate, ParseError> {
 
 /// The first day an award is no longer valid: its second anniversary. An award made on
 /// 29 February expires on 28 February two years on (so it is valid through the 27th).
-pub fn expiry_of(awarded_on: NaiveDate) -> NaiveDate {
+pub(crate) fn expiry_of(awarded_on: NaiveDate) -> NaiveDate {
     awarded_on
         .checked_add_months(Months::new(24))
         .expect("two years after a date in the registry's range is representable")
@@ -40,7 +42,7 @@ pub fn valid_until_of(awarded_on: NaiveDate) -> NaiveDate {
 }
 
 /// The first instant of a UK calendar day, in UTC (statuses flip at local midnight).
-pub fn start_of_uk_day(date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn start_of_uk_day(date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
     let midnight = date
         .and_hms_opt(0, 0, 0)
@@ -55,7 +57,7 @@ pub fn start_of_uk_day(date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Formats a date the way the UK writes it: 1 January 2026.
-pub fn long_date(date: NaiveDate) -> String {
+pub(crate) fn long_date(date: NaiveDate) -> String {
     const MONTHS: [&str; 12] = [
         "January",
         "February",

@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use crate::error_codes::ErrorCode;
 
 pub use super::certificate_number::CertificateNumber;
-pub use super::parse::ParseError;
+pub(crate) use super::parse::ParseError;
 use super::parse::string_serde;
-pub use super::time::{
+pub use super::time::valid_until_of;
+pub(crate) use super::time::{
     EARLIEST_DATE, LATEST_DATE, date_in_range, expiry_of, long_date, start_of_uk_day,
-    valid_until_of,
 };
 
 /// Whether a text may span lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lines {
+pub(crate) enum Lines {
     One,
     Many,
 }
@@ -67,7 +67,12 @@ fn is_deceptive(c: char) -> bool {
 /// it) or characters that change how the text around them reads. Returns the rule in words when
 /// `text` breaks it. Escaping for each place a text is written into is the renderer's job; this
 /// rule keeps out what no escaping can make safe to read.
-pub fn printable_text(text: &str, min: usize, max: usize, lines: Lines) -> Result<(), String> {
+pub(crate) fn printable_text(
+    text: &str,
+    min: usize,
+    max: usize,
+    lines: Lines,
+) -> Result<(), String> {
     let chars = text.chars().count();
     let allowed = |c: char| !(c.is_control() && !(lines == Lines::Many && c == '\n'));
     if (min..=max).contains(&chars) && text.chars().all(|c| allowed(c) && !is_deceptive(c)) {
@@ -109,7 +114,7 @@ pub enum Level {
 impl Level {
     pub const ALL: [Level; 3] = [Level::Bronze, Level::Silver, Level::Gold];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Bronze => "bronze",
             Level::Silver => "silver",
@@ -117,7 +122,7 @@ impl Level {
         }
     }
 
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Level::Bronze => "Bronze",
             Level::Silver => "Silver",
@@ -165,7 +170,7 @@ impl Region {
         Region::SouthWest,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Region::EastOfEngland => "east_of_england",
             Region::London => "london",
@@ -177,7 +182,7 @@ impl Region {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Region::EastOfEngland => "East of England",
             Region::London => "London",
@@ -224,7 +229,7 @@ pub enum OrganisationKind {
 }
 
 impl OrganisationKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OrganisationKind::NhsTrust => "nhs_trust",
             OrganisationKind::IntegratedCareBoard => "integrated_care_board",
@@ -242,7 +247,7 @@ impl OrganisationKind {
 pub struct OdsCode(String);
 
 impl OdsCode {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -290,7 +295,7 @@ string_serde!(Name);
 pub struct Reason(String);
 
 impl Reason {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -317,7 +322,7 @@ string_serde!(Reason);
 pub struct PrivateNote(String);
 
 impl PrivateNote {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -431,7 +436,7 @@ impl FromStr for OrganisationId {
 }
 
 /// Lower case, letters and digits only, single spaces: the basis of forgiving comparison.
-pub fn normalise_words(s: &str) -> String {
+pub(crate) fn normalise_words(s: &str) -> String {
     let mapped: String = s
         .chars()
         .map(|c| {
@@ -479,7 +484,7 @@ pub fn search_key(name: &str) -> String {
 
 /// The issuer's name as it was on a date: Health Education England merged into NHS England on
 /// 1 April 2023.
-pub fn issuer_name_on(date: NaiveDate) -> &'static str {
+pub(crate) fn issuer_name_on(date: NaiveDate) -> &'static str {
     if date < NaiveDate::from_ymd_opt(2023, 4, 1).expect("a valid constant date") {
         "Health Education England"
     } else {
@@ -489,4 +494,4 @@ pub fn issuer_name_on(date: NaiveDate) -> &'static str {
 
 /// The scheme every award in this registry belongs to, shown so that it cannot be confused with
 /// an older, unrelated scheme of the same name.
-pub const SCHEME: &str = "NHS England Work Experience Quality Standard (WEx QS)";
+pub(crate) const SCHEME: &str = "NHS England Work Experience Quality Standard (WEx QS)";

@@ -19,7 +19,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub(crate) const ALL: [Status; 6] = [
         Status::Valid,
         Status::Expired,
         Status::Suspended,
@@ -28,7 +28,7 @@ impl Status {
         Status::NotYetValid,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Valid => "valid",
             Status::Expired => "expired",
@@ -39,7 +39,7 @@ impl Status {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
@@ -47,26 +47,26 @@ impl Status {
 /// The programme's notice shown beside a verdict while it is not running normally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgrammeNotice {
-    pub phase: ProgrammePhase,
+    pub(crate) phase: ProgrammePhase,
     pub since: NaiveDate,
     pub new_awards: bool,
     pub existing_awards_valid_until_expiry: bool,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     pub status: Status,
     pub valid: bool,
-    pub as_of: NaiveDate,
+    pub(crate) as_of: NaiveDate,
     /// Why the award is not valid, in words, where a reason applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The day the current status began, where it is known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_since: Option<NaiveDate>,
+    pub(crate) status_since: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub superseded_by: Option<CertificateNumber>,
+    pub(crate) superseded_by: Option<CertificateNumber>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub programme_notice: Option<ProgrammeNotice>,
 }
@@ -76,7 +76,7 @@ impl Verdict {
     /// until" only while the award is valid; for any other status the day that status began
     /// ("Revoked on", "Suspended since", "Replaced on") or, for an expired award, "Was valid
     /// until", so that a date never makes a non-current award look current.
-    pub fn dates(&self, award: &Award) -> (&'static str, NaiveDate) {
+    pub(crate) fn dates(&self, award: &Award) -> (&'static str, NaiveDate) {
         let since = self.status_since.unwrap_or(self.as_of);
         match self.status {
             Status::Valid => ("Valid until", award.valid_until),
@@ -89,14 +89,14 @@ impl Verdict {
     }
 
     /// `dates` as one phrase: "Revoked on 24 November 2026".
-    pub fn dates_in_words(&self, award: &Award) -> String {
+    pub(crate) fn dates_in_words(&self, award: &Award) -> String {
         let (label, day) = self.dates(award);
         format!("{label} {}", long_date(day))
     }
 
     /// The word a copy of the award (its PDF certificate) is marked with when the award is not
     /// valid; none while it is.
-    pub fn mark(&self) -> Option<&'static str> {
+    pub(crate) fn mark(&self) -> Option<&'static str> {
         match self.status {
             Status::Valid => None,
             Status::Expired => Some("EXPIRED"),
@@ -109,7 +109,7 @@ impl Verdict {
 }
 
 /// The programme's notice on a date, if it is paused or has ended.
-pub fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<ProgrammeNotice> {
+pub(crate) fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<ProgrammeNotice> {
     let state = programme.state_on(date);
     let since = state.since?;
     let message = match state.phase {
@@ -133,7 +133,7 @@ pub fn programme_notice(programme: &Programme, date: NaiveDate) -> Option<Progra
 }
 
 /// What a change recorded ahead will do on the day it takes effect, in words, with that day.
-pub fn scheduled_message(change: &ProgrammeChange) -> String {
+pub(crate) fn scheduled_message(change: &ProgrammeChange) -> String {
     let on = long_date(change.effective_from);
     match change.phase {
         ProgrammePhase::Paused => format!(
@@ -228,7 +228,7 @@ pub fn status_as_of(award: &Award, programme: &Programme, date: NaiveDate) -> Ve
 
 /// The first day after `date` on which the verdict could change by the calendar alone (not by a
 /// new event): the award date or the expiry date, whichever comes next.
-pub fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate> {
+pub(crate) fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate> {
     [award.awarded_on, award.expires_on()]
         .into_iter()
         .find(|d| *d > date)
@@ -238,7 +238,7 @@ pub fn next_calendar_change(award: &Award, date: NaiveDate) -> Option<NaiveDate>
 /// order. Its issue is always listed, since the award's dates come from it (an answer about a day
 /// before the award says "not yet valid" and shows why), and so are corrections (a misspelt name
 /// put right), which carry no date because they correct the record for every day.
-pub fn history_as_of(award: &Award, date: NaiveDate) -> Vec<&HistoryEntry> {
+pub(crate) fn history_as_of(award: &Award, date: NaiveDate) -> Vec<&HistoryEntry> {
     award
         .history
         .iter()

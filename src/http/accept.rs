@@ -43,12 +43,12 @@ struct Admitted {
 
 /// The workers' queues, one a worker: a connection goes to each in turn.
 #[derive(Debug)]
-pub struct Workers(Vec<mpsc::UnboundedSender<Admitted>>);
+pub(crate) struct Workers(Vec<mpsc::UnboundedSender<Admitted>>);
 
 impl Workers {
     /// `count` workers (one at least), each serving the application over `state`; ready once
     /// every one has built it.
-    pub fn start(count: usize, state: &AppState) -> io::Result<Workers> {
+    pub(crate) fn start(count: usize, state: &AppState) -> io::Result<Workers> {
         let count = count.max(1);
         (0..count)
             .map(|index| start_worker(index, count, state.clone()))
@@ -145,7 +145,7 @@ async fn run_worker(
 /// Accepts connections on `listener` from a thread of its own until the drain begins, admitting
 /// each against `state`'s connection limits and handing it to `workers`, or refusing it there
 /// and then. Resolves once the listener is closed, so no connection is taken after.
-pub fn start(
+pub(crate) fn start(
     listener: std::net::TcpListener,
     workers: &Workers,
     state: &AppState,

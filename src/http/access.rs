@@ -24,23 +24,23 @@ use super::client::{ClientIp, TrustedProxies};
 use crate::logging::{self, RequestId};
 
 /// The target of the access lines (`WEXQS_LOG=wexqs::access=off` or `=warn` silences them).
-pub const TARGET: &str = logging::ACCESS;
+pub(crate) const TARGET: &str = logging::ACCESS;
 
 /// The header a request's id travels in, both ways.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The route template of a resource (`/v1/awards/{certificate_number}`), given to each resource
 /// as its app data, so the access log and the metrics read it without matching the path again.
 #[derive(Debug, Clone, Copy)]
-pub struct RouteTemplate(pub &'static str);
+pub(crate) struct RouteTemplate(pub(crate) &'static str);
 
 /// The route of a request no route took (or whose route is no longer known), in the access
 /// line and the metrics alike.
-pub const UNMATCHED: &str = "unmatched";
+pub(crate) const UNMATCHED: &str = "unmatched";
 
 /// The route template a request matched, or `UNMATCHED` for a path no route serves (so a scan
 /// of made-up paths adds no new label or log value).
-pub fn route_template(req: &HttpRequest) -> &'static str {
+pub(crate) fn route_template(req: &HttpRequest) -> &'static str {
     req.app_data::<RouteTemplate>()
         .map_or(UNMATCHED, |RouteTemplate(t)| t)
 }
@@ -137,7 +137,7 @@ fn client_and_id(
 /// Works out the client and the request id, runs the request as that id,
 /// echoes the id, writes the access line and, when metrics are on, counts the request in them
 /// (so every answer, a 429 or a CORS preflight too, is counted).
-pub async fn log(
+pub(crate) async fn log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {

@@ -21,7 +21,7 @@ use crate::service::Outcome;
 use crate::service::import::{import_commands, read_csv, read_json};
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/admin/organisations", |r| r.to(create_organisation)),
     Route::get("/v1/admin/organisations/{organisation_id}", |r| {
         r.to(get_organisation)
@@ -37,7 +37,7 @@ pub const ROUTES: &[Route] = &[
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewOrganisation {
+pub(crate) struct NewOrganisation {
     name: String,
     #[serde(default)]
     ods_code: Option<String>,
@@ -46,7 +46,7 @@ pub struct NewOrganisation {
     kind: Option<OrganisationKind>,
 }
 
-pub async fn create_organisation(
+pub(crate) async fn create_organisation(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<NewOrganisation>,
@@ -107,7 +107,7 @@ fn organisation_response(
     Ok(replayed(response, outcome))
 }
 
-pub async fn get_organisation(
+pub(crate) async fn get_organisation(
     _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -122,7 +122,7 @@ pub async fn get_organisation(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OrganisationAmendment {
+pub(crate) struct OrganisationAmendment {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -132,7 +132,7 @@ pub struct OrganisationAmendment {
     reason: String,
 }
 
-pub async fn amend_organisation(
+pub(crate) async fn amend_organisation(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -156,7 +156,7 @@ pub async fn amend_organisation(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewAward {
+pub(crate) struct NewAward {
     organisation_id: String,
     level: String,
     awarded_on: String,
@@ -166,7 +166,7 @@ pub struct NewAward {
     framework_version: Option<String>,
 }
 
-pub async fn issue_award(
+pub(crate) async fn issue_award(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<NewAward>,
@@ -199,7 +199,7 @@ pub async fn issue_award(
 
 /// Imports existing awards, as CSV (`text/csv`) or JSON (`{"awards": [...]}`), read a row at a
 /// time: all or nothing, every bad row reported with its line.
-pub async fn import_awards(
+pub(crate) async fn import_awards(
     caller: Caller<AdminOnly>,
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -265,13 +265,13 @@ fn row_errors(errors: Vec<crate::service::import::RowError>) -> ApiError {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FeedParams {
+pub(crate) struct FeedParams {
     from: Option<u64>,
     limit: Option<u32>,
 }
 
 /// The full event feed, private events included: for the programme team and auditors.
-pub async fn events(
+pub(crate) async fn events(
     _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     params: web::Query<FeedParams>,
@@ -311,7 +311,7 @@ pub async fn events(
 }
 
 /// Records the expiries that have passed (the background task does this too).
-pub async fn expire_due(
+pub(crate) async fn expire_due(
     _: Caller<AdminOnly>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::error_codes::ErrorCode;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/admin/organisations/{organisation_id}/drop-ins", |r| {
         r.to(record_drop_in)
     }),
@@ -61,12 +61,12 @@ fn application(state: &AppState, id: &str) -> Result<Application, ApiError> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DropIn {
+pub(crate) struct DropIn {
     attended_on: NaiveDate,
 }
 
 /// Records a drop-in session an organisation attended.
-pub async fn record_drop_in(
+pub(crate) async fn record_drop_in(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -93,7 +93,7 @@ pub async fn record_drop_in(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewApplication {
+pub(crate) struct NewApplication {
     organisation_id: String,
     cycle_id: String,
     level_sought: Level,
@@ -101,7 +101,7 @@ pub struct NewApplication {
 }
 
 /// Submits an application on the organisation's behalf; refused with every failing rule.
-pub async fn submit(
+pub(crate) async fn submit(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<NewApplication>,
@@ -148,7 +148,7 @@ pub async fn submit(
 }
 
 /// An application with its checklist (admin or reviewer).
-pub async fn get(
+pub(crate) async fn get(
     _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -161,7 +161,7 @@ pub async fn get(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionBody {
+pub(crate) struct DecisionBody {
     /// `awarded` or `not_awarded`.
     decision: String,
     #[serde(default)]
@@ -170,7 +170,7 @@ pub struct DecisionBody {
 }
 
 /// A reviewer's decision; an award is issued (and its credential signed) in the same append.
-pub async fn decide(
+pub(crate) async fn decide(
     caller: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -215,7 +215,7 @@ pub async fn decide(
 }
 
 /// The framework's criteria (public: the criteria are not private, the evidence is).
-pub async fn framework(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn framework(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .json(&*state.framework)

@@ -18,7 +18,7 @@ use crate::error_codes::ErrorCode;
 use crate::service::Idempotency;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/admin/awards/{certificate_number}/suspend", |r| {
         r.to(suspend)
     }),
@@ -36,7 +36,7 @@ pub const ROUTES: &[Route] = &[
 /// The body of a suspension or revocation: a public `reason`, and a `private_note` beside it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReasonBody {
+pub(crate) struct ReasonBody {
     reason: String,
     #[serde(default)]
     private_note: Option<String>,
@@ -84,7 +84,7 @@ async fn change_award(
     award_response(&state, &number, StatusCode::OK, &outcome)
 }
 
-pub async fn suspend(
+pub(crate) async fn suspend(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     number: Number,
@@ -100,7 +100,7 @@ pub async fn suspend(
     change_award(caller, state, number, command, body.idempotency).await
 }
 
-pub async fn revoke(
+pub(crate) async fn revoke(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     number: Number,
@@ -120,14 +120,14 @@ pub async fn revoke(
 /// award's history) and an optional `private_note`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReinstateBody {
+pub(crate) struct ReinstateBody {
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
     private_note: Option<String>,
 }
 
-pub async fn reinstate(
+pub(crate) async fn reinstate(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     number: Number,
@@ -150,14 +150,14 @@ pub async fn reinstate(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AwardAmendment {
+pub(crate) struct AwardAmendment {
     organisation_name: String,
     reason: String,
     #[serde(default)]
     private_note: Option<String>,
 }
 
-pub async fn amend_award(
+pub(crate) async fn amend_award(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     number: Number,

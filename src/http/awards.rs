@@ -22,7 +22,7 @@ use crate::error_codes::ErrorCode;
 use crate::service::uk_date;
 
 /// Every route under `/v1/awards/{certificate_number}`.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/v1/awards/{certificate_number}", |r| r.to(award)),
     Route::get("/v1/awards/{certificate_number}/verification", |r| {
         r.to(verification)
@@ -54,7 +54,7 @@ pub const ROUTES: &[Route] = &[
     }),
 ];
 
-pub async fn award(
+pub(crate) async fn award(
     req: HttpRequest,
     state: web::Data<AppState>,
     FoundAward { award, programme }: FoundAward,
@@ -78,7 +78,7 @@ pub async fn award(
     Ok(cached_as(&req, tag, max_age, "application/json", body))
 }
 
-pub async fn verification(
+pub(crate) async fn verification(
     req: HttpRequest,
     state: web::Data<AppState>,
     At(at): At,
@@ -167,7 +167,7 @@ pub(super) fn verification_view<'a>(
 }
 
 /// The award's current signed Open Badges 3.0 credential.
-pub async fn credential(
+pub(crate) async fn credential(
     req: HttpRequest,
     FoundAward { award, .. }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
@@ -190,7 +190,7 @@ pub async fn credential(
 }
 
 /// The verification answer, signed.
-pub async fn receipt(
+pub(crate) async fn receipt(
     state: web::Data<AppState>,
     At(at): At,
     FoundAward { award, programme }: FoundAward,

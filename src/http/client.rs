@@ -17,7 +17,7 @@ pub struct TrustedProxies {
 
 impl TrustedProxies {
     /// No proxy is trusted: the client is always the TCP peer.
-    pub fn none() -> TrustedProxies {
+    pub(crate) fn none() -> TrustedProxies {
         TrustedProxies::default()
     }
 
@@ -103,10 +103,10 @@ impl TrustedProxies {
 
 /// The client's address, as worked out for this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub(crate) IpAddr);
 
 /// A request whose client can be asked for: `HttpRequest` and `ServiceRequest`.
-pub trait Request {
+pub(crate) trait Request {
     fn http_request(&self) -> &actix_web::HttpRequest;
 }
 
@@ -124,7 +124,7 @@ impl Request for actix_web::dev::ServiceRequest {
 
 /// The client's address: the one the access log worked out from the trusted proxies' headers,
 /// or (in an app without it, as some tests build) the TCP peer. `None` only without a peer.
-pub fn client_ip(req: &impl Request) -> Option<IpAddr> {
+pub(crate) fn client_ip(req: &impl Request) -> Option<IpAddr> {
     let req = req.http_request();
     if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
         return Some(*ip);

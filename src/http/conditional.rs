@@ -8,7 +8,7 @@ use super::AppState;
 use super::prepared;
 
 /// Whether the client already holds the answer tagged `tag` (its `If-None-Match` names it).
-pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bool {
+pub(crate) fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bool {
     let Some(asked) = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -24,7 +24,7 @@ pub fn client_holds(req: &actix_web::HttpRequest, tag: &header::EntityTag) -> bo
 
 /// The 304 for a client that already holds `tag`, decided before any of the answer is built;
 /// `None` when it must be sent.
-pub fn not_modified(
+pub(crate) fn not_modified(
     req: &actix_web::HttpRequest,
     tag: &header::EntityTag,
     cache_control: String,
@@ -38,7 +38,7 @@ pub fn not_modified(
 }
 
 /// The version answers about awards are prepared at (`prepared::Version`), for the day `today`.
-pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
+pub(crate) fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::Version {
     prepared::Version {
         log: crate::service::Version {
             log_size: state.registry.size(),
@@ -52,7 +52,7 @@ pub fn answers_version(state: &AppState, today: chrono::NaiveDate) -> prepared::
 }
 
 /// A cacheable answer: 304 when the client already holds `tag`, else `body` as `content_type`.
-pub fn conditional(
+pub(crate) fn conditional(
     req: &actix_web::HttpRequest,
     tag: header::EntityTag,
     cache_control: String,
@@ -77,7 +77,7 @@ pub fn conditional(
 /// Seconds an answer about `award` may be cached: until its status could next change by the
 /// calendar alone (its award or expiry date, or the next UK midnight), and a minute at most, so
 /// that a revocation shows quickly.
-pub fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u64 {
+pub(crate) fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u64 {
     use crate::domain::types::start_of_uk_day;
     let now = state.registry.now();
     let today = state.registry.today();

@@ -13,7 +13,7 @@ use super::AppState;
 use super::routes::Route;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[Route::get("/docs", |r| r.to(docs))];
+pub(crate) const ROUTES: &[Route] = &[Route::get("/docs", |r| r.to(docs))];
 
 /// A text with its `code` spans marked: (is code, text).
 type Words = Vec<(bool, String)>;
@@ -251,7 +251,7 @@ fn operation(spec: &Value, path: &str, method: &str, item: &Value, op: &Value) -
 }
 
 /// The API docs page, rendered from the OpenAPI document.
-pub fn render_docs(spec: &Value, base: &str) -> String {
+pub(crate) fn render_docs(spec: &Value, base: &str) -> String {
     let mut groups: Vec<(String, Vec<Operation>)> = Vec::new();
     for (path, item) in spec["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
@@ -279,7 +279,7 @@ pub fn render_docs(spec: &Value, base: &str) -> String {
 }
 
 /// `/docs`.
-pub async fn docs(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn docs(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::build(StatusCode::OK)
         .content_type("text/html; charset=utf-8")
         .insert_header((

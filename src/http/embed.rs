@@ -18,7 +18,7 @@ use crate::domain::{CertificateNumber, status_as_of};
 use crate::error_codes::ErrorCode;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/embed/{certificate_number}", |r| r.to(embed_page)),
     Route::get("/embed.js", |r| r.to(embed_js)),
     Route::get("/oembed", |r| r.to(oembed)),
@@ -39,7 +39,7 @@ struct EmbedPage {
 }
 
 /// `/embed/{n}`: the card an iframe shows (framable from any origin).
-pub async fn embed_page(
+pub(crate) async fn embed_page(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -82,7 +82,7 @@ pub async fn embed_page(
 
 /// `/embed.js`: a dependency-free widget that shows the award's live card (`/embed/{n}`) at the
 /// size the snippets suggest, so the script and the iframe show one card in the same words.
-pub async fn embed_js() -> HttpResponse {
+pub(crate) async fn embed_js() -> HttpResponse {
     let script = include_str!("../../assets/embed.js")
         .replace("EMBED_WIDTH", &EMBED_WIDTH.to_string())
         .replace("EMBED_HEIGHT", &EMBED_HEIGHT.to_string());
@@ -93,14 +93,14 @@ pub async fn embed_js() -> HttpResponse {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct OembedParams {
+pub(crate) struct OembedParams {
     url: String,
     format: Option<String>,
     maxwidth: Option<u32>,
 }
 
 /// `/oembed`: the card as an oEmbed `rich` response, for content management systems.
-pub async fn oembed(
+pub(crate) async fn oembed(
     state: web::Data<AppState>,
     params: web::Query<OembedParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -149,7 +149,7 @@ pub async fn oembed(
 /// `/v1/awards/{n}/badge.svg`: a live status badge (`?style=flat|large`); for a number that is
 /// no award here, a "not found" badge with the 404 (or the 400 of a mistyped number), so a
 /// site's `<img>` says so instead of showing a broken image.
-pub async fn badge_svg(
+pub(crate) async fn badge_svg(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -16,21 +16,21 @@ use crate::error_codes::{ErrorCode, ErrorKind};
 use crate::service::Outage;
 use crate::service::ServiceError;
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: ErrorCode,
-    pub detail: String,
-    pub extra: Map<String, Value>,
+    pub(crate) status: StatusCode,
+    pub(crate) code: ErrorCode,
+    pub(crate) detail: String,
+    pub(crate) extra: Map<String, Value>,
     /// Seconds after which the same request may succeed (the `Retry-After` header).
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 /// Seconds a client is asked to wait before retrying during a database outage: long enough not
 /// to hammer a database coming back, short enough that a person retrying by hand is not kept.
-pub const OUTAGE_RETRY_AFTER: u64 = 5;
+pub(crate) const OUTAGE_RETRY_AFTER: u64 = 5;
 
 /// The HTTP status of each kind of refusal.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
@@ -58,7 +58,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl ApiError {
     /// A refusal with `code`, answered with the status of its kind.
-    pub fn new(code: ErrorCode, detail: impl Into<String>) -> ApiError {
+    pub(crate) fn new(code: ErrorCode, detail: impl Into<String>) -> ApiError {
         ApiError {
             status: status_of(code.kind()),
             code,
@@ -70,20 +70,20 @@ impl ApiError {
 
     /// Answers with `status` instead of the kind's: for the framework's own refusals, which keep
     /// the status it chose, and for a value in a path that names no page (a 404).
-    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+    pub(crate) fn with_status(mut self, status: StatusCode) -> ApiError {
         self.status = status;
         self
     }
 
     /// Asks the client to retry after `seconds` (sent as `Retry-After`).
-    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+    pub(crate) fn retry_after(mut self, seconds: u64) -> ApiError {
         self.retry_after = Some(seconds);
         self
     }
 
     /// A 503 while the database is behind the log this registry published: nothing is
     /// written, and no answer is given from memory that the database may no longer hold.
-    pub fn log_behind(reason: &str) -> ApiError {
+    pub(crate) fn log_behind(reason: &str) -> ApiError {
         ApiError::new(
             ErrorCode::LogBehindPublishedCheckpoint,
             format!(
@@ -96,7 +96,7 @@ impl ApiError {
 
     /// A 503 for a request the database is needed for while it is unavailable: the cause is
     /// logged, the caller is told what kind of outage it is and when to retry.
-    pub fn database_unavailable(outage: Outage, cause: &str) -> ApiError {
+    pub(crate) fn database_unavailable(outage: Outage, cause: &str) -> ApiError {
         tracing::warn!(reason = outage.as_str(), error = %cause, "refused a request: the database is unavailable");
         let detail = match outage {
             Outage::Unreachable => "the registry's database cannot be reached just now",
@@ -116,12 +116,12 @@ impl ApiError {
         .retry_after(OUTAGE_RETRY_AFTER)
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         self.extra.insert(key.to_owned(), value.into());
         self
     }
 
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut body = Map::new();
         body.insert("type".into(), json!("about:blank"));
         body.insert(
@@ -216,7 +216,7 @@ impl From<ServiceError> for ApiError {
 }
 
 /// A 500 that logs its cause and tells the caller nothing about the inside.
-pub fn internal(err: &dyn std::error::Error) -> ApiError {
+pub(crate) fn internal(err: &dyn std::error::Error) -> ApiError {
     let mut chain = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -229,7 +229,7 @@ pub fn internal(err: &dyn std::error::Error) -> ApiError {
 
 /// A 500 for something that cannot happen unless the registry is wrong (an append that recorded
 /// something else than asked): logs `what` and tells the caller nothing about the inside.
-pub fn inconsistency(what: impl std::fmt::Display) -> ApiError {
+pub(crate) fn inconsistency(what: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %what, "internal error");
     ApiError::new(
         ErrorCode::Internal,
@@ -239,7 +239,7 @@ pub fn inconsistency(what: impl std::fmt::Display) -> ApiError {
 
 /// Turns the framework's own error responses (unknown route, wrong method, body too large, a
 /// malformed header) into problem+json, so every error a client sees has one shape.
-pub fn problem_for_framework_errors<B: MessageBody + 'static>(
+pub(crate) fn problem_for_framework_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     // Our own answers (problem+json, and the HTML pages' own error pages) stay as they are.

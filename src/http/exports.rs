@@ -30,18 +30,18 @@ use crate::render::export::{Export, Format, Reflects, Row};
 use crate::service::{Registry, Signing, Version};
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/v1/exports/register.csv", |r| r.to(register_csv)),
     Route::get("/v1/exports/register.json", |r| r.to(register_json)),
 ];
 
 /// The headers an export carries beside its body.
-pub const LOG_SIZE: &str = "Wexqs-Log-Size";
-pub const CHECKPOINT_SIZE: &str = "Wexqs-Checkpoint-Size";
-pub const CHECKPOINT_ROOT: &str = "Wexqs-Checkpoint-Root";
-pub const AS_OF: &str = "Wexqs-As-Of";
-pub const SIGNATURE: &str = "Wexqs-Signature";
-pub const SIGNATURE_KEY: &str = "Wexqs-Signature-Key";
+pub(crate) const LOG_SIZE: &str = "Wexqs-Log-Size";
+pub(crate) const CHECKPOINT_SIZE: &str = "Wexqs-Checkpoint-Size";
+pub(crate) const CHECKPOINT_ROOT: &str = "Wexqs-Checkpoint-Root";
+pub(crate) const AS_OF: &str = "Wexqs-As-Of";
+pub(crate) const SIGNATURE: &str = "Wexqs-Signature";
+pub(crate) const SIGNATURE_KEY: &str = "Wexqs-Signature-Key";
 
 /// The `Link` header naming the licence (RFC 8288, `rel="license"`).
 const LICENCE_LINK: &str =
@@ -50,7 +50,7 @@ const LICENCE_LINK: &str =
 /// Whether a path serves open data: every public API route, the exports and the feeds among
 /// them. Not the admin routes, and not the logos, badges, QR codes and certificates: the
 /// Open Government Licence does not cover logos and marks.
-pub fn is_open_data(path: &str) -> bool {
+pub(crate) fn is_open_data(path: &str) -> bool {
     path.starts_with("/v1/")
         && !path.starts_with("/v1/admin/")
         && ![".png", ".svg", ".pdf"].iter().any(|e| path.ends_with(e))
@@ -58,7 +58,7 @@ pub fn is_open_data(path: &str) -> bool {
 
 /// Names the licence of an open data answer (`open_data`: a success or a 304) in a `Link`
 /// header.
-pub fn licence_link(
+pub(crate) fn licence_link(
     open_data: bool,
     status: actix_web::http::StatusCode,
     headers: &mut header::HeaderMap,
@@ -85,7 +85,7 @@ struct Signed {
 /// size and day share one, and it goes with the last of them, so no award outlives its change
 /// here.
 #[derive(Debug)]
-pub struct ExportSignatures {
+pub(crate) struct ExportSignatures {
     csv: tokio::sync::Mutex<Option<Signed>>,
     json: tokio::sync::Mutex<Option<Signed>>,
     rows: std::sync::Mutex<Option<Shared>>,
@@ -246,14 +246,14 @@ fn tag_of(format: Format, log_size: u64, as_of: NaiveDate, checkpoint_size: u64)
     ))
 }
 
-pub async fn register_csv(
+pub(crate) async fn register_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     export_as(req, state, Format::Csv).await
 }
 
-pub async fn register_json(
+pub(crate) async fn register_json(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

@@ -28,18 +28,18 @@ use crate::error_codes::ErrorCode;
 use crate::service::{Actor, Idempotency, Role, ServiceError, request_hash};
 
 /// Who may call a route.
-pub trait Policy {
+pub(crate) trait Policy {
     /// Whether an actor of `role` may.
     fn allows(role: Role) -> bool;
 }
 
 /// Admins only: every write, and the webhooks.
 #[derive(Debug)]
-pub struct AdminOnly;
+pub(crate) struct AdminOnly;
 
 /// Admins and reviewers: the private reads, and a reviewer's decision.
 #[derive(Debug)]
-pub struct AdminOrReviewer;
+pub(crate) struct AdminOrReviewer;
 
 impl Policy for AdminOnly {
     fn allows(role: Role) -> bool {
@@ -56,8 +56,8 @@ impl Policy for AdminOrReviewer {
 /// The caller of an admin route, whose role `P` allows: 401 without a valid bearer token, 403
 /// when its role may not.
 #[derive(Debug)]
-pub struct Caller<P> {
-    pub actor: Actor,
+pub(crate) struct Caller<P> {
+    pub(crate) actor: Actor,
     policy: PhantomData<P>,
 }
 
@@ -106,9 +106,9 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
 /// A write's body as it came (at most `limits::MAX_BODY`, as `web::Bytes` reads it), with its
 /// `Idempotency-Key`, if one was sent (hashed with the method, the path and the body).
 #[derive(Debug)]
-pub struct Body {
-    pub bytes: web::Bytes,
-    pub idempotency: Option<Idempotency>,
+pub(crate) struct Body {
+    pub(crate) bytes: web::Bytes,
+    pub(crate) idempotency: Option<Idempotency>,
 }
 
 impl FromRequest for Body {
@@ -174,16 +174,16 @@ fn idempotency(req: &HttpRequest, body: &[u8]) -> Result<Option<Idempotency>, Ap
 /// A write's JSON body read as a `T` (400 `body_malformed` when it is not one), with its
 /// `Idempotency-Key`.
 #[derive(Debug)]
-pub struct Json<T> {
-    pub value: T,
-    pub idempotency: Option<Idempotency>,
+pub(crate) struct Json<T> {
+    pub(crate) value: T,
+    pub(crate) idempotency: Option<Idempotency>,
 }
 
 /// As `Json`, but an empty body (or one of white space only) is `T::default()`.
 #[derive(Debug)]
-pub struct JsonOrEmpty<T> {
-    pub value: T,
-    pub idempotency: Option<Idempotency>,
+pub(crate) struct JsonOrEmpty<T> {
+    pub(crate) value: T,
+    pub(crate) idempotency: Option<Idempotency>,
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
@@ -225,7 +225,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonOrEmpty<T> {
 
 /// A JSON body read as a `T`, on a route that takes no `Idempotency-Key`.
 #[derive(Debug)]
-pub struct JsonOnly<T>(pub T);
+pub(crate) struct JsonOnly<T>(pub(crate) T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonOnly<T> {
     type Error = actix_web::Error;
@@ -255,7 +255,7 @@ pub(super) fn body_malformed(e: serde_json::Error) -> ApiError {
 /// it is missing, or `*`, which names no version; 412 when it is stale, which the service
 /// decides).
 #[derive(Debug, Clone, Copy)]
-pub struct IfMatch(pub u64);
+pub(crate) struct IfMatch(pub(crate) u64);
 
 impl FromRequest for IfMatch {
     type Error = ApiError;
@@ -295,7 +295,7 @@ fn if_match(req: &HttpRequest) -> Result<u64, ApiError> {
 /// The certificate number in a route's `{certificate_number}`: 400 with the rule in words when
 /// it is not one.
 #[derive(Debug, Clone)]
-pub struct Number(pub CertificateNumber);
+pub(crate) struct Number(pub(crate) CertificateNumber);
 
 impl FromRequest for Number {
     type Error = ApiError;
@@ -309,9 +309,9 @@ impl FromRequest for Number {
 /// The award a route's `{certificate_number}` names, and the programme as it stands: 400 for a
 /// number that is not one, 404 naming it when the register has none.
 #[derive(Debug)]
-pub struct FoundAward {
-    pub award: Arc<Award>,
-    pub programme: Programme,
+pub(crate) struct FoundAward {
+    pub(crate) award: Arc<Award>,
+    pub(crate) programme: Programme,
 }
 
 impl FromRequest for FoundAward {
@@ -339,13 +339,13 @@ fn path_number(req: &HttpRequest) -> &str {
 }
 
 /// Parses a certificate number from a path, with the rule in words when it is not one.
-pub fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
+pub(crate) fn parse_number(raw: &str) -> Result<CertificateNumber, ApiError> {
     raw.parse::<CertificateNumber>().map_err(ApiError::from)
 }
 
 /// The award with the certificate number written `raw` (in a path), and the programme as it
 /// stands; a 404 naming the number when the register has none.
-pub fn find_award(state: &AppState, raw: &str) -> Result<(Arc<Award>, Programme), ApiError> {
+pub(crate) fn find_award(state: &AppState, raw: &str) -> Result<(Arc<Award>, Programme), ApiError> {
     let number = parse_number(raw)?;
     state.registry.award(&number).ok_or_else(|| {
         ApiError::new(
@@ -361,7 +361,7 @@ pub fn find_award(state: &AppState, raw: &str) -> Result<(Arc<Award>, Programme)
 /// The day a question is asked about (`?at=YYYY-MM-DD`), if one is named: 400 when it is not a
 /// date.
 #[derive(Debug, Clone, Copy)]
-pub struct At(pub Option<chrono::NaiveDate>);
+pub(crate) struct At(pub(crate) Option<chrono::NaiveDate>);
 
 #[derive(Debug, serde::Deserialize)]
 struct AtQuery {
@@ -379,7 +379,7 @@ impl FromRequest for At {
 }
 
 /// The day asked about in `?at=`, if any.
-pub fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+pub(crate) fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
     at.map(|s| {
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
             ApiError::new(

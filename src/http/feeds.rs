@@ -21,7 +21,7 @@ use crate::render::{atom, ics};
 use crate::service::feeds::{ChangesPage, PublicChange};
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/v1/feed.atom", |r| r.to(feed)),
     Route::get("/v1/organisations/{organisation_id}/feed.atom", |r| {
         r.to(organisation_feed)
@@ -32,13 +32,13 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// Entries on one page of a feed, unless `limit` says fewer (or more, up to `MAX_FEED_PAGE`).
-pub const FEED_PAGE: usize = 50;
-pub use crate::limits::MAX_FEED_PAGE;
+pub(crate) const FEED_PAGE: usize = 50;
+pub(crate) use crate::limits::MAX_FEED_PAGE;
 /// Days before an expiry that a calendar reminds.
-pub const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
+pub(crate) const REMINDER_DAYS: [u32; 3] = [90, 30, 7];
 
 #[derive(Debug, Deserialize)]
-pub struct FeedQuery {
+pub(crate) struct FeedQuery {
     before: Option<u64>,
     limit: Option<usize>,
 }
@@ -299,7 +299,7 @@ fn check_page(query: &FeedQuery) -> Result<(Option<u64>, usize), ApiError> {
 }
 
 /// Every public change to the register, newest first.
-pub async fn feed(
+pub(crate) async fn feed(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<FeedQuery>,
@@ -323,7 +323,7 @@ pub async fn feed(
 }
 
 /// One organisation's awards' public changes, newest first.
-pub async fn organisation_feed(
+pub(crate) async fn organisation_feed(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -396,7 +396,7 @@ fn calendar_answer(state: &AppState, name: &str, events: &[ics::Event]) -> HttpR
 }
 
 /// An award's expiry, as an all-day event with reminders before it.
-pub async fn award_calendar(
+pub(crate) async fn award_calendar(
     state: web::Data<AppState>,
     FoundAward { award, programme }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
@@ -412,7 +412,7 @@ pub async fn award_calendar(
 
 /// The expiries of an organisation's valid awards: a calendar never holds the expiry of an
 /// award that is not valid today.
-pub async fn organisation_calendar(
+pub(crate) async fn organisation_calendar(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

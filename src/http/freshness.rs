@@ -23,13 +23,13 @@ use crate::service::Registry;
 
 /// The header a write's answer carries: the log position of the last event it appended (or,
 /// for a repeated Idempotency-Key, of the first attempt's).
-pub const LOG_POSITION: HeaderName = HeaderName::from_static("x-log-position");
+pub(crate) const LOG_POSITION: HeaderName = HeaderName::from_static("x-log-position");
 /// The header a read may carry to be answered only once the instance holds that position
 /// (waiting at most about a second).
-pub const WAIT_FOR_POSITION: HeaderName = HeaderName::from_static("x-wait-for-position");
+pub(crate) const WAIT_FOR_POSITION: HeaderName = HeaderName::from_static("x-wait-for-position");
 
 /// The middleware: catch up on a miss, wait for a named position, then run the handler.
-pub async fn fresh_reads(
+pub(crate) async fn fresh_reads(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {

@@ -24,7 +24,7 @@ use crate::service::ServiceError;
 
 /// Lets a request through once its caller is known (admin routes) and its body has room and a
 /// deadline; refuses it, unread, otherwise.
-pub async fn admit(
+pub(crate) async fn admit(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {

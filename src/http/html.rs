@@ -11,15 +11,18 @@ use askama::Template;
 use super::error::{ApiError, internal};
 use crate::domain::{Award, CertificateNumber, Status, Verdict};
 
-pub const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
-pub const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
-pub const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
-pub const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
-pub const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+pub(crate) const ICON_VALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M13 25l7 7 15-16" fill="none" stroke="#007f3b" stroke-width="6" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+pub(crate) const ICON_INVALID: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M15 15l18 18M33 15L15 33" stroke="#d5281b" stroke-width="6" stroke-linecap="round"/></svg>"##;
+pub(crate) const ICON_WARNING: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><path d="M24 3L46 44H2z" fill="#212b32"/><path d="M24 17v14" stroke="#ffb81c" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="38" r="3" fill="#ffb81c"/></svg>"##;
+pub(crate) const ICON_CLOCK: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M24 12v13l8 6" fill="none" stroke="#425563" stroke-width="5" stroke-linecap="round"/></svg>"##;
+pub(crate) const ICON_REPLACED: &str = r##"<svg aria-hidden="true" focusable="false" viewBox="0 0 48 48"><circle cx="24" cy="24" r="22" fill="#fff"/><path d="M12 24h22M26 15l9 9-9 9" fill="none" stroke="#330072" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 
 /// (icon, words, the line under them) for a verdict. The line opens with the one date that
 /// fits the status (`Verdict::dates_in_words`): "Valid until" only for a valid award.
-pub fn presentation(award: &Award, verdict: &Verdict) -> (&'static str, &'static str, String) {
+pub(crate) fn presentation(
+    award: &Award,
+    verdict: &Verdict,
+) -> (&'static str, &'static str, String) {
     let level = award.level.title();
     let dates = verdict.dates_in_words(award);
     match verdict.status {
@@ -56,7 +59,7 @@ pub fn presentation(award: &Award, verdict: &Verdict) -> (&'static str, &'static
     }
 }
 
-pub fn status_words(status: Status) -> &'static str {
+pub(crate) fn status_words(status: Status) -> &'static str {
     match status {
         Status::Valid => "Valid",
         Status::Expired => "Expired",
@@ -67,7 +70,7 @@ pub fn status_words(status: Status) -> &'static str {
     }
 }
 
-pub fn html(
+pub(crate) fn html(
     status: StatusCode,
     body: impl actix_web::body::MessageBody + 'static,
     cache: String,
@@ -78,17 +81,17 @@ pub fn html(
         .body(body)
 }
 
-pub fn render(t: &impl Template) -> Result<String, ApiError> {
+pub(crate) fn render(t: &impl Template) -> Result<String, ApiError> {
     t.render().map_err(|e| internal(&e))
 }
 
 /// The embed size the snippets and oEmbed suggest.
-pub const EMBED_WIDTH: u32 = 360;
-pub const EMBED_HEIGHT: u32 = 240;
+pub(crate) const EMBED_WIDTH: u32 = 360;
+pub(crate) const EMBED_HEIGHT: u32 = 240;
 
 /// The iframe that shows an award's live card, as a site pastes it: every value in it escaped
 /// by the one markup rule, so a name can never become markup on someone else's page.
-pub fn iframe_snippet(
+pub(crate) fn iframe_snippet(
     public_url: &str,
     number: &CertificateNumber,
     organisation: &str,
@@ -103,7 +106,7 @@ pub fn iframe_snippet(
 }
 
 /// The script tag that renders an award's live card.
-pub fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
+pub(crate) fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
     format!(
         r#"<script src="{}/embed.js" data-certificate="{number}" async></script>"#,
         crate::escape::markup(public_url)
@@ -111,7 +114,7 @@ pub fn script_snippet(public_url: &str, number: &CertificateNumber) -> String {
 }
 
 /// The live status badge, linked to the award's page.
-pub fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
+pub(crate) fn badge_snippet(public_url: &str, number: &CertificateNumber, level: &str) -> String {
     use crate::escape::markup;
     let public = markup(public_url);
     format!(

@@ -18,7 +18,7 @@ use crate::limits::MAX_IMAGE_CACHE_BYTES;
 use crate::render::artefacts;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/achievements/{level}/logo.svg", |r| r.to(level_logo_svg)),
     Route::get("/achievements/{level}/logo.png", |r| r.to(level_logo_png)),
     Route::get("/favicon.ico", |r| r.to(favicon)),
@@ -30,7 +30,7 @@ pub const ROUTES: &[Route] = &[
 /// bound is served without being kept.
 /// Why an image could not be rendered (a logo, a baked credential, a QR code, a PDF): a
 /// server error, answered as such.
-pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type RenderError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, Default)]
 pub struct ImageCache(Mutex<Held>);
@@ -176,7 +176,7 @@ fn image(
 }
 
 /// The award's logo with its credential baked in (SVG).
-pub async fn logo_svg(
+pub(crate) async fn logo_svg(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -195,7 +195,7 @@ pub async fn logo_svg(
 }
 
 /// The award's logo with its credential baked in (PNG `iTXt` chunk).
-pub async fn logo_png(
+pub(crate) async fn logo_png(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -229,7 +229,7 @@ fn verify_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
 }
 
 /// A QR code of the award's verification page (SVG).
-pub async fn qr_svg(
+pub(crate) async fn qr_svg(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -245,7 +245,7 @@ pub async fn qr_svg(
 }
 
 /// A QR code of the award's verification page (PNG).
-pub async fn qr_png(
+pub(crate) async fn qr_png(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -272,7 +272,7 @@ fn level_of(raw: &str) -> Result<Level, ApiError> {
 }
 
 /// The plain logo of a level (SVG), as the credentials' achievements name it.
-pub async fn level_logo_svg(
+pub(crate) async fn level_logo_svg(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -286,7 +286,7 @@ pub async fn level_logo_svg(
 }
 
 /// The plain logo of a level (PNG).
-pub async fn level_logo_png(
+pub(crate) async fn level_logo_png(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -306,7 +306,7 @@ pub async fn level_logo_png(
 /// The award's certificate (A4 PDF with its QR code), rendered from its current credential and
 /// marked with its status when it is not valid today: kept per status, and cached no longer than
 /// any answer about the award, so a revocation reaches the PDF as fast as the page.
-pub async fn certificate_pdf(
+pub(crate) async fn certificate_pdf(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -356,7 +356,7 @@ pub async fn certificate_pdf(
 }
 
 /// `/favicon.ico`: the site's icon, rendered once and kept.
-pub async fn favicon(
+pub(crate) async fn favicon(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {

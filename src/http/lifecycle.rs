@@ -26,11 +26,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The server's state between start and exit: serving, or draining after a stop signal.
 #[derive(Debug)]
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     draining: tokio::sync::watch::Sender<bool>,
     in_flight: AtomicUsize,
     /// The longest the drain may take before the process exits anyway.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Default for Lifecycle {
@@ -40,7 +40,7 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn new(timeout: Duration) -> Lifecycle {
+    pub(crate) fn new(timeout: Duration) -> Lifecycle {
         Lifecycle {
             draining: tokio::sync::watch::Sender::new(false),
             in_flight: AtomicUsize::new(0),
@@ -49,21 +49,21 @@ impl Lifecycle {
     }
 
     /// Begins the drain: from now `/readyz` is 503 and idle connections close.
-    pub fn begin_drain(&self) {
+    pub(crate) fn begin_drain(&self) {
         self.draining.send_replace(true);
     }
 
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         *self.draining.borrow()
     }
 
     /// The requests being answered now (an answer counts until its last byte is written).
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
 
     /// Resolves once the drain has begun.
-    pub fn drained(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    pub(crate) fn drained(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let mut watch = self.draining.subscribe();
         Box::pin(async move {
             let _ = watch.wait_for(|draining| *draining).await;
@@ -74,7 +74,7 @@ impl Lifecycle {
 /// What the drain knows of one connection: the requests in flight on it, whether part of a next
 /// request has been read, and the reader to wake when it falls idle.
 #[derive(Debug, Default)]
-pub struct Connection {
+pub(crate) struct Connection {
     in_flight: AtomicUsize,
     /// Bytes have been read since the last request began or ended: a request is arriving.
     arriving: AtomicBool,
@@ -100,7 +100,7 @@ impl Connection {
 
 /// A connection's stream that reads end-of-stream once the drain has begun and the connection
 /// is idle, so the HTTP layer closes it.
-pub struct Draining<S> {
+pub(crate) struct Draining<S> {
     inner: S,
     connection: Arc<Connection>,
     /// Resolves when the drain begins; `None` once it has.
@@ -116,7 +116,7 @@ impl<S> std::fmt::Debug for Draining<S> {
 }
 
 impl<S> Draining<S> {
-    pub fn new(inner: S, lifecycle: Arc<Lifecycle>) -> Draining<S> {
+    pub(crate) fn new(inner: S, lifecycle: Arc<Lifecycle>) -> Draining<S> {
         Draining {
             inner,
             connection: Arc::default(),
@@ -125,7 +125,7 @@ impl<S> Draining<S> {
     }
 
     /// The connection's state, for its requests (`HttpServiceBuilder::on_connect_ext`).
-    pub fn connection(&self) -> Arc<Connection> {
+    pub(crate) fn connection(&self) -> Arc<Connection> {
         self.connection.clone()
     }
 }
@@ -226,7 +226,7 @@ impl Drop for InFlight {
 
 /// An answer's body, counting its request in flight until it is written or dropped.
 #[derive(Debug)]
-pub struct Tracked<B> {
+pub(crate) struct Tracked<B> {
     body: Pin<Box<B>>,
     _in_flight: InFlight,
 }
@@ -248,7 +248,7 @@ impl<B: MessageBody> MessageBody for Tracked<B> {
 
 /// The middleware: counts each request in flight until its answer is written, and marks an
 /// answer given during the drain `Connection: close`.
-pub async fn track(
+pub(crate) async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -270,7 +270,10 @@ pub async fn track(
 }
 
 /// Says once a second what the drain still waits for, until the process exits.
-pub fn report_drain(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport::Connections>) {
+pub(crate) fn report_drain(
+    lifecycle: Arc<Lifecycle>,
+    connections: Arc<super::transport::Connections>,
+) {
     tokio::spawn(async move {
         let started = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -291,7 +294,10 @@ pub fn report_drain(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport
 
 /// Ends the process once the drain's `Lifecycle::timeout` has passed, whatever is still
 /// running: a thread of its own, so that nothing the runtime waits on can hold it.
-pub fn exit_after(lifecycle: Arc<Lifecycle>, connections: Arc<super::transport::Connections>) {
+pub(crate) fn exit_after(
+    lifecycle: Arc<Lifecycle>,
+    connections: Arc<super::transport::Connections>,
+) {
     std::thread::spawn(move || {
         let timeout = lifecycle.timeout;
         std::thread::sleep(timeout);

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 /// A limiter keyed by client address.
-pub type RateLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+pub(crate) type RateLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
 
 /// The per-client-address limiter of failed admin attempts.
-pub type FailureLimiter = RateLimiter;
+pub(crate) type FailureLimiter = RateLimiter;
 
 /// A limiter allowing `per_minute` failures a minute per address, in a burst (0: none).
-pub fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
+pub(crate) fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
     let n = std::num::NonZeroU32::new(per_minute)?;
     Some(Arc::new(governor::RateLimiter::keyed(
         governor::Quota::per_minute(n).allow_burst(n),
@@ -19,7 +19,7 @@ pub fn failure_limiter(per_minute: u32) -> Option<Arc<FailureLimiter>> {
 
 /// Counts a request from `ip` against `limiter`: `None` while it is within its rate, else the
 /// seconds to wait. Addresses not seen lately are forgotten once there are many.
-pub fn wait_of(limiter: &RateLimiter, ip: std::net::IpAddr) -> Option<u64> {
+pub(crate) fn wait_of(limiter: &RateLimiter, ip: std::net::IpAddr) -> Option<u64> {
     let wait = limiter.check_key(&ip).err()?;
     use governor::clock::{Clock, DefaultClock};
     if limiter.len() > crate::limits::MAX_LIMITED_ADDRESSES {

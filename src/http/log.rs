@@ -15,7 +15,7 @@ use crate::domain::Visibility;
 use crate::error_codes::ErrorCode;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/v1/log/checkpoint", |r| r.to(checkpoint)),
     Route::get("/v1/log/key", |r| r.to(key)),
     Route::get("/v1/log/proofs/inclusion", |r| r.to(inclusion)),
@@ -47,7 +47,7 @@ fn no_checkpoint() -> ApiError {
 
 /// The latest signed checkpoint (a C2SP signed note), the last one this instance signed or saw
 /// signed: from memory, so auditors get it while the database is away.
-pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let note = state
         .registry
         .latest_checkpoint_note()
@@ -59,7 +59,7 @@ pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 }
 
 /// The note verifier key that checks the checkpoints' signatures.
-pub async fn key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let key = state
         .registry
         .log_verifier_key()
@@ -71,13 +71,13 @@ pub async fn key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InclusionParams {
+pub(crate) struct InclusionParams {
     index: u64,
     size: Option<u64>,
 }
 
 /// The inclusion proof of an entry in the tree of a size (default: the latest checkpoint's).
-pub async fn inclusion(
+pub(crate) async fn inclusion(
     state: web::Data<AppState>,
     params: web::Query<InclusionParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -106,13 +106,13 @@ pub async fn inclusion(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ConsistencyParams {
+pub(crate) struct ConsistencyParams {
     from: u64,
     to: Option<u64>,
 }
 
 /// The consistency proof between two sizes (default `to`: the latest checkpoint's).
-pub async fn consistency(
+pub(crate) async fn consistency(
     state: web::Data<AppState>,
     params: web::Query<ConsistencyParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -143,14 +143,14 @@ pub async fn consistency(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct EntriesParams {
+pub(crate) struct EntriesParams {
     start: Option<u64>,
     limit: Option<u32>,
 }
 
 /// The log's entries in order: public ones in full (`payload` holds the exact hashed bytes as
 /// text), private ones as their leaf hash only.
-pub async fn entries(
+pub(crate) async fn entries(
     state: web::Data<AppState>,
     params: web::Query<EntriesParams>,
 ) -> Result<HttpResponse, ApiError> {

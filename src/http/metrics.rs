@@ -39,7 +39,7 @@ struct LatencyLabels {
 
 /// The request series, shared by every worker.
 #[derive(Debug)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     /// Which of the process's `HttpMetrics` this is (a worker's handles are kept by it).
     id: u64,
     requests: Family<RequestLabels, Counter>,
@@ -63,7 +63,7 @@ impl Default for HttpMetrics {
 }
 
 impl HttpMetrics {
-    pub fn new() -> HttpMetrics {
+    pub(crate) fn new() -> HttpMetrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
@@ -100,7 +100,7 @@ impl HttpMetrics {
 
     /// Counts one request answered `status` after `elapsed` (`route`: its template, or
     /// `access::UNMATCHED`).
-    pub fn observe(
+    pub(crate) fn observe(
         &self,
         route: &'static str,
         method: &actix_web::http::Method,
@@ -152,7 +152,7 @@ impl HttpMetrics {
 
     /// The scrape: the request series, then the registry's vital signs, in the OpenMetrics
     /// text format.
-    pub fn render(&self, vitals: &Vitals) -> String {
+    pub(crate) fn render(&self, vitals: &Vitals) -> String {
         let mut out = String::with_capacity(16 * 1024);
         // Writing to a String fails only if an encoder says so; none of ours does.
         let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
@@ -386,7 +386,7 @@ async fn scrape(scrape: web::Data<Scrape>) -> HttpResponse {
 
 /// Serves `GET /metrics` on `listener` (one worker: a scrape every few seconds is all it
 /// answers) until the returned server is stopped. Anything else is a 404.
-pub fn serve_metrics(
+pub(crate) fn serve_metrics(
     listener: TcpListener,
     metrics: Arc<HttpMetrics>,
     registry: Arc<Registry>,

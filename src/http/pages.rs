@@ -112,7 +112,7 @@ use super::routes::Route;
 use crate::escape::url_component as encode;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/achievements/{level}", |r| r.to(achievement)),
     Route::get("/", |r| r.to(index)),
     Route::get("/verify/{certificate_number}", |r| r.to(verify_page)),
@@ -142,7 +142,7 @@ pub(super) fn not_found_page(state: &AppState, raw: &str) -> Result<HttpResponse
 }
 
 /// `/verify/{n}`: the page a certificate's QR code opens.
-pub async fn verify_page(
+pub(crate) async fn verify_page(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -272,7 +272,7 @@ struct Row {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -287,7 +287,7 @@ pub struct SearchParams {
 const PER_PAGE: u32 = 20;
 
 /// `/`: search the register.
-pub async fn index(
+pub(crate) async fn index(
     state: web::Data<AppState>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -414,7 +414,7 @@ fn register_row(registry: &Registry, row: Listed, status: Status, today: NaiveDa
 }
 
 /// The site's stylesheet.
-pub async fn site_css() -> HttpResponse {
+pub(crate) async fn site_css() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
@@ -448,7 +448,7 @@ fn wants_json(req: &HttpRequest) -> bool {
 /// `/achievements/{level}`: the id of the Open Badges `Achievement` every credential of the
 /// level embeds. A machine (asking for JSON) gets that very object; a person gets a page saying
 /// what the level means, with a link to the register.
-pub async fn achievement(
+pub(crate) async fn achievement(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -53,7 +53,7 @@ pub fn stripped(base: &str, path: &str) -> Option<String> {
 
 /// Answers a request that still carries the public URL's path as if the proxy had stripped it.
 /// Nothing is done when the public URL has no path.
-pub fn strip(base: &str, req: &mut ServiceRequest) {
+pub(crate) fn strip(base: &str, req: &mut ServiceRequest) {
     if base.is_empty() {
         return;
     }

@@ -16,7 +16,7 @@ const MAX_ENTRIES: usize = crate::limits::MAX_PREPARED_ANSWERS;
 
 /// Which answer about an award.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// `GET /v1/awards/{n}`.
     Record,
     /// `GET /v1/awards/{n}/verification` about today, up to its `checked_at` value.
@@ -31,22 +31,22 @@ pub enum Answer {
 /// (`service::Version`: the log's size, since any event, about the award or the programme, can
 /// change an answer, and the UK day) and the latest checkpoint's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
-    pub log: crate::service::Version,
-    pub checkpoint_size: u64,
+pub(crate) struct Version {
+    pub(crate) log: crate::service::Version,
+    pub(crate) checkpoint_size: u64,
 }
 
 type Entries = HashMap<(Answer, CertificateNumber), (Version, Bytes)>;
 
 /// The prepared answers, shared by the workers.
 #[derive(Debug, Default)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     entries: Mutex<Entries>,
 }
 
 impl Prepared {
     /// The answer `answer` about `number` as of `version`: the one kept, or `build`'s, kept.
-    pub fn get_or_build<E>(
+    pub(crate) fn get_or_build<E>(
         &self,
         answer: Answer,
         number: &CertificateNumber,

@@ -15,7 +15,7 @@ use super::writes::{parse, parse_date, replayed};
 use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/admin/programme/pause", |r| r.to(pause)),
     Route::post("/v1/admin/programme/resume", |r| r.to(resume)),
     Route::post("/v1/admin/programme/sunset", |r| r.to(sunset)),
@@ -24,7 +24,7 @@ pub const ROUTES: &[Route] = &[
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProgrammeChangeBody {
+pub(crate) struct ProgrammeChangeBody {
     effective_from: String,
     reason: String,
 }
@@ -54,7 +54,7 @@ fn programme_response(state: &AppState) -> HttpResponse {
         .json(ProgrammeView::of(&programme, today))
 }
 
-pub async fn pause(
+pub(crate) async fn pause(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<ProgrammeChangeBody>,
@@ -62,7 +62,7 @@ pub async fn pause(
     change_programme(caller, state, body, ProgrammePhase::Paused).await
 }
 
-pub async fn resume(
+pub(crate) async fn resume(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<ProgrammeChangeBody>,
@@ -70,7 +70,7 @@ pub async fn resume(
     change_programme(caller, state, body, ProgrammePhase::Running).await
 }
 
-pub async fn sunset(
+pub(crate) async fn sunset(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<ProgrammeChangeBody>,
@@ -78,7 +78,7 @@ pub async fn sunset(
     change_programme(caller, state, body, ProgrammePhase::Sunset).await
 }
 
-pub async fn schedule_cycle(
+pub(crate) async fn schedule_cycle(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     body: Json<Cycle>,

@@ -18,7 +18,7 @@ use crate::service::Registry;
 use crate::service::search::{self, SearchRequest};
 
 /// The public routes of this file.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/verify", |r| r.to(check_presented)),
     Route::get("/v1/register", |r| r.to(register)),
     Route::get("/v1/achievements/{level}", |r| r.to(achievement)),
@@ -51,7 +51,7 @@ pub(super) fn cache_control(max_age: u64) -> String {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RegisterParams {
+pub(crate) struct RegisterParams {
     q: Option<String>,
     level: Option<String>,
     status: Option<String>,
@@ -118,7 +118,7 @@ impl RegisterParams {
     }
 }
 
-pub async fn register(
+pub(crate) async fn register(
     state: web::Data<AppState>,
     params: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -154,7 +154,7 @@ pub async fn register(
         .json(body))
 }
 
-pub async fn programme(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn programme(state: web::Data<AppState>) -> HttpResponse {
     let programme = state.registry.programme();
     let today = state.registry.today();
     let view = ProgrammeView::of(&programme, today);
@@ -163,7 +163,7 @@ pub async fn programme(state: web::Data<AppState>) -> HttpResponse {
         .json(view)
 }
 
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
@@ -173,7 +173,7 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers within a second, holds the log this registry published, and
 /// the last checkpoint could be signed; when not, says why (`reason`: one of the outages,
 /// `error`, `log_behind_published_checkpoint` or `checkpoint_signing_failed`).
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.lifecycle.is_draining() {
         return HttpResponse::ServiceUnavailable()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -286,7 +286,7 @@ fn registry_failure(registry: &Registry) -> Option<(&'static str, String)> {
     })
 }
 
-pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, format!("public, max-age={MAX_AGE}")))
@@ -294,7 +294,7 @@ pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The did:web document: the registry's keys, so anyone can check its signatures offline.
-pub async fn did_json(
+pub(crate) async fn did_json(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -318,7 +318,7 @@ pub(super) fn no_signing_key() -> ApiError {
 }
 
 /// The signed revocation status list.
-pub async fn status_list(
+pub(crate) async fn status_list(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -352,7 +352,7 @@ pub async fn status_list(
 /// The body is read up to `MAX_PRESENTED` bytes and refused past it before anything is inflated;
 /// the unwrapping and the checks run on the blocking pool, a few at a time, so a slow or large
 /// credential never holds up the workers that answer everyone else.
-pub async fn check_presented(
+pub(crate) async fn check_presented(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
@@ -422,7 +422,7 @@ pub async fn check_presented(
 /// A request body of at most `limit` bytes, or `None` when it is larger. A larger body is read
 /// on and thrown away up to `MAX_BODY`, so that the client, still sending, gets the refusal
 /// rather than a broken connection; one declared larger than that is refused unread.
-pub async fn read_bounded(
+pub(crate) async fn read_bounded(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -457,7 +457,7 @@ pub async fn read_bounded(
 }
 
 /// The level named in a path, or a 404 saying which levels there are.
-pub fn level_in_path(raw: &str) -> Result<Level, ApiError> {
+pub(crate) fn level_in_path(raw: &str) -> Result<Level, ApiError> {
     raw.parse::<Level>().map_err(|e| {
         ApiError::new(e.code, e.message).with_status(actix_web::http::StatusCode::NOT_FOUND)
     })
@@ -465,7 +465,7 @@ pub fn level_in_path(raw: &str) -> Result<Level, ApiError> {
 
 /// The Open Badges 3.0 `Achievement` of a level, exactly as the credentials embed it (its `id`
 /// is `/achievements/{level}`, which answers with this same object to a request for JSON).
-pub async fn achievement(
+pub(crate) async fn achievement(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

@@ -18,14 +18,17 @@ use crate::limits::MAX_BODY;
 /// A route: a method, a path, and what serves it (`serve` puts the handler on the method's
 /// route). Each file of handlers declares its own in a `ROUTES` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
     serve: fn(actix_web::Route) -> actix_web::Route,
 }
 
 impl Route {
-    pub const fn get(path: &'static str, serve: fn(actix_web::Route) -> actix_web::Route) -> Route {
+    pub(crate) const fn get(
+        path: &'static str,
+        serve: fn(actix_web::Route) -> actix_web::Route,
+    ) -> Route {
         Route {
             method: "get",
             path,
@@ -33,7 +36,7 @@ impl Route {
         }
     }
 
-    pub const fn post(
+    pub(crate) const fn post(
         path: &'static str,
         serve: fn(actix_web::Route) -> actix_web::Route,
     ) -> Route {
@@ -44,7 +47,7 @@ impl Route {
         }
     }
 
-    pub const fn delete(
+    pub(crate) const fn delete(
         path: &'static str,
         serve: fn(actix_web::Route) -> actix_web::Route,
     ) -> Route {

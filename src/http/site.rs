@@ -15,16 +15,16 @@ use super::routes::Route;
 use crate::error_codes::ErrorCode;
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::get("/accessibility", |r| r.to(accessibility)),
     Route::get("/privacy", |r| r.to(privacy)),
 ];
 
 /// When the accessibility statement was prepared and last reviewed, and the site last tested.
-pub const ACCESSIBILITY_PREPARED: &str = "2 December 2026";
-pub const ACCESSIBILITY_REVIEWED: &str = "2 December 2026";
+pub(crate) const ACCESSIBILITY_PREPARED: &str = "2 December 2026";
+pub(crate) const ACCESSIBILITY_REVIEWED: &str = "2 December 2026";
 /// When the privacy notice was last updated.
-pub const PRIVACY_UPDATED: &str = "2 December 2026";
+pub(crate) const PRIVACY_UPDATED: &str = "2 December 2026";
 
 #[derive(Template)]
 #[template(path = "accessibility.html")]
@@ -44,7 +44,7 @@ struct PrivacyPage {
 }
 
 /// `/accessibility`: the accessibility statement, in the GOV.UK pattern.
-pub async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = AccessibilityPage {
         public_url: state.public_url.clone(),
         base: super::prefix::base_path(&state.public_url).to_owned(),
@@ -60,7 +60,7 @@ pub async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, A
 
 /// `/privacy`: what the register makes public, what it keeps private, for how long, and who is
 /// responsible.
-pub async fn privacy(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn privacy(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = PrivacyPage {
         public_url: state.public_url.clone(),
         base: super::prefix::base_path(&state.public_url).to_owned(),
@@ -76,7 +76,7 @@ pub async fn privacy(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 /// Whether a path is one people open in a browser (a page, a verification page, the embed
 /// card): its refusals are pages, not problem+json. `/achievements/{level}` is a page unless
 /// the client asks for JSON (a verifier dereferencing an achievement's id).
-pub fn for_people(path: &str, headers: &HeaderMap) -> bool {
+pub(crate) fn for_people(path: &str, headers: &HeaderMap) -> bool {
     let page = matches!(
         path,
         "/" | "/docs" | "/accessibility" | "/privacy" | "/verify" | "/embed"
@@ -90,7 +90,7 @@ pub fn for_people(path: &str, headers: &HeaderMap) -> bool {
 }
 
 /// Whether a request names a JSON type and not HTML (a browser always names HTML).
-pub fn wants_json(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -170,7 +170,7 @@ fn message(
 
 /// The compact card an embed shows for a number that is not an award here (at the snippet's
 /// size, in the card's style): 404 for an unknown number, 400 for a mistyped one.
-pub fn embed_not_found(status: StatusCode, public_url: &str) -> HttpResponse {
+pub(crate) fn embed_not_found(status: StatusCode, public_url: &str) -> HttpResponse {
     message(
         "/embed/",
         status,
@@ -184,7 +184,7 @@ pub fn embed_not_found(status: StatusCode, public_url: &str) -> HttpResponse {
 }
 
 /// The page a person gets for an address that names no page.
-pub fn page_not_found(req: &HttpRequest, public_url: &str) -> HttpResponse {
+pub(crate) fn page_not_found(req: &HttpRequest, public_url: &str) -> HttpResponse {
     let words = (
         "Page not found",
         "There is no page at this address",
@@ -201,7 +201,7 @@ pub fn page_not_found(req: &HttpRequest, public_url: &str) -> HttpResponse {
 
 /// The answer to a path no route serves: a page when a person asks (a path people open, or any
 /// path outside the API from a browser), else problem+json.
-pub async fn no_such_route(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn no_such_route(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let path = req.path();
     let problem = || {
         actix_web::ResponseError::error_response(&ApiError::new(
@@ -231,7 +231,7 @@ pub async fn no_such_route(req: HttpRequest, state: web::Data<AppState>) -> Http
 }
 
 /// The 429 a person gets on a page: what happened and how long to wait, with `Retry-After`.
-pub fn rate_limited_page(path: &str, seconds: u64, public_url: &str) -> HttpResponse {
+pub(crate) fn rate_limited_page(path: &str, seconds: u64, public_url: &str) -> HttpResponse {
     let wait = if seconds <= 1 {
         "a second".to_owned()
     } else {

@@ -11,41 +11,41 @@ use crate::service::Registry;
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     /// The base URL people reach the registry at, without a trailing slash.
-    pub public_url: String,
+    pub(crate) public_url: String,
     /// The OpenAPI document as JSON, converted once from `openapi/openapi.yaml`.
-    pub openapi_json: String,
+    pub(crate) openapi_json: String,
     /// Rendered images, shared by the workers.
-    pub images: Arc<images::ImageCache>,
+    pub(crate) images: Arc<images::ImageCache>,
     /// Answers about awards, prepared once per change and shared by the workers.
-    pub prepared: Arc<prepared::Prepared>,
+    pub(crate) prepared: Arc<prepared::Prepared>,
     /// The latest signature of each open data export, kept until what it reflects changes.
-    pub export_signatures: Arc<exports::ExportSignatures>,
+    pub(crate) export_signatures: Arc<exports::ExportSignatures>,
     /// The API docs page, rendered once from the OpenAPI document.
-    pub docs_html: String,
+    pub(crate) docs_html: String,
     /// The framework applications are judged against.
-    pub framework: Arc<crate::domain::framework::Framework>,
+    pub(crate) framework: Arc<crate::domain::framework::Framework>,
     /// Requests a second each client address may make to public routes (none: no limit).
-    pub rate_limit: Option<Arc<RateLimiter>>,
+    pub(crate) rate_limit: Option<Arc<RateLimiter>>,
     /// Turns for checking presented credentials (`crate::limits::MAX_CONCURRENT_VERIFICATIONS`).
-    pub verifications: Arc<tokio::sync::Semaphore>,
+    pub(crate) verifications: Arc<tokio::sync::Semaphore>,
     /// How webhook targets are checked (`wexqs serve`'s webhook options).
-    pub webhooks: Arc<crate::service::webhooks::WebhookSettings>,
+    pub(crate) webhooks: Arc<crate::service::webhooks::WebhookSettings>,
     /// The bounds on connections and bodies (`wexqs serve`'s options).
-    pub limits: crate::limits::Limits,
+    pub(crate) limits: crate::limits::Limits,
     /// Room for the bodies being read at once, a permit a byte (`Limits::body_budget`).
-    pub bodies: Arc<tokio::sync::Semaphore>,
+    pub(crate) bodies: Arc<tokio::sync::Semaphore>,
     /// Failed admin attempts per client address (`Limits::admin_failures_per_minute`).
-    pub admin_failures: Option<Arc<FailureLimiter>>,
+    pub(crate) admin_failures: Option<Arc<FailureLimiter>>,
     /// The connections open, counted by address (`Limits::max_connections`).
     pub connections: Arc<transport::Connections>,
     /// Serving or draining, and the requests in flight (`lifecycle`).
-    pub lifecycle: Arc<lifecycle::Lifecycle>,
+    pub(crate) lifecycle: Arc<lifecycle::Lifecycle>,
     /// The proxies whose word on the client's address is taken (`--trusted-proxies`).
-    pub trusted_proxies: Arc<client::TrustedProxies>,
+    pub(crate) trusted_proxies: Arc<client::TrustedProxies>,
     /// The request series (none: metrics are off, and nothing is counted).
-    pub metrics: Option<Arc<metrics::HttpMetrics>>,
+    pub(crate) metrics: Option<Arc<metrics::HttpMetrics>>,
 }
 
 /// The API description, as written.
@@ -99,26 +99,26 @@ impl AppState {
     }
 
     /// Drains for at most `timeout` when the server is stopped (`lifecycle`).
-    pub fn with_shutdown_timeout(mut self, timeout: std::time::Duration) -> AppState {
+    pub(crate) fn with_shutdown_timeout(mut self, timeout: std::time::Duration) -> AppState {
         self.lifecycle = Arc::new(lifecycle::Lifecycle::new(timeout));
         self
     }
 
     /// Takes the client's address from `Forwarded` / `X-Forwarded-For` when the peer is one of
     /// `proxies`.
-    pub fn with_trusted_proxies(mut self, proxies: client::TrustedProxies) -> AppState {
+    pub(crate) fn with_trusted_proxies(mut self, proxies: client::TrustedProxies) -> AppState {
         self.trusted_proxies = Arc::new(proxies);
         self
     }
 
     /// Counts and times requests into `metrics` (`http::metrics`).
-    pub fn with_metrics(mut self, metrics: Arc<metrics::HttpMetrics>) -> AppState {
+    pub(crate) fn with_metrics(mut self, metrics: Arc<metrics::HttpMetrics>) -> AppState {
         self.metrics = Some(metrics);
         self
     }
 
     /// Checks webhook targets as `settings` say.
-    pub fn with_webhooks(
+    pub(crate) fn with_webhooks(
         mut self,
         settings: crate::service::webhooks::WebhookSettings,
     ) -> AppState {

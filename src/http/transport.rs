@@ -27,7 +27,7 @@ pub struct Connections {
 
 /// One connection counted in `Connections`, until it is dropped.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     connections: Arc<Connections>,
     address: Option<IpAddr>,
 }
@@ -46,7 +46,7 @@ impl Connections {
 
     /// A ticket for a new connection from `address`, or the refusal's reason when `limits`
     /// are reached.
-    pub fn admit(
+    pub(crate) fn admit(
         self: &Arc<Self>,
         address: Option<IpAddr>,
         limits: &crate::limits::Limits,
@@ -94,7 +94,7 @@ impl Drop for Ticket {
 }
 
 /// Answers a connection over the limits with 503 and closes it, without reading from it.
-pub fn refuse(mut stream: std::net::TcpStream, reason: &str) {
+pub(crate) fn refuse(mut stream: std::net::TcpStream, reason: &str) {
     let problem =
         super::error::ApiError::new(ErrorCode::ServerBusy, format!("{reason}; try again in 1 s"));
     let body = problem.body().to_string();
@@ -114,7 +114,7 @@ pub fn refuse(mut stream: std::net::TcpStream, reason: &str) {
 /// A TCP stream whose bodiless protocol refusals are rewritten as problem+json, counted while
 /// open, and failed when a write makes no progress for `stall`.
 #[derive(Debug)]
-pub struct ProblemStream {
+pub(crate) struct ProblemStream {
     inner: TcpStream,
     /// A rewritten refusal still to be written, and how much of it has been.
     pending: Option<(Vec<u8>, usize)>,
@@ -125,12 +125,8 @@ pub struct ProblemStream {
 }
 
 impl ProblemStream {
-    pub fn new(inner: TcpStream) -> ProblemStream {
-        ProblemStream::bounded(inner, None, crate::limits::Limits::default().write_stall)
-    }
-
     /// A stream counted by `ticket`, dropped when the client reads nothing for `stall`.
-    pub fn bounded(
+    pub(crate) fn bounded(
         inner: TcpStream,
         ticket: Option<Ticket>,
         stall: std::time::Duration,
@@ -190,7 +186,7 @@ impl ProblemStream {
 
 /// The problem+json response that replaces a bodiless protocol refusal in `head`, if `head` is
 /// one: a complete HTTP/1.1 response head of status 400, 408 or 431 with `content-length: 0`.
-pub fn rewrite_refusal(head: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn rewrite_refusal(head: &[u8]) -> Option<Vec<u8>> {
     // Every write passes here: an answer that is not a refusal is told by its first bytes,
     // before any pass over the whole buffer (which holds the body too).
     if !matches!(

@@ -10,17 +10,17 @@ use crate::domain::{Award, Cycle, Organisation, Programme, ProgrammePhase, Statu
 use crate::service::search::Listed;
 
 #[derive(Debug, Serialize)]
-pub struct OrganisationView {
-    pub id: String,
-    pub name: String,
-    pub ods_code: Option<String>,
-    pub region: &'static str,
-    pub region_name: &'static str,
-    pub kind: &'static str,
+pub(crate) struct OrganisationView {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) ods_code: Option<String>,
+    pub(crate) region: &'static str,
+    pub(crate) region_name: &'static str,
+    pub(crate) kind: &'static str,
 }
 
 impl OrganisationView {
-    pub fn of(o: &Organisation) -> Self {
+    pub(crate) fn of(o: &Organisation) -> Self {
         OrganisationView {
             id: o.id.to_string(),
             name: o.name.to_string(),
@@ -33,24 +33,24 @@ impl OrganisationView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct AwardOrganisation {
-    pub id: String,
-    pub name: String,
-    pub ods_code: Option<String>,
-    pub region: &'static str,
-    pub region_name: &'static str,
+pub(crate) struct AwardOrganisation {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) ods_code: Option<String>,
+    pub(crate) region: &'static str,
+    pub(crate) region_name: &'static str,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Links {
+pub(crate) struct Links {
     #[serde(rename = "self")]
-    pub this: String,
-    pub verification: String,
-    pub page: String,
+    pub(crate) this: String,
+    pub(crate) verification: String,
+    pub(crate) page: String,
 }
 
 impl Links {
-    pub fn of(public_url: &str, number: &str) -> Links {
+    pub(crate) fn of(public_url: &str, number: &str) -> Links {
         // Root-relative, under the public URL's path when it has one.
         let base = super::prefix::base_path(public_url);
         Links {
@@ -63,34 +63,34 @@ impl Links {
 
 /// An award's public record with its history.
 #[derive(Debug, Serialize)]
-pub struct AwardView<'a> {
-    pub certificate_number: String,
-    pub organisation: AwardOrganisation,
-    pub level: &'static str,
-    pub awarded_on: NaiveDate,
-    pub valid_until: NaiveDate,
-    pub expires_on: NaiveDate,
-    pub issuer: Issuer,
-    pub scheme: &'a str,
-    pub framework_version: Option<&'a str>,
+pub(crate) struct AwardView<'a> {
+    pub(crate) certificate_number: String,
+    pub(crate) organisation: AwardOrganisation,
+    pub(crate) level: &'static str,
+    pub(crate) awarded_on: NaiveDate,
+    pub(crate) valid_until: NaiveDate,
+    pub(crate) expires_on: NaiveDate,
+    pub(crate) issuer: Issuer,
+    pub(crate) scheme: &'a str,
+    pub(crate) framework_version: Option<&'a str>,
     /// The award's status on the day the answer is about (today for the award's record).
-    pub status: Status,
+    pub(crate) status: Status,
     /// The award's changes, in log order (in a verification answer, those in effect on its day).
-    pub history: Vec<&'a HistoryEntry>,
+    pub(crate) history: Vec<&'a HistoryEntry>,
     /// The log position of the award's latest event, whatever day an answer is about: its
     /// version, the number in its `ETag` and what `If-Match` names. (A verification answer's
     /// `log.position` is the latest event its history lists, which its inclusion proof covers.)
-    pub log_position: u64,
-    pub links: Links,
+    pub(crate) log_position: u64,
+    pub(crate) links: Links,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Issuer {
-    pub name: String,
+pub(crate) struct Issuer {
+    pub(crate) name: String,
 }
 
 impl<'a> AwardView<'a> {
-    pub fn of(award: &'a Award, status: Status, public_url: &str) -> Self {
+    pub(crate) fn of(award: &'a Award, status: Status, public_url: &str) -> Self {
         let number = award.certificate_number.to_string();
         AwardView {
             organisation: AwardOrganisation {
@@ -119,16 +119,16 @@ impl<'a> AwardView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ProgrammeSummary {
-    pub phase: ProgrammePhase,
-    pub since: Option<NaiveDate>,
-    pub accepting_new_awards: bool,
+pub(crate) struct ProgrammeSummary {
+    pub(crate) phase: ProgrammePhase,
+    pub(crate) since: Option<NaiveDate>,
+    pub(crate) accepting_new_awards: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notice: Option<ProgrammeNotice>,
+    pub(crate) notice: Option<ProgrammeNotice>,
 }
 
 impl ProgrammeSummary {
-    pub fn of(programme: &Programme, date: NaiveDate) -> Self {
+    pub(crate) fn of(programme: &Programme, date: NaiveDate) -> Self {
         let state = programme.state_on(date);
         ProgrammeSummary {
             phase: state.phase,
@@ -141,49 +141,49 @@ impl ProgrammeSummary {
 
 /// The answer to "is this award real and valid on this day?".
 #[derive(Debug, Serialize)]
-pub struct VerificationView<'a> {
-    pub certificate_number: String,
-    pub status: Status,
-    pub valid: bool,
-    pub as_of: NaiveDate,
+pub(crate) struct VerificationView<'a> {
+    pub(crate) certificate_number: String,
+    pub(crate) status: Status,
+    pub(crate) valid: bool,
+    pub(crate) as_of: NaiveDate,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_since: Option<NaiveDate>,
+    pub(crate) status_since: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub superseded_by: Option<String>,
-    pub award: AwardView<'a>,
-    pub programme: ProgrammeSummary,
-    pub log: LogRef,
-    pub checked_at: String,
+    pub(crate) superseded_by: Option<String>,
+    pub(crate) award: AwardView<'a>,
+    pub(crate) programme: ProgrammeSummary,
+    pub(crate) log: LogRef,
+    pub(crate) checked_at: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct LogRef {
+pub(crate) struct LogRef {
     /// The position in the registry's log of the latest event the answer's history lists.
-    pub position: u64,
+    pub(crate) position: u64,
     /// The positions of the events the answer's history lists, in order.
-    pub positions: Vec<u64>,
+    pub(crate) positions: Vec<u64>,
     /// An RFC 9162 inclusion proof of the event at `position` in the latest signed checkpoint
     /// (once a checkpoint covers it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inclusion: Option<Inclusion>,
+    pub(crate) inclusion: Option<Inclusion>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Inclusion {
-    pub checkpoint_size: u64,
-    pub checkpoint_root: String,
-    pub leaf_index: u64,
+pub(crate) struct Inclusion {
+    pub(crate) checkpoint_size: u64,
+    pub(crate) checkpoint_root: String,
+    pub(crate) leaf_index: u64,
     /// Base64 hashes, leaf level first.
-    pub proof: Vec<String>,
+    pub(crate) proof: Vec<String>,
 }
 
 impl<'a> VerificationView<'a> {
     /// The answer about the day of `verdict`, every part of it as the award stood that day: the
     /// inner award's status, the history (`history_as_of`) and the log positions of what it
     /// lists, so that no field of one answer contradicts another.
-    pub fn of(
+    pub(crate) fn of(
         award: &'a Award,
         verdict: Verdict,
         programme: &Programme,
@@ -217,20 +217,20 @@ impl<'a> VerificationView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct RegisterItem {
-    pub certificate_number: String,
-    pub organisation_name: String,
-    pub ods_code: Option<String>,
-    pub region: String,
-    pub level: String,
-    pub awarded_on: String,
-    pub valid_until: String,
-    pub status: Status,
-    pub links: Links,
+pub(crate) struct RegisterItem {
+    pub(crate) certificate_number: String,
+    pub(crate) organisation_name: String,
+    pub(crate) ods_code: Option<String>,
+    pub(crate) region: String,
+    pub(crate) level: String,
+    pub(crate) awarded_on: String,
+    pub(crate) valid_until: String,
+    pub(crate) status: Status,
+    pub(crate) links: Links,
 }
 
 impl RegisterItem {
-    pub fn of(row: Listed, status: Status, public_url: &str) -> Self {
+    pub(crate) fn of(row: Listed, status: Status, public_url: &str) -> Self {
         RegisterItem {
             links: Links::of(public_url, &row.certificate_number),
             certificate_number: row.certificate_number,
@@ -246,36 +246,36 @@ impl RegisterItem {
 }
 
 #[derive(Debug, Serialize)]
-pub struct RegisterPage {
-    pub items: Vec<RegisterItem>,
-    pub page: u32,
-    pub per_page: u32,
-    pub total: u64,
-    pub pages: u64,
+pub(crate) struct RegisterPage {
+    pub(crate) items: Vec<RegisterItem>,
+    pub(crate) page: u32,
+    pub(crate) per_page: u32,
+    pub(crate) total: u64,
+    pub(crate) pages: u64,
     /// Whether `items` are near matches: nothing matched `q` exactly, and these awards are one
     /// slip away (by name, or by number for a mistyped certificate number).
-    pub near_matches: bool,
+    pub(crate) near_matches: bool,
     /// The near matches as number and name (kept for clients written before they were items).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub did_you_mean: Vec<serde_json::Value>,
+    pub(crate) did_you_mean: Vec<serde_json::Value>,
     /// The licence of the data (the Open Government Licence v3.0) and its attribution.
-    pub license: serde_json::Value,
+    pub(crate) license: serde_json::Value,
 }
 
 /// `/v1/programme`: the state today, every change (past and recorded ahead), the changes still to
 /// come with what each will do in words, and the cycles.
 #[derive(Debug, Serialize)]
-pub struct ProgrammeView<'a> {
-    pub today: NaiveDate,
+pub(crate) struct ProgrammeView<'a> {
+    pub(crate) today: NaiveDate,
     #[serde(flatten)]
-    pub summary: ProgrammeSummary,
-    pub changes: &'a [ProgrammeChange],
-    pub scheduled: Vec<ScheduledChange<'a>>,
-    pub cycles: &'a [Cycle],
+    pub(crate) summary: ProgrammeSummary,
+    pub(crate) changes: &'a [ProgrammeChange],
+    pub(crate) scheduled: Vec<ScheduledChange<'a>>,
+    pub(crate) cycles: &'a [Cycle],
 }
 
 impl<'a> ProgrammeView<'a> {
-    pub fn of(programme: &'a Programme, today: NaiveDate) -> Self {
+    pub(crate) fn of(programme: &'a Programme, today: NaiveDate) -> Self {
         ProgrammeView {
             today,
             summary: ProgrammeSummary::of(programme, today),
@@ -296,9 +296,9 @@ impl<'a> ProgrammeView<'a> {
 
 /// A pause, resumption or end recorded to take effect after today.
 #[derive(Debug, Serialize)]
-pub struct ScheduledChange<'a> {
-    pub phase: ProgrammePhase,
-    pub effective_from: NaiveDate,
-    pub reason: &'a str,
-    pub message: String,
+pub(crate) struct ScheduledChange<'a> {
+    pub(crate) phase: ProgrammePhase,
+    pub(crate) effective_from: NaiveDate,
+    pub(crate) reason: &'a str,
+    pub(crate) message: String,
 }

@@ -20,7 +20,7 @@ use crate::service::webhooks::{Render, Subject};
 use crate::service::{Registry, uk_date};
 
 /// The routes this file serves.
-pub const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route::post("/v1/admin/webhooks", |r| r.to(create)),
     Route::get("/v1/admin/webhooks", |r| r.to(list)),
     Route::get("/v1/admin/webhooks/{webhook_id}", |r| r.to(show)),
@@ -36,23 +36,23 @@ pub const ROUTES: &[Route] = &[
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewWebhook {
+pub(crate) struct NewWebhook {
     url: String,
     event_types: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Replay {
+pub(crate) struct Replay {
     from: u64,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct DeliveriesQuery {
+pub(crate) struct DeliveriesQuery {
     limit: Option<u32>,
 }
 
-pub async fn create(
+pub(crate) async fn create(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     JsonOnly(new): JsonOnly<NewWebhook>,
@@ -77,7 +77,7 @@ pub async fn create(
         .json(answer))
 }
 
-pub async fn list(
+pub(crate) async fn list(
     _: Caller<AdminOnly>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,7 +87,7 @@ pub async fn list(
         .json(serde_json::json!({ "items": items })))
 }
 
-pub async fn show(
+pub(crate) async fn show(
     _: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -98,7 +98,7 @@ pub async fn show(
         .json(subscription))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -107,7 +107,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -123,7 +123,7 @@ pub async fn rotate_secret(
         .json(answer))
 }
 
-pub async fn deliveries(
+pub(crate) async fn deliveries(
     _: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -142,7 +142,7 @@ pub async fn deliveries(
         .json(serde_json::json!({ "items": items })))
 }
 
-pub async fn replay(
+pub(crate) async fn replay(
     caller: Caller<AdminOnly>,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -165,7 +165,7 @@ pub async fn replay(
 
 /// A delivery's `data`: what the public verification route answers about the award today
 /// (without the inclusion proof, which the receiver can ask for), or the programme's state.
-pub fn renderer(public_url: &str) -> Render {
+pub(crate) fn renderer(public_url: &str) -> Render {
     let public_url = public_url.trim_end_matches('/').to_owned();
     Arc::new(move |registry: &Registry, subject: &Subject| {
         let now = registry.now();

@@ -12,7 +12,7 @@ use crate::domain::Level;
 use crate::domain::types::SCHEME;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ArtefactError {
+pub(crate) enum ArtefactError {
     #[error("the SVG cannot be rendered: {0}")]
     Svg(String),
     #[error("the PNG cannot be written or read: {0}")]
@@ -67,7 +67,7 @@ fn render_options() -> &'static resvg::usvg::Options<'static> {
 }
 
 /// Renders an SVG to PNG at `scale` times its size.
-pub fn render_png(svg: &str, scale: f32) -> Result<Vec<u8>, ArtefactError> {
+pub(crate) fn render_png(svg: &str, scale: f32) -> Result<Vec<u8>, ArtefactError> {
     let tree = resvg::usvg::Tree::from_str(svg, render_options())
         .map_err(|e| ArtefactError::Svg(e.to_string()))?;
     let size = tree.size();
@@ -111,7 +111,7 @@ fn encode_png(
 }
 
 /// The PNG logo of a level (480 × 480), rendered once and kept.
-pub fn logo_png(level: Level) -> Result<Arc<Vec<u8>>, ArtefactError> {
+pub(crate) fn logo_png(level: Level) -> Result<Arc<Vec<u8>>, ArtefactError> {
     static CACHE: OnceLock<[OnceLock<Arc<Vec<u8>>>; 3]> = OnceLock::new();
     let cells = CACHE.get_or_init(Default::default);
     let cell = &cells[level as usize];
@@ -123,7 +123,7 @@ pub fn logo_png(level: Level) -> Result<Arc<Vec<u8>>, ArtefactError> {
 }
 
 /// A QR code of `url` as SVG (dark modules on white, with the quiet zone).
-pub fn qr_svg(url: &str) -> Result<String, ArtefactError> {
+pub(crate) fn qr_svg(url: &str) -> Result<String, ArtefactError> {
     let code = QrCode::new(url.as_bytes()).map_err(|e| ArtefactError::Qr(e.to_string()))?;
     Ok(code
         .render::<svg::Color<'_>>()
@@ -133,7 +133,7 @@ pub fn qr_svg(url: &str) -> Result<String, ArtefactError> {
 }
 
 /// A QR code of `url` as a greyscale PNG, `module` pixels per module.
-pub fn qr_png(url: &str, module: u32) -> Result<Vec<u8>, ArtefactError> {
+pub(crate) fn qr_png(url: &str, module: u32) -> Result<Vec<u8>, ArtefactError> {
     let code = QrCode::new(url.as_bytes()).map_err(|e| ArtefactError::Qr(e.to_string()))?;
     let width = code.width() as u32;
     let quiet = 4;
@@ -175,7 +175,7 @@ pub fn status_badge(level: Level, status: &str, status_words: &str, large: bool)
 
 /// The badge for a certificate number that is no award here: an image a site's `<img>` can
 /// show (a broken image would say nothing), in the live badge's shape.
-pub fn not_found_badge(large: bool) -> String {
+pub(crate) fn not_found_badge(large: bool) -> String {
     badge(
         "not found",
         "#d5281b",
@@ -207,7 +207,7 @@ fn badge(right: &str, colour: &str, label: &str, large: bool) -> String {
 
 /// The site's icon as an ICO file: one 32 × 32 PNG image (a white tick on NHS blue), the form
 /// every browser reads at `/favicon.ico`.
-pub fn favicon_ico() -> Result<Vec<u8>, ArtefactError> {
+pub(crate) fn favicon_ico() -> Result<Vec<u8>, ArtefactError> {
     const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#005eb8"/><path d="M8 17l5 5 11-12" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
     let png = render_png(SVG, 1.0)?;
     let size = u32::try_from(png.len()).map_err(|e| ArtefactError::Png(e.to_string()))?;

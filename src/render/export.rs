@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use crate::domain::{Award, Status};
 
 /// The columns, in order (the CSV's header row; the JSON's member names).
-pub const COLUMNS: [&str; 15] = [
+pub(crate) const COLUMNS: [&str; 15] = [
     "certificate_number",
     "organisation_id",
     "organisation_name",
@@ -31,15 +31,15 @@ pub const COLUMNS: [&str; 15] = [
 ];
 
 /// The licence of the register's open data: the Open Government Licence v3.0.
-pub const LICENCE_NAME: &str = "Open Government Licence v3.0";
-pub const LICENCE_URL: &str =
+pub(crate) const LICENCE_NAME: &str = "Open Government Licence v3.0";
+pub(crate) const LICENCE_URL: &str =
     "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/";
 /// The attribution statement the licence asks a reuser to give.
-pub const ATTRIBUTION: &str =
+pub(crate) const ATTRIBUTION: &str =
     "Contains public sector information licensed under the Open Government Licence v3.0.";
 
 /// The licence as a JSON document states it (its `license` member).
-pub fn licence_json() -> serde_json::Value {
+pub(crate) fn licence_json() -> serde_json::Value {
     serde_json::json!({
         "name": LICENCE_NAME,
         "url": LICENCE_URL,
@@ -58,14 +58,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8; header=present",
             Format::Json => "application/json",
         }
     }
 
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
             Format::Json => "json",
@@ -83,7 +83,7 @@ pub struct Reflects {
 }
 
 /// One award of an export, with its status on the export's day.
-pub type Row = (Arc<Award>, Status);
+pub(crate) type Row = (Arc<Award>, Status);
 
 /// An export to be written: its format, what it reflects and its rows, in certificate number
 /// order. Cloning it shares the rows.

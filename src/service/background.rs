@@ -30,7 +30,7 @@ impl Health {
 impl Registry {
     /// Records, as events, the expiries that have passed but are not yet in the log. Statuses do
     /// not depend on this having run.
-    pub async fn expire_due(&self) -> Result<usize, ServiceError> {
+    pub(crate) async fn expire_due(&self) -> Result<usize, ServiceError> {
         self.catch_up().await?;
         let today = self.today();
         let due: Vec<CertificateNumber> = self.read_cache(|c| {
@@ -65,7 +65,7 @@ impl Registry {
 
 /// The longest a read waits for the log to reach what it asks for (`catch_up_on_miss`,
 /// `wait_for_position`) before it answers from memory as it is.
-pub const FRESHNESS_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const FRESHNESS_WAIT: Duration = Duration::from_secs(1);
 
 impl Registry {
     /// For a read that found nothing in memory (an award or organisation named in its path):
@@ -75,7 +75,7 @@ impl Registry {
     /// (`catch_up`), a reading is one indexed look past the log's head as memory knows it (it
     /// finds nothing unless the head moved), none is made while the database is known to be
     /// away, and none takes longer than `FRESHNESS_WAIT`.
-    pub async fn catch_up_on_miss(&self) {
+    pub(crate) async fn catch_up_on_miss(&self) {
         if self.outage().is_some() {
             return;
         }
@@ -87,12 +87,12 @@ impl Registry {
     }
 
     /// Whether memory holds the award numbered `number` (no copy of anything).
-    pub fn holds_award(&self, number: &CertificateNumber) -> bool {
+    pub(crate) fn holds_award(&self, number: &CertificateNumber) -> bool {
         self.read_cache(|c| c.state.awards.contains_key(number))
     }
 
     /// Whether memory holds the organisation `id`.
-    pub fn holds_organisation(&self, id: &crate::domain::OrganisationId) -> bool {
+    pub(crate) fn holds_organisation(&self, id: &crate::domain::OrganisationId) -> bool {
         self.read_cache(|c| c.state.organisations.contains_key(id))
     }
 
@@ -100,7 +100,7 @@ impl Registry {
     /// (the `X-Log-Position` of a write, passed by a read as `X-Wait-For-Position`); whether
     /// it does. The write committed before its answer was sent, so one catch-up begun now
     /// reaches it; a position beyond the log costs one look, not a wait.
-    pub async fn wait_for_position(&self, position: u64) -> bool {
+    pub(crate) async fn wait_for_position(&self, position: u64) -> bool {
         if self.size() > position {
             return true;
         }
@@ -109,18 +109,18 @@ impl Registry {
     }
 
     /// Whether the database answers (the readiness check).
-    pub async fn database_ready(&self) -> Result<(), StoreError> {
-        self.log.store.ready().await
+    pub(crate) async fn database_ready(&self) -> Result<(), ServiceError> {
+        Ok(self.log.store.ready().await?)
     }
 
     /// Which database the registry is on (`sqlite` or `postgres`).
-    pub fn store_kind(&self) -> &'static str {
+    pub(crate) fn store_kind(&self) -> &'static str {
         self.log.store.kind()
     }
 
     /// Records what the database's latest answer said about its availability, and logs when an
     /// outage begins and ends (once each, not at every look).
-    pub fn note_database(&self, error: Option<&StoreError>) {
+    pub(crate) fn note_database(&self, error: Option<&StoreError>) {
         let now = error.and_then(StoreError::outage);
         let mut outage = self
             .health
@@ -144,7 +144,7 @@ impl Registry {
     }
 
     /// The outage the database is in, as last seen (`None`: it answered).
-    pub fn outage(&self) -> Option<crate::store::Outage> {
+    pub(crate) fn outage(&self) -> Option<crate::store::Outage> {
         *self
             .health
             .outage
@@ -181,7 +181,7 @@ impl Registry {
 
 /// Runs the registry's background duties until the process stops: follow the log (appends by
 /// other instances) and record passed expiries.
-pub fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
+pub(crate) fn spawn_background(registry: Arc<Registry>, poll: Duration, expiry_every: Duration) {
     let tail = registry.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(poll);

@@ -22,67 +22,67 @@ use super::{LogSummary, Maintenance, ServiceError};
 use crate::store::{Store, postgres_database};
 
 /// The manifest's format, named in it.
-pub const MANIFEST_FORMAT: &str = "wexqs-backup/1";
+pub(crate) const MANIFEST_FORMAT: &str = "wexqs-backup/1";
 
 /// What the manifest says of the keys, in every manifest.
-pub const KEYS_NOTE: &str = "The signing keys are not in this backup: they live in the keys \
+pub(crate) const KEYS_NOTE: &str = "The signing keys are not in this backup: they live in the keys \
 folder (--keys-dir, by default keys/ in the data folder), outside the database. Back that \
 folder up separately, and keep it as safe as the keys themselves; the fingerprints above name \
 the keys this log knows.";
 
 /// A backup's manifest, written as JSON beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
+pub(crate) struct Manifest {
+    pub(crate) format: String,
     /// When the copy was taken (RFC 3339, UTC).
-    pub created_at: String,
+    pub(crate) created_at: String,
     /// The version of `wexqs` that took it.
-    pub wexqs_version: String,
+    pub(crate) wexqs_version: String,
     /// `sqlite` (a SQLite database file) or `postgres` (a `pg_dump` custom-format archive).
-    pub database: String,
+    pub(crate) database: String,
     /// The copy's file name (the manifest sits beside it).
-    pub file: String,
-    pub bytes: u64,
+    pub(crate) file: String,
+    pub(crate) bytes: u64,
     /// The SHA-256 of the copy's bytes, in hex.
-    pub sha256: String,
-    pub log: ManifestLog,
+    pub(crate) sha256: String,
+    pub(crate) log: ManifestLog,
     /// The latest checkpoint the copy holds, if the log has one.
-    pub latest_checkpoint: Option<ManifestCheckpoint>,
+    pub(crate) latest_checkpoint: Option<ManifestCheckpoint>,
     /// Every key the log has published: its id (a fingerprint of the public key), public half
     /// and status.
-    pub keys: Vec<ManifestKey>,
+    pub(crate) keys: Vec<ManifestKey>,
     /// Always false: the keys are backed up separately.
-    pub keys_included: bool,
-    pub keys_note: String,
+    pub(crate) keys_included: bool,
+    pub(crate) keys_note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestLog {
+pub(crate) struct ManifestLog {
     /// How many events the copy's log holds.
-    pub size: u64,
+    pub(crate) size: u64,
     /// The root of its Merkle tree (RFC 9162), base64 as in a checkpoint.
-    pub root: String,
+    pub(crate) root: String,
     /// The chain hash of its last event, in hex (as `wexqs log verify` prints it).
-    pub chain_hash: String,
+    pub(crate) chain_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestCheckpoint {
-    pub size: u64,
-    pub root: String,
-    pub signed_at: String,
+pub(crate) struct ManifestCheckpoint {
+    pub(crate) size: u64,
+    pub(crate) root: String,
+    pub(crate) signed_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestKey {
-    pub key_id: String,
-    pub public_key_multibase: String,
-    pub status: String,
+pub(crate) struct ManifestKey {
+    pub(crate) key_id: String,
+    pub(crate) public_key_multibase: String,
+    pub(crate) status: String,
 }
 
 /// Why a backup or a restore did not happen; nothing is left half-written by any of them.
 #[derive(Debug, thiserror::Error)]
-pub enum BackupError {
+pub(crate) enum BackupError {
     #[error("{0} already exists: a backup never overwrites a file; name another or move it away")]
     Exists(PathBuf),
     #[error("cannot {what} {path}: {source}")]
@@ -122,19 +122,19 @@ impl From<crate::store::StoreError> for BackupError {
 
 /// What a long step reports as it goes: a stage (with its length, 0 when unknown) and how far
 /// it has got.
-pub trait Progress {
+pub(crate) trait Progress {
     fn stage(&mut self, what: &str, length: u64);
     fn at(&mut self, done: u64);
 }
 
 /// Where the manifest of the copy `file` is: `FILE.manifest.json`.
-pub fn manifest_path(file: &Path) -> PathBuf {
+pub(crate) fn manifest_path(file: &Path) -> PathBuf {
     with_suffix(file, ".manifest.json")
 }
 
 /// Takes a consistent copy of the database at `url` (`source` opened on it) into `to`, checks it,
 /// and writes its manifest beside it.
-pub async fn backup(
+pub(crate) async fn backup(
     source: &Maintenance,
     url: &str,
     to: &Path,
@@ -187,7 +187,7 @@ pub async fn backup(
 /// Puts the copy `from` (checked against its manifest) in place as the database at `url`.
 /// Refused while another process has that database open, and, unless `replace`, when it
 /// already holds a log. A SQLite database replaced is kept beside it as `FILE.replaced-TIME`.
-pub async fn restore(
+pub(crate) async fn restore(
     from: &Path,
     url: &str,
     replace: bool,
@@ -559,7 +559,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
 }
 
 /// Creates `folder` (and its parents) readable by its owner alone, if it is missing.
-pub fn create_private_dir(folder: &Path) -> Result<(), BackupError> {
+pub(crate) fn create_private_dir(folder: &Path) -> Result<(), BackupError> {
     use std::os::unix::fs::DirBuilderExt as _;
     if folder.is_dir() {
         return Ok(());

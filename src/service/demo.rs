@@ -246,11 +246,11 @@ const ORGANISATIONS: &[(&str, Region, OrganisationKind, bool)] = &[
 ];
 
 /// The organisation whose first award a newer one superseded.
-pub const SUPERSEDED_INDEX: usize = 0;
+pub(crate) const SUPERSEDED_INDEX: usize = 0;
 /// The organisation whose award is suspended.
-pub const SUSPENDED_INDEX: usize = 7;
+pub(crate) const SUSPENDED_INDEX: usize = 7;
 /// The organisation whose award is revoked.
-pub const REVOKED_INDEX: usize = 13;
+pub(crate) const REVOKED_INDEX: usize = 13;
 
 /// The award date of the organisation at `index`: most between December 2024 and December 2025,
 /// every sixth one between June 2023 and October 2024, so that those have expired. All are before

@@ -17,23 +17,19 @@ use crate::render::export::Row;
 
 /// What a feed entry names of the award it is about (its public fields only).
 #[derive(Debug, Clone)]
-pub struct AwardSummary {
-    pub certificate_number: String,
-    pub organisation_id: OrganisationId,
-    pub organisation_name: String,
-    pub level: Level,
-    pub awarded_on: NaiveDate,
-    pub valid_until: NaiveDate,
+pub(crate) struct AwardSummary {
+    pub(crate) certificate_number: String,
+    pub(crate) organisation_name: String,
+    pub(crate) level: Level,
+    pub(crate) valid_until: NaiveDate,
 }
 
 impl AwardSummary {
     fn of(award: &Award) -> AwardSummary {
         AwardSummary {
             certificate_number: award.certificate_number.to_string(),
-            organisation_id: award.organisation_id,
             organisation_name: award.organisation_name.to_string(),
             level: award.level,
-            awarded_on: award.awarded_on,
             valid_until: award.valid_until,
         }
     }
@@ -41,7 +37,7 @@ impl AwardSummary {
 
 /// One public change, at its log position.
 #[derive(Debug, Clone)]
-pub enum PublicChange {
+pub(crate) enum PublicChange {
     Award {
         position: u64,
         award: AwardSummary,
@@ -59,7 +55,7 @@ pub enum PublicChange {
 }
 
 impl PublicChange {
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         match self {
             PublicChange::Award { position, .. }
             | PublicChange::Programme { position, .. }
@@ -68,7 +64,7 @@ impl PublicChange {
     }
 
     /// The day the change takes effect (a cycle: the day its submissions open).
-    pub fn on(&self) -> NaiveDate {
+    pub(crate) fn on(&self) -> NaiveDate {
         match self {
             PublicChange::Award { on, .. } => *on,
             PublicChange::Programme { change, .. } => change.effective_from,
@@ -79,17 +75,17 @@ impl PublicChange {
 
 /// A page of public changes, newest first, and the cursors of the pages beside it.
 #[derive(Debug, Clone, Default)]
-pub struct ChangesPage {
-    pub entries: Vec<PublicChange>,
+pub(crate) struct ChangesPage {
+    pub(crate) entries: Vec<PublicChange>,
     /// The `before` cursor of the next (older) page, when there are older changes.
-    pub older: Option<u64>,
+    pub(crate) older: Option<u64>,
     /// The previous (newer) page, when this is not the first: `Some(None)` is the first page,
     /// `Some(Some(p))` the page before `p`.
-    pub newer: Option<Option<u64>>,
+    pub(crate) newer: Option<Option<u64>>,
     /// The newest change of the whole feed (not only this page), for the feed's `updated`.
-    pub newest: Option<PublicChange>,
+    pub(crate) newest: Option<PublicChange>,
     /// The log size the page was read at (what its `ETag` names).
-    pub log_size: u64,
+    pub(crate) log_size: u64,
 }
 
 /// Where a public change is found in the state it was read from.
@@ -107,7 +103,7 @@ enum Found {
 /// Every public change of a reading of the state, in log order: a page is two binary
 /// searches and its own entries, whatever the size of the register.
 #[derive(Debug, Default)]
-pub struct ChangeIndex {
+pub(crate) struct ChangeIndex {
     /// The log size it was read at.
     size: u64,
     positions: Vec<u64>,
@@ -196,7 +192,7 @@ impl ChangeIndex {
 impl Registry {
     /// The public changes (of one organisation's awards, or of every award, the programme and
     /// its cycles) older than `before`, newest first, at most `limit`.
-    pub fn public_changes(
+    pub(crate) fn public_changes(
         &self,
         organisation: Option<OrganisationId>,
         before: Option<u64>,
@@ -239,14 +235,14 @@ impl Registry {
     }
 
     /// When the event at `position` was recorded, if this instance has read it.
-    pub fn recorded_at(&self, position: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    pub(crate) fn recorded_at(&self, position: u64) -> Option<chrono::DateTime<chrono::Utc>> {
         let seconds = self.read_cache(|c| c.recorded_at.get(position as usize).copied())?;
         chrono::DateTime::from_timestamp(seconds, 0).filter(|_| seconds > 0)
     }
 
     /// An organisation's awards, oldest first, each with its status today (none when there is
     /// no such organisation).
-    pub fn organisation_awards(
+    pub(crate) fn organisation_awards(
         &self,
         id: OrganisationId,
     ) -> Option<(String, Vec<(Award, Status)>)> {

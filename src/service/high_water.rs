@@ -17,19 +17,19 @@ use crate::transparency::merkle::Hash;
 
 /// The file, in the state folder, holding the latest checkpoint this instance published or saw
 /// published (a C2SP signed note).
-pub const MARK_FILE: &str = "published-checkpoint";
+pub(crate) const MARK_FILE: &str = "published-checkpoint";
 
 /// The highest checkpoint known to have been published: its size and root, and its note.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mark {
-    pub size: u64,
-    pub root: Hash,
-    pub note: String,
+pub(crate) struct Mark {
+    pub(crate) size: u64,
+    pub(crate) root: Hash,
+    pub(crate) note: String,
 }
 
 impl Mark {
     /// The mark a signed checkpoint note sets (its signature is not checked here).
-    pub fn of_note(note: &str) -> Result<Mark, String> {
+    pub(crate) fn of_note(note: &str) -> Result<Mark, String> {
         let body = note.split("\n\n").next().unwrap_or_default();
         let (_, size, root) = crate::transparency::note::parse_checkpoint(&format!("{body}\n"))
             .map_err(|e| format!("not a checkpoint: {e}"))?;
@@ -43,26 +43,26 @@ impl Mark {
 
 /// Where the mark is kept.
 #[derive(Debug, Clone)]
-pub struct MarkFile {
+pub(crate) struct MarkFile {
     path: PathBuf,
 }
 
 impl MarkFile {
     /// The mark file in `state_dir`, which is created (readable by its owner alone) if need be.
-    pub fn in_dir(state_dir: &Path) -> std::io::Result<MarkFile> {
+    pub(crate) fn in_dir(state_dir: &Path) -> std::io::Result<MarkFile> {
         std::fs::create_dir_all(state_dir)?;
         Ok(MarkFile {
             path: state_dir.join(MARK_FILE),
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The mark recorded, if any. A file that cannot be read or parsed is an error: a mark
     /// lost in silence would let a rollback through.
-    pub fn read(&self) -> Result<Option<Mark>, String> {
+    pub(crate) fn read(&self) -> Result<Option<Mark>, String> {
         match std::fs::read_to_string(&self.path) {
             Ok(text) => Mark::of_note(&text)
                 .map(Some)
@@ -74,7 +74,7 @@ impl MarkFile {
 
     /// Records `mark` durably: written to a temporary file, flushed to disk, renamed over the
     /// old one, and the folder flushed, so that a crash leaves the old mark or the new one.
-    pub fn record(&self, mark: &Mark) -> std::io::Result<()> {
+    pub(crate) fn record(&self, mark: &Mark) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let temporary = dir.join(format!(".{MARK_FILE}.{}", std::process::id()));
@@ -123,12 +123,12 @@ impl HighWater {
 
 impl Registry {
     /// The mark as last read or raised (`None`: no mark file is kept, or none recorded yet).
-    pub fn mark(&self) -> Option<Mark> {
+    pub(crate) fn mark(&self) -> Option<Mark> {
         self.high_water.mark.read().expect("never poisoned").clone()
     }
 
     /// Why this instance is behind its published log, if it is.
-    pub fn behind(&self) -> Option<String> {
+    pub(crate) fn behind(&self) -> Option<String> {
         self.high_water
             .behind
             .lock()

@@ -10,8 +10,8 @@ use crate::store::{Appended, EventStore};
 /// An Idempotency-Key and a hash of the request it came with.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
-    pub key: String,
-    pub request_hash: String,
+    pub(crate) key: String,
+    pub(crate) request_hash: String,
 }
 
 impl Registry {
@@ -34,7 +34,7 @@ impl Registry {
 }
 
 /// A hash of a request's identifying parts, for Idempotency-Key reuse detection.
-pub fn request_hash(parts: &[&[u8]]) -> String {
+pub(crate) fn request_hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_be_bytes());

@@ -19,17 +19,17 @@ use crate::store::{Appended, StoredEvent};
 /// (`ods_code`, `kind` and `issuer_name` may be empty).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImportRow {
-    pub organisation_name: String,
+pub(crate) struct ImportRow {
+    pub(crate) organisation_name: String,
     #[serde(default)]
-    pub ods_code: Option<String>,
-    pub region: String,
+    pub(crate) ods_code: Option<String>,
+    pub(crate) region: String,
     #[serde(default)]
-    pub kind: Option<String>,
-    pub level: String,
-    pub awarded_on: String,
+    pub(crate) kind: Option<String>,
+    pub(crate) level: String,
+    pub(crate) awarded_on: String,
     #[serde(default)]
-    pub issuer_name: Option<String>,
+    pub(crate) issuer_name: Option<String>,
 }
 
 /// Why a row cannot be imported.
@@ -37,7 +37,7 @@ pub struct ImportRow {
 pub struct RowError {
     pub line: usize,
     pub code: ErrorCode,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl RowError {
@@ -63,7 +63,7 @@ pub struct Rows {
 
 impl Rows {
     /// Checks one row's fields and keeps it, or its errors.
-    pub fn push(&mut self, line: usize, row: ImportRow) {
+    pub(crate) fn push(&mut self, line: usize, row: ImportRow) {
         self.count += 1;
         match parse_row(line, row) {
             Ok(parsed) => self.parsed.push(parsed),
@@ -82,7 +82,7 @@ impl Rows {
         self.count
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }
 
@@ -297,12 +297,12 @@ pub struct ImportSummary {
     /// The awards issued, in log order.
     pub issued: Vec<CertificateNumber>,
     /// How many events were appended (organisations, awards, credentials).
-    pub events: usize,
-    pub first_position: Option<u64>,
+    pub(crate) events: usize,
+    pub(crate) first_position: Option<u64>,
     pub last_position: Option<u64>,
     /// True when the import had happened before (its Idempotency-Key) and this is its first
     /// answer again.
-    pub replayed: bool,
+    pub(crate) replayed: bool,
 }
 
 impl ImportSummary {

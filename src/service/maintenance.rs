@@ -19,7 +19,7 @@ pub struct Maintenance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogReport {
     pub size: u64,
-    pub chain_hash: Vec<u8>,
+    pub(crate) chain_hash: Vec<u8>,
     pub problem: Option<(u64, String)>,
 }
 
@@ -27,11 +27,11 @@ pub struct LogReport {
 /// chain hash of its last event, its latest signed checkpoint and every key it has published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSummary {
-    pub size: u64,
-    pub root: Hash,
-    pub chain_hash: Vec<u8>,
-    pub latest_checkpoint: Option<Checkpoint>,
-    pub keys: Vec<SigningKey>,
+    pub(crate) size: u64,
+    pub(crate) root: Hash,
+    pub(crate) chain_hash: Vec<u8>,
+    pub(crate) latest_checkpoint: Option<Checkpoint>,
+    pub(crate) keys: Vec<SigningKey>,
 }
 
 impl Maintenance {
@@ -45,13 +45,16 @@ impl Maintenance {
     }
 
     /// Closes the database's connections and waits until they are closed.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.store.close().await;
     }
 
     /// The log's size, root, last chain hash, latest checkpoint and keys, from one read of the
     /// log (`progress` is told each position read).
-    pub async fn summary(&self, mut progress: impl FnMut(u64)) -> Result<LogSummary, ServiceError> {
+    pub(crate) async fn summary(
+        &self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<LogSummary, ServiceError> {
         let mut state = crate::domain::State::default();
         let mut tree = Tree::new();
         let mut chain_hash = crate::store::GENESIS_CHAIN.to_vec();
@@ -81,7 +84,7 @@ impl Maintenance {
     }
 
     /// How many events the log holds.
-    pub async fn size(&self) -> Result<u64, ServiceError> {
+    pub(crate) async fn size(&self) -> Result<u64, ServiceError> {
         Ok(self.store.head().await?.size)
     }
 
@@ -101,7 +104,10 @@ impl Maintenance {
     }
 
     /// Whether the projection tables hold exactly the rows a replay of the log gives.
-    pub async fn projections_agree(&self, progress: impl FnMut(u64)) -> Result<bool, ServiceError> {
+    pub(crate) async fn projections_agree(
+        &self,
+        progress: impl FnMut(u64),
+    ) -> Result<bool, ServiceError> {
         let state = fold_log(&self.store, progress).await?;
         let expected = crate::projection::all_rows(&state);
         Ok(self.store.projections().await? == expected)

@@ -14,29 +14,29 @@
 //! registry started on it, and `backup` copies one (checked, with a manifest) and puts a copy
 //! back.
 
-pub mod background;
-pub mod backup;
+pub(crate) mod background;
+pub(crate) mod backup;
 pub mod demo;
-pub mod feeds;
-pub mod high_water;
-pub mod idempotency;
+pub(crate) mod feeds;
+pub(crate) mod high_water;
+pub(crate) mod idempotency;
 pub mod import;
 mod log;
 pub mod maintenance;
-pub mod queries;
-pub mod reentry;
-pub mod register_index;
-pub mod search;
-pub mod signing;
+pub(crate) mod queries;
+pub(crate) mod reentry;
+pub(crate) mod register_index;
+pub(crate) mod search;
+pub(crate) mod signing;
 mod snapshot;
-pub mod tokens;
-pub mod transparency;
-pub mod vitals;
+pub(crate) mod tokens;
+pub(crate) mod transparency;
+pub(crate) mod vitals;
 mod webhook_delivery;
 mod webhook_secrets;
 pub mod webhook_targets;
 pub mod webhooks;
-pub mod writer;
+pub(crate) mod writer;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -54,15 +54,15 @@ use crate::store::{EventStore, Store, StoredEvent};
 
 /// The store's types the service's errors still speak (a store error and the outage it says), so
 /// that adapters need not name the store.
-pub use crate::store::{Outage, StoreError};
+pub(crate) use crate::store::{Outage, StoreError};
 
-pub use background::spawn_background;
-pub use idempotency::{Idempotency, request_hash};
+pub(crate) use background::spawn_background;
+pub(crate) use idempotency::{Idempotency, request_hash};
 pub use maintenance::{LogReport, LogSummary, Maintenance};
 pub use signing::Signing;
-pub use snapshot::Version;
-pub use transparency::check_checkpoints;
-pub use webhook_delivery::{Deliveries, spawn_webhook_deliveries};
+pub(crate) use snapshot::Version;
+pub(crate) use transparency::check_checkpoints;
+pub(crate) use webhook_delivery::{Deliveries, spawn_webhook_deliveries};
 pub use writer::{WriterStats, fold_log};
 
 use writer::{Job, writer_loop};
@@ -73,7 +73,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 }
 
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
@@ -101,7 +101,7 @@ impl Clock for FixedClock {
 }
 
 /// The UK calendar day of an instant: statuses flip at local midnight.
-pub fn uk_date(at: DateTime<Utc>) -> NaiveDate {
+pub(crate) fn uk_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&London).date_naive()
 }
 
@@ -113,13 +113,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Reviewer => "reviewer",
         }
     }
-    pub fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
             "reviewer" => Some(Role::Reviewer),
@@ -132,12 +132,12 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// `token:ID` for an API token, `cli` for the command line, `system` for the registry itself.
-    pub id: String,
-    pub role: Role,
+    pub(crate) id: String,
+    pub(crate) role: Role,
 }
 
 impl Actor {
-    pub fn system() -> Actor {
+    pub(crate) fn system() -> Actor {
         Actor {
             id: "system".into(),
             role: Role::Admin,
@@ -179,7 +179,7 @@ pub enum ServiceError {
 
 impl ServiceError {
     /// The outage this error reports, if it is one.
-    pub fn outage(&self) -> Option<Outage> {
+    pub(crate) fn outage(&self) -> Option<Outage> {
         match self {
             ServiceError::Unavailable { outage, .. } => Some(*outage),
             _ => None,
@@ -207,12 +207,12 @@ impl From<StoreError> for ServiceError {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub events: Vec<(StoredEvent, Event)>,
-    pub replayed: bool,
+    pub(crate) replayed: bool,
 }
 
 impl Outcome {
     /// The certificate numbers of the awards this outcome issued.
-    pub fn issued(&self) -> Vec<CertificateNumber> {
+    pub(crate) fn issued(&self) -> Vec<CertificateNumber> {
         self.events
             .iter()
             .filter_map(|(_, e)| match e {
@@ -223,7 +223,7 @@ impl Outcome {
             })
             .collect()
     }
-    pub fn last_position(&self) -> Option<u64> {
+    pub(crate) fn last_position(&self) -> Option<u64> {
         self.events.last().map(|(s, _)| s.position)
     }
 }
@@ -272,7 +272,7 @@ impl Registry {
     /// The log is checked against the latest checkpoint and the high-water mark kept in `mark`
     /// (`high_water`), and a registry behind them starts in the behind state. A registry whose
     /// log is empty (and not behind) first records the programme's calendar.
-    pub async fn start(
+    pub(crate) async fn start(
         store: Store,
         clock: Arc<dyn Clock>,
         rng: Box<dyn RngCore + Send>,
@@ -315,7 +315,10 @@ impl Registry {
         Ok(registry)
     }
 
-    pub fn store(&self) -> &Store {
+    /// The store under the registry, for `crate::testing` only: everything else reaches the
+    /// log through the registry's own methods.
+    #[cfg(feature = "testing")]
+    pub(crate) fn store(&self) -> &Store {
         &self.log.store
     }
 
@@ -343,7 +346,7 @@ impl Registry {
     }
 
     /// What the derived views answer as of now: the log's size in memory and the UK day.
-    pub fn version(&self) -> Version {
+    pub(crate) fn version(&self) -> Version {
         Version {
             log_size: self.size(),
             day: self.today(),
@@ -429,13 +432,13 @@ impl Registry {
     }
 
     /// A fresh application id (a random UUID, written as text).
-    pub fn new_application_id(&self) -> String {
+    pub(crate) fn new_application_id(&self) -> String {
         self.random_uuid().to_string()
     }
 }
 
 /// A random source seeded from the operating system.
-pub fn os_rng() -> Box<dyn RngCore + Send> {
+pub(crate) fn os_rng() -> Box<dyn RngCore + Send> {
     Box::new(rand::rngs::StdRng::from_entropy())
 }
 

@@ -12,8 +12,7 @@ use super::{Registry, ServiceError};
 use crate::domain::state::Application;
 use crate::domain::types::search_key;
 use crate::domain::{
-    Award, CertificateNumber, Organisation, OrganisationId, Programme, Status, Verdict, search,
-    status_as_of,
+    Award, CertificateNumber, Organisation, OrganisationId, Programme, Status, search, status_as_of,
 };
 use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
@@ -29,32 +28,17 @@ impl Registry {
         })
     }
 
-    /// The verdict on an award as of a date (today when absent).
-    pub fn verdict_as_of(
-        &self,
-        number: &CertificateNumber,
-        at: Option<NaiveDate>,
-    ) -> Option<(Arc<Award>, Verdict)> {
-        let date = at.unwrap_or_else(|| self.today());
-        self.read_cache(|c| {
-            c.state.awards.get(number).map(|a| {
-                let verdict = status_as_of(a, &c.state.programme, date);
-                (a.clone(), verdict)
-            })
-        })
-    }
-
     /// The id of the key the log says is active, if any.
-    pub fn active_key_id(&self) -> Option<String> {
+    pub(crate) fn active_key_id(&self) -> Option<String> {
         self.read_cache(|c| c.state.active_key().map(|k| k.key_id.clone()))
     }
 
     /// The address the log records for the registry, if any.
-    pub fn public_url(&self) -> Option<crate::domain::PublicUrl> {
+    pub(crate) fn public_url(&self) -> Option<crate::domain::PublicUrl> {
         self.read_cache(|c| c.state.public_url.clone())
     }
 
-    pub fn programme(&self) -> Programme {
+    pub(crate) fn programme(&self) -> Programme {
         self.read_cache(|c| c.state.programme.clone())
     }
 
@@ -98,7 +82,11 @@ impl Registry {
         })
     }
 
-    pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, ServiceError> {
+    pub(crate) async fn events(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
         use crate::limits::MAX_POSITION;
         if from > MAX_POSITION {
             return Err(ServiceError::Invalid {
@@ -111,7 +99,7 @@ impl Registry {
 
     /// Awards in the register one slip away from `input`: one character changed, or two
     /// neighbours swapped. For a number whose check character does not match.
-    pub fn near_misses(&self, input: &str) -> Vec<(String, String)> {
+    pub(crate) fn near_misses(&self, input: &str) -> Vec<(String, String)> {
         let candidates = search::near_miss_candidates(input);
         self.read_cache(|c| search::registered(&c.state, &candidates))
     }
@@ -127,12 +115,12 @@ impl Registry {
     // Reads for the admin API and the import.
 
     /// An organisation, by its id.
-    pub fn organisation(&self, id: &OrganisationId) -> Option<Organisation> {
+    pub(crate) fn organisation(&self, id: &OrganisationId) -> Option<Organisation> {
         self.read_cache(|c| c.state.organisations.get(id).cloned())
     }
 
     /// The days an organisation attended a drop-in session (none when it has not).
-    pub fn drop_ins(&self, organisation_id: &OrganisationId) -> Vec<NaiveDate> {
+    pub(crate) fn drop_ins(&self, organisation_id: &OrganisationId) -> Vec<NaiveDate> {
         self.read_cache(|c| {
             c.state
                 .drop_ins
@@ -143,13 +131,13 @@ impl Registry {
     }
 
     /// An application, by its id.
-    pub fn application(&self, id: &str) -> Option<Application> {
+    pub(crate) fn application(&self, id: &str) -> Option<Application> {
         self.read_cache(|c| c.state.applications.get(id).cloned())
     }
 
     /// The registered organisations as an import finds them: by ODS code those that have one,
     /// by their name's search key (`domain::types::search_key`) those that have none.
-    pub fn organisations_by_ods_and_name(&self) -> OrganisationsByKey {
+    pub(crate) fn organisations_by_ods_and_name(&self) -> OrganisationsByKey {
         self.read_cache(|c| {
             let organisations = c.state.organisations.values();
             OrganisationsByKey {
@@ -168,26 +156,26 @@ impl Registry {
 
 /// The registered organisations by ODS code, and by name's search key for those without one.
 #[derive(Debug, Clone, Default)]
-pub struct OrganisationsByKey {
-    pub by_ods: HashMap<String, OrganisationId>,
-    pub by_name: HashMap<String, OrganisationId>,
+pub(crate) struct OrganisationsByKey {
+    pub(crate) by_ods: HashMap<String, OrganisationId>,
+    pub(crate) by_name: HashMap<String, OrganisationId>,
 }
 
 impl Registry {
     // Named reads for the command line.
 
     /// Whether any organisation is registered (the demo loads only into an empty register).
-    pub fn has_organisations(&self) -> bool {
+    pub(crate) fn has_organisations(&self) -> bool {
         self.read_cache(|c| !c.state.organisations.is_empty())
     }
 
     /// Every signing key the log has published, oldest first, with its state.
-    pub fn signing_keys(&self) -> Vec<crate::domain::state::SigningKey> {
+    pub(crate) fn signing_keys(&self) -> Vec<crate::domain::state::SigningKey> {
         self.read_cache(|c| c.state.keys.clone())
     }
 
     /// Whether the log has published the signing key `key_id`.
-    pub fn knows_key(&self, key_id: &str) -> bool {
+    pub(crate) fn knows_key(&self, key_id: &str) -> bool {
         self.read_cache(|c| c.state.keys.iter().any(|k| k.key_id == key_id))
     }
 }

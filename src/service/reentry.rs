@@ -20,18 +20,18 @@ use crate::transparency::merkle::{Hash, Tree, leaf_hash};
 /// One entry of a copy of the log, as `/v1/log/entries` gives it: its position, its leaf hash,
 /// and its bytes when the copy holds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopiedEntry {
-    pub position: u64,
-    pub leaf_hash: Hash,
-    pub payload: Option<Vec<u8>>,
+pub(crate) struct CopiedEntry {
+    pub(crate) position: u64,
+    pub(crate) leaf_hash: Hash,
+    pub(crate) payload: Option<Vec<u8>>,
 }
 
 /// What a re-entry did: the positions it appended (`from..to`; empty if the database already
 /// held the published log).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reentered {
-    pub from: u64,
-    pub to: u64,
+pub(crate) struct Reentered {
+    pub(crate) from: u64,
+    pub(crate) to: u64,
 }
 
 fn refused(message: String) -> ServiceError {
@@ -45,7 +45,7 @@ impl Maintenance {
     /// Re-enters the entries the database lacks up to `mark` from `copy` (entries in position
     /// order, starting at or before the database's end), after checking that they reproduce
     /// the mark's root; then stores the mark's checkpoint and rebuilds the projections.
-    pub async fn reenter(
+    pub(crate) async fn reenter(
         &self,
         mark: &Mark,
         copy: &[CopiedEntry],

@@ -15,13 +15,13 @@ use crate::limits::{MAX_SUGGESTION_CANDIDATES, MAX_SUGGESTION_POSTINGS, SUGGESTI
 use crate::store::{AwardRow, RegisterQuery};
 
 /// Near matches by name, as (certificate number, organisation name).
-pub type NearNames = Arc<Vec<(String, String)>>;
+pub(crate) type NearNames = Arc<Vec<(String, String)>>;
 
 /// The rows of the register and where each piece of search text appears in them.
 #[derive(Debug, Default)]
-pub struct RegisterIndex {
+pub(crate) struct RegisterIndex {
     /// Every award's row, in the register's order (`store::register_order`).
-    pub rows: Vec<AwardRow>,
+    pub(crate) rows: Vec<AwardRow>,
     /// For each 3-byte sequence of a search key, the rows whose key holds it, in order.
     trigrams: HashMap<[u8; 3], Vec<u32>>,
     /// The rows of each ODS code, in order.
@@ -49,7 +49,7 @@ fn trigrams(key: &str) -> Vec<[u8; 3]> {
 
 impl RegisterIndex {
     /// Indexes `rows`, which are in the register's order.
-    pub fn new(rows: Vec<AwardRow>) -> RegisterIndex {
+    pub(crate) fn new(rows: Vec<AwardRow>) -> RegisterIndex {
         let mut index = RegisterIndex::default();
         for (i, row) in rows.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 2^32 awards");
@@ -70,7 +70,7 @@ impl RegisterIndex {
     }
 
     /// The rows `query` matches, in the register's order.
-    pub fn matching<'a>(&'a self, query: &'a RegisterQuery) -> Vec<&'a AwardRow> {
+    pub(crate) fn matching<'a>(&'a self, query: &'a RegisterQuery) -> Vec<&'a AwardRow> {
         match self.candidates(query) {
             Some(candidates) => candidates
                 .into_iter()
@@ -88,7 +88,7 @@ impl RegisterIndex {
     /// the `MAX_SUGGESTION_CANDIDATES` rows sharing the most are tested. So the work is bounded
     /// whatever the size of the register; a name sharing no sequence with the query (a
     /// three-letter word with its middle letter wrong) is not suggested.
-    pub fn near_names(&self, key: &str, limit: usize) -> NearNames {
+    pub(crate) fn near_names(&self, key: &str, limit: usize) -> NearNames {
         let cache_key = (key.to_owned(), limit);
         if let Some(hit) = self.near_cache().get(&cache_key) {
             return hit.clone();

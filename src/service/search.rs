@@ -18,27 +18,27 @@ use crate::store::{AwardRow, RegisterQuery};
 /// A search of the register: the text as written (trimmed; empty for none), the filters, and
 /// the page (`limit` rows from `offset`).
 #[derive(Debug, Clone, Default)]
-pub struct SearchRequest {
-    pub text: String,
-    pub level: Option<Level>,
-    pub region: Option<Region>,
-    pub status: Option<Status>,
-    pub limit: u32,
-    pub offset: u32,
+pub(crate) struct SearchRequest {
+    pub(crate) text: String,
+    pub(crate) level: Option<Level>,
+    pub(crate) region: Option<Region>,
+    pub(crate) status: Option<Status>,
+    pub(crate) limit: u32,
+    pub(crate) offset: u32,
 }
 
 /// One award as the register lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub certificate_number: String,
-    pub organisation_name: String,
-    pub ods_code: Option<String>,
+pub(crate) struct Listed {
+    pub(crate) certificate_number: String,
+    pub(crate) organisation_name: String,
+    pub(crate) ods_code: Option<String>,
     /// The region's code.
-    pub region: String,
+    pub(crate) region: String,
     /// The level's code.
-    pub level: String,
-    pub awarded_on: String,
-    pub valid_until: String,
+    pub(crate) level: String,
+    pub(crate) awarded_on: String,
+    pub(crate) valid_until: String,
 }
 
 impl From<AwardRow> for Listed {
@@ -57,28 +57,28 @@ impl From<AwardRow> for Listed {
 
 /// What a search found.
 #[derive(Debug)]
-pub struct Found {
-    pub rows: Vec<(Listed, Status)>,
-    pub total: u64,
+pub(crate) struct Found {
+    pub(crate) rows: Vec<(Listed, Status)>,
+    pub(crate) total: u64,
     /// Whether `rows` are near matches: nothing matched exactly, and these awards are one slip
     /// away, by number when the text was a mistyped number, else by name.
-    pub near: bool,
+    pub(crate) near: bool,
     /// The near matches as (certificate number, organisation name), whatever the filters.
-    pub did_you_mean: Vec<(String, String)>,
+    pub(crate) did_you_mean: Vec<(String, String)>,
     /// When the text is written like a certificate number whose check character is wrong: the
     /// rule it breaks, in words.
-    pub mistyped_number: Option<String>,
+    pub(crate) mistyped_number: Option<String>,
 }
 
 /// A search that did not finish: its thread was lost (the runtime shutting down).
 #[derive(Debug, thiserror::Error)]
 #[error("the search's thread did not finish: {0}")]
-pub struct SearchFailed(String);
+pub(crate) struct SearchFailed(String);
 
 /// The rule a search text breaks, in words, if it has nothing to search by: a text that is
 /// not empty but holds no letter or digit (punctuation, emoji) would otherwise be no text at
 /// all, and list the whole register.
-pub fn check_text(q: &str) -> Result<(), String> {
+pub(crate) fn check_text(q: &str) -> Result<(), String> {
     if q.is_empty() || !search_key(q).is_empty() {
         return Ok(());
     }
@@ -91,7 +91,7 @@ pub fn check_text(q: &str) -> Result<(), String> {
 /// `search` on a blocking thread, not on the async workers: at tens of thousands of awards a
 /// search (and the index rebuilt after a write) is work enough to delay `/healthz` and every
 /// other request sharing a worker.
-pub async fn search_off_workers(
+pub(crate) async fn search_off_workers(
     registry: Arc<Registry>,
     request: SearchRequest,
 ) -> Result<Found, SearchFailed> {
@@ -101,7 +101,7 @@ pub async fn search_off_workers(
 }
 
 /// Runs `request` (its filters and page) for its text.
-pub fn search(registry: &Registry, request: &SearchRequest) -> Found {
+pub(crate) fn search(registry: &Registry, request: &SearchRequest) -> Found {
     let q = request.text.as_str();
     let mut query = RegisterQuery {
         level: request.level.map(|l| l.as_str().to_owned()),

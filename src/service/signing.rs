@@ -120,7 +120,7 @@ impl Registry {
     /// one in use, loads it from the keys folder (the background task asks every second, so a
     /// key file copied in after the rotation is taken up without a restart). Until it has it,
     /// `awaited_key` names it and nothing is signed. Returns whether the key changed.
-    pub fn refresh_signing(&self) -> bool {
+    pub(crate) fn refresh_signing(&self) -> bool {
         let Some(current) = self.held_signing() else {
             return false;
         };
@@ -163,7 +163,7 @@ impl Registry {
     /// rotation made elsewhere, until its file is loaded): nothing may be signed meanwhile, so
     /// that no instance signs with a retired key after another is activated. `None` when the
     /// key held is the active one, when no key is held, or when the log has no active key.
-    pub fn awaited_key(&self) -> Option<String> {
+    pub(crate) fn awaited_key(&self) -> Option<String> {
         self.read_cache(|c| self.awaited_key_in(&c.state))
     }
 
@@ -364,7 +364,7 @@ impl Registry {
     /// verifies again): one `credential_issued` event each, in one append, keeping each award's
     /// status list entry. Refused when `key_id` is not a key of the log (the active key has
     /// nothing to sign again: what it signed it would sign the same).
-    pub async fn resign_credentials_of(&self, key_id: &str) -> Result<usize, ServiceError> {
+    pub(crate) async fn resign_credentials_of(&self, key_id: &str) -> Result<usize, ServiceError> {
         self.catch_up().await?;
         let known = self.read_cache(|c| c.state.keys.iter().any(|k| k.key_id == key_id));
         if !known {
@@ -432,7 +432,7 @@ impl Registry {
     }
 
     /// When a key was revoked as compromised, if it was.
-    pub fn key_revoked_since(&self, key_id: &str) -> Option<DateTime<Utc>> {
+    pub(crate) fn key_revoked_since(&self, key_id: &str) -> Option<DateTime<Utc>> {
         self.read_cache(|c| {
             c.state
                 .keys
@@ -445,7 +445,7 @@ impl Registry {
     }
 
     /// A number that changes whenever the keys do (for the did.json ETag).
-    pub fn keys_version(&self) -> String {
+    pub(crate) fn keys_version(&self) -> String {
         self.read_cache(|c| {
             let revoked = c
                 .state
@@ -459,7 +459,7 @@ impl Registry {
 
     /// The did:web document of the registry's keys (served while a newly active key is
     /// awaited too: it names public keys only).
-    pub fn did_document(&self) -> Option<serde_json::Value> {
+    pub(crate) fn did_document(&self) -> Option<serde_json::Value> {
         let recorded = self.read_cache(|c| c.state.public_url.clone());
         let mut signing = self.held_signing()?;
         if let Some(url) = recorded {
@@ -483,7 +483,7 @@ impl Registry {
     }
 
     /// The signed revocation status list, as JSON bytes.
-    pub fn status_list(&self) -> Option<Arc<Vec<u8>>> {
+    pub(crate) fn status_list(&self) -> Option<Arc<Vec<u8>>> {
         self.status_list_signed().map(|(_, bytes)| bytes)
     }
 
@@ -491,7 +491,7 @@ impl Registry {
     /// moves, and each UTC day (`status_list_period`: a list is valid for two days from the
     /// start of the day it was signed on, so a fresh one is signed when less than a day of the
     /// last remains). Between those, every answer is the same bytes, on every instance.
-    pub fn status_list_signed(&self) -> Option<(String, Arc<Vec<u8>>)> {
+    pub(crate) fn status_list_signed(&self) -> Option<(String, Arc<Vec<u8>>)> {
         use crate::credentials::credential as vc;
         let signing = self.signing()?;
         let size = self.size();
@@ -522,7 +522,7 @@ impl Registry {
 /// A status list index (of `capacity`) not in `used`, marked used: drawn at random by `draw`
 /// (given the capacity) until one is free, so the indexes issued give nothing away about the
 /// order of awards. `None` once every index is used, where drawing would never end.
-pub fn free_status_list_index(
+pub(crate) fn free_status_list_index(
     used: &mut HashSet<String>,
     capacity: usize,
     mut draw: impl FnMut(usize) -> usize,

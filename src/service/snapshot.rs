@@ -18,9 +18,9 @@ use super::register_index::RegisterIndex;
 /// What a snapshot and everything derived from it reflects: the log's size and the UK day.
 /// Adapters' caches of answers key on it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version {
-    pub log_size: u64,
-    pub day: NaiveDate,
+pub(crate) struct Version {
+    pub(crate) log_size: u64,
+    pub(crate) day: NaiveDate,
 }
 
 /// The derived views of one `Version`, each built on first use.

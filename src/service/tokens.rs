@@ -81,7 +81,7 @@ impl Registry {
     }
 
     /// The actor a bearer token stands for.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, ServiceError> {
+    pub(crate) async fn authenticate(&self, token: &str) -> Result<Actor, ServiceError> {
         let rest = token
             .strip_prefix("wexqs_")
             .ok_or(ServiceError::Unauthenticated)?;

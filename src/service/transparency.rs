@@ -56,7 +56,7 @@ impl Registry {
     }
 
     /// The latest signed checkpoint this instance knows: (size, root).
-    pub fn latest_checkpoint(&self) -> Option<(u64, crate::transparency::merkle::Hash)> {
+    pub(crate) fn latest_checkpoint(&self) -> Option<(u64, crate::transparency::merkle::Hash)> {
         self.transparency.with_latest(|latest| {
             let latest = latest?;
             Some((latest.size, latest.root.as_slice().try_into().ok()?))
@@ -64,7 +64,7 @@ impl Registry {
     }
 
     /// The latest signed checkpoint this instance knows, as its signed note.
-    pub fn latest_checkpoint_note(&self) -> Option<String> {
+    pub(crate) fn latest_checkpoint_note(&self) -> Option<String> {
         self.transparency
             .with_latest(|latest| latest.map(|c| c.note.clone()))
     }
@@ -73,7 +73,7 @@ impl Registry {
     /// checkpoint this instance serves (after a rotation, the retired key's until a checkpoint
     /// is signed with the new one, so that the key and the checkpoint served always agree), or
     /// else the key in use.
-    pub fn log_verifier_key(&self) -> Option<String> {
+    pub(crate) fn log_verifier_key(&self) -> Option<String> {
         if let Some(note) = self.latest_checkpoint_note() {
             let origin = note.lines().next().unwrap_or_default().to_owned();
             let keys = self.read_cache(|c| {
@@ -99,16 +99,16 @@ impl Registry {
     }
 
     /// The root of the tree at `size`, if the log is that long.
-    pub fn tree_root(&self, size: u64) -> Option<crate::transparency::merkle::Hash> {
+    pub(crate) fn tree_root(&self, size: u64) -> Option<crate::transparency::merkle::Hash> {
         self.read_cache(|c| c.tree.root(size))
     }
 
     /// The leaf hash at `index`, from memory.
-    pub fn leaf_hash(&self, index: u64) -> Option<crate::transparency::merkle::Hash> {
+    pub(crate) fn leaf_hash(&self, index: u64) -> Option<crate::transparency::merkle::Hash> {
         self.read_cache(|c| c.tree.level(0).get(usize::try_from(index).ok()?).copied())
     }
 
-    pub fn inclusion_proof(
+    pub(crate) fn inclusion_proof(
         &self,
         index: u64,
         size: u64,
@@ -116,7 +116,7 @@ impl Registry {
         self.read_cache(|c| c.tree.inclusion_proof(index, size))
     }
 
-    pub fn consistency_proof(
+    pub(crate) fn consistency_proof(
         &self,
         first: u64,
         size: u64,
@@ -215,7 +215,7 @@ impl Registry {
     }
 
     /// Why the last attempt to sign a checkpoint failed, if it did (the readiness check).
-    pub fn checkpoint_failure(&self) -> Option<String> {
+    pub(crate) fn checkpoint_failure(&self) -> Option<String> {
         self.transparency
             .failure
             .lock()
@@ -236,7 +236,9 @@ impl Registry {
 /// meanwhile. (Read the other way round, a checkpoint a running instance signs between the two
 /// reads would look larger than the log.) Stored tree hashes are only ever added, for subtrees
 /// that are complete, so those read after the log may only be more than it needs.
-pub async fn check_checkpoints(store: &Store) -> Result<Option<(u64, String)>, ServiceError> {
+pub(crate) async fn check_checkpoints(
+    store: &Store,
+) -> Result<Option<(u64, String)>, ServiceError> {
     let checkpoints = store.checkpoints().await?;
     // One pass over the log builds both the state (for the keys) and the tree.
     let mut state = crate::domain::State::default();

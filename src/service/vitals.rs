@@ -13,56 +13,56 @@ use super::Registry;
 
 /// The name of the file in the state folder that `wexqs backup` writes on success: the time of
 /// the backup (RFC 3339), then where it went.
-pub const LAST_BACKUP_FILE: &str = "last-backup";
+pub(crate) const LAST_BACKUP_FILE: &str = "last-backup";
 
 /// What a scrape reports about the registry, as of `now`.
 #[derive(Debug, Clone)]
-pub struct Vitals {
+pub(crate) struct Vitals {
     /// Entries in the log this instance has read.
-    pub log_size: u64,
+    pub(crate) log_size: u64,
     /// Seconds since the latest signed checkpoint was signed (`None`: none signed yet).
-    pub checkpoint_age_seconds: Option<f64>,
+    pub(crate) checkpoint_age_seconds: Option<f64>,
     /// Entries the latest checkpoint covers.
-    pub checkpoint_size: Option<u64>,
+    pub(crate) checkpoint_size: Option<u64>,
     /// Seconds since the latest entry was recorded (`None`: an empty log).
-    pub last_append_age_seconds: Option<f64>,
+    pub(crate) last_append_age_seconds: Option<f64>,
     /// Seconds since the start of the validity of the status list served now.
-    pub status_list_age_seconds: Option<f64>,
+    pub(crate) status_list_age_seconds: Option<f64>,
     /// Each webhook subscription (`None`: the database did not answer).
-    pub webhooks: Option<Vec<WebhookVitals>>,
+    pub(crate) webhooks: Option<Vec<WebhookVitals>>,
     /// The database answered its last look.
-    pub database_up: bool,
+    pub(crate) database_up: bool,
     /// Connections the pool holds open, of them idle, and the most it opens.
-    pub pool_size: u32,
-    pub pool_idle: usize,
-    pub pool_max: u32,
+    pub(crate) pool_size: u32,
+    pub(crate) pool_idle: usize,
+    pub(crate) pool_max: u32,
     /// Since the process started: waits for a pooled connection that timed out, and answers
     /// that said the database was unavailable.
-    pub pool_timeouts: u64,
-    pub database_errors: u64,
+    pub(crate) pool_timeouts: u64,
+    pub(crate) database_errors: u64,
     /// The registry is behind its published log (serving 503s until the entries are re-entered).
-    pub behind: bool,
+    pub(crate) behind: bool,
     /// The last signing of a checkpoint failed.
-    pub checkpoint_failing: bool,
+    pub(crate) checkpoint_failing: bool,
     /// Unix time of the last good `wexqs backup` (`None`: no record of one in the state folder).
-    pub last_backup_time: Option<f64>,
+    pub(crate) last_backup_time: Option<f64>,
 }
 
 /// One webhook subscription's delivery state.
 #[derive(Debug, Clone)]
-pub struct WebhookVitals {
-    pub id: String,
+pub(crate) struct WebhookVitals {
+    pub(crate) id: String,
     /// Log entries after the last one it has been sent (or judged not to want).
-    pub backlog: u64,
+    pub(crate) backlog: u64,
     /// Failed deliveries in a row.
-    pub consecutive_failures: u32,
-    pub disabled: bool,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) disabled: bool,
 }
 
 impl Registry {
     /// The registry's vital signs now; `state_dir` is where `wexqs backup` records its last good
     /// backup.
-    pub async fn vitals(&self, state_dir: Option<&Path>) -> Vitals {
+    pub(crate) async fn vitals(&self, state_dir: Option<&Path>) -> Vitals {
         let now = self.now();
         let log_size = self.size();
         let age = |at: DateTime<Utc>| (now - at).num_milliseconds() as f64 / 1000.0;
@@ -129,7 +129,7 @@ impl Registry {
 }
 
 /// The time of the last good backup recorded in `state_dir`, as unix seconds.
-pub fn last_backup_time(state_dir: &Path) -> Option<f64> {
+pub(crate) fn last_backup_time(state_dir: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(state_dir.join(LAST_BACKUP_FILE)).ok()?;
     let first = text.lines().next()?.trim();
     let at = DateTime::parse_from_rfc3339(first).ok()?;
@@ -138,7 +138,7 @@ pub fn last_backup_time(state_dir: &Path) -> Option<f64> {
 
 /// Records a good backup to `to`, taken at `at`, in `state_dir` (written whole, then renamed
 /// into place, so a scrape never reads half of it).
-pub fn record_backup(state_dir: &Path, at: DateTime<Utc>, to: &Path) -> std::io::Result<()> {
+pub(crate) fn record_backup(state_dir: &Path, at: DateTime<Utc>, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(state_dir)?;
     let path = state_dir.join(LAST_BACKUP_FILE);
     let partial = state_dir.join(format!("{LAST_BACKUP_FILE}.partial"));

@@ -20,7 +20,7 @@ use crate::store::webhooks::{DeliveryRow, Failure, WebhookRow};
 
 /// The webhook deliveries of one instance, running until `stop`.
 #[derive(Debug)]
-pub struct Deliveries {
+pub(crate) struct Deliveries {
     registry: Arc<Registry>,
     owner: String,
     poll: tokio::task::JoinHandle<()>,
@@ -32,7 +32,7 @@ impl Deliveries {
     /// instance can deliver at once; how many it held. A message being sent when it stops may
     /// have reached its target: it is sent again, under the same `webhook-id`, by whoever
     /// delivers next (receivers drop a `webhook-id` they have seen, as the specification asks).
-    pub async fn stop(self) -> u64 {
+    pub(crate) async fn stop(self) -> u64 {
         self.poll.abort();
         for task in self
             .sending
@@ -61,7 +61,7 @@ impl Deliveries {
 /// Runs webhook deliveries until `Deliveries::stop` (or the process stops): every
 /// `settings.poll`, take the lease of each subscription with events to send and send them, one
 /// subscription to a task.
-pub fn spawn_webhook_deliveries(
+pub(crate) fn spawn_webhook_deliveries(
     registry: Arc<Registry>,
     settings: WebhookSettings,
     render: Render,
@@ -443,7 +443,7 @@ impl DeliveryClient {
 
 /// Why an attempt failed, as the delivery history records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// The target's host did not resolve.
     Dns,
     /// No connection: refused, unreachable, or reset before an answer.
@@ -463,7 +463,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Cause::Dns => "dns",
             Cause::Connect => "connect",

@@ -51,7 +51,7 @@ impl Registry {
     /// Seals the secrets of every subscription that still holds them in clear (written by a
     /// version before sealing); how many subscriptions it sealed. Another instance sealing the
     /// same rows at the same time is harmless: a row is sealed only from the clear secret read.
-    pub async fn seal_clear_webhook_secrets(
+    pub(crate) async fn seal_clear_webhook_secrets(
         &self,
         key: &SealingKey,
     ) -> Result<usize, ServiceError> {
@@ -77,7 +77,7 @@ impl Registry {
     /// The ids of the subscriptions whose secrets (the current one, and the one before a
     /// rotation if kept) do not open with `key`: a key from another keys folder, or a row
     /// changed by hand. A server with any does not start.
-    pub async fn webhook_secrets_not_opening(
+    pub(crate) async fn webhook_secrets_not_opening(
         &self,
         key: &SealingKey,
     ) -> Result<Vec<String>, ServiceError> {

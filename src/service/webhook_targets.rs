@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How an address in a range is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judge {
+pub(crate) enum Judge {
     /// Refused: no webhook goes there.
     Refuse,
     /// The IPv4 address in the last 32 bits is what a connection reaches: judged by it.
@@ -23,12 +23,12 @@ pub struct SpecialRange {
     pub network: IpAddr,
     pub prefix: u8,
     pub name: &'static str,
-    pub rfc: &'static str,
-    pub judge: Judge,
+    pub(crate) rfc: &'static str,
+    pub(crate) judge: Judge,
 }
 
 impl SpecialRange {
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
@@ -160,7 +160,7 @@ pub const SPECIAL_PURPOSE: &[SpecialRange] = &[
 
 /// Every IPv6 address outside global unicast: reserved or unassigned by the IETF (the IANA
 /// IPv6 Address Space registry), so not a public receiver's.
-pub const NOT_GLOBAL_UNICAST: SpecialRange = SpecialRange {
+pub(crate) const NOT_GLOBAL_UNICAST: SpecialRange = SpecialRange {
     network: IpAddr::V6(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0)),
     prefix: 3,
     name: "Global Unicast",

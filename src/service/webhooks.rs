@@ -35,7 +35,7 @@ use crate::store::webhooks::WebhookRow;
 pub use super::webhook_targets::{is_forbidden, refusal};
 
 /// The event types a subscription may name: the public changes of awards and the programme.
-pub const EVENT_TYPES: &[&str] = &[
+pub(crate) const EVENT_TYPES: &[&str] = &[
     "award.issued",
     "award.amended",
     "award.suspended",
@@ -53,27 +53,27 @@ pub(super) const MAX_RESPONSE_BODY: usize = 4 * 1024;
 
 /// How deliveries are made: set by `wexqs serve`'s options.
 #[derive(Debug, Clone)]
-pub struct WebhookSettings {
+pub(crate) struct WebhookSettings {
     /// Deliver to `http://` URLs and to private, loopback and link-local addresses (for tests
     /// and closed networks only).
-    pub allow_private_targets: bool,
+    pub(crate) allow_private_targets: bool,
     /// The wait after the first failure; it doubles after each further one, up to `retry_cap`,
     /// and each wait is drawn between half of it and all of it (jitter).
-    pub retry_base: Duration,
-    pub retry_cap: Duration,
+    pub(crate) retry_base: Duration,
+    pub(crate) retry_cap: Duration,
     /// This many failures in a row disable the subscription.
-    pub max_failures: u32,
+    pub(crate) max_failures: u32,
     /// A delivery's whole time: connect, send, the answer's head.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// How often an instance looks for subscriptions with events to send.
-    pub poll: Duration,
+    pub(crate) poll: Duration,
     /// How long a rotated secret goes on signing beside the new one.
-    pub rotation_overlap: Duration,
+    pub(crate) rotation_overlap: Duration,
     /// The delivery attempts kept per subscription (the oldest beyond go).
-    pub history: u32,
+    pub(crate) history: u32,
     /// The key secrets are sealed with in the database (the keys folder's
     /// `webhook-sealing.key`): without it no subscription is made, rotated or delivered.
-    pub sealing: Option<Arc<SealingKey>>,
+    pub(crate) sealing: Option<Arc<SealingKey>>,
 }
 
 impl WebhookSettings {
@@ -114,7 +114,7 @@ impl WebhookSettings {
     }
 
     /// The wait before the next attempt after `failures` in a row, with jitter in [½, 1].
-    pub fn backoff(&self, failures: u32, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn backoff(&self, failures: u32, rng: &mut impl Rng) -> Duration {
         let doubled = self
             .retry_base
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
@@ -127,24 +127,24 @@ impl WebhookSettings {
 /// (the path and query may hold the receiver's own secret; the full URL is in the answer that
 /// made the subscription only, like the secret).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Subscription {
-    pub id: String,
+pub(crate) struct Subscription {
+    pub(crate) id: String,
     /// The URL's scheme, host and port.
-    pub target: String,
-    pub event_types: Vec<String>,
-    pub status: String,
+    pub(crate) target: String,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
+    pub(crate) disabled_reason: Option<String>,
     /// The log position of the next event to be sent (or skipped).
-    pub next_position: u64,
-    pub consecutive_failures: u32,
+    pub(crate) next_position: u64,
+    pub(crate) consecutive_failures: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<String>,
+    pub(crate) next_attempt_at: Option<String>,
     /// Until when the secret before the last rotation still signs beside the current one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_valid_until: Option<String>,
-    pub created_at: String,
-    pub created_by: String,
+    pub(crate) previous_secret_valid_until: Option<String>,
+    pub(crate) created_at: String,
+    pub(crate) created_by: String,
 }
 
 impl Subscription {
@@ -175,7 +175,7 @@ impl Subscription {
 }
 
 /// A URL's origin (scheme, host, port): what logs and the admin API show of a target.
-pub fn origin(url: &str) -> String {
+pub(crate) fn origin(url: &str) -> String {
     reqwest::Url::parse(url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| "(not a URL)".to_owned())
@@ -183,38 +183,39 @@ pub fn origin(url: &str) -> String {
 
 /// One attempt, as the admin API shows it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Delivery {
-    pub message_id: String,
-    pub position: u64,
-    pub event_type: String,
-    pub attempted_at: String,
-    pub attempt: u32,
+pub(crate) struct Delivery {
+    pub(crate) message_id: String,
+    pub(crate) position: u64,
+    pub(crate) event_type: String,
+    pub(crate) attempted_at: String,
+    pub(crate) attempt: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<u16>,
+    pub(crate) status_code: Option<u16>,
     /// Why a failed attempt failed: `dns`, `connect`, `tls`, `status`, `timeout`,
     /// `refused_address` or `secret`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     /// A short account of the failure, without the target's path or query.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub delivered: bool,
-    pub duration_ms: u64,
+    pub(crate) error: Option<String>,
+    pub(crate) delivered: bool,
+    pub(crate) duration_ms: u64,
 }
 
 /// What a delivery is about: the renderer (the HTTP layer's public views) makes its `data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
+pub(crate) enum Subject {
     Award(CertificateNumber),
     Programme,
 }
 
 /// Makes a delivery's `data` from the registry as it stands: the award's public verification
 /// answer, or the programme's state.
-pub type Render = Arc<dyn Fn(&Registry, &Subject) -> Option<serde_json::Value> + Send + Sync>;
+pub(crate) type Render =
+    Arc<dyn Fn(&Registry, &Subject) -> Option<serde_json::Value> + Send + Sync>;
 
 /// The webhook type of a public event and what it is about; `None` for every other event.
-pub fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
+pub(crate) fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
     if event.visibility() != Visibility::Public {
         return None;
     }
@@ -253,7 +254,7 @@ pub fn webhook_type(event: &Event) -> Option<(&'static str, Subject)> {
 /// subscription's id. The same for every attempt and every replay, so a receiver can tell a
 /// message it has already had; and never the same for two events, even when a database
 /// restored from a copy puts another event at the same position.
-pub fn message_id(leaf_hash: &[u8], subscription_id: &str) -> String {
+pub(crate) fn message_id(leaf_hash: &[u8], subscription_id: &str) -> String {
     let named = &leaf_hash[..leaf_hash.len().min(16)];
     format!("msg_{}_{subscription_id}", hex::encode(named))
 }
@@ -261,7 +262,12 @@ pub fn message_id(leaf_hash: &[u8], subscription_id: &str) -> String {
 /// The `webhook-signature` header: a signature by each secret (the current one first, then
 /// the one before a rotation while it overlaps), separated by spaces as Standard Webhooks
 /// allows, so a receiver holding either verifies.
-pub fn signatures(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+pub(crate) fn signatures(
+    secrets: &[&str],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Option<String> {
     let signed: Option<Vec<String>> = secrets
         .iter()
         .map(|s| signature(s, id, timestamp, body))
@@ -271,7 +277,7 @@ pub fn signatures(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> Op
 
 /// `v1,` and the base64 HMAC-SHA256, keyed with the secret's decoded bytes, of
 /// `{id}.{timestamp}.{body}` (Standard Webhooks).
-pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+pub(crate) fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let key = b64.decode(secret.strip_prefix("whsec_")?).ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
@@ -283,8 +289,8 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<
 /// A target that passed the checks: the URL and the addresses it may be reached at.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub url: reqwest::Url,
-    pub addresses: Vec<SocketAddr>,
+    pub(crate) url: reqwest::Url,
+    pub(crate) addresses: Vec<SocketAddr>,
 }
 
 /// Why a target was not taken: its URL, its host's resolution, or an address it resolves to.
@@ -407,7 +413,7 @@ pub(super) fn now_ms() -> i64 {
 impl Registry {
     /// Registers a subscription from the log's current end on, recorded in the log; returns it
     /// and its secret (shown this once).
-    pub async fn create_webhook(
+    pub(crate) async fn create_webhook(
         &self,
         actor: &Actor,
         url: &str,
@@ -445,7 +451,7 @@ impl Registry {
         Ok((Subscription::of(row), secret))
     }
 
-    pub async fn webhooks(&self) -> Result<Vec<Subscription>, ServiceError> {
+    pub(crate) async fn webhooks(&self) -> Result<Vec<Subscription>, ServiceError> {
         Ok(self
             .log
             .store
@@ -456,7 +462,7 @@ impl Registry {
             .collect())
     }
 
-    pub async fn webhook(&self, id: &str) -> Result<Subscription, ServiceError> {
+    pub(crate) async fn webhook(&self, id: &str) -> Result<Subscription, ServiceError> {
         self.log
             .store
             .webhook(id)
@@ -466,7 +472,7 @@ impl Registry {
     }
 
     /// Removes a subscription and its delivery history, recorded in the log.
-    pub async fn delete_webhook(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn delete_webhook(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
         self.webhook(id).await?;
         let event = Event::WebhookDeleted {
             webhook_id: id.to_owned(),
@@ -478,7 +484,7 @@ impl Registry {
     /// A new secret for the subscription, which signs every delivery from now on, beside the
     /// one before it for `settings.rotation_overlap` (a second rotation within that retires the
     /// oldest at once); recorded in the log (the secret is not), and returned this once.
-    pub async fn rotate_webhook_secret(
+    pub(crate) async fn rotate_webhook_secret(
         &self,
         actor: &Actor,
         id: &str,
@@ -503,7 +509,7 @@ impl Registry {
 
     /// Sends again, in order, every subscribed event from log position `from` on (and enables
     /// a disabled subscription), recorded in the log.
-    pub async fn replay_webhook(
+    pub(crate) async fn replay_webhook(
         &self,
         actor: &Actor,
         id: &str,
@@ -548,7 +554,7 @@ impl Registry {
         }
     }
 
-    pub async fn webhook_deliveries(
+    pub(crate) async fn webhook_deliveries(
         &self,
         id: &str,
         limit: u32,

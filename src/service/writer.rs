@@ -23,8 +23,8 @@ pub(super) type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreErro
 /// How the batching writer has grouped appends: transactions committed and appends in them.
 #[derive(Debug, Default)]
 pub struct WriterStats {
-    pub transactions: std::sync::atomic::AtomicU64,
-    pub appends: std::sync::atomic::AtomicU64,
+    pub(crate) transactions: std::sync::atomic::AtomicU64,
+    pub(crate) appends: std::sync::atomic::AtomicU64,
 }
 
 /// The most appends the writer puts in one transaction.
@@ -55,7 +55,7 @@ impl Registry {
     }
 
     /// Like `execute_all`, reporting progress and which command (by index) was refused.
-    pub async fn execute_each(
+    pub(crate) async fn execute_each(
         &self,
         actor: &Actor,
         commands: Vec<Command>,
@@ -238,7 +238,10 @@ impl Registry {
     /// Nothing is appended while the registry is behind its published log, nor onto a log
     /// shorter than the one memory holds (`AppendRequest::log_at_least`); such a refusal puts
     /// the registry behind.
-    pub async fn append(&self, mut request: AppendRequest) -> Result<Appended, ServiceError> {
+    pub(crate) async fn append(
+        &self,
+        mut request: AppendRequest,
+    ) -> Result<Appended, ServiceError> {
         if let Some(reason) = self.behind() {
             return Err(ServiceError::Behind(reason));
         }
@@ -280,7 +283,10 @@ impl Registry {
     }
 
     /// Rebuilds the projection tables from the whole log, folded.
-    pub async fn rebuild(store: &Store, progress: impl FnMut(u64)) -> Result<u64, ServiceError> {
+    pub(crate) async fn rebuild(
+        store: &Store,
+        progress: impl FnMut(u64),
+    ) -> Result<u64, ServiceError> {
         let state = fold_log(store, progress).await?;
         let (orgs, awards) = all_rows(&state);
         store.replace_projections(orgs, awards).await?;
@@ -288,7 +294,7 @@ impl Registry {
     }
     /// Decides the commands in order against a copy of the state without appending anything, and
     /// returns every refusal with its command's index (a refused command is skipped).
-    pub fn dry_run(
+    pub(crate) fn dry_run(
         &self,
         commands: &[Command],
         progress: &mut dyn FnMut(usize),
@@ -324,11 +330,11 @@ fn drop_payloads(appended: &mut Appended, keep: fn(&StoredEvent) -> bool) {
 
 /// An append before its events are stamped: what the caller knows of it.
 pub(super) struct AppendDraft {
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// Each stream whose version the append states, once, in the order the store checks them.
-    pub streams: Vec<String>,
-    pub idempotency: Option<Idempotency>,
-    pub writes: Vec<Write>,
+    pub(crate) streams: Vec<String>,
+    pub(crate) idempotency: Option<Idempotency>,
+    pub(crate) writes: Vec<Write>,
 }
 
 /// What deciding gave: the streams read, the events, and the state after them.

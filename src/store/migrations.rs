@@ -21,11 +21,11 @@ pub enum Migrations {
 
 /// A migration recorded in the database as applied.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Applied {
-    pub version: i64,
-    pub description: String,
-    pub success: bool,
-    pub checksum: Vec<u8>,
+pub(crate) struct Applied {
+    pub(crate) version: i64,
+    pub(crate) description: String,
+    pub(crate) success: bool,
+    pub(crate) checksum: Vec<u8>,
 }
 
 /// Why a database's schema is not one this release runs on.
@@ -72,7 +72,7 @@ fn name(version: i64, description: &str) -> String {
 /// An expansion: a migration that only adds (tables, nullable columns, indexes), which a
 /// release that does not know it runs on unchanged. Told by its name, `NNNN_expand_*.sql`
 /// (sqlx records the description with spaces for underscores).
-pub fn is_expansion(description: &str) -> bool {
+pub(crate) fn is_expansion(description: &str) -> bool {
     description.starts_with("expand ") || description.starts_with("expand_")
 }
 
@@ -80,7 +80,7 @@ pub fn is_expansion(description: &str) -> bool {
 /// with whether some applied are unknown expansions (to be passed over when applying), or why
 /// this release cannot run on it. With `mode` `CheckOnly`, a known migration not applied is
 /// refused too.
-pub fn assess(
+pub(crate) fn assess(
     known: &[Migration],
     applied: &[Applied],
     mode: Migrations,
@@ -134,12 +134,12 @@ pub fn assess(
 }
 
 /// The query listing what `_sqlx_migrations` records (the same on both databases).
-pub const APPLIED: &str =
+pub(crate) const APPLIED: &str =
     "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version";
 
 /// Runs `migrator` on `pool` as `mode` says, once `applied` (what the database records, empty
 /// when it has never been migrated) has been judged.
-pub async fn run<'a, A>(
+pub(crate) async fn run<'a, A>(
     mut migrator: Migrator,
     applied: &[Applied],
     mode: Migrations,

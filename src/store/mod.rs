@@ -15,7 +15,7 @@ macro_rules! delegate {
 
 mod append;
 mod append_rows;
-pub mod migrations;
+pub(crate) mod migrations;
 mod postgres;
 mod rows;
 mod sql;
@@ -29,15 +29,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use postgres::PostgresStore;
+pub(crate) use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
-pub use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
+pub(crate) use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
 pub use verify::{LogCheck, verify_log};
 
 /// Questions about a PostgreSQL database as a whole, asked without migrating it (backups and
 /// restores).
-pub mod postgres_database {
-    pub use super::postgres::{create_database, drop_database, log_size, other_sessions};
+pub(crate) mod postgres_database {
+    pub(crate) use super::postgres::{create_database, drop_database, log_size, other_sessions};
 }
 
 use crate::domain::{Event, SCHEMA_VERSION, Visibility};
@@ -74,15 +74,15 @@ pub enum StoreError {
 /// Database errors counted since the process started, for the metrics (`service::vitals`): every
 /// sqlx error becomes a `StoreError` here, so this is where they are counted.
 #[derive(Debug, Default)]
-pub struct DatabaseErrors {
+pub(crate) struct DatabaseErrors {
     /// A connection not had from the pool within its acquire timeout.
-    pub pool_timeouts: std::sync::atomic::AtomicU64,
+    pub(crate) pool_timeouts: std::sync::atomic::AtomicU64,
     /// Answers that said the database was unavailable (unreachable, full, read-only, I/O).
-    pub unavailable: std::sync::atomic::AtomicU64,
+    pub(crate) unavailable: std::sync::atomic::AtomicU64,
 }
 
 /// The process's count of database errors.
-pub static DATABASE_ERRORS: DatabaseErrors = DatabaseErrors {
+pub(crate) static DATABASE_ERRORS: DatabaseErrors = DatabaseErrors {
     pool_timeouts: std::sync::atomic::AtomicU64::new(0),
     unavailable: std::sync::atomic::AtomicU64::new(0),
 };
@@ -114,7 +114,7 @@ impl From<sqlx::Error> for StoreError {
 
 impl StoreError {
     /// The outage this error reports, if it is one.
-    pub fn outage(&self) -> Option<Outage> {
+    pub(crate) fn outage(&self) -> Option<Outage> {
         match self {
             StoreError::Unavailable { outage, .. } => Some(*outage),
             _ => None,
@@ -143,7 +143,7 @@ pub enum Outage {
 }
 
 impl Outage {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outage::Unreachable => "unreachable",
             Outage::Full => "full",
@@ -154,7 +154,7 @@ impl Outage {
     }
 
     /// The outage behind a driver error, if it is one (a constraint or syntax error is not).
-    pub fn of(e: &sqlx::Error) -> Option<Outage> {
+    pub(crate) fn of(e: &sqlx::Error) -> Option<Outage> {
         match e {
             sqlx::Error::Tls(_) => Some(Outage::Tls),
             // rustls reports a failed handshake (an unknown authority, a wrong host name, an
@@ -211,7 +211,7 @@ pub struct Pooling {
 impl Pooling {
     /// The server: no request may hang on a database that has gone, and a healthy one hands a
     /// connection over in far less than a second.
-    pub const SERVER: Pooling = Pooling {
+    pub(crate) const SERVER: Pooling = Pooling {
         max_connections: 16,
         acquire_timeout: Duration::from_secs(1),
     };
@@ -226,12 +226,12 @@ impl Pooling {
 /// The canonical form of an event as stored and hashed: JCS (RFC 8785) bytes of this envelope.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
-    pub event_id: Uuid,
-    pub stream_id: String,
-    pub schema_version: i32,
-    pub recorded_at: String,
-    pub actor: String,
-    pub visibility: Visibility,
+    pub(crate) event_id: Uuid,
+    pub(crate) stream_id: String,
+    pub(crate) schema_version: i32,
+    pub(crate) recorded_at: String,
+    pub(crate) actor: String,
+    pub(crate) visibility: Visibility,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -240,13 +240,13 @@ pub struct Envelope {
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_id: Uuid,
-    pub stream_id: String,
-    pub event_type: String,
-    pub schema_version: i32,
-    pub payload: Vec<u8>,
-    pub recorded_at: String,
-    pub actor: String,
-    pub visibility: Visibility,
+    pub(crate) stream_id: String,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: i32,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) recorded_at: String,
+    pub(crate) actor: String,
+    pub(crate) visibility: Visibility,
 }
 
 impl NewEvent {
@@ -347,14 +347,14 @@ pub fn leaf_hash(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The running hash chain: SHA-256(previous chain hash ‖ leaf hash), from 32 zero bytes.
-pub fn chain_hash(previous: &[u8], leaf: &[u8]) -> Vec<u8> {
+pub(crate) fn chain_hash(previous: &[u8], leaf: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(previous);
     h.update(leaf);
     h.finalize().to_vec()
 }
 
-pub const GENESIS_CHAIN: [u8; 32] = [0u8; 32];
+pub(crate) const GENESIS_CHAIN: [u8; 32] = [0u8; 32];
 
 /// The contract both databases meet; one test suite checks it on each.
 #[allow(async_fn_in_trait)]
@@ -401,9 +401,9 @@ pub trait EventStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     pub size: u64,
-    pub root: Vec<u8>,
+    pub(crate) root: Vec<u8>,
     pub note: String,
-    pub signed_at: String,
+    pub(crate) signed_at: String,
 }
 
 /// The store the process runs on: one of the two implementations.
@@ -419,19 +419,6 @@ impl Store {
         Store::open_pooled(url, Pooling::COMMAND).await
     }
 
-    /// Like `open`, with at most `max_connections` to PostgreSQL and a patient pool (for
-    /// tests, which share one server and a busy machine).
-    pub async fn open_with(url: &str, max_connections: u32) -> Result<Store, StoreError> {
-        Store::open_pooled(
-            url,
-            Pooling {
-                max_connections,
-                acquire_timeout: Duration::from_secs(30),
-            },
-        )
-        .await
-    }
-
     /// Opens `url` with the given pooling and applies the migrations.
     pub async fn open_pooled(url: &str, pooling: Pooling) -> Result<Store, StoreError> {
         Store::open_for(url, pooling, migrations::Migrations::Apply).await
@@ -439,7 +426,7 @@ impl Store {
 
     /// Opens `url` with the given pooling, applying the migrations or only checking that the
     /// schema is current, as `migrations` says.
-    pub async fn open_for(
+    pub(crate) async fn open_for(
         url: &str,
         pooling: Pooling,
         migrations: migrations::Migrations,
@@ -477,7 +464,7 @@ impl Store {
     }
 
     /// The connection pool as it is now: (connections open, of them idle, the most it opens).
-    pub fn pool_state(&self) -> (u32, usize, u32) {
+    pub(crate) fn pool_state(&self) -> (u32, usize, u32) {
         fn of<D: sqlx::Database>(pool: &sqlx::Pool<D>) -> (u32, usize, u32) {
             (
                 pool.size(),

@@ -16,12 +16,8 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str) -> Result<PostgresStore, super::StoreError> {
-        PostgresStore::connect_pooled(url, super::Pooling::COMMAND).await
-    }
-
     /// Connects with `pooling`, closing connections idle for ten seconds.
-    pub async fn connect_pooled(
+    pub(crate) async fn connect_pooled(
         url: &str,
         pooling: super::Pooling,
     ) -> Result<PostgresStore, super::StoreError> {
@@ -140,7 +136,7 @@ async fn connect_once(url: &str) -> Result<PgConnection, super::StoreError> {
 /// How many other client sessions are connected to the database at `url` (a running instance
 /// keeps at least one while it follows the log; PostgreSQL's own workers, such as autovacuum's,
 /// are not counted).
-pub async fn other_sessions(url: &str) -> Result<u64, super::StoreError> {
+pub(crate) async fn other_sessions(url: &str) -> Result<u64, super::StoreError> {
     let mut conn = connect_once(url).await?;
     let (n,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM pg_stat_activity \
@@ -155,7 +151,7 @@ pub async fn other_sessions(url: &str) -> Result<u64, super::StoreError> {
 
 /// How many events the log at `url` holds, or `None` when the database holds no log (it has
 /// never been migrated).
-pub async fn log_size(url: &str) -> Result<Option<u64>, super::StoreError> {
+pub(crate) async fn log_size(url: &str) -> Result<Option<u64>, super::StoreError> {
     let mut conn = connect_once(url).await?;
     let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('log_head') IS NOT NULL")
         .fetch_one(&mut conn)
@@ -173,7 +169,7 @@ pub async fn log_size(url: &str) -> Result<Option<u64>, super::StoreError> {
 }
 
 /// Creates the empty database `name` on the server of `url` (the role needs CREATEDB).
-pub async fn create_database(url: &str, name: &str) -> Result<(), super::StoreError> {
+pub(crate) async fn create_database(url: &str, name: &str) -> Result<(), super::StoreError> {
     let mut conn = connect_once(url).await?;
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
@@ -183,7 +179,7 @@ pub async fn create_database(url: &str, name: &str) -> Result<(), super::StoreEr
 }
 
 /// Drops the database `name` on the server of `url`, closing its sessions.
-pub async fn drop_database(url: &str, name: &str) -> Result<(), super::StoreError> {
+pub(crate) async fn drop_database(url: &str, name: &str) -> Result<(), super::StoreError> {
     let mut conn = connect_once(url).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut conn)

@@ -90,7 +90,7 @@ pub struct RegisterQuery {
 impl RegisterQuery {
     /// Whether `row` is one of this search's matches, as of `today`: the same rule the SQL
     /// search applies (a test holds the two to the same answers).
-    pub fn matches(&self, row: &AwardRow) -> bool {
+    pub(crate) fn matches(&self, row: &AwardRow) -> bool {
         let text = [
             self.search_key
                 .as_ref()

@@ -27,7 +27,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH` or a plain path).
-    pub async fn open(url: &str) -> Result<SqliteStore, super::StoreError> {
+    pub(crate) async fn open(url: &str) -> Result<SqliteStore, super::StoreError> {
         let url = if url.starts_with("sqlite:") {
             url.to_owned()
         } else {
@@ -65,7 +65,7 @@ impl SqliteStore {
     /// Writes a consistent copy of the whole database to `to`, which must not exist or be
     /// empty (`VACUUM INTO`: one read transaction, so appends made meanwhile go on and are not
     /// in the copy).
-    pub async fn copy_into(&self, to: &Path) -> Result<(), super::StoreError> {
+    pub(crate) async fn copy_into(&self, to: &Path) -> Result<(), super::StoreError> {
         let to = to.to_str().ok_or_else(|| {
             super::StoreError::Corrupt(format!("the path {} is not UTF-8", to.display()))
         })?;
@@ -78,14 +78,14 @@ impl SqliteStore {
 
     /// Closes every connection, waiting until they are closed (SQLite then folds its `-wal`
     /// file back into the database and removes it).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
 
     /// Puts the database file at `path` (a copy `VACUUM INTO` wrote, in rollback mode) in WAL
     /// mode through one connection, before a pool opens it: the pool's connections each ask for
     /// WAL mode as they open, and two asking at once for a file not in it yet find it locked.
-    pub async fn to_wal(path: &Path) -> Result<(), super::StoreError> {
+    pub(crate) async fn to_wal(path: &Path) -> Result<(), super::StoreError> {
         let mut connection = Self::single(path).await?;
         let done = sqlx::query("PRAGMA journal_mode = WAL")
             .execute(&mut connection)
@@ -99,7 +99,7 @@ impl SqliteStore {
     /// database is one file again (a copy about to be renamed): the last connection to close
     /// removes the `-wal` and `-shm` files. A connection the pool retired may still be closing
     /// on its own thread: the fold is tried again until it has gone, for up to 30 s.
-    pub async fn settle(path: &Path) -> Result<(), super::StoreError> {
+    pub(crate) async fn settle(path: &Path) -> Result<(), super::StoreError> {
         let side = |suffix: &str| {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);
@@ -190,7 +190,7 @@ impl SqliteStore {
 
 /// The database file a SQLite URL (`sqlite://PATH`, `sqlite:PATH` or a plain path) names, or
 /// `None` for a database in memory.
-pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, super::StoreError> {
+pub(crate) fn sqlite_file(url: &str) -> Result<Option<PathBuf>, super::StoreError> {
     let url = if url.starts_with("sqlite:") {
         url.to_owned()
     } else {
@@ -228,7 +228,7 @@ fn create_private(file: &Path) -> Result<(), super::StoreError> {
 }
 
 /// The lock file beside the database `file`: `FILE.lock`, which never holds anything.
-pub fn lock_path(file: &Path) -> PathBuf {
+pub(crate) fn lock_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
@@ -267,7 +267,7 @@ fn lock_shared(file: &Path) -> Result<Option<File>, super::StoreError> {
 
 /// The database file `file` locked against every process that would open it, or `None` when a
 /// process (a server, a command) has it open now. Held until the file handed back is dropped.
-pub fn lock_exclusively(file: &Path) -> std::io::Result<Option<File>> {
+pub(crate) fn lock_exclusively(file: &Path) -> std::io::Result<Option<File>> {
     let lock = open_lock_file(file)?;
     match lock.try_lock() {
         Ok(()) => Ok(Some(lock)),

@@ -44,10 +44,10 @@ pub struct WebhookRow {
 
 /// A subscription's secrets as a version before sealing kept them, in clear: sealed at start.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClearSecrets {
-    pub id: String,
-    pub secret: String,
-    pub previous_secret: Option<String>,
+pub(crate) struct ClearSecrets {
+    pub(crate) id: String,
+    pub(crate) secret: String,
+    pub(crate) previous_secret: Option<String>,
 }
 
 impl std::fmt::Debug for ClearSecrets {
@@ -399,19 +399,19 @@ where
 }
 
 impl Store {
-    pub async fn webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
+    pub(crate) async fn webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
         delegate!(self, s => Sql::webhooks(s.pool()))
     }
     pub async fn webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
         delegate!(self, s => Sql::webhook(s.pool(), id))
     }
     /// The subscriptions whose secrets are still in clear (written before sealing).
-    pub async fn clear_webhook_secrets(&self) -> Result<Vec<ClearSecrets>, StoreError> {
+    pub(crate) async fn clear_webhook_secrets(&self) -> Result<Vec<ClearSecrets>, StoreError> {
         delegate!(self, s => Sql::clear_webhook_secrets(s.pool()))
     }
     /// Replaces a subscription's clear secrets by their sealed forms, if they are still those
     /// read; whether they were.
-    pub async fn seal_webhook_secrets(
+    pub(crate) async fn seal_webhook_secrets(
         &self,
         clear: &ClearSecrets,
         sealed: &[u8],
@@ -456,7 +456,7 @@ impl Store {
         delegate!(self, s => Sql::release_webhook(s.pool(), id, owner))
     }
     /// Gives back every lease `owner` holds (an instance stopping); how many it held.
-    pub async fn release_webhooks_of(&self, owner: &str) -> Result<u64, StoreError> {
+    pub(crate) async fn release_webhooks_of(&self, owner: &str) -> Result<u64, StoreError> {
         delegate!(self, s => Sql::release_webhooks_of(s.pool(), owner))
     }
     /// Records an attempt, keeping the subscription's `keep` latest (the oldest beyond go).

@@ -12,20 +12,20 @@ use crate::transparency::note;
 
 /// What an auditor remembers between runs: the last checkpoint it accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AuditState {
-    pub size: u64,
-    pub root: String,
+pub(crate) struct AuditState {
+    pub(crate) size: u64,
+    pub(crate) root: String,
 }
 
 /// The result of an audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
+pub(crate) enum Finding {
     Consistent { size: u64, root: Hash },
     Divergence { position: u64, what: String },
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuditError {
+pub(crate) enum AuditError {
     #[error("cannot reach the registry: {0}")]
     Http(#[from] reqwest::Error),
     #[error("the registry answered {status} for {url}")]
@@ -73,7 +73,7 @@ async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, AuditEr
 
 /// Audits the registry at `base`, given what was seen last time; progress is reported as
 /// entries are read.
-pub async fn audit(
+pub(crate) async fn audit(
     base: &str,
     last: Option<&AuditState>,
     progress: impl FnMut(u64, u64),
@@ -226,7 +226,7 @@ async fn check_against_last(
 /// Whether the tree of `size` with `root` extends the one checkpointed at `last_size` with
 /// `last_root`, by the consistency proof `proof`: checked before a new checkpoint is signed, so
 /// that the log never signs a history that rewrites one it signed before.
-pub fn check_extends(
+pub(crate) fn check_extends(
     last_size: u64,
     last_root: &[u8],
     size: u64,

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-pub type Hash = [u8; 32];
+pub(crate) type Hash = [u8; 32];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
@@ -38,7 +38,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// The root of the empty tree: SHA-256 of nothing.
-pub fn empty_root() -> Hash {
+pub(crate) fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
@@ -59,7 +59,7 @@ pub struct Tree {
 }
 
 impl Tree {
-    pub fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         Tree::default()
     }
 
@@ -72,21 +72,21 @@ impl Tree {
     }
 
     /// The stored hashes of one level (level 0: the leaves).
-    pub fn level(&self, level: usize) -> &[Hash] {
+    pub(crate) fn level(&self, level: usize) -> &[Hash] {
         self.levels.get(level).map_or(&[], Vec::as_slice)
     }
 
     /// How many levels have hashes.
-    pub fn height(&self) -> usize {
+    pub(crate) fn height(&self) -> usize {
         self.levels.len()
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
     /// Adds a leaf hash and the hashes of the subtrees it completes.
-    pub fn push(&mut self, leaf: Hash) {
+    pub(crate) fn push(&mut self, leaf: Hash) {
         if self.levels.is_empty() {
             self.levels.push(Vec::new());
         }

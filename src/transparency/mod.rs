@@ -5,6 +5,6 @@
 //! Invariant: `merkle` and `note` are pure; `audit` fetches a registry's log over HTTP (for
 //! `wexqs audit`) and otherwise only computes and checks.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod merkle;
 pub mod note;

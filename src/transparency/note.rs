@@ -25,7 +25,7 @@ pub enum NoteError {
 }
 
 /// The 32-bit hash of a key: SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key), first four bytes.
-pub fn key_hash(name: &str, public: &VerifyingKey) -> u32 {
+pub(crate) fn key_hash(name: &str, public: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
@@ -47,7 +47,7 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
 }
 
 /// Parses a verifier key.
-pub fn parse_verifier_key(s: &str) -> Result<(String, u32, VerifyingKey), NoteError> {
+pub(crate) fn parse_verifier_key(s: &str) -> Result<(String, u32, VerifyingKey), NoteError> {
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(hash), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::MalformedKey);
@@ -128,7 +128,7 @@ pub fn open<'a>(note: &'a str, verifier: &str) -> Result<&'a str, NoteError> {
 }
 
 /// A C2SP tlog-checkpoint body: origin, size, base64 root, each on its own line.
-pub fn checkpoint_body(origin: &str, size: u64, root: &[u8; 32]) -> String {
+pub(crate) fn checkpoint_body(origin: &str, size: u64, root: &[u8; 32]) -> String {
     format!("{origin}\n{size}\n{}\n", STANDARD.encode(root))
 }
 

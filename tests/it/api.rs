@@ -325,7 +325,7 @@ async fn fifty_concurrent_writes_on_one_version_let_exactly_one_through(app: Tes
         statuses.iter().all(|s| [200, 409, 412].contains(s)),
         "{statuses:?}"
     );
-    let store = app.registry.store();
+    let store = wexqs::testing::store(&app.registry);
     let events = wexqs::store::EventStore::read(store, 0, 10_000)
         .await
         .expect("read");

@@ -205,7 +205,9 @@ async fn an_amendment_recorded_before_amendments_were_dated_is_dated_by_its_day(
         writes: Vec::new(),
         log_at_least: 0,
     };
-    let appended = app.registry.append(request).await.expect("appended");
+    let appended = wexqs::testing::append(&app.registry, request)
+        .await
+        .expect("appended");
     let payload = String::from_utf8_lossy(&appended.events[0].payload).into_owned();
     assert!(!payload.contains("effective_on"), "{payload}");
     app.registry.catch_up().await.expect("caught up");

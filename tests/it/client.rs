@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// Requests to one server, as one caller (anonymous, or the holder of a token).
 #[derive(Debug, Clone)]
-pub struct Client {
+pub(crate) struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
@@ -20,7 +20,7 @@ pub struct Client {
 
 /// What a server answered, read whole.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -30,18 +30,18 @@ pub struct Answer {
 
 impl Answer {
     /// The body as JSON (which it must be).
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The header `name`, if it is there and text.
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -49,7 +49,7 @@ impl Answer {
     }
 
     /// The content type, or "" without one.
-    pub fn content_type(&self) -> String {
+    pub(crate) fn content_type(&self) -> String {
         self.header("content-type").unwrap_or_default()
     }
 }
@@ -58,7 +58,7 @@ impl Client {
     /// An anonymous caller of the server at `base` (`http://HOST:PORT`, with any path prefix).
     /// Its time limit is far above any test's wait: a hang shows as the test's own failed
     /// bound, not as a client timeout.
-    pub fn new(base: &str) -> Client {
+    pub(crate) fn new(base: &str) -> Client {
         Client {
             base: base.trim_end_matches('/').to_owned(),
             token: None,
@@ -70,7 +70,7 @@ impl Client {
     }
 
     /// The same server, called with `token`.
-    pub fn with_token(&self, token: &str) -> Client {
+    pub(crate) fn with_token(&self, token: &str) -> Client {
         Client {
             token: Some(token.to_owned()),
             ..self.clone()
@@ -78,17 +78,17 @@ impl Client {
     }
 
     /// The base URL.
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
     /// The URL of `path` on this server.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// A request to `path`, authorised when this caller holds a token; add to it and send it.
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let request = self.http.request(method, self.url(path));
         match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -97,12 +97,12 @@ impl Client {
     }
 
     /// `request` sent; the server must answer.
-    pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    pub(crate) async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
         request.send().await.expect("the server answers")
     }
 
     /// `request` sent and its answer read whole, timed.
-    pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn answer(request: reqwest::RequestBuilder) -> Answer {
         let started = Instant::now();
         let response = Client::send(request).await;
         let status = response.status().as_u16();
@@ -117,28 +117,33 @@ impl Client {
     }
 
     /// `GET path`.
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         Client::send(self.request(Method::GET, path)).await
     }
 
     /// `POST path` with `body` as JSON.
-    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         Client::send(self.request(Method::POST, path).json(body)).await
     }
 
     /// `GET path`, read whole.
-    pub async fn get_answer(&self, path: &str) -> Answer {
+    pub(crate) async fn get_answer(&self, path: &str) -> Answer {
         Client::answer(self.request(Method::GET, path)).await
     }
 
     /// `POST path` with `body` as JSON, read whole.
-    pub async fn post_answer(&self, path: &str, body: &Value) -> Answer {
+    pub(crate) async fn post_answer(&self, path: &str, body: &Value) -> Answer {
         Client::answer(self.request(Method::POST, path).json(body)).await
     }
 
     /// `method path` (with `body` as JSON, if any): the status and the JSON body (null if the
     /// body is not JSON).
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
@@ -149,48 +154,48 @@ impl Client {
     }
 
     /// `GET path`: the status and the JSON body.
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (u16, Value) {
         self.call(Method::GET, path, None).await
     }
 
     /// `POST path` with `body`: the status and the JSON body.
-    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(Method::POST, path, Some(&body)).await
     }
 
     /// The body of `path`, which must answer 200.
-    pub async fn text(&self, path: &str) -> String {
+    pub(crate) async fn text(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         response.text().await.expect("text")
     }
 
     /// The JSON body of `GET path` (which must be JSON), whatever the status.
-    pub async fn read_json(&self, path: &str) -> Value {
+    pub(crate) async fn read_json(&self, path: &str) -> Value {
         self.get_answer(path).await.json()
     }
 
     /// The JSON body of `path`, which must answer 200.
-    pub async fn json(&self, path: &str) -> Value {
+    pub(crate) async fn json(&self, path: &str) -> Value {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         response.json().await.expect("JSON")
     }
 
     /// What `path` answers: its status, headers and body.
-    pub async fn page(&self, path: &str) -> (u16, HeaderMap, String) {
+    pub(crate) async fn page(&self, path: &str) -> (u16, HeaderMap, String) {
         let answer = self.get_answer(path).await;
         (answer.status, answer.headers.clone(), answer.text())
     }
 
     /// Imports the awards in `csv` (an admin's call, as a spreadsheet's `text/csv`).
-    pub async fn import_csv(&self, csv: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub(crate) async fn import_csv(&self, csv: impl Into<reqwest::Body>) -> reqwest::Response {
         let request = self.request(Method::POST, "/v1/admin/awards/import");
         Client::send(request.header("content-type", "text/csv").body(csv)).await
     }
 
     /// Registers an organisation in London (an admin's call); its id.
-    pub async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
+    pub(crate) async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
         let mut body = json!({"name": name, "region": "london"});
         if let Some(ods) = ods {
             body["ods_code"] = ods.into();
@@ -202,7 +207,12 @@ impl Client {
 
     /// Issues the organisation `organisation_id` an award (an admin's call); its certificate
     /// number.
-    pub async fn award(&self, organisation_id: &str, level: &str, awarded_on: &str) -> String {
+    pub(crate) async fn award(
+        &self,
+        organisation_id: &str,
+        level: &str,
+        awarded_on: &str,
+    ) -> String {
         let (status, award) = self
             .post_json(
                 "/v1/admin/awards",
@@ -218,7 +228,7 @@ impl Client {
 
     /// Registers an organisation called `name` and issues it a `level` award dated
     /// `awarded_on`: (its id, the award's certificate number).
-    pub async fn organisation_with_award(
+    pub(crate) async fn organisation_with_award(
         &self,
         name: &str,
         level: &str,

@@ -22,14 +22,14 @@ const TODAY: &str = "2026-11-24";
 /// A history: the state its events fold into, the events themselves, and the day the next
 /// command is decided on.
 #[derive(Debug, Clone)]
-pub struct Given {
+pub(crate) struct Given {
     pub state: State,
     pub log: Vec<Event>,
     pub today: NaiveDate,
 }
 
 /// A history of `events`, applied in order.
-pub fn given(events: impl IntoIterator<Item = Event>) -> Given {
+pub(crate) fn given(events: impl IntoIterator<Item = Event>) -> Given {
     let mut g = Given {
         state: State::default(),
         log: Vec::new(),
@@ -42,31 +42,31 @@ pub fn given(events: impl IntoIterator<Item = Event>) -> Given {
 }
 
 /// No history at all.
-pub fn given_no_events() -> Given {
+pub(crate) fn given_no_events() -> Given {
     given([])
 }
 
 /// The events the shipped calendar records in a new registry (the final cycle and the pause
 /// from 2026-01-01), decided on the usual day.
-pub fn calendar_events() -> Vec<Event> {
+pub(crate) fn calendar_events() -> Vec<Event> {
     given_no_events().with_calendar().log
 }
 
 /// What deciding a command gave: events, or a refusal. Nothing of it is applied.
 #[derive(Debug)]
-pub struct Then {
+pub(crate) struct Then {
     decided: Result<Vec<Event>, DomainError>,
 }
 
 impl Given {
     /// Commands are decided on `today` from now on.
-    pub fn on(mut self, today: &str) -> Given {
+    pub(crate) fn on(mut self, today: &str) -> Given {
         self.today = date(today);
         self
     }
 
     /// The history goes on with what the shipped calendar records, decided on `today`.
-    pub fn with_calendar(mut self) -> Given {
+    pub(crate) fn with_calendar(mut self) -> Given {
         for c in Calendar::parse(DEFAULT_CALENDAR)
             .expect("the calendar parses")
             .commands()
@@ -77,20 +77,20 @@ impl Given {
     }
 
     /// Decides `command` on the history, changing nothing.
-    pub fn when(&self, command: Command) -> Then {
+    pub(crate) fn when(&self, command: Command) -> Then {
         Then {
             decided: decide(&self.state, command, &Context { today: self.today }),
         }
     }
 
     /// The history goes on with `command`, which must record exactly `expected`.
-    pub fn and_expect(&mut self, command: Command, expected: &[Event]) {
+    pub(crate) fn and_expect(&mut self, command: Command, expected: &[Event]) {
         let events = self.and(command);
         assert_eq!(events, expected);
     }
 
     /// The history goes on with what `command` records, which must be accepted: its events.
-    pub fn and(&mut self, command: Command) -> Vec<Event> {
+    pub(crate) fn and(&mut self, command: Command) -> Vec<Event> {
         let events = self.when(command).then_expect_accepted();
         for e in &events {
             self.apply(e.clone());
@@ -105,7 +105,7 @@ impl Given {
     }
 
     /// Organisation `n` (named for it, with the ODS code `R{n:02}`) registered in London.
-    pub fn organisation(&mut self, n: u128) -> OrganisationId {
+    pub(crate) fn organisation(&mut self, n: u128) -> OrganisationId {
         self.and_expect(
             Command::Organisation(OrganisationCommand::Register {
                 organisation_id: org_id(n),
@@ -126,25 +126,25 @@ impl Given {
     }
 
     /// A silver award numbered `n` given to `org` on `on`.
-    pub fn award(&mut self, org: OrganisationId, n: u128, on: &str) -> CertificateNumber {
+    pub(crate) fn award(&mut self, org: OrganisationId, n: u128, on: &str) -> CertificateNumber {
         self.and(issue(org, n, on));
         number(n)
     }
 
     /// The status of award `n` on the day `on`.
-    pub fn status(&self, n: &CertificateNumber, on: &str) -> Status {
+    pub(crate) fn status(&self, n: &CertificateNumber, on: &str) -> Status {
         status_as_of(&self.state.awards[n], &self.state.programme, date(on)).status
     }
 }
 
 impl Then {
     /// Accepted, recording exactly `expected`.
-    pub fn then_expect_events(self, expected: &[Event]) {
+    pub(crate) fn then_expect_events(self, expected: &[Event]) {
         assert_eq!(self.then_expect_accepted(), expected);
     }
 
     /// Accepted: the events it records, for a closer look.
-    pub fn then_expect_accepted(self) -> Vec<Event> {
+    pub(crate) fn then_expect_accepted(self) -> Vec<Event> {
         self.decided.unwrap_or_else(|e| {
             panic!(
                 "expected the command to be accepted, but {e} ({})",
@@ -154,7 +154,7 @@ impl Then {
     }
 
     /// Refused with `code`: the refusal, for a look at its words.
-    pub fn then_expect_error(self, code: &str) -> DomainError {
+    pub(crate) fn then_expect_error(self, code: &str) -> DomainError {
         match self.decided {
             Ok(events) => panic!("expected the refusal {code}, but the command records {events:?}"),
             Err(e) => {
@@ -166,29 +166,29 @@ impl Then {
 }
 
 /// Organisation `n`'s id.
-pub fn org_id(n: u128) -> OrganisationId {
+pub(crate) fn org_id(n: u128) -> OrganisationId {
     OrganisationId(uuid::Uuid::from_u128(n))
 }
 
 /// Organisation `n`'s name.
-pub fn org_name(n: u128) -> Name {
+pub(crate) fn org_name(n: u128) -> Name {
     format!("Organisation {n} NHS Trust")
         .parse()
         .expect("a name")
 }
 
 /// Organisation `n`'s ODS code.
-pub fn ods_code(n: u128) -> OdsCode {
+pub(crate) fn ods_code(n: u128) -> OdsCode {
     format!("R{n:02}").parse().expect("an ODS code")
 }
 
 /// Certificate number `n`.
-pub fn number(n: u128) -> CertificateNumber {
+pub(crate) fn number(n: u128) -> CertificateNumber {
     CertificateNumber::from_random(n)
 }
 
 /// Issue a silver award numbered `n` to `org` on `on`.
-pub fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
+pub(crate) fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
     Command::Award(AwardCommand::Issue(IssueAward {
         certificate_number: number(n),
         organisation_id: org,
@@ -203,7 +203,7 @@ pub fn issue(org: OrganisationId, n: u128, on: &str) -> Command {
 /// The event that records the silver award numbered `n`, issued through the registry to
 /// organisation `org` (as `organisation` registered it) on `on`, valid until `until`, and
 /// naming `issuer`.
-pub fn issued(org: u128, n: u128, on: &str, until: &str, issuer: &str) -> Event {
+pub(crate) fn issued(org: u128, n: u128, on: &str, until: &str, issuer: &str) -> Event {
     Event::AwardIssued {
         certificate_number: number(n),
         organisation_id: org_id(org),

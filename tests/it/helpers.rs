@@ -20,13 +20,13 @@ use crate::client::Client;
 
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// A fresh database and whatever keeps it alive.
-pub struct Db {
+pub(crate) struct Db {
     pub url: String,
     pub _dir: Option<tempfile::TempDir>,
 }
@@ -69,7 +69,7 @@ fn pg_admin_url() -> String {
     std::env::var("WEXQS_TEST_PG").unwrap_or_else(|_| PG_ADMIN_URL.to_owned())
 }
 
-pub fn skip_postgres() -> bool {
+pub(crate) fn skip_postgres() -> bool {
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     !in_ci && std::env::var("WEXQS_SKIP_POSTGRES").is_ok_and(|v| v == "1")
 }
@@ -97,7 +97,7 @@ async fn drop_leftovers(conn: &mut sqlx::PgConnection) {
 /// A fresh database. PostgreSQL must be reachable: an unreachable server fails the test, with
 /// how to fix it. Outside CI, `WEXQS_SKIP_POSTGRES=1` deliberately runs the SQLite half alone;
 /// in CI (`CI=true`) that switch is ignored.
-pub async fn fresh_db(backend: Backend) -> Option<Db> {
+pub(crate) async fn fresh_db(backend: Backend) -> Option<Db> {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("a temporary folder");
@@ -142,7 +142,7 @@ pub async fn fresh_db(backend: Backend) -> Option<Db> {
 }
 
 /// A port nothing listens on just now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -153,26 +153,30 @@ pub fn free_port() -> u16 {
 /// returns the process and its base URL once the server logs the address it listens on. Picking
 /// a free port first and passing it on races with the other tests doing the same: the loser
 /// would find the winner's server answering on "its" port and test the wrong registry.
-pub fn spawn_server(command: std::process::Command) -> (std::process::Child, String) {
+pub(crate) fn spawn_server(command: std::process::Command) -> (std::process::Child, String) {
     let (child, base, _) = spawn_server_logged(command);
     (child, base)
 }
 
 /// What a server process writes to standard error, kept line by line as it writes it.
 #[derive(Debug, Clone, Default)]
-pub struct ServerLog {
+pub(crate) struct ServerLog {
     lines: Arc<std::sync::Mutex<Vec<String>>>,
     ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ServerLog {
     /// The lines written so far.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("the log's lock").clone()
     }
 
     /// Waits (up to `limit`) for a line `wanted` accepts; the line.
-    pub async fn wait_for(&self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+    pub(crate) async fn wait_for(
+        &self,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(line) = self.lines().into_iter().find(|l| wanted(l)) {
@@ -186,12 +190,12 @@ impl ServerLog {
     }
 
     /// Whether the process has closed its standard error: every line is in.
-    pub fn has_ended(&self) -> bool {
+    pub(crate) fn has_ended(&self) -> bool {
         self.ended.load(Ordering::Acquire)
     }
 
     /// Waits (up to `limit`) until the process has closed its standard error: every line is in.
-    pub async fn wait_ended(&self, limit: Duration) -> bool {
+    pub(crate) async fn wait_ended(&self, limit: Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;
         while !self.ended.load(Ordering::Acquire) {
             if std::time::Instant::now() > deadline {
@@ -204,7 +208,7 @@ impl ServerLog {
 }
 
 /// `spawn_server`, keeping everything the server writes to standard error.
-pub fn spawn_server_logged(
+pub(crate) fn spawn_server_logged(
     mut command: std::process::Command,
 ) -> (std::process::Child, String, ServerLog) {
     use std::io::BufRead as _;
@@ -243,7 +247,7 @@ pub fn spawn_server_logged(
 }
 
 /// Sends SIGTERM to `child` and waits for it to end (up to `limit`): whether it did.
-pub fn terminate(child: &mut std::process::Child, limit: Duration) -> bool {
+pub(crate) fn terminate(child: &mut std::process::Child, limit: Duration) -> bool {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -264,7 +268,7 @@ const TEST_POOLING: Pooling = Pooling {
     acquire_timeout: Duration::from_secs(30),
 };
 
-pub async fn open_store(db: &Db) -> Store {
+pub(crate) async fn open_store(db: &Db) -> Store {
     Store::open_pooled(&db.url, TEST_POOLING)
         .await
         .expect("open the store")
@@ -272,7 +276,7 @@ pub async fn open_store(db: &Db) -> Store {
 
 /// A registry on `db`, started through `startup` as `wexqs serve` starts one, with the shipped
 /// calendar, `clock` and a random source seeded with `seed`.
-pub async fn start_registry(db: &Db, clock: Arc<FixedClock>, seed: u64) -> Arc<Registry> {
+pub(crate) async fn start_registry(db: &Db, clock: Arc<FixedClock>, seed: u64) -> Arc<Registry> {
     let calendar = startup::read_calendar(None).expect("the shipped calendar parses");
     let config = Config::new(db.url.clone(), calendar)
         .with_pooling(TEST_POOLING)
@@ -321,19 +325,19 @@ macro_rules! on_both_databases {
 }
 pub(crate) use on_both_databases;
 
-pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+pub(crate) fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
         .single()
         .expect("a valid test time")
 }
 
-pub fn date(s: &str) -> chrono::NaiveDate {
+pub(crate) fn date(s: &str) -> chrono::NaiveDate {
     s.parse().expect("a valid test date")
 }
 
 /// A registry served over real HTTP on a random port. It is an anonymous `Client` of itself
 /// (`app.get(…)`); `as_admin` and `as_reviewer` call it with a token.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub api: Client,
     pub registry: Arc<Registry>,
     pub clock: Arc<FixedClock>,
@@ -352,17 +356,17 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+pub(crate) async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_limited(backend, 0).await
 }
 
 /// A served registry whose public routes allow `rate_limit` requests a second per address.
-pub async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<TestApp> {
+pub(crate) async fn spawn_app_limited(backend: Backend, rate_limit: u32) -> Option<TestApp> {
     spawn_app_bounded(backend, rate_limit, wexqs::limits::Limits::one_address()).await
 }
 
 /// A served registry bounded by `limits` (connections, bodies, failed admin attempts).
-pub async fn spawn_app_bounded(
+pub(crate) async fn spawn_app_bounded(
     backend: Backend,
     rate_limit: u32,
     limits: wexqs::limits::Limits,
@@ -404,18 +408,22 @@ pub async fn spawn_app_bounded(
 
 impl TestApp {
     /// This server, called with the admin token.
-    pub fn as_admin(&self) -> Client {
+    pub(crate) fn as_admin(&self) -> Client {
         self.api.with_token(&self.admin)
     }
 
     /// This server, called with the reviewer token.
-    pub fn as_reviewer(&self) -> Client {
+    pub(crate) fn as_reviewer(&self) -> Client {
         self.api.with_token(&self.reviewer)
     }
 
     /// An admin POST; a change of an existing award states the version it read, as the registry
     /// requires (`If-Match` with the ETag of the award's record, read just before).
-    pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+    pub(crate) async fn admin_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         let mut request = self
             .as_admin()
             .request(reqwest::Method::POST, path)
@@ -427,7 +435,7 @@ impl TestApp {
     }
 
     /// The ETag of the award a change at `path` (`/v1/admin/awards/{n}/{action}`) is about.
-    pub async fn etag_for_change(&self, path: &str) -> Option<String> {
+    pub(crate) async fn etag_for_change(&self, path: &str) -> Option<String> {
         let rest = path.strip_prefix("/v1/admin/awards/")?;
         let (number, action) = rest.split_once('/')?;
         if !["suspend", "reinstate", "revoke", "amend"].contains(&action) {
@@ -439,18 +447,23 @@ impl TestApp {
     }
 
     /// Registers an organisation and returns its id.
-    pub async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
+    pub(crate) async fn organisation(&self, name: &str, ods: Option<&str>) -> String {
         self.as_admin().organisation(name, ods).await
     }
 
     /// Issues an award and returns its certificate number.
-    pub async fn award(&self, organisation_id: &str, level: &str, awarded_on: &str) -> String {
+    pub(crate) async fn award(
+        &self,
+        organisation_id: &str,
+        level: &str,
+        awarded_on: &str,
+    ) -> String {
         self.as_admin()
             .award(organisation_id, level, awarded_on)
             .await
     }
 
-    pub async fn verification(&self, number: &str, at: Option<&str>) -> serde_json::Value {
+    pub(crate) async fn verification(&self, number: &str, at: Option<&str>) -> serde_json::Value {
         let path = match at {
             Some(d) => format!("/v1/awards/{number}/verification?at={d}"),
             None => format!("/v1/awards/{number}/verification"),
@@ -463,7 +476,7 @@ impl TestApp {
     /// Issues the organisation `org` a gold award dated `awarded_on` and brings it to `status`:
     /// valid or expired (by its date alone), suspended, revoked (for `revoke_reason`), or
     /// superseded by a newer `superseding_level` award: its certificate number.
-    pub async fn award_with_status(
+    pub(crate) async fn award_with_status(
         &self,
         org: &str,
         status: &str,
@@ -493,7 +506,7 @@ impl TestApp {
     /// For each `(status, awarded_on)` in order, an organisation named by `name` with `{status}`
     /// in it replaced, with the ODS code `{ods_prefix}{i}`, and its award brought to that status
     /// (`award_with_status`): (status, certificate number, organisation id) each.
-    pub async fn awards_with_statuses(
+    pub(crate) async fn awards_with_statuses(
         &self,
         statuses: &[(&'static str, &str)],
         (name, ods_prefix): (&str, &str),
@@ -515,7 +528,7 @@ impl TestApp {
     }
 
     /// `POST /v1/verify` with `body` as `content_type`.
-    pub async fn post_verify(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    pub(crate) async fn post_verify(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
         Client::send(
             self.request(reqwest::Method::POST, "/v1/verify")
                 .header("content-type", content_type)
@@ -526,7 +539,7 @@ impl TestApp {
 }
 
 /// A registry on a fresh SQLite database, served (`spawn_app`).
-pub async fn sqlite_app() -> TestApp {
+pub(crate) async fn sqlite_app() -> TestApp {
     spawn_app(Backend::Sqlite)
         .await
         .expect("SQLite is always there")
@@ -534,7 +547,7 @@ pub async fn sqlite_app() -> TestApp {
 
 /// A served registry on a fresh SQLite database where `organisation` (with the ODS code `ods`)
 /// holds one `level` award dated `awarded_on`: (the app, the award's certificate number).
-pub async fn sqlite_app_with_award(
+pub(crate) async fn sqlite_app_with_award(
     organisation: &str,
     ods: Option<&str>,
     level: &str,
@@ -547,17 +560,17 @@ pub async fn sqlite_app_with_award(
 }
 
 /// A temporary folder, removed when dropped.
-pub fn temp_dir() -> tempfile::TempDir {
+pub(crate) fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a folder")
 }
 
 /// Bytes a process wrote, as text.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `wexqs ARGS…` run to its end on `db`, with `data_dir` as its data folder.
-pub fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wexqs"))
         .args(args)
         .env("WEXQS_DATA_DIR", data_dir)
@@ -568,7 +581,7 @@ pub fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
 }
 
 /// A new admin token, created with `wexqs tokens create` on `db`.
-pub fn admin_token(db: &Db, data_dir: &Path, name: &str) -> String {
+pub(crate) fn admin_token(db: &Db, data_dir: &Path, name: &str) -> String {
     let out = wexqs(
         db,
         data_dir,
@@ -581,7 +594,7 @@ pub fn admin_token(db: &Db, data_dir: &Path, name: &str) -> String {
 /// Makes the registry's first signing key with `wexqs keys init` (in `data_dir`'s keys folder,
 /// on the database `database_url`, or the data folder's SQLite one) unless it has an active
 /// key already: `wexqs serve` refuses a registry without one.
-pub fn ensure_key(database_url: Option<&str>, data_dir: &Path) {
+pub(crate) fn ensure_key(database_url: Option<&str>, data_dir: &Path) {
     let run = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
         command
@@ -605,7 +618,7 @@ pub fn ensure_key(database_url: Option<&str>, data_dir: &Path) {
 }
 
 /// Whether the server at `base` answers `/healthz` within `limit` (asked every 100 ms).
-pub async fn answers_within(base: &str, limit: Duration) -> bool {
+pub(crate) async fn answers_within(base: &str, limit: Duration) -> bool {
     // Far above any wait: a hang shows as a server that did not answer, not as a client timeout.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -623,7 +636,7 @@ pub async fn answers_within(base: &str, limit: Duration) -> bool {
 /// Starts `wexqs serve` on a port the system chooses over the given database and data folder
 /// (making the registry's first key if it has none), and waits until it answers; the process
 /// and its base URL.
-pub async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
+pub(crate) async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, String) {
     ensure_key(Some(&db.url), data_dir);
     let mut command = Command::new(env!("CARGO_BIN_EXE_wexqs"));
     command
@@ -640,7 +653,7 @@ pub async fn start_server(db: &Db, data_dir: &Path) -> (std::process::Child, Str
 }
 
 /// A server process, killed when the test ends however it ends.
-pub struct KillOnDrop(pub std::process::Child);
+pub(crate) struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -650,7 +663,7 @@ impl Drop for KillOnDrop {
 }
 
 /// A tool from Debian's poppler-utils (`pdftotext`, `pdftoppm`), which `cargo xtask test` installs.
-pub fn poppler(name: &str) -> PathBuf {
+pub(crate) fn poppler(name: &str) -> PathBuf {
     let path = PathBuf::from("/usr/bin").join(name);
     assert!(
         path.exists(),
@@ -660,7 +673,7 @@ pub fn poppler(name: &str) -> PathBuf {
 }
 
 /// The text `pdftotext` (with `options`) reads off `pdf`.
-pub fn pdf_text(pdf: &[u8], options: &[&str]) -> String {
+pub(crate) fn pdf_text(pdf: &[u8], options: &[&str]) -> String {
     let dir = temp_dir();
     let file = dir.path().join("certificate.pdf");
     std::fs::write(&file, pdf).expect("written");
@@ -674,13 +687,13 @@ pub fn pdf_text(pdf: &[u8], options: &[&str]) -> String {
 }
 
 /// `text` with every run of white space made one space.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `request`'s bytes sent as they are to the server at `base` (`http://HOST:PORT`), and all it
 /// answers before closing (or ten seconds of silence), as text.
-pub fn raw_exchange(base: &str, request: &[u8]) -> String {
+pub(crate) fn raw_exchange(base: &str, request: &[u8]) -> String {
     use std::io::{Read as _, Write as _};
     let address = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).expect("connects");
@@ -696,7 +709,7 @@ pub fn raw_exchange(base: &str, request: &[u8]) -> String {
 
 /// Every award in `registry`'s register, read through its named queries (the register's search,
 /// then each award by number).
-pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Award> {
+pub(crate) fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Award> {
     let query = wexqs::store::RegisterQuery {
         today: registry.today().to_string(),
         limit: u32::MAX,
@@ -716,7 +729,7 @@ pub fn all_awards(registry: &wexqs::service::Registry) -> Vec<wexqs::domain::Awa
 
 /// A `wexqs serve` process on a fresh SQLite registry (its first key made), with an admin token,
 /// its log kept; killed when dropped.
-pub struct Served {
+pub(crate) struct Served {
     pub base: String,
     pub log: ServerLog,
     pub admin: String,
@@ -726,7 +739,7 @@ pub struct Served {
 }
 
 /// `wexqs serve ARGS…` on a fresh SQLite registry, with `env` set, once it answers.
-pub async fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Served {
+pub(crate) async fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Served {
     let db = fresh_db(Backend::Sqlite)
         .await
         .expect("SQLite is always there");
@@ -734,7 +747,7 @@ pub async fn serve_with(args: &[&str], env: &[(&str, &str)]) -> Served {
 }
 
 /// `wexqs serve ARGS…` on `db`, with `env` set, once it answers.
-pub async fn serve_on(db: Db, args: &[&str], env: &[(&str, &str)]) -> Served {
+pub(crate) async fn serve_on(db: Db, args: &[&str], env: &[(&str, &str)]) -> Served {
     let dir = temp_dir();
     ensure_key(Some(&db.url), dir.path());
     let admin = admin_token(&db, dir.path(), "served admin");

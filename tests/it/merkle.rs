@@ -353,12 +353,13 @@ async fn go_sumdb_note_and_tlog_accept_our_checkpoints_and_proofs() {
             .await;
     }
     let second = new_checkpoint(&app).await;
-    let notes: Vec<String> = wexqs::store::EventStore::checkpoints(app.registry.store())
-        .await
-        .expect("checkpoints")
-        .into_iter()
-        .map(|c| c.note)
-        .collect();
+    let notes: Vec<String> =
+        wexqs::store::EventStore::checkpoints(wexqs::testing::store(&app.registry))
+            .await
+            .expect("checkpoints")
+            .into_iter()
+            .map(|c| c.note)
+            .collect();
     let mut inclusion = Vec::new();
     for (index, size) in [
         (0, first),

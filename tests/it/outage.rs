@@ -335,7 +335,11 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
         .organisation("Also Written Afterwards Trust", None)
         .await;
     app.award(&after, "silver", "2025-07-01").await;
-    assert_nothing_half_written(app.registry.store(), &["Never Written Trust"]).await;
+    assert_nothing_half_written(
+        wexqs::testing::store(&app.registry),
+        &["Never Written Trust"],
+    )
+    .await;
 }
 
 /// The log verifies, the projections equal a replay, and no refused write left a trace.

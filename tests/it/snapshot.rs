@@ -8,7 +8,7 @@
 /// Snapshot settings that replace each `(value, name)` in `known` by `name` (and the host and
 /// port of a known `http://` address by `[host]`), a signing key's id by `[key]`, and any other
 /// UUID by `[uuid]`.
-pub fn settings(known: &[(&str, &str)]) -> insta::Settings {
+pub(crate) fn settings(known: &[(&str, &str)]) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);

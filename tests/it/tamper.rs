@@ -7,13 +7,13 @@ use wexqs::store::{EventStore as _, Store};
 /// A value bound to a statement's `$1`, `$2`, … (SQLite reads them as named parameters, in
 /// order, as PostgreSQL does).
 #[derive(Debug, Clone)]
-pub enum Bind {
+pub(crate) enum Bind {
     Int(i64),
     Bytes(Vec<u8>),
 }
 
 /// Runs `sql` with `binds` on `store`'s database, outside the store.
-pub async fn execute_with(store: &Store, sql: &str, binds: &[Bind]) {
+pub(crate) async fn execute_with(store: &Store, sql: &str, binds: &[Bind]) {
     match store {
         Store::Sqlite(s) => {
             let mut query = sqlx::query(sql);
@@ -40,12 +40,12 @@ pub async fn execute_with(store: &Store, sql: &str, binds: &[Bind]) {
 }
 
 /// Runs `sql` on `store`'s database, outside the store.
-pub async fn execute(store: &Store, sql: &str) {
+pub(crate) async fn execute(store: &Store, sql: &str) {
     execute_with(store, sql, &[]).await;
 }
 
 /// Lifts the triggers that refuse to change or remove a stored event.
-pub async fn allow_changes(store: &Store) {
+pub(crate) async fn allow_changes(store: &Store) {
     match store {
         Store::Sqlite(_) => {
             execute(
@@ -70,7 +70,7 @@ pub async fn allow_changes(store: &Store) {
 }
 
 /// The stored payload of the event at `position`.
-pub async fn payload(store: &Store, position: u64) -> Vec<u8> {
+pub(crate) async fn payload(store: &Store, position: u64) -> Vec<u8> {
     store
         .read(position, 1)
         .await
@@ -82,7 +82,7 @@ pub async fn payload(store: &Store, position: u64) -> Vec<u8> {
 
 /// Replaces `from` by `to` in the stored payload of the event at `position`, leaving its hashes
 /// as they were.
-pub async fn replace_in_payload(store: &Store, position: u64, from: &str, to: &str) {
+pub(crate) async fn replace_in_payload(store: &Store, position: u64, from: &str, to: &str) {
     let payload = String::from_utf8_lossy(&payload(store, position).await).replace(from, to);
     allow_changes(store).await;
     execute_with(
@@ -98,7 +98,7 @@ pub async fn replace_in_payload(store: &Store, position: u64, from: &str, to: &s
 
 /// Rewrites the event at `position` whole (its payload, leaf hash and chain hash) and points the
 /// log head's chain hash at `chain`, as one who knows the format would.
-pub async fn rewrite_event(
+pub(crate) async fn rewrite_event(
     store: &Store,
     position: u64,
     payload: &[u8],
@@ -127,7 +127,7 @@ pub async fn rewrite_event(
 
 /// Removes the log's last event and rewinds the head to the one before it, so that the log
 /// agrees with itself and only what was published outside it tells.
-pub async fn remove_last(store: &Store) {
+pub(crate) async fn remove_last(store: &Store) {
     let head = store.head().await.expect("the head");
     let last = head.size - 1;
     let previous = store

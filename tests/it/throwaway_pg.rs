@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// A running (or stopped) cluster; stopped and deleted when dropped.
-pub struct ThrowawayPg {
+pub(crate) struct ThrowawayPg {
     bin: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
@@ -19,7 +19,7 @@ pub struct ThrowawayPg {
 
 /// What a cluster starts with beyond the defaults (`ThrowawayPg::start_with`).
 #[derive(Default)]
-pub struct Setup<'a> {
+pub(crate) struct Setup<'a> {
     /// Files put in the cluster's folder (name, contents), readable by the server alone.
     pub files: Vec<(&'a str, Vec<u8>)>,
     /// `name=value` settings; a file's name in a value stands for its path (`ssl_cert_file=
@@ -63,12 +63,12 @@ fn running_as_root() -> bool {
 impl ThrowawayPg {
     /// Creates and starts a cluster. Fails the test when PostgreSQL's programs are missing,
     /// unless `WEXQS_SKIP_POSTGRES=1` outside CI (then `None`), like the other PostgreSQL tests.
-    pub fn start() -> Option<ThrowawayPg> {
+    pub(crate) fn start() -> Option<ThrowawayPg> {
         ThrowawayPg::start_with(Setup::default())
     }
 
     /// Creates and starts a cluster with `setup` (see `start` for when it is `None`).
-    pub fn start_with(setup: Setup<'_>) -> Option<ThrowawayPg> {
+    pub(crate) fn start_with(setup: Setup<'_>) -> Option<ThrowawayPg> {
         let Some(bin) = pg_bin() else {
             if crate::helpers::skip_postgres() {
                 return None;
@@ -184,13 +184,13 @@ impl ThrowawayPg {
     }
 
     /// Starts the (stopped) cluster and waits until it takes connections.
-    pub fn start_again(&self) {
+    pub(crate) fn start_again(&self) {
         self.start_again_with(&[]);
     }
 
     /// Starts the (stopped) cluster with `more` settings (`name=value`) beside its own, which
     /// they override (such as `ssl=off`), and waits until it takes connections.
-    pub fn start_again_with(&self, more: &[&str]) {
+    pub(crate) fn start_again_with(&self, more: &[&str]) {
         let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
@@ -214,13 +214,13 @@ impl ThrowawayPg {
     }
 
     /// Stops the cluster at once, as a crash or a pulled cable would: no goodbye to clients.
-    pub fn stop_immediately(&self) {
+    pub(crate) fn stop_immediately(&self) {
         let data = self.data().display().to_string();
         self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 
     /// The URL of the cluster's `postgres` database.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }

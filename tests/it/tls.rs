@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::helpers::{temp_dir, text};
 
 /// A test certificate authority and a server certificate it signed, in a temporary folder.
-pub struct TestCa {
+pub(crate) struct TestCa {
     dir: tempfile::TempDir,
 }
 
@@ -56,7 +56,7 @@ fn authority(dir: &Path, name: &str) {
 impl TestCa {
     /// An authority `ca`, a second one `other-ca` that signed nothing, and `server.crt` (key
     /// `server.key`) for localhost and 127.0.0.1, signed by `ca`.
-    pub fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         let dir = temp_dir();
         let d = dir.path();
         authority(d, "ca");
@@ -110,12 +110,12 @@ impl TestCa {
     }
 
     /// The file `name` in the authority's folder.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// The bytes of the file `name`.
-    pub fn read(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path(name)).unwrap()
     }
 }

@@ -17,9 +17,9 @@ use chrono::NaiveDate;
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{Lines, date_in_range, issuer_name_on, printable_text};
 
+pub(crate) use crate::domain::command::Command;
 use crate::domain::command::{ApplicationCommand, AwardCommand, ProgrammeCommand};
-pub use crate::domain::command::{Command, streams_read};
-pub use crate::domain::error::{DomainError, ErrorKind};
+pub(crate) use crate::domain::error::DomainError;
 use crate::domain::events::Event;
 
 /// What `decide` needs from outside: the day it is in the UK.

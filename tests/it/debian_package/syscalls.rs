@@ -99,7 +99,7 @@ fn allowed_calls(unit: &Path) -> BTreeSet<String> {
 }
 
 /// Checks that the calls and families of `trace` are all allowed by `unit`.
-pub fn assert_within_filter(trace: &Path, unit: &str, expected: &[&str]) {
+pub(super) fn assert_within_filter(trace: &Path, unit: &str, expected: &[&str]) {
     let (calls, families) = traced(trace);
     let allowed = allowed_calls(&Path::new(DEPLOY).join(unit));
     // The filter is read, not assumed: what a registry never does is outside it.
@@ -144,7 +144,7 @@ fn server_under(strace: u32) -> Option<u32> {
 
 /// The traced server and strace, both killed when the test ends however it ends: strace
 /// killed alone would leave its tracee running, as the service's user.
-pub struct Traced {
+pub(super) struct Traced {
     pub strace: std::process::Child,
     pub server: u32,
 }
@@ -168,7 +168,7 @@ impl Drop for Traced {
 }
 
 /// Starts the installed server as the service under `strace -f`, and its base URL.
-pub fn serve_traced(trace: &Path) -> (Traced, String) {
+pub(super) fn serve_traced(trace: &Path) -> (Traced, String) {
     use std::io::BufRead as _;
     let mut strace = as_service(
         "strace",

@@ -1,0 +1,17 @@
+//! Doors into the registry's insides for the integration tests and the benches, behind the
+//! `testing` feature (which only the package's own dev-dependency on itself turns on, so no
+//! build of the binary has them): the raw store under a registry, and an append that skips the
+//! domain's decisions, for the tests that check what is stored and the benches that fill it.
+
+use crate::service::{Registry, ServiceError};
+use crate::store::{AppendRequest, Appended, Store};
+
+/// The store `registry` writes to, for reading or tampering with what it holds.
+pub fn store(registry: &Registry) -> &Store {
+    registry.store()
+}
+
+/// Appends `request` as it is, through the registry's one writer, without deciding it.
+pub async fn append(registry: &Registry, request: AppendRequest) -> Result<Appended, ServiceError> {
+    registry.append(request).await
+}
