@@ -1,7 +1,7 @@
 //! Whole-log work on a large log, as ratios against a baseline measured in the same run: (a)
 //! reading every event row and decoding its payload into the event type, (b) the rebuild of the
 //! projections (`wexqs rebuild`'s path, `Maintenance::rebuild_projections`) and (c) the log's
-//! verification (`store::verify_log`, and `Maintenance::verify_log`, the whole of
+//! verification (`store::check_log`, and `Maintenance::check_log`, the whole of
 //! `wexqs log verify`: the stored tree and checkpoints checked after it). Each runs in a child process of its own, so
 //! its peak memory (VmHWM) is its own. The log (organisations, each with one award, appended
 //! through the store in big batches) is 300,000 events on a SQLite file, and on PostgreSQL too
@@ -19,7 +19,7 @@ use wexqs::domain::{
 };
 use wexqs::service::Maintenance;
 use wexqs::startup::{self, Pooling};
-use wexqs::store::{AppendRequest, EventStore, NewEvent, Store, verify_log};
+use wexqs::store::{AppendRequest, EventStore, NewEvent, Store, check_log};
 
 /// The environment variable that makes this binary a child running one measurement.
 const CHILD: &str = "WEXQS_BENCH_LOG_CHILD";
@@ -126,14 +126,14 @@ async fn child(what: &str, url: &str) {
             .await
             .expect("rebuilt"),
         "verify" => {
-            let check = verify_log(&store, |_| {}).await.expect("verified");
+            let check = check_log(&store, |_| {}).await.expect("verified");
             assert_eq!(check.problem, None, "the log is consistent");
             check.size
         }
         "verify-all" => {
             let report = maintenance(url)
                 .await
-                .verify_log(|_| {})
+                .check_log(|_| {})
                 .await
                 .expect("verified");
             assert_eq!(
@@ -185,10 +185,10 @@ async fn run(label: &str, url: &str, events: u64) {
     println!("{label}: (a) read and decode every event {read:.2} s, peak {read_peak:.0} MiB");
     for (what, name) in [
         ("rebuild", "(b) rebuild"),
-        ("verify", "(c) log verify (verify_log)"),
+        ("verify", "(c) log verify (check_log)"),
         (
             "verify-all",
-            "(c') log verify (verify_log, then the tree and checkpoints)",
+            "(c') log verify (check_log, then the tree and checkpoints)",
         ),
     ] {
         let (seconds, peak) = measure(what, url);

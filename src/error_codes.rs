@@ -162,11 +162,11 @@ error_codes! {
     PreconditionRequired = "precondition_required", PreconditionRequired, "a change to an existing award states the version it read: If-Match with the award's ETag";
 
     // The programme's rules (422).
-    ProgrammePaused = "programme_paused", Rule, "no award is made, and no cycle scheduled, while the programme is paused";
-    ProgrammeSunset = "programme_sunset", Rule, "no award is made after the programme ended";
+    WhilePaused = "programme_paused", Rule, "no award is made, and no cycle scheduled, while the programme is paused";
+    AfterSunset = "programme_sunset", Rule, "no award is made after the programme ended";
     AwardDateInFuture = "award_date_in_future", Rule, "an award cannot be dated in the future";
     NotNewerThanCurrentAward = "not_newer_than_current_award", Rule, "a new award must be newer than the current one it replaces";
-    AwardExpired = "award_expired", Rule, "an expired award cannot be changed";
+    AwardHasExpired = "award_expired", Rule, "an expired award cannot be changed";
     ExpiryNotDue = "expiry_not_due", Rule, "an award's expiry is recorded on or after its expiry date";
     NothingToAmend = "nothing_to_amend", Rule, "the amendment changes nothing";
     ProgrammeChangeOutOfOrder = "programme_change_out_of_order", Rule, "a programme change takes effect on or after the last one";

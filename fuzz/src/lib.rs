@@ -79,7 +79,7 @@ pub fn certificate_number(data: &[u8]) {
 /// every named check against a fixed DID document and status list, and canonicalise it (JCS,
 /// RFC 8785); canonical bytes are JSON that canonicalises to themselves.
 pub fn credential_json(data: &[u8]) {
-    let Ok(presented) = wexqs::credentials::verify::extract("application/json", data) else {
+    let Ok(presented) = wexqs::credentials::check::extract("application/json", data) else {
         return;
     };
     check_presented(&presented);
@@ -109,7 +109,7 @@ pub fn credential_json(data: &[u8]) {
 /// A baked PNG (`POST /v1/verify` as `image/png`, `wexqs verify FILE.png`).
 pub fn baked_png(data: &[u8]) {
     let _ = wexqs::credentials::baking::unbake_png(data);
-    if let Ok(presented) = wexqs::credentials::verify::extract("image/png", data) {
+    if let Ok(presented) = wexqs::credentials::check::extract("image/png", data) {
         check_presented(&presented);
     }
 }
@@ -119,7 +119,7 @@ pub fn baked_svg(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = wexqs::credentials::baking::unbake_svg(text);
     }
-    if let Ok(presented) = wexqs::credentials::verify::extract("image/svg+xml", data) {
+    if let Ok(presented) = wexqs::credentials::check::extract("image/svg+xml", data) {
         check_presented(&presented);
     }
 }
@@ -181,7 +181,7 @@ fn check_presented(presented: &Value) {
         );
         (document, list)
     });
-    let report = wexqs::credentials::verify::check_credential(
+    let report = wexqs::credentials::check::check_credential(
         presented,
         Some(did),
         Some(list),

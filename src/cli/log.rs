@@ -1,6 +1,6 @@
 //! The log's commands: `wexqs log verify` (the local log, its tree and checkpoints), `wexqs log
 //! reenter` (what the database lost from the published log, from a copy), `wexqs audit` (a
-//! registry over HTTP), and `wexqs rebuild` (the projections from a replay).
+//! registry over HTTP), and `wexqs rebuild` (the projections from a fold).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,9 +36,7 @@ pub(super) async fn verify(db: DbArgs) -> anyhow::Result<ExitCode> {
     let database = db.maintenance().await?;
     let size = database.size().await?;
     let progress = bar(size, "checking the log");
-    let report = database
-        .verify_log(|p| progress.set_position(p + 1))
-        .await?;
+    let report = database.check_log(|p| progress.set_position(p + 1)).await?;
     progress.finish_and_clear();
     match report.problem {
         None => println!(
@@ -54,7 +52,7 @@ pub(super) async fn verify(db: DbArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `wexqs rebuild`: the projection tables from a replay of the log (or, with `check`, whether
+/// `wexqs rebuild`: the projection tables from a fold of the log (or, with `check`, whether
 /// they agree with one).
 pub(super) async fn rebuild(db: DbArgs, check: bool) -> anyhow::Result<ExitCode> {
     let database = db.maintenance().await?;

@@ -23,7 +23,7 @@ pub(super) async fn verify_command(
         Some("svg") => "image/svg+xml",
         _ => "application/json",
     };
-    let presented = crate::credentials::verify::extract(content_type, &body)?;
+    let presented = crate::credentials::check::extract(content_type, &body)?;
     let did = match (did, online) {
         (Some(path), _) => read_json(path)?,
         (None, true) => fetch_json(&did_json_url(&presented)?).await?,
@@ -40,7 +40,7 @@ pub(super) async fn verify_command(
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let mut report = crate::credentials::verify::check_credential(
+    let mut report = crate::credentials::check::check_credential(
         &presented,
         Some(&did),
         list.as_ref(),
@@ -94,9 +94,9 @@ pub(super) async fn verify_command(
 async fn register_check(
     credential: &serde_json::Value,
     at: Option<chrono::DateTime<chrono::Utc>>,
-) -> crate::credentials::verify::Check {
+) -> crate::credentials::check::Check {
     let outcome = async {
-        let number = crate::credentials::verify::certificate_number_of(credential)
+        let number = crate::credentials::check::certificate_number_of(credential)
             .context("the credential names no certificate number of this scheme")?;
         let mut url = format!(
             "{}/v1/awards/{number}/verification",
@@ -130,7 +130,7 @@ async fn register_check(
         }
     }
     .await;
-    crate::credentials::verify::Check {
+    crate::credentials::check::Check {
         name: "register",
         passed: outcome.is_ok(),
         detail: outcome.unwrap_or_else(|e| format!("{e:#}")),

@@ -1,6 +1,6 @@
 //! Credentials: what the registry signs and how anyone checks it. `credential` builds the Open
 //! Badges 3.0 credential of an award, its `eddsa-jcs-2022` proof, the Bitstring Status List and
-//! the did:web document; `verify` runs the named checks of a presented credential; `keys` keeps
+//! the did:web document; `check` runs the named checks of a presented credential; `keys` keeps
 //! the Ed25519 signing keys in PKCS#8 files (the one module here that touches the disk);
 //! `baking` carries a credential inside a PNG or an SVG and reads it back;
 //! `receipt` signs verification receipts (JWS) and `detached` signs bytes made piece by piece;
@@ -10,9 +10,9 @@
 //! the same inputs give the same bytes.
 
 pub mod baking;
+pub mod check;
 pub mod credential;
 pub mod detached;
 pub mod keys;
 pub mod receipt;
 pub mod sealing;
-pub mod verify;

@@ -28,12 +28,12 @@ pub enum DomainError {
         "the programme is paused from {}: no award can be made, and no cycle scheduled, on or after that date until it resumes; existing awards remain valid until their expiry date",
         long_date(*since)
     )]
-    ProgrammePaused { since: NaiveDate },
+    WhilePaused { since: NaiveDate },
     #[error(
         "the programme ended on {}: no award can be made on or after that date",
         long_date(*since)
     )]
-    ProgrammeSunset { since: NaiveDate },
+    AfterSunset { since: NaiveDate },
     #[error(
         "an award cannot be dated in the future: {} is after today ({})",
         long_date(*awarded_on),
@@ -64,7 +64,7 @@ pub enum DomainError {
         action: &'static str,
     },
     #[error("award {number} expired on {}: {action} an expired award changes nothing", long_date(*expired_on))]
-    AwardExpired {
+    AwardHasExpired {
         number: CertificateNumber,
         expired_on: NaiveDate,
         action: &'static str,
@@ -209,13 +209,13 @@ impl DomainError {
             DomainError::OrganisationExists(_) => OrganisationExists,
             DomainError::OdsCodeTaken(_) => OdsCodeTaken,
             DomainError::CertificateNumberTaken(_) => CertificateNumberTaken,
-            DomainError::ProgrammePaused { .. } => ProgrammePaused,
-            DomainError::ProgrammeSunset { .. } => ProgrammeSunset,
+            DomainError::WhilePaused { .. } => WhilePaused,
+            DomainError::AfterSunset { .. } => AfterSunset,
             DomainError::AwardDateInFuture { .. } => AwardDateInFuture,
             DomainError::NotNewerThanCurrent { .. } => NotNewerThanCurrentAward,
             DomainError::VersionMismatch { .. } => VersionMismatch,
             DomainError::InvalidTransition { .. } => InvalidTransition,
-            DomainError::AwardExpired { .. } => AwardExpired,
+            DomainError::AwardHasExpired { .. } => AwardHasExpired,
             DomainError::ExpiryNotDue { .. } => ExpiryNotDue,
             DomainError::ExpiryAlreadyRecorded(_) => ExpiryAlreadyRecorded,
             DomainError::NothingToAmend => NothingToAmend,

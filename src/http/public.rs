@@ -357,7 +357,7 @@ pub(crate) async fn check_presented(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::credentials::verify::{PresentedError, RegistryView, check_credential, extract};
+    use crate::credentials::check::{PresentedError, RegistryView, check_credential, extract};
     use crate::limits::{MAX_PRESENTED, human_size};
     let too_large = || {
         ApiError::new(
@@ -389,7 +389,7 @@ pub(crate) async fn check_presented(
         let list = registry
             .status_list()
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        let found = crate::credentials::verify::certificate_number_of(&presented)
+        let found = crate::credentials::check::certificate_number_of(&presented)
             .and_then(|n| registry.award(&n));
         let programme = registry.programme();
         Ok::<_, PresentedError>(check_credential(

@@ -93,7 +93,7 @@ pub fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// parameters: the router tries each in turn, and a fixed path is a string comparison where a
 /// pattern is a regular expression run. No fixed path matches a pattern, so the order changes
 /// no answer.
-fn register_routes(cfg: &mut web::ServiceConfig) {
+fn add_resources(cfg: &mut web::ServiceConfig) {
     let mut resources: Vec<(&'static str, Vec<&'static str>, Vec<actix_web::Route>)> = Vec::new();
     for route in TABLES.iter().flat_map(|table| table.iter()) {
         let served = (route.serve)(route_for(route.method));
@@ -171,6 +171,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .into()
         }));
-    register_routes(cfg);
+    add_resources(cfg);
     cfg.default_service(web::to(site::no_such_route));
 }

@@ -322,7 +322,7 @@ async fn check_copy(
 ) -> Result<LogSummary, BackupError> {
     let size = copy.size().await?;
     progress.stage("checking the copy's log", size);
-    let report = copy.verify_log(|p| progress.at(p + 1)).await?;
+    let report = copy.check_log(|p| progress.at(p + 1)).await?;
     if let Some((position, what)) = report.problem {
         return Err(BackupError::CopyDiverges { position, what });
     }

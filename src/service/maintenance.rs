@@ -1,11 +1,11 @@
 //! The registry's database looked after without a registry started on it: how many events the
 //! log holds, whether every hash and checkpoint in it holds, what a backup's manifest says of it,
-//! and the projection tables checked against or rebuilt from a replay (`wexqs migrate`, `log
+//! and the projection tables checked against or rebuilt from a fold (`wexqs migrate`, `log
 //! verify`, `backup` and `rebuild`). Opened through `startup`, so adapters never name the store.
 
 use super::{Registry, ServiceError, check_checkpoints, fold_log};
 use crate::domain::state::SigningKey;
-use crate::store::{Checkpoint, EventStore, Store, StoreError, verify_log};
+use crate::store::{Checkpoint, EventStore, Store, StoreError, check_log};
 use crate::transparency::merkle::{Hash, Tree};
 
 /// A database opened (and migrated) for upkeep: nothing is decided or appended through it.
@@ -90,8 +90,8 @@ impl Maintenance {
 
     /// Recomputes every hash of the log (`progress` is told each position checked), then checks
     /// the stored tree hashes and checkpoints against it: the first divergence.
-    pub async fn verify_log(&self, progress: impl FnMut(u64)) -> Result<LogReport, ServiceError> {
-        let check = verify_log(&self.store, progress).await?;
+    pub async fn check_log(&self, progress: impl FnMut(u64)) -> Result<LogReport, ServiceError> {
+        let check = check_log(&self.store, progress).await?;
         let problem = match check.problem {
             Some(p) => Some(p),
             None => check_checkpoints(&self.store).await?,
@@ -103,7 +103,7 @@ impl Maintenance {
         })
     }
 
-    /// Whether the projection tables hold exactly the rows a replay of the log gives.
+    /// Whether the projection tables hold exactly the rows a fold of the log gives.
     pub(crate) async fn projections_agree(
         &self,
         progress: impl FnMut(u64),
@@ -113,7 +113,7 @@ impl Maintenance {
         Ok(self.store.projections().await? == expected)
     }
 
-    /// Replaces the projection tables with a replay's rows; the number of events replayed.
+    /// Replaces the projection tables with a fold's rows; the number of events folded.
     pub async fn rebuild_projections(
         &self,
         progress: impl FnMut(u64),

@@ -15,12 +15,12 @@ macro_rules! delegate {
 
 mod append;
 mod append_rows;
+mod log_check;
 pub(crate) mod migrations;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
-mod verify;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use log_check::{LogCheck, check_log};
 pub(crate) use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
 pub(crate) use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
-pub use verify::{LogCheck, verify_log};
 
 /// Questions about a PostgreSQL database as a whole, asked without migrating it (backups and
 /// restores).

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use wexqs::store::{EventStore, verify_log};
+use wexqs::store::{EventStore, check_log};
 
 use crate::client::Client;
 use crate::helpers::{
@@ -178,7 +178,7 @@ async fn the_demo_rebuilds_into_identical_projections_and_the_log_verifies() {
     assert!(text(&verified.stdout).contains("the log is consistent"));
     // Changing one byte of one stored event is found, at its position.
     tamper::replace_in_payload(&store, 20, "\"system\"", "\"systen\"").await;
-    let check = verify_log(&store, |_| {}).await.expect("checked");
+    let check = check_log(&store, |_| {}).await.expect("checked");
     let tampered = wexqs(&db, dir.path(), &["log", "verify"]);
     assert!(!tampered.status.success());
     let (position, what) = check.problem.expect("a divergence");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use wexqs::service::maintenance::Maintenance;
 use wexqs::store::{
     AppendRequest, Appended, AwardRow, Checkpoint, EventStore, LogHead, NewEvent, OrganisationRow,
-    RegisterQuery, Store, StoreError, StoredEvent, TokenRow, verify_log,
+    RegisterQuery, Store, StoreError, StoredEvent, TokenRow, check_log,
 };
 
 use crate::client::Client;
@@ -129,7 +129,7 @@ async fn assert_log_whole(db: &Db, data_dir: &Path, acknowledged: &[(String, Str
 /// verify` runs), pass on `store`: a failure says where, which check and what it found. The
 /// size of the log checked.
 async fn assert_log_verifies(store: &Store, when: &str) -> u64 {
-    let check = verify_log(store, |_| {}).await.expect("checked");
+    let check = check_log(store, |_| {}).await.expect("checked");
     if let Some((position, what)) = &check.problem {
         panic!(
             "{when}: the log of {} events does not verify, at position {position}: {what}",
@@ -137,7 +137,7 @@ async fn assert_log_verifies(store: &Store, when: &str) -> u64 {
         );
     }
     let report = Maintenance::new(store.clone())
-        .verify_log(|_| {})
+        .check_log(|_| {})
         .await
         .expect("checked");
     if let Some((position, what)) = &report.problem {
@@ -516,7 +516,7 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         store: store.clone(),
         pending: Mutex::new(Some(tokens_revoked(2))),
     };
-    let check = verify_log(&growing, |_| {}).await.expect("checked");
+    let check = check_log(&growing, |_| {}).await.expect("checked");
     assert_eq!(
         (check.size, check.problem),
         (5, None),
@@ -537,7 +537,7 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         ),
     ] {
         execute(&store, tamper).await;
-        let check = verify_log(&store, |_| {}).await.expect("checked");
+        let check = check_log(&store, |_| {}).await.expect("checked");
         let (_, what) = check.problem.expect("the moved head is found");
         assert!(what.contains(says), "{tamper}: {what}");
         execute(
@@ -546,7 +546,7 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
              chain_hash = (SELECT chain_hash FROM events WHERE position = 4)",
         )
         .await;
-        let check = verify_log(&store, |_| {}).await.expect("checked");
+        let check = check_log(&store, |_| {}).await.expect("checked");
         assert_eq!(check.problem, None, "the head put back");
     }
     let chain = check.head.chain_hash;
@@ -555,7 +555,7 @@ async fn a_commit_between_the_checks_reads_is_no_divergence(store: Store) {
         "UPDATE log_head SET chain_hash = (SELECT chain_hash FROM events WHERE position = 3)",
     )
     .await;
-    let (position, what) = verify_log(&store, |_| {})
+    let (position, what) = check_log(&store, |_| {})
         .await
         .expect("checked")
         .problem

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wexqs::domain::Event;
-use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, verify_log};
+use wexqs::store::{AppendRequest, EventStore, NewEvent, RegisterQuery, Store, check_log};
 
 use crate::client::{Answer, Client};
 use crate::helpers::{
@@ -235,7 +235,7 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
     writes_recover_without_a_restart(&client, &admin).await;
 
     let store = open_store(&db).await;
-    let check = verify_log(&store, |_| {}).await.expect("checked");
+    let check = check_log(&store, |_| {}).await.expect("checked");
     assert_eq!(check.problem, None, "the log holds after the outage");
 }
 
@@ -344,7 +344,7 @@ async fn a_sqlite_database_made_read_only_refuses_writes_clearly_and_keeps_answe
 
 /// The log verifies, the projections equal a replay, and no refused write left a trace.
 async fn assert_nothing_half_written(store: &wexqs::store::Store, absent: &[&str]) {
-    let check = verify_log(store, |_| {}).await.expect("checked");
+    let check = check_log(store, |_| {}).await.expect("checked");
     assert_eq!(check.problem, None, "the hash chain holds");
     let state = wexqs::service::fold_log(store, |_| {})
         .await
@@ -550,7 +550,7 @@ async fn an_append_whose_commit_sqlite_undid_is_refused_and_never_acknowledged_l
         size,
         "both connections see the same log"
     );
-    let check = verify_log(&other, |_| {}).await.expect("checked");
+    let check = check_log(&other, |_| {}).await.expect("checked");
     assert_eq!(check.problem, None, "the log holds");
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use wexqs::domain::{Event, OrganisationId, OrganisationKind, Region};
 use wexqs::store::{
     AppendRequest, AwardRow, EventStore, IdempotencyRecord, NewEvent, OrganisationRow,
-    RegisterQuery, Store, StoreError, Write, verify_log,
+    RegisterQuery, Store, StoreError, Write, check_log,
 };
 
 use crate::helpers::on_both_databases;
@@ -60,7 +60,7 @@ async fn positions_are_dense_and_the_chain_verifies(store: Store) {
     let head = store.head().await.expect("the head");
     assert_eq!(head.size, 3);
     assert_eq!(head.chain_hash, b.events[0].chain_hash);
-    let check = verify_log(&store, |_| {}).await.expect("verified");
+    let check = check_log(&store, |_| {}).await.expect("verified");
     assert_eq!(check.problem, None);
     assert_eq!(check.size, 3);
     // The Merkle tree's hashes are stored with the events: the leaves, and the complete subtree.
@@ -132,7 +132,7 @@ async fn a_stale_expected_version_is_a_conflict_and_writes_nothing(store: Store)
         .collect();
     assert_eq!(positions, vec![0, 1, 2, 3]);
     assert_eq!(
-        verify_log(&store, |_| {}).await.expect("verified").problem,
+        check_log(&store, |_| {}).await.expect("verified").problem,
         None
     );
 }
@@ -330,7 +330,7 @@ async fn concurrent_writers_never_duplicate_or_skip_a_position(store: Store) {
     let positions: BTreeSet<u64> = events.iter().map(|e| e.position).collect();
     assert_eq!(positions, (0..27).collect::<BTreeSet<u64>>());
     assert_eq!(
-        verify_log(&store, |_| {}).await.expect("verified").problem,
+        check_log(&store, |_| {}).await.expect("verified").problem,
         None
     );
 }
@@ -492,7 +492,7 @@ async fn a_batch_stores_exactly_what_its_requests_store_one_at_a_time(store: Sto
     assert!(matches!(grouped[2], Err(StoreError::Conflict { .. })));
     assert_eq!(everything(&store).await, everything(&alone).await);
     assert_eq!(
-        verify_log(&store, |_| {}).await.expect("verified").problem,
+        check_log(&store, |_| {}).await.expect("verified").problem,
         None
     );
     let organisations = store.projections().await.expect("rows").0;

@@ -333,7 +333,7 @@ async fn a_list_without_valid_until_is_refused(app: &TestApp, number: &str, list
         .as_object_mut()
         .expect("an object")
         .remove("validUntil");
-    let report = wexqs::credentials::verify::check_credential(
+    let report = wexqs::credentials::check::check_credential(
         &credential,
         Some(&app.json("/.well-known/did.json").await),
         Some(&undated),

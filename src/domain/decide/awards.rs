@@ -328,7 +328,7 @@ fn live_award<'a>(
     if matches!(award.standing, Standing::Active | Standing::Suspended)
         && expiry_of(award.awarded_on) <= ctx.today
     {
-        return Err(DomainError::AwardExpired {
+        return Err(DomainError::AwardHasExpired {
             number: number.clone(),
             expired_on: award.expires_on(),
             action,

@@ -95,8 +95,8 @@ fn refuse_if_not_running(state: &State, date: NaiveDate) -> Result<(), DomainErr
     let since = on.since.unwrap_or(date);
     match on.phase {
         ProgrammePhase::Running => Ok(()),
-        ProgrammePhase::Paused => Err(DomainError::ProgrammePaused { since }),
-        ProgrammePhase::Sunset => Err(DomainError::ProgrammeSunset { since }),
+        ProgrammePhase::Paused => Err(DomainError::WhilePaused { since }),
+        ProgrammePhase::Sunset => Err(DomainError::AfterSunset { since }),
     }
 }
 

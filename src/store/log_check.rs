@@ -1,4 +1,4 @@
-//! `verify_log`: the whole stored log checked against itself (dense positions, leaf and chain
+//! `check_log`: the whole stored log checked against itself (dense positions, leaf and chain
 //! hashes, stream versions, each payload's envelope) and against the log head read before and
 //! after it. Invariant: it only reads; a log that grows while it is checked is never reported.
 
@@ -8,7 +8,7 @@ use super::{
     EventStore, GENESIS_CHAIN, LogHead, StoreError, StoredEvent, chain_hash, leaf_hash, scan,
 };
 
-/// What `verify_log` found: the size checked, the log head that size and its chain hash make
+/// What `check_log` found: the size checked, the log head that size and its chain hash make
 /// (what the events give, once they agree with the stored head), and the first inconsistency,
 /// by position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct LogCheck {
 /// no event scanned may lie beyond the second head; and if nothing moved meanwhile, that head
 /// ends in the last event's chain hash too. A log that grows is never reported as one whose head
 /// disagrees with its events, and a head ahead of, behind or off its events always is.
-pub async fn verify_log<S: EventStore>(
+pub async fn check_log<S: EventStore>(
     store: &S,
     mut progress: impl FnMut(u64),
 ) -> Result<LogCheck, StoreError> {
@@ -65,7 +65,7 @@ pub async fn verify_log<S: EventStore>(
     })
 }
 
-/// `verify_log`'s walk along the events in order: what the events seen so far give.
+/// `check_log`'s walk along the events in order: what the events seen so far give.
 struct ChainWalk {
     /// The size of the head read before the events.
     head_size: u64,
