@@ -70,11 +70,11 @@ pub(super) async fn rebuild(db: DbArgs, check: bool) -> anyhow::Result<ExitCode>
             return Ok(ExitCode::FAILURE);
         }
     } else {
-        let replayed = database
+        let folded = database
             .rebuild_projections(|p| progress.set_position(p + 1))
             .await?;
         progress.finish_and_clear();
-        println!("rebuilt the projections from {replayed} events");
+        println!("rebuilt the projections from {folded} events");
     }
     Ok(ExitCode::SUCCESS)
 }
