@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Body, Caller, Json, body_malformed};
-use super::routes::Route;
+use super::route::Route;
 use super::views::OrganisationView;
 use super::writes::{award_response, mark_position, mark_replayed, parse, parse_date, replayed};
 use crate::domain::{

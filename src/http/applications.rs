@@ -11,7 +11,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, AdminOrReviewer, Caller, Json};
-use super::routes::Route;
+use super::route::Route;
 use super::writes::replayed;
 use crate::domain::applications::{Manifest, eligibility};
 use crate::domain::state::Application;

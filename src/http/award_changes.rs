@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, IfMatch, Json, JsonOrEmpty, Number};
-use super::routes::Route;
+use super::route::Route;
 use super::writes::{award_response, parse};
 use crate::domain::{AwardCommand, Command, PrivateNote, Reason};
 use crate::error_codes::ErrorCode;

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::{At, FoundAward};
 use super::prepared::Answer;
 use super::public::{MAX_AGE, cache_control, cached_as, no_signing_key};
-use super::routes::Route;
+use super::route::Route;
 use super::views::{AwardView, VerificationView};
 use super::{embed, feeds, images};
 use crate::domain::{Award, Programme, status_as_of};

@@ -10,7 +10,7 @@ use askama::Template;
 use serde_json::{Map, Value};
 
 use super::AppState;
-use super::routes::Route;
+use super::route::Route;
 
 /// The routes this file serves.
 pub(crate) const ROUTES: &[Route] = &[Route::get("/docs", |r| r.to(docs))];

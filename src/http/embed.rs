@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::html::{
     EMBED_HEIGHT, EMBED_WIDTH, html, iframe_snippet, presentation, render, status_words,
 };
-use super::routes::Route;
+use super::route::Route;
 use crate::domain::{CertificateNumber, status_as_of};
 use crate::error_codes::ErrorCode;
 

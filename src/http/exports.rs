@@ -24,7 +24,7 @@ use chrono::NaiveDate;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::Route;
+use super::route::Route;
 use crate::credentials::detached::sign_pieces;
 use crate::render::export::{Export, Format, Reflects, Row};
 use crate::service::{Registry, Signing, Version};

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::FoundAward;
-use super::routes::Route;
+use super::route::Route;
 use crate::domain::state::{AwardChange, ProgrammePhase};
 use crate::domain::types::{long_date, start_of_uk_day};
 use crate::domain::{OrganisationId, Status};

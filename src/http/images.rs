@@ -9,7 +9,7 @@ use actix_web::http::header::{self, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, internal};
-use super::routes::Route;
+use super::route::Route;
 use super::{AppState, parse_number};
 use crate::credentials::baking;
 use crate::domain::{Award, Level};

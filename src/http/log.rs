@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::Route;
+use super::route::Route;
 use crate::domain::Visibility;
 use crate::error_codes::ErrorCode;
 

@@ -31,6 +31,7 @@ pub mod prefix;
 pub(crate) mod prepared;
 pub(crate) mod programme;
 pub(crate) mod public;
+pub(crate) mod route;
 pub mod routes;
 pub(crate) mod server;
 pub(crate) mod site;

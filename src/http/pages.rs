@@ -108,7 +108,7 @@ struct NotFoundPage {
     suggestions: Vec<(String, String)>,
 }
 
-use super::routes::Route;
+use super::route::Route;
 use crate::escape::url_component as encode;
 
 /// The routes this file serves.

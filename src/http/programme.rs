@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, Json};
-use super::routes::Route;
+use super::route::Route;
 use super::views::ProgrammeView;
 use super::writes::{parse, parse_date, replayed};
 use crate::domain::{Command, Cycle, ProgrammeCommand, ProgrammePhase, Reason};

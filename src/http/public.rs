@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::routes::Route;
+use super::route::Route;
 use super::views::{ProgrammeView, RegisterItem, RegisterPage};
 use crate::domain::{Level, Region, Status};
 use crate::error_codes::ErrorCode;

@@ -8,56 +8,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use super::error::ApiError;
+use super::route::Route;
 use super::{
     access, admin, applications, award_changes, awards, docs, embed, exports, feeds, images, log,
     pages, programme, public, site, webhooks,
 };
 use crate::error_codes::ErrorCode;
 use crate::limits::MAX_BODY;
-
-/// A route: a method, a path, and what serves it (`serve` puts the handler on the method's
-/// route). Each file of handlers declares its own in a `ROUTES` table.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Route {
-    pub(crate) method: &'static str,
-    pub(crate) path: &'static str,
-    serve: fn(actix_web::Route) -> actix_web::Route,
-}
-
-impl Route {
-    pub(crate) const fn get(
-        path: &'static str,
-        serve: fn(actix_web::Route) -> actix_web::Route,
-    ) -> Route {
-        Route {
-            method: "get",
-            path,
-            serve,
-        }
-    }
-
-    pub(crate) const fn post(
-        path: &'static str,
-        serve: fn(actix_web::Route) -> actix_web::Route,
-    ) -> Route {
-        Route {
-            method: "post",
-            path,
-            serve,
-        }
-    }
-
-    pub(crate) const fn delete(
-        path: &'static str,
-        serve: fn(actix_web::Route) -> actix_web::Route,
-    ) -> Route {
-        Route {
-            method: "delete",
-            path,
-            serve,
-        }
-    }
-}
 
 /// Every file's routes, by resource: an award and what is under it, the public answers, the
 /// pages people read, the transparency log, the feeds and exports, then the admin routes.

@@ -11,7 +11,7 @@ use askama::Template;
 use super::AppState;
 use super::error::ApiError;
 use super::html::{ICON_INVALID, ICON_WARNING, html, render};
-use super::routes::Route;
+use super::route::Route;
 use crate::error_codes::ErrorCode;
 
 /// The routes this file serves.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, JsonOnly};
-use super::routes::Route;
+use super::route::Route;
 use super::views::{ProgrammeSummary, VerificationView};
 use crate::domain::status_as_of;
 use crate::error_codes::ErrorCode;

@@ -113,7 +113,7 @@ pub(crate) struct ChangeIndex {
 impl ChangeIndex {
     /// The changes of `awards` (their public histories), the programme's `changes` and the
     /// `cycles` scheduled.
-    fn of<'a>(
+    pub(super) fn of<'a>(
         size: u64,
         awards: impl Iterator<Item = &'a Arc<Award>>,
         programme: &[ProgrammeChange],
@@ -218,20 +218,6 @@ impl Registry {
                 .page(before, limit),
             None => self.change_index().page(before, limit),
         }
-    }
-
-    /// Every public change as of the log's current size: the current snapshot's
-    /// (`snapshot::Views`), built once a log size and day.
-    fn change_index(&self) -> Arc<ChangeIndex> {
-        let snapshot = self.snapshot();
-        super::snapshot::derived(&self.log, &snapshot, &snapshot.changes, |c| {
-            ChangeIndex::of(
-                c.state.size,
-                c.state.awards.values(),
-                &c.state.programme.changes,
-                &c.state.cycles_scheduled,
-            )
-        })
     }
 
     /// When the event at `position` was recorded, if this instance has read it.

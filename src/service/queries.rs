@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::register_index::RegisterIndex;
 use super::{Registry, ServiceError};
 use crate::domain::state::Application;
 use crate::domain::types::search_key;
@@ -64,22 +63,6 @@ impl Registry {
                 .collect()
         });
         (page, total)
-    }
-
-    /// Every award's projection row in the register's order, indexed for search: the current
-    /// snapshot's (`snapshot::Views`), built once a log size and day.
-    fn register_index(&self) -> Arc<RegisterIndex> {
-        let snapshot = self.snapshot();
-        super::snapshot::derived(&self.log, &snapshot, &snapshot.register, |c| {
-            let mut rows: Vec<AwardRow> = c
-                .state
-                .awards
-                .values()
-                .map(|a| crate::projection::award_row(a))
-                .collect();
-            rows.sort_by(crate::store::register_order);
-            RegisterIndex::new(rows)
-        })
     }
 
     pub(crate) async fn events(

@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 
+use super::Registry;
 use super::feeds::ChangeIndex;
 use super::log::{Cache, Log};
 use super::register_index::RegisterIndex;
+use crate::store::AwardRow;
 
 /// What a snapshot and everything derived from it reflects: the log's size and the UK day.
 /// Adapters' caches of answers key on it too.
@@ -76,9 +78,42 @@ impl Views {
     }
 }
 
+/// The views a snapshot holds, each as the registry's readers get it.
+impl Registry {
+    /// Every award's projection row in the register's order, indexed for search: the current
+    /// snapshot's (`snapshot::Views`), built once a log size and day.
+    pub(super) fn register_index(&self) -> Arc<RegisterIndex> {
+        let snapshot = self.snapshot();
+        derived(&self.log, &snapshot, &snapshot.register, |c| {
+            let mut rows: Vec<AwardRow> = c
+                .state
+                .awards
+                .values()
+                .map(|a| crate::projection::award_row(a))
+                .collect();
+            rows.sort_by(crate::store::register_order);
+            RegisterIndex::new(rows)
+        })
+    }
+
+    /// Every public change as of the log's current size: the current snapshot's
+    /// (`snapshot::Views`), built once a log size and day.
+    pub(super) fn change_index(&self) -> Arc<ChangeIndex> {
+        let snapshot = self.snapshot();
+        derived(&self.log, &snapshot, &snapshot.changes, |c| {
+            ChangeIndex::of(
+                c.state.size,
+                c.state.awards.values(),
+                &c.state.programme.changes,
+                &c.state.cycles_scheduled,
+            )
+        })
+    }
+}
+
 /// The view `cell` of `snapshot`, built by `build` from the log in memory if it is not yet, and
 /// kept if the log is still at the snapshot's size.
-pub(super) fn derived<T>(
+fn derived<T>(
     log: &Log,
     snapshot: &Snapshot,
     cell: &OnceLock<Arc<T>>,
