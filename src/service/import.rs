@@ -82,7 +82,7 @@ impl Rows {
         self.count
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
