@@ -18,7 +18,6 @@ use super::route::Route;
 use super::views::{AwardView, VerificationView};
 use super::{embed, feeds, images};
 use crate::domain::{Award, Programme, status_as_of};
-use crate::error_codes::ErrorCode;
 use crate::service::uk_date;
 
 /// Every route under `/v1/awards/{certificate_number}`.
@@ -171,13 +170,7 @@ pub(crate) async fn credential(
     req: HttpRequest,
     FoundAward { award, .. }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
-    let number = &award.certificate_number;
-    let issued = award.credentials.last().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::CredentialNotIssued,
-            format!("award {number} has no signed credential yet"),
-        )
-    })?;
+    let issued = super::extract::latest_credential(&award)?;
     let body = issued.credential.as_str().to_owned();
     let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
     Ok(cached_as(

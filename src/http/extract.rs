@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::domain::state::IssuedCredential;
 use crate::domain::{Award, CertificateNumber, Programme};
 use crate::error_codes::ErrorCode;
 use crate::service::{Actor, Idempotency, Role, ServiceError, request_hash};
@@ -389,4 +390,17 @@ pub(crate) fn parse_at(at: Option<&str>) -> Result<Option<chrono::NaiveDate>, Ap
         })
     })
     .transpose()
+}
+
+/// The award's latest signed credential, or the 404 of an award that has none yet.
+pub(crate) fn latest_credential(award: &Award) -> Result<&IssuedCredential, ApiError> {
+    award.credentials.last().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::CredentialNotIssued,
+            format!(
+                "award {} has no signed credential yet",
+                award.certificate_number
+            ),
+        )
+    })
 }

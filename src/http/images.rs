@@ -94,13 +94,7 @@ fn award_with_credential(
     raw: &str,
 ) -> Result<(std::sync::Arc<Award>, String, u64), ApiError> {
     let (award, _) = super::find_award(state, raw)?;
-    let number = &award.certificate_number;
-    let issued = award.credentials.last().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::CredentialNotIssued,
-            format!("award {number} has no signed credential yet"),
-        )
-    })?;
+    let issued = super::extract::latest_credential(&award)?;
     let json = issued.credential.as_str().to_owned();
     let position = issued.position;
     Ok((award, json, position))
