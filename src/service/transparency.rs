@@ -180,8 +180,8 @@ impl Registry {
         Ok(Some(size))
     }
 
-    /// The last checkpoint stored, taken as the latest known; if the key in use signed it
-    /// (another instance may have signed a later one), it is published, so the mark rises to it.
+    /// The last checkpoint stored, taken as the latest known; one the key in use signed raises
+    /// the high-water mark to it.
     async fn adopt_last_checkpoint(
         &self,
         verifier: &str,
