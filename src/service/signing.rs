@@ -286,61 +286,15 @@ impl Registry {
         let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
             return Ok(Vec::new());
         };
-        // Every entry ever given, so that no entry is used twice (a withdrawn one stays set).
-        let mut used: HashSet<String> = before
-            .awards
-            .values()
-            .flat_map(|a| a.credentials.iter().map(|c| c.status_list_index.clone()))
-            .chain(
-                before
-                    .awards
-                    .values()
-                    .filter_map(|a| a.status_list_index.clone()),
-            )
-            .collect();
+        let mut used = used_status_list_indexes(before);
         let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut out = Vec::new();
         for number in numbers {
             let Some(award) = post.awards.get(&number) else {
                 continue;
             };
-            let reuse = award
-                .status_list_index
-                .clone()
-                .filter(|_| !crate::credentials::credential::needs_fresh_entry(award));
-            let index = match reuse {
-                Some(index) => index,
-                None => free_status_list_index(&mut used, STATUS_LIST_SIZE, |capacity| {
-                    self.rng
-                        .lock()
-                        .expect("the random source's lock is never poisoned")
-                        .gen_range(0..capacity)
-                })
-                .ok_or_else(|| ServiceError::Invalid {
-                    code: ErrorCode::StatusListFull,
-                    message: format!(
-                        "every one of the status list's {STATUS_LIST_SIZE} indexes is in use, so \
-                         no credential can be signed for award {number}"
-                    ),
-                })?,
-            };
-            let unsigned = crate::credentials::credential::open_badge(
-                award,
-                award.credentials.len() as u64 + 1,
-                &index,
-                &signing.did,
-                &signing.public_url,
-            );
-            let credential = crate::domain::events::SignedJson::of(
-                &crate::credentials::credential::as_proof_set(
-                    crate::credentials::credential::sign(
-                        &unsigned,
-                        &signing.key,
-                        &format!("{}#{}", signing.did, signing.key_id),
-                        &created,
-                    ),
-                ),
-            );
+            let index = self.status_list_index_for(award, &number, &mut used)?;
+            let credential = signed_credential(award, &index, &signing, &created);
             let event = Event::CredentialIssued {
                 certificate_number: number,
                 organisation_id: award.organisation_id,
@@ -352,6 +306,37 @@ impl Registry {
             out.push(event);
         }
         Ok(out)
+    }
+
+    /// The status list index `award`'s new credential takes: its own, unless it needs a fresh
+    /// entry; else a free one, drawn at random and added to `used`. Refused when none is free.
+    fn status_list_index_for(
+        &self,
+        award: &crate::domain::Award,
+        number: &CertificateNumber,
+        used: &mut HashSet<String>,
+    ) -> Result<String, ServiceError> {
+        let reuse = award
+            .status_list_index
+            .clone()
+            .filter(|_| !crate::credentials::credential::needs_fresh_entry(award));
+        let index = match reuse {
+            Some(index) => index,
+            None => free_status_list_index(used, STATUS_LIST_SIZE, |capacity| {
+                self.rng
+                    .lock()
+                    .expect("the random source's lock is never poisoned")
+                    .gen_range(0..capacity)
+            })
+            .ok_or_else(|| ServiceError::Invalid {
+                code: ErrorCode::StatusListFull,
+                message: format!(
+                    "every one of the status list's {STATUS_LIST_SIZE} indexes is in use, so \
+                     no credential can be signed for award {number}"
+                ),
+            })?,
+        };
+        Ok(index)
     }
 
     /// Issues a credential for every award that has none (after a signing key is first set up).
@@ -517,6 +502,47 @@ impl Registry {
         *cache = Some((tag.clone(), signing.key_id.clone(), bytes.clone()));
         Some((tag, bytes))
     }
+}
+
+/// Every status list index ever given in `before`, so that no entry is used twice (a withdrawn
+/// one stays set).
+fn used_status_list_indexes(before: &State) -> HashSet<String> {
+    before
+        .awards
+        .values()
+        .flat_map(|a| a.credentials.iter().map(|c| c.status_list_index.clone()))
+        .chain(
+            before
+                .awards
+                .values()
+                .filter_map(|a| a.status_list_index.clone()),
+        )
+        .collect()
+}
+
+/// `award`'s next credential at status list entry `index`, signed with `signing`'s key at
+/// `created`.
+fn signed_credential(
+    award: &crate::domain::Award,
+    index: &str,
+    signing: &Signing,
+    created: &str,
+) -> crate::domain::events::SignedJson {
+    let unsigned = crate::credentials::credential::open_badge(
+        award,
+        award.credentials.len() as u64 + 1,
+        index,
+        &signing.did,
+        &signing.public_url,
+    );
+    crate::domain::events::SignedJson::of(&crate::credentials::credential::as_proof_set(
+        crate::credentials::credential::sign(
+            &unsigned,
+            &signing.key,
+            &format!("{}#{}", signing.did, signing.key_id),
+            created,
+        ),
+    ))
 }
 
 /// A status list index (of `capacity`) not in `used`, marked used: drawn at random by `draw`

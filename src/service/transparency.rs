@@ -139,15 +139,7 @@ impl Registry {
         let Some((origin, verifier, key)) = self.log_signer() else {
             return Ok(None);
         };
-        let last = self.log.store.checkpoints().await?.pop();
-        if let Some(l) = &last {
-            // Another instance may have signed a later one: published, so the mark rises to it.
-            if crate::transparency::note::open(&l.note, &verifier).is_ok() {
-                self.raise_mark(&l.note)
-                    .map_err(|e| ServiceError::Store(StoreError::Corrupt(e)))?;
-            }
-            self.transparency.set_latest(Some(l.clone()));
-        }
+        let last = self.adopt_last_checkpoint(&verifier).await?;
         if let Some(problem) = self.shortfall() {
             self.fall_behind(problem.clone());
             return Err(ServiceError::Behind(problem));
@@ -171,19 +163,7 @@ impl Registry {
             return Ok(None);
         }
         if let Some(last) = &last {
-            crate::transparency::audit::check_extends(
-                last.size,
-                &last.root,
-                size,
-                &root,
-                &proof.unwrap_or_default(),
-            )
-            .map_err(|e| {
-                ServiceError::Store(StoreError::Corrupt(format!(
-                    "the tree at {size} is not consistent with the checkpoint at {}: {e}; refusing to sign",
-                    last.size
-                )))
-            })?;
+            check_extends(last, size, &root, proof)?;
         }
         let note = crate::transparency::note::sign(
             &crate::transparency::note::checkpoint_body(&origin, size, &root),
@@ -196,6 +176,31 @@ impl Registry {
             note,
             signed_at: self.now().to_rfc3339_opts(SecondsFormat::Secs, true),
         };
+        self.publish_checkpoint(signed).await?;
+        Ok(Some(size))
+    }
+
+    /// The last checkpoint stored, taken as the latest known; one the key in use signed raises
+    /// the high-water mark to it.
+    async fn adopt_last_checkpoint(
+        &self,
+        verifier: &str,
+    ) -> Result<Option<Checkpoint>, ServiceError> {
+        let last = self.log.store.checkpoints().await?.pop();
+        if let Some(l) = &last {
+            // Another instance may have signed a later one: published, so the mark rises to it.
+            if crate::transparency::note::open(&l.note, verifier).is_ok() {
+                self.raise_mark(&l.note)
+                    .map_err(|e| ServiceError::Store(StoreError::Corrupt(e)))?;
+            }
+            self.transparency.set_latest(Some(l.clone()));
+        }
+        Ok(last)
+    }
+
+    /// Records `signed` in the high-water mark, stores it, and makes it the latest known. A
+    /// store that finds its log shorter than the one read puts the registry behind.
+    async fn publish_checkpoint(&self, signed: Checkpoint) -> Result<(), ServiceError> {
         // Published once stored: recorded outside the database first, so that no restore or
         // rollback of the database can take it back unnoticed.
         self.raise_mark(&signed.note).map_err(|e| {
@@ -211,7 +216,7 @@ impl Registry {
             return Err(e.into());
         }
         self.transparency.set_latest(Some(signed));
-        Ok(Some(size))
+        Ok(())
     }
 
     /// Why the last attempt to sign a checkpoint failed, if it did (the readiness check).
@@ -228,6 +233,28 @@ impl Registry {
     }
 }
 
+/// Refuses to sign the tree at `size` unless `proof` shows it extends the `last` checkpoint.
+fn check_extends(
+    last: &Checkpoint,
+    size: u64,
+    root: &crate::transparency::merkle::Hash,
+    proof: Option<Vec<crate::transparency::merkle::Hash>>,
+) -> Result<(), ServiceError> {
+    crate::transparency::audit::check_extends(
+        last.size,
+        &last.root,
+        size,
+        root,
+        &proof.unwrap_or_default(),
+    )
+    .map_err(|e| {
+        ServiceError::Store(StoreError::Corrupt(format!(
+            "the tree at {size} is not consistent with the checkpoint at {}: {e}; refusing to sign",
+            last.size
+        )))
+    })
+}
+
 /// Checks the stored checkpoints against the local log: each within the log, its root the
 /// tree's at that size, its signature by one of the registry's keys. The first problem.
 ///
@@ -240,7 +267,19 @@ pub(crate) async fn check_checkpoints(
     store: &Store,
 ) -> Result<Option<(u64, String)>, ServiceError> {
     let checkpoints = store.checkpoints().await?;
-    // One pass over the log builds both the state (for the keys) and the tree.
+    let (state, tree) = state_and_tree(store).await?;
+    if let Some(problem) = check_tree_hashes(store, &tree).await? {
+        return Ok(Some(problem));
+    }
+    Ok(checkpoints
+        .iter()
+        .find_map(|c| check_checkpoint(c, &state, &tree)))
+}
+
+/// The state (for the keys) and the tree of the local log, both built in one pass over it.
+async fn state_and_tree(
+    store: &Store,
+) -> Result<(crate::domain::State, crate::transparency::merkle::Tree), ServiceError> {
     let mut state = crate::domain::State::default();
     let mut tree = crate::transparency::merkle::Tree::new();
     crate::store::scan(store, 0, |e| {
@@ -254,6 +293,15 @@ pub(crate) async fn check_checkpoints(
         Ok(())
     })
     .await?;
+    Ok((state, tree))
+}
+
+/// Checks the stored tree hashes, level by level, against those that follow from the leaves.
+/// The first that does not, with the position of the first leaf under it.
+async fn check_tree_hashes(
+    store: &Store,
+    tree: &crate::transparency::merkle::Tree,
+) -> Result<Option<(u64, String)>, ServiceError> {
     for level in 0..tree.height() {
         let stored = store.tree_hashes(level as u32).await?;
         let expected = tree.level(level);
@@ -271,52 +319,60 @@ pub(crate) async fn check_checkpoints(
             )));
         }
     }
-    for c in checkpoints {
-        if c.size > tree.size() {
-            return Ok(Some((
-                tree.size(),
-                format!(
-                    "the log has {} entries but a checkpoint signed {}: entries were removed",
-                    tree.size(),
-                    c.size
-                ),
-            )));
-        }
-        let root = tree.root(c.size).map(|r| r.to_vec());
-        if root.as_ref() != Some(&c.root) {
-            return Ok(Some((
-                c.size,
-                format!(
-                    "the checkpoint at size {} does not match the log: the log's root there is \
-                     {}, the checkpoint signed {}",
-                    c.size,
-                    root.map_or_else(|| "none".to_owned(), hex::encode),
-                    hex::encode(&c.root)
-                ),
-            )));
-        }
-        let body = c.note.split("\n\n").next().unwrap_or_default();
-        let origin = body.lines().next().unwrap_or_default();
-        let signed = state.keys.iter().any(|k| {
-            crate::credentials::credential::parse_public_multibase(&k.public_key_multibase)
-                .map(|key| {
-                    crate::transparency::note::open(
-                        &c.note,
-                        &crate::transparency::note::verifier_key(origin, &key),
-                    )
-                    .is_ok()
-                })
-                .unwrap_or(false)
-        });
-        if !signed {
-            return Ok(Some((
-                c.size,
-                format!(
-                    "the checkpoint at size {} is not signed by a registry key",
-                    c.size
-                ),
-            )));
-        }
-    }
     Ok(None)
+}
+
+/// Checks one stored checkpoint against the local log: within it, its root the tree's at that
+/// size, its signature by one of the keys in `state`. The problem, if there is one.
+fn check_checkpoint(
+    c: &Checkpoint,
+    state: &crate::domain::State,
+    tree: &crate::transparency::merkle::Tree,
+) -> Option<(u64, String)> {
+    if c.size > tree.size() {
+        return Some((
+            tree.size(),
+            format!(
+                "the log has {} entries but a checkpoint signed {}: entries were removed",
+                tree.size(),
+                c.size
+            ),
+        ));
+    }
+    let root = tree.root(c.size).map(|r| r.to_vec());
+    if root.as_ref() != Some(&c.root) {
+        return Some((
+            c.size,
+            format!(
+                "the checkpoint at size {} does not match the log: the log's root there is \
+                 {}, the checkpoint signed {}",
+                c.size,
+                root.map_or_else(|| "none".to_owned(), hex::encode),
+                hex::encode(&c.root)
+            ),
+        ));
+    }
+    let body = c.note.split("\n\n").next().unwrap_or_default();
+    let origin = body.lines().next().unwrap_or_default();
+    let signed = state.keys.iter().any(|k| {
+        crate::credentials::credential::parse_public_multibase(&k.public_key_multibase)
+            .map(|key| {
+                crate::transparency::note::open(
+                    &c.note,
+                    &crate::transparency::note::verifier_key(origin, &key),
+                )
+                .is_ok()
+            })
+            .unwrap_or(false)
+    });
+    if !signed {
+        return Some((
+            c.size,
+            format!(
+                "the checkpoint at size {} is not signed by a registry key",
+                c.size
+            ),
+        ));
+    }
+    None
 }

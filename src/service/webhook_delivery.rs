@@ -232,40 +232,11 @@ async fn attempt(
     let Some(current) = registry.log.store.webhook(id).await? else {
         return Ok(None);
     };
-    let data = render(registry, &due.subject).unwrap_or(serde_json::Value::Null);
-    let mut body = serde_json::json!({
-        "type": due.kind,
-        "timestamp": due.recorded_at,
-        "data": data,
-    });
-    if due.kind == "award.reinstated" {
-        // The credential was signed afresh: the organisation must download it again.
-        body["notice"] = crate::credentials::credential::REINSTATEMENT_NOTICE.into();
-    }
-    let body = serde_json::to_vec(&body).expect("JSON values serialise");
+    let body = message_body(registry, render, due);
     let msg = message_id(&due.leaf_hash, id);
     let number = current.failures + 1;
     let started = Instant::now();
-    let result = match settings
-        .sealing_key()
-        .map_err(|e| e.to_string())
-        .and_then(|key| open_secrets(key, &current, now_ms()).map_err(|e| e.to_string()))
-    {
-        Ok(secrets) => {
-            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            client
-                .send(&current.url, &secrets, &msg, &body, settings)
-                .await
-        }
-        Err(why) => {
-            // The message names the subscription and the key's fingerprint, never a secret.
-            tracing::error!(subscription = %id, "{why}");
-            Err(Failed::new(
-                Cause::Secret,
-                format!("nothing was sent: {why}"),
-            ))
-        }
-    };
+    let result = send_signed(settings, client, &current, id, &msg, &body).await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     let (status_code, failed) = match result {
         Ok(s) => (
@@ -301,6 +272,55 @@ async fn attempt(
         delivered,
         error,
     }))
+}
+
+/// The body of the message for `due`: its type, when it was recorded, and what `render` gives
+/// of its subject as it is now (with a notice to download the credential again on a
+/// reinstatement).
+fn message_body(registry: &Registry, render: &Render, due: &Due) -> Vec<u8> {
+    let data = render(registry, &due.subject).unwrap_or(serde_json::Value::Null);
+    let mut body = serde_json::json!({
+        "type": due.kind,
+        "timestamp": due.recorded_at,
+        "data": data,
+    });
+    if due.kind == "award.reinstated" {
+        // The credential was signed afresh: the organisation must download it again.
+        body["notice"] = crate::credentials::credential::REINSTATEMENT_NOTICE.into();
+    }
+    serde_json::to_vec(&body).expect("JSON values serialise")
+}
+
+/// Sends the message `msg` to the subscription `current` (`id`), signed with each of its
+/// secrets in effect; the receiver's status. Nothing is sent when the secrets cannot be opened.
+async fn send_signed(
+    settings: &WebhookSettings,
+    client: &DeliveryClient,
+    current: &WebhookRow,
+    id: &str,
+    msg: &str,
+    body: &[u8],
+) -> Result<u16, Failed> {
+    match settings
+        .sealing_key()
+        .map_err(|e| e.to_string())
+        .and_then(|key| open_secrets(key, current, now_ms()).map_err(|e| e.to_string()))
+    {
+        Ok(secrets) => {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            client
+                .send(&current.url, &secrets, msg, body, settings)
+                .await
+        }
+        Err(why) => {
+            // The message names the subscription and the key's fingerprint, never a secret.
+            tracing::error!(subscription = %id, "{why}");
+            Err(Failed::new(
+                Cause::Secret,
+                format!("nothing was sent: {why}"),
+            ))
+        }
+    }
 }
 
 /// Records a failed attempt: the next one after a backoff, or the subscription disabled after
