@@ -10,10 +10,11 @@ use base64::Engine as _;
 use chrono::{NaiveDate, SecondsFormat};
 
 use super::AppState;
+use super::conditional::{MAX_AGE, cache_control, cached_as};
 use super::error::ApiError;
 use super::extract::{At, FoundAward};
 use super::prepared::Answer;
-use super::public::{MAX_AGE, cache_control, cached_as, no_signing_key};
+use super::public::no_signing_key;
 use super::route::Route;
 use super::views::{AwardView, VerificationView};
 use super::{embed, feeds, images};

@@ -88,3 +88,22 @@ pub(crate) fn award_max_age(state: &AppState, award: &crate::domain::Award) -> u
         .min(tomorrow)
         .min(60)
 }
+
+/// How long a public answer may be cached at most, even if nothing is due to change.
+pub(super) const MAX_AGE: u64 = 60;
+
+/// A public answer tagged `tag`, cacheable for `max_age` seconds (or a 304).
+pub(super) fn cached_as(
+    req: &actix_web::HttpRequest,
+    tag: header::EntityTag,
+    max_age: u64,
+    content_type: &'static str,
+    body: impl actix_web::body::MessageBody + 'static,
+) -> HttpResponse {
+    conditional(req, tag, cache_control(max_age), content_type, body)
+}
+
+/// The `Cache-Control` of a public answer cacheable for `max_age` seconds.
+pub(super) fn cache_control(max_age: u64) -> String {
+    format!("public, max-age={max_age}, stale-while-revalidate=30")
+}

@@ -167,10 +167,7 @@ pub(crate) async fn badge_svg(
     let number = award.certificate_number.clone();
     let today = state.registry.today();
     let tag = EntityTag::new_strong(format!("badge-{}-{today}-{large}", award.last_position));
-    let cache = format!(
-        "public, max-age={}, stale-while-revalidate=30",
-        super::award_max_age(&state, &award)
-    );
+    let cache = super::cache_control(super::award_max_age(&state, &award));
     if let Some(held) = super::not_modified(&req, &tag, cache.clone()) {
         return Ok(held);
     }

@@ -42,6 +42,7 @@ pub(crate) mod webhooks;
 pub(crate) mod writes;
 
 pub use crate::limits::MAX_BODY;
+use conditional::cache_control;
 pub(crate) use conditional::{answers_version, award_max_age, conditional, not_modified};
 pub(crate) use extract::{find_award, parse_number};
 pub use routes::{allow_of, configure, routes};

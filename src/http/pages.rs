@@ -153,10 +153,7 @@ pub(crate) async fn verify_page(
         return not_found_page(&state, &path);
     };
     let today = state.registry.today();
-    let cache = format!(
-        "public, max-age={}, stale-while-revalidate=30",
-        super::award_max_age(&state, &award)
-    );
+    let cache = super::cache_control(super::award_max_age(&state, &award));
     let version = super::answers_version(&state, today);
     let body =
         state

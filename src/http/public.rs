@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
+use super::conditional::{MAX_AGE, cached_as};
 use super::error::ApiError;
 use super::route::Route;
 use super::views::{ProgrammeView, RegisterItem, RegisterPage};
@@ -30,25 +31,6 @@ pub(crate) const ROUTES: &[Route] = &[
     Route::get("/readyz", |r| r.to(readyz)),
     Route::get("/openapi.json", |r| r.to(openapi)),
 ];
-
-/// How long a public answer may be cached at most, even if nothing is due to change.
-pub(super) const MAX_AGE: u64 = 60;
-
-/// A public answer tagged `tag`, cacheable for `max_age` seconds (or a 304).
-pub(super) fn cached_as(
-    req: &HttpRequest,
-    tag: EntityTag,
-    max_age: u64,
-    content_type: &'static str,
-    body: impl actix_web::body::MessageBody + 'static,
-) -> HttpResponse {
-    super::conditional(req, tag, cache_control(max_age), content_type, body)
-}
-
-/// The `Cache-Control` of a public answer cacheable for `max_age` seconds.
-pub(super) fn cache_control(max_age: u64) -> String {
-    format!("public, max-age={max_age}, stale-while-revalidate=30")
-}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RegisterParams {
