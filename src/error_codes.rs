@@ -108,6 +108,12 @@ error_codes! {
     OrganisationIdInvalid = "organisation_id_invalid", Invalid, "an organisation id is a UUID";
     TokenNameInvalid = "token_name_invalid", Invalid, "a token's name is 1 to 100 characters saying whose it is";
     TokenNotFound = "token_not_found", Invalid, "no active token has that id";
+    StaffRoleInvalid = "staff_role_invalid", Invalid, "a member of staff's role is admin or reviewer";
+    StaffIdInvalid = "staff_id_invalid", Invalid, "a member of staff's id is 12 lower-case hexadecimal digits";
+    IssuerInvalid = "issuer_invalid", Invalid, "an identity provider's issuer is an https:// URL (http:// only on a loopback address)";
+    SubjectInvalid = "subject_invalid", Invalid, "a subject is 1 to 255 printable ASCII characters, the identity provider's id for a person";
+    SignInRefused = "sign_in_refused", Invalid, "a console sign-in is finished once, within ten minutes, by the identity provider it began at, with a code and ID token that hold";
+    EmailInvalid = "email_invalid", Invalid, "an e-mail address is name@domain, with no spaces, at most 254 characters";
     CsvMalformed = "csv_malformed", Invalid, "an import's CSV header cannot be read (a row of an import's errors)";
     RowMalformed = "row_malformed", Invalid, "an import's row does not have the columns it needs (a row of an import's errors)";
     WebhookUrlInvalid = "webhook_url_invalid", Invalid, "a webhook's url is an absolute https:// URL with a host, at most 2,000 characters";
@@ -117,6 +123,8 @@ error_codes! {
     // Who is asking (401, 403).
     Unauthenticated = "unauthenticated", Unauthenticated, "an admin route needs a bearer token made by 'wexqs tokens create'";
     Forbidden = "forbidden", Forbidden, "the token's role may not do this";
+    NotOnStaffList = "not_on_staff_list", Forbidden, "the console is open only to the people on the staff list ('wexqs staff add')";
+    CrossSiteRequest = "cross_site_request", Forbidden, "a change in the console is made from the console's own pages, with the form's token";
 
     // What is asked for (404, 405).
     RouteNotFound = "route_not_found", NotFound, "there is no such route";
@@ -129,6 +137,7 @@ error_codes! {
     StatusListNotFound = "status_list_not_found", NotFound, "the registry keeps one status list, under its own id";
     OembedUrlUnknown = "oembed_url_unknown", NotFound, "an oEmbed url is the verification page of an award here";
     WebhookNotFound = "webhook_not_found", NotFound, "no webhook subscription has that id";
+    StaffNotFound = "staff_not_found", NotFound, "no member of staff has that id";
     MethodNotAllowed = "method_not_allowed", MethodNotAllowed, "the route does not take that method";
     AwardNotCurrent = "award_not_current", Gone, "an award's logo and calendar are served only while it is valid";
 
@@ -157,6 +166,10 @@ error_codes! {
     ApplicationAlreadyOpen = "application_already_open", Conflict, "an organisation has one open application at a time";
     ApplicationAlreadyInCycle = "application_already_in_cycle", Conflict, "an organisation applies once per cycle";
     ApplicationAlreadyDecided = "application_already_decided", Conflict, "the application is already decided";
+    StaffAlreadyListed = "staff_already_listed", Conflict, "a person is on the staff list once for each identity";
+    StaffIdTaken = "staff_id_taken", Conflict, "staff ids are never reused";
+    StaffRoleUnchanged = "staff_role_unchanged", Conflict, "the member of staff already has that role";
+    LastAdmin = "last_admin", Conflict, "the staff list always keeps an admin: the last one can be neither removed nor made a reviewer";
     StatusListFull = "status_list_full", Conflict, "every index of the status list is in use, so no more credentials can be signed";
     VersionMismatch = "version_mismatch", Precondition, "If-Match named an older version of the award";
     PreconditionRequired = "precondition_required", PreconditionRequired, "a change to an existing award states the version it read: If-Match with the award's ETag";
@@ -197,6 +210,7 @@ error_codes! {
     DatabaseUnavailable = "database_unavailable", Unavailable, "the database is unavailable just now; nothing was changed";
     NoCheckpoint = "no_checkpoint", Unavailable, "no checkpoint has been signed yet";
     ServerBusy = "server_busy", Unavailable, "the registry holds as many connections, or reads as many bodies, as it may at once, from everyone or from this address";
+    IdentityProviderUnavailable = "identity_provider_unavailable", Unavailable, "the console's identity provider cannot be reached just now; sign-in is not possible";
     NoSigningKey = "no_signing_key", Unavailable, "the registry has no signing key configured yet";
     WebhookSealingKeyMissing = "webhook_sealing_key_missing", Unavailable, "webhook secrets are sealed with the keys folder's sealing key, and this server has none yet";
     LogBehindPublishedCheckpoint = "log_behind_published_checkpoint", Unavailable, "the database holds less of the log than this registry has published (a restore, a rollback or a failover), or an entry that does not match it: nothing is written or answered until the missing entries are re-entered";

@@ -7,6 +7,7 @@
 mod address;
 mod applications;
 mod backup;
+mod console;
 mod keys;
 mod lifecycle;
 mod log;
@@ -14,6 +15,7 @@ mod metrics;
 mod proxy;
 mod register;
 mod serve;
+mod staff;
 mod tokens;
 mod verify;
 
@@ -146,6 +148,11 @@ enum Command {
     Migrate {
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// The people allowed into the console: add, list, set-role, remove.
+    Staff {
+        #[command(subcommand)]
+        action: staff::StaffAction,
     },
     /// Create or revoke admin API tokens.
     Tokens {
@@ -450,6 +457,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Tokens { action } => tokens::run(action).await?,
+        Command::Staff { action } => staff::run(action).await?,
         Command::Rebuild { db, check } => return log::rebuild(db, check).await,
         Command::Import { signing, file } => return register::import_command(signing, &file).await,
         Command::ExpireDue { registry } => {

@@ -37,6 +37,8 @@ pub(crate) struct ServeArgs {
     pub(crate) proxy: super::proxy::ProxyArgs,
     #[command(flatten)]
     metrics: super::metrics::MetricsArgs,
+    #[command(flatten)]
+    console: super::console::ConsoleArgs,
 }
 
 pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
@@ -85,6 +87,10 @@ pub(super) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         .with_trusted_proxies(args.proxy.trusted_proxies.clone());
     if let Some((metrics, _)) = &metrics_server {
         state = state.with_metrics(metrics.clone());
+    }
+    if let Some(console) = args.console.console(&public_url)? {
+        spawn_session_sweep(registry.clone(), console.policy);
+        state = state.with_console(console);
     }
     serve_until_signal(listener, state, workers).await?;
     stop(deliveries, metrics_server).await;
@@ -382,4 +388,21 @@ fn refuse_unservable_path(public_url: Option<&str>) -> anyhow::Result<()> {
         ),
         None => Ok(()),
     }
+}
+
+/// Every few minutes, forgets the sign-ins never finished and the sessions past their policy
+/// (a session past it is refused when used anyway; this keeps the table small).
+fn spawn_session_sweep(
+    registry: Arc<Registry>,
+    policy: crate::service::sessions::SessionPolicy,
+) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) = registry.sweep_sessions(policy).await {
+                tracing::warn!(error = %e, "console sessions could not be swept");
+            }
+        }
+    });
 }

@@ -10,6 +10,7 @@ use crate::domain::events::{
     AwardSource, Cycle, KEYS_STREAM, PROGRAMME_STREAM, REGISTRY_STREAM, organisation_stream,
 };
 use crate::domain::framework::Framework;
+use crate::domain::staff::{STAFF_STREAM, StaffAdded, StaffId, StaffRole};
 use crate::domain::state::{ProgrammePhase, State};
 use crate::domain::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PrivateNote,
@@ -24,6 +25,15 @@ pub enum Command {
     Key(KeyCommand),
     Address(AddressCommand),
     Application(ApplicationCommand),
+    Staff(StaffCommand),
+}
+
+/// Keeping the staff list: who may sign in to the console, and with which role.
+#[derive(Debug, Clone)]
+pub enum StaffCommand {
+    Add(StaffAdded),
+    SetRole { staff_id: StaffId, role: StaffRole },
+    Remove { staff_id: StaffId },
 }
 
 /// Registering and amending organisations.
@@ -237,6 +247,7 @@ pub(crate) fn streams_read(command: &Command, state: &State) -> Vec<String> {
         Command::Programme(_) => vec![PROGRAMME_STREAM.to_owned()],
         Command::Key(_) => vec![KEYS_STREAM.to_owned()],
         Command::Address(_) => vec![REGISTRY_STREAM.to_owned()],
+        Command::Staff(_) => vec![STAFF_STREAM.to_owned()],
         Command::Application(command) => match command {
             ApplicationCommand::RecordDropIn { .. } => Vec::new(),
             ApplicationCommand::Submit(submit) => vec![

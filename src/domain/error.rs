@@ -196,6 +196,18 @@ pub enum DomainError {
         key_id: String,
         status: &'static str,
     },
+    #[error("no member of staff has the id {0}")]
+    StaffNotFound(String),
+    #[error("that identity is already on the staff list, as {name}")]
+    StaffAlreadyListed { name: String },
+    #[error("the staff id {0} is already in use")]
+    StaffIdTaken(String),
+    #[error("{name} is already {role}")]
+    StaffRoleUnchanged { name: String, role: &'static str },
+    #[error(
+        "{name} is the last admin: add another admin first, so that someone can still manage the staff list"
+    )]
+    LastAdmin { name: String },
 }
 
 impl DomainError {
@@ -247,6 +259,11 @@ impl DomainError {
             DomainError::IssuerWrongForDate { .. } => IssuerWrongForDate,
             DomainError::FrameworkVersionInvalid(_) => FrameworkVersionInvalid,
             DomainError::DateOutOfRange { .. } => DateOutOfRange,
+            DomainError::StaffNotFound(_) => StaffNotFound,
+            DomainError::StaffAlreadyListed { .. } => StaffAlreadyListed,
+            DomainError::StaffIdTaken(_) => StaffIdTaken,
+            DomainError::StaffRoleUnchanged { .. } => StaffRoleUnchanged,
+            DomainError::LastAdmin { .. } => LastAdmin,
         }
     }
 

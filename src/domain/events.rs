@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::applications::Manifest;
+use super::staff::{STAFF_STREAM, StaffAdded, StaffRemoved, StaffRoleChanged};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PrivateNote,
     PublicUrl, Reason, Region,
@@ -259,6 +260,12 @@ pub enum Event {
     WebhookDeleted {
         webhook_id: String,
     },
+    /// Someone allowed to sign in to the console (private).
+    StaffAdded(StaffAdded),
+    /// A member of staff's role changed (private).
+    StaffRoleChanged(StaffRoleChanged),
+    /// A member of staff taken off the list (private).
+    StaffRemoved(StaffRemoved),
 }
 
 /// The stream that holds the programme's calendar and state.
@@ -306,6 +313,9 @@ impl Event {
             Event::WebhookSecretRotated { .. } => "webhook_secret_rotated",
             Event::WebhookReplayed { .. } => "webhook_replayed",
             Event::WebhookDeleted { .. } => "webhook_deleted",
+            Event::StaffAdded(_) => "staff_added",
+            Event::StaffRoleChanged(_) => "staff_role_changed",
+            Event::StaffRemoved(_) => "staff_removed",
         }
     }
 
@@ -368,6 +378,9 @@ impl Event {
             | Event::WebhookSecretRotated { webhook_id, .. }
             | Event::WebhookReplayed { webhook_id, .. }
             | Event::WebhookDeleted { webhook_id } => format!("webhook-{webhook_id}"),
+            Event::StaffAdded(_) | Event::StaffRoleChanged(_) | Event::StaffRemoved(_) => {
+                STAFF_STREAM.to_owned()
+            }
         }
     }
 
@@ -382,7 +395,10 @@ impl Event {
             | Event::WebhookSubscribed { .. }
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookReplayed { .. }
-            | Event::WebhookDeleted { .. } => Visibility::Private,
+            | Event::WebhookDeleted { .. }
+            | Event::StaffAdded(_)
+            | Event::StaffRoleChanged(_)
+            | Event::StaffRemoved(_) => Visibility::Private,
             _ => Visibility::Public,
         }
     }

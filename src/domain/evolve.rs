@@ -1,6 +1,6 @@
 //! `evolve`: the fold of one event into the state (`State::apply`). `apply` matches each event
 //! once and hands its helper exactly that event's data (organisations, awards, credentials, the
-//! programme, keys and the registry's address, applications); tokens and webhooks leave the
+//! programme, keys and the registry's address, applications, staff); tokens and webhooks leave the
 //! state as it is. Events come from the log, which only holds what `decide` accepted, so an
 //! event about something unknown is ignored rather than trusted to be well formed.
 
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::events::{AwardSource, Cycle, DecisionOutcome, Event};
+use super::staff::{StaffAdded, StaffMember};
 use super::state::{
     Application, Award, AwardChange, Decision, HistoryEntry, IssuedCredential, Organisation,
     ProgrammeChange, ProgrammePhase, SigningKey, Standing, State,
@@ -197,7 +198,34 @@ impl State {
             | Event::WebhookSecretRotated { .. }
             | Event::WebhookReplayed { .. }
             | Event::WebhookDeleted { .. } => {}
+            Event::StaffAdded(added) => self.staff_added(position, added),
+            Event::StaffRoleChanged(changed) => {
+                if let Some(member) = self.staff.get_mut(&changed.staff_id) {
+                    member.role = changed.role;
+                }
+            }
+            Event::StaffRemoved(removed) => {
+                self.staff.remove(&removed.staff_id);
+            }
         }
+    }
+}
+
+/// Staff: the allow-list of people who sign in to the console.
+impl State {
+    fn staff_added(&mut self, position: u64, added: &StaffAdded) {
+        self.staff.insert(
+            added.staff_id.clone(),
+            StaffMember {
+                staff_id: added.staff_id.clone(),
+                issuer: added.issuer.clone(),
+                subject: added.subject.clone(),
+                name: added.name.clone(),
+                email: added.email.clone(),
+                role: added.role,
+                added_at: position,
+            },
+        );
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::applications::Manifest;
 use super::events::{AwardSource, Cycle, DecisionOutcome, SignedJson};
+use super::staff::{StaffId, StaffMember};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
     Region, expiry_of,
@@ -254,6 +255,8 @@ pub struct State {
     pub(crate) drop_ins: BTreeMap<OrganisationId, Vec<NaiveDate>>,
     /// Applications by id (private).
     pub(crate) applications: BTreeMap<String, Application>,
+    /// The people allowed into the console, by id (private).
+    pub staff: BTreeMap<StaffId, StaffMember>,
     /// The base URL the registry is reached at, once recorded: what every process signs for.
     pub public_url: Option<PublicUrl>,
     /// How many events have been applied (the next position).

@@ -5,7 +5,7 @@ use actix_cors::Cors;
 use actix_web::dev::Service as _;
 use actix_web::http::{Method, header};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpMessage as _, HttpResponse, web};
 
 use super::error::{self, ApiError};
 use super::limiter::{RateLimiter, wait_of};
@@ -107,7 +107,19 @@ fn normalise_request(base: &str, req: &mut actix_web::dev::ServiceRequest) {
     // Admin routes are for the programme team's tools, never a browser on another site:
     // without its Origin and preflight headers, a request gets no CORS headers and a preflight
     // is an OPTIONS like any other, which no route takes.
-    if req.path().starts_with("/v1/admin/") {
+    // The console's pages are for its own origin alone: whether the browser says a request
+    // came from there is kept for `console::session::admit`, then it gets no CORS headers either.
+    let console = super::console::session::is_console(req.path());
+    if console {
+        let public_url = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.public_url.clone())
+            .unwrap_or_default();
+        let same = super::console::session::same_origin(req.headers(), &public_url);
+        req.extensions_mut()
+            .insert(super::console::session::SameOrigin(same));
+    }
+    if console || req.path().starts_with("/v1/admin/") {
         let headers = req.headers_mut();
         headers.remove(header::ORIGIN);
         headers.remove(header::ACCESS_CONTROL_REQUEST_METHOD);

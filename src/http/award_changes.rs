@@ -12,9 +12,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{AdminOnly, Caller, IfMatch, Json, JsonOrEmpty, Number};
 use super::route::Route;
-use super::writes::{award_response, parse};
-use crate::domain::{AwardCommand, Command, PrivateNote, Reason};
-use crate::error_codes::ErrorCode;
+use super::writes::{award_response, parse, private_note, public_reason};
+use crate::domain::{AwardCommand, Command};
 use crate::service::Idempotency;
 
 /// The routes this file serves.
@@ -40,31 +39,6 @@ pub(crate) struct ReasonBody {
     reason: String,
     #[serde(default)]
     private_note: Option<String>,
-}
-
-/// The public reason for a change of an award: shown in its history, the feed, webhooks and the
-/// public log for good, so short (`limits::MAX_PUBLIC_REASON_CHARS`); the detail goes in the
-/// private note.
-fn public_reason(raw: &str) -> Result<Reason, ApiError> {
-    let reason: Reason = parse(raw)?;
-    let max = crate::limits::MAX_PUBLIC_REASON_CHARS;
-    if reason.as_str().chars().count() > max {
-        return Err(ApiError::new(
-            ErrorCode::ReasonInvalid,
-            format!(
-                "a reason for a change of an award is public and permanent, so at most {max} \
-                 characters; put anything private or longer in private_note"
-            ),
-        ));
-    }
-    Ok(reason)
-}
-
-/// The private note beside a change, if one was written (blank counts as none).
-fn private_note(raw: Option<String>) -> Result<Option<PrivateNote>, ApiError> {
-    raw.filter(|n| !n.trim().is_empty())
-        .map(|n| parse::<PrivateNote>(&n))
-        .transpose()
 }
 
 /// The one path of every change to an existing award: the caller, the number and the version

@@ -1,6 +1,6 @@
 //! What a request must pass before any of its body is read: an admin request's token, checked
 //! from the head (a request without a valid one is refused unread, and each address may fail only
-//! so often); then room in the budget of bodies read at once, and a deadline for the body to
+//! so often); a console request's session and origin (`console::session::admit`); then room in the budget of bodies read at once, and a deadline for the body to
 //! arrive by. Bounds in `crate::limits`.
 
 use std::future::Future;
@@ -41,6 +41,11 @@ pub(crate) async fn admit(
             }
             Err(refusal) => return Ok(refuse(req, refusal)),
         }
+    }
+    if super::console::session::is_console(req.path())
+        && let Err(refusal) = super::console::session::admit(&req, &state).await
+    {
+        return Ok(refuse(req, refusal));
     }
     if !has_body(req.headers()) {
         return next

@@ -12,6 +12,7 @@ pub(crate) mod award_changes;
 pub(crate) mod awards;
 pub mod client;
 pub(crate) mod conditional;
+pub mod console;
 pub(crate) mod docs;
 pub(crate) mod embed;
 pub mod error;

@@ -17,7 +17,8 @@ use crate::error_codes::ErrorCode;
 use crate::limits::MAX_BODY;
 
 /// Every file's routes, by resource: an award and what is under it, the public answers, the
-/// pages people read, the transparency log, the feeds and exports, then the admin routes.
+/// pages people read, the transparency log, the feeds and exports, then the admin routes. (The
+/// console's pages, which are not the API, are `console::TABLES`, added beside these.)
 const TABLES: &[&[Route]] = &[
     awards::ROUTES,
     public::ROUTES,
@@ -52,7 +53,8 @@ pub fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// no answer.
 fn add_resources(cfg: &mut web::ServiceConfig) {
     let mut resources: Vec<(&'static str, Vec<&'static str>, Vec<actix_web::Route>)> = Vec::new();
-    for route in TABLES.iter().flat_map(|table| table.iter()) {
+    let console = super::console::TABLES.iter().flat_map(|table| table.iter());
+    for route in TABLES.iter().flat_map(|table| table.iter()).chain(console) {
         let served = (route.serve)(route_for(route.method));
         match resources.iter_mut().find(|(p, _, _)| *p == route.path) {
             Some((_, methods, routes)) => {

@@ -46,6 +46,9 @@ pub struct AppState {
     pub(crate) trusted_proxies: Arc<client::TrustedProxies>,
     /// The request series (none: metrics are off, and nothing is counted).
     pub(crate) metrics: Option<Arc<metrics::HttpMetrics>>,
+    /// The programme team's console (none: no identity provider is configured, and `/console`
+    /// says so).
+    pub(crate) console: Option<Arc<super::console::Console>>,
 }
 
 /// The API description, as written.
@@ -77,6 +80,7 @@ impl AppState {
             lifecycle: Arc::default(),
             trusted_proxies: Arc::default(),
             metrics: None,
+            console: None,
             verifications: Arc::new(tokio::sync::Semaphore::new(
                 crate::limits::MAX_CONCURRENT_VERIFICATIONS,
             )),
@@ -114,6 +118,12 @@ impl AppState {
     /// Counts and times requests into `metrics` (`http::metrics`).
     pub(crate) fn with_metrics(mut self, metrics: Arc<metrics::HttpMetrics>) -> AppState {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Serves the console, signing people in as `console` says.
+    pub fn with_console(mut self, console: super::console::Console) -> AppState {
+        self.console = Some(Arc::new(console));
         self
     }
 

@@ -1,6 +1,7 @@
 //! What the answers to writes share: a value parsed from a body's text with the rule in words,
 //! the headers that say where a write landed in the log (`X-Log-Position`) and that an answer is
-//! a repeat (`Idempotent-Replayed`), and the award as a write left it.
+//! a repeat (`Idempotent-Replayed`), the award as a write left it, and the public reason and
+//! private note a change of an award carries (the API and the console take them alike).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -10,17 +11,17 @@ use chrono::NaiveDate;
 use super::AppState;
 use super::error::ApiError;
 use super::views::AwardView;
-use crate::domain::{CertificateNumber, status_as_of};
+use crate::domain::{CertificateNumber, PrivateNote, Reason, status_as_of};
 use crate::error_codes::ErrorCode;
 use crate::service::Outcome;
 
-pub(super) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
+pub(crate) fn parse<T: std::str::FromStr<Err = crate::domain::ParseError>>(
     s: &str,
 ) -> Result<T, ApiError> {
     s.parse::<T>().map_err(ApiError::from)
 }
 
-pub(super) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+pub(crate) fn parse_date(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         ApiError::new(
             ErrorCode::DateInvalid,
@@ -90,4 +91,29 @@ pub(super) fn award_response(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view);
     Ok(replayed(response, outcome))
+}
+
+/// The public reason for a change of an award: shown in its history, the feed, webhooks and the
+/// public log for good, so short (`limits::MAX_PUBLIC_REASON_CHARS`); the detail goes in the
+/// private note.
+pub(crate) fn public_reason(raw: &str) -> Result<Reason, ApiError> {
+    let reason: Reason = parse(raw)?;
+    let max = crate::limits::MAX_PUBLIC_REASON_CHARS;
+    if reason.as_str().chars().count() > max {
+        return Err(ApiError::new(
+            ErrorCode::ReasonInvalid,
+            format!(
+                "a reason for a change of an award is public and permanent, so at most {max} \
+                 characters; put anything private or longer in private_note"
+            ),
+        ));
+    }
+    Ok(reason)
+}
+
+/// The private note beside a change, if one was written (blank counts as none).
+pub(crate) fn private_note(raw: Option<String>) -> Result<Option<PrivateNote>, ApiError> {
+    raw.filter(|n| !n.trim().is_empty())
+        .map(|n| parse::<PrivateNote>(&n))
+        .transpose()
 }

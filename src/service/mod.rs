@@ -14,7 +14,9 @@
 //! registry started on it, and `backup` copies one (checked, with a manifest) and puts a copy
 //! back.
 
+pub(crate) mod audit;
 pub(crate) mod background;
+pub(crate) mod dashboard;
 pub(crate) mod backup;
 pub mod demo;
 pub(crate) mod feeds;
@@ -27,8 +29,11 @@ pub(crate) mod queries;
 pub(crate) mod reentry;
 pub(crate) mod register_index;
 pub(crate) mod search;
+pub(crate) mod sessions;
+pub(crate) mod sign_in;
 pub(crate) mod signing;
 mod snapshot;
+pub mod staff;
 pub(crate) mod tokens;
 pub(crate) mod transparency;
 pub(crate) mod vitals;

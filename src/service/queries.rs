@@ -98,6 +98,11 @@ impl Registry {
     // Reads for the admin API and the import.
 
     /// An organisation, by its id.
+    /// The organisation's current award's number, if it holds one.
+    pub(crate) fn current_award_of(&self, id: OrganisationId) -> Option<CertificateNumber> {
+        self.read_cache(|c| c.state.current_award(id).map(|a| a.certificate_number.clone()))
+    }
+
     pub(crate) fn organisation(&self, id: &OrganisationId) -> Option<Organisation> {
         self.read_cache(|c| c.state.organisations.get(id).cloned())
     }

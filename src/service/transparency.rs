@@ -40,7 +40,7 @@ impl Transparency {
     }
 
     /// `f` of the latest signed checkpoint known, without copying it.
-    fn with_latest<T>(&self, f: impl FnOnce(Option<&Checkpoint>) -> T) -> T {
+    pub(super) fn with_latest<T>(&self, f: impl FnOnce(Option<&Checkpoint>) -> T) -> T {
         f(self.latest.read().expect("never poisoned").as_ref())
     }
 }

@@ -19,6 +19,7 @@ mod log_check;
 pub(crate) mod migrations;
 mod postgres;
 mod rows;
+mod sessions;
 mod sql;
 mod sqlite;
 pub mod webhooks;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 
 pub use log_check::{LogCheck, check_log};
 pub(crate) use postgres::PostgresStore;
+pub(crate) use sessions::{SessionRow, SignInRow};
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
 pub(crate) use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
 

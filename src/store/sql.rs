@@ -167,6 +167,24 @@ where
         rows.iter().map(Self::event_from_row).collect()
     }
 
+    /// Up to `limit` events of one stream, newest first.
+    pub(crate) async fn stream_events(
+        pool: &sqlx::Pool<DB>,
+        stream: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 \
+             ORDER BY stream_version DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stream)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(Self::event_from_row).collect()
+    }
+
     /// A stream's version as stored (`None`: a stream with no events).
     pub(crate) async fn stream_version<'c, E>(
         exec: E,

@@ -3,7 +3,7 @@
 //! no I/O: new ids arrive inside the command.
 //!
 //! This file checks every command's inputs and routes it, once, by its area: each area's rules
-//! (`organisations`, `awards`, `programme`, `keys`, `applications`) take only that area's own
+//! (`organisations`, `awards`, `programme`, `keys`, `applications`, `staff`) take only that area's own
 //! command type.
 
 mod applications;
@@ -11,6 +11,7 @@ mod awards;
 mod keys;
 mod organisations;
 mod programme;
+mod staff;
 
 use chrono::NaiveDate;
 
@@ -37,6 +38,7 @@ pub fn decide(state: &State, command: Command, ctx: &Context) -> Result<Vec<Even
         Command::Key(command) => keys::decide_key(state, command),
         Command::Address(command) => keys::decide_address(state, command),
         Command::Application(command) => applications::decide(state, command, ctx),
+        Command::Staff(command) => staff::decide(state, command),
     }
 }
 

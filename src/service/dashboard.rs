@@ -1,0 +1,106 @@
+//! The console's dashboard, read in one go: the awards by level and status today, those expiring
+//! within 90 days, the latest changes (with who made them), the webhook subscriptions that are
+//! failing, and how old the latest signed checkpoint is.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::audit::TrailEntry;
+use super::webhooks::Subscription;
+use super::{Registry, ServiceError};
+use crate::store::EventStore as _;
+use crate::domain::{CertificateNumber, Level, Status, status_as_of};
+
+/// Days ahead the dashboard lists expiries for.
+pub(crate) const EXPIRING_WITHIN_DAYS: i64 = 90;
+
+/// How many recent changes the dashboard lists.
+const RECENT: u64 = 15;
+
+/// One award expiring soon.
+#[derive(Debug, Clone)]
+pub(crate) struct Expiring {
+    pub(crate) number: CertificateNumber,
+    pub(crate) organisation: String,
+    pub(crate) level: Level,
+    pub(crate) valid_until: NaiveDate,
+}
+
+#[derive(Debug)]
+pub(crate) struct Dashboard {
+    /// (level, status, how many) for every pair with at least one award.
+    pub(crate) counts: Vec<(Level, Status, usize)>,
+    pub(crate) expiring: Vec<Expiring>,
+    pub(crate) recent: Vec<TrailEntry>,
+    pub(crate) failing_webhooks: Vec<Subscription>,
+    /// The latest checkpoint's size and when it was signed.
+    pub(crate) checkpoint: Option<(u64, Option<DateTime<Utc>>)>,
+    pub(crate) log_size: u64,
+}
+
+impl Registry {
+    pub(crate) async fn dashboard(&self) -> Result<Dashboard, ServiceError> {
+        let today = self.today();
+        let until = today + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
+        let (counts, mut expiring) = self.read_cache(|c| {
+            let mut counts: Vec<(Level, Status, usize)> = Vec::new();
+            let mut expiring = Vec::new();
+            for award in c.state.awards.values() {
+                let status = status_as_of(award, &c.state.programme, today).status;
+                match counts
+                    .iter_mut()
+                    .find(|(l, s, _)| *l == award.level && *s == status)
+                {
+                    Some((_, _, n)) => *n += 1,
+                    None => counts.push((award.level, status, 1)),
+                }
+                if status == Status::Valid && award.valid_until <= until {
+                    expiring.push(Expiring {
+                        number: award.certificate_number.clone(),
+                        organisation: award.organisation_name.as_str().to_owned(),
+                        level: award.level,
+                        valid_until: award.valid_until,
+                    });
+                }
+            }
+            counts.sort_by_key(|(l, s, _)| (*l, s.as_str()));
+            (counts, expiring)
+        });
+        expiring.sort_by_key(|e| e.valid_until);
+        let log_size = self.size();
+        let from = log_size.saturating_sub(RECENT);
+        let mut recent = Vec::new();
+        for s in self.log.store.read(from, RECENT as u32).await? {
+            let event = s.envelope()?.event;
+            recent.push(TrailEntry {
+                position: s.position,
+                recorded_at: s.recorded_at.clone(),
+                actor_name: self.actor_name(&s.actor),
+                actor: s.actor,
+                event,
+            });
+        }
+        recent.reverse();
+        let failing_webhooks = self
+            .webhooks()
+            .await?
+            .into_iter()
+            .filter(|w| w.status != "active" || w.consecutive_failures > 0)
+            .collect();
+        let checkpoint = self.transparency.with_latest(|latest| {
+            latest.map(|c| {
+                let signed = DateTime::parse_from_rfc3339(&c.signed_at)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc));
+                (c.size, signed)
+            })
+        });
+        Ok(Dashboard {
+            counts,
+            expiring,
+            recent,
+            failing_webhooks,
+            checkpoint,
+            log_size,
+        })
+    }
+}
