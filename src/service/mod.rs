@@ -16,8 +16,8 @@
 
 pub(crate) mod audit;
 pub(crate) mod background;
-pub(crate) mod dashboard;
 pub(crate) mod backup;
+pub(crate) mod dashboard;
 pub mod demo;
 pub(crate) mod feeds;
 pub(crate) mod high_water;

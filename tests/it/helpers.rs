@@ -576,6 +576,7 @@ pub(crate) fn wexqs(db: &Db, data_dir: &Path, args: &[&str]) -> Output {
         .env("WEXQS_DATA_DIR", data_dir)
         .env("DATABASE_URL", &db.url)
         .env_remove("WEXQS_CALENDAR")
+        .env_remove("WEXQS_OIDC_ISSUER")
         .output()
         .expect("wexqs runs")
 }

@@ -48,6 +48,7 @@ mod search_flood;
 mod siege;
 mod snapshot;
 mod spreadsheets;
+mod staff;
 mod store_contract;
 mod tamper;
 mod throwaway_pg;

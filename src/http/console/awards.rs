@@ -90,9 +90,7 @@ pub(crate) async fn list(
     let query = query.into_inner();
     let page_number = query.page.unwrap_or(1).max(1);
     let level = query.level.parse::<Level>().ok();
-    let status = Status::ALL
-        .into_iter()
-        .find(|s| s.as_str() == query.status);
+    let status = Status::ALL.into_iter().find(|s| s.as_str() == query.status);
     let mut message = None;
     let text = query.q.trim().to_owned();
     let found = match crate::service::search::check_text(&text) {
@@ -109,7 +107,9 @@ pub(crate) async fn list(
                 limit: PAGE,
                 offset: (page_number - 1).saturating_mul(PAGE),
             };
-            search_off_workers(state.registry.clone(), request).await.ok()
+            search_off_workers(state.registry.clone(), request)
+                .await
+                .ok()
         }
     };
     let (rows, total) = found.map_or((Vec::new(), 0), |found| {
@@ -168,7 +168,10 @@ impl TrailLine {
         TrailLine {
             position: entry.position,
             recorded_at: entry.recorded_at.clone(),
-            who: entry.actor_name.clone().unwrap_or_else(|| entry.actor.clone()),
+            who: entry
+                .actor_name
+                .clone()
+                .unwrap_or_else(|| entry.actor.clone()),
             what,
             detail,
             private: entry.event.visibility() == crate::domain::Visibility::Private,
@@ -188,7 +191,10 @@ fn describe(event: &Event) -> (String, String) {
         Event::AwardSuspended { reason, .. } => ("Suspended".into(), reason.as_str().to_owned()),
         Event::AwardReinstated { reason, .. } => (
             "Reinstated".into(),
-            reason.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            reason
+                .as_ref()
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
         ),
         Event::AwardRevoked { reason, .. } => ("Revoked".into(), reason.as_str().to_owned()),
         Event::AwardSuperseded { superseded_by, .. } => {
@@ -203,9 +209,7 @@ fn describe(event: &Event) -> (String, String) {
             format!("name now {organisation_name}: {}", reason.as_str()),
         ),
         Event::AwardNoteRecorded { note, .. } => ("Private note".into(), note.as_str().to_owned()),
-        Event::AwardExpired { expired_on, .. } => {
-            ("Expired".into(), format!("on {expired_on}"))
-        }
+        Event::AwardExpired { expired_on, .. } => ("Expired".into(), format!("on {expired_on}")),
         Event::CredentialIssued { key_id, .. } => {
             ("Credential signed".into(), format!("with key {key_id}"))
         }

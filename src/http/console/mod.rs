@@ -23,7 +23,6 @@ use super::route::Route;
 use crate::service::sessions::SessionPolicy;
 use crate::service::sign_in::SignIn;
 
-
 /// Every console route, by the file that serves it.
 pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES];
 
