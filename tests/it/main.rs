@@ -35,6 +35,8 @@ mod metrics;
 mod nginx;
 mod not_current;
 mod official_schemas;
+mod oidc_provider;
+mod oidc_provider_checks;
 mod openapi_spec;
 mod outage;
 mod pages;

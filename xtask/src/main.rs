@@ -1,13 +1,15 @@
 //! `cargo xtask`: the project's chores as one Rust program (the alias is in .cargo/config.toml),
 //! in the manner of rust-analyzer's xtask: the test set-up and tests, CI, the API check, the
-//! fuzzer and the load benchmark. The standard library only, so it builds in seconds on a fresh
-//! machine; each task runs from the project's folder, wherever it is started.
+//! fuzzer, the load benchmark and a test OpenID Provider. The standard library only, so it builds
+//! in seconds on a fresh machine; each task runs from the project's folder, wherever it is
+//! started.
 
 mod api_check;
 mod ci;
 mod fuzz;
 mod json;
 mod load;
+mod oidc_provider;
 mod shell;
 mod test;
 
@@ -23,18 +25,20 @@ Tasks:
     api-check         the HTTP API against openapi/openapi.yaml with schemathesis
     fuzz              every parser of outside bytes under libFuzzer for a while
     load              the public routes under load against a bare baseline (BENCHMARKS.md)
+    oidc-provider     a test OpenID Provider on 127.0.0.1:9400 for trying the console's sign-in
 
 `cargo xtask TASK --help` says more about each.";
 
 /// A task: its name, its help and what runs it.
 type Task = (&'static str, &'static str, fn(&[String]) -> shell::Result);
 
-const TASKS: [Task; 5] = [
+const TASKS: [Task; 6] = [
     ("test", test::HELP, test::main),
     ("ci", ci::HELP, ci::main),
     ("api-check", api_check::HELP, api_check::main),
     ("fuzz", fuzz::HELP, fuzz::main),
     ("load", load::HELP, load::main),
+    ("oidc-provider", oidc_provider::HELP, oidc_provider::main),
 ];
 
 fn main() -> ExitCode {

@@ -11,8 +11,9 @@
 //!   package installed, its unit scored and its system calls checked); curl (the README's
 //!   examples and the installed package are asked with it);
 //! - cargo-deb, pinned, from the crate registry (`cargo install --locked`), which builds it;
-//! - the pinned npm packages of tests/interop/verifier/ and tests/browser/ (`npm ci`, again only
-//!   when a lock changed);
+//! - the pinned npm packages of tests/interop/verifier/, tests/browser/ and tests/oidc/ (the
+//!   OpenID Provider the console's sign-in is tested against) (`npm ci`, again only when a lock
+//!   changed);
 //! - the pinned Python libraries of tests/python-requirements.txt (feedparser, icalendar, PyJWT,
 //!   cryptography) in a virtualenv under the target folder, again only when the pins changed.
 //!
@@ -42,7 +43,7 @@ Python libraries), then runs `cargo test -- ARGS...`.
 const CARGO_DEB_VERSION: &str = "3.8.0";
 
 /// The folders whose pinned npm packages the tests run.
-const NPM_FOLDERS: [&str; 2] = ["tests/interop/verifier", "tests/browser"];
+const NPM_FOLDERS: [&str; 3] = ["tests/interop/verifier", "tests/browser", "tests/oidc"];
 
 /// Prepares the machine, then becomes `cargo test -- args` (its exit status is ours).
 pub fn main(args: &[String]) -> Result {
@@ -191,21 +192,25 @@ fn cargo_deb() -> Result {
 
 /// The pinned npm packages, reinstalled when a lock file changed since the last install.
 fn npm_packages() -> Result {
-    for folder in NPM_FOLDERS {
-        let folder = Path::new(folder);
-        let lock = folder.join("package-lock.json");
-        let stamp = folder.join("node_modules/.installed-lock.json");
-        if !same_bytes(&lock, &stamp) {
-            say(format!("npm ci ({})", folder.display()));
-            run(Command::new("npm")
-                .arg("ci")
-                .arg("--prefix")
-                .arg(folder)
-                .args(["--no-audit", "--no-fund"]))?;
-            copy(&lock, &stamp)?;
-        }
+    NPM_FOLDERS
+        .iter()
+        .try_for_each(|folder| npm_ci(Path::new(folder)))
+}
+
+/// `npm ci` in `folder` unless its lock file is the one last installed there.
+pub fn npm_ci(folder: &Path) -> Result {
+    let lock = folder.join("package-lock.json");
+    let stamp = folder.join("node_modules/.installed-lock.json");
+    if same_bytes(&lock, &stamp) {
+        return Ok(());
     }
-    Ok(())
+    say(format!("npm ci ({})", folder.display()));
+    run(Command::new("npm")
+        .arg("ci")
+        .arg("--prefix")
+        .arg(folder)
+        .args(["--no-audit", "--no-fund"]))?;
+    copy(&lock, &stamp)
 }
 
 /// The pinned Python libraries the tests read feeds, calendars, receipts and exports with, in
