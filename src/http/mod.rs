@@ -46,6 +46,6 @@ pub use crate::limits::MAX_BODY;
 use conditional::cache_control;
 pub(crate) use conditional::{answers_version, award_max_age, conditional, not_modified};
 pub(crate) use extract::{find_award, parse_number};
-pub use routes::{allow_of, configure, routes};
+pub use routes::{allow_of, configure, console_routes, routes};
 pub use server::serve;
 pub use state::{AppState, OPENAPI_YAML};

@@ -46,6 +46,14 @@ pub fn routes() -> impl Iterator<Item = (&'static str, &'static str)> {
         .map(|route| (route.method, route.path))
 }
 
+/// Every console route as (method, path): not part of the API or its document.
+pub fn console_routes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    super::console::TABLES
+        .iter()
+        .flat_map(|table| table.iter())
+        .map(|route| (route.method, route.path))
+}
+
 /// One resource a path, with a route for each of its methods: a method it does not take is a
 /// 405 naming those it does. The resources with fixed paths come first, then those with
 /// parameters: the router tries each in turn, and a fixed path is a string comparison where a

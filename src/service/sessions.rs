@@ -122,6 +122,13 @@ impl Registry {
         Ok(())
     }
 
+    /// Ends the session with this id, if there is one (a sign-in ends the session the browser
+    /// came with, so no id outlives a sign-in).
+    pub(crate) async fn end_session_by_id(&self, id: &str) -> Result<(), ServiceError> {
+        self.log.store.end_session(&hash(id)).await?;
+        Ok(())
+    }
+
     /// Removes sign-ins never finished and sessions past their policy (the background task).
     pub(crate) async fn sweep_sessions(&self, policy: SessionPolicy) -> Result<(), ServiceError> {
         let now = self.now().timestamp_millis();

@@ -162,6 +162,12 @@ pub(crate) async fn callback(
         .await
     {
         Ok(SignedIn::Session { id, return_to, .. }) => {
+            // A new id at every sign-in: the session the browser came with, if any, ends.
+            if let Some(previous) = super::session::cookie_in(req.headers())
+                && let Err(e) = state.registry.end_session_by_id(&previous).await
+            {
+                tracing::warn!(error = %e, "the session before a sign-in could not be ended");
+            }
             let mut response = see_other(&format!("{base}{return_to}"));
             if let Ok(value) = header::HeaderValue::from_str(&set_cookie(&id)) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
