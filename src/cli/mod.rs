@@ -147,7 +147,7 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Create or revoke admin API tokens.
+    /// Create, list or revoke admin API tokens.
     Tokens {
         #[command(subcommand)]
         action: tokens::TokenAction,

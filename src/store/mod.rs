@@ -21,6 +21,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod tokens;
 pub mod webhooks;
 
 use std::time::Duration;
