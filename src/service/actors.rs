@@ -107,7 +107,7 @@ mod tests {
     fn the_command_line_names_a_plain_user_and_no_other() {
         assert_eq!(command_line_actor(Some("  ada ")), "cli:ada");
         assert_eq!(command_line_actor(None), "cli");
-        for refused in ["", " ", "a b", "ada\n", &"x".repeat(65)] {
+        for refused in ["", " ", "a b", "ada\u{7}x", "a\tb", &"x".repeat(65)] {
             assert_eq!(command_line_actor(Some(refused)), "cli", "{refused:?}");
         }
         assert_eq!(command_line_actor(Some(&"x".repeat(64))).len(), 68);
