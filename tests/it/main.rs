@@ -53,6 +53,7 @@ mod store_contract;
 mod tamper;
 mod throwaway_pg;
 mod tls;
+mod tokens;
 mod webhook_failures;
 mod webhook_sealing;
 mod webhook_store;
