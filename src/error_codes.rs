@@ -85,11 +85,13 @@ error_codes! {
     QueryWithoutLetters = "query_without_letters", Invalid, "a search has at least one letter or digit";
     PathInvalid = "path_invalid", Invalid, "a path segment does not fit the route";
     PageInvalid = "page_invalid", Invalid, "page counts from 1; per_page is 1 to 100";
-    LimitInvalid = "limit_invalid", Invalid, "a page of the log or the event feed is 1 to 1,000 entries";
+    LimitInvalid = "limit_invalid", Invalid, "a page of the log, the event feed or an admin list is 1 to 1,000 entries";
     PositionOutOfRange = "position_out_of_range", Invalid, "a log position or cursor is 0 to 2^63-1";
     ProofOutOfRange = "proof_out_of_range", Invalid, "a proof is asked for within the log's size";
     DateInvalid = "date_invalid", Invalid, "a date is written YYYY-MM-DD";
     StatusInvalid = "status_invalid", Invalid, "a status filter is one of the statuses an award can have";
+    AwardFilterInvalid = "award_filter_invalid", Invalid, "an organisations' award filter is none, current or any";
+    ApplicationStateInvalid = "application_state_invalid", Invalid, "an application's state is awaiting_decision, awarded or not_awarded";
     StyleInvalid = "style_invalid", Invalid, "a badge's style is flat or large";
     IdempotencyKeyInvalid = "idempotency_key_invalid", Invalid, "an Idempotency-Key is 1 to 255 visible ASCII characters";
     IfMatchInvalid = "if_match_invalid", Invalid, "If-Match takes the award's ETag as the registry sent it";

@@ -30,6 +30,10 @@ pub(crate) const MAX_REQUEST_ID: usize = 64;
 /// The most events a page of the admin event feed holds (`GET /v1/admin/events?limit=`).
 pub(crate) const MAX_EVENTS_PAGE: u32 = 1_000;
 
+/// The most rows a page of the programme team's lists holds (`GET /v1/admin/organisations`,
+/// `GET /v1/admin/applications`: `?limit=`).
+pub(crate) const MAX_ADMIN_LIST_PAGE: u32 = 1_000;
+
 /// The most deliveries a page of a webhook's history holds (`?limit=`).
 pub(crate) const MAX_DELIVERIES_PAGE: u32 = 1_000;
 

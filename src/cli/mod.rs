@@ -154,7 +154,7 @@ enum Command {
         #[command(subcommand)]
         action: staff::StaffAction,
     },
-    /// Create or revoke admin API tokens.
+    /// Create, list or revoke admin API tokens.
     Tokens {
         #[command(subcommand)]
         action: tokens::TokenAction,

@@ -220,6 +220,10 @@ pub enum Event {
     ApiTokenCreated {
         token_id: String,
         role: String,
+        /// Whose token it is, as given when it was made (events recorded before tokens' names
+        /// were have none; the token's record in the database has it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// The base URL people reach the registry at, which every credential, the issuer's did:web
     /// and the log's origin name: recorded once (by the first `serve`, or a command given

@@ -270,7 +270,8 @@ pub(crate) struct FeedParams {
     limit: Option<u32>,
 }
 
-/// The full event feed, private events included: for the programme team and auditors.
+/// The full event feed, private events included, each with who its actor is by name: for the
+/// programme team and auditors.
 pub(crate) async fn events(
     _: Caller<AdminOrReviewer>,
     state: web::Data<AppState>,
@@ -286,6 +287,13 @@ pub(crate) async fn events(
     }
     let events = state.registry.events(from, limit).await?;
     let next = events.last().map_or(from, |e| e.position + 1);
+    // Each actor named once a page: a page's events have few actors between them.
+    let mut names: std::collections::HashMap<&str, Option<String>> = Default::default();
+    for e in &events {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(&e.actor) {
+            slot.insert(state.registry.actor_name(&e.actor).await?);
+        }
+    }
     let items: Vec<serde_json::Value> = events
         .iter()
         .map(|e| {
@@ -298,6 +306,7 @@ pub(crate) async fn events(
                 "schema_version": e.schema_version,
                 "recorded_at": e.recorded_at,
                 "actor": e.actor,
+                "actor_name": names.get(e.actor.as_str()).cloned().flatten(),
                 "visibility": e.visibility,
                 "payload": serde_json::from_slice::<serde_json::Value>(&e.payload).unwrap_or_default(),
                 "leaf_hash": hex::encode(&e.leaf_hash),

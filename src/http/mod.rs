@@ -6,6 +6,7 @@
 pub(crate) mod accept;
 pub(crate) mod access;
 pub(crate) mod admin;
+pub(crate) mod admin_lists;
 pub(crate) mod app;
 pub(crate) mod applications;
 pub(crate) mod award_changes;

@@ -10,8 +10,8 @@ use actix_web::{HttpResponse, web};
 use super::error::ApiError;
 use super::route::Route;
 use super::{
-    access, admin, applications, award_changes, awards, docs, embed, exports, feeds, images, log,
-    pages, programme, public, site, webhooks,
+    access, admin, admin_lists, applications, award_changes, awards, docs, embed, exports, feeds,
+    images, log, pages, programme, public, site, webhooks,
 };
 use crate::error_codes::ErrorCode;
 use crate::limits::MAX_BODY;
@@ -32,6 +32,7 @@ const TABLES: &[&[Route]] = &[
     feeds::ROUTES,
     exports::ROUTES,
     admin::ROUTES,
+    admin_lists::ROUTES,
     award_changes::ROUTES,
     programme::ROUTES,
     webhooks::ROUTES,

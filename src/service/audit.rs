@@ -40,7 +40,7 @@ impl Registry {
             trail.push(TrailEntry {
                 position: s.position,
                 recorded_at: s.recorded_at.clone(),
-                actor_name: self.actor_name(&s.actor),
+                actor_name: self.actor_name(&s.actor).await?,
                 actor: s.actor,
                 event,
             });

@@ -14,6 +14,7 @@
 //! registry started on it, and `backup` copies one (checked, with a manifest) and puts a copy
 //! back.
 
+pub(crate) mod actors;
 pub(crate) mod audit;
 pub(crate) mod background;
 pub(crate) mod backup;
@@ -136,7 +137,8 @@ impl Role {
 /// Who did something: recorded with every event they cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// `token:ID` for an API token, `cli` for the command line, `system` for the registry itself.
+    /// `token:ID` for an API token, `cli:USER` for the command line (`cli` when its user is not
+    /// known), `system` for the registry itself (`actors.rs`).
     pub(crate) id: String,
     pub(crate) role: Role,
 }
@@ -148,9 +150,10 @@ impl Actor {
             role: Role::Admin,
         }
     }
+    /// The command line, run by the operating system user the environment names.
     pub fn cli() -> Actor {
         Actor {
-            id: "cli".into(),
+            id: actors::command_line_actor(actors::os_user().as_deref()),
             role: Role::Admin,
         }
     }
@@ -244,6 +247,7 @@ impl Outcome {
 ///   failed.
 /// - `high_water` (`high_water.rs`): the mark outside the database, and the behind state.
 /// - `health` (`background.rs`): what the database's last answer said.
+/// - `token_uses` (`tokens.rs`): when this server last wrote each token's last use.
 /// - `clock` and `rng`: where time and randomness come from (`rng` a `Mutex`, held for one draw).
 ///
 /// **Lock order.** A thread takes locks in this order and never takes one it holds again:
@@ -260,6 +264,7 @@ pub struct Registry {
     transparency: transparency::Transparency,
     high_water: high_water::HighWater,
     health: background::Health,
+    token_uses: tokens::TokenUses,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
 }
@@ -294,6 +299,7 @@ impl Registry {
             transparency: transparency::Transparency::new(),
             high_water: high_water::HighWater::new(mark),
             health: background::Health::new(),
+            token_uses: tokens::TokenUses::default(),
             clock,
             rng: Mutex::new(rng),
         });

@@ -1,17 +1,21 @@
 //! Named reads, all from memory so they go on while the database is away: an award, its verdict
-//! on a date, the programme, a page of the register, the log's events, and the forgiving
-//! look-ups (`domain::search`) for a mistyped number or name.
+//! on a date, the programme, a page of the register, the log's events, the forgiving
+//! look-ups (`domain::search`) for a mistyped number or name, and the programme team's lists of
+//! organisations and applications.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use serde::Serialize;
 
 use super::{Registry, ServiceError};
+use crate::domain::events::DecisionOutcome;
 use crate::domain::state::Application;
 use crate::domain::types::search_key;
 use crate::domain::{
-    Award, CertificateNumber, Organisation, OrganisationId, Programme, Status, search, status_as_of,
+    Award, CertificateNumber, Level, Name, Organisation, OrganisationId, Programme, State, Status,
+    search, status_as_of,
 };
 use crate::error_codes::ErrorCode;
 use crate::store::{AwardRow, EventStore, RegisterQuery, StoredEvent};
@@ -169,5 +173,242 @@ impl Registry {
     /// Whether the log has published the signing key `key_id`.
     pub(crate) fn knows_key(&self, key_id: &str) -> bool {
         self.read_cache(|c| c.state.keys.iter().any(|k| k.key_id == key_id))
+    }
+}
+
+/// One page of a list, and how many the whole list holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) total: u64,
+}
+
+/// Where a page starts in a list (counting from 0) and how many it holds at most.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageOf {
+    pub(crate) from: u64,
+    pub(crate) limit: u32,
+}
+
+impl PageOf {
+    /// The page of `rows` this asks for, with how many there were.
+    fn of<T>(self, rows: impl ExactSizeIterator<Item = T>) -> Page<T> {
+        let total = rows.len() as u64;
+        let items = rows
+            .skip(usize::try_from(self.from).unwrap_or(usize::MAX))
+            .take(self.limit as usize)
+            .collect();
+        Page { items, total }
+    }
+}
+
+/// Which organisations a list holds, by their award: those with an award valid or suspended
+/// today (`Current`), those without one (`None`: never awarded, or their last award expired,
+/// was revoked or not yet valid), or all (`Any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum AwardFilter {
+    None,
+    Current,
+    #[default]
+    Any,
+}
+
+impl AwardFilter {
+    /// The words a filter is written in, as a refusal names them.
+    pub(crate) const WORDS: &'static str = "none, current or any";
+
+    pub(crate) fn parse(text: &str) -> Option<AwardFilter> {
+        match text {
+            "none" => Some(AwardFilter::None),
+            "current" => Some(AwardFilter::Current),
+            "any" => Some(AwardFilter::Any),
+            _ => None,
+        }
+    }
+
+    fn admits(self, award: Option<&CurrentAward>) -> bool {
+        let held = award.is_some_and(|a| matches!(a.status, Status::Valid | Status::Suspended));
+        match self {
+            AwardFilter::None => !held,
+            AwardFilter::Current => held,
+            AwardFilter::Any => true,
+        }
+    }
+}
+
+/// A search of the organisations: `text` (already trimmed; none matches all) is found in the
+/// name or the ODS code, whatever the case.
+#[derive(Debug, Clone)]
+pub(crate) struct OrganisationQuery {
+    pub(crate) text: Option<String>,
+    pub(crate) award: AwardFilter,
+    pub(crate) page: PageOf,
+}
+
+/// An organisation's current award (`State::current_award`: its newest neither revoked nor
+/// superseded) and its status today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct CurrentAward {
+    pub(crate) certificate_number: CertificateNumber,
+    pub(crate) level: Level,
+    pub(crate) status: Status,
+}
+
+/// An organisation as the programme team's list shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct ListedOrganisation {
+    pub(crate) organisation: Organisation,
+    pub(crate) current_award: Option<CurrentAward>,
+}
+
+/// Where an application stands, in the domain's words: no decision yet, or the decision's
+/// outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ApplicationState {
+    AwaitingDecision,
+    Awarded,
+    NotAwarded,
+}
+
+impl ApplicationState {
+    /// The words a state is written in, as a refusal names them.
+    pub(crate) const WORDS: &'static str = "awaiting_decision, awarded or not_awarded";
+
+    pub(crate) fn parse(text: &str) -> Option<ApplicationState> {
+        match text {
+            "awaiting_decision" => Some(ApplicationState::AwaitingDecision),
+            "awarded" => Some(ApplicationState::Awarded),
+            "not_awarded" => Some(ApplicationState::NotAwarded),
+            _ => None,
+        }
+    }
+
+    fn of(application: &Application) -> ApplicationState {
+        match application.decision.as_ref().map(|d| &d.outcome) {
+            None => ApplicationState::AwaitingDecision,
+            Some(DecisionOutcome::Awarded { .. }) => ApplicationState::Awarded,
+            Some(DecisionOutcome::NotAwarded) => ApplicationState::NotAwarded,
+        }
+    }
+}
+
+/// Which applications a list holds: those of a cycle, in a state, or all.
+#[derive(Debug, Clone)]
+pub(crate) struct ApplicationQuery {
+    pub(crate) cycle_id: Option<String>,
+    pub(crate) state: Option<ApplicationState>,
+    pub(crate) page: PageOf,
+}
+
+/// An application as the programme team's list shows it (its evidence is read one at a time,
+/// `Registry::application`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ListedApplication {
+    pub(crate) application_id: String,
+    pub(crate) organisation_id: OrganisationId,
+    /// The organisation's name now (none only if the log names an organisation it never
+    /// registered).
+    pub(crate) organisation_name: Option<Name>,
+    pub(crate) cycle_id: String,
+    pub(crate) level_sought: Level,
+    pub(crate) submitted_on: NaiveDate,
+    pub(crate) state: ApplicationState,
+    pub(crate) decided_on: Option<NaiveDate>,
+    /// The award the decision issued, if it was awarded.
+    pub(crate) certificate_number: Option<CertificateNumber>,
+}
+
+impl ListedApplication {
+    fn of(state: &State, application: &Application) -> ListedApplication {
+        let decision = application.decision.as_ref();
+        ListedApplication {
+            application_id: application.application_id.clone(),
+            organisation_id: application.organisation_id,
+            organisation_name: state
+                .organisations
+                .get(&application.organisation_id)
+                .map(|o| o.name.clone()),
+            cycle_id: application.cycle_id.clone(),
+            level_sought: application.level_sought,
+            submitted_on: application.submitted_on,
+            state: ApplicationState::of(application),
+            decided_on: decision.map(|d| d.decided_on),
+            certificate_number: decision.and_then(|d| match &d.outcome {
+                DecisionOutcome::Awarded {
+                    certificate_number, ..
+                } => Some(certificate_number.clone()),
+                DecisionOutcome::NotAwarded => None,
+            }),
+        }
+    }
+}
+
+impl Registry {
+    // The programme team's lists, from memory.
+
+    /// A page of the organisations `query` matches, by name (as the register orders names,
+    /// then by id), each with its current award and that award's status today.
+    pub(crate) fn organisations_listed(
+        &self,
+        query: &OrganisationQuery,
+    ) -> Page<ListedOrganisation> {
+        let today = self.today();
+        let needle = query.text.as_deref().map(str::to_lowercase);
+        let found = |text: &str| {
+            needle
+                .as_deref()
+                .is_none_or(|n| text.to_lowercase().contains(n))
+        };
+        self.read_cache(|c| {
+            let state = &c.state;
+            let mut matching: Vec<(String, &Organisation, Option<CurrentAward>)> = state
+                .organisations
+                .values()
+                .filter(|o| {
+                    found(o.name.as_str())
+                        || o.ods_code.as_ref().is_some_and(|code| found(code.as_str()))
+                })
+                .map(|o| {
+                    let award = state.current_award(o.id).map(|a| CurrentAward {
+                        certificate_number: a.certificate_number.clone(),
+                        level: a.level,
+                        status: status_as_of(a, &state.programme, today).status,
+                    });
+                    (o, award)
+                })
+                .filter(|(_, award)| query.award.admits(award.as_ref()))
+                .map(|(o, award)| (search_key(o.name.as_str()), o, award))
+                .collect();
+            matching.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+            query.page.of(matching
+                .into_iter()
+                .map(|(_, o, current_award)| ListedOrganisation {
+                    organisation: o.clone(),
+                    current_award,
+                }))
+        })
+    }
+
+    /// A page of the applications `query` matches, in the order they were submitted (by day,
+    /// then by id).
+    pub(crate) fn applications_listed(&self, query: &ApplicationQuery) -> Page<ListedApplication> {
+        self.read_cache(|c| {
+            let mut matching: Vec<&Application> = c
+                .state
+                .applications
+                .values()
+                .filter(|a| query.cycle_id.as_ref().is_none_or(|id| a.cycle_id == *id))
+                .filter(|a| query.state.is_none_or(|s| ApplicationState::of(a) == s))
+                .collect();
+            matching.sort_by(|a, b| {
+                a.submitted_on
+                    .cmp(&b.submitted_on)
+                    .then_with(|| a.application_id.cmp(&b.application_id))
+            });
+            query.page.of(matching
+                .into_iter()
+                .map(|a| ListedApplication::of(&c.state, a)))
+        })
     }
 }

@@ -92,13 +92,6 @@ impl Registry {
         Ok(outcome)
     }
 
-    /// The name of the person or token an event's actor id stands for, where known: a member
-    /// of staff (`staff:ID`) by the staff list.
-    pub(crate) fn actor_name(&self, actor: &str) -> Option<String> {
-        let id: StaffId = actor.strip_prefix(STAFF_ACTOR_PREFIX)?.parse().ok()?;
-        self.staff_member(&id).map(|m| m.name.as_str().to_owned())
-    }
-
     fn new_staff_id(&self) -> StaffId {
         let id: [u8; 6] = self
             .rng

@@ -22,6 +22,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod sqlite;
+mod tokens;
 pub mod webhooks;
 
 use std::time::Duration;

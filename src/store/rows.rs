@@ -39,6 +39,8 @@ pub struct TokenRow {
     pub secret_hash: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// When it last authenticated a request (written at most once a minute; `service::tokens`).
+    pub last_used_at: Option<String>,
 }
 
 /// A write that goes into the same transaction as the events it belongs to.

@@ -423,23 +423,13 @@ where
         token_id: &str,
     ) -> Result<Option<TokenRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_id, name, role, secret_hash, created_at, revoked_at \
+            "SELECT token_id, name, role, secret_hash, created_at, revoked_at, last_used_at \
              FROM api_tokens WHERE token_id = $1",
         )
         .bind(token_id)
         .fetch_optional(pool)
         .await?;
-        row.map(|r| {
-            Ok(TokenRow {
-                token_id: r.try_get("token_id")?,
-                name: r.try_get("name")?,
-                role: r.try_get("role")?,
-                secret_hash: r.try_get("secret_hash")?,
-                created_at: r.try_get("created_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(Self::token_from_row).transpose()
     }
 
     /// Keeps a signed checkpoint (a size is signed once; a second save of it changes nothing).

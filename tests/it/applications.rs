@@ -17,13 +17,13 @@ use crate::client::Client;
 use crate::harness::{Given, Then, given_no_events};
 use crate::helpers::{TestApp, at, date, sqlite_app, temp_dir};
 
-fn framework() -> Framework {
+pub(crate) fn framework() -> Framework {
     Framework::parse(SAMPLE_FRAMEWORK).expect("the sample framework parses")
 }
 
 /// A manifest with `documents` completed documents of 12 pages, dated a month before
 /// `submitted`, from three departments, and a commentary for every criterion up to `level`.
-fn manifest(level: Level, documents: usize, submitted: NaiveDate) -> Manifest {
+pub(crate) fn manifest(level: Level, documents: usize, submitted: NaiveDate) -> Manifest {
     let fw = framework();
     let departments = ["Radiology", "Pharmacy", "Estates and facilities"];
     Manifest {

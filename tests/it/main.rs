@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
 
 mod access_log;
+mod admin_lists;
 mod answers;
 mod api;
 mod api_check_regressions;
@@ -55,6 +56,7 @@ mod store_contract;
 mod tamper;
 mod throwaway_pg;
 mod tls;
+mod tokens;
 mod webhook_failures;
 mod webhook_sealing;
 mod webhook_store;

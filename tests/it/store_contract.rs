@@ -343,6 +343,7 @@ async fn tokens_are_kept_hashed_and_revocable(store: Store) {
         secret_hash: "00ff".into(),
         created_at: "2026-11-24T12:00:00Z".into(),
         revoked_at: None,
+        last_used_at: None,
     };
     let mut r = request(&["abc"], &[]);
     r.writes.push(Write::TokenCreated(token.clone()));
@@ -395,6 +396,7 @@ fn dependent_requests() -> Vec<AppendRequest> {
         secret_hash: "00ff".into(),
         created_at: "2026-11-24T12:00:00Z".into(),
         revoked_at: None,
+        last_used_at: None,
     })];
     let mut revoked = request(&["t"], &[]);
     revoked.writes = vec![Write::TokenRevoked {
