@@ -34,7 +34,15 @@ impl Registry {
         let mut trail = Vec::new();
         for s in stored {
             let event = s.envelope()?.event;
-            if event.certificate_number() != Some(number) {
+            let about = match &event {
+                // A private note names its award too (`certificate_number` lists only the
+                // events an award's public views are made of).
+                Event::AwardNoteRecorded {
+                    certificate_number, ..
+                } => Some(certificate_number),
+                other => other.certificate_number(),
+            };
+            if about != Some(number) {
                 continue;
             }
             trail.push(TrailEntry {

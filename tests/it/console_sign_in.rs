@@ -112,7 +112,11 @@ impl ConsoleApp {
         let back = self.provider.sign_in(&to, login).await;
         let answer = self.callback(&back, None).await;
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{login} signed in");
-        assert_eq!(location(&answer), "/console/awards", "back where the sign-in began");
+        assert_eq!(
+            location(&answer),
+            "/console/awards",
+            "back where the sign-in began"
+        );
         session_cookie(&answer).expect("a session cookie")
     }
 

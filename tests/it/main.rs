@@ -15,6 +15,7 @@ mod backups;
 mod behind;
 mod cli;
 mod client;
+mod console_awards;
 mod console_sign_in;
 mod crash;
 mod credentials;

@@ -220,8 +220,9 @@ fn describe(event: &Event) -> (String, String) {
 /// What a change form held when it was sent: shown again when the change is refused.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub(crate) struct ChangeForm {
+    /// The award's version the form was read at (its `last_position`).
     #[serde(default)]
-    version: Option<u64>,
+    version: String,
     #[serde(default)]
     reason: String,
     #[serde(default)]
@@ -376,7 +377,12 @@ fn change_command(
     number: &CertificateNumber,
     form: &ChangeForm,
 ) -> Result<Command, ApiError> {
-    let expected = form.version;
+    let expected = Some(form.version.trim().parse::<u64>().map_err(|_| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "the form does not say which version of the award it was read at; reload the page and try again",
+        )
+    })?);
     let note = private_note(Some(form.private_note.clone()))?;
     let command = match change {
         "suspend" => AwardCommand::Suspend {

@@ -257,7 +257,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ConsoleForm<T> {
                     "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
                 )));
             }
-            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| unreadable())?;
+            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+                tracing::info!(error = %e, "a console form could not be read");
+                unreadable()
+            })?;
             Ok(ConsoleForm(value))
         })
     }
