@@ -16,6 +16,7 @@ mod behind;
 mod cli;
 mod client;
 mod console_awards;
+mod console_browser;
 mod console_sign_in;
 mod crash;
 mod credentials;
