@@ -231,8 +231,35 @@ async fn a_person_on_the_list_signs_in_with_a_new_session_id_each_time() {
     );
     let first = console.sign_in("alice").await;
     assert_eq!(first.len(), 43, "256 bits, base64url");
-    let dashboard = console.get("/console", &first).await;
+    let dashboard = console
+        .http
+        .get(console.url("/console"))
+        .header(COOKIE, format!("{COOKIE_NAME}={first}"))
+        .header(ORIGIN, "https://careers.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dashboard.status(), StatusCode::OK);
+    let header = |name: &str| {
+        dashboard
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header("cache-control"), "no-store");
+    assert_eq!(
+        header("access-control-allow-origin"),
+        "",
+        "no other site reads the console"
+    );
     let body = dashboard.text().await.unwrap();
     assert!(body.contains("Signed in as Alice Admin (admin)"), "{body}");
     // Signing in again with the first session's cookie: a new id, and the old one ends.
