@@ -387,8 +387,7 @@ async fn a_change_from_another_origin_or_without_the_form_token_is_refused_and_a
         let path = path
             .replace("{certificate_number}", "FDXE-J5BM-RRNV-PEDM")
             .replace("{change}", "suspend")
-            .replace('{', "")
-            .replace('}', "");
+            .replace(['{', '}'], "");
         let fields = [("form_token", token.as_str()), ("reason", "forged")];
         for other in ["https://evil.example", "null"] {
             let answer = console.post(&path, &alice, other, &fields).await;
