@@ -120,7 +120,10 @@ pub(crate) async fn list(
                 number: listed.certificate_number,
                 organisation: listed.organisation_name,
                 ods_code: listed.ods_code.unwrap_or_default(),
-                level: listed.level,
+                level: listed
+                    .level
+                    .parse::<Level>()
+                    .map_or(listed.level, |l| l.title().to_owned()),
                 status: status.as_str(),
                 status_words: crate::http::html::status_words(status),
                 valid_until: listed.valid_until,
