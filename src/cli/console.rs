@@ -25,13 +25,28 @@ pub(crate) struct ConsoleArgs {
     #[arg(long, env = "WEXQS_OIDC_CLIENT_SECRET_FILE", help_heading = "Console")]
     oidc_client_secret_file: Option<std::path::PathBuf>,
     /// Minutes without a request after which a console session ends.
-    #[arg(long, env = "WEXQS_CONSOLE_IDLE_MINUTES", default_value_t = 30, help_heading = "Console")]
+    #[arg(
+        long,
+        env = "WEXQS_CONSOLE_IDLE_MINUTES",
+        default_value_t = 30,
+        help_heading = "Console"
+    )]
     console_idle_minutes: u64,
     /// Hours after sign-in after which a console session ends, however busy.
-    #[arg(long, env = "WEXQS_CONSOLE_MAX_HOURS", default_value_t = 10, help_heading = "Console")]
+    #[arg(
+        long,
+        env = "WEXQS_CONSOLE_MAX_HOURS",
+        default_value_t = 10,
+        help_heading = "Console"
+    )]
     console_max_hours: u64,
     /// Sign-ins each client address may begin or finish a minute.
-    #[arg(long, env = "WEXQS_CONSOLE_SIGN_INS_PER_MINUTE", default_value_t = 10, help_heading = "Console")]
+    #[arg(
+        long,
+        env = "WEXQS_CONSOLE_SIGN_INS_PER_MINUTE",
+        default_value_t = 10,
+        help_heading = "Console"
+    )]
     console_sign_ins_per_minute: u32,
 }
 

@@ -392,10 +392,7 @@ fn refuse_unservable_path(public_url: Option<&str>) -> anyhow::Result<()> {
 
 /// Every few minutes, forgets the sign-ins never finished and the sessions past their policy
 /// (a session past it is refused when used anyway; this keeps the table small).
-fn spawn_session_sweep(
-    registry: Arc<Registry>,
-    policy: crate::service::sessions::SessionPolicy,
-) {
+fn spawn_session_sweep(registry: Arc<Registry>, policy: crate::service::sessions::SessionPolicy) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(300));
         loop {

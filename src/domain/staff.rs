@@ -91,7 +91,10 @@ impl FromStr for Issuer {
         let s = s.trim();
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
             .iter()
-            .any(|p| s.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])));
+            .any(|p| {
+                s.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
         let ok = (s.starts_with("https://") && s.len() > "https://".len() || loopback)
             && s.len() <= 500
             && s.chars().all(|c| c.is_ascii_graphic())

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::audit::TrailEntry;
 use super::webhooks::Subscription;
 use super::{Registry, ServiceError};
-use crate::store::EventStore as _;
 use crate::domain::{CertificateNumber, Level, Status, status_as_of};
+use crate::store::EventStore as _;
 
 /// Days ahead the dashboard lists expiries for.
 pub(crate) const EXPIRING_WITHIN_DAYS: i64 = 90;

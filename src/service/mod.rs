@@ -16,13 +16,14 @@
 
 pub(crate) mod audit;
 pub(crate) mod background;
-pub(crate) mod dashboard;
 pub(crate) mod backup;
+pub(crate) mod dashboard;
 pub mod demo;
 pub(crate) mod feeds;
 pub(crate) mod high_water;
 pub(crate) mod idempotency;
 pub mod import;
+pub(crate) mod import_preview;
 mod log;
 pub mod maintenance;
 pub(crate) mod queries;

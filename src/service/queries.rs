@@ -100,7 +100,11 @@ impl Registry {
     /// An organisation, by its id.
     /// The organisation's current award's number, if it holds one.
     pub(crate) fn current_award_of(&self, id: OrganisationId) -> Option<CertificateNumber> {
-        self.read_cache(|c| c.state.current_award(id).map(|a| a.certificate_number.clone()))
+        self.read_cache(|c| {
+            c.state
+                .current_award(id)
+                .map(|a| a.certificate_number.clone())
+        })
     }
 
     pub(crate) fn organisation(&self, id: &OrganisationId) -> Option<Organisation> {

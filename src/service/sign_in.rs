@@ -64,7 +64,10 @@ pub(crate) enum SignedIn {
     /// A session was opened: its id (for the cookie) and where to go.
     Session { id: String, return_to: String },
     /// The provider vouched for someone who is not on the staff list.
-    NotListed { subject: String, name: Option<String> },
+    NotListed {
+        subject: String,
+        name: Option<String>,
+    },
 }
 
 impl SignIn {

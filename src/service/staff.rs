@@ -5,9 +5,7 @@
 use rand::Rng;
 
 use super::{Actor, Outcome, Registry, Role, ServiceError};
-use crate::domain::staff::{
-    Email, Issuer, StaffAdded, StaffId, StaffMember, StaffRole, Subject,
-};
+use crate::domain::staff::{Email, Issuer, StaffAdded, StaffId, StaffMember, StaffRole, Subject};
 use crate::domain::{Command, Name, StaffCommand};
 
 /// The prefix of a signed-in person's actor id: `staff:` and their staff id.
@@ -84,7 +82,11 @@ impl Registry {
     ) -> Result<Outcome, ServiceError> {
         let id = staff_id.as_str().to_owned();
         let outcome = self
-            .execute(actor, Command::Staff(StaffCommand::Remove { staff_id }), None)
+            .execute(
+                actor,
+                Command::Staff(StaffCommand::Remove { staff_id }),
+                None,
+            )
             .await?;
         self.log.store.end_sessions_of(&id).await?;
         Ok(outcome)

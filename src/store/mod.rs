@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 pub use log_check::{LogCheck, check_log};
 pub(crate) use postgres::PostgresStore;
-pub(crate) use sessions::{SessionRow, SignInRow};
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
+pub(crate) use sessions::{SessionRow, SignInRow};
 pub(crate) use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
 
 /// Questions about a PostgreSQL database as a whole, asked without migrating it (backups and

@@ -20,7 +20,9 @@ pub(super) fn decide(state: &State, command: StaffCommand) -> Result<Vec<Event>,
                 });
             }
             if state.staff.contains_key(&added.staff_id) {
-                return Err(DomainError::StaffIdTaken(added.staff_id.as_str().to_owned()));
+                return Err(DomainError::StaffIdTaken(
+                    added.staff_id.as_str().to_owned(),
+                ));
             }
             Ok(vec![Event::StaffAdded(added)])
         }

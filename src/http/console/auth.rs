@@ -88,10 +88,9 @@ fn too_many(state: &AppState, req: &HttpRequest, base: &str) -> Option<HttpRespo
         "Too many sign-ins from this address",
         &format!("Wait {seconds} seconds, then sign in again."),
     );
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(seconds),
-    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
     Some(response)
 }
 

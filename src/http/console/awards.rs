@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 use super::frame::{Frame, page, see_other};
 use super::session::{ConsoleForm, Staff};
+use super::trail::TrailLine;
 use crate::domain::{
-    AwardCommand, AwardSource, CertificateNumber, Command, DomainError, Event, IssueAward, Level,
+    AwardCommand, AwardSource, CertificateNumber, Command, DomainError, IssueAward, Level,
     OrganisationId, Status,
 };
 use crate::error_codes::ErrorCode;
@@ -23,7 +24,6 @@ use crate::http::extract::{AdminOnly, AdminOrReviewer};
 use crate::http::route::Route;
 use crate::http::writes::{parse, parse_date, private_note, public_reason};
 use crate::service::ServiceError;
-use crate::service::audit::TrailEntry;
 use crate::service::search::{SearchRequest, search_off_workers};
 
 /// The routes this file serves.
@@ -90,9 +90,7 @@ pub(crate) async fn list(
     let query = query.into_inner();
     let page_number = query.page.unwrap_or(1).max(1);
     let level = query.level.parse::<Level>().ok();
-    let status = Status::ALL
-        .into_iter()
-        .find(|s| s.as_str() == query.status);
+    let status = Status::ALL.into_iter().find(|s| s.as_str() == query.status);
     let mut message = None;
     let text = query.q.trim().to_owned();
     let found = match crate::service::search::check_text(&text) {
@@ -109,7 +107,9 @@ pub(crate) async fn list(
                 limit: PAGE,
                 offset: (page_number - 1).saturating_mul(PAGE),
             };
-            search_off_workers(state.registry.clone(), request).await.ok()
+            search_off_workers(state.registry.clone(), request)
+                .await
+                .ok()
         }
     };
     let (rows, total) = found.map_or((Vec::new(), 0), |found| {
@@ -149,68 +149,6 @@ pub(crate) async fn list(
             message,
         },
     )
-}
-
-/// One entry of an award's trail, in words.
-#[derive(Debug)]
-pub(super) struct TrailLine {
-    pub(super) position: u64,
-    pub(super) recorded_at: String,
-    pub(super) who: String,
-    pub(super) what: String,
-    pub(super) detail: String,
-    pub(super) private: bool,
-}
-
-impl TrailLine {
-    pub(super) fn of(entry: &TrailEntry) -> TrailLine {
-        let (what, detail) = describe(&entry.event);
-        TrailLine {
-            position: entry.position,
-            recorded_at: entry.recorded_at.clone(),
-            who: entry.actor_name.clone().unwrap_or_else(|| entry.actor.clone()),
-            what,
-            detail,
-            private: entry.event.visibility() == crate::domain::Visibility::Private,
-        }
-    }
-}
-
-/// What an event about an award did, in words, and its detail.
-fn describe(event: &Event) -> (String, String) {
-    match event {
-        Event::AwardIssued {
-            level, awarded_on, ..
-        } => (
-            format!("Issued ({})", level.title()),
-            format!("awarded on {awarded_on}"),
-        ),
-        Event::AwardSuspended { reason, .. } => ("Suspended".into(), reason.as_str().to_owned()),
-        Event::AwardReinstated { reason, .. } => (
-            "Reinstated".into(),
-            reason.as_ref().map(|r| r.as_str().to_owned()).unwrap_or_default(),
-        ),
-        Event::AwardRevoked { reason, .. } => ("Revoked".into(), reason.as_str().to_owned()),
-        Event::AwardSuperseded { superseded_by, .. } => {
-            ("Replaced".into(), format!("by {superseded_by}"))
-        }
-        Event::AwardAmended {
-            organisation_name,
-            reason,
-            ..
-        } => (
-            "Amended".into(),
-            format!("name now {organisation_name}: {}", reason.as_str()),
-        ),
-        Event::AwardNoteRecorded { note, .. } => ("Private note".into(), note.as_str().to_owned()),
-        Event::AwardExpired { expired_on, .. } => {
-            ("Expired".into(), format!("on {expired_on}"))
-        }
-        Event::CredentialIssued { key_id, .. } => {
-            ("Credential signed".into(), format!("with key {key_id}"))
-        }
-        other => (other.event_type().replace('_', " "), String::new()),
-    }
 }
 
 /// What a change form held when it was sent: shown again when the change is refused.
@@ -339,7 +277,7 @@ async fn award_page(
     )
 }
 
-fn service_unavailable(base: &str, e: &ServiceError) -> HttpResponse {
+pub(super) fn service_unavailable(base: &str, e: &ServiceError) -> HttpResponse {
     tracing::warn!(error = %e, "a console page could not be read");
     super::frame::message(
         StatusCode::SERVICE_UNAVAILABLE,

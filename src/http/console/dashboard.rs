@@ -6,9 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::awards::TrailLine;
 use super::frame::{Frame, page};
 use super::session::Staff;
+use super::trail::TrailLine;
 use crate::http::AppState;
 use crate::http::extract::AdminOrReviewer;
 
@@ -74,7 +74,10 @@ pub(crate) async fn dashboard(
     };
     let now = state.registry.now();
     let (checkpoint, checkpoint_late) = match read.checkpoint {
-        None => ("No checkpoint has been signed yet.".to_owned(), read.log_size > 0),
+        None => (
+            "No checkpoint has been signed yet.".to_owned(),
+            read.log_size > 0,
+        ),
         Some((size, signed)) => {
             let minutes = signed.map(|t| (now - t).num_minutes().max(0));
             let age = minutes.map_or_else(
