@@ -371,6 +371,17 @@ pub(crate) async fn spawn_app_bounded(
     rate_limit: u32,
     limits: wexqs::limits::Limits,
 ) -> Option<TestApp> {
+    spawn_app_with(backend, move |state, _| {
+        state.with_rate_limit(rate_limit).with_limits(limits)
+    })
+    .await
+}
+
+/// A served registry whose state `configure` finishes (given the state and the public URL).
+pub(crate) async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(AppState, &str) -> AppState,
+) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
     let seed = COUNTER.fetch_add(1, Ordering::SeqCst) + 1000;
@@ -390,9 +401,7 @@ pub(crate) async fn spawn_app_bounded(
     startup::sign_with_key(&registry, key, &address)
         .await
         .expect("the key is published");
-    let state = AppState::new(registry.clone(), &base)
-        .with_rate_limit(rate_limit)
-        .with_limits(limits);
+    let state = configure(AppState::new(registry.clone(), &base), &base);
     let connections = state.connections.clone();
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {

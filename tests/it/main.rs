@@ -14,6 +14,7 @@ mod backups;
 mod behind;
 mod cli;
 mod client;
+mod console_pages;
 mod crash;
 mod credentials;
 mod debian_package;

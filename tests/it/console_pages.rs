@@ -1,0 +1,590 @@
+//! The console's programme, cycles, import, audit and staff pages through real HTTP, signed in
+//! through the test door (`wexqs::testing::console_session`): each page renders for a reviewer
+//! and an admin, each change appends the same event the API would under the person's name
+//! (`staff:ID`), a reviewer's change is refused with nothing appended, and the import, audit
+//! and last-admin journeys end as the pages say.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN};
+use wexqs::domain::staff::{StaffId, StaffMember};
+use wexqs::service::staff::NewStaff;
+use wexqs::service::{Actor, Registry};
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+/// A browser signed in to the console as one member of staff (redirects not followed).
+struct Browser {
+    base: String,
+    cookie: String,
+    http: reqwest::Client,
+}
+
+/// What a page answered.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    async fn signed_in(app: &TestApp, member: &StaffMember) -> Browser {
+        Browser {
+            base: app.api.base().to_owned(),
+            cookie: wexqs::testing::console_session(&app.registry, member).await,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn read(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get(LOCATION)
+                .map(|l| l.to_str().unwrap().to_owned()),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, format!("__Host-wexqs-console={}", self.cookie))
+            .send()
+            .await
+            .unwrap();
+        Browser::read(response).await
+    }
+
+    /// The form token of the session, as every page's forms carry it.
+    async fn form_token(&self) -> String {
+        let page = self.get("/console/staff").await;
+        let marker = "name=\"form_token\" value=\"";
+        let start = page.body.find(marker).expect("a form token on the page") + marker.len();
+        let end = page.body[start..].find('"').unwrap() + start;
+        page.body[start..end].to_owned()
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, format!("__Host-wexqs-console={}", self.cookie))
+            .header(ORIGIN, &self.base)
+    }
+
+    async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.form_token().await;
+        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
+        form.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&form).unwrap();
+        let response = self
+            .post(path)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Browser::read(response).await
+    }
+
+    async fn upload(&self, file_name: &str, csv: &str) -> Page {
+        let token = self.form_token().await;
+        let boundary = "----wexqs-test-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"form_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+        );
+        let response = self
+            .post("/console/import/preview")
+            .header(
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Browser::read(response).await
+    }
+}
+
+/// A served registry with the console on, an admin and a reviewer on its staff list.
+async fn console_app() -> (TestApp, StaffMember, StaffMember) {
+    let app = spawn_app_with(Backend::Sqlite, |state, base| {
+        state.with_console(wexqs::testing::console(base))
+    })
+    .await
+    .expect("SQLite is always there");
+    let admin = add(&app.registry, "Ada Admin", "ada", "admin").await;
+    let reviewer = add(&app.registry, "Rhys Reviewer", "rhys", "reviewer").await;
+    (app, admin, reviewer)
+}
+
+async fn add(registry: &Arc<Registry>, name: &str, subject: &str, role: &str) -> StaffMember {
+    let id: StaffId = registry
+        .add_staff(
+            &Actor::cli(),
+            NewStaff {
+                issuer: "https://id.example.test".parse().unwrap(),
+                subject: subject.parse().unwrap(),
+                name: name.parse().unwrap(),
+                email: format!("{subject}@example.test").parse().unwrap(),
+                role: role.parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    registry.staff_member(&id).unwrap()
+}
+
+fn actor_of(member: &StaffMember) -> String {
+    format!("staff:{}", member.staff_id.as_str())
+}
+
+/// The events appended from log position `from` on: (type, actor).
+async fn events_since(app: &TestApp, from: u64) -> Vec<(String, String)> {
+    let feed = app
+        .as_admin()
+        .json(&format!("/v1/admin/events?from={from}"))
+        .await;
+    feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_renders_for_a_reviewer_and_an_admin_and_only_an_admin_sees_the_forms() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    for path in [
+        "/console/programme",
+        "/console/cycles",
+        "/console/staff",
+        "/console/audit",
+    ] {
+        let page = as_reviewer.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path} for a reviewer");
+        assert!(
+            !page
+                .body
+                .contains("method=\"post\" action=\"/console/programme/pause"),
+            "{path}"
+        );
+        let page = as_admin.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path} for an admin");
+    }
+    assert!(
+        as_admin
+            .get("/console/programme")
+            .await
+            .body
+            .contains("See the effect")
+    );
+    assert!(
+        !as_reviewer
+            .get("/console/programme")
+            .await
+            .body
+            .contains("See the effect")
+    );
+    assert!(
+        as_admin
+            .get("/console/staff")
+            .await
+            .body
+            .contains("Add to the staff list")
+    );
+    assert!(
+        !as_reviewer
+            .get("/console/staff")
+            .await
+            .body
+            .contains("Add to the staff list")
+    );
+    assert_eq!(as_admin.get("/console/import").await.status, StatusCode::OK);
+    assert_eq!(
+        as_reviewer.get("/console/import").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let staff = as_reviewer.get("/console/staff").await.body;
+    assert!(
+        staff.contains("Ada Admin") && staff.contains("Rhys Reviewer"),
+        "{staff}"
+    );
+}
+
+#[tokio::test]
+async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_persons_name() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let fields = [
+        ("effective_from", "2026-12-01"),
+        ("reason", "Funding review"),
+    ];
+    let size = app.registry.size();
+
+    let preview = as_admin
+        .submit("/console/programme/pause/preview", &fields)
+        .await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(
+        preview
+            .body
+            .contains("From 1 December 2026 no award can be made and no cycle scheduled")
+            && preview
+                .body
+                .contains("existing awards stay valid until they expire"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview.body.contains("value=\"Funding review\""),
+        "the confirm form carries the fields"
+    );
+    assert_eq!(app.registry.size(), size, "a preview appends nothing");
+
+    let refused = as_reviewer
+        .submit("/console/programme/pause", &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.registry.size(),
+        size,
+        "a reviewer's change appends nothing"
+    );
+
+    let done = as_admin.submit("/console/programme/pause", &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        events_since(&app, size).await,
+        vec![("programme_paused".to_owned(), actor_of(&admin))]
+    );
+    let page = as_admin.get("/console/programme").await.body;
+    assert!(
+        page.contains("Funding review") && page.contains("(ahead)"),
+        "{page}"
+    );
+
+    // The domain's refusal, in words, on the page, with the person's words kept.
+    let again = as_admin
+        .submit(
+            "/console/programme/pause",
+            &[("effective_from", "2026-12-02"), ("reason", "Twice")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        again.body.contains("The change was not made") && again.body.contains("value=\"Twice\""),
+        "{}",
+        again.body
+    );
+    let bad_date = as_admin
+        .submit(
+            "/console/programme/sunset/preview",
+            &[("effective_from", "next week"), ("reason", "End")],
+        )
+        .await;
+    assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.body.contains("YYYY-MM-DD"), "{}", bad_date.body);
+    assert_eq!(app.registry.size(), size + 1);
+}
+
+#[tokio::test]
+async fn a_cycle_is_scheduled_from_the_console_under_the_persons_name() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let size = app.registry.size();
+    let fields = [
+        ("cycle_id", "2027-spring"),
+        ("name", "Spring 2027"),
+        ("submissions_open_on", "2027-01-04"),
+        ("submission_deadline", "2027-02-26"),
+        ("review_from", "2027-03-01"),
+        ("review_until", "2027-03-31"),
+        ("decisions_from", "2027-04-01"),
+        ("decisions_until", "2027-04-30"),
+    ];
+    assert_eq!(
+        as_reviewer.submit("/console/cycles", &fields).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.registry.size(), size);
+    let done = as_admin.submit("/console/cycles", &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        events_since(&app, size).await,
+        vec![("cycle_scheduled".to_owned(), actor_of(&admin))]
+    );
+    let page = as_reviewer.get("/console/cycles").await.body;
+    assert!(
+        page.contains("Spring 2027") && page.contains("2027-02-26"),
+        "{page}"
+    );
+}
+
+const HEADER: &str = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name";
+
+#[tokio::test]
+async fn an_import_is_previewed_with_every_problem_then_appended_once() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let existing = app.organisation("Old Trust", Some("ZQ9")).await;
+    app.award(&existing, "silver", "2025-03-01").await;
+    let size = app.registry.size();
+
+    let bad = format!(
+        "{HEADER}\nGood Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\nTwin Trust,ZQ1,london,nhs_trust,gold,2025-02-01,\nWorse Trust,ZQ3,narnia,nhs_trust,gold,2025-01-01,\nOld Trust,ZQ9,london,nhs_trust,silver,2025-03-01,\n"
+    );
+    let preview = as_admin.upload("bad.csv", &bad).await;
+    assert_eq!(
+        preview.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        preview.body
+    );
+    for words in [
+        "Good Trust",
+        "Line 3: the ODS code ZQ1 is also on line 2",
+        "Line 4: ",
+        "Line 5: already in the register",
+        "3 of 4 rows cannot be imported",
+    ] {
+        assert!(
+            preview.body.contains(words),
+            "{words:?} in {}",
+            preview.body
+        );
+    }
+    assert!(
+        !preview.body.contains("Confirm: import"),
+        "no confirm for a bad file"
+    );
+    assert_eq!(app.registry.size(), size, "a preview appends nothing");
+
+    let refused = as_reviewer.upload("bad.csv", &bad).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let good = format!(
+        "{HEADER}\nGood Trust,ZQ1,london,nhs_trust,gold,2025-01-01,\nOther Trust,ZQ2,london,nhs_trust,bronze,2025-02-01,\r\nThird Trust,,midlands,,silver,2025-02-03,\n"
+    );
+    let preview = as_admin.upload("good.csv", &good).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview.body.contains("Confirm: import 3 awards"),
+        "{}",
+        preview.body
+    );
+    assert_eq!(app.registry.size(), size);
+    // The confirm form carries the file as the browser sends it back (line ends as CRLF).
+    let carried = good.replace("\r\n", "\n").replace('\n', "\r\n");
+    let done = as_admin
+        .submit("/console/import", &[("csv", &carried)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/console/import?imported=3"));
+    let appended = events_since(&app, size).await;
+    assert_eq!(
+        appended.iter().filter(|(t, _)| t == "award_issued").count(),
+        3
+    );
+    assert!(
+        appended.iter().all(|(_, actor)| *actor == actor_of(&admin)),
+        "{appended:?}"
+    );
+    let size = app.registry.size();
+
+    let again = as_admin.upload("good.csv", &good).await;
+    assert!(
+        again.body.contains("This file was already imported on"),
+        "{}",
+        again.body
+    );
+    let confirmed_again = as_admin.submit("/console/import", &[("csv", &good)]).await;
+    assert!(
+        confirmed_again.body.contains("already imported on")
+            && confirmed_again.body.contains("nothing was added"),
+        "{}",
+        confirmed_again.body
+    );
+    assert_eq!(
+        app.registry.size(),
+        size,
+        "the same file appends nothing again"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_csv() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let organisation = app.organisation("Audit Trust", Some("ZQ7")).await;
+    let number = app.award(&organisation, "gold", "2025-05-01").await;
+    let cycle = [
+        ("cycle_id", "c1"),
+        ("name", "=HYPERLINK(\"http://evil.example\")"),
+        ("submissions_open_on", "2027-01-04"),
+        ("submission_deadline", "2027-02-26"),
+        ("review_from", "2027-03-01"),
+        ("review_until", "2027-03-31"),
+        ("decisions_from", "2027-04-01"),
+        ("decisions_until", "2027-04-30"),
+    ];
+    assert_eq!(
+        as_admin.submit("/console/cycles", &cycle).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let all = as_reviewer.get("/console/audit").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(
+        all.body.contains("Cycle scheduled") && all.body.contains("Ada Admin"),
+        "{}",
+        all.body
+    );
+    assert!(all.body.contains("Issued (Gold)"), "{}", all.body);
+    assert!(
+        all.body.find("Cycle scheduled") < all.body.find("Issued (Gold)"),
+        "newest first"
+    );
+
+    let by_person = as_reviewer
+        .get(&format!("/console/audit?person={}", actor_of(&admin)))
+        .await
+        .body;
+    assert!(
+        by_person.contains("Cycle scheduled") && !by_person.contains("Issued (Gold)"),
+        "{by_person}"
+    );
+    let by_name = as_reviewer.get("/console/audit?person=ada").await.body;
+    assert!(
+        by_name.contains("Cycle scheduled") && !by_name.contains("Issued (Gold)"),
+        "{by_name}"
+    );
+    let by_award = as_reviewer
+        .get(&format!("/console/audit?certificate_number={number}"))
+        .await
+        .body;
+    assert!(
+        by_award.contains("Issued (Gold)") && !by_award.contains("Cycle scheduled"),
+        "{by_award}"
+    );
+    let before = as_reviewer.get("/console/audit?to=2020-01-01").await.body;
+    assert!(before.contains("0 events"), "{before}");
+    let bad = as_reviewer.get("/console/audit?from=yesterday").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/console/audit.csv?person=Ada", app.api.base()))
+        .header(
+            COOKIE,
+            format!("__Host-wexqs-console={}", as_reviewer.cookie),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        response.headers()[CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let csv = response.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "the header and the one event of Ada: {csv}");
+    assert!(rows[0].starts_with("log_entry,recorded_at,what"), "{csv}");
+    assert!(csv.contains("'=HYPERLINK"), "a formula is defused: {csv}");
+    assert!(csv.contains(&actor_of(&admin)), "{csv}");
+}
+
+#[tokio::test]
+async fn staff_are_added_changed_and_removed_but_never_the_last_admin() {
+    let (app, admin, reviewer) = console_app().await;
+    let as_admin = Browser::signed_in(&app, &admin).await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let size = app.registry.size();
+    let new = [
+        ("name", "Nia New"),
+        ("email", "nia@example.test"),
+        ("subject", "nia"),
+        ("issuer", "https://id.example.test"),
+        ("role", "reviewer"),
+    ];
+    assert_eq!(
+        as_reviewer.submit("/console/staff", &new).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.registry.size(), size);
+    let done = as_admin.submit("/console/staff", &new).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        events_since(&app, size).await,
+        vec![("staff_added".to_owned(), actor_of(&admin))]
+    );
+    assert!(
+        as_admin
+            .get("/console/staff")
+            .await
+            .body
+            .contains("value=\"https://id.example.test\""),
+        "the issuer defaults to the console's"
+    );
+
+    // The only admin cannot make themself a reviewer; the page says why.
+    let size = app.registry.size();
+    let own_role = format!("/console/staff/{}/role", admin.staff_id.as_str());
+    let last = as_admin.submit(&own_role, &[("role", "reviewer")]).await;
+    assert_eq!(last.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(last.body.contains("is the last admin"), "{}", last.body);
+    let removal = format!("/console/staff/{}/remove", admin.staff_id.as_str());
+    let last = as_admin.submit(&removal, &[]).await;
+    assert!(last.body.contains("is the last admin"), "{}", last.body);
+    assert_eq!(app.registry.size(), size, "nothing appended");
+
+    // A reviewer made admin; then removed, their session ends.
+    let promote = format!("/console/staff/{}/role", reviewer.staff_id.as_str());
+    assert_eq!(
+        as_admin.submit(&promote, &[("role", "admin")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        events_since(&app, size).await,
+        vec![("staff_role_changed".to_owned(), actor_of(&admin))]
+    );
+    let remove = format!("/console/staff/{}/remove", reviewer.staff_id.as_str());
+    assert_eq!(
+        as_admin.submit(&remove, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let after = as_reviewer.get("/console/staff").await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "signed out: sent to sign in"
+    );
+    assert!(after.location.unwrap().contains("/console/sign-in"));
+}
