@@ -232,34 +232,30 @@ async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_pe
     let (app, admin, reviewer) = console_app().await;
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
-    let fields = [
-        ("effective_from", "2026-12-01"),
-        ("reason", "Funding review"),
-    ];
+    // The shipped calendar has the programme paused from 1 January 2026.
     let size = app.registry.size();
-
+    let resume = [
+        ("effective_from", "2026-12-01"),
+        ("reason", "Funding restored"),
+    ];
     let preview = as_admin
-        .submit("/console/programme/pause/preview", &fields)
+        .submit("/console/programme/resume/preview", &resume)
         .await;
-    assert_eq!(preview.status, StatusCode::OK);
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert!(
         preview
             .body
-            .contains("From 1 December 2026 no award can be made and no cycle scheduled")
-            && preview
-                .body
-                .contains("existing awards stay valid until they expire"),
+            .contains("From 1 December 2026 awards can be made and cycles scheduled again."),
         "{}",
         preview.body
     );
     assert!(
-        preview.body.contains("value=\"Funding review\""),
+        preview.body.contains("value=\"Funding restored\""),
         "the confirm form carries the fields"
     );
     assert_eq!(app.registry.size(), size, "a preview appends nothing");
-
     let refused = as_reviewer
-        .submit("/console/programme/pause", &fields)
+        .submit("/console/programme/resume", &resume)
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -267,24 +263,49 @@ async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_pe
         size,
         "a reviewer's change appends nothing"
     );
+    let done = as_admin.submit("/console/programme/resume", &resume).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        events_since(&app, size).await,
+        vec![("programme_resumed".to_owned(), actor_of(&admin))]
+    );
+    let page = as_admin.get("/console/programme").await.body;
+    assert!(
+        page.contains("Funding restored") && page.contains("(ahead)"),
+        "{page}"
+    );
 
+    let size = app.registry.size();
+    let fields = [
+        ("effective_from", "2026-12-10"),
+        ("reason", "Funding review"),
+    ];
+    let preview = as_admin
+        .submit("/console/programme/pause/preview", &fields)
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview
+            .body
+            .contains("From 10 December 2026 no award can be made and no cycle scheduled")
+            && preview
+                .body
+                .contains("existing awards stay valid until they expire"),
+        "{}",
+        preview.body
+    );
     let done = as_admin.submit("/console/programme/pause", &fields).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(
         events_since(&app, size).await,
         vec![("programme_paused".to_owned(), actor_of(&admin))]
     );
-    let page = as_admin.get("/console/programme").await.body;
-    assert!(
-        page.contains("Funding review") && page.contains("(ahead)"),
-        "{page}"
-    );
 
     // The domain's refusal, in words, on the page, with the person's words kept.
     let again = as_admin
         .submit(
             "/console/programme/pause",
-            &[("effective_from", "2026-12-02"), ("reason", "Twice")],
+            &[("effective_from", "2026-12-11"), ("reason", "Twice")],
         )
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -292,6 +313,22 @@ async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_pe
         again.body.contains("The change was not made") && again.body.contains("value=\"Twice\""),
         "{}",
         again.body
+    );
+    let previewed = as_admin
+        .submit(
+            "/console/programme/pause/preview",
+            &[("effective_from", "2026-12-12"), ("reason", "Thrice")],
+        )
+        .await;
+    assert_eq!(
+        previewed.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a refusal is said at the preview"
+    );
+    assert!(
+        !previewed.body.contains("check before you confirm"),
+        "{}",
+        previewed.body
     );
     let bad_date = as_admin
         .submit(
@@ -304,11 +341,23 @@ async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_pe
     assert_eq!(app.registry.size(), size + 1);
 }
 
+/// The programme running from today (the shipped calendar pauses it), through the API.
+async fn resume_today(app: &TestApp) {
+    let response = app
+        .admin_post(
+            "/v1/admin/programme/resume",
+            serde_json::json!({"effective_from": "2026-11-24", "reason": "Running again"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_cycle_is_scheduled_from_the_console_under_the_persons_name() {
     let (app, admin, reviewer) = console_app().await;
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    resume_today(&app).await;
     let size = app.registry.size();
     let fields = [
         ("cycle_id", "2027-spring"),
@@ -435,6 +484,7 @@ async fn the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_
     let (app, admin, reviewer) = console_app().await;
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    resume_today(&app).await;
     let organisation = app.organisation("Audit Trust", Some("ZQ7")).await;
     let number = app.award(&organisation, "gold", "2025-05-01").await;
     let cycle = [

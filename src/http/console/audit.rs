@@ -149,7 +149,7 @@ pub(crate) async fn list(
 
 /// The filtered rows as CSV: every row the bounded read finds, not only a page.
 pub(crate) async fn csv(
-    staff: Staff<AdminOrReviewer>,
+    _: Staff<AdminOrReviewer>,
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
 ) -> HttpResponse {
@@ -198,7 +198,6 @@ pub(crate) async fn csv(
         }
         out.extend_from_slice(b"\r\n");
     }
-    let _ = staff;
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/csv; charset=utf-8")

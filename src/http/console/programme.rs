@@ -226,19 +226,31 @@ pub(crate) async fn preview(
     let Some(change) = Change::of(&path) else {
         return unknown_change(&frame.base);
     };
-    match read_form(&form) {
-        Err(e) => programme_page(&state, &staff, None, Some((change, e.detail, form))),
-        Ok((from, _)) => page(
-            StatusCode::OK,
-            &PreviewPage {
-                frame,
-                change: change.as_str(),
-                title: change.title(),
-                effect: change.effect(from),
-                form,
-            },
-        ),
+    let (from, reason) = match read_form(&form) {
+        Ok(read) => read,
+        Err(e) => return programme_page(&state, &staff, None, Some((change, e.detail, form))),
+    };
+    // The domain's answer as things stand, so a change it would refuse is never offered.
+    let command = Command::change_programme(change.phase(), from, reason);
+    if let Some((_, refusal)) = state
+        .registry
+        .dry_run(&[command], &mut |_| {})
+        .into_iter()
+        .next()
+    {
+        let detail = ApiError::from(crate::service::ServiceError::Domain(refusal)).detail;
+        return programme_page(&state, &staff, None, Some((change, detail, form)));
     }
+    page(
+        StatusCode::OK,
+        &PreviewPage {
+            frame,
+            change: change.as_str(),
+            title: change.title(),
+            effect: change.effect(from),
+            form,
+        },
+    )
 }
 
 pub(crate) async fn confirm(
