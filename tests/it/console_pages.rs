@@ -485,3 +485,41 @@ async fn staff_are_added_changed_and_removed_but_never_the_last_admin() {
     );
     assert!(after.location.unwrap().contains("/console/sign-in"));
 }
+
+#[tokio::test]
+async fn the_audit_trail_pages_back_through_the_log_without_repeating_an_event() {
+    let (app, _, reviewer) = console_app().await;
+    let as_reviewer = Browser::signed_in(&app, &reviewer).await;
+    let mut csv = String::from(HEADER);
+    for i in 0..40 {
+        csv.push_str(&format!(
+            "\nPaged Trust {i},PG{i:03},london,nhs_trust,gold,2025-01-01,"
+        ));
+    }
+    let imported = app.as_admin().import_csv(csv).await;
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let size = app.registry.size();
+    assert!(size > 120, "more events than a page: {size}");
+
+    let entries = |body: &str| -> Vec<u64> {
+        body.split("log entry ")
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next()?.parse().ok())
+            .collect()
+    };
+    let first = as_reviewer.get("/console/audit").await.body;
+    let mut seen = entries(&first);
+    assert_eq!(seen.len(), 100, "a page is 100 events");
+    assert_eq!(seen[0], size - 1, "newest first");
+    let marker = "before=";
+    let at = first.find(marker).expect("a link to older events") + marker.len();
+    let before: u64 = first[at..].split('"').next().unwrap().parse().unwrap();
+    let older = as_reviewer
+        .get(&format!("/console/audit?before={before}"))
+        .await
+        .body;
+    seen.extend(entries(&older));
+    let expected: Vec<u64> = (0..size).rev().collect();
+    assert_eq!(seen, expected, "every event once, newest first");
+    assert!(!older.contains("rel=\"next\""), "nothing older: {older}");
+}
