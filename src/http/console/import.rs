@@ -143,6 +143,21 @@ pub(crate) async fn preview(
         );
     };
     let text = normalise(text);
+    // The Confirm form sends the file back URL-encoded: it must fit in a body too.
+    let carried: usize = form_urlencoded::byte_serialize(text.as_bytes())
+        .map(str::len)
+        .sum();
+    if carried + 1024 > crate::limits::MAX_BODY {
+        return import_page(
+            &state,
+            &staff,
+            None,
+            Some(format!(
+                "The file is too large to import from the console (at most about {} MB once it is sent back to confirm). Split it into smaller files, or import it with the command line (wexqs import).",
+                crate::limits::MAX_BODY / 3 / (1024 * 1024)
+            )),
+        );
+    }
     match preview_import(&state.registry, &staff.actor, &text).await {
         Ok(preview) => preview_page_of(&state, &staff, preview, text, file.filename, false),
         Err(e) => super::awards::service_unavailable(
