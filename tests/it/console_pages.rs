@@ -9,12 +9,25 @@ mod browser;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp, on_both_databases};
 use browser::{Browser, actor_of, console_app, events_since};
 
-#[tokio::test]
-async fn every_page_renders_for_a_reviewer_and_an_admin_and_only_an_admin_sees_the_forms() {
-    let (app, admin, reviewer) = console_app().await;
+on_both_databases!(backend:
+    every_page_renders_for_a_reviewer_and_an_admin_and_only_an_admin_sees_the_forms,
+    a_programme_change_shows_its_effect_first_then_is_recorded_under_the_persons_name,
+    a_cycle_is_scheduled_from_the_console_under_the_persons_name,
+    an_import_is_previewed_with_every_problem_then_appended_once,
+    the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_csv,
+    staff_are_added_changed_and_removed_but_never_the_last_admin,
+    the_audit_trail_pages_back_through_the_log_without_repeating_an_event,
+);
+
+async fn every_page_renders_for_a_reviewer_and_an_admin_and_only_an_admin_sees_the_forms(
+    backend: Backend,
+) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     for path in [
@@ -74,9 +87,12 @@ async fn every_page_renders_for_a_reviewer_and_an_admin_and_only_an_admin_sees_t
     );
 }
 
-#[tokio::test]
-async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_persons_name() {
-    let (app, admin, reviewer) = console_app().await;
+async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_persons_name(
+    backend: Backend,
+) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     // The shipped calendar has the programme paused from 1 January 2026.
@@ -199,9 +215,10 @@ async fn resume_today(app: &TestApp) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_cycle_is_scheduled_from_the_console_under_the_persons_name() {
-    let (app, admin, reviewer) = console_app().await;
+async fn a_cycle_is_scheduled_from_the_console_under_the_persons_name(backend: Backend) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     resume_today(&app).await;
@@ -236,9 +253,10 @@ async fn a_cycle_is_scheduled_from_the_console_under_the_persons_name() {
 
 const HEADER: &str = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name";
 
-#[tokio::test]
-async fn an_import_is_previewed_with_every_problem_then_appended_once() {
-    let (app, admin, reviewer) = console_app().await;
+async fn an_import_is_previewed_with_every_problem_then_appended_once(backend: Backend) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     let existing = app.organisation("Old Trust", Some("ZQ9")).await;
@@ -326,9 +344,12 @@ async fn an_import_is_previewed_with_every_problem_then_appended_once() {
     );
 }
 
-#[tokio::test]
-async fn the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_csv() {
-    let (app, admin, reviewer) = console_app().await;
+async fn the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_csv(
+    backend: Backend,
+) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     resume_today(&app).await;
@@ -418,9 +439,10 @@ async fn the_audit_trail_filters_by_person_date_and_award_and_downloads_as_safe_
     assert!(csv.contains(&actor_of(&admin)), "{csv}");
 }
 
-#[tokio::test]
-async fn staff_are_added_changed_and_removed_but_never_the_last_admin() {
-    let (app, admin, reviewer) = console_app().await;
+async fn staff_are_added_changed_and_removed_but_never_the_last_admin(backend: Backend) {
+    let Some((app, admin, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_admin = Browser::signed_in(&app, &admin).await;
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     let size = app.registry.size();
@@ -486,9 +508,10 @@ async fn staff_are_added_changed_and_removed_but_never_the_last_admin() {
     assert!(after.location.unwrap().contains("/console/sign-in"));
 }
 
-#[tokio::test]
-async fn the_audit_trail_pages_back_through_the_log_without_repeating_an_event() {
-    let (app, _, reviewer) = console_app().await;
+async fn the_audit_trail_pages_back_through_the_log_without_repeating_an_event(backend: Backend) {
+    let Some((app, _, reviewer)) = console_app(backend).await else {
+        return;
+    };
     let as_reviewer = Browser::signed_in(&app, &reviewer).await;
     let mut csv = String::from(HEADER);
     for i in 0..40 {

@@ -110,16 +110,16 @@ impl Browser {
     }
 }
 
-/// A served registry with the console on, an admin and a reviewer on its staff list.
-pub(super) async fn console_app() -> (TestApp, StaffMember, StaffMember) {
-    let app = spawn_app_with(Backend::Sqlite, |state, base| {
+/// A served registry with the console on, an admin and a reviewer on its staff list (none when
+/// the database is skipped, as `fresh_db` says).
+pub(super) async fn console_app(backend: Backend) -> Option<(TestApp, StaffMember, StaffMember)> {
+    let app = spawn_app_with(backend, |state, base| {
         state.with_console(wexqs::testing::console(base))
     })
-    .await
-    .expect("SQLite is always there");
+    .await?;
     let admin = add(&app.registry, "Ada Admin", "ada", "admin").await;
     let reviewer = add(&app.registry, "Rhys Reviewer", "rhys", "reviewer").await;
-    (app, admin, reviewer)
+    Some((app, admin, reviewer))
 }
 
 async fn add(registry: &Arc<Registry>, name: &str, subject: &str, role: &str) -> StaffMember {
