@@ -132,10 +132,12 @@ async fn a_programme_change_shows_its_effect_first_then_is_recorded_under_the_pe
         events_since(&app, size).await,
         vec![("programme_resumed".to_owned(), actor_of(&admin))]
     );
-    let page = as_admin.get("/console/programme").await.body;
+    let page = as_reviewer.get("/console/programme").await.body;
     assert!(
-        page.contains("Funding restored") && page.contains("(ahead)"),
-        "{page}"
+        page.contains("Funding restored")
+            && page.contains("(ahead)")
+            && page.contains("Ada Admin<br>"),
+        "the history says who recorded the change: {page}"
     );
 
     let size = app.registry.size();

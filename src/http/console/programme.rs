@@ -101,6 +101,31 @@ struct HistoryLine {
     reason: String,
     position: u64,
     ahead: bool,
+    /// Who recorded the change, by name where known.
+    who: String,
+}
+
+/// The changes the history shows at most, newest first.
+const HISTORY: usize = 50;
+
+/// Who recorded the event at `position`: by name where known, else the actor id; blank when
+/// the log cannot be read just now (the rest of the page still can).
+async fn who_recorded(state: &AppState, position: u64) -> String {
+    match state.registry.events(position, 1).await {
+        Ok(events) => events
+            .first()
+            .map(|e| {
+                state
+                    .registry
+                    .actor_name(&e.actor)
+                    .unwrap_or_else(|| e.actor.clone())
+            })
+            .unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "who recorded a programme change could not be read");
+            String::new()
+        }
+    }
 }
 
 #[derive(Template)]
@@ -135,7 +160,7 @@ pub(crate) struct ShowQuery {
     done: Option<String>,
 }
 
-fn programme_page(
+async fn programme_page(
     state: &AppState,
     staff: &Staff<impl Policy>,
     done: Option<String>,
@@ -145,18 +170,17 @@ fn programme_page(
     let programme = state.registry.programme();
     let today = state.registry.today();
     let now = programme.state_on(today);
-    let history = programme
-        .changes
-        .iter()
-        .rev()
-        .map(|c| HistoryLine {
+    let mut history = Vec::new();
+    for c in programme.changes.iter().rev().take(HISTORY) {
+        history.push(HistoryLine {
             effective_from: long_date(c.effective_from),
             what: phase_words(c.phase),
             reason: c.reason.as_str().to_owned(),
             position: c.position,
             ahead: c.effective_from > today,
-        })
-        .collect();
+            who: who_recorded(state, c.position).await,
+        });
+    }
     let (status, refused, error, form) = match refusal {
         Some((change, error, form)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -197,7 +221,7 @@ pub(crate) async fn show(
     state: web::Data<AppState>,
     query: web::Query<ShowQuery>,
 ) -> HttpResponse {
-    programme_page(&state, &staff, query.into_inner().done, None)
+    programme_page(&state, &staff, query.into_inner().done, None).await
 }
 
 fn unknown_change(base: &str) -> HttpResponse {
@@ -228,7 +252,9 @@ pub(crate) async fn preview(
     };
     let (from, reason) = match read_form(&form) {
         Ok(read) => read,
-        Err(e) => return programme_page(&state, &staff, None, Some((change, e.detail, form))),
+        Err(e) => {
+            return programme_page(&state, &staff, None, Some((change, e.detail, form))).await;
+        }
     };
     // The domain's answer as things stand, so a change it would refuse is never offered.
     let command = Command::change_programme(change.phase(), from, reason);
@@ -239,7 +265,7 @@ pub(crate) async fn preview(
         .next()
     {
         let detail = ApiError::from(crate::service::ServiceError::Domain(refusal)).detail;
-        return programme_page(&state, &staff, None, Some((change, detail, form)));
+        return programme_page(&state, &staff, None, Some((change, detail, form))).await;
     }
     page(
         StatusCode::OK,
@@ -265,7 +291,9 @@ pub(crate) async fn confirm(
     };
     let (from, reason) = match read_form(&form) {
         Ok(read) => read,
-        Err(e) => return programme_page(&state, &staff, None, Some((change, e.detail, form))),
+        Err(e) => {
+            return programme_page(&state, &staff, None, Some((change, e.detail, form))).await;
+        }
     };
     let command = Command::change_programme(change.phase(), from, reason);
     match state.registry.execute(&staff.actor, command, None).await {
@@ -275,7 +303,7 @@ pub(crate) async fn confirm(
         )),
         Err(e) => {
             let detail = ApiError::from(e).detail;
-            programme_page(&state, &staff, None, Some((change, detail, form)))
+            programme_page(&state, &staff, None, Some((change, detail, form))).await
         }
     }
 }
