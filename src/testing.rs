@@ -1,7 +1,8 @@
 //! Doors into the registry's insides for the integration tests and the benches, behind the
 //! `testing` feature (which only the package's own dev-dependency on itself turns on, so no
 //! build of the binary has them): the raw store under a registry, and an append that skips the
-//! domain's decisions, for the tests that check what is stored and the benches that fill it.
+//! domain's decisions, for the tests that check what is stored and the benches that fill it;
+//! a console session opened without an identity provider, and the console switched on.
 
 use crate::service::{Registry, ServiceError};
 use crate::store::{AppendRequest, Appended, Store};
@@ -14,4 +15,31 @@ pub fn store(registry: &Registry) -> &Store {
 /// Appends `request` as it is, through the registry's one writer, without deciding it.
 pub async fn append(registry: &Registry, request: AppendRequest) -> Result<Appended, ServiceError> {
     registry.append(request).await
+}
+
+/// A session for `member`, as signing in would open it: the value of the console's cookie.
+pub async fn console_session(
+    registry: &Registry,
+    member: &crate::domain::staff::StaffMember,
+) -> String {
+    registry
+        .open_session(member)
+        .await
+        .expect("the test's database takes a session")
+}
+
+/// The console switched on for a registry served at `public_url`, signing in at an identity
+/// provider that is never contacted unless someone signs in.
+pub fn console(public_url: &str) -> crate::http::console::Console {
+    let settings = crate::service::sign_in::OidcSettings {
+        issuer: "https://id.example.test".to_owned(),
+        client_id: "wexqs-console".to_owned(),
+        client_secret: "not a secret".to_owned(),
+    };
+    crate::http::console::Console::new(
+        crate::service::sign_in::SignIn::new(settings, public_url)
+            .expect("the test's issuer and public URL are URLs"),
+        crate::service::sessions::SessionPolicy::default(),
+        10,
+    )
 }

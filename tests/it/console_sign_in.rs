@@ -40,7 +40,7 @@ impl ConsoleApp {
         };
         let sign_in = SignIn::new(settings, &base).expect("the console's settings");
         let console = Console::new(sign_in, SessionPolicy::default(), 1000);
-        let app = spawn_app_on(Backend::Sqlite, listener, |state| {
+        let app = spawn_app_on(Backend::Sqlite, listener, |state, _| {
             state.with_console(console)
         })
         .await

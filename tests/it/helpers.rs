@@ -371,18 +371,27 @@ pub(crate) async fn spawn_app_bounded(
     rate_limit: u32,
     limits: wexqs::limits::Limits,
 ) -> Option<TestApp> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    spawn_app_on(backend, listener, |state| {
+    spawn_app_with(backend, move |state, _| {
         state.with_rate_limit(rate_limit).with_limits(limits)
     })
     .await
 }
 
-/// A served registry on `listener`, its state as `configure` makes it (the console, limits…).
+/// A served registry whose state `configure` finishes (given the state and the public URL).
+pub(crate) async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(AppState, &str) -> AppState,
+) -> Option<TestApp> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    spawn_app_on(backend, listener, configure).await
+}
+
+/// A served registry on `listener`, its state as `configure` finishes it (given the state and
+/// the public URL): for a test that must know the address before the server starts.
 pub(crate) async fn spawn_app_on(
     backend: Backend,
     listener: std::net::TcpListener,
-    configure: impl FnOnce(AppState) -> AppState,
+    configure: impl FnOnce(AppState, &str) -> AppState,
 ) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
@@ -402,7 +411,7 @@ pub(crate) async fn spawn_app_on(
     startup::sign_with_key(&registry, key, &address)
         .await
         .expect("the key is published");
-    let state = configure(AppState::new(registry.clone(), &base));
+    let state = configure(AppState::new(registry.clone(), &base), &base);
     let connections = state.connections.clone();
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {

@@ -11,11 +11,18 @@
 //! The console's routes are not part of the API (`routes()` and the OpenAPI document): they are
 //! `console::ROUTES`, added beside them.
 
+mod audit;
 mod auth;
 mod awards;
+mod cycles;
 mod dashboard;
 mod frame;
+mod import;
+mod multipart;
+mod programme;
 pub(crate) mod session;
+mod staff;
+mod trail;
 
 use std::sync::Arc;
 
@@ -24,7 +31,15 @@ use crate::service::sessions::SessionPolicy;
 use crate::service::sign_in::SignIn;
 
 /// Every console route, by the file that serves it.
-pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES];
+pub(crate) const TABLES: &[&[Route]] = &[
+    auth::ROUTES,
+    awards::ROUTES,
+    programme::ROUTES,
+    cycles::ROUTES,
+    import::ROUTES,
+    staff::ROUTES,
+    audit::ROUTES,
+];
 
 /// The console's settings: the relying party, how long sessions last, and how often an
 /// address may begin a sign-in.
