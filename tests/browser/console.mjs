@@ -96,13 +96,16 @@ async function submit(button, fields = {}, within = page) {
   return page.url();
 }
 
-// What the public page of an award says, read in a page of its own (no session needed).
+// What the public page of an award says, as a member of the public reads it.
 async function publicVerdict(number) {
-  const reader = await context.newPage();
+  // A visitor of its own: no cookie, and none of the console's cache (the page may be cached
+  // for a minute, as the public may have it; a new visitor reads it fresh).
+  const visitor = await browser.newContext({viewport: PHONE});
+  const reader = await visitor.newPage();
   await reader.goto(`${plan.base}/verify/${number}`, {waitUntil: 'load'});
   const words = (await reader.locator('.verdict .words').innerText()).replace(/\s+/g, ' ');
   const text = (await reader.locator('main').innerText()).replace(/\s+/g, ' ');
-  await reader.close();
+  await visitor.close();
   return {words, text};
 }
 

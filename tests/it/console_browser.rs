@@ -78,16 +78,15 @@ async fn a_season_in_the_console_from_a_browser() {
     assert!(signed_in.contains(person), "{result}");
     assert_walked(&result, &steps);
     let s = &result["steps"];
-    assert_eq!(
-        s["issue"]["public"]["words"], "Valid award",
-        "{}",
-        s["issue"]
-    );
-    assert_eq!(
-        s["suspend"]["public"]["words"], "Suspended",
-        "{}",
-        s["suspend"]
-    );
+    let says = |step: &str, words: &str| {
+        let read = s[step]["public"]["words"].as_str().unwrap_or_default();
+        assert!(
+            read.starts_with(words),
+            "after {step} the public page says {read:?}"
+        );
+    };
+    says("issue", "Valid award");
+    says("suspend", "Suspended");
     let public = s["suspend"]["public"]["text"].as_str().unwrap_or_default();
     assert!(public.contains("Placement review under way"), "{public}");
     assert!(
@@ -101,8 +100,8 @@ async fn a_season_in_the_console_from_a_browser() {
             .contains("ref 77"),
         "the console shows the private note"
     );
-    assert_eq!(s["reinstate"]["public"]["words"], "Valid award");
-    assert_eq!(s["revoke"]["public"]["words"], "Revoked");
+    says("reinstate", "Valid award");
+    says("revoke", "Revoked");
     for step in steps {
         let audit = s[step]["audit"].as_str().unwrap_or_default();
         assert!(

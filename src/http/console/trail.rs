@@ -10,6 +10,8 @@ use crate::service::audit::TrailEntry;
 pub(super) struct TrailLine {
     pub(super) position: u64,
     pub(super) recorded_at: String,
+    /// `recorded_at` as a person reads it: the UK's time, to the minute.
+    pub(super) when: String,
     pub(super) who: String,
     /// The actor id behind `who`.
     pub(super) actor: String,
@@ -26,6 +28,7 @@ impl TrailLine {
         TrailLine {
             position: entry.position,
             recorded_at: entry.recorded_at.clone(),
+            when: uk_time(&entry.recorded_at),
             who: entry
                 .actor_name
                 .clone()
@@ -37,6 +40,18 @@ impl TrailLine {
             certificate_number: entry.event.certificate_number().map(ToString::to_string),
         }
     }
+}
+
+/// An RFC 3339 time as the UK reads it (`4 Dec 2026, 19:57`), or as it is when it is not one.
+pub(super) fn uk_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_owned(),
+        |t| {
+            t.with_timezone(&chrono_tz::Europe::London)
+                .format("%-d %b %Y, %H:%M")
+                .to_string()
+        },
+    )
 }
 
 /// The words for a programme phase, as a change into it.
