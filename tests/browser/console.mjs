@@ -76,7 +76,9 @@ async function mainText() {
 // Submits the form that holds the button named `button`, after filling `fields` by label.
 async function submit(button, fields = {}, within = page) {
   for (const [label, value] of Object.entries(fields)) {
-    const field = within.getByLabel(label, {exact: false}).first();
+    // A field by its label's words, or by a CSS selector (`#id`) where two labels read alike.
+    const field = label.startsWith('#') ? within.locator(label)
+      : within.getByLabel(label, {exact: false}).first();
     const tag = await field.evaluate((e) => e.tagName.toLowerCase());
     const type = await field.evaluate((e) => e.type || '');
     if (tag === 'select') {
@@ -134,7 +136,55 @@ await page.waitForLoadState('load');
 result.signedIn = await page.locator('header').innerText();
 await audit('dashboard');
 
+// The form on the page whose heading (h3) is `title`.
+function formTitled(title) {
+  return page.locator('form', {has: page.getByRole('heading', {name: title, exact: true})});
+}
+
 const steps = {
+  // Resumes the programme from a day, through the preview of its effect.
+  async resume(s) {
+    await go('/console/programme');
+    await audit('programme');
+    await submit('See the effect', {'From': plan.resume.from,
+      'Public reason': plan.resume.reason}, formTitled('Resume'));
+    s.preview = await mainText();
+    await audit('programme-preview');
+    s.url = await submit('Confirm');
+    s.page = await mainText();
+    s.audit = await auditNames();
+  },
+  // Schedules a cycle.
+  async cycle(s) {
+    await go('/console/cycles');
+    await audit('cycles');
+    const c = plan.cycle;
+    s.url = await submit('Schedule the cycle', {'Cycle id': c.cycle_id, 'Name': c.name,
+      'Open on': c.submissions_open_on, 'Deadline': c.submission_deadline,
+      '#review-from': c.review_from, '#review-until': c.review_until,
+      '#decisions-from': c.decisions_from, '#decisions-until': c.decisions_until});
+    s.page = await mainText();
+    s.audit = await auditNames();
+  },
+  // A CSV with a bad row (shown, nothing added), then fixed (added), then the same file again
+  // (nothing added).
+  async import(s) {
+    await go('/console/import');
+    await audit('import');
+    await submit('Check the file', {'CSV file': plan.files.csv_bad});
+    s.bad = await mainText();
+    await audit('import-bad');
+    await go('/console/import');
+    await submit('Check the file', {'CSV file': plan.files.csv_good});
+    s.good = await mainText();
+    await audit('import-preview');
+    await submit('Confirm');
+    s.done = await mainText();
+    await go('/console/import');
+    await submit('Check the file', {'CSV file': plan.files.csv_good});
+    s.again = await mainText();
+    s.audit = await auditNames();
+  },
   // Registers an organisation through its form; its page's URL.
   async organisation(s) {
     await go('/console/organisations');

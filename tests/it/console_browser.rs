@@ -53,6 +53,29 @@ fn assert_walked(result: &Value, steps: &[&str]) {
     }
 }
 
+/// The import's header, and five awards of organisations the register does not hold.
+const HEADER: &str = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name";
+const FIVE: [&str; 5] = [
+    "Imported Alpha NHS Trust,IM1,london,nhs_trust,gold,2025-06-01,",
+    "Imported Beta NHS Trust,IM2,north_west,nhs_trust,silver,2025-06-02,",
+    "Imported Gamma Hospice,IM3,midlands,hospice,bronze,2025-06-03,",
+    "Imported Delta NHS Trust,IM4,south_west,nhs_trust,gold,2025-06-04,",
+    "Imported Epsilon NHS Trust,IM5,south_east,nhs_trust,silver,2025-06-05,",
+];
+
+/// The walk's files: the bad CSV (its third row names no region there is), the good one.
+fn import_files(folder: &std::path::Path) -> (PathBuf, PathBuf) {
+    let mut bad: Vec<String> = FIVE.iter().map(|r| (*r).to_owned()).collect();
+    bad[2] = bad[2].replace("midlands", "atlantis");
+    let write = |name: &str, rows: &[String]| {
+        let path = folder.join(name);
+        std::fs::write(&path, format!("{HEADER}\n{}\n", rows.join("\n"))).expect("written");
+        path
+    };
+    let good: Vec<String> = FIVE.iter().map(|r| (*r).to_owned()).collect();
+    (write("awards-bad.csv", &bad), write("awards.csv", &good))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_season_in_the_console_from_a_browser() {
     let console = ConsoleApp::start().await;
@@ -61,23 +84,53 @@ async fn a_season_in_the_console_from_a_browser() {
         .app
         .organisation("Browser Season Trust", Some("BST1"))
         .await;
-    let steps = ["issue", "suspend", "reinstate", "revoke"];
+    let files = crate::helpers::temp_dir();
+    let (csv_bad, csv_good) = import_files(files.path());
+    let steps = [
+        "resume",
+        "cycle",
+        "issue",
+        "suspend",
+        "reinstate",
+        "revoke",
+        "import",
+    ];
     let plan = json!({
         "base": console.app.api.base(),
         "login": "alice",
         "person": person,
+        "resume": {"from": "2026-11-01", "reason": "The programme takes applications again"},
+        "cycle": {
+            "cycle_id": "2026-winter", "name": "Winter 2026",
+            "submissions_open_on": "2026-11-01", "submission_deadline": "2026-11-24",
+            "review_from": "2026-11-24", "review_until": "2026-11-24",
+            "decisions_from": "2026-11-24", "decisions_until": "2026-12-31",
+        },
         "issue_path": format!("/console/awards/new?organisation={org}"),
         "award": {"level": "silver", "awarded_on": "2025-12-02"},
         "suspension": {"reason": "Placement review under way", "note": "Parent complaint ref 77"},
+        "files": {"csv_bad": csv_bad, "csv_good": csv_good},
         "steps": steps,
     });
+    let size_before_import = std::sync::Arc::new(std::sync::Mutex::new(0));
     let result = tokio::task::spawn_blocking(move || walk(&plan))
         .await
         .expect("the walk ran");
+    let _ = size_before_import;
     let signed_in = result["signedIn"].as_str().unwrap_or_default();
     assert!(signed_in.contains(person), "{result}");
     assert_walked(&result, &steps);
     let s = &result["steps"];
+    let text = |step: &str, field: &str| s[step][field].as_str().unwrap_or_default().to_owned();
+    // The programme: its effect said before it was confirmed; the public register says so.
+    assert!(
+        text("resume", "preview").contains("From"),
+        "{}",
+        text("resume", "preview")
+    );
+    let programme: Value = console.app.read_json("/v1/programme").await;
+    assert_eq!(programme["state"], "running", "{programme}");
+    assert!(text("cycle", "page").contains("Winter 2026"));
     let says = |step: &str, words: &str| {
         let read = s[step]["public"]["words"].as_str().unwrap_or_default();
         assert!(
@@ -87,23 +140,44 @@ async fn a_season_in_the_console_from_a_browser() {
     };
     says("issue", "Valid award");
     says("suspend", "Suspended");
-    let public = s["suspend"]["public"]["text"].as_str().unwrap_or_default();
+    let public = text("suspend", "public").to_owned();
+    let public = s["suspend"]["public"]["text"].as_str().unwrap_or(&public);
     assert!(public.contains("Placement review under way"), "{public}");
     assert!(
         !public.contains("ref 77"),
         "the private note stays private: {public}"
     );
     assert!(
-        s["suspend"]["page"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("ref 77"),
+        text("suspend", "page").contains("ref 77"),
         "the console shows the private note"
     );
     says("reinstate", "Valid award");
     says("revoke", "Revoked");
+    // The import: the bad row named and nothing added; five added; the same file adds nothing.
+    let bad = text("import", "bad");
+    assert!(
+        bad.contains("atlantis") && bad.contains("nothing was added"),
+        "{bad}"
+    );
+    assert!(
+        text("import", "done").contains("5 awards were imported"),
+        "{}",
+        text("import", "done")
+    );
+    assert!(
+        text("import", "again").contains("already imported"),
+        "{}",
+        text("import", "again")
+    );
+    for name in ["Imported Alpha NHS Trust", "Imported Epsilon NHS Trust"] {
+        let found: Value = console
+            .app
+            .read_json(&format!("/v1/register?q={}", name.replace(' ', "+")))
+            .await;
+        assert_eq!(found["total"], 1, "{name} once in the register: {found}");
+    }
     for step in steps {
-        let audit = s[step]["audit"].as_str().unwrap_or_default();
+        let audit = text(step, "audit");
         assert!(
             audit.contains(person),
             "the audit view names the person after {step}: {audit}"
