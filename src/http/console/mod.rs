@@ -15,6 +15,7 @@ mod auth;
 mod awards;
 mod dashboard;
 mod frame;
+mod integrations;
 mod organisations;
 pub(crate) mod session;
 
@@ -25,7 +26,7 @@ use crate::service::sessions::SessionPolicy;
 use crate::service::sign_in::SignIn;
 
 /// Every console route, by the file that serves it.
-pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES, organisations::ROUTES];
+pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES, organisations::ROUTES, integrations::ROUTES];
 
 /// The console's settings: the relying party, how long sessions last, and how often an
 /// address may begin a sign-in.
