@@ -11,6 +11,7 @@
 //! The console's routes are not part of the API (`routes()` and the OpenAPI document): they are
 //! `console::ROUTES`, added beside them.
 
+mod applications;
 mod auth;
 mod awards;
 mod dashboard;
@@ -26,7 +27,7 @@ use crate::service::sessions::SessionPolicy;
 use crate::service::sign_in::SignIn;
 
 /// Every console route, by the file that serves it.
-pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES, organisations::ROUTES, integrations::ROUTES];
+pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES, organisations::ROUTES, integrations::ROUTES, applications::ROUTES];
 
 /// The console's settings: the relying party, how long sessions last, and how often an
 /// address may begin a sign-in.
