@@ -15,6 +15,7 @@ mod backups;
 mod behind;
 mod cli;
 mod client;
+mod console_orgs;
 mod crash;
 mod credentials;
 mod debian_package;

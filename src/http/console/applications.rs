@@ -386,16 +386,12 @@ pub(crate) async fn show(
 /// The decision a form asks for (`Some(level)` to award), or the refusal of its words.
 fn decision_of(form: &DecisionForm) -> Result<Option<Level>, ApiError> {
     match form.decision.as_str() {
-        "awarded" => form
-            .level
-            .parse::<Level>()
-            .map(Some)
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::LevelRequired,
-                    "an award needs a level: bronze, silver or gold",
-                )
-            }),
+        "awarded" => form.level.parse::<Level>().map(Some).map_err(|_| {
+            ApiError::new(
+                ErrorCode::LevelRequired,
+                "an award needs a level: bronze, silver or gold",
+            )
+        }),
         "not_awarded" => Ok(None),
         _ => Err(ApiError::new(
             ErrorCode::DecisionInvalid,

@@ -325,9 +325,7 @@ pub(crate) async fn create_token(
     };
     let refuse = |words: String| Some(("token", words));
     let outcome = match Role::parse(&form.role) {
-        None => Err(refuse(
-            "choose the token's role: admin or reviewer".into(),
-        )),
+        None => Err(refuse("choose the token's role: admin or reviewer".into())),
         Some(role) => state
             .registry
             .create_token(&staff.actor, &form.name, role)

@@ -27,7 +27,13 @@ use crate::service::sessions::SessionPolicy;
 use crate::service::sign_in::SignIn;
 
 /// Every console route, by the file that serves it.
-pub(crate) const TABLES: &[&[Route]] = &[auth::ROUTES, awards::ROUTES, organisations::ROUTES, integrations::ROUTES, applications::ROUTES];
+pub(crate) const TABLES: &[&[Route]] = &[
+    auth::ROUTES,
+    awards::ROUTES,
+    organisations::ROUTES,
+    integrations::ROUTES,
+    applications::ROUTES,
+];
 
 /// The console's settings: the relying party, how long sessions last, and how often an
 /// address may begin a sign-in.

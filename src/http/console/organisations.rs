@@ -44,11 +44,17 @@ const PAGE: u32 = 50;
 /// The kinds of organisation, as the form offers them.
 const KINDS: [(OrganisationKind, &str); 7] = [
     (OrganisationKind::NhsTrust, "NHS trust"),
-    (OrganisationKind::IntegratedCareBoard, "Integrated care board"),
+    (
+        OrganisationKind::IntegratedCareBoard,
+        "Integrated care board",
+    ),
     (OrganisationKind::AmbulanceService, "Ambulance service"),
     (OrganisationKind::PrimaryCare, "Primary care"),
     (OrganisationKind::Hospice, "Hospice"),
-    (OrganisationKind::IndependentProvider, "Independent provider"),
+    (
+        OrganisationKind::IndependentProvider,
+        "Independent provider",
+    ),
     (OrganisationKind::Other, "Other"),
 ];
 
@@ -131,18 +137,14 @@ fn list_page(
         ));
         None
     } else {
-        Some(
-            state
-                .registry
-                .organisations_listed(&OrganisationQuery {
-                    text: Some(text).filter(|t| !t.is_empty()),
-                    award,
-                    page: PageOf {
-                        from: u64::from(page_number - 1) * u64::from(PAGE),
-                        limit: PAGE,
-                    },
-                }),
-        )
+        Some(state.registry.organisations_listed(&OrganisationQuery {
+            text: Some(text).filter(|t| !t.is_empty()),
+            award,
+            page: PageOf {
+                from: u64::from(page_number - 1) * u64::from(PAGE),
+                limit: PAGE,
+            },
+        }))
     };
     let (rows, total) = found.map_or((Vec::new(), 0), |found| {
         let rows = found
@@ -405,7 +407,12 @@ fn organisation_page(
         .collect();
     drop_ins.dedup();
     let (refused, amend, drop_in, changed) = match refusal {
-        None => (None, AmendForm::default(), DropInForm::default(), Vec::new()),
+        None => (
+            None,
+            AmendForm::default(),
+            DropInForm::default(),
+            Vec::new(),
+        ),
         Some(Refusal::Amend {
             error,
             form,
@@ -462,7 +469,10 @@ pub(crate) async fn show(
 
 /// The fields a stale amend form holds that differ from the organisation's values now.
 fn changed_since(organisation: &Organisation, form: &AmendForm) -> Vec<Changed> {
-    let region_name = |r: &str| r.parse::<Region>().map_or(r.to_owned(), |r| r.name().to_owned());
+    let region_name = |r: &str| {
+        r.parse::<Region>()
+            .map_or(r.to_owned(), |r| r.name().to_owned())
+    };
     let mut changed = Vec::new();
     if organisation.name.as_str() != form.name.trim() {
         changed.push(Changed {
