@@ -28,3 +28,16 @@ pub async fn console_session(
         .await
         .expect("a test session opens")
 }
+
+/// `state` able to make webhook subscriptions: their secrets sealed with `sealing`, and targets
+/// on private addresses (the tests' own receivers) allowed.
+pub fn with_test_webhooks(
+    state: crate::http::AppState,
+    sealing: crate::credentials::sealing::SealingKey,
+) -> crate::http::AppState {
+    state.with_webhooks(crate::service::webhooks::WebhookSettings {
+        allow_private_targets: true,
+        sealing: Some(std::sync::Arc::new(sealing)),
+        ..Default::default()
+    })
+}

@@ -104,6 +104,10 @@ async fn console_app() -> ConsoleApp {
         SessionPolicy::default(),
         10,
     ));
+    let state = wexqs::testing::with_test_webhooks(
+        state,
+        wexqs::credentials::sealing::SealingKey::from_bytes(&[7; 32]),
+    );
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     let admin = staff(&registry, "alice", StaffRole::Admin).await;
     let reviewer = staff(&registry, "bob", StaffRole::Reviewer).await;
@@ -431,7 +435,7 @@ async fn bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_chang
     }
     assert!(app.appended_after(before).await.is_empty());
 
-    // A webhook to a private address is refused in words, the form kept, nothing appended.
+    // A webhook to what is not a URL is refused in words, the form kept, nothing appended.
     let page = app.get(&app.admin.1, "/console/integrations").await;
     let answer = app
         .post(
@@ -439,7 +443,7 @@ async fn bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_chang
             "/console/integrations/webhooks",
             &[
                 ("form_token", &page.form_token()),
-                ("url", "http://127.0.0.1:9/hook"),
+                ("url", "hook.example"),
                 ("event_types", "award.issued"),
                 ("event_types", "award.revoked"),
             ],
@@ -451,7 +455,7 @@ async fn bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_chang
             .body
             .contains("The webhook subscription was not made")
     );
-    assert!(answer.body.contains("value=\"http://127.0.0.1:9/hook\""));
+    assert!(answer.body.contains("value=\"hook.example\""));
     assert!(answer.body.contains("value=\"award.revoked\" checked"));
     assert!(!answer.body.contains("value=\"award.expired\" checked"));
     assert!(app.appended_after(before).await.is_empty());
@@ -760,4 +764,68 @@ async fn an_application_uploaded_refused_rule_by_rule_then_submitted_and_decided
         .get(&reviewer, &format!("/console/organisations/{id}"))
         .await;
     assert!(org.body.contains(&format!("/console/awards/{number}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_made_in_the_console_shows_its_secret_once_and_is_deleted_after_a_confirm_step() {
+    let app = console_app().await;
+    let page = app.get(&app.admin.1, "/console/integrations").await;
+    let before = app.last_position().await;
+    let made = app
+        .post(
+            &app.admin.1,
+            "/console/integrations/webhooks",
+            &[
+                ("form_token", &page.form_token()),
+                ("url", "http://127.0.0.1:9/hooks/registry"),
+                ("event_types", "award.issued"),
+                ("event_types", "award.revoked"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(made.body.contains("it is not shown again"));
+    assert!(made.body.contains("Signing secret"));
+    let appended = app.appended_after(before).await;
+    assert_eq!(
+        appended,
+        vec![("webhook_subscribed".to_owned(), app.admin_actor())]
+    );
+    let list = app.get(&app.admin.1, "/console/integrations").await;
+    assert!(list.body.contains("http://127.0.0.1:9"));
+    assert!(list.body.contains("award.issued, award.revoked"));
+    assert!(!list.body.contains("not shown again"));
+    let start = list.body.find("/console/integrations/webhooks/").unwrap();
+    let end = list.body[start..].find("/delete").unwrap() + start;
+    let delete = format!("{}/delete", &list.body[start..end]);
+
+    // The confirm step, then the deletion; without the confirmation nothing is deleted.
+    let confirm = app.get(&app.admin.1, &delete).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Delete the subscription"));
+    let before = app.last_position().await;
+    let unconfirmed = app
+        .post(
+            &app.admin.1,
+            &delete,
+            &[("form_token", &confirm.form_token())],
+        )
+        .await;
+    assert_eq!(unconfirmed.status, 303);
+    assert!(unconfirmed.location.ends_with(&delete));
+    assert!(app.appended_after(before).await.is_empty());
+    let deleted = app
+        .post(
+            &app.admin.1,
+            &delete,
+            &[("form_token", &confirm.form_token()), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(
+        app.appended_after(before).await,
+        vec![("webhook_deleted".to_owned(), app.admin_actor())]
+    );
+    let list = app.get(&app.admin.1, "/console/integrations").await;
+    assert!(list.body.contains("No webhook subscription."));
 }
