@@ -369,6 +369,18 @@ async fn organisations_registered_amended_and_given_drop_ins_in_the_signed_in_pe
         .await;
     assert!(page.body.contains("North West"));
     assert!(page.body.contains("<h1>Console Test Trust</h1>"));
+    // The amendment is public: the register's log shows it, with its reason.
+    let log = app
+        .http
+        .get(format!("{}/v1/log/entries", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(log.contains("organisation_amended"), "{log}");
+    assert!(log.contains("The trust moved its headquarters"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
