@@ -18,10 +18,12 @@ use wexqs::service::staff::NewStaff;
 use wexqs::service::{Actor, FixedClock, Registry};
 use wexqs::store::{EventStore, StoredEvent};
 
-use crate::helpers::{Backend, Db, at, fresh_db, start_registry};
+use crate::helpers::{Backend, Db, at, fresh_db, on_both_databases, start_registry};
 
 mod applications;
 mod integrations;
+
+on_both_databases!(backend: organisations_registered_amended_and_given_drop_ins_in_the_signed_in_persons_name, bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_changes);
 
 /// A registry serving the console, with one admin and one reviewer signed in.
 struct ConsoleApp {
@@ -83,8 +85,8 @@ async fn staff(registry: &Registry, subject: &str, role: StaffRole) -> (StaffId,
     (id, cookie)
 }
 
-async fn console_app() -> ConsoleApp {
-    let db = fresh_db(Backend::Sqlite).await.unwrap();
+async fn console_app(backend: Backend) -> Option<ConsoleApp> {
+    let db = fresh_db(backend).await?;
     let clock = Arc::new(FixedClock::new(at(2025, 9, 10)));
     let registry = start_registry(&db, clock.clone(), 4242).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -114,7 +116,7 @@ async fn console_app() -> ConsoleApp {
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     let admin = staff(&registry, "alice", StaffRole::Admin).await;
     let reviewer = staff(&registry, "bob", StaffRole::Reviewer).await;
-    ConsoleApp {
+    Some(ConsoleApp {
         base,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -125,7 +127,7 @@ async fn console_app() -> ConsoleApp {
         admin,
         reviewer,
         _db: db,
-    }
+    })
 }
 
 impl ConsoleApp {
@@ -247,9 +249,12 @@ impl ConsoleApp {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn organisations_registered_amended_and_given_drop_ins_in_the_signed_in_persons_name() {
-    let app = console_app().await;
+async fn organisations_registered_amended_and_given_drop_ins_in_the_signed_in_persons_name(
+    backend: Backend,
+) {
+    let Some(app) = console_app(backend).await else {
+        return;
+    };
     let before = app.last_position().await;
     let id = app.register("Console Test Trust", "RXC").await;
     assert_eq!(
@@ -383,9 +388,12 @@ async fn organisations_registered_amended_and_given_drop_ins_in_the_signed_in_pe
     assert!(log.contains("The trust moved its headquarters"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_changes() {
-    let app = console_app().await;
+async fn bad_input_is_shown_again_in_words_and_reviewers_are_refused_admin_changes(
+    backend: Backend,
+) {
+    let Some(app) = console_app(backend).await else {
+        return;
+    };
     let list = app.get(&app.admin.1, "/console/organisations").await;
     let before = app.last_position().await;
     let refused = app

@@ -5,11 +5,17 @@
 use wexqs::domain::Level;
 
 use super::console_app;
+use crate::helpers::{Backend, on_both_databases};
 use crate::helpers::{at, date};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_application_uploaded_refused_rule_by_rule_then_submitted_and_decided_by_a_reviewer() {
-    let app = console_app().await;
+on_both_databases!(backend: an_application_uploaded_refused_rule_by_rule_then_submitted_and_decided_by_a_reviewer);
+
+async fn an_application_uploaded_refused_rule_by_rule_then_submitted_and_decided_by_a_reviewer(
+    backend: Backend,
+) {
+    let Some(app) = console_app(backend).await else {
+        return;
+    };
     let id = app.register("Applying Trust", "RAP").await;
     let page = app
         .get(&app.admin.1, &format!("/console/organisations/{id}"))

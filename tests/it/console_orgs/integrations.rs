@@ -2,10 +2,14 @@
 //! revoked; a webhook's secret shown once, and its deletion only after the confirm step.
 
 use super::console_app;
+use crate::helpers::{Backend, on_both_databases};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_made_in_the_console_is_shown_once_listed_by_name_and_revoked() {
-    let app = console_app().await;
+on_both_databases!(backend: a_token_made_in_the_console_is_shown_once_listed_by_name_and_revoked, a_webhook_made_in_the_console_shows_its_secret_once_and_is_deleted_after_a_confirm_step);
+
+async fn a_token_made_in_the_console_is_shown_once_listed_by_name_and_revoked(backend: Backend) {
+    let Some(app) = console_app(backend).await else {
+        return;
+    };
     let page = app.get(&app.admin.1, "/console/integrations").await;
     assert_eq!(page.status, 200);
     let before = app.last_position().await;
@@ -77,9 +81,12 @@ async fn a_token_made_in_the_console_is_shown_once_listed_by_name_and_revoked() 
     assert_eq!(api.status(), 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_made_in_the_console_shows_its_secret_once_and_is_deleted_after_a_confirm_step() {
-    let app = console_app().await;
+async fn a_webhook_made_in_the_console_shows_its_secret_once_and_is_deleted_after_a_confirm_step(
+    backend: Backend,
+) {
+    let Some(app) = console_app(backend).await else {
+        return;
+    };
     let page = app.get(&app.admin.1, "/console/integrations").await;
     let before = app.last_position().await;
     let made = app
