@@ -261,10 +261,18 @@ pub(crate) async fn submit(
                 .map(|(code, words)| (rule_title(&code).to_owned(), words))
                 .collect::<Vec<_>>();
             let words = format!(
-                "The evidence does not meet {} rule{} for {}, so the application was not submitted. Each is below; correct the manifest and choose it again.",
-                failures.len(),
-                if failures.len() == 1 { "" } else { "s" },
-                level.title()
+                "The evidence does not meet {} for {}, so the application was not submitted. {} below; correct the manifest and choose it again.",
+                if failures.len() == 1 {
+                    "1 rule".to_owned()
+                } else {
+                    format!("{} rules", failures.len())
+                },
+                level.title(),
+                if failures.len() == 1 {
+                    "It is"
+                } else {
+                    "Each is"
+                },
             );
             refuse(StatusCode::UNPROCESSABLE_ENTITY, words, failures)
         }
