@@ -125,8 +125,6 @@ error_codes! {
     // Who is asking (401, 403).
     Unauthenticated = "unauthenticated", Unauthenticated, "an admin route needs a bearer token made by 'wexqs tokens create'";
     Forbidden = "forbidden", Forbidden, "the token's role may not do this";
-    NotOnStaffList = "not_on_staff_list", Forbidden, "the console is open only to the people on the staff list ('wexqs staff add')";
-    CrossSiteRequest = "cross_site_request", Forbidden, "a change in the console is made from the console's own pages, with the form's token";
 
     // What is asked for (404, 405).
     RouteNotFound = "route_not_found", NotFound, "there is no such route";

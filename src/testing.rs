@@ -2,7 +2,8 @@
 //! `testing` feature (which only the package's own dev-dependency on itself turns on, so no
 //! build of the binary has them): the raw store under a registry, and an append that skips the
 //! domain's decisions, for the tests that check what is stored and the benches that fill it;
-//! and a console session opened without an identity provider, for the console's page tests.
+//! a console session opened without an identity provider, the console switched on, and
+//! webhooks that can be made (a test sealing key, private targets allowed).
 
 use crate::service::{Registry, ServiceError};
 use crate::store::{AppendRequest, Appended, Store};
@@ -17,8 +18,7 @@ pub async fn append(registry: &Registry, request: AppendRequest) -> Result<Appen
     registry.append(request).await
 }
 
-/// Opens a console session for `member` as a sign-in would, without an identity provider: the
-/// value of the session cookie.
+/// A session for `member`, as signing in would open it: the value of the console's cookie.
 pub async fn console_session(
     registry: &Registry,
     member: &crate::domain::staff::StaffMember,
@@ -26,7 +26,23 @@ pub async fn console_session(
     registry
         .open_session(member)
         .await
-        .expect("a test session opens")
+        .expect("the test's database takes a session")
+}
+
+/// The console switched on for a registry served at `public_url`, signing in at an identity
+/// provider that is never contacted unless someone signs in.
+pub fn console(public_url: &str) -> crate::http::console::Console {
+    let settings = crate::service::sign_in::OidcSettings {
+        issuer: "https://id.example.test".to_owned(),
+        client_id: "wexqs-console".to_owned(),
+        client_secret: "not a secret".to_owned(),
+    };
+    crate::http::console::Console::new(
+        crate::service::sign_in::SignIn::new(settings, public_url)
+            .expect("the test's issuer and public URL are URLs"),
+        crate::service::sessions::SessionPolicy::default(),
+        10,
+    )
 }
 
 /// `state` able to make webhook subscriptions: their secrets sealed with `sealing`, and targets

@@ -112,7 +112,10 @@ mod tests {
             ActorId::CommandLine(Some("ada"))
         );
         assert_eq!(ActorId::parse("cli"), ActorId::CommandLine(None));
-        assert_eq!(ActorId::parse("staff:0a1b2c3d4e5f"), ActorId::Staff("0a1b2c3d4e5f"));
+        assert_eq!(
+            ActorId::parse("staff:0a1b2c3d4e5f"),
+            ActorId::Staff("0a1b2c3d4e5f")
+        );
         assert_eq!(ActorId::parse("system"), ActorId::Other);
         assert_eq!(ActorId::parse("client"), ActorId::Other);
     }

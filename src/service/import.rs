@@ -448,3 +448,39 @@ fn commands_for(registry: &Registry, parsed: &[Parsed]) -> (Vec<Command>, Vec<us
     }
     (commands, lines)
 }
+
+/// Checks the rows against the register as it is now, appending nothing: every bad row's
+/// errors, by line (empty when the import would be appended whole).
+pub(crate) async fn check_rows(registry: &Registry, rows: Rows) -> Vec<RowError> {
+    let Rows {
+        mut parsed,
+        mut errors,
+        ..
+    } = rows;
+    parsed.sort_by_key(|p| (p.awarded_on, p.line));
+    if let Err(e) = registry.catch_up().await {
+        return vec![RowError::new(0, ErrorCode::Internal, e.to_string())];
+    }
+    let (commands, lines) = commands_for(registry, &parsed);
+    let refused = registry.dry_run(&commands, &mut |_| {});
+    errors.extend(
+        refused
+            .into_iter()
+            .map(|(i, e)| RowError::new(lines[i], e.error_code(), e.to_string())),
+    );
+    errors.sort_by_key(|e| e.line);
+    errors.dedup();
+    errors
+}
+
+/// When `actor` first made the append recorded under `idem`, if they did.
+pub(crate) async fn recorded_at(
+    registry: &Registry,
+    actor: &Actor,
+    idem: &Idempotency,
+) -> Result<Option<String>, ServiceError> {
+    Ok(registry
+        .recorded_append(&actor.id, idem)
+        .await?
+        .and_then(|a| a.events.first().map(|e| e.recorded_at.clone())))
+}

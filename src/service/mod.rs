@@ -24,6 +24,7 @@ pub(crate) mod feeds;
 pub(crate) mod high_water;
 pub(crate) mod idempotency;
 pub mod import;
+pub(crate) mod import_preview;
 mod log;
 pub mod maintenance;
 pub(crate) mod queries;

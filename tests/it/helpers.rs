@@ -371,6 +371,28 @@ pub(crate) async fn spawn_app_bounded(
     rate_limit: u32,
     limits: wexqs::limits::Limits,
 ) -> Option<TestApp> {
+    spawn_app_with(backend, move |state, _| {
+        state.with_rate_limit(rate_limit).with_limits(limits)
+    })
+    .await
+}
+
+/// A served registry whose state `configure` finishes (given the state and the public URL).
+pub(crate) async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(AppState, &str) -> AppState,
+) -> Option<TestApp> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    spawn_app_on(backend, listener, configure).await
+}
+
+/// A served registry on `listener`, its state as `configure` finishes it (given the state and
+/// the public URL): for a test that must know the address before the server starts.
+pub(crate) async fn spawn_app_on(
+    backend: Backend,
+    listener: std::net::TcpListener,
+    configure: impl FnOnce(AppState, &str) -> AppState,
+) -> Option<TestApp> {
     let db = fresh_db(backend).await?;
     let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
     let seed = COUNTER.fetch_add(1, Ordering::SeqCst) + 1000;
@@ -383,16 +405,13 @@ pub(crate) async fn spawn_app_bounded(
         .create_token(&Actor::cli(), "test reviewer", Role::Reviewer)
         .await
         .expect("a reviewer token");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let base = format!("http://{}", listener.local_addr().expect("an address"));
     let key = ed25519_dalek::SigningKey::from_bytes(&[seed as u8; 32]);
     let address = base.parse().expect("the base URL is an address");
     startup::sign_with_key(&registry, key, &address)
         .await
         .expect("the key is published");
-    let state = AppState::new(registry.clone(), &base)
-        .with_rate_limit(rate_limit)
-        .with_limits(limits);
+    let state = configure(AppState::new(registry.clone(), &base), &base);
     let connections = state.connections.clone();
     tokio::spawn(serve(listener, state, 2, std::future::pending()));
     Some(TestApp {

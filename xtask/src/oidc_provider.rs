@@ -118,9 +118,16 @@ pub fn main(args: &[String]) -> Result {
     client secret file  {secret_file}
     redirect URIs       {uris}
 
-Start the console with that issuer, client id and client secret file, open it, and sign in with
-any login name (any password): the login becomes the subject (`sub`), with a name and an email
-made from it (alice.smith: \"Alice Smith\", alice.smith@example.nhs.uk).",
+Any login name signs in (any password): the login becomes the subject (`sub`), with a name and
+an email made from it (alice.smith: \"Alice Smith\", alice.smith@example.nhs.uk). In another
+terminal, put someone on the staff list and start the registry with its console:
+
+    cargo run --release -- staff add --issuer {issuer} --subject alice \\
+      --name \"Alice Admin\" --email alice@example.nhs.uk --role admin
+    cargo run --release -- serve --demo --oidc-issuer {issuer} \\
+      --oidc-client-id {client_id} --oidc-client-secret-file {secret_file}
+
+then open http://127.0.0.1:8080/console and sign in as alice.",
         client_id = options.client_id,
         secret_file = secret_file.display(),
         uris = options.redirect_uris.join(" "),

@@ -2,10 +2,9 @@
 //! first), an application's page with its evidence checked rule by rule against the framework
 //! (as the admin API's checklist reads it, `domain::applications::eligibility`) and the decision
 //! form (reviewers decide, as on the API), and submitting an application for an organisation
-//! with its evidence manifest uploaded as a JSON file. The upload is read only once the signed-in
-//! person's role is checked, part by part and at most `limits::MAX_BODY` bytes, its form token
-//! compared with the session's before anything in it is used; a refused submission is shown
-//! again with every evidence rule that failed and the person's choices kept (`submit`).
+//! with its evidence manifest uploaded as a JSON file, read only once the signed-in person's role
+//! is checked (`session::ConsoleUpload`); a refused submission is shown again with every
+//! evidence rule that failed and the person's choices kept (`submit`).
 
 mod submit;
 

@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 use super::frame::{Frame, page, see_other};
 use super::session::{ConsoleForm, Staff};
+use super::trail::TrailLine;
 use crate::domain::{
-    AwardCommand, AwardSource, CertificateNumber, Command, DomainError, Event, IssueAward, Level,
+    AwardCommand, AwardSource, CertificateNumber, Command, DomainError, IssueAward, Level,
     OrganisationId, Status,
 };
 use crate::error_codes::ErrorCode;
@@ -23,7 +24,6 @@ use crate::http::extract::{AdminOnly, AdminOrReviewer};
 use crate::http::route::Route;
 use crate::http::writes::{parse, parse_date, private_note, public_reason};
 use crate::service::ServiceError;
-use crate::service::audit::TrailEntry;
 use crate::service::search::{SearchRequest, search_off_workers};
 
 /// The routes this file serves.
@@ -120,7 +120,10 @@ pub(crate) async fn list(
                 number: listed.certificate_number,
                 organisation: listed.organisation_name,
                 ods_code: listed.ods_code.unwrap_or_default(),
-                level: listed.level,
+                level: listed
+                    .level
+                    .parse::<Level>()
+                    .map_or(listed.level, |l| l.title().to_owned()),
                 status: status.as_str(),
                 status_words: crate::http::html::status_words(status),
                 valid_until: listed.valid_until,
@@ -151,77 +154,12 @@ pub(crate) async fn list(
     )
 }
 
-/// One entry of an award's trail, in words.
-#[derive(Debug)]
-pub(super) struct TrailLine {
-    pub(super) position: u64,
-    pub(super) recorded_at: String,
-    pub(super) who: String,
-    pub(super) what: String,
-    pub(super) detail: String,
-    pub(super) private: bool,
-}
-
-impl TrailLine {
-    pub(super) fn of(entry: &TrailEntry) -> TrailLine {
-        let (what, detail) = describe(&entry.event);
-        TrailLine {
-            position: entry.position,
-            recorded_at: entry.recorded_at.clone(),
-            who: entry
-                .actor_name
-                .clone()
-                .unwrap_or_else(|| entry.actor.clone()),
-            what,
-            detail,
-            private: entry.event.visibility() == crate::domain::Visibility::Private,
-        }
-    }
-}
-
-/// What an event about an award did, in words, and its detail.
-fn describe(event: &Event) -> (String, String) {
-    match event {
-        Event::AwardIssued {
-            level, awarded_on, ..
-        } => (
-            format!("Issued ({})", level.title()),
-            format!("awarded on {awarded_on}"),
-        ),
-        Event::AwardSuspended { reason, .. } => ("Suspended".into(), reason.as_str().to_owned()),
-        Event::AwardReinstated { reason, .. } => (
-            "Reinstated".into(),
-            reason
-                .as_ref()
-                .map(|r| r.as_str().to_owned())
-                .unwrap_or_default(),
-        ),
-        Event::AwardRevoked { reason, .. } => ("Revoked".into(), reason.as_str().to_owned()),
-        Event::AwardSuperseded { superseded_by, .. } => {
-            ("Replaced".into(), format!("by {superseded_by}"))
-        }
-        Event::AwardAmended {
-            organisation_name,
-            reason,
-            ..
-        } => (
-            "Amended".into(),
-            format!("name now {organisation_name}: {}", reason.as_str()),
-        ),
-        Event::AwardNoteRecorded { note, .. } => ("Private note".into(), note.as_str().to_owned()),
-        Event::AwardExpired { expired_on, .. } => ("Expired".into(), format!("on {expired_on}")),
-        Event::CredentialIssued { key_id, .. } => {
-            ("Credential signed".into(), format!("with key {key_id}"))
-        }
-        other => (other.event_type().replace('_', " "), String::new()),
-    }
-}
-
 /// What a change form held when it was sent: shown again when the change is refused.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub(crate) struct ChangeForm {
+    /// The award's version the form was read at (its `last_position`).
     #[serde(default)]
-    version: Option<u64>,
+    version: String,
     #[serde(default)]
     reason: String,
     #[serde(default)]
@@ -343,7 +281,7 @@ async fn award_page(
     )
 }
 
-fn service_unavailable(base: &str, e: &ServiceError) -> HttpResponse {
+pub(super) fn service_unavailable(base: &str, e: &ServiceError) -> HttpResponse {
     tracing::warn!(error = %e, "a console page could not be read");
     super::frame::message(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -376,7 +314,12 @@ fn change_command(
     number: &CertificateNumber,
     form: &ChangeForm,
 ) -> Result<Command, ApiError> {
-    let expected = form.version;
+    let expected = Some(form.version.trim().parse::<u64>().map_err(|_| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "the form does not say which version of the award it was read at; reload the page and try again",
+        )
+    })?);
     let note = private_note(Some(form.private_note.clone()))?;
     let command = match change {
         "suspend" => AwardCommand::Suspend {

@@ -6,9 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::awards::TrailLine;
 use super::frame::{Frame, page};
 use super::session::Staff;
+use super::trail::TrailLine;
 use crate::http::AppState;
 use crate::http::extract::AdminOrReviewer;
 

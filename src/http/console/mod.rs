@@ -12,13 +12,20 @@
 //! `console::ROUTES`, added beside them.
 
 mod applications;
+mod audit;
 mod auth;
 mod awards;
+mod cycles;
 mod dashboard;
 mod frame;
+mod import;
 mod integrations;
+mod multipart;
 mod organisations;
+mod programme;
 pub(crate) mod session;
+mod staff;
+mod trail;
 
 use std::sync::Arc;
 
@@ -30,6 +37,11 @@ use crate::service::sign_in::SignIn;
 pub(crate) const TABLES: &[&[Route]] = &[
     auth::ROUTES,
     awards::ROUTES,
+    programme::ROUTES,
+    cycles::ROUTES,
+    import::ROUTES,
+    staff::ROUTES,
+    audit::ROUTES,
     organisations::ROUTES,
     integrations::ROUTES,
     applications::ROUTES,

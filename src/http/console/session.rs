@@ -257,8 +257,75 @@ impl<T: DeserializeOwned + 'static> FromRequest for ConsoleForm<T> {
                     "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
                 )));
             }
-            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| unreadable())?;
+            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+                tracing::info!(error = %e, "a console form could not be read");
+                unreadable()
+            })?;
             Ok(ConsoleForm(value))
+        })
+    }
+}
+
+/// A console upload's fields (`multipart/form-data`, a file among them), read once the
+/// signed-in person's role was checked (at most `limits::MAX_BODY`, as `web::Bytes` reads it),
+/// its form token the session's.
+#[derive(Debug)]
+pub(crate) struct ConsoleUpload(pub(crate) Vec<super::multipart::Part>);
+
+impl FromRequest for ConsoleUpload {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let base = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| crate::http::prefix::base_path(&s.public_url).to_owned())
+            .unwrap_or_default();
+        let checked = req.extensions().get::<RoleChecked>().is_some();
+        let session = req.extensions().get::<Session>().cloned();
+        let boundary = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::multipart::boundary);
+        let bytes = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let (true, Some(session)) = (checked, session) else {
+                return Err(refusal(message(
+                    StatusCode::FORBIDDEN,
+                    &base,
+                    "You are not signed in",
+                    "Nothing was changed. Sign in, then try again.",
+                )));
+            };
+            let unreadable = || {
+                refusal(message(
+                    StatusCode::BAD_REQUEST,
+                    &base,
+                    "The file could not be read",
+                    "Nothing was changed. Go back, choose the file again and send it.",
+                ))
+            };
+            let boundary = boundary.ok_or_else(unreadable)?;
+            let bytes = bytes.await?;
+            let parts = super::multipart::parts(&boundary, &bytes).ok_or_else(unreadable)?;
+            let token = parts
+                .iter()
+                .find(|p| p.name == "form_token")
+                .map(|p| p.body.as_slice())
+                .unwrap_or_default();
+            let matches: bool =
+                subtle::ConstantTimeEq::ct_eq(token, session.form_token.as_bytes()).into();
+            if !matches {
+                return Err(refusal(message(
+                    StatusCode::FORBIDDEN,
+                    &base,
+                    "This form has expired",
+                    "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
+                )));
+            }
+            Ok(ConsoleUpload(parts))
         })
     }
 }

@@ -1,20 +1,18 @@
 //! Submitting an application from the console: the form (organisation, cycle, level sought,
 //! and the evidence manifest as a JSON file), read as `multipart/form-data` only once the
-//! signed-in person is known to be an admin, part by part and at most `limits::MAX_BODY` bytes,
-//! its form token compared with the session's before anything in it is used. A refused
+//! signed-in person is known to be an admin, at most `limits::MAX_BODY` bytes, its form token
+//! the session's (`session::ConsoleUpload`). A refused
 //! submission is shown again with every evidence rule that failed, in words, and the person's
 //! choices kept (all but the file, which a browser never lets a page fill in).
 
-use actix_multipart::Multipart;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
-use futures_util::StreamExt as _;
 use serde::Deserialize;
 
-use super::super::frame::{Frame, message, page, see_other};
-use super::super::session::Staff;
+use super::super::frame::{Frame, page, see_other};
+use super::super::session::{ConsoleUpload, Staff};
 use super::{ALL, cycles, rule_title};
 use crate::domain::applications::Manifest;
 use crate::domain::{
@@ -107,51 +105,6 @@ pub(crate) async fn new_application(
     new_page(&state, &staff, StatusCode::OK, form, None, Vec::new())
 }
 
-/// Why an upload could not be read, in words.
-struct Unreadable(String);
-
-/// The submission's fields and its manifest file's bytes, read part by part, at most
-/// `MAX_BODY` bytes in all.
-async fn read_upload(
-    mut payload: Multipart,
-) -> Result<(Vec<(String, String)>, String, Vec<u8>), Unreadable> {
-    let mut fields = Vec::new();
-    let mut file_name = String::new();
-    let mut file = Vec::new();
-    let mut read = 0usize;
-    while let Some(part) = payload.next().await {
-        let mut part = part.map_err(|e| Unreadable(format!("the form could not be read ({e})")))?;
-        let name = part.name().unwrap_or_default().to_owned();
-        let is_file = name == "manifest";
-        if is_file {
-            file_name = part
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .unwrap_or_default()
-                .to_owned();
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = part.next().await {
-            let chunk =
-                chunk.map_err(|e| Unreadable(format!("the form could not be read ({e})")))?;
-            read = read.saturating_add(chunk.len());
-            if read > crate::limits::MAX_BODY {
-                return Err(Unreadable(format!(
-                    "the upload is larger than {} KiB; a manifest lists documents, it does not hold them",
-                    crate::limits::MAX_BODY / 1024
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if is_file {
-            file = bytes;
-        } else {
-            fields.push((name, String::from_utf8_lossy(&bytes).into_owned()));
-        }
-    }
-    Ok((fields, file_name, file))
-}
-
 /// The manifest in an uploaded file, or why it is not one, in words.
 fn manifest_of(file_name: &str, bytes: &[u8]) -> Result<Manifest, String> {
     if bytes.is_empty() {
@@ -170,40 +123,21 @@ fn manifest_of(file_name: &str, bytes: &[u8]) -> Result<Manifest, String> {
 pub(crate) async fn submit(
     staff: Staff<AdminOnly>,
     state: web::Data<AppState>,
-    payload: Multipart,
+    ConsoleUpload(parts): ConsoleUpload,
 ) -> HttpResponse {
     let base = crate::http::prefix::base_path(&state.public_url).to_owned();
-    let (fields, file_name, file) = match read_upload(payload).await {
-        Ok(upload) => upload,
-        Err(Unreadable(words)) => {
-            return new_page(
-                &state,
-                &staff,
-                StatusCode::BAD_REQUEST,
-                SubmitForm::default(),
-                Some(words),
-                Vec::new(),
-            );
-        }
-    };
     let field = |name: &str| {
-        fields
+        parts
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .find(|p| p.name == name)
+            .map(|p| String::from_utf8_lossy(&p.body).into_owned())
             .unwrap_or_default()
     };
-    let token = field("form_token");
-    let matches: bool =
-        subtle::ConstantTimeEq::ct_eq(token.as_bytes(), staff.form_token.as_bytes()).into();
-    if !matches {
-        return message(
-            StatusCode::FORBIDDEN,
-            &base,
-            "This form has expired",
-            "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
-        );
-    }
+    let (file_name, file) = parts
+        .iter()
+        .find(|p| p.name == "manifest")
+        .map(|p| (p.filename.clone().unwrap_or_default(), p.body.as_slice()))
+        .unwrap_or_default();
     let form = SubmitForm {
         organisation_id: field("organisation_id"),
         cycle_id: field("cycle_id"),
@@ -231,7 +165,7 @@ pub(crate) async fn submit(
                 organisation_id,
                 cycle_id: form.cycle_id.clone(),
                 level_sought,
-                manifest: manifest_of(&file_name, &file)?,
+                manifest: manifest_of(&file_name, file)?,
                 framework: (*state.framework).clone(),
             },
         )))
