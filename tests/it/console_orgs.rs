@@ -10,10 +10,7 @@ use std::sync::Arc;
 
 use wexqs::domain::staff::{StaffId, StaffRole};
 use wexqs::domain::{Command, OrganisationCommand};
-use wexqs::http::console::Console;
 use wexqs::http::{AppState, serve};
-use wexqs::service::sessions::SessionPolicy;
-use wexqs::service::sign_in::{OidcSettings, SignIn};
 use wexqs::service::staff::NewStaff;
 use wexqs::service::{Actor, FixedClock, Registry};
 use wexqs::store::{EventStore, StoredEvent};
@@ -95,20 +92,7 @@ async fn console_app(backend: Backend) -> Option<ConsoleApp> {
     wexqs::startup::sign_with_key(&registry, key, &base.parse().unwrap())
         .await
         .unwrap();
-    let sign_in = SignIn::new(
-        OidcSettings {
-            issuer: "https://login.example.nhs.uk".into(),
-            client_id: "registry".into(),
-            client_secret: "not used".into(),
-        },
-        &base,
-    )
-    .unwrap();
-    let state = AppState::new(registry.clone(), &base).with_console(Console::new(
-        sign_in,
-        SessionPolicy::default(),
-        10,
-    ));
+    let state = AppState::new(registry.clone(), &base).with_console(wexqs::testing::console(&base));
     let state = wexqs::testing::with_test_webhooks(
         state,
         wexqs::credentials::sealing::SealingKey::from_bytes(&[7; 32]),
