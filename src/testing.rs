@@ -2,7 +2,8 @@
 //! `testing` feature (which only the package's own dev-dependency on itself turns on, so no
 //! build of the binary has them): the raw store under a registry, and an append that skips the
 //! domain's decisions, for the tests that check what is stored and the benches that fill it;
-//! a console session opened without an identity provider, and the console switched on.
+//! a console session opened without an identity provider, the console switched on, and
+//! webhooks that can be made (a test sealing key, private targets allowed).
 
 use crate::service::{Registry, ServiceError};
 use crate::store::{AppendRequest, Appended, Store};
@@ -42,4 +43,17 @@ pub fn console(public_url: &str) -> crate::http::console::Console {
         crate::service::sessions::SessionPolicy::default(),
         10,
     )
+}
+
+/// `state` able to make webhook subscriptions: their secrets sealed with `sealing`, and targets
+/// on private addresses (the tests' own receivers) allowed.
+pub fn with_test_webhooks(
+    state: crate::http::AppState,
+    sealing: crate::credentials::sealing::SealingKey,
+) -> crate::http::AppState {
+    state.with_webhooks(crate::service::webhooks::WebhookSettings {
+        allow_private_targets: true,
+        sealing: Some(std::sync::Arc::new(sealing)),
+        ..Default::default()
+    })
 }

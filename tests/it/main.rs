@@ -17,6 +17,7 @@ mod cli;
 mod client;
 mod console_awards;
 mod console_browser;
+mod console_orgs;
 mod console_pages;
 mod console_sign_in;
 mod crash;

@@ -11,6 +11,7 @@
 //! The console's routes are not part of the API (`routes()` and the OpenAPI document): they are
 //! `console::ROUTES`, added beside them.
 
+mod applications;
 mod audit;
 mod auth;
 mod awards;
@@ -18,7 +19,9 @@ mod cycles;
 mod dashboard;
 mod frame;
 mod import;
+mod integrations;
 mod multipart;
+mod organisations;
 mod programme;
 pub(crate) mod session;
 mod staff;
@@ -39,6 +42,9 @@ pub(crate) const TABLES: &[&[Route]] = &[
     import::ROUTES,
     staff::ROUTES,
     audit::ROUTES,
+    organisations::ROUTES,
+    integrations::ROUTES,
+    applications::ROUTES,
 ];
 
 /// The console's settings: the relying party, how long sessions last, and how often an
