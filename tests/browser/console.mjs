@@ -73,8 +73,11 @@ async function mainText() {
   return (await page.locator('main').innerText()).replace(/\s+/g, ' ');
 }
 
-// Submits the form that holds the button named `button`, after filling `fields` by label.
-async function submit(button, fields = {}, within = page) {
+// Submits the form that holds the button named `button` (within `scope`, the whole page unless
+// given), after filling its `fields` by label.
+async function submit(button, fields = {}, scope = page) {
+  const within = scope !== page ? scope : page.locator('form',
+    {has: page.getByRole('button', {name: button, exact: false})}).first();
   for (const [label, value] of Object.entries(fields)) {
     // A field by its label's words, or by a CSS selector (`#id`) where two labels read alike.
     const field = label.startsWith('#') ? within.locator(label)
@@ -142,12 +145,22 @@ function formTitled(title) {
 }
 
 const steps = {
+  // The console's other pages, each looked at and checked.
+  async pages(s) {
+    s.seen = [];
+    for (const [name, path] of [['staff', '/console/staff'], ['audit', '/console/audit'],
+      ['integrations', '/console/integrations'], ['awards', '/console/awards']]) {
+      await go(path);
+      await audit(name);
+      s.seen.push(name);
+    }
+  },
   // Resumes the programme from a day, through the preview of its effect.
   async resume(s) {
     await go('/console/programme');
     await audit('programme');
     await submit('See the effect', {'From': plan.resume.from,
-      'Public reason': plan.resume.reason}, formTitled('Resume'));
+      'Public reason': plan.resume.reason}, formTitled('Resume the programme'));
     s.preview = await mainText();
     await audit('programme-preview');
     s.url = await submit('Confirm');
@@ -189,32 +202,61 @@ const steps = {
   async organisation(s) {
     await go('/console/organisations');
     await audit('organisations');
-    s.url = await submit('Register', {'Name': plan.organisation.name,
-      'ODS code': plan.organisation.ods_code, 'Region': plan.organisation.region});
-    s.text = await mainText();
+    const o = plan.organisation;
+    s.url = await submit('Register the organisation', {'Name': o.name, 'ODS code': o.ods_code,
+      'Region': o.region, 'Kind of organisation': o.kind});
+    s.path = new URL(s.url).pathname;
+    s.page = await mainText();
     await audit('organisation');
     s.audit = await auditNames();
   },
-  // Issues an award to the organisation from its page; the award's number.
-  async issue(s) {
-    if (plan.issue_path) {
-      await go(plan.issue_path);
-    } else {
-      await go(new URL(result.steps.organisation.url).pathname);
-      await Promise.all([page.waitForNavigation(),
-        page.getByRole('link', {name: 'Issue an award'}).click()]);
-    }
+  // Records the drop-in session the organisation attended.
+  async dropin(s) {
+    await go(result.steps.organisation.path);
+    s.url = await submit('Record the session', {'Day of the session': plan.drop_in},
+      formTitled('Record a drop-in session'));
+    s.page = await mainText();
+    s.audit = await auditNames();
+    // The form that issues an award by hand, from the organisation's page (looked at only).
+    await go(result.steps.organisation.path);
+    await Promise.all([page.waitForNavigation(),
+      page.getByRole('link', {name: 'Issue an award'}).click()]);
     await audit('award-new');
-    s.url = await submit('Issue the award', {'Level': plan.award.level,
-      'Awarded on': plan.award.awarded_on});
-    s.number = new URL(s.url).pathname.split('/').pop();
-    await audit('award');
+  },
+  // Submits its application with the evidence manifest uploaded as a file.
+  async application(s) {
+    await go(result.steps.organisation.path);
+    await Promise.all([page.waitForNavigation(),
+      page.getByRole('link', {name: 'Submit an application'}).click()]);
+    await audit('application-new');
+    s.url = await submit('Submit the application', {'Cycle': plan.cycle.cycle_id,
+      'Level sought': plan.application.level, 'Evidence manifest': plan.files.manifest});
+    s.path = new URL(s.url).pathname;
+    s.page = await mainText();
+    await audit('application');
+    await go('/console/applications');
+    s.queue = await mainText();
+    await audit('applications');
+    s.audit = await auditNames();
+  },
+  // Decides it: awarded, which issues the award at once; the award's number.
+  async decision(s) {
+    await go(result.steps.application.path);
+    await page.locator('#decision-awarded').check();
+    s.url = await submit('Record the decision', {'Level, when awarded': plan.application.level,
+      'Written feedback': plan.application.feedback});
+    s.page = await mainText();
+    await go(result.steps.organisation.path);
+    const link = page.locator('main a[href*="/console/awards/"]').first();
+    s.number = (await link.getAttribute('href')).split('/').pop();
+    result.award = s.number;
     s.public = await publicVerdict(s.number);
     s.audit = await auditNames();
   },
   async suspend(s) {
-    const number = result.steps.issue.number;
+    const number = result.award;
     await go(`/console/awards/${number}`);
+    await audit('award');
     const form = page.locator('form', {has: page.getByRole('button', {name: 'Suspend the award'})});
     s.url = await submit('Suspend the award', {'Public reason': plan.suspension.reason,
       'Private note': plan.suspension.note}, form);
@@ -223,7 +265,7 @@ const steps = {
     s.audit = await auditNames();
   },
   async reinstate(s) {
-    const number = result.steps.issue.number;
+    const number = result.award;
     await go(`/console/awards/${number}`);
     const form = page.locator('form', {has: page.getByRole('button', {name: 'Reinstate the award'})});
     s.url = await submit('Reinstate the award', {'Public reason': 'Review closed'}, form);
@@ -231,7 +273,7 @@ const steps = {
     s.audit = await auditNames();
   },
   async revoke(s) {
-    const number = result.steps.issue.number;
+    const number = result.award;
     await go(`/console/awards/${number}`);
     const form = page.locator('form', {has: page.getByRole('button', {name: 'Revoke the award'})});
     s.url = await submit('Revoke the award', {'Public reason': 'Withdrawn by the programme',
