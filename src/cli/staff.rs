@@ -25,6 +25,7 @@ pub(super) enum StaffAction {
         /// Their name, as the audit trail shows it.
         #[arg(long)]
         name: String,
+        /// Their e-mail address, for the programme team to reach them (kept private).
         #[arg(long)]
         email: String,
         /// admin (everything, including the staff list) or reviewer (reads, and decides
@@ -43,6 +44,7 @@ pub(super) enum StaffAction {
         registry: RegistryArgs,
         /// Their staff id (see `wexqs staff list`).
         staff_id: String,
+        /// Their role from now on: admin or reviewer.
         #[arg(long, value_parser = ["admin", "reviewer"])]
         role: String,
     },

@@ -5,7 +5,6 @@
 //! on a phone.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -13,24 +12,7 @@ use crate::console_sign_in::ConsoleApp;
 
 /// Runs the walk on `plan`: its findings.
 fn walk(plan: &Value) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-walk");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).expect("a folder for the walk");
-    let plan_file = out.join("plan.json");
-    std::fs::write(&plan_file, plan.to_string()).expect("written");
-    let run = Command::new("node")
-        .arg(root.join("console.mjs"))
-        .arg(&plan_file)
-        .arg(&out)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    serde_json::from_slice(&run.stdout).expect("JSON")
+    crate::helpers::walk_in_browser("console.mjs", "console-walk", plan).0
 }
 
 /// Every step ran, and no page had an axe violation or scrolled sideways.

@@ -30,6 +30,11 @@ pub(crate) struct ConsoleApp {
 
 impl ConsoleApp {
     pub(crate) async fn start() -> ConsoleApp {
+        ConsoleApp::start_with(1000).await
+    }
+
+    /// The console allowing each address `sign_ins_per_minute` sign-ins begun or finished.
+    pub(crate) async fn start_with(sign_ins_per_minute: u32) -> ConsoleApp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("an address"));
         let provider = OidcProvider::start(&format!("{base}/console/auth/callback")).await;
@@ -39,7 +44,7 @@ impl ConsoleApp {
             client_secret: provider.client_secret().to_owned(),
         };
         let sign_in = SignIn::new(settings, &base).expect("the console's settings");
-        let console = Console::new(sign_in, SessionPolicy::default(), 1000);
+        let console = Console::new(sign_in, SessionPolicy::default(), sign_ins_per_minute);
         let app = spawn_app_on(Backend::Sqlite, listener, |state, _| {
             state.with_console(console)
         })
@@ -536,4 +541,34 @@ async fn a_reviewer_cannot_issue_suspend_or_revoke() {
         !body.contains("Suspend the award"),
         "no change form for a reviewer"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_are_limited_for_each_address() {
+    let console = ConsoleApp::start_with(3).await;
+    // Three sign-in steps a minute from one address: a start and its callback are two.
+    let back = console
+        .provider
+        .sign_in(&console.begin().await, "alice")
+        .await;
+    assert_eq!(
+        console.callback(&back, None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    console.begin().await;
+    let limited = console
+        .http
+        .get(console.url("/console/auth/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(limited.text().await.unwrap().contains("Too many sign-ins"));
 }

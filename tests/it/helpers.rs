@@ -799,3 +799,39 @@ pub(crate) async fn serve_on(db: Db, args: &[&str], env: &[(&str, &str)]) -> Ser
         _dir: dir,
     }
 }
+
+/// Runs `script` of tests/browser/ (Debian's Chromium, driven by playwright-core) on `plan`,
+/// in a fresh folder of the target's named `folder`: what it printed, as JSON, and the folder
+/// (where it left its screenshots).
+pub(crate) fn walk_in_browser(
+    script: &str,
+    folder: &str,
+    plan: &serde_json::Value,
+) -> (serde_json::Value, std::path::PathBuf) {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        root.join("node_modules/playwright-core").exists(),
+        "the browser checks are not installed: run `cargo xtask test`, which installs them (or 'npm ci --prefix tests/browser')"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed for the browser tests (`cargo xtask test` installs it)"
+    );
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("a folder for the walk");
+    let plan_file = out.join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).expect("written");
+    let run = Command::new("node")
+        .arg(root.join(script))
+        .arg(&plan_file)
+        .arg(&out)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    (serde_json::from_slice(&run.stdout).expect("JSON"), out)
+}

@@ -516,7 +516,7 @@ async fn a_database_a_newer_release_migrated_is_refused_saying_what_to_do() {
         assert!(
             said.contains("migrated by a newer release: it has schema version 9001")
                 && said.contains("9001_contract_drop_old_notes")
-                && said.contains("this release knows versions up to 8")
+                && said.contains("this release knows versions up to 9")
                 && said.contains("deploy the newer release")
                 && said.contains("restore the backup taken before the upgrade"),
             "{said}"
@@ -530,10 +530,10 @@ async fn an_older_release_runs_on_a_schema_expanded_by_a_newer_one() {
     let dir = temp_dir();
     let out = wexqs_with(&db, dir.path(), &["migrate"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // What a newer release's `0009_expand_award_notes.sql` would have done: only add.
+    // What a newer release's `0010_expand_award_notes.sql` would have done: only add.
     record_newer_migration(
         &db,
-        9,
+        10,
         "expand award notes",
         "CREATE TABLE award_notes (certificate_number TEXT PRIMARY KEY, note TEXT)",
     )

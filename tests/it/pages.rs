@@ -2,9 +2,6 @@
 //! card, widget and oEmbed, caching and security headers, rate limiting, and a walk through the
 //! pages in headless Chromium (Debian's) checked by axe-core.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app_limited, sqlite_app, sqlite_app_with_award};
@@ -377,30 +374,6 @@ async fn browser_plan(
     (plan, hostile)
 }
 
-/// Runs the browser checks (tests/browser/check.mjs) on `plan`: their findings, and the folder of the
-/// screenshots they took (fresh, so those checked are this walk's, not an earlier one's).
-fn run_browser(root: &std::path::Path, plan: &Value) -> (Value, PathBuf) {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).expect("a screenshots folder");
-    let plan_file = out.join("plan.json");
-    std::fs::write(&plan_file, plan.to_string()).expect("written");
-    let run = Command::new("node")
-        .arg(root.join("check.mjs"))
-        .arg(&plan_file)
-        .arg(&out)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result: Value = serde_json::from_slice(&run.stdout).expect("JSON");
-
-    (result, out)
-}
-
 /// Each verdict page says its verdict; axe-core finds no violation on any page; nothing scrolls
 /// sideways on a phone 390 px wide; the docs keep a readable column.
 fn assert_pages_read_right(result: &Value) {
@@ -545,20 +518,13 @@ fn assert_snippets_hold(app: &TestApp, result: &Value, hostile: &str, hostile_na
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_reads_the_verdict_finds_a_misspelt_name_and_sees_the_widget_with_no_axe_violations()
  {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        root.join("node_modules/playwright-core").exists(),
-        "the browser checks are not installed: run `cargo xtask test`, which installs them (or 'npm ci --prefix tests/browser')"
-    );
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").exists(),
-        "Debian's chromium is needed for the browser tests (`cargo xtask test` installs it)"
-    );
     let app = sqlite_app().await;
     let awards = one_of_each(&app).await;
     let hostile_name = r#"Probe "><img src=x onerror=alert(1)> Trust"#;
     let (plan, hostile) = browser_plan(&app, &awards, hostile_name).await;
-    let (result, out) = run_browser(&root, &plan);
+    // The browser checks on the plan, with the screenshots they took in a fresh folder (so
+    // those checked are this walk's, not an earlier one's).
+    let (result, out) = crate::helpers::walk_in_browser("check.mjs", "screenshots", &plan);
     assert_pages_read_right(&result);
     assert_the_calendar_downloads(&app, &awards[0].1, &result);
     assert_cards_fit_and_the_widget_matches(&result, &awards, &out);

@@ -206,6 +206,43 @@ fn refusal(response: HttpResponse) -> actix_web::Error {
     actix_web::error::InternalError::from_response("console refusal", response).into()
 }
 
+/// What a form's extractor needs of its request before it reads the body: the base path, and
+/// the session `Staff` checked (none when no `Staff` came first: then nothing is read).
+fn checked_session(req: &HttpRequest) -> (String, Option<Session>) {
+    let base = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| crate::http::prefix::base_path(&s.public_url).to_owned())
+        .unwrap_or_default();
+    let checked = req.extensions().get::<RoleChecked>().is_some();
+    let session = checked
+        .then(|| req.extensions().get::<Session>().cloned())
+        .flatten();
+    (base, session)
+}
+
+fn not_signed_in(base: &str) -> actix_web::Error {
+    refusal(message(
+        StatusCode::FORBIDDEN,
+        base,
+        "You are not signed in",
+        "Nothing was changed. Sign in, then try again.",
+    ))
+}
+
+/// Refuses a form whose token is not the session's (compared in constant time).
+fn token_holds(base: &str, session: &Session, token: &[u8]) -> Result<(), actix_web::Error> {
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(token, session.form_token.as_bytes()).into();
+    if matches {
+        return Ok(());
+    }
+    Err(refusal(message(
+        StatusCode::FORBIDDEN,
+        base,
+        "This form has expired",
+        "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
+    )))
+}
+
 /// A console form's fields, read once the signed-in person's role was checked, its form token
 /// the session's.
 #[derive(Debug)]
@@ -216,50 +253,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for ConsoleForm<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let base = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| crate::http::prefix::base_path(&s.public_url).to_owned())
-            .unwrap_or_default();
-        let checked = req.extensions().get::<RoleChecked>().is_some();
-        let session = req.extensions().get::<Session>().cloned();
-        let bytes = web::Bytes::from_request(&req, payload);
+        let (base, session) = checked_session(req);
+        let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let (true, Some(session)) = (checked, session) else {
-                return Err(refusal(message(
-                    StatusCode::FORBIDDEN,
-                    &base,
-                    "You are not signed in",
-                    "Nothing was changed. Sign in, then try again.",
-                )));
-            };
+            let session = session.ok_or_else(|| not_signed_in(&base))?;
             let bytes = bytes.await?;
-            let unreadable = || {
+            let token = form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == "form_token")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            token_holds(&base, &session, token.as_bytes())?;
+            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+                tracing::info!(error = %e, "a console form could not be read");
                 refusal(message(
                     StatusCode::BAD_REQUEST,
                     &base,
                     "The form could not be read",
                     "Nothing was changed. Go back, reload the page and try again.",
                 ))
-            };
-            let token = form_urlencoded::parse(&bytes)
-                .find(|(k, _)| k == "form_token")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            let matches: bool =
-                subtle::ConstantTimeEq::ct_eq(token.as_bytes(), session.form_token.as_bytes())
-                    .into();
-            if !matches {
-                return Err(refusal(message(
-                    StatusCode::FORBIDDEN,
-                    &base,
-                    "This form has expired",
-                    "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
-                )));
-            }
-            let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
-                tracing::info!(error = %e, "a console form could not be read");
-                unreadable()
             })?;
             Ok(ConsoleForm(value))
         })
@@ -277,28 +288,15 @@ impl FromRequest for ConsoleUpload {
     type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let base = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| crate::http::prefix::base_path(&s.public_url).to_owned())
-            .unwrap_or_default();
-        let checked = req.extensions().get::<RoleChecked>().is_some();
-        let session = req.extensions().get::<Session>().cloned();
+        let (base, session) = checked_session(req);
         let boundary = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(super::multipart::boundary);
-        let bytes = web::Bytes::from_request(&req, payload);
+        let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let (true, Some(session)) = (checked, session) else {
-                return Err(refusal(message(
-                    StatusCode::FORBIDDEN,
-                    &base,
-                    "You are not signed in",
-                    "Nothing was changed. Sign in, then try again.",
-                )));
-            };
+            let session = session.ok_or_else(|| not_signed_in(&base))?;
             let unreadable = || {
                 refusal(message(
                     StatusCode::BAD_REQUEST,
@@ -315,16 +313,7 @@ impl FromRequest for ConsoleUpload {
                 .find(|p| p.name == "form_token")
                 .map(|p| p.body.as_slice())
                 .unwrap_or_default();
-            let matches: bool =
-                subtle::ConstantTimeEq::ct_eq(token, session.form_token.as_bytes()).into();
-            if !matches {
-                return Err(refusal(message(
-                    StatusCode::FORBIDDEN,
-                    &base,
-                    "This form has expired",
-                    "The form was not made by your current session (it may be from before you last signed in). Nothing was changed. Reload the page and try again.",
-                )));
-            }
+            token_holds(&base, &session, token)?;
             Ok(ConsoleUpload(parts))
         })
     }
