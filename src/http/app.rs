@@ -111,11 +111,9 @@ fn normalise_request(base: &str, req: &mut actix_web::dev::ServiceRequest) {
     // came from there is kept for `console::session::admit`, then it gets no CORS headers either.
     let console = super::console::session::is_console(req.path());
     if console {
-        let public_url = req
+        let same = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.public_url.clone())
-            .unwrap_or_default();
-        let same = super::console::session::same_origin(req.headers(), &public_url);
+            .is_some_and(|s| super::console::session::same_origin(req.headers(), &s.public_url));
         req.extensions_mut()
             .insert(super::console::session::SameOrigin(same));
     }

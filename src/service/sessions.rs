@@ -10,9 +10,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 use super::staff::staff_actor;
+use super::tokens::hash_secret;
 use super::{Actor, Registry, ServiceError};
 use crate::domain::staff::{StaffId, StaffMember};
 use crate::store::SessionRow;
@@ -65,7 +65,7 @@ impl Registry {
         self.log
             .store
             .open_session(&SessionRow {
-                id_hash: hash(&id),
+                id_hash: hash_secret(&id),
                 staff_id: member.staff_id.as_str().to_owned(),
                 form_token,
                 created_at: now,
@@ -85,7 +85,7 @@ impl Registry {
         if id.len() != 43 {
             return Ok(None);
         }
-        let id_hash = hash(id);
+        let id_hash = hash_secret(id);
         let Some(row) = self.log.store.session(&id_hash).await? else {
             return Ok(None);
         };
@@ -125,7 +125,7 @@ impl Registry {
     /// Ends the session with this id, if there is one (a sign-in ends the session the browser
     /// came with, so no id outlives a sign-in).
     pub(crate) async fn end_session_by_id(&self, id: &str) -> Result<(), ServiceError> {
-        self.log.store.end_session(&hash(id)).await?;
+        self.log.store.end_session(&hash_secret(id)).await?;
         Ok(())
     }
 
@@ -142,11 +142,6 @@ impl Registry {
             .await?;
         Ok(())
     }
-}
-
-/// The SHA-256 of a secret a browser presents, as stored.
-pub(crate) fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 fn millis(d: Duration) -> i64 {

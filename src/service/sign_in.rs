@@ -18,7 +18,7 @@ use openidconnect::{
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _,
 };
 
-use super::sessions::hash;
+use super::tokens::hash_secret;
 use super::{Registry, ServiceError};
 use crate::error_codes::ErrorCode;
 use crate::store::SignInRow;
@@ -140,7 +140,7 @@ impl SignIn {
             .log
             .store
             .begin_sign_in(&SignInRow {
-                state_hash: hash(state.secret()),
+                state_hash: hash_secret(state.secret()),
                 nonce: nonce.secret().clone(),
                 pkce_verifier: verifier.secret().clone(),
                 return_to: return_to.to_owned(),
@@ -162,7 +162,7 @@ impl SignIn {
         let pending = registry
             .log
             .store
-            .take_sign_in(&hash(state))
+            .take_sign_in(&hash_secret(state))
             .await?
             .ok_or_else(|| refused("the sign-in is unknown or was already used; start again"))?;
         if registry.now().timestamp_millis() - pending.created_at > SIGN_IN_WINDOW_MS {

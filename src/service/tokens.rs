@@ -194,6 +194,8 @@ impl Registry {
     }
 }
 
-fn hash_secret(secret: &str) -> String {
+/// The SHA-256 of a secret someone presents (a token's, a console session's id, a sign-in's
+/// `state`), as stored in its place: the secret itself never is.
+pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }

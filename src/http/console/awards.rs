@@ -88,11 +88,17 @@ pub(crate) async fn list(
 ) -> HttpResponse {
     let frame = Frame::new(&state, &staff, "awards");
     let query = query.into_inner();
-    let page_number = query.page.unwrap_or(1).max(1);
+    let page_number = query.page.unwrap_or(1).clamp(1, 100_000);
     let level = query.level.parse::<Level>().ok();
-    let status = Status::ALL.into_iter().find(|s| s.as_str() == query.status);
+    let status = Status::parse(&query.status);
     let mut message = None;
-    let text = query.q.trim().to_owned();
+    // Read as the register's page reads it: at most the search's length.
+    let text: String = query
+        .q
+        .trim()
+        .chars()
+        .take(crate::limits::MAX_SEARCH_CHARS)
+        .collect();
     let found = match crate::service::search::check_text(&text) {
         Err(rule) => {
             message = Some(rule);
