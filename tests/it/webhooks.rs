@@ -174,19 +174,30 @@ pub(crate) async fn subscribe(admin: &Client, url: &str, types: &[&str]) -> (Str
 }
 
 /// The log position of the message `message_id` sent to the subscription `id`, from its
-/// delivery history.
+/// delivery history. The receiver can hold a message before the sender has recorded its
+/// attempt (the answer comes first), so the history is read until it lists it, for a minute at
+/// most.
 pub(crate) async fn position_of(admin: &Client, id: &str, message_id: &str) -> u64 {
-    let (status, history) = admin
-        .get_json(&format!("/v1/admin/webhooks/{id}/deliveries?limit=1000"))
-        .await;
-    assert_eq!(status, 200, "{history}");
-    history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["message_id"] == message_id)
-        .and_then(|d| d["position"].as_u64())
-        .unwrap_or_else(|| panic!("{message_id} is not in the history: {history}"))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, history) = admin
+            .get_json(&format!("/v1/admin/webhooks/{id}/deliveries?limit=1000"))
+            .await;
+        assert_eq!(status, 200, "{history}");
+        let found = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message_id"] == message_id)
+            .and_then(|d| d["position"].as_u64());
+        match found {
+            Some(position) => return position,
+            None if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            None => panic!("{message_id} is not in the history: {history}"),
+        }
+    }
 }
 
 /// The `webhook-id` the event at `position` gets for the subscription `id`: `msg_`, the first
