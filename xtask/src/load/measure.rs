@@ -268,11 +268,13 @@ pub fn serve(
     Ok(process)
 }
 
-pub fn start_bare(bare: &Path, port: u16) -> Result<Process> {
+/// The bare baseline on `port`; with a capture folder, it also replays those answers.
+pub fn start_bare(bare: &Path, port: u16, capture: Option<&Path>) -> Result<Process> {
     let child = Command::new("taskset")
         .args(["-c", SERVER_CPU])
         .arg(bare)
         .args([format!("127.0.0.1:{port}"), "1".into()])
+        .args(capture)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -399,7 +401,7 @@ pub fn export_downloads(base: &str, pid: u32, clients: usize) -> Result<Json> {
 
 pub fn bare_baseline(bare: &Path, seconds: u64) -> Result<Json> {
     let port = free_port()?;
-    let _process = start_bare(bare, port)?;
+    let _process = start_bare(bare, port, None)?;
     let url = format!("http://127.0.0.1:{port}/status");
     wrk(&url, 1, 32, None)?;
     wrk(&url, seconds, 32, None)

@@ -17,6 +17,7 @@ mod measure;
 mod observability;
 mod register_run;
 mod report;
+mod same_bytes;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,7 +49,10 @@ baseline measured in the same run (BENCHMARKS.md).
                         info and metrics on against logs at warn and --metrics-bind none, side by
                         side (--awards: its first size only; the info log in /dev/shm)
     --log-on-disk       --observability with the info log in the work folder on disk
-    --rounds N          alternating rounds of --observability (default 6)
+    --rounds N          alternating rounds of each route against its same bytes, and of
+                        --observability (default 5)
+    --route NAME        only the routes whose names contain NAME (repeatable; for example
+                        --route verification --route logo)
 
     cargo xtask load --awards 10000 --db postgres --seconds 3";
 
@@ -77,6 +81,7 @@ struct Options {
     observability: bool,
     log_on_disk: bool,
     rounds: usize,
+    only: Vec<String>,
     quick: bool,
 }
 
@@ -90,7 +95,8 @@ fn options(args: &[String]) -> Result<Options> {
         no_build: false,
         observability: false,
         log_on_disk: false,
-        rounds: 6,
+        rounds: 5,
+        only: Vec::new(),
         quick: false,
     };
     let mut args = args.iter();
@@ -128,6 +134,7 @@ fn options(args: &[String]) -> Result<Options> {
             }
             "--seconds" => o.seconds = positive("--seconds", &value()?)?,
             "--rounds" => o.rounds = positive("--rounds", &value()?)? as usize,
+            "--route" => o.only.push(value()?),
             "--json" => o.json = Some(PathBuf::from(value()?)),
             "--interleave" => o.interleave = true,
             "--no-build" => o.no_build = true,
@@ -293,7 +300,10 @@ pub fn main(args: &[String]) -> Result {
     let work = TempDir::new("wexqs-bench-")?;
     let settings = Run {
         wexqs: &wexqs,
-        bare: o.interleave.then_some(bare.as_path()),
+        bare: &bare,
+        interleave: o.interleave,
+        rounds: o.rounds,
+        only: &o.only,
         seconds: o.seconds,
         bare_rps: bare_result.num("rps"),
         work: work.path(),

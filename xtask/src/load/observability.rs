@@ -149,7 +149,7 @@ fn info_log(o: &Options, work: &Path) -> Result<(Option<TempDir>, PathBuf)> {
 
 /// Scrapes `url` every second, as Prometheus would, on a thread of its own: the returned
 /// function stops it and waits for it.
-fn scrape_every_second(url: String) -> impl FnOnce() {
+pub(super) fn scrape_every_second(url: String) -> impl FnOnce() {
     let (stop, stopped) = mpsc::channel::<()>();
     let scraper = std::thread::spawn(move || {
         loop {

@@ -5,13 +5,21 @@ use std::path::Path;
 use std::process::Stdio;
 
 use super::measure::{
-    Env, export_downloads, get, hey_at, memory_mb, peak_mb_of, serve, start_bare, verifier_rate,
-    wexqs_command, wrk,
+    Env, export_downloads, get, hey_at, memory_mb, peak_mb_of, serve, verifier_rate, wexqs_command,
+    wrk,
 };
+use super::observability::scrape_every_second;
 use super::report::thousands;
+use super::same_bytes::{alternate, capture, replay};
 use super::{fresh_database, write_csv};
 use crate::json::{Json, string_at};
-use crate::shell::{Result, free_port, run, say};
+use crate::shell::{Result, TempDir, free_port, run, say};
+
+/// A folder in memory (tmpfs) for the server's log where there is one, else `work`.
+fn memory_folder(work: &Path) -> &Path {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() { shm } else { work }
+}
 
 /// The variables a run's commands drop from the environment.
 const REMOVE: [&str; 1] = ["WEXQS_CALENDAR"];
@@ -19,7 +27,11 @@ const REMOVE: [&str; 1] = ["WEXQS_CALENDAR"];
 /// What every run shares.
 pub(super) struct Run<'a> {
     pub wexqs: &'a Path,
-    pub bare: Option<&'a Path>,
+    pub bare: &'a Path,
+    pub interleave: bool,
+    pub rounds: usize,
+    /// Only the routes whose names contain one of these (all when empty).
+    pub only: &'a [String],
     pub seconds: u64,
     pub bare_rps: f64,
     pub work: &'a Path,
@@ -36,7 +48,22 @@ pub(super) fn register_run(r: &Run, db: &str, n: usize) -> Result<Json> {
     let env = new_registry(r, db, n, &base, port)?;
     let (import, rebuild, log_verify) = command_costs(r, n, &env)?;
 
-    let server = serve(r.wexqs, &env, &REMOVE, port, &[], Stdio::null())?;
+    // Served as in service: the access log at info (to a file in memory, so that a disk's
+    // writing-back does not take a core) and the metrics on, scraped every second.
+    let log_dir = TempDir::new_in(memory_folder(r.work), "wexqs-bench-log-")?;
+    let log_path = log_dir.path().join("server.log");
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let metrics_bind = format!("127.0.0.1:{}", free_port()?);
+    let server = serve(
+        r.wexqs,
+        &env,
+        &REMOVE,
+        port,
+        &["--metrics-bind", &metrics_bind],
+        log.into(),
+    )?;
+    let stop_scraping = scrape_every_second(format!("http://{metrics_bind}/metrics"));
     let (rss_start, _) = memory_mb(server.pid());
     say("the exports, downloaded at once by 8 clients");
     let exports = export_downloads(&base, server.pid(), 8)?;
@@ -47,14 +74,38 @@ pub(super) fn register_run(r: &Run, db: &str, n: usize) -> Result<Json> {
     let number = string_at(&page, "certificate_number")
         .ok_or_else(|| format!("no award in the register's answer: {page}"))?
         .to_owned();
+    let record = get(&format!("{base}/v1/awards/{number}"), 10)?;
+    // The record's first "id" is its organisation's.
+    let organisation = string_at(&record, "id")
+        .ok_or_else(|| format!("no organisation in the award's record: {record}"))?
+        .to_owned();
+    let award = |tail: &str| format!("/v1/awards/{number}{tail}");
     let routes = [
         ("healthz", "/healthz".to_owned()),
-        ("verification", format!("/v1/awards/{number}/verification")),
-        ("badge.svg", format!("/v1/awards/{number}/badge.svg")),
+        ("verification", award("/verification")),
+        ("record", award("")),
+        ("badge.svg", award("/badge.svg")),
         ("verify page", format!("/verify/{number}")),
-        ("record", format!("/v1/awards/{number}")),
+        (
+            "register search",
+            format!("/v1/register?q=Bench+Trust+{}&limit=1", n / 3),
+        ),
+        ("credential", award("/credential")),
+        ("logo.svg", award("/logo.svg")),
+        ("logo.png", award("/logo.png")),
+        ("qr.svg", award("/qr.svg")),
+        ("qr.png", award("/qr.png")),
+        ("receipt", award("/receipt")),
         ("feed.atom", "/v1/feed.atom".to_owned()),
+        (
+            "organisation feed",
+            format!("/v1/organisations/{organisation}/feed.atom"),
+        ),
     ];
+    let routes: Vec<_> = routes
+        .into_iter()
+        .filter(|(name, _)| r.only.is_empty() || r.only.iter().any(|o| name.contains(o.as_str())))
+        .collect();
     let mut results = route_rates(r, &base, &routes)?;
     if !r.quick {
         results.set("POST /v1/verify", verify_rate(r, &base, &number)?);
@@ -64,11 +115,16 @@ pub(super) fn register_run(r: &Run, db: &str, n: usize) -> Result<Json> {
         latency_at_half_peak(r, &base, &routes, &mut results)?;
     }
     let (rss_end, hwm) = memory_mb(server.pid());
+    stop_scraping();
     drop(server);
+    let log_lines = std::fs::read(&log_path)
+        .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
+        .unwrap_or(0);
     Ok(Json::object()
         .with("awards", n)
         .with("database", db)
         .with("routes", results)
+        .with("log_lines", log_lines)
         .with("import", import)
         .with("rebuild", rebuild)
         .with("log_verify", log_verify)
@@ -132,38 +188,35 @@ fn command_costs(r: &Run, n: usize, env: &Env) -> Result<(Json, Json, Json)> {
     ))
 }
 
-/// Each route's rate with 32 connections, against the bare route's.
+/// Each route's rate with 32 connections against the same bytes replayed from memory (five or
+/// more alternating rounds, the median), and beside the bare route's rate.
 fn route_rates(r: &Run, base: &str, routes: &[(&str, String)]) -> Result<Json> {
+    let folder = r.work.join("captured");
+    capture(base, routes, &folder)?;
+    let (_replay, limit) = replay(r.bare, routes, &folder)?;
+    let bare_url = format!("{limit}/status");
     let mut results = Json::object();
-    // On a machine other work shares, the bare route is measured again just before each
-    // route, on the same cores, and each ratio is against that adjacent figure.
-    let mut bare_server = None;
-    let mut bare_url = None;
-    if let Some(bare) = r.bare {
-        let bare_port = free_port()?;
-        bare_server = Some(start_bare(bare, bare_port)?);
-        bare_url = Some(format!("http://127.0.0.1:{bare_port}/status"));
-    }
     for (name, path) in routes {
         say(format!("wrk {path}"));
-        wrk(&format!("{base}{path}"), 1, 32, None)?; // warm
-        let against = match &bare_url {
-            Some(url) => wrk(url, r.seconds, 32, None)?.num("rps"),
-            None => r.bare_rps,
+        // On a machine other work shares, the bare route is measured again just before each
+        // route, on the same cores, and the bare ratio is against that adjacent figure.
+        let against = if r.interleave {
+            wrk(&bare_url, r.seconds, 32, None)?.num("rps")
+        } else {
+            r.bare_rps
         };
-        let mut figures = wrk(&format!("{base}{path}"), r.seconds, 32, None)?;
+        let mut figures = alternate(
+            &format!("{base}{path}"),
+            &format!("{limit}{path}"),
+            r.seconds,
+            r.rounds,
+            32,
+        )?;
         let rps = figures.num("rps");
         figures.set("bare_rps", against);
         figures.set("ratio", rps / against);
-        say(format!(
-            "  {} req/s = {:.2}x bare ({} req/s)",
-            thousands(rps),
-            rps / against,
-            thousands(against)
-        ));
         results.set(name, figures);
     }
-    drop(bare_server);
     Ok(results)
 }
 

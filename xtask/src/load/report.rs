@@ -39,20 +39,32 @@ pub fn report(bare: &Json, runs: &[Json]) {
         };
         println!("## {} awards, {database}", thousands(run.num("awards")));
         println!(
-            "{:<22} {:>9} {:>7} {:>8} {:>8} {:>10} {:>10}",
-            "path", "req/s", "ratio", "p50 ms", "p99 ms", "@half p50", "@half p99"
+            "{:<18} {:>9} {:>11} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9}",
+            "path",
+            "req/s",
+            "same bytes",
+            "x same",
+            "x bare",
+            "p50 ms",
+            "p99 ms",
+            "@half p50",
+            "@half p99"
         );
         let routes = run.get("routes").unwrap_or(&none);
         for (name, r) in routes.fields() {
             let half = r.get("at_half_peak").unwrap_or(&none);
-            let ratio = if r.get("ratio").is_some() {
-                format!("{:.2}x", r.num("ratio"))
-            } else {
-                String::new()
+            let times = |key: &str| {
+                r.get(key)
+                    .map_or(String::new(), |_| format!("{:.2}x", r.num(key)))
             };
+            let limit = r
+                .get("same_bytes_rps")
+                .map_or(String::new(), |_| thousands(r.num("same_bytes_rps")));
             println!(
-                "{name:<22} {:>9} {ratio:>7} {:>8.2} {:>8.2} {:>10.2} {:>10.2}",
+                "{name:<18} {:>9} {limit:>11} {:>8} {:>7} {:>7.2} {:>7.2} {:>9.2} {:>9.2}",
                 thousands(r.num("rps")),
+                times("same_bytes_ratio"),
+                times("ratio"),
                 r.num("p50_ms"),
                 r.num("p99_ms"),
                 half.num("p50_ms"),
@@ -81,6 +93,10 @@ pub fn report(bare: &Json, runs: &[Json]) {
             section("rebuild").num("peak_mb"),
             section("log_verify").num("seconds"),
             section("log_verify").num("peak_mb")
+        );
+        println!(
+            "the server logged {} lines at info, its metrics scraped every second",
+            thousands(run.num("log_lines"))
         );
         let memory = section("server_mb");
         println!(
