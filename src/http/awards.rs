@@ -191,31 +191,52 @@ pub(crate) async fn receipt(
 ) -> Result<HttpResponse, ApiError> {
     let signing = state.registry.signing().ok_or_else(no_signing_key)?;
     let now = state.registry.now();
-    let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let date = at.unwrap_or_else(|| uk_date(now));
-    // Read once: the receipt's checkpoint is the one its inclusion proof is in.
-    let checkpoint = state.registry.latest_checkpoint();
-    let view = verification_view(
-        &state,
-        &award,
-        &programme,
-        date,
-        checkpoint,
-        checked_at.clone(),
-    );
-    let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
-    let checkpoint =
-        checkpoint.map(|(size, root)| serde_json::json!({"size": size, "root": b64(&root)}));
-    let payload = serde_json::json!({
-        "iss": signing.did,
-        "sub": award.certificate_number.to_string(),
-        "iat": now.timestamp(),
-        "checked_at": checked_at,
-        "checkpoint": checkpoint,
-        "verification": view,
-    });
-    let kid = format!("{}#{}", signing.did, signing.key_id);
-    let jws = crate::credentials::receipt::sign(&payload, &signing.key, &kid);
+    let today = uk_date(now);
+    let date = at.unwrap_or(today);
+    let build = || {
+        let checked_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        // Read once: the receipt's checkpoint is the one its inclusion proof is in.
+        let checkpoint = state.registry.latest_checkpoint();
+        let view = verification_view(
+            &state,
+            &award,
+            &programme,
+            date,
+            checkpoint,
+            checked_at.clone(),
+        );
+        let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
+        let checkpoint =
+            checkpoint.map(|(size, root)| serde_json::json!({"size": size, "root": b64(&root)}));
+        let payload = serde_json::json!({
+            "iss": signing.did,
+            "sub": award.certificate_number.to_string(),
+            "iat": now.timestamp(),
+            "checked_at": checked_at,
+            "checkpoint": checkpoint,
+            "verification": view,
+        });
+        let kid = format!("{}#{}", signing.did, signing.key_id);
+        Ok::<_, ApiError>(Bytes::from(crate::credentials::receipt::sign(
+            &payload,
+            &signing.key,
+            &kid,
+        )))
+    };
+    // Every input but the second is in the answers' version (a new key or checkpoint is a
+    // new event or checkpoint): a receipt about today is signed once a second at most.
+    let jws = if date == today {
+        let version = super::answers_version(&state, today);
+        state.prepared.get_or_build_at(
+            Answer::Receipt,
+            &award.certificate_number,
+            version,
+            now.timestamp(),
+            build,
+        )?
+    } else {
+        build()?
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type(crate::credentials::receipt::CONTENT_TYPE)

@@ -265,17 +265,26 @@ fn feed_document(
 /// The feed's answer, tagged with the log size its page was read at; a client holding that
 /// tag gets a 304 before any of the document is written.
 fn atom_answer(
+    state: &AppState,
     req: &HttpRequest,
     tag: String,
     page: &ChangesPage,
     document: impl FnOnce() -> String,
 ) -> HttpResponse {
-    let tag = EntityTag::new_strong(format!("{tag}-{}", page.log_size));
+    let tag = format!("{tag}-{}", page.log_size);
     let cache_control = "public, max-age=60".to_owned();
-    if let Some(held) = super::not_modified(req, &tag, cache_control.clone()) {
+    let etag = EntityTag::new_strong(tag.clone());
+    if let Some(held) = super::not_modified(req, &etag, cache_control.clone()) {
         return held;
     }
-    super::conditional(req, tag, cache_control, "application/atom+xml", document())
+    // The same page at the same log size is the same document: written once, then kept.
+    let body = state
+        .images
+        .get_or_build(tag, || {
+            Ok::<_, std::convert::Infallible>(document().into_bytes())
+        })
+        .unwrap_or_else(|never| match never {});
+    super::conditional(req, etag, cache_control, "application/atom+xml", body)
 }
 
 /// The page asked for: its cursor and its size.
@@ -307,6 +316,7 @@ pub(crate) async fn feed(
     let (before, limit) = check_page(&query)?;
     let page = state.registry.public_changes(None, before, limit);
     Ok(atom_answer(
+        &state,
         &req,
         format!("feed-{before:?}-{limit}"),
         &page,
@@ -337,6 +347,7 @@ pub(crate) async fn organisation_feed(
         .ok_or_else(|| organisation_not_found(id))?;
     let page = state.registry.public_changes(Some(id), before, limit);
     Ok(atom_answer(
+        &state,
         &req,
         format!("feed-{id}-{before:?}-{limit}"),
         &page,

@@ -1,11 +1,14 @@
 //! Image routes: an award's logo baked with its credential (SVG, PNG), its QR code (SVG, PNG),
-//! and each level's plain logo. Renders run off the request threads and are kept, keyed by the
-//! award's credential, so a popular badge costs one render.
+//! and each level's plain logo. Renders run off the request threads and are kept, keyed by what
+//! they were made from (the award's credential, its page's address), so a popular badge costs
+//! one render and every request after it only sends the kept bytes. The feeds and receipts keep
+//! their documents here too (`ImageCache` holds any rendered answer).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::{self, EntityTag};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{ApiError, internal};
@@ -37,7 +40,7 @@ pub struct ImageCache(Mutex<Held>);
 
 #[derive(Debug, Default)]
 struct Held {
-    images: HashMap<String, Arc<Vec<u8>>>,
+    images: HashMap<String, Bytes>,
     /// The bytes of every key and image held.
     bytes: usize,
 }
@@ -59,7 +62,7 @@ impl ImageCache {
         &self,
         key: String,
         render: impl FnOnce() -> Result<Vec<u8>, RenderError> + Send + 'static,
-    ) -> Result<Arc<Vec<u8>>, ApiError> {
+    ) -> Result<Bytes, ApiError> {
         if let Some(hit) = self.held().images.get(&key) {
             return Ok(hit.clone());
         }
@@ -67,10 +70,27 @@ impl ImageCache {
             .await
             .map_err(|e| internal(&e))?
             .map_err(|e| internal(&*e))?;
-        let bytes = Arc::new(bytes);
+        Ok(self.keep(key, Bytes::from(bytes)))
+    }
+
+    /// The document kept under `key`, or what `build` makes (on this thread: it is quick), then
+    /// kept.
+    pub(crate) fn get_or_build<E>(
+        &self,
+        key: String,
+        build: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Bytes, E> {
+        if let Some(hit) = self.held().images.get(&key) {
+            return Ok(hit.clone());
+        }
+        Ok(self.keep(key, Bytes::from(build()?)))
+    }
+
+    /// Keeps `bytes` under `key` within the bound, dropping others to make room.
+    fn keep(&self, key: String, bytes: Bytes) -> Bytes {
         let size = key.len() + bytes.len();
         if size > MAX_IMAGE_CACHE_BYTES / 8 {
-            return Ok(bytes);
+            return bytes;
         }
         let mut held = self.held();
         while held.bytes + size > MAX_IMAGE_CACHE_BYTES {
@@ -85,7 +105,7 @@ impl ImageCache {
             held.bytes -= key.len() + replaced.len();
         }
         held.bytes += size;
-        Ok(bytes)
+        bytes
     }
 }
 
@@ -142,7 +162,7 @@ fn logo(
     award: &Award,
     content_type: &'static str,
     tag: String,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> HttpResponse {
     super::conditional(
         req,
@@ -154,12 +174,7 @@ fn logo(
 }
 
 /// A rendered image, cacheable for an hour (its tag changes with what it was rendered from).
-fn image(
-    req: &HttpRequest,
-    content_type: &'static str,
-    tag: String,
-    body: Vec<u8>,
-) -> HttpResponse {
+fn image(req: &HttpRequest, content_type: &'static str, tag: String, body: Bytes) -> HttpResponse {
     super::conditional(
         req,
         EntityTag::new_strong(tag),
@@ -176,15 +191,21 @@ pub(crate) async fn logo_svg(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (award, json, position) = current_logo(&state, &path)?;
-    let svg =
-        baking::bake_svg(&artefacts::logo_svg(award.level), &json).map_err(|e| internal(&e))?;
+    let key = format!("logo-svg-{}-{position}", award.certificate_number);
+    let level = award.level;
+    let svg = state
+        .images
+        .get_or_render(key, move || {
+            Ok(baking::bake_svg(&artefacts::logo_svg(level), &json)?.into_bytes())
+        })
+        .await?;
     Ok(logo(
         &state,
         &req,
         &award,
         "image/svg+xml",
         format!("logo-svg-{position}"),
-        svg.into_bytes(),
+        svg,
     ))
 }
 
@@ -210,7 +231,7 @@ pub(crate) async fn logo_png(
         &award,
         "image/png",
         format!("logo-png-{position}"),
-        bytes.to_vec(),
+        bytes,
     ))
 }
 
@@ -229,13 +250,16 @@ pub(crate) async fn qr_svg(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let url = verify_url(&state, &path)?;
-    let svg = artefacts::qr_svg(&url).map_err(|e| internal(&e))?;
-    Ok(image(
-        &req,
-        "image/svg+xml",
-        format!("qr-svg-{url}"),
-        svg.into_bytes(),
-    ))
+    let key = format!("qr-svg-{url}");
+    let render_url = url.clone();
+    let svg = state
+        .images
+        .get_or_render(
+            key,
+            move || Ok(artefacts::qr_svg(&render_url)?.into_bytes()),
+        )
+        .await?;
+    Ok(image(&req, "image/svg+xml", format!("qr-svg-{url}"), svg))
 }
 
 /// A QR code of the award's verification page (PNG).
@@ -251,12 +275,7 @@ pub(crate) async fn qr_png(
         .images
         .get_or_render(key, move || Ok(artefacts::qr_png(&render_url, 8)?))
         .await?;
-    Ok(image(
-        &req,
-        "image/png",
-        format!("qr-png-{url}"),
-        bytes.to_vec(),
-    ))
+    Ok(image(&req, "image/png", format!("qr-png-{url}"), bytes))
 }
 
 fn level_of(raw: &str) -> Result<Level, ApiError> {
@@ -275,7 +294,7 @@ pub(crate) async fn level_logo_svg(
         &req,
         "image/svg+xml",
         format!("level-svg-{}", level.as_str()),
-        artefacts::logo_svg(level).into_bytes(),
+        Bytes::from(artefacts::logo_svg(level)),
     ))
 }
 
@@ -293,7 +312,7 @@ pub(crate) async fn level_logo_png(
         &req,
         "image/png",
         format!("level-png-{}", level.as_str()),
-        bytes.to_vec(),
+        Bytes::copy_from_slice(&bytes),
     ))
 }
 
@@ -337,7 +356,7 @@ pub(crate) async fn certificate_pdf(
         EntityTag::new_strong(format!("certificate-{position}-{standing}")),
         format!("public, max-age={max_age}"),
         "application/pdf",
-        bytes.to_vec(),
+        bytes,
     );
     response.headers_mut().insert(
         header::CONTENT_DISPOSITION,
@@ -358,10 +377,5 @@ pub(crate) async fn favicon(
         .images
         .get_or_render("favicon".into(), || Ok(artefacts::favicon_ico()?))
         .await?;
-    Ok(image(
-        &req,
-        "image/x-icon",
-        "favicon-1".into(),
-        bytes.to_vec(),
-    ))
+    Ok(image(&req, "image/x-icon", "favicon-1".into(), bytes))
 }

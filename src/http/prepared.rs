@@ -25,6 +25,9 @@ pub(crate) enum Answer {
     Badge { large: bool },
     /// `GET /verify/{n}`.
     Page,
+    /// `GET /v1/awards/{n}/receipt` about today, signed at one second (`iat`): the same bytes
+    /// for every request in that second.
+    Receipt,
 }
 
 /// What a prepared answer was built from: the service's version of its derived views
@@ -36,7 +39,11 @@ pub(crate) struct Version {
     pub(crate) checkpoint_size: u64,
 }
 
-type Entries = HashMap<(Answer, CertificateNumber), (Version, Bytes)>;
+/// What an entry was built at: the version, and the second it was signed at for a receipt (0
+/// for the others).
+type Built = (Version, i64);
+
+type Entries = HashMap<(Answer, CertificateNumber), (Built, Bytes)>;
 
 /// The prepared answers, shared by the workers.
 #[derive(Debug, Default)]
@@ -53,7 +60,20 @@ impl Prepared {
         version: Version,
         build: impl FnOnce() -> Result<Bytes, E>,
     ) -> Result<Bytes, E> {
+        self.get_or_build_at(answer, number, version, 0, build)
+    }
+
+    /// As `get_or_build`, for an answer that also changes with the second it is made at.
+    pub(crate) fn get_or_build_at<E>(
+        &self,
+        answer: Answer,
+        number: &CertificateNumber,
+        version: Version,
+        second: i64,
+        build: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
         let key = (answer, number.clone());
+        let version = (version, second);
         if let Some((at, bytes)) = self.lock().get(&key)
             && *at == version
         {
