@@ -3,11 +3,13 @@
 //! `POST /v1/verify` and, offline against a did.json and a status list, by `wexqs verify`.
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::credentials::baking::{BakingError, unbake_png, unbake_svg};
-use crate::credentials::credential::{self, CredentialError};
+use crate::credentials::credential;
 use crate::domain::{Award, CertificateNumber, Programme, status_as_of};
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +36,156 @@ pub struct RegistryView<'a> {
     pub(crate) award: Option<&'a Award>,
     pub(crate) programme: &'a Programme,
     pub(crate) today: chrono::NaiveDate,
+    /// Set when the presented credential is one of the award's credentials, canonically byte
+    /// for byte, proof included (`canonical_hash`).
+    pub(crate) known: Option<Known>,
+}
+
+/// A presented credential recognised as the award's credential at `issued` (its index in
+/// `Award::credentials`), whose proof has verified with the key `verified_with`: the same
+/// canonical document verifies with the same key every time, so it is not verified again with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub(crate) issued: usize,
+    pub(crate) verified_with: [u8; 32],
+}
+
+/// SHA-256 of a document's JCS bytes (RFC 8785), proof and all. JCS writes each value one way
+/// whatever the spacing, key order or escapes it came in, and writes a number one way however
+/// it was written; the registry's credentials hold no numbers (a status list index is a string),
+/// so a document with the hash of one of them is that credential, value for value.
+pub fn canonical_hash(document: &Value) -> [u8; 32] {
+    Sha256::digest(credential::jcs(document)).into()
+}
+
+/// The issuer's keys as its DID document lists them, each key parsed once: where a proof's
+/// verification method is looked up.
+#[derive(Debug, Clone)]
+pub struct IssuerKeys {
+    /// Each verification method's id and its key (or why it cannot be used), in the document's
+    /// order: the first with an id is the one found.
+    methods: Vec<(String, Result<VerifyingKey, &'static str>)>,
+    /// The methods the document trusts for assertions.
+    assertion: Vec<String>,
+}
+
+impl IssuerKeys {
+    pub fn of(did_document: &Value) -> IssuerKeys {
+        let methods = did_document
+            .get("verificationMethod")
+            .and_then(Value::as_array)
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| {
+                        let id = m.get("id")?.as_str()?;
+                        let key = m
+                            .get("publicKeyMultibase")
+                            .and_then(Value::as_str)
+                            .ok_or("the key has no publicKeyMultibase")
+                            .and_then(|k| {
+                                credential::parse_public_multibase(k)
+                                    .map_err(|_| "the key is not an Ed25519 Multikey")
+                            });
+                        Some((id.to_owned(), key))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let assertion = did_document
+            .get("assertionMethod")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        IssuerKeys { methods, assertion }
+    }
+
+    /// The key a document's proof names: (public key, trusted for assertions, method).
+    pub(crate) fn key_for(&self, secured: &Value) -> Result<(VerifyingKey, bool, String), String> {
+        let method =
+            credential::proof_method(secured).ok_or("the proof names no verification method")?;
+        let key = self
+            .methods
+            .iter()
+            .find(|(id, _)| id == method)
+            .map(|(_, key)| *key)
+            .ok_or_else(|| format!("the issuer's DID document has no key {method}"))??;
+        let trusted = self.assertion.iter().any(|m| m == method);
+        Ok((key, trusted, method.to_owned()))
+    }
+}
+
+/// A status list checked once, so that any number of credentials can be looked up in it: the
+/// key its proof names, its signature and its bits. Whether it is current is asked at each look-up.
+#[derive(Debug, Clone)]
+pub struct CheckedStatusList {
+    id: Option<String>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+    trust: ListTrust,
+}
+
+#[derive(Debug, Clone)]
+enum ListTrust {
+    /// The key its proof names is not to be had (why).
+    NoKey(String),
+    /// Its key was found: its bits once its signature verified and its list decoded, else why not.
+    Keyed(Result<Vec<u8>, String>),
+}
+
+impl CheckedStatusList {
+    /// Checks `list` against the issuer's keys, if any are given.
+    pub fn check(list: &Value, keys: Option<&IssuerKeys>) -> CheckedStatusList {
+        let trust = match keys
+            .ok_or_else(|| "no DID document to check the status list's signature".to_owned())
+            .and_then(|keys| keys.key_for(list))
+        {
+            Err(why) => ListTrust::NoKey(why),
+            Ok((key, _, _)) => ListTrust::Keyed(
+                credential::verify_proof(list, &key)
+                    .map_err(|e| format!("the status list's signature: {e}"))
+                    .and_then(|()| {
+                        list.get("credentialSubject")
+                            .and_then(|s| s.get("encodedList"))
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| "the status list has no encodedList".to_owned())
+                    })
+                    .and_then(|encoded| {
+                        credential::decode_bitstring(encoded)
+                            .map_err(|_| "the status list cannot be decoded".to_owned())
+                    }),
+            ),
+        };
+        CheckedStatusList {
+            id: list.get("id").and_then(Value::as_str).map(str::to_owned),
+            valid_from: time(list.get("validFrom")),
+            valid_until: time(list.get("validUntil")),
+            trust,
+        }
+    }
+}
+
+/// What a credential is checked against: the issuer's keys, its status list (checked against
+/// them), the keys revoked as compromised (key id → since) and the time.
+pub struct Evidence<'a> {
+    pub keys: Option<&'a IssuerKeys>,
+    pub status_list: Option<&'a CheckedStatusList>,
+    pub revoked_since: &'a dyn Fn(&str) -> Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Evidence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evidence")
+            .field("keys", &self.keys)
+            .field("status_list", &self.status_list)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,35 +286,6 @@ fn time(value: Option<&Value>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The key a document's proof names, from a DID document: (public key, trusted for assertions).
-fn key_for(
-    secured: &Value,
-    did_document: &Value,
-) -> Result<(ed25519_dalek::VerifyingKey, bool, String), String> {
-    let method =
-        credential::proof_method(secured).ok_or("the proof names no verification method")?;
-    let entry = did_document
-        .get("verificationMethod")
-        .and_then(Value::as_array)
-        .and_then(|ms| {
-            ms.iter()
-                .find(|m| m.get("id").and_then(Value::as_str) == Some(method))
-        })
-        .ok_or_else(|| format!("the issuer's DID document has no key {method}"))?;
-    let key = entry
-        .get("publicKeyMultibase")
-        .and_then(Value::as_str)
-        .ok_or("the key has no publicKeyMultibase")
-        .and_then(|k| {
-            credential::parse_public_multibase(k).map_err(|_| "the key is not an Ed25519 Multikey")
-        })?;
-    let trusted = did_document
-        .get("assertionMethod")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|m| m.as_str() == Some(method)));
-    Ok((key, trusted, method.to_owned()))
-}
-
 /// Runs every check. `revoked_since` names keys revoked as compromised (key id → since).
 pub fn check_credential(
     presented: &Value,
@@ -172,18 +295,46 @@ pub fn check_credential(
     now: DateTime<Utc>,
     registry: Option<RegistryView<'_>>,
 ) -> Report {
+    let keys = did_document.map(IssuerKeys::of);
+    let list = status_list.map(|l| CheckedStatusList::check(l, keys.as_ref()));
+    let evidence = Evidence {
+        keys: keys.as_ref(),
+        status_list: list.as_ref(),
+        revoked_since,
+        now,
+    };
+    check_against(presented, &evidence, registry)
+}
+
+/// Runs every check against evidence prepared beforehand (`IssuerKeys::of`,
+/// `CheckedStatusList::check`), so that what many checks share is prepared once.
+pub fn check_against(
+    presented: &Value,
+    evidence: &Evidence<'_>,
+    registry: Option<RegistryView<'_>>,
+) -> Report {
+    let Evidence {
+        keys,
+        status_list,
+        revoked_since,
+        now,
+    } = *evidence;
     let mut checks = Vec::new();
-    let key = match did_document {
-        Some(doc) => key_for(presented, doc),
+    let key = match keys {
+        Some(keys) => keys.key_for(presented),
         None => Err("no DID document was given to find the issuer's key in".to_owned()),
     };
     let created = time(credential::proof_of(presented).and_then(|p| p.get("created")));
+    let known = registry.as_ref().and_then(|view| view.known);
 
     checks.push(check(
         "signature",
         key.as_ref()
             .map_err(Clone::clone)
             .and_then(|(k, _, method)| {
+                if known.is_some_and(|known| known.verified_with == *k.as_bytes()) {
+                    return Ok(format!("the eddsa-jcs-2022 proof verifies with {method}"));
+                }
                 credential::verify_proof(presented, k)
                     .map(|()| format!("the eddsa-jcs-2022 proof verifies with {method}"))
                     .map_err(|e| e.to_string())
@@ -219,10 +370,7 @@ pub fn check_credential(
             _ => Err("the credential has no validFrom and validUntil".into()),
         },
     ));
-    checks.push(check(
-        "status",
-        status_check(presented, did_document, status_list, now),
-    ));
+    checks.push(check("status", status_check(presented, status_list, now)));
     let number = certificate_number_of(presented);
     if let Some(view) = registry {
         checks.push(check(
@@ -241,8 +389,7 @@ pub fn check_credential(
 
 fn status_check(
     presented: &Value,
-    did_document: Option<&Value>,
-    status_list: Option<&Value>,
+    status_list: Option<&CheckedStatusList>,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     let entry = presented
@@ -255,20 +402,16 @@ fn status_check(
         .ok_or("the status entry has no statusListIndex")?;
     let list = status_list.ok_or("no status list was given")?;
     let wanted = entry.get("statusListCredential").and_then(Value::as_str);
-    if wanted.is_some() && list.get("id").and_then(Value::as_str) != wanted {
+    if wanted.is_some() && list.id.as_deref() != wanted {
         return Err("the status list given is not the one the credential names".into());
     }
-    let doc = did_document.ok_or("no DID document to check the status list's signature")?;
-    let (key, _, _) = key_for(list, doc)?;
+    let bits = match &list.trust {
+        ListTrust::NoKey(why) => return Err(why.clone()),
+        ListTrust::Keyed(bits) => bits,
+    };
     list_is_current(list, now)?;
-    credential::verify_proof(list, &key)
-        .map_err(|e| format!("the status list's signature: {e}"))?;
-    let encoded = list
-        .get("credentialSubject")
-        .and_then(|s| s.get("encodedList"))
-        .and_then(Value::as_str)
-        .ok_or("the status list has no encodedList")?;
-    match credential::bit_is_set(encoded, index) {
+    let bits = bits.as_ref().map_err(Clone::clone)?;
+    match credential::bit_of(bits, index) {
         Ok(true) => Err(format!(
             "withdrawn: entry {index} of the status list is set (the award is suspended, \
              revoked or replaced, or a newer credential replaced this one)"
@@ -276,22 +419,20 @@ fn status_check(
         Ok(false) => Ok(format!(
             "entry {index} of the signed status list is not set"
         )),
-        Err(CredentialError::MalformedStatusList) | Err(_) => {
-            Err("the status list cannot be decoded".into())
-        }
+        Err(_) => Err("the status list cannot be decoded".into()),
     }
 }
 
 /// A status list is trusted only over the period it was signed for: a copy kept from before a
 /// revocation must not un-revoke the credential for longer than that.
-fn list_is_current(list: &Value, now: DateTime<Utc>) -> Result<(), String> {
+fn list_is_current(list: &CheckedStatusList, now: DateTime<Utc>) -> Result<(), String> {
     let source = list
-        .get("id")
-        .and_then(Value::as_str)
+        .id
+        .as_deref()
         .map(|id| format!(" from {id}"))
         .unwrap_or_default();
     let day = |t: DateTime<Utc>| t.format("%-d %B %Y at %H:%M UTC").to_string();
-    match (time(list.get("validFrom")), time(list.get("validUntil"))) {
+    match (list.valid_from, list.valid_until) {
         (_, None) => Err(format!(
             "the status list has no validUntil, so how old it is cannot be told; fetch a fresh copy{source}"
         )),
@@ -316,17 +457,12 @@ fn registry_check(
     let award = view
         .award
         .ok_or_else(|| format!("no award {number} is in the register"))?;
-    let mut unsigned = presented.clone();
-    if let Some(o) = unsigned.as_object_mut() {
-        o.remove("proof");
-    }
-    let issued = award.credentials.iter().rposition(|c| {
-        let mut theirs = c.credential.value();
-        if let Some(o) = theirs.as_object_mut() {
-            o.remove("proof");
-        }
-        theirs == unsigned
-    });
+    // A credential recognised by its canonical hash is that issued one (no two of an award's
+    // credentials have the same content: each names its own version).
+    let issued = match view.known {
+        Some(known) => Some(known.issued),
+        None => issued_index(presented, award),
+    };
     let verdict = status_as_of(award, view.programme, view.today);
     match issued {
         None => Err(format!(
@@ -345,4 +481,19 @@ fn registry_check(
             "matches the register's current record of {number}, valid today"
         )),
     }
+}
+
+/// The last of the award's credentials with the presented content, proof aside.
+fn issued_index(presented: &Value, award: &Award) -> Option<usize> {
+    let mut unsigned = presented.clone();
+    if let Some(o) = unsigned.as_object_mut() {
+        o.remove("proof");
+    }
+    award.credentials.iter().rposition(|c| {
+        let mut theirs = c.credential.value();
+        if let Some(o) = theirs.as_object_mut() {
+            o.remove("proof");
+        }
+        theirs == unsigned
+    })
 }

@@ -330,6 +330,19 @@ pub fn encode_bitstring(set: &[usize]) -> String {
 
 /// Whether bit `index` is set in an encoded bitstring.
 pub fn bit_is_set(encoded: &str, index: usize) -> Result<bool, CredentialError> {
+    bit_of(&decode_bitstring(encoded)?, index)
+}
+
+/// Whether bit `index` is set in a decoded bitstring (`decode_bitstring`); an index past its end
+/// is malformed.
+pub fn bit_of(bits: &[u8], index: usize) -> Result<bool, CredentialError> {
+    bits.get(index / 8)
+        .map(|b| b & (0x80 >> (index % 8)) != 0)
+        .ok_or(CredentialError::MalformedStatusList)
+}
+
+/// The bitstring of an encoded status list, inflated, at most `MAX_STATUS_LIST_BITS_BYTES`.
+pub fn decode_bitstring(encoded: &str) -> Result<Vec<u8>, CredentialError> {
     use std::io::Read as _;
     let compressed = encoded
         .strip_prefix('u')
@@ -348,9 +361,7 @@ pub fn bit_is_set(encoded: &str, index: usize) -> Result<bool, CredentialError> 
     if bits.len() as u64 > limit {
         return Err(CredentialError::MalformedStatusList);
     }
-    bits.get(index / 8)
-        .map(|b| b & (0x80 >> (index % 8)) != 0)
-        .ok_or(CredentialError::MalformedStatusList)
+    Ok(bits)
 }
 
 /// The unsigned `BitstringStatusListCredential` with the given entries set, valid over

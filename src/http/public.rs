@@ -339,7 +339,7 @@ pub(crate) async fn check_presented(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::credentials::check::{PresentedError, RegistryView, check_credential, extract};
+    use crate::credentials::check::{PresentedError, extract};
     use crate::limits::{MAX_PRESENTED, human_size};
     let too_large = || {
         ApiError::new(
@@ -367,25 +367,7 @@ pub(crate) async fn check_presented(
     let registry = state.registry.clone();
     let outcome = web::block(move || {
         let presented = extract(&content_type, &body)?;
-        let did = registry.did_document();
-        let list = registry
-            .status_list()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        let found = crate::credentials::check::certificate_number_of(&presented)
-            .and_then(|n| registry.award(&n));
-        let programme = registry.programme();
-        Ok::<_, PresentedError>(check_credential(
-            &presented,
-            did.as_ref(),
-            list.as_ref(),
-            &|key_id| registry.key_revoked_since(key_id),
-            registry.now(),
-            Some(RegistryView {
-                award: found.as_ref().map(|(a, _)| &**a),
-                programme: &programme,
-                today: registry.today(),
-            }),
-        ))
+        Ok::<_, PresentedError>(registry.check_presented(&presented))
     })
     .await
     .map_err(|e| super::error::internal(&e))?;

@@ -9,7 +9,8 @@
 //! its struct's documentation says the order locks are taken in. Its `impl` blocks live by
 //! concern: `writer` (decide and append), `queries` (named reads), `tokens`, `idempotency`,
 //! `signing` (credentials, did.json, the status list), `transparency` (tree, proofs,
-//! checkpoints), `background` (tailing, expiries, the database's availability). `import` and
+//! checkpoints), `background` (tailing, expiries, the database's availability), `verification`
+//! (a presented credential's checks, with what the registry already knows). `import` and
 //! `demo` load whole registers through it; `maintenance` looks after a database with no
 //! registry started on it, and `backup` copies one (checked, with a manifest) and puts a copy
 //! back.
@@ -38,6 +39,7 @@ mod snapshot;
 pub mod staff;
 pub(crate) mod tokens;
 pub(crate) mod transparency;
+mod verification;
 pub(crate) mod vitals;
 mod webhook_delivery;
 mod webhook_secrets;
@@ -249,6 +251,8 @@ impl Outcome {
 /// - `high_water` (`high_water.rs`): the mark outside the database, and the behind state.
 /// - `health` (`background.rs`): what the database's last answer said.
 /// - `token_uses` (`tokens.rs`): when this server last wrote each token's last use.
+/// - `recognition` (`verification.rs`): the keys and status list as last checked, and the
+///   canonical hashes of issued credentials, for checking presented credentials.
 /// - `clock` and `rng`: where time and randomness come from (`rng` a `Mutex`, held for one draw).
 ///
 /// **Lock order.** A thread takes locks in this order and never takes one it holds again:
@@ -266,6 +270,7 @@ pub struct Registry {
     high_water: high_water::HighWater,
     health: background::Health,
     token_uses: tokens::TokenUses,
+    recognition: verification::Recognition,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
 }
@@ -301,6 +306,7 @@ impl Registry {
             high_water: high_water::HighWater::new(mark),
             health: background::Health::new(),
             token_uses: tokens::TokenUses::default(),
+            recognition: verification::Recognition::default(),
             clock,
             rng: Mutex::new(rng),
         });

@@ -524,6 +524,127 @@ async fn post_verify_names_each_check_and_the_one_that_fails() {
     assert_eq!(response.status(), 413);
 }
 
+/// `POST /v1/verify` of `body` as JSON: the report, or `None` when the body is refused as
+/// unreadable (which fails it too).
+async fn verify_json(app: &TestApp, body: Vec<u8>) -> Option<Value> {
+    let response = app.post_verify("application/json", body).await;
+    if response.status() == 400 {
+        return None;
+    }
+    assert_eq!(response.status(), 200);
+    Some(response.json().await.expect("JSON"))
+}
+
+/// The registry recognises a credential it issued by its canonical hash and does not verify its
+/// proof again; that must never let a changed credential through. Once the genuine credential
+/// has been checked (and recognised), a change to any one byte, to the proof's value or time, or
+/// to a field still fails; whitespace, key order and the proof given as an object rather than a
+/// set mean the same document, so they still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_verify_recognises_only_the_very_credential_issued() {
+    let (app, number) = sqlite_app_with_award(
+        "Wyre Forest Community Health NHS Trust",
+        None,
+        "silver",
+        "2025-09-12",
+    )
+    .await;
+    let served = app
+        .get(&format!("/v1/awards/{number}/credential"))
+        .await
+        .bytes()
+        .await
+        .expect("a body")
+        .to_vec();
+    let credential: Value = serde_json::from_slice(&served).expect("JSON");
+    for round in ["first", "recognised"] {
+        let report = verify_json(&app, served.clone()).await.expect("read");
+        assert_eq!(report["verdict"], "valid", "{round}: {report}");
+    }
+
+    let changed = |edit: &dyn Fn(&mut Value)| {
+        let mut c = credential.clone();
+        edit(&mut c);
+        serde_json::to_vec(&c).expect("JSON")
+    };
+    let proof_value = credential["proof"][0]["proofValue"]
+        .as_str()
+        .expect("a proof value")
+        .to_owned();
+    // One base58 digit of the signature changed, then its last digit.
+    let mut digits: Vec<char> = proof_value.chars().collect();
+    digits[5] = if digits[5] == 'A' { 'B' } else { 'A' };
+    let first: String = digits.iter().collect();
+    let mut digits: Vec<char> = proof_value.chars().collect();
+    let last = digits.len() - 1;
+    digits[last] = if digits[last] == '2' { '3' } else { '2' };
+    let end: String = digits.iter().collect();
+    for (what, body, failing) in [
+        (
+            "a digit of the proof value",
+            changed(&|c| c["proof"][0]["proofValue"] = json!(first)),
+            vec!["signature"],
+        ),
+        (
+            "the last digit of the proof value",
+            changed(&|c| c["proof"][0]["proofValue"] = json!(end)),
+            vec!["signature"],
+        ),
+        (
+            "the proof's time",
+            changed(&|c| c["proof"][0]["created"] = json!("2025-09-12T00:00:01Z")),
+            vec!["signature"],
+        ),
+        (
+            "the name",
+            changed(&|c| {
+                c["name"] = json!("Wyre Forest Community Health NHS Trust: WEx QS Gold award")
+            }),
+            vec!["signature", "registry"],
+        ),
+        (
+            "a field added",
+            changed(&|c| c["evidence"] = json!([])),
+            vec!["signature", "registry"],
+        ),
+        (
+            "the status entry",
+            changed(&|c| c["credentialStatus"]["statusListIndex"] = json!("7")),
+            vec!["signature", "registry"],
+        ),
+    ] {
+        let report = verify_json(&app, body).await.expect("read");
+        assert_eq!(report["verdict"], "invalid", "{what}: {report}");
+        assert_eq!(failed(&report), failing, "{what}: {report}");
+    }
+
+    // Every 37th byte of the served text changed, one at a time: unreadable or invalid.
+    for at in (0..served.len()).step_by(37) {
+        let mut body = served.clone();
+        body[at] ^= 1;
+        if let Some(report) = verify_json(&app, body).await {
+            assert_eq!(report["verdict"], "invalid", "byte {at}: {report}");
+        }
+    }
+
+    // The same document written differently is the same to every check.
+    let pretty = serde_json::to_vec_pretty(&credential).expect("JSON");
+    let mut object_proof = credential.clone();
+    object_proof["proof"] = credential["proof"][0].clone();
+    for (what, body) in [
+        ("indented", pretty),
+        (
+            "the proof as an object",
+            serde_json::to_vec(&object_proof).expect("JSON"),
+        ),
+    ] {
+        let report = verify_json(&app, body).await.expect("read");
+        assert_eq!(report["verdict"], "valid", "{what}: {report}");
+    }
+    let report = verify_json(&app, served).await.expect("read");
+    assert_eq!(report["verdict"], "valid", "{report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_as_compromised_invalidates_what_it_signed_from_then_on() {
     let (app, before) = sqlite_app_with_award(

@@ -29,7 +29,7 @@ use crate::shell::{
 };
 use measure::{bare_baseline, cores, load_cpu};
 use observability::observability;
-use register_run::{Run, register_run};
+use register_run::{Run, register_run, verify_only_run};
 use report::{report, thousands, write_json};
 
 pub const HELP: &str = "\
@@ -53,6 +53,7 @@ baseline measured in the same run (BENCHMARKS.md).
                         --observability (default 5)
     --route NAME        only the routes whose names contain NAME (repeatable; for example
                         --route verification --route logo)
+    --only-verify       only POST /v1/verify against the npm verifier, on each register size
 
     cargo xtask load --awards 10000 --db postgres --seconds 3";
 
@@ -83,6 +84,7 @@ struct Options {
     rounds: usize,
     only: Vec<String>,
     quick: bool,
+    only_verify: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -98,6 +100,7 @@ fn options(args: &[String]) -> Result<Options> {
         rounds: 5,
         only: Vec::new(),
         quick: false,
+        only_verify: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -141,6 +144,7 @@ fn options(args: &[String]) -> Result<Options> {
             "--observability" => o.observability = true,
             "--log-on-disk" => o.log_on_disk = true,
             "--quick" => o.quick = true,
+            "--only-verify" => o.only_verify = true,
             other => {
                 return Err(format!(
                     "load takes no {other:?} (see `cargo xtask load --help`)"
@@ -295,6 +299,9 @@ pub fn main(args: &[String]) -> Result {
         }
         return Ok(());
     }
+    if o.only_verify {
+        return only_verify(&o, &wexqs, &bare);
+    }
     say("the bare actix-web baseline");
     let bare_result = bare_baseline(&bare, o.seconds)?;
     let work = TempDir::new("wexqs-bench-")?;
@@ -324,6 +331,48 @@ pub fn main(args: &[String]) -> Result {
                 .with("bare", bare_result)
                 .with("runs", Json::List(runs)),
         )?;
+    }
+    Ok(())
+}
+
+/// `--only-verify`: each register's `POST /v1/verify` rate against the npm verifier's.
+fn only_verify(o: &Options, wexqs: &Path, bare: &Path) -> Result {
+    let work = TempDir::new("wexqs-bench-")?;
+    let settings = Run {
+        wexqs,
+        bare,
+        interleave: false,
+        rounds: o.rounds,
+        only: &o.only,
+        seconds: o.seconds,
+        bare_rps: 0.0,
+        work: work.path(),
+        quick: false,
+    };
+    let mut runs = Vec::new();
+    for &n in &o.awards {
+        for db in &o.databases {
+            runs.push(verify_only_run(&settings, db, n)?);
+        }
+    }
+    drop(work);
+    println!();
+    for run in &runs {
+        let post = run
+            .get("routes")
+            .and_then(|r| r.get("POST /v1/verify"))
+            .cloned()
+            .unwrap_or_else(Json::object);
+        println!(
+            "{} awards: POST /v1/verify {}/s a core vs the npm verifier {}/s a core = {:.1}x",
+            thousands(run.num("awards")),
+            thousands(post.num("rps")),
+            thousands(post.num("npm_per_second")),
+            post.num("ratio")
+        );
+    }
+    if let Some(path) = &o.json {
+        write_json(path, &Json::object().with("runs", Json::List(runs)))?;
     }
     Ok(())
 }

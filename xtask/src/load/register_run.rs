@@ -293,3 +293,39 @@ fn searches(base: &str, n: usize, seconds: u64, results: &mut Json) -> Result {
     }
     Ok(())
 }
+
+/// `--only-verify`: a register of `n` awards on `db`, imported and served, and only
+/// `POST /v1/verify` of one of its credentials against the npm verifier on the same credential.
+pub(super) fn verify_only_run(r: &Run, db: &str, n: usize) -> Result<Json> {
+    say(format!(
+        "{} awards on {db}: POST /v1/verify only",
+        thousands(n as f64)
+    ));
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let env = new_registry(r, db, n, &base, port)?;
+    let csv = r.work.join(format!("awards-{n}.csv"));
+    write_csv(&csv, n)?;
+    let csv_arg = csv.to_str().ok_or("the work folder's path is not UTF-8")?;
+    say(format!("wexqs import ({} rows)", thousands(n as f64)));
+    run(&mut wexqs_command(
+        r.wexqs,
+        &["import", csv_arg],
+        &env,
+        &REMOVE,
+    ))?;
+    let server = serve(r.wexqs, &env, &REMOVE, port, &[], Stdio::null())?;
+    let page = get(
+        &format!("{base}/v1/register?q=Bench+Trust+{}&limit=1", n / 2),
+        10,
+    )?;
+    let number = string_at(&page, "certificate_number")
+        .ok_or_else(|| format!("no award in the register's answer: {page}"))?
+        .to_owned();
+    let post = verify_rate(r, &base, &number)?;
+    drop(server);
+    Ok(Json::object()
+        .with("awards", n)
+        .with("database", db)
+        .with("routes", Json::object().with("POST /v1/verify", post)))
+}
