@@ -126,8 +126,14 @@ impl Registry {
         // Each actor named once a read: a token's name is a query of the database.
         let mut names: std::collections::HashMap<String, Option<String>> =
             std::collections::HashMap::new();
+        // The first read is one page's worth, which is all an unfiltered page needs (each
+        // event read is decoded); a filter that passes over events reads on in larger pieces.
+        let mut piece = u64::try_from(limit)
+            .unwrap_or(u64::MAX)
+            .clamp(1, u64::from(AUDIT_READ_PAGE));
         while end > 0 && entries.len() < limit && scanned < AUDIT_SCAN_LIMIT {
-            let room = (AUDIT_SCAN_LIMIT - scanned).min(u64::from(AUDIT_READ_PAGE));
+            let room = (AUDIT_SCAN_LIMIT - scanned).min(piece);
+            piece = u64::from(AUDIT_READ_PAGE);
             let start = end.saturating_sub(room);
             let count = u32::try_from(end - start).unwrap_or(AUDIT_READ_PAGE);
             let stored = self.log.store.read(start, count).await?;

@@ -2,6 +2,8 @@
 //! within 90 days, the latest changes (with who made them), the webhook subscriptions that are
 //! failing, and how old the latest signed checkpoint is.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::TrailEntry;
@@ -27,9 +29,8 @@ pub(crate) struct Expiring {
 
 #[derive(Debug)]
 pub(crate) struct Dashboard {
-    /// (level, status, how many) for every pair with at least one award.
-    pub(crate) counts: Vec<(Level, Status, usize)>,
-    pub(crate) expiring: Vec<Expiring>,
+    /// The counts by level and status today, and the awards expiring soon.
+    pub(crate) tally: Arc<Tally>,
     pub(crate) recent: Vec<TrailEntry>,
     pub(crate) failing_webhooks: Vec<Subscription>,
     /// The latest checkpoint's size and when it was signed.
@@ -37,35 +38,51 @@ pub(crate) struct Dashboard {
     pub(crate) log_size: u64,
 }
 
+/// The register at a glance on one day: the counts by level and status and the awards
+/// expiring soon, folded from every award once a `snapshot::Version` (log size and day), as
+/// `Registry::register_tally` keeps it.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    /// (level, status, how many) for every pair with at least one award, by level then status.
+    pub(crate) counts: Vec<(Level, Status, usize)>,
+    /// The valid awards expiring within `EXPIRING_WITHIN_DAYS`, soonest first.
+    pub(crate) expiring: Vec<Expiring>,
+}
+
+impl Tally {
+    /// Every award of `state` judged on `today`.
+    pub(super) fn of(state: &crate::domain::State, today: NaiveDate) -> Tally {
+        let until = today + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
+        let mut counts: Vec<(Level, Status, usize)> = Vec::new();
+        let mut expiring = Vec::new();
+        for award in state.awards.values() {
+            let status = status_as_of(award, &state.programme, today).status;
+            match counts
+                .iter_mut()
+                .find(|(l, s, _)| *l == award.level && *s == status)
+            {
+                Some((_, _, n)) => *n += 1,
+                None => counts.push((award.level, status, 1)),
+            }
+            if status == Status::Valid && award.valid_until <= until {
+                expiring.push(Expiring {
+                    number: award.certificate_number.clone(),
+                    organisation: award.organisation_name.as_str().to_owned(),
+                    level: award.level,
+                    valid_until: award.valid_until,
+                });
+            }
+        }
+        counts.sort_by_key(|(l, s, _)| (*l, s.as_str()));
+        // Stable: awards expiring on the same day stay in the register's order of numbers.
+        expiring.sort_by_key(|e| e.valid_until);
+        Tally { counts, expiring }
+    }
+}
+
 impl Registry {
     pub(crate) async fn dashboard(&self) -> Result<Dashboard, ServiceError> {
-        let today = self.today();
-        let until = today + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
-        let (counts, mut expiring) = self.read_cache(|c| {
-            let mut counts: Vec<(Level, Status, usize)> = Vec::new();
-            let mut expiring = Vec::new();
-            for award in c.state.awards.values() {
-                let status = status_as_of(award, &c.state.programme, today).status;
-                match counts
-                    .iter_mut()
-                    .find(|(l, s, _)| *l == award.level && *s == status)
-                {
-                    Some((_, _, n)) => *n += 1,
-                    None => counts.push((award.level, status, 1)),
-                }
-                if status == Status::Valid && award.valid_until <= until {
-                    expiring.push(Expiring {
-                        number: award.certificate_number.clone(),
-                        organisation: award.organisation_name.as_str().to_owned(),
-                        level: award.level,
-                        valid_until: award.valid_until,
-                    });
-                }
-            }
-            counts.sort_by_key(|(l, s, _)| (*l, s.as_str()));
-            (counts, expiring)
-        });
-        expiring.sort_by_key(|e| e.valid_until);
+        let tally = self.register_tally();
         let log_size = self.size();
         let from = log_size.saturating_sub(RECENT);
         let mut recent = Vec::new();
@@ -99,8 +116,7 @@ impl Registry {
             })
         });
         Ok(Dashboard {
-            counts,
-            expiring,
+            tally,
             recent,
             failing_webhooks,
             checkpoint,

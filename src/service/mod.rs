@@ -26,6 +26,7 @@ pub(crate) mod high_water;
 pub(crate) mod idempotency;
 pub mod import;
 pub(crate) mod import_preview;
+pub(crate) mod lists;
 mod log;
 pub mod maintenance;
 pub(crate) mod queries;

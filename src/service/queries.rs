@@ -50,14 +50,18 @@ impl Registry {
     /// projection tables give (`EventStore::search`; a test holds the two together).
     pub fn search(&self, query: RegisterQuery) -> (Vec<(AwardRow, Status)>, u64) {
         let register = self.register_index();
-        let matching = register.matching(&query);
-        let total = matching.len() as u64;
+        let (from, limit) = (query.offset as usize, query.limit as usize);
+        let mut rows = Vec::new();
+        let mut total = 0;
+        for (i, row) in register.matching(&query).enumerate() {
+            if i >= from && rows.len() < limit {
+                rows.push(row);
+            }
+            total += 1;
+        }
         let today = self.today();
         let page = self.read_cache(|c| {
-            matching
-                .into_iter()
-                .skip(query.offset as usize)
-                .take(query.limit as usize)
+            rows.into_iter()
                 .filter_map(|row| {
                     let number: CertificateNumber = row.certificate_number.parse().ok()?;
                     let award = c.state.awards.get(&number)?;
@@ -191,13 +195,18 @@ pub(crate) struct PageOf {
 }
 
 impl PageOf {
-    /// The page of `rows` this asks for, with how many there were.
-    fn of<T>(self, rows: impl ExactSizeIterator<Item = T>) -> Page<T> {
-        let total = rows.len() as u64;
-        let items = rows
-            .skip(usize::try_from(self.from).unwrap_or(usize::MAX))
-            .take(self.limit as usize)
-            .collect();
+    /// The page of `rows` this asks for, with how many there were, counting them as they come.
+    pub(super) fn of_filtered<T>(self, rows: impl Iterator<Item = T>) -> Page<T> {
+        let from = usize::try_from(self.from).unwrap_or(usize::MAX);
+        let limit = self.limit as usize;
+        let mut items = Vec::new();
+        let mut total = 0;
+        for (i, row) in rows.enumerate() {
+            if i >= from && items.len() < limit {
+                items.push(row);
+            }
+            total += 1;
+        }
         Page { items, total }
     }
 }
@@ -226,7 +235,7 @@ impl AwardFilter {
         }
     }
 
-    fn admits(self, award: Option<&CurrentAward>) -> bool {
+    pub(super) fn admits(self, award: Option<&CurrentAward>) -> bool {
         let held = award.is_some_and(|a| matches!(a.status, Status::Valid | Status::Suspended));
         match self {
             AwardFilter::None => !held,
@@ -284,7 +293,7 @@ impl ApplicationState {
         }
     }
 
-    fn of(application: &Application) -> ApplicationState {
+    pub(super) fn of(application: &Application) -> ApplicationState {
         match application.decision.as_ref().map(|d| &d.outcome) {
             None => ApplicationState::AwaitingDecision,
             Some(DecisionOutcome::Awarded { .. }) => ApplicationState::Awarded,
@@ -348,67 +357,58 @@ impl Registry {
     // The programme team's lists, from memory.
 
     /// A page of the organisations `query` matches, by name (as the register orders names,
-    /// then by id), each with its current award and that award's status today.
+    /// then by id), each with its current award and that award's status today: from the
+    /// snapshot's list (`lists::OrganisationIndex`).
     pub(crate) fn organisations_listed(
         &self,
         query: &OrganisationQuery,
     ) -> Page<ListedOrganisation> {
-        let today = self.today();
-        let needle = query.text.as_deref().map(str::to_lowercase);
-        let found = |text: &str| {
-            needle
-                .as_deref()
-                .is_none_or(|n| text.to_lowercase().contains(n))
-        };
-        self.read_cache(|c| {
-            let state = &c.state;
-            let mut matching: Vec<(String, &Organisation, Option<CurrentAward>)> = state
-                .organisations
-                .values()
-                .filter(|o| {
-                    found(o.name.as_str())
-                        || o.ods_code.as_ref().is_some_and(|code| found(code.as_str()))
-                })
-                .map(|o| {
-                    let award = state.current_award(o.id).map(|a| CurrentAward {
-                        certificate_number: a.certificate_number.clone(),
-                        level: a.level,
-                        status: status_as_of(a, &state.programme, today).status,
-                    });
-                    (o, award)
-                })
-                .filter(|(_, award)| query.award.admits(award.as_ref()))
-                .map(|(o, award)| (search_key(o.name.as_str()), o, award))
-                .collect();
-            matching.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-            query.page.of(matching
+        let index = self.organisation_index();
+        let page = index.page(query);
+        self.read_cache(|c| Page {
+            items: page
+                .items
                 .into_iter()
-                .map(|(_, o, current_award)| ListedOrganisation {
-                    organisation: o.clone(),
-                    current_award,
-                }))
+                .filter_map(|entry| {
+                    Some(ListedOrganisation {
+                        organisation: c.state.organisations.get(&entry.id)?.clone(),
+                        current_award: entry.current_award.clone(),
+                    })
+                })
+                .collect(),
+            total: page.total,
         })
     }
 
     /// A page of the applications `query` matches, in the order they were submitted (by day,
     /// then by id).
     pub(crate) fn applications_listed(&self, query: &ApplicationQuery) -> Page<ListedApplication> {
-        self.read_cache(|c| {
-            let mut matching: Vec<&Application> = c
-                .state
-                .applications
-                .values()
-                .filter(|a| query.cycle_id.as_ref().is_none_or(|id| a.cycle_id == *id))
-                .filter(|a| query.state.is_none_or(|s| ApplicationState::of(a) == s))
-                .collect();
-            matching.sort_by(|a, b| {
-                a.submitted_on
-                    .cmp(&b.submitted_on)
-                    .then_with(|| a.application_id.cmp(&b.application_id))
-            });
-            query.page.of(matching
+        self.applications_page(query, false)
+    }
+
+    /// The queue: a page of the applications `query` matches, those awaiting a decision
+    /// first, each group in the order submitted.
+    pub(crate) fn applications_queue(&self, query: &ApplicationQuery) -> Page<ListedApplication> {
+        self.applications_page(query, true)
+    }
+
+    fn applications_page(
+        &self,
+        query: &ApplicationQuery,
+        awaiting_first: bool,
+    ) -> Page<ListedApplication> {
+        let index = self.application_index();
+        let page = index.page(query, awaiting_first);
+        self.read_cache(|c| Page {
+            items: page
+                .items
                 .into_iter()
-                .map(|a| ListedApplication::of(&c.state, a)))
+                .filter_map(|entry| {
+                    let application = c.state.applications.get(&entry.application_id)?;
+                    Some(ListedApplication::of(&c.state, application))
+                })
+                .collect(),
+            total: page.total,
         })
     }
 }

@@ -69,16 +69,17 @@ impl RegisterIndex {
         index
     }
 
-    /// The rows `query` matches, in the register's order.
-    pub(crate) fn matching<'a>(&'a self, query: &'a RegisterQuery) -> Vec<&'a AwardRow> {
-        match self.candidates(query) {
-            Some(candidates) => candidates
-                .into_iter()
-                .map(|i| &self.rows[i as usize])
-                .filter(|row| query.matches(row))
-                .collect(),
-            None => self.rows.iter().filter(|row| query.matches(row)).collect(),
-        }
+    /// The rows `query` matches, in the register's order, as they are found (a page of them
+    /// and their count need no list of every match).
+    pub(crate) fn matching<'a>(
+        &'a self,
+        query: &'a RegisterQuery,
+    ) -> impl Iterator<Item = &'a AwardRow> + 'a {
+        let rows: Box<dyn Iterator<Item = &'a AwardRow> + 'a> = match self.candidates(query) {
+            Some(candidates) => Box::new(candidates.into_iter().map(|i| &self.rows[i as usize])),
+            None => Box::new(self.rows.iter()),
+        };
+        rows.filter(|row| query.matches(row))
     }
 
     /// Awards whose organisation's name matches the search key `key` allowing a slip in each

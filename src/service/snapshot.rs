@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chrono::NaiveDate;
 
 use super::Registry;
+use super::dashboard::Tally;
 use super::feeds::ChangeIndex;
+use super::lists::{ApplicationIndex, OrganisationIndex};
 use super::log::{Cache, Log};
 use super::register_index::RegisterIndex;
 use crate::store::AwardRow;
@@ -32,6 +34,14 @@ pub(super) struct Snapshot {
     pub(super) register: OnceLock<Arc<RegisterIndex>>,
     /// Every public change in log order (the feeds' pages).
     pub(super) changes: OnceLock<Arc<ChangeIndex>>,
+    /// The awards counted by level and status on the day, and those expiring soon (the
+    /// console's dashboard).
+    pub(super) tally: OnceLock<Arc<Tally>>,
+    /// The organisations in the programme team's order, each with its current award's status
+    /// on the day.
+    pub(super) organisations: OnceLock<Arc<OrganisationIndex>>,
+    /// The applications in the programme team's order.
+    pub(super) applications: OnceLock<Arc<ApplicationIndex>>,
 }
 
 impl Snapshot {
@@ -40,6 +50,9 @@ impl Snapshot {
             version,
             register: OnceLock::new(),
             changes: OnceLock::new(),
+            tally: OnceLock::new(),
+            organisations: OnceLock::new(),
+            applications: OnceLock::new(),
         }
     }
 }
@@ -107,6 +120,35 @@ impl Registry {
                 &c.state.programme.changes,
                 &c.state.cycles_scheduled,
             )
+        })
+    }
+}
+
+impl Registry {
+    /// The awards by level and status today and those expiring soon: the current snapshot's,
+    /// folded from every award once a log size and day.
+    pub(super) fn register_tally(&self) -> Arc<Tally> {
+        let snapshot = self.snapshot();
+        let day = snapshot.version.day;
+        derived(&self.log, &snapshot, &snapshot.tally, |c| {
+            Tally::of(&c.state, day)
+        })
+    }
+
+    /// The organisations as the programme team's lists order them: the current snapshot's.
+    pub(super) fn organisation_index(&self) -> Arc<OrganisationIndex> {
+        let snapshot = self.snapshot();
+        let day = snapshot.version.day;
+        derived(&self.log, &snapshot, &snapshot.organisations, |c| {
+            OrganisationIndex::of(&c.state, day)
+        })
+    }
+
+    /// The applications as the programme team's lists order them: the current snapshot's.
+    pub(super) fn application_index(&self) -> Arc<ApplicationIndex> {
+        let snapshot = self.snapshot();
+        derived(&self.log, &snapshot, &snapshot.applications, |c| {
+            ApplicationIndex::of(&c.state)
         })
     }
 }

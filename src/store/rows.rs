@@ -106,8 +106,10 @@ impl RegisterQuery {
                 .as_ref()
                 .map(|n| row.compact_number == *n),
         ];
-        let asked: Vec<bool> = text.into_iter().flatten().collect();
-        if !asked.is_empty() && !asked.contains(&true) {
+        // Any of the text's readings asked for matches (no list made: this runs for every
+        // candidate row of a search).
+        let mut asked = text.into_iter().flatten().peekable();
+        if asked.peek().is_some() && !asked.any(|hit| hit) {
             return false;
         }
         if self.level.as_ref().is_some_and(|l| *l != row.level)

@@ -141,26 +141,28 @@ pub(crate) async fn list(
     let frame = Frame::new(&state, &staff, "applications");
     let query = query.into_inner();
     let page_number = query.page.unwrap_or(1).max(1);
-    let mut items = state
-        .registry
-        .applications_listed(&ApplicationQuery {
-            cycle_id: Some(query.cycle.clone()).filter(|c| !c.is_empty()),
-            state: ApplicationState::parse(&query.state),
-            page: ALL,
-        })
-        .items;
     // Those awaiting a decision first, each group in the order submitted.
-    items.sort_by_key(|a| a.state != ApplicationState::AwaitingDecision);
-    let total = items.len();
-    let rows = items
+    let found = state.registry.applications_queue(&ApplicationQuery {
+        cycle_id: Some(query.cycle.clone()).filter(|c| !c.is_empty()),
+        state: ApplicationState::parse(&query.state),
+        page: PageOf {
+            from: ((page_number - 1).saturating_mul(PAGE)) as u64,
+            limit: PAGE as u32,
+        },
+    });
+    let total = usize::try_from(found.total).unwrap_or(usize::MAX);
+    let cycle_names = cycles(&state);
+    let rows = found
+        .items
         .into_iter()
-        .skip((page_number - 1).saturating_mul(PAGE))
-        .take(PAGE)
         .map(|a| Row {
             organisation: a
                 .organisation_name
                 .map_or_else(|| a.organisation_id.to_string(), |n| n.as_str().to_owned()),
-            cycle: cycle_name(&state, &a.cycle_id),
+            cycle: cycle_names
+                .iter()
+                .find(|(id, _)| *id == a.cycle_id)
+                .map_or_else(|| a.cycle_id.clone(), |(_, name)| name.clone()),
             id: a.application_id,
             level: a.level_sought.title(),
             submitted_on: a.submitted_on.to_string(),
@@ -171,7 +173,7 @@ pub(crate) async fn list(
         StatusCode::OK,
         &ListPage {
             frame,
-            cycles: cycles(&state),
+            cycles: cycle_names,
             cycle: query.cycle,
             state: query.state,
             states: STATES.to_vec(),

@@ -2,6 +2,8 @@
 //! those expiring within 90 days), the latest changes and who made them, failing webhook
 //! subscriptions, and the age of the latest signed checkpoint.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,6 +13,7 @@ use super::session::Staff;
 use super::trail::TrailLine;
 use crate::http::AppState;
 use crate::http::extract::AdminOrReviewer;
+use crate::service::dashboard::Tally;
 
 #[derive(Debug)]
 struct Count {
@@ -18,14 +21,6 @@ struct Count {
     status: &'static str,
     status_words: &'static str,
     count: usize,
-}
-
-#[derive(Debug)]
-struct ExpiringRow {
-    number: String,
-    organisation: String,
-    level: &'static str,
-    valid_until: String,
 }
 
 #[derive(Debug)]
@@ -43,7 +38,9 @@ struct DashboardPage {
     frame: Frame,
     total: usize,
     counts: Vec<Count>,
-    expiring: Vec<ExpiringRow>,
+    /// The awards expiring soon, shared with the snapshot they were read from (the list can
+    /// be long: it is written out, never copied).
+    expiring: Arc<Tally>,
     within_days: i64,
     recent: Vec<TrailLine>,
     webhooks: Vec<WebhookRow>,
@@ -98,8 +95,9 @@ pub(crate) async fn dashboard(
         StatusCode::OK,
         &DashboardPage {
             frame,
-            total: read.counts.iter().map(|c| c.2).sum(),
+            total: read.tally.counts.iter().map(|c| c.2).sum(),
             counts: read
+                .tally
                 .counts
                 .iter()
                 .map(|(level, status, count)| Count {
@@ -109,16 +107,7 @@ pub(crate) async fn dashboard(
                     count: *count,
                 })
                 .collect(),
-            expiring: read
-                .expiring
-                .iter()
-                .map(|e| ExpiringRow {
-                    number: e.number.to_string(),
-                    organisation: e.organisation.clone(),
-                    level: e.level.title(),
-                    valid_until: e.valid_until.to_string(),
-                })
-                .collect(),
+            expiring: read.tally.clone(),
             within_days: crate::service::dashboard::EXPIRING_WITHIN_DAYS,
             recent: read.recent.iter().map(TrailLine::of).collect(),
             webhooks: read
