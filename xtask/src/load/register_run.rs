@@ -67,13 +67,7 @@ pub(super) fn register_run(r: &Run, db: &str, n: usize) -> Result<Json> {
     let (rss_start, _) = memory_mb(server.pid());
     say("the exports, downloaded at once by 8 clients");
     let exports = export_downloads(&base, server.pid(), 8)?;
-    let page = get(
-        &format!("{base}/v1/register?q=Bench+Trust+{}&limit=1", n / 2),
-        10,
-    )?;
-    let number = string_at(&page, "certificate_number")
-        .ok_or_else(|| format!("no award in the register's answer: {page}"))?
-        .to_owned();
+    let number = middle_award(&base, n)?;
     let record = get(&format!("{base}/v1/awards/{number}"), 10)?;
     // The record's first "id" is its organisation's.
     let organisation = string_at(&record, "id")
@@ -315,17 +309,23 @@ pub(super) fn verify_only_run(r: &Run, db: &str, n: usize) -> Result<Json> {
         &REMOVE,
     ))?;
     let server = serve(r.wexqs, &env, &REMOVE, port, &[], Stdio::null())?;
-    let page = get(
-        &format!("{base}/v1/register?q=Bench+Trust+{}&limit=1", n / 2),
-        10,
-    )?;
-    let number = string_at(&page, "certificate_number")
-        .ok_or_else(|| format!("no award in the register's answer: {page}"))?
-        .to_owned();
+    let number = middle_award(&base, n)?;
     let post = verify_rate(r, &base, &number)?;
     drop(server);
     Ok(Json::object()
         .with("awards", n)
         .with("database", db)
         .with("routes", Json::object().with("POST /v1/verify", post)))
+}
+
+/// The certificate number of the award in the middle of a register of `n` (found by its
+/// organisation's name, as the import's CSV names them).
+fn middle_award(base: &str, n: usize) -> Result<String> {
+    let page = get(
+        &format!("{base}/v1/register?q=Bench+Trust+{}&limit=1", n / 2),
+        10,
+    )?;
+    string_at(&page, "certificate_number")
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no award in the register's answer: {page}"))
 }
