@@ -277,10 +277,11 @@ fn atom_answer(
     if let Some(held) = super::not_modified(req, &etag, cache_control.clone()) {
         return held;
     }
-    // The same page at the same log size is the same document: written once, then kept.
+    // The same page at the same log size is the same document (on the same day: an empty
+    // feed is updated today): written once, then kept.
     let body = state
         .images
-        .get_or_build(tag, || {
+        .get_or_build(format!("{tag}-{}", state.registry.today()), || {
             Ok::<_, std::convert::Infallible>(document().into_bytes())
         })
         .unwrap_or_else(|never| match never {});
