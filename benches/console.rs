@@ -62,16 +62,6 @@ const KINDS: [&str; 5] = [
     "Hospice",
     "Ambulance Service NHS Trust",
 ];
-const REGIONS: [&str; 7] = [
-    "east_of_england",
-    "london",
-    "midlands",
-    "north_east_and_yorkshire",
-    "north_west",
-    "south_east",
-    "south_west",
-];
-const LEVELS: [&str; 3] = ["bronze", "silver", "gold"];
 
 /// The name of the `i`th award's organisation.
 fn name_of(i: usize) -> String {
@@ -93,8 +83,8 @@ fn csv_of(n: usize, today: chrono::NaiveDate) -> String {
         text.push_str(&format!(
             "{},{code},{},nhs_trust,{},{awarded},\n",
             name_of(i),
-            REGIONS[i % 7],
-            LEVELS[i % 3]
+            Region::ALL[i % 7].as_str(),
+            Level::ALL[i % 3].as_str()
         ));
     }
     text

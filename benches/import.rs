@@ -16,7 +16,7 @@ use std::process::Command as Process;
 use std::time::Instant;
 
 use wexqs::domain::calendar::{Calendar, DEFAULT_CALENDAR};
-use wexqs::domain::{Event, PublicUrl};
+use wexqs::domain::{Event, Level, PublicUrl, Region};
 use wexqs::service::import::{import_commands, read_csv};
 use wexqs::service::{Actor, seeded_rng};
 use wexqs::startup::{self, Config, NoKey, Unrecorded};
@@ -25,16 +25,6 @@ use wexqs::store::EventStore;
 const CHILD: &str = "WEXQS_BENCH_IMPORT_CHILD";
 /// `WEXQS_BENCH_ODS=1`: every row has an ODS code (the child inherits it).
 const ODS: &str = "WEXQS_BENCH_ODS";
-const REGIONS: [&str; 7] = [
-    "east_of_england",
-    "london",
-    "midlands",
-    "north_east_and_yorkshire",
-    "north_west",
-    "south_east",
-    "south_west",
-];
-const LEVELS: [&str; 3] = ["bronze", "silver", "gold"];
 
 /// N awards, one organisation each, awarded within the two years before today and before the
 /// programme's pause (2026-01-01), so that every award is valid; with `ods`, each organisation
@@ -56,8 +46,8 @@ fn csv_of(n: usize, ods: bool) -> String {
         };
         text.push_str(&format!(
             "Bench Trust {i},{code},{},nhs_trust,{},{awarded},\n",
-            REGIONS[i % 7],
-            LEVELS[i % 3]
+            Region::ALL[i % 7].as_str(),
+            Level::ALL[i % 3].as_str()
         ));
     }
     text

@@ -114,7 +114,7 @@ pub enum Level {
 impl Level {
     pub const ALL: [Level; 3] = [Level::Bronze, Level::Silver, Level::Gold];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Level::Bronze => "bronze",
             Level::Silver => "silver",
@@ -170,7 +170,7 @@ impl Region {
         Region::SouthWest,
     ];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Region::EastOfEngland => "east_of_england",
             Region::London => "london",
