@@ -264,7 +264,7 @@ where
             }
             q.push(")");
             for row in DB::narrow(q.build())
-                .persistent(ids.len() == 1)
+                .persistent(DB::kept_prepared(ids.len()))
                 .fetch_all(&mut *conn)
                 .await?
             {
@@ -286,7 +286,7 @@ where
             }
             q.push(")");
             let rows = DB::narrow(q.build())
-                .persistent(chunk.len() == 1)
+                .persistent(DB::kept_prepared(chunk.len()))
                 .fetch_all(&mut *conn)
                 .await?;
             for stream in chunk {

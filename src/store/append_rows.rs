@@ -153,7 +153,7 @@ where
                     .push_bind(&e.chain_hash);
             });
             DB::narrow(q.build())
-                .persistent(rows.len() == 1)
+                .persistent(DB::kept_prepared(rows.len()))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -177,7 +177,7 @@ where
                     .push_bind(hash.as_slice());
             });
             DB::narrow(q.build())
-                .persistent(chunk.len() <= 2)
+                .persistent(DB::kept_prepared(chunk.len()))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -208,7 +208,7 @@ where
                 .push(")");
         }
         for row in DB::narrow(q.build())
-            .persistent(wanted.len() <= 2)
+            .persistent(DB::kept_prepared(wanted.len()))
             .fetch_all(&mut *conn)
             .await?
         {
@@ -235,7 +235,7 @@ where
             });
             q.push(" ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version");
             DB::narrow(q.build())
-                .persistent(rows.len() == 1)
+                .persistent(DB::kept_prepared(rows.len()))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -260,7 +260,7 @@ where
                     .push_bind(*count as i64);
             });
             DB::narrow(q.build())
-                .persistent(rows.len() == 1)
+                .persistent(DB::kept_prepared(rows.len()))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -417,7 +417,7 @@ where
             });
             q.push(ORGANISATION_UPSERT);
             DB::narrow(q.build())
-                .persistent(rows.len() == 1)
+                .persistent(DB::kept_prepared(rows.len()))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -448,7 +448,7 @@ where
             });
             q.push(AWARD_UPSERT);
             DB::narrow(q.build())
-                .persistent(rows.len() == 1)
+                .persistent(DB::kept_prepared(rows.len()))
                 .execute(&mut *conn)
                 .await?;
         }

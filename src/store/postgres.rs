@@ -21,7 +21,8 @@ impl PostgresStore {
         url: &str,
         pooling: super::Pooling,
     ) -> Result<PostgresStore, super::StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+        let options = PgConnectOptions::from_str(url)?
+            .statement_cache_capacity(super::sql::POSTGRES_STATEMENT_CACHE);
         check_root_certificate(url, &options)?;
         // One direct connection first, retried while the database is starting: the pool would
         // retry a refused connection until its timeout and then say only that it timed out,

@@ -37,9 +37,29 @@ pub(crate) trait Db: Database + HasStatementCache {
     fn narrow<'q, 'a: 'q>(
         query: Query<'q, Self, Self::Arguments<'a>>,
     ) -> Query<'q, Self, Self::Arguments<'q>>;
+
+    /// Multi-row statements of up to this many rows are kept prepared on their connection (one
+    /// shape a row count; see `kept_prepared`).
+    const PREPARED_ROWS: usize;
+
+    /// Whether a multi-row statement of `rows` rows is kept prepared. On PostgreSQL a statement
+    /// not kept is parsed, planned and described at every use, a round trip of its own before
+    /// the one that runs it: the appends of many concurrent writers (batches of tens of rows)
+    /// are then kept, at most `PREPARED_ROWS` shapes a statement (`POSTGRES_STATEMENT_CACHE`
+    /// bounds them all), while an import's thousand-row statements are not. SQLite prepares in
+    /// the process, cheaply: only the one- and two-row shapes are kept.
+    fn kept_prepared(rows: usize) -> bool {
+        rows <= Self::PREPARED_ROWS
+    }
 }
 
+/// The prepared statements a PostgreSQL connection keeps: the append's nine multi-row
+/// statements at up to `PREPARED_ROWS` (64) shapes each, and room for the rest.
+pub(crate) const POSTGRES_STATEMENT_CACHE: usize = 9 * 64 + 64;
+
 impl Db for sqlx::Sqlite {
+    const PREPARED_ROWS: usize = 2;
+
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }
@@ -52,6 +72,8 @@ impl Db for sqlx::Sqlite {
 }
 
 impl Db for sqlx::Postgres {
+    const PREPARED_ROWS: usize = 64;
+
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }
