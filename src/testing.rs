@@ -1,8 +1,8 @@
 //! Doors into the registry's insides for the integration tests and the benches, behind the
 //! `testing` feature (which only the package's own dev-dependency on itself turns on, so no
-//! build of the binary has them): the raw store under a registry, and an append that skips the
-//! domain's decisions, for the tests that check what is stored and the benches that fill it;
-//! a console session opened without an identity provider, the console switched on, and
+//! build of the binary has them): the raw store under a registry, how many catch-ups it has
+//! begun, and an append that skips the domain's decisions, for the tests that check what is
+//! stored and the benches that fill it; a console session opened without an identity provider, the console switched on, and
 //! webhooks that can be made (a test sealing key, private targets allowed).
 
 use crate::service::{Registry, ServiceError};
@@ -11,6 +11,11 @@ use crate::store::{AppendRequest, Appended, Store};
 /// The store `registry` writes to, for reading or tampering with what it holds.
 pub fn store(registry: &Registry) -> &Store {
     registry.store()
+}
+
+/// How many catch-ups (reads of the log from the database into memory) `registry` has begun.
+pub fn catch_ups_begun(registry: &Registry) -> u64 {
+    registry.catch_ups_begun()
 }
 
 /// Appends `request` as it is, through the registry's one writer, without deciding it.

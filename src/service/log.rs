@@ -1,7 +1,8 @@
 //! The log part of the registry: the store, the writer task's channel, and the log as folded in
 //! memory (`Cache`), read forward by one catch-up at a time. Invariant: the in-memory state is
 //! only ever the fold of the log's first `size` entries, each checked against its stored leaf
-//! and chain hashes as it is read; nothing but `read_on` and `reset` changes it.
+//! and chain hashes as it is read; nothing but `read_on`, `apply_committed` (the writer's own
+//! commits, which follow what memory holds) and `reset` changes it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 use super::writer::{Job, WriterStats};
 use super::{ServiceError, uk_date};
 use crate::domain::{Event, State};
-use crate::store::{EventStore, Store};
+use crate::store::{EventStore, Store, StoreError, StoredEvent};
 
 /// The log as folded in memory, as of `state.size` entries.
 pub(super) struct Cache {
@@ -32,7 +33,7 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    fn empty() -> Cache {
+    pub(super) fn empty() -> Cache {
         Cache {
             state: State::default(),
             versions: HashMap::new(),
@@ -41,6 +42,40 @@ impl Cache {
             chain: crate::store::GENESIS_CHAIN.to_vec(),
             broken: None,
         }
+    }
+
+    /// Applies `stored` (decoded as `event`) if it follows from the entries before it: the
+    /// next position, its leaf hash its bytes', its chain hash the chain's next. When it does
+    /// not, the cache is marked broken there, and `false` returned.
+    fn follow(&mut self, stored: &StoredEvent, event: Result<Event, StoreError>) -> bool {
+        let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
+        let chain = crate::store::chain_hash(&self.chain, &leaf);
+        let problem = if stored.position != self.tree.size() {
+            Some("is not the next position")
+        } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
+            Some("does not match its stored leaf hash: the entry was changed")
+        } else if stored.chain_hash != chain {
+            Some(
+                "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
+            )
+        } else {
+            None
+        };
+        let (None, Ok(event)) = (problem, event) else {
+            let problem = problem.unwrap_or("does not decode");
+            self.broken = Some(format!("the entry at {} {problem}", stored.position));
+            return false;
+        };
+        self.chain = chain;
+        self.tree.push(leaf);
+        let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
+            .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
+        self.recorded_at.push(recorded_at.timestamp());
+        self.state.apply(stored.position, &event);
+        date_undated_amendment(&mut self.state, &event, uk_date(recorded_at));
+        self.versions
+            .insert(stored.stream_id.clone(), stored.stream_version);
+        true
     }
 }
 
@@ -60,9 +95,10 @@ pub(super) struct Log {
     /// What the writer has batched so far (atomics, written by the writer task alone).
     pub(super) stats: Arc<WriterStats>,
     /// The log as folded in memory. Read (briefly, never across an `.await`) by every query;
-    /// written by `read_on` for each page it applies, and by `reset`. Every derived view
+    /// written by `read_on` for each page it applies, by the writer task for what it commits
+    /// (`apply_committed`, shared with it), and by `reset`. Every derived view
     /// (`snapshot::Views`) is built under its read lock, so it is the fold of one log size.
-    pub(super) cache: RwLock<Cache>,
+    pub(super) cache: Arc<RwLock<Cache>>,
     /// One catch-up reads the log at a time (a tokio mutex: it is held across the reads).
     pub(super) catch_up_lock: tokio::sync::Mutex<()>,
     /// How many catch-ups have begun reading (counted under `catch_up_lock`), and which of them
@@ -73,12 +109,17 @@ pub(super) struct Log {
 }
 
 impl Log {
-    pub(super) fn new(store: Store, writer: mpsc::Sender<Job>, stats: Arc<WriterStats>) -> Log {
+    pub(super) fn new(
+        store: Store,
+        writer: mpsc::Sender<Job>,
+        stats: Arc<WriterStats>,
+        cache: Arc<RwLock<Cache>>,
+    ) -> Log {
         Log {
             store,
             writer,
             stats,
-            cache: RwLock::new(Cache::empty()),
+            cache,
             catch_up_lock: tokio::sync::Mutex::new(()),
             catch_ups_begun: AtomicU64::new(0),
             catch_up_done: AtomicU64::new(0),
@@ -141,36 +182,13 @@ impl Log {
                 .write()
                 .expect("the cache lock is never poisoned");
             for (stored, event) in decoded {
-                let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
-                let chain = crate::store::chain_hash(&cache.chain, &leaf);
-                let problem = if stored.position != cache.tree.size() {
-                    Some("is not the next position")
-                } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
-                    Some("does not match its stored leaf hash: the entry was changed")
-                } else if stored.chain_hash != chain {
-                    Some(
-                        "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
-                    )
-                } else if event.is_err() {
-                    Some("does not decode")
-                } else {
-                    None
-                };
-                let (None, Ok(event)) = (problem, event) else {
-                    let problem = problem.unwrap_or("does not decode");
-                    cache.broken = Some(format!("the entry at {} {problem}", stored.position));
+                // Appended by this instance's writer while the page was read.
+                if stored.position < cache.tree.size() {
+                    continue;
+                }
+                if !cache.follow(stored, event) {
                     break;
-                };
-                cache.chain = chain;
-                cache.tree.push(leaf);
-                let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
-                    .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
-                cache.recorded_at.push(recorded_at.timestamp());
-                cache.state.apply(stored.position, &event);
-                date_undated_amendment(&mut cache.state, &event, uk_date(recorded_at));
-                cache
-                    .versions
-                    .insert(stored.stream_id.clone(), stored.stream_version);
+                }
             }
             if cache.broken.is_some() {
                 continue;
@@ -182,6 +200,40 @@ impl Log {
                 self.catch_up_done.store(ticket, Ordering::SeqCst);
                 return Ok(None);
             }
+        }
+    }
+}
+
+/// Applies what this instance's writer has just committed (`events`, in position order) to the
+/// log as folded in memory, when they follow what it holds (no other instance appended in
+/// between), so that the appender reads its own write without reading it back from the
+/// database. Each entry is checked as a catch-up checks it; when memory is behind, nothing is
+/// applied and the next catch-up reads them.
+pub(super) fn apply_committed(cache: &RwLock<Cache>, events: &[&StoredEvent]) {
+    let Some(first) = events.first() else {
+        return;
+    };
+    if cache
+        .read()
+        .expect("the cache lock is never poisoned")
+        .tree
+        .size()
+        != first.position
+    {
+        return;
+    }
+    // Decoded outside the lock, as a catch-up's page is.
+    let decoded: Vec<_> = events
+        .iter()
+        .map(|e| e.envelope().map(|env| env.event))
+        .collect();
+    let mut cache = cache.write().expect("the cache lock is never poisoned");
+    if cache.broken.is_some() || cache.tree.size() != first.position {
+        return;
+    }
+    for (&stored, event) in events.iter().zip(decoded) {
+        if !cache.follow(stored, event) {
+            return;
         }
     }
 }

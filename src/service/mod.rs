@@ -298,9 +298,10 @@ impl Registry {
     ) -> Result<Arc<Registry>, ServiceError> {
         let (tx, rx) = mpsc::channel::<Job>(4096);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(writer_loop(store.clone(), rx, stats.clone()));
+        let cache = Arc::new(std::sync::RwLock::new(log::Cache::empty()));
+        tokio::spawn(writer_loop(store.clone(), rx, stats.clone(), cache.clone()));
         let registry = Arc::new(Registry {
-            log: log::Log::new(store, tx, stats),
+            log: log::Log::new(store, tx, stats, cache),
             views: snapshot::Views::new(),
             signer: signing::Signer::new(),
             transparency: transparency::Transparency::new(),
@@ -332,6 +333,12 @@ impl Registry {
             }
         }
         Ok(registry)
+    }
+
+    /// How many catch-ups have begun reading the log, for `crate::testing` only.
+    #[cfg(feature = "testing")]
+    pub(crate) fn catch_ups_begun(&self) -> u64 {
+        self.log.arrived()
     }
 
     /// The store under the registry, for `crate::testing` only: everything else reaches the

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use super::log::{Cache, apply_committed};
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::events::KEYS_STREAM;
 use crate::domain::{Command, Context, DomainError, Event, State, decide, streams_read};
@@ -446,11 +447,14 @@ pub async fn fold_log(store: &Store, mut progress: impl FnMut(u64)) -> Result<St
     Ok(state)
 }
 
-/// The batching writer: takes whatever appends are waiting and commits them in one transaction.
+/// The batching writer: takes whatever appends are waiting and commits them in one transaction,
+/// then applies what it committed to the log as folded in memory (`cache`, when nothing else
+/// was appended in between) before answering, so an appender reads its own write from memory.
 pub(super) async fn writer_loop(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
     stats: Arc<WriterStats>,
+    cache: Arc<std::sync::RwLock<Cache>>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
     while let Some(first) = rx.recv().await {
@@ -473,6 +477,12 @@ pub(super) async fn writer_loop(
             Ok(results) => {
                 stats.transactions.fetch_add(1, Relaxed);
                 stats.appends.fetch_add(results.len() as u64, Relaxed);
+                let committed: Vec<&StoredEvent> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().filter(|a| !a.replayed))
+                    .flat_map(|a| &a.events)
+                    .collect();
+                apply_committed(&cache, &committed);
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
                 }

@@ -484,7 +484,7 @@ impl EventStore for CommitsBeforeFirstRead {
 }
 
 /// An append of `count` events, each on a stream of its own.
-fn tokens_revoked(count: usize) -> AppendRequest {
+pub(crate) fn tokens_revoked(count: usize) -> AppendRequest {
     let events = (0..count)
         .map(|_| {
             let id = uuid::Uuid::new_v4();

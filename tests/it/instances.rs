@@ -7,8 +7,12 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::client::Client;
+use wexqs::service::FixedClock;
+use wexqs::store::EventStore;
+
+use crate::crash::tokens_revoked;
 use crate::helpers::{
-    Backend, TestApp, fresh_db, on_both_databases, open_store, start_registry, start_server,
+    Backend, TestApp, at, fresh_db, on_both_databases, open_store, start_registry, start_server,
     temp_dir, text, wexqs,
 };
 
@@ -130,6 +134,65 @@ async fn an_idempotent_retry_on_the_other_instance_gets_the_first_answer(app: Te
 on_both_databases! { app:
     a_write_through_one_instance_is_read_at_once_through_the_other,
     an_idempotent_retry_on_the_other_instance_gets_the_first_answer,
+}
+
+/// An instance reads its own append from memory: its writer applies what it committed when it
+/// follows what memory holds, so no catch-up reads it back from the database. When another
+/// instance appended in between, what it committed does not follow, is not applied, and the
+/// next catch-up reads both in order.
+async fn an_append_is_read_from_memory_unless_another_instance_wrote_in_between(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let clock = Arc::new(FixedClock::new(at(2026, 11, 24)));
+    let a = start_registry(&db, clock.clone(), 11).await;
+    let b = start_registry(&db, clock, 12).await;
+    let store = open_store(&db).await;
+    let head = || async { store.head().await.expect("the log head").size };
+    a.catch_up().await.expect("caught up");
+
+    let before = wexqs::testing::catch_ups_begun(&a);
+    wexqs::testing::append(&a, tokens_revoked(3))
+        .await
+        .expect("appended");
+    assert_eq!(a.size(), head().await, "its own append is in memory");
+    assert_eq!(
+        wexqs::testing::catch_ups_begun(&a),
+        before,
+        "and no catch-up read it back"
+    );
+
+    // B appends; A's next append lands after B's, which A has not read.
+    wexqs::testing::append(&b, tokens_revoked(2))
+        .await
+        .expect("appended");
+    let held = a.size();
+    wexqs::testing::append(&a, tokens_revoked(1))
+        .await
+        .expect("appended");
+    assert_eq!(head().await, held + 3);
+    assert_eq!(
+        a.size(),
+        held,
+        "an append that does not follow memory is not applied"
+    );
+    a.catch_up().await.expect("caught up");
+    b.catch_up().await.expect("caught up");
+    assert_eq!(
+        a.size(),
+        head().await,
+        "the catch-up read B's append and A's own"
+    );
+    assert_eq!(b.size(), a.size());
+    let check = wexqs::store::check_log(&store, |_| {})
+        .await
+        .expect("the log is read");
+    assert_eq!(check.problem, None, "the log is one chain");
+    assert_eq!(check.size, a.size());
+}
+
+on_both_databases! { backend:
+    an_append_is_read_from_memory_unless_another_instance_wrote_in_between,
 }
 
 /// The number of the last award issued in the log of `db`.
