@@ -5,12 +5,15 @@
 //! applies, so the index narrows what is tested and never decides a match. The forgiving
 //! look-up by name (`near_names`) draws its candidates from the same 3-byte sequences, within a
 //! fixed budget (`limits::MAX_SUGGESTION_POSTINGS`, `limits::MAX_SUGGESTION_CANDIDATES`), and
-//! keeps its answers per query while the register does not move.
+//! keeps its answers per query while the register does not move. A search with no text (the
+//! console's list by level and status) is decided on each row's filters kept in three bytes
+//! (`Filters`), each worked out by `RegisterQuery::matches` itself for the index's day, so a
+//! list of the whole register reads a few hundred kilobytes rather than every row.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::search;
+use crate::domain::{Level, Region, Status, search};
 use crate::limits::{MAX_SUGGESTION_CANDIDATES, MAX_SUGGESTION_POSTINGS, SUGGESTION_CACHE_ENTRIES};
 use crate::store::{AwardRow, RegisterQuery};
 
@@ -31,6 +34,108 @@ pub(crate) struct RegisterIndex {
     /// The near matches of the queries asked since the register last moved, at most
     /// `SUGGESTION_CACHE_ENTRIES` of them.
     near: Mutex<HashMap<(String, usize), NearNames>>,
+    /// The day (`YYYY-MM-DD`) the rows' statuses in `filters` are of.
+    today: String,
+    /// Each row's filters, by row.
+    filters: Vec<Filters>,
+}
+
+/// What a search with no text filters a row by, in three bytes: its level and region (their
+/// place in `Level::ALL` and `Region::ALL`, `UNKNOWN` for neither) and, one bit for each of
+/// `Status::ALL`, whether `RegisterQuery::matches` admits it under that status filter on the
+/// index's day. Each filter is a separate condition of `matches`, so a row passes the three
+/// exactly when `matches` would admit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Filters {
+    level: u8,
+    region: u8,
+    statuses: u8,
+}
+
+/// A level or region the filters do not know.
+const UNKNOWN: u8 = u8::MAX;
+
+fn level_code(level: &str) -> u8 {
+    Level::ALL
+        .iter()
+        .position(|l| l.as_str() == level)
+        .map_or(UNKNOWN, |i| i as u8)
+}
+
+fn region_code(region: &str) -> u8 {
+    Region::ALL
+        .iter()
+        .position(|r| r.as_str() == region)
+        .map_or(UNKNOWN, |i| i as u8)
+}
+
+fn status_bit(status: &str) -> Option<u8> {
+    Status::ALL
+        .iter()
+        .position(|s| s.as_str() == status)
+        .map(|i| 1 << i)
+}
+
+impl Filters {
+    fn of(row: &AwardRow, today: &str) -> Filters {
+        let mut statuses = 0;
+        for status in Status::ALL {
+            let alone = RegisterQuery {
+                status: Some(status.as_str().to_owned()),
+                today: today.to_owned(),
+                ..RegisterQuery::default()
+            };
+            if alone.matches(row) {
+                statuses |= status_bit(status.as_str()).unwrap_or(0);
+            }
+        }
+        Filters {
+            level: level_code(&row.level),
+            region: region_code(&row.region),
+            statuses,
+        }
+    }
+}
+
+/// A search with no text, as the filters it asks for (`None` where it asks for none).
+struct Wanted {
+    level: Option<u8>,
+    region: Option<u8>,
+    statuses: Option<u8>,
+}
+
+impl Wanted {
+    /// `query`'s filters, when it has no text, is of `today`, and names only levels, regions
+    /// and statuses the filters know; otherwise it is tested row by row.
+    fn of(query: &RegisterQuery, today: &str) -> Option<Wanted> {
+        let no_text = query.search_key.is_none()
+            && query.ods_code.is_none()
+            && query.compact_number.is_none();
+        if !no_text || query.today != today {
+            return None;
+        }
+        let known = |code: u8| (code != UNKNOWN).then_some(code);
+        Some(Wanted {
+            level: match &query.level {
+                Some(l) => Some(known(level_code(l))?),
+                None => None,
+            },
+            region: match &query.region {
+                Some(r) => Some(known(region_code(r))?),
+                None => None,
+            },
+            statuses: match &query.status {
+                Some(s) => Some(status_bit(s)?),
+                None => None,
+            },
+        })
+    }
+
+    fn admits(&self, f: &Filters) -> bool {
+        self.level.is_none_or(|l| l == f.level)
+            && self.region.is_none_or(|r| r == f.region)
+            && self.statuses.is_none_or(|s| s & f.statuses != 0)
+    }
 }
 
 /// The 3-byte sequences of `key` with a space either side, so a word's first and last letters
@@ -48,9 +153,13 @@ fn trigrams(key: &str) -> Vec<[u8; 3]> {
 }
 
 impl RegisterIndex {
-    /// Indexes `rows`, which are in the register's order.
-    pub(crate) fn new(rows: Vec<AwardRow>) -> RegisterIndex {
-        let mut index = RegisterIndex::default();
+    /// Indexes `rows`, which are in the register's order, on the day `today` (`YYYY-MM-DD`).
+    pub(crate) fn new(rows: Vec<AwardRow>, today: String) -> RegisterIndex {
+        let mut index = RegisterIndex {
+            filters: rows.iter().map(|row| Filters::of(row, &today)).collect(),
+            today,
+            ..RegisterIndex::default()
+        };
         for (i, row) in rows.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 2^32 awards");
             for trigram in trigrams(&row.search_key) {
@@ -75,11 +184,21 @@ impl RegisterIndex {
         &'a self,
         query: &'a RegisterQuery,
     ) -> impl Iterator<Item = &'a AwardRow> + 'a {
+        if let Some(wanted) = Wanted::of(query, &self.today) {
+            let rows: Box<dyn Iterator<Item = &'a AwardRow> + 'a> = Box::new(
+                self.filters
+                    .iter()
+                    .zip(&self.rows)
+                    .filter(move |(f, _)| wanted.admits(f))
+                    .map(|(_, row)| row),
+            );
+            return rows;
+        }
         let rows: Box<dyn Iterator<Item = &'a AwardRow> + 'a> = match self.candidates(query) {
             Some(candidates) => Box::new(candidates.into_iter().map(|i| &self.rows[i as usize])),
             None => Box::new(self.rows.iter()),
         };
-        rows.filter(|row| query.matches(row))
+        Box::new(rows.filter(|row| query.matches(row)))
     }
 
     /// Awards whose organisation's name matches the search key `key` allowing a slip in each

@@ -105,7 +105,7 @@ impl Registry {
                 .map(|a| crate::projection::award_row(a))
                 .collect();
             rows.sort_by(crate::store::register_order);
-            RegisterIndex::new(rows)
+            RegisterIndex::new(rows, snapshot.version.day.to_string())
         })
     }
 
