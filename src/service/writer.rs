@@ -31,6 +31,12 @@ pub struct WriterStats {
 /// The most appends the writer puts in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// The most events of a batch the writer folds into memory itself. A larger one (an import's
+/// hundreds of thousands) is read back by a catch-up, a page at a time, once its appender has
+/// let go of what it does not need (`execute_stored`'s `keep`): folding it here, while every
+/// payload is still held for the answer, would hold the import twice.
+const APPLIED_BY_THE_WRITER: usize = 2_000;
+
 impl Registry {
     /// Decides one command and appends its events.
     pub async fn execute(
@@ -449,7 +455,8 @@ pub async fn fold_log(store: &Store, mut progress: impl FnMut(u64)) -> Result<St
 
 /// The batching writer: takes whatever appends are waiting and commits them in one transaction,
 /// then applies what it committed to the log as folded in memory (`cache`, when nothing else
-/// was appended in between) before answering, so an appender reads its own write from memory.
+/// was appended in between, and up to `APPLIED_BY_THE_WRITER` events) before answering, so an
+/// appender reads its own write from memory.
 pub(super) async fn writer_loop(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
@@ -482,7 +489,9 @@ pub(super) async fn writer_loop(
                     .filter_map(|r| r.as_ref().ok().filter(|a| !a.replayed))
                     .flat_map(|a| &a.events)
                     .collect();
-                apply_committed(&cache, &committed);
+                if committed.len() <= APPLIED_BY_THE_WRITER {
+                    apply_committed(&cache, &committed);
+                }
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
                 }
