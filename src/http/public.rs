@@ -330,10 +330,17 @@ pub(crate) async fn status_list(
     ))
 }
 
+/// A presented credential sent as JSON of at most this many bytes (a credential the registry
+/// issues is under 3 kB) is checked on the worker that read it: its checks cost about what
+/// rendering a page does, bounded by its size, and the hop to the blocking pool and back cost
+/// as much again. Larger JSON and baked images (inflated first) go to the blocking pool.
+const CHECKED_IN_PLACE: usize = 16 * 1024;
+
 /// Checks a presented credential (JSON, or baked into a PNG or an SVG), each check by name.
 /// The body is read up to `MAX_PRESENTED` bytes and refused past it before anything is inflated;
-/// the unwrapping and the checks run on the blocking pool, a few at a time, so a slow or large
-/// credential never holds up the workers that answer everyone else.
+/// the unwrapping and the checks of an image or of large JSON run on the blocking pool, a few at
+/// a time, so a slow or large credential never holds up the workers that answer everyone else
+/// (`CHECKED_IN_PLACE`).
 pub(crate) async fn check_presented(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -359,18 +366,25 @@ pub(crate) async fn check_presented(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
+    let small_json = !content_type.starts_with("image/") && body.len() <= CHECKED_IN_PLACE;
     let _turn = state
         .verifications
         .acquire()
         .await
         .map_err(|e| super::error::internal(&e))?;
     let registry = state.registry.clone();
-    let outcome = web::block(move || {
+    let check = move || {
         let presented = extract(&content_type, &body)?;
-        Ok::<_, PresentedError>(registry.check_presented(&presented))
-    })
-    .await
-    .map_err(|e| super::error::internal(&e))?;
+        let raw = (!content_type.starts_with("image/")).then_some(&body[..]);
+        Ok::<_, PresentedError>(registry.check_presented(&presented, raw))
+    };
+    let outcome = if small_json {
+        check()
+    } else {
+        web::block(check)
+            .await
+            .map_err(|e| super::error::internal(&e))?
+    };
     let report = outcome.map_err(|e| match e {
         PresentedError::UnsupportedType => {
             ApiError::new(ErrorCode::UnsupportedMediaType, e.to_string())

@@ -50,6 +50,9 @@ pub(super) struct Signer {
     /// the log's cache lock when a decision checks the key it is about to sign with
     /// (`awaited_key_in`), never the other way round.
     signing: RwLock<Option<Signing>>,
+    /// How many times the key in use has been set: what a view of it (the DID document the
+    /// presented credentials are checked against) was made from.
+    generation: std::sync::atomic::AtomicU64,
     /// The newly active key last said to be missing from the keys folder (said once a key).
     /// Held only to swap the name.
     key_awaited_said: Mutex<Option<String>>,
@@ -63,6 +66,7 @@ impl Signer {
     pub(super) fn new() -> Signer {
         Signer {
             signing: RwLock::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
             key_awaited_said: Mutex::new(None),
             status_list: Mutex::new(None),
         }
@@ -86,10 +90,18 @@ impl Signer {
     }
 
     fn set(&self, signing: Signing) {
-        *self
+        let mut held = self
             .signing
             .write()
-            .expect("the signing lock is never poisoned") = Some(signing);
+            .expect("the signing lock is never poisoned");
+        *held = Some(signing);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the key in use has been set.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether `active` is newly said to be awaited (said once a key).

@@ -3,7 +3,8 @@
 //!
 //! - Its own status list is checked once per signed version (its signature verified, its bits
 //!   inflated), with its DID document's keys parsed once; both are taken afresh whenever the list
-//!   is signed again or the DID document changes.
+//!   is signed again or the log or the key in use moves (which is when the DID document can
+//!   change), so the document is not made again for every credential presented.
 //! - The canonical hash (`check::canonical_hash`, proof included) of each credential it issued
 //!   is kept in a bounded memo keyed by award and log position (what is at a position never
 //!   changes), with the key its proof verified with. A presented credential with one of those
@@ -39,20 +40,21 @@ pub(super) struct Recognition {
 
 /// The registry's DID document and status list as last checked.
 struct Trust {
-    did_document: Option<Value>,
+    /// The log's size and the signer's generation it was made at: while both are the same, the
+    /// DID document is too.
+    made_at: (u64, u64),
     list_bytes: Option<Arc<Vec<u8>>>,
     keys: Option<IssuerKeys>,
     list: Option<CheckedStatusList>,
 }
 
 impl Trust {
-    fn is_of(&self, did_document: Option<&Value>, list_bytes: Option<&Arc<Vec<u8>>>) -> bool {
-        let same_list = match (&self.list_bytes, list_bytes) {
+    fn has_list(&self, list_bytes: Option<&Arc<Vec<u8>>>) -> bool {
+        match (&self.list_bytes, list_bytes) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
             (None, None) => true,
             _ => false,
-        };
-        same_list && self.did_document.as_ref() == did_document
+        }
     }
 }
 
@@ -91,8 +93,9 @@ impl IssuedMemo {
 
 impl Registry {
     /// Every check of a presented credential against the registry's keys, status list and
-    /// register (`check::check_against`).
-    pub(crate) fn check_presented(&self, presented: &Value) -> Report {
+    /// register (`check::check_against`). `raw` is the JSON text it was read from, when it was
+    /// sent as JSON: the same bytes as an issued credential's stored text are that credential.
+    pub(crate) fn check_presented(&self, presented: &Value, raw: Option<&[u8]>) -> Report {
         let trust = self.trust();
         let found = check::certificate_number_of(presented).and_then(|n| self.award(&n));
         let programme = match &found {
@@ -101,7 +104,7 @@ impl Registry {
         };
         let award = found.as_ref().map(|(a, _)| &**a);
         let known = match (award, &trust.keys) {
-            (Some(award), Some(keys)) => self.recognise(presented, award, keys),
+            (Some(award), Some(keys)) => self.recognise(presented, raw, award, keys),
             _ => None,
         };
         check::check_against(
@@ -121,24 +124,27 @@ impl Registry {
         )
     }
 
-    /// The registry's keys and status list, checked: kept while its DID document and signed
-    /// list are the same, checked afresh when either changes.
+    /// The registry's keys and status list, checked: kept while the log and the key in use
+    /// have not moved (so the DID document is the same) and the signed list is the same bytes,
+    /// checked afresh when any of them changes.
     fn trust(&self) -> Arc<Trust> {
-        let did_document = self.did_document();
+        let made_at = (self.size(), self.signer.generation());
         let list_bytes = self.status_list();
         let held = self.recognition_trust().clone();
-        if let Some(trust) = held
-            && trust.is_of(did_document.as_ref(), list_bytes.as_ref())
+        if let Some(trust) = &held
+            && trust.made_at == made_at
+            && trust.has_list(list_bytes.as_ref())
         {
-            return trust;
+            return trust.clone();
         }
+        let did_document = self.did_document();
         let keys = did_document.as_ref().map(IssuerKeys::of);
         let list = list_bytes
             .as_deref()
             .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
             .map(|list| CheckedStatusList::check(&list, keys.as_ref()));
         let trust = Arc::new(Trust {
-            did_document,
+            made_at,
             list_bytes,
             keys,
             list,
@@ -161,15 +167,34 @@ impl Registry {
             .expect("the issued memo's lock is never poisoned")
     }
 
-    /// Which of `award`'s credentials `presented` is, canonically byte for byte with its proof,
-    /// and the key that proof verified with; `None` when it is none of them (or its proof does
-    /// not verify with the key it names, which the signature check then says).
-    fn recognise(&self, presented: &Value, award: &Award, keys: &IssuerKeys) -> Option<Known> {
+    /// Which of `award`'s credentials `presented` is, canonically byte for byte with its proof
+    /// (or, sent as `raw`, the very bytes of its stored text, which need no canonical form), and
+    /// the key that proof verified with; `None` when it is none of them (or its proof does not
+    /// verify with the key it names, which the signature check then says).
+    fn recognise(
+        &self,
+        presented: &Value,
+        raw: Option<&[u8]>,
+        award: &Award,
+        keys: &IssuerKeys,
+    ) -> Option<Known> {
         if award.credentials.is_empty() {
             return None;
         }
-        let hash = check::canonical_hash(presented);
+        let same_text = raw.and_then(|raw| {
+            award
+                .credentials
+                .iter()
+                .rposition(|issued| issued.credential.as_str().as_bytes() == raw)
+        });
+        let hash = match same_text {
+            Some(_) => None,
+            None => Some(check::canonical_hash(presented)),
+        };
         for (index, issued) in award.credentials.iter().enumerate().rev() {
+            if same_text.is_some_and(|i| i != index) {
+                continue;
+            }
             let at = (award.certificate_number.clone(), issued.position);
             let memo = self.issued_memo().get(&at);
             let mut entry = match memo {
@@ -183,7 +208,7 @@ impl Registry {
                     entry
                 }
             };
-            if entry.hash != hash {
+            if hash.is_some_and(|hash| entry.hash != hash) {
                 continue;
             }
             let (key, _, _) = keys.key_for(presented).ok()?;

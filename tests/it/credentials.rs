@@ -561,6 +561,11 @@ async fn post_verify_recognises_only_the_very_credential_issued() {
         let report = verify_json(&app, served.clone()).await.expect("read");
         assert_eq!(report["verdict"], "valid", "{round}: {report}");
     }
+    // The same credential laid out otherwise (not the served bytes) is the same document.
+    let laid_out = serde_json::to_vec_pretty(&credential).expect("JSON");
+    assert_ne!(laid_out, served);
+    let report = verify_json(&app, laid_out).await.expect("read");
+    assert_eq!(report["verdict"], "valid", "laid out otherwise: {report}");
 
     let changed = |edit: &dyn Fn(&mut Value)| {
         let mut c = credential.clone();
