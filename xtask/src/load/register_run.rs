@@ -13,7 +13,7 @@ use super::report::thousands;
 use super::same_bytes::{alternate, capture, replay};
 use super::{fresh_database, write_csv};
 use crate::json::{Json, string_at};
-use crate::shell::{Result, TempDir, free_port, run, say};
+use crate::shell::{Result, TempDir, free_port, output, run, say};
 
 /// A folder in memory (tmpfs) for the server's log where there is one, else `work`.
 fn memory_folder(work: &Path) -> &Path {
@@ -230,6 +230,25 @@ fn verify_rate(r: &Run, base: &str, number: &str) -> Result<Json> {
         ),
     )
     .map_err(|e| e.to_string())?;
+    // Measured only once the answer is the one a verifier wants: a fast refusal would flatter.
+    let answer = output(
+        std::process::Command::new("curl")
+            .args([
+                "-fsS",
+                "--max-time",
+                "10",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", body.display()))
+            .arg(format!("{base}/v1/verify")),
+    )?;
+    if !answer.contains("\"verdict\":\"valid\"") {
+        return Err(format!(
+            "POST /v1/verify did not find the served credential valid: {answer}"
+        ));
+    }
     say("wrk POST /v1/verify");
     let mut post = wrk(&format!("{base}/v1/verify"), r.seconds, 8, Some(&script))?;
     let did = get(&format!("{base}/.well-known/did.json"), 10)?;
