@@ -64,6 +64,11 @@ pub(crate) const EMBED_WIDTHS: std::ops::RangeInclusive<u32> = 240..=600;
 /// kilobytes): any client can ask about every award.
 pub(crate) const MAX_PREPARED_ANSWERS: usize = 8_192;
 
+/// The most register search answers (`GET /v1/register`) kept at once, and the largest one kept
+/// (a page of 100 results is about 60 kB): any client can ask any search, so at most 16 MB.
+pub(crate) const MAX_PREPARED_SEARCHES: usize = 256;
+pub(crate) const MAX_PREPARED_SEARCH_BYTES: usize = 64 * 1024;
+
 /// The client addresses a rate limiter remembers before it forgets those not seen lately.
 pub(crate) const MAX_LIMITED_ADDRESSES: usize = 100_000;
 

@@ -105,6 +105,21 @@ pub(crate) async fn register(
     params: web::Query<RegisterParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (request, page, per_page) = params.into_inner().search_request()?;
+    let answered = |body: web::Bytes| {
+        HttpResponse::Ok()
+            .insert_header((
+                header::CACHE_CONTROL,
+                format!("public, max-age={}", MAX_AGE / 2),
+            ))
+            .content_type("application/json")
+            .body(body)
+    };
+    // Read before the search, so an answer is never kept as of a version older than it.
+    let version = super::conditional::answers_version(&state, state.registry.today());
+    let asked = format!("{request:?} {page} {per_page}");
+    if let Some(kept) = state.searches.get(version, &asked) {
+        return Ok(answered(kept));
+    }
     let found = search::search_off_workers(state.registry.clone(), request)
         .await
         .map_err(|e| super::error::internal(&e))?;
@@ -128,12 +143,9 @@ pub(crate) async fn register(
         did_you_mean,
         license: crate::render::export::licence_json(),
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CACHE_CONTROL,
-            format!("public, max-age={}", MAX_AGE / 2),
-        ))
-        .json(body))
+    let body = web::Bytes::from(serde_json::to_vec(&body).map_err(|e| super::error::internal(&e))?);
+    state.searches.keep(version, asked, body.clone());
+    Ok(answered(body))
 }
 
 pub(crate) async fn programme(state: web::Data<AppState>) -> HttpResponse {

@@ -20,6 +20,8 @@ pub struct AppState {
     pub(crate) images: Arc<images::ImageCache>,
     /// Answers about awards, prepared once per change and shared by the workers.
     pub(crate) prepared: Arc<prepared::Prepared>,
+    /// Register searches' answers, kept once per search and version.
+    pub(crate) searches: Arc<prepared::Searches>,
     /// The latest signature of each open data export, kept until what it reflects changes.
     pub(crate) export_signatures: Arc<exports::ExportSignatures>,
     /// The API docs page, rendered once from the OpenAPI document.
@@ -68,6 +70,7 @@ impl AppState {
             openapi_json: spec.to_string(),
             images: Arc::default(),
             prepared: Arc::default(),
+            searches: Arc::default(),
             export_signatures: Arc::default(),
             rate_limit: None,
             webhooks: Arc::default(),

@@ -386,10 +386,19 @@ async fn the_register_is_searched_forgivingly(app: TestApp) {
     assert_eq!(expired["items"][0]["status"], "expired");
     let gold_london = json(app.get("/v1/register?level=gold&region=london").await).await;
     assert_eq!(gold_london["total"], 1);
+    // Asked again, the same answer; once an award is added, not the answer kept before it.
+    let again = json(app.get("/v1/register?level=gold&region=london").await).await;
+    assert_eq!(again, gold_london);
+    let third = app
+        .organisation("Riverside Gold Hospital NHS Trust", None)
+        .await;
+    app.award(&third, "gold", "2025-07-01").await;
+    let after = json(app.get("/v1/register?level=gold&region=london").await).await;
+    assert_eq!(after["total"], 2, "{after}");
     let paged = json(app.get("/v1/register?per_page=1&page=2").await).await;
     assert_eq!(
         (paged["total"].as_u64(), paged["pages"].as_u64()),
-        (Some(2), Some(2))
+        (Some(3), Some(3))
     );
     assert_eq!(paged["items"].as_array().map(Vec::len), Some(1));
     problem(
