@@ -23,8 +23,11 @@ use crate::helpers::temp_dir;
 /// The client's id at every provider the tests start.
 const CLIENT_ID: &str = "wexqs-console";
 
-/// The longest a provider may take to start, or a sign-in to walk, on a busy machine.
-const PATIENCE: Duration = Duration::from_secs(60);
+/// The longest a provider may take to start, or a sign-in to walk, on a busy machine: a bound
+/// on waiting for it, not a time it is expected to take. One start (Node loading
+/// `oidc-provider` and making a 2048-bit RSA key) has taken over a minute while the whole suite
+/// ran on two cores.
+const PATIENCE: Duration = Duration::from_secs(180);
 
 /// A running provider; killed when dropped.
 #[derive(Debug)]
