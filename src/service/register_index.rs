@@ -77,18 +77,14 @@ fn status_bit(status: &str) -> Option<u8> {
 }
 
 impl Filters {
-    fn of(row: &AwardRow, today: &str) -> Filters {
-        let mut statuses = 0;
-        for status in Status::ALL {
-            let alone = RegisterQuery {
-                status: Some(status.as_str().to_owned()),
-                today: today.to_owned(),
-                ..RegisterQuery::default()
-            };
-            if alone.matches(row) {
-                statuses |= status_bit(status.as_str()).unwrap_or(0);
-            }
-        }
+    /// `row`'s filters, given each status filter alone on the index's day (`status_alone`),
+    /// in the order of `Status::ALL`.
+    fn of(row: &AwardRow, status_alone: &[RegisterQuery]) -> Filters {
+        let statuses = status_alone
+            .iter()
+            .enumerate()
+            .filter(|(_, alone)| alone.matches(row))
+            .fold(0, |bits, (i, _)| bits | 1 << i);
         Filters {
             level: level_code(&row.level),
             region: region_code(&row.region),
@@ -155,8 +151,19 @@ fn trigrams(key: &str) -> Vec<[u8; 3]> {
 impl RegisterIndex {
     /// Indexes `rows`, which are in the register's order, on the day `today` (`YYYY-MM-DD`).
     pub(crate) fn new(rows: Vec<AwardRow>, today: String) -> RegisterIndex {
+        let status_alone: Vec<RegisterQuery> = Status::ALL
+            .iter()
+            .map(|status| RegisterQuery {
+                status: Some(status.as_str().to_owned()),
+                today: today.clone(),
+                ..RegisterQuery::default()
+            })
+            .collect();
         let mut index = RegisterIndex {
-            filters: rows.iter().map(|row| Filters::of(row, &today)).collect(),
+            filters: rows
+                .iter()
+                .map(|row| Filters::of(row, &status_alone))
+                .collect(),
             today,
             ..RegisterIndex::default()
         };
