@@ -378,7 +378,8 @@ pub(crate) async fn check_presented(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let small_json = !content_type.starts_with("image/") && body.len() <= CHECKED_IN_PLACE;
+    let is_json = !content_type.starts_with("image/");
+    let small_json = is_json && body.len() <= CHECKED_IN_PLACE;
     let _turn = state
         .verifications
         .acquire()
@@ -387,7 +388,7 @@ pub(crate) async fn check_presented(
     let registry = state.registry.clone();
     let check = move || {
         let presented = extract(&content_type, &body)?;
-        let raw = (!content_type.starts_with("image/")).then_some(&body[..]);
+        let raw = is_json.then_some(&body[..]);
         Ok::<_, PresentedError>(registry.check_presented(&presented, raw))
     };
     let outcome = if small_json {
