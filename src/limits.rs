@@ -64,6 +64,10 @@ pub(crate) const EMBED_WIDTHS: std::ops::RangeInclusive<u32> = 240..=600;
 /// kilobytes): any client can ask about every award.
 pub(crate) const MAX_PREPARED_ANSWERS: usize = 8_192;
 
+/// The most signed credentials' texts kept in memory at once (about 2.5 kB each, so at most
+/// 10 MB): the rest are read from the log when asked for (`service::credential_texts`).
+pub(crate) const MAX_KEPT_CREDENTIALS: usize = 4_096;
+
 /// The most register search answers (`GET /v1/register`) kept at once, and the largest one kept
 /// (a page of 100 results is about 60 kB): any client can ask any search, so at most 16 MB.
 pub(crate) const MAX_PREPARED_SEARCHES: usize = 256;

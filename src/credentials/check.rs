@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::credentials::baking::{BakingError, unbake_png, unbake_svg};
 use crate::credentials::credential;
-use crate::domain::{Award, CertificateNumber, Programme, status_as_of};
+use crate::domain::{Award, CertificateNumber, Programme, SignedJson, status_as_of};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -34,6 +34,8 @@ pub struct Report {
 #[derive(Debug)]
 pub struct RegistryView<'a> {
     pub(crate) award: Option<&'a Award>,
+    /// The signed text of each of the award's credentials, in its order (read from the log).
+    pub(crate) texts: &'a [SignedJson],
     pub(crate) programme: &'a Programme,
     pub(crate) today: chrono::NaiveDate,
     /// Set when the presented credential is one of the award's credentials, canonically byte
@@ -461,7 +463,7 @@ fn registry_check(
     // credentials have the same content: each names its own version).
     let issued = match view.known {
         Some(known) => Some(known.issued),
-        None => issued_index(presented, award),
+        None => issued_index(presented, view.texts),
     };
     let verdict = status_as_of(award, view.programme, view.today);
     match issued {
@@ -483,14 +485,14 @@ fn registry_check(
     }
 }
 
-/// The last of the award's credentials with the presented content, proof aside.
-fn issued_index(presented: &Value, award: &Award) -> Option<usize> {
+/// The last of the award's credentials (their `texts`) with the presented content, proof aside.
+fn issued_index(presented: &Value, texts: &[SignedJson]) -> Option<usize> {
     let mut unsigned = presented.clone();
     if let Some(o) = unsigned.as_object_mut() {
         o.remove("proof");
     }
-    award.credentials.iter().rposition(|c| {
-        let mut theirs = c.credential.value();
+    texts.iter().rposition(|c| {
+        let mut theirs = c.value();
         if let Some(o) = theirs.as_object_mut() {
             o.remove("proof");
         }

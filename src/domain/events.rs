@@ -443,38 +443,44 @@ impl Event {
 /// shared rather than copied, and parsed only by the rare reader that looks inside it: a parsed
 /// `serde_json::Value` costs several times its text in memory, for every award.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SignedJson(Arc<str>);
+pub struct SignedJson {
+    text: Arc<str>,
+    /// Its `issuer.url`, read while it was parsed: what the register keeps of it once the
+    /// text itself is left in the log.
+    issuer_url: Option<Arc<str>>,
+}
 
 impl SignedJson {
     /// The document's compact JSON text: what `serde_json::to_string` gives for `value`.
     pub(crate) fn of(value: &serde_json::Value) -> SignedJson {
-        SignedJson(value.to_string().into())
+        SignedJson {
+            text: value.to_string().into(),
+            issuer_url: value
+                .pointer("/issuer/url")
+                .and_then(serde_json::Value::as_str)
+                .map(Arc::from),
+        }
     }
 
     /// The compact JSON text, as served.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The address the document names as its issuer's (`issuer.url`), if any.
+    pub(crate) fn issuer_url(&self) -> Option<&Arc<str>> {
+        self.issuer_url.as_ref()
     }
 
     /// The document parsed (a copy: for the few readers that look inside).
     pub fn value(&self) -> serde_json::Value {
-        serde_json::from_str(&self.0).expect("the text was written from a JSON value")
-    }
-
-    /// The string at `path` (object keys, outermost first), if there is one.
-    pub(crate) fn string_at(&self, path: &[&str]) -> Option<String> {
-        let value = self.value();
-        let mut at = &value;
-        for key in path {
-            at = at.get(key)?;
-        }
-        at.as_str().map(str::to_owned)
+        serde_json::from_str(&self.text).expect("the text was written from a JSON value")
     }
 }
 
 impl std::fmt::Debug for SignedJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

@@ -131,7 +131,7 @@ impl State {
                     position,
                     key_id: key_id.clone(),
                     status_list_index: status_list_index.clone(),
-                    credential: credential.clone(),
+                    issuer_url: credential.issuer_url().cloned(),
                 },
             ),
             Event::CycleScheduled(cycle) => self.cycle_scheduled(position, cycle),
@@ -279,6 +279,10 @@ impl State {
 impl State {
     /// A new award (its history starts with its issue), added to its organisation's.
     fn award_issued(&mut self, position: u64, source: AwardSource, mut award: Award) {
+        // Most awards have one line of history, one credential, and their organisation one
+        // award: each of these lists grows by one at a time, not by four (about 60 MB at
+        // 100,000 awards).
+        award.history.reserve_exact(1);
         award.history.push(HistoryEntry {
             position,
             change: AwardChange::Issued {
@@ -287,6 +291,7 @@ impl State {
             },
         });
         if let Some(org) = self.organisations.get_mut(&award.organisation_id) {
+            org.awards.reserve_exact(1);
             org.awards.push(award.certificate_number.clone());
             org.last_position = award.last_position;
         }
@@ -376,6 +381,7 @@ impl State {
             AwardChange::Expired { .. } => award.expiry_recorded = true,
             AwardChange::Issued { .. } => {}
         }
+        award.history.reserve_exact(1);
         award.history.push(HistoryEntry { position, change });
         award.last_position = position;
         if let Some(org) = self.organisations.get_mut(&award.organisation_id) {
@@ -384,10 +390,18 @@ impl State {
     }
 
     /// A signed credential, added to its award's.
-    fn credential_issued(&mut self, number: &CertificateNumber, credential: IssuedCredential) {
+    fn credential_issued(&mut self, number: &CertificateNumber, mut credential: IssuedCredential) {
+        // One copy of each address, however many credentials name it.
+        if let Some(url) = &mut credential.issuer_url {
+            match self.issuer_urls.iter().find(|known| **known == *url) {
+                Some(known) => *url = known.clone(),
+                None => self.issuer_urls.push(url.clone()),
+            }
+        }
         if let Some(award) = self.awards.get_mut(number).map(Arc::make_mut) {
             award.status_list_index = Some(credential.status_list_index.clone());
             award.last_position = credential.position;
+            award.credentials.reserve_exact(1);
             award.credentials.push(credential);
         }
     }

@@ -32,7 +32,7 @@ pub use command::SubmitApplication;
 pub(crate) use command::streams_read;
 pub use decide::{Context, decide};
 pub use error::DomainError;
-pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, Visibility};
+pub use events::{AwardSource, Cycle, Event, SCHEMA_VERSION, SignedJson, Visibility};
 pub use state::{Award, Organisation, Programme, ProgrammePhase, Standing, State};
 pub use types::CertificateNumber;
 pub use types::Level;

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::applications::Manifest;
-use super::events::{AwardSource, Cycle, DecisionOutcome, SignedJson};
+use super::events::{AwardSource, Cycle, DecisionOutcome};
 use super::staff::{StaffId, StaffMember};
 use super::types::{
     CertificateNumber, Level, Name, OdsCode, OrganisationId, OrganisationKind, PublicUrl, Reason,
@@ -208,14 +208,19 @@ impl SigningKey {
     }
 }
 
-/// A credential signed for an award, kept as it was signed.
+/// A credential signed for an award: where it is in the log and what the registry needs of it
+/// without its text. The signed text stays in the log, read when asked for
+/// (`Registry::credential_text`), so memory does not grow by a credential's 2.5 kB an award.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IssuedCredential {
-    pub(crate) position: u64,
+    /// The log position of its `CredentialIssued` entry, which holds its text.
+    pub position: u64,
     pub key_id: String,
     /// Its entry in the revocation status list (a reinstatement's credential has a new one).
     pub(crate) status_list_index: String,
-    pub credential: SignedJson,
+    /// The address it names as its issuer's (`issuer.url`), shared by every credential that
+    /// names the same one.
+    pub(crate) issuer_url: Option<Arc<str>>,
 }
 
 /// An application and, once made, its decision. Private: never on a public route.
@@ -259,6 +264,9 @@ pub struct State {
     pub staff: BTreeMap<StaffId, StaffMember>,
     /// The base URL the registry is reached at, once recorded: what every process signs for.
     pub public_url: Option<PublicUrl>,
+    /// Each address a credential has named as its issuer's, once (`IssuedCredential::issuer_url`
+    /// shares these).
+    pub(crate) issuer_urls: Vec<Arc<str>>,
     /// How many events have been applied (the next position).
     pub size: u64,
     /// The organisations by ODS code: an index of `organisations`, kept by

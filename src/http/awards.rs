@@ -169,10 +169,16 @@ pub(super) fn verification_view<'a>(
 /// The award's current signed Open Badges 3.0 credential.
 pub(crate) async fn credential(
     req: HttpRequest,
+    state: web::Data<AppState>,
     FoundAward { award, .. }: FoundAward,
 ) -> Result<HttpResponse, ApiError> {
     let issued = super::extract::latest_credential(&award)?;
-    let body = issued.credential.as_str().to_owned();
+    let body = state
+        .registry
+        .credential_text(issued)
+        .await?
+        .as_str()
+        .to_owned();
     let tag = EntityTag::new_strong(format!("credential-{}", issued.position));
     Ok(cached_as(
         &req,

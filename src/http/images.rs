@@ -15,7 +15,7 @@ use super::error::{ApiError, internal};
 use super::route::Route;
 use super::{AppState, parse_number};
 use crate::credentials::baking;
-use crate::domain::{Award, Level};
+use crate::domain::{Award, Level, SignedJson};
 use crate::error_codes::ErrorCode;
 use crate::limits::MAX_IMAGE_CACHE_BYTES;
 use crate::render::artefacts;
@@ -109,15 +109,17 @@ impl ImageCache {
     }
 }
 
-fn award_with_credential(
+/// The award `raw` names, its current credential's signed text and that credential's log
+/// position (which the images made from it are kept by).
+async fn award_with_credential(
     state: &AppState,
     raw: &str,
-) -> Result<(std::sync::Arc<Award>, String, u64), ApiError> {
+) -> Result<(std::sync::Arc<Award>, SignedJson, u64), ApiError> {
     let (award, _) = super::find_award(state, raw)?;
     let issued = super::extract::latest_credential(&award)?;
-    let json = issued.credential.as_str().to_owned();
     let position = issued.position;
-    Ok((award, json, position))
+    let text = state.registry.credential_text(issued).await?;
+    Ok((award, text, position))
 }
 
 /// The refusal of something served only while an award is valid (its logo, its calendar): a
@@ -148,8 +150,11 @@ pub(super) fn unless_current(
 }
 
 /// The award's logo baked with its current credential, while the award is valid.
-fn current_logo(state: &AppState, raw: &str) -> Result<(Arc<Award>, String, u64), ApiError> {
-    let (award, json, position) = award_with_credential(state, raw)?;
+async fn current_logo(
+    state: &AppState,
+    raw: &str,
+) -> Result<(Arc<Award>, SignedJson, u64), ApiError> {
+    let (award, json, position) = award_with_credential(state, raw).await?;
     unless_current(state, &award, &state.registry.programme(), "its logo")?;
     Ok((award, json, position))
 }
@@ -190,13 +195,13 @@ pub(crate) async fn logo_svg(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = current_logo(&state, &path)?;
+    let (award, json, position) = current_logo(&state, &path).await?;
     let key = format!("logo-svg-{}-{position}", award.certificate_number);
     let level = award.level;
     let svg = state
         .images
         .get_or_render(key, move || {
-            Ok(baking::bake_svg(&artefacts::logo_svg(level), &json)?.into_bytes())
+            Ok(baking::bake_svg(&artefacts::logo_svg(level), json.as_str())?.into_bytes())
         })
         .await?;
     Ok(logo(
@@ -215,14 +220,14 @@ pub(crate) async fn logo_png(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = current_logo(&state, &path)?;
+    let (award, json, position) = current_logo(&state, &path).await?;
     let key = format!("logo-png-{}-{position}", award.certificate_number);
     let level = award.level;
     let bytes = state
         .images
         .get_or_render(key, move || {
             let logo = artefacts::logo_png(level)?;
-            Ok(baking::bake_png(&logo, &json)?)
+            Ok(baking::bake_png(&logo, json.as_str())?)
         })
         .await?;
     Ok(logo(
@@ -325,7 +330,7 @@ pub(crate) async fn certificate_pdf(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
-    let (award, _, position) = award_with_credential(&state, &path)?;
+    let (award, credential, position) = award_with_credential(&state, &path).await?;
     let programme = state.registry.programme();
     let verdict = crate::domain::status_as_of(&award, &programme, state.registry.today());
     let standing = format!(
@@ -347,7 +352,11 @@ pub(crate) async fn certificate_pdf(
                 .last()
                 .expect("award_with_credential checked there is one");
             Ok(crate::render::certificate::certificate_pdf(
-                &award, issued, &url, &verdict,
+                &award,
+                issued,
+                &credential,
+                &url,
+                &verdict,
             )?)
         })
         .await?;

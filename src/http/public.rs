@@ -385,26 +385,36 @@ pub(crate) async fn check_presented(
         .acquire()
         .await
         .map_err(|e| super::error::internal(&e))?;
-    let registry = state.registry.clone();
-    let check = move || {
-        let presented = extract(&content_type, &body)?;
-        let raw = is_json.then_some(&body[..]);
-        Ok::<_, PresentedError>(registry.check_presented(&presented, raw))
-    };
-    let outcome = if small_json {
-        check()
-    } else {
-        web::block(check)
-            .await
-            .map_err(|e| super::error::internal(&e))?
-    };
-    let report = outcome.map_err(|e| match e {
+    let unread = |e: PresentedError| match e {
         PresentedError::UnsupportedType => {
             ApiError::new(ErrorCode::UnsupportedMediaType, e.to_string())
         }
         PresentedError::TooLarge => ApiError::new(ErrorCode::CredentialTooLarge, e.to_string()),
         other => ApiError::new(ErrorCode::CredentialUnreadable, other.to_string()),
-    })?;
+    };
+    let presented = if small_json {
+        extract(&content_type, &body)
+    } else {
+        let body = body.clone();
+        web::block(move || extract(&content_type, &body))
+            .await
+            .map_err(|e| super::error::internal(&e))?
+    }
+    .map_err(unread)?;
+    // The award it names, with its credentials' signed text (read from the log unless kept).
+    let named = state.registry.named_award(&presented).await?;
+    let report = if small_json {
+        let raw = is_json.then_some(&body[..]);
+        state.registry.check_presented(&presented, raw, &named)
+    } else {
+        let registry = state.registry.clone();
+        web::block(move || {
+            let raw = is_json.then_some(&body[..]);
+            registry.check_presented(&presented, raw, &named)
+        })
+        .await
+        .map_err(|e| super::error::internal(&e))?
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(report))

@@ -15,6 +15,7 @@ use krilla::surface::Surface;
 use krilla::text::{Font, TextDirection};
 use sha2::{Digest, Sha256};
 
+use crate::domain::SignedJson;
 use crate::domain::state::IssuedCredential;
 use crate::domain::types::{SCHEME, long_date};
 use crate::domain::{Award, Level, Status, Verdict};
@@ -194,8 +195,8 @@ fn stroke(colour: (u8, u8, u8), width: f32) -> Stroke {
 
 /// A short, readable fingerprint of the credential's signature (first 16 hex digits of its
 /// SHA-256), printed so a reader can match paper to data.
-pub fn signature_fingerprint(issued: &IssuedCredential) -> String {
-    let credential = issued.credential.value();
+pub fn signature_fingerprint(credential: &SignedJson) -> String {
+    let credential = credential.value();
     let proof_value = crate::credentials::credential::proof_of(&credential)
         .and_then(|p| p.get("proofValue"))
         .and_then(serde_json::Value::as_str)
@@ -230,11 +231,12 @@ fn mark_line(award: &Award, verdict: &Verdict) -> String {
     format!("{}: {consequence}", verdict.dates_in_words(award))
 }
 
-/// The certificate of `award` as signed in `issued`, with a QR code of `verify_url`, as it
-/// stands by `verdict` (marked when that is not `valid`).
+/// The certificate of `award` as signed in `issued` (whose signed text is `credential`), with a
+/// QR code of `verify_url`, as it stands by `verdict` (marked when that is not `valid`).
 pub fn certificate_pdf(
     award: &Award,
     issued: &IssuedCredential,
+    credential: &SignedJson,
     verify_url: &str,
     verdict: &Verdict,
 ) -> Result<Vec<u8>, CertificateError> {
@@ -426,7 +428,10 @@ pub fn certificate_pdf(
             9.0,
             false,
             GREY,
-            &format!("Signature fingerprint: {}", signature_fingerprint(issued)),
+            &format!(
+                "Signature fingerprint: {}",
+                signature_fingerprint(credential)
+            ),
         );
         if let Some(word) = verdict.mark() {
             // The word again, large and pale across the middle of the page, so that cutting

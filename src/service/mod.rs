@@ -19,6 +19,7 @@ pub(crate) mod actors;
 pub(crate) mod audit;
 pub(crate) mod background;
 pub(crate) mod backup;
+mod credential_texts;
 pub(crate) mod dashboard;
 pub mod demo;
 pub(crate) mod feeds;
@@ -272,6 +273,7 @@ pub struct Registry {
     health: background::Health,
     token_uses: tokens::TokenUses,
     recognition: verification::Recognition,
+    texts: credential_texts::Texts,
     clock: Arc<dyn Clock>,
     rng: Mutex<Box<dyn RngCore + Send>>,
 }
@@ -309,6 +311,7 @@ impl Registry {
             health: background::Health::new(),
             token_uses: tokens::TokenUses::default(),
             recognition: verification::Recognition::default(),
+            texts: credential_texts::Texts::default(),
             clock,
             rng: Mutex::new(rng),
         });

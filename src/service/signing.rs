@@ -268,9 +268,9 @@ impl Registry {
                 post.awards
                     .values()
                     .filter(|a| {
-                        a.credentials.last().is_some_and(|c| {
-                            c.credential.string_at(&["issuer", "url"]).as_deref() != Some(url)
-                        })
+                        a.credentials
+                            .last()
+                            .is_some_and(|c| c.issuer_url.as_deref() != Some(url))
                     })
                     .map(|a| a.certificate_number.clone()),
             );

@@ -19,15 +19,22 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::Registry;
+use super::{Registry, ServiceError};
 use crate::credentials::check::{
     self, CheckedStatusList, Evidence, IssuerKeys, Known, RegistryView, Report,
 };
-use crate::domain::{Award, CertificateNumber};
+use crate::domain::{Award, CertificateNumber, Programme, SignedJson};
 
 /// The most issued credentials' hashes kept in each of the memo's two generations: about
 /// 150 bytes each, so at most a megabyte or so whatever the size of the register.
 const ISSUED_PER_GENERATION: usize = 4096;
+
+/// The award a presented credential names, if the register holds it, and the signed text of
+/// each of its credentials (`Registry::named_award`).
+pub(crate) struct Named {
+    found: Option<(Arc<Award>, Programme)>,
+    texts: Vec<SignedJson>,
+}
 
 /// What the registry keeps for checking presented credentials.
 #[derive(Default)]
@@ -92,19 +99,36 @@ impl IssuedMemo {
 }
 
 impl Registry {
-    /// Every check of a presented credential against the registry's keys, status list and
-    /// register (`check::check_against`). `raw` is the JSON text it was read from, when it was
-    /// sent as JSON: the same bytes as an issued credential's stored text are that credential.
-    pub(crate) fn check_presented(&self, presented: &Value, raw: Option<&[u8]>) -> Report {
-        let trust = self.trust();
+    /// The award a presented credential names, as the register holds it, with the signed text
+    /// of each of its credentials (read from the log unless kept): what `check_presented`
+    /// checks it against.
+    pub(crate) async fn named_award(&self, presented: &Value) -> Result<Named, ServiceError> {
         let found = check::certificate_number_of(presented).and_then(|n| self.award(&n));
-        let programme = match &found {
+        let texts = match &found {
+            Some((award, _)) => self.credential_texts(award).await?,
+            None => Vec::new(),
+        };
+        Ok(Named { found, texts })
+    }
+
+    /// Every check of a presented credential against the registry's keys, status list and
+    /// register (`check::check_against`), `named` being the award it names
+    /// (`named_award`). `raw` is the JSON text it was read from, when it was sent as JSON: the
+    /// same bytes as an issued credential's stored text are that credential.
+    pub(crate) fn check_presented(
+        &self,
+        presented: &Value,
+        raw: Option<&[u8]>,
+        named: &Named,
+    ) -> Report {
+        let trust = self.trust();
+        let programme = match &named.found {
             Some((_, programme)) => programme.clone(),
             None => self.programme(),
         };
-        let award = found.as_ref().map(|(a, _)| &**a);
+        let award = named.found.as_ref().map(|(a, _)| &**a);
         let known = match (award, &trust.keys) {
-            (Some(award), Some(keys)) => self.recognise(presented, raw, award, keys),
+            (Some(award), Some(keys)) => self.recognise(presented, raw, award, &named.texts, keys),
             _ => None,
         };
         check::check_against(
@@ -117,6 +141,7 @@ impl Registry {
             },
             Some(RegistryView {
                 award,
+                texts: &named.texts,
                 programme: &programme,
                 today: self.today(),
                 known,
@@ -167,25 +192,26 @@ impl Registry {
             .expect("the issued memo's lock is never poisoned")
     }
 
-    /// Which of `award`'s credentials `presented` is, canonically byte for byte with its proof
-    /// (or, sent as `raw`, the very bytes of its stored text, which need no canonical form), and
-    /// the key that proof verified with; `None` when it is none of them (or its proof does not
-    /// verify with the key it names, which the signature check then says).
+    /// Which of `award`'s credentials (their signed `texts`) `presented` is, canonically byte
+    /// for byte with its proof (or, sent as `raw`, the very bytes of its stored text, which
+    /// need no canonical form), and the key that proof verified with; `None` when it is none of
+    /// them (or its proof does not verify with the key it names, which the signature check then
+    /// says).
     fn recognise(
         &self,
         presented: &Value,
         raw: Option<&[u8]>,
         award: &Award,
+        texts: &[SignedJson],
         keys: &IssuerKeys,
     ) -> Option<Known> {
-        if award.credentials.is_empty() {
+        if award.credentials.is_empty() || texts.len() != award.credentials.len() {
             return None;
         }
         let same_text = raw.and_then(|raw| {
-            award
-                .credentials
+            texts
                 .iter()
-                .rposition(|issued| issued.credential.as_str().as_bytes() == raw)
+                .rposition(|text| text.as_str().as_bytes() == raw)
         });
         let hash = match same_text {
             Some(_) => None,
@@ -201,7 +227,7 @@ impl Registry {
                 Some(entry) => entry,
                 None => {
                     let entry = Issued {
-                        hash: check::canonical_hash(&issued.credential.value()),
+                        hash: check::canonical_hash(&texts[index].value()),
                         verified_with: None,
                     };
                     self.issued_memo().insert(at.clone(), entry);

@@ -781,19 +781,16 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         )
         .await
         .expect("issued");
-    let issuer_url = |registry: &Registry| {
-        registry
-            .award(&number)
-            .expect("the award")
-            .0
-            .credentials
-            .last()
-            .expect("a credential")
-            .credential
-            .value()["issuer"]["url"]
-            .clone()
-    };
-    assert_eq!(issuer_url(&registry), old);
+    async fn issuer_url_of(
+        registry: &Registry,
+        number: &wexqs::domain::CertificateNumber,
+    ) -> serde_json::Value {
+        let award = registry.award(number).expect("the award").0;
+        let issued = award.credentials.last().expect("a credential");
+        let text = registry.credential_text(issued).await.expect("its text");
+        text.value()["issuer"]["url"].clone()
+    }
+    assert_eq!(issuer_url_of(&registry, &number).await, old);
 
     let served = "http://127.0.0.1:18080";
     registry
@@ -807,7 +804,7 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
         .await
         .expect("recorded");
     assert_eq!(
-        issuer_url(&registry),
+        issuer_url_of(&registry, &number).await,
         served,
         "re-signed for the recorded address"
     );

@@ -319,15 +319,14 @@ async fn after_a_key_rotation_old_credentials_still_verify() {
         old_credential["credentialStatus"]["statusListIndex"]
     );
     let number: wexqs::domain::CertificateNumber = first.parse().expect("a number");
+    let award = app.registry.award(&number).expect("the award").0;
     let kept = app
         .registry
-        .award(&number)
-        .expect("the award")
-        .0
-        .credentials
-        .clone();
+        .credential_texts(&award)
+        .await
+        .expect("the credentials' texts");
     assert_eq!(kept.len(), 2);
-    assert_eq!(kept[0].credential.value(), old_credential);
+    assert_eq!(kept[0].value(), old_credential);
 }
 
 fn decode_qr(png_bytes: &[u8]) -> String {
@@ -783,6 +782,11 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
         .award(&number.parse().expect("a number"))
         .expect("the award");
     let issued = award.credentials.last().expect("a credential");
+    let credential = app
+        .registry
+        .credential_text(issued)
+        .await
+        .expect("its text");
     for expected in [
         "Norbridge and Wensum University Hospitals NHS Foundation Trust".to_owned(),
         "Silver award".to_owned(),
@@ -794,7 +798,7 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
         format!("Signing key: {}", issued.key_id),
         format!(
             "Signature fingerprint: {}",
-            wexqs::render::certificate::signature_fingerprint(issued)
+            wexqs::render::certificate::signature_fingerprint(&credential)
         ),
     ] {
         assert!(
@@ -819,10 +823,11 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
     // The same award, credential and URL give the same bytes.
     let url = format!("{}/verify/{number}", app.base());
     let verdict = wexqs::domain::status_as_of(&award, &programme, app.registry.today());
-    let once =
-        wexqs::render::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
-    let twice =
-        wexqs::render::certificate::certificate_pdf(&award, issued, &url, &verdict).expect("a PDF");
+    let pdf_of = || {
+        wexqs::render::certificate::certificate_pdf(&award, issued, &credential, &url, &verdict)
+            .expect("a PDF")
+    };
+    let (once, twice) = (pdf_of(), pdf_of());
     assert_eq!(once, twice);
     assert_eq!(once, pdf);
 }
@@ -872,4 +877,90 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
         43,
         "every award has its own status list entry"
     );
+}
+
+crate::helpers::on_both_databases!(app: a_credential_changed_in_the_database_is_never_served);
+
+/// A signed credential's text is read from the log when asked for (memory holds where it is,
+/// not its 2.5 kB), and what is read is checked against the leaf hash memory holds for its
+/// entry. So a credential changed in the database behind the registry's back is refused as the
+/// log's inconsistency (a 500 that names nothing inside), never served, baked or recognised;
+/// one read before the change was checked then and is served as it was signed.
+async fn a_credential_changed_in_the_database_is_never_served(app: TestApp) {
+    let read_before = app.organisation("Read Before Trust", None).await;
+    let read_before = app.award(&read_before, "gold", "2025-03-01").await;
+    let changed = app.organisation("Changed Behind Trust", None).await;
+    let changed = app.award(&changed, "silver", "2025-03-01").await;
+    let served = app
+        .get_answer(&format!("/v1/awards/{read_before}/credential"))
+        .await;
+    assert_eq!(served.status, 200);
+
+    let store = crate::helpers::open_store(&app._db).await;
+    let mut as_signed = None;
+    for number in [&read_before, &changed] {
+        let award = app
+            .registry
+            .award(&number.parse().expect("a number"))
+            .expect("the award")
+            .0;
+        let position = award.credentials.last().expect("a credential").position;
+        let payload =
+            String::from_utf8(crate::tamper::payload(&store, position).await).expect("UTF-8");
+        assert!(payload.contains(" Trust"), "the entry holds the credential");
+        // The changed award's credential as it was signed, read from the entry itself (asking
+        // the registry would keep it in memory).
+        let entry: Value = serde_json::from_str(&payload).expect("JSON");
+        as_signed = find_credential(&entry).cloned();
+        crate::tamper::replace_in_payload(&store, position, " Trust", " Trusk").await;
+    }
+
+    for path in [
+        format!("/v1/awards/{changed}/credential"),
+        format!("/v1/awards/{changed}/logo.png"),
+        format!("/v1/awards/{changed}/logo.svg"),
+        format!("/v1/awards/{changed}/certificate.pdf"),
+    ] {
+        let answer = app.get_answer(&path).await;
+        assert_eq!(answer.status, 500, "GET {path}");
+        assert_eq!(answer.json()["code"], "internal", "GET {path}");
+        assert!(
+            !String::from_utf8_lossy(&answer.body).contains("Trusk"),
+            "GET {path}"
+        );
+    }
+    // Presented as it was signed, it cannot be checked against the changed entry: refused,
+    // never called valid or invalid.
+    let as_signed = as_signed.expect("the entry holds a credential");
+    let refused = app
+        .post_verify("application/json", as_signed.to_string().into_bytes())
+        .await;
+    assert_eq!(refused.status(), 500);
+    let refused: Value = refused.json().await.expect("JSON");
+    assert_eq!(refused["code"], "internal", "{refused}");
+    assert!(refused.get("verdict").is_none(), "{refused}");
+    let kept = app
+        .get_answer(&format!("/v1/awards/{read_before}/credential"))
+        .await;
+    assert_eq!(kept.status, 200, "read before the change: served as signed");
+    assert_eq!(kept.body, served.body);
+    assert!(!String::from_utf8_lossy(&kept.body).contains("Trusk"));
+    let report = app
+        .post_verify("application/json", served.body.clone())
+        .await;
+    assert_eq!(report.status(), 200);
+    let report: Value = report.json().await.expect("JSON");
+    assert_eq!(report["verdict"], "valid", "{report}");
+}
+
+/// The first object under a key `credential` in `value`.
+fn find_credential(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Object(map) => map
+            .get("credential")
+            .filter(|c| c.is_object())
+            .or_else(|| map.values().find_map(find_credential)),
+        Value::Array(items) => items.iter().find_map(find_credential),
+        _ => None,
+    }
 }

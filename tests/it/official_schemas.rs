@@ -147,9 +147,14 @@ async fn every_credential_written(
             award.certificate_number.to_string(),
             award.credentials.len(),
         );
-        for (i, issued) in award.credentials.iter().enumerate() {
+        let texts = app
+            .registry
+            .credential_texts(&award)
+            .await
+            .expect("the credentials' texts");
+        for (i, text) in texts.iter().enumerate() {
             let path = dir.join(format!("{}-{i}.json", award.certificate_number));
-            std::fs::write(&path, issued.credential.as_str()).expect("written");
+            std::fs::write(&path, text.as_str()).expect("written");
             files.push(path);
         }
     }

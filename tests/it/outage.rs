@@ -186,12 +186,31 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
     let (_, number) = admin
         .organisation_with_award("Saint Outage Hospital", "gold", "2025-06-01")
         .await;
+    // A signed credential's text is read from the log when first asked for, and kept a while:
+    // one nobody asked for before the outage cannot be read during it.
+    let (_, unread) = admin
+        .organisation_with_award("Saint Unread Hospital", "silver", "2025-06-01")
+        .await;
     wait_for_checkpoint(&client).await;
     let routes = public_routes(&number, "saint+outage");
     let before = public_answers(&client, &routes).await;
 
     pg.stop_immediately();
     assert_reads_go_on(&client, &routes, &before).await;
+    for path in [
+        format!("/v1/awards/{unread}/credential"),
+        format!("/v1/awards/{unread}/logo.png"),
+    ] {
+        let answer = client.get_answer(&path).await;
+        assert_refused(&answer, &format!("GET {path}"), "unreachable");
+    }
+    let verification = client
+        .get_answer(&format!("/v1/awards/{unread}/verification"))
+        .await;
+    assert_eq!(
+        verification.status, 200,
+        "its verification answers from memory"
+    );
     let write = admin
         .post_answer(
             "/v1/admin/organisations",
@@ -233,6 +252,10 @@ async fn with_postgresql_stopped_reads_answer_from_memory_writes_fail_fast_and_a
 
     pg.start_again();
     writes_recover_without_a_restart(&client, &admin).await;
+    let credential = client
+        .get_answer(&format!("/v1/awards/{unread}/credential"))
+        .await;
+    assert_eq!(credential.status, 200, "read once the database is back");
 
     let store = open_store(&db).await;
     let check = check_log(&store, |_| {}).await.expect("checked");
