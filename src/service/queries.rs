@@ -63,10 +63,10 @@ impl Registry {
         let page = self.read_cache(|c| {
             rows.into_iter()
                 .filter_map(|row| {
-                    let number: CertificateNumber = row.certificate_number.parse().ok()?;
+                    let number: CertificateNumber = row.certificate_number().parse().ok()?;
                     let award = c.state.awards.get(&number)?;
                     let status = status_as_of(award, &c.state.programme, today).status;
-                    Some((row.clone(), status))
+                    Some((row.unpack(), status))
                 })
                 .collect()
         });

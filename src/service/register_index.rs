@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::domain::{Level, Region, Status, search};
 use crate::limits::{MAX_SUGGESTION_CANDIDATES, MAX_SUGGESTION_POSTINGS, SUGGESTION_CACHE_ENTRIES};
-use crate::store::{AwardRow, RegisterQuery};
+use crate::store::{PackedRow, RegisterQuery};
 
 /// Near matches by name, as (certificate number, organisation name).
 pub(crate) type NearNames = Arc<Vec<(String, String)>>;
@@ -23,8 +23,8 @@ pub(crate) type NearNames = Arc<Vec<(String, String)>>;
 /// The rows of the register and where each piece of search text appears in them.
 #[derive(Debug, Default)]
 pub(crate) struct RegisterIndex {
-    /// Every award's row, in the register's order (`store::register_order`).
-    pub(crate) rows: Vec<AwardRow>,
+    /// Every award's row, packed, in the register's order (`store::register_order`).
+    pub(crate) rows: Vec<PackedRow>,
     /// For each 3-byte sequence of a search key, the rows whose key holds it, in order.
     trigrams: HashMap<[u8; 3], Vec<u32>>,
     /// The rows of each ODS code, in order.
@@ -79,15 +79,16 @@ fn status_bit(status: &str) -> Option<u8> {
 impl Filters {
     /// `row`'s filters, given each status filter alone on the index's day (`status_alone`),
     /// in the order of `Status::ALL`.
-    fn of(row: &AwardRow, status_alone: &[RegisterQuery]) -> Filters {
+    fn of(row: &PackedRow, status_alone: &[RegisterQuery]) -> Filters {
+        let row = row.searched();
         let statuses = status_alone
             .iter()
             .enumerate()
             .filter(|(_, alone)| alone.matches(row))
             .fold(0, |bits, (i, _)| bits | 1 << i);
         Filters {
-            level: level_code(&row.level),
-            region: region_code(&row.region),
+            level: level_code(row.level),
+            region: region_code(row.region),
             statuses,
         }
     }
@@ -150,7 +151,7 @@ fn trigrams(key: &str) -> Vec<[u8; 3]> {
 
 impl RegisterIndex {
     /// Indexes `rows`, which are in the register's order, on the day `today` (`YYYY-MM-DD`).
-    pub(crate) fn new(rows: Vec<AwardRow>, today: String) -> RegisterIndex {
+    pub(crate) fn new(rows: Vec<PackedRow>, today: String) -> RegisterIndex {
         let status_alone: Vec<RegisterQuery> = Status::ALL
             .iter()
             .map(|status| RegisterQuery {
@@ -169,17 +170,21 @@ impl RegisterIndex {
         };
         for (i, row) in rows.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 2^32 awards");
-            for trigram in trigrams(&row.search_key) {
+            for trigram in trigrams(row.search_key()) {
                 index.trigrams.entry(trigram).or_default().push(i);
             }
-            if let Some(ods) = &row.ods_code {
-                index.by_ods.entry(ods.clone()).or_default().push(i);
+            if let Some(ods) = row.ods_code() {
+                index.by_ods.entry(ods.to_owned()).or_default().push(i);
             }
             index
                 .by_compact
-                .entry(row.compact_number.clone())
+                .entry(row.compact_number().to_owned())
                 .or_default()
                 .push(i);
+        }
+        // The postings were grown by doubling: up to half of each is unused.
+        for rows in index.trigrams.values_mut() {
+            rows.shrink_to_fit();
         }
         index.rows = rows;
         index
@@ -190,9 +195,9 @@ impl RegisterIndex {
     pub(crate) fn matching<'a>(
         &'a self,
         query: &'a RegisterQuery,
-    ) -> impl Iterator<Item = &'a AwardRow> + 'a {
+    ) -> impl Iterator<Item = &'a PackedRow> + 'a {
         if let Some(wanted) = Wanted::of(query, &self.today) {
-            let rows: Box<dyn Iterator<Item = &'a AwardRow> + 'a> = Box::new(
+            let rows: Box<dyn Iterator<Item = &'a PackedRow> + 'a> = Box::new(
                 self.filters
                     .iter()
                     .zip(&self.rows)
@@ -201,11 +206,11 @@ impl RegisterIndex {
             );
             return rows;
         }
-        let rows: Box<dyn Iterator<Item = &'a AwardRow> + 'a> = match self.candidates(query) {
+        let rows: Box<dyn Iterator<Item = &'a PackedRow> + 'a> = match self.candidates(query) {
             Some(candidates) => Box::new(candidates.into_iter().map(|i| &self.rows[i as usize])),
             None => Box::new(self.rows.iter()),
         };
-        Box::new(rows.filter(|row| query.matches(row)))
+        Box::new(rows.filter(|row| query.matches(row.searched())))
     }
 
     /// Awards whose organisation's name matches the search key `key` allowing a slip in each
@@ -264,11 +269,11 @@ impl RegisterIndex {
         let mut found: Vec<(String, String)> = candidates
             .into_iter()
             .map(|(i, _)| &self.rows[i as usize])
-            .filter(|row| search::name_matches(&wanted, &row.search_key))
+            .filter(|row| search::name_matches(&wanted, row.search_key()))
             .map(|row| {
                 (
-                    row.certificate_number.clone(),
-                    row.organisation_name.clone(),
+                    row.certificate_number().to_owned(),
+                    row.organisation_name().to_owned(),
                 )
             })
             .collect();

@@ -17,7 +17,7 @@ use super::feeds::ChangeIndex;
 use super::lists::{ApplicationIndex, OrganisationIndex};
 use super::log::{Cache, Log};
 use super::register_index::RegisterIndex;
-use crate::store::AwardRow;
+use crate::store::PackedRow;
 
 /// What a snapshot and everything derived from it reflects: the log's size and the UK day.
 /// Adapters' caches of answers key on it too.
@@ -98,13 +98,14 @@ impl Registry {
     pub(super) fn register_index(&self) -> Arc<RegisterIndex> {
         let snapshot = self.snapshot();
         derived(&self.log, &snapshot, &snapshot.register, |c| {
-            let mut rows: Vec<AwardRow> = c
+            // Packed as they are made: the whole register is never held as `AwardRow`s.
+            let mut rows: Vec<PackedRow> = c
                 .state
                 .awards
                 .values()
-                .map(|a| crate::projection::award_row(a))
+                .map(|a| PackedRow::of(&crate::projection::award_row(a)))
                 .collect();
-            rows.sort_by(crate::store::register_order);
+            rows.sort_by(|a, b| crate::store::searched_order(a.searched(), b.searched()));
             RegisterIndex::new(rows, snapshot.version.day.to_string())
         })
     }

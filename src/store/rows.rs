@@ -30,6 +30,140 @@ pub struct AwardRow {
     pub issuer_name: String,
 }
 
+impl AwardRow {
+    /// What a search tests and orders the row by.
+    pub(crate) fn searched(&self) -> Searched<'_> {
+        Searched {
+            certificate_number: &self.certificate_number,
+            compact_number: &self.compact_number,
+            search_key: &self.search_key,
+            ods_code: self.ods_code.as_deref(),
+            region: &self.region,
+            level: &self.level,
+            awarded_on: &self.awarded_on,
+            expires_on: &self.expires_on,
+            standing: &self.standing,
+        }
+    }
+}
+
+/// What a register search tests and orders an award's row by, borrowed from an `AwardRow` or a
+/// `PackedRow`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Searched<'a> {
+    pub(crate) certificate_number: &'a str,
+    pub(crate) compact_number: &'a str,
+    pub(crate) search_key: &'a str,
+    pub(crate) ods_code: Option<&'a str>,
+    pub(crate) region: &'a str,
+    pub(crate) level: &'a str,
+    pub(crate) awarded_on: &'a str,
+    pub(crate) expires_on: &'a str,
+    pub(crate) standing: &'a str,
+}
+
+/// An `AwardRow` packed into one allocation: its fields' text end to end and where each ends.
+/// What the register index holds of every award: about 250 bytes where the row's thirteen
+/// strings take about 800.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PackedRow {
+    text: Box<str>,
+    /// Where each field ends in `text`, in `AwardRow`'s order (the ODS code's empty when none).
+    ends: [u32; 13],
+    has_ods_code: bool,
+}
+
+impl PackedRow {
+    pub(crate) fn of(row: &AwardRow) -> PackedRow {
+        let fields = [
+            row.certificate_number.as_str(),
+            &row.compact_number,
+            &row.organisation_id,
+            &row.organisation_name,
+            &row.search_key,
+            row.ods_code.as_deref().unwrap_or_default(),
+            &row.region,
+            &row.level,
+            &row.awarded_on,
+            &row.valid_until,
+            &row.expires_on,
+            &row.standing,
+            &row.issuer_name,
+        ];
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let mut ends = [0; 13];
+        for (end, field) in ends.iter_mut().zip(fields) {
+            text.push_str(field);
+            *end = u32::try_from(text.len()).expect("a row is far under 4 GB");
+        }
+        PackedRow {
+            text: text.into_boxed_str(),
+            ends,
+            has_ods_code: row.ods_code.is_some(),
+        }
+    }
+
+    /// The field at `i`, in `AwardRow`'s order.
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    pub(crate) fn certificate_number(&self) -> &str {
+        self.field(0)
+    }
+
+    pub(crate) fn organisation_name(&self) -> &str {
+        self.field(3)
+    }
+
+    pub(crate) fn search_key(&self) -> &str {
+        self.field(4)
+    }
+
+    pub(crate) fn ods_code(&self) -> Option<&str> {
+        self.has_ods_code.then(|| self.field(5))
+    }
+
+    pub(crate) fn compact_number(&self) -> &str {
+        self.field(1)
+    }
+
+    pub(crate) fn searched(&self) -> Searched<'_> {
+        Searched {
+            certificate_number: self.field(0),
+            compact_number: self.field(1),
+            search_key: self.field(4),
+            ods_code: self.ods_code(),
+            region: self.field(6),
+            level: self.field(7),
+            awarded_on: self.field(8),
+            expires_on: self.field(10),
+            standing: self.field(11),
+        }
+    }
+
+    /// The row as it was packed.
+    pub(crate) fn unpack(&self) -> AwardRow {
+        let f = |i| self.field(i).to_owned();
+        AwardRow {
+            certificate_number: f(0),
+            compact_number: f(1),
+            organisation_id: f(2),
+            organisation_name: f(3),
+            search_key: f(4),
+            ods_code: self.ods_code().map(str::to_owned),
+            region: f(6),
+            level: f(7),
+            awarded_on: f(8),
+            valid_until: f(9),
+            expires_on: f(10),
+            standing: f(11),
+            issuer_name: f(12),
+        }
+    }
+}
+
 /// An API token: only a hash of its secret is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
@@ -92,7 +226,7 @@ pub struct RegisterQuery {
 impl RegisterQuery {
     /// Whether `row` is one of this search's matches, as of `today`: the same rule the SQL
     /// search applies (a test holds the two to the same answers).
-    pub(crate) fn matches(&self, row: &AwardRow) -> bool {
+    pub(crate) fn matches(&self, row: Searched<'_>) -> bool {
         let text = [
             self.search_key
                 .as_ref()
@@ -101,10 +235,10 @@ impl RegisterQuery {
                 .map(|k| row.search_key.contains(k.as_str())),
             self.ods_code
                 .as_ref()
-                .map(|c| row.ods_code.as_deref() == Some(c.as_str())),
+                .map(|c| row.ods_code == Some(c.as_str())),
             self.compact_number
                 .as_ref()
-                .map(|n| row.compact_number == *n),
+                .map(|n| row.compact_number == n.as_str()),
         ];
         // Any of the text's readings asked for matches (no list made: this runs for every
         // candidate row of a search).
@@ -112,15 +246,15 @@ impl RegisterQuery {
         if asked.peek().is_some() && !asked.any(|hit| hit) {
             return false;
         }
-        if self.level.as_ref().is_some_and(|l| *l != row.level)
-            || self.region.as_ref().is_some_and(|r| *r != row.region)
+        if self.level.as_ref().is_some_and(|l| l != row.level)
+            || self.region.as_ref().is_some_and(|r| r != row.region)
         {
             return false;
         }
         // Dates are `YYYY-MM-DD` text, which compares as dates.
         let today = self.today.as_str();
-        let standing = row.standing.as_str();
-        let (awarded_on, expires_on) = (row.awarded_on.as_str(), row.expires_on.as_str());
+        let standing = row.standing;
+        let (awarded_on, expires_on) = (row.awarded_on, row.expires_on);
         let live = matches!(standing, "active" | "suspended");
         match self.status.as_deref() {
             Some("valid") => standing == "active" && awarded_on <= today && expires_on > today,
@@ -136,8 +270,13 @@ impl RegisterQuery {
 /// The register's order: by search key, newest award first, then certificate number. Byte
 /// order, as SQLite compares text and as PostgreSQL does in a database with the `C` collation.
 pub fn register_order(a: &AwardRow, b: &AwardRow) -> std::cmp::Ordering {
+    searched_order(a.searched(), b.searched())
+}
+
+/// `register_order`, of what a search orders rows by.
+pub(crate) fn searched_order(a: Searched<'_>, b: Searched<'_>) -> std::cmp::Ordering {
     a.search_key
-        .cmp(&b.search_key)
-        .then_with(|| b.awarded_on.cmp(&a.awarded_on))
-        .then_with(|| a.certificate_number.cmp(&b.certificate_number))
+        .cmp(b.search_key)
+        .then_with(|| b.awarded_on.cmp(a.awarded_on))
+        .then_with(|| a.certificate_number.cmp(b.certificate_number))
 }
