@@ -1,8 +1,9 @@
-//! The register in memory, indexed for search: every award's projection row in the register's
-//! order, and which rows each 3-byte sequence of a search key, each ODS code and each compact
-//! certificate number appear in. A search tests only the rows its text can match, not every row
-//! of the register; the test itself is still `RegisterQuery::matches`, the rule the SQL search
-//! applies, so the index narrows what is tested and never decides a match. The forgiving
+//! The register in memory, indexed for search: every award's projection row (packed) in the
+//! register's order; which rows each 3-byte sequence of a search key and each ODS code appear
+//! in; and the rows in the order of their compact certificate numbers. A search tests only the
+//! rows its text can match, not every row of the register; the test itself is still
+//! `RegisterQuery::matches`, the rule the SQL search applies, so the index narrows what is
+//! tested and never decides a match. The forgiving
 //! look-up by name (`near_names`) draws its candidates from the same 3-byte sequences, within a
 //! fixed budget (`limits::MAX_SUGGESTION_POSTINGS`, `limits::MAX_SUGGESTION_CANDIDATES`), and
 //! keeps its answers per query while the register does not move. A search with no text (the
@@ -29,8 +30,9 @@ pub(crate) struct RegisterIndex {
     trigrams: HashMap<[u8; 3], Vec<u32>>,
     /// The rows of each ODS code, in order.
     by_ods: HashMap<String, Vec<u32>>,
-    /// The rows of each certificate number without hyphens, in order.
-    by_compact: HashMap<String, Vec<u32>>,
+    /// Every row, in the order of its certificate number without hyphens (searched by halving:
+    /// a map of 100,000 numbers would cost some ten megabytes for what is nearly one row each).
+    by_compact: Vec<u32>,
     /// The near matches of the queries asked since the register last moved, at most
     /// `SUGGESTION_CACHE_ENTRIES` of them.
     near: Mutex<HashMap<(String, usize), NearNames>>,
@@ -176,12 +178,15 @@ impl RegisterIndex {
             if let Some(ods) = row.ods_code() {
                 index.by_ods.entry(ods.to_owned()).or_default().push(i);
             }
-            index
-                .by_compact
-                .entry(row.compact_number().to_owned())
-                .or_default()
-                .push(i);
         }
+        index.by_compact = (0..rows.len())
+            .map(|i| u32::try_from(i).expect("fewer than 2^32 awards"))
+            .collect();
+        index.by_compact.sort_by(|&a, &b| {
+            rows[a as usize]
+                .compact_number()
+                .cmp(rows[b as usize].compact_number())
+        });
         // The postings were grown by doubling: up to half of each is unused.
         for rows in index.trigrams.values_mut() {
             rows.shrink_to_fit();
@@ -309,15 +314,20 @@ impl RegisterIndex {
                 .unwrap_or_default();
             found.extend_from_slice(rarest);
         }
-        let exact = |map: &HashMap<String, Vec<u32>>, wanted: &Option<String>| -> Vec<u32> {
-            wanted
-                .as_ref()
-                .and_then(|w| map.get(w))
-                .cloned()
-                .unwrap_or_default()
-        };
-        found.extend(exact(&self.by_ods, &query.ods_code));
-        found.extend(exact(&self.by_compact, &query.compact_number));
+        if let Some(rows) = query.ods_code.as_ref().and_then(|c| self.by_ods.get(c)) {
+            found.extend_from_slice(rows);
+        }
+        if let Some(wanted) = &query.compact_number {
+            let number = |i: &u32| self.rows[*i as usize].compact_number();
+            let from = self
+                .by_compact
+                .partition_point(|i| number(i) < wanted.as_str());
+            found.extend(
+                self.by_compact[from..]
+                    .iter()
+                    .take_while(|i| number(i) == wanted.as_str()),
+            );
+        }
         found.sort_unstable();
         found.dedup();
         Some(found)
