@@ -12,12 +12,25 @@ use crate::error_codes::ErrorCode;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Data characters in a certificate number: 15 × 5 = 75 random bits.
 const DATA_CHARS: usize = 15;
+/// The characters of a number as written: four groups of four, three hyphens between.
+const WRITTEN: usize = 19;
 
 /// A certificate number: 15 random Crockford base-32 characters (75 bits) and one Luhn mod 32
 /// check character, shown as four groups of four (`FDXE-J5BM-RRNV-PEDM`). Parsing forgives case,
 /// spaces, missing hyphens and the look-alikes O/0 and I/L/1, and refuses a wrong check character.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CertificateNumber(String);
+/// Kept as its 19 ASCII characters in place, not as a `String`: the register holds every number
+/// several times (its map's key, the award, its organisation's list), and in place they need no
+/// allocation each. Ordered and hashed as its text.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CertificateNumber([u8; WRITTEN]);
+
+impl std::fmt::Debug for CertificateNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CertificateNumber")
+            .field(&self.as_str())
+            .finish()
+    }
+}
 
 impl CertificateNumber {
     /// Builds a number from 75 bits of randomness (the caller supplies them: the domain has no
@@ -32,12 +45,12 @@ impl CertificateNumber {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).expect("made only of the alphabet's ASCII and hyphens")
     }
 
     /// The number as it is when typed without separators, for search.
     pub fn compact(&self) -> String {
-        self.0.replace('-', "")
+        self.as_str().replace('-', "")
     }
 
     /// Whether `text` is written the way a certificate number is, so that a search reads it as
@@ -95,13 +108,11 @@ fn digits_of(input: &str) -> Result<Vec<u8>, ParseError> {
     Ok(digits)
 }
 
-fn group(digits: &[u8]) -> String {
-    let mut out = String::with_capacity(19);
+fn group(digits: &[u8]) -> [u8; WRITTEN] {
+    debug_assert_eq!(digits.len(), DATA_CHARS + 1);
+    let mut out = [b'-'; WRITTEN];
     for (i, d) in digits.iter().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(ALPHABET[*d as usize] as char);
+        out[i + i / 4] = ALPHABET[*d as usize];
     }
     out
 }
