@@ -175,7 +175,7 @@ pub(crate) async fn credential(
     let issued = super::extract::latest_credential(&award)?;
     let body = state
         .registry
-        .credential_text(issued)
+        .credential_text(&award, issued)
         .await?
         .as_str()
         .to_owned();

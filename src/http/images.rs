@@ -118,7 +118,7 @@ async fn award_with_credential(
     let (award, _) = super::find_award(state, raw)?;
     let issued = super::extract::latest_credential(&award)?;
     let position = issued.position;
-    let text = state.registry.credential_text(issued).await?;
+    let text = state.registry.credential_text(&award, issued).await?;
     Ok((award, text, position))
 }
 

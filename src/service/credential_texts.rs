@@ -46,9 +46,12 @@ impl Texts {
 }
 
 impl Registry {
-    /// The signed text of the credential `issued`: kept, or read from its entry in the log.
+    /// The signed text of `award`'s credential `issued`: kept, or read from its entry in the
+    /// log. The entry must be a credential of that award (an award read before a `reload` names
+    /// a position of the log as it was then).
     pub async fn credential_text(
         &self,
+        award: &Award,
         issued: &IssuedCredential,
     ) -> Result<SignedJson, ServiceError> {
         let position = issued.position;
@@ -75,9 +78,20 @@ impl Registry {
             ));
         }
         let event = stored.envelope().map(|env| env.event)?;
-        let Event::CredentialIssued { credential, .. } = event else {
+        let Event::CredentialIssued {
+            certificate_number,
+            credential,
+            ..
+        } = event
+        else {
             return Err(inconsistent("is not a signed credential"));
         };
+        if certificate_number != award.certificate_number {
+            return Err(inconsistent(&format!(
+                "is not a credential of award {}",
+                award.certificate_number
+            )));
+        }
         self.texts.keep(leaf, credential.clone());
         Ok(credential)
     }
@@ -86,7 +100,7 @@ impl Registry {
     pub async fn credential_texts(&self, award: &Award) -> Result<Vec<SignedJson>, ServiceError> {
         let mut texts = Vec::with_capacity(award.credentials.len());
         for issued in &award.credentials {
-            texts.push(self.credential_text(issued).await?);
+            texts.push(self.credential_text(award, issued).await?);
         }
         Ok(texts)
     }

@@ -787,7 +787,10 @@ async fn recording_the_address_re_signs_credentials_signed_for_another() {
     ) -> serde_json::Value {
         let award = registry.award(number).expect("the award").0;
         let issued = award.credentials.last().expect("a credential");
-        let text = registry.credential_text(issued).await.expect("its text");
+        let text = registry
+            .credential_text(&award, issued)
+            .await
+            .expect("its text");
         text.value()["issuer"]["url"].clone()
     }
     assert_eq!(issuer_url_of(&registry, &number).await, old);

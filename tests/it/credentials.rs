@@ -784,7 +784,7 @@ async fn the_pdf_certificate_reads_right_and_its_qr_code_opens_the_verification_
     let issued = award.credentials.last().expect("a credential");
     let credential = app
         .registry
-        .credential_text(issued)
+        .credential_text(&award, issued)
         .await
         .expect("its text");
     for expected in [
