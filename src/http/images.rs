@@ -57,14 +57,19 @@ impl ImageCache {
             .expect("the image cache lock is never poisoned")
     }
 
+    /// The image kept under `key`, if it is.
+    fn get(&self, key: &str) -> Option<Bytes> {
+        self.held().images.get(key).cloned()
+    }
+
     /// The image kept under `key`, or what `render` makes (on a blocking thread), then kept.
     pub async fn get_or_render(
         &self,
         key: String,
         render: impl FnOnce() -> Result<Vec<u8>, RenderError> + Send + 'static,
     ) -> Result<Bytes, ApiError> {
-        if let Some(hit) = self.held().images.get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.get(&key) {
+            return Ok(hit);
         }
         let bytes = web::block(render)
             .await
@@ -80,8 +85,8 @@ impl ImageCache {
         key: String,
         build: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Bytes, E> {
-        if let Some(hit) = self.held().images.get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.get(&key) {
+            return Ok(hit);
         }
         Ok(self.keep(key, Bytes::from(build()?)))
     }
@@ -109,17 +114,32 @@ impl ImageCache {
     }
 }
 
-/// The award `raw` names, its current credential's signed text and that credential's log
-/// position (which the images made from it are kept by).
-async fn award_with_credential(
+/// The award `raw` names and its current credential's log position (which the images made
+/// from it are kept by).
+fn award_with_credential(
     state: &AppState,
     raw: &str,
-) -> Result<(std::sync::Arc<Award>, SignedJson, u64), ApiError> {
+) -> Result<(std::sync::Arc<Award>, u64), ApiError> {
     let (award, _) = super::find_award(state, raw)?;
-    let issued = super::extract::latest_credential(&award)?;
-    let position = issued.position;
-    let text = state.registry.credential_text(&award, issued).await?;
-    Ok((award, text, position))
+    let position = super::extract::latest_credential(&award)?.position;
+    Ok((award, position))
+}
+
+/// The image kept under `key`, or what `render` makes from `award`'s current credential's
+/// signed text, then kept. The text is read (from the log, unless kept) only when the image
+/// is not, so a kept image is served without it, whether the database answers or not.
+async fn baked(
+    state: &AppState,
+    award: &Award,
+    key: String,
+    render: impl FnOnce(SignedJson) -> Result<Vec<u8>, RenderError> + Send + 'static,
+) -> Result<Bytes, ApiError> {
+    if let Some(hit) = state.images.get(&key) {
+        return Ok(hit);
+    }
+    let issued = super::extract::latest_credential(award)?;
+    let text = state.registry.credential_text(award, issued).await?;
+    state.images.get_or_render(key, move || render(text)).await
 }
 
 /// The refusal of something served only while an award is valid (its logo, its calendar): a
@@ -150,13 +170,10 @@ pub(super) fn unless_current(
 }
 
 /// The award's logo baked with its current credential, while the award is valid.
-async fn current_logo(
-    state: &AppState,
-    raw: &str,
-) -> Result<(Arc<Award>, SignedJson, u64), ApiError> {
-    let (award, json, position) = award_with_credential(state, raw).await?;
+fn current_logo(state: &AppState, raw: &str) -> Result<(Arc<Award>, u64), ApiError> {
+    let (award, position) = award_with_credential(state, raw)?;
     unless_current(state, &award, &state.registry.programme(), "its logo")?;
-    Ok((award, json, position))
+    Ok((award, position))
 }
 
 /// A logo of a valid award: cached no longer than any answer about it, so a withdrawal reaches
@@ -195,15 +212,13 @@ pub(crate) async fn logo_svg(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = current_logo(&state, &path).await?;
+    let (award, position) = current_logo(&state, &path)?;
     let key = format!("logo-svg-{}-{position}", award.certificate_number);
     let level = award.level;
-    let svg = state
-        .images
-        .get_or_render(key, move || {
-            Ok(baking::bake_svg(&artefacts::logo_svg(level), json.as_str())?.into_bytes())
-        })
-        .await?;
+    let svg = baked(&state, &award, key, move |json| {
+        Ok(baking::bake_svg(&artefacts::logo_svg(level), json.as_str())?.into_bytes())
+    })
+    .await?;
     Ok(logo(
         &state,
         &req,
@@ -220,16 +235,14 @@ pub(crate) async fn logo_png(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (award, json, position) = current_logo(&state, &path).await?;
+    let (award, position) = current_logo(&state, &path)?;
     let key = format!("logo-png-{}-{position}", award.certificate_number);
     let level = award.level;
-    let bytes = state
-        .images
-        .get_or_render(key, move || {
-            let logo = artefacts::logo_png(level)?;
-            Ok(baking::bake_png(&logo, json.as_str())?)
-        })
-        .await?;
+    let bytes = baked(&state, &award, key, move |json| {
+        let logo = artefacts::logo_png(level)?;
+        Ok(baking::bake_png(&logo, json.as_str())?)
+    })
+    .await?;
     Ok(logo(
         &state,
         &req,
@@ -330,7 +343,7 @@ pub(crate) async fn certificate_pdf(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&path)?;
-    let (award, credential, position) = award_with_credential(&state, &path).await?;
+    let (award, position) = award_with_credential(&state, &path)?;
     let programme = state.registry.programme();
     let verdict = crate::domain::status_as_of(&award, &programme, state.registry.today());
     let standing = format!(
@@ -344,22 +357,21 @@ pub(crate) async fn certificate_pdf(
     let url = format!("{}/verify/{number}", state.public_url);
     let key = format!("certificate-{number}-{position}-{standing}");
     let max_age = super::award_max_age(&state, &award);
-    let bytes = state
-        .images
-        .get_or_render(key, move || {
-            let issued = award
-                .credentials
-                .last()
-                .expect("award_with_credential checked there is one");
-            Ok(crate::render::certificate::certificate_pdf(
-                &award,
-                issued,
-                &credential,
-                &url,
-                &verdict,
-            )?)
-        })
-        .await?;
+    let for_render = award.clone();
+    let bytes = baked(&state, &award, key, move |credential| {
+        let issued = for_render
+            .credentials
+            .last()
+            .expect("award_with_credential checked there is one");
+        Ok(crate::render::certificate::certificate_pdf(
+            &for_render,
+            issued,
+            &credential,
+            &url,
+            &verdict,
+        )?)
+    })
+    .await?;
     let mut response = super::conditional(
         &req,
         EntityTag::new_strong(format!("certificate-{position}-{standing}")),
