@@ -31,7 +31,7 @@ pub(crate) fn award_row(a: &Award) -> AwardRow {
         valid_until: a.valid_until.to_string(),
         expires_on: a.expires_on().to_string(),
         standing: a.standing.as_str().to_owned(),
-        issuer_name: a.issuer_name.clone(),
+        issuer_name: a.issuer_name.to_string(),
     }
 }
 

@@ -438,7 +438,7 @@ pub(crate) fn status_list_contents(state: &State) -> Vec<usize> {
         .values()
         .flat_map(|award| {
             let current = (award.standing == Standing::Active)
-                .then_some(award.status_list_index.as_deref())
+                .then_some(award.status_list_index())
                 .flatten();
             award
                 .credentials
@@ -460,7 +460,7 @@ pub(crate) fn needs_fresh_entry(award: &Award) -> bool {
     let Some(last) = award.credentials.last() else {
         return true;
     };
-    award.status_list_index.is_none()
+    award.status_list_index().is_none()
         || award.history.iter().any(|h| {
             h.position > last.position
                 && matches!(

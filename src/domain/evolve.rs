@@ -58,29 +58,32 @@ impl State {
                 scheme,
                 framework_version,
                 source,
-            } => self.award_issued(
-                position,
-                *source,
-                Award {
-                    certificate_number: certificate_number.clone(),
-                    organisation_id: *organisation_id,
-                    organisation_name: organisation_name.clone(),
-                    ods_code: ods_code.clone(),
-                    region: *region,
-                    level: *level,
-                    awarded_on: *awarded_on,
-                    valid_until: *valid_until,
-                    issuer_name: issuer_name.clone(),
-                    scheme: scheme.clone(),
-                    framework_version: framework_version.clone(),
-                    standing: Standing::Active,
-                    expiry_recorded: false,
-                    credentials: Vec::new(),
-                    status_list_index: None,
-                    history: Vec::new(),
-                    last_position: position,
-                },
-            ),
+            } => {
+                let issuer_name = self.share(issuer_name);
+                let scheme = self.share(scheme);
+                self.award_issued(
+                    position,
+                    *source,
+                    Award {
+                        certificate_number: certificate_number.clone(),
+                        organisation_id: *organisation_id,
+                        organisation_name: organisation_name.clone(),
+                        ods_code: ods_code.clone(),
+                        region: *region,
+                        level: *level,
+                        awarded_on: *awarded_on,
+                        valid_until: *valid_until,
+                        issuer_name,
+                        scheme,
+                        framework_version: framework_version.clone(),
+                        standing: Standing::Active,
+                        expiry_recorded: false,
+                        credentials: Vec::new(),
+                        history: Vec::new(),
+                        last_position: position,
+                    },
+                )
+            }
             Event::AwardSuspended {
                 certificate_number,
                 reason,
@@ -125,15 +128,15 @@ impl State {
                 status_list_index,
                 credential,
                 ..
-            } => self.credential_issued(
-                certificate_number,
-                IssuedCredential {
+            } => {
+                let credential = IssuedCredential {
                     position,
-                    key_id: key_id.clone(),
+                    key_id: self.share(key_id),
                     status_list_index: status_list_index.clone(),
-                    issuer_url: credential.issuer_url().cloned(),
-                },
-            ),
+                    issuer_url: credential.issuer_url().map(|url| self.share(url)),
+                };
+                self.credential_issued(certificate_number, credential)
+            }
             Event::CycleScheduled(cycle) => self.cycle_scheduled(position, cycle),
             Event::ProgrammePaused {
                 effective_from,
@@ -390,16 +393,8 @@ impl State {
     }
 
     /// A signed credential, added to its award's.
-    fn credential_issued(&mut self, number: &CertificateNumber, mut credential: IssuedCredential) {
-        // One copy of each address, however many credentials name it.
-        if let Some(url) = &mut credential.issuer_url {
-            match self.issuer_urls.iter().find(|known| **known == *url) {
-                Some(known) => *url = known.clone(),
-                None => self.issuer_urls.push(url.clone()),
-            }
-        }
+    fn credential_issued(&mut self, number: &CertificateNumber, credential: IssuedCredential) {
         if let Some(award) = self.awards.get_mut(number).map(Arc::make_mut) {
-            award.status_list_index = Some(credential.status_list_index.clone());
             award.last_position = credential.position;
             award.credentials.reserve_exact(1);
             award.credentials.push(credential);

@@ -2,7 +2,7 @@
 //! keys and applications, and the read helpers over them. The fold itself (`State::apply`) is
 //! `evolve.rs`'s. Applying the same events in the same order always gives the same state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -104,21 +104,28 @@ pub struct Award {
     pub(crate) level: Level,
     pub(crate) awarded_on: NaiveDate,
     pub valid_until: NaiveDate,
-    pub issuer_name: String,
-    pub(crate) scheme: String,
+    /// Shared with every award that names the same issuer (`State::share`).
+    pub issuer_name: Arc<str>,
+    /// Shared with every award of the same scheme (`State::share`).
+    pub(crate) scheme: Arc<str>,
     pub(crate) framework_version: Option<String>,
     pub standing: Standing,
     pub(crate) expiry_recorded: bool,
     pub history: Vec<HistoryEntry>,
     /// Every credential signed for the award, oldest first; the last is current.
     pub credentials: Vec<IssuedCredential>,
-    /// The status list entry of the award's current credential, once one is issued.
-    pub status_list_index: Option<String>,
     /// The log position of the award's latest event: its version, and its HTTP `ETag`.
     pub last_position: u64,
 }
 
 impl Award {
+    /// The status list entry of the award's current credential, once one is issued.
+    pub fn status_list_index(&self) -> Option<&str> {
+        self.credentials
+            .last()
+            .map(|c| c.status_list_index.as_str())
+    }
+
     /// The first day the award is no longer valid.
     pub fn expires_on(&self) -> NaiveDate {
         expiry_of(self.awarded_on)
@@ -215,7 +222,8 @@ impl SigningKey {
 pub struct IssuedCredential {
     /// The log position of its `CredentialIssued` entry, which holds its text.
     pub position: u64,
-    pub key_id: String,
+    /// Shared with every credential signed with the same key (`State::share`).
+    pub key_id: Arc<str>,
     /// Its entry in the revocation status list (a reinstatement's credential has a new one).
     pub(crate) status_list_index: String,
     /// The address it names as its issuer's (`issuer.url`), shared by every credential that
@@ -264,9 +272,9 @@ pub struct State {
     pub staff: BTreeMap<StaffId, StaffMember>,
     /// The base URL the registry is reached at, once recorded: what every process signs for.
     pub public_url: Option<PublicUrl>,
-    /// Each address a credential has named as its issuer's, once (`IssuedCredential::issuer_url`
-    /// shares these).
-    pub(crate) issuer_urls: Vec<Arc<str>>,
+    /// One copy of each text that many awards or credentials repeat (an issuer's name and
+    /// address, a scheme, a key id): what `share` hands out.
+    shared: HashSet<Arc<str>>,
     /// How many events have been applied (the next position).
     pub size: u64,
     /// The organisations by ODS code: an index of `organisations`, kept by
@@ -275,6 +283,19 @@ pub struct State {
 }
 
 impl State {
+    /// The one copy of `text` the state keeps, made on first use: an issuer's name, a scheme or
+    /// a key id is the same for thousands of awards, and held once.
+    pub(crate) fn share(&mut self, text: &str) -> Arc<str> {
+        match self.shared.get(text) {
+            Some(kept) => kept.clone(),
+            None => {
+                let kept: Arc<str> = Arc::from(text);
+                self.shared.insert(kept.clone());
+                kept
+            }
+        }
+    }
+
     /// The organisation's current award: its newest one that has been neither revoked nor
     /// superseded.
     pub fn current_award(&self, organisation: OrganisationId) -> Option<&Award> {

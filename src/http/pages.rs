@@ -205,8 +205,8 @@ fn verify_page_html(
         pdf_mark: verdict.mark(),
         as_of: long_date(today),
         number: number.to_string(),
-        issuer: award.issuer_name.clone(),
-        scheme: award.scheme.clone(),
+        issuer: award.issuer_name.to_string(),
+        scheme: award.scheme.to_string(),
         ods_code: award.ods_code.as_ref().map(ToString::to_string),
         region: award.region.name(),
         reason: verdict

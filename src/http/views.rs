@@ -105,7 +105,7 @@ impl<'a> AwardView<'a> {
             valid_until: award.valid_until,
             expires_on: award.expires_on(),
             issuer: Issuer {
-                name: award.issuer_name.clone(),
+                name: award.issuer_name.to_string(),
             },
             scheme: &award.scheme,
             framework_version: award.framework_version.as_deref(),

@@ -329,7 +329,7 @@ pub fn certificate_pdf(
             ("Awarded on", long_date(award.awarded_on)),
             (dates_label, long_date(dates_day)),
             ("Certificate number", award.certificate_number.to_string()),
-            ("Issued by", award.issuer_name.clone()),
+            ("Issued by", award.issuer_name.to_string()),
         ];
         let value_width = WIDTH / 2.0 - 10.0 - 60.0;
         let rows: Vec<(&str, f32, Vec<String>)> = details

@@ -19,7 +19,7 @@ use crate::store::{EventStore, Store, StoreError, StoredEvent};
 /// The log as folded in memory, as of `state.size` entries.
 pub(super) struct Cache {
     pub(super) state: State,
-    pub(super) versions: HashMap<String, i64>,
+    pub(super) versions: StreamVersions,
     /// The Merkle tree over every event's leaf hash, in position order.
     pub(super) tree: crate::transparency::merkle::Tree,
     /// When each event was recorded (unix seconds), by position: what the feeds date an entry.
@@ -36,7 +36,7 @@ impl Cache {
     pub(super) fn empty() -> Cache {
         Cache {
             state: State::default(),
-            versions: HashMap::new(),
+            versions: StreamVersions::default(),
             tree: crate::transparency::merkle::Tree::new(),
             recorded_at: Vec::new(),
             chain: crate::store::GENESIS_CHAIN.to_vec(),
@@ -73,10 +73,50 @@ impl Cache {
         self.recorded_at.push(recorded_at.timestamp());
         self.state.apply(stored.position, &event);
         date_undated_amendment(&mut self.state, &event, uk_date(recorded_at));
-        self.versions
-            .insert(stored.stream_id.clone(), stored.stream_version);
+        self.versions.set(&stored.stream_id, stored.stream_version);
         true
     }
+}
+
+/// Each stream's version as of the log in memory. Nearly every stream is an organisation's
+/// (`organisation-{id}`), kept by the organisation's 16-byte id; any other by its name.
+#[derive(Default)]
+pub(super) struct StreamVersions {
+    organisations: HashMap<u128, i64>,
+    others: HashMap<String, i64>,
+}
+
+impl StreamVersions {
+    pub(super) fn get(&self, stream: &str) -> Option<i64> {
+        match organisation_key(stream) {
+            Some(id) => self.organisations.get(&id).copied(),
+            None => self.others.get(stream).copied(),
+        }
+    }
+
+    pub(super) fn set(&mut self, stream: &str, version: i64) {
+        match organisation_key(stream) {
+            Some(id) => {
+                self.organisations.insert(id, version);
+            }
+            None => match self.others.get_mut(stream) {
+                Some(v) => *v = version,
+                None => {
+                    self.others.insert(stream.to_owned(), version);
+                }
+            },
+        }
+    }
+}
+
+/// The organisation id an organisation's stream is named by, when `stream` is spelled exactly
+/// as the service names one (so that no two names share a key).
+fn organisation_key(stream: &str) -> Option<u128> {
+    let id = stream.strip_prefix("organisation-")?;
+    let uuid = uuid::Uuid::try_parse(id).ok()?;
+    let mut spelled = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    (uuid.hyphenated().encode_lower(&mut spelled).as_bytes() == id.as_bytes())
+        .then(|| uuid.as_u128())
 }
 
 /// The log: where it is stored, how appends reach it, and what memory has read of it.
@@ -258,5 +298,43 @@ fn date_undated_amendment(state: &mut State, event: &Event, recorded_on: NaiveDa
         && on.is_none()
     {
         *on = Some(recorded_on);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StreamVersions, organisation_key};
+
+    #[test]
+    fn only_an_organisation_stream_spelled_as_the_service_spells_it_is_kept_by_its_id() {
+        let id = "0b6f3c1e-5a7d-4c2b-9e8f-1a2b3c4d5e6f";
+        assert_eq!(
+            organisation_key(&format!("organisation-{id}")),
+            Some(uuid::Uuid::parse_str(id).unwrap().as_u128())
+        );
+        for other in [
+            "organisation-0B6F3C1E-5A7D-4C2B-9E8F-1A2B3C4D5E6F",
+            "organisation-0b6f3c1e5a7d4c2b9e8f1a2b3c4d5e6f",
+            "organisation-{0b6f3c1e-5a7d-4c2b-9e8f-1a2b3c4d5e6f}",
+            "organisation-",
+            "programme",
+            "token-0b6f3c1e-5a7d-4c2b-9e8f-1a2b3c4d5e6f",
+        ] {
+            assert_eq!(organisation_key(other), None, "{other}");
+        }
+
+        // Names the id does not key are still told apart by their whole name.
+        let mut versions = StreamVersions::default();
+        versions.set(&format!("organisation-{id}"), 3);
+        versions.set(&format!("organisation-{}", id.to_uppercase()), 7);
+        versions.set("programme", 1);
+        versions.set("programme", 2);
+        assert_eq!(versions.get(&format!("organisation-{id}")), Some(3));
+        assert_eq!(
+            versions.get(&format!("organisation-{}", id.to_uppercase())),
+            Some(7)
+        );
+        assert_eq!(versions.get("programme"), Some(2));
+        assert_eq!(versions.get("keys"), None);
     }
 }

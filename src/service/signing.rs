@@ -329,8 +329,8 @@ impl Registry {
         used: &mut HashSet<String>,
     ) -> Result<String, ServiceError> {
         let reuse = award
-            .status_list_index
-            .clone()
+            .status_list_index()
+            .map(str::to_owned)
             .filter(|_| !crate::credentials::credential::needs_fresh_entry(award));
         let index = match reuse {
             Some(index) => index,
@@ -379,7 +379,7 @@ impl Registry {
                 message: "this registry has no signing key to sign with".into(),
             });
         }
-        self.sign_again(|a| a.credentials.last().is_some_and(|c| c.key_id == key_id))
+        self.sign_again(|a| a.credentials.last().is_some_and(|c| *c.key_id == *key_id))
             .await
     }
 
@@ -523,12 +523,6 @@ fn used_status_list_indexes(before: &State) -> HashSet<String> {
         .awards
         .values()
         .flat_map(|a| a.credentials.iter().map(|c| c.status_list_index.clone()))
-        .chain(
-            before
-                .awards
-                .values()
-                .filter_map(|a| a.status_list_index.clone()),
-        )
         .collect()
 }
 

@@ -3,7 +3,7 @@
 //! commits whatever appends are waiting in one transaction. Also the dry run (decide, append
 //! nothing) and the rebuild of the projection tables from the log, folded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -206,7 +206,7 @@ impl Registry {
         &self,
         actor: &str,
         now: DateTime<Utc>,
-        versions: &HashMap<String, i64>,
+        versions: &super::log::StreamVersions,
         draft: AppendDraft,
     ) -> AppendRequest {
         let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
@@ -226,7 +226,7 @@ impl Registry {
             expected: streams
                 .into_iter()
                 .map(|s| {
-                    let v = versions.get(&s).copied();
+                    let v = versions.get(&s);
                     (s, v)
                 })
                 .collect(),
@@ -283,7 +283,7 @@ impl Registry {
             idempotency: None,
             writes,
         };
-        let request = self.append_request(&actor.id, self.now(), &HashMap::new(), draft);
+        let request = self.append_request(&actor.id, self.now(), &Default::default(), draft);
         let appended = self.append(request).await?;
         self.catch_up().await?;
         decode(appended).map_err(|(_, e)| e)

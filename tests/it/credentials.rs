@@ -870,7 +870,7 @@ async fn awards_recorded_before_a_key_existed_get_their_credentials_once_one_doe
     );
     let indexes: std::collections::BTreeSet<String> = awards
         .iter()
-        .filter_map(|a| a.status_list_index.clone())
+        .filter_map(|a| a.status_list_index().map(str::to_owned))
         .collect();
     assert_eq!(
         indexes.len(),

@@ -102,10 +102,10 @@ fn the_issuer_is_named_as_it_was_on_the_award_date() {
         ],
     );
     assert_eq!(
-        g.state.awards[&number(1)].issuer_name,
+        &*g.state.awards[&number(1)].issuer_name,
         "Health Education England"
     );
-    assert_eq!(g.state.awards[&number(2)].issuer_name, "NHS England");
+    assert_eq!(&*g.state.awards[&number(2)].issuer_name, "NHS England");
 }
 
 #[test]

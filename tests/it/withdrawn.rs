@@ -145,8 +145,7 @@ async fn the_status_list_sets_exactly_the_withdrawn_entries(app: &TestApp) {
             SUSPENDED | SUPERSEDED | REVOKED
         );
         let index: usize = award
-            .status_list_index
-            .as_deref()
+            .status_list_index()
             .and_then(|i| i.parse().ok())
             .expect("every demo award has a credential");
         assert_eq!(
