@@ -63,10 +63,10 @@ impl Registry {
         let page = self.read_cache(|c| {
             rows.into_iter()
                 .filter_map(|row| {
-                    let number: CertificateNumber = row.certificate_number().parse().ok()?;
-                    let award = c.state.awards.get(&number)?;
+                    // The row as the index holds it; its status as of the state now.
+                    let award = c.state.awards.get(&row.award.certificate_number)?;
                     let status = status_as_of(award, &c.state.programme, today).status;
-                    Some((row.unpack(), status))
+                    Some((crate::projection::award_row(row.award), status))
                 })
                 .collect()
         });

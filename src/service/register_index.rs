@@ -1,6 +1,7 @@
-//! The register in memory, indexed for search: every award's projection row (packed) in the
-//! register's order; which rows each 3-byte sequence of a search key and each ODS code appear
-//! in; and the rows in the order of their compact certificate numbers. A search tests only the
+//! The register in memory, indexed for search: every award in the register's order (the award
+//! itself, shared with the state it was read from, and its search key); which rows each 3-byte
+//! sequence of a search key and each ODS code appear in; and the rows in the order of their
+//! compact certificate numbers. A search tests only the
 //! rows its text can match, not every row of the register; the test itself is still
 //! `RegisterQuery::matches`, the rule the SQL search applies, so the index narrows what is
 //! tested and never decides a match. The forgiving
@@ -12,11 +13,13 @@
 //! list of the whole register reads a few hundred kilobytes rather than every row.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{Level, Region, Status, search};
+use crate::domain::types::search_key;
+use crate::domain::{Award, Level, Region, Status, search};
 use crate::limits::{MAX_SUGGESTION_CANDIDATES, MAX_SUGGESTION_POSTINGS, SUGGESTION_CACHE_ENTRIES};
-use crate::store::{PackedRow, RegisterQuery};
+use crate::store::{RegisterQuery, Searched, searched_order};
 
 /// Near matches by name, as (certificate number, organisation name).
 pub(crate) type NearNames = Arc<Vec<(String, String)>>;
@@ -24,8 +27,12 @@ pub(crate) type NearNames = Arc<Vec<(String, String)>>;
 /// The rows of the register and where each piece of search text appears in them.
 #[derive(Debug, Default)]
 pub(crate) struct RegisterIndex {
-    /// Every award's row, packed, in the register's order (`store::register_order`).
-    pub(crate) rows: Vec<PackedRow>,
+    /// Every award, in the register's order (`store::register_order`): shared with the state
+    /// the index was built from, so the index copies none of an award's text.
+    awards: Vec<Arc<Award>>,
+    /// Every award's search key, end to end in the same order, and where each ends.
+    keys: String,
+    key_ends: Vec<u32>,
     /// For each 3-byte sequence of a search key, the rows whose key holds it, in order.
     trigrams: HashMap<[u8; 3], Vec<u32>>,
     /// The rows of each ODS code, in order.
@@ -40,6 +47,83 @@ pub(crate) struct RegisterIndex {
     today: String,
     /// Each row's filters, by row.
     filters: Vec<Filters>,
+}
+
+/// One row of the index: an award and its search key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row<'a> {
+    pub(crate) award: &'a Award,
+    search_key: &'a str,
+}
+
+impl<'a> Row<'a> {
+    fn of(award: &'a Award, search_key: &'a str) -> Row<'a> {
+        Row { award, search_key }
+    }
+
+    pub(crate) fn search_key(&self) -> &'a str {
+        self.search_key
+    }
+
+    /// What a search tests and orders the row by (`projection::award_row`'s fields of the same
+    /// names), its compact number and dates written into `text`.
+    pub(crate) fn searched<'b>(&self, text: &'b mut RowText) -> Searched<'b>
+    where
+        'a: 'b,
+    {
+        let a = self.award;
+        text.compact = a.certificate_number.compact_bytes();
+        text.awarded_on.write(a.awarded_on);
+        text.expires_on.write(a.expires_on());
+        Searched {
+            certificate_number: a.certificate_number.as_str(),
+            compact_number: std::str::from_utf8(&text.compact)
+                .expect("a compact number is the alphabet's ASCII"),
+            search_key: self.search_key,
+            ods_code: a.ods_code.as_ref().map(|c| c.as_str()),
+            region: a.region.as_str(),
+            level: a.level.as_str(),
+            awarded_on: text.awarded_on.as_str(),
+            expires_on: text.expires_on.as_str(),
+            standing: a.standing.as_str(),
+        }
+    }
+}
+
+/// What a row's `Searched` borrows that its award does not hold as text, written on the stack.
+#[derive(Debug, Default)]
+pub(crate) struct RowText {
+    compact: [u8; 16],
+    awarded_on: DateText,
+    expires_on: DateText,
+}
+
+/// A date as `NaiveDate` writes it (`YYYY-MM-DD`; a sign and more digits past year 9999).
+#[derive(Debug, Default)]
+struct DateText {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl DateText {
+    fn write(&mut self, date: chrono::NaiveDate) {
+        self.len = 0;
+        write!(self, "{date}").expect("a date is at most 14 characters");
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("a date is written in ASCII")
+    }
+}
+
+impl std::fmt::Write for DateText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// What a search with no text filters a row by, in three bytes: its level and region (their
@@ -81,8 +165,9 @@ fn status_bit(status: &str) -> Option<u8> {
 impl Filters {
     /// `row`'s filters, given each status filter alone on the index's day (`status_alone`),
     /// in the order of `Status::ALL`.
-    fn of(row: &PackedRow, status_alone: &[RegisterQuery]) -> Filters {
-        let row = row.searched();
+    fn of(row: Row<'_>, status_alone: &[RegisterQuery]) -> Filters {
+        let mut text = RowText::default();
+        let row = row.searched(&mut text);
         let statuses = status_alone
             .iter()
             .enumerate()
@@ -139,7 +224,7 @@ impl Wanted {
 
 /// The 3-byte sequences of `key` with a space either side, so a word's first and last letters
 /// are in sequences of their own; each once, sorted.
-fn trigrams(key: &str) -> Vec<[u8; 3]> {
+fn trigrams_of(key: &str) -> Vec<[u8; 3]> {
     let padded = format!(" {key} ");
     let mut seen: Vec<[u8; 3]> = padded
         .as_bytes()
@@ -152,47 +237,95 @@ fn trigrams(key: &str) -> Vec<[u8; 3]> {
 }
 
 impl RegisterIndex {
-    /// Indexes `rows`, which are in the register's order, on the day `today` (`YYYY-MM-DD`).
-    pub(crate) fn new(rows: Vec<PackedRow>, today: String) -> RegisterIndex {
+    /// Indexes `awards` (in any order) on the day `today` (`YYYY-MM-DD`): each is a row, in
+    /// the register's order.
+    pub(crate) fn new(awards: Vec<Arc<Award>>, today: String) -> RegisterIndex {
+        let mut keyed: Vec<(String, Arc<Award>)> = awards
+            .into_iter()
+            .map(|a| (search_key(a.organisation_name.as_str()), a))
+            .collect();
+        // The register's order (`searched_order`), whose first key is the search key: the
+        // rest of the row is written out only for rows whose keys are the same.
+        keyed.sort_by(|(ka, a), (kb, b)| {
+            ka.cmp(kb).then_with(|| {
+                let (mut ta, mut tb) = (RowText::default(), RowText::default());
+                searched_order(
+                    Row::of(a, ka).searched(&mut ta),
+                    Row::of(b, kb).searched(&mut tb),
+                )
+            })
+        });
+        let mut index = RegisterIndex {
+            today,
+            ..RegisterIndex::default()
+        };
+        index
+            .keys
+            .reserve_exact(keyed.iter().map(|(k, _)| k.len()).sum());
+        index.key_ends.reserve_exact(keyed.len());
+        index.awards.reserve_exact(keyed.len());
+        for (key, award) in keyed {
+            index.keys.push_str(&key);
+            index
+                .key_ends
+                .push(u32::try_from(index.keys.len()).expect("the keys are far under 4 GB"));
+            index.awards.push(award);
+        }
         let status_alone: Vec<RegisterQuery> = Status::ALL
             .iter()
             .map(|status| RegisterQuery {
                 status: Some(status.as_str().to_owned()),
-                today: today.clone(),
+                today: index.today.clone(),
                 ..RegisterQuery::default()
             })
             .collect();
-        let mut index = RegisterIndex {
-            filters: rows
-                .iter()
-                .map(|row| Filters::of(row, &status_alone))
-                .collect(),
-            today,
-            ..RegisterIndex::default()
-        };
-        for (i, row) in rows.iter().enumerate() {
+        index.filters = index
+            .rows()
+            .map(|row| Filters::of(row, &status_alone))
+            .collect();
+        let mut trigrams: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
+        let mut by_ods: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, row) in index.rows().enumerate() {
             let i = u32::try_from(i).expect("fewer than 2^32 awards");
-            for trigram in trigrams(row.search_key()) {
-                index.trigrams.entry(trigram).or_default().push(i);
+            for trigram in trigrams_of(row.search_key()) {
+                trigrams.entry(trigram).or_default().push(i);
             }
-            if let Some(ods) = row.ods_code() {
-                index.by_ods.entry(ods.to_owned()).or_default().push(i);
+            if let Some(ods) = &row.award.ods_code {
+                by_ods.entry(ods.as_str().to_owned()).or_default().push(i);
             }
         }
-        index.by_compact = (0..rows.len())
-            .map(|i| u32::try_from(i).expect("fewer than 2^32 awards"))
-            .collect();
-        index.by_compact.sort_by(|&a, &b| {
-            rows[a as usize]
-                .compact_number()
-                .cmp(rows[b as usize].compact_number())
-        });
         // The postings were grown by doubling: up to half of each is unused.
-        for rows in index.trigrams.values_mut() {
+        for rows in trigrams.values_mut() {
             rows.shrink_to_fit();
         }
-        index.rows = rows;
+        index.trigrams = trigrams;
+        index.by_ods = by_ods;
+        index.by_compact = (0..index.awards.len())
+            .map(|i| u32::try_from(i).expect("fewer than 2^32 awards"))
+            .collect();
+        let awards = &index.awards;
         index
+            .by_compact
+            .sort_by_cached_key(|&i| awards[i as usize].certificate_number.compact_bytes());
+        index
+    }
+
+    /// The row at `i`, in the register's order.
+    fn row(&self, i: usize) -> Row<'_> {
+        let start = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
+        Row::of(
+            &self.awards[i],
+            &self.keys[start..self.key_ends[i] as usize],
+        )
+    }
+
+    /// Every row, in the register's order.
+    fn rows(&self) -> impl Iterator<Item = Row<'_>> + '_ {
+        (0..self.awards.len()).map(|i| self.row(i))
     }
 
     /// The rows `query` matches, in the register's order, as they are found (a page of them
@@ -200,22 +333,25 @@ impl RegisterIndex {
     pub(crate) fn matching<'a>(
         &'a self,
         query: &'a RegisterQuery,
-    ) -> impl Iterator<Item = &'a PackedRow> + 'a {
+    ) -> impl Iterator<Item = Row<'a>> + 'a {
         if let Some(wanted) = Wanted::of(query, &self.today) {
-            let rows: Box<dyn Iterator<Item = &'a PackedRow> + 'a> = Box::new(
+            let rows: Box<dyn Iterator<Item = Row<'a>> + 'a> = Box::new(
                 self.filters
                     .iter()
-                    .zip(&self.rows)
+                    .zip(self.rows())
                     .filter(move |(f, _)| wanted.admits(f))
                     .map(|(_, row)| row),
             );
             return rows;
         }
-        let rows: Box<dyn Iterator<Item = &'a PackedRow> + 'a> = match self.candidates(query) {
-            Some(candidates) => Box::new(candidates.into_iter().map(|i| &self.rows[i as usize])),
-            None => Box::new(self.rows.iter()),
+        let rows: Box<dyn Iterator<Item = Row<'a>> + 'a> = match self.candidates(query) {
+            Some(candidates) => Box::new(candidates.into_iter().map(|i| self.row(i as usize))),
+            None => Box::new(self.rows()),
         };
-        Box::new(rows.filter(|row| query.matches(row.searched())))
+        Box::new(rows.filter(|row| {
+            let mut text = RowText::default();
+            query.matches(row.searched(&mut text))
+        }))
     }
 
     /// Awards whose organisation's name matches the search key `key` allowing a slip in each
@@ -252,7 +388,7 @@ impl RegisterIndex {
         }
         let mut postings: Vec<&[u32]> = wanted
             .iter()
-            .flat_map(|w| trigrams(w))
+            .flat_map(|w| trigrams_of(w))
             .filter_map(|t| self.trigrams.get(&t).map(Vec::as_slice))
             .collect();
         postings.sort_by_key(|rows| rows.len());
@@ -273,12 +409,12 @@ impl RegisterIndex {
         candidates.truncate(MAX_SUGGESTION_CANDIDATES);
         let mut found: Vec<(String, String)> = candidates
             .into_iter()
-            .map(|(i, _)| &self.rows[i as usize])
+            .map(|(i, _)| self.row(i as usize))
             .filter(|row| search::name_matches(&wanted, row.search_key()))
             .map(|row| {
                 (
-                    row.certificate_number().to_owned(),
-                    row.organisation_name().to_owned(),
+                    row.award.certificate_number.to_string(),
+                    row.award.organisation_name.to_string(),
                 )
             })
             .collect();
@@ -318,14 +454,15 @@ impl RegisterIndex {
             found.extend_from_slice(rows);
         }
         if let Some(wanted) = &query.compact_number {
-            let number = |i: &u32| self.rows[*i as usize].compact_number();
+            let number = |i: &u32| self.awards[*i as usize].certificate_number.compact_bytes();
+            let wanted = wanted.as_bytes();
             let from = self
                 .by_compact
-                .partition_point(|i| number(i) < wanted.as_str());
+                .partition_point(|i| number(i).as_slice() < wanted);
             found.extend(
                 self.by_compact[from..]
                     .iter()
-                    .take_while(|i| number(i) == wanted.as_str()),
+                    .take_while(|i| number(i).as_slice() == wanted),
             );
         }
         found.sort_unstable();

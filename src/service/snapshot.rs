@@ -17,7 +17,6 @@ use super::feeds::ChangeIndex;
 use super::lists::{ApplicationIndex, OrganisationIndex};
 use super::log::{Cache, Log};
 use super::register_index::RegisterIndex;
-use crate::store::PackedRow;
 
 /// What a snapshot and everything derived from it reflects: the log's size and the UK day.
 /// Adapters' caches of answers key on it too.
@@ -98,15 +97,9 @@ impl Registry {
     pub(super) fn register_index(&self) -> Arc<RegisterIndex> {
         let snapshot = self.snapshot();
         derived(&self.log, &snapshot, &snapshot.register, |c| {
-            // Packed as they are made: the whole register is never held as `AwardRow`s.
-            let mut rows: Vec<PackedRow> = c
-                .state
-                .awards
-                .values()
-                .map(|a| PackedRow::of(&crate::projection::award_row(a)))
-                .collect();
-            rows.sort_by(|a, b| crate::store::searched_order(a.searched(), b.searched()));
-            RegisterIndex::new(rows, snapshot.version.day.to_string())
+            // The awards themselves, shared: the index copies none of their text.
+            let awards = c.state.awards.values().cloned().collect();
+            RegisterIndex::new(awards, snapshot.version.day.to_string())
         })
     }
 

@@ -34,7 +34,7 @@ use uuid::Uuid;
 pub use log_check::{LogCheck, check_log};
 pub(crate) use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
-pub(crate) use rows::{PackedRow, searched_order};
+pub(crate) use rows::{Searched, searched_order};
 pub(crate) use sessions::{SessionRow, SignInRow};
 pub(crate) use sqlite::{SqliteStore, lock_exclusively, lock_path, sqlite_file};
 

@@ -47,8 +47,8 @@ impl AwardRow {
     }
 }
 
-/// What a register search tests and orders an award's row by, borrowed from an `AwardRow` or a
-/// `PackedRow`.
+/// What a register search tests and orders an award's row by, borrowed from an `AwardRow` or
+/// from an award and its search key (the register index's row).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Searched<'a> {
     pub(crate) certificate_number: &'a str,
@@ -60,108 +60,6 @@ pub(crate) struct Searched<'a> {
     pub(crate) awarded_on: &'a str,
     pub(crate) expires_on: &'a str,
     pub(crate) standing: &'a str,
-}
-
-/// An `AwardRow` packed into one allocation: its fields' text end to end and where each ends.
-/// What the register index holds of every award: about 250 bytes where the row's thirteen
-/// strings take about 800.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PackedRow {
-    text: Box<str>,
-    /// Where each field ends in `text`, in `AwardRow`'s order (the ODS code's empty when none).
-    ends: [u32; 13],
-    has_ods_code: bool,
-}
-
-impl PackedRow {
-    pub(crate) fn of(row: &AwardRow) -> PackedRow {
-        let fields = [
-            row.certificate_number.as_str(),
-            &row.compact_number,
-            &row.organisation_id,
-            &row.organisation_name,
-            &row.search_key,
-            row.ods_code.as_deref().unwrap_or_default(),
-            &row.region,
-            &row.level,
-            &row.awarded_on,
-            &row.valid_until,
-            &row.expires_on,
-            &row.standing,
-            &row.issuer_name,
-        ];
-        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
-        let mut ends = [0; 13];
-        for (end, field) in ends.iter_mut().zip(fields) {
-            text.push_str(field);
-            *end = u32::try_from(text.len()).expect("a row is far under 4 GB");
-        }
-        PackedRow {
-            text: text.into_boxed_str(),
-            ends,
-            has_ods_code: row.ods_code.is_some(),
-        }
-    }
-
-    /// The field at `i`, in `AwardRow`'s order.
-    fn field(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
-    }
-
-    pub(crate) fn certificate_number(&self) -> &str {
-        self.field(0)
-    }
-
-    pub(crate) fn organisation_name(&self) -> &str {
-        self.field(3)
-    }
-
-    pub(crate) fn search_key(&self) -> &str {
-        self.field(4)
-    }
-
-    pub(crate) fn ods_code(&self) -> Option<&str> {
-        self.has_ods_code.then(|| self.field(5))
-    }
-
-    pub(crate) fn compact_number(&self) -> &str {
-        self.field(1)
-    }
-
-    pub(crate) fn searched(&self) -> Searched<'_> {
-        Searched {
-            certificate_number: self.field(0),
-            compact_number: self.field(1),
-            search_key: self.field(4),
-            ods_code: self.ods_code(),
-            region: self.field(6),
-            level: self.field(7),
-            awarded_on: self.field(8),
-            expires_on: self.field(10),
-            standing: self.field(11),
-        }
-    }
-
-    /// The row as it was packed.
-    pub(crate) fn unpack(&self) -> AwardRow {
-        let f = |i| self.field(i).to_owned();
-        AwardRow {
-            certificate_number: f(0),
-            compact_number: f(1),
-            organisation_id: f(2),
-            organisation_name: f(3),
-            search_key: f(4),
-            ods_code: self.ods_code().map(str::to_owned),
-            region: f(6),
-            level: f(7),
-            awarded_on: f(8),
-            valid_until: f(9),
-            expires_on: f(10),
-            standing: f(11),
-            issuer_name: f(12),
-        }
-    }
 }
 
 /// An API token: only a hash of its secret is kept.
