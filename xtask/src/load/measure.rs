@@ -187,6 +187,21 @@ pub fn hey_at(url: &str, rate: f64, seconds: u64) -> Result<Json> {
 
 pub type Env = Vec<(String, String)>;
 
+/// The packaged service's unit file: the server is measured with the environment it sets.
+const UNIT: &str = "assets/deploy/debian/wexqs.service";
+
+/// Every `Environment=NAME=value` of the packaged unit (the C library's allocator settings):
+/// the server is measured as the package runs it.
+pub fn unit_environment() -> Result<Vec<(String, String)>> {
+    let unit = std::fs::read_to_string(UNIT).map_err(|e| format!("{UNIT}: {e}"))?;
+    Ok(unit
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Environment="))
+        .filter_map(|setting| setting.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
+}
+
 pub fn with_env(command: &mut Command, env: &Env, remove: &[&str]) {
     for name in remove {
         command.env_remove(name);
@@ -255,6 +270,12 @@ pub fn serve(
         .args(extra)
         .stdout(Stdio::null())
         .stderr(log);
+    for (name, value) in unit_environment()? {
+        // The caller's own setting, if any, is measured instead.
+        if std::env::var_os(&name).is_none() {
+            command.env(name, value);
+        }
+    }
     with_env(&mut command, env, remove);
     let child = command
         .spawn()

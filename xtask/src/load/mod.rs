@@ -302,6 +302,16 @@ pub fn main(args: &[String]) -> Result {
     if o.only_verify {
         return only_verify(&o, &wexqs, &bare);
     }
+    for (name, value) in measure::unit_environment()? {
+        match std::env::var(&name) {
+            Ok(own) => say(format!(
+                "the server runs with {name}={own} (yours; the package sets {value})"
+            )),
+            Err(_) => say(format!(
+                "the server runs with {name}={value}, as the package's unit sets it"
+            )),
+        }
+    }
     say("the bare actix-web baseline");
     let bare_result = bare_baseline(&bare, o.seconds)?;
     let work = TempDir::new("wexqs-bench-")?;
