@@ -2,6 +2,8 @@
 //! state. The writer stores the rows an append touches in the same transaction; `rebuild` stores
 //! them all from a replay, which must give identical tables.
 
+use std::collections::HashSet;
+
 use crate::domain::types::search_key;
 use crate::domain::{Award, CertificateNumber, Event, Organisation, OrganisationId, State};
 use crate::store::{AwardRow, OrganisationRow, Write};
@@ -39,6 +41,10 @@ pub(crate) fn award_row(a: &Award) -> AwardRow {
 pub(crate) fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
     let mut orgs: Vec<OrganisationId> = Vec::new();
     let mut awards: Vec<CertificateNumber> = Vec::new();
+    // Each row once, where first named: an import names every award twice, its issue and
+    // then, after every issue, its credential.
+    let mut seen_orgs = HashSet::new();
+    let mut seen_awards = HashSet::new();
     for event in events {
         match event {
             Event::OrganisationRegistered {
@@ -46,21 +52,26 @@ pub(crate) fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
             }
             | Event::OrganisationAmended {
                 organisation_id, ..
-            } => orgs.push(*organisation_id),
+            } => {
+                if seen_orgs.insert(*organisation_id) {
+                    orgs.push(*organisation_id);
+                }
+            }
             other => {
-                if let Some(n) = other.certificate_number() {
+                if let Some(n) = other.certificate_number()
+                    && seen_awards.insert(n)
+                {
                     awards.push(n.clone());
                 }
             }
         }
     }
-    orgs.dedup();
-    awards.dedup();
-    let mut writes: Vec<Write> = orgs
-        .iter()
-        .filter_map(|id| after.organisations.get(id))
-        .map(|o| Write::Organisation(organisation_row(o)))
-        .collect();
+    let mut writes: Vec<Write> = Vec::with_capacity(orgs.len() + awards.len());
+    writes.extend(
+        orgs.iter()
+            .filter_map(|id| after.organisations.get(id))
+            .map(|o| Write::Organisation(organisation_row(o))),
+    );
     writes.extend(
         awards
             .iter()

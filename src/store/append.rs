@@ -135,6 +135,16 @@ impl Pending {
 
     /// Every request's answer, once its events are written.
     pub(crate) fn answer(self, answers: Vec<Answer>) -> Vec<Result<Appended, StoreError>> {
+        // One append given every event (an import's hundreds of thousands): its events are the
+        // list itself, not a copy of it.
+        if let [Answer::Appended(n)] = answers.as_slice()
+            && *n == self.events.len()
+        {
+            return vec![Ok(Appended {
+                events: self.events,
+                replayed: false,
+            })];
+        }
         let mut events = self.events.into_iter();
         answers
             .into_iter()
@@ -215,6 +225,9 @@ where
         }
         let seen = Self::look_up_batch(&mut tx, &mut end, &batch).await?;
         let mut pending = Pending::default();
+        pending
+            .events
+            .reserve_exact(batch.iter().map(|r| r.events.len()).sum());
         let mut answers = Vec::with_capacity(batch.len());
         for request in batch {
             answers.push(Self::append_one(&mut tx, &mut end, &seen, &mut pending, request).await?);

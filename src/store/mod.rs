@@ -264,8 +264,10 @@ impl NewEvent {
             visibility: event.visibility(),
             event,
         };
-        let payload = serde_json_canonicalizer::to_vec(&envelope)
+        let mut payload = serde_json_canonicalizer::to_vec(&envelope)
             .expect("an envelope of plain strings, dates and enums always serialises");
+        // Grown by doubling as it was written: an import holds hundreds of thousands.
+        payload.shrink_to_fit();
         NewEvent {
             event_id,
             stream_id: envelope.stream_id,
