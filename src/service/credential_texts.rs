@@ -13,30 +13,33 @@ use std::sync::Mutex;
 
 use super::{Registry, ServiceError};
 use crate::domain::state::IssuedCredential;
-use crate::domain::{Award, Event, SignedJson};
+use crate::domain::{Award, CertificateNumber, Event, SignedJson};
 use crate::store::{EventStore, StoreError};
 use crate::transparency::merkle::{Hash, leaf_hash};
 
 /// The most texts kept (`limits::MAX_KEPT_CREDENTIALS`).
 const MAX_KEPT: usize = crate::limits::MAX_KEPT_CREDENTIALS;
 
+/// A kept text and the award it is a credential of.
+type Kept = (CertificateNumber, SignedJson);
+
 /// The texts read lately, by their entry's leaf hash. A full set is emptied and refilled by
 /// what is asked for next, so what is asked for often is soon back.
 #[derive(Default)]
 pub(super) struct Texts {
-    kept: Mutex<HashMap<Hash, SignedJson>>,
+    kept: Mutex<HashMap<Hash, Kept>>,
 }
 
 impl Texts {
-    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, SignedJson>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, Kept>> {
         self.kept.lock().expect("the texts' lock is never poisoned")
     }
 
-    fn get(&self, leaf: &Hash) -> Option<SignedJson> {
+    fn get(&self, leaf: &Hash) -> Option<Kept> {
         self.kept().get(leaf).cloned()
     }
 
-    fn keep(&self, leaf: Hash, text: SignedJson) {
+    fn keep(&self, leaf: Hash, text: Kept) {
         let mut kept = self.kept();
         if kept.len() >= MAX_KEPT {
             kept.clear();
@@ -64,15 +67,34 @@ impl Registry {
             .log
             .read(|c| c.tree.level(0).get(position as usize).copied())
             .ok_or_else(|| inconsistent("is not in the log as read"))?;
-        if let Some(text) = self.texts.get(&leaf) {
-            return Ok(text);
+        let (number, credential) = match self.texts.get(&leaf) {
+            Some(kept) => kept,
+            None => self.read_credential_text(position, &leaf).await?,
+        };
+        // Whether kept or just read, the entry must be one of this award's credentials.
+        if number != award.certificate_number {
+            return Err(inconsistent(&format!(
+                "is not a credential of award {}",
+                award.certificate_number
+            )));
         }
+        Ok(credential)
+    }
+
+    /// The credential at `position` read from the database, checked against its leaf hash
+    /// `leaf`, with the award it is of; then kept.
+    async fn read_credential_text(&self, position: u64, leaf: &Hash) -> Result<Kept, ServiceError> {
+        let inconsistent = |why: &str| {
+            ServiceError::Store(StoreError::Corrupt(format!(
+                "the entry at {position} {why}"
+            )))
+        };
         let stored = self.log.store.read(position, 1).await?;
         let stored = stored
             .into_iter()
             .find(|e| e.position == position)
             .ok_or_else(|| inconsistent("is missing from the database"))?;
-        if leaf_hash(&stored.payload) != leaf {
+        if leaf_hash(&stored.payload) != *leaf {
             return Err(inconsistent(
                 "does not match its leaf hash: the entry was changed",
             ));
@@ -86,14 +108,9 @@ impl Registry {
         else {
             return Err(inconsistent("is not a signed credential"));
         };
-        if certificate_number != award.certificate_number {
-            return Err(inconsistent(&format!(
-                "is not a credential of award {}",
-                award.certificate_number
-            )));
-        }
-        self.texts.keep(leaf, credential.clone());
-        Ok(credential)
+        let kept = (certificate_number, credential);
+        self.texts.keep(*leaf, kept.clone());
+        Ok(kept)
     }
 
     /// The signed text of each of `award`'s credentials, in its order (oldest first).
