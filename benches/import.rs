@@ -1,7 +1,7 @@
 //! Import time and memory at two sizes, through the path `wexqs import` takes (CSV text parsed by
 //! `service::import::read_csv`, rows checked and appended by `import_commands`, which decides
-//! through `Registry::execute_all`/`execute_each`), into a fresh SQLite registry started through
-//! `startup` and signing for a recorded address, as the command does.
+//! and writes a piece at a time through `Registry::execute_in_pieces`), into a fresh SQLite
+//! registry started through `startup` and signing for a recorded address, as the command does.
 //!
 //! Each size runs in a child process of its own, so that peak memories (VmHWM) do not mix.
 //! Reported: awards/s, the peak and what the import added to it per award, and two ratios

@@ -39,10 +39,18 @@ pub(crate) fn award_row(a: &Award) -> AwardRow {
 
 /// The rows `events` change, read from `after`: the state once they are applied.
 pub(crate) fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
+    let (orgs, awards) = touched(events);
+    let mut writes: Vec<Write> = Vec::with_capacity(orgs.len() + awards.len());
+    writes.extend(organisation_writes(after, &orgs));
+    writes.extend(award_writes(after, &awards));
+    writes
+}
+
+/// The organisations and the awards whose rows `events` change, each once, where first named:
+/// an import names every award twice, its issue and then, after every issue, its credential.
+pub(crate) fn touched(events: &[Event]) -> (Vec<OrganisationId>, Vec<CertificateNumber>) {
     let mut orgs: Vec<OrganisationId> = Vec::new();
     let mut awards: Vec<CertificateNumber> = Vec::new();
-    // Each row once, where first named: an import names every award twice, its issue and
-    // then, after every issue, its credential.
     let mut seen_orgs = HashSet::new();
     let mut seen_awards = HashSet::new();
     for event in events {
@@ -66,19 +74,28 @@ pub(crate) fn writes_for(after: &State, events: &[Event]) -> Vec<Write> {
             }
         }
     }
-    let mut writes: Vec<Write> = Vec::with_capacity(orgs.len() + awards.len());
-    writes.extend(
-        orgs.iter()
-            .filter_map(|id| after.organisations.get(id))
-            .map(|o| Write::Organisation(organisation_row(o))),
-    );
-    writes.extend(
-        awards
-            .iter()
-            .filter_map(|n| after.awards.get(n))
-            .map(|a| Write::Award(award_row(a))),
-    );
-    writes
+    (orgs, awards)
+}
+
+/// The rows of the organisations `ids`, as `after` holds them.
+pub(crate) fn organisation_writes<'a>(
+    after: &'a State,
+    ids: &'a [OrganisationId],
+) -> impl Iterator<Item = Write> + 'a {
+    ids.iter()
+        .filter_map(|id| after.organisations.get(id))
+        .map(|o| Write::Organisation(organisation_row(o)))
+}
+
+/// The rows of the awards `numbers`, as `after` holds them.
+pub(crate) fn award_writes<'a>(
+    after: &'a State,
+    numbers: &'a [CertificateNumber],
+) -> impl Iterator<Item = Write> + 'a {
+    numbers
+        .iter()
+        .filter_map(|n| after.awards.get(n))
+        .map(|a| Write::Award(award_row(a)))
 }
 
 /// Every projection row of a state, in the order the store lists them.

@@ -13,7 +13,7 @@ use crate::domain::{
     OrganisationCommand, OrganisationKind, Region,
 };
 use crate::error_codes::ErrorCode;
-use crate::store::{Appended, StoredEvent};
+use crate::store::Appended;
 
 /// One award to import. CSV header: `organisation_name,ods_code,region,kind,level,awarded_on,issuer_name`
 /// (`ods_code`, `kind` and `issuer_name` may be empty).
@@ -292,7 +292,7 @@ fn parse_row(line: usize, row: ImportRow) -> Result<Parsed, Vec<RowError>> {
 
 /// What an import appended, without its events: an import of a hundred thousand awards holds
 /// each of its events once, while it is stored, and answers with this.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportSummary {
     /// The awards issued, in log order.
     pub issued: Vec<CertificateNumber>,
@@ -306,9 +306,17 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    /// The summary of stored events: only each award's certificate number is read from its
-    /// payload (no credential is parsed).
+    /// The summary of stored events (an import appended before, answered again).
     fn of(appended: &Appended) -> Result<ImportSummary, ServiceError> {
+        let mut summary = ImportSummary::default();
+        summary.add(appended)?;
+        summary.replayed = appended.replayed;
+        Ok(summary)
+    }
+
+    /// Adds a piece of the import's stored events, in log order: only each award's
+    /// certificate number is read from its payload (no credential is parsed).
+    fn add(&mut self, appended: &Appended) -> Result<(), ServiceError> {
         // The envelope's `data` (the event's fields, beside its `type` tag), of which only
         // the number is read.
         #[derive(Deserialize)]
@@ -319,33 +327,32 @@ impl ImportSummary {
         struct IssuedData {
             certificate_number: CertificateNumber,
         }
-        let issued = appended
+        for e in appended
             .events
             .iter()
             .filter(|e| e.event_type == "award_issued")
-            .map(|e| {
-                serde_json::from_slice::<Issued>(&e.payload)
-                    .map(|i| i.data.certificate_number)
-                    .map_err(|err| {
-                        ServiceError::Store(crate::store::StoreError::Corrupt(format!(
-                            "the award issued at {} does not name its number: {err}",
-                            e.position
-                        )))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let position = |e: Option<&StoredEvent>| e.map(|e| e.position);
-        Ok(ImportSummary {
-            issued,
-            events: appended.events.len(),
-            first_position: position(appended.events.first()),
-            last_position: position(appended.events.last()),
-            replayed: appended.replayed,
-        })
+        {
+            let issued = serde_json::from_slice::<Issued>(&e.payload).map_err(|err| {
+                ServiceError::Store(crate::store::StoreError::Corrupt(format!(
+                    "the award issued at {} does not name its number: {err}",
+                    e.position
+                )))
+            })?;
+            self.issued.push(issued.data.certificate_number);
+        }
+        self.events += appended.events.len();
+        if let Some(first) = appended.events.first() {
+            self.first_position.get_or_insert(first.position);
+        }
+        if let Some(last) = appended.events.last() {
+            self.last_position = Some(last.position);
+        }
+        Ok(())
     }
 }
 
-/// Checks and appends the rows as one transaction. Organisations are matched by ODS code, or by
+/// Checks and appends the rows as one transaction, written a piece at a time
+/// (`Registry::execute_in_pieces`). Organisations are matched by ODS code, or by
 /// name when there is none, and registered when new; awards are issued oldest first, so a newer
 /// award supersedes an older one as it did at the time.
 pub async fn import_commands(
@@ -389,17 +396,22 @@ pub async fn import_commands(
         };
         vec![RowError::new(0, code, message)]
     };
-    let appended = registry
-        .execute_stored(
+    // Written as it is made, a piece at a time, within one transaction.
+    let mut summary = ImportSummary::default();
+    let replayed = registry
+        .execute_in_pieces(
             actor,
             commands,
             idempotency,
-            |_| {},
+            &mut |piece| summary.add(piece),
             |e| e.event_type == "award_issued",
         )
         .await
         .map_err(|(_, e)| failed(e))?;
-    ImportSummary::of(&appended).map_err(failed)
+    match replayed {
+        Some(appended) => ImportSummary::of(&appended).map_err(failed),
+        None => Ok(summary),
+    }
 }
 
 /// The commands that import the rows, each with the line it comes from: an organisation the

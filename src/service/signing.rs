@@ -39,6 +39,40 @@ impl fmt::Debug for Signing {
     }
 }
 
+/// Credentials being signed, one award at a time (`Registry::credential_signing`): the key,
+/// the status list entries in use (each new one added) and the time they are created.
+pub(super) struct CredentialSigning {
+    signing: Signing,
+    used: HashSet<String>,
+    created: String,
+}
+
+impl CredentialSigning {
+    /// The newly signed credential of award `number` as it stands in `post`, applied to
+    /// `post`; None when `post` holds no such award.
+    pub(super) fn sign(
+        &mut self,
+        registry: &Registry,
+        post: &mut State,
+        number: CertificateNumber,
+    ) -> Result<Option<Event>, ServiceError> {
+        let Some(award) = post.awards.get(&number) else {
+            return Ok(None);
+        };
+        let index = registry.status_list_index_for(award, &number, &mut self.used)?;
+        let credential = signed_credential(award, &index, &self.signing, &self.created);
+        let event = Event::CredentialIssued {
+            certificate_number: number,
+            organisation_id: award.organisation_id,
+            key_id: self.signing.key_id.clone(),
+            status_list_index: index,
+            credential,
+        };
+        post.apply(post.size, &event);
+        Ok(Some(event))
+    }
+}
+
 /// The signed status list as last built: (its ETag, naming the log size and the day it was
 /// signed on; key id; JSON bytes).
 pub(super) type SignedStatusList = (String, String, Arc<Vec<u8>>);
@@ -293,31 +327,35 @@ impl Registry {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
+        let Some(mut signing) = self.credential_signing(before, post, now)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for number in numbers {
+            out.extend(signing.sign(self, post, number)?);
+        }
+        Ok(out)
+    }
+
+    /// What signing credentials after `before` needs, made once for any number of them: the
+    /// key (for the address `post` records) and the status list entries in use. None without
+    /// a signing key; refused while the log names another active key than the one held.
+    pub(super) fn credential_signing(
+        &self,
+        before: &State,
+        post: &State,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CredentialSigning>, ServiceError> {
         self.signing_refused(before)?;
         // The address as of these events: a change in the same append is signed for already.
         let Some(signing) = self.signing_for(post.public_url.as_ref()) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let mut used = used_status_list_indexes(before);
-        let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut out = Vec::new();
-        for number in numbers {
-            let Some(award) = post.awards.get(&number) else {
-                continue;
-            };
-            let index = self.status_list_index_for(award, &number, &mut used)?;
-            let credential = signed_credential(award, &index, &signing, &created);
-            let event = Event::CredentialIssued {
-                certificate_number: number,
-                organisation_id: award.organisation_id,
-                key_id: signing.key_id.clone(),
-                status_list_index: index,
-                credential,
-            };
-            post.apply(post.size, &event);
-            out.push(event);
-        }
-        Ok(out)
+        Ok(Some(CredentialSigning {
+            signing,
+            used: used_status_list_indexes(before),
+            created: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }))
     }
 
     /// The status list index `award`'s new credential takes: its own, unless it needs a fresh

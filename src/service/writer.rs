@@ -12,14 +12,51 @@ use tokio::sync::{mpsc, oneshot};
 use super::log::{Cache, apply_committed};
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::events::KEYS_STREAM;
-use crate::domain::{Command, Context, DomainError, Event, State, decide, streams_read};
-use crate::projection::{all_rows, scratch_for, writes_for};
+use crate::domain::{
+    CertificateNumber, Command, Context, DomainError, Event, State, decide, streams_read,
+};
+use crate::projection::{
+    all_rows, award_writes, organisation_writes, scratch_for, touched, writes_for,
+};
 use crate::store::{
-    AppendRequest, Appended, EventStore, IdempotencyRecord, NewEvent, Store, StoreError,
+    AppendRequest, Appended, EventStore, IdempotencyRecord, NewEvent, Opened, Store, StoreError,
     StoredEvent, Write,
 };
 
-pub(super) type Job = (AppendRequest, oneshot::Sender<Result<Appended, StoreError>>);
+/// What the writer is asked to do.
+pub(super) enum Job {
+    /// One append, committed with whatever others are waiting.
+    Append(AppendRequest, oneshot::Sender<Result<Appended, StoreError>>),
+    /// An append written in pieces within its own transaction (`Pieced`).
+    Pieced(Pieced),
+}
+
+/// An append too large to hold whole (an import's hundreds of thousands of events), written a
+/// piece at a time within one transaction: its first request (the streams it states, its
+/// idempotency key, its first events), then each `Piece` as it comes, each answered on
+/// `answers` with its stored events, until `Piece::Commit`. The appender keeps at most
+/// `PIECES_IN_FLIGHT` pieces unanswered, so neither side waits on the other's full queue. An
+/// appender that goes away, or sends nothing for `PIECE_WAIT`, has its append rolled back.
+pub(super) struct Pieced {
+    pub(super) first: AppendRequest,
+    pub(super) pieces: mpsc::Receiver<Piece>,
+    pub(super) answers: mpsc::Sender<Result<Appended, StoreError>>,
+}
+
+/// The next part of a pieced append.
+pub(super) enum Piece {
+    /// Events after those before, and projection rows.
+    Events(Vec<NewEvent>, Vec<Write>),
+    /// The append is whole: commit it, and say how that went.
+    Commit(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// Pieces an appender sends before it waits for the first one's answer.
+pub(super) const PIECES_IN_FLIGHT: usize = 2;
+
+/// How long the writer waits for a pieced append's next piece before rolling it back: the log
+/// head is locked meanwhile, and no other append lands.
+const PIECE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How the batching writer has grouped appends: transactions committed and appends in them.
 #[derive(Debug, Default)]
@@ -31,10 +68,9 @@ pub struct WriterStats {
 /// The most appends the writer puts in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// The most events of a batch the writer folds into memory itself. A larger one (an import's
-/// hundreds of thousands) is read back by a catch-up, a page at a time, once its appender has
-/// let go of what it does not need (`execute_stored`'s `keep`): folding it here, while every
-/// payload is still held for the answer, would hold the import twice.
+/// The most events of a batch the writer folds into memory itself. A larger one is read back
+/// by its appender's catch-up, a page at a time, as a pieced append always is: folding it here,
+/// while every payload is still held for the answer, would hold it twice.
 const APPLIED_BY_THE_WRITER: usize = 2_000;
 
 impl Registry {
@@ -70,33 +106,27 @@ impl Registry {
         progress: impl FnMut(usize),
     ) -> Result<Outcome, (usize, ServiceError)> {
         let appended = self
-            .execute_stored(actor, commands, idempotency, progress, |_| true)
+            .execute_stored(actor, commands, idempotency, progress)
             .await?;
         decode(appended)
     }
 
-    /// Like `execute_each`, answering with the stored events as they are, not decoded: for a
-    /// caller that needs only a summary of a large append (an import), decoding every event
-    /// again (every credential parsed) would double what the append holds. Only the payloads
-    /// of the events `keep` names are kept (the others are emptied before the registry catches
-    /// up with the append, so a large append is not held twice while it is read back).
-    pub(super) async fn execute_stored(
+    /// Like `execute_each`, answering with the stored events as they are, not decoded.
+    async fn execute_stored(
         &self,
         actor: &Actor,
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
         mut progress: impl FnMut(usize),
-        keep: fn(&StoredEvent) -> bool,
     ) -> Result<Appended, (usize, ServiceError)> {
         if let Some(idem) = &idempotency
-            && let Some(mut appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
+            && let Some(appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
         {
-            drop_payloads(&mut appended, keep);
             return Ok(appended);
         }
         let retry_key = idempotency.clone();
         match self
-            .decide_and_append(actor, commands, idempotency, &mut progress, keep)
+            .decide_and_append(actor, commands, idempotency, &mut progress)
             .await
         {
             // A retry that raced its first attempt (made on another instance, committed after
@@ -111,6 +141,237 @@ impl Registry {
             },
             done => done,
         }
+    }
+
+    /// Decides the commands in order, each seeing the ones before, and appends their events in
+    /// pieces within one transaction (`Pieced`), signing each piece's credentials as it is
+    /// made, so a large append (an import) is never held whole: the state after it is. `each`
+    /// is given every piece's stored events as they are written. An append made before under
+    /// `idempotency` is answered again whole (`Some`, with only the payloads `keep` names);
+    /// then whatever `each` was given is not the answer.
+    pub(super) async fn execute_in_pieces(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        each: &mut impl FnMut(&Appended) -> Result<(), ServiceError>,
+        keep: fn(&StoredEvent) -> bool,
+    ) -> Result<Option<Appended>, (usize, ServiceError)> {
+        let replayed = |mut appended: Appended| {
+            drop_payloads(&mut appended, keep);
+            Some(appended)
+        };
+        if let Some(idem) = &idempotency
+            && let Some(appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
+        {
+            return Ok(replayed(appended));
+        }
+        let retry_key = idempotency.clone();
+        match self
+            .decide_and_write_pieces(actor, commands, idempotency, each)
+            .await
+        {
+            // As `execute_stored`: a retry that raced its first attempt is answered by it.
+            Err(refused) => match retry_key {
+                Some(idem) => match self.replay(&actor.id, &idem).await {
+                    Ok(Some(appended)) => Ok(replayed(appended)),
+                    _ => Err(refused),
+                },
+                None => Err(refused),
+            },
+            Ok(()) => Ok(None),
+        }
+    }
+
+    async fn decide_and_write_pieces(
+        &self,
+        actor: &Actor,
+        commands: Vec<Command>,
+        idempotency: Option<Idempotency>,
+        each: &mut impl FnMut(&Appended) -> Result<(), ServiceError>,
+    ) -> Result<(), (usize, ServiceError)> {
+        self.catch_up().await.map_err(|e| (0, e))?;
+        self.refresh_signing();
+        let now = self.now();
+        let (decided, called_for, mut signing, expected) = {
+            let cache = self
+                .log
+                .cache
+                .read()
+                .expect("the cache lock is never poisoned");
+            let ctx = Context {
+                today: self.today(),
+            };
+            let decided = decide_in_turn(&cache.state, commands, &ctx, &mut |_| {})?;
+            let called_for = Self::credentials_called_for(&decided.events, &decided.post);
+            let signing = match called_for.is_empty() {
+                true => None,
+                false => self
+                    .credential_signing(&cache.state, &decided.post, now)
+                    .map_err(|e| (0, e))?,
+            };
+            // Every stream the append reads or writes, stated at once with the first piece:
+            // the later pieces follow under the same lock of the log head.
+            let mut streams = decided.streams.clone();
+            let mut seen: HashSet<String> = streams.iter().cloned().collect();
+            if signing.is_some() {
+                add_stream(&mut streams, &mut seen, KEYS_STREAM.to_owned());
+                for number in &called_for {
+                    if let Some(award) = decided.post.awards.get(number) {
+                        let stream =
+                            crate::domain::events::organisation_stream(award.organisation_id);
+                        add_stream(&mut streams, &mut seen, stream);
+                    }
+                }
+            }
+            for e in &decided.events {
+                add_stream(&mut streams, &mut seen, e.stream());
+            }
+            let expected: Vec<(String, Option<i64>)> = streams
+                .into_iter()
+                .map(|s| {
+                    let v = cache.versions.get(&s);
+                    (s, v)
+                })
+                .collect();
+            (decided, called_for, signing, expected)
+        };
+        if let Some(reason) = self.behind() {
+            return Err((0, ServiceError::Behind(reason)));
+        }
+        let Decided {
+            events, mut post, ..
+        } = decided;
+        let (orgs, awards) = touched(&events);
+        let recorded_at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let stamp =
+            |e: Event| NewEvent::new(e, self.random_uuid(), recorded_at.clone(), actor.id.clone());
+        // The pieces, in order: the decided events, with the rows of the organisations they
+        // name (before any award names them); then the credentials, signed a piece at a time,
+        // with their awards' rows; last the rows of the other awards the events changed.
+        let mut events = events.into_iter();
+        let mut org_pieces = orgs.chunks(PIECE_EVENTS);
+        let mut next_decided = |post: &State| {
+            let piece: Vec<NewEvent> = events.by_ref().take(PIECE_EVENTS).map(stamp).collect();
+            let rows: Vec<Write> = org_pieces
+                .next()
+                .map(|ids| organisation_writes(post, ids).collect())
+                .unwrap_or_default();
+            (!piece.is_empty() || !rows.is_empty()).then_some((piece, rows))
+        };
+        let (first_events, first_rows) = next_decided(&post).unwrap_or_default();
+        let first = AppendRequest {
+            events: first_events,
+            expected,
+            idempotency: idempotency.map(|i| IdempotencyRecord {
+                scope: actor.id.clone(),
+                key: i.key,
+                request_hash: i.request_hash,
+            }),
+            writes: first_rows,
+            log_at_least: self.size(),
+        };
+        let (piece_tx, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
+        let (answer_tx, answers) = mpsc::channel(PIECES_IN_FLIGHT);
+        let stopped = || {
+            (
+                0,
+                ServiceError::Store(StoreError::Corrupt("the writer has stopped".into())),
+            )
+        };
+        self.log
+            .writer
+            .send(Job::Pieced(Pieced {
+                first,
+                pieces,
+                answers: answer_tx,
+            }))
+            .await
+            .map_err(|_| stopped())?;
+        let mut last = None;
+        let mut answered = |answer: Option<Result<Appended, StoreError>>| {
+            let appended = match answer {
+                Some(Ok(appended)) if !appended.replayed => appended,
+                // Appended before, under its first event's id: not a fresh decision's.
+                Some(Ok(_)) => {
+                    return Err((
+                        0,
+                        ServiceError::Store(StoreError::Corrupt(
+                            "a pieced append's first event id was already in the log".into(),
+                        )),
+                    ));
+                }
+                Some(Err(e)) => return Err((0, self.refused_append(e))),
+                None => return Err(stopped()),
+            };
+            if let Some(e) = appended.events.last() {
+                last = Some(e.position);
+            }
+            each(&appended).map_err(|e| (0, e))
+        };
+        let mut link = PieceLink {
+            pieces: piece_tx,
+            answers,
+            in_flight: 1,
+        };
+        answered(link.answer().await)?;
+        while let Some((piece, rows)) = next_decided(&post) {
+            if link.full() {
+                answered(link.answer().await)?;
+            }
+            link.send(Piece::Events(piece, rows))
+                .await
+                .map_err(|_| stopped())?;
+        }
+        let mut signed: HashSet<&CertificateNumber> = HashSet::new();
+        if let Some(signing) = signing.as_mut() {
+            for numbers in called_for.chunks(PIECE_EVENTS) {
+                let mut piece = Vec::with_capacity(numbers.len());
+                for number in numbers {
+                    if let Some(event) = signing
+                        .sign(self, &mut post, number.clone())
+                        .map_err(|e| (0, e))?
+                    {
+                        piece.push(stamp(event));
+                    }
+                }
+                signed.extend(numbers);
+                let rows = award_writes(&post, numbers).collect();
+                if link.full() {
+                    answered(link.answer().await)?;
+                }
+                link.send(Piece::Events(piece, rows))
+                    .await
+                    .map_err(|_| stopped())?;
+            }
+        }
+        let others: Vec<CertificateNumber> =
+            awards.into_iter().filter(|n| !signed.contains(n)).collect();
+        for numbers in others.chunks(PIECE_EVENTS) {
+            let rows = award_writes(&post, numbers).collect();
+            if link.full() {
+                answered(link.answer().await)?;
+            }
+            link.send(Piece::Events(Vec::new(), rows))
+                .await
+                .map_err(|_| stopped())?;
+        }
+        while link.in_flight > 0 {
+            answered(link.answer().await)?;
+        }
+        let (done, committed) = oneshot::channel();
+        link.send(Piece::Commit(done))
+            .await
+            .map_err(|_| stopped())?;
+        committed
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| (0, self.refused_append(e)))?;
+        // The state after the append is read back from the log, a page at a time: the one
+        // made here goes first.
+        drop(post);
+        self.catch_up_past(last).await.map_err(|e| (0, e))?;
+        Ok(())
     }
 
     /// The append first recorded under `idem`, with the in-memory state caught up past it: the
@@ -135,7 +396,6 @@ impl Registry {
         commands: Vec<Command>,
         idempotency: Option<Idempotency>,
         progress: &mut impl FnMut(usize),
-        keep: fn(&StoredEvent) -> bool,
     ) -> Result<Appended, (usize, ServiceError)> {
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
@@ -156,8 +416,7 @@ impl Registry {
             draft.idempotency = idempotency;
             self.append_request(&actor.id, now, &cache.versions, draft)
         };
-        let mut appended = self.append(request).await.map_err(|e| (0, e))?;
-        drop_payloads(&mut appended, keep);
+        let appended = self.append(request).await.map_err(|e| (0, e))?;
         let last = appended.events.last().map(|e| e.position);
         self.catch_up_past(last).await.map_err(|e| (0, e))?;
         Ok(appended)
@@ -254,19 +513,29 @@ impl Registry {
         }
         request.log_at_least = request.log_at_least.max(self.size());
         let (tx, rx) = oneshot::channel();
-        self.log.writer.send((request, tx)).await.map_err(|_| {
-            ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
-        })?;
+        self.log
+            .writer
+            .send(Job::Append(request, tx))
+            .await
+            .map_err(|_| {
+                ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
+            })?;
         let result = rx.await.map_err(|_| {
             ServiceError::Store(StoreError::Corrupt("the writer has stopped".into()))
         })?;
-        if let Err(StoreError::LogBehind { size, expected }) = &result {
+        result.map_err(|e| self.refused_append(e))
+    }
+
+    /// An append's failure as the service says it; a log shorter than memory's (entries lost)
+    /// puts the registry behind.
+    fn refused_append(&self, e: StoreError) -> ServiceError {
+        if let StoreError::LogBehind { size, expected } = &e {
             self.fall_behind(format!(
                 "the database's log has {size} entries but this registry had read {expected}: \
                  entries were lost (a restore, a rollback or a failover)"
             ));
         }
-        Ok(result?)
+        e.into()
     }
 
     /// Appends events that need no decision (the registry's own bookkeeping: tokens), stating
@@ -332,6 +601,37 @@ fn drop_payloads(appended: &mut Appended, keep: fn(&StoredEvent) -> bool) {
         if !keep(e) {
             e.payload = Vec::new();
         }
+    }
+}
+
+/// Events a piece of a pieced append carries at most (and rows, beside them).
+const PIECE_EVENTS: usize = 2_000;
+
+/// The appender's end of a pieced append: pieces sent, their answers read, at most
+/// `PIECES_IN_FLIGHT` unanswered.
+struct PieceLink {
+    pieces: mpsc::Sender<Piece>,
+    answers: mpsc::Receiver<Result<Appended, StoreError>>,
+    in_flight: usize,
+}
+
+impl PieceLink {
+    /// Whether a piece sent now would be one too many unanswered.
+    fn full(&self) -> bool {
+        self.in_flight >= PIECES_IN_FLIGHT
+    }
+
+    /// The oldest unanswered piece's answer (None: the writer has stopped).
+    async fn answer(&mut self) -> Option<Result<Appended, StoreError>> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.answers.recv().await
+    }
+
+    async fn send(&mut self, piece: Piece) -> Result<(), mpsc::error::SendError<Piece>> {
+        if matches!(piece, Piece::Events(..)) {
+            self.in_flight += 1;
+        }
+        self.pieces.send(piece).await
     }
 }
 
@@ -456,72 +756,153 @@ pub async fn fold_log(store: &Store, mut progress: impl FnMut(u64)) -> Result<St
 /// The batching writer: takes whatever appends are waiting and commits them in one transaction,
 /// then applies what it committed to the log as folded in memory (`cache`, when nothing else
 /// was appended in between, and up to `APPLIED_BY_THE_WRITER` events) before answering, so an
-/// appender reads its own write from memory.
+/// appender reads its own write from memory. A pieced append is written alone, after the
+/// appends that came before it.
 pub(super) async fn writer_loop(
     store: Store,
     mut rx: mpsc::Receiver<Job>,
     stats: Arc<WriterStats>,
     cache: Arc<std::sync::RwLock<Cache>>,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
     while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        let mut jobs = Vec::new();
+        let mut pieced = None;
+        match first {
+            Job::Append(request, reply) => jobs.push((request, reply)),
+            Job::Pieced(job) => pieced = Some(job),
+        }
+        while pieced.is_none() && jobs.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(Job::Append(request, reply)) => jobs.push((request, reply)),
+                Ok(Job::Pieced(job)) => pieced = Some(job),
                 Err(_) => break,
             }
         }
-        let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-        // The copy is only for retrying a batch's appends one by one: a lone append (an
-        // import's hundreds of thousands of events) is not copied.
-        let (batch, retry) = if requests.len() == 1 {
-            (requests, None)
-        } else {
-            (requests.clone(), Some(requests))
+        if !jobs.is_empty() {
+            commit_batch(&store, jobs, &stats, &cache).await;
+        }
+        if let Some(job) = pieced {
+            write_pieced(&store, job, &stats).await;
+        }
+    }
+}
+
+/// Commits a batch of appends in one transaction and answers each; a batch that fails is
+/// retried one append at a time, so one bad append does not sink the others.
+async fn commit_batch(
+    store: &Store,
+    jobs: Vec<(AppendRequest, oneshot::Sender<Result<Appended, StoreError>>)>,
+    stats: &WriterStats,
+    cache: &std::sync::RwLock<Cache>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (requests, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+    // The copy is only for retrying a batch's appends one by one: a lone append is not copied.
+    let (batch, retry) = if requests.len() == 1 {
+        (requests, None)
+    } else {
+        (requests.clone(), Some(requests))
+    };
+    match store.append_batch(batch).await {
+        Ok(results) => {
+            stats.transactions.fetch_add(1, Relaxed);
+            stats.appends.fetch_add(results.len() as u64, Relaxed);
+            let committed: Vec<&StoredEvent> = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok().filter(|a| !a.replayed))
+                .flat_map(|a| &a.events)
+                .collect();
+            if committed.len() <= APPLIED_BY_THE_WRITER {
+                apply_committed(cache, &committed);
+            }
+            for (result, reply) in results.into_iter().zip(replies) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) if retry.is_none() => {
+            let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
+        }
+        Err(StoreError::Unavailable { outage, cause }) => {
+            // The database is away, not one append bad: retrying each would keep the last
+            // waiting once per append before it. All are refused at once.
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Unavailable {
+                    outage,
+                    cause: cause.clone(),
+                }));
+            }
+        }
+        Err(e) => {
+            let requests = retry.unwrap_or_default();
+            tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
+            for (request, reply) in requests.into_iter().zip(replies) {
+                let result = match store.append_batch(vec![request]).await {
+                    Ok(mut r) => r.pop().unwrap_or_else(|| {
+                        Err(StoreError::Corrupt("an append returned no result".into()))
+                    }),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Writes a pieced append (`Pieced`): opened with its first request, each piece written and
+/// answered as it comes, committed at `Piece::Commit`. Whatever ends it sooner (a refusal, a
+/// failure, the appender gone or silent for `PIECE_WAIT`) drops the open append, which rolls
+/// it back. What it appended is read into memory by its appender's catch-up, a page at a time.
+async fn write_pieced(store: &Store, job: Pieced, stats: &WriterStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Pieced {
+        first,
+        mut pieces,
+        answers,
+    } = job;
+    let mut open = match store.open_append(first).await {
+        Ok(Opened::Open(open, appended)) => {
+            if answers.send(Ok(appended)).await.is_err() {
+                return;
+            }
+            open
+        }
+        Ok(Opened::Answered(answer)) => {
+            let _ = answers.send(answer).await;
+            return;
+        }
+        Err(e) => {
+            let _ = answers.send(Err(e)).await;
+            return;
+        }
+    };
+    loop {
+        let piece = match tokio::time::timeout(PIECE_WAIT, pieces.recv()).await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::warn!(
+                    "a pieced append sent no piece for {} s: rolled back",
+                    PIECE_WAIT.as_secs()
+                );
+                return;
+            }
         };
-        match store.append_batch(batch).await {
-            Ok(results) => {
-                stats.transactions.fetch_add(1, Relaxed);
-                stats.appends.fetch_add(results.len() as u64, Relaxed);
-                let committed: Vec<&StoredEvent> = results
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().filter(|a| !a.replayed))
-                    .flat_map(|a| &a.events)
-                    .collect();
-                if committed.len() <= APPLIED_BY_THE_WRITER {
-                    apply_committed(&cache, &committed);
-                }
-                for (result, reply) in results.into_iter().zip(replies) {
-                    let _ = reply.send(result);
+        match piece {
+            Piece::Events(events, writes) => {
+                let result = open.push(events, writes).await;
+                let failed = result.is_err();
+                if answers.send(result).await.is_err() || failed {
+                    return;
                 }
             }
-            Err(e) if retry.is_none() => {
-                let _ = replies.into_iter().next().map(|reply| reply.send(Err(e)));
-            }
-            Err(StoreError::Unavailable { outage, cause }) => {
-                // The database is away, not one append bad: retrying each would keep the last
-                // waiting once per append before it. All are refused at once.
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable {
-                        outage,
-                        cause: cause.clone(),
-                    }));
+            Piece::Commit(done) => {
+                let result = open.commit().await;
+                if result.is_ok() {
+                    stats.transactions.fetch_add(1, Relaxed);
+                    stats.appends.fetch_add(1, Relaxed);
                 }
-            }
-            Err(e) => {
-                // One bad append must not sink the others: retry each on its own.
-                let requests = retry.unwrap_or_default();
-                tracing::warn!(error = %e, "a batch of {} appends failed; retrying one by one", requests.len());
-                for (request, reply) in requests.into_iter().zip(replies) {
-                    let result = match store.append_batch(vec![request]).await {
-                        Ok(mut r) => r.pop().unwrap_or_else(|| {
-                            Err(StoreError::Corrupt("an append returned no result".into()))
-                        }),
-                        Err(e) => Err(e),
-                    };
-                    let _ = reply.send(result);
-                }
+                let _ = done.send(result);
+                return;
             }
         }
     }

@@ -159,6 +159,25 @@ impl Pending {
     }
 }
 
+/// An append written in pieces within one transaction, holding the log head's lock from its
+/// opening to its commit: an import of a hundred thousand awards is written as it is made, a
+/// piece at a time, rather than held whole, and still lands whole or not at all. Dropped
+/// uncommitted, it is rolled back.
+pub(crate) struct Open<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    end: LogEnd,
+    /// The position of the append's first event.
+    first_position: i64,
+    idempotency: Option<IdempotencyRecord>,
+}
+
+/// What opening a pieced append gave: the append open, with its first piece's events; or the
+/// answer its first request has already (appended before, or refused).
+pub(crate) enum Opened<O> {
+    Open(O, Appended),
+    Answered(Result<Appended, StoreError>),
+}
+
 /// Each stream a batch names (read or written), once, in the order first named.
 fn streams_named(batch: &[AppendRequest]) -> Vec<&str> {
     let mut streams: Vec<&str> = Vec::new();
@@ -238,6 +257,96 @@ where
         }
         tx.commit().await?;
         Ok(pending.answer(answers))
+    }
+
+    /// Opens an append written in pieces within one transaction (see `Open`): the log head is
+    /// locked, `first` is checked as any request is (appended before, its idempotency key
+    /// answered before, a stream it states moved) and, when none of these answers it, its
+    /// events are written as the first piece.
+    pub(crate) async fn open_append(
+        pool: &sqlx::Pool<DB>,
+        mut first: AppendRequest,
+    ) -> Result<Opened<Open<DB>>, StoreError> {
+        let mut tx = pool.begin().await?;
+        refuse_unless_top_level(&tx)?;
+        let mut end = Self::lock_log_head(&mut tx).await?;
+        if (end.size as u64) < first.log_at_least {
+            return Err(StoreError::LogBehind {
+                size: end.size as u64,
+                expected: first.log_at_least,
+            });
+        }
+        let seen = Self::look_up_batch(&mut tx, &mut end, std::slice::from_ref(&first)).await?;
+        // The key is recorded at the commit, with every piece's events: the first request is
+        // checked against it here and appended without it.
+        let idempotency = first.idempotency.take();
+        let pending = Pending::default();
+        if let Some(events) = Self::appended_before(&mut tx, &seen, &pending, &first.events).await?
+        {
+            return Ok(Opened::Answered(Ok(Appended {
+                events,
+                replayed: true,
+            })));
+        }
+        if let Some(idem) = &idempotency
+            && let Some(answer) = Self::answered_before(&mut tx, &pending, idem).await?
+        {
+            return Ok(Opened::Answered(answer));
+        }
+        if let Some(conflict) = Self::stale_stream(&mut tx, &mut end, &first.expected).await? {
+            return Ok(Opened::Answered(Err(conflict)));
+        }
+        let mut open = Open {
+            tx,
+            first_position: end.size,
+            end,
+            idempotency,
+        };
+        let appended = Self::append_piece(&mut open, first.events, first.writes).await?;
+        Ok(Opened::Open(open, appended))
+    }
+
+    /// Writes one more piece of an open append: its events after the pieces before, and its
+    /// projection rows.
+    pub(crate) async fn append_piece(
+        open: &mut Open<DB>,
+        events: Vec<NewEvent>,
+        writes: Vec<Write>,
+    ) -> Result<Appended, StoreError> {
+        let Open { tx, end, .. } = open;
+        end.start_size = end.size;
+        let mut pending = Pending::default();
+        pending.events.reserve_exact(events.len());
+        for event in events {
+            let current = Self::current_version(tx, end, &event.stream_id).await?;
+            end.place(&mut pending, event, current);
+        }
+        pending.writes = writes;
+        Self::write_pending(tx, end, &pending).await?;
+        Ok(Appended {
+            events: pending.events,
+            replayed: false,
+        })
+    }
+
+    /// Commits an open append: its idempotency key recorded with every event it appended, the
+    /// log head moved to its end.
+    pub(crate) async fn commit_open(open: Open<DB>) -> Result<(), StoreError> {
+        let Open {
+            mut tx,
+            end,
+            first_position,
+            idempotency,
+        } = open;
+        if let Some(idem) = idempotency {
+            let count = (end.size - first_position) as usize;
+            Self::record_idempotency(&mut tx, &[(idem, first_position, count)]).await?;
+        }
+        if end.size != first_position {
+            Self::move_log_head(&mut tx, &end).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Taking the log head's row lock first serialises writers: positions are assigned in
@@ -631,6 +740,92 @@ mod tests {
             let (hash, events) = Sql::idempotent(pool, "admin", "k").await.unwrap().unwrap();
             assert_eq!((hash.as_str(), events), ("h", appended.events.clone()));
             assert_eq!(Sql::tree_hashes(pool, 1).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_pieced_append_lands_whole_at_its_commit_or_not_at_all() {
+        runtime().block_on(async {
+            let store = memory().await;
+            let pool = store.pool();
+            Sql::append_batch(pool, vec![request(vec![event(1, "a")], &[])])
+                .await
+                .unwrap();
+            // Dropped after its second piece: nothing of it stays.
+            let first = request(vec![event(2, "a")], &[("a", Some(0))]);
+            let Opened::Open(mut open, answer) = Sql::open_append(pool, first).await.unwrap()
+            else {
+                panic!("the append opens");
+            };
+            assert_eq!(answer.events[0].position, 1);
+            Sql::append_piece(&mut open, vec![event(3, "b")], Vec::new())
+                .await
+                .unwrap();
+            drop(open);
+            assert_eq!(Sql::head(pool).await.unwrap().size, 1);
+            assert!(Sql::read_range(pool, 0, 10).await.unwrap().len() == 1);
+
+            // Committed: every piece in order, each stream's versions running on across them,
+            // its key recorded with all its events.
+            let first = keyed(request(vec![event(2, "a")], &[("a", Some(0))]), "k", "h");
+            let Opened::Open(mut open, _) = Sql::open_append(pool, first).await.unwrap() else {
+                panic!("the append opens");
+            };
+            let second =
+                Sql::append_piece(&mut open, vec![event(3, "b"), event(4, "a")], Vec::new())
+                    .await
+                    .unwrap();
+            let placed: Vec<_> = second
+                .events
+                .iter()
+                .map(|e| (e.position, e.stream_version))
+                .collect();
+            assert_eq!(placed, [(2, 0), (3, 2)]);
+            Sql::commit_open(open).await.unwrap();
+            let head = Sql::head(pool).await.unwrap();
+            assert_eq!(
+                (head.size, &head.chain_hash),
+                (4, &second.events[1].chain_hash)
+            );
+            let (hash, events) = Sql::idempotent(pool, "admin", "k").await.unwrap().unwrap();
+            assert_eq!((hash.as_str(), events.len()), ("h", 3));
+
+            // The same events appended at once: the same log, hash for hash.
+            let at_once = memory().await;
+            Sql::append_batch(
+                at_once.pool(),
+                vec![request(
+                    vec![event(1, "a"), event(2, "a"), event(3, "b"), event(4, "a")],
+                    &[],
+                )],
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                Sql::read_range(pool, 0, 10).await.unwrap(),
+                Sql::read_range(at_once.pool(), 0, 10).await.unwrap()
+            );
+            for level in 0..3 {
+                assert_eq!(
+                    Sql::tree_hashes(pool, level).await.unwrap(),
+                    Sql::tree_hashes(at_once.pool(), level).await.unwrap(),
+                    "level {level}"
+                );
+            }
+
+            // Opened again under its key: its first answer, nothing opened; a stale stream:
+            // refused, nothing opened.
+            let again = keyed(request(vec![event(9, "c")], &[]), "k", "h");
+            match Sql::open_append(pool, again).await.unwrap() {
+                Opened::Answered(Ok(a)) => assert!(a.replayed && a.events.len() == 3),
+                _ => panic!("answered again"),
+            }
+            let stale = request(vec![event(10, "c")], &[("a", Some(0))]);
+            assert!(matches!(
+                Sql::open_append(pool, stale).await.unwrap(),
+                Opened::Answered(Err(StoreError::Conflict { .. }))
+            ));
+            assert_eq!(Sql::head(pool).await.unwrap().size, 4);
         });
     }
 

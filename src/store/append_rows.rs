@@ -243,7 +243,7 @@ where
     }
 
     /// Remembers each request's idempotency key with the events it appended.
-    async fn record_idempotency(
+    pub(crate) async fn record_idempotency(
         conn: &mut DB::Connection,
         records: &[(IdempotencyRecord, i64, usize)],
     ) -> Result<(), StoreError> {

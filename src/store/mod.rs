@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub(crate) use append::Opened;
 pub use log_check::{LogCheck, check_log};
 pub(crate) use postgres::PostgresStore;
 pub use rows::{AwardRow, OrganisationRow, RegisterQuery, TokenRow, Write, register_order};
@@ -454,6 +455,26 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an append written in pieces within one transaction (`OpenAppend`), with `first`
+    /// as its first piece: the streams it states, its idempotency key and its first events.
+    /// Until it is committed or dropped it holds the log head's lock: no other append lands.
+    pub(crate) async fn open_append(
+        &self,
+        first: AppendRequest,
+    ) -> Result<Opened<OpenAppend>, StoreError> {
+        use sql::Sql;
+        Ok(match self {
+            Store::Sqlite(s) => match Sql::open_append(s.pool(), first).await? {
+                Opened::Open(open, appended) => Opened::Open(OpenAppend::Sqlite(open), appended),
+                Opened::Answered(answer) => Opened::Answered(answer),
+            },
+            Store::Postgres(s) => match Sql::open_append(s.pool(), first).await? {
+                Opened::Open(open, appended) => Opened::Open(OpenAppend::Postgres(open), appended),
+                Opened::Answered(answer) => Opened::Answered(answer),
+            },
+        })
+    }
+
     /// Closes every connection and waits until they are closed.
     pub async fn close(&self) {
         match self {
@@ -481,6 +502,37 @@ impl Store {
         match self {
             Store::Sqlite(s) => of(s.pool()),
             Store::Postgres(s) => of(s.pool()),
+        }
+    }
+}
+
+/// An append being written in pieces within one transaction (`Store::open_append`): each piece
+/// is written as it comes, and all land together at `commit`, or none if it is dropped.
+pub(crate) enum OpenAppend {
+    Sqlite(append::Open<sqlx::Sqlite>),
+    Postgres(append::Open<sqlx::Postgres>),
+}
+
+impl OpenAppend {
+    /// Writes the next piece: its events after those before, and its projection rows.
+    pub(crate) async fn push(
+        &mut self,
+        events: Vec<NewEvent>,
+        writes: Vec<Write>,
+    ) -> Result<Appended, StoreError> {
+        use sql::Sql;
+        match self {
+            OpenAppend::Sqlite(open) => Sql::append_piece(open, events, writes).await,
+            OpenAppend::Postgres(open) => Sql::append_piece(open, events, writes).await,
+        }
+    }
+
+    /// Commits every piece at once.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        use sql::Sql;
+        match self {
+            OpenAppend::Sqlite(open) => Sql::commit_open(open).await,
+            OpenAppend::Postgres(open) => Sql::commit_open(open).await,
         }
     }
 }

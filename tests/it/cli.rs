@@ -9,8 +9,8 @@ use wexqs::store::{EventStore, check_log};
 
 use crate::client::Client;
 use crate::helpers::{
-    Backend, admin_token, answers_within, free_port, fresh_db, open_store, start_registry,
-    start_server, temp_dir, text, wexqs,
+    Backend, admin_token, answers_within, free_port, fresh_db, on_both_databases, open_store,
+    start_registry, start_server, temp_dir, text, wexqs,
 };
 use crate::tamper;
 
@@ -116,6 +116,88 @@ async fn import_reports_every_bad_row_and_imports_nothing_or_everything() {
         .expect("the old award");
     assert_eq!(old.issuer_name, "Health Education England");
     assert_eq!(old.standing, "superseded", "the newer award replaced it");
+}
+
+on_both_databases!(backend: a_large_import_is_written_in_pieces_and_lands_whole);
+
+/// An import of many pieces (2,000 events each: organisations, awards, their supersessions,
+/// then the credentials) lands as one append would: every award with its credential, older
+/// awards superseded by newer ones pieces later, an organisation already registered stated at
+/// its version, the projection rows what a rebuild makes of the log, and the log's chain and
+/// tree whole.
+async fn a_large_import_is_written_in_pieces_and_lands_whole(backend: Backend) {
+    const ROWS: usize = 3_000;
+    const ORGANISATIONS: usize = 1_200;
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let dir = temp_dir();
+    // Started once, so the register has its key and address: every award gets a credential.
+    let (mut server, _) = start_server(&db, dir.path()).await;
+    server.kill().expect("the server stops");
+    server.wait().expect("the server ended");
+    let header = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n";
+    let earlier = dir.path().join("earlier.csv");
+    std::fs::write(
+        &earlier,
+        format!("{header}Piece Trust 0,ZP0000,london,nhs_trust,bronze,2023-06-01,\n"),
+    )
+    .expect("written");
+    let out = wexqs(
+        &db,
+        dir.path(),
+        &["import", earlier.to_str().expect("a path")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut csv = String::from(header);
+    for i in 0..ROWS {
+        let org = i % ORGANISATIONS;
+        // Each organisation's awards half a year apart: the later supersedes the earlier.
+        csv.push_str(&format!(
+            "Piece Trust {org},ZP{org:04},london,nhs_trust,{},{}-{:02},\n",
+            ["bronze", "silver", "gold"][i % 3],
+            ["2024-01", "2024-07", "2025-01"][i / ORGANISATIONS],
+            1 + org % 28
+        ));
+    }
+    let file = dir.path().join("awards.csv");
+    std::fs::write(&file, csv).expect("written");
+    let out = wexqs(&db, dir.path(), &["import", file.to_str().expect("a path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("imported {ROWS} awards")),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let store = open_store(&db).await;
+    let (orgs, awards) = store.projections().await.expect("rows");
+    assert_eq!((orgs.len(), awards.len()), (ORGANISATIONS, ROWS + 1));
+    // Of each organisation's awards only the newest stands; 600 have three, 600 two (the
+    // first organisation one more, from the earlier import).
+    let superseded = awards.iter().filter(|a| a.standing == "superseded").count();
+    assert_eq!(superseded, ROWS + 1 - ORGANISATIONS);
+    let mut credentials = 0;
+    let mut from = 0;
+    loop {
+        let page = store.read(from, 1_000).await.expect("events");
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        credentials += page
+            .iter()
+            .filter(|e| e.event_type == "credential_issued")
+            .count();
+    }
+    assert_eq!(credentials, ROWS + 1, "every award has its credential");
+    assert!(from > 9_000, "{from} events: more than four pieces");
+
+    let check = wexqs(&db, dir.path(), &["rebuild", "--check"]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let verified = wexqs(&db, dir.path(), &["log", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+    let report = check_log(&store, |_| {}).await.expect("the log reads");
+    assert_eq!((report.size, report.problem), (from, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,23 +1,23 @@
 //! What an import holds per row, and how it reads its rows. `wexqs import` of a large CSV file,
 //! its peak resident memory read from the running process, against an import of a few rows into
 //! a register set up the same way. Rows are read one at a time and kept only as what the import
-//! needs of them, each row's credential is kept as its text, not a parsed tree, and the stored
-//! events are not held twice while the registry reads them back.
+//! needs of them, and the append is written a piece at a time (within its one transaction) as
+//! it is made, not held whole.
 
 use std::process::Command;
 use std::time::Duration;
 
 use crate::helpers::{Backend, fresh_db, start_server, temp_dir, text};
 
-/// The most the import of one more row may add to the process's peak resident memory. Before
-/// the credentials were kept as text an import held about 21 kB a row; now about 13 kB (13.1 kB
-/// both before and after the rows were read one at a time, the file no longer held whole: what
-/// that saves, about 0.2 kB a row, is under this test's resolution). Of the 13 kB, about 5.6 kB
-/// is the register itself (a server started on the 20,000 imported awards is that much larger an
-/// award than one started on 100); the rest is the one all-or-nothing append, whose events, credentials and
-/// projection rows are held together until the transaction commits. The bound sits between 13
-/// and 21, with room for the allocator's variance on a busy machine.
-const MAX_KB_PER_ROW: u64 = 17;
+/// The most the import of one more row may add to the process's peak resident memory. An
+/// import once held about 21 kB a row, then 13 kB with each credential kept as its text, then
+/// 10 kB with the credentials' text left in the log: the one all-or-nothing append's events,
+/// credentials and projection rows were held together until the transaction committed. Written
+/// a piece at a time within that one transaction, it holds about 4 kB a row, which is the
+/// register itself (the state after the import, and the registry's own as it reads the import
+/// back). The bound sits between 4 and 10, with room for the allocator's variance on a busy
+/// machine.
+const MAX_KB_PER_ROW: u64 = 7;
 
 fn csv_of(rows: usize) -> String {
     let mut text =
