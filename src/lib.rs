@@ -8,11 +8,12 @@
 //!
 //! The public surface is what the binary (`cli::main`), the integration tests, the benches and
 //! the fuzz targets use, and nothing more: every other item is `pub(crate)` or narrower, and a
-//! module is public only because something outside reaches into it. `escape` and `logging` are
+//! module is public only because something outside reaches into it. `canonical`, `escape` and `logging` are
 //! the crate's own. The doors into the registry's insides that only tests and benches may open
 //! (the raw store, an append that skips the domain) are in `testing`, behind the feature of the
 //! same name, which the package's dev-dependency on itself turns on.
 
+pub(crate) mod canonical;
 pub mod cli;
 pub mod credentials;
 pub mod domain;

@@ -113,9 +113,9 @@ pub fn did_document_url(public_url: &str) -> String {
     }
 }
 
-/// JCS (RFC 8785) bytes of a JSON value.
+/// JCS (RFC 8785) bytes of a JSON value (`canonical`).
 pub fn jcs(value: &Value) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(value).expect("a JSON value always canonicalises")
+    crate::canonical::of_value(value)
 }
 
 /// The bytes an eddsa-jcs-2022 signature covers: SHA-256(JCS(proof config)) ‖

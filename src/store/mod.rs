@@ -265,8 +265,7 @@ impl NewEvent {
             visibility: event.visibility(),
             event,
         };
-        let mut payload = serde_json_canonicalizer::to_vec(&envelope)
-            .expect("an envelope of plain strings, dates and enums always serialises");
+        let mut payload = crate::canonical::to_vec(&envelope);
         // Grown by doubling as it was written: an import holds hundreds of thousands.
         payload.shrink_to_fit();
         NewEvent {
