@@ -292,12 +292,14 @@ impl Registry {
         let mut answered = |answer: Option<Result<Appended, StoreError>>| {
             let appended = match answer {
                 Some(Ok(appended)) if !appended.replayed => appended,
-                // Appended before, under its first event's id: not a fresh decision's.
+                // Appended before: under its idempotency key by another instance since this
+                // one looked (`execute_in_pieces` answers with that append), or under its first
+                // event's id, which a fresh decision's never is.
                 Some(Ok(_)) => {
                     return Err((
                         0,
                         ServiceError::Store(StoreError::Corrupt(
-                            "a pieced append's first event id was already in the log".into(),
+                            "a pieced append was found appended before".into(),
                         )),
                     ));
                 }
