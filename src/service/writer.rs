@@ -190,52 +190,43 @@ impl Registry {
         idempotency: Option<Idempotency>,
         each: &mut impl FnMut(&Appended) -> Result<(), ServiceError>,
     ) -> Result<(), (usize, ServiceError)> {
-        self.catch_up().await.map_err(|e| (0, e))?;
-        self.refresh_signing();
         let now = self.now();
-        let (decided, called_for, mut signing, expected) = {
-            let cache = self
-                .log
-                .cache
-                .read()
-                .expect("the cache lock is never poisoned");
-            let ctx = Context {
-                today: self.today(),
-            };
-            let decided = decide_in_turn(&cache.state, commands, &ctx, &mut |_| {})?;
-            let called_for = Self::credentials_called_for(&decided.events, &decided.post);
-            let signing = match called_for.is_empty() {
-                true => None,
-                false => self
-                    .credential_signing(&cache.state, &decided.post, now)
-                    .map_err(|e| (0, e))?,
-            };
-            // Every stream the append reads or writes, stated at once with the first piece:
-            // the later pieces follow under the same lock of the log head.
-            let mut streams = decided.streams.clone();
-            let mut seen: HashSet<String> = streams.iter().cloned().collect();
-            if signing.is_some() {
-                add_stream(&mut streams, &mut seen, KEYS_STREAM.to_owned());
-                for number in &called_for {
-                    if let Some(award) = decided.post.awards.get(number) {
-                        let stream =
-                            crate::domain::events::organisation_stream(award.organisation_id);
-                        add_stream(&mut streams, &mut seen, stream);
+        let (decided, called_for, mut signing, expected) = self
+            .decided_now(commands, &mut |_| {}, |cache, decided| {
+                let called_for = Self::credentials_called_for(&decided.events, &decided.post);
+                let signing = match called_for.is_empty() {
+                    true => None,
+                    false => self
+                        .credential_signing(&cache.state, &decided.post, now)
+                        .map_err(|e| (0, e))?,
+                };
+                // Every stream the append reads or writes, stated at once with the first piece:
+                // the later pieces follow under the same lock of the log head.
+                let mut streams = decided.streams.clone();
+                let mut seen: HashSet<String> = streams.iter().cloned().collect();
+                if signing.is_some() {
+                    add_stream(&mut streams, &mut seen, KEYS_STREAM.to_owned());
+                    for number in &called_for {
+                        if let Some(award) = decided.post.awards.get(number) {
+                            let stream =
+                                crate::domain::events::organisation_stream(award.organisation_id);
+                            add_stream(&mut streams, &mut seen, stream);
+                        }
                     }
                 }
-            }
-            for e in &decided.events {
-                add_stream(&mut streams, &mut seen, e.stream());
-            }
-            let expected: Vec<(String, Option<i64>)> = streams
-                .into_iter()
-                .map(|s| {
-                    let v = cache.versions.get(&s);
-                    (s, v)
-                })
-                .collect();
-            (decided, called_for, signing, expected)
-        };
+                for e in &decided.events {
+                    add_stream(&mut streams, &mut seen, e.stream());
+                }
+                let expected: Vec<(String, Option<i64>)> = streams
+                    .into_iter()
+                    .map(|s| {
+                        let v = cache.versions.get(&s);
+                        (s, v)
+                    })
+                    .collect();
+                Ok((decided, called_for, signing, expected))
+            })
+            .await?;
         if let Some(reason) = self.behind() {
             return Err((0, ServiceError::Behind(reason)));
         }
@@ -392,6 +383,29 @@ impl Registry {
         Ok(Some(appended))
     }
 
+    /// Decides `commands` in turn against the state as memory holds it once caught up, and
+    /// hands the decision to `then` with the cache still read: what `then` states of the log
+    /// (stream versions, the state before) is what the decision saw.
+    async fn decided_now<T>(
+        &self,
+        commands: Vec<Command>,
+        progress: &mut impl FnMut(usize),
+        then: impl FnOnce(&Cache, Decided) -> Result<T, (usize, ServiceError)>,
+    ) -> Result<T, (usize, ServiceError)> {
+        self.catch_up().await.map_err(|e| (0, e))?;
+        self.refresh_signing();
+        let cache = self
+            .log
+            .cache
+            .read()
+            .expect("the cache lock is never poisoned");
+        let ctx = Context {
+            today: self.today(),
+        };
+        let decided = decide_in_turn(&cache.state, commands, &ctx, progress)?;
+        then(&cache, decided)
+    }
+
     async fn decide_and_append(
         &self,
         actor: &Actor,
@@ -399,25 +413,16 @@ impl Registry {
         idempotency: Option<Idempotency>,
         progress: &mut impl FnMut(usize),
     ) -> Result<Appended, (usize, ServiceError)> {
-        self.catch_up().await.map_err(|e| (0, e))?;
-        self.refresh_signing();
-        let request = {
-            let cache = self
-                .log
-                .cache
-                .read()
-                .expect("the cache lock is never poisoned");
-            let ctx = Context {
-                today: self.today(),
-            };
-            let now = self.now();
-            let decided = decide_in_turn(&cache.state, commands, &ctx, progress)?;
-            let mut draft = self
-                .complete(&cache.state, decided, now)
-                .map_err(|e| (0, e))?;
-            draft.idempotency = idempotency;
-            self.append_request(&actor.id, now, &cache.versions, draft)
-        };
+        let now = self.now();
+        let request = self
+            .decided_now(commands, progress, |cache, decided| {
+                let mut draft = self
+                    .complete(&cache.state, decided, now)
+                    .map_err(|e| (0, e))?;
+                draft.idempotency = idempotency;
+                Ok(self.append_request(&actor.id, now, &cache.versions, draft))
+            })
+            .await?;
         let appended = self.append(request).await.map_err(|e| (0, e))?;
         let last = appended.events.last().map(|e| e.position);
         self.catch_up_past(last).await.map_err(|e| (0, e))?;
