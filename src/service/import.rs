@@ -362,6 +362,21 @@ pub async fn import_commands(
     idempotency: Option<Idempotency>,
     mut progress: impl FnMut(usize),
 ) -> Result<ImportSummary, Vec<RowError>> {
+    let failed = |e: ServiceError| {
+        let (code, message) = match &e {
+            ServiceError::Domain(d) => (d.error_code(), d.to_string()),
+            ServiceError::Invalid { code, message } => (*code, message.clone()),
+            other => (ErrorCode::ImportFailed, other.to_string()),
+        };
+        vec![RowError::new(0, code, message)]
+    };
+    // Sent again under its Idempotency-Key, an import is answered as it was the first time,
+    // before its rows are checked against a register that now holds them.
+    if let Some(idem) = &idempotency
+        && let Some(appended) = registry.replay(&actor.id, idem).await.map_err(failed)?
+    {
+        return ImportSummary::of(&appended).map_err(failed);
+    }
     let Rows {
         mut parsed,
         mut errors,
@@ -388,14 +403,6 @@ pub async fn import_commands(
         errors.dedup();
         return Err(errors);
     }
-    let failed = |e: ServiceError| {
-        let (code, message) = match &e {
-            ServiceError::Domain(d) => (d.error_code(), d.to_string()),
-            ServiceError::Invalid { code, message } => (*code, message.clone()),
-            other => (ErrorCode::ImportFailed, other.to_string()),
-        };
-        vec![RowError::new(0, code, message)]
-    };
     // Written as it is made, a piece at a time, within one transaction.
     let mut summary = ImportSummary::default();
     let replayed = registry

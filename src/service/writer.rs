@@ -370,7 +370,7 @@ impl Registry {
     /// The append first recorded under `idem`, with the in-memory state caught up past it: the
     /// first attempt may have been made on another instance, and the answer reads what it
     /// wrote back from memory.
-    async fn replay(
+    pub(super) async fn replay(
         &self,
         scope: &str,
         idem: &Idempotency,

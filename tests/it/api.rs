@@ -285,6 +285,36 @@ async fn an_idempotency_key_makes_a_retry_safe(app: TestApp) {
         "idempotency_key_reused",
     )
     .await;
+
+    // An import sent again is answered as the first time, though its rows are now in the
+    // register (checked again, they would be refused as not newer than the awards they made).
+    let csv = "organisation_name,ods_code,region,kind,level,awarded_on,issuer_name\n\
+               Wychwood Hospice,,south_east,hospice,gold,2025-04-01,\n\
+               Lambourn Community Health NHS Trust,ZW7,south_east,nhs_trust,bronze,2025-05-02,\n";
+    let import = || {
+        app.request(reqwest::Method::POST, "/v1/admin/awards/import")
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", "import-wychwood-1")
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let first = import().await.expect("answered");
+    assert_eq!(first.status(), 201);
+    let first = json(first).await;
+    assert_eq!(first["imported"], 2);
+    let size = app.registry.size();
+    let retry = import().await.expect("answered");
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(json(retry).await, first);
+    assert_eq!(app.registry.size(), size, "nothing imported twice");
 }
 
 async fn fifty_concurrent_writes_on_one_version_let_exactly_one_through(app: TestApp) {
