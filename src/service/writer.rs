@@ -190,9 +190,8 @@ impl Registry {
         idempotency: Option<Idempotency>,
         each: &mut impl FnMut(&Appended) -> Result<(), ServiceError>,
     ) -> Result<(), (usize, ServiceError)> {
-        let now = self.now();
-        let (decided, called_for, mut signing, expected) = self
-            .decided_now(commands, &mut |_| {}, |cache, decided| {
+        let (now, decided, called_for, mut signing, expected) = self
+            .decided_now(commands, &mut |_| {}, |cache, decided, now| {
                 let called_for = Self::credentials_called_for(&decided.events, &decided.post);
                 let signing = match called_for.is_empty() {
                     true => None,
@@ -224,7 +223,7 @@ impl Registry {
                         (s, v)
                     })
                     .collect();
-                Ok((decided, called_for, signing, expected))
+                Ok((now, decided, called_for, signing, expected))
             })
             .await?;
         if let Some(reason) = self.behind() {
@@ -384,13 +383,13 @@ impl Registry {
     }
 
     /// Decides `commands` in turn against the state as memory holds it once caught up, and
-    /// hands the decision to `then` with the cache still read: what `then` states of the log
-    /// (stream versions, the state before) is what the decision saw.
+    /// hands the decision to `then` with the cache still read, and the time it was made: what
+    /// `then` states of the log (stream versions, the state before) is what the decision saw.
     async fn decided_now<T>(
         &self,
         commands: Vec<Command>,
         progress: &mut impl FnMut(usize),
-        then: impl FnOnce(&Cache, Decided) -> Result<T, (usize, ServiceError)>,
+        then: impl FnOnce(&Cache, Decided, DateTime<Utc>) -> Result<T, (usize, ServiceError)>,
     ) -> Result<T, (usize, ServiceError)> {
         self.catch_up().await.map_err(|e| (0, e))?;
         self.refresh_signing();
@@ -402,8 +401,9 @@ impl Registry {
         let ctx = Context {
             today: self.today(),
         };
+        let now = self.now();
         let decided = decide_in_turn(&cache.state, commands, &ctx, progress)?;
-        then(&cache, decided)
+        then(&cache, decided, now)
     }
 
     async fn decide_and_append(
@@ -413,9 +413,8 @@ impl Registry {
         idempotency: Option<Idempotency>,
         progress: &mut impl FnMut(usize),
     ) -> Result<Appended, (usize, ServiceError)> {
-        let now = self.now();
         let request = self
-            .decided_now(commands, progress, |cache, decided| {
+            .decided_now(commands, progress, |cache, decided, now| {
                 let mut draft = self
                     .complete(&cache.state, decided, now)
                     .map_err(|e| (0, e))?;
