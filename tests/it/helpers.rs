@@ -583,6 +583,14 @@ pub(crate) fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a folder")
 }
 
+/// Whether a write's answer says it was the first answer given again (`Idempotent-Replayed`).
+pub(crate) fn replayed(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
 /// Bytes a process wrote, as text.
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
