@@ -146,9 +146,10 @@ impl Registry {
     /// Decides the commands in order, each seeing the ones before, and appends their events in
     /// pieces within one transaction (`Pieced`), signing each piece's credentials as it is
     /// made, so a large append (an import) is never held whole: the state after it is. `each`
-    /// is given every piece's stored events as they are written. An append made before under
-    /// `idempotency` is answered again whole (`Some`, with only the payloads `keep` names);
-    /// then whatever `each` was given is not the answer.
+    /// is given every piece's stored events as they are written. The caller has answered a key
+    /// used before already (`replay`, before checking its rows); a retry that raced its first
+    /// attempt is answered again whole (`Some`, with only the payloads `keep` names), and then
+    /// whatever `each` was given is not the answer.
     pub(super) async fn execute_in_pieces(
         &self,
         actor: &Actor,
@@ -161,11 +162,6 @@ impl Registry {
             drop_payloads(&mut appended, keep);
             Some(appended)
         };
-        if let Some(idem) = &idempotency
-            && let Some(appended) = self.replay(&actor.id, idem).await.map_err(|e| (0, e))?
-        {
-            return Ok(replayed(appended));
-        }
         let retry_key = idempotency.clone();
         match self
             .decide_and_write_pieces(actor, commands, idempotency, each)
