@@ -119,7 +119,7 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is what a test should do
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -160,7 +160,7 @@ mod tests {
     /// A value built from `seed`: nested objects and arrays, names and strings of every kind
     /// of character (controls, quotes, non-ASCII, beyond the Basic Multilingual Plane), and
     /// numbers of every kind (small, past 2^53, negative, fractions, exponents).
-    fn value(seed: &mut u64, depth: u32) -> Value {
+    pub(crate) fn value(seed: &mut u64, depth: u32) -> Value {
         fn next(seed: &mut u64) -> u64 {
             *seed ^= *seed << 13;
             *seed ^= *seed >> 7;

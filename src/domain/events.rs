@@ -467,6 +467,15 @@ impl SignedJson {
         &self.text
     }
 
+    /// The document with its text left out and its issuer kept: what folding its event into
+    /// memory reads of it (the register holds no credential's text).
+    pub(crate) fn without_text(&self) -> SignedJson {
+        SignedJson {
+            text: Arc::from(""),
+            issuer_url: self.issuer_url.clone(),
+        }
+    }
+
     /// The address the document names as its issuer's (`issuer.url`), if any.
     pub(crate) fn issuer_url(&self) -> Option<&Arc<str>> {
         self.issuer_url.as_ref()
@@ -493,5 +502,206 @@ impl Serialize for SignedJson {
 impl<'de> Deserialize<'de> for SignedJson {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde_json::Value::deserialize(deserializer).map(|v| SignedJson::of(&v))
+    }
+}
+
+impl SignedJson {
+    /// The document whose JSON text is `text`, as its `Deserialize` reads it: the text kept as
+    /// it is when that is what `SignedJson::of` would write for it (`written_as_serde_writes`,
+    /// which every document the log holds is), its issuer found without building a tree; any
+    /// other text parsed and written again. The log's reader takes this way
+    /// (`store::envelope`): a signed credential is some hundred members.
+    pub(crate) fn of_text(text: &str) -> Result<SignedJson, serde_json::Error> {
+        /// Only the issuer is read into a tree (a few members); the rest is skipped.
+        #[derive(Deserialize)]
+        struct Document {
+            #[serde(default)]
+            issuer: Option<serde_json::Value>,
+        }
+        if written_as_serde_writes(text)
+            && let Ok(document) = serde_json::from_str::<Document>(text)
+        {
+            let issuer_url = document
+                .issuer
+                .as_ref()
+                .and_then(|issuer| issuer.get("url"))
+                .and_then(serde_json::Value::as_str)
+                .map(Arc::from);
+            return Ok(SignedJson {
+                text: text.into(),
+                issuer_url,
+            });
+        }
+        serde_json::from_str(text).map(|value: serde_json::Value| SignedJson::of(&value))
+    }
+}
+
+/// Whether `text`, a JSON text, is byte for byte what `serde_json::to_string` writes for its
+/// parsed value, so that it can be kept as it is. Conservative: ASCII only; no space between
+/// tokens; each object's member names plain and in strictly increasing order (serde_json's map
+/// is ordered by name and keeps one member of a name); every number whole, of at most 15 digits
+/// (read and written exactly); every escape one serde_json writes (`\"`, `\\`, `\b`, `\f`,
+/// `\n`, `\r`, `\t`, or `\u00xx` in lower case for another control character). A document
+/// the registry signed is written so (`SignedJson::of`), and so is its canonical form in the
+/// log; any other text is parsed and written again.
+fn written_as_serde_writes(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if !text.is_ascii() {
+        return false;
+    }
+    // Each open container: for an object, the name of its last member so far.
+    let mut open: Vec<Option<Option<&[u8]>>> = Vec::new();
+    let mut name_next = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => {
+                open.push(Some(None));
+                name_next = true;
+                i += 1;
+            }
+            b'[' => {
+                open.push(None);
+                i += 1;
+            }
+            b'}' | b']' => {
+                open.pop();
+                name_next = false;
+                i += 1;
+            }
+            b',' => {
+                name_next = matches!(open.last(), Some(Some(_)));
+                i += 1;
+            }
+            b':' => i += 1,
+            b'"' => {
+                let Some(end) = string_end(bytes, i + 1) else {
+                    return false;
+                };
+                if name_next {
+                    let name = &bytes[i + 1..end];
+                    let Some(Some(last)) = open.last_mut() else {
+                        return false;
+                    };
+                    if name.contains(&b'\\') || last.is_some_and(|last| last >= name) {
+                        return false;
+                    }
+                    *last = Some(name);
+                    name_next = false;
+                }
+                i = end + 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                let number = &bytes[start..i];
+                if number.len() > 15
+                    || number == b"-0"
+                    || matches!(bytes.get(i), Some(b'.' | b'e' | b'E'))
+                {
+                    return false;
+                }
+            }
+            b't' | b'f' | b'n' => {
+                while bytes.get(i).is_some_and(u8::is_ascii_lowercase) {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The position of the quote that ends the string whose text begins at `start`, if each of
+/// its escapes is one serde_json writes.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let code = bytes.get(i + 2..i + 6)?;
+                    let written = code.starts_with(b"00")
+                        && matches!(code[2], b'0' | b'1')
+                        && matches!(code[3], b'0'..=b'9' | b'a'..=b'f')
+                        && !matches!(&code[2..], b"08" | b"09" | b"0a" | b"0c" | b"0d");
+                    if !written {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            },
+            _ => i += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{SignedJson, written_as_serde_writes};
+
+    /// A signed document read from its text (as the log holds it, in canonical form, or as
+    /// written by `SignedJson::of`) is the document `SignedJson::of` makes of the value parsed
+    /// from it: the same text and issuer, whether it is kept as read or parsed and written
+    /// again.
+    #[test]
+    fn a_document_read_from_its_text_is_the_one_made_from_its_value() {
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        let mut kept = 0;
+        for i in 0..5_000 {
+            let v = crate::canonical::tests::value(&mut seed, 3);
+            let document = match i % 3 {
+                0 => json!({"issuer": {"url": v, "id": "did:web:x"}, "a": 1}),
+                1 => json!({"issuer": v.clone(), "proof": [v]}),
+                _ => v,
+            };
+            let made = SignedJson::of(&document);
+            for text in [
+                crate::canonical::of_value(&document),
+                serde_json::to_vec(&document).unwrap(),
+            ] {
+                let text = String::from_utf8(text).unwrap();
+                let read = SignedJson::of_text(&text).unwrap();
+                let parsed: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(read, SignedJson::of(&parsed), "{text}");
+            }
+            kept += usize::from(written_as_serde_writes(made.as_str()));
+        }
+        assert!(kept > 1_000, "the text is kept as read for most: {kept}");
+    }
+
+    /// What is not written as serde_json writes it is written again: spaces, names out of
+    /// order or repeated, numbers it would spell otherwise, escapes it does not write.
+    #[test]
+    fn a_text_serde_json_would_write_otherwise_is_written_again() {
+        for (text, written) in [
+            (r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#),
+            (r#"{"a":1,"a":2}"#, r#"{"a":2}"#),
+            (r#"{ "a": 1 }"#, r#"{"a":1}"#),
+            (r#"[1.0,1e2,-0]"#, r#"[1.0,100.0,-0.0]"#),
+            (r#"["\/","\u0041","\u000a"]"#, r#"["/","A","\n"]"#),
+            (r#"[12345678901234567890]"#, r#"[12345678901234567890]"#),
+            (
+                r#"{"issuer":{"url":"https://a.example/"}}"#,
+                r#"{"issuer":{"url":"https://a.example/"}}"#,
+            ),
+        ] {
+            let read = SignedJson::of_text(text).unwrap();
+            assert_eq!(read.as_str(), written, "{text}");
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(read, SignedJson::of(&value), "{text}");
+        }
+        assert!(written_as_serde_writes(
+            r#"{"a":[true,false,null,-12,"\u001f\n"],"b":{}}"#
+        ));
     }
 }

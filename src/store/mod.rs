@@ -15,6 +15,7 @@ macro_rules! delegate {
 
 mod append;
 mod append_rows;
+mod envelope;
 mod log_check;
 pub(crate) mod migrations;
 mod postgres;
@@ -27,7 +28,7 @@ pub mod webhooks;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -229,7 +230,9 @@ impl Pooling {
 }
 
 /// The canonical form of an event as stored and hashed: JCS (RFC 8785) bytes of this envelope.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Read by `envelope::read` rather than serde's `flatten`, which would buffer the whole
+/// payload as a tree before reading the event from it.
+#[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
     pub(crate) event_id: Uuid,
     pub(crate) stream_id: String,
