@@ -18,6 +18,27 @@ pub fn catch_ups_begun(registry: &Registry) -> u64 {
     registry.catch_ups_begun()
 }
 
+/// The log as a registry holds it in memory (`memory`): two registries that have folded the
+/// same log hold the same.
+#[derive(Debug, PartialEq)]
+pub struct Memory {
+    pub state: crate::domain::State,
+    /// Each stream's version, by name.
+    pub versions: Vec<(String, i64)>,
+    pub chain: Vec<u8>,
+    /// The root of the tree over every entry's leaf hash.
+    pub root: Option<[u8; 32]>,
+    /// When each entry was recorded (unix seconds).
+    pub recorded_at: Vec<i64>,
+    /// Where the log stopped following from its entries, if it did.
+    pub broken: Option<String>,
+}
+
+/// The log as `registry` holds it in memory.
+pub fn memory(registry: &Registry) -> Memory {
+    registry.memory()
+}
+
 /// Appends `request` as it is, through the registry's one writer, without deciding it.
 pub async fn append(registry: &Registry, request: AppendRequest) -> Result<Appended, ServiceError> {
     registry.append(request).await

@@ -1,8 +1,9 @@
 //! The log part of the registry: the store, the writer task's channel, and the log as folded in
 //! memory (`Cache`), read forward by one catch-up at a time. Invariant: the in-memory state is
 //! only ever the fold of the log's first `size` entries, each checked against its stored leaf
-//! and chain hashes as it is read; nothing but `read_on`, `apply_committed` (the writer's own
-//! commits, which follow what memory holds) and `reset` changes it.
+//! and chain hashes as it is read; nothing but `read_on`, `apply_committed` and
+//! `apply_committed_pieces` (the writer's own commits, which follow what memory holds) and
+//! `reset` changes it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,17 +45,72 @@ impl Cache {
         }
     }
 
+    /// What memory holds of the log, for `crate::testing` only.
+    #[cfg(feature = "testing")]
+    pub(super) fn memory(&self) -> crate::testing::Memory {
+        let mut versions: Vec<(String, i64)> = self
+            .versions
+            .organisations
+            .iter()
+            .map(|(id, v)| (format!("organisation-{}", uuid::Uuid::from_u128(*id)), *v))
+            .chain(self.versions.others.iter().map(|(s, v)| (s.clone(), *v)))
+            .collect();
+        versions.sort();
+        crate::testing::Memory {
+            state: self.state.clone(),
+            versions,
+            chain: self.chain.clone(),
+            root: self.tree.root(self.tree.size()),
+            recorded_at: self.recorded_at.clone(),
+            broken: self.broken.clone(),
+        }
+    }
+
     /// Applies `stored` (decoded as `event`) if it follows from the entries before it: the
     /// next position, its leaf hash its bytes', its chain hash the chain's next. When it does
     /// not, the cache is marked broken there, and `false` returned.
     fn follow(&mut self, stored: &StoredEvent, event: Result<Event, StoreError>) -> bool {
         let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
-        let chain = crate::store::chain_hash(&self.chain, &leaf);
-        let problem = if stored.position != self.tree.size() {
+        let leaf_matches = stored.leaf_hash.as_slice() == leaf.as_slice();
+        let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
+            .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
+        let entry = Entry {
+            position: stored.position,
+            leaf,
+            chain_hash: &stored.chain_hash,
+            recorded_at,
+            stream_version: stored.stream_version,
+        };
+        self.follow_entry(&entry, leaf_matches, &stored.stream_id, event)
+    }
+
+    /// Applies a committed entry of this instance's own (`Committed`, its leaf hash checked
+    /// against its bytes when it was kept) as `follow` applies one read from the log.
+    fn follow_committed(&mut self, committed: Committed) -> bool {
+        let stream = committed.event.stream();
+        let entry = Entry {
+            position: committed.position,
+            leaf: committed.leaf,
+            chain_hash: &committed.chain_hash,
+            recorded_at: committed.recorded_at,
+            stream_version: committed.stream_version,
+        };
+        self.follow_entry(&entry, true, &stream, Ok(committed.event))
+    }
+
+    fn follow_entry(
+        &mut self,
+        entry: &Entry<'_>,
+        leaf_matches: bool,
+        stream_id: &str,
+        event: Result<Event, StoreError>,
+    ) -> bool {
+        let chain = crate::store::chain_hash(&self.chain, &entry.leaf);
+        let problem = if entry.position != self.tree.size() {
             Some("is not the next position")
-        } else if stored.leaf_hash.as_slice() != leaf.as_slice() {
+        } else if !leaf_matches {
             Some("does not match its stored leaf hash: the entry was changed")
-        } else if stored.chain_hash != chain {
+        } else if entry.chain_hash != chain.as_slice() {
             Some(
                 "does not follow from the entries before it (its chain hash differs): the log was changed or forked",
             )
@@ -63,18 +119,76 @@ impl Cache {
         };
         let (None, Ok(event)) = (problem, event) else {
             let problem = problem.unwrap_or("does not decode");
-            self.broken = Some(format!("the entry at {} {problem}", stored.position));
+            self.broken = Some(format!("the entry at {} {problem}", entry.position));
             return false;
         };
         self.chain = chain;
-        self.tree.push(leaf);
+        self.tree.push(entry.leaf);
+        self.recorded_at.push(entry.recorded_at.timestamp());
+        self.state.apply(entry.position, &event);
+        date_undated_amendment(&mut self.state, &event, uk_date(entry.recorded_at));
+        self.versions.set(stream_id, entry.stream_version);
+        true
+    }
+}
+
+/// What `Cache::follow_entry` checks and applies of an entry, without its bytes.
+struct Entry<'a> {
+    position: u64,
+    leaf: crate::transparency::merkle::Hash,
+    chain_hash: &'a [u8],
+    recorded_at: DateTime<Utc>,
+    stream_version: i64,
+}
+
+/// An entry this instance's writer stored in a pieced append, kept until the append commits so
+/// that memory folds it without reading it back (`apply_committed_pieces`): its event as
+/// decided (a credential's document without its text, which memory never holds) and what the
+/// store gave it. Its leaf hash was checked against its bytes when it was kept.
+pub(super) struct Committed {
+    position: u64,
+    leaf: crate::transparency::merkle::Hash,
+    chain_hash: crate::transparency::merkle::Hash,
+    recorded_at: DateTime<Utc>,
+    stream_version: i64,
+    event: Event,
+}
+
+impl Committed {
+    /// `event` as stored (`stored`), or None when the stored entry is not its bytes' (then the
+    /// append is read back from the log instead, which finds what is wrong).
+    pub(super) fn of(stored: &StoredEvent, event: Event) -> Option<Committed> {
+        let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
+        let chain_hash = stored.chain_hash.as_slice().try_into().ok()?;
+        if stored.leaf_hash.as_slice() != leaf.as_slice() {
+            return None;
+        }
         let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
             .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
-        self.recorded_at.push(recorded_at.timestamp());
-        self.state.apply(stored.position, &event);
-        date_undated_amendment(&mut self.state, &event, uk_date(recorded_at));
-        self.versions.set(&stored.stream_id, stored.stream_version);
-        true
+        let event = match event {
+            Event::CredentialIssued {
+                certificate_number,
+                organisation_id,
+                key_id,
+                status_list_index,
+                credential,
+            } => Event::CredentialIssued {
+                certificate_number,
+                organisation_id,
+                key_id,
+                status_list_index,
+                credential: credential.without_text(),
+            },
+            other => other,
+        };
+        Some(Committed {
+            position: stored.position,
+            leaf,
+            chain_hash,
+            recorded_at,
+            stream_version: stored.stream_version,
+            event,
+        })
     }
 }
 
@@ -276,6 +390,28 @@ pub(super) fn apply_committed(cache: &RwLock<Cache>, events: &[&StoredEvent]) {
             return;
         }
     }
+}
+
+/// Applies the entries of a pieced append this instance's writer has just committed
+/// (`committed`, in position order), a page at a time under the cache's write lock, as
+/// `read_on` applies pages: when they follow what memory holds. Returns whether all were
+/// applied; when not (another instance appended first, or an entry did not follow), the caller
+/// catches up from the log, which reads what is missing and finds what is wrong.
+pub(super) fn apply_committed_pieces(cache: &RwLock<Cache>, committed: Vec<Committed>) -> bool {
+    const PAGE: usize = 2_000;
+    let mut committed = committed.into_iter().peekable();
+    while committed.peek().is_some() {
+        let mut cache = cache.write().expect("the cache lock is never poisoned");
+        for entry in committed.by_ref().take(PAGE) {
+            if cache.broken.is_some() || entry.position != cache.tree.size() {
+                return false;
+            }
+            if !cache.follow_committed(entry) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Dates an amendment recorded before amendments carried their day by the UK day it was

@@ -344,6 +344,12 @@ impl Registry {
         self.log.arrived()
     }
 
+    /// The log as memory holds it, for `crate::testing` only (`testing::Memory`).
+    #[cfg(feature = "testing")]
+    pub(crate) fn memory(&self) -> crate::testing::Memory {
+        self.log.read(|cache| cache.memory())
+    }
+
     /// The store under the registry, for `crate::testing` only: everything else reaches the
     /// log through the registry's own methods.
     #[cfg(feature = "testing")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use super::log::{Cache, apply_committed};
+use super::log::{Cache, Committed, apply_committed, apply_committed_pieces};
 use super::{Actor, Idempotency, Outcome, Registry, ServiceError};
 use crate::domain::events::KEYS_STREAM;
 use crate::domain::{
@@ -235,17 +235,21 @@ impl Registry {
         // The pieces, in order: the decided events, with the rows of the organisations they
         // name (before any award names them); then the credentials, signed a piece at a time,
         // with their awards' rows; last the rows of the other awards the events changed.
+        // Each piece's events are kept as decided until the piece is answered, and what memory
+        // folds of them until the commit (`PieceLink`): the append is not read back.
+        let entries = events.len() + called_for.len();
         let mut events = events.into_iter();
         let mut org_pieces = orgs.chunks(PIECE_EVENTS);
         let mut next_decided = |post: &State| {
-            let piece: Vec<NewEvent> = events.by_ref().take(PIECE_EVENTS).map(stamp).collect();
+            let kept: Vec<Event> = events.by_ref().take(PIECE_EVENTS).collect();
+            let piece: Vec<NewEvent> = kept.iter().cloned().map(stamp).collect();
             let rows: Vec<Write> = org_pieces
                 .next()
                 .map(|ids| organisation_writes(post, ids).collect())
                 .unwrap_or_default();
-            (!piece.is_empty() || !rows.is_empty()).then_some((piece, rows))
+            (!piece.is_empty() || !rows.is_empty()).then_some((piece, kept, rows))
         };
-        let (first_events, first_rows) = next_decided(&post).unwrap_or_default();
+        let (first_events, first_kept, first_rows) = next_decided(&post).unwrap_or_default();
         let first = AppendRequest {
             events: first_events,
             expected,
@@ -301,13 +305,15 @@ impl Registry {
             pieces: piece_tx,
             answers,
             in_flight: 1,
+            kept: std::collections::VecDeque::from([first_kept]),
+            committed: Some(Vec::with_capacity(entries)),
         };
         answered(link.answer().await)?;
-        while let Some((piece, rows)) = next_decided(&post) {
+        while let Some((piece, kept, rows)) = next_decided(&post) {
             if link.full() {
                 answered(link.answer().await)?;
             }
-            link.send(Piece::Events(piece, rows))
+            link.send(Piece::Events(piece, rows), kept)
                 .await
                 .map_err(|_| stopped())?;
         }
@@ -315,11 +321,13 @@ impl Registry {
         if let Some(signing) = signing.as_mut() {
             for numbers in called_for.chunks(PIECE_EVENTS) {
                 let mut piece = Vec::with_capacity(numbers.len());
+                let mut kept = Vec::with_capacity(numbers.len());
                 for number in numbers {
                     if let Some(event) = signing
                         .sign(self, &mut post, number.clone())
                         .map_err(|e| (0, e))?
                     {
+                        kept.push(event.clone());
                         piece.push(stamp(event));
                     }
                 }
@@ -328,7 +336,7 @@ impl Registry {
                 if link.full() {
                     answered(link.answer().await)?;
                 }
-                link.send(Piece::Events(piece, rows))
+                link.send(Piece::Events(piece, rows), kept)
                     .await
                     .map_err(|_| stopped())?;
             }
@@ -340,7 +348,7 @@ impl Registry {
             if link.full() {
                 answered(link.answer().await)?;
             }
-            link.send(Piece::Events(Vec::new(), rows))
+            link.send(Piece::Events(Vec::new(), rows), Vec::new())
                 .await
                 .map_err(|_| stopped())?;
         }
@@ -348,17 +356,23 @@ impl Registry {
             answered(link.answer().await)?;
         }
         let (done, committed) = oneshot::channel();
-        link.send(Piece::Commit(done))
+        link.send(Piece::Commit(done), Vec::new())
             .await
             .map_err(|_| stopped())?;
         committed
             .await
             .map_err(|_| stopped())?
             .map_err(|e| (0, self.refused_append(e)))?;
-        // The state after the append is read back from the log, a page at a time: the one
-        // made here goes first.
+        // Memory folds what was committed, as it folds what it reads, when it follows what
+        // memory holds; else the log is read from where memory stops.
         drop(post);
-        self.catch_up_past(last).await.map_err(|e| (0, e))?;
+        let folded = link
+            .committed
+            .take()
+            .is_some_and(|committed| apply_committed_pieces(&self.log.cache, committed));
+        if !folded {
+            self.catch_up_past(last).await.map_err(|e| (0, e))?;
+        }
         Ok(())
     }
 
@@ -610,11 +624,17 @@ fn drop_payloads(appended: &mut Appended, keep: fn(&StoredEvent) -> bool) {
 const PIECE_EVENTS: usize = 2_000;
 
 /// The appender's end of a pieced append: pieces sent, their answers read, at most
-/// `PIECES_IN_FLIGHT` unanswered.
+/// `PIECES_IN_FLIGHT` unanswered; each piece's events kept as decided until it is answered,
+/// and then what memory will fold of them once the append commits.
 struct PieceLink {
     pieces: mpsc::Sender<Piece>,
     answers: mpsc::Receiver<Result<Appended, StoreError>>,
     in_flight: usize,
+    /// The events of each unanswered piece, oldest first.
+    kept: std::collections::VecDeque<Vec<Event>>,
+    /// The entries answered so far, to fold at the commit; None once one could not be kept
+    /// (then the append is read back from the log).
+    committed: Option<Vec<Committed>>,
 }
 
 impl PieceLink {
@@ -623,15 +643,46 @@ impl PieceLink {
         self.in_flight >= PIECES_IN_FLIGHT
     }
 
-    /// The oldest unanswered piece's answer (None: the writer has stopped).
+    /// The oldest unanswered piece's answer (None: the writer has stopped), its entries kept
+    /// to fold at the commit.
     async fn answer(&mut self) -> Option<Result<Appended, StoreError>> {
         self.in_flight = self.in_flight.saturating_sub(1);
-        self.answers.recv().await
+        let answer = self.answers.recv().await;
+        let events = self.kept.pop_front().unwrap_or_default();
+        if let Some(Ok(appended)) = &answer {
+            self.keep(appended, events);
+        }
+        answer
     }
 
-    async fn send(&mut self, piece: Piece) -> Result<(), mpsc::error::SendError<Piece>> {
+    fn keep(&mut self, appended: &Appended, events: Vec<Event>) {
+        let Some(committed) = self.committed.as_mut() else {
+            return;
+        };
+        if appended.events.len() != events.len() {
+            self.committed = None;
+            return;
+        }
+        for (stored, event) in appended.events.iter().zip(events) {
+            match Committed::of(stored, event) {
+                Some(entry) => committed.push(entry),
+                None => {
+                    self.committed = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends `piece`, whose events are `kept` as decided.
+    async fn send(
+        &mut self,
+        piece: Piece,
+        kept: Vec<Event>,
+    ) -> Result<(), mpsc::error::SendError<Piece>> {
         if matches!(piece, Piece::Events(..)) {
             self.in_flight += 1;
+            self.kept.push_back(kept);
         }
         self.pieces.send(piece).await
     }

@@ -14,9 +14,10 @@ use crate::helpers::{Backend, fresh_db, start_server, temp_dir, text};
 /// 10 kB with the credentials' text left in the log: the one all-or-nothing append's events,
 /// credentials and projection rows were held together until the transaction committed. Written
 /// a piece at a time within that one transaction, it holds about 4 kB a row, which is the
-/// register itself (the state after the import, and the registry's own as it reads the import
-/// back). The bound sits between 4 and 10, with room for the allocator's variance on a busy
-/// machine.
+/// register itself (the state the import decided, and the registry's own after it), and 5 kB
+/// since what memory folds of each piece is kept until the commit, so that the import is not
+/// read back. The bound sits between 5 and 10, with room for the allocator's variance on a
+/// busy machine.
 const MAX_KB_PER_ROW: u64 = 7;
 
 fn csv_of(rows: usize) -> String {
