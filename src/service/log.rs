@@ -52,7 +52,10 @@ impl Cache {
             .versions
             .organisations
             .iter()
-            .map(|(id, v)| (format!("organisation-{}", uuid::Uuid::from_u128(*id)), *v))
+            .map(|(id, v)| {
+                let id = crate::domain::OrganisationId(uuid::Uuid::from_u128(*id));
+                (crate::domain::events::organisation_stream(id), *v)
+            })
             .chain(self.versions.others.iter().map(|(s, v)| (s.clone(), *v)))
             .collect();
         versions.sort();
@@ -72,13 +75,11 @@ impl Cache {
     fn follow(&mut self, stored: &StoredEvent, event: Result<Event, StoreError>) -> bool {
         let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
         let leaf_matches = stored.leaf_hash.as_slice() == leaf.as_slice();
-        let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
-            .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
         let entry = Entry {
             position: stored.position,
             leaf,
             chain_hash: &stored.chain_hash,
-            recorded_at,
+            recorded_at: recorded_time(stored),
             stream_version: stored.stream_version,
         };
         self.follow_entry(&entry, leaf_matches, &stored.stream_id, event)
@@ -132,6 +133,12 @@ impl Cache {
     }
 }
 
+/// When `stored` was recorded (the epoch for a time that does not read, as it always was).
+fn recorded_time(stored: &StoredEvent) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&stored.recorded_at)
+        .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc))
+}
+
 /// What `Cache::follow_entry` checks and applies of an entry, without its bytes.
 struct Entry<'a> {
     position: u64,
@@ -157,35 +164,20 @@ pub(super) struct Committed {
 impl Committed {
     /// `event` as stored (`stored`), or None when the stored entry is not its bytes' (then the
     /// append is read back from the log instead, which finds what is wrong).
-    pub(super) fn of(stored: &StoredEvent, event: Event) -> Option<Committed> {
+    pub(super) fn of(stored: &StoredEvent, mut event: Event) -> Option<Committed> {
         let leaf = crate::transparency::merkle::leaf_hash(&stored.payload);
         let chain_hash = stored.chain_hash.as_slice().try_into().ok()?;
         if stored.leaf_hash.as_slice() != leaf.as_slice() {
             return None;
         }
-        let recorded_at = DateTime::parse_from_rfc3339(&stored.recorded_at)
-            .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
-        let event = match event {
-            Event::CredentialIssued {
-                certificate_number,
-                organisation_id,
-                key_id,
-                status_list_index,
-                credential,
-            } => Event::CredentialIssued {
-                certificate_number,
-                organisation_id,
-                key_id,
-                status_list_index,
-                credential: credential.without_text(),
-            },
-            other => other,
-        };
+        if let Event::CredentialIssued { credential, .. } = &mut event {
+            *credential = credential.without_text();
+        }
         Some(Committed {
             position: stored.position,
             leaf,
             chain_hash,
-            recorded_at,
+            recorded_at: recorded_time(stored),
             stream_version: stored.stream_version,
             event,
         })

@@ -230,8 +230,8 @@ impl Pooling {
 }
 
 /// The canonical form of an event as stored and hashed: JCS (RFC 8785) bytes of this envelope.
-/// Read by `envelope::read` rather than serde's `flatten`, which would buffer the whole
-/// payload as a tree before reading the event from it.
+/// Read by its own `Deserialize` (`store/envelope.rs`) rather than serde's `flatten`, which
+/// would buffer the whole payload as a tree before reading the event from it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
     pub(crate) event_id: Uuid,
